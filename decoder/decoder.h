@@ -1,0 +1,43 @@
+/*
+ * decoder.h - the decoder role: decrypts and parses phonereport.raw into phonereport.config/status events (or the DLQ), in Kafka transactions.
+ *
+ * Public API, used by main.c (`phonereport decode`) and by `phonereport run`, which composes
+ * the roles in one process. Lifecycle: decoder_cfg_new -> pr_cfg_load(section) ->
+ * decoder_new -> decoder_start -> (wait for a stop signal) -> decoder_stop -> decoder_free.
+ */
+#ifndef DECODER_H
+#define DECODER_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "status.h"
+
+typedef struct decoder_cfg decoder_cfg;
+typedef struct decoder decoder;
+
+/* A config struct with every field unset; filled by pr_cfg_load() through the section. */
+decoder_cfg *decoder_cfg_new(void);
+pr_cfg_section decoder_cfg_section(decoder_cfg *cfg);
+/* Cross-field checks after loading (files exist, ranges that depend on each other). Writes
+ * one line per problem to errout; PR_EINVAL if any. */
+pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common, FILE *errout);
+void decoder_cfg_free(decoder_cfg *cfg); /* NULL is a no-op */
+
+/* Creates the role (clients, sockets) without starting its threads. cfg and common are
+ * borrowed and must outlive the role; metrics is shared and must outlive it too. */
+pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_metrics *metrics,
+                      decoder **out, char *err, size_t errlen);
+pr_status decoder_start(decoder *r, char *err, size_t errlen);
+/* Graceful, bounded shutdown; returns when the role's threads have ended. */
+void decoder_stop(decoder *r);
+void decoder_free(decoder *r); /* NULL is a no-op */
+
+/* True while the role works (used by /readyz and by `run`). */
+int decoder_ready(const decoder *r);
+
+/* `phonereport decode`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
+int decoder_main(int argc, char **argv);
+
+#endif

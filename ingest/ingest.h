@@ -1,0 +1,46 @@
+/*
+ * ingest.h - the ingest role: the HTTP edge: phones PUT/POST reports, published to phonereport.raw, acked only after Kafka has them.
+ *
+ * Public API, used by main.c (`phonereport ingest`) and by `phonereport run`, which composes
+ * the roles in one process. Lifecycle: ingest_cfg_new -> pr_cfg_load(section) ->
+ * ingest_new -> ingest_start -> (wait for a stop signal) -> ingest_stop -> ingest_free.
+ */
+#ifndef INGEST_H
+#define INGEST_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "status.h"
+
+typedef struct ingest_cfg ingest_cfg;
+typedef struct ingest ingest;
+
+/* A config struct with every field unset; filled by pr_cfg_load() through the section. */
+ingest_cfg *ingest_cfg_new(void);
+pr_cfg_section ingest_cfg_section(ingest_cfg *cfg);
+/* Cross-field checks after loading (files exist, ranges that depend on each other). Writes
+ * one line per problem to errout; PR_EINVAL if any. */
+pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, FILE *errout);
+void ingest_cfg_free(ingest_cfg *cfg); /* NULL is a no-op */
+
+/* Creates the role (clients, sockets) without starting its threads. cfg and common are
+ * borrowed and must outlive the role; metrics is shared and must outlive it too. */
+pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metrics *metrics,
+                      ingest **out, char *err, size_t errlen);
+pr_status ingest_start(ingest *r, char *err, size_t errlen);
+/* Graceful, bounded shutdown; returns when the role's threads have ended. */
+void ingest_stop(ingest *r);
+void ingest_free(ingest *r); /* NULL is a no-op */
+
+/* True while the role works (used by /readyz and by `run`). */
+int ingest_ready(const ingest *r);
+
+/* The TCP port phones reach (the bound one when configured as 0). */
+unsigned ingest_port(const ingest *r);
+
+/* `phonereport ingest`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
+int ingest_main(int argc, char **argv);
+
+#endif

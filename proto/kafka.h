@@ -1,0 +1,42 @@
+/*
+ * kafka.h - librdkafka plumbing every role shares: a conf built from the common config
+ * (bootstrap servers, kafka.* pass-through, logger), topic creation, and helpers for the
+ * error classes of rdkafka_error.h.
+ */
+#ifndef PR_KAFKA_H
+#define PR_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "status.h"
+
+/*
+ * Returns a new conf with bootstrap.servers = common->brokers, every kafka.* pass-through
+ * applied, the log callback routed to pr_log (component `component`) and `defaults`
+ * (NULL-terminated key/value pairs, applied before the pass-through so users can override
+ * them). NULL with a message in err if librdkafka rejects a property (bad config).
+ */
+rd_kafka_conf_t *pr_kafka_conf_new(const pr_common_cfg *common, const char *component,
+                                   const char *const *defaults, char *err, size_t errlen);
+
+/*
+ * Wraps rd_kafka_new. Takes ownership of *conf in every case (librdkafka keeps it only on
+ * success; this frees it on failure) and sets *conf to NULL.
+ */
+rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err, size_t errlen);
+
+/*
+ * Creates the topics that do not exist yet (CreateTopics; an existing topic is not an
+ * error). `configs` are NULL-terminated key/value pairs applied to each new topic (e.g.
+ * cleanup.policy=compact), may be NULL. partitions <= 0 means the broker default.
+ */
+pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n,
+                                 int partitions, const char *const *configs, int timeout_ms,
+                                 char *err, size_t errlen);
+
+/* Looks a header value up as a NUL-terminated copy in buf ("" if absent); returns buf. */
+const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf,
+                            size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * sink.h - the sink role: rebuilds each phone's current state in SQLite from config/status events, emits state/changes/drift, serves the query API.
+ *
+ * Public API, used by main.c (`phonereport sink`) and by `phonereport run`, which composes
+ * the roles in one process. Lifecycle: sink_cfg_new -> pr_cfg_load(section) ->
+ * sink_new -> sink_start -> (wait for a stop signal) -> sink_stop -> sink_free.
+ */
+#ifndef SINK_H
+#define SINK_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "status.h"
+
+typedef struct sink_cfg sink_cfg;
+typedef struct sink sink;
+
+/* A config struct with every field unset; filled by pr_cfg_load() through the section. */
+sink_cfg *sink_cfg_new(void);
+pr_cfg_section sink_cfg_section(sink_cfg *cfg);
+/* Cross-field checks after loading (files exist, ranges that depend on each other). Writes
+ * one line per problem to errout; PR_EINVAL if any. */
+pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE *errout);
+void sink_cfg_free(sink_cfg *cfg); /* NULL is a no-op */
+
+/* Creates the role (clients, sockets) without starting its threads. cfg and common are
+ * borrowed and must outlive the role; metrics is shared and must outlive it too. */
+pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                      sink **out, char *err, size_t errlen);
+pr_status sink_start(sink *r, char *err, size_t errlen);
+/* Graceful, bounded shutdown; returns when the role's threads have ended. */
+void sink_stop(sink *r);
+void sink_free(sink *r); /* NULL is a no-op */
+
+/* True while the role works (used by /readyz and by `run`). */
+int sink_ready(const sink *r);
+
+/* The TCP port of the query API (the bound one when configured as 0). */
+unsigned sink_api_port(const sink *r);
+
+/* `phonereport sink`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
+int sink_main(int argc, char **argv);
+
+#endif

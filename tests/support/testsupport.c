@@ -1,0 +1,144 @@
+/* testsupport.c - see testsupport.h. */
+#include "testsupport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            cap = (n + 65536 + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 65536, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int ts_write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int rc = fwrite(buf, 1, len, f) == len ? 0 : -1;
+    if (fclose(f) != 0)
+        rc = -1;
+    return rc;
+}
+
+char *ts_mkdtemp(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pr-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    if (!mkdtemp(path))
+        return NULL;
+    return strdup(path);
+}
+
+void ts_rmtree(const char *path)
+{
+    char cmd[4200];
+    if (!path || !*path || strcmp(path, "/") == 0)
+        return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "ts_rmtree: could not remove %s\n", path);
+}
+
+int ts_run(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!p)
+        return -1;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = (n + 4096 + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                break;
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 4096, p);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (buf)
+        buf[n] = '\0';
+    int st = pclose(p);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+const char *ts_brokers(void)
+{
+    const char *b = getenv("PHONEREPORT_TEST_BROKERS");
+    if (!b || !*b) {
+        fprintf(stderr, "PHONEREPORT_TEST_BROKERS is not set: integration tests need the real "
+                        "broker; run them through scripts/test.sh\n");
+        exit(1); /* a failure, never a skip */
+    }
+    return b;
+}
+
+char *ts_unique_prefix(const char *tag)
+{
+    static unsigned seq;
+    char buf[128];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, sizeof buf, "t%s-%ld-%ld-%u.", tag, (long)getpid(), (long)(ts.tv_nsec % 100000),
+             ++seq);
+    return strdup(buf);
+}
+
+long long ts_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ts_validate_schema(const char *schema, const char *json_path)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' '%s/schema/validate.py' '%s/../proto/schemas/%s.schema.json' '%s'",
+             PR_PYTHON, PR_TESTS_DIR, PR_TESTS_DIR, schema, json_path);
+    char *out = NULL;
+    int rc = ts_run(cmd, &out);
+    if (rc != 0 && out)
+        fprintf(stderr, "%s", out);
+    free(out);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/*
+ * testsupport.h - helpers shared by the tests: files, temp dirs, running commands, the test
+ * broker's address, unique topic names, waiting on a condition with a deadline.
+ */
+#ifndef PR_TESTSUPPORT_H
+#define PR_TESTSUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads a whole file; NULL if it cannot. *len gets the size. Caller frees. */
+char *ts_read_file(const char *path, size_t *len);
+/* Writes len bytes; 0 or -1. */
+int ts_write_file(const char *path, const void *buf, size_t len);
+/* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path. */
+char *ts_mkdtemp(const char *tag);
+/* rm -rf path (tests only). */
+void ts_rmtree(const char *path);
+
+/* Runs `sh -c cmd`, returns its exit status (or -1), stdout captured into *out (malloc'd,
+ * may be NULL). */
+int ts_run(const char *cmd, char **out);
+
+/*
+ * The bootstrap address of the real Kafka broker (PHONEREPORT_TEST_BROKERS, set by
+ * tests/kafka/broker.sh through scripts/test.sh). Integration tests call this first: it
+ * fails the test (never skips) when the variable is missing.
+ */
+const char *ts_brokers(void);
+
+/* A topic prefix unique to this process and call, e.g. "t1234-5-". Caller frees. */
+char *ts_unique_prefix(const char *tag);
+
+/* Milliseconds on a monotonic clock. */
+long long ts_now_ms(void);
+
+/* Validates a JSON document (a file path) against proto/schemas/<schema>.schema.json with
+ * the independent validator (Python jsonschema). Returns 0 if valid; prints the errors. */
+int ts_validate_schema(const char *schema, const char *json_path);
+
+#endif
