@@ -1,12 +1,290 @@
-/* run.c - placeholder until `phonereport run` lands. */
+/*
+ * run.c - composes the roles in one process: `phonereport run` (all of them, on an embedded
+ * broker unless --brokers is given) and `phonereport ingest|decode|sink` (one each).
+ *
+ * DESIGN: the roles never see each other; this file loads their config sections together
+ * (names are unique across roles), validates everything before any socket opens, creates one
+ * metrics registry for the process, then creates and starts the roles (sink, decoder, ingest:
+ * consumers are ready before phones are accepted) and stops them in the reverse order on
+ * SIGINT/SIGTERM. SIGHUP asks each role to re-read its files. The embedded broker is
+ * librdkafka's in-process mock cluster: it keeps nothing across restarts.
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "contract.h"
+#include "decoder.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "rule_cmd.h"
+#include "signals.h"
+#include "sink.h"
 
 int run_main(int argc, char **argv);
+int ingest_main(int argc, char **argv);
+int decoder_main(int argc, char **argv);
+int sink_main(int argc, char **argv);
+
+enum { ROLE_INGEST = 1, ROLE_DECODER = 2, ROLE_SINK = 4, ROLE_ALL = 7 };
+
+typedef struct run_cfg {
+    long long embedded_partitions;
+    char *public_url;
+} run_cfg;
+
+static const pr_cfg_entry run_cfg_table[] = {
+    {"embedded-partitions", PR_CFG_INT, "3", offsetof(run_cfg, embedded_partitions), 1, 64,
+     "partitions per topic on the embedded broker (when --brokers is not given)"},
+    {"public-url", PR_CFG_STR, NULL, offsetof(run_cfg, public_url), 0, 0,
+     "base URL phones use to reach ingest, for the printed Report_Rule (default: this host)"},
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+/* The embedded broker: a mock cluster owned by a throw-away producer handle. */
+typedef struct embedded {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+} embedded;
+
+static int embedded_start(embedded *eb, const char *prefix, int partitions, char **bootstraps)
+{
+    char err[512], name[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "client.id", "phonereport-embedded-broker", NULL, 0);
+    eb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!eb->rk) {
+        rd_kafka_conf_destroy(conf);
+        fprintf(stderr, "phonereport run: cannot start the embedded broker: %s\n", err);
+        return -1;
+    }
+    eb->mc = rd_kafka_mock_cluster_new(eb->rk, 1);
+    if (!eb->mc) {
+        fprintf(stderr, "phonereport run: cannot start the embedded broker\n");
+        return -1;
+    }
+    for (int t = 0; t < PR_TOPIC__COUNT; t++) {
+        pr_topic_name(prefix, (pr_topic)t, name, sizeof name);
+        rd_kafka_mock_topic_create(eb->mc, name, partitions, 1);
+    }
+    *bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(eb->mc));
+    return *bootstraps ? 0 : -1;
+}
+
+static void embedded_stop(embedded *eb)
+{
+    if (eb->mc)
+        rd_kafka_mock_cluster_destroy(eb->mc);
+    if (eb->rk)
+        rd_kafka_destroy(eb->rk);
+    eb->mc = NULL;
+    eb->rk = NULL;
+}
+
+static void print_banner(const run_cfg *rc, bool embedded_broker, const char *brokers,
+                         unsigned ingest_port, unsigned api_port)
+{
+    char host[256] = "localhost", url[512];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    if (rc->public_url && *rc->public_url)
+        snprintf(url, sizeof url, "%s", rc->public_url);
+    else
+        snprintf(url, sizeof url, "http://%s:%u/r", host, ingest_port);
+    printf("phonereport %s is running: ingest, decoder and sink in one process.\n\n", PR_VERSION);
+    if (embedded_broker)
+        printf("  Kafka:  EMBEDDED test broker (librdkafka mock cluster) at %s.\n"
+               "          It keeps NOTHING across restarts: for trying phonereport out only.\n"
+               "          Production uses real Kafka: --brokers HOST:PORT (see README).\n",
+               brokers);
+    else
+        printf("  Kafka:  %s\n", brokers);
+    printf("  Phones: report to %s/$MA/... (HTTP PUT or POST)\n", url);
+    printf("  Query:  http://%s:%u/v1/phones   metrics: /metrics on both ports\n\n", host,
+           api_port);
+    printf("Put these upload options in the phones' cfg.xml (phonereport rule --help for more):\n");
+    fflush(stdout);
+    char *rargv[] = {"rule", "--url", url, "--delta", "--status", NULL};
+    rule_cmd_main(5, rargv);
+    printf("\nCtrl-C stops everything cleanly.\n");
+    fflush(stdout);
+}
+
+static int compose(int argc, char **argv, unsigned roles, const char *usage, const char *about)
+{
+    int rc = 1;
+    char err[1024];
+    ingest_cfg *icfg = NULL;
+    decoder_cfg *dcfg = NULL;
+    sink_cfg *scfg = NULL;
+    ingest *ing = NULL;
+    decoder *dec = NULL;
+    sink *snk = NULL;
+    run_cfg rcfg = {0};
+    pr_common_cfg common = {0};
+    pr_cfg_section secs[4];
+    size_t nsecs = 0;
+    pr_metrics *metrics = NULL;
+    embedded eb = {0};
+    bool is_run = roles == ROLE_ALL, use_embedded = false;
+
+    if (roles & ROLE_INGEST) {
+        if (!(icfg = ingest_cfg_new()))
+            goto out;
+        secs[nsecs++] = ingest_cfg_section(icfg);
+    }
+    if (roles & ROLE_DECODER) {
+        if (!(dcfg = decoder_cfg_new()))
+            goto out;
+        secs[nsecs++] = decoder_cfg_section(dcfg);
+    }
+    if (roles & ROLE_SINK) {
+        if (!(scfg = sink_cfg_new()))
+            goto out;
+        secs[nsecs++] = sink_cfg_section(scfg);
+    }
+    if (is_run)
+        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
+
+    switch (pr_cfg_load(secs, nsecs, &common, argc, argv, NULL, usage, about, stdout, stderr)) {
+    case PR_CFG_OK: break;
+    case PR_CFG_EXIT_OK: rc = 0; goto out;
+    case PR_CFG_EXIT_ERROR: rc = PR_EXIT_CONFIG; goto out;
+    }
+    bool bad = false;
+    if (!is_run && (!common.brokers || !*common.brokers)) {
+        fprintf(stderr, "phonereport %s: --brokers is required (or PHONEREPORT_BROKERS)\n",
+                argv[0]);
+        bad = true;
+    }
+    if (icfg && ingest_cfg_check(icfg, &common, stderr) != PR_OK)
+        bad = true;
+    if (dcfg && decoder_cfg_check(dcfg, &common, stderr) != PR_OK)
+        bad = true;
+    if (scfg && sink_cfg_check(scfg, &common, stderr) != PR_OK)
+        bad = true;
+    if (bad) {
+        rc = PR_EXIT_CONFIG;
+        goto out;
+    }
+    pr_log_set_level_name(common.log_level);
+    pr_signals_install();
+    if (!(metrics = pr_metrics_new()))
+        goto out;
+
+    if (is_run && (!common.brokers || !*common.brokers)) {
+        free(common.brokers);
+        common.brokers = NULL;
+        if (embedded_start(&eb, common.topic_prefix, (int)rcfg.embedded_partitions,
+                           &common.brokers) != 0)
+            goto out;
+        use_embedded = true;
+        PR_LOG(PR_LOG_WARN, "run", "embedded broker: nothing is kept across restarts",
+               json_pack("{ss}", "brokers", common.brokers));
+    }
+
+    if (scfg && sink_new(&common, scfg, metrics, &snk, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot create the sink", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    if (dcfg && decoder_new(&common, dcfg, metrics, &dec, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot create the decoder", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    if (icfg && ingest_new(&common, icfg, metrics, &ing, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot create ingest", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    if (snk && sink_start(snk, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot start the sink", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    if (dec && decoder_start(dec, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot start the decoder", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    if (ing && ingest_start(ing, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot start ingest", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    PR_LOG(PR_LOG_INFO, "run", "started",
+           json_pack("{sssbsisi}", "brokers", common.brokers, "embedded", use_embedded,
+                     "ingest_port", ing ? (int)ingest_port(ing) : 0, "api_port",
+                     snk ? (int)sink_api_port(snk) : 0));
+    if (is_run)
+        print_banner(&rcfg, use_embedded, common.brokers, ingest_port(ing), sink_api_port(snk));
+
+    while (!pr_signals_wait_stop(200)) {
+        if (pr_signals_take_reload()) {
+            PR_LOG(PR_LOG_INFO, "run", "SIGHUP: reloading", NULL);
+            if (ing)
+                ingest_reload(ing);
+            if (dec)
+                decoder_reload(dec);
+            if (snk)
+                sink_reload(snk);
+        }
+    }
+    PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
+    rc = 0;
+out:
+    /* Stop in reverse order: no new reports, then drain the decoder, then the sink. */
+    if (ing)
+        ingest_stop(ing);
+    if (dec)
+        decoder_stop(dec);
+    if (snk)
+        sink_stop(snk);
+    ingest_free(ing);
+    decoder_free(dec);
+    sink_free(snk);
+    embedded_stop(&eb);
+    pr_metrics_free(metrics);
+    pr_cfg_release(secs, nsecs, &common);
+    ingest_cfg_free(icfg);
+    decoder_cfg_free(dcfg);
+    sink_cfg_free(scfg);
+    if (rc == 0 && (ing || dec || snk))
+        PR_LOG(PR_LOG_INFO, "run", "stopped", NULL);
+    return rc;
+}
 
 int run_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "phonereport: `run` is not built yet\n");
-    return 69; /* EX_UNAVAILABLE */
+    return compose(argc, argv, ROLE_ALL, "phonereport run [options]",
+                   "Runs ingest, decoder and sink in one process. Without --brokers it starts an "
+                   "embedded\nKafka-protocol broker (librdkafka's mock cluster) that keeps "
+                   "nothing across restarts:\nfor trying phonereport on one machine. "
+                   "Production uses real Kafka (--brokers).");
+}
+
+int ingest_main(int argc, char **argv)
+{
+    return compose(argc, argv, ROLE_INGEST, "phonereport ingest --brokers HOST:PORT [options]",
+                   "The HTTP edge: phones PUT or POST their reports; each is published to "
+                   "<prefix>raw and\nacknowledged (200) only after Kafka has it; 503 with "
+                   "Retry-After otherwise.");
+}
+
+int decoder_main(int argc, char **argv)
+{
+    return compose(argc, argv, ROLE_DECODER, "phonereport decode --brokers HOST:PORT [options]",
+                   "Consumes <prefix>raw, decrypts and parses each report and produces a JSON "
+                   "event to\n<prefix>config or <prefix>status, or a record to <prefix>dlq, "
+                   "in Kafka transactions.");
+}
+
+int sink_main(int argc, char **argv)
+{
+    return compose(argc, argv, ROLE_SINK, "phonereport sink --brokers HOST:PORT [options]",
+                   "Rebuilds every phone's current configuration from <prefix>config and "
+                   "<prefix>status in\nSQLite, publishes state, changes and drift, and "
+                   "serves the query API.");
 }

@@ -358,7 +358,7 @@ char *pr_metrics_render(pr_metrics *m, size_t *len)
                 sb_printf(&b, " %llu\n", (unsigned long long)pr_counter_value(&it->u.c));
             } else if (f->type == M_GAUGE) {
                 sb_series(&b, f->name, "", it->labels, NULL);
-                sb_printf(&b, " %.17g\n", pr_gauge_value(&it->u.g));
+                sb_printf(&b, " %.15g\n", pr_gauge_value(&it->u.g));
             } else {
                 struct pr_histogram *h = &it->u.h;
                 uint64_t cum = 0;
@@ -373,7 +373,7 @@ char *pr_metrics_render(pr_metrics *m, size_t *len)
                     sb_printf(&b, " %llu\n", (unsigned long long)cum);
                 }
                 sb_series(&b, f->name, "_sum", it->labels, NULL);
-                sb_printf(&b, " %.17g\n", bitsd(atomic_load(&h->sum_bits)));
+                sb_printf(&b, " %.15g\n", bitsd(atomic_load(&h->sum_bits)));
                 sb_series(&b, f->name, "_count", it->labels, NULL);
                 sb_printf(&b, " %llu\n", (unsigned long long)atomic_load(&h->count));
             }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh - README command 2: installs what is missing, builds with ASan+UBSan, starts a real
+# Apache Kafka 4.x broker (tests/kafka/broker.sh, fetched from Maven Central), runs every
+# ctest test (unit + integration + end-to-end) against it, stops the broker, and exits
+# non-zero on any failure. If the broker cannot start, the run fails: nothing is skipped.
+#   PR_BUILD_DIR  build directory (default build-test)
+#   PR_CTEST_ARGS extra ctest arguments (e.g. "-R decoder")
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup-deps.sh" test
+PR_VENV=${PR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/phonereport/venv}
+build=${PR_BUILD_DIR:-$top/build-test}
+
+cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_SANITIZE=ON \
+    -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+ninja -C "$build" -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export PATH="$build:$PATH"
+# The broker runs for the whole ctest run; broker.sh exits 1 (failing this script) if it
+# cannot start, and stops and deletes it afterwards.
+# shellcheck disable=SC2086
+"$top/tests/kafka/broker.sh" run -- ctest --test-dir "$build" --output-on-failure \
+    --timeout 600 -j 2 ${PR_CTEST_ARGS:-}
