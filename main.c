@@ -1,17 +1,18 @@
 /*
  * main.c - the one `phonereport` binary: dispatches to a role or tool. Nothing else lives
- * here; `run` (all roles in one process) is composed in run.c.
+ * here; run.c composes the roles (`run` all of them, `ingest`, `decode`, `sink` one each).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "decoder.h"
-#include "ingest.h"
 #include "rule_cmd.h"
-#include "sink.h"
 #include "status.h"
 
-int run_main(int argc, char **argv); /* run.c */
+/* run.c: composes one role or all of them in one process. */
+int run_main(int argc, char **argv);
+int ingest_main(int argc, char **argv);
+int decoder_main(int argc, char **argv);
+int sink_main(int argc, char **argv);
 
 typedef struct command {
     const char *name;

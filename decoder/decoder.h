@@ -1,8 +1,8 @@
 /*
  * decoder.h - the decoder role: decrypts and parses phonereport.raw into phonereport.config/status events (or the DLQ), in Kafka transactions.
  *
- * Public API, used by main.c (`phonereport decode`) and by `phonereport run`, which composes
- * the roles in one process. Lifecycle: decoder_cfg_new -> pr_cfg_load(section) ->
+ * Public API, used by run.c, which composes one role (`phonereport decode`) or all of them
+ * (`phonereport run`) in one process. Lifecycle: decoder_cfg_new -> pr_cfg_load(section) ->
  * decoder_new -> decoder_start -> (wait for a stop signal) -> decoder_stop -> decoder_free.
  */
 #ifndef DECODER_H
@@ -37,7 +37,7 @@ void decoder_free(decoder *r); /* NULL is a no-op */
 /* True while the role works (used by /readyz and by `run`). */
 int decoder_ready(const decoder *r);
 
-/* `phonereport decode`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
-int decoder_main(int argc, char **argv);
+/* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
+void decoder_reload(decoder *r);
 
 #endif

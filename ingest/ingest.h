@@ -1,8 +1,8 @@
 /*
  * ingest.h - the ingest role: the HTTP edge: phones PUT/POST reports, published to phonereport.raw, acked only after Kafka has them.
  *
- * Public API, used by main.c (`phonereport ingest`) and by `phonereport run`, which composes
- * the roles in one process. Lifecycle: ingest_cfg_new -> pr_cfg_load(section) ->
+ * Public API, used by run.c, which composes one role (`phonereport ingest`) or all of them
+ * (`phonereport run`) in one process. Lifecycle: ingest_cfg_new -> pr_cfg_load(section) ->
  * ingest_new -> ingest_start -> (wait for a stop signal) -> ingest_stop -> ingest_free.
  */
 #ifndef INGEST_H
@@ -40,7 +40,7 @@ int ingest_ready(const ingest *r);
 /* The TCP port phones reach (the bound one when configured as 0). */
 unsigned ingest_port(const ingest *r);
 
-/* `phonereport ingest`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
-int ingest_main(int argc, char **argv);
+/* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
+void ingest_reload(ingest *r);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * sink.h - the sink role: rebuilds each phone's current state in SQLite from config/status events, emits state/changes/drift, serves the query API.
  *
- * Public API, used by main.c (`phonereport sink`) and by `phonereport run`, which composes
- * the roles in one process. Lifecycle: sink_cfg_new -> pr_cfg_load(section) ->
+ * Public API, used by run.c, which composes one role (`phonereport sink`) or all of them
+ * (`phonereport run`) in one process. Lifecycle: sink_cfg_new -> pr_cfg_load(section) ->
  * sink_new -> sink_start -> (wait for a stop signal) -> sink_stop -> sink_free.
  */
 #ifndef SINK_H
@@ -40,7 +40,7 @@ int sink_ready(const sink *r);
 /* The TCP port of the query API (the bound one when configured as 0). */
 unsigned sink_api_port(const sink *r);
 
-/* `phonereport sink`: loads config, runs until SIGINT/SIGTERM. Returns the exit code. */
-int sink_main(int argc, char **argv);
+/* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
+void sink_reload(sink *r);
 
 #endif
