@@ -128,7 +128,7 @@ int pr_cfg_parse_ms(const char *s, long long *out)
 int pr_cfg_parse_bytes(const char *s, long long *out)
 {
     static const char *const u[] = {"b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"};
-    static const long long f[] = {1,       1024,    1024,    1024,       1048576,
+    static const long long f[] = {1,       1024,    1024,    1024,      1048576,
                                   1048576, 1048576, 1 << 30, 1LL << 30, 1LL << 30};
     return parse_scaled(s, out, u, f, 10);
 }
@@ -169,8 +169,8 @@ static void set_value(const slot *sl, const char *text, const char *origin, errl
     }
     case PR_CFG_MS:
         if (pr_cfg_parse_ms(text, &v) != 0) {
-            add_err(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name,
-                    origin, text);
+            add_err(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name, origin,
+                    text);
             return;
         }
         break;
@@ -307,10 +307,9 @@ static void print_config(FILE *out, const slots *s, const pr_common_cfg *common)
     if (common) {
         json_t *k = json_object();
         for (size_t i = 0; i < common->kafka_len; i++)
-            json_object_set_new(k, common->kafka[i].key,
-                                json_string(is_secret_key(common->kafka[i].key)
-                                                ? "***"
-                                                : common->kafka[i].value));
+            json_object_set_new(
+                k, common->kafka[i].key,
+                json_string(is_secret_key(common->kafka[i].key) ? "***" : common->kafka[i].value));
         json_object_set_new(o, "kafka", k);
     }
     json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -335,11 +334,13 @@ static void load_file(const char *path, const slots *s, pr_common_cfg *common, e
         goto out;
     }
     snprintf(origin, sizeof origin, "config file %s", path);
-    json_object_foreach(root, key, val) {
+    json_object_foreach(root, key, val)
+    {
         if (strcmp(key, "kafka") == 0 && json_is_object(val)) {
             const char *kk;
             json_t *kv;
-            json_object_foreach(val, kk, kv) {
+            json_object_foreach(val, kk, kv)
+            {
                 if (json_is_string(kv))
                     kafka_set(common, kk, json_string_value(kv), errs);
                 else if (json_is_integer(kv)) {
@@ -405,8 +406,8 @@ static void load_env(char **envp, const slots *s, pr_common_cfg *common, errlist
 }
 
 pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_common_cfg *common,
-                          int argc, char **argv, char **envp, const char *usage,
-                          const char *about, FILE *out, FILE *out_err)
+                          int argc, char **argv, char **envp, const char *usage, const char *about,
+                          FILE *out, FILE *out_err)
 {
     errlist errs = {0};
     slots s = {0};

@@ -33,12 +33,12 @@ typedef enum pr_cfg_type {
 } pr_cfg_type;
 
 typedef struct pr_cfg_entry {
-    const char *name;  /* "max-body-bytes"; NULL terminates a table */
+    const char *name; /* "max-body-bytes"; NULL terminates a table */
     pr_cfg_type type;
-    const char *def;   /* default as text, or NULL for unset */
-    size_t offset;     /* offsetof(struct, field) */
+    const char *def;    /* default as text, or NULL for unset */
+    size_t offset;      /* offsetof(struct, field) */
     long long min, max; /* bounds for INT/MS/BYTES; ignored when min == max == 0 */
-    const char *help;  /* one line for --help */
+    const char *help;   /* one line for --help */
 } pr_cfg_entry;
 
 typedef struct pr_cfg_section {
@@ -77,8 +77,8 @@ typedef enum pr_cfg_result {
  * print-config go to out; errors, one per line, to out_err. `envp` may be NULL to use environ.
  */
 pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_common_cfg *common,
-                          int argc, char **argv, char **envp, const char *usage,
-                          const char *about, FILE *out, FILE *out_err);
+                          int argc, char **argv, char **envp, const char *usage, const char *about,
+                          FILE *out, FILE *out_err);
 
 /* Frees the string fields of every section and of common; safe on a zeroed struct. */
 void pr_cfg_release(const pr_cfg_section *sections, size_t nsections, pr_common_cfg *common);

@@ -5,8 +5,8 @@
 #include <string.h>
 
 static const char *const topic_suffix[PR_TOPIC__COUNT] = {
-    [PR_TOPIC_RAW] = "raw",         [PR_TOPIC_CONFIG] = "config", [PR_TOPIC_STATUS] = "status",
-    [PR_TOPIC_DLQ] = "dlq",         [PR_TOPIC_STATE] = "state",   [PR_TOPIC_CHANGES] = "changes",
+    [PR_TOPIC_RAW] = "raw",     [PR_TOPIC_CONFIG] = "config", [PR_TOPIC_STATUS] = "status",
+    [PR_TOPIC_DLQ] = "dlq",     [PR_TOPIC_STATE] = "state",   [PR_TOPIC_CHANGES] = "changes",
     [PR_TOPIC_DRIFT] = "drift",
 };
 
@@ -17,14 +17,15 @@ const char *pr_topic_suffix(pr_topic t)
 
 int pr_topic_name(const char *prefix, pr_topic t, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "%s%s", prefix ? prefix : PR_TOPIC_PREFIX_DEFAULT,
-                     pr_topic_suffix(t));
+    int n =
+        snprintf(buf, len, "%s%s", prefix ? prefix : PR_TOPIC_PREFIX_DEFAULT, pr_topic_suffix(t));
     return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
-static const char *const kind_name[] = {
-    [PR_KIND_FULL] = "full", [PR_KIND_DELTA] = "delta", [PR_KIND_STATUS] = "status",
-    [PR_KIND_UNKNOWN] = "unknown"};
+static const char *const kind_name[] = {[PR_KIND_FULL] = "full",
+                                        [PR_KIND_DELTA] = "delta",
+                                        [PR_KIND_STATUS] = "status",
+                                        [PR_KIND_UNKNOWN] = "unknown"};
 
 const char *pr_kind_name(pr_kind k)
 {
@@ -39,9 +40,11 @@ pr_kind pr_kind_parse(const char *s)
     return PR_KIND_UNKNOWN;
 }
 
-static const char *const mac_source_name[PR_MAC_SRC__COUNT] = {
-    [PR_MAC_SRC_CERT] = "cert", [PR_MAC_SRC_PATH] = "path", [PR_MAC_SRC_QUERY] = "query",
-    [PR_MAC_SRC_USER_AGENT] = "user-agent"};
+static const char *const mac_source_name[PR_MAC_SRC__COUNT] = {[PR_MAC_SRC_CERT] = "cert",
+                                                               [PR_MAC_SRC_PATH] = "path",
+                                                               [PR_MAC_SRC_QUERY] = "query",
+                                                               [PR_MAC_SRC_USER_AGENT] =
+                                                                   "user-agent"};
 
 const char *pr_mac_source_name(pr_mac_source s)
 {

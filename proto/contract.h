@@ -29,25 +29,25 @@ const char *pr_topic_suffix(pr_topic t);
 int pr_topic_name(const char *prefix, pr_topic t, char *buf, size_t len);
 
 /* Kafka record headers on phonereport.raw (all UTF-8 strings). */
-#define PR_HDR_REQUEST_ID "pr-request-id"
-#define PR_HDR_RECEIVED_MS "pr-received-ms"
-#define PR_HDR_METHOD "pr-method"
-#define PR_HDR_PATH "pr-path"
-#define PR_HDR_REMOTE "pr-remote"
-#define PR_HDR_USER_AGENT "pr-user-agent"
-#define PR_HDR_CONTENT_TYPE "pr-content-type"
+#define PR_HDR_REQUEST_ID       "pr-request-id"
+#define PR_HDR_RECEIVED_MS      "pr-received-ms"
+#define PR_HDR_METHOD           "pr-method"
+#define PR_HDR_PATH             "pr-path"
+#define PR_HDR_REMOTE           "pr-remote"
+#define PR_HDR_USER_AGENT       "pr-user-agent"
+#define PR_HDR_CONTENT_TYPE     "pr-content-type"
 #define PR_HDR_CONTENT_ENCODING "pr-content-encoding"
-#define PR_HDR_KIND "pr-kind"
-#define PR_HDR_MAC_SOURCE "pr-mac-source"
-#define PR_HDR_AUTH_USER "pr-auth-user"
+#define PR_HDR_KIND             "pr-kind"
+#define PR_HDR_MAC_SOURCE       "pr-mac-source"
+#define PR_HDR_AUTH_USER        "pr-auth-user"
 
 /* Schema ids carried in every JSON value's "schema" member. */
 #define PR_SCHEMA_CONFIG "phonereport.config/1"
 #define PR_SCHEMA_STATUS "phonereport.status/1"
-#define PR_SCHEMA_DLQ "phonereport.dlq/1"
-#define PR_SCHEMA_STATE "phonereport.state/1"
+#define PR_SCHEMA_DLQ    "phonereport.dlq/1"
+#define PR_SCHEMA_STATE  "phonereport.state/1"
 #define PR_SCHEMA_CHANGE "phonereport.changes/1"
-#define PR_SCHEMA_DRIFT "phonereport.drift/1"
+#define PR_SCHEMA_DRIFT  "phonereport.drift/1"
 
 /* Report kinds (pr-kind header, "kind" member). */
 typedef enum pr_kind { PR_KIND_FULL, PR_KIND_DELTA, PR_KIND_STATUS, PR_KIND_UNKNOWN } pr_kind;
@@ -68,9 +68,9 @@ const char *pr_mac_source_name(pr_mac_source s);
 int pr_mac_source_parse(const char *s, pr_mac_source *out);
 
 /* Encryption of a report body as it arrived ("encryption" member of events). */
-#define PR_ENC_NONE "none"
+#define PR_ENC_NONE        "none"
 #define PR_ENC_OPENSSL_CBC "openssl-aes-256-cbc"
-#define PR_ENC_AES128GCM "aes128gcm"
+#define PR_ENC_AES128GCM   "aes128gcm"
 
 /*
  * Dead-letter reason codes: a closed list, documented in README.md ("Dead-letter reasons").

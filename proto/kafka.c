@@ -13,12 +13,12 @@
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     /* syslog levels: 0..3 error, 4 warning, 5..6 notice/info, 7 debug */
-    pr_log_level lvl = level <= 3 ? PR_LOG_ERROR
+    pr_log_level lvl = level <= 3   ? PR_LOG_ERROR
                        : level == 4 ? PR_LOG_WARN
                        : level <= 6 ? PR_LOG_INFO
                                     : PR_LOG_DEBUG;
-    PR_LOG(lvl, "kafka", buf, json_pack("{ssss}", "client", rk ? rd_kafka_name(rk) : "", "facility",
-                                        fac ? fac : ""));
+    PR_LOG(lvl, "kafka", buf,
+           json_pack("{ssss}", "client", rk ? rd_kafka_name(rk) : "", "facility", fac ? fac : ""));
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
@@ -72,9 +72,9 @@ rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err
     return rk;
 }
 
-pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n,
-                                 int partitions, const char *const *configs, int timeout_ms,
-                                 char *err, size_t errlen)
+pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n, int partitions,
+                                 const char *const *configs, int timeout_ms, char *err,
+                                 size_t errlen)
 {
     pr_status st = PR_OK;
     char rerr[512];
@@ -142,8 +142,7 @@ out:
     return st;
 }
 
-const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf,
-                            size_t len)
+const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf, size_t len)
 {
     rd_kafka_headers_t *hdrs = NULL;
     const void *v = NULL;

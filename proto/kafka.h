@@ -31,12 +31,11 @@ rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err
  * error). `configs` are NULL-terminated key/value pairs applied to each new topic (e.g.
  * cleanup.policy=compact), may be NULL. partitions <= 0 means the broker default.
  */
-pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n,
-                                 int partitions, const char *const *configs, int timeout_ms,
-                                 char *err, size_t errlen);
+pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n, int partitions,
+                                 const char *const *configs, int timeout_ms, char *err,
+                                 size_t errlen);
 
 /* Looks a header value up as a NUL-terminated copy in buf ("" if absent); returns buf. */
-const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf,
-                            size_t len);
+const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf, size_t len);
 
 #endif

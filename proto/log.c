@@ -31,11 +31,20 @@ int pr_log_set_level_name(const char *name)
     return -1;
 }
 
-void pr_log_set_level(pr_log_level lvl) { min_level = lvl; }
+void pr_log_set_level(pr_log_level lvl)
+{
+    min_level = lvl;
+}
 
-bool pr_log_enabled(pr_log_level lvl) { return lvl >= min_level; }
+bool pr_log_enabled(pr_log_level lvl)
+{
+    return lvl >= min_level;
+}
 
-void pr_log_set_fd(int fd) { log_fd = fd; }
+void pr_log_set_fd(int fd)
+{
+    log_fd = fd;
+}
 
 static void format_ts(char *buf, size_t len)
 {

@@ -30,16 +30,16 @@ void pr_log_writef(pr_log_level lvl, const char *component, const char *fmt, ...
 
 /* PR_LOG(PR_LOG_INFO, "ingest", "listening", json_pack("{si}", "port", port));
  * The fields expression is evaluated only if the level is enabled. */
-#define PR_LOG(lvl, comp, msg, fields)                                                         \
-    do {                                                                                       \
-        if (pr_log_enabled(lvl))                                                               \
-            pr_log_write((lvl), (comp), (msg), (fields));                                      \
+#define PR_LOG(lvl, comp, msg, fields)                                                             \
+    do {                                                                                           \
+        if (pr_log_enabled(lvl))                                                                   \
+            pr_log_write((lvl), (comp), (msg), (fields));                                          \
     } while (0)
 
-#define PR_LOGF(lvl, comp, ...)                                                                \
-    do {                                                                                       \
-        if (pr_log_enabled(lvl))                                                               \
-            pr_log_writef((lvl), (comp), __VA_ARGS__);                                         \
+#define PR_LOGF(lvl, comp, ...)                                                                    \
+    do {                                                                                           \
+        if (pr_log_enabled(lvl))                                                                   \
+            pr_log_writef((lvl), (comp), __VA_ARGS__);                                             \
     } while (0)
 
 #endif

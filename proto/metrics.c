@@ -55,9 +55,8 @@ struct pr_metrics {
     size_t len, cap;
 };
 
-const double pr_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                             0.05,   0.1,   0.25,   0.5,   1,     2.5,
-                                             5,      10};
+const double pr_metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 const size_t pr_metrics_latency_buckets_len =
     sizeof pr_metrics_latency_buckets / sizeof pr_metrics_latency_buckets[0];
 
@@ -197,8 +196,7 @@ pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help
     return it ? &it->u.c : NULL;
 }
 
-pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help,
-                           const char *labels)
+pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels)
 {
     bool created;
     if (!m)

@@ -26,14 +26,16 @@ void pr_metrics_free(pr_metrics *m); /* NULL is a no-op */
  * only on allocation failure; updating a NULL handle is a no-op. */
 pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
                                const char *labels);
-pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help,
-                           const char *labels);
+pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels);
 /* `bounds` are the upper bounds of the buckets, ascending, without +Inf (copied). */
 pr_histogram *pr_metrics_histogram(pr_metrics *m, const char *name, const char *help,
                                    const char *labels, const double *bounds, size_t nbounds);
 
 void pr_counter_add(pr_counter *c, uint64_t n);
-static inline void pr_counter_inc(pr_counter *c) { pr_counter_add(c, 1); }
+static inline void pr_counter_inc(pr_counter *c)
+{
+    pr_counter_add(c, 1);
+}
 uint64_t pr_counter_value(const pr_counter *c);
 
 void pr_gauge_set(pr_gauge *g, double v);

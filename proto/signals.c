@@ -28,9 +28,15 @@ void pr_signals_install(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-bool pr_signals_stop_requested(void) { return stop_flag != 0; }
+bool pr_signals_stop_requested(void)
+{
+    return stop_flag != 0;
+}
 
-void pr_signals_request_stop(void) { stop_flag = 1; }
+void pr_signals_request_stop(void)
+{
+    stop_flag = 1;
+}
 
 bool pr_signals_take_reload(void)
 {

@@ -133,8 +133,9 @@ long long ts_now_ms(void)
 int ts_validate_schema(const char *schema, const char *json_path)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/schema/validate.py' '%s/../proto/schemas/%s.schema.json' '%s'",
-             PR_PYTHON, PR_TESTS_DIR, PR_TESTS_DIR, schema, json_path);
+    snprintf(cmd, sizeof cmd,
+             "'%s' '%s/schema/validate.py' '%s/../proto/schemas/%s.schema.json' '%s'", PR_PYTHON,
+             PR_TESTS_DIR, PR_TESTS_DIR, schema, json_path);
     char *out = NULL;
     int rc = ts_run(cmd, &out);
     if (rc != 0 && out)

@@ -76,8 +76,8 @@ static void test_kafka_idempotent_producer_is_acked(void **state)
     char err[512], topic[256], cmd[1024];
     char *prefix = ts_unique_prefix("plumb");
     pr_topic_name(prefix, PR_TOPIC_RAW, topic, sizeof topic);
-    const char *const defs[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
-                                "murmur2_random", NULL};
+    const char *const defs[] = {"enable.idempotence", "true",           "acks", "all",
+                                "partitioner",        "murmur2_random", NULL};
     rd_kafka_conf_t *conf = pr_kafka_conf_new(&c, "test", defs, err, sizeof err);
     assert_non_null(conf);
     int acked = 0;

@@ -45,8 +45,8 @@ static pr_cfg_result load(fixture *f, int argc, char **argv, char **envp)
     f->sec = (pr_cfg_section){"demo", demo_table, &f->cfg};
     FILE *out = open_memstream(&f->out, &f->outlen);
     FILE *err = open_memstream(&f->err, &f->errlen);
-    pr_cfg_result r = pr_cfg_load(&f->sec, 1, &f->common, argc, argv, envp, "demo [options]",
-                                  "about", out, err);
+    pr_cfg_result r =
+        pr_cfg_load(&f->sec, 1, &f->common, argc, argv, envp, "demo [options]", "about", out, err);
     fclose(out);
     fclose(err);
     return r;
@@ -106,8 +106,8 @@ static void test_config_reports_every_error_at_once(void **state)
 {
     (void)state;
     fixture f;
-    char *argv[] = {"demo", "--threads", "0", "--max-body-bytes", "12x", "--bogus", "1",
-                    "stray", "--timeout"};
+    char *argv[] = {"demo",    "--threads", "0",     "--max-body-bytes", "12x",
+                    "--bogus", "1",         "stray", "--timeout"};
     char *envp[] = {"PHONEREPORT_VERBOSE=maybe", NULL};
     assert_int_equal(load(&f, 9, argv, envp), PR_CFG_EXIT_ERROR);
     assert_non_null(strstr(f.err, "--threads (flag): 0 is out of range [1, 256]"));
@@ -174,8 +174,8 @@ static void test_config_print_masks_secrets(void **state)
 {
     (void)state;
     fixture f;
-    char *argv[] = {"demo", "--password", "hunter2", "--kafka.sasl.password", "pw",
-                    "--kafka.linger.ms", "5", "--print-config"};
+    char *argv[] = {"demo", "--password",        "hunter2", "--kafka.sasl.password",
+                    "pw",   "--kafka.linger.ms", "5",       "--print-config"};
     char *envp[] = {NULL};
     assert_int_equal(load(&f, 8, argv, envp), PR_CFG_EXIT_OK);
     assert_null(strstr(f.out, "hunter2"));
