@@ -46,12 +46,15 @@ typedef struct pr_flat_profile {
     pr_fp_param *params; /* document order of first appearance; last value wins */
     size_t len;
     size_t duplicates;   /* how many repeated names were overwritten */
+    void *store;         /* private: holds every name and value (never free them one by one) */
 } pr_flat_profile;
 
 /*
  * Parses buf[0..len). On failure returns PR_EINVAL, sets *why and a one-line message in err
  * (with the line number where expat gives one); out is then empty. lim NULL means default.
- * Release out with pr_flatprofile_release() in every case.
+ * Release out with pr_flatprofile_release() in every case. (PR_EFATAL, why PR_XML_OK, when
+ * memory runs out.) The params array may be reordered (e.g. sorted) by the caller; the
+ * strings stay valid until release.
  */
 pr_status pr_flatprofile_parse(const char *buf, size_t len, const pr_xml_limits *lim,
                                pr_flat_profile *out, pr_xml_error *why, char *err,
