@@ -1,0 +1,151 @@
+/*
+ * config.c - the sink's configuration table (names unique across roles: `run` loads every
+ * role's section at once) and its cross-field checks, done before anything opens.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sink.h"
+#include "sink_internal.h"
+
+static const pr_cfg_entry sink_cfg_table[] = {
+    {"api-listen", PR_CFG_STR, "0.0.0.0:8081", offsetof(sink_cfg, api_listen), 0, 0,
+     "query API address host:port (port 0 = any free port)"},
+    {"data-dir", PR_CFG_STR, "./phonereport-data", offsetof(sink_cfg, data_dir), 0, 0,
+     "directory of the sink's SQLite store (created if missing)"},
+    {"profiles-dir", PR_CFG_STR, NULL, offsetof(sink_cfg, profiles_dir), 0, 0,
+     "intended profiles (<mac>.xml, default.xml) for drift; unset = no drift detection"},
+    {"profiles-poll", PR_CFG_MS, "5s", offsetof(sink_cfg, profiles_poll_ms), 100, 3600000,
+     "how often the profiles directory is checked for changes (also on SIGHUP)"},
+    {"sink-group", PR_CFG_STR, "phonereport-sink", offsetof(sink_cfg, group), 0, 0,
+     "consumer group of the sink"},
+    {"sink-batch-max", PR_CFG_INT, "1000", offsetof(sink_cfg, batch_max), 1, 1000000,
+     "most records applied in one SQLite transaction"},
+    {"sink-batch-time", PR_CFG_MS, "200ms", offsetof(sink_cfg, batch_ms), 1, 60000,
+     "longest time a batch stays open before it is committed"},
+    {"sink-changes-keep", PR_CFG_INT, "1000", offsetof(sink_cfg, changes_keep), 0, 100000000,
+     "change rows kept per phone in the store for /changes (0 = all)"},
+    {"sink-topic-partitions", PR_CFG_INT, "0", offsetof(sink_cfg, state_partitions), 0, 100000,
+     "partitions of the state/changes/drift topics when the sink creates them (0 = broker "
+     "default)"},
+    {"sink-sync", PR_CFG_STR, "full", offsetof(sink_cfg, sync), 0, 0,
+     "SQLite synchronous mode: full (durable on power loss) or normal"},
+    {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
+};
+
+sink_cfg *sink_cfg_new(void)
+{
+    return calloc(1, sizeof(sink_cfg));
+}
+
+pr_cfg_section sink_cfg_section(sink_cfg *cfg)
+{
+    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg};
+    return s;
+}
+
+void sink_cfg_free(sink_cfg *cfg)
+{
+    if (!cfg)
+        return;
+    pr_cfg_section s = sink_cfg_section(cfg);
+    pr_cfg_release(&s, 1, NULL);
+    free(cfg);
+}
+
+int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon, *h = s;
+    size_t hl;
+    if (!s)
+        return -1;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s)))
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    if (hl + 1 > hostlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    const char *p = colon + 1;
+    if (!*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5)
+        return -1;
+    long v = strtol(p, NULL, 10);
+    if (v < 0 || v > 65535)
+        return -1;
+    *port = (unsigned)v;
+    return 0;
+}
+
+/* A directory that exists, or whose parent exists so that we can create it. */
+static int dir_usable(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0)
+        return S_ISDIR(sb.st_mode) && access(path, W_OK | X_OK) == 0 ? 0 : -1;
+    char parent[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof parent)
+        return -1;
+    memcpy(parent, path, n + 1);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        strcpy(parent, ".");
+    else if (slash == parent)
+        parent[1] = '\0';
+    else
+        *slash = '\0';
+    return stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
+}
+
+pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE *errout)
+{
+    int bad = 0;
+    char host[256];
+    unsigned port;
+    struct stat sb;
+    (void)common;
+    if (sink_cfg_parse_listen(cfg->api_listen, host, sizeof host, &port) != 0) {
+        fprintf(errout, "api-listen: '%s' is not host:port\n",
+                cfg->api_listen ? cfg->api_listen : "");
+        bad++;
+    }
+    if (!cfg->data_dir || !*cfg->data_dir) {
+        fprintf(errout, "data-dir: must be set\n");
+        bad++;
+    } else if (dir_usable(cfg->data_dir) != 0) {
+        fprintf(errout, "data-dir: '%s' is not a writable directory and cannot be created\n",
+                cfg->data_dir);
+        bad++;
+    }
+    if (cfg->profiles_dir &&
+        (stat(cfg->profiles_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+        fprintf(errout, "profiles-dir: '%s' is not a directory\n", cfg->profiles_dir);
+        bad++;
+    }
+    if (!cfg->group || !*cfg->group) {
+        fprintf(errout, "sink-group: must not be empty\n");
+        bad++;
+    }
+    if (cfg->sync && strcmp(cfg->sync, "full") != 0 && strcmp(cfg->sync, "normal") != 0) {
+        fprintf(errout, "sink-sync: '%s' is not full or normal\n", cfg->sync);
+        bad++;
+    }
+    return bad ? PR_EINVAL : PR_OK;
+}

@@ -1,0 +1,246 @@
+/*
+ * drift.c - compares what a phone reports with what its profile intends, and keeps only the
+ * transitions: a parameter becomes `drifted` when both values are known, neither is masked,
+ * and they differ; it becomes `resolved` when that stops being true (values agree again, the
+ * parameter left the profile, or the phone no longer reports it). The drift table holds the
+ * currently drifted parameters; each transition writes one phonereport.drift outbox record in
+ * the caller's transaction, so the state and its alerts commit together.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events_state.h"
+#include "sink_internal.h"
+
+bool sink_drift_masked(const char *v)
+{
+    if (!v || !*v)
+        return false;
+    return strspn(v, "*") == strlen(v);
+}
+
+static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *what)
+{
+    return pr_err(PR_EFATAL, err, errlen, "drift %s: %s", what, sqlite3_errmsg(sink_store_db(st)));
+}
+
+static bool eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char *name,
+                           const char *actual, const char *intended, unsigned *transitions,
+                           char *err, size_t errlen)
+{
+    bool drifted = intended && actual && !sink_drift_masked(actual) &&
+                   !sink_drift_masked(intended) && strcmp(actual, intended) != 0;
+    bool had = false, same = false;
+    sqlite3_stmt *s = sink_store_stmt(st, Q_DRIFT_GET);
+    int rc;
+    if (!s)
+        return sqlfail(st, err, errlen, "get");
+    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_text(s, 2, name);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        had = true;
+        same = eq(sink_col_text(s, 0), intended) && eq(sink_col_text(s, 1), actual);
+    } else if (rc != SQLITE_DONE) {
+        return sqlfail(st, err, errlen, "get");
+    }
+    sqlite3_reset(s);
+
+    if (drifted == had) {
+        if (!drifted || same)
+            return PR_OK;
+        /* Still drifted, other values: keep the row current, publish nothing. */
+        s = sink_store_stmt(st, Q_DRIFT_UPDATE);
+        if (!s)
+            return sqlfail(st, err, errlen, "update");
+        sqlite3_bind_int64(s, 1, ph->id);
+        sink_bind_text(s, 2, name);
+        sink_bind_text(s, 3, intended);
+        sink_bind_text(s, 4, actual);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        return rc == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, "update");
+    }
+    s = sink_store_stmt(st, drifted ? Q_DRIFT_INSERT : Q_DRIFT_DELETE);
+    if (!s)
+        return sqlfail(st, err, errlen, "write");
+    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_text(s, 2, name);
+    if (drifted) {
+        sink_bind_text(s, 3, intended);
+        sink_bind_text(s, 4, actual);
+        sink_bind_text(s, 5, ph->at);
+        sqlite3_bind_int64(s, 6, ph->version);
+    }
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sqlfail(st, err, errlen, "write");
+    if (transitions)
+        (*transitions)++;
+    return sink_store_outbox_put(st, PR_TOPIC_DRIFT, ph->mac,
+                                 pr_drift_event_new(ph->mac, name, intended, actual,
+                                                    drifted ? "drifted" : "resolved", ph->at,
+                                                    ph->version),
+                                 err, errlen);
+}
+
+typedef struct phone_walk {
+    sink_store *st;
+    const sink_phone_ref *ph;
+    unsigned *transitions;
+    char *err;
+    size_t errlen;
+    pr_status status;
+} phone_walk;
+
+/* The reported value of name, copied (NULL if not reported). */
+static pr_status reported(sink_store *st, int64_t phone, const char *name, char **out)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
+    int rc;
+    *out = NULL;
+    if (!s)
+        return PR_EFATAL;
+    sqlite3_bind_int64(s, 1, phone);
+    sink_bind_text(s, 2, name);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && !(*out = strdup(sink_col_text(s, 0))))
+        rc = SQLITE_NOMEM;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? PR_OK : PR_EFATAL;
+}
+
+static int walk_intended(void *ctx, const char *name, const char *value)
+{
+    phone_walk *w = ctx;
+    char *actual = NULL;
+    if (reported(w->st, w->ph->id, name, &actual) != PR_OK) {
+        w->status = sqlfail(w->st, w->err, w->errlen, "param");
+        return 1;
+    }
+    w->status = sink_drift_check(w->st, w->ph, name, actual, value, w->transitions, w->err,
+                                 w->errlen);
+    free(actual);
+    return w->status != PR_OK;
+}
+
+pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
+                           unsigned *transitions, char *err, size_t errlen)
+{
+    phone_walk w = {st, ph, transitions, err, errlen, PR_OK};
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    pr_status rc = PR_OK;
+    sqlite3_stmt *s;
+
+    if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0)
+        return w.status;
+    /* Drifted rows whose parameter is no longer intended: resolve them. Collected first so
+     * that no read cursor is open on the table we write. */
+    if (!(s = sink_store_stmt(st, Q_DRIFT_NAMES)))
+        return sqlfail(st, err, errlen, "names");
+    sqlite3_bind_int64(s, 1, ph->id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *name = sink_col_text(s, 0);
+        if (pf && sink_profiles_intended(pf, ph->mac, name))
+            continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? cap * 2 : 8) * sizeof *names);
+            if (!nn) {
+                rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+                goto out;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(name))) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    sqlite3_reset(s);
+    for (size_t i = 0; i < n && rc == PR_OK; i++) {
+        char *actual = NULL;
+        if (reported(st, ph->id, names[i], &actual) != PR_OK)
+            rc = sqlfail(st, err, errlen, "param");
+        else
+            rc = sink_drift_check(st, ph, names[i], actual, NULL, transitions, err, errlen);
+        free(actual);
+    }
+out:
+    sqlite3_reset(s);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Looks a phone up by MAC; PR_ENOTFOUND when the sink has never seen it. */
+static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int64_t *version)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
+    pr_status rc = PR_ENOTFOUND;
+    if (!s)
+        return PR_EFATAL;
+    sink_bind_text(s, 1, mac);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        *version = sqlite3_column_int64(s, 1);
+        rc = PR_OK;
+    } else if (r != SQLITE_DONE) {
+        rc = PR_EFATAL;
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
+                                      const sink_profiles_delta *d, const char *now,
+                                      unsigned *transitions, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
+    if (!d->all) {
+        for (size_t i = 0; i < d->len && rc == PR_OK; i++) {
+            sink_phone_ref ph = {0, d->macs[i], 0, now};
+            pr_status f = phone_by_mac(st, d->macs[i], &ph.id, &ph.version);
+            if (f == PR_ENOTFOUND)
+                continue;
+            rc = f == PR_OK ? sink_drift_phone(st, pf, &ph, transitions, err, errlen)
+                            : sqlfail(st, err, errlen, "phone");
+        }
+        return rc;
+    }
+    /* Every phone, a page at a time (the page is copied before anything is written). */
+    int64_t after = 0;
+    for (;;) {
+        struct { int64_t id, version; char mac[PR_MAC_LEN + 1]; } page[256];
+        size_t n = 0;
+        sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_LIST_ALL);
+        if (!s)
+            return sqlfail(st, err, errlen, "phones");
+        sqlite3_bind_int64(s, 1, after);
+        sqlite3_bind_int(s, 2, 256);
+        while (n < 256 && sqlite3_step(s) == SQLITE_ROW) {
+            page[n].id = sqlite3_column_int64(s, 0);
+            snprintf(page[n].mac, sizeof page[n].mac, "%s", sink_col_text(s, 1));
+            page[n].version = sqlite3_column_int64(s, 2);
+            n++;
+        }
+        sqlite3_reset(s);
+        for (size_t i = 0; i < n && rc == PR_OK; i++) {
+            sink_phone_ref ph = {page[i].id, page[i].mac, page[i].version, now};
+            rc = sink_drift_phone(st, pf, &ph, transitions, err, errlen);
+        }
+        if (rc != PR_OK || n < 256)
+            return rc;
+        after = page[n - 1].id;
+    }
+}

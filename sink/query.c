@@ -1,0 +1,527 @@
+/*
+ * query.c - read-side documents built from the store: what the API answers and what the
+ * publisher sends to phonereport.state. Pure (SQLite and jansson only), so tested without
+ * HTTP. Statements here are prepared per call: the API's connection is the only user and
+ * queries are few compared with applies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events_state.h"
+#include "sink_internal.h"
+
+static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err,
+                      size_t errlen)
+{
+    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, s, NULL) != SQLITE_OK)
+        return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    return PR_OK;
+}
+
+static json_t *col_json_str(sqlite3_stmt *s, int i)
+{
+    const char *v = sink_col_text(s, i);
+    return v ? json_string(v) : json_null();
+}
+
+/* Phone row by MAC: id and the columns that every document shows. */
+typedef struct phone_doc {
+    int64_t id, version;
+    bool complete;
+    char *model, *firmware, *first_seen, *updated_at, *status_at, *report_id;
+} phone_doc;
+
+static void phone_doc_release(phone_doc *p)
+{
+    free(p->model);
+    free(p->firmware);
+    free(p->first_seen);
+    free(p->updated_at);
+    free(p->status_at);
+    free(p->report_id);
+    memset(p, 0, sizeof *p);
+}
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const char *v = sink_col_text(s, i);
+    return v ? strdup(v) : NULL;
+}
+
+static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_doc *p,
+                            char *mac_out, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    pr_status rc;
+    memset(p, 0, sizeof *p);
+    rc = prep(st,
+              mac ? "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                    " status_at, report_id, mac FROM phones WHERE mac = ?1"
+                  : "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                    " status_at, report_id, mac FROM phones WHERE id = ?2",
+              &s, err, errlen);
+    if (rc != PR_OK)
+        return rc;
+    if (mac)
+        sink_bind_text(s, 1, mac);
+    else
+        sqlite3_bind_int64(s, 2, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        p->id = sqlite3_column_int64(s, 0);
+        p->version = sqlite3_column_int64(s, 1);
+        p->complete = sqlite3_column_int(s, 2) != 0;
+        p->model = dup_col(s, 3);
+        p->firmware = dup_col(s, 4);
+        p->first_seen = dup_col(s, 5);
+        p->updated_at = dup_col(s, 6);
+        p->status_at = dup_col(s, 7);
+        p->report_id = dup_col(s, 8);
+        if (mac_out)
+            snprintf(mac_out, PR_MAC_LEN + 1, "%s", sink_col_text(s, 9));
+        rc = PR_OK;
+    } else if (r == SQLITE_DONE) {
+        rc = PR_ENOTFOUND;
+    } else {
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* params and access objects of a phone (name order). */
+static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t **access,
+                             char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    pr_status rc = prep(st, "SELECT name, value, access FROM params WHERE phone = ?1 ORDER BY name",
+                        &s, err, errlen);
+    *params = *access = NULL;
+    if (rc != PR_OK)
+        return rc;
+    *params = json_object();
+    *access = json_object();
+    if (!*params || !*access) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = sink_col_text(s, 0), *a = sink_col_text(s, 2);
+        if (json_object_set_new(*params, name, json_string(sink_col_text(s, 1))) != 0 ||
+            (a && *a && json_object_set_new(*access, name, json_string(a)) != 0)) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    if (r != SQLITE_DONE)
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+out:
+    sqlite3_finalize(s);
+    if (rc != PR_OK) {
+        json_decref(*params);
+        json_decref(*access);
+        *params = *access = NULL;
+    }
+    return rc;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char *err,
+                            size_t errlen)
+{
+    phone_doc p;
+    json_t *params = NULL, *access = NULL;
+    pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
+        *out = json_pack("{ss sI sb so so so so}", "mac", mac, "version", (json_int_t)p.version,
+                         "complete", p.complete, "model", str_or_null(p.model), "firmware",
+                         str_or_null(p.firmware), "params", params, "access", access);
+        if (!*out)
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    }
+    phone_doc_release(&p);
+    return rc;
+}
+
+/* Appends text to a growing buffer; -1 on allocation failure. */
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static int buf_add(buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+static int buf_str(buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s));
+}
+
+/* XML character data / attribute escaping (the values came from XML or JSON text). */
+static int buf_xml(buf *b, const char *s)
+{
+    int rc = 0;
+    for (; *s && rc == 0; s++) {
+        switch (*s) {
+        case '&': rc = buf_str(b, "&amp;"); break;
+        case '<': rc = buf_str(b, "&lt;"); break;
+        case '>': rc = buf_str(b, "&gt;"); break;
+        case '"': rc = buf_str(b, "&quot;"); break;
+        case '\t': rc = buf_str(b, "&#9;"); break;
+        default: rc = buf_add(b, s, 1); break;
+        }
+    }
+    return rc;
+}
+
+pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len,
+                                char *err, size_t errlen)
+{
+    phone_doc p;
+    sqlite3_stmt *s = NULL;
+    buf b = {0};
+    int r, bad = 0;
+    pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if ((rc = prep(st, "SELECT name, value, access FROM params WHERE phone = ?1 ORDER BY name", &s,
+                   err, errlen)) != PR_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, p.id);
+    bad |= buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- phonereport: ");
+    bad |= buf_str(&b, mac);
+    char ver[64];
+    snprintf(ver, sizeof ver, " version %lld -->\n<flat-profile>\n", (long long)p.version);
+    bad |= buf_str(&b, ver);
+    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = sink_col_text(s, 0), *value = sink_col_text(s, 1);
+        const char *a = sink_col_text(s, 2);
+        bad |= buf_str(&b, "<") | buf_str(&b, name);
+        if (a && *a)
+            bad |= buf_str(&b, " ua=\"") | buf_xml(&b, a) | buf_str(&b, "\"");
+        if (!*value) {
+            bad |= buf_str(&b, "/>\n");
+            continue;
+        }
+        bad |= buf_str(&b, ">") | buf_xml(&b, value) | buf_str(&b, "</") | buf_str(&b, name) |
+               buf_str(&b, ">\n");
+    }
+    bad |= buf_str(&b, "</flat-profile>\n");
+    if (bad)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    sqlite3_finalize(s);
+    phone_doc_release(&p);
+    if (rc == PR_OK) {
+        *out = b.p;
+        *len = b.len;
+    } else {
+        free(b.p);
+    }
+    return rc;
+}
+
+static pr_status count_of(sink_store *st, const char *sql, int64_t id, int64_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+        return PR_EFATAL;
+    if (id)
+        sqlite3_bind_int64(s, 1, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
+}
+
+static json_t *phone_summary(const char *mac, const phone_doc *p, int64_t nparams,
+                             int64_t ndrift)
+{
+    return json_pack("{ss sI sb so so so so so so sI sI}", "mac", mac, "version",
+                     (json_int_t)p->version, "complete", p->complete, "model",
+                     str_or_null(p->model), "firmware", str_or_null(p->firmware), "first_seen",
+                     str_or_null(p->first_seen), "updated_at", str_or_null(p->updated_at),
+                     "status_at", str_or_null(p->status_at), "report_id",
+                     str_or_null(p->report_id), "params", (json_int_t)nparams, "drifted",
+                     (json_int_t)ndrift);
+}
+
+pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err,
+                           size_t errlen)
+{
+    phone_doc p;
+    int64_t np = 0, nd = 0;
+    pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if (count_of(st, "SELECT count(*) FROM params WHERE phone = ?1", p.id, &np) != PR_OK ||
+        count_of(st, "SELECT count(*) FROM drift WHERE phone = ?1", p.id, &nd) != PR_OK)
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    else if (!(*out = phone_summary(mac, &p, np, nd)))
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    phone_doc_release(&p);
+    return rc;
+}
+
+pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err,
+                            size_t errlen)
+{
+    phone_doc p;
+    sqlite3_stmt *s = NULL;
+    pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if ((rc = prep(st, "SELECT report_id, received_at, body FROM status WHERE phone = ?1", &s,
+                   err, errlen)) != PR_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, p.id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_DONE) {
+        rc = pr_err(PR_ENOTFOUND, err, errlen, "no status report from this phone yet");
+    } else if (r != SQLITE_ROW) {
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    } else {
+        json_t *body = json_loads(sink_col_text(s, 2), 0, NULL);
+        *out = json_pack("{ss so so so}", "mac", mac, "report_id", col_json_str(s, 0),
+                         "received_at", col_json_str(s, 1), "status", body ? body : json_object());
+        if (!*out)
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    }
+out:
+    sqlite3_finalize(s);
+    phone_doc_release(&p);
+    return rc;
+}
+
+pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
+                             json_t **out, char *err, size_t errlen)
+{
+    phone_doc p;
+    sqlite3_stmt *s = NULL;
+    json_t *list = NULL;
+    int64_t last = 0;
+    int n = 0;
+    pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if ((rc = prep(st,
+                   "SELECT id, version, param, old, new, at, report_id, via FROM changes"
+                   " WHERE phone = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                   &s, err, errlen)) != PR_OK)
+        goto out;
+    sqlite3_bind_int64(s, 1, p.id);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int(s, 3, limit + 1);
+    list = json_array();
+    int r;
+    while (list && (r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+        last = sqlite3_column_int64(s, 0);
+        json_t *c = json_pack("{sI sI so so so so so so}", "seq", (json_int_t)last, "version",
+                              (json_int_t)sqlite3_column_int64(s, 1), "param",
+                              col_json_str(s, 2), "old", col_json_str(s, 3), "new",
+                              col_json_str(s, 4), "at", col_json_str(s, 5), "report_id",
+                              col_json_str(s, 6), "via", col_json_str(s, 7));
+        if (!c || json_array_append_new(list, c) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    /* One more row than asked for means there is a next page. */
+    bool more = list && n == limit && r == SQLITE_ROW;
+    *out = list ? json_pack("{ss so so}", "mac", mac, "changes", list, "next",
+                            more ? json_integer(last) : json_null())
+                : NULL;
+    list = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    json_decref(list);
+    sqlite3_finalize(s);
+    phone_doc_release(&p);
+    return rc;
+}
+
+pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out,
+                            char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    json_t *list = json_array();
+    char last[PR_MAC_LEN + 1] = "";
+    int n = 0, r = SQLITE_DONE;
+    pr_status rc = prep(
+        st,
+        "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen, p.updated_at,"
+        " p.status_at, p.report_id,"
+        " (SELECT count(*) FROM params WHERE phone = p.id),"
+        " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
+        " FROM phones p WHERE p.mac > ?1"
+        " AND (?2 < 0 OR p.complete = ?2)"
+        " AND (?3 IS NULL OR p.model = ?3)"
+        " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
+        " ORDER BY p.mac LIMIT ?5",
+        &s, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK || !list)
+        goto out;
+    sink_bind_text(s, 1, f->after ? f->after : "");
+    sqlite3_bind_int(s, 2, f->complete);
+    sink_bind_text(s, 3, f->model);
+    sqlite3_bind_int(s, 4, f->drifted);
+    sqlite3_bind_int(s, 5, f->limit + 1);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < f->limit) {
+        phone_doc p;
+        memset(&p, 0, sizeof p);
+        p.version = sqlite3_column_int64(s, 1);
+        p.complete = sqlite3_column_int(s, 2) != 0;
+        p.model = (char *)(uintptr_t)sink_col_text(s, 3);
+        p.firmware = (char *)(uintptr_t)sink_col_text(s, 4);
+        p.first_seen = (char *)(uintptr_t)sink_col_text(s, 5);
+        p.updated_at = (char *)(uintptr_t)sink_col_text(s, 6);
+        p.status_at = (char *)(uintptr_t)sink_col_text(s, 7);
+        p.report_id = (char *)(uintptr_t)sink_col_text(s, 8);
+        snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
+        json_t *o = phone_summary(last, &p, sqlite3_column_int64(s, 9),
+                                  sqlite3_column_int64(s, 10));
+        if (!o || json_array_append_new(list, o) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+        goto out;
+    }
+    *out = json_pack("{so so}", "phones", list,
+                     "next", n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
+    list = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    json_decref(list);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
+                           json_t **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    json_t *list = json_array();
+    char amac[PR_MAC_LEN + 1] = "";
+    const char *aparam = "";
+    char *cursor = NULL;
+    int n = 0, r = SQLITE_DONE;
+    pr_status rc;
+    *out = NULL;
+    if (after) { /* "mac/param" */
+        const char *slash = strchr(after, '/');
+        if (!slash || slash - after != PR_MAC_LEN)
+            return pr_err(PR_EINVAL, err, errlen, "after: expected <mac>/<param>");
+        memcpy(amac, after, PR_MAC_LEN);
+        aparam = slash + 1;
+    }
+    rc = prep(st,
+              "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
+              " FROM drift d JOIN phones p ON p.id = d.phone"
+              " WHERE (?1 IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
+              " ORDER BY p.mac, d.param LIMIT ?4",
+              &s, err, errlen);
+    if (rc != PR_OK || !list)
+        goto out;
+    sink_bind_text(s, 1, mac);
+    sink_bind_text(s, 2, amac);
+    sink_bind_text(s, 3, aparam);
+    sqlite3_bind_int(s, 4, limit + 1);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+        json_t *o = json_pack("{so so so so ss so sI}", "mac", col_json_str(s, 0), "param",
+                              col_json_str(s, 1), "intended", col_json_str(s, 2), "actual",
+                              col_json_str(s, 3), "state", "drifted", "since",
+                              col_json_str(s, 4), "version",
+                              (json_int_t)sqlite3_column_int64(s, 5));
+        if (!o || json_array_append_new(list, o) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        free(cursor);
+        if (asprintf(&cursor, "%s/%s", sink_col_text(s, 0), sink_col_text(s, 1)) < 0)
+            cursor = NULL;
+        n++;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+        goto out;
+    }
+    *out = json_pack("{so so}", "drift", list, "next",
+                     n == limit && r == SQLITE_ROW && cursor ? json_string(cursor) : json_null());
+    list = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    free(cursor);
+    json_decref(list);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
+                                  char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen)
+{
+    phone_doc p;
+    json_t *params = NULL, *access = NULL;
+    pr_status rc = phone_load(st, NULL, phone, &p, mac_out, err, errlen);
+    *out = NULL;
+    if (rc != PR_OK)
+        return rc;
+    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
+        pr_state_info info = {mac_out,      p.version,    p.complete,   p.model,
+                              p.firmware,   p.first_seen, p.updated_at, p.status_at,
+                              p.report_id};
+        if (!(*out = pr_state_event_new(&info, params, access)))
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    }
+    phone_doc_release(&p);
+    return rc;
+}
+
+pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox)
+{
+    int64_t a = 0, b = 0;
+    if (count_of(st, "SELECT count(*) FROM phones", 0, phones) != PR_OK ||
+        count_of(st, "SELECT count(*) FROM drift", 0, drifted) != PR_OK ||
+        count_of(st, "SELECT count(*) FROM outbox", 0, &a) != PR_OK ||
+        count_of(st, "SELECT count(*) FROM outbox_state", 0, &b) != PR_OK)
+        return PR_EFATAL;
+    *outbox = a + b;
+    return PR_OK;
+}

@@ -1,0 +1,271 @@
+/*
+ * sink_internal.h - the sink's modules and how they meet. Not for other roles.
+ *
+ * DESIGN (threads and data flow):
+ *   loop.c    one consumer thread: polls phonereport.config/.status, validates each record
+ *             (event.c), applies it (apply.c) inside an open SQLite transaction together with
+ *             the partition's next offset, and commits when the batch bound (count or time)
+ *             is reached. It also polls the profile directory (profiles.c) and recomputes
+ *             drift (drift.c) when a profile changed. It is the only writer of state.
+ *   outbox.c  one publisher thread: reads outbox rows written by apply/drift in the same
+ *             transaction as the state, produces them (idempotent producer, key = MAC) and
+ *             deletes each row once its delivery report confirms it.
+ *   api.c     libmicrohttpd's polling thread answers queries from its own read-only SQLite
+ *             connection (query.c builds the JSON documents).
+ * Every thread owns its own sqlite3 connection (WAL: readers never block the writer).
+ *
+ * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
+ * comment says "steals".
+ */
+#ifndef SINK_INTERNAL_H
+#define SINK_INTERNAL_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "contract.h"
+#include "flatprofile.h"
+#include "mac.h"
+#include "metrics.h"
+#include "status.h"
+
+/* ---- config.c ---------------------------------------------------------------------- */
+
+struct sink_cfg {
+    char *api_listen;       /* host:port of the query API; port 0 = any free port */
+    char *data_dir;         /* SQLite database directory */
+    char *profiles_dir;     /* intended profiles (<mac>.xml, default.xml); NULL = no drift */
+    long long profiles_poll_ms;
+    char *group;            /* consumer group id */
+    long long batch_max;    /* records per SQLite transaction */
+    long long batch_ms;     /* longest a transaction stays open */
+    long long changes_keep; /* change rows kept per phone in the store (0 = all) */
+    long long state_partitions; /* partitions of output topics created by the sink */
+    char *sync;             /* SQLite synchronous: full|normal */
+};
+
+/* Parses "host:port", "[v6]:port" or ":port". 0 or -1. host gets "" for any address. */
+int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port);
+
+/* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
+
+typedef struct sink_event {
+    json_t *root;            /* owned */
+    bool is_status;
+    pr_kind kind;            /* FULL or DELTA for config, STATUS for status */
+    char mac[PR_MAC_LEN + 1];
+    const char *report_id;   /* borrowed from root */
+    const char *received_at; /* borrowed from root */
+    const char *model;       /* NULL when the event does not say */
+    const char *firmware;    /* NULL when the event does not say */
+    json_t *params;          /* borrowed; config only: object of strings */
+    json_t *access;          /* borrowed; config only: object of strings, may be NULL */
+    json_t *status;          /* borrowed; status only: object */
+} sink_event;
+
+/*
+ * Validates one record value against the contract (schema id matches the topic, MAC normal
+ * and equal to the record key when a key is given, kind, report_id, received_at, params and
+ * access as objects of strings, status as an object). PR_EINVAL with a short reason code in
+ * `reason` (e.g. "bad_json", "schema", "mac", "params") and a detail in err. Release ev in
+ * every case.
+ */
+pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const char *key,
+                           size_t keylen, sink_event *ev, char *reason, size_t reasonlen,
+                           char *err, size_t errlen);
+void sink_event_release(sink_event *ev);
+
+/* ---- store.c: the SQLite store ------------------------------------------------------- */
+
+typedef enum sink_sql {
+    Q_PHONE_GET,
+    Q_PHONE_INSERT,
+    Q_PHONE_UPDATE_CONFIG,
+    Q_PHONE_UPDATE_STATUS,
+    Q_PHONE_LIST_ALL,
+    Q_PARAM_GET,
+    Q_PARAM_UPSERT,
+    Q_PARAM_DELETE,
+    Q_PARAM_NAMES,
+    Q_PARAM_ALL,
+    Q_STATUS_PUT,
+    Q_CHANGE_INSERT,
+    Q_CHANGE_PRUNE,
+    Q_DRIFT_GET,
+    Q_DRIFT_INSERT,
+    Q_DRIFT_UPDATE,
+    Q_DRIFT_DELETE,
+    Q_DRIFT_NAMES,
+    Q_OFFSET_PUT,
+    Q_OFFSET_GET,
+    Q_OUTBOX_PUT,
+    Q_OUTBOX_STATE_PUT,
+    Q_OUTBOX_NEXT,
+    Q_OUTBOX_DELETE,
+    Q_OUTBOX_STATE_NEXT,
+    Q_OUTBOX_STATE_DELETE,
+    Q__COUNT
+} sink_sql;
+
+typedef struct sink_store sink_store;
+
+/*
+ * Opens (and creates when writable) <dir>/sink.db in WAL mode; `sync` is "full" or "normal"
+ * (NULL = full). A read-only handle is for the API. PR_EFATAL with a message on failure.
+ */
+pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink_store **out,
+                          char *err, size_t errlen);
+void sink_store_close(sink_store *st); /* NULL is a no-op */
+sqlite3 *sink_store_db(sink_store *st);
+/* The cached prepared statement for q, reset and with bindings cleared; NULL on error. */
+sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+pr_status sink_store_begin(sink_store *st, char *err, size_t errlen);
+pr_status sink_store_commit(sink_store *st, char *err, size_t errlen);
+void sink_store_rollback(sink_store *st);
+bool sink_store_in_txn(sink_store *st);
+/* Applied offsets: the next offset to read for topic/partition, or -1 if none stored. */
+int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
+pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition,
+                                int64_t next, char *err, size_t errlen);
+/* Appends an outbox row (value stolen and serialised compactly). */
+pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
+                                char *err, size_t errlen);
+/* Binds a C string or NULL as SQL NULL. */
+int sink_bind_text(sqlite3_stmt *s, int i, const char *v);
+/* Column text or NULL. */
+const char *sink_col_text(sqlite3_stmt *s, int i);
+
+/* ---- profiles.c: the operator's intended configuration -------------------------------- */
+
+typedef struct sink_profiles sink_profiles;
+
+/* What a rescan changed: every phone (default.xml changed) or the listed MACs. */
+typedef struct sink_profiles_delta {
+    bool all;
+    char (*macs)[PR_MAC_LEN + 1];
+    size_t len, cap;
+} sink_profiles_delta;
+void sink_profiles_delta_release(sink_profiles_delta *d);
+
+/* dir NULL gives an empty set (no drift). Does not read yet: call sink_profiles_scan(). */
+sink_profiles *sink_profiles_new(const char *dir);
+void sink_profiles_free(sink_profiles *p); /* NULL is a no-op */
+/*
+ * Re-reads the files whose (mtime, size) changed, added or removed since the last scan.
+ * A file that fails to parse keeps its previous contents (and is logged once). Fills *d
+ * (may be NULL) with what changed. Returns true if anything changed.
+ */
+bool sink_profiles_scan(sink_profiles *p, sink_profiles_delta *d);
+/* The intended value of name for mac (mac.xml over default.xml), or NULL. */
+const char *sink_profiles_intended(const sink_profiles *p, const char *mac, const char *name);
+/* Calls fn for every intended parameter of mac (merged, each name once). Stops at non-zero
+ * and returns it. */
+int sink_profiles_each(const sink_profiles *p, const char *mac,
+                       int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+/* Number of profile files loaded (default.xml included). */
+size_t sink_profiles_count(const sink_profiles *p);
+
+/* ---- drift.c: compare reported with intended, persist transitions --------------------- */
+
+/* A value made only of asterisks (a masked secret): never compared. */
+bool sink_drift_masked(const char *v);
+
+typedef struct sink_phone_ref {
+    int64_t id;
+    const char *mac;
+    int64_t version;
+    const char *at; /* time of the transition: the report's received_at or now */
+} sink_phone_ref;
+
+/*
+ * Decides one parameter (inside the caller's transaction): drifted when both values are known,
+ * neither is masked, and they differ. Writes the drift row and a `drifted`/`resolved` outbox
+ * record only on a transition. *transitions is incremented per record (may be NULL).
+ */
+pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char *name,
+                           const char *actual, const char *intended, unsigned *transitions,
+                           char *err, size_t errlen);
+/* Every intended parameter of the phone plus every drifted row. */
+pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
+                           unsigned *transitions, char *err, size_t errlen);
+/* After a profile change: sink_drift_phone for the phones of d (all phones if d->all), in
+ * the caller's transaction. */
+pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
+                                      const sink_profiles_delta *d, const char *now,
+                                      unsigned *transitions, char *err, size_t errlen);
+
+/* ---- apply.c: one event into the store ------------------------------------------------ */
+
+typedef struct sink_apply_opts {
+    long long changes_keep; /* 0 = keep all change rows */
+} sink_apply_opts;
+
+typedef struct sink_apply_result {
+    unsigned changes;     /* parameters changed (removals included) */
+    unsigned upserts;     /* params rows written */
+    unsigned transitions; /* drift records */
+    int64_t version;
+} sink_apply_result;
+
+/*
+ * Applies ev inside the caller's open transaction: phone row, params (full replaces, delta
+ * upserts), changes rows and outbox records, latest status, state publication marker, drift.
+ * An error leaves the transaction to be rolled back by the caller.
+ */
+pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
+                     const sink_event *ev, sink_apply_result *res, char *err, size_t errlen);
+
+/* ---- query.c: read-side JSON documents (API and state publication) ------------------ */
+
+/* Each returns PR_OK with *out (caller frees), PR_ENOTFOUND, or PR_EFATAL with err. */
+pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char *err,
+                            size_t errlen);
+/* The flat-profile XML of the phone's params (malloc'd, NUL-terminated). */
+pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len,
+                                char *err, size_t errlen);
+pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err,
+                           size_t errlen);
+pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err,
+                            size_t errlen);
+pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
+                             json_t **out, char *err, size_t errlen);
+
+typedef struct sink_phone_filter {
+    int drifted;  /* -1 any, 0 no, 1 yes */
+    int complete; /* -1 any, 0 no, 1 yes */
+    const char *model; /* NULL any */
+    const char *after; /* MAC cursor, NULL from the start */
+    int limit;
+} sink_phone_filter;
+pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out,
+                            char *err, size_t errlen);
+/* mac NULL = every phone; after = "mac/param" cursor or NULL. */
+pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
+                           json_t **out, char *err, size_t errlen);
+/* The phonereport.state/1 record of a phone by row id; *mac_out gets its MAC. */
+pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
+                                  char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen);
+/* Counters for /metrics. */
+pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted,
+                            int64_t *outbox);
+
+/* ---- api.c: the query API -------------------------------------------------------------- */
+
+typedef struct sink_api sink_api;
+/* Binds host:port and starts MHD's thread. Opens its own read-only store on data_dir.
+ * `ready` (may be NULL) is read for /healthz. */
+pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
+                         const volatile int *ready, sink_api **out, char *err, size_t errlen);
+unsigned sink_api_bound_port(const sink_api *a);
+void sink_api_stop(sink_api *a); /* NULL is a no-op */
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+/* Now as RFC 3339 UTC with milliseconds, e.g. 2026-11-24T17:26:00.123Z (buf >= 25). */
+void sink_now_rfc3339(char *buf, size_t len);
+
+#endif

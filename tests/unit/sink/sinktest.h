@@ -1,0 +1,92 @@
+/* sinktest.h - helpers shared by the sink's unit tests: events as JSON text, a store in a
+ * temporary directory, applying one event in its own transaction. */
+#ifndef SINKTEST_H
+#define SINKTEST_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_internal.h"
+#include "testsupport.h"
+
+/* A phonereport.config/1 value; params_json like {"A":"1"}, access_json may be NULL. */
+static inline char *ev_config(const char *mac, const char *kind, const char *report_id,
+                              const char *at, const char *params_json, const char *access_json)
+{
+    json_t *params = json_loads(params_json, 0, NULL);
+    json_t *access = access_json ? json_loads(access_json, 0, NULL) : json_object();
+    json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss ss ss ss ss} so so s{si si}}", "schema",
+                          "phonereport.config/1", "mac", mac, "kind", kind, "report_id",
+                          report_id, "received_at", at, "encryption", "none", "source",
+                          "method", "PUT", "path", "/r", "remote", "192.0.2.1", "user_agent",
+                          "Cisco-CP-8832-3PCC/12.0.1", "model", "CP-8832-3PCC", "firmware",
+                          "12.0.1", "params", params, "access", access, "raw", "partition", 0,
+                          "offset", 1);
+    assert_non_null(o);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static inline char *ev_status(const char *mac, const char *report_id, const char *at,
+                              const char *status_json)
+{
+    json_t *status = json_loads(status_json, 0, NULL);
+    json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} so s{si si}}", "schema",
+                          "phonereport.status/1", "mac", mac, "kind", "status", "report_id",
+                          report_id, "received_at", at, "encryption", "none", "source",
+                          "model", "CP-8832-3PCC", "firmware", "12.0.2", "status", status,
+                          "raw", "partition", 0, "offset", 2);
+    assert_non_null(o);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Parses and applies one record value in its own transaction; asserts success. */
+static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *pf,
+                                           const char *text, bool status_topic)
+{
+    sink_event ev;
+    sink_apply_result res;
+    char reason[64] = "", err[256] = "";
+    pr_status rc = sink_event_parse(text, strlen(text), status_topic, NULL, 0, &ev, reason,
+                                    sizeof reason, err, sizeof err);
+    if (rc != PR_OK)
+        fail_msg("event rejected: %s %s", reason, err);
+    assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);
+    sink_apply_opts opts = {1000};
+    rc = sink_apply(st, pf, &opts, &ev, &res, err, sizeof err);
+    if (rc != PR_OK)
+        fail_msg("apply: %s", err);
+    assert_int_equal(sink_store_commit(st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
+    return res;
+}
+
+static inline void apply_owned(sink_store *st, const sink_profiles *pf, char *text,
+                               bool status_topic)
+{
+    apply_text(st, pf, text, status_topic);
+    free(text);
+}
+
+/* One integer from a query (e.g. "SELECT count(*) FROM outbox"). */
+static inline long long q_int(sink_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+    assert_int_equal(sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * test_sink_state.c - the sink's pure parts: event validation, applying full/delta/status
+ * reports, removals, versions, drift transitions, masked values, profile reload, offsets
+ * committed with the state, and the records it emits checked against the JSON Schemas with the
+ * independent validator.
+ */
+#include "sinktest.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "events_state.h"
+#include "sink.h"
+
+#define MAC "00562b043615"
+#define MAC2 "00562b043616"
+
+typedef struct fx {
+    char *dir, *profiles;
+    sink_store *st;
+    sink_profiles *pf;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    char err[256], path[4200];
+    f->dir = ts_mkdtemp("sink-state");
+    snprintf(path, sizeof path, "%s/profiles", f->dir);
+    mkdir(path, 0700);
+    f->profiles = strdup(path);
+    snprintf(path, sizeof path, "%s/data", f->dir);
+    if (sink_store_open(path, false, "normal", &f->st, err, sizeof err) != PR_OK)
+        fail_msg("open: %s", err);
+    f->pf = sink_profiles_new(f->profiles);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sink_store_close(f->st);
+    sink_profiles_free(f->pf);
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f->profiles);
+    free(f);
+    return 0;
+}
+
+/* The stored value of a parameter, or NULL (static buffer). */
+static const char *param(fx *f, const char *mac, const char *name)
+{
+    static char buf[512];
+    sqlite3_stmt *s = NULL;
+    const char *v = NULL;
+    sqlite3_prepare_v2(sink_store_db(f->st),
+                       "SELECT value FROM params JOIN phones ON phones.id = params.phone"
+                       " WHERE mac = ?1 AND name = ?2",
+                       -1, &s, NULL);
+    sqlite3_bind_text(s, 1, mac, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        snprintf(buf, sizeof buf, "%s", (const char *)sqlite3_column_text(s, 0));
+        v = buf;
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+static json_t *config_doc(fx *f, const char *mac)
+{
+    json_t *o = NULL;
+    char err[256];
+    assert_int_equal(sink_query_config(f->st, mac, &o, err, sizeof err), PR_OK);
+    return o;
+}
+
+/* The outbox values of one topic, in order, as a JSON array. */
+static json_t *outbox(fx *f, pr_topic t)
+{
+    json_t *a = json_array();
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(sink_store_db(f->st), "SELECT value FROM outbox WHERE topic = ?1 ORDER BY id",
+                       -1, &s, NULL);
+    sqlite3_bind_int(s, 1, (int)t);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(a, json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL));
+    sqlite3_finalize(s);
+    return a;
+}
+
+static void write_profile(fx *f, const char *file, const char *xml)
+{
+    char path[4300], tmp[4300];
+    snprintf(path, sizeof path, "%s/%s", f->profiles, file);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", f->profiles, file);
+    assert_int_equal(ts_write_file(tmp, xml, strlen(xml)), 0);
+    /* A distinct mtime even within one clock tick: bump it explicitly. */
+    static long tick = 1;
+    struct timespec ts[2] = {{1700000000 + tick, 0}, {1700000000 + tick, 0}};
+    tick++;
+    assert_int_equal(utimensat(AT_FDCWD, tmp, ts, 0), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Applies a profile change the way the consumer loop does. */
+static unsigned rescan(fx *f)
+{
+    sink_profiles_delta d = {0};
+    unsigned transitions = 0;
+    char err[256];
+    if (sink_profiles_scan(f->pf, &d)) {
+        assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+        assert_int_equal(sink_drift_profiles_changed(f->st, f->pf, &d, "2026-11-24T18:00:00.000Z",
+                                                     &transitions, err, sizeof err),
+                         PR_OK);
+        assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    }
+    sink_profiles_delta_release(&d);
+    return transitions;
+}
+
+/* ---- application ---------------------------------------------------------------------- */
+
+static void test_full_report_sets_params_and_completes_the_phone(void **state)
+{
+    fx *f = *state;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}"),
+                false);
+    json_t *doc = config_doc(f, MAC);
+    json_t *want = json_loads("{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,"
+                              "\"model\":\"CP-8832-3PCC\",\"firmware\":\"12.0.1\","
+                              "\"params\":{\"A\":\"1\",\"B\":\"two\"},"
+                              "\"access\":{\"A\":\"na\",\"B\":\"rw\"}}",
+                              0, NULL);
+    assert_true(json_equal(doc, want));
+    json_decref(doc);
+    json_decref(want);
+}
+
+static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
+{
+    fx *f = *state;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    json_t *doc = config_doc(f, MAC);
+    assert_false(json_is_true(json_object_get(doc, "complete")));
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
+    json_decref(doc);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    doc = config_doc(f, MAC);
+    assert_true(json_is_true(json_object_get(doc, "complete")));
+    json_decref(doc);
+    /* A later delta does not make it incomplete again. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"A\":\"2\"}", NULL),
+                false);
+    doc = config_doc(f, MAC);
+    assert_true(json_is_true(json_object_get(doc, "complete")));
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 3);
+    json_decref(doc);
+}
+
+static void test_delta_upserts_only_what_it_carries(void **state)
+{
+    fx *f = *state;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL),
+                false);
+    sink_apply_result res;
+    char *t = ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                        "{\"B\":\"20\",\"D\":\"\"}", NULL);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 2);
+    assert_int_equal(res.upserts, 2);
+    assert_string_equal(param(f, MAC, "A"), "1");
+    assert_string_equal(param(f, MAC, "B"), "20");
+    assert_string_equal(param(f, MAC, "C"), "3");
+    assert_string_equal(param(f, MAC, "D"), ""); /* empty means "set to empty" */
+    /* Repeating the same values changes nothing but the version. */
+    t = ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"B\":\"20\"}", NULL);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 0);
+    assert_int_equal(res.upserts, 0);
+    assert_int_equal(res.version, 3);
+}
+
+static void test_full_report_removes_vanished_params_as_changes_to_null(void **state)
+{
+    fx *f = *state;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"2\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    assert_null(param(f, MAC, "B"));
+    json_t *changes = outbox(f, PR_TOPIC_CHANGES);
+    assert_int_equal(json_array_size(changes), 3); /* A and B added, then B removed */
+    json_t *last = json_array_get(changes, 2);
+    json_t *want = json_loads("{\"schema\":\"phonereport.changes/1\",\"mac\":\"" MAC "\","
+                              "\"param\":\"B\",\"old\":\"2\",\"new\":null,"
+                              "\"at\":\"2026-11-24T17:01:00.000Z\",\"report_id\":\"r2\","
+                              "\"via\":\"full\",\"version\":2}",
+                              0, NULL);
+    assert_true(json_equal(last, want));
+    json_decref(want);
+    json_decref(changes);
+}
+
+static void test_status_replaces_the_latest_status_without_a_version(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    json_t *doc = NULL;
+    apply_owned(f->st, f->pf,
+                ev_status(MAC, "s1", "2026-11-24T17:00:00.000Z", "{\"Uptime\":\"1\",\"X\":\"y\"}"),
+                true);
+    apply_owned(f->st, f->pf,
+                ev_status(MAC, "s2", "2026-11-24T17:05:00.000Z", "{\"Uptime\":\"2\"}"), true);
+    assert_int_equal(sink_query_status(f->st, MAC, &doc, err, sizeof err), PR_OK);
+    json_t *want = json_loads("{\"mac\":\"" MAC "\",\"report_id\":\"s2\","
+                              "\"received_at\":\"2026-11-24T17:05:00.000Z\","
+                              "\"status\":{\"Uptime\":\"2\"}}",
+                              0, NULL);
+    assert_true(json_equal(doc, want));
+    json_decref(doc);
+    json_decref(want);
+    doc = config_doc(f, MAC);
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 0);
+    assert_false(json_is_true(json_object_get(doc, "complete")));
+    assert_string_equal(json_string_value(json_object_get(doc, "firmware")), "12.0.2");
+    json_decref(doc);
+    /* No state publication and no changes for a status report. */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox_state"), 0);
+}
+
+static void test_unknown_phone_is_not_found(void **state)
+{
+    fx *f = *state;
+    json_t *doc = NULL;
+    char err[256];
+    assert_int_equal(sink_query_config(f->st, MAC, &doc, err, sizeof err), PR_ENOTFOUND);
+    assert_int_equal(sink_query_status(f->st, MAC, &doc, err, sizeof err), PR_ENOTFOUND);
+    assert_null(doc);
+}
+
+static void test_offsets_commit_and_roll_back_with_the_state(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    sink_event ev;
+    sink_apply_result res;
+    char *t = ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason,
+                                      err, sizeof err),
+                     PR_OK);
+    /* Crash before commit: neither the state nor the offset is there. */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "x.config", 2, 8, err, sizeof err), PR_OK);
+    sink_store_rollback(f->st);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), -1);
+    assert_null(param(f, MAC, "A"));
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 0);
+    /* Committed: both. */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "x.config", 2, 8, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), 8);
+    assert_string_equal(param(f, MAC, "A"), "1");
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 1);
+    sink_event_release(&ev);
+    free(t);
+}
+
+/* ---- event validation catalogue ----------------------------------------------------- */
+
+static void expect_rejected(const char *text, bool status_topic, const char *key,
+                            const char *want_reason)
+{
+    sink_event ev;
+    char reason[64] = "", err[256] = "";
+    pr_status rc = sink_event_parse(text, strlen(text), status_topic, key, key ? strlen(key) : 0,
+                                    &ev, reason, sizeof reason, err, sizeof err);
+    if (rc != PR_EINVAL)
+        fail_msg("accepted: %s", text);
+    assert_string_equal(reason, want_reason);
+    assert_true(strlen(err) > 0);
+    assert_null(ev.root);
+    sink_event_release(&ev);
+}
+
+static void test_events_that_violate_the_contract_are_rejected(void **state)
+{
+    (void)state;
+    expect_rejected("", false, NULL, "empty");
+    expect_rejected("{not json", false, NULL, "bad_json");
+    expect_rejected("[1,2]", false, NULL, "bad_json");
+    expect_rejected("{\"schema\":\"phonereport.status/1\"}", false, NULL, "schema");
+    char *ok = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    expect_rejected(ok, true, NULL, "schema"); /* config record on the status topic */
+    expect_rejected(ok, false, MAC2, "key");
+    free(ok);
+    char *t = ev_config("00562B043615", "full", "r", "2026-11-24T17:00:00.000Z", "{}", NULL);
+    expect_rejected(t, false, NULL, "mac");
+    free(t);
+    t = ev_config(MAC, "status", "r", "2026-11-24T17:00:00.000Z", "{}", NULL);
+    expect_rejected(t, false, NULL, "kind");
+    free(t);
+    t = ev_config(MAC, "full", "", "2026-11-24T17:00:00.000Z", "{}", NULL);
+    expect_rejected(t, false, NULL, "report_id");
+    free(t);
+    t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":1}", NULL);
+    expect_rejected(t, false, NULL, "params");
+    free(t);
+    t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", "{\"A\":\"xx\"}");
+    expect_rejected(t, false, NULL, "access");
+    free(t);
+    t = ev_status(MAC, "s", "2026-11-24T17:00:00.000Z", "[]");
+    expect_rejected(t, true, NULL, "status");
+    free(t);
+    /* Duplicate member names are refused rather than guessed. */
+    expect_rejected("{\"schema\":\"phonereport.config/1\",\"schema\":\"x\"}", false, NULL,
+                    "bad_json");
+}
+
+/* ---- drift ----------------------------------------------------------------------------- */
+
+static void test_drift_emits_transitions_only_never_repeats(void **state)
+{
+    fx *f = *state;
+    write_profile(f, MAC ".xml",
+                  "<flat-profile><A>1</A><B>x</B><Gone>z</Gone></flat-profile>");
+    rescan(f);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"wrong\"}", NULL),
+                false);
+    json_t *d = outbox(f, PR_TOPIC_DRIFT);
+    assert_int_equal(json_array_size(d), 1);
+    json_t *want = json_loads("{\"schema\":\"phonereport.drift/1\",\"mac\":\"" MAC "\","
+                              "\"param\":\"B\",\"intended\":\"x\",\"actual\":\"wrong\","
+                              "\"state\":\"drifted\",\"since\":\"2026-11-24T17:00:00.000Z\","
+                              "\"version\":1}",
+                              0, NULL);
+    assert_true(json_equal(json_array_get(d, 0), want));
+    json_decref(want);
+    json_decref(d);
+    /* Still drifted (another wrong value, then the same full report again): no record. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"wronger\"}",
+                          NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"wronger\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 1);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
+    /* Fixed: one resolved record. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r4", "2026-11-24T17:03:00.000Z", "{\"B\":\"x\"}", NULL),
+                false);
+    d = outbox(f, PR_TOPIC_DRIFT);
+    assert_int_equal(json_array_size(d), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "state")),
+                        "resolved");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "since")),
+                        "2026-11-24T17:03:00.000Z");
+    json_decref(d);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
+    /* "Gone" is intended but never reported: not compared, never drifted. */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 2);
+}
+
+static void test_masked_values_are_never_compared(void **state)
+{
+    fx *f = *state;
+    assert_true(sink_drift_masked("****"));
+    assert_true(sink_drift_masked("*"));
+    assert_false(sink_drift_masked(""));
+    assert_false(sink_drift_masked("**a*"));
+    write_profile(f, MAC ".xml",
+                  "<flat-profile><Password>secret</Password><Admin>*****</Admin></flat-profile>");
+    rescan(f);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"Password\":\"********\",\"Admin\":\"other\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 0);
+    /* Unmasked and different: drifts. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                          "{\"Password\":\"guess\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
+    /* Masked again: not comparable any more, so the drift resolves. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z",
+                          "{\"Password\":\"**\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
+}
+
+static void test_phone_profile_overrides_default_per_parameter(void **state)
+{
+    fx *f = *state;
+    write_profile(f, "default.xml", "<flat-profile><A>d</A><B>d</B></flat-profile>");
+    write_profile(f, "00:56:2B:04:36:15.xml", "<flat-profile><B>own</B></flat-profile>");
+    rescan(f);
+    assert_int_equal(sink_profiles_count(f->pf), 2);
+    assert_string_equal(sink_profiles_intended(f->pf, MAC, "A"), "d");
+    assert_string_equal(sink_profiles_intended(f->pf, MAC, "B"), "own");
+    assert_string_equal(sink_profiles_intended(f->pf, MAC2, "B"), "d");
+    assert_null(sink_profiles_intended(f->pf, MAC2, "C"));
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"d\",\"B\":\"d\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"d\",\"B\":\"d\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1); /* MAC's B only */
+}
+
+static void test_profile_reload_recomputes_drift(void **state)
+{
+    fx *f = *state;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"A\":\"1\",\"B\":\"2\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    assert_int_equal(rescan(f), 0); /* empty directory: nothing intended */
+    write_profile(f, "default.xml", "<flat-profile><A>9</A></flat-profile>");
+    assert_int_equal(rescan(f), 2); /* both phones drift on A */
+    assert_int_equal(rescan(f), 0); /* nothing changed: nothing recomputed, no repeats */
+    write_profile(f, MAC ".xml", "<flat-profile><A>1</A><B>3</B></flat-profile>");
+    assert_int_equal(rescan(f), 2); /* MAC: A resolved, B drifted */
+    json_t *d = outbox(f, PR_TOPIC_DRIFT);
+    assert_int_equal(json_array_size(d), 4);
+    json_t *last = json_array_get(d, 3);
+    assert_string_equal(json_string_value(json_object_get(last, "param")), "B");
+    assert_string_equal(json_string_value(json_object_get(last, "since")),
+                        "2026-11-24T18:00:00.000Z");
+    json_decref(d);
+    /* A broken file keeps its previous contents (no storm of resolutions). */
+    write_profile(f, MAC ".xml", "<flat-profile><A>1</A>");
+    assert_int_equal(rescan(f), 0);
+    assert_string_equal(sink_profiles_intended(f->pf, MAC, "B"), "3");
+    /* Removing the files resolves everything. */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/" MAC ".xml", f->profiles);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/default.xml", f->profiles);
+    unlink(path);
+    assert_int_equal(rescan(f), 2);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
+}
+
+/* ---- what the sink emits, checked by the independent validator ------------------------ */
+
+static void dump_lines(json_t *arr, const char *path)
+{
+    FILE *out = fopen(path, "w");
+    size_t i;
+    json_t *v;
+    assert_non_null(out);
+    json_array_foreach(arr, i, v) {
+        char *s = json_dumps(v, JSON_COMPACT);
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+    fclose(out);
+}
+
+static void test_emitted_records_match_their_schemas(void **state)
+{
+    fx *f = *state;
+    char path[4300], err[256], mac[PR_MAC_LEN + 1];
+    write_profile(f, "default.xml", "<flat-profile><A>1</A><B>x</B></flat-profile>");
+    rescan(f);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"B\":\"y\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
+                          "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}"),
+                false);
+    apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:02:00.000Z", "{}"), true);
+    json_t *changes = outbox(f, PR_TOPIC_CHANGES), *drift = outbox(f, PR_TOPIC_DRIFT);
+    assert_true(json_array_size(changes) >= 4);
+    assert_int_equal(json_array_size(drift), 2);
+    snprintf(path, sizeof path, "%s/changes.jsonl", f->dir);
+    dump_lines(changes, path);
+    assert_int_equal(ts_validate_schema("changes", path), 0);
+    snprintf(path, sizeof path, "%s/drift.jsonl", f->dir);
+    dump_lines(drift, path);
+    assert_int_equal(ts_validate_schema("drift", path), 0);
+    json_t *st = NULL;
+    assert_int_equal(sink_query_state_record(f->st, 1, &st, mac, err, sizeof err), PR_OK);
+    assert_string_equal(mac, MAC);
+    char *s = json_dumps(st, JSON_COMPACT);
+    snprintf(path, sizeof path, "%s/state.json", f->dir);
+    ts_write_file(path, s, strlen(s));
+    assert_int_equal(ts_validate_schema("state", path), 0);
+    /* And the validator does fail on a broken record (so the checks above can fail). */
+    json_object_set_new(st, "version", json_string("1"));
+    free(s);
+    s = json_dumps(st, JSON_COMPACT);
+    ts_write_file(path, s, strlen(s));
+    assert_int_not_equal(ts_validate_schema("state", path), 0);
+    free(s);
+    json_decref(st);
+    json_decref(changes);
+    json_decref(drift);
+}
+
+static void test_config_xml_feeds_back_into_the_same_params(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    char *xml = NULL;
+    size_t len = 0;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"Display_Name_1_\":\"Alice & <Bob> \\\"q\\\"\",\"Empty\":\"\","
+                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|0|00)\",\"Odd.Name-x__y\":\"a'b\"}",
+                          "{\"Display_Name_1_\":\"rw\",\"Empty\":\"na\"}"),
+                false);
+    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
+    pr_flat_profile fp;
+    pr_xml_error why;
+    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    json_t *doc = config_doc(f, MAC);
+    json_t *params = json_object_get(doc, "params"), *access = json_object_get(doc, "access");
+    assert_int_equal(fp.len, json_object_size(params));
+    for (size_t i = 0; i < fp.len; i++) {
+        json_t *v = json_object_get(params, fp.params[i].name);
+        assert_non_null(v);
+        assert_string_equal(fp.params[i].value, json_string_value(v));
+        json_t *a = json_object_get(access, fp.params[i].name);
+        assert_string_equal(fp.params[i].ua, a ? json_string_value(a) : "");
+    }
+    pr_flatprofile_release(&fp);
+    json_decref(doc);
+    free(xml);
+}
+
+static void test_config_check_reports_every_problem(void **state)
+{
+    (void)state;
+    sink_cfg cfg = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    cfg.api_listen = "nonsense";
+    cfg.data_dir = "/nonexistent/deeper/dir";
+    cfg.profiles_dir = "/nonexistent";
+    cfg.group = "";
+    cfg.sync = "sometimes";
+    FILE *out = open_memstream(&buf, &len);
+    assert_int_equal(sink_cfg_check(&cfg, NULL, out), PR_EINVAL);
+    fclose(out);
+    assert_non_null(strstr(buf, "api-listen"));
+    assert_non_null(strstr(buf, "data-dir"));
+    assert_non_null(strstr(buf, "profiles-dir"));
+    assert_non_null(strstr(buf, "sink-group"));
+    assert_non_null(strstr(buf, "sink-sync"));
+    free(buf);
+    char host[64];
+    unsigned port = 1;
+    assert_int_equal(sink_cfg_parse_listen("127.0.0.1:0", host, sizeof host, &port), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 0);
+    assert_int_equal(sink_cfg_parse_listen("[::1]:8081", host, sizeof host, &port), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(sink_cfg_parse_listen(":99999", host, sizeof host, &port), -1);
+    assert_int_equal(sink_cfg_parse_listen("::1:80", host, sizeof host, &port), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_report_sets_params_and_completes_the_phone,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_report_delta_leaves_the_phone_incomplete,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delta_upserts_only_what_it_carries, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_report_removes_vanished_params_as_changes_to_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_phone_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offsets_commit_and_roll_back_with_the_state, setup,
+                                        teardown),
+        cmocka_unit_test(test_events_that_violate_the_contract_are_rejected),
+        cmocka_unit_test_setup_teardown(test_drift_emits_transitions_only_never_repeats, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_masked_values_are_never_compared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_phone_profile_overrides_default_per_parameter,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
+                                        teardown),
+        cmocka_unit_test(test_config_check_reports_every_problem),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
