@@ -1,0 +1,254 @@
+/*
+ * config.c - the ingest role's configuration: its table for pr_cfg_load (flags, environment,
+ * JSON file, --help), and ingest_cfg_check, which validates every setting (and reads the
+ * files named) before any socket is opened, reporting all problems at once.
+ *
+ * Names are unique across roles because `run` loads every section together: generic ones
+ * carry no prefix only where no other role could want them (`listen` is the phones' port).
+ */
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest_int.h"
+
+#define E(name, type, def, field, min, max, help)                                              \
+    {name, type, def, offsetof(struct ingest_cfg, field), min, max, help}
+
+static const pr_cfg_entry ingest_cfg_table[] = {
+    E("listen", PR_CFG_STR, "0.0.0.0:8080", listen, 0, 0,
+      "address the phones reach: host:port, [v6]:port or :port (port 0 = any free port)"),
+    E("upload-prefixes", PR_CFG_STR, "/", upload_prefixes, 0, 0,
+      "comma-separated URL path prefixes that accept PUT/POST uploads"),
+    E("max-body-bytes", PR_CFG_BYTES, "4m", max_body_bytes, 1, 1LL << 30,
+      "largest report body; larger ones get 413"),
+    E("max-inflight-bytes", PR_CFG_BYTES, "256m", max_inflight_bytes, 1024, 1LL << 40,
+      "bytes of bodies being received or waiting for Kafka's ack; beyond, 503"),
+    E("max-header-bytes", PR_CFG_BYTES, "32k", max_header_bytes, 4096, 1LL << 24,
+      "memory per connection for the request line and headers (libmicrohttpd pool)"),
+    E("identity-order", PR_CFG_STR, "cert,path,query,user-agent", identity_order, 0, 0,
+      "where the phone's MAC is looked for, first found names the source; all must agree"),
+    E("allow-macs", PR_CFG_STR, NULL, allow_macs, 0, 0,
+      "comma-separated MACs or hex prefixes (OUI, e.g. 00562b) allowed to upload; unset = all"),
+    E("kind-status-pattern", PR_CFG_STR, "*status*", kind_status_pattern, 0, 0,
+      "comma-separated globs on the URL path that make a report a status report"),
+    E("kind-delta-pattern", PR_CFG_STR, "*delta*", kind_delta_pattern, 0, 0,
+      "comma-separated globs on the URL path that make a report a delta"),
+    E("kind-full-pattern", PR_CFG_STR, "*", kind_full_pattern, 0, 0,
+      "comma-separated globs for full reports (checked last); other paths are `unknown`"),
+    E("auth-file", PR_CFG_STR, NULL, auth_file, 0, 0,
+      "credentials file (user:password[:mac] per line, see README); unset = no auth"),
+    E("auth-scheme", PR_CFG_STR, "digest", auth_scheme, 0, 0,
+      "HTTP authentication challenge sent to phones: basic|digest"),
+    E("auth-realm", PR_CFG_STR, "phonereport", auth_realm, 0, 0, "authentication realm"),
+    E("tls-cert", PR_CFG_STR, NULL, tls_cert, 0, 0, "PEM certificate (chain) for HTTPS"),
+    E("tls-key", PR_CFG_STR, NULL, tls_key, 0, 0, "PEM private key for HTTPS"),
+    E("tls-client-ca", PR_CFG_STR, NULL, tls_client_ca, 0, 0,
+      "PEM CA to verify phone client certificates (not implemented yet: rejected)"),
+    E("connection-timeout", PR_CFG_MS, "30s", connection_timeout_ms, 1000, 3600000,
+      "idle time after which a connection is closed (cuts slow clients)"),
+    E("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
+      "simultaneous connections in total"),
+    E("max-connections-per-ip", PR_CFG_INT, "0", max_connections_per_ip, 0, 1000000,
+      "simultaneous connections per client address (0 = no limit)"),
+    E("threads", PR_CFG_INT, "0", threads, 0, 1024, "HTTP threads (0 = one per CPU)"),
+    E("ack-timeout", PR_CFG_MS, "10s", ack_timeout_ms, 100, 900000,
+      "longest wait for Kafka's ack before answering 503 (message.timeout.ms)"),
+    E("shutdown-timeout", PR_CFG_MS, "10s", shutdown_timeout_ms, 0, 600000,
+      "on stop, how long to wait for reports still waiting for Kafka"),
+    E("retry-after", PR_CFG_MS, "5s", retry_after_ms, 1000, 86400000,
+      "Retry-After sent with 503 answers"),
+    E("raw-partitions", PR_CFG_INT, "0", raw_partitions, 0, 100000,
+      "partitions when ingest creates the raw topic (0 = broker default)"),
+    E("ready-probe-interval", PR_CFG_MS, "1s", ready_probe_ms, 100, 60000,
+      "how often Kafka reachability is probed for /readyz"),
+    {0},
+};
+
+ingest_cfg *ingest_cfg_new(void) { return calloc(1, sizeof(ingest_cfg)); }
+
+pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
+{
+    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg};
+    return s;
+}
+
+void ingest_cfg_free(ingest_cfg *cfg)
+{
+    if (!cfg)
+        return;
+    pr_cfg_section s = ingest_cfg_section(cfg);
+    pr_cfg_release(&s, 1, NULL);
+    free(cfg);
+}
+
+int ingest_list_split(const char *s, char ***items, size_t *n)
+{
+    char **v = NULL;
+    size_t cnt = 0;
+    *items = NULL;
+    *n = 0;
+    if (!s)
+        return 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        if (!e)
+            e = p + strlen(p);
+        const char *a = p, *b = e;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b > a) {
+            char **nv = realloc(v, (cnt + 1) * sizeof *v);
+            if (!nv)
+                goto fail;
+            v = nv;
+            v[cnt] = strndup(a, (size_t)(b - a));
+            if (!v[cnt])
+                goto fail;
+            cnt++;
+        }
+        p = *e ? e + 1 : e;
+    }
+    *items = v;
+    *n = cnt;
+    return 0;
+fail:
+    ingest_list_free(v, cnt);
+    return -1;
+}
+
+void ingest_list_free(char **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+}
+
+int ingest_listen_parse(const char *s, char **host, unsigned *port, char *err, size_t errlen)
+{
+    const char *colon;
+    const char *h = s, *he;
+    *host = NULL;
+    if (!s || !*s) {
+        snprintf(err, errlen, "listen: empty");
+        return -1;
+    }
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, errlen, "listen: '%s' is not [v6-address]:port", s);
+            return -1;
+        }
+        h = s + 1;
+        he = rb;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            snprintf(err, errlen, "listen: '%s' lacks :port", s);
+            return -1;
+        }
+        he = colon;
+        if (memchr(s, ':', (size_t)(colon - s))) {
+            snprintf(err, errlen, "listen: write an IPv6 address as [addr]:port");
+            return -1;
+        }
+    }
+    char *end = NULL;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || p > 65535) {
+        snprintf(err, errlen, "listen: bad port in '%s'", s);
+        return -1;
+    }
+    *host = strndup(h, (size_t)(he - h));
+    if (!*host) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int file_readable(const char *path) { return access(path, R_OK) == 0; }
+
+pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, FILE *errout)
+{
+    char err[512];
+    int bad = 0;
+    (void)common;
+
+#define PROBLEM(...)                                                                           \
+    do {                                                                                       \
+        fprintf(errout, "ingest: " __VA_ARGS__);                                               \
+        fputc('\n', errout);                                                                   \
+        bad++;                                                                                 \
+    } while (0)
+
+    char *host = NULL;
+    unsigned port = 0;
+    if (ingest_listen_parse(cfg->listen, &host, &port, err, sizeof err) != 0)
+        PROBLEM("%s", err);
+    free(host);
+
+    ingest_prefixes pfx;
+    if (ingest_prefixes_parse(cfg->upload_prefixes, &pfx, err, sizeof err) != 0)
+        PROBLEM("upload-prefixes: %s", err);
+    else
+        ingest_prefixes_release(&pfx);
+
+    ingest_identity_order order;
+    if (ingest_identity_order_parse(cfg->identity_order, &order, err, sizeof err) != 0)
+        PROBLEM("identity-order: %s", err);
+
+    ingest_allow allow;
+    if (ingest_allow_parse(cfg->allow_macs, &allow, err, sizeof err) != 0)
+        PROBLEM("allow-macs: %s", err);
+    else
+        ingest_allow_release(&allow);
+
+    ingest_kind_rules rules;
+    if (ingest_kind_rules_parse(cfg->kind_status_pattern, cfg->kind_delta_pattern,
+                                cfg->kind_full_pattern, &rules, err, sizeof err) != 0)
+        PROBLEM("%s", err);
+    else
+        ingest_kind_rules_release(&rules);
+
+    if (cfg->max_inflight_bytes < cfg->max_body_bytes)
+        PROBLEM("max-inflight-bytes (%lld) must be at least max-body-bytes (%lld)",
+                cfg->max_inflight_bytes, cfg->max_body_bytes);
+
+    int basic = cfg->auth_scheme && strcmp(cfg->auth_scheme, "basic") == 0;
+    int digest = cfg->auth_scheme && strcmp(cfg->auth_scheme, "digest") == 0;
+    if (!basic && !digest)
+        PROBLEM("auth-scheme: '%s' is not basic or digest",
+                cfg->auth_scheme ? cfg->auth_scheme : "");
+    if (!cfg->auth_realm || !*cfg->auth_realm || strchr(cfg->auth_realm, '"'))
+        PROBLEM("auth-realm: must be non-empty and contain no '\"'");
+    if (cfg->auth_file) {
+        ingest_auth *a = NULL;
+        if (ingest_auth_load(cfg->auth_file, &a, err, sizeof err) != PR_OK)
+            PROBLEM("auth-file: %s", err);
+        else if (digest && ingest_auth_has_basic_only(a))
+            PROBLEM("auth-file: {sha256} entries cannot answer Digest; use auth-scheme=basic "
+                    "or {md5-ha1}/clear-text entries");
+        ingest_auth_free(a);
+    }
+
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        PROBLEM("tls-cert and tls-key go together");
+    if (cfg->tls_cert && !file_readable(cfg->tls_cert))
+        PROBLEM("tls-cert: cannot read %s", cfg->tls_cert);
+    if (cfg->tls_key && !file_readable(cfg->tls_key))
+        PROBLEM("tls-key: cannot read %s", cfg->tls_key);
+    if (cfg->tls_client_ca)
+        PROBLEM("tls-client-ca: client certificate verification is not implemented in this "
+                "build (remove the setting; `cert` in identity-order is then never a source)");
+#undef PROBLEM
+    return bad ? PR_EINVAL : PR_OK;
+}

@@ -1,0 +1,287 @@
+/*
+ * ingest_int.h - what the files of the ingest role share; not part of the public API.
+ *
+ * One file per concern:
+ *   config.c    the config table, ingest_cfg_check, parsing of list-valued settings
+ *   identity.c  the phone's MAC from cert/path/query/User-Agent, allow-list (pure)
+ *   kind.c      report kind from path patterns, upload prefixes (pure)
+ *   auth.c      the credentials file: parsing, lookup, password checks (pure but for OpenSSL)
+ *   limits.c    body size decisions and the in-flight byte budget (pure)
+ *   publish.c   the Kafka producer: produce, delivery reports, readiness probe
+ *   http.c      the libmicrohttpd daemon: request state machine, responses, /metrics
+ *   ingest.c    the lifecycle of ingest.h: new, start, stop, free
+ */
+#ifndef INGEST_INT_H
+#define INGEST_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "contract.h"
+#include "ingest.h"
+#include "mac.h"
+#include "metrics.h"
+
+/* ------------------------------------------------------------------ config.c */
+
+struct ingest_cfg {
+    char *listen;              /* host:port, [v6]:port or :port; port 0 = any free port */
+    char *upload_prefixes;     /* comma-separated path prefixes accepting PUT/POST */
+    long long max_body_bytes;  /* 413 beyond */
+    long long max_inflight_bytes; /* bodies buffered + waiting for Kafka; 503 beyond */
+    long long max_header_bytes;   /* MHD per-connection memory (request line + headers) */
+    char *identity_order;      /* comma-separated: cert,path,query,user-agent */
+    char *allow_macs;          /* comma-separated MACs or hex prefixes (OUI); NULL = all */
+    char *kind_status_pattern; /* comma-separated fnmatch globs on the path */
+    char *kind_delta_pattern;
+    char *kind_full_pattern;
+    char *auth_file;           /* credentials file; NULL = no authentication */
+    char *auth_scheme;         /* basic|digest */
+    char *auth_realm;
+    char *tls_cert;            /* PEM files; both or neither */
+    char *tls_key;
+    char *tls_client_ca;       /* client certificate verification (not implemented) */
+    long long connection_timeout_ms; /* idle time-out of a connection */
+    long long max_connections;
+    long long max_connections_per_ip; /* 0 = unlimited */
+    long long threads;         /* 0 = one per CPU */
+    long long ack_timeout_ms;  /* message.timeout.ms: longest wait for Kafka's ack */
+    long long shutdown_timeout_ms;
+    long long retry_after_ms;  /* Retry-After of 503 answers, rounded up to seconds */
+    long long raw_partitions;  /* partitions when ingest creates the raw topic; 0 = broker's */
+    long long ready_probe_ms;  /* period of the Kafka readiness probe */
+};
+
+/* Splits a comma-separated list into trimmed, non-empty items (malloc'd array of malloc'd
+ * strings, *n items). Returns 0, or -1 on allocation failure. Free with ingest_list_free. */
+int ingest_list_split(const char *s, char ***items, size_t *n);
+void ingest_list_free(char **items, size_t n);
+
+/* Parses `listen` into host (malloc'd, "" = any) and port. 0 or -1 with err. */
+int ingest_listen_parse(const char *s, char **host, unsigned *port, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- identity.c */
+
+typedef struct ingest_identity_order {
+    pr_mac_source src[PR_MAC_SRC__COUNT];
+    size_t n;
+} ingest_identity_order;
+
+/* Parses "cert,path,query,user-agent" (each at most once). 0 or -1 with err. */
+int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
+                                size_t errlen);
+
+typedef struct ingest_identity_input {
+    const char *cert_mac;   /* normalised MAC from the client certificate, or NULL */
+    const char *path;       /* URL path, percent-decoded, without the query; or NULL */
+    const char *query_mac;  /* value of the `mac` query parameter, or NULL */
+    const char *user_agent; /* or NULL */
+} ingest_identity_input;
+
+typedef enum ingest_identity_outcome {
+    INGEST_ID_OK,       /* mac and source set */
+    INGEST_ID_NONE,     /* no source gave a MAC: 400 */
+    INGEST_ID_INVALID,  /* a source gave something that is not a MAC: 400 */
+    INGEST_ID_MISMATCH, /* two sources disagree: 403 */
+} ingest_identity_outcome;
+
+/* Consults the sources in `order`; the first one that gives a MAC names the source, every
+ * other one that gives a MAC must agree. `reason` gets a one-line text for the response. */
+ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *order,
+                                                const ingest_identity_input *in,
+                                                char mac[PR_MAC_LEN + 1], pr_mac_source *src,
+                                                char *reason, size_t reasonlen);
+
+/* MAC in a path: a 12-hex token ($MA, $MAU) or the colon form ($MAC) delimited by
+ * non-alphanumerics. 1 found (mac set), 0 none, -1 two different ones. */
+int ingest_identity_from_path(const char *path, char mac[PR_MAC_LEN + 1]);
+
+/* Allow-list: full MACs and hex prefixes (e.g. an OUI "00562b" or "00:56:2b"). */
+typedef struct ingest_allow {
+    char (*prefix)[PR_MAC_LEN + 1];
+    size_t n;
+} ingest_allow;
+
+/* NULL or empty s = allow everything (n = 0). 0 or -1 with err naming the bad item. */
+int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
+bool ingest_allow_check(const ingest_allow *a, const char *mac);
+void ingest_allow_release(ingest_allow *a);
+
+/* -------------------------------------------------------------------- kind.c */
+
+typedef struct ingest_kind_rules {
+    char **status, **delta, **full;
+    size_t nstatus, ndelta, nfull;
+} ingest_kind_rules;
+
+/* Patterns are comma-separated fnmatch(3) globs, matched case-insensitively against the
+ * whole path. 0 or -1 with err. */
+int ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
+                            ingest_kind_rules *out, char *err, size_t errlen);
+/* status first, then delta, then full; no match is PR_KIND_UNKNOWN. */
+pr_kind ingest_kind_of_path(const ingest_kind_rules *rules, const char *path);
+void ingest_kind_rules_release(ingest_kind_rules *rules);
+
+typedef struct ingest_prefixes {
+    char **p;
+    size_t n;
+} ingest_prefixes;
+int ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen);
+/* True if path starts with one of the prefixes ("/r/" accepts "/r/x" and "/r"). */
+bool ingest_prefixes_match(const ingest_prefixes *p, const char *path);
+void ingest_prefixes_release(ingest_prefixes *p);
+
+/* -------------------------------------------------------------------- auth.c */
+
+typedef enum ingest_secret_type {
+    INGEST_SECRET_PLAIN,   /* the password itself */
+    INGEST_SECRET_SHA256,  /* SHA-256 of the password (Basic only) */
+    INGEST_SECRET_MD5_HA1, /* MD5(user:realm:password) (Basic and Digest) */
+} ingest_secret_type;
+
+typedef struct ingest_cred {
+    char *user;
+    ingest_secret_type type;
+    char *secret;          /* PLAIN: the password; else the hash as bytes */
+    size_t secret_len;
+    char mac[PR_MAC_LEN + 1]; /* "" when not bound to a phone */
+} ingest_cred;
+
+typedef struct ingest_auth ingest_auth;
+
+/* Parses the text of a credentials file. PR_EINVAL with "line N: ..." in err. */
+pr_status ingest_auth_parse(const char *text, size_t len, ingest_auth **out, char *err,
+                            size_t errlen);
+pr_status ingest_auth_load(const char *path, ingest_auth **out, char *err, size_t errlen);
+void ingest_auth_free(ingest_auth *a);
+size_t ingest_auth_count(const ingest_auth *a);
+/* True if some entry cannot answer a Digest challenge (a {sha256} secret). */
+bool ingest_auth_has_basic_only(const ingest_auth *a);
+/* Borrowed pointer into a, or NULL. */
+const ingest_cred *ingest_auth_find(const ingest_auth *a, const char *user);
+/* Basic: checks a clear-text password against the entry (constant time). */
+bool ingest_auth_check_password(const ingest_cred *c, const char *realm, const char *password);
+
+/* ------------------------------------------------------------------ limits.c */
+
+typedef enum ingest_length_verdict {
+    INGEST_LEN_OK,
+    INGEST_LEN_ABSENT,    /* no Content-Length (chunked) */
+    INGEST_LEN_TOO_LARGE, /* 413 */
+    INGEST_LEN_INVALID,   /* 400 */
+} ingest_length_verdict;
+
+/* Judges a Content-Length header value (NULL = absent); *len gets the value when OK. */
+ingest_length_verdict ingest_limits_content_length(const char *value, long long max,
+                                                   unsigned long long *len);
+
+/* The in-flight byte budget: bodies being received plus records waiting for Kafka. */
+typedef struct ingest_budget {
+    atomic_llong used;
+    long long max;
+} ingest_budget;
+void ingest_budget_init(ingest_budget *b, long long max);
+/* Reserves n bytes; false (nothing reserved) if that would pass the maximum. */
+bool ingest_budget_take(ingest_budget *b, long long n);
+void ingest_budget_give(ingest_budget *b, long long n);
+long long ingest_budget_used(ingest_budget *b);
+
+/* Retry-After seconds for a configured milliseconds value (at least 1). */
+long long ingest_limits_retry_after_s(long long ms);
+
+/* ----------------------------------------------------------------- publish.c */
+
+typedef struct ingest_pub ingest_pub;
+typedef struct ingest_hdr {
+    const char *name;
+    const char *value; /* NULL = header left out */
+} ingest_hdr;
+
+/* Called on the delivery-report thread once per record sent, with the opaque of the send. */
+typedef void (*ingest_ack_fn)(void *ctx, void *opaque, rd_kafka_resp_err_t err);
+
+/* Builds the producer (no threads yet). metrics is borrowed and must outlive the producer. */
+pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metrics *metrics,
+                         ingest_ack_fn ack, void *ack_ctx, ingest_pub **out, char *err,
+                         size_t errlen);
+pr_status ingest_pub_start(ingest_pub *p, char *err, size_t errlen);
+/* Never blocks. On NO_ERROR librdkafka owns body (malloc'd) and will call ack exactly once;
+ * on any error the caller still owns body and no ack follows. */
+rd_kafka_resp_err_t ingest_pub_send(ingest_pub *p, const char *mac, char *body, size_t len,
+                                    const ingest_hdr *h, size_t nh, void *opaque);
+bool ingest_pub_ready(const ingest_pub *p);
+/* Waits up to timeout_ms for Kafka to ack what is queued, then purges the rest (their acks
+ * report a purge error). Returns how many records were not delivered. */
+int ingest_pub_drain(ingest_pub *p, int timeout_ms);
+void ingest_pub_stop(ingest_pub *p);
+void ingest_pub_free(ingest_pub *p); /* NULL is a no-op */
+
+/* -------------------------------------------------------------------- http.c */
+
+/* 503 reasons, the `reason` label of phonereport_ingest_unavailable_total. */
+typedef enum ingest_unavail {
+    INGEST_U_KAFKA_DOWN,
+    INGEST_U_QUEUE_FULL,
+    INGEST_U_INFLIGHT,
+    INGEST_U_TIMEOUT,
+    INGEST_U_KAFKA_ERROR,
+    INGEST_U_SHUTDOWN,
+    INGEST_U__COUNT
+} ingest_unavail;
+
+#define INGEST_NSTATUS 12
+
+typedef struct ingest_stats {
+    pr_counter *_Atomic requests[INGEST_NSTATUS][PR_KIND_UNKNOWN + 2];
+    pr_counter *bytes;
+    pr_counter *records;
+    pr_gauge *inflight_requests;
+    pr_gauge *inflight_bytes;
+    pr_histogram *ack_latency;
+    pr_counter *unavailable[INGEST_U__COUNT];
+    pr_counter *auth_missing, *auth_bad;
+    pr_counter *id_none, *id_invalid, *id_mismatch, *id_not_allowed, *id_user_mac;
+} ingest_stats;
+
+struct ingest {
+    const pr_common_cfg *common;
+    const ingest_cfg *cfg;
+    pr_metrics *metrics;
+    ingest_stats stats;
+
+    ingest_identity_order order;
+    ingest_allow allow;
+    ingest_kind_rules kinds;
+    ingest_prefixes prefixes;
+
+    pthread_rwlock_t auth_lock; /* guards auth, swapped by ingest_reload */
+    ingest_auth *auth;
+    bool digest;
+    char digest_random[32];
+
+    ingest_budget budget;
+    ingest_pub *pub;
+
+    struct MHD_Daemon *daemon;
+    char *tls_cert_pem, *tls_key_pem;
+    char *host;
+    unsigned port;
+    atomic_bool started;
+    atomic_bool stopping;
+
+    pthread_mutex_t wait_mu; /* pending: records sent whose answer is not queued yet */
+    pthread_cond_t wait_cv;
+    long pending;
+};
+
+pr_status ingest_http_start(ingest *r, char *err, size_t errlen);
+/* Stops accepting new connections (the listening socket is closed). */
+void ingest_http_quiesce(ingest *r);
+void ingest_http_stop(ingest *r);
+/* The ack callback given to ingest_pub_new. */
+void ingest_http_on_ack(void *ctx, void *opaque, rd_kafka_resp_err_t err);
+
+#endif
