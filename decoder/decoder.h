@@ -37,6 +37,10 @@ void decoder_free(decoder *r); /* NULL is a no-op */
 /* True while the role works (used by /readyz and by `run`). */
 int decoder_ready(const decoder *r);
 
+/* True once the role has stopped on a fatal error (e.g. its producer was fenced); the
+ * process must then exit non-zero. The role also requests a process stop when it happens. */
+int decoder_failed(const decoder *r);
+
 /* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
 void decoder_reload(decoder *r);
 

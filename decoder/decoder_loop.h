@@ -1,0 +1,59 @@
+/*
+ * decoder_loop.h - the role object shared by decoder.c (lifecycle, reload) and loop.c (the
+ * consume-transform-produce thread). Internal to the decoder.
+ */
+#ifndef DECODER_LOOP_H
+#define DECODER_LOOP_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "decoder.h"
+#include "decoder_int.h"
+
+struct decoder {
+    const pr_common_cfg *common;
+    const decoder_cfg *cfg;
+    pr_metrics *metrics;
+    char topic[PR_TOPIC__COUNT][256];
+    char txn_id[256];
+
+    rd_kafka_t *consumer; /* rk of the consumer group on raw */
+    rd_kafka_t *producer; /* the transactional producer */
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    atomic_bool ready;
+    atomic_bool fatal;
+
+    /* The keystore in use belongs to the loop thread; a reload parks the new one in
+     * ks_pending (under ks_lock) and the loop swaps it in between records. */
+    decoder_keystore *ks;
+    pthread_mutex_t ks_lock;
+    decoder_keystore *ks_pending;
+    decoder_opts opts;
+
+    /* The open transaction (loop thread only). */
+    bool in_txn;
+    rd_kafka_topic_partition_list_t *txn_offsets; /* next offset per consumed partition */
+    rd_kafka_topic_partition_list_t *txn_first;   /* first offset per consumed partition */
+    size_t txn_records;
+    long long txn_started_ms;
+    uint64_t txn_out[PR_TOPIC__COUNT];
+    uint64_t txn_dlq[PR_DLQ_REASON__COUNT];
+
+    /* Metrics handles (looked up once). */
+    pr_counter *m_records;
+    pr_counter *m_events[PR_TOPIC__COUNT];
+    pr_counter *m_dlq[PR_DLQ_REASON__COUNT];
+    pr_counter *m_committed, *m_aborted;
+    pr_histogram *m_latency;
+};
+
+/* Thread body of loop.c. */
+void *decoder_loop_run(void *arg);
+/* Milliseconds on a monotonic clock. */
+long long decoder_now_ms(void);
+
+#endif

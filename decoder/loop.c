@@ -1,0 +1,460 @@
+/*
+ * loop.c - the decoder's consume-transform-produce loop, exactly once (DESIGN section 4).
+ *
+ * One thread owns the consumer (group on <prefix>raw, read_committed, no auto commit) and the
+ * transactional producer. Records are decoded one by one (report.c, pure) and their outputs
+ * produced inside a transaction that is opened by the first record of a batch and committed,
+ * together with the consumed offsets (send_offsets_to_transaction with the consumer's group
+ * metadata), when the batch reaches decoder-batch-max records or decoder-batch-ms.
+ *
+ * Errors follow librdkafka's classes: a retriable error retries the same call; one that
+ * requires an abort aborts the transaction and rewinds the consumer to the committed offsets,
+ * so that the batch is decoded again (the same input gives the same output); a fatal one
+ * (e.g. fenced by another decoder with the same transactional.id) stops the role, which
+ * reports it through decoder_failed() and makes the process exit non-zero.
+ * On a revoke the open transaction is committed (or aborted if the partitions were lost)
+ * before the partitions go; on stop the open batch is committed before the consumer closes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "decoder_loop.h"
+#include "kafka.h"
+#include "log.h"
+#include "signals.h"
+
+#define COMP "decoder"
+#define MAX_HEADERS 64
+
+long long decoder_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int txn_timeout(const decoder *r)
+{
+    return (int)r->cfg->txn_timeout;
+}
+
+static void go_fatal(decoder *r, const char *what, const char *why)
+{
+    if (!atomic_exchange(&r->fatal, true))
+        PR_LOG(PR_LOG_ERROR, COMP, "fatal Kafka error: the decoder stops",
+               json_pack("{ssss}", "during", what, "error", why));
+    atomic_store(&r->ready, false);
+    atomic_store(&r->stop, true);
+    pr_signals_request_stop();
+}
+
+static void txn_reset(decoder *r)
+{
+    r->in_txn = false;
+    r->txn_records = 0;
+    if (r->txn_offsets)
+        rd_kafka_topic_partition_list_destroy(r->txn_offsets);
+    if (r->txn_first)
+        rd_kafka_topic_partition_list_destroy(r->txn_first);
+    r->txn_offsets = NULL;
+    r->txn_first = NULL;
+    memset(r->txn_out, 0, sizeof r->txn_out);
+    memset(r->txn_dlq, 0, sizeof r->txn_dlq);
+}
+
+/* Seeks every partition of the failed batch back to its committed offset (or, if the group
+ * has none yet, to the first offset the batch consumed). */
+static void rewind_consumer(decoder *r)
+{
+    if (!r->txn_first)
+        return;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_copy(r->txn_first);
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(r->txn_first);
+    if (!parts || !committed)
+        goto out;
+    if (rd_kafka_committed(r->consumer, committed, txn_timeout(r)) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < parts->cnt; i++) {
+            const rd_kafka_topic_partition_t *c = &committed->elems[i];
+            if (!c->err && c->offset >= 0)
+                parts->elems[i].offset = c->offset;
+        }
+    }
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(r->consumer, parts, txn_timeout(r));
+    if (error) {
+        PR_LOG(PR_LOG_ERROR, COMP, "cannot rewind the consumer after an abort",
+               json_pack("{ss}", "error", rd_kafka_error_string(error)));
+        go_fatal(r, "rewind", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].err)
+                go_fatal(r, "rewind", rd_kafka_err2str(parts->elems[i].err));
+    }
+out:
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (committed)
+        rd_kafka_topic_partition_list_destroy(committed);
+}
+
+static void abort_and_rewind(decoder *r, const char *why)
+{
+    rd_kafka_error_t *error;
+    PR_LOG(PR_LOG_WARN, COMP, "aborting the transaction; the batch will be decoded again",
+           json_pack("{sssI}", "reason", why, "records", (json_int_t)r->txn_records));
+    for (;;) {
+        error = rd_kafka_abort_transaction(r->producer, txn_timeout(r));
+        if (!error)
+            break;
+        if (rd_kafka_error_is_fatal(error) || !rd_kafka_error_is_retriable(error)) {
+            go_fatal(r, "abort_transaction", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            txn_reset(r);
+            return;
+        }
+        rd_kafka_error_destroy(error);
+    }
+    rewind_consumer(r);
+    pr_counter_inc(r->m_aborted);
+    txn_reset(r);
+}
+
+/* Classifies a transactional error: abort (and rewind), retry, or fatal. Consumes error. */
+typedef enum txn_action { TXN_RETRY, TXN_ABORT, TXN_FATAL } txn_action;
+static txn_action classify(decoder *r, rd_kafka_error_t *error, const char *what)
+{
+    txn_action a;
+    if (rd_kafka_error_is_fatal(error)) {
+        go_fatal(r, what, rd_kafka_error_string(error));
+        a = TXN_FATAL;
+    } else if (rd_kafka_error_txn_requires_abort(error)) {
+        a = TXN_ABORT;
+    } else if (rd_kafka_error_is_retriable(error)) {
+        a = TXN_RETRY;
+    } else {
+        a = TXN_ABORT;
+    }
+    if (a != TXN_FATAL)
+        PR_LOG(PR_LOG_WARN, COMP, "transaction call failed",
+               json_pack("{ssssss}", "call", what, "error", rd_kafka_error_string(error),
+                         "action", a == TXN_RETRY ? "retry" : "abort"));
+    rd_kafka_error_destroy(error);
+    return a;
+}
+
+/* Sends the offsets and commits the open transaction; on failure aborts and rewinds. */
+static void commit_batch(decoder *r)
+{
+    rd_kafka_error_t *error;
+    if (!r->in_txn)
+        return;
+    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(r->consumer);
+    if (!cgmd) {
+        go_fatal(r, "consumer_group_metadata", "no group metadata");
+        return;
+    }
+    for (;;) {
+        error = rd_kafka_send_offsets_to_transaction(r->producer, r->txn_offsets, cgmd,
+                                                     txn_timeout(r));
+        if (!error)
+            break;
+        txn_action a = classify(r, error, "send_offsets_to_transaction");
+        if (a == TXN_RETRY && !atomic_load(&r->fatal))
+            continue;
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        if (a == TXN_ABORT)
+            abort_and_rewind(r, "send_offsets_to_transaction failed");
+        else
+            txn_reset(r);
+        return;
+    }
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    for (;;) {
+        error = rd_kafka_commit_transaction(r->producer, txn_timeout(r));
+        if (!error)
+            break;
+        txn_action a = classify(r, error, "commit_transaction");
+        if (a == TXN_RETRY)
+            continue;
+        if (a == TXN_ABORT)
+            abort_and_rewind(r, "commit_transaction failed");
+        else
+            txn_reset(r);
+        return;
+    }
+    /* Only committed outputs are counted. */
+    pr_counter_inc(r->m_committed);
+    for (int t = 0; t < PR_TOPIC__COUNT; t++)
+        if (r->txn_out[t])
+            pr_counter_add(r->m_events[t], r->txn_out[t]);
+    for (int d = 0; d < PR_DLQ_REASON__COUNT; d++)
+        if (r->txn_dlq[d])
+            pr_counter_add(r->m_dlq[d], r->txn_dlq[d]);
+    PR_LOG(PR_LOG_DEBUG, COMP, "transaction committed",
+           json_pack("{sI}", "records", (json_int_t)r->txn_records));
+    txn_reset(r);
+}
+
+static int begin_batch(decoder *r)
+{
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(r->producer);
+    if (error) {
+        go_fatal(r, "begin_transaction", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    r->txn_offsets = rd_kafka_topic_partition_list_new(8);
+    r->txn_first = rd_kafka_topic_partition_list_new(8);
+    r->in_txn = true;
+    r->txn_records = 0;
+    r->txn_started_ms = decoder_now_ms();
+    return 0;
+}
+
+static void note_offset(decoder *r, const rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    rd_kafka_topic_partition_t *p =
+        rd_kafka_topic_partition_list_find(r->txn_offsets, topic, rkm->partition);
+    if (!p) {
+        p = rd_kafka_topic_partition_list_add(r->txn_offsets, topic, rkm->partition);
+        rd_kafka_topic_partition_list_add(r->txn_first, topic, rkm->partition)->offset =
+            rkm->offset;
+    }
+    p->offset = rkm->offset + 1;
+}
+
+/* Produces one output, waiting while the local queue is full. 0, or -1 (batch aborted or
+ * the role is fatal). */
+static int produce(decoder *r, const decoder_output *out, const rd_kafka_message_t *rkm)
+{
+    const void *key = out->mac[0] ? (const void *)out->mac : rkm->key;
+    size_t keylen = out->mac[0] ? strlen(out->mac) : rkm->key_len;
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            r->producer, RD_KAFKA_V_TOPIC(r->topic[out->topic]),
+            RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE(out->value, out->value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(r->producer, 100);
+            continue;
+        }
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+            char why[256];
+            rd_kafka_fatal_error(r->producer, why, sizeof why);
+            go_fatal(r, "produce", why);
+            return -1;
+        }
+        abort_and_rewind(r, rd_kafka_err2str(err));
+        return -1;
+    }
+}
+
+static void take_pending_keystore(decoder *r)
+{
+    decoder_keystore *ks = NULL;
+    pthread_mutex_lock(&r->ks_lock);
+    ks = r->ks_pending;
+    r->ks_pending = NULL;
+    pthread_mutex_unlock(&r->ks_lock);
+    if (ks) {
+        decoder_keystore_free(r->ks);
+        r->ks = ks;
+        r->opts.keystore = ks;
+        PR_LOG(PR_LOG_INFO, COMP, "keystore reloaded", NULL);
+    }
+}
+
+static void handle_record(decoder *r, rd_kafka_message_t *rkm)
+{
+    decoder_header hdrs[MAX_HEADERS];
+    decoder_record rec;
+    decoder_output out;
+    char err[256];
+    rd_kafka_headers_t *kh = NULL;
+
+    memset(&rec, 0, sizeof rec);
+    if (rd_kafka_message_headers(rkm, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR && kh) {
+        const char *name;
+        const void *val;
+        size_t size;
+        for (size_t i = 0; rec.nheaders < MAX_HEADERS &&
+                           !rd_kafka_header_get_all(kh, i, &name, &val, &size);
+             i++) {
+            hdrs[rec.nheaders].name = name;
+            hdrs[rec.nheaders].value = val;
+            hdrs[rec.nheaders].len = val ? size : 0;
+            rec.nheaders++;
+        }
+    }
+    rec.headers = hdrs;
+    rec.topic = rd_kafka_topic_name(rkm->rkt);
+    rec.partition = rkm->partition;
+    rec.offset = rkm->offset;
+    rec.timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
+    rec.key = rkm->key;
+    rec.key_len = rkm->key_len;
+    rec.value = rkm->payload;
+    rec.value_len = rkm->len;
+
+    if (!r->in_txn && begin_batch(r) != 0)
+        return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pr_status st = decoder_report_decode(&rec, &r->opts, &out, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pr_histogram_observe(r->m_latency, (double)(t1.tv_sec - t0.tv_sec) +
+                                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    pr_counter_inc(r->m_records);
+    if (st != PR_OK) {
+        decoder_output_release(&out);
+        abort_and_rewind(r, err);
+        go_fatal(r, "decode", err);
+        return;
+    }
+    if (out.topic == PR_TOPIC_DLQ)
+        PR_LOG(PR_LOG_INFO, COMP, "dead letter",
+               json_pack("{sssssisI}", "reason", pr_dlq_reason_name(out.reason), "mac", out.mac,
+                         "partition", (int)rkm->partition, "offset", (json_int_t)rkm->offset));
+    if (produce(r, &out, rkm) == 0) {
+        note_offset(r, rkm);
+        r->txn_records++;
+        r->txn_out[out.topic]++;
+        if (out.topic == PR_TOPIC_DLQ)
+            r->txn_dlq[out.reason]++;
+    }
+    decoder_output_release(&out);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    decoder *r = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        PR_LOG(PR_LOG_INFO, COMP, "partitions assigned", json_pack("{si}", "count", parts->cnt));
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            rerr = rd_kafka_assign(rk, parts);
+    } else {
+        PR_LOG(PR_LOG_INFO, COMP, "partitions revoked", json_pack("{si}", "count", parts->cnt));
+        if (r->in_txn) {
+            if (rd_kafka_assignment_lost(rk))
+                abort_and_rewind(r, "partitions lost");
+            else
+                commit_batch(r);
+        }
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rerr = rd_kafka_assign(rk, NULL);
+    }
+    if (error) {
+        PR_LOG(PR_LOG_ERROR, COMP, "assignment failed",
+               json_pack("{ss}", "error", rd_kafka_error_string(error)));
+        rd_kafka_error_destroy(error);
+    } else if (rerr) {
+        PR_LOG(PR_LOG_ERROR, COMP, "assignment failed",
+               json_pack("{ss}", "error", rd_kafka_err2str(rerr)));
+    }
+}
+
+/* Kept here so that decoder.c can register it on the consumer conf. */
+void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r);
+void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r)
+{
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, r);
+}
+
+static int init_transactions(decoder *r)
+{
+    while (!atomic_load(&r->stop)) {
+        rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, txn_timeout(r));
+        if (!error)
+            return 0;
+        bool retry = rd_kafka_error_is_retriable(error) && !rd_kafka_error_is_fatal(error);
+        PR_LOG(retry ? PR_LOG_WARN : PR_LOG_ERROR, COMP, "init_transactions failed",
+               json_pack("{sssb}", "error", rd_kafka_error_string(error), "retry", retry));
+        if (!retry) {
+            go_fatal(r, "init_transactions", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            return -1;
+        }
+        rd_kafka_error_destroy(error);
+    }
+    return -1;
+}
+
+static void ensure_topics(decoder *r)
+{
+    const char *names[] = {r->topic[PR_TOPIC_RAW], r->topic[PR_TOPIC_CONFIG],
+                           r->topic[PR_TOPIC_STATUS], r->topic[PR_TOPIC_DLQ]};
+    char err[512];
+    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, txn_timeout(r), err,
+                               sizeof err) != PR_OK)
+        PR_LOG(PR_LOG_WARN, COMP, "could not create the topics (they may exist already)",
+               json_pack("{ss}", "error", err));
+}
+
+void *decoder_loop_run(void *arg)
+{
+    decoder *r = arg;
+    rd_kafka_topic_partition_list_t *sub = NULL;
+
+    ensure_topics(r);
+    if (init_transactions(r) != 0)
+        goto out;
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, r->topic[PR_TOPIC_RAW], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(r->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        go_fatal(r, "subscribe", rd_kafka_err2str(err));
+        goto out;
+    }
+    atomic_store(&r->ready, true);
+    PR_LOG(PR_LOG_INFO, COMP, "consuming",
+           json_pack("{ssss}", "topic", r->topic[PR_TOPIC_RAW], "transactional_id", r->txn_id));
+
+    while (!atomic_load(&r->stop)) {
+        take_pending_keystore(r);
+        int wait = 200;
+        if (r->in_txn) {
+            long long left = r->txn_started_ms + r->cfg->batch_ms - decoder_now_ms();
+            wait = left < 0 ? 0 : (int)left;
+        }
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->consumer, wait);
+        if (rkm) {
+            if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                handle_record(r, rkm);
+            } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                PR_LOG(PR_LOG_WARN, COMP, "consumer error",
+                       json_pack("{ss}", "error", rd_kafka_message_errstr(rkm)));
+                if (rkm->err == RD_KAFKA_RESP_ERR__FATAL)
+                    go_fatal(r, "consume", rd_kafka_message_errstr(rkm));
+            }
+            rd_kafka_message_destroy(rkm);
+        }
+        rd_kafka_poll(r->producer, 0);
+        if (r->in_txn && !atomic_load(&r->fatal) &&
+            ((long long)r->txn_records >= r->cfg->batch_max ||
+             decoder_now_ms() - r->txn_started_ms >= r->cfg->batch_ms))
+            commit_batch(r);
+    }
+    /* Graceful stop: the open batch is committed, then the group is left. */
+    if (r->in_txn && !atomic_load(&r->fatal))
+        commit_batch(r);
+out:
+    atomic_store(&r->ready, false);
+    txn_reset(r);
+    rd_kafka_consumer_close(r->consumer);
+    return NULL;
+}

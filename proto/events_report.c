@@ -1,0 +1,260 @@
+/*
+ * events_report.c - builders of the decoder's output values; see events_report.h.
+ */
+#include "events_report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int pr_event_rfc3339_ms(long long ms, char *buf, size_t len)
+{
+    struct tm tm;
+    /* Years 0000..9999 only, so the text keeps RFC 3339's four-digit year. */
+    if (ms < -62167219200000LL || ms > 253402300799999LL)
+        return -1;
+    long long secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    if (!gmtime_r(&t, &tm))
+        return -1;
+    int n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+    return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        need = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (n < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return need;
+}
+
+json_t *pr_event_string_lossy(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    if (!s)
+        return json_string("");
+    while (i < len && s[i] != 0) {
+        size_t k = utf8_seq(s + i, len - i);
+        if (k == 0)
+            break;
+        i += k;
+    }
+    if (i == len)
+        return json_stringn(str, len);
+    /* Slow path: rebuild with U+FFFD for every bad byte and NUL. */
+    char *buf = malloc(len * 3 + 1);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    for (i = 0; i < len;) {
+        size_t k = s[i] ? utf8_seq(s + i, len - i) : 0;
+        if (k == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(buf + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    json_t *j = json_stringn(buf, o);
+    free(buf);
+    return j;
+}
+
+static json_t *str_or_empty(const char *s)
+{
+    return pr_event_string_lossy(s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Sets the envelope members on ev; -1 on failure. */
+static int envelope_set(json_t *ev, const char *schema, const pr_event_envelope *env)
+{
+    char ts[40];
+    if (pr_event_rfc3339_ms(env->received_ms, ts, sizeof ts) != 0)
+        snprintf(ts, sizeof ts, "1970-01-01T00:00:00.000Z");
+    json_t *src = json_object();
+    json_t *raw = json_pack("{sisI}", "partition", (int)env->raw_partition, "offset",
+                            (json_int_t)env->raw_offset);
+    if (!src || !raw) {
+        json_decref(src);
+        json_decref(raw);
+        return -1;
+    }
+    int rc = 0;
+    rc |= json_object_set_new(src, "method", str_or_empty(env->source.method));
+    rc |= json_object_set_new(src, "path", str_or_empty(env->source.path));
+    rc |= json_object_set_new(src, "remote", str_or_empty(env->source.remote));
+    rc |= json_object_set_new(src, "user_agent", str_or_empty(env->source.user_agent));
+    if (env->source.model && *env->source.model)
+        rc |= json_object_set_new(src, "model", str_or_empty(env->source.model));
+    if (env->source.firmware && *env->source.firmware)
+        rc |= json_object_set_new(src, "firmware", str_or_empty(env->source.firmware));
+    rc |= json_object_set_new(ev, "schema", json_string(schema));
+    rc |= json_object_set_new(ev, "mac", str_or_empty(env->mac));
+    rc |= json_object_set_new(ev, "kind", str_or_empty(env->kind));
+    rc |= json_object_set_new(ev, "report_id", str_or_empty(env->report_id));
+    rc |= json_object_set_new(ev, "received_at", json_string(ts));
+    rc |= json_object_set_new(ev, "encryption", str_or_empty(env->encryption));
+    rc |= json_object_set_new(ev, "source", src);
+    if (rc != 0) {
+        json_decref(raw);
+        return -1;
+    }
+    if (json_object_set_new(ev, "raw", raw) != 0)
+        return -1;
+    return 0;
+}
+
+json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile *fp)
+{
+    json_t *ev = json_object();
+    json_t *params = json_object();
+    json_t *access = json_object();
+    if (!ev || !params || !access || envelope_set(ev, PR_SCHEMA_CONFIG, env) != 0)
+        goto fail;
+    for (size_t i = 0; i < fp->len; i++) {
+        const pr_fp_param *p = &fp->params[i];
+        json_t *v = pr_event_string_lossy(p->value, strlen(p->value));
+        if (!v || json_object_set_new(params, p->name, v) != 0)
+            goto fail;
+        if (p->ua[0] && json_object_set_new(access, p->name, json_string(p->ua)) != 0)
+            goto fail;
+    }
+    if (json_object_set_new(ev, "params", params) != 0) {
+        params = NULL;
+        goto fail;
+    }
+    params = NULL;
+    if (json_object_set_new(ev, "access", access) != 0) {
+        access = NULL;
+        goto fail;
+    }
+    access = NULL;
+    if (fp->duplicates > 0 &&
+        json_object_set_new(ev, "duplicates", json_integer((json_int_t)fp->duplicates)) != 0)
+        goto fail;
+    return ev;
+fail:
+    json_decref(ev);
+    json_decref(params);
+    json_decref(access);
+    return NULL;
+}
+
+json_t *pr_event_status_new(const pr_event_envelope *env, json_t *status)
+{
+    json_t *ev = json_object();
+    if (!ev || !status || envelope_set(ev, PR_SCHEMA_STATUS, env) != 0) {
+        json_decref(ev);
+        json_decref(status);
+        return NULL;
+    }
+    if (json_object_set_new(ev, "status", status) != 0) {
+        json_decref(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static char *base64(const unsigned char *in, size_t len, size_t *outlen)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 4 * ((len + 2) / 3);
+    char *out = malloc(n + 1);
+    size_t o = 0, i = 0;
+    if (!out)
+        return NULL;
+    for (; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = tbl[v >> 6 & 63];
+        out[o++] = tbl[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0u);
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = i + 1 < len ? tbl[v >> 6 & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+json_t *pr_event_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac,
+                         const char *topic, int32_t partition, int64_t offset,
+                         const pr_event_header *headers, size_t nheaders,
+                         const unsigned char *payload, size_t payload_len, size_t max_payload)
+{
+    size_t keep = payload_len < max_payload ? payload_len : max_payload;
+    size_t b64len = 0;
+    char *b64 = base64(payload ? payload : (const unsigned char *)"", payload ? keep : 0, &b64len);
+    json_t *hdrs = json_object();
+    json_t *ev = json_object();
+    if (!b64 || !hdrs || !ev)
+        goto fail;
+    for (size_t i = 0; i < nheaders; i++) {
+        json_t *v = pr_event_string_lossy((const char *)headers[i].value, headers[i].len);
+        if (!v || !headers[i].name || json_object_set_new(hdrs, headers[i].name, v) != 0)
+            goto fail;
+    }
+    int rc = 0;
+    rc |= json_object_set_new(ev, "schema", json_string(PR_SCHEMA_DLQ));
+    rc |= json_object_set_new(ev, "reason", json_string(pr_dlq_reason_name(reason)));
+    rc |= json_object_set_new(ev, "detail", str_or_empty(detail));
+    rc |= json_object_set_new(ev, "mac", mac && *mac ? json_string(mac) : json_null());
+    rc |= json_object_set_new(ev, "raw",
+                              json_pack("{sssisI}", "topic", topic ? topic : "", "partition",
+                                        (int)partition, "offset", (json_int_t)offset));
+    rc |= json_object_set_new(ev, "headers", hdrs);
+    hdrs = NULL;
+    rc |= json_object_set_new(ev, "payload_b64", json_stringn(b64, b64len));
+    rc |= json_object_set_new(ev, "payload_bytes", json_integer((json_int_t)payload_len));
+    rc |= json_object_set_new(ev, "payload_truncated", json_boolean(keep < payload_len));
+    if (rc != 0)
+        goto fail;
+    free(b64);
+    return ev;
+fail:
+    free(b64);
+    json_decref(hdrs);
+    json_decref(ev);
+    return NULL;
+}
