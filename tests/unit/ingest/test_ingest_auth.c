@@ -1,0 +1,149 @@
+/* test_ingest_auth.c - the credentials file: format, hashes, MAC binding, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ingest_int.h"
+#include "testsupport.h"
+
+/* sha256("secret"), md5("bob:phonereport:hunter2") */
+#define SHA_SECRET "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
+#define HA1_BOB "fc1d444e26b700081c0a5d08a6cc200f"
+
+static ingest_auth *parse_ok(const char *text)
+{
+    ingest_auth *a = NULL;
+    char err[256] = "";
+    pr_status st = ingest_auth_parse(text, strlen(text), &a, err, sizeof err);
+    if (st != PR_OK)
+        fail_msg("parse failed: %s", err);
+    return a;
+}
+
+static void test_clear_text_entry_checks_password(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("# phones\n\nalice:s3cret\n");
+    const ingest_cred *c = ingest_auth_find(a, "alice");
+    assert_non_null(c);
+    assert_int_equal(c->type, INGEST_SECRET_PLAIN);
+    assert_true(ingest_auth_check_password(c, "phonereport", "s3cret"));
+    assert_false(ingest_auth_check_password(c, "phonereport", "s3cre"));
+    assert_false(ingest_auth_check_password(c, "phonereport", ""));
+    assert_null(ingest_auth_find(a, "bob"));
+    ingest_auth_free(a);
+}
+
+static void test_sha256_entry_checks_password_and_is_basic_only(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("alice:{sha256}" SHA_SECRET "\n");
+    const ingest_cred *c = ingest_auth_find(a, "alice");
+    assert_non_null(c);
+    assert_true(ingest_auth_check_password(c, "phonereport", "secret"));
+    assert_false(ingest_auth_check_password(c, "phonereport", "Secret"));
+    assert_true(ingest_auth_has_basic_only(a));
+    ingest_auth_free(a);
+}
+
+static void test_md5_ha1_entry_checks_password_with_realm(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("bob:{md5-ha1}" HA1_BOB "\r\n");
+    const ingest_cred *c = ingest_auth_find(a, "bob");
+    assert_non_null(c);
+    assert_int_equal(c->secret_len, 16);
+    assert_true(ingest_auth_check_password(c, "phonereport", "hunter2"));
+    assert_false(ingest_auth_check_password(c, "other-realm", "hunter2"));
+    assert_false(ingest_auth_has_basic_only(a));
+    ingest_auth_free(a);
+}
+
+static void test_mac_field_binds_user_to_a_phone(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("alice:pw:00-56-2B-04-36-15\nbob:pw2\n");
+    assert_string_equal(ingest_auth_find(a, "alice")->mac, "00562b043615");
+    assert_string_equal(ingest_auth_find(a, "bob")->mac, "");
+    ingest_auth_free(a);
+}
+
+static void test_password_with_colon_needs_trailing_colon(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("alice:pa:ss:\n");
+    const ingest_cred *c = ingest_auth_find(a, "alice");
+    assert_true(ingest_auth_check_password(c, "r", "pa:ss"));
+    assert_string_equal(c->mac, "");
+    ingest_auth_free(a);
+}
+
+static void test_plain_prefix_allows_brace_passwords(void **state)
+{
+    (void)state;
+    ingest_auth *a = parse_ok("alice:{plain}{weird}\n");
+    assert_true(ingest_auth_check_password(ingest_auth_find(a, "alice"), "r", "{weird}"));
+    ingest_auth_free(a);
+}
+
+static void expect_line_error(const char *text, const char *needle)
+{
+    ingest_auth *a = NULL;
+    char err[256] = "";
+    assert_int_equal(ingest_auth_parse(text, strlen(text), &a, err, sizeof err), PR_EINVAL);
+    assert_null(a);
+    if (!strstr(err, needle))
+        fail_msg("error '%s' lacks '%s'", err, needle);
+}
+
+static void test_bad_entries_are_rejected_with_line_numbers(void **state)
+{
+    (void)state;
+    expect_line_error("alice:pw\nnocolon\n", "line 2");
+    expect_line_error(":pw\n", "line 1");
+    expect_line_error("alice:\n", "empty password");
+    expect_line_error("alice:{sha256}abc\n", "64 hex");
+    expect_line_error("alice:{md5-ha1}zz1d444e26b700081c0a5d08a6cc200f\n", "hex");
+    expect_line_error("alice:{bcrypt}xyz\n", "unknown");
+    expect_line_error("alice:pw:notamac\n", "MAC");
+    expect_line_error("alice:pw\nalice:pw2\n", "twice");
+    expect_line_error("# only a comment\n", "no credentials");
+}
+
+static void test_load_reads_a_file(void **state)
+{
+    (void)state;
+    char *dir = ts_mkdtemp("auth");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/creds", dir);
+    const char *text = "alice:pw\n";
+    assert_int_equal(ts_write_file(path, text, strlen(text)), 0);
+    ingest_auth *a = NULL;
+    char err[256];
+    assert_int_equal(ingest_auth_load(path, &a, err, sizeof err), PR_OK);
+    assert_int_equal(ingest_auth_count(a), 1);
+    ingest_auth_free(a);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    assert_int_equal(ingest_auth_load(path, &a, err, sizeof err), PR_EINVAL);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clear_text_entry_checks_password),
+        cmocka_unit_test(test_sha256_entry_checks_password_and_is_basic_only),
+        cmocka_unit_test(test_md5_ha1_entry_checks_password_with_realm),
+        cmocka_unit_test(test_mac_field_binds_user_to_a_phone),
+        cmocka_unit_test(test_password_with_colon_needs_trailing_colon),
+        cmocka_unit_test(test_plain_prefix_allows_brace_passwords),
+        cmocka_unit_test(test_bad_entries_are_rejected_with_line_numbers),
+        cmocka_unit_test(test_load_reads_a_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
