@@ -77,7 +77,7 @@ typedef struct fp_state {
     pr_flat_profile *fp;
     size_t params_cap;
 
-    uint32_t *slots; /* hash table: index + 1 into fp->params, 0 = empty */
+    uint32_t *slots;  /* hash table: index + 1 into fp->params, 0 = empty */
     size_t slots_cap; /* a power of two, kept at most half full */
 
     size_t depth;    /* elements open now */
@@ -317,8 +317,8 @@ static void on_end(void *ud, const XML_Char *name)
     s->depth--;
 }
 
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-                       const XML_Char *pubid, int has_internal_subset)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
+                       int has_internal_subset)
 {
     fp_state *s = ud;
     (void)name;
@@ -380,7 +380,8 @@ static XML_Parser parser_new(fp_state *s)
     XML_SetStartDoctypeDeclHandler(p, on_doctype);
     XML_SetEntityDeclHandler(p, on_entity);
     XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
-#if defined(XML_DTD) && (XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4))
+#if defined(XML_DTD) &&                                                                            \
+    (XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 4))
     /* Unreachable while DOCTYPE is refused; kept as a second wall. */
     XML_SetBillionLaughsAttackProtectionMaximumAmplification(p, 50.0f);
     XML_SetBillionLaughsAttackProtectionActivationThreshold(p, 1u << 20);
@@ -389,8 +390,7 @@ static XML_Parser parser_new(fp_state *s)
 }
 
 pr_status pr_flatprofile_parse(const char *buf, size_t len, const pr_xml_limits *lim,
-                               pr_flat_profile *out, pr_xml_error *why, char *err,
-                               size_t errlen)
+                               pr_flat_profile *out, pr_xml_error *why, char *err, size_t errlen)
 {
     fp_state s = {
         .lim = lim ? lim : &pr_xml_limits_default,

@@ -59,8 +59,7 @@ pr_status pr_mac_parse(const char *s, size_t len, char out[PR_MAC_LEN + 1], char
     if (!s)
         return pr_err(PR_EINVAL, err, errlen, "bad MAC: missing");
     switch (len) {
-    case 12:
-        break;
+    case 12: break;
     case 14:
         seps = dot_pos;
         nseps = 2;
@@ -82,8 +81,8 @@ pr_status pr_mac_parse(const char *s, size_t len, char out[PR_MAC_LEN + 1], char
         char c = s[seps[i]];
         if (!is_sep(c))
             return pr_err(PR_EINVAL, err, errlen,
-                          "bad MAC: expected a separator at position %zu, found '%s'",
-                          seps[i] + 1, show_char(c, cbuf));
+                          "bad MAC: expected a separator at position %zu, found '%s'", seps[i] + 1,
+                          show_char(c, cbuf));
         if (sep && c != sep)
             return pr_err(PR_EINVAL, err, errlen,
                           "bad MAC: mixed separators '%c' and '%c' at position %zu", sep, c,
@@ -95,8 +94,8 @@ pr_status pr_mac_parse(const char *s, size_t len, char out[PR_MAC_LEN + 1], char
                       "bad MAC: '.' separates groups of four (0056.2b04.3615), not pairs");
     if (len == 14 && sep != '.')
         return pr_err(PR_EINVAL, err, errlen,
-                      "bad MAC: '%c' separates pairs (00%c56%c2b...), not groups of four", sep,
-                      sep, sep);
+                      "bad MAC: '%c' separates pairs (00%c56%c2b...), not groups of four", sep, sep,
+                      sep);
 
     char norm[PR_MAC_LEN + 1];
     size_t n = 0, next_sep = 0;

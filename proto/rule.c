@@ -73,8 +73,7 @@ static pr_status read_value(scan *sc, const char *arg, size_t argcol, char **dst
 {
     const char *s = sc->s;
     if (*dst)
-        return pr_err(PR_EINVAL, sc->err, sc->errlen, "at column %zu: repeated %s", argcol,
-                      arg);
+        return pr_err(PR_EINVAL, sc->err, sc->errlen, "at column %zu: repeated %s", argcol, arg);
     skip_ws(sc);
     size_t start = sc->i, n;
     const char *v;

@@ -25,8 +25,8 @@ static int is_space(char c)
 /* Characters allowed in a model token (CP-8841-3PCC). */
 static int is_model_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 /* Characters allowed in a firmware token: visible ASCII except parentheses. */

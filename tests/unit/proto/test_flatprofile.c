@@ -45,8 +45,8 @@ static void expect_param(const pr_flat_profile *fp, const char *name, const char
 
 /* Parses s with the given limits (NULL: default), expects a refusal for `want` whose message
  * contains `reason`. */
-static void expect_bad_lim(const char *s, size_t len, const pr_xml_limits *lim,
-                           pr_xml_error want, const char *reason)
+static void expect_bad_lim(const char *s, size_t len, const pr_xml_limits *lim, pr_xml_error want,
+                           const char *reason)
 {
     pr_flat_profile fp;
     pr_xml_error why = PR_XML_OK;
@@ -286,8 +286,7 @@ static void test_xml_rejects_malformed_input(void **state)
                "undefined entity");
     expect_bad("<flat-profile>\n<A>caf\xc3</A></flat-profile>", PR_XML_MALFORMED,
                "XML not well-formed at line 2");
-    expect_bad("<flat-profile><A>\xff\xfe</A></flat-profile>", PR_XML_MALFORMED,
-               "not well-formed");
+    expect_bad("<flat-profile><A>\xff\xfe</A></flat-profile>", PR_XML_MALFORMED, "not well-formed");
     expect_bad_lim("<flat-profile><A>a\0b</A></flat-profile>", 38, NULL, PR_XML_MALFORMED,
                    "not well-formed");
 }

@@ -66,8 +66,12 @@ static void test_mac_rejects_bad_hex_digit_with_its_position(void **state)
     expect_bad("00562g043615", 12, "bad hex digit 'g' at position 6");
     expect_bad("00:56:2b:04:36:1z", 17, "bad hex digit 'z' at position 17");
     expect_bad("0056.2b04.36 5", 14, "bad hex digit ' ' at position 13");
-    expect_bad("00562b04\x01" "615", 12, "bad hex digit '\\x01' at position 9");
-    expect_bad("00562b04\0" "615", 12, "bad hex digit '\\x00' at position 9");
+    expect_bad("00562b04\x01"
+               "615",
+               12, "bad hex digit '\\x01' at position 9");
+    expect_bad("00562b04\0"
+               "615",
+               12, "bad hex digit '\\x00' at position 9");
 }
 
 static void test_mac_rejects_mixed_separators(void **state)

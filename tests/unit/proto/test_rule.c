@@ -126,7 +126,8 @@ static void test_rule_rejects_an_unclosed_bracket(void **state)
 {
     (void)state;
     expect_bad("[--delta http://a/b", "at column 1: unclosed bracket '[' (no ']' before the end)");
-    expect_bad("http://a/b [--status", "at column 12: unclosed bracket '[' (no ']' before the end)");
+    expect_bad("http://a/b [--status",
+               "at column 12: unclosed bracket '[' (no ']' before the end)");
 }
 
 static void test_rule_rejects_an_unknown_argument(void **state)
@@ -203,9 +204,9 @@ static void test_rule_never_echoes_secrets(void **state)
     (void)state;
     pr_report_rules r;
     char err[256];
-    assert_int_equal(pr_rules_parse("[--key topsecret --pwd hunter2 --x]http://a", &r, err,
-                                    sizeof err),
-                     PR_EINVAL);
+    assert_int_equal(
+        pr_rules_parse("[--key topsecret --pwd hunter2 --x]http://a", &r, err, sizeof err),
+        PR_EINVAL);
     assert_null(strstr(err, "topsecret"));
     assert_null(strstr(err, "hunter2"));
 }

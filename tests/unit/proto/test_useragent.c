@@ -11,8 +11,7 @@
 
 #include "useragent.h"
 
-static void expect(const char *ua, pr_status st, const char *model, const char *fw,
-                   const char *mac)
+static void expect(const char *ua, pr_status st, const char *model, const char *fw, const char *mac)
 {
     pr_user_agent out;
     memset(&out, 'x', sizeof out);
@@ -28,8 +27,7 @@ static void expect(const char *ua, pr_status st, const char *model, const char *
 static void test_useragent_reads_the_default_cisco_shape(void **state)
 {
     (void)state;
-    expect("Cisco-CP-8841-3PCC/11.0 (00562b043615)", PR_OK, "CP-8841-3PCC", "11.0",
-           "00562b043615");
+    expect("Cisco-CP-8841-3PCC/11.0 (00562b043615)", PR_OK, "CP-8841-3PCC", "11.0", "00562b043615");
     expect("Cisco-CP-7832-3PCC/11.0.1 (00562b043615)", PR_OK, "CP-7832-3PCC", "11.0.1",
            "00562b043615");
 }
@@ -73,8 +71,7 @@ static void test_useragent_refuses_a_bad_mac_but_keeps_the_product(void **state)
     (void)state;
     expect("Cisco-CP-8841-3PCC/11.0 (000000000000)", PR_OK, "CP-8841-3PCC", "11.0", "");
     expect("Cisco-CP-8841-3PCC/11.0 (00562b04361g)", PR_OK, "CP-8841-3PCC", "11.0", "");
-    expect("Cisco-CP-8841-3PCC/11.0 (00562b043615) trailing", PR_OK, "CP-8841-3PCC", "11.0",
-           "");
+    expect("Cisco-CP-8841-3PCC/11.0 (00562b043615) trailing", PR_OK, "CP-8841-3PCC", "11.0", "");
     expect("Cisco-CP-8841-3PCC/11.0 x(00562b043615)", PR_OK, "CP-8841-3PCC", "11.0", "");
 }
 
