@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# e2e.sh - the end-to-end test: ingest, two decoders and the sink as separate processes on the
+# real broker, a simulated fleet with every kind, method and encryption, a handful of invalid
+# reports, and a kill -9 and restart of the sink and one decoder in the middle of the traffic.
+#
+#   e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY
+#
+# Passes only if:
+#   - every report of the fleet got a 2xx (phonereport-sim play exits 0);
+#   - `phonereport-sim verify` finds 0 mismatches between the sink's API and the fleet;
+#   - phonereport.raw holds exactly the acknowledged reports, and config + status + dlq
+#     together exactly one output per raw record (read_committed, so nothing twice after the
+#     decoder's kill -9);
+#   - the DLQ holds exactly the invalid reports, each with the expected reason code.
+# Needs PHONEREPORT_TEST_BROKERS (tests/kafka/broker.sh run -- ...): without it the test FAILS.
+#
+# Knobs (environment): PR_E2E_PHONES (300), PR_E2E_DURATION_S (30), PR_E2E_RATE (150),
+# PR_E2E_KEEP=1 keeps the work directory and logs.
+set -euo pipefail
+
+bin=${1:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
+sim=${2:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
+brokers=${PHONEREPORT_TEST_BROKERS:-}
+if [ -z "$brokers" ]; then
+    echo "e2e: FAIL: PHONEREPORT_TEST_BROKERS is not set; run through scripts/test.sh or" \
+         "tests/kafka/broker.sh run -- ctest ..." >&2
+    exit 1
+fi
+command -v kcat >/dev/null || { echo "e2e: FAIL: kcat not found" >&2; exit 1; }
+py=${PR_PYTHON:-python3}
+
+phones=${PR_E2E_PHONES:-300}
+duration=${PR_E2E_DURATION_S:-30}
+rate=${PR_E2E_RATE:-150}
+seed=$((RANDOM * 32768 + RANDOM))
+prefix="e2e-$$-$(date +%s%N | tail -c 10)."
+work=$(mktemp -d "${TMPDIR:-/tmp}/pr-e2e-XXXXXX")
+
+declare -A pids=()
+cleanup() {
+    local rc=$?
+    for name in "${!pids[@]}"; do
+        kill -TERM "${pids[$name]}" 2>/dev/null || true
+    done
+    for name in "${!pids[@]}"; do
+        local p=${pids[$name]} i
+        for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        echo "e2e: FAILED (exit $rc); seed $seed, topic prefix $prefix; log tails:" >&2
+        for f in "$work"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $(basename "$f")" >&2
+            tail -n 15 "$f" >&2
+        done
+    fi
+    if [ "${PR_E2E_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
+        echo "e2e: work directory kept: $work" >&2
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "e2e: FAIL: $*" >&2; exit 1; }
+step() { echo "e2e: $(date +%T) $*" >&2; }
+
+free_port() {
+    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_until DEADLINE_S DESCRIPTION CMD...: polls CMD until it succeeds, fails the test after
+# DEADLINE_S seconds. Also fails at once if a role process died.
+wait_until() {
+    local limit=$1 what=$2 end
+    shift 2
+    end=$((SECONDS + limit))
+    until "$@"; do
+        check_alive
+        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s waiting for $what"
+        sleep 0.5
+    done
+}
+
+check_alive() {
+    local name
+    for name in ingest decoder1 decoder2 sink; do
+        [ -n "${pids[$name]:-}" ] || continue
+        kill -0 "${pids[$name]}" 2>/dev/null || fail "$name exited unexpectedly (see $name.log)"
+    done
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
+
+ingest_port=$(free_port)
+api_port=$(free_port)
+while [ "$api_port" = "$ingest_port" ]; do api_port=$(free_port); done
+common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level info)
+
+start_ingest() {
+    "$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >>"$work/ingest.log" 2>&1 &
+    pids[ingest]=$!
+}
+start_decoder() { # N
+    "$bin" decode "${common[@]}" --decoder-keystore "$work/keystore.json" \
+        --decoder-group "${prefix}decoder" --decoder-transactional-id "${prefix}decoder-$1" \
+        >>"$work/decoder$1.log" 2>&1 &
+    pids[decoder$1]=$!
+}
+start_sink() {
+    "$bin" sink "${common[@]}" --api-listen "127.0.0.1:$api_port" --data-dir "$work/sink-data" \
+        --sink-group "${prefix}sink" >>"$work/sink.log" 2>&1 &
+    pids[sink]=$!
+}
+kill9() { # name
+    local p=${pids[$1]}
+    kill -KILL "$p"
+    wait "$p" 2>/dev/null || true
+    unset "pids[$1]"
+}
+
+sink_phones() { # prints the phonereport_sink_phones gauge, 0 if not there yet
+    curl -fsS --max-time 5 "http://127.0.0.1:$api_port/metrics" 2>/dev/null |
+        awk '$1 == "phonereport_sink_phones" { printf "%d\n", $2; found = 1 }
+             END { if (!found) print 0 }'
+}
+sink_has_at_least() { [ "$(sink_phones)" -ge "$1" ]; }
+
+# kcat_dump TOPIC: the records of TOPIC as a read_committed consumer sees them now, one
+# kcat JSON envelope a line; kcat_count counts them.
+kcat_dump() {
+    kcat -C -b "$brokers" -t "$1" -o beginning -e -q -J -X isolation.level=read_committed \
+        2>/dev/null || true
+}
+kcat_count() { kcat_dump "$1" | grep -c '^{' || true; }
+
+step "work $work, prefix $prefix, seed $seed, $phones phones for ${duration}s at <= ${rate}/s"
+"$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
+    --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
+
+step "starting ingest (:$ingest_port), two decoders, sink (:$api_port)"
+start_ingest
+start_decoder 1
+start_decoder 2
+start_sink
+wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
+wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
+
+step "playing the fleet"
+"$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
+    --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 --method mixed \
+    --encrypt mixed --workers 8 --expect-out "$work/expect.json" \
+    --stats-out "$work/play-stats.json" >"$work/play.log" 2>&1 &
+play_pid=$!
+
+"$sim" bad --url "http://127.0.0.1:$ingest_port/r" --count-out "$work/bad.json" \
+    >"$work/bad.log" 2>&1 || fail "phonereport-sim bad: $(cat "$work/bad.log")"
+
+# In the middle: once the sink holds a third of the fleet, while the fleet still sends.
+wait_until 180 "the sink to hold $((phones / 3)) phones" sink_has_at_least $((phones / 3))
+kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the restart: not a mid-run restart"
+step "kill -9 of the sink ($(sink_phones) phones held) and of decoder 1, then restart"
+kill9 sink
+kill9 decoder1
+start_sink
+start_decoder 1
+wait_until 120 "the restarted sink's /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
+kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the roles were back"
+
+step "waiting for the fleet"
+if ! wait "$play_pid"; then
+    cat "$work/play.log" >&2
+    fail "phonereport-sim play: some reports were not acknowledged"
+fi
+cat "$work/play.log" >&2
+
+step "verify"
+"$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect.json" --timeout-s 180 \
+    >"$work/verify.log" 2>&1 || { head -n 60 "$work/verify.log" >&2; fail "verify found mismatches"; }
+tail -n 1 "$work/verify.log" >&2
+
+step "counting records (read_committed)"
+# The DLQ: poll until it holds the expected number, then check exactly.
+want_dlq=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["count"])' "$work/bad.json")
+[ "$want_dlq" -ge 5 ] || fail "the edge refused bad reports it should accept (bad.json: $want_dlq)"
+dlq_ready() { [ "$(kcat_count "${prefix}dlq")" -ge "$want_dlq" ]; }
+wait_until 120 "$want_dlq records in ${prefix}dlq" dlq_ready
+for t in raw config status dlq; do
+    kcat_dump "$prefix$t" >"$work/$t.jsonl"
+done
+
+"$py" - "$work" <<'PY'
+import json, sys, collections
+work = sys.argv[1]
+def records(t):
+    out = []
+    for line in open(f"{work}/{t}.jsonl"):
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+stats = json.load(open(f"{work}/play-stats.json"))
+bad = json.load(open(f"{work}/bad.json"))
+raw, config, status, dlq = (records(t) for t in ("raw", "config", "status", "dlq"))
+problems = []
+
+acked = stats["ok_full"] + stats["ok_delta"] + stats["ok_status"]
+bad_acked = sum(1 for e in bad["expected"] if 200 <= e["http_status"] < 300)
+# A retry after a transport failure may publish a report twice; there must be none here.
+if stats["maybe_delivered_retries"] != 0:
+    problems.append(f"{stats['maybe_delivered_retries']} retries after transport failures")
+# Every acknowledged report is on raw. Exactly, when no request was retried: a 503 is never
+# an acknowledgement, but a record refused that way may still have reached Kafka late.
+exact = stats["retried"] == 0
+if len(raw) < acked + bad_acked or (exact and len(raw) != acked + bad_acked):
+    problems.append(f"raw holds {len(raw)} records, the edge acknowledged {acked} + {bad_acked}")
+ok_config = stats["ok_full"] + stats["ok_delta"]
+if len(config) < ok_config or (exact and len(config) != ok_config):
+    problems.append(f"config holds {len(config)} events, {ok_config} config reports were"
+                    " acknowledged")
+if len(status) < stats["ok_status"] or (exact and len(status) != stats["ok_status"]):
+    problems.append(f"status holds {len(status)} events, {stats['ok_status']} acknowledged")
+if len(config) + len(status) + len(dlq) != len(raw):
+    problems.append(f"outputs {len(config)}+{len(status)}+{len(dlq)} != raw {len(raw)}")
+
+# Exactly once per raw record: each raw (partition, offset) appears once among the outputs.
+seen = collections.Counter()
+for rec in config + status + dlq:
+    v = json.loads(rec["payload"])
+    r = v.get("raw", {})
+    seen[(r.get("partition"), r.get("offset"))] += 1
+dups = [k for k, n in seen.items() if n > 1]
+if dups:
+    problems.append(f"{len(dups)} raw records produced more than one output, e.g. {dups[:3]}")
+
+want = collections.Counter((e["mac"], e["reason"]) for e in bad["expected"] if e["reason"])
+got = collections.Counter()
+for rec in dlq:
+    v = json.loads(rec["payload"])
+    got[(v.get("mac"), v.get("reason"))] += 1
+for k in want:
+    if got[k] != want[k]:
+        problems.append(f"DLQ: expected {want[k]} x {k}, found {got[k]}")
+for k in got:
+    if k not in want:
+        problems.append(f"DLQ: unexpected {got[k]} x {k}")
+
+print(f"e2e: raw {len(raw)}, config {len(config)}, status {len(status)}, dlq {len(dlq)}; "
+      f"play acknowledged {acked}, bad {bad_acked}", file=sys.stderr)
+for p in problems:
+    print("e2e: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+step "PASS"
