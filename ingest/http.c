@@ -773,12 +773,13 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
 
     long long timeout_s = (r->cfg->connection_timeout_ms + 999) / 1000;
     r->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, r, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, 0, NULL, NULL, handler, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)r->cfg->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)r->cfg->max_header_bytes,
         MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, r, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!r->daemon)
         return pr_err(PR_EFATAL, err, errlen, "cannot listen on %s (in use, or bad TLS files?)",

@@ -278,7 +278,8 @@ void ingest_pub_stop(ingest_pub *p)
     pthread_join(p->poll_thr, NULL);
     rd_kafka_poll(p->rk, 0);
     p->threads_started = false;
-    set_ready(p, false);
+    atomic_store(&p->ready, false);
+    pr_gauge_set(p->up, 0);
 }
 
 void ingest_pub_free(ingest_pub *p)

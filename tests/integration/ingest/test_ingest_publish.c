@@ -1,0 +1,190 @@
+/*
+ * test_ingest_publish.c - what phones send reaches phonereport.raw byte for byte, keyed by
+ * the MAC, with every header of DESIGN section 3, and only after Kafka has it: PUT and POST,
+ * a form-labelled body that must not be decoded, a binary (encrypted) body, a chunked
+ * upload, Basic and Digest authentication. Read back with kcat, an independent consumer.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edge.h"
+#include "testsupport.h"
+
+#define UA "Cisco-CP-8841-3PCC/11.0 (00562b043615)"
+#define MAC "00562b043615"
+
+typedef struct sent {
+    char id[64];
+    const char *file;
+    const char *method, *path, *kind, *source, *content_type, *auth_user;
+} sent;
+
+static void expect_on_topic(edge *e, const sent *s, size_t n)
+{
+    json_t *recs = edge_consume(e);
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec = edge_find(recs, s[i].id);
+        if (!rec) {
+            char *dump = json_dumps(recs, JSON_COMPACT);
+            fprintf(stderr, "records: %.2000s\n", dump ? dump : "");
+            free(dump);
+        }
+        if (!rec)
+            fail_msg("request %s (%s) is not on %s", s[i].id, s[i].path, e->topic);
+        assert_string_equal(json_string_value(json_object_get(rec, "key")), MAC);
+        assert_string_equal(edge_header(rec, "pr-method"), s[i].method);
+        assert_string_equal(edge_header(rec, "pr-path"), s[i].path);
+        assert_string_equal(edge_header(rec, "pr-kind"), s[i].kind);
+        assert_string_equal(edge_header(rec, "pr-mac-source"), s[i].source);
+        assert_string_equal(edge_header(rec, "pr-remote"), "127.0.0.1");
+        assert_string_equal(edge_header(rec, "pr-user-agent"), UA);
+        const char *ms = edge_header(rec, "pr-received-ms");
+        assert_non_null(ms);
+        assert_true(atoll(ms) > 1700000000000LL);
+        if (s[i].content_type)
+            assert_string_equal(edge_header(rec, "pr-content-type"), s[i].content_type);
+        if (s[i].auth_user)
+            assert_string_equal(edge_header(rec, "pr-auth-user"), s[i].auth_user);
+        else
+            assert_null(edge_header(rec, "pr-auth-user"));
+        size_t want_len = 0, got_len = 0;
+        char *want = ts_read_file(s[i].file, &want_len);
+        char *got = edge_payload(e, (int)json_integer_value(json_object_get(rec, "partition")),
+                                 json_integer_value(json_object_get(rec, "offset")), &got_len);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_int_equal(got_len, want_len);
+        assert_memory_equal(got, want, want_len);
+        free(want);
+        free(got);
+    }
+    assert_int_equal(json_array_size(recs), n); /* nothing else was published */
+    json_decref(recs);
+}
+
+static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
+{
+    (void)state;
+    edge e;
+    edge_start(&e, ts_brokers(), "ipub", NULL);
+    sent s[5];
+    memset(s, 0, sizeof s);
+    char opts[8192];
+    edge_resp r;
+
+    s[0] = (sent){"", PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml", "PUT",
+                  "/r/" MAC ".xml", "full", "path", NULL, NULL};
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' -H 'User-Agent: " UA "'", s[0].file);
+    edge_curl(&e, opts, s[0].path, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "");
+    assert_int_equal(strlen(r.request_id), 36);
+    strcpy(s[0].id, r.request_id);
+
+    /* a form-labelled POST body with characters a form decoder would change */
+    const char *form = "<flat-profile><A ua=\"na\">a+b%20c&amp;d=e</A></flat-profile>\n";
+    s[1] = (sent){"", edge_file(&e, "form.xml", form, strlen(form)), "POST",
+                  "/r/" MAC "-delta.xml?x=1&y=a%20b", "delta", "path",
+                  "application/x-www-form-urlencoded", NULL};
+    snprintf(opts, sizeof opts,
+             "-X POST --data-binary @'%s' -H 'Content-Type: application/x-www-form-urlencoded' "
+             "-H 'User-Agent: " UA "'",
+             s[1].file);
+    edge_curl(&e, opts, s[1].path, &r);
+    assert_int_equal(r.status, 200);
+    strcpy(s[1].id, r.request_id);
+
+    /* an encrypted (binary) status report, identified by the User-Agent only */
+    s[2] = (sent){"", PR_SHARED_DIR "/samples/synthetic-delta-report.xml.aes128gcm", "PUT",
+                  "/upload/status", "status", "user-agent", "application/octet-stream", NULL};
+    snprintf(opts, sizeof opts,
+             "-X PUT --data-binary @'%s' -H 'Content-Type: application/octet-stream' "
+             "-H 'User-Agent: " UA "'",
+             s[2].file);
+    edge_curl(&e, opts, s[2].path, &r);
+    assert_int_equal(r.status, 200);
+    strcpy(s[2].id, r.request_id);
+
+    /* a chunked upload, MAC in the colon form */
+    s[3] = (sent){"", PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml", "PUT",
+                  "/r/00:56:2b:04:36:15/full.xml", "full", "path", NULL, NULL};
+    snprintf(opts, sizeof opts,
+             "-X PUT --data-binary @'%s' -H 'Transfer-Encoding: chunked' -H 'User-Agent: " UA
+             "'",
+             s[3].file);
+    edge_curl(&e, opts, s[3].path, &r);
+    assert_int_equal(r.status, 200);
+    strcpy(s[3].id, r.request_id);
+
+    /* an empty body is published too (the decoder dead-letters it as `empty`) */
+    s[4] = (sent){"", edge_file(&e, "empty", "", 0), "POST", "/r/report?mac=00562B043615",
+                  "full", "query", NULL, NULL};
+    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' -H 'User-Agent: " UA "'",
+             s[4].file);
+    edge_curl(&e, opts, s[4].path, &r);
+    assert_int_equal(r.status, 200);
+    strcpy(s[4].id, r.request_id);
+
+    expect_on_topic(&e, s, 5);
+
+    /* the metrics saw them */
+    edge_curl(&e, "", "/metrics", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "phonereport_ingest"));
+    edge_stop(&e);
+}
+
+static void test_authenticated_uploads_carry_the_user(void **state)
+{
+    (void)state;
+    const char *schemes[] = {"basic", "digest"};
+    for (int i = 0; i < 2; i++) {
+        edge e;
+        char creds[4200], scheme[64];
+        char *dir = ts_mkdtemp("icreds");
+        snprintf(creds, sizeof creds, "%s/creds", dir);
+        const char *text = "alice:s3cret:" MAC "\nbob:{md5-ha1}fc1d444e26b700081c0a5d08a6cc200f\n";
+        assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
+        char af[4300];
+        snprintf(af, sizeof af, "--auth-file=%s", creds);
+        snprintf(scheme, sizeof scheme, "--auth-scheme=%s", schemes[i]);
+        const char *args[] = {af, scheme, NULL};
+        edge_start(&e, ts_brokers(), "iauth", args);
+        sent s[2];
+        memset(s, 0, sizeof s);
+        char opts[8192];
+        edge_resp r;
+        const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
+        s[0] = (sent){"", f, "PUT", "/r/" MAC ".xml", "full", "path", NULL, "alice"};
+        snprintf(opts, sizeof opts, "--%s -u alice:s3cret -X PUT --data-binary @'%s' "
+                 "-H 'User-Agent: " UA "'", schemes[i], f);
+        edge_curl(&e, opts, s[0].path, &r);
+        assert_int_equal(r.status, 200);
+        strcpy(s[0].id, r.request_id);
+        s[1] = (sent){"", f, "POST", "/r/" MAC "-delta.xml", "delta", "path", NULL, "bob"};
+        snprintf(opts, sizeof opts, "--%s -u bob:hunter2 -X POST --data-binary @'%s' "
+                 "-H 'User-Agent: " UA "'", schemes[i], f);
+        edge_curl(&e, opts, s[1].path, &r);
+        assert_int_equal(r.status, 200);
+        strcpy(s[1].id, r.request_id);
+        expect_on_topic(&e, s, 2);
+        edge_stop(&e);
+        ts_rmtree(dir);
+        free(dir);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_and_post_reports_arrive_byte_for_byte),
+        cmocka_unit_test(test_authenticated_uploads_carry_the_user),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
