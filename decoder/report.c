@@ -10,8 +10,9 @@
  *   3. it starts like XML or gzip: plaintext;
  *   4. its first bytes parse as an aes128gcm header (rs <= 16 MiB): RFC 8188 is tried with
  *      the candidate IKMs, and accepted only if it decrypts;
- *   5. a body of whole 16-byte blocks, and the phone has an openssl password: openssl enc
- *      without its Salted__ header, which cannot be decrypted (decrypt_failed);
+ *   5. a binary body (control bytes or invalid UTF-8) of whole 16-byte blocks, and the phone
+ *      has an openssl password: openssl enc without its Salted__ header, which cannot be
+ *      decrypted (decrypt_failed);
  *   6. otherwise the XML parser has the last word (xml_malformed).
  * Classification: pr-kind status, or a well-formed body without a flat-profile element, is a
  * status report; a root element with no child elements (or an HTML page) is not_a_report.
@@ -186,6 +187,29 @@ static int try_ece(job *j, bool announced)
                 n);
 }
 
+/* True if p looks like ciphertext rather than text: a control byte (other than white space)
+ * or a byte sequence that is not UTF-8. */
+static bool looks_binary(const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+                return true;
+            i++;
+            continue;
+        }
+        size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+        if (need == 0 || c > 0xf4 || i + need > len)
+            return true;
+        for (size_t k = 1; k < need; k++)
+            if ((p[i + k] & 0xc0) != 0x80)
+                return true;
+        i += need;
+    }
+    return false;
+}
+
 /* 0 plaintext in j->data, -1 dead, -2 out of memory. */
 static int decrypt(job *j)
 {
@@ -215,7 +239,8 @@ static int decrypt(job *j)
     int rc = try_ece(j, false);
     if (rc != 1)
         return rc;
-    if (j->len % 16 == 0 && decoder_keystore_password(j->opts->keystore, j->mac))
+    if (j->len % 16 == 0 && looks_binary(j->data, j->len) &&
+        decoder_keystore_password(j->opts->keystore, j->mac))
         return dead(j, PR_DLQ_DECRYPT_FAILED,
                     "binary body without the Salted__ header: if it is openssl enc, its salt "
                     "is unknown (openssl enc -S writes no header)");
