@@ -328,7 +328,7 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     sqlite3_stmt *s = NULL;
     json_t *list = NULL;
     int64_t last = 0;
-    int n = 0;
+    int n = 0, r = SQLITE_DONE;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
@@ -342,7 +342,6 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, limit + 1);
     list = json_array();
-    int r;
     while (list && (r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
         last = sqlite3_column_int64(s, 0);
         json_t *c = json_pack("{sI sI so so so so so so}", "seq", (json_int_t)last, "version",
@@ -437,7 +436,7 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
                            json_t **out, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    json_t *list = json_array();
+    json_t *list = NULL;
     char amac[PR_MAC_LEN + 1] = "";
     const char *aparam = "";
     char *cursor = NULL;
@@ -451,6 +450,7 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
         memcpy(amac, after, PR_MAC_LEN);
         aparam = slash + 1;
     }
+    list = json_array();
     rc = prep(st,
               "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
               " FROM drift d JOIN phones p ON p.id = d.phone"

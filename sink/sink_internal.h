@@ -30,6 +30,7 @@
 #include "flatprofile.h"
 #include "mac.h"
 #include "metrics.h"
+#include "sink.h"
 #include "status.h"
 
 /* ---- config.c ---------------------------------------------------------------------- */
@@ -262,6 +263,36 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
                          const volatile int *ready, sink_api **out, char *err, size_t errlen);
 unsigned sink_api_bound_port(const sink_api *a);
 void sink_api_stop(sink_api *a); /* NULL is a no-op */
+
+/* ---- outbox.c: the publisher of phonereport.state/.changes/.drift ------------------- */
+
+typedef struct sink_outbox sink_outbox;
+/* Creates the idempotent producer and opens the publisher's own store connection. */
+pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                          sink_outbox **out, char *err, size_t errlen);
+/* Creates the output topics that are missing (state compacted). */
+pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen);
+pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen);
+/* Tells the publisher that new rows were committed (any thread). */
+void sink_outbox_wake(sink_outbox *ob);
+/* Publishes what is left (bounded by a deadline), then ends the thread. */
+void sink_outbox_stop(sink_outbox *ob);
+void sink_outbox_free(sink_outbox *ob); /* NULL is a no-op */
+
+/* ---- loop.c: the consumer thread ------------------------------------------------------ */
+
+typedef struct sink_loop sink_loop;
+/* st and pf are handed to the loop thread (it alone uses them while it runs); ob may be NULL;
+ * *ready is set while partitions are assigned. */
+pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, volatile int *ready,
+                        sink_loop **out, char *err, size_t errlen);
+pr_status sink_loop_start(sink_loop *l, char *err, size_t errlen);
+/* Asks the loop to rescan the profiles directory now (any thread). */
+void sink_loop_request_reload(sink_loop *l);
+/* Commits the open batch, leaves the group, ends the thread. */
+void sink_loop_stop(sink_loop *l);
+void sink_loop_free(sink_loop *l); /* NULL is a no-op */
 
 /* ---- time ------------------------------------------------------------------------------ */
 

@@ -42,7 +42,7 @@ static const char schema_sql[] =
     " PRIMARY KEY(phone, param)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, partition INTEGER NOT NULL,"
     " next INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, topic INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic INTEGER NOT NULL,"
     " key TEXT NOT NULL, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
     " version INTEGER NOT NULL);";

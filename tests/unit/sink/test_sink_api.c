@@ -1,1 +1,310 @@
-int main(void){return 0;}
+/*
+ * test_sink_api.c - the query API over real HTTP (curl as the independent client) on a store
+ * filled through the apply path: the exact /config document the phone simulator checks,
+ * pagination and filters, the XML round trip, and the bad-input catalogue (unknown MAC 404,
+ * malformed MAC 400, bad or unknown query parameters 400, wrong method 405, unknown path 404).
+ */
+#include "sinktest.h"
+
+#include <sys/stat.h>
+
+#include "metrics.h"
+
+#define MAC "00562b043615"
+#define MAC2 "00562b043616"
+
+typedef struct fx {
+    char *dir;
+    sink_store *st;
+    sink_profiles *pf;
+    sink_api *api;
+    pr_metrics *m;
+    int ready;
+    unsigned port;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    char err[256], path[4200];
+    f->dir = ts_mkdtemp("sink-api");
+    snprintf(path, sizeof path, "%s/profiles", f->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/profiles/default.xml", f->dir);
+    const char *prof = "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>";
+    ts_write_file(path, prof, strlen(prof));
+    snprintf(path, sizeof path, "%s/profiles", f->dir);
+    f->pf = sink_profiles_new(path);
+    sink_profiles_scan(f->pf, NULL);
+    snprintf(path, sizeof path, "%s/data", f->dir);
+    if (sink_store_open(path, false, "normal", &f->st, err, sizeof err) != PR_OK)
+        fail_msg("open: %s", err);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
+                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"}",
+                          "{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}"),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                          "{\"Display_Name_1_\":\"Mallory\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_status(MAC2, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"), true);
+    f->m = pr_metrics_new();
+    f->ready = 1;
+    if (sink_api_start("127.0.0.1:0", path, f->m, &f->ready, &f->api, err, sizeof err) != PR_OK)
+        fail_msg("api: %s", err);
+    f->port = sink_api_bound_port(f->api);
+    assert_true(f->port > 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sink_api_stop(f->api);
+    sink_store_close(f->st);
+    sink_profiles_free(f->pf);
+    pr_metrics_free(f->m);
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs curl; returns the HTTP status, body in *body (caller frees, may be NULL). */
+static int http(fx *f, const char *method, const char *path, char **body, char **ctype)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "curl -sS -g -X %s %s -w '\\n%%{http_code} %%{content_type}' 'http://127.0.0.1:%u%s'",
+             method, strcmp(method, "HEAD") == 0 ? "-I" : "", f->port, path);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    assert_non_null(out);
+    char *nl = strrchr(out, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    int code = atoi(nl + 1);
+    char *sp = strchr(nl + 1, ' ');
+    if (ctype)
+        *ctype = strdup(sp ? sp + 1 : "");
+    if (body)
+        *body = strdup(out);
+    free(out);
+    return code;
+}
+
+static json_t *get_json(fx *f, const char *path, int want_code)
+{
+    char *body = NULL, *ctype = NULL;
+    int code = http(f, "GET", path, &body, &ctype);
+    if (code != want_code)
+        fail_msg("GET %s: %d %s", path, code, body);
+    assert_non_null(strstr(ctype, "application/json"));
+    json_t *doc = json_loads(body, 0, NULL);
+    if (!doc)
+        fail_msg("GET %s: not JSON: %s", path, body);
+    free(body);
+    free(ctype);
+    return doc;
+}
+
+static void expect_error(fx *f, const char *method, const char *path, int want_code)
+{
+    char *body = NULL, *ctype = NULL;
+    int code = http(f, method, path, &body, &ctype);
+    if (code != want_code)
+        fail_msg("%s %s: %d (wanted %d) %s", method, path, code, want_code, body);
+    json_t *doc = json_loads(body, 0, NULL);
+    assert_non_null(doc);
+    assert_true(json_is_string(json_object_get(doc, "error")));
+    assert_int_equal(json_object_size(doc), 1);
+    json_decref(doc);
+    free(body);
+    free(ctype);
+}
+
+static void test_config_answers_exactly_the_documented_shape(void **state)
+{
+    fx *f = *state;
+    json_t *doc = get_json(f, "/v1/phones/" MAC "/config", 200);
+    json_t *want = json_loads(
+        "{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,\"model\":\"CP-8832-3PCC\","
+        "\"firmware\":\"12.0.1\",\"params\":{\"Display_Name_1_\":\"Alice\","
+        "\"Admin_Passwd\":\"****\",\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"},"
+        "\"access\":{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}}",
+        0, NULL);
+    assert_true(json_equal(doc, want));
+    json_decref(doc);
+    json_decref(want);
+    /* The colon form of the MAC names the same phone; ?format=json is the default. */
+    doc = get_json(f, "/v1/phones/00:56:2B:04:36:15/config?format=json", 200);
+    assert_string_equal(json_string_value(json_object_get(doc, "mac")), MAC);
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones/" MAC2 "/config", 200);
+    assert_false(json_is_true(json_object_get(doc, "complete")));
+    json_decref(doc);
+}
+
+static void test_config_xml_round_trips_through_the_flatprofile_parser(void **state)
+{
+    fx *f = *state;
+    char *body = NULL, *ctype = NULL, err[256];
+    assert_int_equal(http(f, "GET", "/v1/phones/" MAC "/config?format=xml", &body, &ctype), 200);
+    assert_non_null(strstr(ctype, "xml"));
+    pr_flat_profile fp;
+    pr_xml_error why;
+    assert_int_equal(pr_flatprofile_parse(body, strlen(body), NULL, &fp, &why, err, sizeof err),
+                     PR_OK);
+    json_t *doc = get_json(f, "/v1/phones/" MAC "/config", 200);
+    json_t *params = json_object_get(doc, "params");
+    assert_int_equal(fp.len, json_object_size(params));
+    for (size_t i = 0; i < fp.len; i++)
+        assert_string_equal(fp.params[i].value,
+                            json_string_value(json_object_get(params, fp.params[i].name)));
+    pr_flatprofile_release(&fp);
+    json_decref(doc);
+    free(body);
+    free(ctype);
+}
+
+static void test_phones_list_filters_and_paginates(void **state)
+{
+    fx *f = *state;
+    json_t *doc = get_json(f, "/v1/phones?limit=1", 200);
+    json_t *phones = json_object_get(doc, "phones");
+    assert_int_equal(json_array_size(phones), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")), MAC);
+    assert_string_equal(json_string_value(json_object_get(doc, "next")), MAC);
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones?limit=1&after=" MAC, 200);
+    phones = json_object_get(doc, "phones");
+    assert_int_equal(json_array_size(phones), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")),
+                        MAC2);
+    assert_true(json_is_null(json_object_get(doc, "next")));
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones?complete=false", 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "phones")), 1);
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones?drifted=true", 200); /* MAC2 reports Mallory, not Alice */
+    phones = json_object_get(doc, "phones");
+    assert_int_equal(json_array_size(phones), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")),
+                        MAC2);
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones?model=CP-8832-3PCC&drifted=false", 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "phones")), 1);
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones?model=CP-7841-3PCC", 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "phones")), 0);
+    json_decref(doc);
+}
+
+static void test_phone_status_changes_and_drift_documents(void **state)
+{
+    fx *f = *state;
+    json_t *doc = get_json(f, "/v1/phones/" MAC2, 200);
+    assert_int_equal(json_integer_value(json_object_get(doc, "drifted")), 1);
+    assert_string_equal(json_string_value(json_object_get(doc, "status_at")),
+                        "2026-11-24T17:02:00.000Z");
+    json_decref(doc);
+    doc = get_json(f, "/v1/phones/" MAC2 "/status", 200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(doc, "status"), "Uptime")), "12");
+    json_decref(doc);
+    expect_error(f, "GET", "/v1/phones/" MAC "/status", 404); /* known phone, no status yet */
+    doc = get_json(f, "/v1/phones/" MAC "/changes?limit=2", 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "changes")), 2);
+    json_int_t next = json_integer_value(json_object_get(doc, "next"));
+    json_decref(doc);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/phones/" MAC "/changes?after=%lld", (long long)next);
+    doc = get_json(f, path, 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "changes")), 2);
+    assert_true(json_is_null(json_object_get(doc, "next")));
+    json_decref(doc);
+    doc = get_json(f, "/v1/drift", 200);
+    json_t *d = json_object_get(doc, "drift");
+    assert_int_equal(json_array_size(d), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "actual")),
+                        "Mallory");
+    json_decref(doc);
+    doc = get_json(f, "/v1/drift?mac=" MAC, 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "drift")), 0);
+    json_decref(doc);
+}
+
+static void test_health_and_metrics(void **state)
+{
+    fx *f = *state;
+    json_t *doc = get_json(f, "/healthz", 200);
+    assert_true(json_is_true(json_object_get(doc, "ready")));
+    json_decref(doc);
+    char *body = NULL, *ctype = NULL;
+    assert_int_equal(http(f, "GET", "/metrics", &body, &ctype), 200);
+    assert_non_null(strstr(ctype, "text/plain"));
+    assert_non_null(strstr(body, "phonereport_sink_phones 2"));
+    assert_non_null(strstr(body, "phonereport_sink_drifted_params 1"));
+    free(body);
+    free(ctype);
+    assert_int_equal(http(f, "HEAD", "/healthz", NULL, NULL), 200);
+}
+
+static void test_bad_requests_get_json_errors(void **state)
+{
+    fx *f = *state;
+    expect_error(f, "GET", "/v1/phones/00562b043699/config", 404); /* unknown MAC */
+    expect_error(f, "GET", "/v1/phones/00562b043699", 404);
+    expect_error(f, "GET", "/v1/phones/00562b043699/changes", 404);
+    expect_error(f, "GET", "/v1/phones/zz/config", 400);            /* malformed MAC */
+    expect_error(f, "GET", "/v1/phones/00562b04361/config", 400);
+    expect_error(f, "GET", "/v1/phones/000000000000", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/nope", 404);
+    expect_error(f, "GET", "/v1/nope", 404);
+    expect_error(f, "GET", "/", 404);
+    expect_error(f, "GET", "/v1/phones?limit=0", 400);
+    expect_error(f, "GET", "/v1/phones?limit=1001", 400);
+    expect_error(f, "GET", "/v1/phones?limit=abc", 400);
+    expect_error(f, "GET", "/v1/phones?limit=-1", 400);
+    expect_error(f, "GET", "/v1/phones?drifted=maybe", 400);
+    expect_error(f, "GET", "/v1/phones?complete=", 400);
+    expect_error(f, "GET", "/v1/phones?after=xyz", 400);
+    expect_error(f, "GET", "/v1/phones?model=", 400);
+    expect_error(f, "GET", "/v1/phones?colour=red", 400); /* unknown parameter */
+    expect_error(f, "GET", "/v1/phones/" MAC "/config?format=yaml", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/config?fmt=xml", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/changes?after=-1", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/changes?limit=99999999999999999999", 400);
+    expect_error(f, "GET", "/v1/drift?after=nonsense", 400);
+    expect_error(f, "GET", "/v1/drift?mac=12", 400);
+    expect_error(f, "POST", "/v1/phones", 405);
+    expect_error(f, "PUT", "/v1/phones/" MAC "/config", 405);
+    expect_error(f, "DELETE", "/v1/phones/" MAC, 405);
+    /* A 405 names what is allowed. */
+    char *out = NULL;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "curl -sS -D - -o /dev/null -X POST 'http://127.0.0.1:%u/healthz'",
+             f->port);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    assert_non_null(strcasestr(out, "Allow: GET, HEAD"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_config_answers_exactly_the_documented_shape, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_config_xml_round_trips_through_the_flatprofile_parser, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_phones_list_filters_and_paginates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_phone_status_changes_and_drift_documents, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests_get_json_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

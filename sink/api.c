@@ -1,0 +1,392 @@
+/*
+ * api.c - the query API (DESIGN section 6) on libmicrohttpd:
+ *
+ *   GET /v1/phones?drifted=&complete=&model=&limit=&after=   phones, MAC order, paginated
+ *   GET /v1/phones/{mac}                                      summary of one phone
+ *   GET /v1/phones/{mac}/config[?format=json|xml]             current configuration
+ *   GET /v1/phones/{mac}/status                               latest status report
+ *   GET /v1/phones/{mac}/changes?limit=&after=                change history, oldest first
+ *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
+ *   GET /metrics, /healthz
+ *
+ * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
+ * included), 404 for an unknown phone or path, 405 for any method but GET/HEAD.
+ *
+ * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
+ * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "sink_internal.h"
+
+#define LIMIT_DEFAULT 100
+#define LIMIT_MAX 1000
+
+struct sink_api {
+    struct MHD_Daemon *d;
+    sink_store *st;
+    pr_metrics *metrics;
+    const volatile int *ready;
+    unsigned port;
+    pr_gauge *g_phones, *g_drifted, *g_outbox;
+    pr_counter *c_requests[6]; /* 200, 400, 404, 405, 500, other */
+};
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *body, size_t len,
+                                const char *type)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result ok;
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    ok = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static void count(sink_api *a, unsigned code)
+{
+    int i = code == 200 ? 0 : code == 400 ? 1 : code == 404 ? 2 : code == 405 ? 3
+          : code == 500 ? 4 : 5;
+    pr_counter_inc(a->c_requests[i]);
+}
+
+/* Steals doc. */
+static enum MHD_Result send_json(sink_api *a, struct MHD_Connection *c, unsigned code,
+                                 json_t *doc)
+{
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    count(a, code);
+    if (!body)
+        return MHD_NO;
+    size_t len = strlen(body);
+    return send_buf(c, code, body, len, "application/json");
+}
+
+static enum MHD_Result send_error(sink_api *a, struct MHD_Connection *c, unsigned code,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result send_error(sink_api *a, struct MHD_Connection *c, unsigned code,
+                                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return send_json(a, c, code, json_pack("{ss}", "error", msg));
+}
+
+/* Every query parameter must be one of `allowed` (NULL-terminated). */
+typedef struct arg_check {
+    const char *const *allowed;
+    const char *bad;
+} arg_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    arg_check *ac = cls;
+    (void)kind;
+    (void)value;
+    for (const char *const *p = ac->allowed; *p; p++)
+        if (strcmp(*p, key) == 0)
+            return MHD_YES;
+    if (!ac->bad)
+        ac->bad = key;
+    return MHD_YES;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* -1 absent; 0/1; -2 malformed. */
+static int arg_bool(struct MHD_Connection *c, const char *name)
+{
+    const char *v = arg(c, name);
+    if (!v)
+        return -1;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        return 1;
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    return -2;
+}
+
+/* 0 with *out (default def when absent), -1 malformed or outside [lo, hi]. */
+static int arg_int(struct MHD_Connection *c, const char *name, long long def, long long lo,
+                   long long hi, long long *out)
+{
+    const char *v = arg(c, name);
+    char *end;
+    *out = def;
+    if (!v)
+        return 0;
+    if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 18)
+        return -1;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static enum MHD_Result answer(sink_api *a, struct MHD_Connection *c, pr_status rc, json_t *doc,
+                              const char *err)
+{
+    if (rc == PR_OK)
+        return send_json(a, c, MHD_HTTP_OK, doc);
+    if (rc == PR_ENOTFOUND)
+        return send_error(a, c, MHD_HTTP_NOT_FOUND, "%s", *err ? err : "unknown phone");
+    if (rc == PR_EINVAL)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "%s", err);
+    PR_LOG(PR_LOG_ERROR, "sink", "query failed", json_pack("{ss}", "error", err));
+    return send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+}
+
+static enum MHD_Result metrics(sink_api *a, struct MHD_Connection *c)
+{
+    int64_t phones = 0, drifted = 0, outbox = 0;
+    size_t len = 0;
+    if (sink_query_counts(a->st, &phones, &drifted, &outbox) == PR_OK) {
+        pr_gauge_set(a->g_phones, (double)phones);
+        pr_gauge_set(a->g_drifted, (double)drifted);
+        pr_gauge_set(a->g_outbox, (double)outbox);
+    }
+    char *text = pr_metrics_render(a->metrics, &len);
+    count(a, text ? 200 : 500);
+    if (!text)
+        return MHD_NO;
+    return send_buf(c, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static enum MHD_Result phone_route(sink_api *a, struct MHD_Connection *c, const char *rest)
+{
+    char mac[PR_MAC_LEN + 1], err[256] = "";
+    const char *slash = strchr(rest, '/');
+    size_t maclen = slash ? (size_t)(slash - rest) : strlen(rest);
+    const char *sub = slash ? slash + 1 : NULL;
+    json_t *doc = NULL;
+    pr_status rc;
+    static const char *const none[] = {NULL};
+    static const char *const fmt_only[] = {"format", NULL};
+    static const char *const page[] = {"limit", "after", NULL};
+    const char *const *allowed;
+
+    if (!sub)
+        allowed = none;
+    else if (strcmp(sub, "config") == 0)
+        allowed = fmt_only;
+    else if (strcmp(sub, "status") == 0)
+        allowed = none;
+    else if (strcmp(sub, "changes") == 0)
+        allowed = page;
+    else
+        return send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
+    if (pr_mac_parse(rest, maclen, mac, err, sizeof err) != PR_OK)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "malformed MAC: %s", err);
+    arg_check ac = {allowed, NULL};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
+    if (ac.bad)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", ac.bad);
+
+    if (!sub) {
+        rc = sink_query_phone(a->st, mac, &doc, err, sizeof err);
+    } else if (strcmp(sub, "config") == 0) {
+        const char *format = arg(c, "format");
+        if (format && strcmp(format, "xml") == 0) {
+            char *xml = NULL;
+            size_t len = 0;
+            rc = sink_query_config_xml(a->st, mac, &xml, &len, err, sizeof err);
+            if (rc != PR_OK)
+                return answer(a, c, rc, NULL, err);
+            count(a, 200);
+            return send_buf(c, MHD_HTTP_OK, xml, len, "application/xml; charset=utf-8");
+        }
+        if (format && strcmp(format, "json") != 0)
+            return send_error(a, c, MHD_HTTP_BAD_REQUEST, "format: expected json or xml");
+        rc = sink_query_config(a->st, mac, &doc, err, sizeof err);
+    } else if (strcmp(sub, "status") == 0) {
+        rc = sink_query_status(a->st, mac, &doc, err, sizeof err);
+    } else {
+        long long limit, after;
+        if (arg_int(c, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, &limit) != 0)
+            return send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", LIMIT_MAX);
+        if (arg_int(c, "after", 0, 0, INT64_MAX, &after) != 0)
+            return send_error(a, c, MHD_HTTP_BAD_REQUEST, "after: expected a sequence number");
+        rc = sink_query_changes(a->st, mac, after, (int)limit, &doc, err, sizeof err);
+    }
+    return answer(a, c, rc, doc, err);
+}
+
+static enum MHD_Result phones_route(sink_api *a, struct MHD_Connection *c)
+{
+    static const char *const allowed[] = {"drifted", "complete", "model", "limit", "after", NULL};
+    arg_check ac = {allowed, NULL};
+    sink_phone_filter f = {-1, -1, NULL, NULL, LIMIT_DEFAULT};
+    char after[PR_MAC_LEN + 1], err[256] = "";
+    long long limit;
+    json_t *doc = NULL;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
+    if (ac.bad)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", ac.bad);
+    if ((f.drifted = arg_bool(c, "drifted")) == -2)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "drifted: expected true or false");
+    if ((f.complete = arg_bool(c, "complete")) == -2)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "complete: expected true or false");
+    if (arg_int(c, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, &limit) != 0)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", LIMIT_MAX);
+    f.limit = (int)limit;
+    f.model = arg(c, "model");
+    if (f.model && !*f.model)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "model: must not be empty");
+    const char *av = arg(c, "after");
+    if (av) {
+        if (pr_mac_parse(av, strlen(av), after, err, sizeof err) != PR_OK)
+            return send_error(a, c, MHD_HTTP_BAD_REQUEST, "after: malformed MAC: %s", err);
+        f.after = after;
+    }
+    pr_status rc = sink_query_phones(a->st, &f, &doc, err, sizeof err);
+    return answer(a, c, rc, doc, err);
+}
+
+static enum MHD_Result drift_route(sink_api *a, struct MHD_Connection *c)
+{
+    static const char *const allowed[] = {"mac", "limit", "after", NULL};
+    arg_check ac = {allowed, NULL};
+    char mac[PR_MAC_LEN + 1], err[256] = "";
+    long long limit;
+    json_t *doc = NULL;
+    const char *mv = arg(c, "mac");
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
+    if (ac.bad)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", ac.bad);
+    if (arg_int(c, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, &limit) != 0)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", LIMIT_MAX);
+    if (mv && pr_mac_parse(mv, strlen(mv), mac, err, sizeof err) != PR_OK)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "mac: %s", err);
+    pr_status rc = sink_query_drift(a->st, mv ? mac : NULL, arg(c, "after"), (int)limit, &doc,
+                                    err, sizeof err);
+    return answer(a, c, rc, doc, err);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    sink_api *a = cls;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
+    if (strcmp(url, "/healthz") == 0)
+        return send_json(a, c, MHD_HTTP_OK,
+                         json_pack("{ss sb}", "status", "ok", "ready", a->ready && *a->ready));
+    if (strcmp(url, "/metrics") == 0)
+        return metrics(a, c);
+    if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
+        return phones_route(a, c);
+    if (strncmp(url, "/v1/phones/", 11) == 0)
+        return phone_route(a, c, url + 11);
+    if (strcmp(url, "/v1/drift") == 0)
+        return drift_route(a, c);
+    return send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
+}
+
+pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
+                         const volatile int *ready, sink_api **out, char *err, size_t errlen)
+{
+    char host[256];
+    unsigned port;
+    struct sockaddr_storage ss;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    pr_status rc;
+    sink_api *a = NULL;
+    static const char *const codes[6] = {"200", "400", "404", "405", "500", "other"};
+
+    *out = NULL;
+    memset(&ss, 0, sizeof ss);
+    if (sink_cfg_parse_listen(listen, host, sizeof host, &port) != 0)
+        return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not host:port", listen);
+    if (!*host || strcmp(host, "0.0.0.0") == 0 || strchr(host, ':') == NULL) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        if (*host && inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+            return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not an IP address", host);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+            return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not an IP address", host);
+        flags |= MHD_USE_IPv6;
+    }
+    if (!(a = calloc(1, sizeof *a)))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    a->metrics = metrics;
+    a->ready = ready;
+    if ((rc = sink_store_open(data_dir, true, NULL, &a->st, err, errlen)) != PR_OK)
+        goto fail;
+    a->g_phones = pr_metrics_gauge(metrics, "phonereport_sink_phones", "Phones in the store", "");
+    a->g_drifted = pr_metrics_gauge(metrics, "phonereport_sink_drifted_params",
+                                    "Parameters currently drifted from the intended profile", "");
+    a->g_outbox = pr_metrics_gauge(metrics, "phonereport_sink_outbox_pending",
+                                   "Output records written but not yet confirmed by Kafka", "");
+    for (int i = 0; i < 6; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "code=\"%s\"", codes[i]);
+        a->c_requests[i] = pr_metrics_counter(metrics, "phonereport_sink_api_requests_total",
+                                              "Query API responses by status code", labels);
+    }
+    a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)30, MHD_OPTION_END);
+    if (!a->d) {
+        rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s", listen);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
+    a->port = info ? info->port : port;
+    *out = a;
+    return PR_OK;
+fail:
+    sink_api_stop(a);
+    return rc;
+}
+
+unsigned sink_api_bound_port(const sink_api *a)
+{
+    return a ? a->port : 0;
+}
+
+void sink_api_stop(sink_api *a)
+{
+    if (!a)
+        return;
+    if (a->d)
+        MHD_stop_daemon(a->d);
+    sink_store_close(a->st);
+    free(a);
+}

@@ -1,0 +1,444 @@
+/*
+ * loop.c - the consumer thread: phonereport.config and phonereport.status into the store,
+ * exactly once (DESIGN section 4).
+ *
+ * Each record is validated, applied, and its partition's next offset written, all inside one
+ * open SQLite transaction that commits when the batch reaches sink-batch-max records or has
+ * been open sink-batch-time. The offsets in the store are the truth: on every assignment the
+ * consumer starts each partition at the stored offset (the beginning when none), and a record
+ * below the stored offset is skipped, so a record is never applied twice or skipped, whatever
+ * happened to the process. Kafka's committed offsets are updated after each SQLite commit for
+ * monitoring only (consumer-group lag in the usual tools); they are never read back.
+ *
+ * A record that violates the contract is counted (phonereport_sink_invalid_events_total by
+ * reason) and logged without its payload; its offset advances with the batch.
+ *
+ * The same thread rescans the profiles directory (every profiles-poll, and when asked by
+ * sink_reload) and recomputes drift in its own transaction.
+ *
+ * DESIGN: librdkafka serves the rebalance callback from rd_kafka_consumer_poll() on this
+ * thread, so the callback may commit the open batch before partitions go away.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "sink_internal.h"
+
+#define MAX_REASONS 16
+
+struct sink_loop {
+    const pr_common_cfg *common;
+    const sink_cfg *cfg;
+    pr_metrics *metrics;
+    sink_store *st;
+    sink_profiles *pf;
+    sink_outbox *ob;
+    volatile int *ready;
+    rd_kafka_t *rk;
+    char topic_config[256], topic_status[256];
+    pthread_t thread;
+    bool started;
+    atomic_int stop, reload;
+    /* Open batch. */
+    long batch_n;
+    long long batch_start_ms;
+    rd_kafka_topic_partition_list_t *batch_offsets;
+    long pending_applied, pending_invalid;
+    /* Metrics. */
+    pr_counter *c_applied[3]; /* full, delta, status */
+    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped;
+    pr_histogram *h_commit;
+    struct { char reason[32]; pr_counter *c; } invalid[MAX_REASONS];
+    size_t ninvalid;
+};
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pr_counter *invalid_counter(sink_loop *l, const char *reason)
+{
+    for (size_t i = 0; i < l->ninvalid; i++)
+        if (strcmp(l->invalid[i].reason, reason) == 0)
+            return l->invalid[i].c;
+    if (l->ninvalid == MAX_REASONS)
+        reason = "other";
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    pr_counter *c = pr_metrics_counter(l->metrics, "phonereport_sink_invalid_events_total",
+                                       "Consumed records that violate the event contract "
+                                       "(counted and skipped, never applied)",
+                                       labels);
+    if (l->ninvalid < MAX_REASONS) {
+        snprintf(l->invalid[l->ninvalid].reason, sizeof l->invalid[0].reason, "%s", reason);
+        l->invalid[l->ninvalid++].c = c;
+    }
+    return c;
+}
+
+static void drop_offsets(sink_loop *l)
+{
+    if (l->batch_offsets)
+        rd_kafka_topic_partition_list_destroy(l->batch_offsets);
+    l->batch_offsets = NULL;
+}
+
+/* Commits the open batch (if any). On failure the batch is rolled back and every assigned
+ * partition is sent back to its stored offset, so the records are read again. */
+static pr_status batch_commit(sink_loop *l)
+{
+    char err[512];
+    if (!sink_store_in_txn(l->st))
+        return PR_OK;
+    long long t0 = mono_ms();
+    if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
+               json_pack("{ss}", "error", err));
+        sink_store_rollback(l->st);
+        l->batch_n = 0;
+        drop_offsets(l);
+        return PR_ETRANSIENT;
+    }
+    pr_histogram_observe(l->h_commit, (double)(mono_ms() - t0) / 1000.0);
+    pr_counter_inc(l->c_batches);
+    if (l->batch_offsets && l->batch_offsets->cnt > 0)
+        rd_kafka_commit(l->rk, l->batch_offsets, 1); /* monitoring only */
+    drop_offsets(l);
+    l->batch_n = 0;
+    sink_outbox_wake(l->ob);
+    return PR_OK;
+}
+
+/* Seeks every assigned partition to its stored offset (after a rolled-back batch). */
+static void rewind_to_store(sink_loop *l)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t next = sink_store_offset_get(l->st, parts->elems[i].topic,
+                                             parts->elems[i].partition);
+        parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, parts, 5000);
+    if (e) {
+        PR_LOG(PR_LOG_ERROR, "sink", "seek failed", json_pack("{ss}", "error", rd_kafka_error_string(e)));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    sink_loop *l = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *kerr = NULL;
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t next = sink_store_offset_get(l->st, parts->elems[i].topic,
+                                                 parts->elems[i].partition);
+            parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+            PR_LOG(PR_LOG_INFO, "sink", "partition assigned",
+                   json_pack("{ss si sI}", "topic", parts->elems[i].topic, "partition",
+                             (int)parts->elems[i].partition, "offset",
+                             (json_int_t)parts->elems[i].offset));
+        }
+        if (cooperative)
+            kerr = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        *l->ready = 1;
+    } else {
+        /* Partitions go away: what we applied from them commits now, with their offsets. */
+        batch_commit(l);
+        if (cooperative)
+            kerr = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+        PR_LOG(PR_LOG_INFO, "sink", "partitions revoked", json_pack("{si}", "count", parts->cnt));
+    }
+    if (kerr) {
+        PR_LOG(PR_LOG_ERROR, "sink", "assignment failed",
+               json_pack("{ss}", "error", rd_kafka_error_string(kerr)));
+        rd_kafka_error_destroy(kerr);
+    }
+}
+
+pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, volatile int *ready,
+                        sink_loop **out, char *err, size_t errlen)
+{
+    const char *defaults[] = {"group.id", cfg->group, "enable.auto.commit", "false",
+                              "enable.auto.offset.store", "false", "isolation.level",
+                              "read_committed", "auto.offset.reset", "earliest",
+                              "enable.partition.eof", "false", NULL};
+    static const char *const kinds[3] = {"full", "delta", "status"};
+    rd_kafka_conf_t *conf = NULL;
+    pr_status rc = PR_OK;
+    sink_loop *l = calloc(1, sizeof *l);
+    *out = NULL;
+    if (!l)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    l->common = common;
+    l->cfg = cfg;
+    l->metrics = metrics;
+    l->st = st;
+    l->pf = pf;
+    l->ob = ob;
+    l->ready = ready;
+    pr_topic_name(common->topic_prefix, PR_TOPIC_CONFIG, l->topic_config, sizeof l->topic_config);
+    pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status, sizeof l->topic_status);
+    for (int i = 0; i < 3; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "kind=\"%s\"", kinds[i]);
+        l->c_applied[i] = pr_metrics_counter(metrics, "phonereport_sink_applied_reports_total",
+                                             "Reports applied to the store", labels);
+    }
+    l->c_params = pr_metrics_counter(metrics, "phonereport_sink_params_upserted_total",
+                                     "Parameter rows written", "");
+    l->c_changes = pr_metrics_counter(metrics, "phonereport_sink_changes_total",
+                                      "Parameter changes recorded (removals included)", "");
+    l->c_drift = pr_metrics_counter(metrics, "phonereport_sink_drift_transitions_total",
+                                    "drifted/resolved transitions emitted", "");
+    l->c_batches = pr_metrics_counter(metrics, "phonereport_sink_batches_total",
+                                      "SQLite transactions committed", "");
+    l->c_skipped = pr_metrics_counter(metrics, "phonereport_sink_already_applied_total",
+                                      "Records below the stored offset, skipped", "");
+    l->h_commit = pr_metrics_histogram(metrics, "phonereport_sink_commit_seconds",
+                                       "Duration of a batch commit", "",
+                                       pr_metrics_latency_buckets,
+                                       pr_metrics_latency_buckets_len);
+    if (!(conf = pr_kafka_conf_new(common, "sink", defaults, err, errlen))) {
+        rc = PR_EINVAL;
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, l);
+    if (!(l->rk = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, err, errlen))) {
+        rc = PR_EFATAL;
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(l->rk);
+    *out = l;
+    return PR_OK;
+fail:
+    sink_loop_free(l);
+    return rc;
+}
+
+/* Applies one record inside the open batch. Returns non-OK only for store failures. */
+static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    bool is_status = strcmp(topic, l->topic_status) == 0;
+    char err[512] = "", reason[32] = "";
+    sink_event ev;
+    sink_apply_result res;
+    sink_apply_opts opts = {l->cfg->changes_keep};
+    pr_status rc;
+
+    int64_t next = sink_store_offset_get(l->st, topic, rkm->partition);
+    if (next >= 0 && rkm->offset < next) {
+        pr_counter_inc(l->c_skipped);
+        return PR_OK;
+    }
+    if (!sink_store_in_txn(l->st)) {
+        if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
+            return rc;
+        l->batch_start_ms = mono_ms();
+    }
+    rc = sink_event_parse(rkm->payload, rkm->len, is_status, rkm->key, rkm->key_len, &ev, reason,
+                          sizeof reason, err, sizeof err);
+    if (rc != PR_OK) {
+        pr_counter_inc(invalid_counter(l, reason));
+        PR_LOG(PR_LOG_WARN, "sink", "invalid event skipped",
+               json_pack("{ss si sI ss ss}", "topic", topic, "partition", (int)rkm->partition,
+                         "offset", (json_int_t)rkm->offset, "reason", reason, "detail", err));
+    } else {
+        rc = sink_apply(l->st, l->pf, &opts, &ev, &res, err, sizeof err);
+        if (rc == PR_OK) {
+            pr_counter_inc(l->c_applied[ev.is_status ? 2 : ev.kind == PR_KIND_FULL ? 0 : 1]);
+            pr_counter_add(l->c_params, res.upserts);
+            pr_counter_add(l->c_changes, res.changes);
+            pr_counter_add(l->c_drift, res.transitions);
+        }
+        sink_event_release(&ev);
+        if (rc != PR_OK) {
+            PR_LOG(PR_LOG_ERROR, "sink", "apply failed", json_pack("{ss}", "error", err));
+            return rc;
+        }
+    }
+    if ((rc = sink_store_offset_put(l->st, topic, rkm->partition, rkm->offset + 1, err,
+                                    sizeof err)) != PR_OK)
+        return rc;
+    if (!l->batch_offsets)
+        l->batch_offsets = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(l->batch_offsets, topic, rkm->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(l->batch_offsets, topic, rkm->partition);
+    tp->offset = rkm->offset + 1;
+    l->batch_n++;
+    return PR_OK;
+}
+
+static void profiles_rescan(sink_loop *l)
+{
+    sink_profiles_delta d = {0};
+    char err[512], now[32];
+    unsigned transitions = 0;
+    if (batch_commit(l) != PR_OK) {
+        rewind_to_store(l);
+        return;
+    }
+    if (!sink_profiles_scan(l->pf, &d))
+        goto out;
+    sink_now_rfc3339(now, sizeof now);
+    if (sink_store_begin(l->st, err, sizeof err) != PR_OK ||
+        sink_drift_profiles_changed(l->st, l->pf, &d, now, &transitions, err, sizeof err) !=
+            PR_OK ||
+        sink_store_commit(l->st, err, sizeof err) != PR_OK) {
+        sink_store_rollback(l->st);
+        PR_LOG(PR_LOG_ERROR, "sink", "drift recompute failed", json_pack("{ss}", "error", err));
+        goto out;
+    }
+    pr_counter_add(l->c_drift, transitions);
+    PR_LOG(PR_LOG_INFO, "sink", "profiles changed, drift recomputed",
+           json_pack("{sb si si}", "all_phones", d.all, "phones", (int)d.len, "transitions",
+                     (int)transitions));
+    sink_outbox_wake(l->ob);
+out:
+    sink_profiles_delta_release(&d);
+}
+
+/* Lag per assigned partition: high watermark minus the position. */
+static void update_lag(sink_loop *l)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    rd_kafka_position(l->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo = 0, hi = 0, pos = parts->elems[i].offset;
+        if (rd_kafka_get_watermark_offsets(l->rk, parts->elems[i].topic,
+                                           parts->elems[i].partition, &lo, &hi) != 0 ||
+            hi < 0)
+            continue;
+        if (pos < 0) {
+            pos = sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
+            if (pos < 0)
+                pos = lo;
+        }
+        char labels[320];
+        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", parts->elems[i].topic,
+                 (int)parts->elems[i].partition);
+        pr_gauge_set(pr_metrics_gauge(l->metrics, "phonereport_sink_lag",
+                                      "Records not yet applied, per partition", labels),
+                     (double)(hi > pos ? hi - pos : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void *consume(void *arg)
+{
+    sink_loop *l = arg;
+    long long next_scan = 0, next_lag = 0;
+    while (!atomic_load(&l->stop)) {
+        long long now = mono_ms();
+        if (atomic_exchange(&l->reload, 0) || now >= next_scan) {
+            profiles_rescan(l);
+            next_scan = mono_ms() + l->cfg->profiles_poll_ms;
+        }
+        if (now >= next_lag) {
+            update_lag(l);
+            next_lag = now + 1000;
+        }
+        int timeout = 100;
+        if (sink_store_in_txn(l->st)) {
+            long long left = l->batch_start_ms + l->cfg->batch_ms - now;
+            timeout = left <= 0 ? 0 : left < 100 ? (int)left : 100;
+        }
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(l->rk, timeout);
+        if (rkm) {
+            if (rkm->err) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    PR_LOG(PR_LOG_WARN, "sink", "consumer error",
+                           json_pack("{ss}", "error", rd_kafka_message_errstr(rkm)));
+            } else if (handle(l, rkm) != PR_OK) {
+                sink_store_rollback(l->st);
+                l->batch_n = 0;
+                drop_offsets(l);
+                rd_kafka_message_destroy(rkm);
+                rkm = NULL;
+                rewind_to_store(l);
+                /* Back off a second (the store is failing), without consuming. */
+                for (int i = 0; i < 10 && !atomic_load(&l->stop); i++)
+                    nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+                continue;
+            }
+            if (rkm)
+                rd_kafka_message_destroy(rkm);
+        }
+        if (sink_store_in_txn(l->st) &&
+            (l->batch_n >= l->cfg->batch_max ||
+             mono_ms() - l->batch_start_ms >= l->cfg->batch_ms)) {
+            if (batch_commit(l) != PR_OK)
+                rewind_to_store(l);
+        }
+    }
+    batch_commit(l);
+    rd_kafka_consumer_close(l->rk);
+    *l->ready = 0;
+    return NULL;
+}
+
+pr_status sink_loop_start(sink_loop *l, char *err, size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
+    rd_kafka_topic_partition_list_add(topics, l->topic_config, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, l->topic_status, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(l->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e)
+        return pr_err(PR_EFATAL, err, errlen, "subscribe: %s", rd_kafka_err2str(e));
+    if (pthread_create(&l->thread, NULL, consume, l) != 0)
+        return pr_err(PR_EFATAL, err, errlen, "cannot start the consumer thread");
+    l->started = true;
+    return PR_OK;
+}
+
+void sink_loop_request_reload(sink_loop *l)
+{
+    if (l)
+        atomic_store(&l->reload, 1);
+}
+
+void sink_loop_stop(sink_loop *l)
+{
+    if (!l || !l->started)
+        return;
+    atomic_store(&l->stop, 1);
+    pthread_join(l->thread, NULL);
+    l->started = false;
+}
+
+void sink_loop_free(sink_loop *l)
+{
+    if (!l)
+        return;
+    sink_loop_stop(l);
+    if (l->rk)
+        rd_kafka_destroy(l->rk);
+    drop_offsets(l);
+    free(l);
+}

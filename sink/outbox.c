@@ -1,0 +1,423 @@
+/*
+ * outbox.c - publishes what apply and drift wrote to the outbox, with an idempotent producer
+ * (acks=all, murmur2_random, key = MAC), and deletes each row once its delivery report
+ * confirms it.
+ *
+ * Guarantee (README "What the sink publishes"): a record is written to the outbox in the same
+ * SQLite transaction as the state it describes, so nothing committed is lost; it is deleted
+ * only after the broker acknowledged it. After a crash every remaining row is published again,
+ * so a record can repeat only if it had been published but its row was not yet deleted. Every
+ * record carries (mac, version), so a consumer drops repeats.
+ *
+ * phonereport.state is not copied into the outbox: outbox_state holds (phone, version) and the
+ * publisher renders the phone's *current* state when it sends, so one record covers any number
+ * of reports in between, and a delta costs the store no more than its own rows.
+ *
+ * DESIGN: one thread owns the producer's poll loop and its own SQLite connection. Delivery
+ * reports are served by rd_kafka_poll() on that thread and collected into lists that the
+ * thread deletes in one transaction. Rows are read by increasing id (AUTOINCREMENT, so ids
+ * never go back); a failed delivery rewinds the cursor once nothing is in flight.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "sink_internal.h"
+
+#define PAGE 500
+#define STATE_PAGE 200
+#define MAX_IN_FLIGHT 20000
+#define DRAIN_MS 10000
+
+typedef struct sent {
+    bool is_state;
+    int64_t id; /* outbox id, or phone id for state */
+    int64_t version;
+} sent;
+
+typedef struct id_list {
+    sent *v;
+    size_t len, cap;
+} id_list;
+
+struct sink_outbox {
+    const pr_common_cfg *common;
+    const sink_cfg *cfg;
+    rd_kafka_t *rk;
+    sink_store *st;
+    char topics[PR_TOPIC__COUNT][256];
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool wake;
+    atomic_int stop;
+    /* Publisher-thread state. */
+    int64_t cursor, state_cursor, rewind_to;
+    long in_flight, states_in_flight;
+    id_list done;
+    pr_counter *c_published[PR_TOPIC__COUNT], *c_failed;
+    pr_gauge *g_in_flight;
+};
+
+static void list_add(id_list *l, sent s)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        sent *n = realloc(l->v, cap * sizeof *n);
+        if (!n)
+            return; /* the row stays and is sent again later: a repeat, never a loss */
+        l->v = n;
+        l->cap = cap;
+    }
+    l->v[l->len++] = s;
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    sink_outbox *ob = opaque;
+    sent *s = rkm->_private;
+    (void)rk;
+    if (!s)
+        return;
+    if (s->is_state)
+        ob->states_in_flight--;
+    else
+        ob->in_flight--;
+    if (rkm->err) {
+        bool purged = rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                      rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+        pr_counter_inc(ob->c_failed);
+        if (!purged)
+            PR_LOG(PR_LOG_WARN, "sink", "publish failed, will retry",
+               json_pack("{ss ss}", "topic", rd_kafka_topic_name(rkm->rkt), "error",
+                         rd_kafka_err2str(rkm->err)));
+        if (!s->is_state && (ob->rewind_to < 0 || s->id - 1 < ob->rewind_to))
+            ob->rewind_to = s->id - 1;
+    } else {
+        list_add(&ob->done, *s);
+    }
+    free(s);
+}
+
+pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                          sink_outbox **out, char *err, size_t errlen)
+{
+    static const char *const defaults[] = {
+        "enable.idempotence", "true", "acks", "all", "partitioner", "murmur2_random",
+        "linger.ms", "5", "message.timeout.ms", "60000", NULL};
+    pr_status rc = PR_OK;
+    rd_kafka_conf_t *conf = NULL;
+    sink_outbox *ob = calloc(1, sizeof *ob);
+    *out = NULL;
+    if (!ob)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    ob->common = common;
+    ob->cfg = cfg;
+    ob->rewind_to = -1;
+    pthread_mutex_init(&ob->mu, NULL);
+    pthread_cond_init(&ob->cv, NULL);
+    for (int t = PR_TOPIC_STATE; t <= PR_TOPIC_DRIFT; t++) {
+        char labels[64];
+        pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t], sizeof ob->topics[t]);
+        snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
+        ob->c_published[t] = pr_metrics_counter(metrics, "phonereport_sink_published_total",
+                                                "Output records confirmed by Kafka", labels);
+    }
+    ob->c_failed = pr_metrics_counter(metrics, "phonereport_sink_publish_failures_total",
+                                      "Output deliveries that failed (retried from the outbox)",
+                                      "");
+    ob->g_in_flight = pr_metrics_gauge(metrics, "phonereport_sink_publish_in_flight",
+                                       "Output records sent and not yet confirmed", "");
+    if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &ob->st, err, errlen)) != PR_OK)
+        goto fail;
+    if (!(conf = pr_kafka_conf_new(common, "sink", defaults, err, errlen))) {
+        rc = PR_EINVAL;
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_opaque(conf, ob);
+    if (!(ob->rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen))) {
+        rc = PR_EFATAL;
+        goto fail;
+    }
+    *out = ob;
+    return PR_OK;
+fail:
+    sink_outbox_free(ob);
+    return rc;
+}
+
+pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
+{
+    static const char *const compact[] = {"cleanup.policy", "compact", NULL};
+    const char *state[] = {ob->topics[PR_TOPIC_STATE]};
+    const char *others[] = {ob->topics[PR_TOPIC_CHANGES], ob->topics[PR_TOPIC_DRIFT]};
+    int parts = (int)ob->cfg->state_partitions;
+    pr_status rc = pr_kafka_ensure_topics(ob->rk, state, 1, parts, compact, 15000, err, errlen);
+    if (rc == PR_OK)
+        rc = pr_kafka_ensure_topics(ob->rk, others, 2, parts, NULL, 15000, err, errlen);
+    return rc;
+}
+
+/* Produces one record; 0, or -1 when the local queue is full or the producer refuses. */
+static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *value, size_t len,
+                   sent s)
+{
+    sent *op = malloc(sizeof *op);
+    if (!op)
+        return -1;
+    *op = s;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        ob->rk, RD_KAFKA_V_TOPIC(ob->topics[t]), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
+    if (e) {
+        free(op);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            PR_LOG(PR_LOG_ERROR, "sink", "produce refused",
+                   json_pack("{ss}", "error", rd_kafka_err2str(e)));
+        return -1;
+    }
+    if (s.is_state)
+        ob->states_in_flight++;
+    else
+        ob->in_flight++;
+    return 0;
+}
+
+/* Sends the next page of outbox rows; returns how many were sent. */
+static int send_rows(sink_outbox *ob)
+{
+    int n = 0;
+    sqlite3_stmt *s;
+    if (ob->in_flight >= MAX_IN_FLIGHT || ob->rewind_to >= 0)
+        return 0;
+    if (!(s = sink_store_stmt(ob->st, Q_OUTBOX_NEXT)))
+        return 0;
+    sqlite3_bind_int64(s, 1, ob->cursor);
+    sqlite3_bind_int(s, 2, PAGE);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        int t = sqlite3_column_int(s, 1);
+        const char *key = sink_col_text(s, 2), *value = sink_col_text(s, 3);
+        if (t < PR_TOPIC_STATE || t > PR_TOPIC_DRIFT) { /* cannot happen: we wrote it */
+            list_add(&ob->done, (sent){false, id, 0});
+            ob->cursor = id;
+            continue;
+        }
+        if (produce(ob, (pr_topic)t, key, value, (size_t)sqlite3_column_bytes(s, 3),
+                    (sent){false, id, (int64_t)t}) != 0)
+            break; /* queue full: the next round resumes at this row */
+        ob->cursor = id;
+        n++;
+    }
+    sqlite3_reset(s);
+    return n;
+}
+
+/* Sends the current state of the next phones marked in outbox_state. One pass at a time:
+ * the next one starts when the previous one is confirmed. */
+static int send_states(sink_outbox *ob)
+{
+    int64_t phones[STATE_PAGE], versions[STATE_PAGE];
+    int n = 0, sent_n = 0;
+    char err[256];
+    sqlite3_stmt *s;
+    if (ob->states_in_flight > 0 || !(s = sink_store_stmt(ob->st, Q_OUTBOX_STATE_NEXT)))
+        return 0;
+    sqlite3_bind_int64(s, 1, ob->state_cursor);
+    sqlite3_bind_int(s, 2, STATE_PAGE);
+    while (n < STATE_PAGE && sqlite3_step(s) == SQLITE_ROW) {
+        phones[n] = sqlite3_column_int64(s, 0);
+        versions[n] = sqlite3_column_int64(s, 1);
+        n++;
+    }
+    sqlite3_reset(s);
+    ob->state_cursor = n == STATE_PAGE ? phones[n - 1] : 0;
+    if (n == 0)
+        return 0;
+    /* Render from one snapshot so that a state and its version agree. */
+    sqlite3_exec(sink_store_db(ob->st), "BEGIN", NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        json_t *doc = NULL;
+        char mac[PR_MAC_LEN + 1];
+        if (sink_query_state_record(ob->st, phones[i], &doc, mac, err, sizeof err) != PR_OK)
+            continue;
+        int64_t version = (int64_t)json_integer_value(json_object_get(doc, "version"));
+        if (version < versions[i])
+            version = versions[i];
+        char *text = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        if (!text)
+            continue;
+        if (produce(ob, PR_TOPIC_STATE, mac, text, strlen(text),
+                    (sent){true, phones[i], version}) == 0)
+            sent_n++;
+        free(text);
+    }
+    sqlite3_exec(sink_store_db(ob->st), "COMMIT", NULL, NULL, NULL);
+    if (sent_n < n)
+        ob->state_cursor = 0; /* retry the page later */
+    return sent_n;
+}
+
+/* Deletes the confirmed rows in one transaction. */
+static void delete_done(sink_outbox *ob)
+{
+    char err[256];
+    if (ob->done.len == 0)
+        return;
+    if (sink_store_begin(ob->st, err, sizeof err) != PR_OK)
+        return; /* retried next round */
+    for (size_t i = 0; i < ob->done.len; i++) {
+        sent *d = &ob->done.v[i];
+        sqlite3_stmt *s = sink_store_stmt(ob->st, d->is_state ? Q_OUTBOX_STATE_DELETE
+                                                                : Q_OUTBOX_DELETE);
+        if (!s)
+            goto fail;
+        sqlite3_bind_int64(s, 1, d->id);
+        if (d->is_state)
+            sqlite3_bind_int64(s, 2, d->version);
+        int r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r != SQLITE_DONE)
+            goto fail;
+    }
+    if (sink_store_commit(ob->st, err, sizeof err) != PR_OK)
+        goto fail;
+    for (size_t i = 0; i < ob->done.len; i++) {
+        sent *d = &ob->done.v[i];
+        pr_counter_inc(ob->c_published[d->is_state ? PR_TOPIC_STATE : (pr_topic)d->version]);
+    }
+    ob->done.len = 0;
+    return;
+fail:
+    PR_LOG(PR_LOG_WARN, "sink", "outbox delete failed, will retry",
+           json_pack("{ss}", "error", sqlite3_errmsg(sink_store_db(ob->st))));
+    sink_store_rollback(ob->st);
+}
+
+static bool outbox_empty(sink_outbox *ob)
+{
+    sqlite3_stmt *s = NULL;
+    bool empty = true;
+    if (sqlite3_prepare_v2(sink_store_db(ob->st),
+                           "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
+                           -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        empty = sqlite3_column_int64(s, 0) == 0;
+    sqlite3_finalize(s);
+    return empty;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *publisher(void *arg)
+{
+    sink_outbox *ob = arg;
+    long long drain_deadline = 0;
+    for (;;) {
+        if (atomic_load(&ob->stop) && !drain_deadline)
+            drain_deadline = mono_ms() + DRAIN_MS;
+        if (ob->rewind_to >= 0 && ob->in_flight == 0) {
+            ob->cursor = ob->rewind_to;
+            ob->rewind_to = -1;
+        }
+        int n = send_rows(ob) + send_states(ob);
+        rd_kafka_poll(ob->rk, n > 0 || ob->in_flight + ob->states_in_flight > 0 ? 20 : 0);
+        delete_done(ob);
+        pr_gauge_set(ob->g_in_flight, (double)(ob->in_flight + ob->states_in_flight));
+        if (rd_kafka_fatal_error(ob->rk, NULL, 0)) {
+            char why[256];
+            rd_kafka_fatal_error(ob->rk, why, sizeof why);
+            PR_LOG(PR_LOG_ERROR, "sink",
+                   "producer fatal error: publishing stops; the outbox keeps the records for "
+                   "the next start",
+                   json_pack("{ss}", "error", why));
+            break;
+        }
+        if (drain_deadline) {
+            if ((ob->in_flight + ob->states_in_flight == 0 && n == 0 && outbox_empty(ob)) ||
+                mono_ms() > drain_deadline)
+                break;
+            continue;
+        }
+        if (n == 0 && ob->in_flight + ob->states_in_flight == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 200 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_mutex_lock(&ob->mu);
+            while (!ob->wake && !atomic_load(&ob->stop))
+                if (pthread_cond_timedwait(&ob->cv, &ob->mu, &until) != 0)
+                    break;
+            ob->wake = false;
+            pthread_mutex_unlock(&ob->mu);
+        }
+    }
+    rd_kafka_flush(ob->rk, 2000);
+    rd_kafka_poll(ob->rk, 0);
+    delete_done(ob);
+    return NULL;
+}
+
+pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen)
+{
+    if (pthread_create(&ob->thread, NULL, publisher, ob) != 0)
+        return pr_err(PR_EFATAL, err, errlen, "cannot start the publisher thread");
+    ob->started = true;
+    return PR_OK;
+}
+
+void sink_outbox_wake(sink_outbox *ob)
+{
+    if (!ob)
+        return;
+    pthread_mutex_lock(&ob->mu);
+    ob->wake = true;
+    pthread_cond_signal(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
+}
+
+void sink_outbox_stop(sink_outbox *ob)
+{
+    if (!ob || !ob->started)
+        return;
+    atomic_store(&ob->stop, 1);
+    sink_outbox_wake(ob);
+    pthread_join(ob->thread, NULL);
+    ob->started = false;
+}
+
+void sink_outbox_free(sink_outbox *ob)
+{
+    if (!ob)
+        return;
+    sink_outbox_stop(ob);
+    if (ob->rk) {
+        /* What is still queued stays in the outbox for the next start; purging serves the
+         * delivery reports, which free each record's opaque. */
+        rd_kafka_purge(ob->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(ob->rk, 0);
+        rd_kafka_destroy(ob->rk);
+    }
+    sink_store_close(ob->st);
+    free(ob->done.v);
+    pthread_mutex_destroy(&ob->mu);
+    pthread_cond_destroy(&ob->cv);
+    free(ob);
+}

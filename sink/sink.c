@@ -1,0 +1,133 @@
+/*
+ * sink.c - the sink role's lifecycle (sink.h): opens the store, the profiles, the publisher,
+ * the consumer and the query API, and starts and stops their threads in order.
+ *
+ * DESIGN: three threads besides the caller's: the consumer (loop.c, the only writer of state),
+ * the publisher (outbox.c) and MHD's polling thread (api.c). Each has its own SQLite
+ * connection. Stop order: the API first (no new queries), then the consumer (commits its open
+ * batch and leaves the group), then the publisher (publishes what the last batch wrote,
+ * within a deadline; anything left stays in the outbox for the next start).
+ * Without brokers (common->brokers NULL) the sink serves the API over the existing store only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "sink.h"
+#include "sink_internal.h"
+
+struct sink {
+    const pr_common_cfg *common;
+    const sink_cfg *cfg;
+    pr_metrics *metrics;
+    sink_store *st;     /* the consumer's connection; handed to the loop */
+    sink_profiles *pf;  /* used by the loop thread only */
+    sink_outbox *ob;
+    sink_loop *loop;
+    sink_api *api;
+    volatile int ready;
+};
+
+void sink_now_rfc3339(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
+                   sink **out, char *err, size_t errlen)
+{
+    pr_status rc;
+    sink *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (!r)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    r->common = common;
+    r->cfg = cfg;
+    r->metrics = metrics;
+    if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &r->st, err, errlen)) != PR_OK)
+        goto fail;
+    if (!(r->pf = sink_profiles_new(cfg->profiles_dir))) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto fail;
+    }
+    if (common->brokers && *common->brokers) {
+        if ((rc = sink_outbox_new(common, cfg, metrics, &r->ob, err, errlen)) != PR_OK)
+            goto fail;
+        if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->ready, &r->loop,
+                                err, errlen)) != PR_OK)
+            goto fail;
+    }
+    *out = r;
+    return PR_OK;
+fail:
+    sink_free(r);
+    return rc;
+}
+
+pr_status sink_start(sink *r, char *err, size_t errlen)
+{
+    pr_status rc;
+    if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
+        return rc;
+    if ((rc = sink_api_start(r->cfg->api_listen, r->cfg->data_dir, r->metrics, &r->ready,
+                             &r->api, err, errlen)) != PR_OK)
+        return rc;
+    if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
+        return rc;
+    if (r->loop && (rc = sink_loop_start(r->loop, err, errlen)) != PR_OK)
+        return rc;
+    if (!r->loop) {
+        r->ready = 1;
+        PR_LOG(PR_LOG_WARN, "sink", "no brokers: serving the existing store only", NULL);
+    }
+    PR_LOG(PR_LOG_INFO, "sink", "started",
+           json_pack("{si ss ss*}", "api_port", (int)sink_api_bound_port(r->api), "data_dir",
+                     r->cfg->data_dir, "profiles_dir", r->cfg->profiles_dir));
+    return PR_OK;
+}
+
+void sink_stop(sink *r)
+{
+    if (!r)
+        return;
+    sink_api_stop(r->api);
+    r->api = NULL;
+    sink_loop_stop(r->loop);
+    sink_outbox_stop(r->ob);
+    r->ready = 0;
+}
+
+void sink_free(sink *r)
+{
+    if (!r)
+        return;
+    sink_stop(r);
+    sink_loop_free(r->loop);
+    sink_outbox_free(r->ob);
+    sink_profiles_free(r->pf);
+    sink_store_close(r->st);
+    free(r);
+}
+
+int sink_ready(const sink *r)
+{
+    return r && r->ready;
+}
+
+unsigned sink_api_port(const sink *r)
+{
+    return r ? sink_api_bound_port(r->api) : 0;
+}
+
+void sink_reload(sink *r)
+{
+    if (r)
+        sink_loop_request_reload(r->loop);
+}
