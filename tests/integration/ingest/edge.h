@@ -34,7 +34,7 @@ void edge_stop(edge *e);
 typedef struct edge_resp {
     int status; /* 0 when no HTTP answer came */
     char request_id[64];
-    char body[1024];
+    char body[65536];
     char www_authenticate[512];
     char allow[128];
     char retry_after[32];

@@ -1,0 +1,173 @@
+/*
+ * test_ingest_outage.c - the edge's promise under a broker outage, on a private broker this
+ * test starts, halts and restarts (tests/kafka/broker.sh): while phones send and the broker
+ * goes away, every answer is 200 or 503 (never another 2xx, never silence); once the edge
+ * knows Kafka is gone every upload gets 503 with Retry-After; when the broker is back uploads
+ * succeed again; and every upload that got 200 is on the topic (counted by request id).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edge.h"
+#include "testsupport.h"
+
+#define UA "-H 'User-Agent: Cisco-CP-8841-3PCC/11.0 (00562b043615)'"
+#define MAXREQ 4096
+
+typedef struct outcome {
+    int status;
+    char id[64];
+    char retry_after[32];
+} outcome;
+
+typedef struct run {
+    edge e;
+    char kafka_dir[1024];
+    char brokers[256];
+    const char *body;
+    outcome out[MAXREQ];
+    int n;
+    pthread_mutex_t mu;
+    volatile int stop_sender;
+} run;
+
+static void send_one(run *t, const char *path)
+{
+    char opts[4500];
+    edge_resp r;
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, t->body);
+    edge_curl(&t->e, opts, path, &r);
+    pthread_mutex_lock(&t->mu);
+    if (t->n < MAXREQ) {
+        t->out[t->n].status = r.status;
+        snprintf(t->out[t->n].id, sizeof t->out[t->n].id, "%s", r.request_id);
+        snprintf(t->out[t->n].retry_after, sizeof t->out[t->n].retry_after, "%s", r.retry_after);
+        t->n++;
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void *sender(void *arg)
+{
+    run *t = arg;
+    while (!t->stop_sender)
+        send_one(t, "/r/00562b043615-delta.xml");
+    return NULL;
+}
+
+static void broker(run *t, const char *verb)
+{
+    char cmd[2048];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "PR_KAFKA_HEAP=256m '%s/kafka/broker.sh' %s %s", PR_TESTS_DIR, verb,
+             t->kafka_dir);
+    int rc = ts_run(cmd, &out);
+    if (rc != 0)
+        fail_msg("broker.sh %s failed: %s", verb, out ? out : "");
+    if (strcmp(verb, "start") == 0 && out) {
+        char *b = strstr(out, "PHONEREPORT_TEST_BROKERS=");
+        char *d = strstr(out, "PR_KAFKA_DIR=");
+        assert_non_null(b);
+        assert_non_null(d);
+        sscanf(b, "PHONEREPORT_TEST_BROKERS=%255s", t->brokers);
+        sscanf(d, "PR_KAFKA_DIR=%1023s", t->kafka_dir);
+    }
+    free(out);
+}
+
+static int teardown(void **state)
+{
+    run *t = *state;
+    if (t && t->kafka_dir[0]) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "'%s/kafka/broker.sh' stop %s", PR_TESTS_DIR, t->kafka_dir);
+        ts_run(cmd, NULL);
+    }
+    free(t);
+    return 0;
+}
+
+static void test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic(void **state)
+{
+    run *t = calloc(1, sizeof *t);
+    *state = t;
+    pthread_mutex_init(&t->mu, NULL);
+    (void)ts_brokers(); /* like every integration test, refuse to run without the test setup */
+    broker(t, "start");
+    const char *args[] = {"--ack-timeout=3s", "--retry-after=7s", "--shutdown-timeout=2s", NULL};
+    edge_start(&t->e, t->brokers, "iout", args);
+    t->body = edge_file(&t->e, "body.xml", "<flat-profile><A>1</A></flat-profile>", 37);
+
+    /* 1. broker up */
+    for (int i = 0; i < 10; i++)
+        send_one(t, "/r/00562b043615.xml");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(t->out[i].status, 200);
+
+    /* 2. halt it while a phone keeps sending */
+    pthread_t thr;
+    assert_int_equal(pthread_create(&thr, NULL, sender, t), 0);
+    broker(t, "halt");
+    bool down = edge_wait_ready(&t->e, 503, ts_now_ms() + 60000);
+    t->stop_sender = 1;
+    pthread_join(thr, NULL);
+    assert_true(down);
+    int during = t->n;
+    for (int i = 0; i < 10; i++)
+        send_one(t, "/r/00562b043615-status.xml");
+    for (int i = during; i < t->n; i++) {
+        assert_int_equal(t->out[i].status, 503);
+        assert_string_equal(t->out[i].retry_after, "7");
+    }
+    for (int i = 10; i < during; i++)
+        if (t->out[i].status != 200 && t->out[i].status != 503)
+            fail_msg("request %d during the outage got %d", i, t->out[i].status);
+
+    /* 3. broker back */
+    broker(t, "start");
+    assert_true(edge_wait_ready(&t->e, 200, ts_now_ms() + 120000));
+    int after = t->n;
+    for (int i = 0; i < 10; i++)
+        send_one(t, "/r/00562b043615.xml");
+    for (int i = after; i < t->n; i++)
+        assert_int_equal(t->out[i].status, 200);
+
+    /* every 200 is on the topic */
+    json_t *recs = edge_consume(&t->e);
+    int ok = 0, n503 = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (t->out[i].status == 200) {
+            ok++;
+            if (!edge_find(recs, t->out[i].id))
+                fail_msg("request %s got 200 but is not on the topic", t->out[i].id);
+        } else {
+            n503++;
+        }
+    }
+    print_message("%d requests: %d got 200 (all on the topic, %zu records), %d got 503\n", t->n,
+                  ok, json_array_size(recs), n503);
+    assert_true(json_array_size(recs) >= (size_t)ok);
+    json_decref(recs);
+
+    edge_resp m;
+    edge_curl(&t->e, "", "/metrics", &m);
+    assert_non_null(strstr(m.body, "phonereport_ingest_unavailable_total"));
+    edge_stop(&t->e);
+    pthread_mutex_destroy(&t->mu);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic,
+                                  teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
