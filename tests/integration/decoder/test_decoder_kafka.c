@@ -1,0 +1,332 @@
+/*
+ * test_decoder_kafka.c - the decoder against the real broker (tests/kafka/broker.sh):
+ * N raw records of mixed kinds and encodings give exactly N outputs across config, status
+ * and the DLQ, read back by an independent read_committed consumer (kcat); and a decoder
+ * process killed with SIGKILL in the middle of a run, then restarted, loses no output and
+ * writes none twice.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "contract.h"
+#include "decoder.h"
+#include "metrics.h"
+#include "testsupport.h"
+
+#define MAC "00562b043615"
+
+static char *tmpdir;
+static char keystore[1024];
+
+typedef struct input {
+    const char *file; /* under samples/, or NULL for `inline` */
+    const char *inline_body;
+    const char *kind;
+    const char *ce;
+    pr_topic expect;
+} input;
+
+/* One of each: the shared samples in every encoding, and bad records. */
+static const input inputs[] = {
+    {"cisco-8832-mpp-full-profile.xml", NULL, "full", NULL, PR_TOPIC_CONFIG},
+    {"synthetic-delta-report.xml", NULL, "delta", NULL, PR_TOPIC_CONFIG},
+    {"synthetic-delta-report.xml.aes256cbc-md5.enc", NULL, "delta", NULL, PR_TOPIC_CONFIG},
+    {"synthetic-delta-report.xml.aes256cbc-sha256.enc", NULL, "delta", NULL, PR_TOPIC_CONFIG},
+    {"synthetic-delta-report.xml.aes128gcm", NULL, "delta", "aes128gcm", PR_TOPIC_CONFIG},
+    {"synthetic-delta-report.xml.aes128gcm", NULL, "delta", NULL, PR_TOPIC_CONFIG},
+    {"synthetic-status-report-GUESS.xml", NULL, "status", NULL, PR_TOPIC_STATUS},
+    {NULL, "<Status><Uptime>5</Uptime></Status>", "unknown", NULL, PR_TOPIC_STATUS},
+    {NULL, "not xml at all", "full", NULL, PR_TOPIC_DLQ},
+    {NULL, "", "full", NULL, PR_TOPIC_DLQ},
+    {NULL, "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "full", NULL, PR_TOPIC_DLQ},
+};
+#define NINPUTS (sizeof inputs / sizeof inputs[0])
+
+static int setup(void **state)
+{
+    (void)state;
+    tmpdir = ts_mkdtemp("dec-int");
+    snprintf(keystore, sizeof keystore, "%s/keystore.json", tmpdir);
+    static const char ks[] =
+        "{\"default\":{\"openssl_password\":\"test123\",\"ikm\":{\"text\":\"MyIKMsecret12345\"}}}";
+    if (ts_write_file(keystore, ks, sizeof ks - 1) != 0)
+        return -1;
+    chmod(keystore, 0600);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_rmtree(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+/* Produces n raw records (inputs cycled) to <prefix>raw; returns how many of each expected
+ * output topic they should give in counts[]. */
+static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__COUNT])
+{
+    char err[512], topic[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(rk);
+    snprintf(topic, sizeof topic, "%sraw", prefix);
+    char *bodies[NINPUTS];
+    size_t lens[NINPUTS];
+    for (size_t i = 0; i < NINPUTS; i++) {
+        if (inputs[i].file) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, inputs[i].file);
+            bodies[i] = ts_read_file(path, &lens[i]);
+            assert_non_null(bodies[i]);
+        } else {
+            bodies[i] = strdup(inputs[i].inline_body);
+            lens[i] = strlen(bodies[i]);
+        }
+    }
+    memset(counts, 0, sizeof(size_t) * PR_TOPIC__COUNT);
+    for (size_t k = 0; k < n; k++) {
+        const input *in = &inputs[k % NINPUTS];
+        char rid[32], ms[32];
+        /* Different phones, so records spread over the partitions. */
+        char mac[16];
+        snprintf(mac, sizeof mac, "00562b%06zx", k % 64 + 1);
+        snprintf(rid, sizeof rid, "req-%zu", k);
+        snprintf(ms, sizeof ms, "%lld", 1795544354978LL + (long long)k);
+        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+        rd_kafka_header_add(h, "pr-request-id", -1, rid, -1);
+        rd_kafka_header_add(h, "pr-received-ms", -1, ms, -1);
+        rd_kafka_header_add(h, "pr-kind", -1, in->kind, -1);
+        rd_kafka_header_add(h, "pr-method", -1, "PUT", -1);
+        rd_kafka_header_add(h, "pr-user-agent", -1, "Cisco-CP-8841-3PCC/11.0 (00562b043615)", -1);
+        if (in->ce)
+            rd_kafka_header_add(h, "pr-content-encoding", -1, in->ce, -1);
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(mac, 12),
+                                      RD_KAFKA_V_VALUE(bodies[k % NINPUTS], lens[k % NINPUTS]),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
+               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 50);
+        assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+        counts[in->expect]++;
+    }
+    assert_int_equal(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    for (size_t i = 0; i < NINPUTS; i++)
+        free(bodies[i]);
+}
+
+/* Reads <prefix><suffix> to its end with kcat, read_committed; adds each value's raw
+ * (partition, offset) to seen[] (index partition * stride + offset), counts values. */
+static size_t read_committed(const char *prefix, pr_topic t, unsigned *seen, size_t stride,
+                             size_t nparts)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "kcat -b '%s' -X isolation.level=read_committed -C -t '%s%s' -e -q -f '%%s\\n' "
+             "2>/dev/null",
+             ts_brokers(), prefix, pr_topic_suffix(t));
+    if (ts_run(cmd, &out) != 0 || !out) {
+        free(out);
+        return 0; /* topic not there yet */
+    }
+    size_t n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t je;
+        json_t *v = json_loads(line, 0, &je);
+        if (!v) {
+            fprintf(stderr, "not JSON on %s: %.200s\n", pr_topic_suffix(t), line);
+            fail();
+        }
+        json_t *raw = json_object_get(v, "raw");
+        size_t p = (size_t)json_integer_value(json_object_get(raw, "partition"));
+        size_t o = (size_t)json_integer_value(json_object_get(raw, "offset"));
+        if (seen) {
+            assert_true(p < nparts && o < stride);
+            seen[p * stride + o]++;
+        }
+        json_decref(v);
+        n++;
+    }
+    free(out);
+    return n;
+}
+
+static size_t count_all(const char *prefix)
+{
+    return read_committed(prefix, PR_TOPIC_CONFIG, NULL, 0, 0) +
+           read_committed(prefix, PR_TOPIC_STATUS, NULL, 0, 0) +
+           read_committed(prefix, PR_TOPIC_DLQ, NULL, 0, 0);
+}
+
+/* Waits until the committed outputs reach `want` (or the deadline); returns the count. */
+static size_t wait_outputs(const char *prefix, size_t want, long long deadline_ms)
+{
+    size_t n = 0;
+    while (ts_now_ms() < deadline_ms) {
+        n = count_all(prefix);
+        if (n >= want)
+            break;
+        usleep(200 * 1000); /* polling interval of the condition, not a synchronisation */
+    }
+    return n;
+}
+
+/* Every raw record has exactly one output; per-topic counts as expected. */
+static void assert_exactly_once(const char *prefix, size_t n, const size_t counts[])
+{
+    const size_t stride = n + 1, nparts = 16;
+    unsigned *seen = calloc(stride * nparts, sizeof *seen);
+    size_t got[PR_TOPIC__COUNT] = {0};
+    got[PR_TOPIC_CONFIG] = read_committed(prefix, PR_TOPIC_CONFIG, seen, stride, nparts);
+    got[PR_TOPIC_STATUS] = read_committed(prefix, PR_TOPIC_STATUS, seen, stride, nparts);
+    got[PR_TOPIC_DLQ] = read_committed(prefix, PR_TOPIC_DLQ, seen, stride, nparts);
+    size_t once = 0, twice = 0;
+    for (size_t i = 0; i < stride * nparts; i++) {
+        once += seen[i] == 1;
+        twice += seen[i] > 1;
+    }
+    printf("outputs: config %zu status %zu dlq %zu; raw records with one output %zu, with "
+           "more %zu (of %zu)\n",
+           got[PR_TOPIC_CONFIG], got[PR_TOPIC_STATUS], got[PR_TOPIC_DLQ], once, twice, n);
+    assert_int_equal(twice, 0);
+    assert_int_equal(once, n);
+    assert_int_equal(got[PR_TOPIC_CONFIG], counts[PR_TOPIC_CONFIG]);
+    assert_int_equal(got[PR_TOPIC_STATUS], counts[PR_TOPIC_STATUS]);
+    assert_int_equal(got[PR_TOPIC_DLQ], counts[PR_TOPIC_DLQ]);
+    free(seen);
+}
+
+static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("dec");
+    const size_t n = 5 * NINPUTS;
+    size_t counts[PR_TOPIC__COUNT];
+    produce_raw(prefix, n, counts);
+
+    decoder_cfg *cfg = decoder_cfg_new();
+    pr_common_cfg common;
+    memset(&common, 0, sizeof common);
+    pr_cfg_section sec = decoder_cfg_section(cfg);
+    char txn[128];
+    snprintf(txn, sizeof txn, "%stxn", prefix);
+    char *argv[] = {"decode", "--brokers", (char *)ts_brokers(), "--topic-prefix", prefix,
+                    "--decoder-keystore", keystore, "--decoder-transactional-id", txn,
+                    "--decoder-batch-max", "7", NULL};
+    char *envp[] = {NULL};
+    assert_int_equal(pr_cfg_load(&sec, 1, &common, 11, argv, envp, "test", "", stdout, stderr),
+                     PR_CFG_OK);
+    assert_int_equal(decoder_cfg_check(cfg, &common, stderr), PR_OK);
+    pr_metrics *m = pr_metrics_new();
+    decoder *d = NULL;
+    char err[512];
+    assert_int_equal(decoder_new(&common, cfg, m, &d, err, sizeof err), PR_OK);
+    assert_int_equal(decoder_start(d, err, sizeof err), PR_OK);
+    size_t got = wait_outputs(prefix, n, ts_now_ms() + 90000);
+    assert_true(decoder_ready(d));
+    decoder_stop(d);
+    assert_false(decoder_failed(d));
+    assert_int_equal(got, n);
+    assert_exactly_once(prefix, n, counts);
+    /* The shared metrics saw the committed outputs. */
+    char *text = pr_metrics_render(m, NULL);
+    assert_non_null(strstr(text, "phonereport_decoder_transactions_total{result=\"committed\"}"));
+    char line[160];
+    snprintf(line, sizeof line, "phonereport_decoder_events_total{topic=\"dlq\"} %zu",
+             counts[PR_TOPIC_DLQ]);
+    assert_non_null(strstr(text, line));
+    free(text);
+    decoder_free(d);
+    pr_metrics_free(m);
+    pr_cfg_release(&sec, 1, &common);
+    decoder_cfg_free(cfg);
+    free(prefix);
+}
+
+static pid_t spawn_decoder(const char *prefix, const char *txn, const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "a", stderr);
+        (void)f;
+        char bin[1024];
+        snprintf(bin, sizeof bin, "%s/phonereport", PR_BINARY_DIR);
+        execl(bin, bin, "decode", "--brokers", ts_brokers(), "--topic-prefix", prefix,
+              "--decoder-keystore", keystore, "--decoder-transactional-id", txn,
+              "--decoder-batch-max", "10", "--kafka.session.timeout.ms=6000",
+              "--kafka.heartbeat.interval.ms=1000", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("deckill");
+    const size_t n = 300 * NINPUTS;
+    size_t counts[PR_TOPIC__COUNT];
+    char txn[128], log[1024];
+    snprintf(txn, sizeof txn, "%stxn", prefix);
+    snprintf(log, sizeof log, "%s/decoder-kill.log", tmpdir);
+    produce_raw(prefix, n, counts);
+
+    pid_t pid = spawn_decoder(prefix, txn, log);
+    assert_true(pid > 0);
+    /* Kill it as soon as some transactions have committed. */
+    size_t at_kill = wait_outputs(prefix, 1, ts_now_ms() + 60000);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    size_t after_kill = count_all(prefix);
+    printf("killed the decoder with %zu (then %zu) of %zu outputs committed\n", at_kill,
+           after_kill, n);
+    assert_true(at_kill > 0);
+    assert_true(after_kill < n); /* it really died in the middle */
+
+    /* Restart with the same transactional.id: it fences the dead one, whose open
+     * transaction is aborted, and resumes from the committed offsets. */
+    pid = spawn_decoder(prefix, txn, log);
+    size_t got = wait_outputs(prefix, n, ts_now_ms() + 120000);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(got, n);
+    assert_exactly_once(prefix, n, counts);
+    free(prefix);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decoder_turns_n_mixed_records_into_exactly_n_outputs),
+        cmocka_unit_test(test_decoder_killed_mid_run_restarts_without_loss_or_duplicates),
+    };
+    ts_brokers(); /* fails, never skips, without the broker */
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
