@@ -4,6 +4,7 @@
  */
 #include "kafka.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,23 @@ rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err
     return rk;
 }
 
+/* True if every topic is in the cluster's metadata (listing all topics creates none). */
+static bool all_exist(rd_kafka_t *rk, const char *const *names, size_t n, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    size_t found = 0;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (!md->topics[t].err && strcmp(md->topics[t].topic, names[i]) == 0) {
+                found++;
+                break;
+            }
+    rd_kafka_metadata_destroy(md);
+    return found == n;
+}
+
 pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n, int partitions,
                                  const char *const *configs, int timeout_ms, char *err,
                                  size_t errlen)
@@ -87,6 +105,10 @@ pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_
         st = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
+    /* Topics an operator created beforehand (clusters where clients may not create topics,
+     * the embedded broker) need no CreateTopics request. */
+    if (all_exist(rk, names, n, timeout_ms))
+        goto out;
     for (size_t i = 0; i < n; i++) {
         topics[i] = rd_kafka_NewTopic_new(names[i], partitions > 0 ? partitions : -1, -1, rerr,
                                           sizeof rerr);
