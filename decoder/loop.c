@@ -231,13 +231,25 @@ static int produce(decoder *r, const decoder_output *out, const rd_kafka_message
 {
     const void *key = out->mac[0] ? (const void *)out->mac : rkm->key;
     size_t keylen = out->mac[0] ? strlen(out->mac) : rkm->key_len;
+    /* rd_kafka_produceva rather than the producev macros: those use GNU statement
+     * expressions, which -Wpedantic refuses under clang. */
+    rd_kafka_vu_t vus[4];
+    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vus[0].u.cstr = r->topic[out->topic];
+    vus[1].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[1].u.mem.ptr = (void *)(uintptr_t)key;
+    vus[1].u.mem.size = keylen;
+    vus[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[2].u.mem.ptr = out->value;
+    vus[2].u.mem.size = out->value_len;
+    vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vus[3].u.i = RD_KAFKA_MSG_F_COPY;
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            r->producer, RD_KAFKA_V_TOPIC(r->topic[out->topic]),
-            RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE(out->value, out->value_len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (!err)
+        rd_kafka_error_t *error = rd_kafka_produceva(r->producer, vus, 4);
+        if (!error)
             return 0;
+        rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+        rd_kafka_error_destroy(error);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(r->producer, 100);
             continue;
