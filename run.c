@@ -119,6 +119,39 @@ static void print_banner(const run_cfg *rc, bool embedded_broker, const char *br
     fflush(stdout);
 }
 
+/* Runs the roles' own checks (which write one line per problem) and reprints their lines
+ * prefixed with the command. Returns the number of problems, counting `loader_failed`. */
+static int check_roles(const char *cmd, bool is_run, bool loader_failed, const ingest_cfg *icfg,
+                       const decoder_cfg *dcfg, const sink_cfg *scfg, const pr_common_cfg *common)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int bad = loader_failed ? 1 : 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return bad + 1;
+    if (!is_run && (!common->brokers || !*common->brokers)) {
+        fprintf(f, "--brokers is required (or PHONEREPORT_BROKERS)\n");
+        bad++;
+    }
+    if (icfg && ingest_cfg_check(icfg, common, f) != PR_OK)
+        bad++;
+    if (dcfg && decoder_cfg_check(dcfg, common, f) != PR_OK)
+        bad++;
+    if (scfg && sink_cfg_check(scfg, common, f) != PR_OK)
+        bad++;
+    fclose(f);
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        fprintf(stderr, "phonereport %s: %.*s\n", cmd, nl ? (int)(nl - line) : (int)strlen(line),
+                line);
+        if (!nl)
+            break;
+    }
+    free(text);
+    return bad;
+}
+
 static int compose(int argc, char **argv, unsigned roles, const char *usage, const char *about)
 {
     int rc = 1;
@@ -155,24 +188,15 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     if (is_run)
         secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
 
-    switch (pr_cfg_load(secs, nsecs, &common, argc, argv, NULL, usage, about, stdout, stderr)) {
-    case PR_CFG_OK: break;
-    case PR_CFG_EXIT_OK: rc = 0; goto out;
-    case PR_CFG_EXIT_ERROR: rc = PR_EXIT_CONFIG; goto out;
+    /* Every problem is reported at once: the loader's, then each role's own checks, each
+     * line prefixed with the command; nothing has been opened yet. */
+    pr_cfg_result loaded =
+        pr_cfg_load(secs, nsecs, &common, argc, argv, NULL, usage, about, stdout, stderr);
+    if (loaded == PR_CFG_EXIT_OK) {
+        rc = 0;
+        goto out;
     }
-    bool bad = false;
-    if (!is_run && (!common.brokers || !*common.brokers)) {
-        fprintf(stderr, "phonereport %s: --brokers is required (or PHONEREPORT_BROKERS)\n",
-                argv[0]);
-        bad = true;
-    }
-    if (icfg && ingest_cfg_check(icfg, &common, stderr) != PR_OK)
-        bad = true;
-    if (dcfg && decoder_cfg_check(dcfg, &common, stderr) != PR_OK)
-        bad = true;
-    if (scfg && sink_cfg_check(scfg, &common, stderr) != PR_OK)
-        bad = true;
-    if (bad) {
+    if (check_roles(argv[0], is_run, loaded == PR_CFG_EXIT_ERROR, icfg, dcfg, scfg, &common) != 0) {
         rc = PR_EXIT_CONFIG;
         goto out;
     }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test_cli.sh - the phonereport command line: usage and version, --help of every role, bad
+# configuration reported all at once with exit 78 before anything listens, --print-config
+# with secrets masked, and a clean SIGTERM of `run` on the embedded broker.
+#   test_cli.sh PATH/TO/phonereport
+set -uo pipefail
+B=$1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect_exit() { # code description cmd...
+    local want=$1 what=$2; shift 2
+    "$@" >/tmp/pr-cli-out.$$ 2>/tmp/pr-cli-err.$$
+    local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else no "$what: exit $got, wanted $want"; cat /tmp/pr-cli-err.$$ >&2; fi
+}
+expect_err() { # text description
+    if grep -qF -- "$1" /tmp/pr-cli-err.$$; then ok; else no "$2: stderr lacks '$1'"; cat /tmp/pr-cli-err.$$ >&2; fi
+}
+
+expect_exit 64 "no command" "$B"
+expect_exit 64 "unknown command" "$B" frobnicate
+expect_err "unknown command 'frobnicate'" "unknown command"
+expect_exit 0 "--version" "$B" --version
+grep -q '^phonereport [0-9]' /tmp/pr-cli-out.$$ && ok || no "--version prints no version"
+for c in run ingest decode sink rule; do
+    expect_exit 0 "$c --help" "$B" "$c" --help
+    grep -q "usage: phonereport $c" /tmp/pr-cli-out.$$ && ok || no "$c --help has no usage line"
+done
+
+# Every problem at once, from the loader and from the role's own checks; exit 78.
+expect_exit 78 "ingest bad config" "$B" ingest --brokers 127.0.0.1:1 --max-body-bytes 0 \
+    --listen nope --auth-scheme foo --no-such-flag
+expect_err "--max-body-bytes (flag): 0 is out of range" "ingest bad size"
+expect_err "unknown option --no-such-flag" "ingest unknown flag"
+expect_err "'nope' lacks :port" "ingest bad listen"
+expect_err "'foo' is not basic or digest" "ingest bad auth scheme"
+expect_exit 78 "decode without brokers" "$B" decode
+expect_err "--brokers is required" "decode without brokers"
+expect_exit 78 "decode missing keystore" "$B" decode --brokers 127.0.0.1:1 --decoder-keystore /nonexistent/k.json
+expect_err "/nonexistent/k.json" "decode missing keystore"
+expect_exit 78 "sink bad sync" "$B" sink --brokers 127.0.0.1:1 --sink-sync maybe
+expect_err "'maybe' is not full or normal" "sink bad sync"
+PHONEREPORT_SINK_BATCH_MAX=0 expect_exit 78 "bad env value" "$B" sink --brokers 127.0.0.1:1
+expect_err "env PHONEREPORT_SINK_BATCH_MAX" "bad env value names the variable"
+expect_exit 78 "run bad partitions" "$B" run --embedded-partitions 0
+cfg=$(mktemp)
+echo '{"api-listen": "127.0.0.1:0", "sink-batch-maxx": 3}' >"$cfg"
+expect_exit 78 "unknown key in config file" "$B" sink --brokers 127.0.0.1:1 --config "$cfg"
+expect_err "unknown key 'sink-batch-maxx'" "unknown key in config file"
+rm -f "$cfg"
+
+# print-config: resolved values, secrets masked
+PHONEREPORT_KAFKA_SASL_PASSWORD=hunter2 expect_exit 0 "print-config" "$B" sink \
+    --brokers b:1 --sink-batch-max 7 --print-config
+grep -q '"sink-batch-max": 7' /tmp/pr-cli-out.$$ && ok || no "print-config lacks the flag value"
+grep -q hunter2 /tmp/pr-cli-out.$$ && no "print-config shows a secret" || ok
+
+# run on the embedded broker starts, answers /healthz, and stops cleanly on SIGTERM.
+dir=$(mktemp -d)
+( cd "$dir" && exec "$B" run --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 ) >"$dir/out" 2>"$dir/err" &
+pid=$!
+port=""
+for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*"msg":"started".*"ingest_port":\([0-9]*\).*/\1/p' "$dir/err" | head -1)
+    [ -n "$port" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null; then ok; else no "run did not serve /healthz"; fi
+grep -q "keeps NOTHING across restarts" "$dir/out" && ok || no "run does not warn about the embedded broker"
+grep -q "<Report_Rule" "$dir/out" && ok || no "run does not print the Report_Rule snippet"
+kill -TERM $pid
+for _ in $(seq 1 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then no "run did not stop within 30 s of SIGTERM"; kill -KILL $pid; fi
+wait $pid; rc=$?
+[ "$rc" -eq 0 ] && ok || no "run exited $rc after SIGTERM"
+grep -q '"msg":"stopped"' "$dir/err" && ok || no "run did not log its clean stop"
+rm -rf "$dir" /tmp/pr-cli-out.$$ /tmp/pr-cli-err.$$
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
