@@ -4,7 +4,7 @@
 # with secrets masked, and a clean SIGTERM of `run` on the embedded broker.
 #   test_cli.sh PATH/TO/phonereport
 set -uo pipefail
-B=$1
+B=$(realpath "$1")
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 no() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
