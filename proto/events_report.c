@@ -72,8 +72,8 @@ json_t *pr_event_string_lossy(const char *str, size_t len)
             break;
         i += k;
     }
-    if (i == len)
-        return json_stringn(str, len);
+    if (i == len) /* just validated: skip jansson's second UTF-8 pass */
+        return json_stringn_nocheck(str, len);
     /* Slow path: rebuild with U+FFFD for every bad byte and NUL. */
     char *buf = malloc(len * 3 + 1);
     if (!buf)
@@ -147,14 +147,31 @@ json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile 
     json_t *access = json_object();
     if (!ev || !params || !access || envelope_set(ev, PR_SCHEMA_CONFIG, env) != 0)
         goto fail;
-    for (size_t i = 0; i < fp->len; i++) {
+    /* The names come from expat, which only ever reports UTF-8: no second check. The ua
+     * values are shared strings (na/ro/rw) rather than one string per parameter. */
+    json_t *ua_na = json_string("na"), *ua_ro = json_string("ro"), *ua_rw = json_string("rw");
+    int bad = !ua_na || !ua_ro || !ua_rw;
+    for (size_t i = 0; i < fp->len && !bad; i++) {
         const pr_fp_param *p = &fp->params[i];
         json_t *v = pr_event_string_lossy(p->value, strlen(p->value));
-        if (!v || json_object_set_new(params, p->name, v) != 0)
-            goto fail;
-        if (p->ua[0] && json_object_set_new(access, p->name, json_string(p->ua)) != 0)
-            goto fail;
+        if (!v || json_object_set_new_nocheck(params, p->name, v) != 0) {
+            bad = 1;
+            break;
+        }
+        if (!p->ua[0])
+            continue;
+        json_t *ua = strcmp(p->ua, "na") == 0   ? json_incref(ua_na)
+                     : strcmp(p->ua, "ro") == 0 ? json_incref(ua_ro)
+                     : strcmp(p->ua, "rw") == 0 ? json_incref(ua_rw)
+                                                : pr_event_string_lossy(p->ua, strlen(p->ua));
+        if (!ua || json_object_set_new_nocheck(access, p->name, ua) != 0)
+            bad = 1;
     }
+    json_decref(ua_na);
+    json_decref(ua_ro);
+    json_decref(ua_rw);
+    if (bad)
+        goto fail;
     if (json_object_set_new(ev, "params", params) != 0) {
         params = NULL;
         goto fail;
