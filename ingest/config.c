@@ -47,7 +47,9 @@ static const pr_cfg_entry ingest_cfg_table[] = {
     E("tls-cert", PR_CFG_STR, NULL, tls_cert, 0, 0, "PEM certificate (chain) for HTTPS"),
     E("tls-key", PR_CFG_STR, NULL, tls_key, 0, 0, "PEM private key for HTTPS"),
     E("tls-client-ca", PR_CFG_STR, NULL, tls_client_ca, 0, 0,
-      "PEM CA to verify phone client certificates (not implemented yet: rejected)"),
+      "PEM CA: request and verify phones' client certificates (the `cert` identity source)"),
+    E("tls-client-cert-optional", PR_CFG_BOOL, "false", tls_client_optional, 0, 0,
+      "with tls-client-ca, also accept phones that present no certificate"),
     E("connection-timeout", PR_CFG_MS, "30s", connection_timeout_ms, 1000, 3600000,
       "idle time after which a connection is closed (cuts slow clients)"),
     E("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
@@ -203,8 +205,14 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, F
         ingest_prefixes_release(&pfx);
 
     ingest_identity_order order;
-    if (ingest_identity_order_parse(cfg->identity_order, &order, err, sizeof err) != 0)
+    int order_ok = 0, order_has_cert = 0;
+    if (ingest_identity_order_parse(cfg->identity_order, &order, err, sizeof err) != 0) {
         PROBLEM("identity-order: %s", err);
+    } else {
+        order_ok = 1;
+        for (size_t i = 0; i < order.n; i++)
+            order_has_cert |= order.src[i] == PR_MAC_SRC_CERT;
+    }
 
     ingest_allow allow;
     if (ingest_allow_parse(cfg->allow_macs, &allow, err, sizeof err) != 0)
@@ -246,9 +254,12 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, F
         PROBLEM("tls-cert: cannot read %s", cfg->tls_cert);
     if (cfg->tls_key && !file_readable(cfg->tls_key))
         PROBLEM("tls-key: cannot read %s", cfg->tls_key);
-    if (cfg->tls_client_ca)
-        PROBLEM("tls-client-ca: client certificate verification is not implemented in this "
-                "build (remove the setting; `cert` in identity-order is then never a source)");
+    if (cfg->tls_client_ca && !cfg->tls_cert)
+        PROBLEM("tls-client-ca needs tls-cert and tls-key (client certificates need HTTPS)");
+    if (cfg->tls_client_ca && !file_readable(cfg->tls_client_ca))
+        PROBLEM("tls-client-ca: cannot read %s", cfg->tls_client_ca);
+    if (cfg->tls_client_ca && order_ok && !order_has_cert)
+        PROBLEM("tls-client-ca is set but identity-order does not name `cert`");
 #undef PROBLEM
     return bad ? PR_EINVAL : PR_OK;
 }

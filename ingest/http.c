@@ -481,8 +481,26 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
             return answer(q, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
 
+    char cert_mac[PR_MAC_LEN + 1] = "";
+    if (r->tls_ca_pem) {
+        switch (ingest_tls_client_mac(conn, cert_mac)) {
+        case INGEST_CERT_OK:
+            break;
+        case INGEST_CERT_NONE:
+            if (!r->cfg->tls_client_optional)
+                return refuse_identity(q, conn, MHD_HTTP_FORBIDDEN, r->stats.id_cert,
+                                       "client certificate required");
+            break;
+        case INGEST_CERT_UNTRUSTED:
+            return refuse_identity(q, conn, MHD_HTTP_FORBIDDEN, r->stats.id_cert,
+                                   "client certificate not trusted");
+        case INGEST_CERT_NO_MAC:
+            return refuse_identity(q, conn, MHD_HTTP_FORBIDDEN, r->stats.id_cert,
+                                   "client certificate names no mac");
+        }
+    }
     ingest_identity_input in = {
-        .cert_mac = NULL, /* client certificates are not implemented (config.c refuses them) */
+        .cert_mac = cert_mac[0] ? cert_mac : NULL,
         .path = url,
         .query_mac = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "mac"),
         .user_agent =
@@ -753,7 +771,7 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     if (r->tls_cert_pem)
         flags |= MHD_USE_TLS;
 
-    struct MHD_OptionItem extra[8];
+    struct MHD_OptionItem extra[10];
     size_t nx = 0;
     if (threads > 1)
         extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
@@ -763,6 +781,8 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     if (r->tls_cert_pem) {
         extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, r->tls_key_pem};
         extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, r->tls_cert_pem};
+        if (r->tls_ca_pem)
+            extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, r->tls_ca_pem};
     }
     if (r->auth || r->cfg->auth_file) {
         extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_DIGEST_AUTH_RANDOM,

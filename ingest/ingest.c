@@ -86,6 +86,7 @@ static void stats_init(ingest *r)
     s->id_mismatch = pr_metrics_counter(m, in, ih, "reason=\"mismatch\"");
     s->id_not_allowed = pr_metrics_counter(m, in, ih, "reason=\"not_allowed\"");
     s->id_user_mac = pr_metrics_counter(m, in, ih, "reason=\"user_mac\"");
+    s->id_cert = pr_metrics_counter(m, in, ih, "reason=\"cert\"");
 }
 
 pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metrics *metrics,
@@ -119,10 +120,6 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         st = pr_err(PR_EINVAL, err, errlen, "%s", perr);
         goto out;
     }
-    if (cfg->tls_client_ca) {
-        st = pr_err(PR_EINVAL, err, errlen, "tls-client-ca is not implemented");
-        goto out;
-    }
     r->digest = cfg->auth_scheme && strcmp(cfg->auth_scheme, "digest") == 0;
     if (cfg->auth_file) {
         st = ingest_auth_load(cfg->auth_file, &r->auth, perr, sizeof perr);
@@ -140,6 +137,10 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         r->tls_key_pem = read_text_file(cfg->tls_key);
         if (!r->tls_cert_pem || !r->tls_key_pem) {
             st = pr_err(PR_EINVAL, err, errlen, "cannot read tls-cert or tls-key");
+            goto out;
+        }
+        if (cfg->tls_client_ca && !(r->tls_ca_pem = read_text_file(cfg->tls_client_ca))) {
+            st = pr_err(PR_EINVAL, err, errlen, "cannot read tls-client-ca");
             goto out;
         }
     }
@@ -218,6 +219,7 @@ void ingest_free(ingest *r)
     free(r->host);
     free(r->tls_cert_pem);
     free(r->tls_key_pem);
+    free(r->tls_ca_pem);
     pthread_cond_destroy(&r->wait_cv);
     pthread_mutex_destroy(&r->wait_mu);
     pthread_rwlock_destroy(&r->auth_lock);

@@ -43,7 +43,8 @@ struct ingest_cfg {
     char *auth_realm;
     char *tls_cert;            /* PEM files; both or neither */
     char *tls_key;
-    char *tls_client_ca;       /* client certificate verification (not implemented) */
+    char *tls_client_ca;       /* PEM CA: phones' client certificates are requested, verified */
+    bool tls_client_optional; /* with tls-client-ca: a phone may come without a certificate */
     long long connection_timeout_ms; /* idle time-out of a connection */
     long long max_connections;
     long long max_connections_per_ip; /* 0 = unlimited */
@@ -98,6 +99,10 @@ ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *ord
 /* MAC in a path: a 12-hex token ($MA, $MAU) or the colon form ($MAC) delimited by
  * non-alphanumerics. 1 found (mac set), 0 none, -1 two different ones. */
 int ingest_identity_from_path(const char *path, char mac[PR_MAC_LEN + 1]);
+
+/* MAC in a certificate's common name: `SEP` + 12 hex digits (Cisco's device name), else a
+ * delimited token as in a path. 1 found, 0 none, -1 two different ones. (tls.c) */
+int ingest_identity_from_cert_name(const char *cn, char mac[PR_MAC_LEN + 1]);
 
 /* Allow-list: full MACs and hex prefixes (e.g. an OUI "00562b" or "00:56:2b"). */
 typedef struct ingest_allow {
@@ -219,6 +224,17 @@ int ingest_pub_drain(ingest_pub *p, int timeout_ms);
 void ingest_pub_stop(ingest_pub *p);
 void ingest_pub_free(ingest_pub *p); /* NULL is a no-op */
 
+/* --------------------------------------------------------------------- tls.c */
+
+struct MHD_Connection;
+typedef enum ingest_cert_verdict {
+    INGEST_CERT_OK,        /* verified against tls-client-ca; mac set */
+    INGEST_CERT_NONE,      /* the client sent no certificate */
+    INGEST_CERT_UNTRUSTED, /* not signed by the CA, expired, or unreadable */
+    INGEST_CERT_NO_MAC,    /* trusted, but its common name names no MAC */
+} ingest_cert_verdict;
+ingest_cert_verdict ingest_tls_client_mac(struct MHD_Connection *conn, char mac[PR_MAC_LEN + 1]);
+
 /* -------------------------------------------------------------------- http.c */
 
 /* 503 reasons, the `reason` label of phonereport_ingest_unavailable_total. */
@@ -243,7 +259,7 @@ typedef struct ingest_stats {
     pr_histogram *ack_latency;
     pr_counter *unavailable[INGEST_U__COUNT];
     pr_counter *auth_missing, *auth_bad;
-    pr_counter *id_none, *id_invalid, *id_mismatch, *id_not_allowed, *id_user_mac;
+    pr_counter *id_none, *id_invalid, *id_mismatch, *id_not_allowed, *id_user_mac, *id_cert;
 } ingest_stats;
 
 struct ingest {
@@ -266,7 +282,7 @@ struct ingest {
     ingest_pub *pub;
 
     struct MHD_Daemon *daemon;
-    char *tls_cert_pem, *tls_key_pem;
+    char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
     char *host;
     unsigned port;
     atomic_bool started;

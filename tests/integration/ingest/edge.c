@@ -35,8 +35,11 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     argv[argc++] = p;
     argv[argc++] = "--listen=127.0.0.1:0";
     argv[argc++] = "--ready-probe-interval=200ms";
-    for (size_t i = 0; args && args[i] && argc < 62; i++)
+    for (size_t i = 0; args && args[i] && argc < 62; i++) {
         argv[argc++] = (char *)args[i];
+        if (strncmp(args[i], "--tls-cert=", 11) == 0)
+            e->https = true;
+    }
     argv[argc] = NULL;
     e->cfg = ingest_cfg_new();
     e->sec = ingest_cfg_section(e->cfg);
@@ -111,9 +114,9 @@ void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out)
     snprintf(hdr, sizeof hdr, "%s/resp-headers", e->dir);
     snprintf(body, sizeof body, "%s/resp-body", e->dir);
     snprintf(cmd, sizeof cmd,
-             "curl -sS --max-time 60 -o '%s' -D '%s' -w '%%{http_code}' %s "
-             "'http://127.0.0.1:%u%s'",
-             body, hdr, opts, e->port, path);
+             "curl -sS --max-time 60 -o '%s' -D '%s' -w '%%{http_code}' %s %s "
+             "'%s://127.0.0.1:%u%s'",
+             body, hdr, e->https ? "-k" : "", opts, e->https ? "https" : "http", e->port, path);
     ts_run(cmd, &o);
     out->status = o ? atoi(o) : 0;
     free(o);

@@ -23,6 +23,7 @@ typedef struct edge {
     char brokers[256];
     unsigned port;
     char *dir; /* scratch directory for request and response files */
+    bool https; /* set when the args name --tls-cert; curl then uses -k */
 } edge;
 
 /* Loads the config from `args` (NULL-terminated flags, e.g. "--max-body-bytes=64k") on top of

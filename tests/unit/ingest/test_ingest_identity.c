@@ -196,6 +196,20 @@ static void test_order_rejects_unknown_and_repeated_sources(void **state)
     assert_int_not_equal(ingest_identity_order_parse(" , ", &o, err, sizeof err), 0);
 }
 
+static void test_cert_common_name_gives_the_mac(void **state)
+{
+    (void)state;
+    char mac[13];
+    assert_int_equal(ingest_identity_from_cert_name("CP-8841-SEP00562B043615", mac), 1);
+    assert_string_equal(mac, "00562b043615");
+    assert_int_equal(ingest_identity_from_cert_name("SEP00562B043615", mac), 1);
+    assert_string_equal(mac, "00562b043615");
+    assert_int_equal(ingest_identity_from_cert_name("phone 00:56:2b:04:36:15", mac), 1);
+    assert_int_equal(ingest_identity_from_cert_name("SEP00562B0436150", mac), 0);
+    assert_int_equal(ingest_identity_from_cert_name("XSEP00562B043615", mac), 0);
+    assert_int_equal(ingest_identity_from_cert_name("Cisco Manufacturing CA", mac), 0);
+}
+
 static void test_allow_list_accepts_oui_prefix_and_full_mac(void **state)
 {
     (void)state;
@@ -247,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_bad_query_mac_is_invalid),
         cmocka_unit_test(test_cert_mac_comes_first_by_default),
         cmocka_unit_test(test_order_rejects_unknown_and_repeated_sources),
+        cmocka_unit_test(test_cert_common_name_gives_the_mac),
         cmocka_unit_test(test_allow_list_accepts_oui_prefix_and_full_mac),
         cmocka_unit_test(test_empty_allow_list_allows_every_phone),
         cmocka_unit_test(test_allow_list_rejects_short_or_non_hex_items),
