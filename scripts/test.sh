@@ -23,3 +23,13 @@ export PATH="$build:$PATH"
 # shellcheck disable=SC2086
 "$top/tests/kafka/broker.sh" run -- ctest --test-dir "$build" --output-on-failure \
     --timeout 600 -j 2 ${PR_CTEST_ARGS:-}
+
+# The fuzz target (decrypt + gunzip + XML to event) needs clang's libFuzzer: its own build,
+# a short run here (tests/fuzz/CMakeLists.txt says how to run it longer).
+if [ -z "${PR_CTEST_ARGS:-}" ]; then
+    fuzz=${PR_FUZZ_BUILD_DIR:-$top/build-fuzz}
+    CC=clang cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_FUZZ=ON \
+        -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+    ninja -C "$fuzz" -j "$(nproc)" fuzz_decoder
+    ctest --test-dir "$fuzz" -L fuzz --output-on-failure
+fi
