@@ -1,0 +1,137 @@
+/*
+ * test_events.c - proto/events_report builders: RFC 3339 times, invalid UTF-8 from the wire,
+ * dead letters whose payload is cut to fit a Kafka record (checked with the base64 command
+ * line), and the keystore permission warning (through the logger).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "decoder_int.h"
+#include "dtest.h"
+#include "events_report.h"
+#include "log.h"
+
+static void test_events_format_received_at_as_rfc3339_milliseconds(void **state)
+{
+    (void)state;
+    char buf[40];
+    assert_int_equal(pr_event_rfc3339_ms(1795544354978LL, buf, sizeof buf), 0);
+    assert_string_equal(buf, "2026-11-24T18:19:14.978Z");
+    assert_int_equal(pr_event_rfc3339_ms(0, buf, sizeof buf), 0);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    assert_int_equal(pr_event_rfc3339_ms(-1, buf, sizeof buf), 0);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    assert_int_equal(pr_event_rfc3339_ms(1795544354978LL, buf, 10), -1);
+    assert_int_equal(pr_event_rfc3339_ms(300000000000000LL, buf, sizeof buf), -1);
+}
+
+static void test_events_replace_invalid_utf8_from_the_wire(void **state)
+{
+    (void)state;
+    json_t *s = pr_event_string_lossy("ok \xc3\xa9", 5);
+    assert_string_equal(json_string_value(s), "ok \xc3\xa9");
+    json_decref(s);
+    s = pr_event_string_lossy("a\xff" "b\xc0\xaf" "c", 6);
+    assert_string_equal(json_string_value(s), "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c");
+    json_decref(s);
+    /* A NUL inside a header value is replaced too (jansson strings may hold it, JSON
+     * consumers often cannot). */
+    s = pr_event_string_lossy("x\0y", 3);
+    assert_string_equal(json_string_value(s), "x\xef\xbf\xbdy");
+    json_decref(s);
+}
+
+static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **state)
+{
+    (void)state;
+    unsigned char payload[1000];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (unsigned char)(i * 7);
+    pr_event_header h[] = {{"pr-kind", (const unsigned char *)"full", 4},
+                           {"pr-user-agent", (const unsigned char *)"bad\xfe", 4},
+                           {"pr-kind", (const unsigned char *)"delta", 5}};
+    json_t *ev = pr_event_dlq_new(PR_DLQ_XML_LIMITS, "too deep", NULL, "p.raw", 1, 9, h, 3,
+                                  payload, sizeof payload, 100);
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(ev, "reason")), "xml_limits");
+    assert_true(json_is_null(json_object_get(ev, "mac")));
+    json_t *hd = json_object_get(ev, "headers");
+    assert_string_equal(json_string_value(json_object_get(hd, "pr-kind")), "delta");
+    assert_string_equal(json_string_value(json_object_get(hd, "pr-user-agent")),
+                        "bad\xef\xbf\xbd");
+    assert_int_equal(json_integer_value(json_object_get(ev, "payload_bytes")), 1000);
+    assert_true(json_is_true(json_object_get(ev, "payload_truncated")));
+    /* The base64 decodes, with the command line, to the first 100 bytes. */
+    char *dir = ts_mkdtemp("dec-events");
+    char path[1024], out[1024];
+    snprintf(path, sizeof path, "%s/b64", dir);
+    snprintf(out, sizeof out, "%s/bin", dir);
+    const char *b64 = json_string_value(json_object_get(ev, "payload_b64"));
+    assert_int_equal(ts_write_file(path, b64, strlen(b64)), 0);
+    assert_int_equal(dt_sh("base64 -d '%s' > '%s'", path, out), 0);
+    size_t n;
+    char *bin = ts_read_file(out, &n);
+    assert_int_equal(n, 100);
+    assert_memory_equal(bin, payload, 100);
+    free(bin);
+    /* And the whole value is a valid dead letter. */
+    char *text = json_dumps(ev, JSON_COMPACT);
+    snprintf(path, sizeof path, "%s/dlq.json", dir);
+    assert_int_equal(ts_write_file(path, text, strlen(text)), 0);
+    assert_int_equal(ts_validate_schema("dlq", path), 0);
+    free(text);
+    json_decref(ev);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void test_keystore_readable_by_others_is_warned_about_without_secrets(void **state)
+{
+    (void)state;
+    char *dir = ts_mkdtemp("dec-kswarn");
+    char path[1024], logpath[1024], err[256];
+    snprintf(path, sizeof path, "%s/keys.json", dir);
+    snprintf(logpath, sizeof logpath, "%s/log", dir);
+    static const char ks[] = "{\"default\":{\"openssl_password\":\"s3cret-pw\"}}";
+    assert_int_equal(ts_write_file(path, ks, sizeof ks - 1), 0);
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    pr_log_set_fd(fd);
+    decoder_keystore *k = NULL;
+    chmod(path, 0600);
+    assert_int_equal(decoder_keystore_load(path, &k, err, sizeof err), PR_OK);
+    decoder_keystore_free(k);
+    size_t n;
+    char *log = ts_read_file(logpath, &n);
+    assert_int_equal(n, 0); /* 0600: nothing to say */
+    free(log);
+    chmod(path, 0644);
+    assert_int_equal(decoder_keystore_load(path, &k, err, sizeof err), PR_OK);
+    decoder_keystore_free(k);
+    pr_log_set_fd(2);
+    close(fd);
+    log = ts_read_file(logpath, &n);
+    assert_non_null(strstr(log, "accessible by group or others"));
+    assert_non_null(strstr(log, "0644"));
+    assert_null(strstr(log, "s3cret"));
+    free(log);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
+        cmocka_unit_test(test_events_replace_invalid_utf8_from_the_wire),
+        cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
+        cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
