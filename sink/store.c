@@ -28,7 +28,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
-    " updated_at TEXT, status_at TEXT, report_id TEXT);"
+    " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name TEXT NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS status(phone INTEGER PRIMARY KEY, report_id TEXT,"
@@ -50,11 +50,27 @@ static const char schema_sql[] =
 static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_GET] = "SELECT id, version, complete, first_seen FROM phones WHERE mac = ?1",
     [Q_PHONE_INSERT] = "INSERT INTO phones(mac, first_seen) VALUES(?1, ?2)",
+    /* model/firmware come from the report with the latest received_at that names them, and
+     * first_seen is the earliest: the result does not depend on how the config and status
+     * topics interleave. */
     [Q_PHONE_UPDATE_CONFIG] =
-        "UPDATE phones SET version = ?2, complete = ?3, model = coalesce(?4, model),"
-        " firmware = coalesce(?5, firmware), updated_at = ?6, report_id = ?7 WHERE id = ?1",
-    [Q_PHONE_UPDATE_STATUS] = "UPDATE phones SET model = coalesce(?2, model),"
-                              " firmware = coalesce(?3, firmware), status_at = ?4 WHERE id = ?1",
+        "UPDATE phones SET version = ?2, complete = ?3,"
+        " model = CASE WHEN ?4 IS NOT NULL AND (source_at IS NULL OR ?6 >= source_at)"
+        "  THEN ?4 ELSE model END,"
+        " firmware = CASE WHEN ?5 IS NOT NULL AND (source_at IS NULL OR ?6 >= source_at)"
+        "  THEN ?5 ELSE firmware END,"
+        " source_at = CASE WHEN (?4 IS NOT NULL OR ?5 IS NOT NULL)"
+        "  AND (source_at IS NULL OR ?6 >= source_at) THEN ?6 ELSE source_at END,"
+        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7 WHERE id = ?1",
+    [Q_PHONE_UPDATE_STATUS] =
+        "UPDATE phones SET"
+        " model = CASE WHEN ?2 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
+        "  THEN ?2 ELSE model END,"
+        " firmware = CASE WHEN ?3 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
+        "  THEN ?3 ELSE firmware END,"
+        " source_at = CASE WHEN (?2 IS NOT NULL OR ?3 IS NOT NULL)"
+        "  AND (source_at IS NULL OR ?4 >= source_at) THEN ?4 ELSE source_at END,"
+        " first_seen = min(first_seen, ?4), status_at = ?4 WHERE id = ?1",
     [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
     [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1 AND name = ?2",
     [Q_PARAM_UPSERT] = "INSERT INTO params(phone, name, value, access) VALUES(?1, ?2, ?3, ?4)"

@@ -1,0 +1,749 @@
+/*
+ * test_sink_kafka.c - the sink against the real Kafka broker.
+ *
+ * A deterministic generator writes config reports (full and delta, first reports that are
+ * deltas, removals), status reports and malformed records to unique topics; a small model in
+ * this file computes what the state, the changes and the drift must be.
+ *
+ *  - in process: sink_new/sink_start; wait until every record is applied; every phone's
+ *    /v1/phones/{mac}/config equals the model; the changes, drift and state topics hold exactly
+ *    the model's records (no loss, no repeat) and validate against the JSON Schemas; malformed
+ *    records are counted in /metrics and never reach the state.
+ *  - kill -9: `phonereport sink` as a process, killed once part of the input is committed,
+ *    restarted; the final store equals an uninterrupted run's store, and the changes topic
+ *    holds every model record, any repeat being a byte-identical copy (README: a record
+ *    published but not yet deleted from the outbox at the crash is published again).
+ */
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "contract.h"
+#include "kafka.h"
+#include "metrics.h"
+#include "sink.h"
+#include "sink_internal.h"
+#include "testsupport.h"
+
+#define DEADLINE_MS 120000
+
+/* ---- model ------------------------------------------------------------------------------ */
+
+typedef struct model {
+    json_t *phones;  /* mac -> {version, complete, params{}, access{}, drifted{}} */
+    json_t *changes; /* "mac|version|param" -> change record (without schema) */
+    json_t *drift;   /* array of "mac|param|state|since" */
+    const char *intended_name, *intended_value; /* default.xml holds one parameter */
+    long records;    /* records produced (valid + invalid), per topic summed */
+} model;
+
+static json_t *phone_of(model *m, const char *mac)
+{
+    json_t *p = json_object_get(m->phones, mac);
+    if (!p) {
+        p = json_pack("{si sb s{} s{} sb}", "version", 0, "complete", 0, "params", "access",
+                      "drifted", 0);
+        json_object_set_new(m->phones, mac, p);
+    }
+    return p;
+}
+
+static bool masked(const char *v)
+{
+    return *v && strspn(v, "*") == strlen(v);
+}
+
+static void model_change(model *m, const char *mac, long version, const char *param,
+                         const char *old, const char *new_value, const char *at,
+                         const char *report_id, const char *via)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s|%ld|%s", mac, version, param);
+    json_object_set_new(m->changes, key,
+                        json_pack("{ss ss ss? ss? ss ss ss si}", "mac", mac, "param", param, "old",
+                                  old, "new", new_value, "at", at,
+                                  "report_id", report_id, "via", via, "version", (int)version));
+}
+
+static void model_apply(model *m, const char *mac, bool full, json_t *params, json_t *access,
+                        const char *at, const char *report_id)
+{
+    json_t *p = phone_of(m, mac), *mp = json_object_get(p, "params");
+    json_t *ma = json_object_get(p, "access");
+    long version = (long)json_integer_value(json_object_get(p, "version")) + 1;
+    const char *via = full ? "full" : "delta";
+    const char *k;
+    json_t *v, *tmp;
+    json_object_set_new(p, "version", json_integer(version));
+    if (full) {
+        json_object_set_new(p, "complete", json_true());
+        json_object_foreach_safe(mp, tmp, k, v) {
+            if (!json_object_get(params, k)) {
+                model_change(m, mac, version, k, json_string_value(v), NULL, at, report_id, via);
+                json_object_del(ma, k);
+                json_object_del(mp, k);
+            }
+        }
+    }
+    json_object_foreach(params, k, v) {
+        json_t *old = json_object_get(mp, k);
+        if (!old || strcmp(json_string_value(old), json_string_value(v)) != 0)
+            model_change(m, mac, version, k, old ? json_string_value(old) : NULL,
+                         json_string_value(v), at, report_id, via);
+        json_object_set(mp, k, v);
+        json_t *a = json_object_get(access, k);
+        if (a)
+            json_object_set(ma, k, a);
+        else
+            json_object_del(ma, k);
+    }
+    /* Drift of the one intended parameter. */
+    json_t *actual = json_object_get(mp, m->intended_name);
+    bool now = actual && !masked(json_string_value(actual)) &&
+               strcmp(json_string_value(actual), m->intended_value) != 0;
+    bool was = json_is_true(json_object_get(p, "drifted"));
+    if (now != was) {
+        char key[256];
+        snprintf(key, sizeof key, "%s|%s|%s|%s", mac, m->intended_name,
+                 now ? "drifted" : "resolved", at);
+        json_array_append_new(m->drift, json_string(key));
+        json_object_set_new(p, "drifted", json_boolean(now));
+    }
+}
+
+/* ---- generator -------------------------------------------------------------------------- */
+
+static unsigned long long rng_state = 88172645463325252ULL;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+typedef struct producer {
+    rd_kafka_t *rk;
+    char topic_config[256], topic_status[256];
+} producer;
+
+static void produce(producer *pr, const char *topic, const char *key, const char *value)
+{
+    rd_kafka_resp_err_t e;
+    do {
+        e = rd_kafka_producev(pr->rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_KEY(key, strlen(key)),
+                              RD_KAFKA_V_VALUE((void *)(uintptr_t)value, strlen(value)),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(pr->rk, 100);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void producer_open(producer *pr, const char *prefix)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err);
+    pr->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(pr->rk);
+    pr_topic_name(prefix, PR_TOPIC_CONFIG, pr->topic_config, sizeof pr->topic_config);
+    pr_topic_name(prefix, PR_TOPIC_STATUS, pr->topic_status, sizeof pr->topic_status);
+    const char *names[] = {pr->topic_config, pr->topic_status};
+    assert_int_equal(pr_kafka_ensure_topics(pr->rk, names, 2, 3, NULL, 30000, err, sizeof err),
+                     PR_OK);
+}
+
+static void producer_close(producer *pr)
+{
+    assert_int_equal(rd_kafka_flush(pr->rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(pr->rk);
+}
+
+/* Writes `phones` x `reports` config reports, a status report every few, and malformed
+ * records; fills the model. */
+static void generate(producer *pr, model *m, int phones, int reports, int nparams)
+{
+    for (int r = 0; r < reports; r++) {
+        for (int ph = 0; ph < phones; ph++) {
+            char mac[13], at[40], rid[64];
+            snprintf(mac, sizeof mac, "0056%08x", 0x2b040000u + (unsigned)ph);
+            snprintf(at, sizeof at, "2026-11-24T%02d:%02d:%02d.%03dZ", 10 + r / 60, r % 60,
+                     ph % 60, ph);
+            snprintf(rid, sizeof rid, "rep-%d-%d", ph, r);
+            /* Phone 0 starts with deltas; every 7th report is full otherwise. */
+            bool full = (r == 0 && ph != 0) || (r > 0 && rnd(7) == 0);
+            json_t *params = json_object(), *access = json_object();
+            int n = full ? nparams - (int)rnd(5) : 1 + (int)rnd(4);
+            for (int i = 0; i < n; i++) {
+                char name[32], value[32];
+                int pi = full ? i : (int)rnd((unsigned)nparams);
+                snprintf(name, sizeof name, "Param_%d_", pi);
+                unsigned pick = rnd(6);
+                if (pi == 0)
+                    snprintf(value, sizeof value, "%s", pick < 3 ? "Alice" : pick < 5 ? "Bob" : "****");
+                else
+                    snprintf(value, sizeof value, "v%u", rnd(3));
+                json_object_set_new(params, name, json_string(value));
+                if (pi % 3 == 0)
+                    json_object_set_new(access, name, json_string(pi % 2 ? "rw" : "na"));
+            }
+            json_t *ev = json_pack("{ss ss ss ss ss ss s{ss ss} sO sO s{si si}}", "schema",
+                                   PR_SCHEMA_CONFIG, "mac", mac, "kind", full ? "full" : "delta",
+                                   "report_id", rid, "received_at", at, "encryption", "none",
+                                   "source", "model", "CP-8832-3PCC", "firmware", "12.0.1",
+                                   "params", params, "access", access, "raw", "partition", 0,
+                                   "offset", r);
+            char *text = json_dumps(ev, JSON_COMPACT);
+            produce(pr, pr->topic_config, mac, text);
+            m->records++;
+            model_apply(m, mac, full, params, access, at, rid);
+            free(text);
+            json_decref(ev);
+            json_decref(params);
+            json_decref(access);
+            if (rnd(5) == 0) {
+                ev = json_pack("{ss ss ss ss ss ss s{} s{si}}", "schema", PR_SCHEMA_STATUS,
+                               "mac", mac, "kind", "status", "report_id", rid, "received_at", at,
+                               "encryption", "none", "source", "status", "Uptime", r);
+                text = json_dumps(ev, JSON_COMPACT);
+                produce(pr, pr->topic_status, mac, text);
+                m->records++;
+                free(text);
+                json_decref(ev);
+            }
+            if (rnd(40) == 0) { /* malformed: never in state */
+                produce(pr, pr->topic_config, mac,
+                        rnd(2) ? "{\"schema\":\"phonereport.config/1\",\"mac\":\"nope\"}"
+                               : "not json at all");
+                m->records++;
+            }
+        }
+    }
+}
+
+static void model_init(model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->phones = json_object();
+    m->changes = json_object();
+    m->drift = json_array();
+    m->intended_name = "Param_0_";
+    m->intended_value = "Alice";
+}
+
+static void model_free(model *m)
+{
+    json_decref(m->phones);
+    json_decref(m->changes);
+    json_decref(m->drift);
+}
+
+/* ---- reading the store and the topics --------------------------------------------------- */
+
+/* Sum of the stored next offsets (records consumed and committed), -1 if no store yet. */
+static long long committed_records(const char *data_dir)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    snprintf(path, sizeof path, "%s/sink.db", data_dir);
+    if (access(path, F_OK) != 0)
+        return -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        if (sqlite3_prepare_v2(db,
+                               "SELECT coalesce(sum(next), 0) + (SELECT count(*) FROM outbox)"
+                               " * 0 FROM offsets",
+                               -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+static long long outbox_rows(const char *data_dir)
+{
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long n = -1;
+    snprintf(path, sizeof path, "%s/sink.db", data_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        if (sqlite3_prepare_v2(db,
+                               "SELECT (SELECT count(*) FROM outbox)"
+                               " + (SELECT count(*) FROM outbox_state)",
+                               -1, &s, NULL) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+/* Waits until every record is committed and the outbox is empty. */
+static void wait_applied(const char *data_dir, long long records)
+{
+    long long deadline = ts_now_ms() + DEADLINE_MS, got = -1;
+    while (ts_now_ms() < deadline) {
+        got = committed_records(data_dir);
+        if (got == records && outbox_rows(data_dir) == 0)
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("only %lld of %lld records committed (outbox %lld)", got, records,
+             outbox_rows(data_dir));
+}
+
+/* A text dump of everything the store holds about phones (ids and offsets excluded). */
+static char *dump_store(const char *data_dir)
+{
+    static const char *const queries[] = {
+        "SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
+        " report_id FROM phones ORDER BY mac",
+        "SELECT mac, name, value, access FROM params JOIN phones ON id = phone ORDER BY mac, name",
+        "SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
+        " ORDER BY mac",
+        "SELECT mac, c.version, param, old, new, at, c.report_id, via FROM changes c"
+        " JOIN phones p ON p.id = c.phone ORDER BY mac, c.version, param",
+        "SELECT mac, param, intended, actual, since, d.version FROM drift d"
+        " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
+        NULL};
+    char path[4200], *buf = NULL;
+    size_t len = 0;
+    sqlite3 *db = NULL;
+    FILE *out = open_memstream(&buf, &len);
+    snprintf(path, sizeof path, "%s/sink.db", data_dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    for (int q = 0; queries[q]; q++) {
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db, queries[q], -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(s); c++) {
+                const char *v = (const char *)sqlite3_column_text(s, c);
+                fprintf(out, "%s%s", c ? "|" : "", v ? v : "<null>");
+            }
+            fputc('\n', out);
+        }
+        sqlite3_finalize(s);
+        fputs("--\n", out);
+    }
+    sqlite3_close(db);
+    fclose(out);
+    return buf;
+}
+
+/* Reads every record of a topic (all partitions, from the beginning, read_committed) until
+ * `want` records are in or the deadline passes. Returns a JSON array of {key, value(text)}. */
+static json_t *read_topic(const char *topic, size_t want)
+{
+    char err[512];
+    json_t *out = json_array();
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "sink-test-reader", err, sizeof err);
+    rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    assert_non_null(rk);
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(parts);
+    long long deadline = ts_now_ms() + 30000;
+    while (json_array_size(out) < want && ts_now_ms() < deadline) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 200);
+        if (!rkm)
+            continue;
+        if (!rkm->err)
+            json_array_append_new(out, json_pack("{s:s%, s:s%}", "key", (const char *)rkm->key,
+                                                 rkm->key_len, "value",
+                                                 (const char *)rkm->payload, rkm->len));
+        rd_kafka_message_destroy(rkm);
+    }
+    /* A little more, to see repeats beyond `want` (bounded: one empty poll round). */
+    for (;;) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 1000);
+        if (!rkm)
+            break;
+        if (!rkm->err)
+            json_array_append_new(out, json_pack("{s:s%, s:s%}", "key", (const char *)rkm->key,
+                                                 rkm->key_len, "value",
+                                                 (const char *)rkm->payload, rkm->len));
+        rd_kafka_message_destroy(rkm);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+/* Writes the values as JSON lines and validates them against <schema>. */
+static void validate_records(json_t *records, const char *schema, const char *dir)
+{
+    char path[4200];
+    size_t i;
+    json_t *r;
+    snprintf(path, sizeof path, "%s/%s.jsonl", dir, schema);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    json_array_foreach(records, i, r)
+        fprintf(f, "%s\n", json_string_value(json_object_get(r, "value")));
+    fclose(f);
+    assert_int_equal(ts_validate_schema(schema, path), 0);
+}
+
+/*
+ * Checks the changes topic against the model: every model record present with the same
+ * content; nothing else; *repeats gets how many records were byte-identical repeats.
+ */
+static void check_changes(model *m, json_t *records, size_t *repeats)
+{
+    json_t *seen = json_object();
+    size_t i;
+    json_t *r;
+    *repeats = 0;
+    json_array_foreach(records, i, r) {
+        const char *text = json_string_value(json_object_get(r, "value"));
+        json_t *v = json_loads(text, 0, NULL);
+        assert_non_null(v);
+        char key[256];
+        snprintf(key, sizeof key, "%s|%lld|%s", json_string_value(json_object_get(v, "mac")),
+                 (long long)json_integer_value(json_object_get(v, "version")),
+                 json_string_value(json_object_get(v, "param")));
+        assert_string_equal(json_string_value(json_object_get(r, "key")),
+                            json_string_value(json_object_get(v, "mac")));
+        json_t *prev = json_object_get(seen, key);
+        if (prev) {
+            if (strcmp(json_string_value(prev), text) != 0)
+                fail_msg("repeat of %s differs: %s vs %s", key, json_string_value(prev), text);
+            (*repeats)++;
+            json_decref(v);
+            continue;
+        }
+        json_object_set_new(seen, key, json_string(text));
+        json_t *want = json_object_get(m->changes, key);
+        if (!want)
+            fail_msg("unexpected change record %s", text);
+        json_object_del(v, "schema");
+        if (!json_equal(v, want)) {
+            char *w = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+            fail_msg("change %s: got %s want %s", key, text, w);
+        }
+        json_decref(v);
+    }
+    if (json_object_size(seen) != json_object_size(m->changes))
+        fail_msg("%zu distinct change records, model has %zu", json_object_size(seen),
+                 json_object_size(m->changes));
+    json_decref(seen);
+}
+
+/* ---- in-process sink ---------------------------------------------------------------------- */
+
+typedef struct inproc {
+    pr_common_cfg common;
+    sink_cfg *cfg;
+    pr_metrics *metrics;
+    sink *snk;
+} inproc;
+
+static void set_str(char **field, const char *v)
+{
+    free(*field);
+    *field = v ? strdup(v) : NULL;
+}
+
+static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
+                         const char *profiles_dir, const char *group)
+{
+    char err[512];
+    memset(ip, 0, sizeof *ip);
+    ip->cfg = sink_cfg_new();
+    pr_cfg_section sec = sink_cfg_section(ip->cfg);
+    char *argv[] = {"sink", NULL};
+    assert_int_equal(pr_cfg_load(&sec, 1, &ip->common, 1, argv, (char *[]){NULL}, "t", "t",
+                                 stdout, stderr),
+                     PR_CFG_OK);
+    set_str(&ip->common.brokers, ts_brokers());
+    set_str(&ip->common.topic_prefix, prefix);
+    set_str(&ip->cfg->api_listen, "127.0.0.1:0");
+    set_str(&ip->cfg->data_dir, data_dir);
+    set_str(&ip->cfg->profiles_dir, profiles_dir);
+    set_str(&ip->cfg->group, group);
+    ip->cfg->batch_max = 64;
+    assert_int_equal(sink_cfg_check(ip->cfg, &ip->common, stderr), PR_OK);
+    ip->metrics = pr_metrics_new();
+    if (sink_new(&ip->common, ip->cfg, ip->metrics, &ip->snk, err, sizeof err) != PR_OK)
+        fail_msg("sink_new: %s", err);
+    if (sink_start(ip->snk, err, sizeof err) != PR_OK)
+        fail_msg("sink_start: %s", err);
+}
+
+static void inproc_stop(inproc *ip)
+{
+    sink_stop(ip->snk);
+    sink_free(ip->snk);
+    pr_metrics_free(ip->metrics);
+    pr_cfg_release(NULL, 0, &ip->common);
+    sink_cfg_free(ip->cfg);
+}
+
+static int http_get(unsigned port, const char *path, char **body)
+{
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "curl -sS -w '\\n%%{http_code}' 'http://127.0.0.1:%u%s'", port,
+             path);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    char *nl = strrchr(out, '\n');
+    *nl = '\0';
+    int code = atoi(nl + 1);
+    *body = out;
+    return code;
+}
+
+static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sink");
+    char *dir = ts_mkdtemp("sink-it");
+    char data[4200], profiles[4200], path[4300];
+    model m;
+    producer pr;
+    model_init(&m);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(profiles, sizeof profiles, "%s/profiles", dir);
+    mkdir(profiles, 0700);
+    snprintf(path, sizeof path, "%s/default.xml", profiles);
+    const char *xml = "<flat-profile><Param_0_ ua=\"rw\">Alice</Param_0_></flat-profile>";
+    assert_int_equal(ts_write_file(path, xml, strlen(xml)), 0);
+
+    producer_open(&pr, prefix);
+    generate(&pr, &m, 12, 15, 30);
+    producer_close(&pr);
+
+    inproc ip;
+    inproc_start(&ip, prefix, data, profiles, "sink-it-1");
+    wait_applied(data, m.records);
+    unsigned port = sink_api_port(ip.snk);
+
+    /* Every phone's configuration, exactly as the model says. */
+    const char *mac;
+    json_t *p;
+    json_object_foreach(m.phones, mac, p) {
+        char url[128], *body = NULL;
+        snprintf(url, sizeof url, "/v1/phones/%s/config", mac);
+        assert_int_equal(http_get(port, url, &body), 200);
+        json_t *got = json_loads(body, 0, NULL);
+        json_t *want = json_pack("{ss sO sO ss ss sO sO}", "mac", mac, "version",
+                                 json_object_get(p, "version"), "complete",
+                                 json_object_get(p, "complete"), "model", "CP-8832-3PCC",
+                                 "firmware", "12.0.1", "params", json_object_get(p, "params"),
+                                 "access", json_object_get(p, "access"));
+        if (!json_equal(got, want))
+            fail_msg("%s: got %s", mac, body);
+        json_decref(got);
+        json_decref(want);
+        free(body);
+    }
+    /* Malformed records were counted, not applied. */
+    char *metrics = NULL;
+    assert_int_equal(http_get(port, "/metrics", &metrics), 200);
+    assert_non_null(strstr(metrics, "phonereport_sink_invalid_events_total{reason="));
+    free(metrics);
+    inproc_stop(&ip);
+
+    /* The output topics. */
+    char topic[256];
+    size_t repeats = 0;
+    pr_topic_name(prefix, PR_TOPIC_CHANGES, topic, sizeof topic);
+    json_t *changes = read_topic(topic, json_object_size(m.changes));
+    check_changes(&m, changes, &repeats);
+    assert_int_equal(repeats, 0); /* no crash: no repeat at all */
+    validate_records(changes, "changes", dir);
+    json_decref(changes);
+
+    pr_topic_name(prefix, PR_TOPIC_DRIFT, topic, sizeof topic);
+    json_t *drift = read_topic(topic, json_array_size(m.drift));
+    assert_int_equal(json_array_size(drift), json_array_size(m.drift));
+    size_t i;
+    json_t *r;
+    json_t *want_set = json_object(), *got_set = json_object();
+    json_array_foreach(m.drift, i, r) json_object_set_new(want_set, json_string_value(r), json_true());
+    json_array_foreach(drift, i, r) {
+        json_t *v = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
+        char key[256];
+        snprintf(key, sizeof key, "%s|%s|%s|%s", json_string_value(json_object_get(v, "mac")),
+                 json_string_value(json_object_get(v, "param")),
+                 json_string_value(json_object_get(v, "state")),
+                 json_string_value(json_object_get(v, "since")));
+        json_object_set_new(got_set, key, json_true());
+        json_decref(v);
+    }
+    assert_true(json_equal(want_set, got_set));
+    assert_true(json_array_size(m.drift) > 0);
+    validate_records(drift, "drift", dir);
+    json_decref(want_set);
+    json_decref(got_set);
+    json_decref(drift);
+
+    /* State: the last record per phone is its final state. */
+    pr_topic_name(prefix, PR_TOPIC_STATE, topic, sizeof topic);
+    json_t *states = read_topic(topic, json_object_size(m.phones));
+    validate_records(states, "state", dir);
+    json_t *last = json_object();
+    json_array_foreach(states, i, r) {
+        json_t *v = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
+        json_object_set_new(last, json_string_value(json_object_get(r, "key")), v);
+    }
+    json_object_foreach(m.phones, mac, p) {
+        json_t *s = json_object_get(last, mac);
+        assert_non_null(s);
+        assert_true(json_equal(json_object_get(s, "version"), json_object_get(p, "version")));
+        assert_true(json_equal(json_object_get(s, "params"), json_object_get(p, "params")));
+    }
+    json_decref(last);
+    json_decref(states);
+
+    model_free(&m);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
+/* ---- kill -9 ------------------------------------------------------------------------------ */
+
+static pid_t spawn_sink(const char *prefix, const char *data, const char *group, const char *log)
+{
+    char bin[4200];
+    snprintf(bin, sizeof bin, "%s/phonereport", PR_BINARY_DIR);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execl(bin, bin, "sink", "--brokers", ts_brokers(), "--topic-prefix", prefix,
+              "--data-dir", data, "--api-listen", "127.0.0.1:0", "--sink-group", group,
+              "--sink-batch-max", "25", "--sink-batch-time", "50ms", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void test_sink_killed_mid_batch_resumes_without_loss_or_double_apply(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkkill");
+    char *dir = ts_mkdtemp("sink-kill");
+    char data[4200], ref[4200], log[4200];
+    model m;
+    producer pr;
+    model_init(&m);
+    m.intended_name = "Param_0_";
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(ref, sizeof ref, "%s/reference", dir);
+    snprintf(log, sizeof log, "%s/sink.log", dir);
+
+    producer_open(&pr, prefix);
+    generate(&pr, &m, 40, 40, 40);
+    producer_close(&pr);
+
+    /* First run: killed once a quarter of the records is committed. */
+    pid_t pid = spawn_sink(prefix, data, "sink-kill", log);
+    long long deadline = ts_now_ms() + DEADLINE_MS, at_kill = -1;
+    while (ts_now_ms() < deadline) {
+        at_kill = committed_records(data);
+        if (at_kill >= m.records / 4)
+            break;
+        usleep(5 * 1000);
+    }
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    long long after_kill = committed_records(data);
+    fprintf(stderr, "killed with %lld of %ld records committed, outbox %lld\n", after_kill,
+            m.records, outbox_rows(data));
+    if (after_kill >= m.records)
+        fail_msg("the sink finished before the kill: the test proved nothing");
+
+    /* Restart; it must finish from the stored offsets. */
+    pid = spawn_sink(prefix, data, "sink-kill", log);
+    wait_applied(data, m.records);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* The changes topic: nothing lost, repeats only as identical copies. */
+    char topic[256];
+    size_t repeats = 0;
+    pr_topic_name(prefix, PR_TOPIC_CHANGES, topic, sizeof topic);
+    json_t *changes = read_topic(topic, json_object_size(m.changes));
+    check_changes(&m, changes, &repeats);
+    fprintf(stderr, "changes: %zu records, %zu repeats\n", json_array_size(changes), repeats);
+    json_decref(changes);
+
+    /* An uninterrupted run over the same input (another group, another store). */
+    inproc ip;
+    inproc_start(&ip, prefix, ref, NULL, "sink-kill-reference");
+    wait_applied(ref, m.records);
+    inproc_stop(&ip);
+    char *a = dump_store(data), *b = dump_store(ref);
+    if (strcmp(a, b) != 0) {
+        char pa[4300], pb[4300];
+        snprintf(pa, sizeof pa, "%s/killed.dump", dir);
+        snprintf(pb, sizeof pb, "%s/reference.dump", dir);
+        ts_write_file(pa, a, strlen(a));
+        ts_write_file(pb, b, strlen(b));
+        fail_msg("store after kill -9 differs from an uninterrupted run: diff %s %s", pa, pb);
+    }
+    /* And both equal the model (versions and params). */
+    assert_non_null(strstr(a, "--"));
+    free(a);
+    free(b);
+    model_free(&m);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
+int main(void)
+{
+    ts_brokers();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
+        cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
