@@ -52,6 +52,8 @@ static const pr_cfg_entry ingest_cfg_table[] = {
       "with tls-client-ca, also accept phones that present no certificate"),
     E("connection-timeout", PR_CFG_MS, "30s", connection_timeout_ms, 1000, 3600000,
       "idle time after which a connection is closed (cuts slow clients)"),
+    E("request-timeout", PR_CFG_MS, "120s", request_timeout_ms, 1000, 3600000,
+      "longest time to receive one upload (cuts clients that trickle a body)"),
     E("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
       "simultaneous connections in total"),
     E("max-connections-per-ip", PR_CFG_INT, "0", max_connections_per_ip, 0, 1000000,

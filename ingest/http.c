@@ -62,6 +62,7 @@ typedef struct req {
     char *uri;     /* raw request target, with query */
     char id[37];
     long long received_ms;
+    long long started_mono_ms; /* for request-timeout */
     struct timespec sent_at;
     char mac[PR_MAC_LEN + 1];
     pr_mac_source src;
@@ -230,6 +231,13 @@ static void make_id(char out[37])
              b[14], b[15]);
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     ingest *r = cls;
@@ -245,6 +253,7 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     q->received_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    q->started_mono_ms = mono_ms();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -552,6 +561,12 @@ static void start_drain(req *q, unsigned status, ingest_unavail why, const char 
 
 static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t size)
 {
+    /* a body that trickles in keeps the idle time-out at bay: bound the whole upload */
+    if (mono_ms() - q->started_mono_ms > r->cfg->request_timeout_ms) {
+        PR_LOG(PR_LOG_INFO, "ingest", "upload too slow: connection closed",
+               json_pack("{ssss}", "request_id", q->id, "remote", q->remote));
+        return MHD_NO;
+    }
     if (q->state == REQ_DRAIN) {
         q->dropped += size;
         /* past twice the limit, stop reading a client that does not stop sending */

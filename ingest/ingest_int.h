@@ -46,6 +46,7 @@ struct ingest_cfg {
     char *tls_client_ca;       /* PEM CA: phones' client certificates are requested, verified */
     bool tls_client_optional; /* with tls-client-ca: a phone may come without a certificate */
     long long connection_timeout_ms; /* idle time-out of a connection */
+    long long request_timeout_ms;    /* longest time from request line to last body byte */
     long long max_connections;
     long long max_connections_per_ip; /* 0 = unlimited */
     long long threads;         /* 0 = one per CPU */

@@ -36,6 +36,7 @@ struct ingest_pub {
     atomic_bool poll_run;
     atomic_bool ready;
     atomic_bool topic_ok;
+    atomic_bool fatal; /* a fatal producer error: not ready until restarted */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pr_gauge *up;
@@ -43,6 +44,8 @@ struct ingest_pub {
 
 static void set_ready(ingest_pub *p, bool up)
 {
+    if (up && atomic_load(&p->fatal))
+        return;
     bool was = atomic_exchange(&p->ready, up);
     if (was != up) {
         pr_gauge_set(p->up, up ? 1.0 : 0.0);
@@ -69,6 +72,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
         PR_LOG(PR_LOG_ERROR, "ingest", "fatal producer error: the edge answers 503 until restarted",
                json_pack("{ssss}", "error", rd_kafka_err2name(orig), "reason", buf));
+        atomic_store(&p->fatal, true);
         set_ready(p, false);
         return;
     }

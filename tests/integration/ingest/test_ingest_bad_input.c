@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "edge.h"
@@ -198,11 +204,135 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
     free(dir);
 }
 
+static int dial(edge *e)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)e->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* Waits up to ms for fd to become readable; reads what is there into buf (NUL-terminated).
+ * Returns bytes read, 0 if the server closed, -1 on time-out. */
+static ssize_t wait_read(int fd, char *buf, size_t cap, long ms)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, (int)ms) <= 0)
+        return -1;
+    ssize_t r = recv(fd, buf, cap - 1, 0);
+    if (r < 0)
+        r = 0; /* reset: closed */
+    buf[r] = '\0';
+    return r;
+}
+
+static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--request-timeout=1s", "--connection-timeout=60s", NULL};
+    edge_start(&e, ts_brokers(), "itrickle", args);
+    int fd = dial(&e);
+    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n";
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    char buf[1024];
+    bool closed = false;
+    int sent = 0;
+    long long deadline = ts_now_ms() + 60000;
+    /* one byte every 100 ms would take a minute: the edge must cut it long before */
+    while (!closed && sent < 600 && ts_now_ms() < deadline) {
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
+            closed = true;
+            break;
+        }
+        sent++;
+        ssize_t r = wait_read(fd, buf, sizeof buf, 100);
+        if (r == 0)
+            closed = true;
+        else if (r > 0)
+            fail_msg("an answer to a trickled upload: %s", buf);
+    }
+    close(fd);
+    assert_true(closed);
+    assert_true(sent < 600);
+    assert_int_equal(count_records(&e), 0);
+    edge_stop(&e);
+}
+
+static void test_connections_over_the_per_ip_limit_are_closed(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--max-connections-per-ip=2", "--connection-timeout=60s", NULL};
+    edge_start(&e, ts_brokers(), "iperip", args);
+    int fd[3];
+    for (int i = 0; i < 3; i++)
+        fd[i] = dial(&e);
+    /* the server closes whichever of the three it accepted last */
+    int closed = 0;
+    char buf[256];
+    long long deadline = ts_now_ms() + 20000;
+    while (!closed && ts_now_ms() < deadline)
+        for (int i = 0; i < 3; i++)
+            if (wait_read(fd[i], buf, sizeof buf, 50) == 0)
+                closed++;
+    assert_int_equal(closed, 1);
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+    edge_stop(&e);
+}
+
+static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--max-body-bytes=1k", "--max-inflight-bytes=1k", NULL};
+    edge_start(&e, ts_brokers(), "ibudget", args);
+    /* A announces 1000 bytes and waits for 100-continue: its reservation is held */
+    int fd = dial(&e);
+    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                       "Expect: 100-continue\r\n\r\n";
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    char buf[4096];
+    assert_true(wait_read(fd, buf, sizeof buf, 30000) > 0);
+    assert_non_null(strstr(buf, "100 Continue"));
+
+    char hundred[100];
+    memset(hundred, 'b', sizeof hundred); /* 1000 + 100 > 1024 */
+    const char *small = edge_file(&e, "hundred", hundred, sizeof hundred);
+    char opts[8192];
+    edge_resp r;
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
+    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+    expect_reason(&r, 503, "too many reports in flight");
+    assert_string_equal(r.retry_after, "5");
+
+    /* A finishes its body and is published; then there is room again */
+    char body[1000];
+    memset(body, 'a', sizeof body);
+    assert_int_equal(send(fd, body, sizeof body, MSG_NOSIGNAL), (ssize_t)sizeof body);
+    assert_true(wait_read(fd, buf, sizeof buf, 30000) > 0);
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    close(fd);
+    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(count_records(&e), 2);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_uploads_get_their_status_and_publish_nothing),
         cmocka_unit_test(test_bad_or_missing_credentials_get_401_and_publish_nothing),
+        cmocka_unit_test(test_trickled_body_is_cut_by_the_request_timeout),
+        cmocka_unit_test(test_connections_over_the_per_ip_limit_are_closed),
+        cmocka_unit_test(test_full_inflight_budget_gives_503_with_retry_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,7 +136,13 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     /* the metrics saw them */
     edge_curl(&e, "", "/metrics", &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "phonereport_ingest"));
+    assert_non_null(strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"full\"} 3"));
+    assert_non_null(strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"delta\"} 1"));
+    assert_non_null(strstr(r.body, "phonereport_ingest_published_total 5"));
+    assert_non_null(strstr(r.body, "phonereport_ingest_ack_latency_seconds_count 5"));
+    assert_non_null(strstr(r.body, "phonereport_ingest_kafka_up 1"));
+    edge_curl(&e, "", "/healthz", &r);
+    assert_int_equal(r.status, 200);
     edge_stop(&e);
 }
 
@@ -180,11 +186,48 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     }
 }
 
+static void test_reload_swaps_the_credentials_file(void **state)
+{
+    (void)state;
+    edge e;
+    char *dir = ts_mkdtemp("ireload");
+    char creds[4200], af[4300];
+    snprintf(creds, sizeof creds, "%s/creds", dir);
+    assert_int_equal(ts_write_file(creds, "alice:old\n", 10), 0);
+    snprintf(af, sizeof af, "--auth-file=%s", creds);
+    const char *args[] = {af, "--auth-scheme=basic", NULL};
+    edge_start(&e, ts_brokers(), "ireload", args);
+    const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
+    char old_opts[8192], new_opts[8192];
+    edge_resp r;
+    snprintf(old_opts, sizeof old_opts, "-u alice:old -X PUT --data-binary @'%s' -A '" UA "'", f);
+    snprintf(new_opts, sizeof new_opts, "-u alice:new -X PUT --data-binary @'%s' -A '" UA "'", f);
+    edge_curl(&e, old_opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, 200);
+
+    assert_int_equal(ts_write_file(creds, "alice:new\n", 10), 0);
+    ingest_reload(e.r);
+    edge_curl(&e, old_opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, 401);
+    edge_curl(&e, new_opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, 200);
+
+    /* a broken file is refused and the last good credentials stay */
+    assert_int_equal(ts_write_file(creds, "alice\n", 6), 0);
+    ingest_reload(e.r);
+    edge_curl(&e, new_opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, 200);
+    edge_stop(&e);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_and_post_reports_arrive_byte_for_byte),
         cmocka_unit_test(test_authenticated_uploads_carry_the_user),
+        cmocka_unit_test(test_reload_swaps_the_credentials_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
