@@ -32,6 +32,7 @@ struct decoder {
     decoder_keystore *ks;
     pthread_mutex_t ks_lock;
     decoder_keystore *ks_pending;
+    atomic_bool ks_changed; /* ks_pending was set: checked before every record */
     decoder_opts opts;
 
     /* The open transaction (loop thread only). */

@@ -268,6 +268,8 @@ static int produce(decoder *r, const decoder_output *out, const rd_kafka_message
 static void take_pending_keystore(decoder *r)
 {
     decoder_keystore *ks = NULL;
+    if (!atomic_exchange(&r->ks_changed, false))
+        return;
     pthread_mutex_lock(&r->ks_lock);
     ks = r->ks_pending;
     r->ks_pending = NULL;
@@ -312,6 +314,7 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     rec.value = rkm->payload;
     rec.value_len = rkm->len;
 
+    take_pending_keystore(r); /* a reload applies from the next record on */
     if (!r->in_txn && begin_batch(r) != 0)
         return;
     struct timespec t0, t1;

@@ -137,6 +137,34 @@ static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__CO
         free(bodies[i]);
 }
 
+/* Produces n records of inputs[which] to <prefix>raw. */
+static void produce_one_kind(const char *prefix, size_t which, size_t n)
+{
+    char err[512], topic[256], path[1024];
+    size_t len;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(rk);
+    snprintf(topic, sizeof topic, "%sraw", prefix);
+    snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, inputs[which].file);
+    char *body = ts_read_file(path, &len);
+    assert_non_null(body);
+    for (size_t k = 0; k < n; k++) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "pr-kind", -1, inputs[which].kind, -1);
+        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(MAC, 12),
+                                           RD_KAFKA_V_VALUE(body, len),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    free(body);
+}
+
 /* Reads <prefix><suffix> to its end with kcat, read_committed; adds each value's raw
  * (partition, offset) to seen[] (index partition * stride + offset), counts values. */
 static size_t read_committed(const char *prefix, pr_topic t, unsigned *seen, size_t stride,
@@ -219,6 +247,43 @@ static void assert_exactly_once(const char *prefix, size_t n, const size_t count
     free(seen);
 }
 
+/* An in-process decoder with its config, as run.c would build it. */
+typedef struct inproc {
+    decoder_cfg *cfg;
+    pr_common_cfg common;
+    pr_cfg_section sec;
+    pr_metrics *m;
+    decoder *d;
+} inproc;
+
+static void inproc_start(inproc *ip, const char *prefix, const char *txn, const char *group,
+                         const char *ks)
+{
+    memset(ip, 0, sizeof *ip);
+    ip->cfg = decoder_cfg_new();
+    ip->sec = decoder_cfg_section(ip->cfg);
+    char *argv[] = {"decode", "--brokers", (char *)ts_brokers(), "--topic-prefix", (char *)prefix,
+                    "--decoder-keystore", (char *)ks, "--decoder-transactional-id", (char *)txn,
+                    "--decoder-group", (char *)group, "--decoder-batch-max", "7", NULL};
+    char *envp[] = {NULL};
+    assert_int_equal(pr_cfg_load(&ip->sec, 1, &ip->common, 13, argv, envp, "test", "", stdout,
+                                 stderr),
+                     PR_CFG_OK);
+    assert_int_equal(decoder_cfg_check(ip->cfg, &ip->common, stderr), PR_OK);
+    ip->m = pr_metrics_new();
+    char err[512];
+    assert_int_equal(decoder_new(&ip->common, ip->cfg, ip->m, &ip->d, err, sizeof err), PR_OK);
+    assert_int_equal(decoder_start(ip->d, err, sizeof err), PR_OK);
+}
+
+static void inproc_free(inproc *ip)
+{
+    decoder_free(ip->d);
+    pr_metrics_free(ip->m);
+    pr_cfg_release(&ip->sec, 1, &ip->common);
+    decoder_cfg_free(ip->cfg);
+}
+
 static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **state)
 {
     (void)state;
@@ -227,42 +292,108 @@ static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **sta
     size_t counts[PR_TOPIC__COUNT];
     produce_raw(prefix, n, counts);
 
-    decoder_cfg *cfg = decoder_cfg_new();
-    pr_common_cfg common;
-    memset(&common, 0, sizeof common);
-    pr_cfg_section sec = decoder_cfg_section(cfg);
     char txn[128];
     snprintf(txn, sizeof txn, "%stxn", prefix);
-    char *argv[] = {"decode", "--brokers", (char *)ts_brokers(), "--topic-prefix", prefix,
-                    "--decoder-keystore", keystore, "--decoder-transactional-id", txn,
-                    "--decoder-batch-max", "7", NULL};
-    char *envp[] = {NULL};
-    assert_int_equal(pr_cfg_load(&sec, 1, &common, 11, argv, envp, "test", "", stdout, stderr),
-                     PR_CFG_OK);
-    assert_int_equal(decoder_cfg_check(cfg, &common, stderr), PR_OK);
-    pr_metrics *m = pr_metrics_new();
-    decoder *d = NULL;
-    char err[512];
-    assert_int_equal(decoder_new(&common, cfg, m, &d, err, sizeof err), PR_OK);
-    assert_int_equal(decoder_start(d, err, sizeof err), PR_OK);
+    inproc ip;
+    inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
     size_t got = wait_outputs(prefix, n, ts_now_ms() + 90000);
-    assert_true(decoder_ready(d));
-    decoder_stop(d);
-    assert_false(decoder_failed(d));
+    assert_true(decoder_ready(ip.d));
+    decoder_stop(ip.d);
+    assert_false(decoder_failed(ip.d));
     assert_int_equal(got, n);
     assert_exactly_once(prefix, n, counts);
     /* The shared metrics saw the committed outputs. */
-    char *text = pr_metrics_render(m, NULL);
+    char *text = pr_metrics_render(ip.m, NULL);
     assert_non_null(strstr(text, "phonereport_decoder_transactions_total{result=\"committed\"}"));
     char line[160];
     snprintf(line, sizeof line, "phonereport_decoder_events_total{topic=\"dlq\"} %zu",
              counts[PR_TOPIC_DLQ]);
     assert_non_null(strstr(text, line));
     free(text);
-    decoder_free(d);
-    pr_metrics_free(m);
-    pr_cfg_release(&sec, 1, &common);
-    decoder_cfg_free(cfg);
+    inproc_free(&ip);
+    free(prefix);
+}
+
+/* Counts the values of one output topic whose "reason" (DLQ) or "encryption" equals what. */
+static size_t count_with(const char *prefix, pr_topic t, const char *member, const char *what)
+{
+    char cmd[1024], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "kcat -b '%s' -X isolation.level=read_committed -C -t '%s%s' -e -q -f '%%s\\n' "
+             "2>/dev/null | grep -c '\"%s\":\"%s\"'",
+             ts_brokers(), prefix, pr_topic_suffix(t), member, what);
+    ts_run(cmd, &out);
+    size_t n = out ? (size_t)strtoul(out, NULL, 10) : 0;
+    free(out);
+    return n;
+}
+
+/* SIGHUP path: a keystore change applies to the records after decoder_reload(). */
+static void test_decoder_reload_applies_a_new_keystore(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("decks");
+    char txn[128], ks[1024], tmp[1024];
+    snprintf(txn, sizeof txn, "%stxn", prefix);
+    snprintf(ks, sizeof ks, "%s/reload.json", tmpdir);
+    snprintf(tmp, sizeof tmp, "%s/reload.json.tmp", tmpdir);
+    assert_int_equal(ts_write_file(ks, "{}", 2), 0);
+    chmod(ks, 0600);
+    /* Three openssl-encrypted reports (inputs[2]): no key yet. */
+    size_t counts[PR_TOPIC__COUNT];
+    inproc ip;
+    inproc_start(&ip, prefix, txn, "phonereport-decoder", ks);
+    produce_one_kind(prefix, 2, 3);
+    assert_int_equal(wait_outputs(prefix, 3, ts_now_ms() + 60000), 3);
+    assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "no_key"), 3);
+    static const char full[] = "{\"default\":{\"openssl_password\":\"test123\"}}";
+    assert_int_equal(ts_write_file(tmp, full, sizeof full - 1), 0);
+    chmod(tmp, 0600);
+    assert_int_equal(rename(tmp, ks), 0);
+    decoder_reload(ip.d);
+    produce_one_kind(prefix, 2, 3);
+    assert_int_equal(wait_outputs(prefix, 6, ts_now_ms() + 60000), 6);
+    assert_int_equal(count_with(prefix, PR_TOPIC_CONFIG, "encryption", "openssl-aes-256-cbc"), 3);
+    /* A broken keystore is refused and the last good one stays. */
+    assert_int_equal(ts_write_file(ks, "{broken", 7), 0);
+    decoder_reload(ip.d);
+    produce_one_kind(prefix, 2, 2);
+    assert_int_equal(wait_outputs(prefix, 8, ts_now_ms() + 60000), 8);
+    assert_int_equal(count_with(prefix, PR_TOPIC_CONFIG, "encryption", "openssl-aes-256-cbc"), 5);
+    assert_false(decoder_failed(ip.d));
+    (void)counts;
+    inproc_free(&ip);
+    free(prefix);
+}
+
+/* A second decoder with the same transactional.id fences the first, whose producer error is
+ * fatal: the role reports it (run.c then exits non-zero). */
+static void test_decoder_fenced_by_a_twin_reports_fatal(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("decfence");
+    char txn[128];
+    snprintf(txn, sizeof txn, "%stxn", prefix);
+    inproc a, b;
+    inproc_start(&a, prefix, txn, "group-a", keystore);
+    long long deadline = ts_now_ms() + 60000;
+    while (!decoder_ready(a.d) && ts_now_ms() < deadline)
+        usleep(100 * 1000);
+    assert_true(decoder_ready(a.d));
+    inproc_start(&b, prefix, txn, "group-b", keystore);
+    while (!decoder_ready(b.d) && ts_now_ms() < deadline)
+        usleep(100 * 1000);
+    assert_true(decoder_ready(b.d));
+    /* Records make the fenced one use its producer. */
+    while (!decoder_failed(a.d) && ts_now_ms() < deadline) {
+        produce_one_kind(prefix, 1, 3);
+        usleep(300 * 1000);
+    }
+    assert_true(decoder_failed(a.d));
+    assert_false(decoder_ready(a.d));
+    assert_false(decoder_failed(b.d));
+    inproc_free(&a);
+    inproc_free(&b);
     free(prefix);
 }
 
@@ -326,6 +457,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decoder_turns_n_mixed_records_into_exactly_n_outputs),
         cmocka_unit_test(test_decoder_killed_mid_run_restarts_without_loss_or_duplicates),
+        cmocka_unit_test(test_decoder_reload_applies_a_new_keystore),
+        cmocka_unit_test(test_decoder_fenced_by_a_twin_reports_fatal),
     };
     ts_brokers(); /* fails, never skips, without the broker */
     return cmocka_run_group_tests(tests, setup, teardown);
