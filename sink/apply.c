@@ -261,7 +261,7 @@ static pr_status step_done(sink_store *st, sqlite3_stmt *s, char *err, size_t er
 pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
                      const sink_event *ev, sink_apply_result *res, char *err, size_t errlen)
 {
-    phone_row ph;
+    phone_row ph = {0, 0, false};
     pr_status rc;
     sqlite3_stmt *s;
     memset(res, 0, sizeof *res);
