@@ -40,7 +40,8 @@ static void on_signal(int sig)
 }
 
 typedef struct play_cfg {
-    const char *url, *expect_out, *keystore_out, *stats_out, *profile, *user, *password;
+    const char *url, *expect_out, *keystore_out, *stats_out, *journal_out, *profile, *user,
+        *password;
     size_t phones, workers;
     uint64_t seed;
     long long duration_ms, status_every_ms;
@@ -86,6 +87,7 @@ typedef struct shared {
     pthread_mutex_t lock; /* rate bucket and stats */
     long long next_slot_us;
     stats st;
+    FILE *journal; /* --journal-out, under lock */
     char ua_prefix[64];
 } shared;
 
@@ -209,6 +211,30 @@ static const char *kind_file(ev_kind k)
     return k == EV_FULL ? "full.xml" : k == EV_DELTA ? "delta.xml" : "status.xml";
 }
 
+/* One JSON line per acknowledged report: what the edge said and what the report changed. */
+static void journal(shared *sh, const phone_run *p, long status, const char *request_id)
+{
+    json_t *params = json_array();
+    for (size_t k = 0; params && k < p->nidx; k++)
+        json_array_append_new(params, json_string(sh->base->name[p->idx[k]]));
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:o*}", "mac", p->id.mac, "kind",
+                          p->pending == EV_FULL    ? "full"
+                          : p->pending == EV_DELTA ? "delta"
+                                                   : "status",
+                          "status", (json_int_t)status, "request_id", request_id, "params",
+                          p->pending == EV_DELTA ? params : NULL);
+    if (p->pending != EV_DELTA)
+        json_decref(params);
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (line) {
+        pthread_mutex_lock(&sh->lock);
+        fprintf(sh->journal, "%s\n", line);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    free(line);
+    json_decref(o);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -273,6 +299,8 @@ static void *worker_main(void *arg)
                 break;
             }
             st.ok[p->pending]++;
+            if (sh->journal)
+                journal(sh, p, rs.status, rs.request_id);
             p->pending = EV_NONE;
             continue;
         }
@@ -408,6 +436,8 @@ static void usage(FILE *f)
 "                         IKM, rs 4096, empty key id); mixed: all four by phone (default none)\n"
 "  --keystore-out FILE    write the decoder keystore for these phones (as `keys` does)\n"
 "  --stats-out FILE       write the counts (requests, 2xx by kind, retries, failures) as JSON\n"
+"  --journal-out FILE     one JSON line per acknowledged report: mac, kind, HTTP status,\n"
+"                         X-Request-Id, and for a delta the parameters it changed\n"
 "  --auth none|basic|digest, --user U, --password P\n"
 "                         answer the edge's 401 challenge (credentials only when asked)\n"
 "  --workers W            sending threads, one keep-alive connection each (default 8)\n"
@@ -423,7 +453,7 @@ static void usage(FILE *f)
 enum {
     O_URL = 1000, O_PHONES, O_SEED, O_DURATION, O_RATE, O_EXPECT, O_METHOD, O_ENCRYPT, O_KEYSTORE,
     O_AUTH, O_USER, O_PASSWORD, O_STATUS_EVERY, O_DELTAS, O_WORKERS, O_RETRIES, O_PROFILE,
-    O_REBOOT, O_QUIET, O_HELP, O_STATS
+    O_REBOOT, O_QUIET, O_HELP, O_STATS, O_JOURNAL
 };
 
 static const struct option play_opts[] = {
@@ -447,6 +477,7 @@ static const struct option play_opts[] = {
     {"reboot-pct", required_argument, NULL, O_REBOOT},
     {"quiet", no_argument, NULL, O_QUIET},
     {"stats-out", required_argument, NULL, O_STATS},
+    {"journal-out", required_argument, NULL, O_JOURNAL},
     {"help", no_argument, NULL, O_HELP},
     {0},
 };
@@ -483,6 +514,7 @@ int sim_play_main(int argc, char **argv)
         case O_EXPECT: cfg.expect_out = optarg; break;
         case O_KEYSTORE: cfg.keystore_out = optarg; break;
         case O_STATS: cfg.stats_out = optarg; break;
+        case O_JOURNAL: cfg.journal_out = optarg; break;
         case O_PROFILE: cfg.profile = optarg; break;
         case O_USER: cfg.user = optarg; break;
         case O_PASSWORD: cfg.password = optarg; break;
@@ -599,6 +631,10 @@ int sim_play_main(int argc, char **argv)
         fprintf(stderr, "phonereport-sim: %s\n", err);
         goto out;
     }
+    if (cfg.journal_out && !(sh.journal = fopen(cfg.journal_out, "w"))) {
+        fprintf(stderr, "phonereport-sim: cannot write %s\n", cfg.journal_out);
+        goto out;
+    }
     snprintf(sh.ua_prefix, sizeof sh.ua_prefix, "Cisco-CP-8832-3PCC/11.3.1");
     sh.start_ms = sim_now_ms();
     sh.deadline_ms = sh.start_ms + cfg.duration_ms;
@@ -668,6 +704,8 @@ out:
             sim_values_free(&base, sh.phones[i].expect);
             sim_buf_release(&sh.phones[i].body);
         }
+    if (sh.journal)
+        fclose(sh.journal);
     free(sh.phones);
     free(ws);
     free(ids);
