@@ -249,6 +249,32 @@ static void test_status_replaces_the_latest_status_without_a_version(void **stat
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox_state"), 0);
 }
 
+static void test_source_fields_do_not_depend_on_topic_interleaving(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    /* MAC: status (later) applied before the config report; MAC2: the other way round. */
+    apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC2, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf, ev_status(MAC2, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
+    json_t *a = NULL, *b = NULL;
+    assert_int_equal(sink_query_phone(f->st, MAC, &a, err, sizeof err), PR_OK);
+    assert_int_equal(sink_query_phone(f->st, MAC2, &b, err, sizeof err), PR_OK);
+    json_object_del(a, "mac");
+    json_object_del(b, "mac");
+    assert_true(json_equal(a, b));
+    assert_string_equal(json_string_value(json_object_get(a, "firmware")), "12.0.2");
+    assert_string_equal(json_string_value(json_object_get(a, "first_seen")),
+                        "2026-11-24T17:00:00.000Z");
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_unknown_phone_is_not_found(void **state)
 {
     fx *f = *state;
@@ -611,6 +637,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_full_report_removes_vanished_params_as_changes_to_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_fields_do_not_depend_on_topic_interleaving,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_phone_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offsets_commit_and_roll_back_with_the_state, setup,
