@@ -177,8 +177,8 @@ pr_status ingest_auth_parse(const char *text, size_t len, ingest_auth **out, cha
             goto out;
         }
         if (ingest_auth_find(a, c.user)) {
-            st = pr_err(PR_EINVAL, err, errlen, "line %zu: user '%s' appears twice", lineno,
-                        c.user);
+            st =
+                pr_err(PR_EINVAL, err, errlen, "line %zu: user '%s' appears twice", lineno, c.user);
             cred_release(&c);
             goto out;
         }
@@ -243,7 +243,10 @@ pr_status ingest_auth_load(const char *path, ingest_auth **out, char *err, size_
     return st;
 }
 
-size_t ingest_auth_count(const ingest_auth *a) { return a ? a->n : 0; }
+size_t ingest_auth_count(const ingest_auth *a)
+{
+    return a ? a->n : 0;
+}
 
 bool ingest_auth_has_basic_only(const ingest_auth *a)
 {
@@ -261,8 +264,7 @@ const ingest_cred *ingest_auth_find(const ingest_auth *a, const char *user)
     return NULL;
 }
 
-static int digest(const char *md, const void *a, size_t alen, unsigned char *out,
-                  unsigned *outlen)
+static int digest(const char *md, const void *a, size_t alen, unsigned char *out, unsigned *outlen)
 {
     return EVP_Digest(a, alen, out, outlen, EVP_get_digestbyname(md), NULL) == 1 ? 0 : -1;
 }

@@ -15,8 +15,10 @@
 
 #include "ingest_int.h"
 
-#define E(name, type, def, field, min, max, help)                                              \
-    {name, type, def, offsetof(struct ingest_cfg, field), min, max, help}
+#define E(name, type, def, field, min, max, help)                                                  \
+    {                                                                                              \
+        name, type, def, offsetof(struct ingest_cfg, field), min, max, help                        \
+    }
 
 static const pr_cfg_entry ingest_cfg_table[] = {
     E("listen", PR_CFG_STR, "0.0.0.0:8080", listen, 0, 0,
@@ -72,7 +74,10 @@ static const pr_cfg_entry ingest_cfg_table[] = {
     {0},
 };
 
-ingest_cfg *ingest_cfg_new(void) { return calloc(1, sizeof(ingest_cfg)); }
+ingest_cfg *ingest_cfg_new(void)
+{
+    return calloc(1, sizeof(ingest_cfg));
+}
 
 pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
 {
@@ -179,7 +184,10 @@ int ingest_listen_parse(const char *s, char **host, unsigned *port, char *err, s
     return 0;
 }
 
-static int file_readable(const char *path) { return access(path, R_OK) == 0; }
+static int file_readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
 
 pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, FILE *errout)
 {
@@ -187,11 +195,11 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, F
     int bad = 0;
     (void)common;
 
-#define PROBLEM(...)                                                                           \
-    do {                                                                                       \
-        fprintf(errout, "ingest: " __VA_ARGS__);                                               \
-        fputc('\n', errout);                                                                   \
-        bad++;                                                                                 \
+#define PROBLEM(...)                                                                               \
+    do {                                                                                           \
+        fprintf(errout, "ingest: " __VA_ARGS__);                                                   \
+        fputc('\n', errout);                                                                       \
+        bad++;                                                                                     \
     } while (0)
 
     char *host = NULL;

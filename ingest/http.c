@@ -54,12 +54,12 @@ typedef struct req {
     struct MHD_Connection *conn;
     pthread_mutex_t mu;
     req_state state;
-    bool upload;   /* counted in inflight_requests */
+    bool upload; /* counted in inflight_requests */
     bool suspended;
     bool acked;
-    bool orphan;   /* connection gone while Kafka held the record */
+    bool orphan; /* connection gone while Kafka held the record */
     rd_kafka_resp_err_t ack_err;
-    char *uri;     /* raw request target, with query */
+    char *uri; /* raw request target, with query */
     char id[37];
     long long received_ms;
     long long started_mono_ms; /* for request-timeout */
@@ -304,8 +304,8 @@ void ingest_http_on_ack(void *ctx, void *opaque, rd_kafka_resp_err_t err)
     req *q = opaque;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double lat = (double)(now.tv_sec - q->sent_at.tv_sec) +
-                 (double)(now.tv_nsec - q->sent_at.tv_nsec) / 1e9;
+    double lat =
+        (double)(now.tv_sec - q->sent_at.tv_sec) + (double)(now.tv_nsec - q->sent_at.tv_nsec) / 1e9;
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         pr_histogram_observe(r->stats.ack_latency, lat);
         pr_counter_inc(r->stats.records);
@@ -363,8 +363,7 @@ static bool is_endpoint(const char *url)
 
 /* ---------------------------------------------------------------- auth */
 
-static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *conn,
-                                      bool stale)
+static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *conn, bool stale)
 {
     struct MHD_Response *resp = text_response("authentication required");
     enum MHD_Result rc;
@@ -448,11 +447,11 @@ static enum MHD_Result refuse_identity(req *q, struct MHD_Connection *conn, unsi
                                        pr_counter *c, const char *line)
 {
     pr_counter_inc(c);
-    PR_LOG(PR_LOG_INFO, "ingest", "report refused: identity",
-           json_pack("{sssisssss?}", "request_id", q->id, "status", (int)status, "reason", line,
-                     "remote", q->remote, "user_agent",
-                     MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_USER_AGENT)));
+    PR_LOG(
+        PR_LOG_INFO, "ingest", "report refused: identity",
+        json_pack("{sssisssss?}", "request_id", q->id, "status", (int)status, "reason", line,
+                  "remote", q->remote, "user_agent",
+                  MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT)));
     return answer(q, conn, status, line);
 }
 
@@ -467,18 +466,13 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
     if (atomic_load(&r->stopping))
         return unavailable(q, conn, INGEST_U_SHUTDOWN);
 
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     switch (ingest_limits_content_length(cl, r->cfg->max_body_bytes, &q->content_length)) {
-    case INGEST_LEN_TOO_LARGE:
-        return answer(q, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
-    case INGEST_LEN_INVALID:
-        return answer(q, conn, MHD_HTTP_BAD_REQUEST, "bad content-length");
-    case INGEST_LEN_OK:
-        q->has_length = true;
-        break;
-    case INGEST_LEN_ABSENT:
-        break;
+    case INGEST_LEN_TOO_LARGE: return answer(q, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+    case INGEST_LEN_INVALID: return answer(q, conn, MHD_HTTP_BAD_REQUEST, "bad content-length");
+    case INGEST_LEN_OK: q->has_length = true; break;
+    case INGEST_LEN_ABSENT: break;
     }
 
     char bound[PR_MAC_LEN + 1] = "";
@@ -493,8 +487,7 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
     char cert_mac[PR_MAC_LEN + 1] = "";
     if (r->tls_ca_pem) {
         switch (ingest_tls_client_mac(conn, cert_mac)) {
-        case INGEST_CERT_OK:
-            break;
+        case INGEST_CERT_OK: break;
         case INGEST_CERT_NONE:
             if (!r->cfg->tls_client_optional)
                 return refuse_identity(q, conn, MHD_HTTP_FORBIDDEN, r->stats.id_cert,
@@ -517,8 +510,7 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
     };
     char reason[64];
     switch (ingest_identity_resolve(&r->order, &in, q->mac, &q->src, reason, sizeof reason)) {
-    case INGEST_ID_OK:
-        break;
+    case INGEST_ID_OK: break;
     case INGEST_ID_NONE:
         return refuse_identity(q, conn, MHD_HTTP_BAD_REQUEST, r->stats.id_none, reason);
     case INGEST_ID_INVALID:
@@ -607,19 +599,14 @@ static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t siz
 static ingest_unavail classify(rd_kafka_resp_err_t e)
 {
     switch (e) {
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-        return INGEST_U_QUEUE_FULL;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL: return INGEST_U_QUEUE_FULL;
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-        return INGEST_U_TIMEOUT;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT: return INGEST_U_TIMEOUT;
     case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
-    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-        return INGEST_U_SHUTDOWN;
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT: return INGEST_U_SHUTDOWN;
     case RD_KAFKA_RESP_ERR__TRANSPORT:
-    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-        return INGEST_U_KAFKA_DOWN;
-    default:
-        return INGEST_U_KAFKA_ERROR;
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN: return INGEST_U_KAFKA_DOWN;
+    default: return INGEST_U_KAFKA_ERROR;
     }
 }
 
@@ -682,11 +669,11 @@ static enum MHD_Result answer_ack(ingest *r, req *q, struct MHD_Connection *conn
     pthread_mutex_unlock(&q->mu);
     enum MHD_Result rc;
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
-                                                                    MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         PR_LOG(PR_LOG_DEBUG, "ingest", "report acknowledged",
-               json_pack("{ssssss}", "request_id", q->id, "kind", pr_kind_name(q->kind),
-                         "source", pr_mac_source_name(q->src)));
+               json_pack("{ssssss}", "request_id", q->id, "kind", pr_kind_name(q->kind), "source",
+                         pr_mac_source_name(q->src)));
         rc = queue(q, conn, MHD_HTTP_OK, resp);
     } else {
         PR_LOG(PR_LOG_WARN, "ingest", "kafka did not take the report",
@@ -709,10 +696,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
     switch (q->state) {
     case REQ_NEW: {
-        bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-        bool up = strcmp(method, MHD_HTTP_METHOD_PUT) == 0 ||
-                  strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+        bool get =
+            strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        bool up =
+            strcmp(method, MHD_HTTP_METHOD_PUT) == 0 || strcmp(method, MHD_HTTP_METHOD_POST) == 0;
         if (is_endpoint(url))
             return get ? serve_endpoint(r, q, conn, url) : method_not_allowed(q, conn, "GET, HEAD");
         if (!up)
@@ -739,8 +726,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (q->state != REQ_WAIT || q->suspended)
             return MHD_YES;
         return answer_ack(r, q, conn); /* the ack came before we could suspend */
-    case REQ_WAIT:
-        return answer_ack(r, q, conn);
+    case REQ_WAIT: return answer_ack(r, q, conn);
     case REQ_ANSWERED:
         /* a body after an early answer: libmicrohttpd closes the connection; drop it */
         *upload_data_size = 0;
@@ -809,12 +795,11 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     long long timeout_s = (r->cfg->connection_timeout_ms + 999) / 1000;
     r->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)r->cfg->max_connections,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)r->cfg->max_header_bytes,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, r, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)r->cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)r->cfg->max_header_bytes, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, r,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!r->daemon)
         return pr_err(PR_EFATAL, err, errlen, "cannot listen on %s (in use, or bad TLS files?)",

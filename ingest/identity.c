@@ -18,8 +18,7 @@
 #include "ingest_int.h"
 #include "useragent.h"
 
-int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
-                                size_t errlen)
+int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err, size_t errlen)
 {
     char **items = NULL;
     size_t n = 0;
@@ -36,8 +35,7 @@ int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char 
     for (size_t i = 0; i < n; i++) {
         pr_mac_source src;
         if (pr_mac_source_parse(items[i], &src) != 0) {
-            snprintf(err, errlen, "unknown source '%s' (cert,path,query,user-agent)",
-                     items[i]);
+            snprintf(err, errlen, "unknown source '%s' (cert,path,query,user-agent)", items[i]);
             goto out;
         }
         for (size_t j = 0; j < out->n; j++) {
@@ -54,8 +52,14 @@ out:
     return rc;
 }
 
-static int is_hex(char c) { return isxdigit((unsigned char)c) != 0; }
-static int is_alnum(char c) { return isalnum((unsigned char)c) != 0; }
+static int is_hex(char c)
+{
+    return isxdigit((unsigned char)c) != 0;
+}
+static int is_alnum(char c)
+{
+    return isalnum((unsigned char)c) != 0;
+}
 
 /* True if p[0..17) is hh:hh:hh:hh:hh:hh. */
 static int colon_form_at(const char *p)
@@ -141,9 +145,8 @@ ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *ord
             }
             break;
         case PR_MAC_SRC_QUERY:
-            if (in->query_mac &&
-                pr_mac_parse(in->query_mac, strlen(in->query_mac), cand, perr, sizeof perr) !=
-                    PR_OK) {
+            if (in->query_mac && pr_mac_parse(in->query_mac, strlen(in->query_mac), cand, perr,
+                                              sizeof perr) != PR_OK) {
                 snprintf(reason, reasonlen, "invalid mac in query");
                 return INGEST_ID_INVALID;
             }
@@ -155,8 +158,7 @@ ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *ord
                     snprintf(cand, sizeof cand, "%s", ua.mac);
             }
             break;
-        default:
-            break;
+        default: break;
         }
         if (!cand[0])
             continue;

@@ -59,10 +59,9 @@ static void stats_init(ingest *r)
                                             "uploads being received or waiting for Kafka", NULL);
     s->inflight_bytes = pr_metrics_gauge(m, "phonereport_ingest_inflight_bytes",
                                          "bytes held in the in-flight budget", NULL);
-    s->ack_latency = pr_metrics_histogram(m, "phonereport_ingest_ack_latency_seconds",
-                                          "time from produce to Kafka's acknowledgement", NULL,
-                                          pr_metrics_latency_buckets,
-                                          pr_metrics_latency_buckets_len);
+    s->ack_latency = pr_metrics_histogram(
+        m, "phonereport_ingest_ack_latency_seconds", "time from produce to Kafka's acknowledgement",
+        NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
     static const char *const reasons[INGEST_U__COUNT] = {
         [INGEST_U_KAFKA_DOWN] = "kafka_down",   [INGEST_U_QUEUE_FULL] = "queue_full",
         [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_TIMEOUT] = "timeout",
@@ -75,8 +74,8 @@ static void stats_init(ingest *r)
                                                "503 answers, by reason", labels);
     }
     const char *ah = "failed authentications, by reason";
-    s->auth_missing = pr_metrics_counter(m, "phonereport_ingest_auth_failures_total", ah,
-                                         "reason=\"missing\"");
+    s->auth_missing =
+        pr_metrics_counter(m, "phonereport_ingest_auth_failures_total", ah, "reason=\"missing\"");
     s->auth_bad =
         pr_metrics_counter(m, "phonereport_ingest_auth_failures_total", ah, "reason=\"bad\"");
     const char *ih = "uploads refused for their identity, by reason";
@@ -232,7 +231,10 @@ int ingest_ready(const ingest *r)
            ingest_pub_ready(r->pub);
 }
 
-unsigned ingest_port(const ingest *r) { return r ? r->port : 0; }
+unsigned ingest_port(const ingest *r)
+{
+    return r ? r->port : 0;
+}
 
 void ingest_reload(ingest *r)
 {

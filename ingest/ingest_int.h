@@ -28,33 +28,33 @@
 /* ------------------------------------------------------------------ config.c */
 
 struct ingest_cfg {
-    char *listen;              /* host:port, [v6]:port or :port; port 0 = any free port */
-    char *upload_prefixes;     /* comma-separated path prefixes accepting PUT/POST */
-    long long max_body_bytes;  /* 413 beyond */
+    char *listen;                 /* host:port, [v6]:port or :port; port 0 = any free port */
+    char *upload_prefixes;        /* comma-separated path prefixes accepting PUT/POST */
+    long long max_body_bytes;     /* 413 beyond */
     long long max_inflight_bytes; /* bodies buffered + waiting for Kafka; 503 beyond */
     long long max_header_bytes;   /* MHD per-connection memory (request line + headers) */
-    char *identity_order;      /* comma-separated: cert,path,query,user-agent */
-    char *allow_macs;          /* comma-separated MACs or hex prefixes (OUI); NULL = all */
-    char *kind_status_pattern; /* comma-separated fnmatch globs on the path */
+    char *identity_order;         /* comma-separated: cert,path,query,user-agent */
+    char *allow_macs;             /* comma-separated MACs or hex prefixes (OUI); NULL = all */
+    char *kind_status_pattern;    /* comma-separated fnmatch globs on the path */
     char *kind_delta_pattern;
     char *kind_full_pattern;
-    char *auth_file;           /* credentials file; NULL = no authentication */
-    char *auth_scheme;         /* basic|digest */
+    char *auth_file;   /* credentials file; NULL = no authentication */
+    char *auth_scheme; /* basic|digest */
     char *auth_realm;
-    char *tls_cert;            /* PEM files; both or neither */
+    char *tls_cert; /* PEM files; both or neither */
     char *tls_key;
-    char *tls_client_ca;       /* PEM CA: phones' client certificates are requested, verified */
+    char *tls_client_ca;      /* PEM CA: phones' client certificates are requested, verified */
     bool tls_client_optional; /* with tls-client-ca: a phone may come without a certificate */
     long long connection_timeout_ms; /* idle time-out of a connection */
     long long request_timeout_ms;    /* longest time from request line to last body byte */
     long long max_connections;
     long long max_connections_per_ip; /* 0 = unlimited */
-    long long threads;         /* 0 = one per CPU */
-    long long ack_timeout_ms;  /* message.timeout.ms: longest wait for Kafka's ack */
+    long long threads;                /* 0 = one per CPU */
+    long long ack_timeout_ms;         /* message.timeout.ms: longest wait for Kafka's ack */
     long long shutdown_timeout_ms;
-    long long retry_after_ms;  /* Retry-After of 503 answers, rounded up to seconds */
-    long long raw_partitions;  /* partitions when ingest creates the raw topic; 0 = broker's */
-    long long ready_probe_ms;  /* period of the Kafka readiness probe */
+    long long retry_after_ms; /* Retry-After of 503 answers, rounded up to seconds */
+    long long raw_partitions; /* partitions when ingest creates the raw topic; 0 = broker's */
+    long long ready_probe_ms; /* period of the Kafka readiness probe */
 };
 
 /* Splits a comma-separated list into trimmed, non-empty items (malloc'd array of malloc'd
@@ -151,7 +151,7 @@ typedef enum ingest_secret_type {
 typedef struct ingest_cred {
     char *user;
     ingest_secret_type type;
-    char *secret;          /* PLAIN: the password; else the hash as bytes */
+    char *secret; /* PLAIN: the password; else the hash as bytes */
     size_t secret_len;
     char mac[PR_MAC_LEN + 1]; /* "" when not bound to a phone */
 } ingest_cred;

@@ -49,9 +49,15 @@ bool ingest_budget_take(ingest_budget *b, long long n)
     return true;
 }
 
-void ingest_budget_give(ingest_budget *b, long long n) { atomic_fetch_sub(&b->used, n); }
+void ingest_budget_give(ingest_budget *b, long long n)
+{
+    atomic_fetch_sub(&b->used, n);
+}
 
-long long ingest_budget_used(ingest_budget *b) { return atomic_load(&b->used); }
+long long ingest_budget_used(ingest_budget *b)
+{
+    return atomic_load(&b->used);
+}
 
 long long ingest_limits_retry_after_s(long long ms)
 {

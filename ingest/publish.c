@@ -117,8 +117,8 @@ static void probe_once(ingest_pub *p)
     int timeout = p->probe_ms < 1000 ? 1000 : p->probe_ms;
     if (!atomic_load(&p->topic_ok)) {
         const char *names[] = {p->topic};
-        pr_status st = pr_kafka_ensure_topics(p->rk, names, 1, p->partitions, NULL, timeout, err,
-                                              sizeof err);
+        pr_status st =
+            pr_kafka_ensure_topics(p->rk, names, 1, p->partitions, NULL, timeout, err, sizeof err);
         if (st == PR_OK)
             atomic_store(&p->topic_ok, true);
         else
@@ -175,15 +175,15 @@ pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_
         goto out;
     }
     snprintf(timeout, sizeof timeout, "%lld", cfg->ack_timeout_ms);
-    const char *defaults[] = {"message.timeout.ms", timeout, "linger.ms", "2",
+    const char *defaults[] = {"message.timeout.ms",           timeout,   "linger.ms", "2",
                               "queue.buffering.max.messages", "1000000", NULL};
     conf = pr_kafka_conf_new(common, "ingest", defaults, err, errlen);
     if (!conf) {
         st = PR_EINVAL;
         goto out;
     }
-    const char *forced[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
-                            "murmur2_random", NULL};
+    const char *forced[] = {"enable.idempotence", "true",           "acks", "all",
+                            "partitioner",        "murmur2_random", NULL};
     for (size_t i = 0; forced[i]; i += 2) {
         char rerr[256];
         if (rd_kafka_conf_set(conf, forced[i], forced[i + 1], rerr, sizeof rerr) !=
@@ -239,10 +239,11 @@ rd_kafka_resp_err_t ingest_pub_send(ingest_pub *p, const char *mac, char *body, 
     for (size_t i = 0; i < nh; i++)
         if (h[i].value)
             rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value, -1);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(mac, strlen(mac)),
-        RD_KAFKA_V_VALUE(len ? body : NULL, len), RD_KAFKA_V_MSGFLAGS(len ? RD_KAFKA_MSG_F_FREE : 0),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt), RD_KAFKA_V_KEY(mac, strlen(mac)),
+                          RD_KAFKA_V_VALUE(len ? body : NULL, len),
+                          RD_KAFKA_V_MSGFLAGS(len ? RD_KAFKA_MSG_F_FREE : 0),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_headers_destroy(hdrs); /* kept by librdkafka only on success */
     else if (!len)

@@ -59,8 +59,7 @@ ingest_cert_verdict ingest_tls_client_mac(struct MHD_Connection *conn, char mac[
     if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) >= 0) {
         char cn[256];
         size_t len = sizeof cn;
-        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) >=
-                0 &&
+        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) >= 0 &&
             len < sizeof cn) {
             cn[len] = '\0';
             if (ingest_identity_from_cert_name(cn, mac) == 1)

@@ -43,9 +43,8 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     argv[argc] = NULL;
     e->cfg = ingest_cfg_new();
     e->sec = ingest_cfg_section(e->cfg);
-    assert_int_equal(pr_cfg_load(&e->sec, 1, &e->common, argc, argv, envp, "t", "t", stdout,
-                                 stderr),
-                     PR_CFG_OK);
+    assert_int_equal(
+        pr_cfg_load(&e->sec, 1, &e->common, argc, argv, envp, "t", "t", stdout, stderr), PR_CFG_OK);
     assert_int_equal(ingest_cfg_check(e->cfg, &e->common, stderr), PR_OK);
     pr_log_set_level_name(getenv("PR_TEST_LOG") ? getenv("PR_TEST_LOG") : "warn");
     e->metrics = pr_metrics_new();

@@ -22,7 +22,7 @@ typedef struct edge {
     char topic[256];
     char brokers[256];
     unsigned port;
-    char *dir; /* scratch directory for request and response files */
+    char *dir;  /* scratch directory for request and response files */
     bool https; /* set when the args name --tls-cert; curl then uses -k */
 } edge;
 

@@ -44,8 +44,9 @@ static void test_bad_uploads_get_their_status_and_publish_nothing(void **state)
 {
     (void)state;
     edge e;
-    const char *args[] = {"--upload-prefixes=/r/", "--allow-macs=00:56:2b", "--max-body-bytes=64k",
-                          "--max-header-bytes=16k", "--connection-timeout=1s", NULL};
+    const char *args[] = {"--upload-prefixes=/r/",   "--allow-macs=00:56:2b",
+                          "--max-body-bytes=64k",    "--max-header-bytes=16k",
+                          "--connection-timeout=1s", NULL};
     edge_start(&e, ts_brokers(), "ibad", args);
     char opts[8192];
     edge_resp r;

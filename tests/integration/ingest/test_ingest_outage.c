@@ -18,7 +18,7 @@
 #include "edge.h"
 #include "testsupport.h"
 
-#define UA "-H 'User-Agent: Cisco-CP-8841-3PCC/11.0 (00562b043615)'"
+#define UA     "-H 'User-Agent: Cisco-CP-8841-3PCC/11.0 (00562b043615)'"
 #define MAXREQ 4096
 
 typedef struct outcome {
@@ -151,8 +151,8 @@ static void test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic(void *
             n503++;
         }
     }
-    print_message("%d requests: %d got 200 (all on the topic, %zu records), %d got 503\n", t->n,
-                  ok, json_array_size(recs), n503);
+    print_message("%d requests: %d got 200 (all on the topic, %zu records), %d got 503\n", t->n, ok,
+                  json_array_size(recs), n503);
     assert_true(json_array_size(recs) >= (size_t)ok);
     json_decref(recs);
 

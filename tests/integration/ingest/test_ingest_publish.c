@@ -16,7 +16,7 @@
 #include "edge.h"
 #include "testsupport.h"
 
-#define UA "Cisco-CP-8841-3PCC/11.0 (00562b043615)"
+#define UA  "Cisco-CP-8841-3PCC/11.0 (00562b043615)"
 #define MAC "00562b043615"
 
 typedef struct sent {
@@ -78,8 +78,10 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     char opts[8192];
     edge_resp r;
 
-    s[0] = (sent){"", PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml", "PUT",
-                  "/r/" MAC ".xml", "full", "path", NULL, NULL};
+    s[0] = (sent){"",     PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml",
+                  "PUT",  "/r/" MAC ".xml",
+                  "full", "path",
+                  NULL,   NULL};
     snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' -H 'User-Agent: " UA "'", s[0].file);
     edge_curl(&e, opts, s[0].path, &r);
     assert_int_equal(r.status, 200);
@@ -89,9 +91,14 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
 
     /* a form-labelled POST body with characters a form decoder would change */
     const char *form = "<flat-profile><A ua=\"na\">a+b%20c&amp;d=e</A></flat-profile>\n";
-    s[1] = (sent){"", edge_file(&e, "form.xml", form, strlen(form)), "POST",
-                  "/r/" MAC "-delta.xml?x=1&y=a%20b", "delta", "path",
-                  "application/x-www-form-urlencoded", NULL};
+    s[1] = (sent){"",
+                  edge_file(&e, "form.xml", form, strlen(form)),
+                  "POST",
+                  "/r/" MAC "-delta.xml?x=1&y=a%20b",
+                  "delta",
+                  "path",
+                  "application/x-www-form-urlencoded",
+                  NULL};
     snprintf(opts, sizeof opts,
              "-X POST --data-binary @'%s' -H 'Content-Type: application/x-www-form-urlencoded' "
              "-H 'User-Agent: " UA "'",
@@ -101,8 +108,14 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     strcpy(s[1].id, r.request_id);
 
     /* an encrypted (binary) status report, identified by the User-Agent only */
-    s[2] = (sent){"", PR_SHARED_DIR "/samples/synthetic-delta-report.xml.aes128gcm", "PUT",
-                  "/upload/status", "status", "user-agent", "application/octet-stream", NULL};
+    s[2] = (sent){"",
+                  PR_SHARED_DIR "/samples/synthetic-delta-report.xml.aes128gcm",
+                  "PUT",
+                  "/upload/status",
+                  "status",
+                  "user-agent",
+                  "application/octet-stream",
+                  NULL};
     snprintf(opts, sizeof opts,
              "-X PUT --data-binary @'%s' -H 'Content-Type: application/octet-stream' "
              "-H 'User-Agent: " UA "'",
@@ -112,21 +125,23 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     strcpy(s[2].id, r.request_id);
 
     /* a chunked upload, MAC in the colon form */
-    s[3] = (sent){"", PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml", "PUT",
-                  "/r/00:56:2b:04:36:15/full.xml", "full", "path", NULL, NULL};
+    s[3] = (sent){"",     PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml",
+                  "PUT",  "/r/00:56:2b:04:36:15/full.xml",
+                  "full", "path",
+                  NULL,   NULL};
     snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' -H 'Transfer-Encoding: chunked' -H 'User-Agent: " UA
-             "'",
+             "-X PUT --data-binary @'%s' -H 'Transfer-Encoding: chunked' -H 'User-Agent: " UA "'",
              s[3].file);
     edge_curl(&e, opts, s[3].path, &r);
     assert_int_equal(r.status, 200);
     strcpy(s[3].id, r.request_id);
 
     /* an empty body is published too (the decoder dead-letters it as `empty`) */
-    s[4] = (sent){"", edge_file(&e, "empty", "", 0), "POST", "/r/report?mac=00562B043615",
-                  "full", "query", NULL, NULL};
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' -H 'User-Agent: " UA "'",
-             s[4].file);
+    s[4] = (sent){"",     edge_file(&e, "empty", "", 0),
+                  "POST", "/r/report?mac=00562B043615",
+                  "full", "query",
+                  NULL,   NULL};
+    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' -H 'User-Agent: " UA "'", s[4].file);
     edge_curl(&e, opts, s[4].path, &r);
     assert_int_equal(r.status, 200);
     strcpy(s[4].id, r.request_id);
@@ -136,8 +151,10 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     /* the metrics saw them */
     edge_curl(&e, "", "/metrics", &r);
     assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"full\"} 3"));
-    assert_non_null(strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"delta\"} 1"));
+    assert_non_null(
+        strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"full\"} 3"));
+    assert_non_null(
+        strstr(r.body, "phonereport_ingest_requests_total{status=\"200\",kind=\"delta\"} 1"));
     assert_non_null(strstr(r.body, "phonereport_ingest_published_total 5"));
     assert_non_null(strstr(r.body, "phonereport_ingest_ack_latency_seconds_count 5"));
     assert_non_null(strstr(r.body, "phonereport_ingest_kafka_up 1"));
@@ -168,14 +185,18 @@ static void test_authenticated_uploads_carry_the_user(void **state)
         edge_resp r;
         const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
         s[0] = (sent){"", f, "PUT", "/r/" MAC ".xml", "full", "path", NULL, "alice"};
-        snprintf(opts, sizeof opts, "--%s -u alice:s3cret -X PUT --data-binary @'%s' "
-                 "-H 'User-Agent: " UA "'", schemes[i], f);
+        snprintf(opts, sizeof opts,
+                 "--%s -u alice:s3cret -X PUT --data-binary @'%s' "
+                 "-H 'User-Agent: " UA "'",
+                 schemes[i], f);
         edge_curl(&e, opts, s[0].path, &r);
         assert_int_equal(r.status, 200);
         strcpy(s[0].id, r.request_id);
         s[1] = (sent){"", f, "POST", "/r/" MAC "-delta.xml", "delta", "path", NULL, "bob"};
-        snprintf(opts, sizeof opts, "--%s -u bob:hunter2 -X POST --data-binary @'%s' "
-                 "-H 'User-Agent: " UA "'", schemes[i], f);
+        snprintf(opts, sizeof opts,
+                 "--%s -u bob:hunter2 -X POST --data-binary @'%s' "
+                 "-H 'User-Agent: " UA "'",
+                 schemes[i], f);
         edge_curl(&e, opts, s[1].path, &r);
         assert_int_equal(r.status, 200);
         strcpy(s[1].id, r.request_id);

@@ -80,8 +80,10 @@ static void test_client_certificate_identifies_the_phone(void **state)
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "mac mismatch\n");
 
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' "
-             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'", body);
+    snprintf(opts, sizeof opts,
+             "-X PUT --data-binary @'%s' "
+             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'",
+             body);
     edge_curl(&e, opts, "/upload/report.xml", &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "client certificate required\n");
@@ -119,8 +121,10 @@ static void test_https_without_client_ca_serves_uploads(void **state)
     const char *body = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char opts[8192];
     edge_resp r;
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' "
-             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'", body);
+    snprintf(opts, sizeof opts,
+             "-X POST --data-binary @'%s' "
+             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'",
+             body);
     edge_curl(&e, opts, "/r/status.xml", &r);
     assert_int_equal(r.status, 200);
     json_t *recs = edge_consume(&e);

@@ -12,7 +12,7 @@
 
 /* sha256("secret"), md5("bob:phonereport:hunter2") */
 #define SHA_SECRET "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"
-#define HA1_BOB "fc1d444e26b700081c0a5d08a6cc200f"
+#define HA1_BOB    "fc1d444e26b700081c0a5d08a6cc200f"
 
 static ingest_auth *parse_ok(const char *text)
 {

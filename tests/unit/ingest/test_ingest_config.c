@@ -83,9 +83,9 @@ static void test_every_bad_setting_is_reported_at_once(void **state)
     pr_status st;
     int lines = check(&l, buf, sizeof buf, &st);
     assert_int_equal(st, PR_EINVAL);
-    const char *needles[] = {"listen",        "identity-order", "allow-macs",  "auth-scheme",
-                             "tls-cert and tls-key", "tls-client-ca", "upload-prefixes",
-                             "max-inflight-bytes"};
+    const char *needles[] = {"listen",          "identity-order",       "allow-macs",
+                             "auth-scheme",     "tls-cert and tls-key", "tls-client-ca",
+                             "upload-prefixes", "max-inflight-bytes"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         if (!strstr(buf, needles[i]))
             fail_msg("'%s' not reported in:\n%s", needles[i], buf);

@@ -13,7 +13,8 @@ static ingest_identity_order default_order(void)
 {
     ingest_identity_order o;
     char err[128];
-    assert_int_equal(ingest_identity_order_parse("cert,path,query,user-agent", &o, err, sizeof err), 0);
+    assert_int_equal(ingest_identity_order_parse("cert,path,query,user-agent", &o, err, sizeof err),
+                     0);
     return o;
 }
 
@@ -74,8 +75,8 @@ static void test_first_source_in_order_names_the_source(void **state)
 {
     (void)state;
     ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/r/00562b043615.xml", .query_mac = "00562B043615",
-                                .user_agent = UA};
+    ingest_identity_input in = {
+        .path = "/r/00562b043615.xml", .query_mac = "00562B043615", .user_agent = UA};
     char mac[13], reason[64];
     pr_mac_source src;
     assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),

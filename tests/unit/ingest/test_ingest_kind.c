@@ -35,8 +35,8 @@ static void test_path_matching_no_glob_is_unknown(void **state)
     (void)state;
     ingest_kind_rules k;
     char err[128];
-    assert_int_equal(
-        ingest_kind_rules_parse("/s/*", "/d/*", "/f/*, /full/*", &k, err, sizeof err), 0);
+    assert_int_equal(ingest_kind_rules_parse("/s/*", "/d/*", "/f/*, /full/*", &k, err, sizeof err),
+                     0);
     assert_int_equal(ingest_kind_of_path(&k, "/s/x.xml"), PR_KIND_STATUS);
     assert_int_equal(ingest_kind_of_path(&k, "/full/x.xml"), PR_KIND_FULL);
     assert_int_equal(ingest_kind_of_path(&k, "/other/x.xml"), PR_KIND_UNKNOWN);
