@@ -46,17 +46,16 @@ json_t *pr_change_event_new(const char *mac, const char *param, const char *old_
                             const char *via, long long version)
 {
     return json_pack("{ss ss ss s,o s,o ss s,o ss sI}", "schema", PR_SCHEMA_CHANGE, "mac", mac,
-                     "param", param, "old", str_or_null(old_value), "new",
-                     str_or_null(new_value), "at", at, "report_id", str_or_null(report_id),
-                     "via", via, "version", (json_int_t)version);
+                     "param", param, "old", str_or_null(old_value), "new", str_or_null(new_value),
+                     "at", at, "report_id", str_or_null(report_id), "via", via, "version",
+                     (json_int_t)version);
 }
 
 json_t *pr_drift_event_new(const char *mac, const char *param, const char *intended,
                            const char *actual, const char *state, const char *since,
                            long long version)
 {
-    return json_pack("{ss ss ss s,o s,o ss ss sI}", "schema", PR_SCHEMA_DRIFT, "mac", mac,
-                     "param", param, "intended", str_or_null(intended), "actual",
-                     str_or_null(actual), "state", state, "since", since, "version",
-                     (json_int_t)version);
+    return json_pack("{ss ss ss s,o s,o ss ss sI}", "schema", PR_SCHEMA_DRIFT, "mac", mac, "param",
+                     param, "intended", str_or_null(intended), "actual", str_or_null(actual),
+                     "state", state, "since", since, "version", (json_int_t)version);
 }

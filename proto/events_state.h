@@ -20,9 +20,9 @@
 
 typedef struct pr_state_info {
     const char *mac;
-    long long version;   /* configuration reports applied */
-    bool complete;       /* a full report has been applied */
-    const char *model;   /* NULL if never reported */
+    long long version; /* configuration reports applied */
+    bool complete;     /* a full report has been applied */
+    const char *model; /* NULL if never reported */
     const char *firmware;
     const char *first_seen; /* RFC 3339 received_at of the first report */
     const char *updated_at; /* received_at of the last configuration report, or NULL */

@@ -28,7 +28,7 @@
 #include "sink_internal.h"
 
 #define LIMIT_DEFAULT 100
-#define LIMIT_MAX 1000
+#define LIMIT_MAX     1000
 
 struct sink_api {
     struct MHD_Daemon *d;
@@ -43,8 +43,7 @@ struct sink_api {
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *body, size_t len,
                                 const char *type)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     enum MHD_Result ok;
     if (!r) {
         free(body);
@@ -61,14 +60,17 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *b
 
 static void count(sink_api *a, unsigned code)
 {
-    int i = code == 200 ? 0 : code == 400 ? 1 : code == 404 ? 2 : code == 405 ? 3
-          : code == 500 ? 4 : 5;
+    int i = code == 200   ? 0
+            : code == 400 ? 1
+            : code == 404 ? 2
+            : code == 405 ? 3
+            : code == 500 ? 4
+                          : 5;
     pr_counter_inc(a->c_requests[i]);
 }
 
 /* Steals doc. */
-static enum MHD_Result send_json(sink_api *a, struct MHD_Connection *c, unsigned code,
-                                 json_t *doc)
+static enum MHD_Result send_json(sink_api *a, struct MHD_Connection *c, unsigned code, json_t *doc)
 {
     char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -284,8 +286,8 @@ static enum MHD_Result drift_route(sink_api *a, struct MHD_Connection *c)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", LIMIT_MAX);
     if (mv && pr_mac_parse(mv, strlen(mv), mac, err, sizeof err) != PR_OK)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "mac: %s", err);
-    pr_status rc = sink_query_drift(a->st, mv ? mac : NULL, arg(c, "after"), (int)limit, &doc,
-                                    err, sizeof err);
+    pr_status rc = sink_query_drift(a->st, mv ? mac : NULL, arg(c, "after"), (int)limit, &doc, err,
+                                    sizeof err);
     return answer(a, c, rc, doc, err);
 }
 
@@ -361,8 +363,8 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
                                               "Query API responses by status code", labels);
     }
     a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_END);
+                            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_END);
     if (!a->d) {
         rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s", listen);
         goto fail;

@@ -22,8 +22,7 @@
 
 static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *what)
 {
-    return pr_err(PR_EFATAL, err, errlen, "apply %s: %s", what,
-                  sqlite3_errmsg(sink_store_db(st)));
+    return pr_err(PR_EFATAL, err, errlen, "apply %s: %s", what, sqlite3_errmsg(sink_store_db(st)));
 }
 
 typedef struct phone_row {
@@ -31,8 +30,8 @@ typedef struct phone_row {
     bool complete;
 } phone_row;
 
-static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone_row *ph,
-                                     char *err, size_t errlen)
+static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
+                                     size_t errlen)
 {
     sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     int rc;
@@ -94,7 +93,9 @@ static pr_status record_change(sink_store *st, const sink_event *ev, const phone
 static pr_status remove_vanished(sink_store *st, const sink_event *ev, const phone_row *ph,
                                  sink_apply_result *res, char *err, size_t errlen)
 {
-    struct gone { char *name, *value; } *gone = NULL;
+    struct gone {
+        char *name, *value;
+    } *gone = NULL;
     size_t n = 0, cap = 0;
     pr_status rc = PR_OK;
     sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_NAMES);
@@ -155,7 +156,8 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
 {
     const char *name;
     json_t *jv;
-    json_object_foreach(ev->params, name, jv) {
+    json_object_foreach(ev->params, name, jv)
+    {
         const char *value = json_string_value(jv);
         json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
         const char *access = ja ? json_string_value(ja) : NULL;
@@ -217,8 +219,8 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
     return PR_OK;
 }
 
-static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_row *ph,
-                              char *err, size_t errlen)
+static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_row *ph, char *err,
+                              size_t errlen)
 {
     pr_status rc = PR_OK;
     char *body = json_dumps(ev->status, JSON_COMPACT);
@@ -276,8 +278,7 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
     res->version = ph.version;
     sink_phone_ref ref = {ph.id, ev->mac, ph.version, ev->received_at};
 
-    if (ev->kind == PR_KIND_FULL &&
-        (rc = remove_vanished(st, ev, &ph, res, err, errlen)) != PR_OK)
+    if (ev->kind == PR_KIND_FULL && (rc = remove_vanished(st, ev, &ph, res, err, errlen)) != PR_OK)
         return rc;
     if ((rc = upsert_params(st, pf, ev, &ph, &ref, res, err, errlen)) != PR_OK)
         return rc;

@@ -134,8 +134,7 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE 
                 cfg->data_dir);
         bad++;
     }
-    if (cfg->profiles_dir &&
-        (stat(cfg->profiles_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+    if (cfg->profiles_dir && (stat(cfg->profiles_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
         fprintf(errout, "profiles-dir: '%s' is not a directory\n", cfg->profiles_dir);
         bad++;
     }

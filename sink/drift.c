@@ -125,8 +125,8 @@ static int walk_intended(void *ctx, const char *name, const char *value)
         w->status = sqlfail(w->st, w->err, w->errlen, "param");
         return 1;
     }
-    w->status = sink_drift_check(w->st, w->ph, name, actual, value, w->transitions, w->err,
-                                 w->errlen);
+    w->status =
+        sink_drift_check(w->st, w->ph, name, actual, value, w->transitions, w->err, w->errlen);
     free(actual);
     return w->status != PR_OK;
 }
@@ -221,7 +221,10 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
     /* Every phone, a page at a time (the page is copied before anything is written). */
     int64_t after = 0;
     for (;;) {
-        struct { int64_t id, version; char mac[PR_MAC_LEN + 1]; } page[256];
+        struct {
+            int64_t id, version;
+            char mac[PR_MAC_LEN + 1];
+        } page[256];
         size_t n = 0;
         sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_LIST_ALL);
         if (!s)

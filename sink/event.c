@@ -8,11 +8,11 @@
 
 #include "sink_internal.h"
 
-#define BAD(code, ...)                                                                         \
-    do {                                                                                       \
-        snprintf(reason, reasonlen, "%s", code);                                               \
-        st = pr_err(PR_EINVAL, err, errlen, __VA_ARGS__);                                      \
-        goto out;                                                                              \
+#define BAD(code, ...)                                                                             \
+    do {                                                                                           \
+        snprintf(reason, reasonlen, "%s", code);                                                   \
+        st = pr_err(PR_EINVAL, err, errlen, __VA_ARGS__);                                          \
+        goto out;                                                                                  \
     } while (0)
 
 static bool is_access(const char *s)
@@ -27,7 +27,8 @@ static bool strings_object(json_t *o, bool access)
     json_t *v;
     if (!json_is_object(o))
         return false;
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         if (!json_is_string(v) || !*k)
             return false;
         if (access && !is_access(json_string_value(v)))
@@ -50,8 +51,8 @@ static int opt_string(json_t *o, const char *name, const char **out)
 }
 
 pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const char *key,
-                           size_t keylen, sink_event *ev, char *reason, size_t reasonlen,
-                           char *err, size_t errlen)
+                           size_t keylen, sink_event *ev, char *reason, size_t reasonlen, char *err,
+                           size_t errlen)
 {
     pr_status st = PR_OK;
     json_error_t jerr;

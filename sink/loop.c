@@ -54,7 +54,10 @@ struct sink_loop {
     pr_counter *c_applied[3]; /* full, delta, status */
     pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped;
     pr_histogram *h_commit;
-    struct { char reason[32]; pr_counter *c; } invalid[MAX_REASONS];
+    struct {
+        char reason[32];
+        pr_counter *c;
+    } invalid[MAX_REASONS];
     size_t ninvalid;
 };
 
@@ -125,13 +128,14 @@ static void rewind_to_store(sink_loop *l)
     if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
         return;
     for (int i = 0; i < parts->cnt; i++) {
-        int64_t next = sink_store_offset_get(l->st, parts->elems[i].topic,
-                                             parts->elems[i].partition);
+        int64_t next =
+            sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
         parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, parts, 5000);
     if (e) {
-        PR_LOG(PR_LOG_ERROR, "sink", "seek failed", json_pack("{ss}", "error", rd_kafka_error_string(e)));
+        PR_LOG(PR_LOG_ERROR, "sink", "seek failed",
+               json_pack("{ss}", "error", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
     }
     rd_kafka_topic_partition_list_destroy(parts);
@@ -145,8 +149,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     rd_kafka_error_t *kerr = NULL;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
-            int64_t next = sink_store_offset_get(l->st, parts->elems[i].topic,
-                                                 parts->elems[i].partition);
+            int64_t next =
+                sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
             parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
             PR_LOG(PR_LOG_INFO, "sink", "partition assigned",
                    json_pack("{ss si sI}", "topic", parts->elems[i].topic, "partition",
@@ -178,10 +182,19 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                         sink_store *st, sink_profiles *pf, sink_outbox *ob, volatile int *ready,
                         sink_loop **out, char *err, size_t errlen)
 {
-    const char *defaults[] = {"group.id", cfg->group, "enable.auto.commit", "false",
-                              "enable.auto.offset.store", "false", "isolation.level",
-                              "read_committed", "auto.offset.reset", "earliest",
-                              "enable.partition.eof", "false", NULL};
+    const char *defaults[] = {"group.id",
+                              cfg->group,
+                              "enable.auto.commit",
+                              "false",
+                              "enable.auto.offset.store",
+                              "false",
+                              "isolation.level",
+                              "read_committed",
+                              "auto.offset.reset",
+                              "earliest",
+                              "enable.partition.eof",
+                              "false",
+                              NULL};
     static const char *const kinds[3] = {"full", "delta", "status"};
     rd_kafka_conf_t *conf = NULL;
     pr_status rc = PR_OK;
@@ -215,8 +228,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->c_skipped = pr_metrics_counter(metrics, "phonereport_sink_already_applied_total",
                                       "Records below the stored offset, skipped", "");
     l->h_commit = pr_metrics_histogram(metrics, "phonereport_sink_commit_seconds",
-                                       "Duration of a batch commit", "",
-                                       pr_metrics_latency_buckets,
+                                       "Duration of a batch commit", "", pr_metrics_latency_buckets,
                                        pr_metrics_latency_buckets_len);
     if (!(conf = pr_kafka_conf_new(common, "sink", defaults, err, errlen))) {
         rc = PR_EINVAL;
@@ -330,8 +342,8 @@ static void update_lag(sink_loop *l)
     rd_kafka_position(l->rk, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo = 0, hi = 0, pos = parts->elems[i].offset;
-        if (rd_kafka_get_watermark_offsets(l->rk, parts->elems[i].topic,
-                                           parts->elems[i].partition, &lo, &hi) != 0 ||
+        if (rd_kafka_get_watermark_offsets(l->rk, parts->elems[i].topic, parts->elems[i].partition,
+                                           &lo, &hi) != 0 ||
             hi < 0)
             continue;
         if (pos < 0) {
@@ -389,9 +401,8 @@ static void *consume(void *arg)
             if (rkm)
                 rd_kafka_message_destroy(rkm);
         }
-        if (sink_store_in_txn(l->st) &&
-            (l->batch_n >= l->cfg->batch_max ||
-             mono_ms() - l->batch_start_ms >= l->cfg->batch_ms)) {
+        if (sink_store_in_txn(l->st) && (l->batch_n >= l->cfg->batch_max ||
+                                         mono_ms() - l->batch_start_ms >= l->cfg->batch_ms)) {
             if (batch_commit(l) != PR_OK)
                 rewind_to_store(l);
         }

@@ -29,10 +29,10 @@
 #include "log.h"
 #include "sink_internal.h"
 
-#define PAGE 500
-#define STATE_PAGE 200
+#define PAGE          500
+#define STATE_PAGE    200
 #define MAX_IN_FLIGHT 20000
-#define DRAIN_MS 10000
+#define DRAIN_MS      10000
 
 typedef struct sent {
     bool is_state;
@@ -95,8 +95,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         pr_counter_inc(ob->c_failed);
         if (!purged)
             PR_LOG(PR_LOG_WARN, "sink", "publish failed, will retry",
-               json_pack("{ss ss}", "topic", rd_kafka_topic_name(rkm->rkt), "error",
-                         rd_kafka_err2str(rkm->err)));
+                   json_pack("{ss ss}", "topic", rd_kafka_topic_name(rkm->rkt), "error",
+                             rd_kafka_err2str(rkm->err)));
         if (!s->is_state && (ob->rewind_to < 0 || s->id - 1 < ob->rewind_to))
             ob->rewind_to = s->id - 1;
     } else {
@@ -109,8 +109,9 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
                           sink_outbox **out, char *err, size_t errlen)
 {
     static const char *const defaults[] = {
-        "enable.idempotence", "true", "acks", "all", "partitioner", "murmur2_random",
-        "linger.ms", "5", "message.timeout.ms", "60000", NULL};
+        "enable.idempotence", "true",           "acks",      "all",
+        "partitioner",        "murmur2_random", "linger.ms", "5",
+        "message.timeout.ms", "60000",          NULL};
     pr_status rc = PR_OK;
     rd_kafka_conf_t *conf = NULL;
     sink_outbox *ob = calloc(1, sizeof *ob);
@@ -129,9 +130,9 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
         ob->c_published[t] = pr_metrics_counter(metrics, "phonereport_sink_published_total",
                                                 "Output records confirmed by Kafka", labels);
     }
-    ob->c_failed = pr_metrics_counter(metrics, "phonereport_sink_publish_failures_total",
-                                      "Output deliveries that failed (retried from the outbox)",
-                                      "");
+    ob->c_failed =
+        pr_metrics_counter(metrics, "phonereport_sink_publish_failures_total",
+                           "Output deliveries that failed (retried from the outbox)", "");
     ob->g_in_flight = pr_metrics_gauge(metrics, "phonereport_sink_publish_in_flight",
                                        "Output records sent and not yet confirmed", "");
     if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &ob->st, err, errlen)) != PR_OK)
@@ -277,8 +278,8 @@ static void delete_done(sink_outbox *ob)
         return; /* retried next round */
     for (size_t i = 0; i < ob->done.len; i++) {
         sent *d = &ob->done.v[i];
-        sqlite3_stmt *s = sink_store_stmt(ob->st, d->is_state ? Q_OUTBOX_STATE_DELETE
-                                                                : Q_OUTBOX_DELETE);
+        sqlite3_stmt *s =
+            sink_store_stmt(ob->st, d->is_state ? Q_OUTBOX_STATE_DELETE : Q_OUTBOX_DELETE);
         if (!s)
             goto fail;
         sqlite3_bind_int64(s, 1, d->id);
@@ -307,9 +308,10 @@ static bool outbox_empty(sink_outbox *ob)
 {
     sqlite3_stmt *s = NULL;
     bool empty = true;
-    if (sqlite3_prepare_v2(sink_store_db(ob->st),
-                           "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
-                           -1, &s, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(
+            sink_store_db(ob->st),
+            "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)", -1, &s,
+            NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
         empty = sqlite3_column_int64(s, 0) == 0;
     sqlite3_finalize(s);

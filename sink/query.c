@@ -11,8 +11,7 @@
 #include "events_state.h"
 #include "sink_internal.h"
 
-static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err,
-                      size_t errlen)
+static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
 {
     if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, s, NULL) != SQLITE_OK)
         return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
@@ -133,8 +132,7 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char *err,
-                            size_t errlen)
+pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen)
 {
     phone_doc p;
     json_t *params = NULL, *access = NULL;
@@ -197,8 +195,8 @@ static int buf_xml(buf *b, const char *s)
     return rc;
 }
 
-pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len,
-                                char *err, size_t errlen)
+pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len, char *err,
+                                size_t errlen)
 {
     phone_doc p;
     sqlite3_stmt *s = NULL;
@@ -260,20 +258,17 @@ static pr_status count_of(sink_store *st, const char *sql, int64_t id, int64_t *
     return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
 }
 
-static json_t *phone_summary(const char *mac, const phone_doc *p, int64_t nparams,
-                             int64_t ndrift)
+static json_t *phone_summary(const char *mac, const phone_doc *p, int64_t nparams, int64_t ndrift)
 {
     return json_pack("{ss sI sb so so so so so so sI sI}", "mac", mac, "version",
                      (json_int_t)p->version, "complete", p->complete, "model",
                      str_or_null(p->model), "firmware", str_or_null(p->firmware), "first_seen",
                      str_or_null(p->first_seen), "updated_at", str_or_null(p->updated_at),
-                     "status_at", str_or_null(p->status_at), "report_id",
-                     str_or_null(p->report_id), "params", (json_int_t)nparams, "drifted",
-                     (json_int_t)ndrift);
+                     "status_at", str_or_null(p->status_at), "report_id", str_or_null(p->report_id),
+                     "params", (json_int_t)nparams, "drifted", (json_int_t)ndrift);
 }
 
-pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err,
-                           size_t errlen)
+pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen)
 {
     phone_doc p;
     int64_t np = 0, nd = 0;
@@ -290,8 +285,7 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
     return rc;
 }
 
-pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err,
-                            size_t errlen)
+pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen)
 {
     phone_doc p;
     sqlite3_stmt *s = NULL;
@@ -299,8 +293,8 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, "SELECT report_id, received_at, body FROM status WHERE phone = ?1", &s,
-                   err, errlen)) != PR_OK)
+    if ((rc = prep(st, "SELECT report_id, received_at, body FROM status WHERE phone = ?1", &s, err,
+                   errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);
     int r = sqlite3_step(s);
@@ -344,11 +338,11 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     list = json_array();
     while (list && (r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
         last = sqlite3_column_int64(s, 0);
-        json_t *c = json_pack("{sI sI so so so so so so}", "seq", (json_int_t)last, "version",
-                              (json_int_t)sqlite3_column_int64(s, 1), "param",
-                              col_json_str(s, 2), "old", col_json_str(s, 3), "new",
-                              col_json_str(s, 4), "at", col_json_str(s, 5), "report_id",
-                              col_json_str(s, 6), "via", col_json_str(s, 7));
+        json_t *c =
+            json_pack("{sI sI so so so so so so}", "seq", (json_int_t)last, "version",
+                      (json_int_t)sqlite3_column_int64(s, 1), "param", col_json_str(s, 2), "old",
+                      col_json_str(s, 3), "new", col_json_str(s, 4), "at", col_json_str(s, 5),
+                      "report_id", col_json_str(s, 6), "via", col_json_str(s, 7));
         if (!c || json_array_append_new(list, c) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
@@ -370,25 +364,25 @@ out:
     return rc;
 }
 
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out,
-                            char *err, size_t errlen)
+pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
+                            size_t errlen)
 {
     sqlite3_stmt *s = NULL;
     json_t *list = json_array();
     char last[PR_MAC_LEN + 1] = "";
     int n = 0, r = SQLITE_DONE;
-    pr_status rc = prep(
-        st,
-        "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen, p.updated_at,"
-        " p.status_at, p.report_id,"
-        " (SELECT count(*) FROM params WHERE phone = p.id),"
-        " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
-        " FROM phones p WHERE p.mac > ?1"
-        " AND (?2 < 0 OR p.complete = ?2)"
-        " AND (?3 IS NULL OR p.model = ?3)"
-        " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
-        " ORDER BY p.mac LIMIT ?5",
-        &s, err, errlen);
+    pr_status rc =
+        prep(st,
+             "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen, p.updated_at,"
+             " p.status_at, p.report_id,"
+             " (SELECT count(*) FROM params WHERE phone = p.id),"
+             " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
+             " FROM phones p WHERE p.mac > ?1"
+             " AND (?2 < 0 OR p.complete = ?2)"
+             " AND (?3 IS NULL OR p.model = ?3)"
+             " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
+             " ORDER BY p.mac LIMIT ?5",
+             &s, err, errlen);
     *out = NULL;
     if (rc != PR_OK || !list)
         goto out;
@@ -409,8 +403,8 @@ pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t *
         p.status_at = (char *)(uintptr_t)sink_col_text(s, 7);
         p.report_id = (char *)(uintptr_t)sink_col_text(s, 8);
         snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o = phone_summary(last, &p, sqlite3_column_int64(s, 9),
-                                  sqlite3_column_int64(s, 10));
+        json_t *o =
+            phone_summary(last, &p, sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
@@ -421,8 +415,8 @@ pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t *
         rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
         goto out;
     }
-    *out = json_pack("{so so}", "phones", list,
-                     "next", n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
+    *out = json_pack("{so so}", "phones", list, "next",
+                     n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -466,9 +460,8 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
     while ((r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
         json_t *o = json_pack("{so so so so ss so sI}", "mac", col_json_str(s, 0), "param",
                               col_json_str(s, 1), "intended", col_json_str(s, 2), "actual",
-                              col_json_str(s, 3), "state", "drifted", "since",
-                              col_json_str(s, 4), "version",
-                              (json_int_t)sqlite3_column_int64(s, 5));
+                              col_json_str(s, 3), "state", "drifted", "since", col_json_str(s, 4),
+                              "version", (json_int_t)sqlite3_column_int64(s, 5));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
@@ -504,9 +497,8 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
     if (rc != PR_OK)
         return rc;
     if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
-        pr_state_info info = {mac_out,      p.version,    p.complete,   p.model,
-                              p.firmware,   p.first_seen, p.updated_at, p.status_at,
-                              p.report_id};
+        pr_state_info info = {mac_out,      p.version,    p.complete,  p.model,    p.firmware,
+                              p.first_seen, p.updated_at, p.status_at, p.report_id};
         if (!(*out = pr_state_event_new(&info, params, access)))
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     }

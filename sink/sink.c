@@ -22,8 +22,8 @@ struct sink {
     const pr_common_cfg *common;
     const sink_cfg *cfg;
     pr_metrics *metrics;
-    sink_store *st;     /* the consumer's connection; handed to the loop */
-    sink_profiles *pf;  /* used by the loop thread only */
+    sink_store *st;    /* the consumer's connection; handed to the loop */
+    sink_profiles *pf; /* used by the loop thread only */
     sink_outbox *ob;
     sink_loop *loop;
     sink_api *api;
@@ -60,8 +60,8 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     if (common->brokers && *common->brokers) {
         if ((rc = sink_outbox_new(common, cfg, metrics, &r->ob, err, errlen)) != PR_OK)
             goto fail;
-        if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->ready, &r->loop,
-                                err, errlen)) != PR_OK)
+        if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->ready, &r->loop, err,
+                                errlen)) != PR_OK)
             goto fail;
     }
     *out = r;
@@ -76,8 +76,8 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    if ((rc = sink_api_start(r->cfg->api_listen, r->cfg->data_dir, r->metrics, &r->ready,
-                             &r->api, err, errlen)) != PR_OK)
+    if ((rc = sink_api_start(r->cfg->api_listen, r->cfg->data_dir, r->metrics, &r->ready, &r->api,
+                             err, errlen)) != PR_OK)
         return rc;
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
         return rc;

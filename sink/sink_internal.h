@@ -36,16 +36,16 @@
 /* ---- config.c ---------------------------------------------------------------------- */
 
 struct sink_cfg {
-    char *api_listen;       /* host:port of the query API; port 0 = any free port */
-    char *data_dir;         /* SQLite database directory */
-    char *profiles_dir;     /* intended profiles (<mac>.xml, default.xml); NULL = no drift */
+    char *api_listen;   /* host:port of the query API; port 0 = any free port */
+    char *data_dir;     /* SQLite database directory */
+    char *profiles_dir; /* intended profiles (<mac>.xml, default.xml); NULL = no drift */
     long long profiles_poll_ms;
-    char *group;            /* consumer group id */
-    long long batch_max;    /* records per SQLite transaction */
-    long long batch_ms;     /* longest a transaction stays open */
-    long long changes_keep; /* change rows kept per phone in the store (0 = all) */
+    char *group;                /* consumer group id */
+    long long batch_max;        /* records per SQLite transaction */
+    long long batch_ms;         /* longest a transaction stays open */
+    long long changes_keep;     /* change rows kept per phone in the store (0 = all) */
     long long state_partitions; /* partitions of output topics created by the sink */
-    char *sync;             /* SQLite synchronous: full|normal */
+    char *sync;                 /* SQLite synchronous: full|normal */
 };
 
 /* Parses "host:port", "[v6]:port" or ":port". 0 or -1. host gets "" for any address. */
@@ -54,9 +54,9 @@ int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *p
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
 
 typedef struct sink_event {
-    json_t *root;            /* owned */
+    json_t *root; /* owned */
     bool is_status;
-    pr_kind kind;            /* FULL or DELTA for config, STATUS for status */
+    pr_kind kind; /* FULL or DELTA for config, STATUS for status */
     char mac[PR_MAC_LEN + 1];
     const char *report_id;   /* borrowed from root */
     const char *received_at; /* borrowed from root */
@@ -75,8 +75,8 @@ typedef struct sink_event {
  * every case.
  */
 pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const char *key,
-                           size_t keylen, sink_event *ev, char *reason, size_t reasonlen,
-                           char *err, size_t errlen);
+                           size_t keylen, sink_event *ev, char *reason, size_t reasonlen, char *err,
+                           size_t errlen);
 void sink_event_release(sink_event *ev);
 
 /* ---- store.c: the SQLite store ------------------------------------------------------- */
@@ -130,8 +130,8 @@ void sink_store_rollback(sink_store *st);
 bool sink_store_in_txn(sink_store *st);
 /* Applied offsets: the next offset to read for topic/partition, or -1 if none stored. */
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
-pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition,
-                                int64_t next, char *err, size_t errlen);
+pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
+                                char *err, size_t errlen);
 /* Appends an outbox row (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
                                 char *err, size_t errlen);
@@ -226,24 +226,23 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
 pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char *err,
                             size_t errlen);
 /* The flat-profile XML of the phone's params (malloc'd, NUL-terminated). */
-pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len,
-                                char *err, size_t errlen);
-pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err,
-                           size_t errlen);
+pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len, char *err,
+                                size_t errlen);
+pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen);
 pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err,
                             size_t errlen);
 pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
                              json_t **out, char *err, size_t errlen);
 
 typedef struct sink_phone_filter {
-    int drifted;  /* -1 any, 0 no, 1 yes */
-    int complete; /* -1 any, 0 no, 1 yes */
+    int drifted;       /* -1 any, 0 no, 1 yes */
+    int complete;      /* -1 any, 0 no, 1 yes */
     const char *model; /* NULL any */
     const char *after; /* MAC cursor, NULL from the start */
     int limit;
 } sink_phone_filter;
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out,
-                            char *err, size_t errlen);
+pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
+                            size_t errlen);
 /* mac NULL = every phone; after = "mac/param" cursor or NULL. */
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen);
@@ -251,8 +250,7 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
 pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
                                   char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen);
 /* Counters for /metrics. */
-pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted,
-                            int64_t *outbox);
+pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
 
 /* ---- api.c: the query API -------------------------------------------------------------- */
 

@@ -42,7 +42,8 @@ static const char schema_sql[] =
     " PRIMARY KEY(phone, param)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, partition INTEGER NOT NULL,"
     " next INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic INTEGER NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic INTEGER NOT "
+    "NULL,"
     " key TEXT NOT NULL, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
     " version INTEGER NOT NULL);";
@@ -88,7 +89,8 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_DRIFT_GET] = "SELECT intended, actual FROM drift WHERE phone = ?1 AND param = ?2",
     [Q_DRIFT_INSERT] = "INSERT INTO drift(phone, param, intended, actual, since, version)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_DRIFT_UPDATE] = "UPDATE drift SET intended = ?3, actual = ?4 WHERE phone = ?1 AND param = ?2",
+    [Q_DRIFT_UPDATE] =
+        "UPDATE drift SET intended = ?3, actual = ?4 WHERE phone = ?1 AND param = ?2",
     [Q_DRIFT_DELETE] = "DELETE FROM drift WHERE phone = ?1 AND param = ?2",
     [Q_DRIFT_NAMES] = "SELECT param FROM drift WHERE phone = ?1",
     [Q_OFFSET_PUT] = "INSERT INTO offsets(topic, partition, next) VALUES(?1, ?2, ?3)"
@@ -241,8 +243,8 @@ int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partiti
     return next;
 }
 
-pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition,
-                                int64_t next, char *err, size_t errlen)
+pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
+                                char *err, size_t errlen)
 {
     sqlite3_stmt *s = sink_store_stmt(st, Q_OFFSET_PUT);
     if (!s)

@@ -61,8 +61,7 @@ static void mac_of(int i, char mac[13])
     snprintf(mac, 13, "0056%08x", 0x2b000000u + (unsigned)i);
 }
 
-static char *event_text(const char *mac, const char *kind, int seq, json_t *params,
-                        json_t *access)
+static char *event_text(const char *mac, const char *kind, int seq, json_t *params, json_t *access)
 {
     char rid[32], at[40];
     snprintf(rid, sizeof rid, "r%d", seq);
@@ -70,8 +69,8 @@ static char *event_text(const char *mac, const char *kind, int seq, json_t *para
              (seq / 60000) % 60, (seq / 1000) % 60, seq % 1000);
     json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} sO sO}", "schema", PR_SCHEMA_CONFIG, "mac",
                           mac, "kind", kind, "report_id", rid, "received_at", at, "encryption",
-                          "none", "source", "model", "CP-8832-3PCC", "firmware", "12.0.1",
-                          "params", params, "access", access);
+                          "none", "source", "model", "CP-8832-3PCC", "firmware", "12.0.1", "params",
+                          params, "access", access);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -164,8 +163,9 @@ int main(int argc, char **argv)
             sink_store_commit(st, err, sizeof err);
     }
     double t_full = now_s() - t0;
-    printf("\n%d full reports (%zu params each), %d per transaction: %.1f reports/s, %.0f params/s\n",
-           phones, fp.len, batch, phones / t_full, (double)phones * (double)fp.len / t_full);
+    printf(
+        "\n%d full reports (%zu params each), %d per transaction: %.1f reports/s, %.0f params/s\n",
+        phones, fp.len, batch, phones / t_full, (double)phones * (double)fp.len / t_full);
     sqlite3 *db = sink_store_db(st);
     report_sizes(db, phones, "store with first-report change history and unpublished outbox");
     sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
@@ -212,8 +212,8 @@ int main(int argc, char **argv)
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(texts[d], strlen(texts[d]), false, NULL, 0, &ev, reason,
-                             sizeof reason, err, sizeof err) != PR_OK ||
+        if (sink_event_parse(texts[d], strlen(texts[d]), false, NULL, 0, &ev, reason, sizeof reason,
+                             err, sizeof err) != PR_OK ||
             sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
             fprintf(stderr, "apply: %s %s\n", reason, err);
             return 1;

@@ -47,7 +47,7 @@ typedef struct model {
     json_t *changes; /* "mac|version|param" -> change record (without schema) */
     json_t *drift;   /* array of "mac|param|state|since" */
     const char *intended_name, *intended_value; /* default.xml holds one parameter */
-    long records;    /* records produced (valid + invalid), per topic summed */
+    long records; /* records produced (valid + invalid), per topic summed */
 } model;
 
 static json_t *phone_of(model *m, const char *mac)
@@ -74,8 +74,8 @@ static void model_change(model *m, const char *mac, long version, const char *pa
     snprintf(key, sizeof key, "%s|%ld|%s", mac, version, param);
     json_object_set_new(m->changes, key,
                         json_pack("{ss ss ss? ss? ss ss ss si}", "mac", mac, "param", param, "old",
-                                  old, "new", new_value, "at", at,
-                                  "report_id", report_id, "via", via, "version", (int)version));
+                                  old, "new", new_value, "at", at, "report_id", report_id, "via",
+                                  via, "version", (int)version));
 }
 
 static void model_apply(model *m, const char *mac, bool full, json_t *params, json_t *access,
@@ -90,7 +90,8 @@ static void model_apply(model *m, const char *mac, bool full, json_t *params, js
     json_object_set_new(p, "version", json_integer(version));
     if (full) {
         json_object_set_new(p, "complete", json_true());
-        json_object_foreach_safe(mp, tmp, k, v) {
+        json_object_foreach_safe(mp, tmp, k, v)
+        {
             if (!json_object_get(params, k)) {
                 model_change(m, mac, version, k, json_string_value(v), NULL, at, report_id, via);
                 json_object_del(ma, k);
@@ -98,7 +99,8 @@ static void model_apply(model *m, const char *mac, bool full, json_t *params, js
             }
         }
     }
-    json_object_foreach(params, k, v) {
+    json_object_foreach(params, k, v)
+    {
         json_t *old = json_object_get(mp, k);
         if (!old || strcmp(json_string_value(old), json_string_value(v)) != 0)
             model_change(m, mac, version, k, old ? json_string_value(old) : NULL,
@@ -144,8 +146,7 @@ static void produce(producer *pr, const char *topic, const char *key, const char
 {
     rd_kafka_resp_err_t e;
     do {
-        e = rd_kafka_producev(pr->rk, RD_KAFKA_V_TOPIC(topic),
-                              RD_KAFKA_V_KEY(key, strlen(key)),
+        e = rd_kafka_producev(pr->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
                               RD_KAFKA_V_VALUE((void *)(uintptr_t)value, strlen(value)),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -185,8 +186,8 @@ static void generate(producer *pr, model *m, int phones, int reports, int nparam
         for (int ph = 0; ph < phones; ph++) {
             char mac[13], at[40], rid[64];
             snprintf(mac, sizeof mac, "0056%08x", 0x2b040000u + (unsigned)ph);
-            snprintf(at, sizeof at, "2026-11-24T%02d:%02d:%02d.%03dZ", 10 + r / 60, r % 60,
-                     ph % 60, ph);
+            snprintf(at, sizeof at, "2026-11-24T%02d:%02d:%02d.%03dZ", 10 + r / 60, r % 60, ph % 60,
+                     ph);
             snprintf(rid, sizeof rid, "rep-%d-%d", ph, r);
             /* Phone 0 starts with deltas; every 7th report is full otherwise. */
             bool full = (r == 0 && ph != 0) || (r > 0 && rnd(7) == 0);
@@ -198,19 +199,21 @@ static void generate(producer *pr, model *m, int phones, int reports, int nparam
                 snprintf(name, sizeof name, "Param_%d_", pi);
                 unsigned pick = rnd(6);
                 if (pi == 0)
-                    snprintf(value, sizeof value, "%s", pick < 3 ? "Alice" : pick < 5 ? "Bob" : "****");
+                    snprintf(value, sizeof value, "%s",
+                             pick < 3   ? "Alice"
+                             : pick < 5 ? "Bob"
+                                        : "****");
                 else
                     snprintf(value, sizeof value, "v%u", rnd(3));
                 json_object_set_new(params, name, json_string(value));
                 if (pi % 3 == 0)
                     json_object_set_new(access, name, json_string(pi % 2 ? "rw" : "na"));
             }
-            json_t *ev = json_pack("{ss ss ss ss ss ss s{ss ss} sO sO s{si si}}", "schema",
-                                   PR_SCHEMA_CONFIG, "mac", mac, "kind", full ? "full" : "delta",
-                                   "report_id", rid, "received_at", at, "encryption", "none",
-                                   "source", "model", "CP-8832-3PCC", "firmware", "12.0.1",
-                                   "params", params, "access", access, "raw", "partition", 0,
-                                   "offset", r);
+            json_t *ev = json_pack(
+                "{ss ss ss ss ss ss s{ss ss} sO sO s{si si}}", "schema", PR_SCHEMA_CONFIG, "mac",
+                mac, "kind", full ? "full" : "delta", "report_id", rid, "received_at", at,
+                "encryption", "none", "source", "model", "CP-8832-3PCC", "firmware", "12.0.1",
+                "params", params, "access", access, "raw", "partition", 0, "offset", r);
             char *text = json_dumps(ev, JSON_COMPACT);
             produce(pr, pr->topic_config, mac, text);
             m->records++;
@@ -220,8 +223,8 @@ static void generate(producer *pr, model *m, int phones, int reports, int nparam
             json_decref(params);
             json_decref(access);
             if (rnd(5) == 0) {
-                ev = json_pack("{ss ss ss ss ss ss s{} s{si}}", "schema", PR_SCHEMA_STATUS,
-                               "mac", mac, "kind", "status", "report_id", rid, "received_at", at,
+                ev = json_pack("{ss ss ss ss ss ss s{} s{si}}", "schema", PR_SCHEMA_STATUS, "mac",
+                               mac, "kind", "status", "report_id", rid, "received_at", at,
                                "encryption", "none", "source", "status", "Uptime", r);
                 text = json_dumps(ev, JSON_COMPACT);
                 produce(pr, pr->topic_status, mac, text);
@@ -386,8 +389,8 @@ static json_t *read_topic(const char *topic, size_t want)
             continue;
         if (!rkm->err)
             json_array_append_new(out, json_pack("{s:s%, s:s%}", "key", (const char *)rkm->key,
-                                                 rkm->key_len, "value",
-                                                 (const char *)rkm->payload, rkm->len));
+                                                 rkm->key_len, "value", (const char *)rkm->payload,
+                                                 rkm->len));
         rd_kafka_message_destroy(rkm);
     }
     /* A little more, to see repeats beyond `want` (bounded: one empty poll round). */
@@ -397,8 +400,8 @@ static json_t *read_topic(const char *topic, size_t want)
             break;
         if (!rkm->err)
             json_array_append_new(out, json_pack("{s:s%, s:s%}", "key", (const char *)rkm->key,
-                                                 rkm->key_len, "value",
-                                                 (const char *)rkm->payload, rkm->len));
+                                                 rkm->key_len, "value", (const char *)rkm->payload,
+                                                 rkm->len));
         rd_kafka_message_destroy(rkm);
     }
     rd_kafka_consumer_close(rk);
@@ -431,7 +434,8 @@ static void check_changes(model *m, json_t *records, size_t *repeats)
     size_t i;
     json_t *r;
     *repeats = 0;
-    json_array_foreach(records, i, r) {
+    json_array_foreach(records, i, r)
+    {
         const char *text = json_string_value(json_object_get(r, "value"));
         json_t *v = json_loads(text, 0, NULL);
         assert_non_null(v);
@@ -489,9 +493,9 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
     ip->cfg = sink_cfg_new();
     pr_cfg_section sec = sink_cfg_section(ip->cfg);
     char *argv[] = {"sink", NULL};
-    assert_int_equal(pr_cfg_load(&sec, 1, &ip->common, 1, argv, (char *[]){NULL}, "t", "t",
-                                 stdout, stderr),
-                     PR_CFG_OK);
+    assert_int_equal(
+        pr_cfg_load(&sec, 1, &ip->common, 1, argv, (char *[]){NULL}, "t", "t", stdout, stderr),
+        PR_CFG_OK);
     set_str(&ip->common.brokers, ts_brokers());
     set_str(&ip->common.topic_prefix, prefix);
     set_str(&ip->cfg->api_listen, "127.0.0.1:0");
@@ -519,8 +523,7 @@ static void inproc_stop(inproc *ip)
 static int http_get(unsigned port, const char *path, char **body)
 {
     char cmd[512], *out = NULL;
-    snprintf(cmd, sizeof cmd, "curl -sS -w '\\n%%{http_code}' 'http://127.0.0.1:%u%s'", port,
-             path);
+    snprintf(cmd, sizeof cmd, "curl -sS -w '\\n%%{http_code}' 'http://127.0.0.1:%u%s'", port, path);
     assert_int_equal(ts_run(cmd, &out), 0);
     char *nl = strrchr(out, '\n');
     *nl = '\0';
@@ -557,16 +560,17 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     /* Every phone's configuration, exactly as the model says. */
     const char *mac;
     json_t *p;
-    json_object_foreach(m.phones, mac, p) {
+    json_object_foreach(m.phones, mac, p)
+    {
         char url[128], *body = NULL;
         snprintf(url, sizeof url, "/v1/phones/%s/config", mac);
         assert_int_equal(http_get(port, url, &body), 200);
         json_t *got = json_loads(body, 0, NULL);
-        json_t *want = json_pack("{ss sO sO ss ss sO sO}", "mac", mac, "version",
-                                 json_object_get(p, "version"), "complete",
-                                 json_object_get(p, "complete"), "model", "CP-8832-3PCC",
-                                 "firmware", "12.0.1", "params", json_object_get(p, "params"),
-                                 "access", json_object_get(p, "access"));
+        json_t *want =
+            json_pack("{ss sO sO ss ss sO sO}", "mac", mac, "version",
+                      json_object_get(p, "version"), "complete", json_object_get(p, "complete"),
+                      "model", "CP-8832-3PCC", "firmware", "12.0.1", "params",
+                      json_object_get(p, "params"), "access", json_object_get(p, "access"));
         if (!json_equal(got, want))
             fail_msg("%s: got %s", mac, body);
         json_decref(got);
@@ -575,7 +579,8 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     }
     /* A profile change is picked up on sink_reload (SIGHUP) and drifts a phone. */
     const char *reload_mac = NULL;
-    json_object_foreach(m.phones, mac, p) {
+    json_object_foreach(m.phones, mac, p)
+    {
         json_t *v = json_object_get(json_object_get(p, "params"), "Param_1_");
         if (v && strcmp(json_string_value(v), "never-this") != 0) {
             reload_mac = mac;
@@ -624,8 +629,10 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     size_t i;
     json_t *r;
     json_t *want_set = json_object(), *got_set = json_object();
-    json_array_foreach(m.drift, i, r) json_object_set_new(want_set, json_string_value(r), json_true());
-    json_array_foreach(drift, i, r) {
+    json_array_foreach(m.drift, i, r)
+        json_object_set_new(want_set, json_string_value(r), json_true());
+    json_array_foreach(drift, i, r)
+    {
         json_t *v = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
         char key[256];
         if (strcmp(json_string_value(json_object_get(v, "param")), "Param_1_") == 0) {
@@ -655,11 +662,13 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     json_t *states = read_topic(topic, json_object_size(m.phones));
     validate_records(states, "state", dir);
     json_t *last = json_object();
-    json_array_foreach(states, i, r) {
+    json_array_foreach(states, i, r)
+    {
         json_t *v = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
         json_object_set_new(last, json_string_value(json_object_get(r, "key")), v);
     }
-    json_object_foreach(m.phones, mac, p) {
+    json_object_foreach(m.phones, mac, p)
+    {
         json_t *s = json_object_get(last, mac);
         assert_non_null(s);
         assert_true(json_equal(json_object_get(s, "version"), json_object_get(p, "version")));
@@ -688,9 +697,9 @@ static pid_t spawn_sink(const char *prefix, const char *data, const char *group,
             dup2(fd, 2);
             dup2(fd, 1);
         }
-        execl(bin, bin, "sink", "--brokers", ts_brokers(), "--topic-prefix", prefix,
-              "--data-dir", data, "--api-listen", "127.0.0.1:0", "--sink-group", group,
-              "--sink-batch-max", "25", "--sink-batch-time", "50ms", (char *)NULL);
+        execl(bin, bin, "sink", "--brokers", ts_brokers(), "--topic-prefix", prefix, "--data-dir",
+              data, "--api-listen", "127.0.0.1:0", "--sink-group", group, "--sink-batch-max", "25",
+              "--sink-batch-time", "50ms", (char *)NULL);
         _exit(127);
     }
     return pid;

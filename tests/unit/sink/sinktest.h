@@ -21,13 +21,12 @@ static inline char *ev_config(const char *mac, const char *kind, const char *rep
 {
     json_t *params = json_loads(params_json, 0, NULL);
     json_t *access = access_json ? json_loads(access_json, 0, NULL) : json_object();
-    json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss ss ss ss ss} so so s{si si}}", "schema",
-                          "phonereport.config/1", "mac", mac, "kind", kind, "report_id",
-                          report_id, "received_at", at, "encryption", "none", "source",
-                          "method", "PUT", "path", "/r", "remote", "192.0.2.1", "user_agent",
-                          "Cisco-CP-8832-3PCC/12.0.1", "model", "CP-8832-3PCC", "firmware",
-                          "12.0.1", "params", params, "access", access, "raw", "partition", 0,
-                          "offset", 1);
+    json_t *o = json_pack(
+        "{ss ss ss ss ss ss s{ss ss ss ss ss ss} so so s{si si}}", "schema", "phonereport.config/1",
+        "mac", mac, "kind", kind, "report_id", report_id, "received_at", at, "encryption", "none",
+        "source", "method", "PUT", "path", "/r", "remote", "192.0.2.1", "user_agent",
+        "Cisco-CP-8832-3PCC/12.0.1", "model", "CP-8832-3PCC", "firmware", "12.0.1", "params",
+        params, "access", access, "raw", "partition", 0, "offset", 1);
     assert_non_null(o);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -38,11 +37,11 @@ static inline char *ev_status(const char *mac, const char *report_id, const char
                               const char *status_json)
 {
     json_t *status = json_loads(status_json, 0, NULL);
-    json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} so s{si si}}", "schema",
-                          "phonereport.status/1", "mac", mac, "kind", "status", "report_id",
-                          report_id, "received_at", at, "encryption", "none", "source",
-                          "model", "CP-8832-3PCC", "firmware", "12.0.2", "status", status,
-                          "raw", "partition", 0, "offset", 2);
+    json_t *o =
+        json_pack("{ss ss ss ss ss ss s{ss ss} so s{si si}}", "schema", "phonereport.status/1",
+                  "mac", mac, "kind", "status", "report_id", report_id, "received_at", at,
+                  "encryption", "none", "source", "model", "CP-8832-3PCC", "firmware", "12.0.2",
+                  "status", status, "raw", "partition", 0, "offset", 2);
     assert_non_null(o);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);

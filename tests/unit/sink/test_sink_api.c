@@ -10,7 +10,7 @@
 
 #include "metrics.h"
 
-#define MAC "00562b043615"
+#define MAC  "00562b043615"
 #define MAC2 "00562b043616"
 
 typedef struct fx {
@@ -182,8 +182,7 @@ static void test_phones_list_filters_and_paginates(void **state)
     doc = get_json(f, "/v1/phones?limit=1&after=" MAC, 200);
     phones = json_object_get(doc, "phones");
     assert_int_equal(json_array_size(phones), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")),
-                        MAC2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")), MAC2);
     assert_true(json_is_null(json_object_get(doc, "next")));
     json_decref(doc);
     doc = get_json(f, "/v1/phones?complete=false", 200);
@@ -192,8 +191,7 @@ static void test_phones_list_filters_and_paginates(void **state)
     doc = get_json(f, "/v1/phones?drifted=true", 200); /* MAC2 reports Mallory, not Alice */
     phones = json_object_get(doc, "phones");
     assert_int_equal(json_array_size(phones), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")),
-                        MAC2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(phones, 0), "mac")), MAC2);
     json_decref(doc);
     doc = get_json(f, "/v1/phones?model=CP-8832-3PCC&drifted=false", 200);
     assert_int_equal(json_array_size(json_object_get(doc, "phones")), 1);
@@ -259,7 +257,7 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/00562b043699/config", 404); /* unknown MAC */
     expect_error(f, "GET", "/v1/phones/00562b043699", 404);
     expect_error(f, "GET", "/v1/phones/00562b043699/changes", 404);
-    expect_error(f, "GET", "/v1/phones/zz/config", 400);            /* malformed MAC */
+    expect_error(f, "GET", "/v1/phones/zz/config", 400); /* malformed MAC */
     expect_error(f, "GET", "/v1/phones/00562b04361/config", 400);
     expect_error(f, "GET", "/v1/phones/000000000000", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/nope", 404);
@@ -298,8 +296,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_answers_exactly_the_documented_shape, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_config_xml_round_trips_through_the_flatprofile_parser, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_xml_round_trips_through_the_flatprofile_parser,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_phones_list_filters_and_paginates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_phone_status_changes_and_drift_documents, setup,
                                         teardown),

@@ -14,7 +14,7 @@
 #include "events_state.h"
 #include "sink.h"
 
-#define MAC "00562b043615"
+#define MAC  "00562b043615"
 #define MAC2 "00562b043616"
 
 typedef struct fx {
@@ -84,8 +84,8 @@ static json_t *outbox(fx *f, pr_topic t)
 {
     json_t *a = json_array();
     sqlite3_stmt *s = NULL;
-    sqlite3_prepare_v2(sink_store_db(f->st), "SELECT value FROM outbox WHERE topic = ?1 ORDER BY id",
-                       -1, &s, NULL);
+    sqlite3_prepare_v2(sink_store_db(f->st),
+                       "SELECT value FROM outbox WHERE topic = ?1 ORDER BY id", -1, &s, NULL);
     sqlite3_bind_int(s, 1, (int)t);
     while (sqlite3_step(s) == SQLITE_ROW)
         json_array_append_new(a, json_loads((const char *)sqlite3_column_text(s, 0), 0, NULL));
@@ -178,8 +178,8 @@ static void test_delta_upserts_only_what_it_carries(void **state)
                           "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL),
                 false);
     sink_apply_result res;
-    char *t = ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
-                        "{\"B\":\"20\",\"D\":\"\"}", NULL);
+    char *t = ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"20\",\"D\":\"\"}",
+                        NULL);
     res = apply_text(f->st, f->pf, t, false);
     free(t);
     assert_int_equal(res.changes, 2);
@@ -200,10 +200,10 @@ static void test_delta_upserts_only_what_it_carries(void **state)
 static void test_full_report_removes_vanished_params_as_changes_to_null(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
+        false);
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
                 false);
@@ -292,9 +292,9 @@ static void test_offsets_commit_and_roll_back_with_the_state(void **state)
     sink_event ev;
     sink_apply_result res;
     char *t = ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
-    assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason,
-                                      err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        sink_event_parse(t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason, err, sizeof err),
+        PR_OK);
     /* Crash before commit: neither the state nor the offset is there. */
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
@@ -372,8 +372,7 @@ static void test_events_that_violate_the_contract_are_rejected(void **state)
 static void test_drift_emits_transitions_only_never_repeats(void **state)
 {
     fx *f = *state;
-    write_profile(f, MAC ".xml",
-                  "<flat-profile><A>1</A><B>x</B><Gone>z</Gone></flat-profile>");
+    write_profile(f, MAC ".xml", "<flat-profile><A>1</A><B>x</B><Gone>z</Gone></flat-profile>");
     rescan(f);
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
@@ -390,10 +389,10 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
     json_decref(want);
     json_decref(d);
     /* Still drifted (another wrong value, then the same full report again): no record. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"wronger\"}",
-                          NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"wronger\"}", NULL),
+        false);
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
                           "{\"A\":\"1\",\"B\":\"wronger\"}", NULL),
@@ -433,16 +432,16 @@ static void test_masked_values_are_never_compared(void **state)
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 0);
     /* Unmasked and different: drifts. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
-                          "{\"Password\":\"guess\"}", NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"Password\":\"guess\"}", NULL),
+        false);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     /* Masked again: not comparable any more, so the drift resolves. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z",
-                          "{\"Password\":\"**\"}", NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"Password\":\"**\"}", NULL),
+        false);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
 }
 
@@ -457,10 +456,10 @@ static void test_phone_profile_overrides_default_per_parameter(void **state)
     assert_string_equal(sink_profiles_intended(f->pf, MAC, "B"), "own");
     assert_string_equal(sink_profiles_intended(f->pf, MAC2, "B"), "d");
     assert_null(sink_profiles_intended(f->pf, MAC2, "C"));
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"d\",\"B\":\"d\"}", NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"d\",\"B\":\"d\"}", NULL),
+        false);
     apply_owned(f->st, f->pf,
                 ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
                           "{\"A\":\"d\",\"B\":\"d\"}", NULL),
@@ -471,10 +470,10 @@ static void test_phone_profile_overrides_default_per_parameter(void **state)
 static void test_profile_reload_recomputes_drift(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-                false);
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
+        false);
     apply_owned(f->st, f->pf,
                 ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
                 false);
@@ -513,7 +512,8 @@ static void dump_lines(json_t *arr, const char *path)
     size_t i;
     json_t *v;
     assert_non_null(out);
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         char *s = json_dumps(v, JSON_COMPACT);
         fprintf(out, "%s\n", s);
         free(s);
@@ -628,14 +628,13 @@ static void test_config_check_reports_every_problem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_full_report_sets_params_and_completes_the_phone,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_report_delta_leaves_the_phone_incomplete,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delta_upserts_only_what_it_carries, setup,
+        cmocka_unit_test_setup_teardown(test_full_report_sets_params_and_completes_the_phone, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(
-            test_full_report_removes_vanished_params_as_changes_to_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_report_delta_leaves_the_phone_incomplete, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delta_upserts_only_what_it_carries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_report_removes_vanished_params_as_changes_to_null,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_fields_do_not_depend_on_topic_interleaving,
@@ -647,11 +646,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drift_emits_transitions_only_never_repeats, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_masked_values_are_never_compared, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phone_profile_overrides_default_per_parameter,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup,
+        cmocka_unit_test_setup_teardown(test_phone_profile_overrides_default_per_parameter, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
                                         teardown),
         cmocka_unit_test(test_config_check_reports_every_problem),
