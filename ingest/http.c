@@ -62,7 +62,7 @@ typedef struct req {
     char *uri; /* raw request target, with query */
     char id[37];
     long long received_ms;
-    long long started_mono_ms; /* for request-timeout */
+    long long started_mono_ms; /* for upload-timeout */
     struct timespec sent_at;
     char mac[PR_MAC_LEN + 1];
     pr_mac_source src;

@@ -34,7 +34,7 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     argv[argc++] = b;
     argv[argc++] = p;
     argv[argc++] = "--listen=127.0.0.1:0";
-    argv[argc++] = "--ready-probe-interval=200ms";
+    argv[argc++] = "--ingest-probe-interval=200ms";
     for (size_t i = 0; args && args[i] && argc < 62; i++) {
         argv[argc++] = (char *)args[i];
         if (strncmp(args[i], "--tls-cert=", 11) == 0)

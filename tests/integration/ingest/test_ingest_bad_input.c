@@ -236,7 +236,7 @@ static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
 {
     (void)state;
     edge e;
-    const char *args[] = {"--request-timeout=1s", "--connection-timeout=60s", NULL};
+    const char *args[] = {"--upload-timeout=1s", "--connection-timeout=60s", NULL};
     edge_start(&e, ts_brokers(), "itrickle", args);
     int fd = dial(&e);
     const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n";

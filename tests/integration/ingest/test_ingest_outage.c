@@ -101,7 +101,8 @@ static void test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic(void *
     pthread_mutex_init(&t->mu, NULL);
     (void)ts_brokers(); /* like every integration test, refuse to run without the test setup */
     broker(t, "start");
-    const char *args[] = {"--ack-timeout=3s", "--retry-after=7s", "--shutdown-timeout=2s", NULL};
+    const char *args[] = {"--ack-timeout=3s", "--retry-after=7s", "--ingest-shutdown-timeout=2s",
+                          NULL};
     edge_start(&t->e, t->brokers, "iout", args);
     t->body = edge_file(&t->e, "body.xml", "<flat-profile><A>1</A></flat-profile>", 37);
 
