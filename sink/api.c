@@ -194,12 +194,10 @@ static enum MHD_Result phone_route(sink_api *a, struct MHD_Connection *c, const 
     static const char *const page[] = {"limit", "after", NULL};
     const char *const *allowed;
 
-    if (!sub)
+    if (!sub || strcmp(sub, "status") == 0)
         allowed = none;
     else if (strcmp(sub, "config") == 0)
         allowed = fmt_only;
-    else if (strcmp(sub, "status") == 0)
-        allowed = none;
     else if (strcmp(sub, "changes") == 0)
         allowed = page;
     else

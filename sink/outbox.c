@@ -185,7 +185,8 @@ static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *val
                    json_pack("{ss}", "error", rd_kafka_err2str(e)));
         return -1;
     }
-    if (s.is_state)
+    /* op now belongs to the message: dr_msg_cb frees it. */
+    if (s.is_state) // NOLINT(clang-analyzer-unix.Malloc): handed to librdkafka above
         ob->states_in_flight++;
     else
         ob->in_flight++;

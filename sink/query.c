@@ -201,7 +201,7 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     phone_doc p;
     sqlite3_stmt *s = NULL;
     buf b = {0};
-    int r, bad = 0;
+    int r = SQLITE_DONE, bad = 0;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
@@ -231,6 +231,8 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     bad |= buf_str(&b, "</flat-profile>\n");
     if (bad)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    else if (r != SQLITE_DONE)
+        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
 out:
     sqlite3_finalize(s);
     phone_doc_release(&p);
