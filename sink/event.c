@@ -15,12 +15,8 @@
         goto out;                                                                                  \
     } while (0)
 
-static bool is_access(const char *s)
-{
-    return strcmp(s, "na") == 0 || strcmp(s, "ro") == 0 || strcmp(s, "rw") == 0;
-}
-
-/* An object whose members are all strings (access: all "na|ro|rw"). */
+/* An object whose members are all strings with non-empty names. access: each at most 8
+ * bytes (the decoder keeps an odd ua attribute truncated rather than dropping it). */
 static bool strings_object(json_t *o, bool access)
 {
     const char *k;
@@ -31,7 +27,7 @@ static bool strings_object(json_t *o, bool access)
     {
         if (!json_is_string(v) || !*k)
             return false;
-        if (access && !is_access(json_string_value(v)))
+        if (access && json_string_length(v) > 8)
             return false;
     }
     return true;
@@ -86,9 +82,17 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
         if (!json_is_string(v))
             BAD("kind", "kind is missing");
         ev->kind = pr_kind_parse(json_string_value(v));
-        if (status_topic ? ev->kind != PR_KIND_STATUS
-                         : (ev->kind != PR_KIND_FULL && ev->kind != PR_KIND_DELTA))
+        if (status_topic
+                ? ev->kind != PR_KIND_STATUS
+                : (ev->kind == PR_KIND_STATUS ||
+                   (ev->kind == PR_KIND_UNKNOWN && strcmp(json_string_value(v), "unknown") != 0)))
             BAD("kind", "kind '%s' does not belong on this topic", json_string_value(v));
+        /* The URL did not say full or delta: apply it as a delta (upserts only, nothing is
+         * removed, the phone does not become complete). */
+        if (ev->kind == PR_KIND_UNKNOWN) {
+            ev->kind = PR_KIND_DELTA;
+            ev->kind_unknown = true;
+        }
     }
 
     v = json_object_get(ev->root, "report_id");
@@ -119,7 +123,7 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
         if (json_is_null(ev->access))
             ev->access = NULL;
         if (ev->access && !strings_object(ev->access, true))
-            BAD("access", "access is not an object of na|ro|rw");
+            BAD("access", "access is not an object of short strings");
     }
 out:
     if (st != PR_OK) {

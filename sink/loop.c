@@ -51,7 +51,7 @@ struct sink_loop {
     rd_kafka_topic_partition_list_t *batch_offsets;
     long pending_applied, pending_invalid;
     /* Metrics. */
-    pr_counter *c_applied[3]; /* full, delta, status */
+    pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
     pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped;
     pr_histogram *h_commit;
     struct {
@@ -195,7 +195,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                               "enable.partition.eof",
                               "false",
                               NULL};
-    static const char *const kinds[3] = {"full", "delta", "status"};
+    static const char *const kinds[4] = {"full", "delta", "status", "unknown"};
     rd_kafka_conf_t *conf = NULL;
     pr_status rc = PR_OK;
     sink_loop *l = calloc(1, sizeof *l);
@@ -211,7 +211,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->ready = ready;
     pr_topic_name(common->topic_prefix, PR_TOPIC_CONFIG, l->topic_config, sizeof l->topic_config);
     pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status, sizeof l->topic_status);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "kind=\"%s\"", kinds[i]);
         l->c_applied[i] = pr_metrics_counter(metrics, "phonereport_sink_applied_reports_total",
@@ -279,7 +279,10 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
     } else {
         rc = sink_apply(l->st, l->pf, &opts, &ev, &res, err, sizeof err);
         if (rc == PR_OK) {
-            pr_counter_inc(l->c_applied[ev.is_status ? 2 : ev.kind == PR_KIND_FULL ? 0 : 1]);
+            pr_counter_inc(l->c_applied[ev.is_status              ? 2
+                                        : ev.kind_unknown         ? 3
+                                        : ev.kind == PR_KIND_FULL ? 0
+                                                                  : 1]);
             pr_counter_add(l->c_params, res.upserts);
             pr_counter_add(l->c_changes, res.changes);
             pr_counter_add(l->c_drift, res.transitions);

@@ -56,7 +56,8 @@ int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *p
 typedef struct sink_event {
     json_t *root; /* owned */
     bool is_status;
-    pr_kind kind; /* FULL or DELTA for config, STATUS for status */
+    pr_kind kind;      /* FULL or DELTA for config, STATUS for status */
+    bool kind_unknown; /* config of kind "unknown": applied as a delta */
     char mac[PR_MAC_LEN + 1];
     const char *report_id;   /* borrowed from root */
     const char *received_at; /* borrowed from root */

@@ -221,6 +221,38 @@ static void test_full_report_removes_vanished_params_as_changes_to_null(void **s
     json_decref(changes);
 }
 
+static void test_report_of_unknown_kind_is_applied_as_a_delta(void **state)
+{
+    fx *f = *state;
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
+        false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC2, "unknown", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "unknown", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"9\"}", NULL),
+                false);
+    assert_string_equal(param(f, MAC, "A"), "9");
+    assert_string_equal(param(f, MAC, "B"), "2"); /* nothing removed */
+    json_t *doc = config_doc(f, MAC2);
+    assert_false(json_is_true(json_object_get(doc, "complete")));
+    json_decref(doc);
+    json_t *changes = outbox(f, PR_TOPIC_CHANGES);
+    json_t *last = json_array_get(changes, json_array_size(changes) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "via")), "delta");
+    json_decref(changes);
+    char *t = ev_config(MAC, "bogus", "r", "2026-11-24T17:00:00.000Z", "{}", NULL);
+    sink_event ev;
+    char reason[64], err[256];
+    assert_int_equal(
+        sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason, err, sizeof err),
+        PR_EINVAL);
+    assert_string_equal(reason, "kind");
+    free(t);
+}
+
 static void test_status_replaces_the_latest_status_without_a_version(void **state)
 {
     fx *f = *state;
@@ -356,7 +388,7 @@ static void test_events_that_violate_the_contract_are_rejected(void **state)
     t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":1}", NULL);
     expect_rejected(t, false, NULL, "params");
     free(t);
-    t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", "{\"A\":\"xx\"}");
+    t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", "{\"A\":1}");
     expect_rejected(t, false, NULL, "access");
     free(t);
     t = ev_status(MAC, "s", "2026-11-24T17:00:00.000Z", "[]");
@@ -639,6 +671,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_fields_do_not_depend_on_topic_interleaving,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_of_unknown_kind_is_applied_as_a_delta, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unknown_phone_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offsets_commit_and_roll_back_with_the_state, setup,
                                         teardown),
