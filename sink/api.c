@@ -15,8 +15,8 @@
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
  * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
  */
-#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -329,20 +329,25 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     memset(&ss, 0, sizeof ss);
     if (sink_cfg_parse_listen(listen, host, sizeof host, &port) != 0)
         return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not host:port", listen);
-    if (!*host || strcmp(host, "0.0.0.0") == 0 || strchr(host, ':') == NULL) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        if (*host && inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-            return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not an IP address", host);
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-            return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not an IP address", host);
-        flags |= MHD_USE_IPv6;
+    /* An IP literal or a name; "" and 0.0.0.0 mean every IPv4 address. */
+    struct addrinfo hints, *ai = NULL;
+    char portstr[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof portstr, "%u", port);
+    int gai = getaddrinfo(*host ? host : "0.0.0.0", portstr, &hints, &ai);
+    if (gai != 0 || !ai || ai->ai_addrlen > sizeof ss) {
+        if (ai)
+            freeaddrinfo(ai);
+        return pr_err(PR_EINVAL, err, errlen, "api-listen: cannot resolve '%s': %s", host,
+                      gai ? gai_strerror(gai) : "no address");
     }
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    freeaddrinfo(ai);
     if (!(a = calloc(1, sizeof *a)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     a->metrics = metrics;

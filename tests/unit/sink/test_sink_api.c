@@ -249,6 +249,17 @@ static void test_health_and_metrics(void **state)
     free(body);
     free(ctype);
     assert_int_equal(http(f, "HEAD", "/healthz", NULL, NULL), 200);
+    /* api-listen takes a host name too, and IPv6 literals. */
+    char err[256], data[4200];
+    sink_api *other = NULL;
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(sink_api_start("localhost:0", data, f->m, NULL, &other, err, sizeof err),
+                     PR_OK);
+    assert_true(sink_api_bound_port(other) > 0);
+    sink_api_stop(other);
+    assert_int_equal(sink_api_start("nonsense", data, f->m, NULL, &other, err, sizeof err),
+                     PR_EINVAL);
+    assert_null(other);
 }
 
 static void test_bad_requests_get_json_errors(void **state)
