@@ -28,6 +28,7 @@
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,20 +216,44 @@ static void req_free(req *q)
     free(q);
 }
 
+/* Request ids need to be unique, not secret: a per-thread xorshift128+ generator seeded from
+ * OpenSSL's RNG, so that the hot path takes no lock. */
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t st[2];
+    if (st[0] == 0 && st[1] == 0) {
+        if (RAND_bytes((unsigned char *)st, sizeof st) != 1 || (st[0] == 0 && st[1] == 0)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            st[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)st;
+            st[1] = st[0] * 0x9e3779b97f4a7c15ULL + 1;
+        }
+    }
+    uint64_t x = st[0];
+    const uint64_t y = st[1];
+    st[0] = y;
+    x ^= x << 23;
+    st[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return st[1] + y;
+}
+
 static void make_id(char out[37])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        memset(b, 0, sizeof b);
-        memcpy(b, &ts, sizeof ts < sizeof b ? sizeof ts : sizeof b);
+    uint64_t a = next_random(), c = next_random();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* UUID version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    out[o] = '\0';
 }
 
 static long long mono_ms(void)
