@@ -15,7 +15,8 @@
 # Needs PHONEREPORT_TEST_BROKERS (tests/kafka/broker.sh run -- ...): without it the test FAILS.
 #
 # Knobs (environment): PR_E2E_PHONES (300), PR_E2E_DURATION_S (30), PR_E2E_RATE (150),
-# PR_E2E_KEEP=1 keeps the work directory and logs.
+# PR_E2E_KEEP=1 keeps the work directory and logs, PR_E2E_PLAY_ARGS adds arguments to
+# `phonereport-sim play` (e.g. "--content-encoding-header always" to narrow down a failure).
 set -euo pipefail
 
 bin=${1:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
@@ -154,7 +155,7 @@ step "playing the fleet"
     --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 --method mixed \
     --encrypt mixed --workers 8 --expect-out "$work/expect.json" \
     --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
-    >"$work/play.log" 2>&1 &
+    ${PR_E2E_PLAY_ARGS:-} >"$work/play.log" 2>&1 &
 play_pid=$!
 
 "$sim" bad --url "http://127.0.0.1:$ingest_port/r" --count-out "$work/bad.json" \
@@ -283,4 +284,23 @@ for p in problems:
 sys.exit(1 if problems else 0)
 PY
 [ "$verified" = 1 ] || fail "verify found mismatches (verify.log)"
+
+# Every role stops cleanly on SIGTERM: exit status 0, and no sanitizer report in its log.
+step "stopping the roles (SIGTERM)"
+for name in ingest decoder1 decoder2 sink; do
+    kill -TERM "${pids[$name]}"
+done
+for name in ingest decoder1 decoder2 sink; do
+    p=${pids[$name]}
+    end=$((SECONDS + 60))
+    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
+    kill -0 "$p" 2>/dev/null && fail "$name did not stop within 60s of SIGTERM"
+    st=0
+    wait "$p" || st=$?
+    unset "pids[$name]"
+    [ "$st" = 0 ] || fail "$name exited with status $st after SIGTERM (see $name.log)"
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/$name.log"; then
+        fail "sanitizer report in $name.log"
+    fi
+done
 step "PASS"

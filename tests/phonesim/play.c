@@ -51,6 +51,7 @@ typedef struct play_cfg {
     sim_enc_mode enc;
     sim_auth auth;
     bool quiet;
+    int ce_header; /* -1 per phone (mixed), 0 never, 1 always */
 } play_cfg;
 
 typedef enum ev_kind { EV_NONE, EV_FULL, EV_STATUS, EV_DELTA } ev_kind;
@@ -281,7 +282,10 @@ static void *worker_main(void *arg)
             .url = url,
             .put = p->id.put,
             .user_agent = ua,
-            .content_encoding = p->id.enc == SIM_ENC_ECE && p->id.send_ce ? "aes128gcm" : NULL,
+            .content_encoding = p->id.enc == SIM_ENC_ECE &&
+                                        (cfg->ce_header < 0 ? p->id.send_ce : cfg->ce_header)
+                                    ? "aes128gcm"
+                                    : NULL,
             .body = p->body.data,
             .len = p->body.len,
             .chunked = p->id.chunked,
@@ -438,6 +442,9 @@ static void usage(FILE *f)
 "  --stats-out FILE       write the counts (requests, 2xx by kind, retries, failures) as JSON\n"
 "  --journal-out FILE     one JSON line per acknowledged report: mac, kind, HTTP status,\n"
 "                         X-Request-Id, and for a delta the parameters it changed\n"
+"  --content-encoding-header mixed|always|never\n"
+"                         whether aes128gcm bodies carry Content-Encoding: aes128gcm (the\n"
+"                         phone's choice is undocumented); mixed: half of the phones (default)\n"
 "  --auth none|basic|digest, --user U, --password P\n"
 "                         answer the edge's 401 challenge (credentials only when asked)\n"
 "  --workers W            sending threads, one keep-alive connection each (default 8)\n"
@@ -453,7 +460,7 @@ static void usage(FILE *f)
 enum {
     O_URL = 1000, O_PHONES, O_SEED, O_DURATION, O_RATE, O_EXPECT, O_METHOD, O_ENCRYPT, O_KEYSTORE,
     O_AUTH, O_USER, O_PASSWORD, O_STATUS_EVERY, O_DELTAS, O_WORKERS, O_RETRIES, O_PROFILE,
-    O_REBOOT, O_QUIET, O_HELP, O_STATS, O_JOURNAL
+    O_REBOOT, O_QUIET, O_HELP, O_STATS, O_JOURNAL, O_CE
 };
 
 static const struct option play_opts[] = {
@@ -478,6 +485,7 @@ static const struct option play_opts[] = {
     {"quiet", no_argument, NULL, O_QUIET},
     {"stats-out", required_argument, NULL, O_STATS},
     {"journal-out", required_argument, NULL, O_JOURNAL},
+    {"content-encoding-header", required_argument, NULL, O_CE},
     {"help", no_argument, NULL, O_HELP},
     {0},
 };
@@ -502,7 +510,7 @@ int sim_play_main(int argc, char **argv)
     play_cfg cfg = {
         .phones = 10, .workers = 8, .seed = 1, .duration_ms = 10000, .rate = 100, .deltas = 3,
         .max_retries = 5, .reboot_pct = 10, .method = SIM_METHOD_MIXED, .enc = SIM_ENCM_NONE,
-        .auth = SIM_AUTH_NONE, .profile = PHONESIM_DEFAULT_PROFILE,
+        .auth = SIM_AUTH_NONE, .profile = PHONESIM_DEFAULT_PROFILE, .ce_header = -1,
     };
     int opt, bad = 0;
     double v;
@@ -515,6 +523,17 @@ int sim_play_main(int argc, char **argv)
         case O_KEYSTORE: cfg.keystore_out = optarg; break;
         case O_STATS: cfg.stats_out = optarg; break;
         case O_JOURNAL: cfg.journal_out = optarg; break;
+        case O_CE:
+            cfg.ce_header = strcmp(optarg, "always") == 0  ? 1
+                            : strcmp(optarg, "never") == 0 ? 0
+                            : strcmp(optarg, "mixed") == 0 ? -1
+                                                           : -2;
+            if (cfg.ce_header == -2) {
+                fprintf(stderr, "phonereport-sim: --content-encoding-header is mixed, always or "
+                                "never\n");
+                bad = 1;
+            }
+            break;
         case O_PROFILE: cfg.profile = optarg; break;
         case O_USER: cfg.user = optarg; break;
         case O_PASSWORD: cfg.password = optarg; break;
