@@ -149,13 +149,37 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     rd_kafka_error_t *kerr = NULL;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
-            int64_t next =
-                sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
-            parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            int64_t next = sink_store_offset_get(l->st, tp->topic, tp->partition), lo = 0, hi = 0;
+            if (next > 0 && rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
+                                                             5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (next > hi) {
+                    /* The partition is shorter than what we applied: the topic was deleted
+                     * and created again (or an embedded broker restarted). Its records are
+                     * new ones: read it from the beginning. */
+                    char err[256];
+                    PR_LOG(PR_LOG_WARN, "sink",
+                           "stored offset is past the end of the partition (topic recreated?): "
+                           "reading it from the beginning",
+                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
+                                     (int)tp->partition, "stored", (json_int_t)next, "end",
+                                     (json_int_t)hi));
+                    if (sink_store_offset_put(l->st, tp->topic, tp->partition, lo, err,
+                                              sizeof err) == PR_OK)
+                        next = lo;
+                } else if (next < lo) {
+                    PR_LOG(PR_LOG_ERROR, "sink",
+                           "records were deleted before the sink applied them (retention): "
+                           "the state misses them",
+                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
+                                     (int)tp->partition, "stored", (json_int_t)next, "start",
+                                     (json_int_t)lo));
+                }
+            }
+            tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
             PR_LOG(PR_LOG_INFO, "sink", "partition assigned",
-                   json_pack("{ss si sI}", "topic", parts->elems[i].topic, "partition",
-                             (int)parts->elems[i].partition, "offset",
-                             (json_int_t)parts->elems[i].offset));
+                   json_pack("{ss si sI}", "topic", tp->topic, "partition", (int)tp->partition,
+                             "offset", (json_int_t)tp->offset));
         }
         if (cooperative)
             kerr = rd_kafka_incremental_assign(rk, parts);
