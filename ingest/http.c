@@ -291,6 +291,14 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
     return q;
 }
 
+static void pending_done(ingest *r)
+{
+    pthread_mutex_lock(&r->wait_mu);
+    if (--r->pending == 0)
+        pthread_cond_broadcast(&r->wait_cv);
+    pthread_mutex_unlock(&r->wait_mu);
+}
+
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -311,16 +319,11 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         pthread_mutex_unlock(&q->mu);
         return;
     }
+    bool unanswered = q->state == REQ_WAIT; /* acked, but the connection died before the answer */
     pthread_mutex_unlock(&q->mu);
     req_free(q);
-}
-
-static void pending_done(ingest *r)
-{
-    pthread_mutex_lock(&r->wait_mu);
-    if (--r->pending == 0)
-        pthread_cond_broadcast(&r->wait_cv);
-    pthread_mutex_unlock(&r->wait_mu);
+    if (unanswered)
+        pending_done(r);
 }
 
 void ingest_http_on_ack(void *ctx, void *opaque, rd_kafka_resp_err_t err)

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,8 +111,10 @@ void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out)
     char cmd[16384], hdr[4200], body[4200];
     char *o = NULL;
     memset(out, 0, sizeof *out);
-    snprintf(hdr, sizeof hdr, "%s/resp-headers", e->dir);
-    snprintf(body, sizeof body, "%s/resp-body", e->dir);
+    static atomic_uint seq; /* callers may be concurrent: one file pair per call */
+    unsigned n_call = atomic_fetch_add(&seq, 1);
+    snprintf(hdr, sizeof hdr, "%s/resp-headers-%u", e->dir, n_call);
+    snprintf(body, sizeof body, "%s/resp-body-%u", e->dir, n_call);
     snprintf(cmd, sizeof cmd,
              "curl -sS --max-time 60 -o '%s' -D '%s' -w '%%{http_code}' %s %s "
              "'%s://127.0.0.1:%u%s'",

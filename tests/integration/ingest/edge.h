@@ -42,7 +42,8 @@ typedef struct edge_resp {
     char connection[32];
 } edge_resp;
 
-/* Runs curl with `opts` (shell words, e.g. "-X PUT --data-binary @f") against path. */
+/* Runs curl with `opts` (shell words, e.g. "-X PUT --data-binary @f") against path. Safe to
+ * call from several threads at once. */
 void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out);
 
 /* Writes len bytes to a scratch file and returns its path (static buffer per call slot). */

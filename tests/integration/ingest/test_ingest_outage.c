@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -164,11 +165,80 @@ static void test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic(void *
     pthread_mutex_destroy(&t->mu);
 }
 
+typedef struct stopper {
+    run *t;
+    pthread_t thr[4];
+    volatile int stopped;
+} stopper;
+
+static void *stop_sender(void *arg)
+{
+    stopper *s = arg;
+    /* keep sending until the edge is gone (a few requests after ingest_stop returned) */
+    int after = 0;
+    while (after < 3) {
+        if (s->stopped)
+            after++;
+        send_one(s->t, "/r/00562b043615-delta.xml");
+    }
+    return NULL;
+}
+
+static int count_status(run *t, int status)
+{
+    int n = 0;
+    pthread_mutex_lock(&t->mu);
+    for (int i = 0; i < t->n; i++)
+        n += t->out[i].status == status;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+static void test_stop_under_load_loses_no_acknowledged_report(void **state)
+{
+    run *t = calloc(1, sizeof *t);
+    *state = t;
+    pthread_mutex_init(&t->mu, NULL);
+    const char *args[] = {"--ingest-shutdown-timeout=5s", NULL};
+    edge_start(&t->e, ts_brokers(), "istop", args);
+    t->body = edge_file(&t->e, "body.xml", "<flat-profile><A>1</A></flat-profile>", 37);
+    stopper s = {.t = t};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&s.thr[i], NULL, stop_sender, &s), 0);
+    long long deadline = ts_now_ms() + 60000;
+    while (count_status(t, 200) < 40 && ts_now_ms() < deadline)
+        usleep(20000); /* polling a counter; the condition ends the wait */
+    ingest_stop(t->e.r);
+    s.stopped = 1;
+    for (int i = 0; i < 4; i++)
+        pthread_join(s.thr[i], NULL);
+    assert_true(count_status(t, 200) >= 40);
+
+    json_t *recs = edge_consume(&t->e);
+    int ok = 0, other = 0;
+    for (int i = 0; i < t->n; i++) {
+        if (t->out[i].status >= 200 && t->out[i].status < 300) {
+            assert_int_equal(t->out[i].status, 200);
+            ok++;
+            if (!edge_find(recs, t->out[i].id))
+                fail_msg("request %s got 200 but is not on the topic", t->out[i].id);
+        } else {
+            other++;
+        }
+    }
+    print_message("%d requests around the stop: %d got 200 (all on the topic), %d did not\n", t->n,
+                  ok, other);
+    json_decref(recs);
+    edge_stop(&t->e);
+    pthread_mutex_destroy(&t->mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic,
                                   teardown),
+        cmocka_unit_test_teardown(test_stop_under_load_loses_no_acknowledged_report, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
