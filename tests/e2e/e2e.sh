@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # e2e.sh - the end-to-end test: ingest, two decoders and the sink as separate processes on the
-# real broker, a simulated fleet with every kind, method and encryption, a handful of invalid
-# reports, and a kill -9 and restart of the sink and one decoder in the middle of the traffic.
+# real broker, a simulated fleet with every kind, method and encryption (plus a small fleet
+# answering HTTP Digest challenges of a second ingest), a handful of invalid reports, and a
+# kill -9 and restart of the sink and one decoder in the middle of the traffic.
 #
 #   e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY
 #
 # Passes only if:
-#   - every report of the fleet got a 2xx (phonereport-sim play exits 0);
+#   - every report of both fleets got a 2xx (phonereport-sim play exits 0);
+#   - every acknowledged report is on phonereport.raw, keyed by its phone's MAC;
 #   - `phonereport-sim verify` finds 0 mismatches between the sink's API and the fleet;
 #   - phonereport.raw holds exactly the acknowledged reports, and config + status + dlq
 #     together exactly one output per raw record (read_committed, so nothing twice after the
 #     decoder's kill -9);
-#   - the DLQ holds exactly the invalid reports, each with the expected reason code.
+#   - the DLQ holds exactly the invalid reports, each with the expected reason code;
+#   - every role then stops on SIGTERM with status 0 and no sanitizer report.
 # Needs PHONEREPORT_TEST_BROKERS (tests/kafka/broker.sh run -- ...): without it the test FAILS.
 #
 # Knobs (environment): PR_E2E_PHONES (300), PR_E2E_DURATION_S (30), PR_E2E_RATE (150),
@@ -88,7 +91,7 @@ wait_until() {
 
 check_alive() {
     local name
-    for name in ingest decoder1 decoder2 sink; do
+    for name in ingest ingest_auth decoder1 decoder2 sink; do
         [ -n "${pids[$name]:-}" ] || continue
         kill -0 "${pids[$name]}" 2>/dev/null || fail "$name exited unexpectedly (see $name.log)"
     done
@@ -99,11 +102,21 @@ http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
 ingest_port=$(free_port)
 api_port=$(free_port)
 while [ "$api_port" = "$ingest_port" ]; do api_port=$(free_port); done
+auth_port=$(free_port)
+while [ "$auth_port" = "$ingest_port" ] || [ "$auth_port" = "$api_port" ]; do auth_port=$(free_port); done
+auth_password="pw-$seed"
+(umask 077 && printf 'phone:%s\n' "$auth_password" >"$work/ingest-auth.creds")
 common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level info)
 
 start_ingest() {
     "$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >>"$work/ingest.log" 2>&1 &
     pids[ingest]=$!
+}
+# A second edge on the same topics that challenges phones (HTTP Digest, the default scheme).
+start_ingest_auth() {
+    "$bin" ingest "${common[@]}" --listen "127.0.0.1:$auth_port" \
+        --auth-file "$work/ingest-auth.creds" --auth-scheme digest >>"$work/ingest_auth.log" 2>&1 &
+    pids[ingest_auth]=$!
 }
 start_decoder() { # N
     "$bin" decode "${common[@]}" --decoder-keystore "$work/keystore.json" \
@@ -142,12 +155,15 @@ step "work $work, prefix $prefix, seed $seed, $phones phones for ${duration}s at
 "$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
     --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
 
-step "starting ingest (:$ingest_port), two decoders, sink (:$api_port)"
+step "starting ingest (:$ingest_port), ingest with Digest auth (:$auth_port), two decoders," \
+    "sink (:$api_port)"
 start_ingest
+start_ingest_auth
 start_decoder 1
 start_decoder 2
 start_sink
 wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
+wait_until 120 "the auth ingest's /readyz" http_ok "http://127.0.0.1:$auth_port/readyz"
 wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
 
 step "playing the fleet"
@@ -157,6 +173,13 @@ step "playing the fleet"
     --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
     ${PR_E2E_PLAY_ARGS:-} >"$work/play.log" 2>&1 &
 play_pid=$!
+# A smaller fleet (other seed, so other MACs) that answers the edge's Digest challenge.
+"$sim" play --url "http://127.0.0.1:$auth_port/reports" --phones 20 --seed $((seed + 1)) \
+    --duration-s "$duration" --rate 20 --deltas 3 --status-every-s 10 --method mixed \
+    --encrypt none --auth digest --user phone --password "$auth_password" --workers 2 \
+    --expect-out "$work/expect-auth.json" --stats-out "$work/play-auth-stats.json" \
+    --journal-out "$work/journal-auth.jsonl" >"$work/play-auth.log" 2>&1 &
+play_auth_pid=$!
 
 "$sim" bad --url "http://127.0.0.1:$ingest_port/r" --count-out "$work/bad.json" \
     >"$work/bad.log" 2>&1 || fail "phonereport-sim bad: $(cat "$work/bad.log")"
@@ -172,16 +195,29 @@ start_decoder 1
 wait_until 120 "the restarted sink's /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
 kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the roles were back"
 
-step "waiting for the fleet"
+step "waiting for the fleets"
 if ! wait "$play_pid"; then
     cat "$work/play.log" >&2
     fail "phonereport-sim play: some reports were not acknowledged"
 fi
-cat "$work/play.log" >&2
+if ! wait "$play_auth_pid"; then
+    cat "$work/play-auth.log" >&2
+    fail "phonereport-sim play (Digest auth): some reports were not acknowledged"
+fi
+cat "$work/play.log" "$work/play-auth.log" >&2
+"$py" - "$work" <<'PY' || fail "the two fleets share a MAC"
+import json, sys
+w = sys.argv[1]
+a, b = (json.load(open(f"{w}/{n}")) for n in ("expect.json", "expect-auth.json"))
+if set(a) & set(b):
+    sys.exit(1)
+a.update(b)
+json.dump(a, open(f"{w}/expect-all.json", "w"))
+PY
 
 step "verify"
 verified=1
-"$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect.json" --timeout-s 180 \
+"$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-all.json" --timeout-s 180 \
     >"$work/verify.log" 2>&1 || verified=0
 [ "$verified" = 1 ] || head -n 60 "$work/verify.log" >&2
 tail -n 1 "$work/verify.log" >&2
@@ -218,9 +254,12 @@ for line in open(f"{work}/raw.tsv", encoding="utf-8", errors="replace"):
         m = re.search(r"pr-request-id=([0-9A-Za-z-]+)", parts[3])
         raw.append({"partition": int(parts[0]), "offset": int(parts[1]), "key": parts[2],
                     "request_id": m.group(1) if m else None})
-stats = json.load(open(f"{work}/play-stats.json"))
+stats = collections.Counter()
+journal = []
+for fleet in ("", "-auth"):
+    stats.update(json.load(open(f"{work}/play{fleet}-stats.json")))
+    journal += [json.loads(l) for l in open(f"{work}/journal{fleet}.jsonl") if l.strip()]
 bad = json.load(open(f"{work}/bad.json"))
-journal = [json.loads(l) for l in open(f"{work}/journal.jsonl") if l.strip()]
 config, status, dlq = (records(t) for t in ("config", "status", "dlq"))
 problems = []
 
@@ -287,10 +326,10 @@ PY
 
 # Every role stops cleanly on SIGTERM: exit status 0, and no sanitizer report in its log.
 step "stopping the roles (SIGTERM)"
-for name in ingest decoder1 decoder2 sink; do
+for name in ingest ingest_auth decoder1 decoder2 sink; do
     kill -TERM "${pids[$name]}"
 done
-for name in ingest decoder1 decoder2 sink; do
+for name in ingest ingest_auth decoder1 decoder2 sink; do
     p=${pids[$name]}
     end=$((SECONDS + 60))
     while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
