@@ -204,7 +204,8 @@ static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int6
 
 pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
                                       const sink_profiles_delta *d, const char *now,
-                                      unsigned *transitions, char *err, size_t errlen)
+                                      bool commit_pages, unsigned *transitions, char *err,
+                                      size_t errlen)
 {
     pr_status rc = PR_OK;
     if (!d->all) {
@@ -245,5 +246,10 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
         if (rc != PR_OK || n < 256)
             return rc;
         after = page[n - 1].id;
+        /* Bound the transaction: commit each page (recomputing is idempotent, so a crash in
+         * between only means the next start recomputes again). */
+        if (commit_pages && ((rc = sink_store_commit(st, err, errlen)) != PR_OK ||
+                             (rc = sink_store_begin(st, err, errlen)) != PR_OK))
+            return rc;
     }
 }

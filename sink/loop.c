@@ -344,7 +344,7 @@ static void profiles_rescan(sink_loop *l)
         goto out;
     sink_now_rfc3339(now, sizeof now);
     if (sink_store_begin(l->st, err, sizeof err) != PR_OK ||
-        sink_drift_profiles_changed(l->st, l->pf, &d, now, &transitions, err, sizeof err) !=
+        sink_drift_profiles_changed(l->st, l->pf, &d, now, true, &transitions, err, sizeof err) !=
             PR_OK ||
         sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         sink_store_rollback(l->st);

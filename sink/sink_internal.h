@@ -195,10 +195,12 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
                            unsigned *transitions, char *err, size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all), in
- * the caller's transaction. */
+ * the caller's transaction; with commit_pages, an all-phones pass commits and begins again
+ * every 256 phones so that it never holds the writer for long. */
 pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
                                       const sink_profiles_delta *d, const char *now,
-                                      unsigned *transitions, char *err, size_t errlen);
+                                      bool commit_pages, unsigned *transitions, char *err,
+                                      size_t errlen);
 
 /* ---- apply.c: one event into the store ------------------------------------------------ */
 

@@ -116,7 +116,7 @@ static unsigned rescan(fx *f)
     if (sink_profiles_scan(f->pf, &d)) {
         assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
         assert_int_equal(sink_drift_profiles_changed(f->st, f->pf, &d, "2026-11-24T18:00:00.000Z",
-                                                     &transitions, err, sizeof err),
+                                                     true, &transitions, err, sizeof err),
                          PR_OK);
         assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
     }
@@ -536,6 +536,34 @@ static void test_profile_reload_recomputes_drift(void **state)
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
 }
 
+static void test_default_profile_change_pages_through_every_phone(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    for (int i = 0; i < 600; i++) {
+        char mac[13], reason[64];
+        sink_event ev;
+        sink_apply_result res;
+        snprintf(mac, sizeof mac, "0056%08x", 0x2b100000u + (unsigned)i);
+        char *t = ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL);
+        assert_int_equal(sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason,
+                                          err, sizeof err),
+                         PR_OK);
+        assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+        sink_event_release(&ev);
+        free(t);
+    }
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    write_profile(f, "default.xml", "<flat-profile><A>y</A></flat-profile>");
+    assert_int_equal(rescan(f), 600);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 600);
+    write_profile(f, "default.xml", "<flat-profile><A>x</A></flat-profile>");
+    assert_int_equal(rescan(f), 600);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 1200);
+}
+
 /* ---- what the sink emits, checked by the independent validator ------------------------ */
 
 static void dump_lines(json_t *arr, const char *path)
@@ -683,6 +711,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_phone_profile_overrides_default_per_parameter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_profile_change_pages_through_every_phone,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
                                         teardown),
