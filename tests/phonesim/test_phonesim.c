@@ -344,6 +344,89 @@ static void test_keystore_lists_each_encrypting_phone_with_its_key(void **state)
     free(ph);
 }
 
+/* Runs `phonereport-sim verify` against fake_api.py serving `state`; returns its exit status
+ * and its output in *out. */
+static int run_verify(const char *expect, const char *state, char **out)
+{
+    char *dir = ts_mkdtemp("verify");
+    char path[4200], cmd[16384];
+    assert_non_null(dir);
+    snprintf(path, sizeof path, "%s/expect.json", dir);
+    assert_int_equal(ts_write_file(path, expect, strlen(expect)), 0);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    assert_int_equal(ts_write_file(path, state, strlen(state)), 0);
+    /* The fake API writes its port once it listens: wait for that file, with a deadline. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && { '%s' '%s/phonesim/fake_api.py' state.json port & p=$!; i=0; "
+             "while [ ! -f port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "'%s/phonereport-sim' verify --api http://127.0.0.1:$(cat port) --expect expect.json "
+             "--timeout-s 1 2>&1; rc=$?; kill $p; wait $p 2>/dev/null; exit $rc; }",
+             dir, PR_PYTHON, PR_TESTS_DIR, PR_BINARY_DIR);
+    int rc = ts_run(cmd, out);
+    ts_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
+static void test_verify_passes_only_when_every_phone_matches_exactly(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = run_verify("{\"02aa00000001\": {\"A\": \"1\", \"B\": \"\"}}",
+                        "{\"02aa00000001\": {\"mac\": \"02aa00000001\", \"version\": 2, "
+                        "\"params\": {\"A\": \"1\", \"B\": \"\"}, \"access\": {}}}",
+                        &out);
+    assert_non_null(out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "0 mismatches"));
+    free(out);
+}
+
+static void test_verify_reports_every_kind_of_mismatch(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = run_verify(
+        "{\"02aa00000001\": {\"p1\": \"x\", \"p2\": \"\", \"p3\": \"z\"},"
+        " \"02aa00000002\": {\"q\": \"1\", \"r\": \"2\"}}",
+        "{\"02aa00000001\": {\"mac\": \"02aa00000001\", \"params\": "
+        "{\"p1\": \"x\", \"p2\": \"y\", \"p4\": \"extra\"}}}",
+        &out);
+    assert_non_null(out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "MISMATCH 02aa00000001 p2 expected \"\" actual \"y\""));
+    assert_non_null(strstr(out, "MISMATCH 02aa00000001 p3 expected \"z\" actual <absent>"));
+    assert_non_null(strstr(out, "MISMATCH 02aa00000001 p4 expected <absent> actual \"extra\""));
+    assert_null(strstr(out, "MISMATCH 02aa00000001 p1"));
+    assert_non_null(strstr(out, "MISMATCH 02aa00000002 * expected 2 parameters, actual: HTTP 404"));
+    assert_non_null(strstr(out, "2 phones, 0 match, 2 do not; 5 mismatches"));
+    free(out);
+}
+
+static void test_verify_fails_when_the_answer_is_for_another_phone(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = run_verify("{\"02aa00000001\": {\"A\": \"1\"}}",
+                        "{\"02aa00000001\": {\"mac\": \"02aa00000009\", \"params\": {\"A\": \"1\"}}}",
+                        &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "MISMATCH 02aa00000001 mac"));
+    free(out);
+}
+
+static void test_verify_refuses_an_empty_expectation(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int rc = run_verify("{}", "{}", &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "nothing to verify"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +439,10 @@ int main(void)
         cmocka_unit_test(test_fleet_macs_are_valid_distinct_stable_and_never_bad_phones),
         cmocka_unit_test(test_full_and_delta_reports_parse_back_to_the_phone_values),
         cmocka_unit_test(test_keystore_lists_each_encrypting_phone_with_its_key),
+        cmocka_unit_test(test_verify_passes_only_when_every_phone_matches_exactly),
+        cmocka_unit_test(test_verify_reports_every_kind_of_mismatch),
+        cmocka_unit_test(test_verify_fails_when_the_answer_is_for_another_phone),
+        cmocka_unit_test(test_verify_refuses_an_empty_expectation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
