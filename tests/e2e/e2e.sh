@@ -169,7 +169,7 @@ wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
 step "playing the fleet"
 "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
     --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 --method mixed \
-    --encrypt mixed --workers 8 --expect-out "$work/expect.json" \
+    --encrypt mixed --workers 16 --expect-out "$work/expect.json" \
     --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
     ${PR_E2E_PLAY_ARGS:-} >"$work/play.log" 2>&1 &
 play_pid=$!
