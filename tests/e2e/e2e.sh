@@ -173,6 +173,7 @@ step "playing the fleet"
     --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
     ${PR_E2E_PLAY_ARGS:-} >"$work/play.log" 2>&1 &
 play_pid=$!
+pids[play]=$play_pid
 # A smaller fleet (other seed, so other MACs) that answers the edge's Digest challenge.
 "$sim" play --url "http://127.0.0.1:$auth_port/reports" --phones 20 --seed $((seed + 1)) \
     --duration-s "$duration" --rate 20 --deltas 3 --status-every-s 10 --method mixed \
@@ -180,6 +181,7 @@ play_pid=$!
     --expect-out "$work/expect-auth.json" --stats-out "$work/play-auth-stats.json" \
     --journal-out "$work/journal-auth.jsonl" >"$work/play-auth.log" 2>&1 &
 play_auth_pid=$!
+pids[play_auth]=$play_auth_pid
 
 "$sim" bad --url "http://127.0.0.1:$ingest_port/r" --count-out "$work/bad.json" \
     >"$work/bad.log" 2>&1 || fail "phonereport-sim bad: $(cat "$work/bad.log")"
@@ -196,11 +198,15 @@ wait_until 120 "the restarted sink's /healthz" http_ok "http://127.0.0.1:$api_po
 kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the roles were back"
 
 step "waiting for the fleets"
-if ! wait "$play_pid"; then
+play_rc=0 play_auth_rc=0
+wait "$play_pid" || play_rc=$?
+wait "$play_auth_pid" || play_auth_rc=$?
+unset "pids[play]" "pids[play_auth]"
+if [ "$play_rc" != 0 ]; then
     cat "$work/play.log" >&2
     fail "phonereport-sim play: some reports were not acknowledged"
 fi
-if ! wait "$play_auth_pid"; then
+if [ "$play_auth_rc" != 0 ]; then
     cat "$work/play-auth.log" >&2
     fail "phonereport-sim play (Digest auth): some reports were not acknowledged"
 fi
