@@ -30,7 +30,7 @@ static void usage(FILE *f)
 "\n"
 "A typical end-to-end run:\n"
 "  phonereport-sim keys --phones 300 --seed 7 --encrypt mixed --keystore-out ks.json\n"
-"  phonereport decode --keystore ks.json ...   (and ingest, sink)\n"
+"  phonereport decode --decoder-keystore ks.json ...   (and ingest, sink)\n"
 "  phonereport-sim play --url http://127.0.0.1:8080/r --phones 300 --seed 7 \\\n"
 "      --encrypt mixed --method mixed --duration-s 20 --rate 200 --expect-out expect.json\n"
 "  phonereport-sim verify --api http://127.0.0.1:8081 --expect expect.json --timeout-s 60\n");
