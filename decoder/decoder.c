@@ -18,6 +18,7 @@
 #define COMP "decoder"
 
 void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r);
+void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r);
 
 static void metrics_init(decoder *r)
 {
@@ -111,6 +112,7 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
         st = PR_EINVAL;
         goto fail;
     }
+    decoder_loop_producer_conf(conf, r);
     r->producer = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen);
     if (!r->producer) {
         st = PR_EINVAL;

@@ -189,6 +189,11 @@ typedef struct decoder_output {
 pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *opts,
                                 decoder_output *out, char *err, size_t errlen);
 void decoder_output_release(decoder_output *out);
+/* The dead letter of a record whose output (refused_len bytes) Kafka refused as too large:
+ * reason too_large, no payload, so that it fits any sane topic. */
+pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *opts,
+                                 size_t refused_len, decoder_output *out, char *err,
+                                 size_t errlen);
 
 /* Default options with no keystore (tests, fuzz, bench). */
 void decoder_opts_default(decoder_opts *opts);

@@ -44,6 +44,22 @@ struct decoder {
     uint64_t txn_out[PR_TOPIC__COUNT];
     uint64_t txn_dlq[PR_DLQ_REASON__COUNT];
 
+    /* Raw records whose output the broker refused as too large (delivery reports, served on
+     * the loop thread). The broker refuses a whole request batch, so a refused record is
+     * first a suspect: after the abort it is produced alone (queue flushed before and after);
+     * refused again, it is confirmed, and after the next abort dead-lettered (too_large, no
+     * payload) instead. One oversized event thus never blocks its partition. */
+    struct {
+        int32_t partition;
+        int64_t offset;
+        size_t len;
+        bool confirmed;
+    } refused[64];
+    size_t nrefused;
+    bool alone_active; /* the output of (alone_partition, alone_offset) is in flight alone */
+    int32_t alone_partition;
+    int64_t alone_offset;
+
     /* Metrics handles (looked up once). */
     pr_counter *m_records;
     pr_counter *m_events[PR_TOPIC__COUNT];

@@ -39,6 +39,8 @@ static int txn_timeout(const decoder *r)
     return (int)r->cfg->txn_timeout;
 }
 
+static void forget_refused(decoder *r, long i);
+
 static void go_fatal(decoder *r, const char *what, const char *why)
 {
     if (!atomic_exchange(&r->fatal, true))
@@ -183,6 +185,13 @@ static void commit_batch(decoder *r)
             txn_reset(r);
         return;
     }
+    /* Refusals of records now committed are settled. */
+    for (size_t i = r->nrefused; i-- > 0;) {
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+            r->txn_offsets, r->topic[PR_TOPIC_RAW], r->refused[i].partition);
+        if (p && r->refused[i].offset < p->offset)
+            forget_refused(r, (long)i);
+    }
     /* Only committed outputs are counted. */
     pr_counter_inc(r->m_committed);
     for (int t = 0; t < PR_TOPIC__COUNT; t++)
@@ -225,15 +234,87 @@ static void note_offset(decoder *r, const rd_kafka_message_t *rkm)
     p->offset = rkm->offset + 1;
 }
 
-/* Produces one output, waiting while the local queue is full. 0, or -1 (batch aborted or
- * the role is fatal). */
+/* The raw record's place, carried in the produced message's opaque for the delivery report
+ * (no allocation, so nothing to leak if the report is never served). */
+static void *place_opaque(const rd_kafka_message_t *rkm)
+{
+    return (void *)(uintptr_t)((uint64_t)(uint16_t)rkm->partition << 48 |
+                               ((uint64_t)rkm->offset & 0xffffffffffffULL));
+}
+
+static bool too_large_error(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
+static long find_refused(const decoder *r, int32_t partition, int64_t offset)
+{
+    for (size_t i = 0; i < r->nrefused; i++)
+        if (r->refused[i].partition == partition && r->refused[i].offset == offset)
+            return (long)i;
+    return -1;
+}
+
+static void forget_refused(decoder *r, long i)
+{
+    r->refused[i] = r->refused[--r->nrefused];
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    decoder *r = opaque;
+    (void)rk;
+    if (rkm->err && !too_large_error(rkm->err))
+        return; /* any other failure: the commit fails, the batch is retried as it is */
+    if (!rkm->err && r->nrefused == 0)
+        return;
+    uint64_t place = (uint64_t)(uintptr_t)rkm->_private;
+    int32_t partition = (int32_t)(place >> 48);
+    int64_t offset = (int64_t)(place & 0xffffffffffffULL);
+    long i = find_refused(r, partition, offset);
+    if (!rkm->err) { /* delivered: no longer a suspect */
+        if (i >= 0)
+            forget_refused(r, i);
+        return;
+    }
+    if (i >= 0) {
+        if (r->alone_active && r->alone_partition == partition && r->alone_offset == offset) {
+            r->refused[i].confirmed = true;
+            PR_LOG(PR_LOG_WARN, COMP,
+                   "the broker refuses an output as too large; its raw record will be "
+                   "dead-lettered",
+                   json_pack("{sisIsI}", "partition", (int)partition, "offset",
+                             (json_int_t)offset, "bytes", (json_int_t)rkm->len));
+        }
+        return;
+    }
+    if (r->nrefused < sizeof r->refused / sizeof r->refused[0]) {
+        i = (long)r->nrefused++;
+        r->refused[i].partition = partition;
+        r->refused[i].offset = offset;
+        r->refused[i].len = rkm->len;
+        r->refused[i].confirmed = false;
+    }
+}
+
+/* Kept here so that decoder.c can register it on the producer conf. */
+void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r);
+void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r)
+{
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_opaque(conf, r);
+}
+
+/* Produces one output, waiting while the local queue is full. 0; 1 if librdkafka refuses it
+ * as too large at once; -1 (batch aborted, or the role is fatal). */
 static int produce(decoder *r, const decoder_output *out, const rd_kafka_message_t *rkm)
 {
     const void *key = out->mac[0] ? (const void *)out->mac : rkm->key;
     size_t keylen = out->mac[0] ? strlen(out->mac) : rkm->key_len;
     /* rd_kafka_produceva rather than the producev macros: those use GNU statement
      * expressions, which -Wpedantic refuses under clang. */
-    rd_kafka_vu_t vus[4];
+    rd_kafka_vu_t vus[5];
     vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
     vus[0].u.cstr = r->topic[out->topic];
     vus[1].vtype = RD_KAFKA_VTYPE_KEY;
@@ -244,8 +325,10 @@ static int produce(decoder *r, const decoder_output *out, const rd_kafka_message
     vus[2].u.mem.size = out->value_len;
     vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
     vus[3].u.i = RD_KAFKA_MSG_F_COPY;
+    vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[4].u.ptr = place_opaque(rkm);
     for (;;) {
-        rd_kafka_error_t *error = rd_kafka_produceva(r->producer, vus, 4);
+        rd_kafka_error_t *error = rd_kafka_produceva(r->producer, vus, 5);
         if (!error)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_error_code(error);
@@ -254,6 +337,8 @@ static int produce(decoder *r, const decoder_output *out, const rd_kafka_message
             rd_kafka_poll(r->producer, 100);
             continue;
         }
+        if (too_large_error(err))
+            return 1;
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
             char why[256];
             rd_kafka_fatal_error(r->producer, why, sizeof why);
@@ -330,11 +415,49 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
         go_fatal(r, "decode", err);
         return;
     }
+    long ri = r->nrefused ? find_refused(r, rkm->partition, rkm->offset) : -1;
+    bool alone = false;
+    if (ri >= 0 && r->refused[ri].confirmed) { /* refused even alone: dead-letter it (the
+                                                  * entry stays until that is committed) */
+        size_t refused = r->refused[ri].len;
+        decoder_output_release(&out);
+        if (decoder_report_refused(&rec, &r->opts, refused, &out, err, sizeof err) != PR_OK) {
+            abort_and_rewind(r, err);
+            go_fatal(r, "decode", err);
+            return;
+        }
+    } else if (ri >= 0) { /* a suspect: send it alone to learn whether it is the culprit */
+        alone = true;
+        rd_kafka_flush(r->producer, txn_timeout(r));
+        r->alone_active = true;
+        r->alone_partition = rkm->partition;
+        r->alone_offset = rkm->offset;
+    }
     if (out.topic == PR_TOPIC_DLQ)
         PR_LOG(PR_LOG_INFO, COMP, "dead letter",
                json_pack("{sssssisI}", "reason", pr_dlq_reason_name(out.reason), "mac", out.mac,
                          "partition", (int)rkm->partition, "offset", (json_int_t)rkm->offset));
-    if (produce(r, &out, rkm) == 0) {
+    int rc = produce(r, &out, rkm);
+    if (rc == 1) { /* refused locally as too large: its small dead letter instead */
+        size_t len = out.value_len;
+        decoder_output_release(&out);
+        if (decoder_report_refused(&rec, &r->opts, len, &out, err, sizeof err) != PR_OK) {
+            abort_and_rewind(r, err);
+            go_fatal(r, "decode", err);
+            return;
+        }
+        rc = produce(r, &out, rkm);
+        if (rc == 1) {
+            abort_and_rewind(r, "even the smallest dead letter is refused as too large");
+            go_fatal(r, "produce", "dead letter refused as too large");
+            rc = -1;
+        }
+    }
+    if (alone) {
+        rd_kafka_flush(r->producer, txn_timeout(r));
+        r->alone_active = false;
+    }
+    if (rc == 0) {
         note_offset(r, rkm);
         r->txn_records++;
         r->txn_out[out.topic]++;

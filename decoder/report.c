@@ -472,3 +472,29 @@ out:
     free(j.owned);
     return st;
 }
+
+pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *opts,
+                                 size_t refused_len, decoder_output *out, char *err,
+                                 size_t errlen)
+{
+    job j;
+    char merr[128];
+    decoder_opts o = *opts;
+    pr_status st;
+    memset(out, 0, sizeof *out);
+    memset(&j, 0, sizeof j);
+    o.max_dlq_payload = 0; /* the smallest dead letter there is */
+    j.rec = rec;
+    j.opts = &o;
+    j.out = out;
+    if (!rec->key ||
+        pr_mac_parse((const char *)rec->key, rec->key_len, j.mac, merr, sizeof merr) != PR_OK)
+        j.mac[0] = '\0';
+    dead(&j, PR_DLQ_TOO_LARGE,
+         "the broker refused the output of %zu bytes (max.message.bytes of the topic or "
+         "message.max.bytes); payload left out",
+         refused_len);
+    snprintf(out->mac, sizeof out->mac, "%s", j.mac);
+    st = emit_dlq(&j, err, errlen);
+    return st;
+}

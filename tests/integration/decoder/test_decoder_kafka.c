@@ -23,6 +23,7 @@
 #include "config.h"
 #include "contract.h"
 #include "decoder.h"
+#include "kafka.h"
 #include "metrics.h"
 #include "testsupport.h"
 
@@ -366,6 +367,48 @@ static void test_decoder_reload_applies_a_new_keystore(void **state)
     free(prefix);
 }
 
+/* The broker refuses an event larger than the topic's max.message.bytes: the transaction
+ * aborts, the batch is decoded again, the culprit is found by sending it alone, and it ends
+ * in the DLQ (too_large) while the other records of its batch are delivered, exactly once. */
+static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("decbig");
+    char txn[128], topic[256], err[512];
+    snprintf(txn, sizeof txn, "%stxn", prefix);
+    snprintf(topic, sizeof topic, "%sconfig", prefix);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    const char *names[] = {topic};
+    const char *configs[] = {"max.message.bytes", "20000", NULL};
+    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, 3, configs, 30000, err, sizeof err),
+                     PR_OK);
+    rd_kafka_destroy(rk);
+    /* One 8832 full profile (a 30 KB event) among small deltas, all from one phone, so that
+     * they share a partition and a request batch. */
+    produce_one_kind(prefix, 1, 3);
+    produce_one_kind(prefix, 0, 1);
+    produce_one_kind(prefix, 1, 3);
+    inproc ip;
+    inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
+    size_t got = wait_outputs(prefix, 7, ts_now_ms() + 90000);
+    decoder_stop(ip.d);
+    assert_false(decoder_failed(ip.d));
+    assert_int_equal(got, 7);
+    size_t counts[PR_TOPIC__COUNT] = {0};
+    counts[PR_TOPIC_CONFIG] = 6;
+    counts[PR_TOPIC_DLQ] = 1;
+    assert_exactly_once(prefix, 7, counts);
+    assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "too_large"), 1);
+    char *text = pr_metrics_render(ip.m, NULL);
+    assert_null(strstr(text, "phonereport_decoder_transactions_total{result=\"aborted\"} 0"));
+    free(text);
+    inproc_free(&ip);
+    free(prefix);
+}
+
 /* A second decoder with the same transactional.id fences the first, whose producer error is
  * fatal: the role reports it (run.c then exits non-zero). */
 static void test_decoder_fenced_by_a_twin_reports_fatal(void **state)
@@ -407,7 +450,7 @@ static pid_t spawn_decoder(const char *prefix, const char *txn, const char *log)
         snprintf(bin, sizeof bin, "%s/phonereport", PR_BINARY_DIR);
         execl(bin, bin, "decode", "--brokers", ts_brokers(), "--topic-prefix", prefix,
               "--decoder-keystore", keystore, "--decoder-transactional-id", txn,
-              "--decoder-batch-max", "10", "--kafka.session.timeout.ms=6000",
+              "--decoder-batch-max", "3", "--kafka.session.timeout.ms=6000",
               "--kafka.heartbeat.interval.ms=1000", (char *)NULL);
         _exit(127);
     }
@@ -418,7 +461,7 @@ static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void
 {
     (void)state;
     char *prefix = ts_unique_prefix("deckill");
-    const size_t n = 300 * NINPUTS;
+    const size_t n = 400 * NINPUTS;
     size_t counts[PR_TOPIC__COUNT];
     char txn[128], log[1024];
     snprintf(txn, sizeof txn, "%stxn", prefix);
@@ -458,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_decoder_turns_n_mixed_records_into_exactly_n_outputs),
         cmocka_unit_test(test_decoder_killed_mid_run_restarts_without_loss_or_duplicates),
         cmocka_unit_test(test_decoder_reload_applies_a_new_keystore),
+        cmocka_unit_test(test_decoder_dead_letters_an_event_the_broker_refuses),
         cmocka_unit_test(test_decoder_fenced_by_a_twin_reports_fatal),
     };
     ts_brokers(); /* fails, never skips, without the broker */
