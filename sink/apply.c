@@ -28,6 +28,7 @@ static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *w
 typedef struct phone_row {
     int64_t id, version;
     bool complete;
+    int64_t report; /* reports row of this report, written with its first change; 0 = none */
 } phone_row;
 
 static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
@@ -61,23 +62,36 @@ static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone
     return PR_OK;
 }
 
-static pr_status record_change(sink_store *st, const sink_event *ev, const phone_row *ph,
+/* What a report's changes share (version, report_id, at, via) is written once per report in
+ * `reports`; a change row holds only the phone, the report, the name id and the values. */
+static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
                                const char *name, const char *old_value, const char *new_value,
                                char *err, size_t errlen)
 {
     const char *via = pr_kind_name(ev->kind);
-    sqlite3_stmt *s = sink_store_stmt(st, Q_CHANGE_INSERT);
+    sqlite3_stmt *s;
     int rc;
-    if (!s)
+    if (!ph->report) {
+        if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
+            return sqlfail(st, err, errlen, "report");
+        sqlite3_bind_int64(s, 1, ph->id);
+        sqlite3_bind_int64(s, 2, ph->version);
+        sink_bind_text(s, 3, ev->report_id);
+        sink_bind_text(s, 4, ev->received_at);
+        sink_bind_text(s, 5, via);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return sqlfail(st, err, errlen, "report");
+        ph->report = sqlite3_last_insert_rowid(sink_store_db(st));
+    }
+    if (!(s = sink_store_stmt(st, Q_CHANGE_INSERT)))
         return sqlfail(st, err, errlen, "change");
     sqlite3_bind_int64(s, 1, ph->id);
-    sqlite3_bind_int64(s, 2, ph->version);
+    sqlite3_bind_int64(s, 2, ph->report);
     sink_bind_text(s, 3, name);
     sink_bind_text(s, 4, old_value);
     sink_bind_text(s, 5, new_value);
-    sink_bind_text(s, 6, ev->received_at);
-    sink_bind_text(s, 7, ev->report_id);
-    sink_bind_text(s, 8, via);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -90,7 +104,7 @@ static pr_status record_change(sink_store *st, const sink_event *ev, const phone
 }
 
 /* Full report: delete (and report) the stored names the report does not carry. */
-static pr_status remove_vanished(sink_store *st, const sink_event *ev, const phone_row *ph,
+static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row *ph,
                                  sink_apply_result *res, char *err, size_t errlen)
 {
     struct gone {
@@ -151,8 +165,8 @@ out:
 /* Upserts every parameter of the report; records value changes; re-checks drift of each
  * name when the report is a delta (a full report re-checks the whole profile afterwards). */
 static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const sink_event *ev,
-                               const phone_row *ph, const sink_phone_ref *ref,
-                               sink_apply_result *res, char *err, size_t errlen)
+                               phone_row *ph, const sink_phone_ref *ref, sink_apply_result *res,
+                               char *err, size_t errlen)
 {
     const char *name;
     json_t *jv;
@@ -187,6 +201,19 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
         bool access_changed = !found || (access ? !old_access || strcmp(access, old_access) != 0
                                                 : old_access != NULL);
         if (value_changed || access_changed) {
+            if (!found) { /* a name this phone never had: make sure it is interned */
+                if (!(s = sink_store_stmt(st, Q_NAME_PUT))) {
+                    rc = sqlfail(st, err, errlen, "name");
+                    goto next;
+                }
+                sink_bind_text(s, 1, name);
+                r = sqlite3_step(s);
+                sqlite3_reset(s);
+                if (r != SQLITE_DONE) {
+                    rc = sqlfail(st, err, errlen, "name");
+                    goto next;
+                }
+            }
             if (!(s = sink_store_stmt(st, Q_PARAM_UPSERT))) {
                 rc = sqlfail(st, err, errlen, "upsert");
                 goto next;
@@ -263,7 +290,7 @@ static pr_status step_done(sink_store *st, sqlite3_stmt *s, char *err, size_t er
 pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
                      const sink_event *ev, sink_apply_result *res, char *err, size_t errlen)
 {
-    phone_row ph = {0, 0, false};
+    phone_row ph = {0, 0, false, 0};
     pr_status rc;
     sqlite3_stmt *s;
     memset(res, 0, sizeof *res);
@@ -309,6 +336,11 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
             return sqlfail(st, err, errlen, "prune");
         sqlite3_bind_int64(s, 1, ph.id);
         sqlite3_bind_int64(s, 2, opts->changes_keep);
+        if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
+            return rc;
+        if (!(s = sink_store_stmt(st, Q_REPORT_PRUNE)))
+            return sqlfail(st, err, errlen, "prune");
+        sqlite3_bind_int64(s, 1, ph.id);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             return rc;
     }

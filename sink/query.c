@@ -11,6 +11,11 @@
 #include "events_state.h"
 #include "sink_internal.h"
 
+/* A phone's parameters by name (names are interned, see store.c). */
+#define PARAMS_SQL                                                                                 \
+    "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"                 \
+    " WHERE p.phone = ?1 ORDER BY n.name"
+
 static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
 {
     if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, s, NULL) != SQLITE_OK)
@@ -94,8 +99,7 @@ static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t
                              char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    pr_status rc = prep(st, "SELECT name, value, access FROM params WHERE phone = ?1 ORDER BY name",
-                        &s, err, errlen);
+    pr_status rc = prep(st, PARAMS_SQL, &s, err, errlen);
     *params = *access = NULL;
     if (rc != PR_OK)
         return rc;
@@ -206,8 +210,7 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, "SELECT name, value, access FROM params WHERE phone = ?1 ORDER BY name", &s,
-                   err, errlen)) != PR_OK)
+    if ((rc = prep(st, PARAMS_SQL, &s, err, errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);
     bad |= buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- phonereport: ");
@@ -330,8 +333,9 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     if (rc != PR_OK)
         return rc;
     if ((rc = prep(st,
-                   "SELECT id, version, param, old, new, at, report_id, via FROM changes"
-                   " WHERE phone = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                   "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
+                   " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
+                   " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
                    &s, err, errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);

@@ -29,13 +29,16 @@ static const char schema_sql[] =
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
     " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT);"
-    "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS status(phone INTEGER PRIMARY KEY, report_id TEXT,"
     " received_at TEXT, body TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, phone INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, report_id TEXT, at TEXT NOT NULL, via TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS reports_by_phone ON reports(phone, id);"
     "CREATE TABLE IF NOT EXISTS changes(id INTEGER PRIMARY KEY, phone INTEGER NOT NULL,"
-    " version INTEGER NOT NULL, param TEXT NOT NULL, old TEXT, new TEXT, at TEXT NOT NULL,"
-    " report_id TEXT, via TEXT NOT NULL);"
+    " report INTEGER NOT NULL, param INTEGER NOT NULL, old TEXT, new TEXT);"
     "CREATE INDEX IF NOT EXISTS changes_by_phone ON changes(phone, id);"
     "CREATE TABLE IF NOT EXISTS drift(phone INTEGER NOT NULL, param TEXT NOT NULL,"
     " intended TEXT, actual TEXT, since TEXT NOT NULL, version INTEGER NOT NULL,"
@@ -73,19 +76,32 @@ static const char *const sql_text[Q__COUNT] = {
         "  AND (source_at IS NULL OR ?4 >= source_at) THEN ?4 ELSE source_at END,"
         " first_seen = min(first_seen, ?4), status_at = ?4 WHERE id = ?1",
     [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
-    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1 AND name = ?2",
-    [Q_PARAM_UPSERT] = "INSERT INTO params(phone, name, value, access) VALUES(?1, ?2, ?3, ?4)"
+    /* Parameter names are interned in `names` (an 8800 profile repeats the same ~1,800
+     * names on every phone): a params row holds the name's integer id. */
+    [Q_NAME_PUT] = "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING",
+    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1"
+                    " AND name = (SELECT id FROM names WHERE name = ?2)",
+    [Q_PARAM_UPSERT] = "INSERT INTO params(phone, name, value, access)"
+                       " VALUES(?1, (SELECT id FROM names WHERE name = ?2), ?3, ?4)"
                        " ON CONFLICT(phone, name) DO UPDATE SET value = excluded.value,"
                        " access = excluded.access",
-    [Q_PARAM_DELETE] = "DELETE FROM params WHERE phone = ?1 AND name = ?2",
-    [Q_PARAM_NAMES] = "SELECT name, value FROM params WHERE phone = ?1",
-    [Q_PARAM_ALL] = "SELECT name, value, access FROM params WHERE phone = ?1 ORDER BY name",
+    [Q_PARAM_DELETE] = "DELETE FROM params WHERE phone = ?1"
+                       " AND name = (SELECT id FROM names WHERE name = ?2)",
+    [Q_PARAM_NAMES] = "SELECT n.name, p.value FROM params p JOIN names n ON n.id = p.name"
+                      " WHERE p.phone = ?1",
+    [Q_PARAM_ALL] = "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"
+                    " WHERE p.phone = ?1 ORDER BY n.name",
     [Q_STATUS_PUT] = "INSERT OR REPLACE INTO status(phone, report_id, received_at, body)"
                      " VALUES(?1, ?2, ?3, ?4)",
-    [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, version, param, old, new, at, report_id, via)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND id <= (SELECT id FROM changes"
-                       " WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
+                        " VALUES(?1, ?2, (SELECT id FROM names WHERE name = ?3), ?4, ?5)",
+    /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
+    [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND report <= (SELECT report FROM"
+                       " changes WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    [Q_REPORT_PRUNE] = "DELETE FROM reports WHERE phone = ?1 AND id < (SELECT"
+                       " coalesce(min(report), 9223372036854775807) FROM changes WHERE phone = ?1)",
     [Q_DRIFT_GET] = "SELECT intended, actual FROM drift WHERE phone = ?1 AND param = ?2",
     [Q_DRIFT_INSERT] = "INSERT INTO drift(phone, param, intended, actual, since, version)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",

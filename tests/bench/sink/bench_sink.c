@@ -63,8 +63,9 @@ static void mac_of(int i, char mac[13])
 
 static char *event_text(const char *mac, const char *kind, int seq, json_t *params, json_t *access)
 {
-    char rid[32], at[40];
-    snprintf(rid, sizeof rid, "r%d", seq);
+    char rid[40], at[40];
+    /* A report id as long as the edge's request ids (a UUID). */
+    snprintf(rid, sizeof rid, "%08x-0000-4000-8000-%012x", (unsigned)seq, (unsigned)seq * 7919u);
     snprintf(at, sizeof at, "2026-11-24T%02d:%02d:%02d.%03dZ", (seq / 3600000) % 24,
              (seq / 60000) % 60, (seq / 1000) % 60, seq % 1000);
     json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} sO sO}", "schema", PR_SCHEMA_CONFIG, "mac",
@@ -170,7 +171,7 @@ int main(int argc, char **argv)
     report_sizes(db, phones, "store with first-report change history and unpublished outbox");
     sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
     report_sizes(db, phones, "store after publication (state + change history)");
-    sqlite3_exec(db, "DELETE FROM changes; VACUUM;", NULL, NULL, NULL);
+    sqlite3_exec(db, "DELETE FROM changes; DELETE FROM reports; VACUUM;", NULL, NULL, NULL);
     report_sizes(db, phones, "state alone (phones + params)");
 
     /* 2. deltas through the sink's path. Pre-generated so that only the sink is timed. */

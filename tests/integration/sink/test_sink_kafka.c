@@ -326,11 +326,13 @@ static char *dump_store(const char *data_dir)
     static const char *const queries[] = {
         "SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
         " report_id FROM phones ORDER BY mac",
-        "SELECT mac, name, value, access FROM params JOIN phones ON id = phone ORDER BY mac, name",
+        "SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
+        " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
         "SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
         " ORDER BY mac",
-        "SELECT mac, c.version, param, old, new, at, c.report_id, via FROM changes c"
-        " JOIN phones p ON p.id = c.phone ORDER BY mac, c.version, param",
+        "SELECT mac, r.version, n.name, old, new, r.at, r.report_id, r.via FROM changes c"
+        " JOIN phones p ON p.id = c.phone JOIN names n ON n.id = c.param"
+        " JOIN reports r ON r.id = c.report ORDER BY mac, r.version, n.name",
         "SELECT mac, param, intended, actual, since, d.version FROM drift d"
         " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
         NULL};

@@ -59,7 +59,7 @@ static const char *param(fx *f, const char *mac, const char *name)
     const char *v = NULL;
     sqlite3_prepare_v2(sink_store_db(f->st),
                        "SELECT value FROM params JOIN phones ON phones.id = params.phone"
-                       " WHERE mac = ?1 AND name = ?2",
+                       " JOIN names ON names.id = params.name WHERE mac = ?1 AND names.name = ?2",
                        -1, &s, NULL);
     sqlite3_bind_text(s, 1, mac, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
@@ -251,6 +251,39 @@ static void test_report_of_unknown_kind_is_applied_as_a_delta(void **state)
         PR_EINVAL);
     assert_string_equal(reason, "kind");
     free(t);
+}
+
+static void test_change_history_is_pruned_by_whole_reports(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    sink_apply_opts opts = {5};
+    for (int v = 1; v <= 64; v++) {
+        char params[128], at[40];
+        sink_event ev;
+        sink_apply_result res;
+        snprintf(params, sizeof params, "{\"A\":\"a%d\",\"B\":\"b%d\"}", v, v);
+        snprintf(at, sizeof at, "2026-11-24T17:%02d:00.000Z", v % 60);
+        char *t = ev_config(MAC, "delta", "r", at, params, NULL);
+        assert_int_equal(sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason,
+                                          err, sizeof err),
+                         PR_OK);
+        assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+        assert_int_equal(sink_apply(f->st, f->pf, &opts, &ev, &res, err, sizeof err), PR_OK);
+        assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+        sink_event_release(&ev);
+        free(t);
+    }
+    /* At most 5 rows, whole reports only (2 rows each): the last 2 reports. */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM changes"), 4);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM reports"), 2);
+    assert_int_equal(q_int(f->st, "SELECT min(version) FROM reports"), 63);
+    json_t *doc = NULL;
+    assert_int_equal(sink_query_changes(f->st, MAC, 0, 10, &doc, err, sizeof err), PR_OK);
+    json_t *first = json_array_get(json_object_get(doc, "changes"), 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "version")), 63);
+    assert_string_equal(json_string_value(json_object_get(first, "old")), "a62");
+    json_decref(doc);
 }
 
 static void test_status_replaces_the_latest_status_without_a_version(void **state)
@@ -699,6 +732,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_fields_do_not_depend_on_topic_interleaving,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_change_history_is_pruned_by_whole_reports, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_report_of_unknown_kind_is_applied_as_a_delta, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_phone_is_not_found, setup, teardown),
