@@ -9,7 +9,9 @@
 # Passes only if:
 #   - every report of both fleets got a 2xx (phonereport-sim play exits 0);
 #   - every acknowledged report is on phonereport.raw, keyed by its phone's MAC;
-#   - `phonereport-sim verify` finds 0 mismatches between the sink's API and the fleet;
+#   - `phonereport-sim verify` finds 0 mismatches between the sink's API and the fleet, and
+#     each phone's version is the number of its acknowledged configuration reports (none
+#     applied twice or skipped across the sink's kill -9);
 #   - phonereport.raw holds exactly the acknowledged reports, and config + status + dlq
 #     together exactly one output per raw record (read_committed, so nothing twice after the
 #     decoder's kill -9);
@@ -242,9 +244,9 @@ for t in config status dlq; do
     kcat_dump "$prefix$t" >"$work/$t.jsonl"
 done
 
-"$py" - "$work" <<'PY'
-import json, sys, collections
-work = sys.argv[1]
+"$py" - "$work" "$api_port" <<'PY'
+import json, sys, collections, urllib.request
+work, api_port = sys.argv[1], sys.argv[2]
 import re
 def records(t):
     out = []
@@ -321,6 +323,22 @@ for rec in dlq:
     if (v.get("mac"), v.get("reason")) not in want:
         problems.append(f"DLQ: unexpected {v.get('reason')} for {v.get('mac')} ({v.get('detail')};"
                         f" raw {v.get('raw')}, headers {v.get('headers')})")
+
+# Exactly once into state: each phone's version counts the configuration reports applied, so
+# a report applied twice across the sink's kill -9 (same values, invisible to verify) or
+# skipped shows here; complete is true once a full report was applied.
+want_version = collections.Counter(j["mac"] for j in journal if j["kind"] in ("full", "delta"))
+want_complete = {j["mac"] for j in journal if j["kind"] == "full"}
+bad_version = []
+for mac, n in sorted(want_version.items()):
+    with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/v1/phones/{mac}/config",
+                                timeout=10) as r:
+        doc = json.load(r)
+    if (exact and doc.get("version") != n) or doc.get("complete") != (mac in want_complete):
+        bad_version.append((mac, n, doc.get("version"), doc.get("complete")))
+if bad_version:
+    problems.append(f"{len(bad_version)} phones with another version/complete than applied "
+                    f"(mac, expected version, version, complete), e.g. {bad_version[:3]}")
 
 print(f"e2e: raw {len(raw)}, config {len(config)}, status {len(status)}, dlq {len(dlq)}; "
       f"play acknowledged {acked}, bad {bad_acked}", file=sys.stderr)
