@@ -90,6 +90,7 @@ static int build(bad_case *c, size_t n)
 
 static void usage(FILE *f)
 {
+    /* clang-format off */
     fprintf(f,
 "usage: phonereport-sim bad --url URL --count-out FILE [--auth basic|digest --user U\n"
 "                           --password P]\n"
@@ -106,14 +107,18 @@ static void usage(FILE *f)
 "FILE gets {\"count\": N, \"expected\": [{\"name\", \"mac\", \"reason\", \"http_status\",\n"
 "\"request_id\"}...]}: N is the number of records the DLQ must hold, one per entry whose\n"
 "reason is not null. Exit status 0 when every report was answered as expected.\n");
+    /* clang-format on */
 }
 
 int sim_bad_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},      {"count-out", required_argument, NULL, 'c'},
-        {"auth", required_argument, NULL, 'a'},     {"user", required_argument, NULL, 'U'},
-        {"password", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, 'u'},
+        {"count-out", required_argument, NULL, 'c'},
+        {"auth", required_argument, NULL, 'a'},
+        {"user", required_argument, NULL, 'U'},
+        {"password", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *url = NULL, *count_out = NULL, *user = NULL, *password = NULL;
@@ -149,11 +154,23 @@ int sim_bad_main(int argc, char **argv)
         {"cbc-wrong-password", SIM_BAD_MAC_CBC, "delta.xml", NULL, PR_DLQ_DECRYPT_FAILED, {0}},
         {"cbc-no-key-for-phone", "02bad0000002", "delta.xml", NULL, PR_DLQ_NO_KEY, {0}},
         {"cbc-corrupt-gzip-inside", SIM_BAD_MAC_CBC, "full.xml", NULL, PR_DLQ_GUNZIP_FAILED, {0}},
-        {"aes128gcm-wrong-ikm", SIM_BAD_MAC_ECE, "delta.xml", "aes128gcm", PR_DLQ_DECRYPT_FAILED,
+        {"aes128gcm-wrong-ikm",
+         SIM_BAD_MAC_ECE,
+         "delta.xml",
+         "aes128gcm",
+         PR_DLQ_DECRYPT_FAILED,
          {0}},
-        {"aes128gcm-record-size-too-small", SIM_BAD_MAC_ECE, "full.xml", "aes128gcm",
-         PR_DLQ_BAD_ENCODING, {0}},
-        {"doctype-with-entity", "02bad0000005", "full.xml", NULL, PR_DLQ_XML_DOCTYPE_FORBIDDEN,
+        {"aes128gcm-record-size-too-small",
+         SIM_BAD_MAC_ECE,
+         "full.xml",
+         "aes128gcm",
+         PR_DLQ_BAD_ENCODING,
+         {0}},
+        {"doctype-with-entity",
+         "02bad0000005",
+         "full.xml",
+         NULL,
+         PR_DLQ_XML_DOCTYPE_FORBIDDEN,
          {0}},
         {"malformed-xml", "02bad0000006", "delta.xml", NULL, PR_DLQ_XML_MALFORMED, {0}},
         {"not-a-report", "02bad0000007", "full.xml", NULL, PR_DLQ_NOT_A_REPORT, {0}},
@@ -178,9 +195,15 @@ int sim_bad_main(int argc, char **argv)
         char u[1024], ua[96];
         snprintf(u, sizeof u, "%.*s/%s/%s", (int)ulen, url, c->mac, c->file);
         snprintf(ua, sizeof ua, "Cisco-CP-8832-3PCC/11.3.1 (%s)", c->mac);
-        sim_req rq = {.url = u, .put = true, .user_agent = ua,
-                      .content_encoding = c->content_encoding, .body = c->body.data,
-                      .len = c->body.len, .auth = auth, .user = user, .password = password};
+        sim_req rq = {.url = u,
+                      .put = true,
+                      .user_agent = ua,
+                      .content_encoding = c->content_encoding,
+                      .body = c->body.data,
+                      .len = c->body.len,
+                      .auth = auth,
+                      .user = user,
+                      .password = password};
         sim_resp rs;
         int attempt = 0, hrc;
         /* 503 is the edge saying "later" (Kafka busy): retry a few times, as a phone would. */
@@ -200,9 +223,8 @@ int sim_bad_main(int argc, char **argv)
             failures++;
         }
         json_t *e = json_pack("{s:s, s:s, s:s, s:o, s:i, s:s}", "name", c->name, "mac", c->mac,
-                              "file", c->file, "reason",
-                              reason ? json_string(reason) : json_null(), "http_status",
-                              (json_int_t)rs.status, "request_id", rs.request_id);
+                              "file", c->file, "reason", reason ? json_string(reason) : json_null(),
+                              "http_status", (json_int_t)rs.status, "request_id", rs.request_id);
         if (!e || json_array_append_new(list, e) != 0)
             goto out;
     }

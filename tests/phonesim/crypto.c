@@ -64,8 +64,7 @@ static int hmac256(const unsigned char *key, size_t klen, const unsigned char *m
 }
 
 int sim_crypto_aes128gcm(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt,
-                         uint32_t rs, const char *keyid, const void *in, size_t len,
-                         sim_buf *out)
+                         uint32_t rs, const char *keyid, const void *in, size_t len, sim_buf *out)
 {
     static const char cek_info[] = "Content-Encoding: aes128gcm"; /* || 0x00 || 0x01 */
     static const char nonce_info[] = "Content-Encoding: nonce";

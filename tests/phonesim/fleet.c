@@ -34,8 +34,10 @@ int sim_enc_mode_parse(const char *s, sim_enc_mode *out)
     static const struct {
         const char *name;
         sim_enc_mode mode;
-    } tab[] = {{"none", SIM_ENCM_NONE},       {"cbc-md5", SIM_ENCM_CBC_MD5},
-               {"cbc-sha256", SIM_ENCM_CBC_SHA256}, {"ece", SIM_ENCM_ECE},
+    } tab[] = {{"none", SIM_ENCM_NONE},
+               {"cbc-md5", SIM_ENCM_CBC_MD5},
+               {"cbc-sha256", SIM_ENCM_CBC_SHA256},
+               {"ece", SIM_ENCM_ECE},
                {"mixed", SIM_ENCM_MIXED}};
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (strcmp(s, tab[i].name) == 0) {
@@ -192,8 +194,7 @@ void sim_values_free(const sim_base *base, sim_values v)
 void sim_phone_identity(uint64_t seed, size_t index, sim_enc_mode enc, sim_method_mode method,
                         sim_phone *p)
 {
-    static const char alnum[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     sim_rng fleet, r;
     unsigned char b[6];
 
@@ -275,11 +276,11 @@ static int set_named(const sim_base *base, sim_values v, const char *name, const
     return i == (size_t)-1 ? 0 : sim_values_set(base, v, i, val);
 }
 
-int sim_phone_profile(const sim_base *base, const sim_phone *p, const char *rule_base,
-                      sim_rng *rng, sim_values v)
+int sim_phone_profile(const sim_base *base, const sim_phone *p, const char *rule_base, sim_rng *rng,
+                      sim_values v)
 {
-    static const char *const zones[] = {"GMT-08:00", "GMT-05:00", "GMT", "GMT+01:00",
-                                        "GMT+05:30", "GMT+09:00"};
+    static const char *const zones[] = {"GMT-08:00", "GMT-05:00", "GMT",
+                                        "GMT+01:00", "GMT+05:30", "GMT+09:00"};
     char buf[512], macu[PR_MAC_LEN + 1];
     int rc = 0;
 
@@ -295,8 +296,8 @@ int sim_phone_profile(const sim_base *base, const sim_phone *p, const char *rule
     rc |= set_named(base, v, "Auth_ID_1_", buf);
     snprintf(buf, sizeof buf, "SEP%s", macu);
     rc |= set_named(base, v, "Station_Name", buf);
-    snprintf(buf, sizeof buf, "[--delta]%s/$MA/delta.xml [--status]%s/$MA/status.xml",
-             rule_base, rule_base);
+    snprintf(buf, sizeof buf, "[--delta]%s/$MA/delta.xml [--status]%s/$MA/status.xml", rule_base,
+             rule_base);
     rc |= set_named(base, v, "Report_Rule", buf);
     rc |= set_named(base, v, "HTTP_Report_Method", p->put ? "PUT" : "POST");
     rc |= set_named(base, v, "Report_To_Server", "On Local Change");
@@ -351,25 +352,32 @@ int sim_render_status(const sim_phone *p, long long uptime_s, sim_rng *rng, sim_
         macu[i] = (char)(p->mac[i] >= 'a' && p->mac[i] <= 'f' ? p->mac[i] - 32 : p->mac[i]);
     const char *pi = "Info/Product_Information", *ps = "Info/Phone_Status";
     int rc = 0;
-    rc |= sim_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<status>\n<flat-profile>\n");
+    rc |=
+        sim_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<status>\n<flat-profile>\n");
     rc |= sim_buf_printf(out, "<Product_Name group=\"%s\">CP-8832-3PCC</Product_Name>\n", pi);
-    rc |= sim_buf_printf(out, "<Serial_Number group=\"%s\">FCH%06zX</Serial_Number>\n", pi,
-                         p->index);
+    rc |=
+        sim_buf_printf(out, "<Serial_Number group=\"%s\">FCH%06zX</Serial_Number>\n", pi, p->index);
     rc |= sim_buf_printf(out, "<MAC_Address group=\"%s\">%s</MAC_Address>\n", pi, macu);
-    rc |= sim_buf_printf(out, "<Software_Version group=\"%s\">sip8832.11-3-1MPP0001-272"
-                              "</Software_Version>\n", pi);
+    rc |= sim_buf_printf(out,
+                         "<Software_Version group=\"%s\">sip8832.11-3-1MPP0001-272"
+                         "</Software_Version>\n",
+                         pi);
     rc |= sim_buf_printf(out, "<Hardware_Version group=\"%s\">V01</Hardware_Version>\n", pi);
     rc |= sim_buf_printf(out, "<Current_Time group=\"%s\">%s</Current_Time>\n", ps, now);
     rc |= sim_buf_printf(out, "<Elapsed_Time group=\"%s\">%02lld:%02lld:%02lld</Elapsed_Time>\n",
                          ps, uptime_s / 3600, uptime_s / 60 % 60, uptime_s % 60);
     rc |= sim_buf_printf(out, "<Operational_VLAN_ID group=\"%s\"/>\n", ps);
-    rc |= sim_buf_printf(out, "<Registration_State group=\"Info/Ext_1_Status\">%s"
-                              "</Registration_State>\n",
+    rc |= sim_buf_printf(out,
+                         "<Registration_State group=\"Info/Ext_1_Status\">%s"
+                         "</Registration_State>\n",
                          sim_rng_chance(rng, 95) ? "Registered" : "Failed");
-    rc |= sim_buf_printf(out, "<Last_Registration_At group=\"Info/Ext_1_Status\">%s"
-                              "</Last_Registration_At>\n", now);
-    rc |= sim_buf_printf(out, "<Next_Registration_In group=\"Info/Ext_1_Status\">%u s"
-                              "</Next_Registration_In>\n",
+    rc |= sim_buf_printf(out,
+                         "<Last_Registration_At group=\"Info/Ext_1_Status\">%s"
+                         "</Last_Registration_At>\n",
+                         now);
+    rc |= sim_buf_printf(out,
+                         "<Next_Registration_In group=\"Info/Ext_1_Status\">%u s"
+                         "</Next_Registration_In>\n",
                          (unsigned)sim_rng_below(rng, 3600));
     rc |= sim_buf_printf(out, "<Message_Waiting group=\"Info/Ext_1_Status\">%s</Message_Waiting>\n",
                          sim_rng_chance(rng, 20) ? "Yes" : "No");
@@ -449,7 +457,8 @@ int sim_encrypt(const sim_phone *p, const sim_buf *plain, sim_buf *out)
     return -1;
 }
 
-/* ---- keystore: the decoder's format (decoder/keystore.c) -------------------------------------------------------------------------- */
+/* ---- keystore: the decoder's format (decoder/keystore.c)
+ * -------------------------------------------------------------------------- */
 
 int sim_keystore_write(const char *path, const sim_phone *phones, size_t n, char *err,
                        size_t errlen)
@@ -471,8 +480,8 @@ int sim_keystore_write(const char *path, const sim_phone *phones, size_t n, char
         if (!e || json_object_set_new(map, p->mac, e) != 0)
             goto out;
     }
-    if (json_object_set_new(map, SIM_BAD_MAC_CBC, json_pack("{s:s}", "openssl_password",
-                                                            SIM_BAD_PASSWORD)) != 0 ||
+    if (json_object_set_new(map, SIM_BAD_MAC_CBC,
+                            json_pack("{s:s}", "openssl_password", SIM_BAD_PASSWORD)) != 0 ||
         json_object_set_new(map, SIM_BAD_MAC_ECE,
                             json_pack("{s:{s:s}}", "ikm", "text", SIM_BAD_IKM)) != 0)
         goto out;

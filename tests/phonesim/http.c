@@ -136,9 +136,9 @@ int sim_http_upload(void *handle, const sim_req *rq, sim_resp *rs)
         return -1;
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (rq->auth != SIM_AUTH_NONE) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, rq->auth == SIM_AUTH_BASIC
-                                                  ? (long)(CURLAUTH_BASIC | CURLAUTH_ONLY)
-                                                  : (long)CURLAUTH_DIGEST);
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH,
+                         rq->auth == SIM_AUTH_BASIC ? (long)(CURLAUTH_BASIC | CURLAUTH_ONLY)
+                                                    : (long)CURLAUTH_DIGEST);
         curl_easy_setopt(c, CURLOPT_USERNAME, rq->user);
         curl_easy_setopt(c, CURLOPT_PASSWORD, rq->password);
     }

@@ -11,6 +11,7 @@
 
 static void usage(FILE *f)
 {
+    /* clang-format off */
     fprintf(f,
 "usage: phonereport-sim <command> [options]\n"
 "\n"
@@ -34,14 +35,15 @@ static void usage(FILE *f)
 "  phonereport-sim play --url http://127.0.0.1:8080/r --phones 300 --seed 7 \\\n"
 "      --encrypt mixed --method mixed --duration-s 20 --rate 200 --expect-out expect.json\n"
 "  phonereport-sim verify --api http://127.0.0.1:8081 --expect expect.json --timeout-s 60\n");
+    /* clang-format on */
 }
 
 int sim_keys_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"phones", required_argument, NULL, 'n'},   {"seed", required_argument, NULL, 's'},
-        {"encrypt", required_argument, NULL, 'e'},  {"keystore-out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {0},
+        {"phones", required_argument, NULL, 'n'},  {"seed", required_argument, NULL, 's'},
+        {"encrypt", required_argument, NULL, 'e'}, {"keystore-out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},          {0},
     };
     unsigned long long phones = 10, seed = 1;
     sim_enc_mode enc = SIM_ENCM_NONE;
@@ -62,6 +64,7 @@ int sim_keys_main(int argc, char **argv)
         case 'e': bad |= sim_enc_mode_parse(optarg, &enc) != 0; break;
         case 'o': out = optarg; break;
         case 'h':
+            /* clang-format off */
             printf("usage: phonereport-sim keys --keystore-out FILE [--phones N] [--seed S]\n"
                    "                            [--encrypt none|cbc-md5|cbc-sha256|ece|mixed]\n"
                    "\n"
@@ -72,6 +75,7 @@ int sim_keys_main(int argc, char **argv)
                    "                 {\"ikm\": {\"text\"|\"base64url\"|\"hex\": \"...\"}}}}\n"
                    "(the decoder's keystore format, decoder/keystore.c).\n"
                    "The file is created with mode 0600.\n");
+            /* clang-format on */
             return SIM_EXIT_OK;
         default: bad = 1;
         }

@@ -70,8 +70,7 @@ int sim_crypto_openssl_enc(const char *md, const char *password, const unsigned 
 /* RFC 8188 aes128gcm with record size rs (>= 18) and key id keyid (idlen <= 255), no padding.
  * salt NULL draws 16 random bytes. Appends to out; 0 or -1. */
 int sim_crypto_aes128gcm(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt,
-                         uint32_t rs, const char *keyid, const void *in, size_t len,
-                         sim_buf *out);
+                         uint32_t rs, const char *keyid, const void *in, size_t len, sim_buf *out);
 
 /* ---- the fleet (fleet.c) --------------------------------------------------------------- */
 
@@ -97,7 +96,7 @@ typedef struct sim_base {
     char **name;
     char **value;
     char (*ua)[3];
-    size_t *rw;   /* indices of ua="rw" parameters: what users change on the phone */
+    size_t *rw; /* indices of ua="rw" parameters: what users change on the phone */
     size_t n_rw;
 } sim_base;
 
@@ -110,7 +109,7 @@ size_t sim_base_find(const sim_base *base, const char *name);
 /* A value array over the base parameters; NULL means absent. An entry equal (as a pointer)
  * to base->value[i] is borrowed from the base, any other non-NULL entry is owned. */
 typedef char **sim_values;
-sim_values sim_values_new(const sim_base *base);          /* all absent */
+sim_values sim_values_new(const sim_base *base);                                   /* all absent */
 int sim_values_set(const sim_base *base, sim_values v, size_t i, const char *val); /* copies */
 int sim_values_copy(const sim_base *base, sim_values dst, const sim_values src);
 void sim_values_free(const sim_base *base, sim_values v);
@@ -120,13 +119,13 @@ typedef struct sim_phone {
     size_t index;
     char mac[PR_MAC_LEN + 1];
     sim_enc enc;
-    bool put;                /* HTTP PUT, else POST */
-    bool chunked;            /* upload with Transfer-Encoding: chunked */
-    bool send_ce;            /* aes128gcm: send Content-Encoding: aes128gcm */
-    char password[33];       /* openssl enc passphrase (CBC phones) */
-    unsigned char ikm[16];   /* RFC 8188 IKM octets (ECE phones) */
+    bool put;              /* HTTP PUT, else POST */
+    bool chunked;          /* upload with Transfer-Encoding: chunked */
+    bool send_ce;          /* aes128gcm: send Content-Encoding: aes128gcm */
+    char password[33];     /* openssl enc passphrase (CBC phones) */
+    unsigned char ikm[16]; /* RFC 8188 IKM octets (ECE phones) */
     size_t ikm_len;
-    char ikm_text[48];       /* the IKM as written to the keystore */
+    char ikm_text[48];        /* the IKM as written to the keystore */
     const char *ikm_encoding; /* "text", "base64url" or "hex" */
 } sim_phone;
 
@@ -139,8 +138,8 @@ sim_phone *sim_fleet_identities(uint64_t seed, size_t n, sim_enc_mode enc, sim_m
 
 /* Sets up the phone's own starting profile (per-phone Display_Name, User_ID, Station_Name,
  * report rule, a few preferences) in v, which starts as a copy of the base. */
-int sim_phone_profile(const sim_base *base, const sim_phone *p, const char *rule_base,
-                      sim_rng *rng, sim_values v);
+int sim_phone_profile(const sim_base *base, const sim_phone *p, const char *rule_base, sim_rng *rng,
+                      sim_values v);
 
 /* Report bodies. */
 int sim_render_full(const sim_base *base, const sim_values v, sim_buf *out);
@@ -160,9 +159,9 @@ int sim_encrypt(const sim_phone *p, const sim_buf *plain, sim_buf *out);
 /* The phones `bad` uses: fixed locally administered MACs 02bad00000NN, never produced by
  * sim_phone_identity. The keystore always lists the ones that need a key. */
 #define SIM_BAD_PASSWORD "bad-report-password"
-#define SIM_BAD_IKM "BadReportIKM0001"
-#define SIM_BAD_MAC_CBC "02bad0000001" /* keystore: password SIM_BAD_PASSWORD */
-#define SIM_BAD_MAC_ECE "02bad0000003" /* keystore: IKM SIM_BAD_IKM (text) */
+#define SIM_BAD_IKM      "BadReportIKM0001"
+#define SIM_BAD_MAC_CBC  "02bad0000001" /* keystore: password SIM_BAD_PASSWORD */
+#define SIM_BAD_MAC_ECE  "02bad0000003" /* keystore: IKM SIM_BAD_IKM (text) */
 
 /* Writes the decoder keystore for phones[0..n) (plus the `bad` phones) to path. */
 int sim_keystore_write(const char *path, const sim_phone *phones, size_t n, char *err,
@@ -174,13 +173,13 @@ typedef enum sim_auth { SIM_AUTH_NONE, SIM_AUTH_BASIC, SIM_AUTH_DIGEST } sim_aut
 
 typedef struct sim_req {
     const char *url;
-    bool put;                     /* PUT, else POST */
+    bool put; /* PUT, else POST */
     const char *user_agent;
     const char *content_encoding; /* NULL: no Content-Encoding header */
     const void *body;
     size_t len;
-    bool chunked;                 /* Transfer-Encoding: chunked instead of Content-Length */
-    sim_auth auth;                /* answered only when challenged, as a phone does */
+    bool chunked;  /* Transfer-Encoding: chunked instead of Content-Length */
+    sim_auth auth; /* answered only when challenged, as a phone does */
     const char *user, *password;
 } sim_req;
 
@@ -206,8 +205,8 @@ int sim_bad_main(int argc, char **argv);
 int sim_keys_main(int argc, char **argv);
 
 /* Exit codes. */
-#define SIM_EXIT_OK 0
-#define SIM_EXIT_FAIL 1    /* mismatches, reports not acknowledged, setup failure */
+#define SIM_EXIT_OK    0
+#define SIM_EXIT_FAIL  1 /* mismatches, reports not acknowledged, setup failure */
 #define SIM_EXIT_USAGE 64
 
 #endif

@@ -282,10 +282,10 @@ static void *worker_main(void *arg)
             .url = url,
             .put = p->id.put,
             .user_agent = ua,
-            .content_encoding = p->id.enc == SIM_ENC_ECE &&
-                                        (cfg->ce_header < 0 ? p->id.send_ce : cfg->ce_header)
-                                    ? "aes128gcm"
-                                    : NULL,
+            .content_encoding =
+                p->id.enc == SIM_ENC_ECE && (cfg->ce_header < 0 ? p->id.send_ce : cfg->ce_header)
+                    ? "aes128gcm"
+                    : NULL,
             .body = p->body.data,
             .len = p->body.len,
             .chunked = p->id.chunked,
@@ -373,8 +373,8 @@ static int write_expect(const char *path, const shared *sh, size_t *nphones, siz
             continue;
         json_t *o = json_object();
         for (size_t k = 0; o && k < sh->base->n; k++)
-            if (p->expect[k] && json_object_set_new(o, sh->base->name[k],
-                                                    json_string(p->expect[k])) != 0)
+            if (p->expect[k] &&
+                json_object_set_new(o, sh->base->name[k], json_string(p->expect[k])) != 0)
                 rc = -1;
         char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         if (!s)
@@ -395,16 +395,13 @@ static int write_expect(const char *path, const shared *sh, size_t *nphones, siz
 
 static int write_stats(const char *path, const stats *st, size_t nexp, size_t nunc)
 {
-    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                          "sent", (json_int_t)st->sent, "bytes", (json_int_t)st->bytes,
-                          "ok_full", (json_int_t)st->ok[EV_FULL],
-                          "ok_delta", (json_int_t)st->ok[EV_DELTA],
-                          "ok_status", (json_int_t)st->ok[EV_STATUS],
-                          "retried", (json_int_t)st->retried,
-                          "maybe_delivered_retries", (json_int_t)st->maybe_retried,
-                          "failed", (json_int_t)st->failed, "dropped", (json_int_t)st->dropped,
-                          "phones_expected", (json_int_t)nexp,
-                          "phones_uncertain", (json_int_t)nunc);
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)st->sent,
+        "bytes", (json_int_t)st->bytes, "ok_full", (json_int_t)st->ok[EV_FULL], "ok_delta",
+        (json_int_t)st->ok[EV_DELTA], "ok_status", (json_int_t)st->ok[EV_STATUS], "retried",
+        (json_int_t)st->retried, "maybe_delivered_retries", (json_int_t)st->maybe_retried, "failed",
+        (json_int_t)st->failed, "dropped", (json_int_t)st->dropped, "phones_expected",
+        (json_int_t)nexp, "phones_uncertain", (json_int_t)nunc);
     char *text = o ? json_dumps(o, JSON_INDENT(1)) : NULL;
     int rc = text ? sim_write_file(path, text, strlen(text)) : -1;
     free(text);
@@ -414,6 +411,7 @@ static int write_stats(const char *path, const stats *st, size_t nexp, size_t nu
 
 static void usage(FILE *f)
 {
+    /* clang-format off */
     fprintf(f,
 "usage: phonereport-sim play --url URL --expect-out FILE [options]\n"
 "\n"
@@ -455,12 +453,33 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 when every report got a 2xx, 1 when some did not (the expectation still\n"
 "holds what was acknowledged), 64 on bad usage.\n");
+    /* clang-format on */
 }
 
 enum {
-    O_URL = 1000, O_PHONES, O_SEED, O_DURATION, O_RATE, O_EXPECT, O_METHOD, O_ENCRYPT, O_KEYSTORE,
-    O_AUTH, O_USER, O_PASSWORD, O_STATUS_EVERY, O_DELTAS, O_WORKERS, O_RETRIES, O_PROFILE,
-    O_REBOOT, O_QUIET, O_HELP, O_STATS, O_JOURNAL, O_CE
+    O_URL = 1000,
+    O_PHONES,
+    O_SEED,
+    O_DURATION,
+    O_RATE,
+    O_EXPECT,
+    O_METHOD,
+    O_ENCRYPT,
+    O_KEYSTORE,
+    O_AUTH,
+    O_USER,
+    O_PASSWORD,
+    O_STATUS_EVERY,
+    O_DELTAS,
+    O_WORKERS,
+    O_RETRIES,
+    O_PROFILE,
+    O_REBOOT,
+    O_QUIET,
+    O_HELP,
+    O_STATS,
+    O_JOURNAL,
+    O_CE
 };
 
 static const struct option play_opts[] = {
@@ -497,8 +516,8 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
     errno = 0;
     double v = strtod(s, &e);
     if (errno || e == s || *e || v < min || v > max) {
-        fprintf(stderr, "phonereport-sim: --%s must be a number in [%g, %g], not '%s'\n", opt,
-                min, max, s);
+        fprintf(stderr, "phonereport-sim: --%s must be a number in [%g, %g], not '%s'\n", opt, min,
+                max, s);
         return -1;
     }
     *out = v;
@@ -508,9 +527,19 @@ static int parse_num(const char *opt, const char *s, double min, double max, dou
 int sim_play_main(int argc, char **argv)
 {
     play_cfg cfg = {
-        .phones = 10, .workers = 8, .seed = 1, .duration_ms = 10000, .rate = 100, .deltas = 3,
-        .max_retries = 5, .reboot_pct = 10, .method = SIM_METHOD_MIXED, .enc = SIM_ENCM_NONE,
-        .auth = SIM_AUTH_NONE, .profile = PHONESIM_DEFAULT_PROFILE, .ce_header = -1,
+        .phones = 10,
+        .workers = 8,
+        .seed = 1,
+        .duration_ms = 10000,
+        .rate = 100,
+        .deltas = 3,
+        .max_retries = 5,
+        .reboot_pct = 10,
+        .method = SIM_METHOD_MIXED,
+        .enc = SIM_ENCM_NONE,
+        .auth = SIM_AUTH_NONE,
+        .profile = PHONESIM_DEFAULT_PROFILE,
+        .ce_header = -1,
     };
     int opt, bad = 0;
     double v;
@@ -666,14 +695,14 @@ int sim_play_main(int argc, char **argv)
         if (!p->local || !p->expect ||
             sim_phone_profile(&base, &p->id, cfg.url, &p->rng, p->local) != 0)
             goto out;
-        p->boot_ms = sh.start_ms + (long long)sim_rng_below(&p->rng,
-                                                            (uint64_t)cfg.duration_ms / 10 + 1);
+        p->boot_ms =
+            sh.start_ms + (long long)sim_rng_below(&p->rng, (uint64_t)cfg.duration_ms / 10 + 1);
         p->changes_left = cfg.deltas;
         p->change_step_ms = cfg.deltas ? cfg.duration_ms * 8 / 10 / cfg.deltas : 0;
         p->next_change_ms = p->boot_ms + p->change_step_ms / 2 +
                             (long long)sim_rng_below(&p->rng, (uint64_t)p->change_step_ms / 2 + 1);
-        p->next_status_ms = cfg.status_every_ms > 0 ? p->boot_ms + cfg.status_every_ms
-                                                    : (long long)INT64_MAX;
+        p->next_status_ms =
+            cfg.status_every_ms > 0 ? p->boot_ms + cfg.status_every_ms : (long long)INT64_MAX;
     }
 
     struct sigaction sa = {.sa_handler = on_signal};

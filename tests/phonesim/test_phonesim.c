@@ -48,13 +48,11 @@ static void test_aes128gcm_matches_rfc8188_example_3_1(void **state)
     unsigned char ikm[32], salt[32], want[128];
     assert_int_equal(b64url_decode("yqdlZ-tYemfogSmv7Ws5PQ", ikm), 16);
     assert_int_equal(b64url_decode("I1BsxtFttlv3u_Oo94xnmw", salt), 16);
-    size_t wlen =
-        b64url_decode("I1BsxtFttlv3u_Oo94xnmwAAEAAA-NAVub2qFgBEuQKRapoZu-IxkIva3MEB1PD-ly8Thjg",
-                      want);
+    size_t wlen = b64url_decode(
+        "I1BsxtFttlv3u_Oo94xnmwAAEAAA-NAVub2qFgBEuQKRapoZu-IxkIva3MEB1PD-ly8Thjg", want);
     assert_int_equal(wlen, 53);
     sim_buf out = {0};
-    assert_int_equal(sim_crypto_aes128gcm(ikm, 16, salt, 4096, "", "I am the walrus", 15, &out),
-                     0);
+    assert_int_equal(sim_crypto_aes128gcm(ikm, 16, salt, 4096, "", "I am the walrus", 15, &out), 0);
     assert_int_equal(out.len, wlen);
     assert_memory_equal(out.data, want, wlen);
     sim_buf_release(&out);
@@ -72,9 +70,9 @@ static void check_cbc_fixture(const char *md, const char *fixture)
     assert_true(flen > 16);
     assert_memory_equal(enc, "Salted__", 8);
     sim_buf out = {0};
-    assert_int_equal(sim_crypto_openssl_enc(md, "test123", (const unsigned char *)enc + 8, plain,
-                                            plen, &out),
-                     0);
+    assert_int_equal(
+        sim_crypto_openssl_enc(md, "test123", (const unsigned char *)enc + 8, plain, plen, &out),
+        0);
     assert_int_equal(out.len, flen);
     assert_memory_equal(out.data, enc, flen);
     sim_buf_release(&out);
@@ -262,9 +260,8 @@ static void test_full_and_delta_reports_parse_back_to_the_phone_values(void **st
     (void)state;
     sim_base base;
     char err[256] = "";
-    assert_int_equal(sim_base_load(SAMPLES "cisco-8832-mpp-full-profile.xml", &base, err,
-                                   sizeof err),
-                     0);
+    assert_int_equal(
+        sim_base_load(SAMPLES "cisco-8832-mpp-full-profile.xml", &base, err, sizeof err), 0);
     assert_int_equal(base.n, 565);
     assert_true(base.n_rw > 50);
     sim_phone p;
@@ -386,12 +383,11 @@ static void test_verify_reports_every_kind_of_mismatch(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = run_verify(
-        "{\"02aa00000001\": {\"p1\": \"x\", \"p2\": \"\", \"p3\": \"z\"},"
-        " \"02aa00000002\": {\"q\": \"1\", \"r\": \"2\"}}",
-        "{\"02aa00000001\": {\"mac\": \"02aa00000001\", \"params\": "
-        "{\"p1\": \"x\", \"p2\": \"y\", \"p4\": \"extra\"}}}",
-        &out);
+    int rc = run_verify("{\"02aa00000001\": {\"p1\": \"x\", \"p2\": \"\", \"p3\": \"z\"},"
+                        " \"02aa00000002\": {\"q\": \"1\", \"r\": \"2\"}}",
+                        "{\"02aa00000001\": {\"mac\": \"02aa00000001\", \"params\": "
+                        "{\"p1\": \"x\", \"p2\": \"y\", \"p4\": \"extra\"}}}",
+                        &out);
     assert_non_null(out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "MISMATCH 02aa00000001 p2 expected \"\" actual \"y\""));
@@ -407,9 +403,9 @@ static void test_verify_fails_when_the_answer_is_for_another_phone(void **state)
 {
     (void)state;
     char *out = NULL;
-    int rc = run_verify("{\"02aa00000001\": {\"A\": \"1\"}}",
-                        "{\"02aa00000001\": {\"mac\": \"02aa00000009\", \"params\": {\"A\": \"1\"}}}",
-                        &out);
+    int rc = run_verify(
+        "{\"02aa00000001\": {\"A\": \"1\"}}",
+        "{\"02aa00000001\": {\"mac\": \"02aa00000009\", \"params\": {\"A\": \"1\"}}}", &out);
     assert_int_equal(rc, 1);
     assert_non_null(out);
     assert_non_null(strstr(out, "MISMATCH 02aa00000001 mac"));

@@ -61,7 +61,8 @@ static size_t compare(const vphone *vp, long status, const sim_buf *body, bool p
     }
     const char *k;
     json_t *ev;
-    json_object_foreach(vp->expect, k, ev) {
+    json_object_foreach(vp->expect, k, ev)
+    {
         json_t *av = json_object_get(params, k);
         if (av && json_equal(av, ev))
             continue;
@@ -74,7 +75,8 @@ static size_t compare(const vphone *vp, long status, const sim_buf *body, bool p
         }
     }
     json_t *av;
-    json_object_foreach(params, k, av) {
+    json_object_foreach(params, k, av)
+    {
         if (json_object_get(vp->expect, k))
             continue;
         bad++;
@@ -90,6 +92,7 @@ static size_t compare(const vphone *vp, long status, const sim_buf *body, bool p
 
 static void usage(FILE *f)
 {
+    /* clang-format off */
     fprintf(f,
 "usage: phonereport-sim verify --api URL --expect FILE [--timeout-s T]\n"
 "\n"
@@ -98,6 +101,7 @@ static void usage(FILE *f)
 "(default 60) have passed. Then prints one line per mismatch:\n"
 "  MISMATCH <mac> <param> expected <json or <absent>> actual <json or <absent>>\n"
 "and a summary. Exit status 0 only with 0 mismatches; 1 otherwise; 64 on bad usage.\n");
+    /* clang-format on */
 }
 
 int sim_verify_main(int argc, char **argv)
@@ -163,7 +167,8 @@ int sim_verify_main(int argc, char **argv)
     size_t i = 0;
     const char *mac;
     json_t *exp;
-    json_object_foreach(doc, mac, exp) {
+    json_object_foreach(doc, mac, exp)
+    {
         if (!json_is_object(exp)) {
             fprintf(stderr, "phonereport-sim: %s: %s is not an object\n", expect_path, mac);
             goto out;
@@ -200,8 +205,7 @@ int sim_verify_main(int argc, char **argv)
             left--;
         total += m;
     }
-    printf("verify: %zu phones, %zu match, %zu do not; %zu mismatches\n", n, n - left, left,
-           total);
+    printf("verify: %zu phones, %zu match, %zu do not; %zu mismatches\n", n, n - left, left, total);
     rc = total == 0 ? SIM_EXIT_OK : SIM_EXIT_FAIL;
 out:
     if (curl)
