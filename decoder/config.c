@@ -35,7 +35,7 @@ static const pr_cfg_entry decoder_cfg_table[] = {
      "records per Kafka transaction at most"},
     {"decoder-batch-ms", PR_CFG_MS, "200ms", offsetof(decoder_cfg, batch_ms), 1, 60000,
      "how long a transaction collects records before it commits"},
-    {"decoder-txn-timeout-ms", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000,
+    {"decoder-txn-timeout", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000,
      600000, "time allowed to init, commit or abort a transaction"},
     {"decoder-max-body-bytes", PR_CFG_BYTES, "4m", offsetof(decoder_cfg, max_body), 1024,
      256 * MIB, "largest raw body or plaintext decoded (larger: dead letter too_large)"},

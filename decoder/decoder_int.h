@@ -27,7 +27,7 @@ struct decoder_cfg {
     char *digests;          /* decoder-openssl-digests: "md5,sha256" */
     long long batch_max;    /* decoder-batch-max: records per transaction */
     long long batch_ms;     /* decoder-batch-ms: time a transaction stays open */
-    long long txn_timeout;  /* decoder-txn-timeout-ms: init/commit/abort call timeout */
+    long long txn_timeout;  /* decoder-txn-timeout: init/commit/abort call timeout, ms */
     long long max_body;     /* decoder-max-body-bytes: raw body / plaintext cap */
     long long max_inflated; /* decoder-max-inflated-bytes: gunzip output cap */
     long long xml_depth;    /* decoder-xml-max-depth */

@@ -79,16 +79,21 @@ int pr_mac_source_parse(const char *s, pr_mac_source *out);
  */
 typedef enum pr_dlq_reason {
     PR_DLQ_NO_MAC,                /* record key is not a valid MAC */
-    PR_DLQ_EMPTY,                 /* empty body */
-    PR_DLQ_NO_KEY,                /* encrypted, but no password/IKM for this phone */
-    PR_DLQ_DECRYPT_FAILED,        /* no candidate key/digest gives a valid plaintext */
-    PR_DLQ_BAD_ENCODING,          /* malformed aes128gcm/openssl container (truncated, rs) */
-    PR_DLQ_GUNZIP_FAILED,         /* gzip stream is corrupt */
-    PR_DLQ_TOO_LARGE,             /* plaintext or decompressed size over the limit */
-    PR_DLQ_XML_MALFORMED,         /* not well-formed XML, or invalid UTF-8 */
+    PR_DLQ_EMPTY,                 /* empty body, or empty plaintext after decryption */
+    PR_DLQ_NO_KEY,                /* encrypted, but no password/IKM for it (aes128gcm: none
+                                     for its key id, the phone or the default) */
+    PR_DLQ_DECRYPT_FAILED,        /* no candidate password/digest/IKM gives a valid plaintext
+                                     (wrong key, bad padding, binary body without Salted__) */
+    PR_DLQ_BAD_ENCODING,          /* malformed aes128gcm/openssl container: truncated, rs < 18,
+                                     bad delimiter or padding, last record not marked last */
+    PR_DLQ_GUNZIP_FAILED,         /* gzip stream is corrupt or truncated */
+    PR_DLQ_TOO_LARGE,             /* body, plaintext, gunzip output or event over its limit
+                                     (gzip bomb), or an output the broker refused as too large */
+    PR_DLQ_XML_MALFORMED,         /* not XML, not well-formed, or invalid UTF-8 */
     PR_DLQ_XML_DOCTYPE_FORBIDDEN, /* a DOCTYPE (entity expansion risk) */
     PR_DLQ_XML_LIMITS,            /* depth, element count or value length over the limit */
-    PR_DLQ_NOT_A_REPORT,          /* well-formed XML that is neither flat-profile nor status */
+    PR_DLQ_NOT_A_REPORT,          /* well-formed XML with no flat-profile and nothing a status
+                                     report holds (root without child elements, HTML page) */
     PR_DLQ_REASON__COUNT
 } pr_dlq_reason;
 const char *pr_dlq_reason_name(pr_dlq_reason r);
