@@ -35,12 +35,12 @@ static const pr_cfg_entry decoder_cfg_table[] = {
      "records per Kafka transaction at most"},
     {"decoder-batch-ms", PR_CFG_MS, "200ms", offsetof(decoder_cfg, batch_ms), 1, 60000,
      "how long a transaction collects records before it commits"},
-    {"decoder-txn-timeout", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000,
-     600000, "time allowed to init, commit or abort a transaction"},
-    {"decoder-max-body-bytes", PR_CFG_BYTES, "4m", offsetof(decoder_cfg, max_body), 1024,
-     256 * MIB, "largest raw body or plaintext decoded (larger: dead letter too_large)"},
-    {"decoder-max-inflated-bytes", PR_CFG_BYTES, "16m", offsetof(decoder_cfg, max_inflated),
-     1024, 1024 * MIB, "largest gunzipped report (larger: too_large, e.g. a gzip bomb)"},
+    {"decoder-txn-timeout", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000, 600000,
+     "time allowed to init, commit or abort a transaction"},
+    {"decoder-max-body-bytes", PR_CFG_BYTES, "4m", offsetof(decoder_cfg, max_body), 1024, 256 * MIB,
+     "largest raw body or plaintext decoded (larger: dead letter too_large)"},
+    {"decoder-max-inflated-bytes", PR_CFG_BYTES, "16m", offsetof(decoder_cfg, max_inflated), 1024,
+     1024 * MIB, "largest gunzipped report (larger: too_large, e.g. a gzip bomb)"},
     {"decoder-xml-max-depth", PR_CFG_INT, "64", offsetof(decoder_cfg, xml_depth), 2, 10000,
      "deepest XML element nesting (deeper: xml_limits)"},
     {"decoder-xml-max-elements", PR_CFG_INT, "100000", offsetof(decoder_cfg, xml_elements), 1,
@@ -49,9 +49,8 @@ static const pr_cfg_entry decoder_cfg_table[] = {
      64 * MIB, "longest XML text or attribute value (longer: xml_limits)"},
     {"decoder-max-event-bytes", PR_CFG_BYTES, "900k", offsetof(decoder_cfg, max_event), 4 * KIB,
      64 * MIB, "largest event produced; keep below the topics' max.message.bytes"},
-    {"decoder-dlq-max-payload-bytes", PR_CFG_BYTES, "256k",
-     offsetof(decoder_cfg, max_dlq_payload), 0, 48 * MIB,
-     "raw bytes kept (base64) in a dead letter; the rest is cut"},
+    {"decoder-dlq-max-payload-bytes", PR_CFG_BYTES, "256k", offsetof(decoder_cfg, max_dlq_payload),
+     0, 48 * MIB, "raw bytes kept (base64) in a dead letter; the rest is cut"},
     {0},
 };
 
@@ -62,8 +61,8 @@ decoder_cfg *decoder_cfg_new(void)
 
 pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
 {
-    pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)",
-                        decoder_cfg_table, cfg};
+    pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table,
+                        cfg};
     return s;
 }
 
@@ -120,8 +119,8 @@ void decoder_cfg_opts(const decoder_cfg *cfg, decoder_opts *opts)
     opts->max_inflated = (size_t)cfg->max_inflated;
     opts->max_event = (size_t)cfg->max_event;
     opts->max_dlq_payload = (size_t)cfg->max_dlq_payload;
-    opts->limits.max_bytes = (size_t)(cfg->max_inflated > cfg->max_body ? cfg->max_inflated
-                                                                        : cfg->max_body);
+    opts->limits.max_bytes =
+        (size_t)(cfg->max_inflated > cfg->max_body ? cfg->max_inflated : cfg->max_body);
     opts->limits.max_depth = (size_t)cfg->xml_depth;
     opts->limits.max_elements = (size_t)cfg->xml_elements;
     opts->limits.max_value_len = (size_t)cfg->xml_value;

@@ -12,10 +12,10 @@
 
 #include "decoder_int.h"
 
-#define SALT_MAGIC "Salted__"
+#define SALT_MAGIC     "Salted__"
 #define SALT_MAGIC_LEN 8
-#define SALT_LEN 8
-#define BLOCK 16
+#define SALT_LEN       8
+#define BLOCK          16
 
 bool decoder_cbc_detect(const unsigned char *body, size_t len)
 {
@@ -40,9 +40,8 @@ static const char *digest_name(decoder_digest d)
 }
 
 /* One candidate: PR_OK and a plausible plaintext in out, or an error (not logged). */
-static decoder_crypt_result try_digest(const unsigned char *body, size_t len,
-                                       const char *password, decoder_digest d,
-                                       unsigned char *out, size_t *outlen)
+static decoder_crypt_result try_digest(const unsigned char *body, size_t len, const char *password,
+                                       decoder_digest d, unsigned char *out, size_t *outlen)
 {
     unsigned char key[32], iv[16];
     const EVP_MD *md = d == DECODER_DIGEST_MD5 ? EVP_md5() : EVP_sha256();

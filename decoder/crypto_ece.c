@@ -18,10 +18,10 @@
 
 #include "decoder_int.h"
 
-#define ECE_SALT 16
+#define ECE_SALT       16
 #define ECE_HEADER_MIN 21
-#define ECE_TAG 16
-#define ECE_RS_MIN 18
+#define ECE_TAG        16
+#define ECE_RS_MIN     18
 
 decoder_crypt_result decoder_ece_header_parse(const unsigned char *body, size_t len,
                                               decoder_ece_header *h, char *err, size_t errlen)
@@ -43,8 +43,9 @@ decoder_crypt_result decoder_ece_header_parse(const unsigned char *body, size_t 
         return DECODER_CRYPT_MALFORMED;
     }
     if (len < h->header_len + ECE_TAG + 1) {
-        pr_err(PR_EINVAL, err, errlen, "aes128gcm body truncated: no complete record after the "
-                                       "header");
+        pr_err(PR_EINVAL, err, errlen,
+               "aes128gcm body truncated: no complete record after the "
+               "header");
         return DECODER_CRYPT_MALFORMED;
     }
     return DECODER_CRYPT_OK;
@@ -72,9 +73,8 @@ static int hkdf(const unsigned char *salt, const unsigned char *ikm, size_t ikm_
 }
 
 /* Decrypts one record into out; returns its plaintext length, or -1 on a failed tag. */
-static long open_record(EVP_CIPHER_CTX *ctx, const unsigned char *cek,
-                        const unsigned char *nonce0, uint64_t seq, const unsigned char *rec,
-                        size_t reclen, unsigned char *out)
+static long open_record(EVP_CIPHER_CTX *ctx, const unsigned char *cek, const unsigned char *nonce0,
+                        uint64_t seq, const unsigned char *rec, size_t reclen, unsigned char *out)
 {
     unsigned char nonce[12];
     int n1 = 0, n2 = 0;
@@ -93,9 +93,9 @@ static long open_record(EVP_CIPHER_CTX *ctx, const unsigned char *cek,
 }
 
 decoder_crypt_result decoder_ece_decrypt(const unsigned char *body, size_t len,
-                                         const unsigned char *ikm, size_t ikm_len,
-                                         size_t max_out, unsigned char **out, size_t *outlen,
-                                         char *err, size_t errlen)
+                                         const unsigned char *ikm, size_t ikm_len, size_t max_out,
+                                         unsigned char **out, size_t *outlen, char *err,
+                                         size_t errlen)
 {
     decoder_ece_header h;
     unsigned char cek[16], nonce[12];

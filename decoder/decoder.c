@@ -24,9 +24,9 @@ static void metrics_init(decoder *r)
 {
     pr_metrics *m = r->metrics;
     char labels[96];
-    r->m_records = pr_metrics_counter(m, "phonereport_decoder_records_total",
-                                      "Raw records decoded (including retries after an abort)",
-                                      NULL);
+    r->m_records =
+        pr_metrics_counter(m, "phonereport_decoder_records_total",
+                           "Raw records decoded (including retries after an abort)", NULL);
     for (int t = PR_TOPIC_CONFIG; t <= PR_TOPIC_DLQ; t++) {
         snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
         r->m_events[t] = pr_metrics_counter(m, "phonereport_decoder_events_total",
@@ -41,11 +41,11 @@ static void metrics_init(decoder *r)
                                         "Kafka transactions, by outcome", "result=\"committed\"");
     r->m_aborted = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
                                       "Kafka transactions, by outcome", "result=\"aborted\"");
-    r->m_latency = pr_metrics_histogram(m, "phonereport_decoder_decode_seconds",
-                                        "Time to decode one record (decrypt, gunzip, parse, "
-                                        "build)",
-                                        NULL, pr_metrics_latency_buckets,
-                                        pr_metrics_latency_buckets_len);
+    r->m_latency =
+        pr_metrics_histogram(m, "phonereport_decoder_decode_seconds",
+                             "Time to decode one record (decrypt, gunzip, parse, "
+                             "build)",
+                             NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
 }
 
 pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_metrics *metrics,
@@ -84,11 +84,16 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
     r->opts.keystore = r->ks;
     metrics_init(r);
 
-    const char *cdefs[] = {"group.id",          cfg->group,
-                           "isolation.level",   "read_committed",
-                           "enable.auto.commit", "false",
-                           "enable.auto.offset.store", "false",
-                           "auto.offset.reset", "earliest",
+    const char *cdefs[] = {"group.id",
+                           cfg->group,
+                           "isolation.level",
+                           "read_committed",
+                           "enable.auto.commit",
+                           "false",
+                           "enable.auto.offset.store",
+                           "false",
+                           "auto.offset.reset",
+                           "earliest",
                            NULL};
     conf = pr_kafka_conf_new(common, "decoder", cdefs, err, errlen);
     if (!conf) {
@@ -103,10 +108,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
     }
     rd_kafka_poll_set_consumer(r->consumer);
 
-    const char *pdefs[] = {"transactional.id", r->txn_id,
-                           "partitioner",      "murmur2_random",
-                           "enable.idempotence", "true",
-                           NULL};
+    const char *pdefs[] = {"transactional.id",   r->txn_id, "partitioner", "murmur2_random",
+                           "enable.idempotence", "true",    NULL};
     conf = pr_kafka_conf_new(common, "decoder", pdefs, err, errlen);
     if (!conf) {
         st = PR_EINVAL;

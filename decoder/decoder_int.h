@@ -21,19 +21,19 @@
 /* ---- config.c ----------------------------------------------------------------------- */
 
 struct decoder_cfg {
-    char *group;            /* decoder-group */
-    char *transactional_id; /* decoder-transactional-id; NULL = "<group>-<hostname>" */
-    char *keystore;         /* decoder-keystore: path of the JSON keystore */
-    char *digests;          /* decoder-openssl-digests: "md5,sha256" */
-    long long batch_max;    /* decoder-batch-max: records per transaction */
-    long long batch_ms;     /* decoder-batch-ms: time a transaction stays open */
-    long long txn_timeout;  /* decoder-txn-timeout: init/commit/abort call timeout, ms */
-    long long max_body;     /* decoder-max-body-bytes: raw body / plaintext cap */
-    long long max_inflated; /* decoder-max-inflated-bytes: gunzip output cap */
-    long long xml_depth;    /* decoder-xml-max-depth */
-    long long xml_elements; /* decoder-xml-max-elements */
-    long long xml_value;    /* decoder-xml-max-value-bytes */
-    long long max_event;    /* decoder-max-event-bytes */
+    char *group;               /* decoder-group */
+    char *transactional_id;    /* decoder-transactional-id; NULL = "<group>-<hostname>" */
+    char *keystore;            /* decoder-keystore: path of the JSON keystore */
+    char *digests;             /* decoder-openssl-digests: "md5,sha256" */
+    long long batch_max;       /* decoder-batch-max: records per transaction */
+    long long batch_ms;        /* decoder-batch-ms: time a transaction stays open */
+    long long txn_timeout;     /* decoder-txn-timeout: init/commit/abort call timeout, ms */
+    long long max_body;        /* decoder-max-body-bytes: raw body / plaintext cap */
+    long long max_inflated;    /* decoder-max-inflated-bytes: gunzip output cap */
+    long long xml_depth;       /* decoder-xml-max-depth */
+    long long xml_elements;    /* decoder-xml-max-elements */
+    long long xml_value;       /* decoder-xml-max-value-bytes */
+    long long max_event;       /* decoder-max-event-bytes */
     long long max_dlq_payload; /* decoder-dlq-max-payload-bytes */
 };
 
@@ -45,7 +45,7 @@ void decoder_cfg_opts(const struct decoder_cfg *cfg, struct decoder_opts *opts);
 
 typedef struct decoder_keystore decoder_keystore;
 
-#define DECODER_IKM_MAX 256
+#define DECODER_IKM_MAX      256
 #define DECODER_PASSWORD_MAX 1024
 
 typedef struct decoder_ikm {
@@ -56,8 +56,7 @@ typedef struct decoder_ikm {
 /* Loads the keystore JSON file (format: keystore.c). PR_EINVAL with a message (never a
  * secret) if the file cannot be read or is malformed. Warns (log) when the file is readable
  * by group or others. path NULL gives an empty keystore. */
-pr_status decoder_keystore_load(const char *path, decoder_keystore **out, char *err,
-                                size_t errlen);
+pr_status decoder_keystore_load(const char *path, decoder_keystore **out, char *err, size_t errlen);
 /* Parses the keystore from a JSON text (tests). */
 pr_status decoder_keystore_parse(const char *json, decoder_keystore **out, char *err,
                                  size_t errlen);
@@ -117,9 +116,9 @@ decoder_crypt_result decoder_ece_header_parse(const unsigned char *body, size_t 
  * DECODER_CRYPT_MALFORMED for a structural error that authenticated records reveal (bad
  * delimiter or padding, truncated after a non-last record). max_out caps the plaintext. */
 decoder_crypt_result decoder_ece_decrypt(const unsigned char *body, size_t len,
-                                         const unsigned char *ikm, size_t ikm_len,
-                                         size_t max_out, unsigned char **out, size_t *outlen,
-                                         char *err, size_t errlen);
+                                         const unsigned char *ikm, size_t ikm_len, size_t max_out,
+                                         unsigned char **out, size_t *outlen, char *err,
+                                         size_t errlen);
 
 /* ---- gzip.c ------------------------------------------------------------------------- */
 
@@ -138,10 +137,9 @@ pr_status decoder_gzip_inflate(const unsigned char *in, size_t len, size_t max_o
  * becomes an array, in document order) and "#text" when there is non-blank text too.
  * DOCTYPE refused; limits enforced. On success *out is a new reference and *root_children the
  * number of child elements of the root. */
-pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim,
-                               json_t **out, size_t *root_children, char *root_name,
-                               size_t root_name_len, pr_xml_error *why, char *err,
-                               size_t errlen);
+pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim, json_t **out,
+                               size_t *root_children, char *root_name, size_t root_name_len,
+                               pr_xml_error *why, char *err, size_t errlen);
 
 /* ---- report.c: one raw record to one output ------------------------------------------ */
 
@@ -177,10 +175,10 @@ typedef struct decoder_opts {
 } decoder_opts;
 
 typedef struct decoder_output {
-    pr_topic topic;        /* PR_TOPIC_CONFIG, PR_TOPIC_STATUS or PR_TOPIC_DLQ */
-    pr_dlq_reason reason;  /* when topic is PR_TOPIC_DLQ */
-    char mac[13];          /* the record key ("" when not a valid MAC) */
-    char *value;           /* JSON text, malloc'd, owned by the output */
+    pr_topic topic;       /* PR_TOPIC_CONFIG, PR_TOPIC_STATUS or PR_TOPIC_DLQ */
+    pr_dlq_reason reason; /* when topic is PR_TOPIC_DLQ */
+    char mac[13];         /* the record key ("" when not a valid MAC) */
+    char *value;          /* JSON text, malloc'd, owned by the output */
     size_t value_len;
 } decoder_output;
 
@@ -192,8 +190,7 @@ void decoder_output_release(decoder_output *out);
 /* The dead letter of a record whose output (refused_len bytes) Kafka refused as too large:
  * reason too_large, no payload, so that it fits any sane topic. */
 pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *opts,
-                                 size_t refused_len, decoder_output *out, char *err,
-                                 size_t errlen);
+                                 size_t refused_len, decoder_output *out, char *err, size_t errlen);
 
 /* Default options with no keystore (tests, fuzz, bench). */
 void decoder_opts_default(decoder_opts *opts);

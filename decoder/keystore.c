@@ -172,8 +172,8 @@ static int ikm_parse(json_t *j, decoder_ikm *ikm, const char *where, char *err, 
             return -1;
         }
     } else {
-        pr_err(PR_EINVAL, err, errlen,
-               "%s: unknown IKM encoding \"%s\" (text, base64url or hex)", where, enc);
+        pr_err(PR_EINVAL, err, errlen, "%s: unknown IKM encoding \"%s\" (text, base64url or hex)",
+               where, enc);
         return -1;
     }
     return 0;
@@ -190,7 +190,8 @@ static int entry_parse(json_t *j, ks_phone *p, const char *where, char *err, siz
         pr_err(PR_EINVAL, err, errlen, "%s: must be an object", where);
         return -1;
     }
-    json_object_foreach(j, k, v) {
+    json_object_foreach(j, k, v)
+    {
         if (strcmp(k, "openssl_password") == 0) {
             if (!json_is_string(v) || json_string_length(v) == 0 ||
                 json_string_length(v) > DECODER_PASSWORD_MAX ||
@@ -209,8 +210,8 @@ static int entry_parse(json_t *j, ks_phone *p, const char *where, char *err, siz
                 return -1;
             p->has_ikm = true;
         } else {
-            pr_err(PR_EINVAL, err, errlen,
-                   "%s: unknown member \"%s\" (openssl_password, ikm)", where, k);
+            pr_err(PR_EINVAL, err, errlen, "%s: unknown member \"%s\" (openssl_password, ikm)",
+                   where, k);
             return -1;
         }
     }
@@ -229,7 +230,8 @@ static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t err
     char where[96];
     if (!json_is_object(root))
         return pr_err(PR_EINVAL, err, errlen, "keystore: the top level must be an object");
-    json_object_foreach(root, k, v) {
+    json_object_foreach(root, k, v)
+    {
         if (strcmp(k, "default") == 0) {
             if (entry_parse(v, &ks->def, "keystore default", err, errlen) != 0)
                 return PR_EINVAL;
@@ -241,12 +243,12 @@ static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t err
             ks->phones = calloc(json_object_size(v) + 1, sizeof *ks->phones);
             if (!ks->phones)
                 return pr_err(PR_EFATAL, err, errlen, "out of memory");
-            json_object_foreach(v, mk, mv) {
+            json_object_foreach(v, mk, mv)
+            {
                 ks_phone *p = &ks->phones[ks->nphones];
                 char merr[128];
                 if (pr_mac_parse(mk, strlen(mk), p->mac, merr, sizeof merr) != PR_OK)
-                    return pr_err(PR_EINVAL, err, errlen, "keystore phones: \"%s\": %s", mk,
-                                  merr);
+                    return pr_err(PR_EINVAL, err, errlen, "keystore phones: \"%s\": %s", mk, merr);
                 ks->nphones++;
                 snprintf(where, sizeof where, "keystore phones.%s", p->mac);
                 if (entry_parse(mv, p, where, err, errlen) != 0)
@@ -265,7 +267,8 @@ static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t err
             ks->keyids = calloc(json_object_size(v) + 1, sizeof *ks->keyids);
             if (!ks->keyids)
                 return pr_err(PR_EFATAL, err, errlen, "out of memory");
-            json_object_foreach(v, ik, iv) {
+            json_object_foreach(v, ik, iv)
+            {
                 ks_keyid *e = &ks->keyids[ks->nkeyids];
                 size_t n = strlen(ik);
                 if (n == 0 || n > sizeof e->id)
@@ -304,8 +307,7 @@ static pr_status finish(json_t *root, decoder_keystore **out, char *err, size_t 
     return PR_OK;
 }
 
-pr_status decoder_keystore_parse(const char *text, decoder_keystore **out, char *err,
-                                 size_t errlen)
+pr_status decoder_keystore_parse(const char *text, decoder_keystore **out, char *err, size_t errlen)
 {
     json_error_t je;
     *out = NULL;
@@ -316,8 +318,7 @@ pr_status decoder_keystore_parse(const char *text, decoder_keystore **out, char 
     return finish(root, out, err, errlen);
 }
 
-pr_status decoder_keystore_load(const char *path, decoder_keystore **out, char *err,
-                                size_t errlen)
+pr_status decoder_keystore_load(const char *path, decoder_keystore **out, char *err, size_t errlen)
 {
     json_error_t je;
     struct stat sb;
@@ -357,8 +358,7 @@ const char *decoder_keystore_password(const decoder_keystore *ks, const char *ma
 }
 
 size_t decoder_keystore_ikms(const decoder_keystore *ks, const unsigned char *keyid,
-                             size_t keyid_len, const char *mac, const decoder_ikm **out,
-                             size_t max)
+                             size_t keyid_len, const char *mac, const decoder_ikm **out, size_t max)
 {
     size_t n = 0;
     if (!ks || max == 0)

@@ -24,7 +24,7 @@
 #include "log.h"
 #include "signals.h"
 
-#define COMP "decoder"
+#define COMP        "decoder"
 #define MAX_HEADERS 64
 
 long long decoder_now_ms(void)
@@ -139,8 +139,8 @@ static txn_action classify(decoder *r, rd_kafka_error_t *error, const char *what
     }
     if (a != TXN_FATAL)
         PR_LOG(PR_LOG_WARN, COMP, "transaction call failed",
-               json_pack("{ssssss}", "call", what, "error", rd_kafka_error_string(error),
-                         "action", a == TXN_RETRY ? "retry" : "abort"));
+               json_pack("{ssssss}", "call", what, "error", rd_kafka_error_string(error), "action",
+                         a == TXN_RETRY ? "retry" : "abort"));
     rd_kafka_error_destroy(error);
     return a;
 }
@@ -157,8 +157,8 @@ static void commit_batch(decoder *r)
         return;
     }
     for (;;) {
-        error = rd_kafka_send_offsets_to_transaction(r->producer, r->txn_offsets, cgmd,
-                                                     txn_timeout(r));
+        error =
+            rd_kafka_send_offsets_to_transaction(r->producer, r->txn_offsets, cgmd, txn_timeout(r));
         if (!error)
             break;
         txn_action a = classify(r, error, "send_offsets_to_transaction");
@@ -284,8 +284,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
             PR_LOG(PR_LOG_WARN, COMP,
                    "the broker refuses an output as too large; its raw record will be "
                    "dead-lettered",
-                   json_pack("{sisIsI}", "partition", (int)partition, "offset",
-                             (json_int_t)offset, "bytes", (json_int_t)rkm->len));
+                   json_pack("{sisIsI}", "partition", (int)partition, "offset", (json_int_t)offset,
+                             "bytes", (json_int_t)rkm->len));
         }
         return;
     }
@@ -380,8 +380,8 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
         const char *name;
         const void *val;
         size_t size;
-        for (size_t i = 0; rec.nheaders < MAX_HEADERS &&
-                           !rd_kafka_header_get_all(kh, i, &name, &val, &size);
+        for (size_t i = 0;
+             rec.nheaders < MAX_HEADERS && !rd_kafka_header_get_all(kh, i, &name, &val, &size);
              i++) {
             hdrs[rec.nheaders].name = name;
             hdrs[rec.nheaders].value = val;
@@ -406,8 +406,8 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pr_status st = decoder_report_decode(&rec, &r->opts, &out, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    pr_histogram_observe(r->m_latency, (double)(t1.tv_sec - t0.tv_sec) +
-                                           (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    pr_histogram_observe(r->m_latency,
+                         (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     pr_counter_inc(r->m_records);
     if (st != PR_OK) {
         decoder_output_release(&out);
@@ -418,7 +418,7 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     long ri = r->nrefused ? find_refused(r, rkm->partition, rkm->offset) : -1;
     bool alone = false;
     if (ri >= 0 && r->refused[ri].confirmed) { /* refused even alone: dead-letter it (the
-                                                  * entry stays until that is committed) */
+                                                * entry stays until that is committed) */
         size_t refused = r->refused[ri].len;
         decoder_output_release(&out);
         if (decoder_report_refused(&rec, &r->opts, refused, &out, err, sizeof err) != PR_OK) {
@@ -536,8 +536,8 @@ static void ensure_topics(decoder *r)
     const char *names[] = {r->topic[PR_TOPIC_RAW], r->topic[PR_TOPIC_CONFIG],
                            r->topic[PR_TOPIC_STATUS], r->topic[PR_TOPIC_DLQ]};
     char err[512];
-    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, txn_timeout(r), err,
-                               sizeof err) != PR_OK)
+    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, txn_timeout(r), err, sizeof err) !=
+        PR_OK)
         PR_LOG(PR_LOG_WARN, COMP, "could not create the topics (they may exist already)",
                json_pack("{ss}", "error", err));
 }

@@ -28,7 +28,7 @@
 #include "mac.h"
 #include "useragent.h"
 
-#define ECE_SNIFF_MAX_RS (16u << 20)
+#define ECE_SNIFF_MAX_RS   (16u << 20)
 #define MAX_IKM_CANDIDATES 3
 
 void decoder_opts_default(decoder_opts *opts)
@@ -121,7 +121,8 @@ static void set_plain(job *j, unsigned char *buf, size_t len)
 }
 
 /* Records a dead-letter reason; returns -1 so that callers can `return dead(...)`. */
-static int dead(job *j, pr_dlq_reason r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int dead(job *j, pr_dlq_reason r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int dead(job *j, pr_dlq_reason r, const char *fmt, ...)
 {
     va_list ap;
@@ -135,14 +136,10 @@ static int dead(job *j, pr_dlq_reason r, const char *fmt, ...)
 static pr_dlq_reason crypt_reason(decoder_crypt_result r)
 {
     switch (r) {
-    case DECODER_CRYPT_NO_KEY:
-        return PR_DLQ_NO_KEY;
-    case DECODER_CRYPT_MALFORMED:
-        return PR_DLQ_BAD_ENCODING;
-    case DECODER_CRYPT_TOO_LARGE:
-        return PR_DLQ_TOO_LARGE;
-    default:
-        return PR_DLQ_DECRYPT_FAILED;
+    case DECODER_CRYPT_NO_KEY: return PR_DLQ_NO_KEY;
+    case DECODER_CRYPT_MALFORMED: return PR_DLQ_BAD_ENCODING;
+    case DECODER_CRYPT_TOO_LARGE: return PR_DLQ_TOO_LARGE;
+    default: return PR_DLQ_DECRYPT_FAILED;
     }
 }
 
@@ -170,8 +167,8 @@ static int try_ece(job *j, bool announced)
     for (size_t i = 0; i < n; i++) {
         unsigned char *plain = NULL;
         size_t plen = 0;
-        r = decoder_ece_decrypt(j->data, j->len, ikms[i]->bytes, ikms[i]->len,
-                                j->opts->max_body, &plain, &plen, err, sizeof err);
+        r = decoder_ece_decrypt(j->data, j->len, ikms[i]->bytes, ikms[i]->len, j->opts->max_body,
+                                &plain, &plen, err, sizeof err);
         if (r == DECODER_CRYPT_OK) {
             set_plain(j, plain, plen);
             j->encryption = PR_ENC_AES128GCM;
@@ -183,8 +180,7 @@ static int try_ece(job *j, bool announced)
             return dead(j, crypt_reason(r), "%s", err);
     }
     return dead(j, PR_DLQ_DECRYPT_FAILED,
-                "aes128gcm: %zu candidate IKM(s) (key id, phone, default) fail authentication",
-                n);
+                "aes128gcm: %zu candidate IKM(s) (key id, phone, default) fail authentication", n);
 }
 
 /* True if p looks like ciphertext rather than text: a control byte (other than white space)
@@ -224,8 +220,8 @@ static int decrypt(job *j)
         size_t plen = 0;
         const char *pw = decoder_keystore_password(j->opts->keystore, j->mac);
         decoder_crypt_result r =
-            decoder_cbc_decrypt(j->data, j->len, pw, j->opts->digests, j->opts->ndigests,
-                                &plain, &plen, NULL, err, sizeof err);
+            decoder_cbc_decrypt(j->data, j->len, pw, j->opts->digests, j->opts->ndigests, &plain,
+                                &plen, NULL, err, sizeof err);
         if (r == DECODER_CRYPT_NOMEM)
             return -2;
         if (r != DECODER_CRYPT_OK)
@@ -268,21 +264,16 @@ static int gunzip(job *j)
 static pr_dlq_reason xml_reason(pr_xml_error why)
 {
     switch (why) {
-    case PR_XML_DOCTYPE_FORBIDDEN:
-        return PR_DLQ_XML_DOCTYPE_FORBIDDEN;
-    case PR_XML_LIMITS:
-        return PR_DLQ_XML_LIMITS;
-    case PR_XML_NOT_PROFILE:
-        return PR_DLQ_NOT_A_REPORT;
-    default:
-        return PR_DLQ_XML_MALFORMED;
+    case PR_XML_DOCTYPE_FORBIDDEN: return PR_DLQ_XML_DOCTYPE_FORBIDDEN;
+    case PR_XML_LIMITS: return PR_DLQ_XML_LIMITS;
+    case PR_XML_NOT_PROFILE: return PR_DLQ_NOT_A_REPORT;
+    default: return PR_DLQ_XML_MALFORMED;
     }
 }
 
 /* Fills the envelope's strings from the headers (buffers owned by the caller's frame). */
 typedef struct env_bufs {
-    char kind[16], request_id[128], received[32], method[16], path[2048], remote[128],
-        ua[512];
+    char kind[16], request_id[128], received[32], method[16], path[2048], remote[128], ua[512];
     char report_id[160];
     pr_user_agent ua_parsed;
 } env_bufs;
@@ -338,8 +329,8 @@ static int build_event(job *j, pr_kind kind, json_t **ev, pr_topic *topic)
     if (kind != PR_KIND_STATUS) {
         pr_flat_profile fp;
         memset(&fp, 0, sizeof fp);
-        pr_status st = pr_flatprofile_parse((const char *)j->data, j->len, &j->opts->limits,
-                                            &fp, &why, err, sizeof err);
+        pr_status st = pr_flatprofile_parse((const char *)j->data, j->len, &j->opts->limits, &fp,
+                                            &why, err, sizeof err);
         if (st == PR_OK) {
             env.kind = pr_kind_name(kind);
             *ev = pr_event_config_new(&env, &fp);
@@ -357,9 +348,8 @@ static int build_event(job *j, pr_kind kind, json_t **ev, pr_topic *topic)
     /* A status report, by kind or by shape. */
     size_t children = 0;
     char root[64] = "";
-    pr_status st = decoder_status_parse((const char *)j->data, j->len, &j->opts->limits,
-                                        &status, &children, root, sizeof root, &why, err,
-                                        sizeof err);
+    pr_status st = decoder_status_parse((const char *)j->data, j->len, &j->opts->limits, &status,
+                                        &children, root, sizeof root, &why, err, sizeof err);
     if (st == PR_EFATAL) {
         rc = -2;
         goto out;
@@ -396,9 +386,9 @@ static pr_status emit_dlq(job *j, char *err, size_t errlen)
         hb[i].value = rec->headers[i].value;
         hb[i].len = rec->headers[i].len;
     }
-    json_t *ev = pr_event_dlq_new(j->reason, j->detail, j->mac, rec->topic, rec->partition,
-                                  rec->offset, hb, nh, rec->value, rec->value_len,
-                                  j->opts->max_dlq_payload);
+    json_t *ev =
+        pr_event_dlq_new(j->reason, j->detail, j->mac, rec->topic, rec->partition, rec->offset, hb,
+                         nh, rec->value, rec->value_len, j->opts->max_dlq_payload);
     if (!ev)
         return pr_err(PR_EFATAL, err, errlen, "out of memory building a dead letter");
     j->out->topic = PR_TOPIC_DLQ;
@@ -432,8 +422,8 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
     j.encryption = PR_ENC_NONE;
     pr_kind kind = pr_kind_parse(header(rec, PR_HDR_KIND, kindbuf, sizeof kindbuf));
 
-    if (!rec->key || pr_mac_parse((const char *)rec->key, rec->key_len, j.mac, merr,
-                                  sizeof merr) != PR_OK) {
+    if (!rec->key ||
+        pr_mac_parse((const char *)rec->key, rec->key_len, j.mac, merr, sizeof merr) != PR_OK) {
         j.mac[0] = '\0';
         rc = dead(&j, PR_DLQ_NO_MAC, "record key is not a MAC: %s", rec->key ? merr : "no key");
     } else if (rec->value_len == 0 || !rec->value) {
@@ -462,8 +452,8 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
         out->topic = topic;
         if (out->value_len <= opts->max_event)
             goto out;
-        dead(&j, PR_DLQ_TOO_LARGE, "event of %zu bytes is over the %zu-byte limit",
-             out->value_len, opts->max_event);
+        dead(&j, PR_DLQ_TOO_LARGE, "event of %zu bytes is over the %zu-byte limit", out->value_len,
+             opts->max_event);
         decoder_output_release(out);
     }
     st = emit_dlq(&j, err, errlen);
@@ -474,8 +464,7 @@ out:
 }
 
 pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *opts,
-                                 size_t refused_len, decoder_output *out, char *err,
-                                 size_t errlen)
+                                 size_t refused_len, decoder_output *out, char *err, size_t errlen)
 {
     job j;
     char merr[128];

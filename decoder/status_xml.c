@@ -234,10 +234,9 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *entity, int is_para
     fail(ud, PR_XML_DOCTYPE_FORBIDDEN, "entity declarations are not allowed");
 }
 
-pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim,
-                               json_t **out, size_t *root_children, char *root_name,
-                               size_t root_name_len, pr_xml_error *why, char *err,
-                               size_t errlen)
+pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim, json_t **out,
+                               size_t *root_children, char *root_name, size_t root_name_len,
+                               pr_xml_error *why, char *err, size_t errlen)
 {
     sx_state s;
     pr_status st = PR_EINVAL;

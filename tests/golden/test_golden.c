@@ -77,7 +77,8 @@ static int run_case(const char *name, char *tmpdir)
     size_t nh = 0;
     const char *hk;
     json_t *hv;
-    json_object_foreach(json_object_get(c, "headers"), hk, hv) {
+    json_object_foreach(json_object_get(c, "headers"), hk, hv)
+    {
         if (nh == 32)
             break;
         h[nh].name = hk;

@@ -65,7 +65,8 @@ static int bare_expat(const char *buf, size_t len)
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
-    const char *path = argc > 2 ? argv[2] : PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
+    const char *path =
+        argc > 2 ? argv[2] : PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
     size_t len;
     char *xml = read_all(path, &len);
     if (!xml) {
@@ -80,9 +81,14 @@ int main(int argc, char **argv)
         {"pr-received-ms", (const unsigned char *)"1795544354978", 13},
         {"pr-user-agent", (const unsigned char *)"Cisco-CP-8832-3PCC/12.0.1 (00562b043615)", 40},
     };
-    decoder_record rec = {.topic = "phonereport.raw", .key = (const unsigned char *)"00562b043615",
-                          .key_len = 12, .value = (const unsigned char *)xml, .value_len = len,
-                          .headers = h, .nheaders = 4, .timestamp_ms = -1};
+    decoder_record rec = {.topic = "phonereport.raw",
+                          .key = (const unsigned char *)"00562b043615",
+                          .key_len = 12,
+                          .value = (const unsigned char *)xml,
+                          .value_len = len,
+                          .headers = h,
+                          .nheaders = 4,
+                          .timestamp_ms = -1};
     char err[256];
     size_t out_bytes = 0;
 

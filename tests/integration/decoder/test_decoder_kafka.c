@@ -263,13 +263,24 @@ static void inproc_start(inproc *ip, const char *prefix, const char *txn, const 
     memset(ip, 0, sizeof *ip);
     ip->cfg = decoder_cfg_new();
     ip->sec = decoder_cfg_section(ip->cfg);
-    char *argv[] = {"decode", "--brokers", (char *)ts_brokers(), "--topic-prefix", (char *)prefix,
-                    "--decoder-keystore", (char *)ks, "--decoder-transactional-id", (char *)txn,
-                    "--decoder-group", (char *)group, "--decoder-batch-max", "7", NULL};
+    char *argv[] = {"decode",
+                    "--brokers",
+                    (char *)ts_brokers(),
+                    "--topic-prefix",
+                    (char *)prefix,
+                    "--decoder-keystore",
+                    (char *)ks,
+                    "--decoder-transactional-id",
+                    (char *)txn,
+                    "--decoder-group",
+                    (char *)group,
+                    "--decoder-batch-max",
+                    "7",
+                    NULL};
     char *envp[] = {NULL};
-    assert_int_equal(pr_cfg_load(&ip->sec, 1, &ip->common, 13, argv, envp, "test", "", stdout,
-                                 stderr),
-                     PR_CFG_OK);
+    assert_int_equal(
+        pr_cfg_load(&ip->sec, 1, &ip->common, 13, argv, envp, "test", "", stdout, stderr),
+        PR_CFG_OK);
     assert_int_equal(decoder_cfg_check(ip->cfg, &ip->common, stderr), PR_OK);
     ip->m = pr_metrics_new();
     char err[512];
@@ -477,8 +488,8 @@ static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status));
     size_t after_kill = count_all(prefix);
-    printf("killed the decoder with %zu (then %zu) of %zu outputs committed\n", at_kill,
-           after_kill, n);
+    printf("killed the decoder with %zu (then %zu) of %zu outputs committed\n", at_kill, after_kill,
+           n);
     assert_true(at_kill > 0);
     assert_true(after_kill < n); /* it really died in the middle */
 

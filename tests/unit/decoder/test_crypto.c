@@ -55,10 +55,8 @@ static void assert_cbc_sample(const char *file, const decoder_digest *order,
 static void test_cbc_decrypts_the_md5_sample(void **state)
 {
     (void)state;
-    assert_cbc_sample("synthetic-delta-report.xml.aes256cbc-md5.enc", md5_sha,
-                      DECODER_DIGEST_MD5);
-    assert_cbc_sample("synthetic-delta-report.xml.aes256cbc-md5.enc", sha_md5,
-                      DECODER_DIGEST_MD5);
+    assert_cbc_sample("synthetic-delta-report.xml.aes256cbc-md5.enc", md5_sha, DECODER_DIGEST_MD5);
+    assert_cbc_sample("synthetic-delta-report.xml.aes256cbc-md5.enc", sha_md5, DECODER_DIGEST_MD5);
 }
 
 static void test_cbc_decrypts_the_sha256_sample(void **state)
@@ -78,8 +76,8 @@ static void test_cbc_with_only_the_other_digest_fails(void **state)
     unsigned char *out = NULL;
     char err[256];
     decoder_digest only_sha = DECODER_DIGEST_SHA256;
-    assert_int_equal(decoder_cbc_decrypt((unsigned char *)enc, elen, "test123", &only_sha, 1,
-                                         &out, &outlen, NULL, err, sizeof err),
+    assert_int_equal(decoder_cbc_decrypt((unsigned char *)enc, elen, "test123", &only_sha, 1, &out,
+                                         &outlen, NULL, err, sizeof err),
                      DECODER_CRYPT_FAILED);
     assert_null(out);
     free(enc);
@@ -92,8 +90,8 @@ static void test_cbc_with_a_wrong_password_fails(void **state)
     char *enc = dt_sample("synthetic-delta-report.xml.aes256cbc-sha256.enc", &elen);
     unsigned char *out = NULL;
     char err[256];
-    assert_int_equal(decoder_cbc_decrypt((unsigned char *)enc, elen, "test124", md5_sha, 2,
-                                         &out, &outlen, NULL, err, sizeof err),
+    assert_int_equal(decoder_cbc_decrypt((unsigned char *)enc, elen, "test124", md5_sha, 2, &out,
+                                         &outlen, NULL, err, sizeof err),
                      DECODER_CRYPT_FAILED);
     assert_int_equal(decoder_cbc_decrypt((unsigned char *)enc, elen, NULL, md5_sha, 2, &out,
                                          &outlen, NULL, err, sizeof err),
@@ -257,18 +255,18 @@ static void test_ece_decrypts_rfc8188_section_3_2(void **state)
     /* Cut after the first record: a record marked "not last" ends the body. */
     unsigned char *out = NULL;
     size_t outlen;
-    assert_int_equal(decoder_ece_decrypt(body, 23 + 25, ikm, klen, 1 << 20, &out, &outlen, err,
-                                         sizeof err),
-                     DECODER_CRYPT_MALFORMED);
+    assert_int_equal(
+        decoder_ece_decrypt(body, 23 + 25, ikm, klen, 1 << 20, &out, &outlen, err, sizeof err),
+        DECODER_CRYPT_MALFORMED);
     /* Cut inside the second record: the key is right, so the body is at fault. */
-    assert_int_equal(decoder_ece_decrypt(body, blen - 3, ikm, klen, 1 << 20, &out, &outlen, err,
-                                         sizeof err),
-                     DECODER_CRYPT_MALFORMED);
+    assert_int_equal(
+        decoder_ece_decrypt(body, blen - 3, ikm, klen, 1 << 20, &out, &outlen, err, sizeof err),
+        DECODER_CRYPT_MALFORMED);
     /* A wrong IKM fails the first record. */
     ikm[0] ^= 1;
-    assert_int_equal(decoder_ece_decrypt(body, blen, ikm, klen, 1 << 20, &out, &outlen, err,
-                                         sizeof err),
-                     DECODER_CRYPT_FAILED);
+    assert_int_equal(
+        decoder_ece_decrypt(body, blen, ikm, klen, 1 << 20, &out, &outlen, err, sizeof err),
+        DECODER_CRYPT_FAILED);
     assert_null(out);
     free(body);
     free(ikm);
@@ -327,9 +325,9 @@ static void check_generated(const char *name, const char *ikm)
 static void test_ece_decrypts_http_ece_and_cryptography_vectors(void **state)
 {
     (void)state;
-    assert_int_equal(dt_sh("'%s' '%s/unit/decoder/gen_ece.py' '%s/ece' 2>&1", PR_PYTHON,
-                           PR_TESTS_DIR, tmpdir),
-                     0);
+    assert_int_equal(
+        dt_sh("'%s' '%s/unit/decoder/gen_ece.py' '%s/ece' 2>&1", PR_PYTHON, PR_TESTS_DIR, tmpdir),
+        0);
     const char ikm[] = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f";
     static const char *const names[] = {"multi", "exact", "padded"};
     for (size_t i = 0; i < 3; i++) {
@@ -346,8 +344,8 @@ static void test_ece_decrypts_http_ece_and_cryptography_vectors(void **state)
         size_t outlen;
         char err[128];
         assert_int_equal(decoder_ece_decrypt((unsigned char *)body, blen,
-                                             (const unsigned char *)"0123456789abcdef", 16,
-                                             1 << 20, &out, &outlen, err, sizeof err),
+                                             (const unsigned char *)"0123456789abcdef", 16, 1 << 20,
+                                             &out, &outlen, err, sizeof err),
                          DECODER_CRYPT_FAILED);
         free(body);
         free(plain);
@@ -387,8 +385,8 @@ static void test_gzip_caps_a_decompression_bomb(void **state)
     /* A corrupt stream is not "too large". */
     gz[len / 2] ^= 0x55;
     gz[len / 2 + 1] ^= 0x55;
-    assert_int_equal(decoder_gzip_inflate((unsigned char *)gz, len / 2 + 8, 1 << 30, &out,
-                                          &outlen, &too_large, err, sizeof err),
+    assert_int_equal(decoder_gzip_inflate((unsigned char *)gz, len / 2 + 8, 1 << 30, &out, &outlen,
+                                          &too_large, err, sizeof err),
                      PR_EINVAL);
     assert_false(too_large);
     free(gz);

@@ -37,8 +37,13 @@ static void test_events_replace_invalid_utf8_from_the_wire(void **state)
     json_t *s = pr_event_string_lossy("ok \xc3\xa9", 5);
     assert_string_equal(json_string_value(s), "ok \xc3\xa9");
     json_decref(s);
-    s = pr_event_string_lossy("a\xff" "b\xc0\xaf" "c", 6);
-    assert_string_equal(json_string_value(s), "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c");
+    s = pr_event_string_lossy("a\xff"
+                              "b\xc0\xaf"
+                              "c",
+                              6);
+    assert_string_equal(json_string_value(s), "a\xef\xbf\xbd"
+                                              "b\xef\xbf\xbd\xef\xbf\xbd"
+                                              "c");
     json_decref(s);
     /* A NUL inside a header value is replaced too (jansson strings may hold it, JSON
      * consumers often cannot). */
@@ -56,15 +61,14 @@ static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **st
     pr_event_header h[] = {{"pr-kind", (const unsigned char *)"full", 4},
                            {"pr-user-agent", (const unsigned char *)"bad\xfe", 4},
                            {"pr-kind", (const unsigned char *)"delta", 5}};
-    json_t *ev = pr_event_dlq_new(PR_DLQ_XML_LIMITS, "too deep", NULL, "p.raw", 1, 9, h, 3,
-                                  payload, sizeof payload, 100);
+    json_t *ev = pr_event_dlq_new(PR_DLQ_XML_LIMITS, "too deep", NULL, "p.raw", 1, 9, h, 3, payload,
+                                  sizeof payload, 100);
     assert_non_null(ev);
     assert_string_equal(json_string_value(json_object_get(ev, "reason")), "xml_limits");
     assert_true(json_is_null(json_object_get(ev, "mac")));
     json_t *hd = json_object_get(ev, "headers");
     assert_string_equal(json_string_value(json_object_get(hd, "pr-kind")), "delta");
-    assert_string_equal(json_string_value(json_object_get(hd, "pr-user-agent")),
-                        "bad\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(hd, "pr-user-agent")), "bad\xef\xbf\xbd");
     assert_int_equal(json_integer_value(json_object_get(ev, "payload_bytes")), 1000);
     assert_true(json_is_true(json_object_get(ev, "payload_truncated")));
     /* The base64 decodes, with the command line, to the first 100 bytes. */

@@ -160,8 +160,7 @@ static void test_report_decodes_the_real_8832_profile(void **state)
     assert_string_equal(str_at(v, "params", "Restricted_Access_Domains"), "");
     assert_string_equal(str_at(v, "access", "IP_Mode"), "rw");
     assert_int_equal(json_object_size(json_object_get(v, "params")), 565);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "raw"), "offset")),
-                     77);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "raw"), "offset")), 77);
     json_decref(v);
     free(xml);
 }
@@ -212,8 +211,8 @@ static void test_report_decodes_the_status_sample(void **state)
     json_t *v = decode("status", NULL, xml, len, &t);
     assert_int_equal(t, PR_TOPIC_STATUS);
     assert_string_equal(str_at(v, "schema", NULL), "phonereport.status/1");
-    json_t *fp = json_object_get(json_object_get(json_object_get(v, "status"), "status"),
-                                 "flat-profile");
+    json_t *fp =
+        json_object_get(json_object_get(json_object_get(v, "status"), "status"), "flat-profile");
     assert_non_null(fp);
     json_t *reg = json_object_get(fp, "Registration_State");
     assert_true(json_is_array(reg));
@@ -309,10 +308,11 @@ static void test_report_dead_letters_broken_aes128gcm_bodies(void **state)
     /* Wrong IKM. */
     decoder_keystore *other = NULL;
     char err[256];
-    assert_int_equal(decoder_keystore_parse("{\"default\":{\"ikm\":{\"text\":\"not-the-right-one\"}},"
-                                            "\"key_ids\":{\"k1\":{\"text\":\"x\"}}}",
-                                            &other, err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        decoder_keystore_parse("{\"default\":{\"ikm\":{\"text\":\"not-the-right-one\"}},"
+                               "\"key_ids\":{\"k1\":{\"text\":\"x\"}}}",
+                               &other, err, sizeof err),
+        PR_OK);
     decoder_opts o = opts;
     o.keystore = other;
     pr_topic t;
@@ -333,10 +333,10 @@ static void test_report_dead_letters_broken_aes128gcm_bodies(void **state)
                                    "jEDyoF1Fvkj6hQPdPHI51OEUKEpgz3SsLWIqS_uA",
                                    &klen);
     decoder_keystore *k32 = NULL;
-    assert_int_equal(decoder_keystore_parse(
-                         "{\"key_ids\":{\"a1\":{\"base64url\":\"BO3ZVPxUlnLORbVGMpbT1Q\"}}}", &k32,
-                         err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        decoder_keystore_parse("{\"key_ids\":{\"a1\":{\"base64url\":\"BO3ZVPxUlnLORbVGMpbT1Q\"}}}",
+                               &k32, err, sizeof err),
+        PR_OK);
     o.keystore = k32;
     v = decode_ex("00562b043615", "delta", "aes128gcm", r32, 23 + 25, &o, &t);
     assert_string_equal(str_at(v, "reason", NULL), "bad_encoding");
