@@ -11,6 +11,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "contract.h"
 #include "decoder.h"
 #include "ingest.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "rule_cmd.h"
@@ -46,6 +48,81 @@ static const pr_cfg_entry run_cfg_table[] = {
      "base URL phones use to reach ingest, for the printed Report_Rule (default: this host)"},
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };
+
+/* Settings of the process itself, whatever roles it runs. */
+typedef struct proc_cfg {
+    char *metrics_listen;
+} proc_cfg;
+
+static const pr_cfg_entry proc_cfg_table[] = {
+    {"metrics-listen", PR_CFG_STR, NULL, offsetof(proc_cfg, metrics_listen), 0, 0,
+     "extra HTTP port for /metrics and /healthz, host:port (for `decode`, which has no port)"},
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version, const char *upload,
+                                       size_t *upload_len, void **con_cls)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_len;
+    (void)con_cls;
+    struct MHD_Response *resp;
+    unsigned code = MHD_HTTP_OK;
+    enum MHD_Result ret;
+    if (strcmp(method, "GET") != 0) {
+        code = MHD_HTTP_METHOD_NOT_ALLOWED;
+        resp = MHD_create_response_from_buffer(20, "method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        if (resp)
+            MHD_add_response_header(resp, "Allow", "GET");
+    } else if (strcmp(url, "/metrics") == 0) {
+        size_t len = 0;
+        char *text = pr_metrics_render(cls, &len);
+        if (!text) {
+            code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+            resp = MHD_create_response_from_buffer(14, "out of memory\n", MHD_RESPMEM_PERSISTENT);
+        } else {
+            resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+            if (resp)
+                MHD_add_response_header(resp, "Content-Type",
+                                        "text/plain; version=0.0.4; charset=utf-8");
+            else
+                free(text);
+        }
+    } else if (strcmp(url, "/healthz") == 0) {
+        resp = MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
+    } else {
+        code = MHD_HTTP_NOT_FOUND;
+        resp = MHD_create_response_from_buffer(10, "not found\n", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp)
+        return MHD_NO;
+    ret = MHD_queue_response(conn, code, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static struct MHD_Daemon *metrics_start(const char *spec, pr_metrics *m)
+{
+    struct sockaddr_storage ss;
+    unsigned port;
+    char err[512];
+    if (pr_listen_resolve(spec, "metrics-listen", &ss, &port, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_ERROR, "run", "cannot serve metrics", json_pack("{ss}", "error", err));
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m,
+                                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                                            MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_END);
+    if (!d)
+        PR_LOG(PR_LOG_ERROR, "run", "cannot listen for metrics",
+               json_pack("{ss}", "metrics_listen", spec));
+    return d;
+}
 
 /* The embedded broker: a mock cluster owned by a throw-away producer handle. */
 typedef struct embedded {
@@ -121,9 +198,13 @@ static void print_banner(const run_cfg *rc, bool embedded_broker, const char *br
 
 /* Runs the roles' own checks (which write one line per problem) and reprints their lines
  * prefixed with the command. Returns the number of problems, counting `loader_failed`. */
-static int check_roles(const char *cmd, bool is_run, bool loader_failed, const ingest_cfg *icfg,
-                       const decoder_cfg *dcfg, const sink_cfg *scfg, const pr_common_cfg *common)
+static int check_roles(const char *cmd, bool is_run, bool loader_failed, const proc_cfg *pcfg,
+                       const ingest_cfg *icfg, const decoder_cfg *dcfg, const sink_cfg *scfg,
+                       const pr_common_cfg *common)
 {
+    struct sockaddr_storage ss;
+    unsigned port;
+    char err[512];
     char *text = NULL;
     size_t len = 0;
     int bad = loader_failed ? 1 : 0;
@@ -132,6 +213,11 @@ static int check_roles(const char *cmd, bool is_run, bool loader_failed, const i
         return bad + 1;
     if (!is_run && (!common->brokers || !*common->brokers)) {
         fprintf(f, "--brokers is required (or PHONEREPORT_BROKERS)\n");
+        bad++;
+    }
+    if (pcfg->metrics_listen && pr_listen_resolve(pcfg->metrics_listen, "metrics-listen", &ss,
+                                                  &port, err, sizeof err) != PR_OK) {
+        fprintf(f, "%s\n", err);
         bad++;
     }
     if (icfg && ingest_cfg_check(icfg, common, f) != PR_OK)
@@ -163,8 +249,10 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     decoder *dec = NULL;
     sink *snk = NULL;
     run_cfg rcfg = {0};
+    proc_cfg pcfg = {0};
+    struct MHD_Daemon *metrics_d = NULL;
     pr_common_cfg common = {0};
-    pr_cfg_section secs[4];
+    pr_cfg_section secs[5];
     size_t nsecs = 0;
     pr_metrics *metrics = NULL;
     embedded eb = {0};
@@ -187,6 +275,7 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     }
     if (is_run)
         secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
+    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg};
 
     /* Every problem is reported at once: the loader's, then each role's own checks, each
      * line prefixed with the command; nothing has been opened yet. */
@@ -196,7 +285,8 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
         rc = 0;
         goto out;
     }
-    if (check_roles(argv[0], is_run, loaded == PR_CFG_EXIT_ERROR, icfg, dcfg, scfg, &common) != 0) {
+    if (check_roles(argv[0], is_run, loaded == PR_CFG_EXIT_ERROR, &pcfg, icfg, dcfg, scfg,
+                    &common) != 0) {
         rc = PR_EXIT_CONFIG;
         goto out;
     }
@@ -205,6 +295,8 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     if (!(metrics = pr_metrics_new()))
         goto out;
 
+    if (pcfg.metrics_listen && !(metrics_d = metrics_start(pcfg.metrics_listen, metrics)))
+        goto out;
     if (is_run && (!common.brokers || !*common.brokers)) {
         free(common.brokers);
         common.brokers = NULL;
@@ -272,6 +364,8 @@ out:
     decoder_free(dec);
     sink_free(snk);
     embedded_stop(&eb);
+    if (metrics_d)
+        MHD_stop_daemon(metrics_d);
     pr_metrics_free(metrics);
     pr_cfg_release(secs, nsecs, &common);
     ingest_cfg_free(icfg);

@@ -14,7 +14,7 @@ set -euo pipefail
 
 runtime=(librdkafka1 libmicrohttpd12 libssl3 libjansson4 libexpat1 zlib1g libsqlite3-0 ca-certificates)
 build=(gcc libc6-dev make cmake ninja-build pkg-config git
-       librdkafka-dev libmicrohttpd-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev)
+       librdkafka-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev)
 test=(libcmocka-dev kcat curl openssl sqlite3 openjdk-17-jdk-headless maven clang libclang-rt-14-dev
       libcurl4-openssl-dev python3 python3-venv python3-yaml procps)
 bench=(nginx-light wrk)

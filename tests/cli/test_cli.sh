@@ -50,6 +50,21 @@ expect_exit 78 "unknown key in config file" "$B" sink --brokers 127.0.0.1:1 --co
 expect_err "unknown key 'sink-batch-maxx'" "unknown key in config file"
 rm -f "$cfg"
 
+# decode has no HTTP port of its own: --metrics-listen serves /metrics for it.
+expect_exit 78 "bad metrics-listen" "$B" decode --brokers 127.0.0.1:1 --metrics-listen nope
+expect_err "metrics-listen: 'nope' lacks :port" "bad metrics-listen"
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$B" decode --brokers 127.0.0.1:1 --metrics-listen "127.0.0.1:$mport" --log-level error 2>/dev/null &
+dpid=$!
+got=""
+for _ in $(seq 1 100); do
+    got=$(curl -fsS "http://127.0.0.1:$mport/metrics" 2>/dev/null | grep -c '^# TYPE phonereport_decoder') && break
+    sleep 0.1
+done
+[ "${got:-0}" -gt 0 ] && ok || no "decode --metrics-listen serves no decoder metrics"
+kill -TERM $dpid; wait $dpid; rc=$?
+[ "$rc" -eq 0 ] && ok || no "decode exited $rc after SIGTERM"
+
 # print-config: resolved values, secrets masked
 PHONEREPORT_KAFKA_SASL_PASSWORD=hunter2 expect_exit 0 "print-config" "$B" sink \
     --brokers b:1 --sink-batch-max 7 --print-config
