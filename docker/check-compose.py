@@ -63,6 +63,9 @@ with open(path, encoding="utf-8") as f:
 services = doc.get("services") or {}
 
 common = config_names("proto/config.c")
+# run.c's process section (metrics-listen) applies to every role.
+process = config_names("run.c") - {"embedded-partitions", "public-url"}
+common |= process
 role_names = {
     "ingest": config_names("ingest/config.c"),
     "decode": config_names("decoder/config.c"),
@@ -118,6 +121,7 @@ roles = {n: s for n, s in services.items() if s.get("build") or
 brokers = set()
 decoders = {}
 listen_ports = {}
+metrics_ports = {}
 for name, svc in roles.items():
     cmd = svc.get("command") or []
     cmd = cmd.split() if isinstance(cmd, str) else cmd
@@ -137,6 +141,8 @@ for name, svc in roles.items():
     brokers.add(env.get("PHONEREPORT_BROKERS"))
     if sub == "decode":
         decoders[name] = env
+    if "PHONEREPORT_METRICS_LISTEN" in env:
+        metrics_ports[name] = env["PHONEREPORT_METRICS_LISTEN"].rsplit(":", 1)[-1]
     for key in ("PHONEREPORT_LISTEN", "PHONEREPORT_API_LISTEN"):
         if key in env:
             port = env[key].rsplit(":", 1)[-1]
@@ -205,7 +211,7 @@ prefixes = {interp(s.get("environment", {}).get("PHONEREPORT_TOPIC_PREFIX", "pho
 if prefixes != {tenv.get("PREFIX")}:
     problem(f"topics: prefix {tenv.get('PREFIX')} differs from the roles' {prefixes}")
 
-# Prometheus scrapes the ingest and sink on their ports.
+# Prometheus scrapes the ingest and sink on their ports, the decoders on --metrics-listen.
 prom = services.get("prometheus", {})
 pfile = None
 for v in prom.get("volumes", []):
@@ -218,10 +224,14 @@ else:
     pcfg = yaml.safe_load(open(pfile, encoding="utf-8"))
     targets = {t for job in pcfg.get("scrape_configs", []) for sc in job.get("static_configs", [])
                for t in sc.get("targets", [])}
-    for svc in ("ingest", "sink"):
-        want = f"{svc}:{listen_ports.get(svc)}"
+    wanted = [f"{svc}:{listen_ports.get(svc)}" for svc in ("ingest", "sink")]
+    wanted += [f"{svc}:{port}" for svc, port in metrics_ports.items()]
+    for want in wanted:
         if want not in targets:
             problem(f"prometheus: does not scrape {want} (targets {sorted(targets)})")
+    for d in decoders:
+        if d not in metrics_ports:
+            problem(f"{d}: no PHONEREPORT_METRICS_LISTEN, so its metrics cannot be scraped")
     for t in targets:
         h = t.split(":")[0]
         if h not in services and h != "localhost":
