@@ -430,6 +430,35 @@ static json_t *read_topic(const char *topic, size_t want)
     return out;
 }
 
+/* The topic's cleanup.policy as the broker reports it (DescribeConfigs). Caller frees. */
+static char *cleanup_policy(const char *topic)
+{
+    char err[512], *policy = NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(rk);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    assert_non_null(ev);
+    assert_int_equal(rd_kafka_event_error(ev), RD_KAFKA_RESP_ERR_NO_ERROR);
+    size_t nres = 0, ncfg = 0;
+    const rd_kafka_ConfigResource_t **out =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    assert_int_equal(nres, 1);
+    const rd_kafka_ConfigEntry_t **cfg = rd_kafka_ConfigResource_configs(out[0], &ncfg);
+    for (size_t i = 0; i < ncfg; i++)
+        if (strcmp(rd_kafka_ConfigEntry_name(cfg[i]), "cleanup.policy") == 0)
+            policy = strdup(rd_kafka_ConfigEntry_value(cfg[i]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return policy;
+}
+
 /* Writes the values as JSON lines and validates them against <schema>. */
 static void validate_records(json_t *records, const char *schema, const char *dir)
 {
@@ -678,8 +707,13 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     json_decref(got_set);
     json_decref(drift);
 
-    /* State: the last record per phone is its final state. */
+    /* State: a compacted topic (created so by the sink); the last record per phone is its
+     * final state. */
     pr_topic_name(prefix, PR_TOPIC_STATE, topic, sizeof topic);
+    char *policy = cleanup_policy(topic);
+    assert_non_null(policy);
+    assert_string_equal(policy, "compact");
+    free(policy);
     json_t *states = read_topic(topic, json_object_size(m.phones));
     validate_records(states, "state", dir);
     json_t *last = json_object();
