@@ -343,11 +343,15 @@ static void profiles_rescan(sink_loop *l)
     if (!sink_profiles_scan(l->pf, &d))
         goto out;
     sink_now_rfc3339(now, sizeof now);
+    /* The applied profile files are saved with the last page of the recompute, so a restart
+     * recomputes only what changed meanwhile (or everything, if this pass did not finish). */
     if (sink_store_begin(l->st, err, sizeof err) != PR_OK ||
         sink_drift_profiles_changed(l->st, l->pf, &d, now, true, &transitions, err, sizeof err) !=
             PR_OK ||
+        sink_store_profiles_save(l->st, l->pf, err, sizeof err) != PR_OK ||
         sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         sink_store_rollback(l->st);
+        sink_profiles_invalidate(l->pf); /* the next scan tries every file again */
         PR_LOG(PR_LOG_ERROR, "sink", "drift recompute failed", json_pack("{ss}", "error", err));
         goto out;
     }
@@ -392,6 +396,8 @@ static void *consume(void *arg)
 {
     sink_loop *l = arg;
     long long next_scan = 0, next_lag = 0;
+    if (sink_store_profiles_load(l->st, l->pf) != PR_OK)
+        PR_LOG(PR_LOG_WARN, "sink", "applied profile list unreadable: recomputing all drift", NULL);
     while (!atomic_load(&l->stop)) {
         long long now = mono_ms();
         if (atomic_exchange(&l->reload, 0) || now >= next_scan) {

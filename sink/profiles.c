@@ -23,16 +23,32 @@ typedef struct profile_file {
     char *path;
     struct timespec mtime;
     off_t size;
-    bool loaded; /* fp holds a successfully parsed version */
+    bool loaded;     /* fp holds a successfully parsed version */
+    bool current_ok; /* ... and it is the version on disk now */
     pr_flat_profile fp;
     bool seen; /* during a scan */
 } profile_file;
+
+/* A file as a previous run last applied it (see sink_profiles_remember). */
+typedef struct known_file {
+    char mac[PR_MAC_LEN + 1];
+    long long mtime_ns, size;
+    bool seen;
+} known_file;
 
 struct sink_profiles {
     char *dir;
     profile_file *files; /* sorted by mac; default.xml ("") first */
     size_t len, cap;
+    known_file *known; /* until the first scan */
+    size_t nknown;
+    bool scanned;
 };
+
+static long long mtime_ns(const struct timespec *ts)
+{
+    return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
 
 static int cmp_param(const void *a, const void *b)
 {
@@ -68,6 +84,7 @@ void sink_profiles_free(sink_profiles *p)
     for (size_t i = 0; i < p->len; i++)
         file_release(&p->files[i]);
     free(p->files);
+    free(p->known);
     free(p->dir);
     free(p);
 }
@@ -118,6 +135,7 @@ static void load_file(profile_file *f)
     pr_flat_profile fp;
     FILE *in = fopen(f->path, "rb");
     memset(&fp, 0, sizeof fp);
+    f->current_ok = false;
     if (!in) {
         PR_LOG(PR_LOG_WARN, "sink", "profile unreadable", json_pack("{ss}", "file", f->path));
         return;
@@ -144,6 +162,7 @@ static void load_file(profile_file *f)
     pr_flatprofile_release(&f->fp);
     f->fp = fp;
     f->loaded = true;
+    f->current_ok = true;
 out:
     free(buf);
     fclose(in);
@@ -214,7 +233,17 @@ bool sink_profiles_scan(sink_profiles *p, sink_profiles_delta *d)
         f->mtime = sb.st_mtim;
         bool was = f->loaded;
         load_file(f);
-        if (f->loaded || was) {
+        /* First scan: a file exactly as the previous run applied it changes nothing. */
+        known_file *k = NULL;
+        for (size_t i = 0; !p->scanned && i < p->nknown; i++)
+            if (strcmp(p->known[i].mac, f->mac) == 0)
+                k = &p->known[i];
+        if (k)
+            k->seen = true;
+        if (k && f->current_ok && k->size == (long long)sb.st_size &&
+            k->mtime_ns == mtime_ns(&sb.st_mtim))
+            continue;
+        if (f->loaded || was || k) {
             changed = true;
             delta_add(d, f->mac);
         }
@@ -232,7 +261,51 @@ bool sink_profiles_scan(sink_profiles *p, sink_profiles_delta *d)
         file_release(&p->files[i]);
     }
     p->len = w;
+    /* Files the previous run applied that are gone now. */
+    for (size_t i = 0; !p->scanned && i < p->nknown; i++) {
+        if (!p->known[i].seen) {
+            changed = true;
+            delta_add(d, p->known[i].mac);
+        }
+    }
+    p->scanned = true;
+    free(p->known);
+    p->known = NULL;
+    p->nknown = 0;
     return changed;
+}
+
+void sink_profiles_remember(sink_profiles *p, const char *mac, long long mtime, long long size)
+{
+    if (p->scanned)
+        return;
+    known_file *n = realloc(p->known, (p->nknown + 1) * sizeof *n);
+    if (!n)
+        return; /* then that file counts as changed: a recompute, never a miss */
+    p->known = n;
+    memset(&n[p->nknown], 0, sizeof *n);
+    snprintf(n[p->nknown].mac, sizeof n->mac, "%s", mac);
+    n[p->nknown].mtime_ns = mtime;
+    n[p->nknown].size = size;
+    p->nknown++;
+}
+
+int sink_profiles_each_file(const sink_profiles *p,
+                            int (*fn)(void *ctx, const char *mac, long long mtime, long long size),
+                            void *ctx)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->len; i++)
+        if (p->files[i].current_ok)
+            rc =
+                fn(ctx, p->files[i].mac, mtime_ns(&p->files[i].mtime), (long long)p->files[i].size);
+    return rc;
+}
+
+void sink_profiles_invalidate(sink_profiles *p)
+{
+    for (size_t i = 0; i < p->len; i++)
+        p->files[i].size = -1;
 }
 
 static const char *lookup(const profile_file *f, const char *name)

@@ -136,6 +136,13 @@ bool sink_store_in_txn(sink_store *st);
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
 pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
                                 char *err, size_t errlen);
+typedef struct sink_profiles sink_profiles; /* profiles.c */
+
+/* The profile files whose drift is applied (profile_files table): loads them into p before
+ * its first scan; saves p's current files, in the caller's transaction. */
+pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p);
+pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char *err,
+                                   size_t errlen);
 /* Appends an outbox row (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
                                 char *err, size_t errlen);
@@ -173,6 +180,18 @@ int sink_profiles_each(const sink_profiles *p, const char *mac,
                        int (*fn)(void *ctx, const char *name, const char *value), void *ctx);
 /* Number of profile files loaded (default.xml included). */
 size_t sink_profiles_count(const sink_profiles *p);
+/* Before the first scan: a file (mac "" = default.xml) as the previous run last applied it.
+ * The first scan then reports only files that differ from that, and remembered files that
+ * are gone, instead of every file (so a restart does not recompute every phone's drift). */
+void sink_profiles_remember(sink_profiles *p, const char *mac, long long mtime_ns, long long size);
+/* Calls fn for every file whose version on disk is the one in effect. */
+int sink_profiles_each_file(const sink_profiles *p,
+                            int (*fn)(void *ctx, const char *mac, long long mtime_ns,
+                                      long long size),
+                            void *ctx);
+/* Forgets what was read, so that the next scan reports every file again (after a failed
+ * recompute). */
+void sink_profiles_invalidate(sink_profiles *p);
 
 /* ---- drift.c: compare reported with intended, persist transitions --------------------- */
 

@@ -48,6 +48,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic INTEGER NOT "
     "NULL,"
     " key TEXT NOT NULL, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS profile_files(mac TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL,"
+    " size INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
     " version INTEGER NOT NULL);";
 
@@ -295,5 +297,43 @@ pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key,
 out:
     free(text);
     json_decref(value);
+    return rc;
+}
+
+pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT mac, mtime_ns, size FROM profile_files", -1, &s, NULL) !=
+        SQLITE_OK)
+        return PR_EFATAL;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        sink_profiles_remember(p, sink_col_text(s, 0), sqlite3_column_int64(s, 1),
+                               sqlite3_column_int64(s, 2));
+    sqlite3_finalize(s);
+    return PR_OK;
+}
+
+static int save_file(void *ctx, const char *mac, long long mtime_ns, long long size)
+{
+    sqlite3_stmt *s = ctx;
+    sqlite3_bind_text(s, 1, mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, mtime_ns);
+    sqlite3_bind_int64(s, 3, size);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? 0 : -1;
+}
+
+pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    pr_status rc = PR_OK;
+    if (exec(st->db, "DELETE FROM profile_files", err, errlen) != PR_OK)
+        return PR_EFATAL;
+    if (sqlite3_prepare_v2(st->db, "INSERT INTO profile_files VALUES(?1, ?2, ?3)", -1, &s, NULL) !=
+            SQLITE_OK ||
+        sink_profiles_each_file(p, save_file, s) != 0)
+        rc = pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(s);
     return rc;
 }

@@ -597,6 +597,49 @@ static void test_default_profile_change_pages_through_every_phone(void **state)
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 1200);
 }
 
+static void test_restart_rescans_only_profiles_changed_meanwhile(void **state)
+{
+    fx *f = *state;
+    char err[256], path[4300];
+    write_profile(f, "default.xml", "<flat-profile><A>d</A></flat-profile>");
+    write_profile(f, MAC ".xml", "<flat-profile><B>own</B></flat-profile>");
+    write_profile(f, MAC2 ".xml", "<flat-profile><B>two</B></flat-profile>");
+    rescan(f);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_profiles_save(f->st, f->pf, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM profile_files"), 3);
+
+    /* A restart with nothing changed: nothing to recompute, everything in effect. */
+    sink_profiles *again = sink_profiles_new(f->profiles);
+    sink_profiles_delta d = {0};
+    assert_int_equal(sink_store_profiles_load(f->st, again), PR_OK);
+    assert_false(sink_profiles_scan(again, &d));
+    assert_int_equal(d.len, 0);
+    assert_false(d.all);
+    assert_string_equal(sink_profiles_intended(again, MAC, "B"), "own");
+    sink_profiles_free(again);
+
+    /* Changed and removed while the sink was down: only those. */
+    write_profile(f, MAC ".xml", "<flat-profile><B>changed</B></flat-profile>");
+    snprintf(path, sizeof path, "%s/" MAC2 ".xml", f->profiles);
+    unlink(path);
+    again = sink_profiles_new(f->profiles);
+    assert_int_equal(sink_store_profiles_load(f->st, again), PR_OK);
+    assert_true(sink_profiles_scan(again, &d));
+    assert_false(d.all);
+    assert_int_equal(d.len, 2);
+    assert_true((strcmp(d.macs[0], MAC) == 0 && strcmp(d.macs[1], MAC2) == 0) ||
+                (strcmp(d.macs[0], MAC2) == 0 && strcmp(d.macs[1], MAC) == 0));
+    sink_profiles_delta_release(&d);
+    /* After a failed recompute everything is reported again. */
+    sink_profiles_invalidate(again);
+    assert_true(sink_profiles_scan(again, &d));
+    assert_true(d.all);
+    sink_profiles_delta_release(&d);
+    sink_profiles_free(again);
+}
+
 /* ---- what the sink emits, checked by the independent validator ------------------------ */
 
 static void dump_lines(json_t *arr, const char *path)
@@ -748,6 +791,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_profile_change_pages_through_every_phone,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_rescans_only_profiles_changed_meanwhile, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
                                         teardown),
