@@ -352,6 +352,10 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     }
     PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
     rc = 0;
+    if (dec && decoder_failed(dec)) {
+        PR_LOG(PR_LOG_ERROR, "run", "the decoder stopped on a fatal error", NULL);
+        rc = 70; /* EX_SOFTWARE */
+    }
 out:
     /* Stop in reverse order: no new reports, then drain the decoder, then the sink. */
     if (ing)
@@ -371,7 +375,7 @@ out:
     ingest_cfg_free(icfg);
     decoder_cfg_free(dcfg);
     sink_cfg_free(scfg);
-    if (rc == 0 && (ing || dec || snk))
+    if (rc != PR_EXIT_CONFIG && (ing || dec || snk))
         PR_LOG(PR_LOG_INFO, "run", "stopped", NULL);
     return rc;
 }
