@@ -7,9 +7,10 @@
  * How the encoding is decided (DESIGN section 1: nothing about it is documented):
  *   1. pr-content-encoding names aes128gcm: RFC 8188, and its errors are reported as such;
  *   2. the body starts with "Salted__": openssl enc;
- *   3. it starts like XML or gzip: plaintext;
- *   4. its first bytes parse as an aes128gcm header (rs <= 16 MiB): RFC 8188 is tried with
- *      the candidate IKMs, and accepted only if it decrypts;
+ *   3. its first bytes parse as an aes128gcm header (rs <= 16 MiB): RFC 8188 is tried with
+ *      the candidate IKMs, and accepted only if it decrypts (this comes before the plaintext
+ *      guess because a random salt may start with '<');
+ *   4. it starts like XML or gzip: plaintext;
  *   5. a binary body (control bytes or invalid UTF-8) of whole 16-byte blocks, and the phone
  *      has an openssl password: openssl enc without its Salted__ header, which cannot be
  *      decrypted (decrypt_failed);
@@ -143,9 +144,12 @@ static pr_dlq_reason crypt_reason(decoder_crypt_result r)
     }
 }
 
-/* 0 decrypted, 1 not aes128gcm after all (sniffed only), -1 dead, -2 out of memory. */
+/* 0 decrypted, 1 not aes128gcm after all (sniffed only), -1 dead, -2 out of memory.
+ * Sniffed (no Content-Encoding): a body that fails as aes128gcm but starts like XML or gzip
+ * is plaintext after all (gzip's bytes 16..20 can look like a header). */
 static int try_ece(job *j, bool announced)
 {
+    bool fallback = !announced && decoder_plaintext_plausible(j->data, j->len);
     decoder_ece_header h;
     char err[200];
     const decoder_ikm *ikms[MAX_IKM_CANDIDATES];
@@ -159,6 +163,8 @@ static int try_ece(job *j, bool announced)
         return 1;
     size_t n = decoder_keystore_ikms(j->opts->keystore, h.keyid, h.keyid_len, j->mac, ikms,
                                      MAX_IKM_CANDIDATES);
+    if (n == 0 && fallback)
+        return 1;
     if (n == 0)
         return dead(j, PR_DLQ_NO_KEY,
                     "aes128gcm body (key id of %zu bytes) but no IKM for the key id, the phone "
@@ -176,9 +182,13 @@ static int try_ece(job *j, bool announced)
         }
         if (r == DECODER_CRYPT_NOMEM)
             return -2;
+        if (r != DECODER_CRYPT_FAILED && fallback)
+            return 1;
         if (r != DECODER_CRYPT_FAILED) /* the IKM was right: the body is at fault */
             return dead(j, crypt_reason(r), "%s", err);
     }
+    if (fallback)
+        return 1;
     return dead(j, PR_DLQ_DECRYPT_FAILED,
                 "aes128gcm: %zu candidate IKM(s) (key id, phone, default) fail authentication", n);
 }
@@ -230,11 +240,14 @@ static int decrypt(job *j)
         j->encryption = PR_ENC_OPENSSL_CBC;
         return 0;
     }
-    if (decoder_plaintext_plausible(j->data, j->len))
-        return 0;
+    /* Before the plaintext guess: an aes128gcm salt is random and starts with '<' once in
+     * 256 bodies. Text never parses as a header here (its record size would need a NUL
+     * byte), so this costs a plaintext body nothing. */
     int rc = try_ece(j, false);
     if (rc != 1)
         return rc;
+    if (decoder_plaintext_plausible(j->data, j->len))
+        return 0;
     if (j->len % 16 == 0 && looks_binary(j->data, j->len) &&
         decoder_keystore_password(j->opts->keystore, j->mac))
         return dead(j, PR_DLQ_DECRYPT_FAILED,

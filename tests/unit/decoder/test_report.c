@@ -255,6 +255,31 @@ static char *file_in_tmp(const char *name, size_t *len)
     return b;
 }
 
+/* An aes128gcm body sent without Content-Encoding whose random salt happens to start like
+ * XML (1 body in 256 starts with '<'): still decrypted, never taken for plaintext. Made by the
+ * independent http_ece package with the salt "<?xml version=1.". */
+static void test_report_decrypts_aes128gcm_whose_salt_looks_like_xml(void **state)
+{
+    (void)state;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s' -c \"import http_ece, sys; d = open(sys.argv[1], 'rb').read(); "
+             "sys.stdout.buffer.write(http_ece.encrypt(d, salt=b'<?xml version=1.', "
+             "key=b'MyIKMsecret12345', version='aes128gcm', rs=4096))\" "
+             "'%s/samples/synthetic-delta-report.xml' > '%s/xml-salt.aes128gcm'",
+             PR_PYTHON, PR_SHARED_DIR, tmpdir);
+    assert_int_equal(ts_run(cmd, NULL), 0);
+    size_t len;
+    pr_topic t;
+    char *body = file_in_tmp("xml-salt.aes128gcm", &len);
+    assert_memory_equal(body, "<?xml version=1.", 16);
+    json_t *v = decode("delta", NULL, body, len, &t);
+    assert_int_equal(t, PR_TOPIC_CONFIG);
+    assert_delta_params(v, "aes128gcm");
+    json_decref(v);
+    free(body);
+}
+
 static void test_report_dead_letters_broken_openssl_bodies(void **state)
 {
     (void)state;
@@ -510,6 +535,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_decodes_the_real_8832_profile),
         cmocka_unit_test(test_report_decodes_the_delta_and_the_three_encrypted_fixtures),
+        cmocka_unit_test(test_report_decrypts_aes128gcm_whose_salt_looks_like_xml),
         cmocka_unit_test(test_report_decodes_the_status_sample),
         cmocka_unit_test(test_report_treats_a_status_looking_body_as_status),
         cmocka_unit_test(test_report_dead_letters_broken_openssl_bodies),
