@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ingest_int.h"
+#include "listen.h"
 
 #define E(name, type, def, field, min, max, help)                                                  \
     {                                                                                              \
@@ -139,51 +140,6 @@ void ingest_list_free(char **items, size_t n)
     free(items);
 }
 
-int ingest_listen_parse(const char *s, char **host, unsigned *port, char *err, size_t errlen)
-{
-    const char *colon;
-    const char *h = s, *he;
-    *host = NULL;
-    if (!s || !*s) {
-        snprintf(err, errlen, "listen: empty");
-        return -1;
-    }
-    if (*s == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':') {
-            snprintf(err, errlen, "listen: '%s' is not [v6-address]:port", s);
-            return -1;
-        }
-        h = s + 1;
-        he = rb;
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) {
-            snprintf(err, errlen, "listen: '%s' lacks :port", s);
-            return -1;
-        }
-        he = colon;
-        if (memchr(s, ':', (size_t)(colon - s))) {
-            snprintf(err, errlen, "listen: write an IPv6 address as [addr]:port");
-            return -1;
-        }
-    }
-    char *end = NULL;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || p > 65535) {
-        snprintf(err, errlen, "listen: bad port in '%s'", s);
-        return -1;
-    }
-    *host = strndup(h, (size_t)(he - h));
-    if (!*host) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    *port = (unsigned)p;
-    return 0;
-}
-
 static int file_readable(const char *path)
 {
     return access(path, R_OK) == 0;
@@ -202,11 +158,10 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, F
         bad++;                                                                                     \
     } while (0)
 
-    char *host = NULL;
+    struct sockaddr_storage addr;
     unsigned port = 0;
-    if (ingest_listen_parse(cfg->listen, &host, &port, err, sizeof err) != 0)
+    if (pr_listen_resolve(cfg->listen, "listen", &addr, &port, err, sizeof err) != PR_OK)
         PROBLEM("%s", err);
-    free(host);
 
     ingest_prefixes pfx;
     if (ingest_prefixes_parse(cfg->upload_prefixes, &pfx, err, sizeof err) != 0)

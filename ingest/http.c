@@ -778,24 +778,13 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 
 pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
 {
-    struct addrinfo hints, *ai = NULL;
-    char port[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(port, sizeof port, "%u", r->port);
-    int gai = getaddrinfo(r->host[0] ? r->host : NULL, port, &hints, &ai);
-    if (gai != 0 || !ai)
-        return pr_err(PR_EINVAL, err, errlen, "listen %s: %s", r->cfg->listen, gai_strerror(gai));
-
     unsigned threads = (unsigned)r->cfg->threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
+    if (r->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (r->tls_cert_pem)
         flags |= MHD_USE_TLS;
@@ -823,12 +812,11 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     long long timeout_s = (r->cfg->connection_timeout_ms + 999) / 1000;
     r->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&r->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)r->cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)r->cfg->max_header_bytes, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, r,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!r->daemon)
         return pr_err(PR_EFATAL, err, errlen, "cannot listen on %s (in use, or bad TLS files?)",
                       r->cfg->listen);

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "ingest_int.h"
+#include "listen.h"
 #include "log.h"
 
 static char *read_text_file(const char *path)
@@ -110,7 +111,7 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         st = pr_err(PR_EINVAL, err, errlen, "ingest needs --brokers");
         goto out;
     }
-    if (ingest_listen_parse(cfg->listen, &r->host, &r->port, perr, sizeof perr) != 0 ||
+    if (pr_listen_resolve(cfg->listen, "listen", &r->addr, &r->port, perr, sizeof perr) != PR_OK ||
         ingest_identity_order_parse(cfg->identity_order, &r->order, perr, sizeof perr) != 0 ||
         ingest_allow_parse(cfg->allow_macs, &r->allow, perr, sizeof perr) != 0 ||
         ingest_kind_rules_parse(cfg->kind_status_pattern, cfg->kind_delta_pattern,
@@ -215,7 +216,6 @@ void ingest_free(ingest *r)
     ingest_allow_release(&r->allow);
     ingest_kind_rules_release(&r->kinds);
     ingest_prefixes_release(&r->prefixes);
-    free(r->host);
     free(r->tls_cert_pem);
     free(r->tls_key_pem);
     free(r->tls_ca_pem);

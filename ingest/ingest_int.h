@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "contract.h"
 #include "ingest.h"
@@ -61,9 +62,6 @@ struct ingest_cfg {
  * strings, *n items). Returns 0, or -1 on allocation failure. Free with ingest_list_free. */
 int ingest_list_split(const char *s, char ***items, size_t *n);
 void ingest_list_free(char **items, size_t n);
-
-/* Parses `listen` into host (malloc'd, "" = any) and port. 0 or -1 with err. */
-int ingest_listen_parse(const char *s, char **host, unsigned *port, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- identity.c */
 
@@ -284,7 +282,7 @@ struct ingest {
 
     struct MHD_Daemon *daemon;
     char *tls_cert_pem, *tls_key_pem, *tls_ca_pem;
-    char *host;
+    struct sockaddr_storage addr; /* `listen` resolved by pr_listen_resolve */
     unsigned port;
     atomic_bool started;
     atomic_bool stopping;

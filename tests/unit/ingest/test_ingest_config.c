@@ -93,26 +93,42 @@ static void test_every_bad_setting_is_reported_at_once(void **state)
     unload(&l);
 }
 
-static void test_listen_forms_parse(void **state)
+/* Checks one --listen value; returns the check's status, its text in buf. */
+static pr_status check_listen(const char *value, char *buf, size_t len)
+{
+    loaded l;
+    char arg[128];
+    snprintf(arg, sizeof arg, "--listen=%s", value);
+    char *argv[] = {"ingest", arg, NULL};
+    assert_int_equal(load(&l, 2, argv), PR_CFG_OK);
+    pr_status st;
+    buf[0] = '\0';
+    check(&l, buf, len, &st);
+    unload(&l);
+    return st;
+}
+
+static void test_listen_forms_are_accepted_by_the_check(void **state)
 {
     (void)state;
-    char *host;
-    unsigned port;
-    char err[128];
-    assert_int_equal(ingest_listen_parse("127.0.0.1:0", &host, &port, err, sizeof err), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 0);
-    free(host);
-    assert_int_equal(ingest_listen_parse("[::1]:8443", &host, &port, err, sizeof err), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(port, 8443);
-    free(host);
-    assert_int_equal(ingest_listen_parse(":8080", &host, &port, err, sizeof err), 0);
-    assert_string_equal(host, "");
-    free(host);
-    assert_int_not_equal(ingest_listen_parse("::1:80", &host, &port, err, sizeof err), 0);
-    assert_int_not_equal(ingest_listen_parse("host:99999", &host, &port, err, sizeof err), 0);
-    assert_int_not_equal(ingest_listen_parse("host:", &host, &port, err, sizeof err), 0);
+    char buf[1024];
+    const char *good[] = {"127.0.0.1:0", "[::1]:8443", ":8080", "localhost:80"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (check_listen(good[i], buf, sizeof buf) != PR_OK)
+            fail_msg("'%s' refused:\n%s", good[i], buf);
+}
+
+static void test_bad_listen_forms_are_reported_with_the_setting_name(void **state)
+{
+    (void)state;
+    char buf[1024];
+    const char *bad[] = {"::1:80", "host:99999", "host:", "127.0.0.1", "[::1]8443", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (check_listen(bad[i], buf, sizeof buf) != PR_EINVAL)
+            fail_msg("'%s' accepted", bad[i]);
+        if (!strstr(buf, "ingest: listen: "))
+            fail_msg("'%s': the message does not name the setting:\n%s", bad[i], buf);
+    }
 }
 
 int main(void)
@@ -120,7 +136,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_pass_the_check),
         cmocka_unit_test(test_every_bad_setting_is_reported_at_once),
-        cmocka_unit_test(test_listen_forms_parse),
+        cmocka_unit_test(test_listen_forms_are_accepted_by_the_check),
+        cmocka_unit_test(test_bad_listen_forms_are_reported_with_the_setting_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
