@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "listen.h"
 #include "sink_internal.h"
 
 #define LIMIT_DEFAULT 100
@@ -317,7 +318,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          const volatile int *ready, sink_api **out, char *err, size_t errlen)
 {
-    char host[256];
     unsigned port;
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -327,27 +327,10 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
 
     *out = NULL;
     memset(&ss, 0, sizeof ss);
-    if (sink_cfg_parse_listen(listen, host, sizeof host, &port) != 0)
-        return pr_err(PR_EINVAL, err, errlen, "api-listen: '%s' is not host:port", listen);
-    /* An IP literal or a name; "" and 0.0.0.0 mean every IPv4 address. */
-    struct addrinfo hints, *ai = NULL;
-    char portstr[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    snprintf(portstr, sizeof portstr, "%u", port);
-    int gai = getaddrinfo(*host ? host : "0.0.0.0", portstr, &hints, &ai);
-    if (gai != 0 || !ai || ai->ai_addrlen > sizeof ss) {
-        if (ai)
-            freeaddrinfo(ai);
-        return pr_err(PR_EINVAL, err, errlen, "api-listen: cannot resolve '%s': %s", host,
-                      gai ? gai_strerror(gai) : "no address");
-    }
-    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-    if (ai->ai_family == AF_INET6)
+    if ((rc = pr_listen_resolve(listen, "api-listen", &ss, &port, err, errlen)) != PR_OK)
+        return rc;
+    if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    freeaddrinfo(ai);
     if (!(a = calloc(1, sizeof *a)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     a->metrics = metrics;

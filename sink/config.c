@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sink.h"
+#include "listen.h"
 #include "sink_internal.h"
 
 static const pr_cfg_entry sink_cfg_table[] = {
@@ -58,39 +59,6 @@ void sink_cfg_free(sink_cfg *cfg)
     free(cfg);
 }
 
-int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port)
-{
-    const char *colon, *h = s;
-    size_t hl;
-    if (!s)
-        return -1;
-    if (*s == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        h = s + 1;
-        hl = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon || memchr(s, ':', (size_t)(colon - s)))
-            return -1;
-        hl = (size_t)(colon - s);
-    }
-    if (hl + 1 > hostlen)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    const char *p = colon + 1;
-    if (!*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5)
-        return -1;
-    long v = strtol(p, NULL, 10);
-    if (v < 0 || v > 65535)
-        return -1;
-    *port = (unsigned)v;
-    return 0;
-}
-
 /* A directory that exists, or whose parent exists so that we can create it. */
 static int dir_usable(const char *path)
 {
@@ -117,13 +85,13 @@ static int dir_usable(const char *path)
 pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE *errout)
 {
     int bad = 0;
-    char host[256];
+    char err[512];
     unsigned port;
+    struct sockaddr_storage ss;
     struct stat sb;
     (void)common;
-    if (sink_cfg_parse_listen(cfg->api_listen, host, sizeof host, &port) != 0) {
-        fprintf(errout, "api-listen: '%s' is not host:port\n",
-                cfg->api_listen ? cfg->api_listen : "");
+    if (pr_listen_resolve(cfg->api_listen, "api-listen", &ss, &port, err, sizeof err) != PR_OK) {
+        fprintf(errout, "%s\n", err);
         bad++;
     }
     if (!cfg->data_dir || !*cfg->data_dir) {

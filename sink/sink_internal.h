@@ -48,8 +48,6 @@ struct sink_cfg {
     char *sync;                 /* SQLite synchronous: full|normal */
 };
 
-/* Parses "host:port", "[v6]:port" or ":port". 0 or -1. host gets "" for any address. */
-int sink_cfg_parse_listen(const char *s, char *host, size_t hostlen, unsigned *port);
 
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
 

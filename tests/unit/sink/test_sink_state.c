@@ -750,15 +750,6 @@ static void test_config_check_reports_every_problem(void **state)
     assert_non_null(strstr(buf, "sink-group"));
     assert_non_null(strstr(buf, "sink-sync"));
     free(buf);
-    char host[64];
-    unsigned port = 1;
-    assert_int_equal(sink_cfg_parse_listen("127.0.0.1:0", host, sizeof host, &port), 0);
-    assert_string_equal(host, "127.0.0.1");
-    assert_int_equal(port, 0);
-    assert_int_equal(sink_cfg_parse_listen("[::1]:8081", host, sizeof host, &port), 0);
-    assert_string_equal(host, "::1");
-    assert_int_equal(sink_cfg_parse_listen(":99999", host, sizeof host, &port), -1);
-    assert_int_equal(sink_cfg_parse_listen("::1:80", host, sizeof host, &port), -1);
 }
 
 int main(void)
