@@ -118,9 +118,14 @@ static struct MHD_Daemon *metrics_start(const char *spec, pr_metrics *m)
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m,
                                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                             MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_END);
-    if (!d)
+    if (!d) {
         PR_LOG(PR_LOG_ERROR, "run", "cannot listen for metrics",
                json_pack("{ss}", "metrics_listen", spec));
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    PR_LOG(PR_LOG_INFO, "run", "serving metrics",
+           json_pack("{si}", "metrics_port", info ? (int)info->port : (int)port));
     return d;
 }
 

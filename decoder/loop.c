@@ -512,10 +512,21 @@ void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r)
     rd_kafka_conf_set_opaque(conf, r);
 }
 
+/* Start-up calls wait in slices of at most this long, so that a stop requested while Kafka
+ * is unreachable is honoured within seconds, not after the whole transaction time-out. */
+#define STARTUP_SLICE_MS 3000
+
+static int startup_slice(decoder *r)
+{
+    int t = txn_timeout(r);
+    return t < STARTUP_SLICE_MS ? t : STARTUP_SLICE_MS;
+}
+
 static int init_transactions(decoder *r)
 {
     while (!atomic_load(&r->stop)) {
-        rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, txn_timeout(r));
+        /* A timed-out init_transactions is retriable and resumes where it stopped. */
+        rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, startup_slice(r));
         if (!error)
             return 0;
         bool retry = rd_kafka_error_is_retriable(error) && !rd_kafka_error_is_fatal(error);
@@ -536,7 +547,7 @@ static void ensure_topics(decoder *r)
     const char *names[] = {r->topic[PR_TOPIC_RAW], r->topic[PR_TOPIC_CONFIG],
                            r->topic[PR_TOPIC_STATUS], r->topic[PR_TOPIC_DLQ]};
     char err[512];
-    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, txn_timeout(r), err, sizeof err) !=
+    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, startup_slice(r), err, sizeof err) !=
         PR_OK)
         PR_LOG(PR_LOG_WARN, COMP, "could not create the topics (they may exist already)",
                json_pack("{ss}", "error", err));
