@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "kafka.h"
+#include "contract.h"
 #include "log.h"
 #include "sink_internal.h"
 
@@ -219,7 +220,6 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                               "enable.partition.eof",
                               "false",
                               NULL};
-    static const char *const kinds[4] = {"full", "delta", "status", "unknown"};
     rd_kafka_conf_t *conf = NULL;
     pr_status rc = PR_OK;
     sink_loop *l = calloc(1, sizeof *l);
@@ -237,7 +237,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status, sizeof l->topic_status);
     for (int i = 0; i < 4; i++) {
         char labels[32];
-        snprintf(labels, sizeof labels, "kind=\"%s\"", kinds[i]);
+        snprintf(labels, sizeof labels, "kind=\"%s\"", pr_kind_name((pr_kind)i));
         l->c_applied[i] = pr_metrics_counter(metrics, "phonereport_sink_applied_reports_total",
                                              "Reports applied to the store", labels);
     }
