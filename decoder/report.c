@@ -406,11 +406,13 @@ static pr_status emit_dlq(job *j, char *err, size_t errlen)
         return pr_err(PR_EFATAL, err, errlen, "out of memory building a dead letter");
     j->out->topic = PR_TOPIC_DLQ;
     j->out->reason = j->reason;
-    j->out->value = json_dumps(ev, JSON_COMPACT);
+    /* The payload's base64 is most of a dead letter. */
+    size_t keep = rec->value_len < j->opts->max_dlq_payload ? rec->value_len
+                                                             : j->opts->max_dlq_payload;
+    j->out->value = pr_event_dump(ev, keep / 3 * 4 + 4096, &j->out->value_len);
     json_decref(ev);
     if (!j->out->value)
         return pr_err(PR_EFATAL, err, errlen, "out of memory serialising a dead letter");
-    j->out->value_len = strlen(j->out->value);
     return PR_OK;
 }
 
@@ -456,12 +458,12 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
         goto out;
     }
     if (rc == 0) {
-        out->value = json_dumps(ev, JSON_COMPACT);
+        /* A config event is about as long as the profile's XML (a little shorter). */
+        out->value = pr_event_dump(ev, j.len + 1024, &out->value_len);
         if (!out->value) {
             st = pr_err(PR_EFATAL, err, errlen, "out of memory serialising an event");
             goto out;
         }
-        out->value_len = strlen(out->value);
         out->topic = topic;
         if (out->value_len <= opts->max_event)
             goto out;

@@ -208,6 +208,47 @@ json_t *pr_event_status_new(const pr_event_envelope *env, json_t *status)
     return ev;
 }
 
+typedef struct dump_buf {
+    char *p;
+    size_t len, cap;
+} dump_buf;
+
+static int dump_grow(dump_buf *b, size_t n)
+{
+    size_t cap = b->cap;
+    while (cap - b->len <= n) /* keeps a byte for the NUL */
+        cap = cap * 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int dump_cb(const char *s, size_t n, void *data)
+{
+    dump_buf *b = data;
+    if (b->cap - b->len <= n && dump_grow(b, n) != 0)
+        return -1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+char *pr_event_dump(const json_t *ev, size_t size_hint, size_t *len)
+{
+    dump_buf b = {.cap = size_hint < 256 ? 256 : size_hint};
+    b.p = malloc(b.cap);
+    if (!b.p || json_dump_callback(ev, dump_cb, &b, JSON_COMPACT) != 0) {
+        free(b.p);
+        return NULL;
+    }
+    b.p[b.len] = '\0';
+    *len = b.len;
+    return b.p;
+}
+
 static char *base64(const unsigned char *in, size_t len, size_t *outlen)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -72,6 +72,13 @@ json_t *pr_event_dlq_new(pr_dlq_reason reason, const char *detail, const char *m
  * ("2026-11-24T17:26:00.123Z"). Returns 0, or -1 if it does not fit or is out of range. */
 int pr_event_rfc3339_ms(long long ms, char *buf, size_t len);
 
+/* The compact JSON text of ev (jansson's json_dump_callback into one buffer of at least
+ * size_hint bytes, grown if needed), NUL-terminated, *len its length without the NUL. The
+ * caller frees it with free(). NULL on allocation failure or if jansson cannot write ev.
+ * Writes the same bytes as json_dumps(ev, JSON_COMPACT) without its growth by doubling
+ * and final copy. */
+char *pr_event_dump(const json_t *ev, size_t size_hint, size_t *len);
+
 /* A JSON string from bytes that should be UTF-8: invalid bytes become U+FFFD. */
 json_t *pr_event_string_lossy(const char *s, size_t len);
 

@@ -3,6 +3,10 @@
  * the same bytes in the same run: events/s, MB/s and the ratio (target >= 0.7). Not a test.
  *
  * usage: bench_decoder [seconds per measurement, default 3] [file, default the 8832 sample]
+ *        bench_decoder --count N [file]   N of each, no clock: for callgrind, whose
+ *        instruction counts (per call of decoder_report_decode, pr_flatprofile_parse and
+ *        bare_expat) repeat exactly where the timings of a shared machine do not:
+ *   valgrind --tool=callgrind bench_decoder --count 50 && callgrind_annotate --inclusive=yes
  * Build it Release for meaningful figures (-DCMAKE_BUILD_TYPE=Release, no sanitizers).
  */
 #include <expat.h>
@@ -52,7 +56,7 @@ static void XMLCALL nop_text(void *ud, const XML_Char *t, int len)
     (void)ud, (void)t, (void)len;
 }
 
-static int bare_expat(const char *buf, size_t len)
+__attribute__((noinline)) static int bare_expat(const char *buf, size_t len)
 {
     XML_Parser p = XML_ParserCreate(NULL);
     XML_SetElementHandler(p, nop_start, nop_end);
@@ -64,6 +68,12 @@ static int bare_expat(const char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
+    long count = 0;
+    if (argc > 2 && strcmp(argv[1], "--count") == 0) {
+        count = atol(argv[2]);
+        argv += 1;
+        argc -= 1;
+    }
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
     const char *path =
         argc > 2 ? argv[2] : PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
@@ -101,6 +111,22 @@ int main(int argc, char **argv)
     }
     out_bytes = out.value_len;
     decoder_output_release(&out);
+
+    if (count > 0) {
+        for (long i = 0; i < count; i++) {
+            pr_flat_profile fp;
+            pr_xml_error why;
+            bare_expat(xml, len);
+            decoder_report_decode(&rec, &opts, &out, err, sizeof err);
+            decoder_output_release(&out);
+            memset(&fp, 0, sizeof fp);
+            pr_flatprofile_parse(xml, len, &opts.limits, &fp, &why, err, sizeof err);
+            pr_flatprofile_release(&fp);
+        }
+        printf("%ld of each done; event: %zu bytes of JSON\n", count, out_bytes);
+        free(xml);
+        return 0;
+    }
 
     /* Interleave the measurements in rounds so that all see the same machine load. The
      * flat-profile parse alone (no event) shows where the time goes. */
