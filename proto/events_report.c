@@ -147,13 +147,16 @@ json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile 
     json_t *access = json_object();
     if (!ev || !params || !access || envelope_set(ev, PR_SCHEMA_CONFIG, env) != 0)
         goto fail;
-    /* The names come from expat, which only ever reports UTF-8: no second check. The ua
-     * values are shared strings (na/ro/rw) rather than one string per parameter. */
+    /* Names and values come from expat, which only ever reports valid UTF-8 without NUL
+     * (a NUL byte or &#0; is not well-formed XML); pr_flatprofile_parse only trims and
+     * replaces ASCII bytes, so they need no second check. The ua attribute may be cut inside
+     * a character, so it keeps the lossy copy. The ua values are shared strings (na/ro/rw)
+     * rather than one string per parameter. */
     json_t *ua_na = json_string("na"), *ua_ro = json_string("ro"), *ua_rw = json_string("rw");
     int bad = !ua_na || !ua_ro || !ua_rw;
     for (size_t i = 0; i < fp->len && !bad; i++) {
         const pr_fp_param *p = &fp->params[i];
-        json_t *v = pr_event_string_lossy(p->value, strlen(p->value));
+        json_t *v = json_stringn_nocheck(p->value, strlen(p->value));
         if (!v || json_object_set_new_nocheck(params, p->name, v) != 0) {
             bad = 1;
             break;

@@ -52,6 +52,66 @@ static void test_events_replace_invalid_utf8_from_the_wire(void **state)
     json_decref(s);
 }
 
+/* pr_event_config_new takes names and values without a second UTF-8 check: what expat
+ * hands over must come out intact (multi-byte names and values, character references,
+ * characters JSON escapes), and what would break the JSON (NUL, invalid UTF-8) must never
+ * get past the parser. */
+static void test_events_config_keeps_utf8_from_the_profile_intact(void **state)
+{
+    (void)state;
+    static const char xml[] =
+        "<flat-profile><Na\xc3\xafve_1_ ua=\"rw\">caf\xc3\xa9 &#x1F600; \"q\" \\ &lt;\t"
+        "x</Na\xc3\xafve_1_><Empty_ ua=\"r\xc3\xa9\"/><Odd_ ua=\"\xc3\xa9x\">&#xE9;</Odd_>"
+        "</flat-profile>";
+    pr_flat_profile fp;
+    pr_xml_error why;
+    char err[200];
+    assert_int_equal(pr_flatprofile_parse(xml, sizeof xml - 1, NULL, &fp, &why, err, sizeof err),
+                     PR_OK);
+    pr_event_envelope env = {.mac = "00562b043615", .kind = "full", .report_id = "r",
+                             .encryption = PR_ENC_NONE};
+    json_t *ev = pr_event_config_new(&env, &fp);
+    pr_flatprofile_release(&fp);
+    assert_non_null(ev);
+    size_t len = 0;
+    char *text = pr_event_dump(ev, 16, &len); /* a small hint: the buffer grows */
+    json_decref(ev);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    json_error_t jerr;
+    json_t *back = json_loads(text, 0, &jerr);
+    free(text);
+    assert_non_null(back);
+    json_t *params = json_object_get(back, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "Na\xc3\xafve_1_")),
+                        "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\" \\ <\tx");
+    assert_string_equal(json_string_value(json_object_get(params, "Empty_")), "");
+    assert_string_equal(json_string_value(json_object_get(params, "Odd_")), "\xc3\xa9");
+    json_t *access = json_object_get(back, "access");
+    assert_string_equal(json_string_value(json_object_get(access, "Na\xc3\xafve_1_")), "rw");
+    /* ua cut to two bytes: "r" plus half of an e-acute, replaced; "\xc3\xa9" stays whole. */
+    assert_string_equal(json_string_value(json_object_get(access, "Empty_")), "r\xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_object_get(access, "Odd_")), "\xc3\xa9");
+    json_decref(back);
+
+    static const char *const refused[] = {
+        "<flat-profile><A_>x&#0;y</A_></flat-profile>",
+        "<flat-profile><A_>x\xff y</A_></flat-profile>",
+        "<flat-profile><A_>x\xed\xa0\x80y</A_></flat-profile>", /* a UTF-8 surrogate */
+        "<flat-profile><A_>x&#xD800;y</A_></flat-profile>",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(pr_flatprofile_parse(refused[i], strlen(refused[i]), NULL, &fp, &why,
+                                              err, sizeof err),
+                         PR_EINVAL);
+        pr_flatprofile_release(&fp);
+    }
+    static const char nul[] = "<flat-profile><A_>x\0y</A_></flat-profile>";
+    assert_int_equal(pr_flatprofile_parse(nul, sizeof nul - 1, NULL, &fp, &why, err, sizeof err),
+                     PR_EINVAL);
+    pr_flatprofile_release(&fp);
+}
+
 static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **state)
 {
     (void)state;
@@ -134,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
         cmocka_unit_test(test_events_replace_invalid_utf8_from_the_wire),
+        cmocka_unit_test(test_events_config_keeps_utf8_from_the_profile_intact),
         cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
         cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets),
     };
