@@ -140,8 +140,48 @@ static int envelope_set(json_t *ev, const char *schema, const pr_event_envelope 
     return 0;
 }
 
+/*
+ * Repeated short values share one jansson string: a Cisco profile repeats "", "No", "Yes",
+ * "0" and the like (the 8832 profile has 217 distinct values among 565), and each string
+ * saved is two allocations and two frees. Bounded so that no input makes it slow: short
+ * values only, a fixed table, a few probes, and a value that finds no place is simply not
+ * shared. The table borrows: every string in it is held by the params object being built.
+ */
+#define SHARE_SLOTS   256
+#define SHARE_MAX_LEN 24
+#define SHARE_PROBES  4
+
+typedef struct share_slot {
+    const char *s; /* the value's bytes (in the flat profile) */
+    size_t len;
+    json_t *v;
+} share_slot;
+
+static json_t *value_string(share_slot *tab, const char *s, size_t len)
+{
+    if (len > SHARE_MAX_LEN)
+        return json_stringn_nocheck(s, len);
+    uint32_t h = 2166136261u ^ (uint32_t)len; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (uint32_t k = 0; k < SHARE_PROBES; k++) {
+        share_slot *e = &tab[(h + k) & (SHARE_SLOTS - 1)];
+        if (!e->v) {
+            e->v = json_stringn_nocheck(s, len);
+            e->s = s;
+            e->len = len;
+            return e->v; /* the caller's reference, given to params; the table borrows */
+        }
+        if (e->len == len && memcmp(e->s, s, len) == 0)
+            return json_incref(e->v);
+    }
+    return json_stringn_nocheck(s, len);
+}
+
 json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile *fp)
 {
+    share_slot shared[SHARE_SLOTS];
+    memset(shared, 0, sizeof shared);
     json_t *ev = json_object();
     json_t *params = json_object();
     json_t *access = json_object();
@@ -156,7 +196,7 @@ json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile 
     int bad = !ua_na || !ua_ro || !ua_rw;
     for (size_t i = 0; i < fp->len && !bad; i++) {
         const pr_fp_param *p = &fp->params[i];
-        json_t *v = json_stringn_nocheck(p->value, strlen(p->value));
+        json_t *v = value_string(shared, p->value, strlen(p->value));
         if (!v || json_object_set_new_nocheck(params, p->name, v) != 0) {
             bad = 1;
             break;

@@ -112,6 +112,55 @@ static void test_events_config_keeps_utf8_from_the_profile_intact(void **state)
     pr_flatprofile_release(&fp);
 }
 
+/* Repeated values share one string inside the event: each parameter must still get its own
+ * value, for more distinct values than the sharing table holds, short and long. */
+static void test_events_config_repeated_values_each_keep_their_own_value(void **state)
+{
+    (void)state;
+    size_t cap = 1u << 16, n = 0;
+    char *xml = malloc(cap);
+    assert_non_null(xml);
+    n += (size_t)snprintf(xml + n, cap - n, "<flat-profile>");
+    for (int i = 0; i < 900; i++) {
+        int k = i % 450; /* every value twice; 450 distinct, more than the 256 slots */
+        if (k % 3 == 0)
+            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>v%d</P_%d_>", i, k, i);
+        else if (k % 3 == 1)
+            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>a long value of more than "
+                                  "twenty-four bytes %d</P_%d_>", i, k, i);
+        else
+            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>%.*s</P_%d_>", i, k % 7, "xxxxxxx",
+                                  i);
+    }
+    n += (size_t)snprintf(xml + n, cap - n, "</flat-profile>");
+    assert_true(n < cap);
+    pr_flat_profile fp;
+    pr_xml_error why;
+    char err[200];
+    assert_int_equal(pr_flatprofile_parse(xml, n, NULL, &fp, &why, err, sizeof err), PR_OK);
+    free(xml);
+    pr_event_envelope env = {.mac = "00562b043615", .kind = "full", .report_id = "r",
+                             .encryption = PR_ENC_NONE};
+    json_t *ev = pr_event_config_new(&env, &fp);
+    pr_flatprofile_release(&fp);
+    assert_non_null(ev);
+    json_t *params = json_object_get(ev, "params");
+    assert_int_equal(json_object_size(params), 900);
+    for (int i = 0; i < 900; i++) {
+        char name[32], want[64];
+        int k = i % 450;
+        snprintf(name, sizeof name, "P_%d_", i);
+        if (k % 3 == 0)
+            snprintf(want, sizeof want, "v%d", k);
+        else if (k % 3 == 1)
+            snprintf(want, sizeof want, "a long value of more than twenty-four bytes %d", k);
+        else
+            snprintf(want, sizeof want, "%.*s", k % 7, "xxxxxxx");
+        assert_string_equal(json_string_value(json_object_get(params, name)), want);
+    }
+    json_decref(ev);
+}
+
 static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **state)
 {
     (void)state;
@@ -195,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
         cmocka_unit_test(test_events_replace_invalid_utf8_from_the_wire),
         cmocka_unit_test(test_events_config_keeps_utf8_from_the_profile_intact),
+        cmocka_unit_test(test_events_config_repeated_values_each_keep_their_own_value),
         cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
         cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets),
     };
