@@ -272,6 +272,10 @@ static int dump_grow(dump_buf *b, size_t n)
 static int dump_cb(const char *s, size_t n, void *data)
 {
     dump_buf *b = data;
+    if (n == 1 && b->cap - b->len > 1) { /* most calls: a quote, colon or comma */
+        b->p[b->len++] = *s;
+        return 0;
+    }
     if (b->cap - b->len <= n && dump_grow(b, n) != 0)
         return -1;
     memcpy(b->p + b->len, s, n);
