@@ -407,8 +407,8 @@ static pr_status emit_dlq(job *j, char *err, size_t errlen)
     j->out->topic = PR_TOPIC_DLQ;
     j->out->reason = j->reason;
     /* The payload's base64 is most of a dead letter. */
-    size_t keep = rec->value_len < j->opts->max_dlq_payload ? rec->value_len
-                                                             : j->opts->max_dlq_payload;
+    size_t keep =
+        rec->value_len < j->opts->max_dlq_payload ? rec->value_len : j->opts->max_dlq_payload;
     j->out->value = pr_event_dump(ev, keep / 3 * 4 + 4096, &j->out->value_len);
     json_decref(ev);
     if (!j->out->value)

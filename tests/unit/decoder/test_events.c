@@ -68,8 +68,8 @@ static void test_events_config_keeps_utf8_from_the_profile_intact(void **state)
     char err[200];
     assert_int_equal(pr_flatprofile_parse(xml, sizeof xml - 1, NULL, &fp, &why, err, sizeof err),
                      PR_OK);
-    pr_event_envelope env = {.mac = "00562b043615", .kind = "full", .report_id = "r",
-                             .encryption = PR_ENC_NONE};
+    pr_event_envelope env = {
+        .mac = "00562b043615", .kind = "full", .report_id = "r", .encryption = PR_ENC_NONE};
     json_t *ev = pr_event_config_new(&env, &fp);
     pr_flatprofile_release(&fp);
     assert_non_null(ev);
@@ -101,9 +101,9 @@ static void test_events_config_keeps_utf8_from_the_profile_intact(void **state)
         "<flat-profile><A_>x&#xD800;y</A_></flat-profile>",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        assert_int_equal(pr_flatprofile_parse(refused[i], strlen(refused[i]), NULL, &fp, &why,
-                                              err, sizeof err),
-                         PR_EINVAL);
+        assert_int_equal(
+            pr_flatprofile_parse(refused[i], strlen(refused[i]), NULL, &fp, &why, err, sizeof err),
+            PR_EINVAL);
         pr_flatprofile_release(&fp);
     }
     static const char nul[] = "<flat-profile><A_>x\0y</A_></flat-profile>";
@@ -126,11 +126,12 @@ static void test_events_config_repeated_values_each_keep_their_own_value(void **
         if (k % 3 == 0)
             n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>v%d</P_%d_>", i, k, i);
         else if (k % 3 == 1)
-            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>a long value of more than "
-                                  "twenty-four bytes %d</P_%d_>", i, k, i);
+            n += (size_t)snprintf(xml + n, cap - n,
+                                  "<P_%d_>a long value of more than "
+                                  "twenty-four bytes %d</P_%d_>",
+                                  i, k, i);
         else
-            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>%.*s</P_%d_>", i, k % 7, "xxxxxxx",
-                                  i);
+            n += (size_t)snprintf(xml + n, cap - n, "<P_%d_>%.*s</P_%d_>", i, k % 7, "xxxxxxx", i);
     }
     n += (size_t)snprintf(xml + n, cap - n, "</flat-profile>");
     assert_true(n < cap);
@@ -139,8 +140,8 @@ static void test_events_config_repeated_values_each_keep_their_own_value(void **
     char err[200];
     assert_int_equal(pr_flatprofile_parse(xml, n, NULL, &fp, &why, err, sizeof err), PR_OK);
     free(xml);
-    pr_event_envelope env = {.mac = "00562b043615", .kind = "full", .report_id = "r",
-                             .encryption = PR_ENC_NONE};
+    pr_event_envelope env = {
+        .mac = "00562b043615", .kind = "full", .report_id = "r", .encryption = PR_ENC_NONE};
     json_t *ev = pr_event_config_new(&env, &fp);
     pr_flatprofile_release(&fp);
     assert_non_null(ev);
