@@ -12,7 +12,9 @@
 #   broker.sh run -- CMD... start, export PHONEREPORT_TEST_BROKERS and PR_KAFKA_DIR, run CMD,
 #                           stop; exits with CMD's status (1 if the broker cannot start)
 #
-# Environment: PR_KAFKA_HEAP (default 512m), PR_KAFKA_START_TIMEOUT seconds (default 120).
+# Environment: PR_KAFKA_HEAP (default 512m), PR_KAFKA_START_TIMEOUT seconds (default 120),
+# PR_KAFKA_JVM_OPTS (JIT/GC options of the broker's JVM; default -XX:TieredStopAtLevel=1,
+# the C1-only JIT that starts fast; a benchmark may ask for the full tiered JIT).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -47,7 +49,9 @@ launch() { # dir
     command -v java >/dev/null || die "java not found (scripts/setup-deps.sh installs it)"
     command -v kcat >/dev/null || die "kcat not found (scripts/setup-deps.sh installs it)"
     # setsid: own process group, so stop can end the JVM and nothing else.
-    setsid java -Xms128m -Xmx"${PR_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    local jvm_opts
+    read -r -a jvm_opts <<<"${PR_KAFKA_JVM_OPTS:--XX:TieredStopAtLevel=1}"
+    setsid java -Xms128m -Xmx"${PR_KAFKA_HEAP:-512m}" -XX:+UseSerialGC "${jvm_opts[@]}" \
         -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
         -Dkafka.logs.dir="$dir" -cp "$jars/*" kafka.Kafka "$dir/server.properties" \
         >>"$dir/broker.log" 2>&1 </dev/null &

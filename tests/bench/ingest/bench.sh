@@ -11,9 +11,17 @@
 # The machine is usually shared, so the two targets are measured in alternating rounds and
 # the median round of each is reported.
 #
+# Fairness: the broker's JVM runs the full tiered JIT (C1+C2, as a production broker does;
+# the tests' broker stops at C1 to start fast, which roughly doubles its CPU per record), and
+# each target gets a warm-up of BENCH_WARMUP before the rounds, so that C2 has compiled the
+# produce path. No CPU pinning by default: wrk, nginx, ingest and the broker share the CPUs;
+# BENCH_WRK_CPUS / BENCH_SERVER_CPUS (taskset lists) pin wrk, and nginx / ingest / broker,
+# the same way for both targets. The settings used are printed with the results.
+#
 # Environment: PHONEREPORT_BIN (default: a Release build in build-bench/, built if missing),
 # BENCH_DURATION per round (default 10s), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
-# (default 128), BENCH_THREADS (wrk threads, default 2).
+# (default 128), BENCH_THREADS (wrk threads, default 2), BENCH_WARMUP (default 10s),
+# PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation), BENCH_WRK_CPUS, BENCH_SERVER_CPUS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -21,6 +29,12 @@ duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 conns=${BENCH_CONNECTIONS:-128}
 wthreads=${BENCH_THREADS:-2}
+warmup=${BENCH_WARMUP:-10s}
+export PR_KAFKA_JVM_OPTS=${PR_KAFKA_JVM_OPTS:--XX:+TieredCompilation}
+wrk_pin=()
+srv_pin=()
+[ -n "${BENCH_WRK_CPUS:-}" ] && wrk_pin=(taskset -c "$BENCH_WRK_CPUS")
+[ -n "${BENCH_SERVER_CPUS:-}" ] && srv_pin=(taskset -c "$BENCH_SERVER_CPUS")
 
 for tool in wrk nginx curl kcat python3; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool not found" >&2; exit 1; }
@@ -64,10 +78,10 @@ wait_http() { # url want-status seconds
 }
 
 echo "bench.sh: starting Kafka" >&2
-eval "$(PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-512m} "$repo/tests/kafka/broker.sh" start)"
+eval "$(PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-512m} "${srv_pin[@]}" "$repo/tests/kafka/broker.sh" start)"
 
 iport=$(free_port)
-"$bin" ingest --brokers "$PHONEREPORT_TEST_BROKERS" --topic-prefix "bench$$." \
+"${srv_pin[@]}" "$bin" ingest --brokers "$PHONEREPORT_TEST_BROKERS" --topic-prefix "bench$$." \
     --listen "127.0.0.1:$iport" --log-level warn 2>"$work/ingest.log" &
 ingest_pid=$!
 wait_http "http://127.0.0.1:$iport/readyz" 200 120
@@ -94,12 +108,12 @@ http {
     }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
+"${srv_pin[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
 nginx_pid=$!
 wait_http "http://127.0.0.1:$nport/" 204 30
 
 run_wrk() { # name port round -> appends "rps p50 p99 non2xx total" to $work/name.results
-    wrk -t"$wthreads" -c"$conns" -d"$duration" --latency -s "$here/put-delta.lua" \
+    "${wrk_pin[@]}" wrk -t"$wthreads" -c"$conns" -d"$duration" --latency -s "$here/put-delta.lua" \
         "http://127.0.0.1:$2" >"$work/$1.$3.wrk"
     python3 - "$work/$1.$3.wrk" >>"$work/$1.results" <<'PY'
 import re, sys
@@ -116,18 +130,24 @@ print(f"{rps:.0f} {p50:.2f} {p99:.2f} {bad.group(1) if bad else 0} {total}")
 PY
 }
 
-echo "bench.sh: $rounds rounds of wrk -t$wthreads -c$conns -d$duration, PUT 1 KB deltas, 1000 phones" >&2
+echo "bench.sh: warm-up $warmup each, then $rounds rounds of wrk -t$wthreads -c$conns -d$duration, PUT 1 KB deltas, 1000 phones" >&2
 for port in "$iport" "$nport"; do # warm-up
-    wrk -t"$wthreads" -c"$conns" -d3s -s "$here/put-delta.lua" "http://127.0.0.1:$port" >/dev/null
+    "${wrk_pin[@]}" wrk -t"$wthreads" -c"$conns" -d"$warmup" -s "$here/put-delta.lua" \
+        "http://127.0.0.1:$port" >/dev/null
 done
 for round in $(seq 1 "$rounds"); do
     run_wrk ingest "$iport" "$round"
     run_wrk nginx "$nport" "$round"
 done
-published=$(curl -s "http://127.0.0.1:$iport/metrics" |
-    awk '/^phonereport_ingest_published_total/ {print $2}')
+metrics=$(curl -s "http://127.0.0.1:$iport/metrics")
+published=$(awk '/^phonereport_ingest_published_total/ {print $2}' <<<"$metrics")
+refused=$(awk '/^phonereport_ingest_(unavailable_total|requests_total)/ && !/status="200"/ && $2 != 0 {printf "%s ", $0}' <<<"$metrics")
+[ -n "$refused" ] && echo "bench.sh: ingest answered other than 200 (incl. warm-up): $refused" >&2
 
-python3 - "$work/ingest.results" "$work/nginx.results" "${published:-?}" "$(nproc)" <<'PY'
+setup="wrk -t$wthreads -c$conns -d$duration x $rounds rounds (warm-up $warmup); broker JVM: $PR_KAFKA_JVM_OPTS"
+setup+="; CPU pinning: ${BENCH_WRK_CPUS:+wrk on $BENCH_WRK_CPUS, }${BENCH_SERVER_CPUS:+nginx/ingest/broker on $BENCH_SERVER_CPUS}"
+[ -z "${BENCH_WRK_CPUS:-}${BENCH_SERVER_CPUS:-}" ] && setup+="none (applied alike to both targets)"
+python3 - "$work/ingest.results" "$work/nginx.results" "${published:-?}" "$(nproc)" "$setup" <<'PY'
 import sys
 def load(path):
     rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
@@ -143,4 +163,5 @@ for name, m, rows in (("ingest", mi, ing), ("nginx", mn, ngx)):
 print(f"ratio ingest/nginx req/s (medians): {mi[0] / mn[0]:.2f}")
 print(f"records acknowledged by Kafka (ingest metric, incl. warm-up): {sys.argv[3]}")
 print(f"machine: {sys.argv[4]} CPUs shared by broker, ingest, nginx and wrk")
+print(f"setup: {sys.argv[5]}")
 PY
