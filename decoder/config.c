@@ -99,11 +99,8 @@ pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common,
 
 void decoder_cfg_free(decoder_cfg *cfg)
 {
-    if (!cfg)
-        return;
-    pr_cfg_section s = decoder_cfg_section(cfg);
-    pr_cfg_release(&s, 1, NULL);
-    free(cfg);
+    if (cfg)
+        pr_cfg_section_free(decoder_cfg_section(cfg));
 }
 
 /* Options of the pure transforms from the config; keystore is set by the caller. */

@@ -580,3 +580,11 @@ void pr_cfg_release(const pr_cfg_section *sections, size_t nsections, pr_common_
         common->kafka_len = 0;
     }
 }
+
+void pr_cfg_section_free(pr_cfg_section s)
+{
+    if (!s.base)
+        return;
+    pr_cfg_release(&s, 1, NULL);
+    free(s.base);
+}

@@ -83,6 +83,10 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
 /* Frees the string fields of every section and of common; safe on a zeroed struct. */
 void pr_cfg_release(const pr_cfg_section *sections, size_t nsections, pr_common_cfg *common);
 
+/* Releases the section's strings, then frees its base (a heap struct); a NULL base is a
+ * no-op. The X_cfg_free() of every role. */
+void pr_cfg_section_free(pr_cfg_section s);
+
 /* Looks up a kafka.* pass-through value; NULL if absent. */
 const char *pr_cfg_kafka_get(const pr_common_cfg *common, const char *key);
 

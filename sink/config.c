@@ -52,11 +52,8 @@ pr_cfg_section sink_cfg_section(sink_cfg *cfg)
 
 void sink_cfg_free(sink_cfg *cfg)
 {
-    if (!cfg)
-        return;
-    pr_cfg_section s = sink_cfg_section(cfg);
-    pr_cfg_release(&s, 1, NULL);
-    free(cfg);
+    if (cfg)
+        pr_cfg_section_free(sink_cfg_section(cfg));
 }
 
 /* A directory that exists, or whose parent exists so that we can create it. */
