@@ -1,5 +1,6 @@
 /*
- * decoder.h - the decoder role: decrypts and parses phonereport.raw into phonereport.config/status events (or the DLQ), in Kafka transactions.
+ * decoder.h - the decoder role: decrypts and parses phonereport.raw into phonereport.config/status
+ * events (or the DLQ), in Kafka transactions.
  *
  * Public API, used by run.c, which composes one role (`phonereport decode`) or all of them
  * (`phonereport run`) in one process. Lifecycle: decoder_cfg_new -> pr_cfg_load(section) ->

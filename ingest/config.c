@@ -88,11 +88,8 @@ pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
 
 void ingest_cfg_free(ingest_cfg *cfg)
 {
-    if (!cfg)
-        return;
-    pr_cfg_section s = ingest_cfg_section(cfg);
-    pr_cfg_release(&s, 1, NULL);
-    free(cfg);
+    if (cfg)
+        pr_cfg_section_free(ingest_cfg_section(cfg));
 }
 
 int ingest_list_split(const char *s, char ***items, size_t *n)

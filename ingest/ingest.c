@@ -5,7 +5,8 @@
  *
  *   1. stop accepting (the listening socket is closed; open keep-alive connections get 503
  *      `shutting down` with Connection: close);
- *   2. wait, at most ingest-shutdown-timeout, for Kafka to ack what it holds (their phones get 200);
+ *   2. wait, at most ingest-shutdown-timeout, for Kafka to ack what it holds (their phones get
+ * 200);
  *   3. purge what is left (their phones get 503), log how many were undelivered;
  *   4. wait for those answers to be queued, stop the HTTP daemon and the producer threads.
  */

@@ -1,5 +1,6 @@
 /*
- * ingest.h - the ingest role: the HTTP edge: phones PUT/POST reports, published to phonereport.raw, acked only after Kafka has them.
+ * ingest.h - the ingest role: the HTTP edge: phones PUT/POST reports, published to phonereport.raw,
+ * acked only after Kafka has them.
  *
  * Public API, used by run.c, which composes one role (`phonereport ingest`) or all of them
  * (`phonereport run`) in one process. Lifecycle: ingest_cfg_new -> pr_cfg_load(section) ->
@@ -28,7 +29,7 @@ void ingest_cfg_free(ingest_cfg *cfg); /* NULL is a no-op */
 /* Creates the role (clients, sockets) without starting its threads. cfg and common are
  * borrowed and must outlive the role; metrics is shared and must outlive it too. */
 pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metrics *metrics,
-                      ingest **out, char *err, size_t errlen);
+                     ingest **out, char *err, size_t errlen);
 pr_status ingest_start(ingest *r, char *err, size_t errlen);
 /* Graceful, bounded shutdown; returns when the role's threads have ended. */
 void ingest_stop(ingest *r);

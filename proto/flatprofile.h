@@ -45,8 +45,8 @@ typedef struct pr_fp_param {
 typedef struct pr_flat_profile {
     pr_fp_param *params; /* document order of first appearance; last value wins */
     size_t len;
-    size_t duplicates;   /* how many repeated names were overwritten */
-    void *store;         /* private: holds every name and value (never free them one by one) */
+    size_t duplicates; /* how many repeated names were overwritten */
+    void *store;       /* private: holds every name and value (never free them one by one) */
 } pr_flat_profile;
 
 /*
@@ -57,8 +57,7 @@ typedef struct pr_flat_profile {
  * strings stay valid until release.
  */
 pr_status pr_flatprofile_parse(const char *buf, size_t len, const pr_xml_limits *lim,
-                               pr_flat_profile *out, pr_xml_error *why, char *err,
-                               size_t errlen);
+                               pr_flat_profile *out, pr_xml_error *why, char *err, size_t errlen);
 void pr_flatprofile_release(pr_flat_profile *fp);
 
 /* Finds a parameter by exact name; NULL if absent. Linear: for a few lookups only. */

@@ -10,8 +10,8 @@
 #include "status.h"
 
 typedef struct pr_user_agent {
-    char model[48];    /* "CP-8841-3PCC", or "" */
-    char firmware[64]; /* "11.0", "12.0.3_dcf719f39350_...", or "" */
+    char model[48];           /* "CP-8841-3PCC", or "" */
+    char firmware[64];        /* "11.0", "12.0.3_dcf719f39350_...", or "" */
     char mac[PR_MAC_LEN + 1]; /* normalised, or "" */
 } pr_user_agent;
 

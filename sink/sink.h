@@ -1,5 +1,6 @@
 /*
- * sink.h - the sink role: rebuilds each phone's current state in SQLite from config/status events, emits state/changes/drift, serves the query API.
+ * sink.h - the sink role: rebuilds each phone's current state in SQLite from config/status events,
+ * emits state/changes/drift, serves the query API.
  *
  * Public API, used by run.c, which composes one role (`phonereport sink`) or all of them
  * (`phonereport run`) in one process. Lifecycle: sink_cfg_new -> pr_cfg_load(section) ->
@@ -28,7 +29,7 @@ void sink_cfg_free(sink_cfg *cfg); /* NULL is a no-op */
 /* Creates the role (clients, sockets) without starting its threads. cfg and common are
  * borrowed and must outlive the role; metrics is shared and must outlive it too. */
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                      sink **out, char *err, size_t errlen);
+                   sink **out, char *err, size_t errlen);
 pr_status sink_start(sink *r, char *err, size_t errlen);
 /* Graceful, bounded shutdown; returns when the role's threads have ended. */
 void sink_stop(sink *r);

@@ -48,7 +48,6 @@ struct sink_cfg {
     char *sync;                 /* SQLite synchronous: full|normal */
 };
 
-
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
 
 typedef struct sink_event {
