@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "status.h"
 
 extern char **environ;
@@ -473,7 +474,8 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         if (strcmp(a, "--print-config") == 0)
             continue;
         if (strcmp(a, "--config") == 0) {
-            i++;
+            if (++i >= argc)
+                add_err(&errs, "--config needs a file");
             continue;
         }
         if (strncmp(a, "--config=", 9) == 0)
@@ -531,6 +533,22 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         if (!ok)
             add_err(&errs, "--log-level: '%s' is not one of debug, info, warn, error",
                     common->log_level);
+    }
+
+    if (common && common->topic_prefix) {
+        /* Kafka names topics with [a-zA-Z0-9._-], at most 249 characters */
+        size_t longest = 0;
+        for (int t = 0; t < PR_TOPIC__COUNT; t++)
+            if (strlen(pr_topic_suffix((pr_topic)t)) > longest)
+                longest = strlen(pr_topic_suffix((pr_topic)t));
+        const char *p = common->topic_prefix;
+        size_t plen =
+            strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+        if (p[plen] != '\0' || plen + longest > 249)
+            add_err(&errs,
+                    "--topic-prefix: '%.40s' is not a Kafka topic prefix (letters, digits, '.', "
+                    "'_', '-'; at most %zu characters)",
+                    p, 249 - longest);
     }
 
     if (errs.len) {

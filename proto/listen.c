@@ -1,6 +1,7 @@
 /* listen.c - listen address parsing and resolution (see listen.h). */
 #include "listen.h"
 
+#include <ctype.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ pr_status pr_listen_resolve(const char *spec, const char *what, struct sockaddr_
     }
     char *end = NULL;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || p > 65535)
+    if (!isdigit((unsigned char)colon[1]) || *end || p > 65535)
         return pr_err(PR_EINVAL, err, errlen, "%s: bad port in '%s'", what, spec);
     if ((size_t)(he - h) >= sizeof host)
         return pr_err(PR_EINVAL, err, errlen, "%s: host name too long", what);

@@ -156,6 +156,39 @@ static void test_config_rejects_bad_log_level(void **state)
     done(&f);
 }
 
+static void test_config_rejects_config_flag_without_a_file(void **state)
+{
+    (void)state;
+    fixture f;
+    char *argv[] = {"demo", "--threads", "8", "--config"};
+    char *envp[] = {NULL};
+    assert_int_equal(load(&f, 4, argv, envp), PR_CFG_EXIT_ERROR);
+    assert_non_null(strstr(f.err, "--config needs a file"));
+    done(&f);
+}
+
+static void test_config_rejects_topic_prefix_kafka_cannot_name(void **state)
+{
+    (void)state;
+    fixture f;
+    char *envp[] = {NULL};
+    char *bad[] = {"demo", "--topic-prefix", "phone report/"};
+    assert_int_equal(load(&f, 3, bad, envp), PR_CFG_EXIT_ERROR);
+    assert_non_null(strstr(f.err, "--topic-prefix"));
+    done(&f);
+    char long_prefix[260];
+    memset(long_prefix, 'p', sizeof long_prefix - 1);
+    long_prefix[sizeof long_prefix - 1] = '\0';
+    char *too_long[] = {"demo", "--topic-prefix", long_prefix};
+    assert_int_equal(load(&f, 3, too_long, envp), PR_CFG_EXIT_ERROR);
+    assert_non_null(strstr(f.err, "--topic-prefix"));
+    done(&f);
+    char *good[] = {"demo", "--topic-prefix", "Site-1_pr."};
+    assert_int_equal(load(&f, 3, good, envp), PR_CFG_OK);
+    assert_string_equal(f.common.topic_prefix, "Site-1_pr.");
+    done(&f);
+}
+
 static void test_config_help_lists_flags_env_and_defaults(void **state)
 {
     (void)state;
@@ -212,6 +245,8 @@ int main(void)
         cmocka_unit_test(test_config_reports_every_error_at_once),
         cmocka_unit_test(test_config_rejects_unknown_file_keys_and_bad_json),
         cmocka_unit_test(test_config_rejects_bad_log_level),
+        cmocka_unit_test(test_config_rejects_config_flag_without_a_file),
+        cmocka_unit_test(test_config_rejects_topic_prefix_kafka_cannot_name),
         cmocka_unit_test(test_config_help_lists_flags_env_and_defaults),
         cmocka_unit_test(test_config_print_masks_secrets),
         cmocka_unit_test(test_config_parses_units),
