@@ -72,6 +72,10 @@ void ingest_auth_free(ingest_auth *a)
 static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
+    if (memchr(line, '\0', len)) { /* strndup would cut user or secret short of its length */
+        snprintf(err, errlen, "NUL byte in the entry");
+        return -1;
+    }
     const char *colon = memchr(line, ':', len);
     if (!colon || colon == line) {
         snprintf(err, errlen, "expected user:password[:mac]");

@@ -114,6 +114,21 @@ static void test_bad_entries_are_rejected_with_line_numbers(void **state)
     expect_line_error("# only a comment\n", "no credentials");
 }
 
+static void test_nul_byte_in_an_entry_is_rejected(void **state)
+{
+    (void)state;
+    /* a NUL would cut the password short of the length the checks read */
+    static const char pw[] = "alice:pa\0ssword\n";
+    static const char user[] = "al\0ice:password\n";
+    ingest_auth *a = NULL;
+    char err[256] = "";
+    assert_int_equal(ingest_auth_parse(pw, sizeof pw - 1, &a, err, sizeof err), PR_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(err, "line 1: NUL byte"));
+    assert_int_equal(ingest_auth_parse(user, sizeof user - 1, &a, err, sizeof err), PR_EINVAL);
+    assert_null(a);
+}
+
 static void test_load_reads_a_file(void **state)
 {
     (void)state;
@@ -143,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_password_with_colon_needs_trailing_colon),
         cmocka_unit_test(test_plain_prefix_allows_brace_passwords),
         cmocka_unit_test(test_bad_entries_are_rejected_with_line_numbers),
+        cmocka_unit_test(test_nul_byte_in_an_entry_is_rejected),
         cmocka_unit_test(test_load_reads_a_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
