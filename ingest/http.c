@@ -676,6 +676,8 @@ static enum MHD_Result publish(ingest *r, req *q, struct MHD_Connection *conn)
         pthread_mutex_unlock(&q->mu);
         q->state = REQ_BODY;
         pending_done(r);
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) /* permanent: a retry cannot help */
+            return answer(q, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
         return unavailable(q, conn, classify(e));
     }
     q->body = NULL; /* librdkafka owns it now */
@@ -703,6 +705,10 @@ static enum MHD_Result answer_ack(ingest *r, req *q, struct MHD_Connection *conn
                json_pack("{ssssss}", "request_id", q->id, "kind", pr_kind_name(q->kind), "source",
                          pr_mac_source_name(q->src)));
         rc = queue(q, conn, MHD_HTTP_OK, resp);
+    } else if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        PR_LOG(PR_LOG_WARN, "ingest", "kafka refused the report as too large",
+               json_pack("{ss}", "request_id", q->id));
+        rc = answer(q, conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
     } else {
         PR_LOG(PR_LOG_WARN, "ingest", "kafka did not take the report",
                json_pack("{ssss}", "request_id", q->id, "kafka", rd_kafka_err2name(e)));

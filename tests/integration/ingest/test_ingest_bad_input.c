@@ -326,6 +326,41 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     edge_stop(&e);
 }
 
+/* A body Kafka can never hold is the phone's problem (413), not a passing one (503 with
+ * Retry-After would have the phone retry it for ever): refused by the producer itself
+ * (librdkafka's message.max.bytes, 1000000 by default while max-body-bytes is 4m), or by the
+ * broker in the delivery report (its message.max.bytes, about 1 MiB by default). */
+static void test_body_kafka_cannot_hold_gets_413_not_503(void **state)
+{
+    (void)state;
+    size_t n = 1536 * 1024;
+    char *body = malloc(n);
+    assert_non_null(body);
+    memset(body, 'z', n);
+    const char *over_local[] = {NULL};
+    const char *over_broker[] = {"--kafka.message.max.bytes=4000000", NULL};
+    const char *const *cases[] = {over_local, over_broker};
+    for (size_t i = 0; i < 2; i++) {
+        edge e;
+        edge_start(&e, ts_brokers(), i == 0 ? "ibiglocal" : "ibigbroker", cases[i]);
+        const char *f = edge_file(&e, "big", body, n);
+        char opts[8192];
+        edge_resp r;
+        snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, f);
+        edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+        expect_reason(&r, 413, "body too large");
+        assert_string_equal(r.retry_after, "");
+        /* the edge still takes what fits */
+        const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
+        snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
+        edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(count_records(&e), 1);
+        edge_stop(&e);
+    }
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_trickled_body_is_cut_by_the_request_timeout),
         cmocka_unit_test(test_connections_over_the_per_ip_limit_are_closed),
         cmocka_unit_test(test_full_inflight_budget_gives_503_with_retry_after),
+        cmocka_unit_test(test_body_kafka_cannot_hold_gets_413_not_503),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
