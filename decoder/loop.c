@@ -221,16 +221,23 @@ static int begin_batch(decoder *r)
     return 0;
 }
 
+/* Records the record's partition for a rewind before anything of it is produced: a produce
+ * that fails at once aborts the batch, and the rewind must then cover this record too. */
+static void note_first(decoder *r, const rd_kafka_message_t *rkm)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    if (!rd_kafka_topic_partition_list_find(r->txn_first, topic, rkm->partition))
+        rd_kafka_topic_partition_list_add(r->txn_first, topic, rkm->partition)->offset =
+            rkm->offset;
+}
+
 static void note_offset(decoder *r, const rd_kafka_message_t *rkm)
 {
     const char *topic = rd_kafka_topic_name(rkm->rkt);
     rd_kafka_topic_partition_t *p =
         rd_kafka_topic_partition_list_find(r->txn_offsets, topic, rkm->partition);
-    if (!p) {
+    if (!p)
         p = rd_kafka_topic_partition_list_add(r->txn_offsets, topic, rkm->partition);
-        rd_kafka_topic_partition_list_add(r->txn_first, topic, rkm->partition)->offset =
-            rkm->offset;
-    }
     p->offset = rkm->offset + 1;
 }
 
@@ -402,6 +409,7 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     take_pending_keystore(r); /* a reload applies from the next record on */
     if (!r->in_txn && begin_batch(r) != 0)
         return;
+    note_first(r, rkm);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pr_status st = decoder_report_decode(&rec, &r->opts, &out, err, sizeof err);
