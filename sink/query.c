@@ -199,6 +199,20 @@ static int buf_xml(buf *b, const char *s)
     return rc;
 }
 
+/* Whether name can be written as an element name as it is: ASCII name characters (bytes
+ * above 0x7f pass: they are UTF-8, never markup). The decoder only emits such names, but the
+ * config topic's contract does not constrain them, and an unchecked one would inject markup. */
+static bool xml_name_ok(const char *name)
+{
+    if (!*name || (*name >= '0' && *name <= '9') || *name == '-' || *name == '.')
+        return false;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (!(*c >= 0x80 || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.' || *c == ':'))
+            return false;
+    return true;
+}
+
 pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len, char *err,
                                 size_t errlen)
 {
@@ -206,6 +220,7 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     sqlite3_stmt *s = NULL;
     buf b = {0};
     int r = SQLITE_DONE, bad = 0;
+    long skipped = 0;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
@@ -221,6 +236,10 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = sink_col_text(s, 0), *value = sink_col_text(s, 1);
         const char *a = sink_col_text(s, 2);
+        if (!xml_name_ok(name)) {
+            skipped++;
+            continue;
+        }
         bad |= buf_str(&b, "<") | buf_str(&b, name);
         if (a && *a)
             bad |= buf_str(&b, " ua=\"") | buf_xml(&b, a) | buf_str(&b, "\"");
@@ -230,6 +249,12 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
         }
         bad |= buf_str(&b, ">") | buf_xml(&b, value) | buf_str(&b, "</") | buf_str(&b, name) |
                buf_str(&b, ">\n");
+    }
+    if (skipped) {
+        char note[96];
+        snprintf(note, sizeof note, "<!-- %ld parameter(s) omitted: name not valid in XML -->\n",
+                 skipped);
+        bad |= buf_str(&b, note);
     }
     bad |= buf_str(&b, "</flat-profile>\n");
     if (bad)

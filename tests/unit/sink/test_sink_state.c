@@ -730,6 +730,32 @@ static void test_config_xml_feeds_back_into_the_same_params(void **state)
     free(xml);
 }
 
+/* A parameter name that is not an XML name (the config contract does not forbid one) must
+ * not inject markup into ?format=xml: here it would add Admin_Passwd=pwn to the profile. */
+static void test_config_xml_omits_names_that_would_inject_markup(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    char *xml = NULL;
+    size_t len = 0;
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                          "{\"Display_Name_1_\":\"Alice\","
+                          "\"Admin_Passwd>pwn</Admin_Passwd><X\":\"\"}",
+                          NULL),
+                false);
+    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
+    pr_flat_profile fp;
+    pr_xml_error why;
+    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    assert_int_equal(fp.len, 1);
+    assert_string_equal(fp.params[0].name, "Display_Name_1_");
+    assert_string_equal(fp.params[0].value, "Alice");
+    assert_null(strstr(xml, "Admin_Passwd"));
+    pr_flatprofile_release(&fp);
+    free(xml);
+}
+
 static void test_config_check_reports_every_problem(void **state)
 {
     (void)state;
@@ -786,6 +812,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_config_xml_omits_names_that_would_inject_markup, setup,
                                         teardown),
         cmocka_unit_test(test_config_check_reports_every_problem),
     };
