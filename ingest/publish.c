@@ -9,8 +9,9 @@
  * probes the cluster (metadata for the raw topic) for /readyz and creates the raw topic if
  * it is missing; librdkafka's error callback marks Kafka unreachable at once when all
  * brokers are down. The producer is idempotent with acks=all and the murmur2_random
- * partitioner; those three are forced after the kafka.* pass-through because the edge's
- * promise ("200 means Kafka has it, in per-phone order") depends on them.
+ * partitioner; those three, and delivery reports of successes, are forced after the kafka.*
+ * pass-through because the edge's promise ("200 means Kafka has it, in per-phone order")
+ * depends on them.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -182,8 +183,10 @@ pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_
         st = PR_EINVAL;
         goto out;
     }
-    const char *forced[] = {"enable.idempotence", "true",           "acks", "all",
-                            "partitioner",        "murmur2_random", NULL};
+    /* delivery.report.only.error: the phone's 200 comes from the report of a success */
+    const char *forced[] = {
+        "enable.idempotence",         "true",  "acks", "all", "partitioner", "murmur2_random",
+        "delivery.report.only.error", "false", NULL};
     for (size_t i = 0; forced[i]; i += 2) {
         char rerr[256];
         if (rd_kafka_conf_set(conf, forced[i], forced[i + 1], rerr, sizeof rerr) !=

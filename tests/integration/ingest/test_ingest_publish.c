@@ -243,12 +243,34 @@ static void test_reload_swaps_the_credentials_file(void **state)
     free(dir);
 }
 
+/* The 200 comes from the delivery report: a kafka.* pass-through that would suppress the
+ * reports of successful deliveries must not leave phones waiting for an answer that never
+ * comes (and the edge unable to stop). */
+static void test_kafka_settings_cannot_turn_off_delivery_reports(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--kafka.delivery.report.only.error=true", NULL};
+    edge_start(&e, ts_brokers(), "idronly", args);
+    const char *f = edge_file(&e, "p.xml", "<flat-profile/>", 15);
+    char opts[8192];
+    edge_resp r;
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' -H 'User-Agent: " UA "'", f);
+    edge_curl(&e, opts, "/r/" MAC ".xml", &r);
+    assert_int_equal(r.status, 200);
+    json_t *recs = edge_consume(&e);
+    assert_non_null(edge_find(recs, r.request_id));
+    json_decref(recs);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_and_post_reports_arrive_byte_for_byte),
         cmocka_unit_test(test_authenticated_uploads_carry_the_user),
         cmocka_unit_test(test_reload_swaps_the_credentials_file),
+        cmocka_unit_test(test_kafka_settings_cannot_turn_off_delivery_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
