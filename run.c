@@ -22,6 +22,7 @@
 #include "contract.h"
 #include "decoder.h"
 #include "ingest.h"
+#include "kafka.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -224,6 +225,14 @@ static int check_roles(const char *cmd, bool is_run, bool loader_failed, const p
                                                   &port, err, sizeof err) != PR_OK) {
         fprintf(f, "%s\n", err);
         bad++;
+    }
+    /* kafka.* pass-through: what librdkafka refuses is known now, not at start-up */
+    rd_kafka_conf_t *kc = pr_kafka_conf_new(common, "check", NULL, err, sizeof err);
+    if (!kc) {
+        fprintf(f, "%s\n", err);
+        bad++;
+    } else {
+        rd_kafka_conf_destroy(kc);
     }
     if (icfg && ingest_cfg_check(icfg, common, f) != PR_OK)
         bad++;

@@ -44,6 +44,13 @@ expect_err "'maybe' is not full or normal" "sink bad sync"
 PHONEREPORT_SINK_BATCH_MAX=0 expect_exit 78 "bad env value" "$B" sink --brokers 127.0.0.1:1
 expect_err "env PHONEREPORT_SINK_BATCH_MAX" "bad env value names the variable"
 expect_exit 78 "run bad partitions" "$B" run --embedded-partitions 0
+# kafka.* properties librdkafka refuses are configuration errors too, found before start
+expect_exit 78 "unknown kafka property" "$B" ingest --brokers 127.0.0.1:1 --listen 127.0.0.1:0 \
+    --kafka.no.such.prop 1
+expect_err "kafka.no.such.prop: No such configuration property" "unknown kafka property"
+PHONEREPORT_KAFKA_LINGER_MS=soon expect_exit 78 "bad kafka value" "$B" sink --brokers 127.0.0.1:1 \
+    --api-listen 127.0.0.1:0
+expect_err "kafka.linger.ms" "bad kafka value"
 cfg=$(mktemp)
 echo '{"api-listen": "127.0.0.1:0", "sink-batch-maxx": 3}' >"$cfg"
 expect_exit 78 "unknown key in config file" "$B" sink --brokers 127.0.0.1:1 --config "$cfg"
