@@ -284,6 +284,11 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
     pr_status rc;
 
     int64_t next = sink_store_offset_get(l->st, topic, rkm->partition);
+    if (next < -1) { /* unknown whether this record was applied: treat as a store failure */
+        PR_LOG(PR_LOG_ERROR, "sink", "stored offset unreadable",
+               json_pack("{ss}", "error", sqlite3_errmsg(sink_store_db(l->st))));
+        return PR_EFATAL;
+    }
     if (next >= 0 && rkm->offset < next) {
         pr_counter_inc(l->c_skipped);
         return PR_OK;

@@ -129,7 +129,8 @@ pr_status sink_store_begin(sink_store *st, char *err, size_t errlen);
 pr_status sink_store_commit(sink_store *st, char *err, size_t errlen);
 void sink_store_rollback(sink_store *st);
 bool sink_store_in_txn(sink_store *st);
-/* Applied offsets: the next offset to read for topic/partition, or -1 if none stored. */
+/* Applied offsets: the next offset to read for topic/partition, -1 if none stored, -2 if the
+ * store cannot be read (never to be taken for "none": the records would be applied again). */
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
 pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
                                 char *err, size_t errlen);

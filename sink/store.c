@@ -252,11 +252,14 @@ int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partiti
     sqlite3_stmt *s = sink_store_stmt(st, Q_OFFSET_GET);
     int64_t next = -1;
     if (!s)
-        return -1;
+        return -2;
     sink_bind_text(s, 1, topic);
     sqlite3_bind_int(s, 2, partition);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
         next = sqlite3_column_int64(s, 0);
+    else if (r != SQLITE_DONE)
+        next = -2;
     sqlite3_reset(s);
     return next;
 }

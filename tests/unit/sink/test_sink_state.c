@@ -381,6 +381,23 @@ static void test_offsets_commit_and_roll_back_with_the_state(void **state)
     free(t);
 }
 
+/* A store that cannot be read must not answer "no offset stored" (the sink would apply the
+ * partition's records again from the beginning). */
+static void test_offset_read_failure_is_not_taken_for_no_offset(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "x.config", 2, 8, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), 8);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 3), -1);
+    /* The cached statement now fails (its table is gone), as on an I/O error. */
+    assert_int_equal(sqlite3_exec(sink_store_db(f->st), "DROP TABLE offsets", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_true(sink_store_offset_get(f->st, "x.config", 2) < -1);
+}
+
 /* ---- event validation catalogue ----------------------------------------------------- */
 
 static void expect_rejected(const char *text, bool status_topic, const char *key,
@@ -814,6 +831,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_omits_names_that_would_inject_markup, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_offset_read_failure_is_not_taken_for_no_offset, setup,
                                         teardown),
         cmocka_unit_test(test_config_check_reports_every_problem),
     };
