@@ -199,7 +199,21 @@ void ingest_stop(ingest *r)
            json_pack("{sI}", "timeout_ms", (json_int_t)r->cfg->shutdown_timeout_ms));
     int undelivered = ingest_pub_drain(r->pub, (int)r->cfg->shutdown_timeout_ms);
     long unanswered = wait_pending(r, 5000);
-    ingest_http_stop(r);
+    /* A body that finished during the drain was produced after the purge: purge and wait
+     * again, in bounded rounds. libmicrohttpd aborts the process if its daemon is stopped
+     * while a connection is suspended, so the daemon is only stopped once none is. */
+    for (int round = 0; unanswered > 0 && round < 10; round++) {
+        undelivered += ingest_pub_drain(r->pub, 0);
+        unanswered = wait_pending(r, 1000);
+    }
+    if (unanswered > 0) {
+        PR_LOG(PR_LOG_ERROR, "ingest",
+               "connections still wait for Kafka: the HTTP daemon is left to process exit",
+               json_pack("{sI}", "unanswered", (json_int_t)unanswered));
+        r->daemon_abandoned = true;
+    } else {
+        ingest_http_stop(r);
+    }
     ingest_pub_stop(r->pub);
     atomic_store(&r->started, false);
     PR_LOG(undelivered ? PR_LOG_WARN : PR_LOG_INFO, "ingest", "stopped",
@@ -211,6 +225,8 @@ void ingest_free(ingest *r)
     if (!r)
         return;
     ingest_stop(r);
+    if (r->daemon_abandoned) /* see ingest_stop: stopping it would abort the process */
+        return;
     ingest_http_stop(r);
     ingest_pub_free(r->pub);
     ingest_auth_free(r->auth);

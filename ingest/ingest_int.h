@@ -286,6 +286,7 @@ struct ingest {
     unsigned port;
     atomic_bool started;
     atomic_bool stopping;
+    bool daemon_abandoned; /* suspended connections outlived the stop: daemon not stopped */
 
     pthread_mutex_t wait_mu; /* pending: records sent whose answer is not queued yet */
     pthread_cond_t wait_cv;
