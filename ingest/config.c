@@ -57,6 +57,9 @@ static const pr_cfg_entry ingest_cfg_table[] = {
       "idle time after which a connection is closed (cuts slow clients)"),
     E("upload-timeout", PR_CFG_MS, "120s", request_timeout_ms, 1000, 3600000,
       "longest time to receive one upload (cuts clients that trickle a body)"),
+    E("header-timeout", PR_CFG_MS, "30s", header_timeout_ms, 1000, 3600000,
+      "longest wait for a request's line and headers, also between keep-alive requests "
+      "(cuts clients that trickle headers)"),
     E("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
       "simultaneous connections in total"),
     E("max-connections-per-ip", PR_CFG_INT, "0", max_connections_per_ip, 0, 1000000,

@@ -28,6 +28,7 @@
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,103 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Header watchdog. libmicrohttpd's connection time-out is an idle time-out: a client that
+ * sends one byte of its request line or headers within every idle period (slow-loris) is
+ * never cut by it, and the access handler is not called before the headers are complete.
+ * So every connection is tracked from libmicrohttpd's connection notifications: it is "in
+ * headers" from its start and again after each completed request (keep-alive) until the
+ * handler first sees the next request; a thread shuts down the socket of one in headers for
+ * longer than header-timeout, and libmicrohttpd then closes it. Entries are unlinked (under
+ * hw_mu) in the CLOSED notification, before libmicrohttpd closes the descriptor, so a
+ * shutdown never reaches a reused descriptor.
+ */
+typedef struct hdr_watch {
+    int fd;
+    atomic_llong since_ms; /* when the current wait for headers began */
+    atomic_bool in_headers;
+    bool cut;
+    struct hdr_watch *prev, *next;
+} hdr_watch;
+
+static hdr_watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void watch_headers(struct MHD_Connection *conn, bool waiting)
+{
+    hdr_watch *w = watch_of(conn);
+    if (!w)
+        return;
+    if (waiting)
+        atomic_store(&w->since_ms, mono_ms());
+    atomic_store(&w->in_headers, waiting);
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    ingest *r = cls;
+    hdr_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(w = calloc(1, sizeof *w)))
+            return; /* not watched: only the idle time-out applies */
+        w->fd = ci->connect_fd;
+        atomic_init(&w->since_ms, mono_ms());
+        atomic_init(&w->in_headers, true);
+        pthread_mutex_lock(&r->hw_mu);
+        w->next = r->hw_head;
+        if (r->hw_head)
+            r->hw_head->prev = w;
+        r->hw_head = w;
+        pthread_mutex_unlock(&r->hw_mu);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+        pthread_mutex_lock(&r->hw_mu);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            r->hw_head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&r->hw_mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog(void *arg)
+{
+    ingest *r = arg;
+    pthread_mutex_lock(&r->hw_mu);
+    while (atomic_load(&r->hw_run)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->hw_cv, &r->hw_mu, &ts);
+        long long now = mono_ms();
+        for (hdr_watch *w = r->hw_head; w; w = w->next) {
+            if (w->cut || !atomic_load(&w->in_headers) ||
+                now - atomic_load(&w->since_ms) <= r->cfg->header_timeout_ms)
+                continue;
+            w->cut = true;
+            shutdown(w->fd, SHUT_RDWR);
+            pr_counter_inc(r->hw_cut);
+        }
+    }
+    pthread_mutex_unlock(&r->hw_mu);
+    return NULL;
+}
+
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     ingest *r = cls;
@@ -304,7 +402,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     ingest *r = cls;
     req *q = *con_cls;
-    (void)conn;
+    watch_headers(conn, true); /* keep-alive: the next request's headers are awaited */
     if (!q)
         return;
     *con_cls = NULL;
@@ -730,6 +828,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
     switch (q->state) {
     case REQ_NEW: {
+        watch_headers(conn, false);
         bool get =
             strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         bool up =
@@ -816,16 +915,28 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     long long timeout_s = (r->cfg->connection_timeout_ms + 999) / 1000;
+    r->hw_cut = pr_metrics_counter(r->metrics, "phonereport_ingest_header_timeouts_total",
+                                   "Connections cut for taking longer than header-timeout to "
+                                   "send a request's line and headers",
+                                   "");
     r->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&r->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)r->cfg->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)r->cfg->max_header_bytes, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, r,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, r, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, r,
+        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!r->daemon)
         return pr_err(PR_EFATAL, err, errlen, "cannot listen on %s (in use, or bad TLS files?)",
                       r->cfg->listen);
+    atomic_store(&r->hw_run, true);
+    if (pthread_create(&r->hw_thr, NULL, watchdog, r) != 0) {
+        MHD_stop_daemon(r->daemon);
+        r->daemon = NULL;
+        return pr_err(PR_EFATAL, err, errlen, "cannot start the header watchdog thread");
+    }
+    r->hw_started = true;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(r->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (di)
         r->port = di->port;
@@ -847,6 +958,14 @@ void ingest_http_quiesce(ingest *r)
 void ingest_http_stop(ingest *r)
 {
     if (r->daemon)
-        MHD_stop_daemon(r->daemon);
+        MHD_stop_daemon(r->daemon); /* CLOSED notifications empty the watch list */
     r->daemon = NULL;
+    if (r->hw_started) {
+        pthread_mutex_lock(&r->hw_mu);
+        atomic_store(&r->hw_run, false);
+        pthread_cond_signal(&r->hw_cv);
+        pthread_mutex_unlock(&r->hw_mu);
+        pthread_join(r->hw_thr, NULL);
+        r->hw_started = false;
+    }
 }

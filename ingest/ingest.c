@@ -105,6 +105,8 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
     pthread_rwlock_init(&r->auth_lock, NULL);
     pthread_mutex_init(&r->wait_mu, NULL);
     pthread_cond_init(&r->wait_cv, NULL);
+    pthread_mutex_init(&r->hw_mu, NULL);
+    pthread_cond_init(&r->hw_cv, NULL);
     ingest_budget_init(&r->budget, cfg->max_inflight_bytes);
     stats_init(r);
 
@@ -238,6 +240,8 @@ void ingest_free(ingest *r)
     free(r->tls_ca_pem);
     pthread_cond_destroy(&r->wait_cv);
     pthread_mutex_destroy(&r->wait_mu);
+    pthread_cond_destroy(&r->hw_cv);
+    pthread_mutex_destroy(&r->hw_mu);
     pthread_rwlock_destroy(&r->auth_lock);
     free(r);
 }

@@ -47,6 +47,7 @@ struct ingest_cfg {
     char *tls_client_ca;      /* PEM CA: phones' client certificates are requested, verified */
     bool tls_client_optional; /* with tls-client-ca: a phone may come without a certificate */
     long long connection_timeout_ms; /* idle time-out of a connection */
+    long long header_timeout_ms;     /* longest wait for a request's line and headers */
     long long request_timeout_ms;    /* longest time from request line to last body byte */
     long long max_connections;
     long long max_connections_per_ip; /* 0 = unlimited */
@@ -287,6 +288,16 @@ struct ingest {
     atomic_bool started;
     atomic_bool stopping;
     bool daemon_abandoned; /* suspended connections outlived the stop: daemon not stopped */
+
+    /* Header watchdog (http.c): connections still waiting for a request's headers past
+     * header-timeout are shut down, which idle time-outs alone cannot do (a trickle). */
+    pthread_mutex_t hw_mu; /* guards the list; each entry's flags are atomics */
+    struct hdr_watch *hw_head;
+    pthread_cond_t hw_cv;
+    pthread_t hw_thr;
+    bool hw_started;
+    atomic_bool hw_run;
+    pr_counter *hw_cut; /* connections cut */
 
     pthread_mutex_t wait_mu; /* pending: records sent whose answer is not queued yet */
     pthread_cond_t wait_cv;

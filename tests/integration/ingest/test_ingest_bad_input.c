@@ -265,6 +265,40 @@ static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
     edge_stop(&e);
 }
 
+static void test_trickled_headers_are_cut_by_the_header_timeout(void **state)
+{
+    (void)state;
+    edge e;
+    /* The idle time-out (60 s) never fires: a byte comes every 100 ms. */
+    const char *args[] = {"--header-timeout=1s", "--connection-timeout=60s", NULL};
+    edge_start(&e, ts_brokers(), "ihtrickle", args);
+    int fd = dial(&e);
+    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    char buf[1024];
+    bool closed = false;
+    int sent = 0;
+    long long deadline = ts_now_ms() + 60000;
+    /* 600 header bytes, one every 100 ms, would take a minute: the edge must cut it first */
+    while (!closed && sent < 600 && ts_now_ms() < deadline) {
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+            closed = true;
+            break;
+        }
+        sent++;
+        ssize_t r = wait_read(fd, buf, sizeof buf, 100);
+        if (r == 0)
+            closed = true;
+        else if (r > 0)
+            fail_msg("an answer to trickled headers: %s", buf);
+    }
+    close(fd);
+    assert_true(closed);
+    assert_true(sent < 600);
+    assert_int_equal(count_records(&e), 0);
+    edge_stop(&e);
+}
+
 static void test_connections_over_the_per_ip_limit_are_closed(void **state)
 {
     (void)state;
@@ -367,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_bad_uploads_get_their_status_and_publish_nothing),
         cmocka_unit_test(test_bad_or_missing_credentials_get_401_and_publish_nothing),
         cmocka_unit_test(test_trickled_body_is_cut_by_the_request_timeout),
+        cmocka_unit_test(test_trickled_headers_are_cut_by_the_header_timeout),
         cmocka_unit_test(test_connections_over_the_per_ip_limit_are_closed),
         cmocka_unit_test(test_full_inflight_budget_gives_503_with_retry_after),
         cmocka_unit_test(test_body_kafka_cannot_hold_gets_413_not_503),
