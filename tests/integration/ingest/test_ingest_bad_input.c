@@ -232,20 +232,19 @@ static ssize_t wait_read(int fd, char *buf, size_t cap, long ms)
     return r;
 }
 
-static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
+/* Starts an edge with `args`, sends `head`, then one byte every 100 ms: 600 bytes would take a
+ * minute, so the edge must cut the connection long before; asserts it did, with no answer and
+ * nothing published. */
+static void assert_trickle_is_cut(const char *tag, const char *const *args, const char *head)
 {
-    (void)state;
     edge e;
-    const char *args[] = {"--upload-timeout=1s", "--connection-timeout=60s", NULL};
-    edge_start(&e, ts_brokers(), "itrickle", args);
+    edge_start(&e, ts_brokers(), tag, args);
     int fd = dial(&e);
-    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n";
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
     char buf[1024];
     bool closed = false;
     int sent = 0;
     long long deadline = ts_now_ms() + 60000;
-    /* one byte every 100 ms would take a minute: the edge must cut it long before */
     while (!closed && sent < 600 && ts_now_ms() < deadline) {
         if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
             closed = true;
@@ -256,7 +255,7 @@ static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
         if (r == 0)
             closed = true;
         else if (r > 0)
-            fail_msg("an answer to a trickled upload: %s", buf);
+            fail_msg("an answer to a trickled request (%s): %s", tag, buf);
     }
     close(fd);
     assert_true(closed);
@@ -265,38 +264,22 @@ static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
     edge_stop(&e);
 }
 
+static void test_trickled_body_is_cut_by_the_request_timeout(void **state)
+{
+    (void)state;
+    const char *args[] = {"--upload-timeout=1s", "--connection-timeout=60s", NULL};
+    assert_trickle_is_cut(
+        "itrickle", args,
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 600\r\n\r\n");
+}
+
 static void test_trickled_headers_are_cut_by_the_header_timeout(void **state)
 {
     (void)state;
-    edge e;
     /* The idle time-out (60 s) never fires: a byte comes every 100 ms. */
     const char *args[] = {"--header-timeout=1s", "--connection-timeout=60s", NULL};
-    edge_start(&e, ts_brokers(), "ihtrickle", args);
-    int fd = dial(&e);
-    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
-    char buf[1024];
-    bool closed = false;
-    int sent = 0;
-    long long deadline = ts_now_ms() + 60000;
-    /* 600 header bytes, one every 100 ms, would take a minute: the edge must cut it first */
-    while (!closed && sent < 600 && ts_now_ms() < deadline) {
-        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
-            closed = true;
-            break;
-        }
-        sent++;
-        ssize_t r = wait_read(fd, buf, sizeof buf, 100);
-        if (r == 0)
-            closed = true;
-        else if (r > 0)
-            fail_msg("an answer to trickled headers: %s", buf);
-    }
-    close(fd);
-    assert_true(closed);
-    assert_true(sent < 600);
-    assert_int_equal(count_records(&e), 0);
-    edge_stop(&e);
+    assert_trickle_is_cut("ihtrickle", args,
+                          "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nX-Slow: ");
 }
 
 static void test_connections_over_the_per_ip_limit_are_closed(void **state)
