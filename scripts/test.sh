@@ -11,6 +11,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 PR_VENV=${PR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/phonereport/venv}
 build=${PR_BUILD_DIR:-$top/build-test}
 
+# The README's by-hand build (Release with the tests, -Werror, -O2 and fortify) must compile:
+# optimisation enables warnings (format truncation) that the Debug build cannot see.
+release=${PR_RELEASE_BUILD_DIR:-$top/build-release-tests}
+cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+ninja -C "$release" -j "$(nproc)"
+
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_SANITIZE=ON \
     -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
 ninja -C "$build" -j "$(nproc)"

@@ -264,7 +264,7 @@ static void model_free(model *m)
 /* Sum of the stored next offsets (records consumed and committed), -1 if no store yet. */
 static long long committed_records(const char *data_dir)
 {
-    char path[4200];
+    char path[4300];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -288,7 +288,7 @@ static long long committed_records(const char *data_dir)
 /* Outbox rows still waiting for a delivery report, for one output topic. */
 static long long outbox_rows_of(const char *data_dir, pr_topic t)
 {
-    char path[4200], sql[128];
+    char path[4300], sql[128];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -306,7 +306,7 @@ static long long outbox_rows_of(const char *data_dir, pr_topic t)
 
 static long long outbox_rows(const char *data_dir)
 {
-    char path[4200];
+    char path[4300];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -355,7 +355,7 @@ static char *dump_store(const char *data_dir)
         "SELECT mac, param, intended, actual, since, d.version FROM drift d"
         " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
         NULL};
-    char path[4200], *buf = NULL;
+    char path[4300], *buf = NULL;
     size_t len = 0;
     sqlite3 *db = NULL;
     FILE *out = open_memstream(&buf, &len);
@@ -462,7 +462,7 @@ static char *cleanup_policy(const char *topic)
 /* Writes the values as JSON lines and validates them against <schema>. */
 static void validate_records(json_t *records, const char *schema, const char *dir)
 {
-    char path[4200];
+    char path[4300];
     size_t i;
     json_t *r;
     snprintf(path, sizeof path, "%s/%s.jsonl", dir, schema);
@@ -553,7 +553,11 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
     set_str(&ip->cfg->profiles_dir, profiles_dir);
     set_str(&ip->cfg->group, group);
     ip->cfg->batch_max = 64;
-    assert_int_equal(sink_cfg_check(ip->cfg, &ip->common, stderr), PR_OK);
+    pr_errlist errs = {0};
+    pr_status checked = sink_cfg_check(ip->cfg, &ip->common, &errs);
+    pr_errlist_print(&errs, NULL, stderr);
+    pr_errlist_release(&errs);
+    assert_int_equal(checked, PR_OK);
     ip->metrics = pr_metrics_new();
     if (sink_new(&ip->common, ip->cfg, ip->metrics, &ip->snk, err, sizeof err) != PR_OK)
         fail_msg("sink_new: %s", err);
