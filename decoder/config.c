@@ -66,14 +66,14 @@ pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
     return s;
 }
 
-pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common, FILE *errout)
+pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs)
 {
     pr_status st = PR_OK;
     decoder_digest d[2];
     size_t nd = 0;
     (void)common;
     if (decoder_digests_parse(cfg->digests, d, &nd) != 0) {
-        fprintf(errout, "decoder-openssl-digests: \"%s\" is not a list of md5 and/or sha256\n",
+        pr_errlist_add(errs, "decoder-openssl-digests: \"%s\" is not a list of md5 and/or sha256",
                 cfg->digests ? cfg->digests : "");
         st = PR_EINVAL;
     }
@@ -81,17 +81,17 @@ pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common,
         decoder_keystore *ks = NULL;
         char err[512];
         if (decoder_keystore_load(cfg->keystore, &ks, err, sizeof err) != PR_OK) {
-            fprintf(errout, "decoder-keystore: %s\n", err);
+            pr_errlist_add(errs, "decoder-keystore: %s", err);
             st = PR_EINVAL;
         }
         decoder_keystore_free(ks);
     }
     if (cfg->group && !*cfg->group) {
-        fprintf(errout, "decoder-group: must not be empty\n");
+        pr_errlist_add(errs, "decoder-group: must not be empty");
         st = PR_EINVAL;
     }
     if (cfg->transactional_id && !*cfg->transactional_id) {
-        fprintf(errout, "decoder-transactional-id: must not be empty\n");
+        pr_errlist_add(errs, "decoder-transactional-id: must not be empty");
         st = PR_EINVAL;
     }
     return st;

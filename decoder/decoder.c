@@ -164,12 +164,12 @@ void decoder_free(decoder *r)
     free(r);
 }
 
-int decoder_ready(const decoder *r)
+bool decoder_ready(const decoder *r)
 {
     return r && atomic_load(&r->ready) && !atomic_load(&r->fatal);
 }
 
-int decoder_failed(const decoder *r)
+bool decoder_failed(const decoder *r)
 {
     return r && atomic_load(&r->fatal);
 }

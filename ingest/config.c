@@ -145,7 +145,7 @@ static int file_readable(const char *path)
     return access(path, R_OK) == 0;
 }
 
-pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, FILE *errout)
+pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs)
 {
     char err[512];
     int bad = 0;
@@ -153,8 +153,7 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, F
 
 #define PROBLEM(...)                                                                               \
     do {                                                                                           \
-        fprintf(errout, "ingest: " __VA_ARGS__);                                                   \
-        fputc('\n', errout);                                                                       \
+        pr_errlist_add(errs, "ingest: " __VA_ARGS__);                                              \
         bad++;                                                                                     \
     } while (0)
 

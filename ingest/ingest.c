@@ -246,7 +246,7 @@ void ingest_free(ingest *r)
     free(r);
 }
 
-int ingest_ready(const ingest *r)
+bool ingest_ready(const ingest *r)
 {
     return r && atomic_load(&((ingest *)r)->started) && !atomic_load(&((ingest *)r)->stopping) &&
            ingest_pub_ready(r->pub);

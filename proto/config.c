@@ -31,32 +31,6 @@ const pr_cfg_entry pr_common_cfg_table[] = {
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };
 
-typedef struct errlist {
-    char **msg;
-    size_t len, cap;
-} errlist;
-
-static void add_err(errlist *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_err(errlist *e, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (e->len == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 8;
-        char **n = realloc(e->msg, cap * sizeof *n);
-        if (!n)
-            return;
-        e->msg = n;
-        e->cap = cap;
-    }
-    char *d = strdup(buf);
-    if (d)
-        e->msg[e->len++] = d;
-}
-
 /* One entry with the struct it writes to. */
 typedef struct slot {
     const pr_cfg_entry *e;
@@ -134,7 +108,7 @@ int pr_cfg_parse_bytes(const char *s, long long *out)
     return parse_scaled(s, out, u, f, 10);
 }
 
-static void set_value(const slot *sl, const char *text, const char *origin, errlist *errs)
+static void set_value(const slot *sl, const char *text, const char *origin, pr_errlist *errs)
 {
     const pr_cfg_entry *e = sl->e;
     char *field = (char *)sl->base + e->offset;
@@ -147,7 +121,7 @@ static void set_value(const slot *sl, const char *text, const char *origin, errl
         char **p = (char **)(void *)field;
         char *copy = strdup(text);
         if (!copy) {
-            add_err(errs, "--%s: out of memory", e->name);
+            pr_errlist_add(errs, "--%s: out of memory", e->name);
             return;
         }
         free(*p);
@@ -156,56 +130,62 @@ static void set_value(const slot *sl, const char *text, const char *origin, errl
     }
     case PR_CFG_BOOL:
         if (pr_cfg_parse_bool(text, (bool *)(void *)field) != 0)
-            add_err(errs, "--%s (%s): '%s' is not a boolean (true/false)", e->name, origin, text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a boolean (true/false)", e->name, origin, text);
         return;
     case PR_CFG_INT: {
         char *end;
         errno = 0;
         v = strtoll(text, &end, 10);
         if (errno || end == text || *end) {
-            add_err(errs, "--%s (%s): '%s' is not an integer", e->name, origin, text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not an integer", e->name, origin, text);
             return;
         }
         break;
     }
     case PR_CFG_MS:
         if (pr_cfg_parse_ms(text, &v) != 0) {
-            add_err(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name, origin,
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name, origin,
                     text);
             return;
         }
         break;
     case PR_CFG_BYTES:
         if (pr_cfg_parse_bytes(text, &v) != 0) {
-            add_err(errs, "--%s (%s): '%s' is not a size (e.g. 512k, 4m)", e->name, origin, text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a size (e.g. 512k, 4m)", e->name, origin, text);
             return;
         }
         break;
     }
     if (bounded && (v < e->min || v > e->max)) {
-        add_err(errs, "--%s (%s): %s is out of range [%lld, %lld]", e->name, origin, text, e->min,
+        pr_errlist_add(errs, "--%s (%s): %s is out of range [%lld, %lld]", e->name, origin, text, e->min,
                 e->max);
         return;
     }
     *(long long *)(void *)field = v;
 }
 
-static void kafka_set(pr_common_cfg *c, const char *key, const char *value, errlist *errs)
+static void kafka_set(pr_common_cfg *c, const char *key, const char *value, pr_errlist *errs)
 {
     if (!c) {
-        add_err(errs, "kafka.%s: this command takes no Kafka settings", key);
+        pr_errlist_add(errs, "kafka.%s: this command takes no Kafka settings", key);
         return;
     }
     if (!*key) {
-        add_err(errs, "kafka.: a Kafka property name is missing");
+        pr_errlist_add(errs, "kafka.: a Kafka property name is missing");
         return;
     }
     pr_cfg_kv *n = realloc(c->kafka, (c->kafka_len + 1) * sizeof *n);
-    if (!n)
+    char *k = strdup(key), *v = strdup(value);
+    if (n)
+        c->kafka = n;
+    if (!n || !k || !v) {
+        free(k);
+        free(v);
+        pr_errlist_add(errs, "kafka.%s: out of memory", key);
         return;
-    c->kafka = n;
-    n[c->kafka_len].key = strdup(key);
-    n[c->kafka_len].value = strdup(value);
+    }
+    n[c->kafka_len].key = k;
+    n[c->kafka_len].value = v;
     c->kafka_len++;
 }
 
@@ -318,7 +298,7 @@ static void print_config(FILE *out, const slots *s, const pr_common_cfg *common)
     json_decref(o);
 }
 
-static void load_file(const char *path, const slots *s, pr_common_cfg *common, errlist *errs)
+static void load_file(const char *path, const slots *s, pr_common_cfg *common, pr_errlist *errs)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
@@ -327,11 +307,11 @@ static void load_file(const char *path, const slots *s, pr_common_cfg *common, e
     char num[64], origin[600];
 
     if (!root) {
-        add_err(errs, "config file %s: line %d: %s", path, jerr.line, jerr.text);
+        pr_errlist_add(errs, "config file %s: line %d: %s", path, jerr.line, jerr.text);
         return;
     }
     if (!json_is_object(root)) {
-        add_err(errs, "config file %s: the top level must be a JSON object", path);
+        pr_errlist_add(errs, "config file %s: the top level must be a JSON object", path);
         goto out;
     }
     snprintf(origin, sizeof origin, "config file %s", path);
@@ -350,13 +330,13 @@ static void load_file(const char *path, const slots *s, pr_common_cfg *common, e
                 } else if (json_is_boolean(kv))
                     kafka_set(common, kk, json_is_true(kv) ? "true" : "false", errs);
                 else
-                    add_err(errs, "%s: kafka.%s must be a string, number or boolean", origin, kk);
+                    pr_errlist_add(errs, "%s: kafka.%s must be a string, number or boolean", origin, kk);
             }
             continue;
         }
         const slot *sl = find_slot(s, key, strlen(key));
         if (!sl) {
-            add_err(errs, "%s: unknown key '%s'", origin, key);
+            pr_errlist_add(errs, "%s: unknown key '%s'", origin, key);
             continue;
         }
         if (json_is_string(val))
@@ -367,13 +347,13 @@ static void load_file(const char *path, const slots *s, pr_common_cfg *common, e
         } else if (json_is_boolean(val))
             set_value(sl, json_is_true(val) ? "true" : "false", origin, errs);
         else
-            add_err(errs, "%s: '%s' must be a string, integer or boolean", origin, key);
+            pr_errlist_add(errs, "%s: '%s' must be a string, integer or boolean", origin, key);
     }
 out:
     json_decref(root);
 }
 
-static void load_env(char **envp, const slots *s, pr_common_cfg *common, errlist *errs)
+static void load_env(char **envp, const slots *s, pr_common_cfg *common, pr_errlist *errs)
 {
     for (char **ep = envp; ep && *ep; ep++) {
         const char *kv = *ep, *eq = strchr(kv, '=');
@@ -410,7 +390,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
                           int argc, char **argv, char **envp, const char *usage, const char *about,
                           FILE *out, FILE *out_err)
 {
-    errlist errs = {0};
+    pr_errlist errs = {0};
     slots s = {0};
     size_t total = 0;
     bool want_print = false;
@@ -440,7 +420,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
     for (size_t i = 0; i < s.len; i++)
         for (size_t j = i + 1; j < s.len; j++)
             if (strcmp(s.v[i].e->name, s.v[j].e->name) == 0)
-                add_err(&errs, "internal: option --%s is defined twice", s.v[i].e->name);
+                pr_errlist_add(&errs, "internal: option --%s is defined twice", s.v[i].e->name);
 
     /* First pass: help, print-config and the config file, which the others depend on. */
     for (int i = 1; i < argc; i++) {
@@ -475,13 +455,13 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
             continue;
         if (strcmp(a, "--config") == 0) {
             if (++i >= argc)
-                add_err(&errs, "--config needs a file");
+                pr_errlist_add(&errs, "--config needs a file");
             continue;
         }
         if (strncmp(a, "--config=", 9) == 0)
             continue;
         if (strncmp(a, "--", 2) != 0) {
-            add_err(&errs, "unexpected argument '%s' (options start with --)", a);
+            pr_errlist_add(&errs, "unexpected argument '%s' (options start with --)", a);
             continue;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
@@ -493,7 +473,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
             if (!value && i + 1 < argc)
                 value = argv[++i];
             if (!value)
-                add_err(&errs, "--kafka.%s needs a value", key);
+                pr_errlist_add(&errs, "--kafka.%s needs a value", key);
             else
                 kafka_set(common, key, value, &errs);
             continue;
@@ -508,7 +488,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
             sl = NULL;
         }
         if (!sl) {
-            add_err(&errs, "unknown option --%.*s (see --help)", (int)nlen, name);
+            pr_errlist_add(&errs, "unknown option --%.*s (see --help)", (int)nlen, name);
             continue;
         }
         if (!value) {
@@ -520,7 +500,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
                 value = argv[++i];
         }
         if (!value)
-            add_err(&errs, "--%s needs a value", sl->e->name);
+            pr_errlist_add(&errs, "--%s needs a value", sl->e->name);
         else
             set_value(sl, value, "flag", &errs);
     }
@@ -531,7 +511,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         for (size_t i = 0; i < 4; i++)
             ok = ok || strcmp(common->log_level, lv[i]) == 0;
         if (!ok)
-            add_err(&errs, "--log-level: '%s' is not one of debug, info, warn, error",
+            pr_errlist_add(&errs, "--log-level: '%s' is not one of debug, info, warn, error",
                     common->log_level);
     }
 
@@ -545,17 +525,18 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         size_t plen =
             strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
         if (p[plen] != '\0' || plen + longest > 249)
-            add_err(&errs,
+            pr_errlist_add(&errs,
                     "--topic-prefix: '%.40s' is not a Kafka topic prefix (letters, digits, '.', "
                     "'_', '-'; at most %zu characters)",
                     p, 249 - longest);
     }
 
-    if (errs.len) {
-        for (size_t i = 0; i < errs.len; i++)
-            fprintf(out_err, "phonereport %s: %s\n", cmd, errs.msg[i]);
-        fprintf(out_err, "phonereport %s: %zu configuration error%s, see --help\n", cmd, errs.len,
-                errs.len == 1 ? "" : "s");
+    if (pr_errlist_count(&errs)) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "phonereport %s: ", cmd);
+        pr_errlist_print(&errs, prefix, out_err);
+        fprintf(out_err, "phonereport %s: %zu configuration error%s, see --help\n", cmd,
+                pr_errlist_count(&errs), pr_errlist_count(&errs) == 1 ? "" : "s");
         res = PR_CFG_EXIT_ERROR;
         goto out;
     }
@@ -564,9 +545,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         res = PR_CFG_EXIT_OK;
     }
 out:
-    for (size_t i = 0; i < errs.len; i++)
-        free(errs.msg[i]);
-    free(errs.msg);
+    pr_errlist_release(&errs);
     free(s.v);
     return res;
 }

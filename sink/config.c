@@ -79,7 +79,7 @@ static int dir_usable(const char *path)
     return stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
 }
 
-pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE *errout)
+pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs)
 {
     int bad = 0;
     char err[512];
@@ -88,27 +88,27 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE 
     struct stat sb;
     (void)common;
     if (pr_listen_resolve(cfg->api_listen, "api-listen", &ss, &port, err, sizeof err) != PR_OK) {
-        fprintf(errout, "%s\n", err);
+        pr_errlist_add(errs, "%s", err);
         bad++;
     }
     if (!cfg->data_dir || !*cfg->data_dir) {
-        fprintf(errout, "data-dir: must be set\n");
+        pr_errlist_add(errs, "data-dir: must be set");
         bad++;
     } else if (dir_usable(cfg->data_dir) != 0) {
-        fprintf(errout, "data-dir: '%s' is not a writable directory and cannot be created\n",
+        pr_errlist_add(errs, "data-dir: '%s' is not a writable directory and cannot be created",
                 cfg->data_dir);
         bad++;
     }
     if (cfg->profiles_dir && (stat(cfg->profiles_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
-        fprintf(errout, "profiles-dir: '%s' is not a directory\n", cfg->profiles_dir);
+        pr_errlist_add(errs, "profiles-dir: '%s' is not a directory", cfg->profiles_dir);
         bad++;
     }
     if (!cfg->group || !*cfg->group) {
-        fprintf(errout, "sink-group: must not be empty\n");
+        pr_errlist_add(errs, "sink-group: must not be empty");
         bad++;
     }
     if (cfg->sync && strcmp(cfg->sync, "full") != 0 && strcmp(cfg->sync, "normal") != 0) {
-        fprintf(errout, "sink-sync: '%s' is not full or normal\n", cfg->sync);
+        pr_errlist_add(errs, "sink-sync: '%s' is not full or normal", cfg->sync);
         bad++;
     }
     return bad ? PR_EINVAL : PR_OK;

@@ -116,7 +116,7 @@ void sink_free(sink *r)
     free(r);
 }
 
-int sink_ready(const sink *r)
+bool sink_ready(const sink *r)
 {
     return r && r->ready;
 }

@@ -9,10 +9,11 @@
 #ifndef SINK_H
 #define SINK_H
 
-#include <stdio.h>
+#include <stdbool.h>
 
 #include "config.h"
 #include "metrics.h"
+#include "role.h"
 #include "status.h"
 
 typedef struct sink_cfg sink_cfg;
@@ -21,13 +22,15 @@ typedef struct sink sink;
 /* A config struct with every field unset; filled by pr_cfg_load() through the section. */
 sink_cfg *sink_cfg_new(void);
 pr_cfg_section sink_cfg_section(sink_cfg *cfg);
-/* Cross-field checks after loading (files exist, ranges that depend on each other). Writes
- * one line per problem to errout; PR_EINVAL if any. */
-pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, FILE *errout);
+/* Cross-field checks after loading (files exist, ranges that depend on each other). Adds
+ * one message per problem to errs; PR_EINVAL if any. */
+pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs);
 void sink_cfg_free(sink_cfg *cfg); /* NULL is a no-op */
 
-/* Creates the role (clients, sockets) without starting its threads. cfg and common are
- * borrowed and must outlive the role; metrics is shared and must outlive it too. */
+/* Creates the role's Kafka clients (librdkafka runs threads of its own from here on) and
+ * opens what it owns, but accepts no work before _start. cfg and common are borrowed and must
+ * outlive the role; metrics is shared and must outlive it too. The status class says why it
+ * failed: PR_EINVAL configuration, PR_ETRANSIENT unreachable for now, PR_EFATAL otherwise. */
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                    sink **out, char *err, size_t errlen);
 pr_status sink_start(sink *r, char *err, size_t errlen);
@@ -35,13 +38,16 @@ pr_status sink_start(sink *r, char *err, size_t errlen);
 void sink_stop(sink *r);
 void sink_free(sink *r); /* NULL is a no-op */
 
-/* True while the role works (used by /readyz and by `run`). */
-int sink_ready(const sink *r);
+/* True while the sink has its partitions assigned and applies records. */
+bool sink_ready(const sink *r);
 
 /* The TCP port of the query API (the bound one when configured as 0). */
 unsigned sink_api_port(const sink *r);
 
 /* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
 void sink_reload(sink *r);
+
+/* The role's descriptor for the commands (proto/role.h). */
+extern const pr_role sink_role;
 
 #endif

@@ -46,7 +46,11 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     e->sec = ingest_cfg_section(e->cfg);
     assert_int_equal(
         pr_cfg_load(&e->sec, 1, &e->common, argc, argv, envp, "t", "t", stdout, stderr), PR_CFG_OK);
-    assert_int_equal(ingest_cfg_check(e->cfg, &e->common, stderr), PR_OK);
+    pr_errlist errs = {0};
+    pr_status checked = ingest_cfg_check(e->cfg, &e->common, &errs);
+    pr_errlist_print(&errs, NULL, stderr);
+    pr_errlist_release(&errs);
+    assert_int_equal(checked, PR_OK);
     pr_log_set_level_name(getenv("PR_TEST_LOG") ? getenv("PR_TEST_LOG") : "warn");
     e->metrics = pr_metrics_new();
     char err[512] = "";

@@ -38,8 +38,11 @@ static void unload(loaded *l)
 /* Runs the check; returns the number of lines written, text in buf. */
 static int check(loaded *l, char *buf, size_t len, pr_status *st)
 {
+    pr_errlist errs = {0};
     FILE *f = fmemopen(buf, len, "w");
-    *st = ingest_cfg_check(l->cfg, &l->common, f);
+    *st = ingest_cfg_check(l->cfg, &l->common, &errs);
+    pr_errlist_print(&errs, NULL, f);
+    pr_errlist_release(&errs);
     fclose(f);
     int lines = 0;
     for (const char *p = buf; *p; p++)

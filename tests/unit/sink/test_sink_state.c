@@ -784,8 +784,11 @@ static void test_config_check_reports_every_problem(void **state)
     cfg.profiles_dir = "/nonexistent";
     cfg.group = "";
     cfg.sync = "sometimes";
+    pr_errlist errs = {0};
     FILE *out = open_memstream(&buf, &len);
-    assert_int_equal(sink_cfg_check(&cfg, NULL, out), PR_EINVAL);
+    assert_int_equal(sink_cfg_check(&cfg, NULL, &errs), PR_EINVAL);
+    pr_errlist_print(&errs, NULL, out);
+    pr_errlist_release(&errs);
     fclose(out);
     assert_non_null(strstr(buf, "api-listen"));
     assert_non_null(strstr(buf, "data-dir"));

@@ -1,18 +1,13 @@
 /*
  * main.c - the one `phonereport` binary: dispatches to a role or tool. Nothing else lives
- * here; run.c composes the roles (`run` all of them, `ingest`, `decode`, `sink` one each).
+ * here; run.c composes the roles (`run` all of them, `ingest`, `decode`, `sink` one each,
+ * each known by its descriptor in cmd_roles), rule.c is the `rule` tool.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "rule_cmd.h"
+#include "commands.h"
 #include "status.h"
-
-/* run.c: composes one role or all of them in one process. */
-int run_main(int argc, char **argv);
-int ingest_main(int argc, char **argv);
-int decoder_main(int argc, char **argv);
-int sink_main(int argc, char **argv);
 
 typedef struct command {
     const char *name;
@@ -20,12 +15,10 @@ typedef struct command {
     const char *summary;
 } command;
 
+/* The tools; the roles come from cmd_roles. */
 static const command commands[] = {
     {"run", run_main, "all roles in one process, on an embedded broker unless --brokers is given"},
-    {"ingest", ingest_main, "HTTP edge: accept phone uploads, ack after Kafka has them"},
-    {"decode", decoder_main, "decrypt and parse raw reports into JSON events (transactional)"},
-    {"sink", sink_main, "rebuild phone state in SQLite, emit changes and drift, serve the API"},
-    {"rule", rule_cmd_main, "print the cfg.xml upload options for phones, or --check a profile"},
+    {"rule", rule_main, "print the cfg.xml upload options for phones, or --check a profile"},
 };
 
 static void usage(FILE *f)
@@ -34,7 +27,10 @@ static void usage(FILE *f)
                "Collects the configuration and status reports that Cisco MPP phones upload,\n"
                "publishes them to Kafka, decodes them into JSON events and keeps every phone's\n"
                "current configuration, with drift alerts.\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-8s %s\n", commands[0].name, commands[0].summary);
+    for (size_t i = cmd_roles_len; i-- > 0;)
+        fprintf(f, "  %-8s %s\n", cmd_roles[i]->command, cmd_roles[i]->summary);
+    for (size_t i = 1; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n`phonereport <command> --help` lists a command's options.\n"
                "`phonereport --version` prints the version.\n");
@@ -58,6 +54,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].main(argc - 1, argv + 1);
+    for (size_t i = 0; i < cmd_roles_len; i++)
+        if (strcmp(argv[1], cmd_roles[i]->command) == 0)
+            return role_main(cmd_roles[i], argc - 1, argv + 1);
     fprintf(stderr, "phonereport: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 64;

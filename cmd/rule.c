@@ -1,5 +1,5 @@
 /*
- * rule_cmd.c - `phonereport rule`: the operator's tool for the phone side of the pipeline.
+ * rule.c - `phonereport rule`: the operator's tool for the phone side of the pipeline.
  *
  *   phonereport rule --url BASE [--full|--delta|--status ...] [--key K] [--uid U --pwd P]
  *                    [--method PUT|POST] [--when WHEN] [--period S] [--delay S]
@@ -17,7 +17,7 @@
  * or parse. The generated Report_Rule is parsed back with pr_rules_parse before it is printed,
  * so the tool never prints a rule its own checker would refuse.
  */
-#include "rule_cmd.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -660,7 +660,7 @@ static int check(const char *file)
     return c.problems ? 1 : 0;
 }
 
-int rule_cmd_main(int argc, char **argv)
+int rule_main(int argc, char **argv)
 {
     rule_opts o;
     memset(&o, 0, sizeof o);

@@ -1,5 +1,5 @@
 /* test_rule_cmd.c - `phonereport rule`: generated elements, flag validation (all errors at
- * once, exit 78), and --check on the real 8832 profile and on broken profiles. rule_cmd_main
+ * once, exit 78), and --check on the real 8832 profile and on broken profiles. rule_main
  * runs in-process with stdout and stderr redirected to files. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #include "flatprofile.h"
 #include "rule.h"
-#include "rule_cmd.h"
+#include "commands.h"
 #include "testsupport.h"
 
 #define SAMPLE_8832 PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml"
@@ -63,7 +63,7 @@ static run_result run(const char *first, ...)
     assert_true(so >= 0 && se >= 0);
     assert_true(dup2(fileno(fo), STDOUT_FILENO) >= 0);
     assert_true(dup2(fileno(fe), STDERR_FILENO) >= 0);
-    run_result r = {.rc = rule_cmd_main(argc, argv)};
+    run_result r = {.rc = rule_main(argc, argv)};
     fflush(stdout);
     fflush(stderr);
     dup2(so, STDOUT_FILENO);

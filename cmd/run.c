@@ -2,11 +2,13 @@
  * run.c - composes the roles in one process: `phonereport run` (all of them, on an embedded
  * broker unless --brokers is given) and `phonereport ingest|decode|sink` (one each).
  *
- * DESIGN: the roles never see each other; this file loads their config sections together
+ * DESIGN: the roles never see each other; this file knows them only through their
+ * descriptors (proto/role.h) in the table cmd_roles. It loads their config sections together
  * (names are unique across roles), validates everything before any socket opens, creates one
- * metrics registry for the process, then creates and starts the roles (sink, decoder, ingest:
- * consumers are ready before phones are accepted) and stops them in the reverse order on
- * SIGINT/SIGTERM. SIGHUP asks each role to re-read its files. The embedded broker is
+ * metrics registry for the process, then creates and starts the roles in table order (sink,
+ * decoder, ingest: consumers are ready before phones are accepted) and stops them in the
+ * reverse order on SIGINT/SIGTERM. SIGHUP asks each role to re-read its files. A failure's
+ * status class decides the exit status (pr_status_exit_code). The embedded broker is
  * librdkafka's in-process mock cluster: it keeps nothing across restarts.
  */
 #include <librdkafka/rdkafka.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "config.h"
 #include "contract.h"
 #include "decoder.h"
@@ -26,16 +29,19 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
-#include "rule_cmd.h"
 #include "signals.h"
 #include "sink.h"
 
-int run_main(int argc, char **argv);
-int ingest_main(int argc, char **argv);
-int decoder_main(int argc, char **argv);
-int sink_main(int argc, char **argv);
+const pr_role *const cmd_roles[] = {&sink_role, &decoder_role, &ingest_role};
+const size_t cmd_roles_len = sizeof cmd_roles / sizeof cmd_roles[0];
+#define NROLES (sizeof cmd_roles / sizeof cmd_roles[0])
 
-enum { ROLE_INGEST = 1, ROLE_DECODER = 2, ROLE_SINK = 4, ROLE_ALL = 7 };
+/* One role of this process: its descriptor, config and instance. */
+typedef struct slot {
+    const pr_role *role;
+    void *cfg;
+    void *inst;
+} slot;
 
 typedef struct run_cfg {
     long long embedded_partitions;
@@ -136,30 +142,29 @@ typedef struct embedded {
     rd_kafka_mock_cluster_t *mc;
 } embedded;
 
-static int embedded_start(embedded *eb, const char *prefix, int partitions, char **bootstraps)
+static pr_status embedded_start(embedded *eb, const char *prefix, int partitions, char **bootstraps,
+                                char *err, size_t errlen)
 {
-    char err[512], name[256];
+    char name[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "client.id", "phonereport-embedded-broker", NULL, 0);
     /* It has no bootstrap.servers by design: silence that notice. */
     rd_kafka_conf_set(conf, "log_level", "4", NULL, 0);
-    eb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    eb->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
     if (!eb->rk) {
         rd_kafka_conf_destroy(conf);
-        fprintf(stderr, "phonereport run: cannot start the embedded broker: %s\n", err);
-        return -1;
+        return PR_EFATAL;
     }
     eb->mc = rd_kafka_mock_cluster_new(eb->rk, 1);
-    if (!eb->mc) {
-        fprintf(stderr, "phonereport run: cannot start the embedded broker\n");
-        return -1;
-    }
+    if (!eb->mc)
+        return pr_err(PR_EFATAL, err, errlen, "the mock cluster cannot start");
     for (int t = 0; t < PR_TOPIC__COUNT; t++) {
-        pr_topic_name(prefix, (pr_topic)t, name, sizeof name);
+        if (pr_topic_name(prefix, (pr_topic)t, name, sizeof name) != PR_OK)
+            return pr_err(PR_EINVAL, err, errlen, "topic prefix too long");
         rd_kafka_mock_topic_create(eb->mc, name, partitions, 1);
     }
     *bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(eb->mc));
-    return *bootstraps ? 0 : -1;
+    return *bootstraps ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
 }
 
 static void embedded_stop(embedded *eb)
@@ -197,110 +202,84 @@ static void print_banner(const run_cfg *rc, bool embedded_broker, const char *br
     printf("Put these upload options in the phones' cfg.xml (phonereport rule --help for more):\n");
     fflush(stdout);
     char *rargv[] = {"rule", "--url", url, "--delta", "--status", NULL};
-    rule_cmd_main(5, rargv);
+    rule_main(5, rargv);
     printf("\nCtrl-C stops everything cleanly.\n");
     fflush(stdout);
 }
 
-/* Runs the roles' own checks (which write one line per problem) and reprints their lines
- * prefixed with the command. Returns the number of problems, counting `loader_failed`. */
-static int check_roles(const char *cmd, bool is_run, bool loader_failed, const proc_cfg *pcfg,
-                       const ingest_cfg *icfg, const decoder_cfg *dcfg, const sink_cfg *scfg,
-                       const pr_common_cfg *common)
+/* The checks after loading: what the loader cannot know (addresses, librdkafka's verdict on the
+ * kafka.* pass-through, each role's cross-field checks). Every problem goes into errs. */
+static void check_all(bool is_run, const proc_cfg *pcfg, const slot *slots, size_t n,
+                      const pr_common_cfg *common, pr_errlist *errs)
 {
     struct sockaddr_storage ss;
     unsigned port;
     char err[512];
-    char *text = NULL;
-    size_t len = 0;
-    int bad = loader_failed ? 1 : 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return bad + 1;
-    if (!is_run && (!common->brokers || !*common->brokers)) {
-        fprintf(f, "--brokers is required (or PHONEREPORT_BROKERS)\n");
-        bad++;
-    }
+    if (!is_run && (!common->brokers || !*common->brokers))
+        pr_errlist_add(errs, "--brokers is required (or PHONEREPORT_BROKERS)");
     if (pcfg->metrics_listen && pr_listen_resolve(pcfg->metrics_listen, "metrics-listen", &ss,
-                                                  &port, err, sizeof err) != PR_OK) {
-        fprintf(f, "%s\n", err);
-        bad++;
-    }
+                                                  &port, err, sizeof err) != PR_OK)
+        pr_errlist_add(errs, "%s", err);
     /* kafka.* pass-through: what librdkafka refuses is known now, not at start-up */
     rd_kafka_conf_t *kc = pr_kafka_conf_new(common, "check", NULL, err, sizeof err);
-    if (!kc) {
-        fprintf(f, "%s\n", err);
-        bad++;
-    } else {
+    if (!kc)
+        pr_errlist_add(errs, "%s", err);
+    else
         rd_kafka_conf_destroy(kc);
-    }
-    if (icfg && ingest_cfg_check(icfg, common, f) != PR_OK)
-        bad++;
-    if (dcfg && decoder_cfg_check(dcfg, common, f) != PR_OK)
-        bad++;
-    if (scfg && sink_cfg_check(scfg, common, f) != PR_OK)
-        bad++;
-    fclose(f);
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        fprintf(stderr, "phonereport %s: %.*s\n", cmd, nl ? (int)(nl - line) : (int)strlen(line),
-                line);
-        if (!nl)
-            break;
-    }
-    free(text);
-    return bad;
+    for (size_t i = 0; i < n; i++)
+        slots[i].role->cfg_check(slots[i].cfg, common, errs);
 }
 
-static int compose(int argc, char **argv, unsigned roles, const char *usage, const char *about)
+static void *inst_of(const slot *slots, size_t n, const pr_role *role)
 {
-    int rc = 1;
+    for (size_t i = 0; i < n; i++)
+        if (slots[i].role == role)
+            return slots[i].inst;
+    return NULL;
+}
+
+/* Composes the roles `which` (a subset of cmd_roles, in that order). */
+static int compose(int argc, char **argv, const pr_role *const *which, size_t n, bool is_run,
+                   const char *usage, const char *about)
+{
+    int rc = PR_EXIT_SOFTWARE;
+    pr_status st;
     char err[1024];
-    ingest_cfg *icfg = NULL;
-    decoder_cfg *dcfg = NULL;
-    sink_cfg *scfg = NULL;
-    ingest *ing = NULL;
-    decoder *dec = NULL;
-    sink *snk = NULL;
+    slot slots[NROLES] = {{0}};
     run_cfg rcfg = {0};
     proc_cfg pcfg = {0};
     struct MHD_Daemon *metrics_d = NULL;
     pr_common_cfg common = {0};
-    pr_cfg_section secs[5];
-    size_t nsecs = 0;
+    pr_cfg_section secs[NROLES + 2];
+    size_t nsecs = 0, created = 0;
     pr_metrics *metrics = NULL;
+    pr_errlist errs = {0};
     embedded eb = {0};
-    bool is_run = roles == ROLE_ALL, use_embedded = false;
+    bool use_embedded = false;
 
-    if (roles & ROLE_INGEST) {
-        if (!(icfg = ingest_cfg_new()))
+    for (size_t i = 0; i < n; i++) {
+        slots[i].role = which[i];
+        if (!(slots[i].cfg = which[i]->cfg_new()))
             goto out;
-        secs[nsecs++] = ingest_cfg_section(icfg);
-    }
-    if (roles & ROLE_DECODER) {
-        if (!(dcfg = decoder_cfg_new()))
-            goto out;
-        secs[nsecs++] = decoder_cfg_section(dcfg);
-    }
-    if (roles & ROLE_SINK) {
-        if (!(scfg = sink_cfg_new()))
-            goto out;
-        secs[nsecs++] = sink_cfg_section(scfg);
+        secs[nsecs++] = which[i]->cfg_section(slots[i].cfg);
     }
     if (is_run)
         secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
     secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg};
 
-    /* Every problem is reported at once: the loader's, then each role's own checks, each
-     * line prefixed with the command; nothing has been opened yet. */
+    /* Every problem is reported at once: the loader's, then the checks', each line prefixed
+     * with the command; nothing has been opened yet. */
     pr_cfg_result loaded =
         pr_cfg_load(secs, nsecs, &common, argc, argv, NULL, usage, about, stdout, stderr);
     if (loaded == PR_CFG_EXIT_OK) {
         rc = 0;
         goto out;
     }
-    if (check_roles(argv[0], is_run, loaded == PR_CFG_EXIT_ERROR, &pcfg, icfg, dcfg, scfg,
-                    &common) != 0) {
+    check_all(is_run, &pcfg, slots, n, &common, &errs);
+    if (loaded != PR_CFG_OK || pr_errlist_count(&errs)) {
+        char prefix[96];
+        snprintf(prefix, sizeof prefix, "phonereport %s: ", argv[0]);
+        pr_errlist_print(&errs, prefix, stderr);
         rc = PR_EXIT_CONFIG;
         goto out;
     }
@@ -314,115 +293,97 @@ static int compose(int argc, char **argv, unsigned roles, const char *usage, con
     if (is_run && (!common.brokers || !*common.brokers)) {
         free(common.brokers);
         common.brokers = NULL;
-        if (embedded_start(&eb, common.topic_prefix, (int)rcfg.embedded_partitions,
-                           &common.brokers) != 0)
+        if ((st = embedded_start(&eb, common.topic_prefix, (int)rcfg.embedded_partitions,
+                                 &common.brokers, err, sizeof err)) != PR_OK) {
+            PR_LOG(PR_LOG_ERROR, "run", "cannot start the embedded broker",
+                   json_pack("{ss}", "error", err));
+            rc = pr_status_exit_code(st);
             goto out;
+        }
         use_embedded = true;
         PR_LOG(PR_LOG_WARN, "run", "embedded broker: nothing is kept across restarts",
                json_pack("{ss}", "brokers", common.brokers));
     }
 
-    if (scfg && sink_new(&common, scfg, metrics, &snk, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot create the sink", json_pack("{ss}", "error", err));
-        goto out;
+    for (created = 0; created < n; created++) {
+        const pr_role *r = slots[created].role;
+        if ((st = r->create(&common, slots[created].cfg, metrics, &slots[created].inst, err,
+                            sizeof err)) != PR_OK) {
+            PR_LOG(
+                PR_LOG_ERROR, "run", "cannot create a role",
+                json_pack("{ssssss}", "role", r->name, "error", err, "class", pr_status_name(st)));
+            rc = pr_status_exit_code(st);
+            goto out;
+        }
     }
-    if (dcfg && decoder_new(&common, dcfg, metrics, &dec, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot create the decoder", json_pack("{ss}", "error", err));
-        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const pr_role *r = slots[i].role;
+        if ((st = r->start(slots[i].inst, err, sizeof err)) != PR_OK) {
+            PR_LOG(
+                PR_LOG_ERROR, "run", "cannot start a role",
+                json_pack("{ssssss}", "role", r->name, "error", err, "class", pr_status_name(st)));
+            rc = pr_status_exit_code(st);
+            goto out;
+        }
     }
-    if (icfg && ingest_new(&common, icfg, metrics, &ing, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot create ingest", json_pack("{ss}", "error", err));
-        goto out;
-    }
-    if (snk && sink_start(snk, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot start the sink", json_pack("{ss}", "error", err));
-        goto out;
-    }
-    if (dec && decoder_start(dec, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot start the decoder", json_pack("{ss}", "error", err));
-        goto out;
-    }
-    if (ing && ingest_start(ing, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "run", "cannot start ingest", json_pack("{ss}", "error", err));
-        goto out;
-    }
+    void *ing = inst_of(slots, n, &ingest_role), *snk = inst_of(slots, n, &sink_role);
+    unsigned ingest_port = ing ? ingest_role.port(ing) : 0,
+             api_port = snk ? sink_role.port(snk) : 0;
     PR_LOG(PR_LOG_INFO, "run", "started",
            json_pack("{sssbsisi}", "brokers", common.brokers, "embedded", use_embedded,
-                     "ingest_port", ing ? (int)ingest_port(ing) : 0, "api_port",
-                     snk ? (int)sink_api_port(snk) : 0));
+                     "ingest_port", (int)ingest_port, "api_port", (int)api_port));
     if (is_run)
-        print_banner(&rcfg, use_embedded, common.brokers, ingest_port(ing), sink_api_port(snk));
+        print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port);
 
     while (!pr_signals_wait_stop(200)) {
         if (pr_signals_take_reload()) {
             PR_LOG(PR_LOG_INFO, "run", "SIGHUP: reloading", NULL);
-            if (ing)
-                ingest_reload(ing);
-            if (dec)
-                decoder_reload(dec);
-            if (snk)
-                sink_reload(snk);
+            for (size_t i = 0; i < n; i++)
+                slots[i].role->reload(slots[i].inst);
         }
     }
     PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
     rc = 0;
-    if (dec && decoder_failed(dec)) {
-        PR_LOG(PR_LOG_ERROR, "run", "the decoder stopped on a fatal error", NULL);
-        rc = 70; /* EX_SOFTWARE */
+    for (size_t i = 0; i < n; i++) {
+        const pr_role *r = slots[i].role;
+        if (r->failed && r->failed(slots[i].inst)) {
+            PR_LOG(PR_LOG_ERROR, "run", "a role stopped on a fatal error",
+                   json_pack("{ss}", "role", r->name));
+            rc = PR_EXIT_SOFTWARE;
+        }
     }
 out:
     /* Stop in reverse order: no new reports, then drain the decoder, then the sink. */
-    if (ing)
-        ingest_stop(ing);
-    if (dec)
-        decoder_stop(dec);
-    if (snk)
-        sink_stop(snk);
-    ingest_free(ing);
-    decoder_free(dec);
-    sink_free(snk);
+    for (size_t i = created; i-- > 0;)
+        slots[i].role->stop(slots[i].inst);
+    for (size_t i = created; i-- > 0;)
+        slots[i].role->destroy(slots[i].inst);
     embedded_stop(&eb);
     if (metrics_d)
         MHD_stop_daemon(metrics_d);
     pr_metrics_free(metrics);
     pr_cfg_release(secs, nsecs, &common);
-    ingest_cfg_free(icfg);
-    decoder_cfg_free(dcfg);
-    sink_cfg_free(scfg);
-    if (rc != PR_EXIT_CONFIG && (ing || dec || snk))
+    for (size_t i = 0; i < n; i++)
+        if (slots[i].cfg)
+            slots[i].role->cfg_free(slots[i].cfg);
+    pr_errlist_release(&errs);
+    if (rc != PR_EXIT_CONFIG && created)
         PR_LOG(PR_LOG_INFO, "run", "stopped", NULL);
     return rc;
 }
 
 int run_main(int argc, char **argv)
 {
-    return compose(argc, argv, ROLE_ALL, "phonereport run [options]",
+    return compose(argc, argv, cmd_roles, NROLES, true, "phonereport run [options]",
                    "Runs ingest, decoder and sink in one process. Without --brokers it starts an "
                    "embedded\nKafka-protocol broker (librdkafka's mock cluster) that keeps "
                    "nothing across restarts:\nfor trying phonereport on one machine. "
                    "Production uses real Kafka (--brokers).");
 }
 
-int ingest_main(int argc, char **argv)
+int role_main(const pr_role *role, int argc, char **argv)
 {
-    return compose(argc, argv, ROLE_INGEST, "phonereport ingest --brokers HOST:PORT [options]",
-                   "The HTTP edge: phones PUT or POST their reports; each is published to "
-                   "<prefix>raw and\nacknowledged (200) only after Kafka has it; 503 with "
-                   "Retry-After otherwise.");
-}
-
-int decoder_main(int argc, char **argv)
-{
-    return compose(argc, argv, ROLE_DECODER, "phonereport decode --brokers HOST:PORT [options]",
-                   "Consumes <prefix>raw, decrypts and parses each report and produces a JSON "
-                   "event to\n<prefix>config or <prefix>status, or a record to <prefix>dlq, "
-                   "in Kafka transactions.");
-}
-
-int sink_main(int argc, char **argv)
-{
-    return compose(argc, argv, ROLE_SINK, "phonereport sink --brokers HOST:PORT [options]",
-                   "Rebuilds every phone's current configuration from <prefix>config and "
-                   "<prefix>status in\nSQLite, publishes state, changes and drift, and "
-                   "serves the query API.");
+    char usage[128];
+    snprintf(usage, sizeof usage, "phonereport %s --brokers HOST:PORT [options]", role->command);
+    return compose(argc, argv, &role, 1, false, usage, role->about);
 }
