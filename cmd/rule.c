@@ -19,6 +19,9 @@
  */
 #include "commands.h"
 
+#include "buf.h"
+#include "file.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -323,41 +326,7 @@ static void parse_flags(rule_opts *o, int argc, char **argv)
     }
 }
 
-/* A growable string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* The Report_Rule value (not yet XML-escaped). */
-static void build_rule(const rule_opts *o, sbuf *b)
+static void build_rule(const rule_opts *o, pr_buf *b)
 {
     size_t base_len = strlen(o->url);
     while (base_len > 0 && o->url[base_len - 1] == '/')
@@ -365,38 +334,38 @@ static void build_rule(const rule_opts *o, sbuf *b)
     for (size_t i = 0; i < o->nkinds; i++) {
         pr_kind k = o->kinds[i];
         if (i)
-            sb_str(b, " ");
+            pr_buf_str(b, " ");
         int args = k != PR_KIND_FULL || o->key || o->uid;
         if (args) {
             const char *sep = "[";
             if (k != PR_KIND_FULL) {
-                sb_str(b, sep);
-                sb_str(b, kind_flag(k));
+                pr_buf_str(b, sep);
+                pr_buf_str(b, kind_flag(k));
                 sep = " ";
             }
             if (o->key) {
-                sb_str(b, sep);
+                pr_buf_str(b, sep);
                 /* Quoted when it holds white space or could be taken for an argument. */
                 int quote = strchr(o->key, ' ') || o->key[0] == '-';
-                sb_str(b, quote ? "--key \"" : "--key ");
-                sb_str(b, o->key);
+                pr_buf_str(b, quote ? "--key \"" : "--key ");
+                pr_buf_str(b, o->key);
                 if (quote)
-                    sb_str(b, "\"");
+                    pr_buf_str(b, "\"");
                 sep = " ";
             }
             if (o->uid) {
-                sb_str(b, sep);
-                sb_str(b, "--uid ");
-                sb_str(b, o->uid);
-                sb_str(b, " --pwd ");
-                sb_str(b, o->pwd);
+                pr_buf_str(b, sep);
+                pr_buf_str(b, "--uid ");
+                pr_buf_str(b, o->uid);
+                pr_buf_str(b, " --pwd ");
+                pr_buf_str(b, o->pwd);
             }
-            sb_str(b, "]");
+            pr_buf_str(b, "]");
         }
-        sb_add(b, o->url, base_len);
-        sb_str(b, "/$MA/");
-        sb_str(b, pr_kind_name(k));
-        sb_str(b, ".xml");
+        pr_buf_add(b, o->url, base_len);
+        pr_buf_str(b, "/$MA/");
+        pr_buf_str(b, pr_kind_name(k));
+        pr_buf_str(b, ".xml");
     }
 }
 
@@ -416,10 +385,10 @@ static void print_element(const char *name, const char *value)
 
 static int generate(const rule_opts *o)
 {
-    sbuf b = {0};
+    pr_buf b = {0};
     int rc = 0;
     build_rule(o, &b);
-    if (b.oom || !b.s) {
+    if (b.oom || !b.p) {
         fprintf(stderr, PROG ": out of memory\n");
         rc = 71;
         goto out;
@@ -427,7 +396,7 @@ static int generate(const rule_opts *o)
     /* The rule must be one our own parser (and so --check) accepts. */
     pr_report_rules rules;
     char err[256];
-    if (pr_rules_parse(b.s, &rules, err, sizeof err) != PR_OK || rules.n != o->nkinds) {
+    if (pr_rules_parse(b.p, &rules, err, sizeof err) != PR_OK || rules.n != o->nkinds) {
         fprintf(stderr, PROG ": the generated Report_Rule does not parse back: %s\n", err);
         pr_rules_release(&rules);
         rc = PR_EXIT_CONFIG;
@@ -449,7 +418,7 @@ static int generate(const rule_opts *o)
                              "misfile full reports\n");
 
     char num[32];
-    print_element("Report_Rule", b.s);
+    print_element("Report_Rule", b.p);
     print_element("HTTP_Report_Method", o->method);
     print_element("Report_To_Server", o->when);
     snprintf(num, sizeof num, "%ld", o->period);
@@ -461,50 +430,8 @@ static int generate(const rule_opts *o)
         rc = 74; /* EX_IOERR */
     }
 out:
-    free(b.s);
+    pr_buf_release(&b);
     return rc;
-}
-
-/* Reads at most max + 1 bytes of path (so that a larger file is seen as such). */
-static char *read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (!f) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    size_t cap = (size_t)64 * 1024, n = 0;
-    for (;;) {
-        if (n == cap || !buf) {
-            if (buf)
-                cap *= 2;
-            char *t = realloc(buf, cap);
-            if (!t) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            buf = t;
-        }
-        size_t want = cap - n;
-        if (n + want > max + 1)
-            want = max + 1 - n;
-        size_t got = fread(buf + n, 1, want, f);
-        n += got;
-        if (got < want || n > max)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "cannot read: %s", strerror(errno));
-        goto fail;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 typedef struct check_ctx {
@@ -556,9 +483,9 @@ static int check(const char *file)
 {
     char err[256];
     size_t len = 0;
-    char *buf = read_file(file, pr_xml_limits_default.max_bytes, &len, err, sizeof err);
-    if (!buf) {
-        fprintf(stderr, PROG " --check: %s: %s\n", file, err);
+    char *buf = NULL;
+    if (pr_file_read(file, pr_xml_limits_default.max_bytes, &buf, &len, err, sizeof err) != PR_OK) {
+        fprintf(stderr, PROG " --check: %s\n", err);
         return PR_EXIT_CONFIG;
     }
     pr_flat_profile fp;

@@ -8,6 +8,8 @@
  */
 #include "mac.h"
 
+#include "hex.h"
+
 #include <string.h>
 
 static int hex_value(char c)
@@ -29,12 +31,9 @@ static const char *show_char(char c, char buf[8])
         buf[0] = c;
         buf[1] = '\0';
     } else {
-        static const char hex[] = "0123456789abcdef";
         buf[0] = '\\';
         buf[1] = 'x';
-        buf[2] = hex[u >> 4];
-        buf[3] = hex[u & 0xf];
-        buf[4] = '\0';
+        pr_hex_encode(&u, 1, buf + 2);
     }
     return buf;
 }

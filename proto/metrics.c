@@ -8,6 +8,8 @@
  */
 #include "metrics.h"
 
+#include "buf.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -277,86 +279,50 @@ void pr_histogram_observe(pr_histogram *h, double v)
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
 }
 
-/* A growable string for rendering. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->failed = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
 static int cmp_family(const void *a, const void *b)
 {
     return strcmp((*(family *const *)a)->name, (*(family *const *)b)->name);
 }
 
 /* Writes `name{labels}` or `name{labels,extra}`. */
-static void sb_series(sbuf *b, const char *name, const char *suffix, const char *labels,
+static void sb_series(pr_buf *b, const char *name, const char *suffix, const char *labels,
                       const char *extra)
 {
     bool l = labels && *labels, e = extra && *extra;
-    sb_printf(b, "%s%s", name, suffix);
+    pr_buf_printf(b, "%s%s", name, suffix);
     if (l || e)
-        sb_printf(b, "{%s%s%s}", l ? labels : "", l && e ? "," : "", e ? extra : "");
+        pr_buf_printf(b, "{%s%s%s}", l ? labels : "", l && e ? "," : "", e ? extra : "");
 }
 
 char *pr_metrics_render(pr_metrics *m, size_t *len)
 {
-    sbuf b = {malloc(4096), 0, 4096, 0};
+    pr_buf b = {0};
     static const char *const tname[] = {"counter", "gauge", "histogram"};
-    if (!b.p || !m) {
-        free(b.p);
+    if (!m || !pr_buf_reserve(&b, 4096)) {
+        pr_buf_release(&b);
         return NULL;
     }
-    b.p[0] = '\0';
     pthread_mutex_lock(&m->lock);
     family **sorted = malloc((m->len ? m->len : 1) * sizeof *sorted);
     if (!sorted) {
         pthread_mutex_unlock(&m->lock);
-        free(b.p);
+        pr_buf_release(&b);
         return NULL;
     }
     memcpy(sorted, m->fams, m->len * sizeof *sorted);
     qsort(sorted, m->len, sizeof *sorted, cmp_family);
     for (size_t i = 0; i < m->len; i++) {
         family *f = sorted[i];
-        sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, tname[f->type]);
+        pr_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+                      tname[f->type]);
         for (size_t j = 0; j < f->len; j++) {
             metric *it = f->items[j];
             if (f->type == M_COUNTER) {
                 sb_series(&b, f->name, "", it->labels, NULL);
-                sb_printf(&b, " %llu\n", (unsigned long long)pr_counter_value(&it->u.c));
+                pr_buf_printf(&b, " %llu\n", (unsigned long long)pr_counter_value(&it->u.c));
             } else if (f->type == M_GAUGE) {
                 sb_series(&b, f->name, "", it->labels, NULL);
-                sb_printf(&b, " %.15g\n", pr_gauge_value(&it->u.g));
+                pr_buf_printf(&b, " %.15g\n", pr_gauge_value(&it->u.g));
             } else {
                 struct pr_histogram *h = &it->u.h;
                 uint64_t cum = 0;
@@ -368,22 +334,16 @@ char *pr_metrics_render(pr_metrics *m, size_t *len)
                     else
                         snprintf(le, sizeof le, "le=\"+Inf\"");
                     sb_series(&b, f->name, "_bucket", it->labels, le);
-                    sb_printf(&b, " %llu\n", (unsigned long long)cum);
+                    pr_buf_printf(&b, " %llu\n", (unsigned long long)cum);
                 }
                 sb_series(&b, f->name, "_sum", it->labels, NULL);
-                sb_printf(&b, " %.15g\n", bitsd(atomic_load(&h->sum_bits)));
+                pr_buf_printf(&b, " %.15g\n", bitsd(atomic_load(&h->sum_bits)));
                 sb_series(&b, f->name, "_count", it->labels, NULL);
-                sb_printf(&b, " %llu\n", (unsigned long long)atomic_load(&h->count));
+                pr_buf_printf(&b, " %llu\n", (unsigned long long)atomic_load(&h->count));
             }
         }
     }
     pthread_mutex_unlock(&m->lock);
     free(sorted);
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    if (len)
-        *len = b.len;
-    return b.p;
+    return pr_buf_steal(&b, len);
 }

@@ -489,7 +489,7 @@ static void test_rule_cmd_check_exits_78_when_the_file_is_unusable(void **state)
     run_result r = run("--check", "/nonexistent/profile.xml", NULL);
     assert_int_equal(r.rc, PR_EXIT_CONFIG);
     assert_string_equal(r.out, "");
-    assert_contains(r.err, "/nonexistent/profile.xml: cannot open: No such file or directory");
+    assert_contains(r.err, "cannot open /nonexistent/profile.xml: No such file or directory");
     run_free(&r);
 
     char *dir = ts_mkdtemp("rulecmd");
