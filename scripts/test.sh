@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - README command 2: installs what is missing, builds with ASan+UBSan, starts a real
-# Apache Kafka 4.x broker (tests/kafka/broker.sh, fetched from Maven Central), runs every
+# Apache Kafka 4.x broker (tests/kafka/broker.sh, fetched from Maven Central) and a real
+# PostgreSQL server (tests/pg/pg.sh, Debian's postgresql), runs every
 # ctest test (unit + integration + end-to-end) against it, stops the broker, and exits
 # non-zero on any failure. If the broker cannot start, the run fails: nothing is skipped.
 #   PR_BUILD_DIR  build directory (default build-test)
@@ -25,11 +26,11 @@ ninja -C "$build" -j "$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export PATH="$build:$PATH"
-# The broker runs for the whole ctest run; broker.sh exits 1 (failing this script) if it
-# cannot start, and stops and deletes it afterwards.
+# The broker and a PostgreSQL server run for the whole ctest run; broker.sh and pg.sh exit 1
+# (failing this script) if they cannot start, and stop and delete them afterwards.
 # shellcheck disable=SC2086
-"$top/tests/kafka/broker.sh" run -- ctest --test-dir "$build" --output-on-failure \
-    --timeout 600 -j 2 ${PR_CTEST_ARGS:-}
+"$top/tests/pg/pg.sh" run -- "$top/tests/kafka/broker.sh" run -- \
+    ctest --test-dir "$build" --output-on-failure --timeout 600 -j 2 ${PR_CTEST_ARGS:-}
 
 # The fuzz target (decrypt + gunzip + XML to event) needs clang's libFuzzer: its own build,
 # a short run here (tests/fuzz/CMakeLists.txt says how to run it longer).
