@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops_http.h"
 #include "signals.h"
 #include "sink.h"
 
@@ -67,6 +69,26 @@ static const pr_cfg_entry proc_cfg_table[] = {
     {NULL, 0, NULL, 0, 0, 0, NULL},
 };
 
+/* --metrics-listen: the operations endpoints of the whole process (the process is ready when
+ * every role it runs is). */
+typedef struct ops_ctx {
+    pr_metrics *metrics;
+    const slot *slots;
+    size_t n;
+    atomic_bool started; /* slots[].inst are written before this is set, and not after */
+} ops_ctx;
+
+static const char *process_ready(void *ctx)
+{
+    ops_ctx *o = ctx;
+    if (!atomic_load(&o->started))
+        return "starting";
+    for (size_t i = 0; i < o->n; i++)
+        if (!o->slots[i].inst || !o->slots[i].role->ready(o->slots[i].inst))
+            return "not ready";
+    return NULL;
+}
+
 static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                        const char *method, const char *version, const char *upload,
                                        size_t *upload_len, void **con_cls)
@@ -75,30 +97,17 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     (void)upload;
     (void)upload_len;
     (void)con_cls;
+    ops_ctx *o = cls;
     struct MHD_Response *resp;
     unsigned code = MHD_HTTP_OK;
     enum MHD_Result ret;
-    if (strcmp(method, "GET") != 0) {
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         code = MHD_HTTP_METHOD_NOT_ALLOWED;
-        resp = MHD_create_response_from_buffer(20, "method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        resp = MHD_create_response_from_buffer(19, "method not allowed\n", MHD_RESPMEM_PERSISTENT);
         if (resp)
-            MHD_add_response_header(resp, "Allow", "GET");
-    } else if (strcmp(url, "/metrics") == 0) {
-        size_t len = 0;
-        char *text = pr_metrics_render(cls, &len);
-        if (!text) {
-            code = MHD_HTTP_INTERNAL_SERVER_ERROR;
-            resp = MHD_create_response_from_buffer(14, "out of memory\n", MHD_RESPMEM_PERSISTENT);
-        } else {
-            resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-            if (resp)
-                MHD_add_response_header(resp, "Content-Type",
-                                        "text/plain; version=0.0.4; charset=utf-8");
-            else
-                free(text);
-        }
-    } else if (strcmp(url, "/healthz") == 0) {
-        resp = MHD_create_response_from_buffer(3, "ok\n", MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    } else if (pr_ops_is_endpoint(url)) {
+        resp = pr_ops_response(url, o->metrics, process_ready, o, &code);
     } else {
         code = MHD_HTTP_NOT_FOUND;
         resp = MHD_create_response_from_buffer(10, "not found\n", MHD_RESPMEM_PERSISTENT);
@@ -110,7 +119,7 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
     return ret;
 }
 
-static struct MHD_Daemon *metrics_start(const char *spec, pr_metrics *m)
+static struct MHD_Daemon *metrics_start(const char *spec, ops_ctx *o)
 {
     struct sockaddr_storage ss;
     unsigned port;
@@ -122,7 +131,7 @@ static struct MHD_Daemon *metrics_start(const char *spec, pr_metrics *m)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, m,
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, metrics_handler, o,
                                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                                             MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_END);
     if (!d) {
@@ -254,6 +263,7 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
     size_t nsecs = 0, created = 0;
     pr_metrics *metrics = NULL;
     pr_errlist errs = {0};
+    ops_ctx ops = {.slots = slots, .n = n, .started = false};
     embedded eb = {0};
     bool use_embedded = false;
 
@@ -288,7 +298,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
     if (!(metrics = pr_metrics_new()))
         goto out;
 
-    if (pcfg.metrics_listen && !(metrics_d = metrics_start(pcfg.metrics_listen, metrics)))
+    ops.metrics = metrics;
+    if (pcfg.metrics_listen && !(metrics_d = metrics_start(pcfg.metrics_listen, &ops)))
         goto out;
     if (is_run && (!common.brokers || !*common.brokers)) {
         free(common.brokers);
@@ -326,6 +337,7 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
             goto out;
         }
     }
+    atomic_store(&ops.started, true);
     void *ing = inst_of(slots, n, &ingest_role), *snk = inst_of(slots, n, &sink_role);
     unsigned ingest_port = ing ? ingest_role.port(ing) : 0,
              api_port = snk ? sink_role.port(snk) : 0;
@@ -356,11 +368,12 @@ out:
     /* Stop in reverse order: no new reports, then drain the decoder, then the sink. */
     for (size_t i = created; i-- > 0;)
         slots[i].role->stop(slots[i].inst);
+    /* The metrics port asks the roles whether they are ready: it ends before they are freed. */
+    if (metrics_d)
+        MHD_stop_daemon(metrics_d);
     for (size_t i = created; i-- > 0;)
         slots[i].role->destroy(slots[i].inst);
     embedded_stop(&eb);
-    if (metrics_d)
-        MHD_stop_daemon(metrics_d);
     pr_metrics_free(metrics);
     pr_cfg_release(secs, nsecs, &common);
     for (size_t i = 0; i < n; i++)
