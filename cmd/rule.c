@@ -19,16 +19,18 @@
  */
 #include "commands.h"
 
-#include "buf.h"
-#include "file.h"
-
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
+#include "config.h"
+#include "file.h"
 #include "flatprofile.h"
 #include "rule.h"
 #include "status.h"
@@ -44,74 +46,6 @@
 
 static const char *const WHEN_VALUES[] = {"On Request", "On Local Change", "Periodically"};
 static const char *const WHEN_ALIASES[] = {"on-request", "on-local-change", "periodically"};
-
-typedef struct rule_opts {
-    const char *url;
-    pr_kind kinds[3];
-    size_t nkinds;
-    const char *key, *uid, *pwd;
-    const char *method; /* "PUT" or "POST" */
-    const char *when;   /* one of WHEN_VALUES */
-    long period, delay;
-    const char *check;
-    int help;
-    int errors;
-} rule_opts;
-
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: " PROG " --url BASE [--full] [--delta] [--status] [--key K]\n"
-        "                        [--uid U --pwd P] [--method PUT|POST] [--when WHEN]\n"
-        "                        [--period SECONDS] [--delay SECONDS]\n"
-        "       " PROG " --check FILE.xml\n"
-        "\n"
-        "Prints the cfg.xml elements (inside <flat-profile>) that make Cisco MPP phones upload\n"
-        "their configuration and status to phonereport's edge, or checks the upload options\n"
-        "of an existing profile.\n"
-        "\n"
-        "  --url BASE       the edge's base URL, http:// or https:// without query, e.g.\n"
-        "                   https://edge.example.net/r; each rule uploads to\n"
-        "                   BASE/$MA/full.xml, BASE/$MA/delta.xml or BASE/$MA/status.xml\n"
-        "                   ($MA: the phone puts its lower-case MAC there)\n"
-        "  --full           a rule for the full configuration report\n"
-        "  --delta          a rule for the changed parameters only (since the last report)\n"
-        "  --status         a rule for the status report\n"
-        "                   A phone holds at most two rules; their order is the flags'\n"
-        "                   order. Default: --full.\n"
-        "  --key K          encrypt uploads with AES-256-CBC (openssl enc) under the\n"
-        "                   passphrase K; the decoder needs the same passphrase. Without\n"
-        "                   --key, phones with IKM_HTTP_Encrypt_Content use RFC 8188.\n"
-        "  --uid U --pwd P  answer the edge's HTTP Basic/Digest challenge with U and P\n"
-        "  --method M       PUT or POST (default POST, the phone's default)\n"
-        "  --when WHEN      \"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or\n"
-        "                   \"Periodically\"; also on-request, on-local-change,\n"
-        "                   periodically (default \"On Local Change\")\n"
-        "  --period S       seconds between periodic uploads, %ld..%ld (default 3600);\n"
-        "                   above %ld a warning: the 8800 guide documents %ld as the maximum\n"
-        "  --delay S        seconds a phone batches local changes before uploading,\n"
-        "                   %ld..%ld (default 60)\n"
-        "  --check FILE     report problems in FILE's upload options, one line each;\n"
-        "                   exit 1 if there are any\n"
-        "  --help           this text\n"
-        "\n"
-        "Exit status: 0 fine, 1 --check found problems, 78 invalid flags (all reported)\n"
-        "or a file --check cannot read or parse.\n",
-        PERIOD_MIN, PERIOD_MAX, PERIOD_DOC_MAX_8800, PERIOD_DOC_MAX_8800, DELAY_MIN, DELAY_MAX);
-}
-
-static void flag_error(rule_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void flag_error(rule_opts *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    o->errors++;
-}
 
 /* Strict decimal: digits only, no sign, no spaces. 0 and *out, or -1. */
 static int parse_seconds(const char *s, long *out)
@@ -133,36 +67,117 @@ static const char *kind_flag(pr_kind k)
     return k == PR_KIND_DELTA ? "--delta" : k == PR_KIND_STATUS ? "--status" : "--full";
 }
 
+/* What the flags set, loaded by the config table machinery (proto/config.h) like every
+ * command's options: --help comes from the table, later values win, PHONEREPORT_* variables
+ * and --config files work here too. */
+typedef struct rule_cfg {
+    char *url, *key, *uid, *pwd, *method, *when, *check;
+    bool full, delta, status;
+    long long period, delay;
+} rule_cfg;
+
+static const pr_cfg_entry rule_table[] = {
+    {"url", PR_CFG_STR, NULL, offsetof(rule_cfg, url), 0, 0,
+     "the edge's base URL, http:// or https:// without query, e.g. https://edge.example.net/r; "
+     "each rule uploads to BASE/$MA/<kind>.xml ($MA: the phone's lower-case MAC)"},
+    {"full", PR_CFG_BOOL, "false", offsetof(rule_cfg, full), 0, 0,
+     "a rule for the full configuration report (the default when no kind is given)"},
+    {"delta", PR_CFG_BOOL, "false", offsetof(rule_cfg, delta), 0, 0,
+     "a rule for the parameters changed since the previous report"},
+    {"status", PR_CFG_BOOL, "false", offsetof(rule_cfg, status), 0, 0,
+     "a rule for the status report (a phone holds at most two rules, in the flags' order)"},
+    {"key", PR_CFG_SECRET, NULL, offsetof(rule_cfg, key), 0, 0,
+     "encrypt uploads with AES-256-CBC (openssl enc) under this passphrase (the decoder needs "
+     "it too); without it, phones with IKM_HTTP_Encrypt_Content use RFC 8188"},
+    {"uid", PR_CFG_STR, NULL, offsetof(rule_cfg, uid), 0, 0,
+     "user the phone answers the edge's HTTP Basic/Digest challenge with (with --pwd)"},
+    {"pwd", PR_CFG_SECRET, NULL, offsetof(rule_cfg, pwd), 0, 0, "password for --uid"},
+    {"method", PR_CFG_STR, "POST", offsetof(rule_cfg, method), 0, 0,
+     "PUT or POST (POST is the phone's default)"},
+    {"when", PR_CFG_STR, "On Local Change", offsetof(rule_cfg, when), 0, 0,
+     "\"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or \"Periodically\" (also "
+     "on-request, on-local-change, periodically)"},
+    {"period", PR_CFG_INT, "3600", offsetof(rule_cfg, period), PERIOD_MIN, PERIOD_MAX,
+     "seconds between periodic uploads (above 259200, the 8800 guide's maximum, a warning)"},
+    {"delay", PR_CFG_INT, "60", offsetof(rule_cfg, delay), DELAY_MIN, DELAY_MAX,
+     "seconds a phone batches local changes before uploading"},
+    {"check", PR_CFG_STR, NULL, offsetof(rule_cfg, check), 0, 0,
+     "report problems in this profile's upload options instead, one line each (exit 1 if any)"},
+    {NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+#define ABOUT                                                                                      \
+    "Prints the cfg.xml elements (inside <flat-profile>) that make Cisco MPP phones upload\n"      \
+    "their configuration and status to phonereport's edge, or (--check FILE) checks the\n"         \
+    "upload options of an existing profile.\n\n"                                                   \
+    "Exit status: 0 fine, 1 --check found problems, 78 invalid flags (all reported) or a\n"        \
+    "file --check cannot read or parse."
+
+/* The validated options generate() prints. */
+typedef struct rule_opts {
+    const char *url;
+    pr_kind kinds[3];
+    size_t nkinds;
+    const char *key, *uid, *pwd;
+    const char *method; /* "PUT" or "POST" */
+    const char *when;   /* one of WHEN_VALUES */
+    long period, delay;
+} rule_opts;
+
+static void flag_error(pr_errlist *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void flag_error(pr_errlist *errs, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pr_errlist_add(errs, "%s", msg);
+}
+
+/* Where --<name> first appears on the command line (argc if it does not: from the
+ * environment or a file), so that rules keep the flags' order. */
+static int flag_position(int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, n) == 0 &&
+            (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
+            return i;
+    return argc;
+}
+
 /* A --key/--uid/--pwd value: non-empty, printable, nothing that ends a rule argument. */
-static void check_secret(rule_opts *o, const char *flag, const char *v, int spaces_ok)
+static void check_secret(pr_errlist *errs, const char *flag, const char *v, int spaces_ok)
 {
     if (!*v) {
-        flag_error(o, "%s: empty value", flag);
+        flag_error(errs, "%s: empty value", flag);
         return;
     }
     if (!spaces_ok && v[0] == '-' && v[1] == '-') {
-        flag_error(o, "%s: must not start with -- (it would read as the next argument)", flag);
+        flag_error(errs, "%s: must not start with -- (it would read as the next argument)", flag);
         return;
     }
     for (const char *p = v; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c == 0x7f) {
-            flag_error(o, "%s: control characters are not allowed", flag);
+            flag_error(errs, "%s: control characters are not allowed", flag);
             return;
         }
         if (c == '"' || c == '[' || c == ']') {
-            flag_error(o, "%s: the characters \" [ ] are not allowed (they end a rule argument)",
+            flag_error(errs, "%s: the characters \" [ ] are not allowed (they end a rule argument)",
                        flag);
             return;
         }
         if (c == ' ' && !spaces_ok) {
-            flag_error(o, "%s: white space is not allowed", flag);
+            flag_error(errs, "%s: white space is not allowed", flag);
             return;
         }
     }
 }
 
-static void check_url(rule_opts *o, const char *u)
+static void check_url(pr_errlist *errs, const char *u)
 {
     size_t skip = 0;
     if (strncasecmp(u, "https://", 8) == 0)
@@ -170,160 +185,102 @@ static void check_url(rule_opts *o, const char *u)
     else if (strncasecmp(u, "http://", 7) == 0)
         skip = 7;
     if (!skip) {
-        flag_error(o,
+        flag_error(errs,
                    "--url: must start with http:// or https:// (phonereport's edge speaks "
                    "HTTP): '%s'",
                    u);
         return;
     }
     if (!u[skip] || u[skip] == '/') {
-        flag_error(o, "--url: no host in '%s'", u);
+        flag_error(errs, "--url: no host in '%s'", u);
         return;
     }
     for (const char *p = u; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c <= 0x20 || c == 0x7f || c == '"') {
-            flag_error(o, "--url: white space, control characters and \" are not allowed");
+            flag_error(errs, "--url: white space, control characters and \" are not allowed");
             return;
         }
         if (c == '?' || c == '#') {
-            flag_error(o, "--url: no query or fragment: the rule appends /$MA/<kind>.xml");
+            flag_error(errs, "--url: no query or fragment: the rule appends /$MA/<kind>.xml");
             return;
         }
     }
 }
 
-/* Takes the value of flag argv[*i] ("--x v" or "--x=v"); NULL (error reported) if none. */
-static const char *flag_value(rule_opts *o, int argc, char **argv, int *i, const char *eq)
+/* The checks the table cannot express: values, and options that go together. */
+static void check_opts(const rule_cfg *c, int argc, char **argv, rule_opts *o, pr_errlist *errs)
 {
-    if (eq)
-        return eq + 1;
-    if (*i + 1 >= argc) {
-        flag_error(o, "%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static void set_once(rule_opts *o, const char **dst, const char *flag, const char *v)
-{
-    if (*dst)
-        flag_error(o, "%s given twice", flag);
-    *dst = v;
-}
-
-static void parse_flags(rule_opts *o, int argc, char **argv)
-{
-    const char *method = NULL, *when = NULL, *period = NULL, *delay = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        size_t n = eq ? (size_t)(eq - a) : strlen(a);
-#define IS(name) (n == sizeof(name) - 1 && strncmp(a, name, n) == 0)
-        if (IS("--help") || IS("-h")) {
-            o->help = 1;
-        } else if (IS("--full") || IS("--delta") || IS("--status")) {
-            pr_kind k = IS("--full")    ? PR_KIND_FULL
-                        : IS("--delta") ? PR_KIND_DELTA
-                                        : PR_KIND_STATUS;
-            if (eq) {
-                flag_error(o, "%.*s takes no value", (int)n, a);
-                continue;
+    static const char *const others[] = {"url", "full",   "delta", "status", "key",  "uid",
+                                         "pwd", "method", "when",  "period", "delay"};
+    memset(o, 0, sizeof *o);
+    if (c->check) {
+        for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+            if (flag_position(argc, argv, others[i]) < argc) {
+                flag_error(errs, "--check takes no other flag");
+                break;
             }
-            int seen = 0;
-            for (size_t j = 0; j < o->nkinds; j++)
-                seen |= o->kinds[j] == k;
-            if (seen)
-                flag_error(o, "%s given twice", kind_flag(k));
-            else if (o->nkinds < sizeof o->kinds / sizeof o->kinds[0])
-                o->kinds[o->nkinds++] = k;
-        } else if (IS("--url") || IS("--key") || IS("--uid") || IS("--pwd") || IS("--method") ||
-                   IS("--when") || IS("--period") || IS("--delay") || IS("--check")) {
-            const char *v = flag_value(o, argc, argv, &i, eq);
-            if (!v)
-                continue;
-            const char **dst = IS("--url")      ? &o->url
-                               : IS("--key")    ? &o->key
-                               : IS("--uid")    ? &o->uid
-                               : IS("--pwd")    ? &o->pwd
-                               : IS("--method") ? &method
-                               : IS("--when")   ? &when
-                               : IS("--period") ? &period
-                               : IS("--delay")  ? &delay
-                                                : &o->check;
-            char flag[16];
-            snprintf(flag, sizeof flag, "%.*s", (int)n, a);
-            set_once(o, dst, flag, v);
-        } else {
-            flag_error(o, "unknown argument '%s' (see --help)", a);
-        }
-#undef IS
-    }
-    if (o->help)
-        return;
-
-    if (o->check) {
-        if (o->url || o->nkinds || o->key || o->uid || o->pwd || method || when || period || delay)
-            flag_error(o, "--check takes no other flag");
         return;
     }
-
-    if (!o->url)
-        flag_error(o, "--url is required, e.g. --url https://edge.example.net/r");
+    if (!c->url)
+        flag_error(errs, "--url is required, e.g. --url https://edge.example.net/r");
     else
-        check_url(o, o->url);
+        check_url(errs, c->url);
+    o->url = c->url;
+
+    struct {
+        bool on;
+        pr_kind kind;
+        int pos;
+    } k[3] = {{c->full, PR_KIND_FULL, flag_position(argc, argv, "full")},
+              {c->delta, PR_KIND_DELTA, flag_position(argc, argv, "delta")},
+              {c->status, PR_KIND_STATUS, flag_position(argc, argv, "status")}};
+    for (int pass = 0; pass <= argc; pass++) /* in the flags' order */
+        for (size_t i = 0; i < 3; i++)
+            if (k[i].on && k[i].pos == pass)
+                o->kinds[o->nkinds++] = k[i].kind;
     if (o->nkinds > PR_RULE_MAX)
-        flag_error(o, "at most two of --full, --delta, --status: a phone holds two rules");
+        flag_error(errs, "at most two of --full, --delta, --status: a phone holds two rules");
     if (o->nkinds == 0)
         o->kinds[o->nkinds++] = PR_KIND_FULL;
-    if (o->key)
-        check_secret(o, "--key", o->key, 1);
-    if (o->uid)
-        check_secret(o, "--uid", o->uid, 0);
-    if (o->pwd)
-        check_secret(o, "--pwd", o->pwd, 0);
-    if (!o->uid != !o->pwd)
-        flag_error(o, "--uid and --pwd go together");
 
-    o->method = "POST";
-    if (method) {
-        if (strcasecmp(method, "PUT") == 0)
-            o->method = "PUT";
-        else if (strcasecmp(method, "POST") != 0)
-            flag_error(o, "--method: '%s' is not PUT or POST", method);
-    }
-    o->when = WHEN_VALUES[1];
-    if (when) {
-        size_t k, nw = sizeof WHEN_VALUES / sizeof WHEN_VALUES[0];
-        for (k = 0; k < nw; k++)
-            if (strcasecmp(when, WHEN_VALUES[k]) == 0 || strcasecmp(when, WHEN_ALIASES[k]) == 0)
-                break;
-        if (k < nw)
-            o->when = WHEN_VALUES[k];
-        else
-            flag_error(o,
-                       "--when: '%s' is not \"On Request\", \"On Local Change\" or "
-                       "\"Periodically\"",
-                       when);
-    }
-    o->period = 3600;
-    if (period) {
-        if (parse_seconds(period, &o->period) != 0 || o->period < PERIOD_MIN ||
-            o->period > PERIOD_MAX)
-            flag_error(o, "--period: '%s' is not a number of seconds in %ld..%ld", period,
-                       PERIOD_MIN, PERIOD_MAX);
-        else if (o->period > PERIOD_DOC_MAX_8800)
-            fprintf(stderr,
-                    PROG ": warning: --period %ld is above %ld, the maximum the 8800 "
-                         "administration guide documents; such phones may refuse it\n",
-                    o->period, PERIOD_DOC_MAX_8800);
-    }
-    o->delay = 60;
-    if (delay) {
-        if (parse_seconds(delay, &o->delay) != 0 || o->delay < DELAY_MIN || o->delay > DELAY_MAX)
-            flag_error(o, "--delay: '%s' is not a number of seconds in %ld..%ld", delay, DELAY_MIN,
-                       DELAY_MAX);
-    }
+    if (c->key)
+        check_secret(errs, "--key", c->key, 1);
+    if (c->uid)
+        check_secret(errs, "--uid", c->uid, 0);
+    if (c->pwd)
+        check_secret(errs, "--pwd", c->pwd, 0);
+    if (!c->uid != !c->pwd)
+        flag_error(errs, "--uid and --pwd go together");
+    o->key = c->key;
+    o->uid = c->uid;
+    o->pwd = c->pwd;
+
+    if (strcasecmp(c->method, "PUT") == 0)
+        o->method = "PUT";
+    else if (strcasecmp(c->method, "POST") == 0)
+        o->method = "POST";
+    else
+        flag_error(errs, "--method: '%s' is not PUT or POST", c->method);
+
+    size_t w, nw = sizeof WHEN_VALUES / sizeof WHEN_VALUES[0];
+    for (w = 0; w < nw; w++)
+        if (strcasecmp(c->when, WHEN_VALUES[w]) == 0 || strcasecmp(c->when, WHEN_ALIASES[w]) == 0)
+            break;
+    if (w < nw)
+        o->when = WHEN_VALUES[w];
+    else
+        flag_error(errs,
+                   "--when: '%s' is not \"On Request\", \"On Local Change\" or \"Periodically\"",
+                   c->when);
+
+    o->period = (long)c->period;
+    o->delay = (long)c->delay;
+    if (o->period > PERIOD_DOC_MAX_8800)
+        fprintf(stderr,
+                PROG ": warning: --period %ld is above %ld, the maximum the 8800 "
+                     "administration guide documents; such phones may refuse it\n",
+                o->period, PERIOD_DOC_MAX_8800);
 }
 
 static void build_rule(const rule_opts *o, pr_buf *b)
@@ -589,17 +546,29 @@ static int check(const char *file)
 
 int rule_main(int argc, char **argv)
 {
+    rule_cfg c = {0};
     rule_opts o;
-    memset(&o, 0, sizeof o);
-    parse_flags(&o, argc, argv);
-    if (o.help) {
-        usage(stdout);
-        fflush(stdout);
-        return 0;
+    pr_errlist errs = {0};
+    int rc;
+    pr_cfg_section sec = {"rule (phone upload options)", rule_table, &c};
+    pr_cfg_result loaded =
+        pr_cfg_load(&sec, 1, NULL, argc, argv, NULL,
+                    "phonereport rule --url BASE [--full] [--delta] [--status] [options]\n"
+                    "       phonereport rule --check FILE.xml",
+                    ABOUT, stdout, stderr);
+    if (loaded == PR_CFG_EXIT_OK) {
+        rc = 0;
+        goto out;
     }
-    if (o.errors)
-        return PR_EXIT_CONFIG;
-    if (o.check)
-        return check(o.check);
-    return generate(&o);
+    check_opts(&c, argc, argv, &o, &errs); /* after a failed load too: every problem at once */
+    if (loaded != PR_CFG_OK || pr_errlist_count(&errs)) {
+        pr_errlist_print(&errs, PROG ": ", stderr);
+        rc = PR_EXIT_CONFIG;
+        goto out;
+    }
+    rc = c.check ? check(c.check) : generate(&o);
+out:
+    pr_errlist_release(&errs);
+    pr_cfg_release(&sec, 1, NULL);
+    return rc;
 }
