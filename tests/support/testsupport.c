@@ -143,3 +143,25 @@ int ts_validate_schema(const char *schema, const char *json_path)
     free(out);
     return rc;
 }
+
+char *ts_xml_parse(const char *xml, size_t len)
+{
+    char *dir = ts_mkdtemp("xml");
+    char path[4200], cmd[8800];
+    char *out = NULL;
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/doc.xml", dir);
+    if (ts_write_file(path, xml, len) == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' '%s/support/xml_parse.py' '%s'", PR_PYTHON, PR_TESTS_DIR,
+                 path);
+        if (ts_run(cmd, &out) != 0) {
+            fprintf(stderr, "%s\n%.*s\n", out ? out : "xml_parse.py did not run", (int)len, xml);
+            free(out);
+            out = NULL;
+        }
+    }
+    ts_rmtree(dir);
+    free(dir);
+    return out;
+}

@@ -38,4 +38,10 @@ long long ts_now_ms(void);
  * the independent validator (Python jsonschema). Returns 0 if valid; prints the errors. */
 int ts_validate_schema(const char *schema, const char *json_path);
 
+/* Parses xml[0..len) with the independent XML parser (support/xml_parse.py: Python's
+ * xml.etree). Returns its JSON output {"root": tag, "params": [[tag, text, ua], ...]}
+ * (caller frees), or NULL, with the parser's message and the document on stderr, when the
+ * document is not well-formed. */
+char *ts_xml_parse(const char *xml, size_t len);
+
 #endif
