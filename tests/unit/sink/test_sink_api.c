@@ -309,6 +309,10 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/000000000000", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/nope", 404);
     expect_error(f, "GET", "/v1/nope", 404);
+    /* An encoded NUL would cut the decoded path short (the summary or the config answering). */
+    expect_error(f, "GET", "/v1/phones/" MAC "%00/config", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/config%00/x", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/config?format=xml%00", 400);
     expect_error(f, "GET", "/", 404);
     expect_error(f, "GET", "/v1/phones?limit=0", 400);
     expect_error(f, "GET", "/v1/phones?limit=1001", 400);
