@@ -343,6 +343,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     (void)rk;
     if (rkm->err && !too_large_error(rkm->err))
         return; /* any other failure: the commit fails, the batch is retried as it is */
+    if (rkm->err)
+        pr_counter_inc(r->m_refused);
     if (!rkm->err && r->nrefused == 0)
         return;
     uint64_t place = (uint64_t)(uintptr_t)rkm->_private;
@@ -642,10 +644,12 @@ void *decoder_loop_run(void *arg)
 
     while (!atomic_load(&r->stop)) {
         take_pending_keystore(r);
+        /* At most 200 ms also while a batch is open, so that the producer's delivery reports
+         * (a refusal among them) are served soon after they arrive, not at the commit. */
         int wait = 200;
         if (r->in_txn) {
             long long left = r->txn_started_ms + r->cfg->batch_ms - decoder_now_ms();
-            wait = left < 0 ? 0 : (int)left;
+            wait = left < 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->consumer, wait);
         if (rkm) {

@@ -443,13 +443,19 @@ static void produce_to_partition(const char *prefix, size_t which, int32_t parti
     free(body);
 }
 
-/* Whether the decoder's metrics show at least one decoded record. */
-static bool decoded_some(pr_metrics *m)
+/* Whether the decoder's metrics show at least one of `family` (a counter without labels). */
+static bool counted_some(pr_metrics *m, const char *family)
 {
-    char *text = pr_metrics_render(m, NULL);
-    bool none = strstr(text, "phonereport_decoder_records_total 0\n") != NULL;
+    char *text = pr_metrics_render(m, NULL), line[160];
+    snprintf(line, sizeof line, "\n%s 0\n", family);
+    bool none = strstr(text, line) != NULL;
     free(text);
     return !none;
+}
+
+static bool decoded_some(pr_metrics *m)
+{
+    return counted_some(m, "phonereport_decoder_records_total");
 }
 
 /* A record whose produce fails at once because the open transaction already needs an abort
@@ -486,9 +492,12 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
     while (!decoded_some(ip.m) && ts_now_ms() < deadline)
         usleep(50 * 1000);
     assert_true(decoded_some(ip.m));
-    /* Widens the window in which X's refusal arrives before Y is decoded (the outcome asserted
-     * below does not depend on it; only whether the faulty path is exercised does). */
-    usleep(1500 * 1000);
+    /* Y is produced only once X's refusal has arrived, so that Y's produce is the one that
+     * fails at once (the path under test), not a commit that fails later. */
+    while (!counted_some(ip.m, "phonereport_decoder_outputs_refused_total") &&
+           ts_now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_true(counted_some(ip.m, "phonereport_decoder_outputs_refused_total"));
     produce_to_partition(prefix, 1, 1); /* Y: a small delta */
     size_t got = wait_outputs(prefix, 2, ts_now_ms() + 60000);
     decoder_stop(ip.d);
