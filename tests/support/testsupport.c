@@ -1,6 +1,7 @@
 /* testsupport.c - see testsupport.h. */
 #include "testsupport.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,38 @@ long long ts_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double ts_timeout_scale(void)
+{
+    const char *v = getenv("PR_TEST_TIMEOUT_SCALE");
+    char *end = NULL;
+    if (!v || !*v)
+        return 1.0;
+    double scale = strtod(v, &end);
+    if (*end || !(scale > 0.0) || scale > 1000.0) {
+        fprintf(stderr, "PR_TEST_TIMEOUT_SCALE=%s: expected a positive number up to 1000\n", v);
+        exit(1); /* a failure, never a silent default */
+    }
+    return scale;
+}
+
+long long ts_scaled_ms(long long ms)
+{
+    double x = (double)ms * ts_timeout_scale();
+    long long n = (long long)x;
+    return (double)n < x ? n + 1 : n;
+}
+
+long long ts_deadline_ms(long long ms)
+{
+    return ts_now_ms() + ts_scaled_ms(ms);
+}
+
+int ts_timeout_ms(int ms)
+{
+    long long n = ts_scaled_ms(ms);
+    return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 int ts_validate_schema(const char *schema, const char *json_path)
