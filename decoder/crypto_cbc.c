@@ -5,6 +5,9 @@
  * SHA-256 in new), so each configured digest is tried in order and a candidate is accepted
  * only if its padding is valid AND its plaintext starts like XML or gzip: a wrong digest
  * passes the padding check about once in 256 tries, never both checks in practice.
+ * The one exception is an empty plaintext (a single block that is all padding): it is
+ * accepted as it is, since a wrong key gives sixteen 0x10 bytes once in 2^128 tries, and the
+ * caller dead-letters it as `empty` rather than as a decryption failure.
  */
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -65,7 +68,7 @@ static decoder_crypt_result try_digest(const unsigned char *body, size_t len, co
         EVP_DecryptFinal_ex(ctx, out + n1, &n2) != 1)
         goto out;
     *outlen = (size_t)n1 + (size_t)n2;
-    if (decoder_plaintext_plausible(out, *outlen))
+    if (*outlen == 0 || decoder_plaintext_plausible(out, *outlen))
         res = DECODER_CRYPT_OK;
 out:
     EVP_CIPHER_CTX_free(ctx);
@@ -86,9 +89,17 @@ decoder_crypt_result decoder_cbc_decrypt(const unsigned char *body, size_t len,
                "no Salted__ header: the salt is unknown, cannot decrypt (openssl enc -S?)");
         return DECODER_CRYPT_MALFORMED;
     }
-    if (len < SALT_MAGIC_LEN + SALT_LEN + BLOCK || (len - SALT_MAGIC_LEN - SALT_LEN) % BLOCK) {
+    /* Two messages, so that a body shorter than the header never reports a negative size. */
+    if (len < SALT_MAGIC_LEN + SALT_LEN + BLOCK) {
         pr_err(PR_EINVAL, err, errlen,
-               "openssl enc body truncated: %zu ciphertext bytes is not a positive multiple of 16",
+               "openssl enc body truncated: %zu bytes, shorter than the Salted__ header, its "
+               "8-byte salt and one 16-byte block",
+               len);
+        return DECODER_CRYPT_MALFORMED;
+    }
+    if ((len - SALT_MAGIC_LEN - SALT_LEN) % BLOCK) {
+        pr_err(PR_EINVAL, err, errlen,
+               "openssl enc body truncated: %zu ciphertext bytes is not a multiple of 16",
                len - SALT_MAGIC_LEN - SALT_LEN);
         return DECODER_CRYPT_MALFORMED;
     }

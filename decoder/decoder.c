@@ -41,6 +41,11 @@ static void metrics_init(decoder *r)
                                         "Kafka transactions, by outcome", "result=\"committed\"");
     r->m_aborted = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
                                       "Kafka transactions, by outcome", "result=\"aborted\"");
+    r->m_refused = pr_metrics_counter(
+        m, "phonereport_decoder_outputs_refused_total",
+        "Outputs the broker refused as too large (the batch is aborted; a record refused even "
+        "alone is dead-lettered too_large)",
+        NULL);
     r->m_latency =
         pr_metrics_histogram(m, "phonereport_decoder_decode_seconds",
                              "Time to decode one record (decrypt, gunzip, parse, "

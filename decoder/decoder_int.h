@@ -197,4 +197,33 @@ void decoder_opts_default(decoder_opts *opts);
 /* Parses "md5,sha256" into opts->digests. -1 on an unknown or repeated name. */
 int decoder_digests_parse(const char *s, decoder_digest *digests, size_t *n);
 
+/* ---- retry.c ------------------------------------------------------------------------ */
+
+/* What one attempt of a transactional call came to. */
+typedef enum decoder_try {
+    DECODER_TRY_DONE,   /* it succeeded */
+    DECODER_TRY_AGAIN,  /* a retriable failure (a time-out included) */
+    DECODER_TRY_FAILED, /* a failure that retrying cannot mend (the attempt recorded it) */
+} decoder_try;
+
+typedef enum decoder_retry_result {
+    DECODER_RETRY_DONE,
+    DECODER_RETRY_FAILED,    /* an attempt said DECODER_TRY_FAILED */
+    DECODER_RETRY_STOPPED,   /* a stop was requested while the call kept failing */
+    DECODER_RETRY_TIMED_OUT, /* budget_ms spent */
+} decoder_retry_result;
+
+typedef struct decoder_retry {
+    decoder_try (*attempt)(void *ctx, int timeout_ms); /* one call, at most timeout_ms long */
+    long long (*now_ms)(void *ctx);                    /* a monotonic clock */
+    bool (*stopping)(void *ctx);                       /* whether a stop was requested */
+    void *ctx;
+    long long budget_ms; /* for all attempts together; > 0 */
+    int slice_ms;        /* longest single attempt; > 0 */
+} decoder_retry;
+
+/* Calls rt->attempt until it is done or fails for good, the budget is spent, or a stop
+ * requested after the start has interrupted the retries (rules in retry.c). */
+decoder_retry_result decoder_retry_run(const decoder_retry *rt);
+
 #endif

@@ -65,6 +65,7 @@ struct decoder {
     pr_counter *m_events[PR_TOPIC__COUNT];
     pr_counter *m_dlq[PR_DLQ_REASON__COUNT];
     pr_counter *m_committed, *m_aborted;
+    pr_counter *m_refused; /* delivery reports refused as too large */
     pr_histogram *m_latency;
 };
 

@@ -11,7 +11,9 @@
  * requires an abort aborts the transaction and rewinds the consumer to the committed offsets,
  * so that the batch is decoded again (the same input gives the same output); a fatal one
  * (e.g. fenced by another decoder with the same transactional.id) stops the role, which
- * reports it through decoder_failed() and makes the process exit non-zero.
+ * reports it through decoder_failed() and makes the process exit non-zero. Retries are
+ * bounded (retry.c): a commit or abort still failing after decoder-txn-timeout, or when a
+ * stop is requested, is fatal too, so that a stop never waits for Kafka for ever.
  * On a revoke the open transaction is committed (or aborted if the partitions were lost)
  * before the partitions go; on stop the open batch is committed before the consumer closes.
  */
@@ -40,6 +42,17 @@ static int txn_timeout(const decoder *r)
 }
 
 static void forget_refused(decoder *r, long i);
+
+/* Start-up and transactional calls wait in slices of at most this long, so that a stop
+ * requested while Kafka is unreachable is honoured within seconds, not after the whole
+ * transaction time-out (librdkafka resumes a timed-out call on the next one). */
+#define CALL_SLICE_MS 3000
+
+static int call_slice(const decoder *r)
+{
+    int t = txn_timeout(r);
+    return t < CALL_SLICE_MS ? t : CALL_SLICE_MS;
+}
 
 static void go_fatal(decoder *r, const char *what, const char *why)
 {
@@ -100,30 +113,102 @@ out:
         rd_kafka_topic_partition_list_destroy(committed);
 }
 
+/* Classifies a transactional error: abort (and rewind), retry, or fatal. Consumes error. */
+typedef enum txn_action { TXN_OK, TXN_RETRY, TXN_ABORT, TXN_FATAL } txn_action;
+static txn_action classify(decoder *r, rd_kafka_error_t *error, const char *what);
+
+/* One transactional call under decoder_retry_run: what it is and how its last attempt
+ * failed. */
+typedef struct txn_call {
+    decoder *r;
+    const char *what;
+    rd_kafka_consumer_group_metadata_t *cgmd; /* send_offsets_to_transaction only */
+    txn_action failed;                        /* TXN_ABORT or TXN_FATAL after TRY_FAILED */
+} txn_call;
+
+static long long call_now(void *ctx)
+{
+    (void)ctx;
+    return decoder_now_ms();
+}
+
+static bool call_stopping(void *ctx)
+{
+    return atomic_load(&((txn_call *)ctx)->r->stop);
+}
+
+static decoder_try call_settle(txn_call *c, rd_kafka_error_t *error)
+{
+    if (!error)
+        return DECODER_TRY_DONE;
+    c->failed = classify(c->r, error, c->what);
+    return c->failed == TXN_RETRY ? DECODER_TRY_AGAIN : DECODER_TRY_FAILED;
+}
+
+static decoder_try try_send_offsets(void *ctx, int timeout_ms)
+{
+    txn_call *c = ctx;
+    return call_settle(c, rd_kafka_send_offsets_to_transaction(c->r->producer, c->r->txn_offsets,
+                                                               c->cgmd, timeout_ms));
+}
+
+static decoder_try try_commit(void *ctx, int timeout_ms)
+{
+    txn_call *c = ctx;
+    return call_settle(c, rd_kafka_commit_transaction(c->r->producer, timeout_ms));
+}
+
+/* An abort that fails other than retriably leaves nothing to fall back on: fatal (as in
+ * librdkafka's examples/transactions.c). */
+static decoder_try try_abort(void *ctx, int timeout_ms)
+{
+    txn_call *c = ctx;
+    rd_kafka_error_t *error = rd_kafka_abort_transaction(c->r->producer, timeout_ms);
+    if (!error)
+        return DECODER_TRY_DONE;
+    bool again = rd_kafka_error_is_retriable(error) && !rd_kafka_error_is_fatal(error);
+    if (!again) {
+        go_fatal(c->r, c->what, rd_kafka_error_string(error));
+        c->failed = TXN_FATAL;
+    }
+    rd_kafka_error_destroy(error);
+    return again ? DECODER_TRY_AGAIN : DECODER_TRY_FAILED;
+}
+
+/* Runs a transactional call with bounded retries (retry.c). TXN_OK, TXN_ABORT, or TXN_FATAL
+ * (the role has gone fatal: the call failed for good, kept failing for decoder-txn-timeout,
+ * or a stop came while it kept failing). */
+static txn_action txn_call_run(txn_call *c, decoder_try (*attempt)(void *, int))
+{
+    decoder *r = c->r;
+    decoder_retry rt = {attempt, call_now, call_stopping, c, r->cfg->txn_timeout, call_slice(r)};
+    switch (decoder_retry_run(&rt)) {
+    case DECODER_RETRY_DONE: return TXN_OK;
+    case DECODER_RETRY_FAILED: return c->failed;
+    case DECODER_RETRY_STOPPED:
+        go_fatal(r, c->what, "stop requested while the call kept failing (Kafka unreachable?)");
+        return TXN_FATAL;
+    case DECODER_RETRY_TIMED_OUT:
+        go_fatal(r, c->what, "still failing after decoder-txn-timeout (Kafka unreachable?)");
+        return TXN_FATAL;
+    }
+    return TXN_FATAL;
+}
+
 static void abort_and_rewind(decoder *r, const char *why)
 {
-    rd_kafka_error_t *error;
+    txn_call c = {r, "abort_transaction", NULL, TXN_FATAL};
     PR_LOG(PR_LOG_WARN, COMP, "aborting the transaction; the batch will be decoded again",
            json_pack("{sssI}", "reason", why, "records", (json_int_t)r->txn_records));
-    for (;;) {
-        error = rd_kafka_abort_transaction(r->producer, txn_timeout(r));
-        if (!error)
-            break;
-        if (rd_kafka_error_is_fatal(error) || !rd_kafka_error_is_retriable(error)) {
-            go_fatal(r, "abort_transaction", rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-            txn_reset(r);
-            return;
-        }
-        rd_kafka_error_destroy(error);
+    if (txn_call_run(&c, try_abort) != TXN_OK) {
+        txn_reset(r);
+        return;
     }
     rewind_consumer(r);
     pr_counter_inc(r->m_aborted);
     txn_reset(r);
 }
 
-/* Classifies a transactional error: abort (and rewind), retry, or fatal. Consumes error. */
-typedef enum txn_action { TXN_RETRY, TXN_ABORT, TXN_FATAL } txn_action;
 static txn_action classify(decoder *r, rd_kafka_error_t *error, const char *what)
 {
     txn_action a;
@@ -148,7 +233,6 @@ static txn_action classify(decoder *r, rd_kafka_error_t *error, const char *what
 /* Sends the offsets and commits the open transaction; on failure aborts and rewinds. */
 static void commit_batch(decoder *r)
 {
-    rd_kafka_error_t *error;
     if (!r->in_txn)
         return;
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(r->consumer);
@@ -156,35 +240,20 @@ static void commit_batch(decoder *r)
         go_fatal(r, "consumer_group_metadata", "no group metadata");
         return;
     }
-    for (;;) {
-        error =
-            rd_kafka_send_offsets_to_transaction(r->producer, r->txn_offsets, cgmd, txn_timeout(r));
-        if (!error)
-            break;
-        txn_action a = classify(r, error, "send_offsets_to_transaction");
-        if (a == TXN_RETRY && !atomic_load(&r->fatal))
-            continue;
-        rd_kafka_consumer_group_metadata_destroy(cgmd);
-        if (a == TXN_ABORT)
-            abort_and_rewind(r, "send_offsets_to_transaction failed");
-        else
-            txn_reset(r);
-        return;
-    }
+    txn_call c = {r, "send_offsets_to_transaction", cgmd, TXN_FATAL};
+    txn_action a = txn_call_run(&c, try_send_offsets);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
-    for (;;) {
-        error = rd_kafka_commit_transaction(r->producer, txn_timeout(r));
-        if (!error)
-            break;
-        txn_action a = classify(r, error, "commit_transaction");
-        if (a == TXN_RETRY)
-            continue;
-        if (a == TXN_ABORT)
-            abort_and_rewind(r, "commit_transaction failed");
-        else
-            txn_reset(r);
-        return;
+    if (a == TXN_OK) {
+        c = (txn_call){r, "commit_transaction", NULL, TXN_FATAL};
+        a = txn_call_run(&c, try_commit);
     }
+    if (a == TXN_ABORT) /* resets the transaction */
+        abort_and_rewind(r, c.cgmd ? "send_offsets_to_transaction failed"
+                                   : "commit_transaction failed");
+    else if (a != TXN_OK)
+        txn_reset(r);
+    if (a != TXN_OK)
+        return;
     /* Refusals of records now committed are settled. */
     for (size_t i = r->nrefused; i-- > 0;) {
         rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
@@ -274,6 +343,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     (void)rk;
     if (rkm->err && !too_large_error(rkm->err))
         return; /* any other failure: the commit fails, the batch is retried as it is */
+    if (rkm->err)
+        pr_counter_inc(r->m_refused);
     if (!rkm->err && r->nrefused == 0)
         return;
     uint64_t place = (uint64_t)(uintptr_t)rkm->_private;
@@ -520,21 +591,11 @@ void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r)
     rd_kafka_conf_set_opaque(conf, r);
 }
 
-/* Start-up calls wait in slices of at most this long, so that a stop requested while Kafka
- * is unreachable is honoured within seconds, not after the whole transaction time-out. */
-#define STARTUP_SLICE_MS 3000
-
-static int startup_slice(decoder *r)
-{
-    int t = txn_timeout(r);
-    return t < STARTUP_SLICE_MS ? t : STARTUP_SLICE_MS;
-}
-
 static int init_transactions(decoder *r)
 {
     while (!atomic_load(&r->stop)) {
         /* A timed-out init_transactions is retriable and resumes where it stopped. */
-        rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, startup_slice(r));
+        rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, call_slice(r));
         if (!error)
             return 0;
         bool retry = rd_kafka_error_is_retriable(error) && !rd_kafka_error_is_fatal(error);
@@ -555,7 +616,7 @@ static void ensure_topics(decoder *r)
     const char *names[] = {r->topic[PR_TOPIC_RAW], r->topic[PR_TOPIC_CONFIG],
                            r->topic[PR_TOPIC_STATUS], r->topic[PR_TOPIC_DLQ]};
     char err[512];
-    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, startup_slice(r), err, sizeof err) !=
+    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, call_slice(r), err, sizeof err) !=
         PR_OK)
         PR_LOG(PR_LOG_WARN, COMP, "could not create the topics (they may exist already)",
                json_pack("{ss}", "error", err));
@@ -583,10 +644,12 @@ void *decoder_loop_run(void *arg)
 
     while (!atomic_load(&r->stop)) {
         take_pending_keystore(r);
+        /* At most 200 ms also while a batch is open, so that the producer's delivery reports
+         * (a refusal among them) are served soon after they arrive, not at the commit. */
         int wait = 200;
         if (r->in_txn) {
             long long left = r->txn_started_ms + r->cfg->batch_ms - decoder_now_ms();
-            wait = left < 0 ? 0 : (int)left;
+            wait = left < 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->consumer, wait);
         if (rkm) {

@@ -10,10 +10,16 @@
  * empty element is the empty string; a repeated name keeps the last value (and is counted);
  * the `ua` attribute (na|ro|rw) is kept. A DOCTYPE is refused, so entity expansion can never
  * happen; limits bound depth, element count, value length and input size.
+ *
+ * Writing (flatprofile_write.c, the sink's XML export): always well-formed XML 1.0; a
+ * parameter XML cannot carry (a name that is not an ASCII name without a colon, a value or
+ * ua with a control character, U+FFFE/U+FFFF or invalid UTF-8) is left out and counted in a
+ * comment at the end of the document.
  */
 #ifndef PR_FLATPROFILE_H
 #define PR_FLATPROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "status.h"
@@ -62,5 +68,34 @@ void pr_flatprofile_release(pr_flat_profile *fp);
 
 /* Finds a parameter by exact name; NULL if absent. Linear: for a few lookups only. */
 const pr_fp_param *pr_flatprofile_find(const pr_flat_profile *fp, const char *name);
+
+/* ---- writing ------------------------------------------------------------------------ */
+
+typedef struct pr_flatprofile_writer pr_flatprofile_writer;
+
+/*
+ * Starts a document: the XML declaration, `<!-- comment -->` (left out if NULL or if XML
+ * cannot carry it as a comment), `<flat-profile>`. NULL when memory runs out.
+ */
+pr_flatprofile_writer *pr_flatprofile_writer_new(const char *comment);
+
+/*
+ * Appends one parameter (ua NULL or "" for none; value NULL as ""). A parameter XML cannot
+ * carry is left out and counted, and still PR_OK; PR_EFATAL only when memory runs out.
+ */
+pr_status pr_flatprofile_writer_add(pr_flatprofile_writer *w, const char *name, const char *value,
+                                    const char *ua);
+
+/*
+ * Ends the document (after the comments that count what was left out) and frees the writer
+ * in every case. PR_OK: *out is the NUL-terminated text (caller frees), *len its length,
+ * *omitted (if not NULL) how many parameters were left out. PR_EFATAL when memory ran out at
+ * any point.
+ */
+pr_status pr_flatprofile_writer_finish(pr_flatprofile_writer *w, char **out, size_t *len,
+                                       size_t *omitted);
+
+/* Discards a writer that will not be finished; NULL is a no-op. */
+void pr_flatprofile_writer_free(pr_flatprofile_writer *w);
 
 #endif

@@ -10,7 +10,8 @@
  *   GET /metrics, /healthz
  *
  * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
- * included), 404 for an unknown phone or path, 405 for any method but GET/HEAD.
+ * included) or an encoded NUL in the URL, 404 for an unknown phone or path, 405 for any method but
+ * GET/HEAD.
  *
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
  * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
@@ -290,6 +291,15 @@ static enum MHD_Result drift_route(sink_api *a, struct MHD_Connection *c)
     return answer(a, c, rc, doc, err);
 }
 
+/* Sees the request target before MHD decodes it. A %00 would decode to a NUL and cut the path
+ * or a query value short (/v1/phones/{mac}%00/config would answer the summary), so such a
+ * request is marked here (con_cls = the API) and refused in handle(). */
+static void *raw_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    return strstr(uri, "%00") ? cls : NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **con_cls)
@@ -298,9 +308,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
-    (void)con_cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
+    if (*con_cls == a)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "the URL holds an encoded NUL (%%00)");
     if (strcmp(url, "/healthz") == 0)
         return send_json(a, c, MHD_HTTP_OK,
                          json_pack("{ss sb}", "status", "ok", "ready", a->ready && *a->ready));
@@ -350,7 +361,7 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     }
     a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_END);
+                            MHD_OPTION_URI_LOG_CALLBACK, raw_uri, a, MHD_OPTION_END);
     if (!a->d) {
         rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s", listen);
         goto fail;

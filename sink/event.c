@@ -33,6 +33,29 @@ static bool strings_object(json_t *o, bool access)
     return true;
 }
 
+/* received_at as the decoder writes it (proto/events_report.c) and the schemas require:
+ * YYYY-MM-DDTHH:MM:SS.mmmZ, a real date (leap years counted) and time (a leap second only at
+ * 23:59:60, as RFC 3339 allows). The sink stores and compares it as text, so nothing else
+ * may pass for a timestamp. */
+static bool utc_millis_ok(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++)
+        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+            return false;
+#define NUM2(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+    int year = NUM2(0) * 100 + NUM2(2), mon = NUM2(5), day = NUM2(8);
+    int hour = NUM2(11), min = NUM2(14), sec = NUM2(17);
+#undef NUM2
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || (mon == 2 && day == 29 && !leap))
+        return false;
+    return hour <= 23 && min <= 59 && (sec <= 59 || (sec == 60 && hour == 23 && min == 59));
+}
+
 /* Optional string member: absent or null gives NULL; anything but a string is an error. */
 static int opt_string(json_t *o, const char *name, const char **out)
 {
@@ -72,8 +95,6 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
     if (!json_is_string(v) || !pr_mac_is_normal(json_string_value(v)))
         BAD("mac", "mac is not 12 lower-case hex digits");
     memcpy(ev->mac, json_string_value(v), PR_MAC_LEN + 1);
-    if (key && (keylen != PR_MAC_LEN || memcmp(key, ev->mac, PR_MAC_LEN) != 0))
-        BAD("key", "record key differs from the event's mac");
 
     v = json_object_get(ev->root, "kind");
     if (status_topic && !v) {
@@ -100,8 +121,11 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
         BAD("report_id", "report_id is missing");
     ev->report_id = json_string_value(v);
     v = json_object_get(ev->root, "received_at");
-    if (!json_is_string(v) || strlen(json_string_value(v)) < 10)
+    if (!json_is_string(v))
         BAD("received_at", "received_at is missing");
+    if (!utc_millis_ok(json_string_value(v)))
+        BAD("received_at", "received_at is not a UTC time with milliseconds (%.40s)",
+            json_string_value(v));
     ev->received_at = json_string_value(v);
 
     source = json_object_get(ev->root, "source");
@@ -125,6 +149,12 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
         if (ev->access && !strings_object(ev->access, true))
             BAD("access", "access is not an object of short strings");
     }
+    /* Last, so that a record is judged on its content first. Every record is keyed by its
+     * phone's MAC (DESIGN section 3); an unkeyed one did not come from a decoder. */
+    if (!key)
+        BAD("key", "record has no key (the phone's MAC)");
+    if (keylen != PR_MAC_LEN || memcmp(key, ev->mac, PR_MAC_LEN) != 0)
+        BAD("key", "record key differs from the event's mac");
 out:
     if (st != PR_OK) {
         json_decref(ev->root);

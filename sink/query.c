@@ -155,72 +155,15 @@ pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char 
     return rc;
 }
 
-/* Appends text to a growing buffer; -1 on allocation failure. */
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static int buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int buf_str(buf *b, const char *s)
-{
-    return buf_add(b, s, strlen(s));
-}
-
-/* XML character data / attribute escaping (the values came from XML or JSON text). */
-static int buf_xml(buf *b, const char *s)
-{
-    int rc = 0;
-    for (; *s && rc == 0; s++) {
-        switch (*s) {
-        case '&': rc = buf_str(b, "&amp;"); break;
-        case '<': rc = buf_str(b, "&lt;"); break;
-        case '>': rc = buf_str(b, "&gt;"); break;
-        case '"': rc = buf_str(b, "&quot;"); break;
-        case '\t': rc = buf_str(b, "&#9;"); break;
-        default: rc = buf_add(b, s, 1); break;
-        }
-    }
-    return rc;
-}
-
-/* Whether name can be written as an element name as it is: ASCII name characters (bytes
- * above 0x7f pass: they are UTF-8, never markup). The decoder only emits such names, but the
- * config topic's contract does not constrain them, and an unchecked one would inject markup. */
-static bool xml_name_ok(const char *name)
-{
-    if (!*name || (*name >= '0' && *name <= '9') || *name == '-' || *name == '.')
-        return false;
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        if (!(*c >= 0x80 || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.' || *c == ':'))
-            return false;
-    return true;
-}
-
+/* The flat-profile XML of a phone (the writer in proto/ decides what XML can carry). */
 pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len, char *err,
                                 size_t errlen)
 {
     phone_doc p;
     sqlite3_stmt *s = NULL;
-    buf b = {0};
-    int r = SQLITE_DONE, bad = 0;
-    long skipped = 0;
+    pr_flatprofile_writer *w = NULL;
+    char comment[96];
+    int r = SQLITE_DONE;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
@@ -228,48 +171,30 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
     if ((rc = prep(st, PARAMS_SQL, &s, err, errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);
-    bad |= buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- phonereport: ");
-    bad |= buf_str(&b, mac);
-    char ver[64];
-    snprintf(ver, sizeof ver, " version %lld -->\n<flat-profile>\n", (long long)p.version);
-    bad |= buf_str(&b, ver);
-    while (!bad && (r = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *name = sink_col_text(s, 0), *value = sink_col_text(s, 1);
-        const char *a = sink_col_text(s, 2);
-        if (!xml_name_ok(name)) {
-            skipped++;
-            continue;
-        }
-        bad |= buf_str(&b, "<") | buf_str(&b, name);
-        if (a && *a)
-            bad |= buf_str(&b, " ua=\"") | buf_xml(&b, a) | buf_str(&b, "\"");
-        if (!*value) {
-            bad |= buf_str(&b, "/>\n");
-            continue;
-        }
-        bad |= buf_str(&b, ">") | buf_xml(&b, value) | buf_str(&b, "</") | buf_str(&b, name) |
-               buf_str(&b, ">\n");
-    }
-    if (skipped) {
-        char note[96];
-        snprintf(note, sizeof note, "<!-- %ld parameter(s) omitted: name not valid in XML -->\n",
-                 skipped);
-        bad |= buf_str(&b, note);
-    }
-    bad |= buf_str(&b, "</flat-profile>\n");
-    if (bad)
+    snprintf(comment, sizeof comment, "phonereport: %s version %lld", mac, (long long)p.version);
+    if (!(w = pr_flatprofile_writer_new(comment))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-    else if (r != SQLITE_DONE)
+        goto out;
+    }
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (pr_flatprofile_writer_add(w, sink_col_text(s, 0), sink_col_text(s, 1),
+                                      sink_col_text(s, 2)) != PR_OK) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    if (r != SQLITE_DONE) {
         rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+        goto out;
+    }
+    rc = pr_flatprofile_writer_finish(w, out, len, NULL);
+    w = NULL;
+    if (rc != PR_OK)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
+    pr_flatprofile_writer_free(w);
     sqlite3_finalize(s);
     phone_doc_release(&p);
-    if (rc == PR_OK) {
-        *out = b.p;
-        *len = b.len;
-    } else {
-        free(b.p);
-    }
     return rc;
 }
 

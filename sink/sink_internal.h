@@ -66,11 +66,11 @@ typedef struct sink_event {
 } sink_event;
 
 /*
- * Validates one record value against the contract (schema id matches the topic, MAC normal
- * and equal to the record key when a key is given, kind, report_id, received_at, params and
- * access as objects of strings, status as an object). PR_EINVAL with a short reason code in
- * `reason` (e.g. "bad_json", "schema", "mac", "params") and a detail in err. Release ev in
- * every case.
+ * Validates one record value against the contract (schema id matches the topic, MAC normal,
+ * kind, report_id, received_at a UTC time with milliseconds, params and access as objects of
+ * strings, status as an object; last, the record key present and equal to the MAC). PR_EINVAL with
+ * a short reason code in `reason` (e.g. "bad_json", "schema", "mac", "params") and a detail in err.
+ * Release ev in every case.
  */
 pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const char *key,
                            size_t keylen, sink_event *ev, char *reason, size_t reasonlen, char *err,

@@ -4,6 +4,7 @@
 # with secrets masked, and a clean SIGTERM of `run` on the embedded broker.
 #   test_cli.sh PATH/TO/phonereport
 set -uo pipefail
+. "$(dirname "$0")/../support/timeout.sh"
 B=$(realpath "$1")
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -64,7 +65,7 @@ dlog=$(mktemp)
 "$B" decode --brokers 127.0.0.1:1 --metrics-listen 127.0.0.1:0 2>"$dlog" &
 dpid=$!
 got=0
-for _ in $(seq 1 300); do
+for _ in $(seq 1 "$(pr_scaled 300)"); do
     mport=$(sed -n 's/.*"msg":"serving metrics".*"metrics_port":\([0-9]*\).*/\1/p' "$dlog" | head -1)
     if [ -n "$mport" ]; then
         got=$(curl -fsS "http://127.0.0.1:$mport/metrics" | grep -c '^# TYPE phonereport_decoder')
@@ -90,7 +91,7 @@ dir=$(mktemp -d)
 ( cd "$dir" && exec "$B" run --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 ) >"$dir/out" 2>"$dir/err" &
 pid=$!
 port=""
-for _ in $(seq 1 200); do
+for _ in $(seq 1 "$(pr_scaled 200)"); do
     port=$(sed -n 's/.*"msg":"started".*"ingest_port":\([0-9]*\).*/\1/p' "$dir/err" | head -1)
     [ -n "$port" ] && break
     kill -0 $pid 2>/dev/null || break
@@ -100,8 +101,8 @@ if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null; then
 grep -q "keeps NOTHING across restarts" "$dir/out" && ok || no "run does not warn about the embedded broker"
 grep -q "<Report_Rule" "$dir/out" && ok || no "run does not print the Report_Rule snippet"
 kill -TERM $pid
-for _ in $(seq 1 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $pid 2>/dev/null; then no "run did not stop within 30 s of SIGTERM"; kill -KILL $pid; fi
+for _ in $(seq 1 "$(pr_scaled 300)"); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then no "run did not stop within $(pr_scaled 30) s of SIGTERM"; kill -KILL $pid; fi
 wait $pid; rc=$?
 [ "$rc" -eq 0 ] && ok || no "run exited $rc after SIGTERM"
 grep -q '"msg":"stopped"' "$dir/err" && ok || no "run did not log its clean stop"

@@ -23,6 +23,7 @@
 # PR_E2E_KEEP=1 keeps the work directory and logs, PR_E2E_PLAY_ARGS adds arguments to
 # `phonereport-sim play` (e.g. "--content-encoding-header always" to narrow down a failure).
 set -euo pipefail
+. "$(dirname "$0")/../support/timeout.sh"
 
 bin=${1:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
 sim=${2:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
@@ -50,7 +51,7 @@ cleanup() {
     done
     for name in "${!pids[@]}"; do
         local p=${pids[$name]} i
-        for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        for i in $(seq 1 "$(pr_scaled 100)"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
@@ -79,9 +80,11 @@ free_port() {
 }
 
 # wait_until DEADLINE_S DESCRIPTION CMD...: polls CMD until it succeeds, fails the test after
-# DEADLINE_S seconds. Also fails at once if a role process died.
+# DEADLINE_S seconds (scaled by PR_TEST_TIMEOUT_SCALE). Also fails at once if a role process
+# died.
 wait_until() {
-    local limit=$1 what=$2 end
+    local limit what=$2 end
+    limit=$(pr_scaled "$1")
     shift 2
     end=$((SECONDS + limit))
     until "$@"; do
@@ -225,7 +228,7 @@ PY
 
 step "verify"
 verified=1
-"$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-all.json" --timeout-s 180 \
+"$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-all.json" --timeout-s "$(pr_scaled 180)" \
     >"$work/verify.log" 2>&1 || verified=0
 [ "$verified" = 1 ] || head -n 60 "$work/verify.log" >&2
 tail -n 1 "$work/verify.log" >&2
@@ -355,9 +358,9 @@ for name in ingest ingest_auth decoder1 decoder2 sink; do
 done
 for name in ingest ingest_auth decoder1 decoder2 sink; do
     p=${pids[$name]}
-    end=$((SECONDS + 60))
+    end=$((SECONDS + $(pr_scaled 60)))
     while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    kill -0 "$p" 2>/dev/null && fail "$name did not stop within 60s of SIGTERM"
+    kill -0 "$p" 2>/dev/null && fail "$name did not stop within $(pr_scaled 60)s of SIGTERM"
     st=0
     wait "$p" || st=$?
     unset "pids[$name]"

@@ -1,6 +1,7 @@
 /* testsupport.c - see testsupport.h. */
 #include "testsupport.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,38 @@ long long ts_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double ts_timeout_scale(void)
+{
+    const char *v = getenv("PR_TEST_TIMEOUT_SCALE");
+    char *end = NULL;
+    if (!v || !*v)
+        return 1.0;
+    double scale = strtod(v, &end);
+    if (*end || !(scale > 0.0) || scale > 1000.0) {
+        fprintf(stderr, "PR_TEST_TIMEOUT_SCALE=%s: expected a positive number up to 1000\n", v);
+        exit(1); /* a failure, never a silent default */
+    }
+    return scale;
+}
+
+long long ts_scaled_ms(long long ms)
+{
+    double x = (double)ms * ts_timeout_scale();
+    long long n = (long long)x;
+    return (double)n < x ? n + 1 : n;
+}
+
+long long ts_deadline_ms(long long ms)
+{
+    return ts_now_ms() + ts_scaled_ms(ms);
+}
+
+int ts_timeout_ms(int ms)
+{
+    long long n = ts_scaled_ms(ms);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 int ts_validate_schema(const char *schema, const char *json_path)
 {
     char cmd[8192];
@@ -142,4 +175,26 @@ int ts_validate_schema(const char *schema, const char *json_path)
         fprintf(stderr, "%s", out);
     free(out);
     return rc;
+}
+
+char *ts_xml_parse(const char *xml, size_t len)
+{
+    char *dir = ts_mkdtemp("xml");
+    char path[4200], cmd[8800];
+    char *out = NULL;
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof path, "%s/doc.xml", dir);
+    if (ts_write_file(path, xml, len) == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' '%s/support/xml_parse.py' '%s'", PR_PYTHON, PR_TESTS_DIR,
+                 path);
+        if (ts_run(cmd, &out) != 0) {
+            fprintf(stderr, "%s\n%.*s\n", out ? out : "xml_parse.py did not run", (int)len, xml);
+            free(out);
+            out = NULL;
+        }
+    }
+    ts_rmtree(dir);
+    free(dir);
+    return out;
 }

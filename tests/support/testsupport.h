@@ -34,8 +34,28 @@ char *ts_unique_prefix(const char *tag);
 /* Milliseconds on a monotonic clock. */
 long long ts_now_ms(void);
 
+/*
+ * Fixed deadlines scaled for slow builds and machines (ASan, a loaded CI host), like
+ * librdkafka's TEST_TIMEOUT_MULTIPLIER: PR_TEST_TIMEOUT_SCALE in the environment, a positive
+ * number up to 1000 (default 1; anything else is an error that stops the test). Every fixed
+ * deadline or time-out of a wait goes through these; the shell tests use tests/support/timeout.sh.
+ */
+double ts_timeout_scale(void);
+/* ms * ts_timeout_scale(), rounded up. */
+long long ts_scaled_ms(long long ms);
+/* A deadline ms from now, scaled: ts_now_ms() + ts_scaled_ms(ms). */
+long long ts_deadline_ms(long long ms);
+/* A time-out argument of an API call (rd_kafka_flush and the like), scaled; INT_MAX at most. */
+int ts_timeout_ms(int ms);
+
 /* Validates a JSON document (a file path) against proto/schemas/<schema>.schema.json with
  * the independent validator (Python jsonschema). Returns 0 if valid; prints the errors. */
 int ts_validate_schema(const char *schema, const char *json_path);
+
+/* Parses xml[0..len) with the independent XML parser (support/xml_parse.py: Python's
+ * xml.etree). Returns its JSON output {"root": tag, "params": [[tag, text, ua], ...]}
+ * (caller frees), or NULL, with the parser's message and the document on stderr, when the
+ * document is not well-formed. */
+char *ts_xml_parse(const char *xml, size_t len);
 
 #endif

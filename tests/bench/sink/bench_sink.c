@@ -56,6 +56,13 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
+/* The record key of an event text: its mac (the sink refuses an unkeyed record). */
+static const char *key_of(const char *text)
+{
+    const char *m = strstr(text, "\"mac\":\"");
+    return m ? m + 7 : "";
+}
+
 static void mac_of(int i, char mac[13])
 {
     snprintf(mac, 13, "0056%08x", 0x2b000000u + (unsigned)i);
@@ -152,8 +159,8 @@ int main(int argc, char **argv)
         char *text = event_text(mac, "full", i, params, access);
         if (i % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(text, strlen(text), false, NULL, 0, &ev, reason, sizeof reason, err,
-                             sizeof err) != PR_OK ||
+        if (sink_event_parse(text, strlen(text), false, mac, PR_MAC_LEN, &ev, reason, sizeof reason,
+                             err, sizeof err) != PR_OK ||
             sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
             fprintf(stderr, "apply: %s %s\n", reason, err);
             return 1;
@@ -213,8 +220,8 @@ int main(int argc, char **argv)
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(texts[d], strlen(texts[d]), false, NULL, 0, &ev, reason, sizeof reason,
-                             err, sizeof err) != PR_OK ||
+        if (sink_event_parse(texts[d], strlen(texts[d]), false, key_of(texts[d]), PR_MAC_LEN, &ev,
+                             reason, sizeof reason, err, sizeof err) != PR_OK ||
             sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
             fprintf(stderr, "apply: %s %s\n", reason, err);
             return 1;

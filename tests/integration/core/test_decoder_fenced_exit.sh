@@ -4,14 +4,15 @@
 # failure. Real broker: PHONEREPORT_TEST_BROKERS (fails without it).
 #   test_decoder_fenced_exit.sh PATH/TO/phonereport
 set -uo pipefail
+. "$(dirname "$0")/../../support/timeout.sh"
 B=$(realpath "$1")
 : "${PHONEREPORT_TEST_BROKERS:?integration test: run it through scripts/test.sh}"
 prefix="tfence-$$-$RANDOM."
 dir=$(mktemp -d)
 trap 'kill -KILL $pa $pb 2>/dev/null; rm -rf "$dir"' EXIT
 common=(--brokers "$PHONEREPORT_TEST_BROKERS" --topic-prefix "$prefix" --decoder-transactional-id "$prefix-tx")
-wait_log() { # file text seconds
-    for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+wait_log() { # file text seconds (scaled)
+    for _ in $(seq 1 $(($(pr_scaled "$3") * 10))); do grep -q "$2" "$1" && return 0; sleep 0.1; done
     return 1
 }
 "$B" decode "${common[@]}" --decoder-group "$prefix-a" 2>"$dir/a.log" & pa=$!
@@ -23,7 +24,7 @@ for i in $(seq 1 20); do
     printf '<flat-profile><P_%d_ ua="na">x</P_%d_></flat-profile>\n' "$i" "$i"
 done | kcat -P -b "$PHONEREPORT_TEST_BROKERS" -t "${prefix}raw" -k 00562b043615 -H pr-kind=delta
 rc=""
-for _ in $(seq 1 900); do
+for _ in $(seq 1 "$(pr_scaled 900)"); do
     if ! kill -0 $pa 2>/dev/null; then wait $pa; rc=$?; break; fi
     sleep 0.1
 done

@@ -48,8 +48,12 @@ static void test_kafka_creates_topics_idempotently(void **state)
     rd_kafka_t *rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, sizeof err);
     assert_non_null(rk);
     assert_null(conf);
-    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, 2, cfgs, 10000, err, sizeof err), PR_OK);
-    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, 2, cfgs, 10000, err, sizeof err), PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(rk, names, 1, 2, cfgs, ts_timeout_ms(10000), err, sizeof err),
+        PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(rk, names, 1, 2, cfgs, ts_timeout_ms(10000), err, sizeof err),
+        PR_OK);
     /* independent check: kcat sees the topic with 2 partitions */
     snprintf(cmd, sizeof cmd, "kcat -L -b %s -t %s | grep -c 'partition [0-9]'", ts_brokers(),
              name);
@@ -90,7 +94,7 @@ static void test_kafka_idempotent_producer_is_acked(void **state)
                                            RD_KAFKA_V_KEY("00562b043615", 12),
                                            RD_KAFKA_V_VALUE("x", 1), RD_KAFKA_V_END),
                          0);
-    assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+    assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(30000)), 0);
     assert_int_equal(acked, 10);
     /* murmur2 puts one key on one partition: kcat reads all 10 from one partition */
     snprintf(cmd, sizeof cmd, "kcat -C -b %s -t %s -e -q -f '%%p\\n' | sort -u | wc -l",

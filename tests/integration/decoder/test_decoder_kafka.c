@@ -132,7 +132,7 @@ static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__CO
         assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
         counts[in->expect]++;
     }
-    assert_int_equal(rd_kafka_flush(rk, 60000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(60000)), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
     for (size_t i = 0; i < NINPUTS; i++)
         free(bodies[i]);
@@ -161,7 +161,7 @@ static void produce_one_kind(const char *prefix, size_t which, size_t n)
                                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
     }
-    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
     free(body);
 }
@@ -309,7 +309,7 @@ static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **sta
     snprintf(txn, sizeof txn, "%stxn", prefix);
     inproc ip;
     inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
-    size_t got = wait_outputs(prefix, n, ts_now_ms() + 90000);
+    size_t got = wait_outputs(prefix, n, ts_deadline_ms(90000));
     assert_true(decoder_ready(ip.d));
     decoder_stop(ip.d);
     assert_false(decoder_failed(ip.d));
@@ -357,7 +357,7 @@ static void test_decoder_reload_applies_a_new_keystore(void **state)
     inproc ip;
     inproc_start(&ip, prefix, txn, "phonereport-decoder", ks);
     produce_one_kind(prefix, 2, 3);
-    assert_int_equal(wait_outputs(prefix, 3, ts_now_ms() + 60000), 3);
+    assert_int_equal(wait_outputs(prefix, 3, ts_deadline_ms(60000)), 3);
     assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "no_key"), 3);
     static const char full[] = "{\"default\":{\"openssl_password\":\"test123\"}}";
     assert_int_equal(ts_write_file(tmp, full, sizeof full - 1), 0);
@@ -365,13 +365,13 @@ static void test_decoder_reload_applies_a_new_keystore(void **state)
     assert_int_equal(rename(tmp, ks), 0);
     decoder_reload(ip.d);
     produce_one_kind(prefix, 2, 3);
-    assert_int_equal(wait_outputs(prefix, 6, ts_now_ms() + 60000), 6);
+    assert_int_equal(wait_outputs(prefix, 6, ts_deadline_ms(60000)), 6);
     assert_int_equal(count_with(prefix, PR_TOPIC_CONFIG, "encryption", "openssl-aes-256-cbc"), 3);
     /* A broken keystore is refused and the last good one stays. */
     assert_int_equal(ts_write_file(ks, "{broken", 7), 0);
     decoder_reload(ip.d);
     produce_one_kind(prefix, 2, 2);
-    assert_int_equal(wait_outputs(prefix, 8, ts_now_ms() + 60000), 8);
+    assert_int_equal(wait_outputs(prefix, 8, ts_deadline_ms(60000)), 8);
     assert_int_equal(count_with(prefix, PR_TOPIC_CONFIG, "encryption", "openssl-aes-256-cbc"), 5);
     assert_false(decoder_failed(ip.d));
     (void)counts;
@@ -395,8 +395,9 @@ static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     const char *names[] = {topic};
     const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, 3, configs, 30000, err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(rk, names, 1, 3, configs, ts_timeout_ms(30000), err, sizeof err),
+        PR_OK);
     rd_kafka_destroy(rk);
     /* One 8832 full profile (a 30 KB event) among small deltas, all from one phone, so that
      * they share a partition and a request batch. */
@@ -405,7 +406,7 @@ static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
     produce_one_kind(prefix, 1, 3);
     inproc ip;
     inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
-    size_t got = wait_outputs(prefix, 7, ts_now_ms() + 90000);
+    size_t got = wait_outputs(prefix, 7, ts_deadline_ms(90000));
     decoder_stop(ip.d);
     assert_false(decoder_failed(ip.d));
     assert_int_equal(got, 7);
@@ -442,18 +443,24 @@ static void produce_to_partition(const char *prefix, size_t which, int32_t parti
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
                      RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
     free(body);
 }
 
-/* Whether the decoder's metrics show at least one decoded record. */
-static bool decoded_some(pr_metrics *m)
+/* Whether the decoder's metrics show at least one of `family` (a counter without labels). */
+static bool counted_some(pr_metrics *m, const char *family)
 {
-    char *text = pr_metrics_render(m, NULL);
-    bool none = strstr(text, "phonereport_decoder_records_total 0\n") != NULL;
+    char *text = pr_metrics_render(m, NULL), line[160];
+    snprintf(line, sizeof line, "\n%s 0\n", family);
+    bool none = strstr(text, line) != NULL;
     free(text);
     return !none;
+}
+
+static bool decoded_some(pr_metrics *m)
+{
+    return counted_some(m, "phonereport_decoder_records_total");
 }
 
 /* A record whose produce fails at once because the open transaction already needs an abort
@@ -475,26 +482,31 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     const char *names[] = {topic};
     const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, 1, configs, 30000, err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(rk, names, 1, 1, configs, ts_timeout_ms(30000), err, sizeof err),
+        PR_OK);
     const char *raws[] = {raw};
-    assert_int_equal(pr_kafka_ensure_topics(rk, raws, 1, 2, NULL, 30000, err, sizeof err), PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(rk, raws, 1, 2, NULL, ts_timeout_ms(30000), err, sizeof err), PR_OK);
     rd_kafka_destroy(rk);
     inproc ip;
     /* One long batch, so that X and Y share a transaction. */
     inproc_start_batch(&ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
-    long long deadline = ts_now_ms() + 60000;
+    long long deadline = ts_deadline_ms(60000);
     while (!decoder_ready(ip.d) && ts_now_ms() < deadline)
         usleep(50 * 1000);
     produce_to_partition(prefix, 0, 0); /* X: the 8832 full profile */
     while (!decoded_some(ip.m) && ts_now_ms() < deadline)
         usleep(50 * 1000);
     assert_true(decoded_some(ip.m));
-    /* Widens the window in which X's refusal arrives before Y is decoded (the outcome asserted
-     * below does not depend on it; only whether the faulty path is exercised does). */
-    usleep(1500 * 1000);
+    /* Y is produced only once X's refusal has arrived, so that Y's produce is the one that
+     * fails at once (the path under test), not a commit that fails later. */
+    while (!counted_some(ip.m, "phonereport_decoder_outputs_refused_total") &&
+           ts_now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_true(counted_some(ip.m, "phonereport_decoder_outputs_refused_total"));
     produce_to_partition(prefix, 1, 1); /* Y: a small delta */
-    size_t got = wait_outputs(prefix, 2, ts_now_ms() + 60000);
+    size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
     decoder_stop(ip.d);
     assert_false(decoder_failed(ip.d));
     assert_int_equal(got, 2);
@@ -516,7 +528,7 @@ static void test_decoder_fenced_by_a_twin_reports_fatal(void **state)
     snprintf(txn, sizeof txn, "%stxn", prefix);
     inproc a, b;
     inproc_start(&a, prefix, txn, "group-a", keystore);
-    long long deadline = ts_now_ms() + 60000;
+    long long deadline = ts_deadline_ms(60000);
     while (!decoder_ready(a.d) && ts_now_ms() < deadline)
         usleep(100 * 1000);
     assert_true(decoder_ready(a.d));
@@ -568,7 +580,7 @@ static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void
     pid_t pid = spawn_decoder(prefix, txn, log);
     assert_true(pid > 0);
     /* Kill it as soon as some transactions have committed. */
-    size_t at_kill = wait_outputs(prefix, 1, ts_now_ms() + 60000);
+    size_t at_kill = wait_outputs(prefix, 1, ts_deadline_ms(60000));
     assert_int_equal(kill(pid, SIGKILL), 0);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -582,7 +594,7 @@ static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void
     /* Restart with the same transactional.id: it fences the dead one, whose open
      * transaction is aborted, and resumes from the committed offsets. */
     pid = spawn_decoder(prefix, txn, log);
-    size_t got = wait_outputs(prefix, n, ts_now_ms() + 120000);
+    size_t got = wait_outputs(prefix, n, ts_deadline_ms(120000));
     assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));

@@ -61,7 +61,7 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     e->port = ingest_port(e->r);
     assert_true(e->port > 0);
     pr_topic_name(e->prefix, PR_TOPIC_RAW, e->topic, sizeof e->topic);
-    if (!edge_wait_ready(e, 200, ts_now_ms() + 60000))
+    if (!edge_wait_ready(e, 200, ts_deadline_ms(60000)))
         fail_msg("the edge did not become ready (Kafka at %s)", brokers);
 }
 
@@ -162,7 +162,7 @@ int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *close
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     if (len)
         assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
-    long long deadline = ts_now_ms() + timeout_ms;
+    long long deadline = ts_deadline_ms(timeout_ms);
     while (got < sizeof buf - 1) {
         long long left = deadline - ts_now_ms();
         if (left <= 0)

@@ -244,7 +244,7 @@ static void assert_trickle_is_cut(const char *tag, const char *const *args, cons
     char buf[1024];
     bool closed = false;
     int sent = 0;
-    long long deadline = ts_now_ms() + 60000;
+    long long deadline = ts_deadline_ms(60000);
     while (!closed && sent < 600 && ts_now_ms() < deadline) {
         if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
             closed = true;
@@ -294,7 +294,7 @@ static void test_connections_over_the_per_ip_limit_are_closed(void **state)
     /* the server closes whichever of the three it accepted last */
     int closed = 0;
     char buf[256];
-    long long deadline = ts_now_ms() + 20000;
+    long long deadline = ts_deadline_ms(20000);
     while (!closed && ts_now_ms() < deadline)
         for (int i = 0; i < 3; i++)
             if (wait_read(fd[i], buf, sizeof buf, 50) == 0)
@@ -317,7 +317,7 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
                        "Expect: 100-continue\r\n\r\n";
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
     char buf[4096];
-    assert_true(wait_read(fd, buf, sizeof buf, 30000) > 0);
+    assert_true(wait_read(fd, buf, sizeof buf, ts_scaled_ms(30000)) > 0);
     assert_non_null(strstr(buf, "100 Continue"));
 
     char hundred[100];
@@ -334,7 +334,7 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     char body[1000];
     memset(body, 'a', sizeof body);
     assert_int_equal(send(fd, body, sizeof body, MSG_NOSIGNAL), (ssize_t)sizeof body);
-    assert_true(wait_read(fd, buf, sizeof buf, 30000) > 0);
+    assert_true(wait_read(fd, buf, sizeof buf, ts_scaled_ms(30000)) > 0);
     assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
     close(fd);
     edge_curl(&e, opts, "/r/00562b043615.xml", &r);

@@ -168,13 +168,14 @@ static void producer_open(producer *pr, const char *prefix)
     pr_topic_name(prefix, PR_TOPIC_CONFIG, pr->topic_config, sizeof pr->topic_config);
     pr_topic_name(prefix, PR_TOPIC_STATUS, pr->topic_status, sizeof pr->topic_status);
     const char *names[] = {pr->topic_config, pr->topic_status};
-    assert_int_equal(pr_kafka_ensure_topics(pr->rk, names, 2, 3, NULL, 30000, err, sizeof err),
-                     PR_OK);
+    assert_int_equal(
+        pr_kafka_ensure_topics(pr->rk, names, 2, 3, NULL, ts_timeout_ms(30000), err, sizeof err),
+        PR_OK);
 }
 
 static void producer_close(producer *pr)
 {
-    assert_int_equal(rd_kafka_flush(pr->rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(pr->rk, ts_timeout_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(pr->rk);
 }
 
@@ -328,7 +329,7 @@ static long long outbox_rows(const char *data_dir)
 /* Waits until every record is committed and the outbox is empty. */
 static void wait_applied(const char *data_dir, long long records)
 {
-    long long deadline = ts_now_ms() + DEADLINE_MS, got = -1;
+    long long deadline = ts_deadline_ms(DEADLINE_MS), got = -1;
     while (ts_now_ms() < deadline) {
         got = committed_records(data_dir);
         if (got == records && outbox_rows(data_dir) == 0)
@@ -403,7 +404,7 @@ static json_t *read_topic(const char *topic, size_t want)
     rd_kafka_topic_destroy(rkt);
     assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_topic_partition_list_destroy(parts);
-    long long deadline = ts_now_ms() + 30000;
+    long long deadline = ts_deadline_ms(30000);
     while (json_array_size(out) < want && ts_now_ms() < deadline) {
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 200);
         if (!rkm)
@@ -441,7 +442,7 @@ static char *cleanup_policy(const char *topic)
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ts_timeout_ms(30000));
     assert_non_null(ev);
     assert_int_equal(rd_kafka_event_error(ev), RD_KAFKA_RESP_ERR_NO_ERROR);
     size_t nres = 0, ncfg = 0;
@@ -648,7 +649,7 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     sink_reload(ip.snk);
     char url[128], *body = NULL;
     snprintf(url, sizeof url, "/v1/drift?mac=%s", reload_mac);
-    long long deadline = ts_now_ms() + DEADLINE_MS;
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
     bool seen = false;
     while (!seen && ts_now_ms() < deadline) {
         assert_int_equal(http_get(port, url, &body), 200);
@@ -784,7 +785,7 @@ static void test_sink_killed_mid_batch_resumes_without_loss_or_double_apply(void
 
     /* First run: killed once a quarter of the records is committed. */
     pid_t pid = spawn_sink(prefix, data, "sink-kill", log);
-    long long deadline = ts_now_ms() + DEADLINE_MS, at_kill = -1;
+    long long deadline = ts_deadline_ms(DEADLINE_MS), at_kill = -1;
     while (ts_now_ms() < deadline) {
         at_kill = committed_records(data);
         if (at_kill >= m.records / 4)

@@ -48,15 +48,24 @@ static inline char *ev_status(const char *mac, const char *report_id, const char
     return s;
 }
 
-/* Parses and applies one record value in its own transaction; asserts success. */
+/* The record key a decoder gives a value: its "mac" (12 characters, "" if it has none). */
+static inline const char *ev_key(const char *text, char key[PR_MAC_LEN + 1])
+{
+    const char *m = strstr(text, "\"mac\":\"");
+    snprintf(key, PR_MAC_LEN + 1, "%s", m ? m + 7 : "");
+    return key;
+}
+
+/* Parses and applies one record value (keyed by its mac) in its own transaction; asserts
+ * success. */
 static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *pf,
                                            const char *text, bool status_topic)
 {
     sink_event ev;
     sink_apply_result res;
-    char reason[64] = "", err[256] = "";
-    pr_status rc = sink_event_parse(text, strlen(text), status_topic, NULL, 0, &ev, reason,
-                                    sizeof reason, err, sizeof err);
+    char reason[64] = "", err[256] = "", key[PR_MAC_LEN + 1];
+    pr_status rc = sink_event_parse(text, strlen(text), status_topic, ev_key(text, key), PR_MAC_LEN,
+                                    &ev, reason, sizeof reason, err, sizeof err);
     if (rc != PR_OK)
         fail_msg("event rejected: %s %s", reason, err);
     assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);

@@ -170,6 +170,42 @@ static void test_config_xml_round_trips_through_the_flatprofile_parser(void **st
     free(ctype);
 }
 
+/* Whatever the store holds, the export is well-formed XML for an independent parser: what XML
+ * 1.0 cannot carry (control characters, non-characters, names that are not ASCII XML names
+ * or have a namespace prefix) is left out and counted in a comment. */
+static void test_config_xml_is_well_formed_whatever_the_store_holds(void **state)
+{
+    fx *f = *state;
+    const char *mac3 = "00562b043617";
+    char *body = NULL, *ctype = NULL, path[64];
+    apply_owned(f->st, f->pf,
+                ev_config(mac3, "full", "r3", "2026-11-24T17:03:00.000Z",
+                          "{\"Ctl\":\"a\\u0001b\",\"NonChar\":\"\\ufffe\",\"Space\\u2000\":\"1\","
+                          "\"Times\\u00d7\":\"1\",\"Comb\\u0301\":\"1\",\"x:A\":\"1\","
+                          "\"Ua\":\"1\",\"Ok\":\"fine & <dandy>\\r\\n\\t\\\"'\"}",
+                          "{\"Ok\":\"rw\",\"Ua\":\"\\u0001\"}"),
+                false);
+    snprintf(path, sizeof path, "/v1/phones/%s/config?format=xml", mac3);
+    assert_int_equal(http(f, "GET", path, &body, &ctype), 200);
+    char *parsed = ts_xml_parse(body, strlen(body));
+    if (!parsed)
+        fail_msg("the export is not well-formed XML");
+    json_t *doc = json_loads(parsed, 0, NULL);
+    assert_non_null(doc);
+    json_t *want = json_loads("{\"root\":\"flat-profile\","
+                              "\"params\":[[\"Ok\",\"fine & <dandy>\\r\\n\\t\\\"'\",\"rw\"]]}",
+                              0, NULL);
+    if (!json_equal(doc, want))
+        fail_msg("parsed as %s", parsed);
+    assert_non_null(strstr(body, "<!-- 4 parameter(s) omitted: name not valid in XML -->"));
+    assert_non_null(strstr(body, "<!-- 3 parameter(s) omitted: value or access"));
+    json_decref(want);
+    json_decref(doc);
+    free(parsed);
+    free(body);
+    free(ctype);
+}
+
 static void test_phones_list_filters_and_paginates(void **state)
 {
     fx *f = *state;
@@ -273,6 +309,10 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/000000000000", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/nope", 404);
     expect_error(f, "GET", "/v1/nope", 404);
+    /* An encoded NUL would cut the decoded path short (the summary or the config answering). */
+    expect_error(f, "GET", "/v1/phones/" MAC "%00/config", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/config%00/x", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/config?format=xml%00", 400);
     expect_error(f, "GET", "/", 404);
     expect_error(f, "GET", "/v1/phones?limit=0", 400);
     expect_error(f, "GET", "/v1/phones?limit=1001", 400);
@@ -308,6 +348,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_config_answers_exactly_the_documented_shape, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_round_trips_through_the_flatprofile_parser,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_xml_is_well_formed_whatever_the_store_holds,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_phones_list_filters_and_paginates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_phone_status_changes_and_drift_documents, setup,

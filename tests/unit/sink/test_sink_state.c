@@ -265,8 +265,8 @@ static void test_change_history_is_pruned_by_whole_reports(void **state)
         snprintf(params, sizeof params, "{\"A\":\"a%d\",\"B\":\"b%d\"}", v, v);
         snprintf(at, sizeof at, "2026-11-24T17:%02d:00.000Z", v % 60);
         char *t = ev_config(MAC, "delta", "r", at, params, NULL);
-        assert_int_equal(sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason,
-                                          err, sizeof err),
+        assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                          sizeof reason, err, sizeof err),
                          PR_OK);
         assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
         assert_int_equal(sink_apply(f->st, f->pf, &opts, &ev, &res, err, sizeof err), PR_OK);
@@ -449,6 +449,69 @@ static void test_events_that_violate_the_contract_are_rejected(void **state)
                     "bad_json");
 }
 
+/* Every record is keyed by its phone's MAC (DESIGN section 3): a record without a key is as
+ * wrong as one with another phone's. */
+static void test_events_without_a_record_key_are_rejected(void **state)
+{
+    (void)state;
+    char *t = ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    expect_rejected(t, false, NULL, "key");
+    expect_rejected(t, false, "", "key");
+    expect_rejected(t, false, "00562B043615", "key");
+    free(t);
+    t = ev_status(MAC, "s", "2026-11-24T17:00:00.000Z", "{}");
+    expect_rejected(t, true, NULL, "key");
+    free(t);
+}
+
+/* received_at is RFC 3339 UTC with milliseconds, as the decoder writes it (the pattern of
+ * proto/schemas/config.schema.json, and a real date and time). */
+static void test_received_at_must_be_a_utc_timestamp_with_milliseconds(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "2026-11-24",
+        "2026-11-24T17:00:00Z",
+        "2026-11-24T17:00:00.000+01:00",
+        "2026-11-24T17:00:00.000z",
+        "2026-11-24 17:00:00.000Z",
+        "2026-11-24T17:00:00.0000Z",
+        "2026-11-24T17:00:00.000Zjunk",
+        "2026-13-01T00:00:00.000Z",
+        "2026-00-01T00:00:00.000Z",
+        "2026-11-00T00:00:00.000Z",
+        "2026-02-29T00:00:00.000Z",
+        "2026-04-31T00:00:00.000Z",
+        "2026-11-24T24:00:00.000Z",
+        "2026-11-24T17:60:00.000Z",
+        "2026-11-24T17:00:61.000Z",
+        "2026-11-24T17:00:60.000Z",
+        "xxxxxxxxxxxxxxxxxxxxxxxx",
+        "tomorrow, probably",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *t = ev_config(MAC, "full", "r", bad[i], "{}", NULL);
+        expect_rejected(t, false, MAC, "received_at");
+        free(t);
+        t = ev_status(MAC, "s", bad[i], "{}");
+        expect_rejected(t, true, MAC, "received_at");
+        free(t);
+    }
+    static const char *const good[] = {"2024-02-29T23:59:59.999Z", "2000-02-29T00:00:00.000Z",
+                                       "2026-12-31T23:59:60.000Z", "1970-01-01T00:00:00.000Z"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        sink_event ev;
+        char reason[64] = "", err[256] = "";
+        char *t = ev_config(MAC, "full", "r", good[i], "{}", NULL);
+        if (sink_event_parse(t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason, err,
+                             sizeof err) != PR_OK)
+            fail_msg("%s refused: %s %s", good[i], reason, err);
+        assert_string_equal(ev.received_at, good[i]);
+        sink_event_release(&ev);
+        free(t);
+    }
+}
+
 /* ---- drift ----------------------------------------------------------------------------- */
 
 static void test_drift_emits_transitions_only_never_repeats(void **state)
@@ -597,8 +660,8 @@ static void test_default_profile_change_pages_through_every_phone(void **state)
         sink_apply_result res;
         snprintf(mac, sizeof mac, "0056%08x", 0x2b100000u + (unsigned)i);
         char *t = ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL);
-        assert_int_equal(sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason,
-                                          err, sizeof err),
+        assert_int_equal(sink_event_parse(t, strlen(t), false, mac, PR_MAC_LEN, &ev, reason,
+                                          sizeof reason, err, sizeof err),
                          PR_OK);
         assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
         sink_event_release(&ev);
@@ -820,6 +883,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offsets_commit_and_roll_back_with_the_state, setup,
                                         teardown),
         cmocka_unit_test(test_events_that_violate_the_contract_are_rejected),
+        cmocka_unit_test(test_events_without_a_record_key_are_rejected),
+        cmocka_unit_test(test_received_at_must_be_a_utc_timestamp_with_milliseconds),
         cmocka_unit_test_setup_teardown(test_drift_emits_transitions_only_never_repeats, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_masked_values_are_never_compared, setup, teardown),
