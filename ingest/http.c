@@ -51,9 +51,14 @@ typedef enum req_state {
     REQ_ANSWERED, /* response queued */
 } req_state;
 
+struct conn_ctx;
+
 typedef struct req {
     ingest *r;
     struct MHD_Connection *conn;
+    struct conn_ctx *ctx;  /* the connection's context (NULL if it has none) */
+    unsigned early_status; /* refused from the request line alone (414); 0 = no */
+    const char *early_text;
     pthread_mutex_t mu;
     req_state state;
     bool upload; /* counted in inflight_requests */
@@ -86,7 +91,7 @@ typedef struct req {
 /* ------------------------------------------------------------------ metrics */
 
 static const unsigned status_slots[INGEST_NSTATUS] = {200, 400, 401, 403, 404, 405,
-                                                      413, 500, 503, 0,   0,   0};
+                                                      413, 414, 500, 503, 0,   0};
 
 static void count_request(ingest *r, unsigned status, int kind)
 {
@@ -275,15 +280,18 @@ static long long mono_ms(void)
  * hw_mu) in the CLOSED notification, before libmicrohttpd closes the descriptor, so a
  * shutdown never reaches a reused descriptor.
  */
-typedef struct hdr_watch {
+typedef struct conn_ctx {
     int fd;
     atomic_llong since_ms; /* when the current wait for headers began */
     atomic_bool in_headers;
     bool cut;
-    struct hdr_watch *prev, *next;
-} hdr_watch;
+    struct conn_ctx *prev, *next;
+    /* The request libmicrohttpd has not completed yet. Touched only on the connection's own
+     * thread (URI log, completion and CLOSED notification all run there). */
+    req *cur;
+} conn_ctx;
 
-static hdr_watch *watch_of(struct MHD_Connection *conn)
+static conn_ctx *watch_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -292,7 +300,7 @@ static hdr_watch *watch_of(struct MHD_Connection *conn)
 
 static void watch_headers(struct MHD_Connection *conn, bool waiting)
 {
-    hdr_watch *w = watch_of(conn);
+    conn_ctx *w = watch_of(conn);
     if (!w)
         return;
     if (waiting)
@@ -300,16 +308,23 @@ static void watch_headers(struct MHD_Connection *conn, bool waiting)
     atomic_store(&w->in_headers, waiting);
 }
 
+static void req_end(ingest *r, req *q, enum MHD_RequestTerminationCode toe);
+
 static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
                     enum MHD_ConnectionNotificationCode code)
 {
     ingest *r = cls;
-    hdr_watch *w = *socket_context;
+    conn_ctx *w = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!ci || !(w = calloc(1, sizeof *w)))
-            return; /* not watched: only the idle time-out applies */
+        if (!ci)
+            return;
+        if (!(w = calloc(1, sizeof *w))) {
+            /* without a context a request libmicrohttpd drops could not be freed: refuse */
+            shutdown(ci->connect_fd, SHUT_RDWR);
+            return;
+        }
         w->fd = ci->connect_fd;
         atomic_init(&w->since_ms, mono_ms());
         atomic_init(&w->in_headers, true);
@@ -329,6 +344,14 @@ static void conn_cb(void *cls, struct MHD_Connection *conn, void **socket_contex
         if (w->next)
             w->next->prev = w->prev;
         pthread_mutex_unlock(&r->hw_mu);
+        if (w->cur) {
+            /* libmicrohttpd 0.9.75 drops some requests it cannot parse (e.g. out of pool
+             * memory for the query's arguments) without calling the completion callback:
+             * this notification is then the last word on the request. */
+            PR_LOG(PR_LOG_DEBUG, "ingest", "request dropped by libmicrohttpd",
+                   json_pack("{ss}", "request_id", w->cur->id));
+            req_end(r, w->cur, MHD_REQUEST_TERMINATED_WITH_ERROR);
+        }
         free(w);
         *socket_context = NULL;
     }
@@ -348,7 +371,7 @@ static void *watchdog(void *arg)
         }
         pthread_cond_timedwait(&r->hw_cv, &r->hw_mu, &ts);
         long long now = mono_ms();
-        for (hdr_watch *w = r->hw_head; w; w = w->next) {
+        for (conn_ctx *w = r->hw_head; w; w = w->next) {
             if (w->cut || !atomic_load(&w->in_headers) ||
                 now - atomic_load(&w->since_ms) <= r->cfg->header_timeout_ms)
                 continue;
@@ -359,6 +382,40 @@ static void *watchdog(void *arg)
     }
     pthread_mutex_unlock(&r->hw_mu);
     return NULL;
+}
+
+/*
+ * libmicrohttpd 0.9.75 parses the query into its per-connection pool right after this
+ * callback, one header record per argument (7 pointer-sized fields, rounded to the pool's
+ * 16-byte alignment); when the pool runs out it queues a 431, then overwrites the
+ * connection's state and drops the request: no answer, no completion callback. A request line
+ * of up to half the pool leaves the other half for records, so a request target of at most a
+ * quarter of it whose arguments take at most another quarter is always parsed. Anything
+ * larger is refused here with 414, and libmicrohttpd is kept from parsing its query by ending
+ * the query string right after the '?' (the URI is libmicrohttpd's own writable request-line
+ * buffer; its argument pointer was taken before this call).
+ */
+#define MHD_ARG_COST (8 * sizeof(void *))
+
+static void guard_query(ingest *r, req *q, const char *uri)
+{
+    size_t budget = (size_t)r->cfg->max_header_bytes / 4;
+    char *qm = strchr(uri, '?');
+    size_t nargs = 0;
+    if (qm && qm[1]) {
+        nargs = 1;
+        for (const char *p = qm + 1; *p; p++)
+            nargs += *p == '&';
+    }
+    if (strlen(uri) > budget) {
+        q->early_status = MHD_HTTP_URI_TOO_LONG;
+        q->early_text = "uri too long";
+    } else if (nargs * MHD_ARG_COST > budget) {
+        q->early_status = MHD_HTTP_URI_TOO_LONG;
+        q->early_text = "too many query arguments";
+    }
+    if (q->early_status && qm && qm[1])
+        qm[1] = '\0';
 }
 
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -386,6 +443,11 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
                         NI_NUMERICHOST) != 0)
             q->remote[0] = '\0';
     }
+    if (uri)
+        guard_query(r, q, uri);
+    q->ctx = watch_of(conn);
+    if (q->ctx)
+        q->ctx->cur = q;
     return q;
 }
 
@@ -397,15 +459,12 @@ static void pending_done(ingest *r)
     pthread_mutex_unlock(&r->wait_mu);
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* The end of a request as libmicrohttpd reports it (completion callback, or the CLOSED
+ * notification for a request it dropped): frees q unless Kafka still holds its record. */
+static void req_end(ingest *r, req *q, enum MHD_RequestTerminationCode toe)
 {
-    ingest *r = cls;
-    req *q = *con_cls;
-    watch_headers(conn, true); /* keep-alive: the next request's headers are awaited */
-    if (!q)
-        return;
-    *con_cls = NULL;
+    if (q->ctx && q->ctx->cur == q)
+        q->ctx->cur = NULL;
     if (q->upload)
         pr_gauge_add(r->stats.inflight_requests, -1);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && q->upload)
@@ -422,6 +481,18 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(q);
     if (unanswered)
         pending_done(r);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    ingest *r = cls;
+    req *q = *con_cls;
+    watch_headers(conn, true); /* keep-alive: the next request's headers are awaited */
+    if (!q)
+        return;
+    *con_cls = NULL;
+    req_end(r, q, toe);
 }
 
 void ingest_http_on_ack(void *ctx, void *opaque, rd_kafka_resp_err_t err)
@@ -829,6 +900,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     switch (q->state) {
     case REQ_NEW: {
         watch_headers(conn, false);
+        if (q->early_status)
+            return answer(q, conn, q->early_status, q->early_text);
         bool get =
             strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         bool up =

@@ -292,7 +292,7 @@ struct ingest {
     /* Header watchdog (http.c): connections still waiting for a request's headers past
      * header-timeout are shut down, which idle time-outs alone cannot do (a trickle). */
     pthread_mutex_t hw_mu; /* guards the list; each entry's flags are atomics */
-    struct hdr_watch *hw_head;
+    struct conn_ctx *hw_head; /* every open connection */
     pthread_cond_t hw_cv;
     pthread_t hw_thr;
     bool hw_started;
