@@ -41,8 +41,6 @@
 #include "ingest_int.h"
 #include "log.h"
 
-#define NONCE_TIMEOUT_S 300
-
 typedef enum req_state {
     REQ_NEW,      /* headers not judged yet */
     REQ_BODY,     /* receiving the body */
@@ -567,10 +565,16 @@ static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, "X-Request-Id", q->id);
-    if (r->digest)
+    if (r->digest) {
         rc = MHD_queue_auth_fail_response2(conn, r->cfg->auth_realm, "phonereport", resp,
                                            stale ? MHD_YES : MHD_NO, MHD_DIGEST_ALG_MD5);
-    else
+        /* the nonce just issued gets its slot in the edge's own nonce-count table */
+        char nonce[INGEST_NONCE_MAX + 1];
+        if (rc == MHD_YES &&
+            ingest_digest_param(MHD_get_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE),
+                                "nonce", nonce, sizeof nonce) == 1)
+            ingest_nonces_issue(r->nonces, nonce, mono_ms());
+    } else
         rc = MHD_queue_basic_auth_fail_response(conn, r->cfg->auth_realm, resp);
     MHD_destroy_response(resp);
     q->state = REQ_ANSWERED;
@@ -582,7 +586,7 @@ static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *
 static int authenticate(ingest *r, req *q, struct MHD_Connection *conn, char *bound_mac,
                         enum MHD_Result *rc)
 {
-    bool ok = false, stale = false, missing = false;
+    bool ok = false, stale = false, missing = false, replay = false;
     char *user = NULL;
     bound_mac[0] = '\0';
     pthread_rwlock_rdlock(&r->auth_lock);
@@ -590,17 +594,30 @@ static int authenticate(ingest *r, req *q, struct MHD_Connection *conn, char *bo
         user = MHD_digest_auth_get_username(conn);
         const ingest_cred *c = user ? ingest_auth_find(r->auth, user) : NULL;
         missing = user == NULL;
+        char nonce[INGEST_NONCE_MAX + 1];
+        unsigned long long nc = 0;
+        /* nc 0 or an ambiguous header never reaches libmicrohttpd (see nonce.c) */
+        if (c && !ingest_digest_nonce_nc(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                     MHD_HTTP_HEADER_AUTHORIZATION),
+                                         nonce, sizeof nonce, &nc))
+            c = NULL;
         if (c) {
             int v = MHD_NO;
             if (c->type == INGEST_SECRET_PLAIN)
                 v = MHD_digest_auth_check2(conn, r->cfg->auth_realm, user, c->secret,
-                                           NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
+                                           INGEST_NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
             else if (c->type == INGEST_SECRET_MD5_HA1)
                 v = MHD_digest_auth_check_digest2(conn, r->cfg->auth_realm, user,
                                                   (const uint8_t *)c->secret, c->secret_len,
-                                                  NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
-            ok = v == MHD_YES;
+                                                  INGEST_NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
             stale = v == MHD_INVALID_NONCE;
+            if (v == MHD_YES) {
+                switch (ingest_nonces_use(r->nonces, nonce, nc, mono_ms())) {
+                case INGEST_NONCE_OK: ok = true; break;
+                case INGEST_NONCE_UNKNOWN: stale = true; break;
+                case INGEST_NONCE_REPLAY: replay = true; break;
+                }
+            }
             if (ok)
                 memcpy(bound_mac, c->mac, PR_MAC_LEN + 1);
         }
@@ -626,7 +643,8 @@ static int authenticate(ingest *r, req *q, struct MHD_Connection *conn, char *bo
     }
     if (!missing && !stale) {
         pr_counter_inc(r->stats.auth_bad);
-        PR_LOG(PR_LOG_WARN, "ingest", "authentication failed",
+        PR_LOG(PR_LOG_WARN, "ingest",
+               replay ? "authentication failed: nonce count replayed" : "authentication failed",
                json_pack("{ssssss}", "request_id", q->id, "remote", q->remote, "user",
                          user ? user : ""));
     } else if (missing) {

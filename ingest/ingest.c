@@ -131,6 +131,12 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
             goto out;
         }
     }
+    if (r->digest && cfg->auth_file) {
+        st = ingest_nonces_new(INGEST_NONCE_SLOTS, INGEST_NONCE_TIMEOUT_S * 1000LL, &r->nonces, err,
+                               errlen);
+        if (st != PR_OK)
+            goto out;
+    }
     if (RAND_bytes((unsigned char *)r->digest_random, sizeof r->digest_random) != 1) {
         st = pr_err(PR_EFATAL, err, errlen, "no randomness for Digest nonces");
         goto out;
@@ -232,6 +238,7 @@ void ingest_free(ingest *r)
     ingest_http_stop(r);
     ingest_pub_free(r->pub);
     ingest_auth_free(r->auth);
+    ingest_nonces_free(r->nonces);
     ingest_allow_release(&r->allow);
     ingest_kind_rules_release(&r->kinds);
     ingest_prefixes_release(&r->prefixes);

@@ -7,6 +7,7 @@
  *   kind.c      report kind from path patterns, upload prefixes (pure)
  *   auth.c      the credentials file: parsing, lookup, password checks (pure but for OpenSSL)
  *   limits.c    body size decisions and the in-flight byte budget (pure)
+ *   nonce.c     Digest nonce counts kept by the edge itself (pure)
  *   publish.c   the Kafka producer: produce, delivery reports, readiness probe
  *   http.c      the libmicrohttpd daemon: request state machine, responses, /metrics
  *   ingest.c    the lifecycle of ingest.h: new, start, stop, free
@@ -170,6 +171,37 @@ const ingest_cred *ingest_auth_find(const ingest_auth *a, const char *user);
 /* Basic: checks a clear-text password against the entry (constant time). */
 bool ingest_auth_check_password(const ingest_cred *c, const char *realm, const char *password);
 
+/* ------------------------------------------------------------------- nonce.c */
+
+#define INGEST_NONCE_MAX       128  /* longest nonce tracked (libmicrohttpd's own bound) */
+#define INGEST_NONCE_SLOTS     4096 /* as many as libmicrohttpd's own nonce table (http.c) */
+#define INGEST_NONCE_TIMEOUT_S 300  /* a nonce's life */
+
+typedef struct ingest_nonces ingest_nonces;
+typedef enum ingest_nonce_verdict {
+    INGEST_NONCE_OK,      /* a count above every one accepted for this nonce: recorded */
+    INGEST_NONCE_UNKNOWN, /* not issued here, expired, or its slot was taken: stale */
+    INGEST_NONCE_REPLAY,  /* a count already used or below the highest one: refuse */
+} ingest_nonce_verdict;
+
+/* A table of `slots` nonces, each valid ttl_ms after it was issued. */
+pr_status ingest_nonces_new(size_t slots, long long ttl_ms, ingest_nonces **out, char *err,
+                            size_t errlen);
+void ingest_nonces_free(ingest_nonces *t); /* NULL is a no-op */
+/* Records a nonce just sent in a challenge (count 0: nothing accepted yet). */
+void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms);
+/* Called once the Digest response was verified; thread-safe. */
+ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, unsigned long long nc,
+                                       long long now_ms);
+/* The first value of `key` in a "Digest k=v, k=\"v\"" header, read as libmicrohttpd 0.9.75
+ * reads it, into out. Returns how many times the key appears (0, 1, 2...), -1 if the header
+ * is not Digest, is malformed, or the value does not fit. */
+int ingest_digest_param(const char *header, const char *key, char *out, size_t cap);
+/* nonce and nc of a Digest Authorization header: true if each appears exactly once, the
+ * nonce fits, and nc is 1 to 16 hex digits with a value above 0. */
+bool ingest_digest_nonce_nc(const char *header, char *nonce, size_t noncecap,
+                            unsigned long long *nc);
+
 /* ------------------------------------------------------------------ limits.c */
 
 typedef enum ingest_length_verdict {
@@ -277,6 +309,7 @@ struct ingest {
     ingest_auth *auth;
     bool digest;
     char digest_random[32];
+    ingest_nonces *nonces; /* nonce counts (Digest only); see nonce.c */
 
     ingest_budget budget;
     ingest_pub *pub;
@@ -291,7 +324,7 @@ struct ingest {
 
     /* Header watchdog (http.c): connections still waiting for a request's headers past
      * header-timeout are shut down, which idle time-outs alone cannot do (a trickle). */
-    pthread_mutex_t hw_mu; /* guards the list; each entry's flags are atomics */
+    pthread_mutex_t hw_mu;    /* guards the list; each entry's flags are atomics */
     struct conn_ctx *hw_head; /* every open connection */
     pthread_cond_t hw_cv;
     pthread_t hw_thr;

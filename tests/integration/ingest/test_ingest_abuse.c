@@ -53,6 +53,97 @@ static void send_all(int fd, const char *data, size_t len)
     assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
+/* Sends a request on a new connection and reads the answer until the server closes or
+ * timeout_ms passes (requests carry "Connection: close"). Returns the status, 0 if none. */
+static int exchange(edge *e, const char *req, size_t len, char *resp, size_t cap, long timeout_ms)
+{
+    int fd = dial(e);
+    size_t got = 0;
+    send_all(fd, req, len);
+    long long deadline = ts_now_ms() + timeout_ms;
+    while (got < cap - 1) {
+        long long left = deadline - ts_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            break;
+        ssize_t r = recv(fd, resp + got, cap - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    resp[got] = '\0';
+    return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
+}
+
+/* A PUT of body to path with extra header lines (each ending in \r\n); returns the status. */
+static int put_with(edge *e, const char *path, const char *headers, const char *body, char *resp,
+                    size_t cap)
+{
+    char req[16384];
+    int n = snprintf(req, sizeof req,
+                     "PUT %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%sContent-Length: "
+                     "%zu\r\n\r\n%s",
+                     path, headers, strlen(body), body);
+    assert_true(n > 0 && n < (int)sizeof req);
+    return exchange(e, req, (size_t)n, resp, cap, 20000);
+}
+
+static void md5_hex(const char *text, char out[33])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(text, strlen(text), d, &n, EVP_md5(), NULL), 1);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+#define DIGEST_PATH "/r/00562b043615.xml"
+
+/* The Authorization line (with \r\n) of alice for nonce and nc (RFC 2617, MD5, qop=auth); a
+ * NULL response_hex computes the right response. */
+static void digest_header(const char *nonce, unsigned nc, const char *response_hex, char *out,
+                          size_t cap)
+{
+    char ha1[33], ha2[33], resp[33], text[1024], ncs[9];
+    snprintf(ncs, sizeof ncs, "%08x", nc);
+    md5_hex("alice:phonereport:s3cret", ha1);
+    md5_hex("PUT:" DIGEST_PATH, ha2);
+    snprintf(text, sizeof text, "%s:%s:%s:0a4f113b:auth:%s", ha1, nonce, ncs, ha2);
+    md5_hex(text, resp);
+    snprintf(out, cap,
+             "Authorization: Digest username=\"alice\", realm=\"phonereport\", nonce=\"%s\", "
+             "uri=\"" DIGEST_PATH "\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"0a4f113b\", "
+             "response=\"%s\", opaque=\"phonereport\"\r\n",
+             nonce, ncs, response_hex ? response_hex : resp);
+}
+
+/* The nonce of a 401 to an upload without credentials. libmicrohttpd derives it from the
+ * second, method and URL: `differ_from` (or NULL) makes it wait (polling, with a deadline)
+ * for a nonce that differs from an earlier one. */
+static void fresh_nonce(edge *e, char *nonce, size_t cap, const char *differ_from)
+{
+    char resp[8192];
+    long long deadline = ts_now_ms() + 10000;
+    do {
+        assert_int_equal(put_with(e, DIGEST_PATH, "", "x", resp, sizeof resp), 401);
+        const char *p = strstr(resp, "nonce=\"");
+        assert_non_null(p);
+        p += 7;
+        const char *end = strchr(p, '"');
+        assert_non_null(end);
+        assert_true((size_t)(end - p) < cap);
+        memcpy(nonce, p, (size_t)(end - p));
+        nonce[end - p] = '\0';
+        if (!differ_from || strcmp(nonce, differ_from) != 0)
+            return;
+        usleep(50000); /* a short pause between polls; the condition ends the wait */
+    } while (ts_now_ms() < deadline);
+    fail_msg("no new nonce within 10 s");
+}
+
 /* A PUT whose query holds `nargs` arguments "a=b", with a 3-byte body. Caller frees. */
 static char *many_args_request(size_t nargs, size_t *len)
 {
@@ -104,9 +195,58 @@ static void test_query_with_more_arguments_than_the_pool_holds_is_answered_and_f
     edge_stop(&e);
 }
 
+/* libmicrohttpd 0.9.75 treats nc=00000000 as "a fresh nonce" before it checks the response,
+ * which reset the nonce's count for anyone who knew the nonce; and it accepts nc=1 once more
+ * after nc=2. Before the fix both replays below were answered 200 and published. */
+static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void **state)
+{
+    (void)state;
+    edge e;
+    char *dir = ts_mkdtemp("ireplay");
+    char creds[4200], af[4300];
+    snprintf(creds, sizeof creds, "%s/creds", dir);
+    const char *text = "alice:s3cret:00562b043615\n";
+    assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
+    snprintf(af, sizeof af, "--auth-file=%s", creds);
+    const char *args[] = {af, "--auth-scheme=digest", NULL};
+    edge_start(&e, ts_brokers(), "ireplay", args);
+    char nonce[256], first[256], h1[2048], h[2048], resp[8192];
+
+    /* the phone's request succeeds; its Authorization is captured */
+    fresh_nonce(&e, nonce, sizeof nonce, NULL);
+    digest_header(nonce, 1, NULL, h1, sizeof h1);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h1, "phone-1", resp, sizeof resp), 200);
+    /* a plain replay is refused */
+    assert_int_equal(put_with(&e, DIGEST_PATH, h1, "replay-1", resp, sizeof resp), 401);
+    /* nc=0 with any response: refused, and must not reset the nonce */
+    digest_header(nonce, 0, "00000000000000000000000000000000", h, sizeof h);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h, "reset", resp, sizeof resp), 401);
+    int st = put_with(&e, DIGEST_PATH, h1, "forged", resp, sizeof resp);
+    if (st != 401)
+        fail_msg("the captured header replayed after nc=0 got %d, expected 401", st);
+
+    /* on a new nonce: nc=1, nc=2, then nc=1 again */
+    snprintf(first, sizeof first, "%s", nonce);
+    fresh_nonce(&e, nonce, sizeof nonce, first);
+    digest_header(nonce, 1, NULL, h1, sizeof h1);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h1, "phone-2", resp, sizeof resp), 200);
+    digest_header(nonce, 2, NULL, h, sizeof h);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h, "phone-3", resp, sizeof resp), 200);
+    st = put_with(&e, DIGEST_PATH, h1, "forged-2", resp, sizeof resp);
+    if (st != 401)
+        fail_msg("nc=1 after nc=2 got %d, expected 401", st);
+
+    /* only the phone's three uploads are on the topic */
+    assert_int_equal(count_records(&e), 3);
+    edge_stop(&e);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
         cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
