@@ -670,6 +670,19 @@ static enum MHD_Result refuse_identity(req *q, struct MHD_Connection *conn, unsi
     return answer(q, conn, status, line);
 }
 
+#define BODY_FIRST_BUFFER 16384
+
+/* The size of a body's first buffer: 16 KiB, or less when Content-Length says so. */
+static long long first_buffer(ingest *r, req *q)
+{
+    long long n = BODY_FIRST_BUFFER;
+    if (q->has_length && (long long)q->content_length < n)
+        n = (long long)q->content_length;
+    if (n > r->cfg->max_body_bytes)
+        n = r->cfg->max_body_bytes;
+    return n;
+}
+
 /* The first call of an upload: everything that can be judged from the headers. */
 static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *conn,
                                      const char *url)
@@ -740,16 +753,11 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
         return refuse_identity(q, conn, MHD_HTTP_FORBIDDEN, r->stats.id_user_mac,
                                "mac not allowed for this user");
 
-    if (q->has_length) {
-        if (!budget_take(r, q, (long long)q->content_length))
-            return unavailable(q, conn, INGEST_U_INFLIGHT);
-        if (q->content_length) {
-            q->body = malloc(q->content_length);
-            if (!q->body)
-                return answer(q, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-            q->cap = q->content_length;
-        }
-    }
+    /* The budget is taken as the body arrives (take_body), not as announced: a client that
+     * announces a large body and sends little holds little. A budget already too full for
+     * this body's first buffer is answered now, before the phone sends the body. */
+    if (ingest_budget_used(&r->budget) + first_buffer(r, q) > r->budget.max)
+        return unavailable(q, conn, INGEST_U_INFLIGHT);
     q->state = REQ_BODY;
     return MHD_YES;
 }
@@ -788,13 +796,18 @@ static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t siz
         return MHD_YES;
     }
     if (q->len + size > q->cap) {
-        if (q->has_length) /* libmicrohttpd enforces Content-Length; be safe anyway */
+        /* grow by doubling, to at most Content-Length (which libmicrohttpd enforces) or the
+         * body limit; the budget holds what is allocated */
+        size_t limit = q->has_length ? (size_t)q->content_length : (size_t)r->cfg->max_body_bytes;
+        if (q->len + size > limit)
             return MHD_NO;
-        size_t ncap = q->cap ? q->cap * 2 : 16384;
+        size_t ncap = q->cap ? q->cap * 2 : (size_t)first_buffer(r, q);
+        if (ncap == 0)
+            ncap = q->len + size;
         while (ncap < q->len + size)
             ncap *= 2;
-        if (ncap > (size_t)r->cfg->max_body_bytes)
-            ncap = (size_t)r->cfg->max_body_bytes;
+        if (ncap > limit)
+            ncap = limit;
         if (!budget_take(r, q, (long long)(ncap - q->cap))) {
             q->dropped = q->len + size;
             start_drain(q, MHD_HTTP_SERVICE_UNAVAILABLE, INGEST_U_INFLIGHT, NULL);

@@ -243,9 +243,51 @@ static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void *
     free(dir);
 }
 
+/* 64 connections that each announce the largest body (4 MiB) and send 2 bytes: before the fix
+ * the announced sizes were reserved and took the whole 256 MiB budget, so every phone got 503
+ * until they timed out. Now a body holds what arrived (in buffers of 16 KiB and up). */
+static void test_bodies_announced_but_not_sent_do_not_starve_phones(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--connection-timeout=60s", "--upload-timeout=60s", NULL};
+    edge_start(&e, ts_brokers(), "istarve", args);
+    int fd[64];
+    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n"
+                       "\r\nab";
+    for (int i = 0; i < 64; i++) {
+        fd[i] = dial(&e);
+        send_all(fd[i], head, strlen(head));
+    }
+    /* every attacker's bytes have reached the edge once its received-bytes count says so */
+    long long deadline = ts_now_ms() + 20000;
+    edge_resp r;
+    char want[128];
+    snprintf(want, sizeof want, "phonereport_ingest_received_bytes_total %d", 64 * 2);
+    do {
+        edge_curl(&e, "", "/metrics", &r);
+        if (strstr(r.body, want))
+            break;
+        usleep(50000); /* a short pause between polls; the condition ends the wait */
+    } while (ts_now_ms() < deadline);
+    assert_non_null(strstr(r.body, want));
+
+    const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
+    char opts[8192];
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
+    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+    if (r.status != 200)
+        fail_msg("a phone next to 64 stalled 4 MiB announcements got %d '%s'", r.status, r.body);
+    for (int i = 0; i < 64; i++)
+        close(fd[i]);
+    assert_int_equal(count_records(&e), 1);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
         cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
         cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed),
     };
