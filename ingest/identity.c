@@ -190,7 +190,11 @@ int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errle
     }
     if (n == 0) {
         free(items);
-        return 0;
+        if (!s)
+            return 0;
+        /* set but naming nothing ("," or " "): an allow-list that allowed every phone */
+        snprintf(err, errlen, "'%s' names no mac (leave it unset to allow every phone)", s);
+        return -1;
     }
     out->prefix = calloc(n, sizeof *out->prefix);
     if (!out->prefix) {

@@ -111,7 +111,8 @@ typedef struct ingest_allow {
     size_t n;
 } ingest_allow;
 
-/* NULL or empty s = allow everything (n = 0). 0 or -1 with err naming the bad item. */
+/* NULL s = allow everything (n = 0); a set value must name at least one MAC or prefix ("",
+ * "," or " " are errors, not "allow all"). 0 or -1 with err naming the bad item. */
 int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
 bool ingest_allow_check(const ingest_allow *a, const char *mac);
 void ingest_allow_release(ingest_allow *a);
