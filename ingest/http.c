@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -683,6 +684,67 @@ static long long first_buffer(ingest *r, req *q)
     return n;
 }
 
+/* How often a header (or query argument) appears, and whether its values differ. Names are
+ * compared without case, as libmicrohttpd's lookups compare them. */
+typedef struct value_count {
+    const char *name;
+    const char *first;
+    unsigned n;
+    bool differ;
+} value_count;
+
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    value_count *c = cls;
+    (void)kind;
+    if (!key || strcasecmp(key, c->name) != 0)
+        return MHD_YES;
+    if (c->n++ == 0)
+        c->first = value;
+    else if (strcmp(value ? value : "", c->first ? c->first : "") != 0)
+        c->differ = true;
+    return MHD_YES;
+}
+
+static value_count count_values(struct MHD_Connection *conn, enum MHD_ValueKind kind,
+                                const char *name)
+{
+    value_count c = {.name = name};
+    MHD_get_connection_values(conn, kind, count_value, &c);
+    return c;
+}
+
+/* Framing two HTTP parsers could read differently (request smuggling) is refused: Content-
+ * Length repeated with different values, Content-Length beside Transfer-Encoding, and a
+ * Transfer-Encoding other than one `chunked`. NULL if the framing is clear. */
+static const char *framing_problem(struct MHD_Connection *conn)
+{
+    value_count cl = count_values(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    value_count te = count_values(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (cl.differ)
+        return "conflicting content-length";
+    if (cl.n && te.n)
+        return "content-length with transfer-encoding";
+    if (te.n && (te.differ || !te.first || strcasecmp(te.first, "chunked") != 0))
+        return "unsupported transfer-encoding";
+    return NULL;
+}
+
+/* Identity sources that say two things, or a request target cut short by a NUL byte (%00:
+ * libmicrohttpd decodes it, and the C string of the path or value ends there). */
+static const char *identity_problem(req *q, struct MHD_Connection *conn)
+{
+    for (const char *p = strchr(q->uri, '%'); p; p = strchr(p + 1, '%'))
+        if (p[1] == '0' && p[2] == '0')
+            return "nul byte in request target";
+    if (count_values(conn, MHD_GET_ARGUMENT_KIND, "mac").n > 1)
+        return "ambiguous mac in query";
+    if (count_values(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT).differ)
+        return "ambiguous user-agent";
+    return NULL;
+}
+
 /* The first call of an upload: everything that can be judged from the headers. */
 static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *conn,
                                      const char *url)
@@ -694,6 +756,9 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
     if (atomic_load(&r->stopping))
         return unavailable(q, conn, INGEST_U_SHUTDOWN);
 
+    const char *bad = framing_problem(conn);
+    if (bad)
+        return answer(q, conn, MHD_HTTP_BAD_REQUEST, bad);
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     switch (ingest_limits_content_length(cl, r->cfg->max_body_bytes, &q->content_length)) {
@@ -729,6 +794,9 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
                                    "client certificate names no mac");
         }
     }
+    const char *ambiguous = identity_problem(q, conn);
+    if (ambiguous)
+        return refuse_identity(q, conn, MHD_HTTP_BAD_REQUEST, r->stats.id_invalid, ambiguous);
     ingest_identity_input in = {
         .cert_mac = cert_mac[0] ? cert_mac : NULL,
         .path = url,

@@ -284,9 +284,85 @@ static void test_bodies_announced_but_not_sent_do_not_starve_phones(void **state
     edge_stop(&e);
 }
 
+/* The status and one-line reason of a raw answer. */
+static void expect_answer(int st, const char *resp, int status, const char *line)
+{
+    const char *body = strstr(resp, "\r\n\r\n");
+    char want[256];
+    snprintf(want, sizeof want, "%s\n", line);
+    if (st != status || !body || strcmp(body + 4, want) != 0)
+        fail_msg("expected %d '%s', got %d:\n%s", status, line, st, resp);
+}
+
+#define UA1 "User-Agent: Cisco-CP-8841-3PCC/11.0 (00562b043615)\r\n"
+#define UA2 "User-Agent: Cisco-CP-8841-3PCC/11.0 (001122334455)\r\n"
+
+/* Framing two parsers could read differently: before the fix the first Content-Length won,
+ * and Content-Length beside chunked was accepted. */
+static void test_conflicting_body_framing_gets_400(void **state)
+{
+    (void)state;
+    edge e;
+    edge_start(&e, ts_brokers(), "ismuggle", NULL);
+    char resp[8192];
+    const char *two_lengths =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
+        "Content-Length: 3\r\nContent-Length: 5\r\n\r\nabcde";
+    int st = exchange(&e, two_lengths, strlen(two_lengths), resp, sizeof resp, 20000);
+    expect_answer(st, resp, 400, "conflicting content-length");
+
+    const char *length_and_chunked =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
+        "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    st = exchange(&e, length_and_chunked, strlen(length_and_chunked), resp, sizeof resp, 20000);
+    expect_answer(st, resp, 400, "content-length with transfer-encoding");
+
+    const char *other_coding =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
+        "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    st = exchange(&e, other_coding, strlen(other_coding), resp, sizeof resp, 20000);
+    expect_answer(st, resp, 400, "unsupported transfer-encoding");
+
+    /* the same Content-Length twice is one length */
+    const char *same_twice =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
+        "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
+    st = exchange(&e, same_twice, strlen(same_twice), resp, sizeof resp, 20000);
+    assert_int_equal(st, 200);
+    assert_int_equal(count_records(&e), 1);
+    edge_stop(&e);
+}
+
+/* Before the fix the first `mac` parameter and the first User-Agent named the phone, and a
+ * %00 cut the path short, so the report was filed under the User-Agent's MAC. */
+static void test_ambiguous_or_cut_identities_are_refused(void **state)
+{
+    (void)state;
+    edge e;
+    edge_start(&e, ts_brokers(), "iambig", NULL);
+    char resp[8192];
+    int st = put_with(&e, "/r/report.xml?mac=00562b043615&mac=001122334455", UA1, "abc", resp,
+                      sizeof resp);
+    expect_answer(st, resp, 400, "ambiguous mac in query");
+    st = put_with(&e, "/r/report.xml", UA1 UA2, "abc", resp, sizeof resp);
+    expect_answer(st, resp, 400, "ambiguous user-agent");
+    st = put_with(&e, "/r/x%00/aabbccddeeff.xml", UA1, "abc", resp, sizeof resp);
+    expect_answer(st, resp, 400, "nul byte in request target");
+    st = put_with(&e, "/r/report.xml?mac=00562b043615%00", UA1, "abc", resp, sizeof resp);
+    expect_answer(st, resp, 400, "nul byte in request target");
+    assert_int_equal(count_records(&e), 0);
+    /* one of each still works */
+    st = put_with(&e, "/r/report.xml?mac=00562b043615", UA1, "abc", resp, sizeof resp);
+    assert_int_equal(st, 200);
+    assert_int_equal(count_records(&e), 1);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conflicting_body_framing_gets_400),
+        cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),
         cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
         cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
         cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed),
