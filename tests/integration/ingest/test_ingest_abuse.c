@@ -358,9 +358,38 @@ static void test_ambiguous_or_cut_identities_are_refused(void **state)
     edge_stop(&e);
 }
 
+/* More header lines than libmicrohttpd's pool holds records for: its own 431, and the
+ * request's state freed (LeakSanitizer at exit). */
+static void test_more_header_lines_than_the_pool_holds_get_an_answer(void **state)
+{
+    (void)state;
+    edge e;
+    edge_start(&e, ts_brokers(), "iheaders", NULL);
+    size_t cap = 64 * 1024, n = 0;
+    char *req = malloc(cap);
+    assert_non_null(req);
+    n += (size_t)snprintf(req, cap, "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)snprintf(req + n, cap - n, "X-A: b\r\n");
+    n += (size_t)snprintf(req + n, cap - n, "Content-Length: 3\r\n\r\nabc");
+    for (int i = 0; i < 20; i++) {
+        int fd = dial(&e);
+        send_all(fd, req, n);
+        close(fd);
+    }
+    bool closed = false;
+    int status = edge_raw(&e, req, n, 10000, &closed);
+    if (status != 431)
+        fail_msg("too many header lines got %d (0 = no answer), expected 431", status);
+    free(req);
+    assert_int_equal(count_records(&e), 0);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_more_header_lines_than_the_pool_holds_get_an_answer),
         cmocka_unit_test(test_conflicting_body_framing_gets_400),
         cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),
         cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
