@@ -9,7 +9,10 @@
  *   limits.c    body size decisions and the in-flight byte budget (pure)
  *   nonce.c     Digest nonce counts kept by the edge itself (pure)
  *   publish.c   the Kafka producer: produce, delivery reports, readiness probe
- *   http.c      the libmicrohttpd daemon: request state machine, responses, /metrics
+ *   http.c      the libmicrohttpd daemon: options, start, quiesce, stop
+ *   http_conn.c the request state machine; http_prot.c answers, request ids, endpoints;
+ *   http_auth.c Basic/Digest glue; watchdog.c connection records, header watchdog
+ *               (these share http_int.h)
  *   ingest.c    the lifecycle of ingest.h: new, start, stop, free
  */
 #ifndef INGEST_INT_H
@@ -268,7 +271,7 @@ typedef enum ingest_cert_verdict {
 } ingest_cert_verdict;
 ingest_cert_verdict ingest_tls_client_mac(struct MHD_Connection *conn, char mac[PR_MAC_LEN + 1]);
 
-/* -------------------------------------------------------------------- http.c */
+/* ------------------------------------------- http.c, http_conn.c (see http_int.h) */
 
 /* 503 reasons, the `reason` label of phonereport_ingest_unavailable_total. */
 typedef enum ingest_unavail {
@@ -323,7 +326,7 @@ struct ingest {
     atomic_bool stopping;
     bool daemon_abandoned; /* suspended connections outlived the stop: daemon not stopped */
 
-    /* Header watchdog (http.c): connections still waiting for a request's headers past
+    /* Header watchdog (watchdog.c): connections still waiting for a request's headers past
      * header-timeout are shut down, which idle time-outs alone cannot do (a trickle). */
     pthread_mutex_t hw_mu;    /* guards the list; each entry's flags are atomics */
     struct conn_ctx *hw_head; /* every open connection */
