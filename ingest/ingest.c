@@ -115,11 +115,11 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         goto out;
     }
     if (pr_listen_resolve(cfg->listen, "listen", &r->addr, &r->port, perr, sizeof perr) != PR_OK ||
-        ingest_identity_order_parse(cfg->identity_order, &r->order, perr, sizeof perr) != 0 ||
-        ingest_allow_parse(cfg->allow_macs, &r->allow, perr, sizeof perr) != 0 ||
+        ingest_identity_order_parse(cfg->identity_order, &r->order, perr, sizeof perr) != PR_OK ||
+        ingest_allow_parse(cfg->allow_macs, &r->allow, perr, sizeof perr) != PR_OK ||
         ingest_kind_rules_parse(cfg->kind_status_pattern, cfg->kind_delta_pattern,
-                                cfg->kind_full_pattern, &r->kinds, perr, sizeof perr) != 0 ||
-        ingest_prefixes_parse(cfg->upload_prefixes, &r->prefixes, perr, sizeof perr) != 0) {
+                                cfg->kind_full_pattern, &r->kinds, perr, sizeof perr) != PR_OK ||
+        ingest_prefixes_parse(cfg->upload_prefixes, &r->prefixes, perr, sizeof perr) != PR_OK) {
         st = pr_err(PR_EINVAL, err, errlen, "%s", perr);
         goto out;
     }

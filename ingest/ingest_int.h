@@ -64,8 +64,9 @@ struct ingest_cfg {
 };
 
 /* Splits a comma-separated list into trimmed, non-empty items (malloc'd array of malloc'd
- * strings, *n items). Returns 0, or -1 on allocation failure. Free with ingest_list_free. */
-int ingest_list_split(const char *s, char ***items, size_t *n);
+ * strings, *n items; none for NULL). PR_EFATAL on allocation failure. Free with
+ * ingest_list_free. */
+pr_status ingest_list_split(const char *s, char ***items, size_t *n, char *err, size_t errlen);
 void ingest_list_free(char **items, size_t n);
 
 /* ---------------------------------------------------------------- identity.c */
@@ -75,9 +76,9 @@ typedef struct ingest_identity_order {
     size_t n;
 } ingest_identity_order;
 
-/* Parses "cert,path,query,user-agent" (each at most once). 0 or -1 with err. */
-int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
-                                size_t errlen);
+/* Parses "cert,path,query,user-agent" (each at most once). PR_EINVAL with err. */
+pr_status ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
+                                      size_t errlen);
 
 typedef struct ingest_identity_input {
     const char *cert_mac;   /* normalised MAC from the client certificate, or NULL */
@@ -115,8 +116,8 @@ typedef struct ingest_allow {
 } ingest_allow;
 
 /* NULL s = allow everything (n = 0); a set value must name at least one MAC or prefix ("",
- * "," or " " are errors, not "allow all"). 0 or -1 with err naming the bad item. */
-int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
+ * "," or " " are errors, not "allow all"). PR_EINVAL with err naming the bad item. */
+pr_status ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
 bool ingest_allow_check(const ingest_allow *a, const char *mac);
 void ingest_allow_release(ingest_allow *a);
 
@@ -128,9 +129,9 @@ typedef struct ingest_kind_rules {
 } ingest_kind_rules;
 
 /* Patterns are comma-separated fnmatch(3) globs, matched case-insensitively against the
- * whole path. 0 or -1 with err. */
-int ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
-                            ingest_kind_rules *out, char *err, size_t errlen);
+ * whole path. PR_EINVAL with err for a bad pattern. */
+pr_status ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
+                                  ingest_kind_rules *out, char *err, size_t errlen);
 /* status first, then delta, then full; no match is PR_KIND_UNKNOWN. */
 pr_kind ingest_kind_of_path(const ingest_kind_rules *rules, const char *path);
 void ingest_kind_rules_release(ingest_kind_rules *rules);
@@ -139,7 +140,8 @@ typedef struct ingest_prefixes {
     char **p;
     size_t n;
 } ingest_prefixes;
-int ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen);
+/* PR_EINVAL with err for an empty list or a prefix not starting with '/'. */
+pr_status ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen);
 /* True if path starts with one of the prefixes ("/r/" accepts "/r/x" and "/r"). */
 bool ingest_prefixes_match(const ingest_prefixes *p, const char *path);
 void ingest_prefixes_release(ingest_prefixes *p);
@@ -198,8 +200,8 @@ void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms);
 ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, unsigned long long nc,
                                        long long now_ms);
 /* The first value of `key` in a "Digest k=v, k=\"v\"" header, read as libmicrohttpd 0.9.75
- * reads it, into out. Returns how many times the key appears (0, 1, 2...), -1 if the header
- * is not Digest, is malformed, or the value does not fit. */
+ * reads it, into out. Returns how many times the key appears (0, 1, 2...); 0 also when the
+ * header is not Digest, is malformed, or the value does not fit. */
 int ingest_digest_param(const char *header, const char *key, char *out, size_t cap);
 /* nonce and nc of a Digest Authorization header: true if each appears exactly once, the
  * nonce fits, and nc is 1 to 16 hex digits with a value above 0. */

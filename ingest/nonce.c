@@ -124,7 +124,7 @@ int ingest_digest_param(const char *header, const char *key, char *out, size_t c
     int seen = 0;
     out[0] = '\0';
     if (!header || strncmp(header, base, sizeof base - 1) != 0)
-        return -1;
+        return 0;
     const char *p = header + sizeof base - 1;
     while (*p) {
         const char *eq = strchr(p, '=');
@@ -137,7 +137,7 @@ int ingest_digest_param(const char *header, const char *key, char *out, size_t c
             v++;
             vend = strchr(v, '"');
             if (!vend)
-                return -1;
+                return 0;
             next = vend + 1;
         } else {
             vend = strchr(v, ',');
@@ -148,7 +148,7 @@ int ingest_digest_param(const char *header, const char *key, char *out, size_t c
         if (key_is(p, eq, key) && seen++ == 0) {
             size_t len = (size_t)(vend - v);
             if (len >= cap)
-                return -1;
+                return 0;
             memcpy(out, v, len);
             out[len] = '\0';
         }
