@@ -39,15 +39,16 @@ static int hexval(char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-static int unhex(const char *s, size_t len, char *out)
+/* False if s holds a character that is not a hex digit. */
+static bool unhex(const char *s, size_t len, char *out)
 {
     for (size_t i = 0; i + 1 < len; i += 2) {
         int hi = hexval(s[i]), lo = hexval(s[i + 1]);
         if (hi < 0 || lo < 0)
-            return -1;
+            return false;
         out[i / 2] = (char)(hi * 16 + lo);
     }
-    return 0;
+    return true;
 }
 
 static void cred_release(ingest_cred *c)
@@ -68,18 +69,16 @@ void ingest_auth_free(ingest_auth *a)
     free(a);
 }
 
-/* Parses one line (without its newline) into c. Returns 0 or -1 with err. */
-static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, size_t errlen)
+/* Parses one line (without its newline) into c. PR_EINVAL (or PR_EFATAL) with err. */
+static pr_status parse_line(const char *line, size_t len, ingest_cred *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     if (memchr(line, '\0', len)) { /* strndup would cut user or secret short of its length */
-        snprintf(err, errlen, "NUL byte in the entry");
-        return -1;
+        return pr_err(PR_EINVAL, err, errlen, "NUL byte in the entry");
     }
     const char *colon = memchr(line, ':', len);
     if (!colon || colon == line) {
-        snprintf(err, errlen, "expected user:password[:mac]");
-        return -1;
+        return pr_err(PR_EINVAL, err, errlen, "expected user:password[:mac]");
     }
     const char *rest = colon + 1, *end = line + len;
     const char *secret_end = end;
@@ -93,8 +92,7 @@ static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, s
         if (mlen) {
             char merr[128];
             if (pr_mac_parse(last + 1, mlen, c->mac, merr, sizeof merr) != PR_OK) {
-                snprintf(err, errlen, "bad MAC field: %s", merr);
-                return -1;
+                return pr_err(PR_EINVAL, err, errlen, "bad MAC field: %s", merr);
             }
         }
     }
@@ -104,16 +102,14 @@ static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, s
     if (slen && *s == '{') {
         if (slen >= 8 && strncmp(s, "{sha256}", 8) == 0) {
             if (slen - 8 != 64) {
-                snprintf(err, errlen, "{sha256} needs 64 hex digits");
-                return -1;
+                return pr_err(PR_EINVAL, err, errlen, "{sha256} needs 64 hex digits");
             }
             c->type = INGEST_SECRET_SHA256;
             s += 8;
             slen -= 8;
         } else if (slen >= 9 && strncmp(s, "{md5-ha1}", 9) == 0) {
             if (slen - 9 != 32) {
-                snprintf(err, errlen, "{md5-ha1} needs 32 hex digits");
-                return -1;
+                return pr_err(PR_EINVAL, err, errlen, "{md5-ha1} needs 32 hex digits");
             }
             c->type = INGEST_SECRET_MD5_HA1;
             s += 9;
@@ -122,13 +118,12 @@ static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, s
             s += 7;
             slen -= 7;
         } else {
-            snprintf(err, errlen, "unknown {scheme} (use {plain}, {sha256} or {md5-ha1})");
-            return -1;
+            return pr_err(PR_EINVAL, err, errlen,
+                          "unknown {scheme} (use {plain}, {sha256} or {md5-ha1})");
         }
     }
     if (slen == 0) {
-        snprintf(err, errlen, "empty password");
-        return -1;
+        return pr_err(PR_EINVAL, err, errlen, "empty password");
     }
     c->user = strndup(line, (size_t)(colon - line));
     if (c->type == INGEST_SECRET_PLAIN) {
@@ -137,20 +132,18 @@ static int parse_line(const char *line, size_t len, ingest_cred *c, char *err, s
     } else {
         c->secret_len = slen / 2;
         c->secret = malloc(c->secret_len);
-        if (c->secret && unhex(s, slen, c->secret) != 0) {
-            snprintf(err, errlen, "bad hex digits");
+        if (c->secret && !unhex(s, slen, c->secret)) {
             cred_release(c);
             memset(c, 0, sizeof *c);
-            return -1;
+            return pr_err(PR_EINVAL, err, errlen, "bad hex digits");
         }
     }
     if (!c->user || !c->secret) {
-        snprintf(err, errlen, "out of memory");
         cred_release(c);
         memset(c, 0, sizeof *c);
-        return -1;
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
     }
-    return 0;
+    return PR_OK;
 }
 
 pr_status ingest_auth_parse(const char *text, size_t len, ingest_auth **out, char *err,
@@ -176,8 +169,9 @@ pr_status ingest_auth_parse(const char *text, size_t len, ingest_auth **out, cha
             continue;
         ingest_cred c;
         char lerr[200];
-        if (parse_line(b, (size_t)(e - b), &c, lerr, sizeof lerr) != 0) {
-            st = pr_err(PR_EINVAL, err, errlen, "line %zu: %s", lineno, lerr);
+        pr_status lst = parse_line(b, (size_t)(e - b), &c, lerr, sizeof lerr);
+        if (lst != PR_OK) {
+            st = pr_err(lst, err, errlen, "line %zu: %s", lineno, lerr);
             goto out;
         }
         if (ingest_auth_find(a, c.user)) {

@@ -95,14 +95,14 @@ void ingest_cfg_free(ingest_cfg *cfg)
         pr_cfg_section_free(ingest_cfg_section(cfg));
 }
 
-int ingest_list_split(const char *s, char ***items, size_t *n)
+pr_status ingest_list_split(const char *s, char ***items, size_t *n, char *err, size_t errlen)
 {
     char **v = NULL;
     size_t cnt = 0;
     *items = NULL;
     *n = 0;
     if (!s)
-        return 0;
+        return PR_OK;
     const char *p = s;
     while (*p) {
         const char *e = strchr(p, ',');
@@ -127,10 +127,10 @@ int ingest_list_split(const char *s, char ***items, size_t *n)
     }
     *items = v;
     *n = cnt;
-    return 0;
+    return PR_OK;
 fail:
     ingest_list_free(v, cnt);
-    return -1;
+    return pr_err(PR_EFATAL, err, errlen, "out of memory");
 }
 
 void ingest_list_free(char **items, size_t n)
@@ -163,14 +163,14 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, p
         PROBLEM("%s", err);
 
     ingest_prefixes pfx;
-    if (ingest_prefixes_parse(cfg->upload_prefixes, &pfx, err, sizeof err) != 0)
+    if (ingest_prefixes_parse(cfg->upload_prefixes, &pfx, err, sizeof err) != PR_OK)
         PROBLEM("upload-prefixes: %s", err);
     else
         ingest_prefixes_release(&pfx);
 
     ingest_identity_order order;
     int order_ok = 0, order_has_cert = 0;
-    if (ingest_identity_order_parse(cfg->identity_order, &order, err, sizeof err) != 0) {
+    if (ingest_identity_order_parse(cfg->identity_order, &order, err, sizeof err) != PR_OK) {
         PROBLEM("identity-order: %s", err);
     } else {
         order_ok = 1;
@@ -179,14 +179,14 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, p
     }
 
     ingest_allow allow;
-    if (ingest_allow_parse(cfg->allow_macs, &allow, err, sizeof err) != 0)
+    if (ingest_allow_parse(cfg->allow_macs, &allow, err, sizeof err) != PR_OK)
         PROBLEM("allow-macs: %s", err);
     else
         ingest_allow_release(&allow);
 
     ingest_kind_rules rules;
     if (ingest_kind_rules_parse(cfg->kind_status_pattern, cfg->kind_delta_pattern,
-                                cfg->kind_full_pattern, &rules, err, sizeof err) != 0)
+                                cfg->kind_full_pattern, &rules, err, sizeof err) != PR_OK)
         PROBLEM("%s", err);
     else
         ingest_kind_rules_release(&rules);

@@ -18,35 +18,35 @@
 #include "ingest_int.h"
 #include "useragent.h"
 
-int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err, size_t errlen)
+pr_status ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
+                                      size_t errlen)
 {
     char **items = NULL;
     size_t n = 0;
-    int rc = -1;
     memset(out, 0, sizeof *out);
-    if (ingest_list_split(s, &items, &n) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    pr_status rc = ingest_list_split(s, &items, &n, err, errlen);
+    if (rc != PR_OK)
+        return rc;
     if (n == 0) {
-        snprintf(err, errlen, "empty: name at least one of cert,path,query,user-agent");
+        rc = pr_err(PR_EINVAL, err, errlen,
+                    "empty: name at least one of cert,path,query,user-agent");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         pr_mac_source src;
         if (pr_mac_source_parse(items[i], &src) != 0) {
-            snprintf(err, errlen, "unknown source '%s' (cert,path,query,user-agent)", items[i]);
+            rc = pr_err(PR_EINVAL, err, errlen, "unknown source '%s' (cert,path,query,user-agent)",
+                        items[i]);
             goto out;
         }
         for (size_t j = 0; j < out->n; j++) {
             if (out->src[j] == src) {
-                snprintf(err, errlen, "source '%s' named twice", items[i]);
+                rc = pr_err(PR_EINVAL, err, errlen, "source '%s' named twice", items[i]);
                 goto out;
             }
         }
         out->src[out->n++] = src;
     }
-    rc = 0;
 out:
     ingest_list_free(items, n);
     return rc;
@@ -179,22 +179,25 @@ ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *ord
     return INGEST_ID_OK;
 }
 
-int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen)
+pr_status ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen)
 {
     char **items = NULL;
     size_t n = 0;
     memset(out, 0, sizeof *out);
-    if (ingest_list_split(s, &items, &n) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    pr_status rc = ingest_list_split(s, &items, &n, err, errlen);
+    if (rc != PR_OK)
+        return rc;
     if (n == 0) {
         free(items);
-        return 0;
+        if (!s)
+            return PR_OK;
+        /* set but naming nothing ("," or " "): an allow-list that allowed every phone */
+        return pr_err(PR_EINVAL, err, errlen,
+                      "'%s' names no mac (leave it unset to allow every phone)", s);
     }
     out->prefix = calloc(n, sizeof *out->prefix);
     if (!out->prefix) {
-        snprintf(err, errlen, "out of memory");
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n; i++) {
@@ -209,19 +212,19 @@ int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errle
             out->prefix[i][k++] = (char)tolower((unsigned char)*p);
         }
         if (k < 6) { /* an OUI is the shortest prefix that names a vendor */
-            snprintf(err, errlen, "'%s' is not a MAC or a prefix of at least 6 hex digits",
-                     items[i]);
+            rc = pr_err(PR_EINVAL, err, errlen,
+                        "'%s' is not a MAC or a prefix of at least 6 hex digits", items[i]);
             goto fail;
         }
         out->prefix[i][k] = '\0';
         out->n++;
     }
     ingest_list_free(items, n);
-    return 0;
+    return PR_OK;
 fail:
     ingest_list_free(items, n);
     ingest_allow_release(out);
-    return -1;
+    return rc;
 }
 
 bool ingest_allow_check(const ingest_allow *a, const char *mac)

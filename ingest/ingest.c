@@ -115,11 +115,11 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         goto out;
     }
     if (pr_listen_resolve(cfg->listen, "listen", &r->addr, &r->port, perr, sizeof perr) != PR_OK ||
-        ingest_identity_order_parse(cfg->identity_order, &r->order, perr, sizeof perr) != 0 ||
-        ingest_allow_parse(cfg->allow_macs, &r->allow, perr, sizeof perr) != 0 ||
+        ingest_identity_order_parse(cfg->identity_order, &r->order, perr, sizeof perr) != PR_OK ||
+        ingest_allow_parse(cfg->allow_macs, &r->allow, perr, sizeof perr) != PR_OK ||
         ingest_kind_rules_parse(cfg->kind_status_pattern, cfg->kind_delta_pattern,
-                                cfg->kind_full_pattern, &r->kinds, perr, sizeof perr) != 0 ||
-        ingest_prefixes_parse(cfg->upload_prefixes, &r->prefixes, perr, sizeof perr) != 0) {
+                                cfg->kind_full_pattern, &r->kinds, perr, sizeof perr) != PR_OK ||
+        ingest_prefixes_parse(cfg->upload_prefixes, &r->prefixes, perr, sizeof perr) != PR_OK) {
         st = pr_err(PR_EINVAL, err, errlen, "%s", perr);
         goto out;
     }
@@ -130,6 +130,12 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
             pr_err(st, err, errlen, "auth-file: %s", perr);
             goto out;
         }
+    }
+    if (r->digest && cfg->auth_file) {
+        st = ingest_nonces_new(INGEST_NONCE_SLOTS, INGEST_NONCE_TIMEOUT_S * 1000LL, &r->nonces, err,
+                               errlen);
+        if (st != PR_OK)
+            goto out;
     }
     if (RAND_bytes((unsigned char *)r->digest_random, sizeof r->digest_random) != 1) {
         st = pr_err(PR_EFATAL, err, errlen, "no randomness for Digest nonces");
@@ -232,6 +238,7 @@ void ingest_free(ingest *r)
     ingest_http_stop(r);
     ingest_pub_free(r->pub);
     ingest_auth_free(r->auth);
+    ingest_nonces_free(r->nonces);
     ingest_allow_release(&r->allow);
     ingest_kind_rules_release(&r->kinds);
     ingest_prefixes_release(&r->prefixes);

@@ -7,8 +7,12 @@
  *   kind.c      report kind from path patterns, upload prefixes (pure)
  *   auth.c      the credentials file: parsing, lookup, password checks (pure but for OpenSSL)
  *   limits.c    body size decisions and the in-flight byte budget (pure)
+ *   nonce.c     Digest nonce counts kept by the edge itself (pure)
  *   publish.c   the Kafka producer: produce, delivery reports, readiness probe
- *   http.c      the libmicrohttpd daemon: request state machine, responses, /metrics
+ *   http.c      the libmicrohttpd daemon: options, start, quiesce, stop
+ *   http_conn.c the request state machine; http_prot.c answers, request ids, endpoints;
+ *   http_auth.c Basic/Digest glue; watchdog.c connection records, header watchdog
+ *               (these share http_int.h)
  *   ingest.c    the lifecycle of ingest.h: new, start, stop, free
  */
 #ifndef INGEST_INT_H
@@ -60,8 +64,9 @@ struct ingest_cfg {
 };
 
 /* Splits a comma-separated list into trimmed, non-empty items (malloc'd array of malloc'd
- * strings, *n items). Returns 0, or -1 on allocation failure. Free with ingest_list_free. */
-int ingest_list_split(const char *s, char ***items, size_t *n);
+ * strings, *n items; none for NULL). PR_EFATAL on allocation failure. Free with
+ * ingest_list_free. */
+pr_status ingest_list_split(const char *s, char ***items, size_t *n, char *err, size_t errlen);
 void ingest_list_free(char **items, size_t n);
 
 /* ---------------------------------------------------------------- identity.c */
@@ -71,9 +76,9 @@ typedef struct ingest_identity_order {
     size_t n;
 } ingest_identity_order;
 
-/* Parses "cert,path,query,user-agent" (each at most once). 0 or -1 with err. */
-int ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
-                                size_t errlen);
+/* Parses "cert,path,query,user-agent" (each at most once). PR_EINVAL with err. */
+pr_status ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
+                                      size_t errlen);
 
 typedef struct ingest_identity_input {
     const char *cert_mac;   /* normalised MAC from the client certificate, or NULL */
@@ -110,8 +115,9 @@ typedef struct ingest_allow {
     size_t n;
 } ingest_allow;
 
-/* NULL or empty s = allow everything (n = 0). 0 or -1 with err naming the bad item. */
-int ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
+/* NULL s = allow everything (n = 0); a set value must name at least one MAC or prefix ("",
+ * "," or " " are errors, not "allow all"). PR_EINVAL with err naming the bad item. */
+pr_status ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen);
 bool ingest_allow_check(const ingest_allow *a, const char *mac);
 void ingest_allow_release(ingest_allow *a);
 
@@ -123,9 +129,9 @@ typedef struct ingest_kind_rules {
 } ingest_kind_rules;
 
 /* Patterns are comma-separated fnmatch(3) globs, matched case-insensitively against the
- * whole path. 0 or -1 with err. */
-int ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
-                            ingest_kind_rules *out, char *err, size_t errlen);
+ * whole path. PR_EINVAL with err for a bad pattern. */
+pr_status ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
+                                  ingest_kind_rules *out, char *err, size_t errlen);
 /* status first, then delta, then full; no match is PR_KIND_UNKNOWN. */
 pr_kind ingest_kind_of_path(const ingest_kind_rules *rules, const char *path);
 void ingest_kind_rules_release(ingest_kind_rules *rules);
@@ -134,7 +140,8 @@ typedef struct ingest_prefixes {
     char **p;
     size_t n;
 } ingest_prefixes;
-int ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen);
+/* PR_EINVAL with err for an empty list or a prefix not starting with '/'. */
+pr_status ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen);
 /* True if path starts with one of the prefixes ("/r/" accepts "/r/x" and "/r"). */
 bool ingest_prefixes_match(const ingest_prefixes *p, const char *path);
 void ingest_prefixes_release(ingest_prefixes *p);
@@ -169,6 +176,37 @@ bool ingest_auth_has_basic_only(const ingest_auth *a);
 const ingest_cred *ingest_auth_find(const ingest_auth *a, const char *user);
 /* Basic: checks a clear-text password against the entry (constant time). */
 bool ingest_auth_check_password(const ingest_cred *c, const char *realm, const char *password);
+
+/* ------------------------------------------------------------------- nonce.c */
+
+#define INGEST_NONCE_MAX       128  /* longest nonce tracked (libmicrohttpd's own bound) */
+#define INGEST_NONCE_SLOTS     4096 /* as many as libmicrohttpd's own nonce table (http.c) */
+#define INGEST_NONCE_TIMEOUT_S 300  /* a nonce's life */
+
+typedef struct ingest_nonces ingest_nonces;
+typedef enum ingest_nonce_verdict {
+    INGEST_NONCE_OK,      /* a count above every one accepted for this nonce: recorded */
+    INGEST_NONCE_UNKNOWN, /* not issued here, expired, or its slot was taken: stale */
+    INGEST_NONCE_REPLAY,  /* a count already used or below the highest one: refuse */
+} ingest_nonce_verdict;
+
+/* A table of `slots` nonces, each valid ttl_ms after it was issued. */
+pr_status ingest_nonces_new(size_t slots, long long ttl_ms, ingest_nonces **out, char *err,
+                            size_t errlen);
+void ingest_nonces_free(ingest_nonces *t); /* NULL is a no-op */
+/* Records a nonce just sent in a challenge (count 0: nothing accepted yet). */
+void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms);
+/* Called once the Digest response was verified; thread-safe. */
+ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, unsigned long long nc,
+                                       long long now_ms);
+/* The first value of `key` in a "Digest k=v, k=\"v\"" header, read as libmicrohttpd 0.9.75
+ * reads it, into out. Returns how many times the key appears (0, 1, 2...); 0 also when the
+ * header is not Digest, is malformed, or the value does not fit. */
+int ingest_digest_param(const char *header, const char *key, char *out, size_t cap);
+/* nonce and nc of a Digest Authorization header: true if each appears exactly once, the
+ * nonce fits, and nc is 1 to 16 hex digits with a value above 0. */
+bool ingest_digest_nonce_nc(const char *header, char *nonce, size_t noncecap,
+                            unsigned long long *nc);
 
 /* ------------------------------------------------------------------ limits.c */
 
@@ -235,7 +273,7 @@ typedef enum ingest_cert_verdict {
 } ingest_cert_verdict;
 ingest_cert_verdict ingest_tls_client_mac(struct MHD_Connection *conn, char mac[PR_MAC_LEN + 1]);
 
-/* -------------------------------------------------------------------- http.c */
+/* ------------------------------------------- http.c, http_conn.c (see http_int.h) */
 
 /* 503 reasons, the `reason` label of phonereport_ingest_unavailable_total. */
 typedef enum ingest_unavail {
@@ -277,6 +315,7 @@ struct ingest {
     ingest_auth *auth;
     bool digest;
     char digest_random[32];
+    ingest_nonces *nonces; /* nonce counts (Digest only); see nonce.c */
 
     ingest_budget budget;
     ingest_pub *pub;
@@ -289,10 +328,10 @@ struct ingest {
     atomic_bool stopping;
     bool daemon_abandoned; /* suspended connections outlived the stop: daemon not stopped */
 
-    /* Header watchdog (http.c): connections still waiting for a request's headers past
+    /* Header watchdog (watchdog.c): connections still waiting for a request's headers past
      * header-timeout are shut down, which idle time-outs alone cannot do (a trickle). */
-    pthread_mutex_t hw_mu; /* guards the list; each entry's flags are atomics */
-    struct hdr_watch *hw_head;
+    pthread_mutex_t hw_mu;    /* guards the list; each entry's flags are atomics */
+    struct conn_ctx *hw_head; /* every open connection */
     pthread_cond_t hw_cv;
     pthread_t hw_thr;
     bool hw_started;

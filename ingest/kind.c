@@ -14,33 +14,30 @@
 
 #include "ingest_int.h"
 
-static int parse_globs(const char *name, const char *s, char ***out, size_t *n, char *err,
-                       size_t errlen)
+static pr_status parse_globs(const char *name, const char *s, char ***out, size_t *n, char *err,
+                             size_t errlen)
 {
-    if (ingest_list_split(s, out, n) != 0) {
-        snprintf(err, errlen, "%s: out of memory", name);
-        return -1;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        if ((*out)[i][0] == '\0' || strlen((*out)[i]) > 256) {
-            snprintf(err, errlen, "%s: bad pattern '%s'", name, (*out)[i]);
-            return -1;
-        }
-    }
-    return 0;
+    if (ingest_list_split(s, out, n, err, errlen) != PR_OK)
+        return pr_err(PR_EFATAL, err, errlen, "%s: out of memory", name);
+    for (size_t i = 0; i < *n; i++)
+        if ((*out)[i][0] == '\0' || strlen((*out)[i]) > 256)
+            return pr_err(PR_EINVAL, err, errlen, "%s: bad pattern '%s'", name, (*out)[i]);
+    return PR_OK;
 }
 
-int ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
-                            ingest_kind_rules *out, char *err, size_t errlen)
+pr_status ingest_kind_rules_parse(const char *status, const char *delta, const char *full,
+                                  ingest_kind_rules *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (parse_globs("kind-status-pattern", status, &out->status, &out->nstatus, err, errlen) ||
-        parse_globs("kind-delta-pattern", delta, &out->delta, &out->ndelta, err, errlen) ||
-        parse_globs("kind-full-pattern", full, &out->full, &out->nfull, err, errlen)) {
+    pr_status rc =
+        parse_globs("kind-status-pattern", status, &out->status, &out->nstatus, err, errlen);
+    if (rc == PR_OK)
+        rc = parse_globs("kind-delta-pattern", delta, &out->delta, &out->ndelta, err, errlen);
+    if (rc == PR_OK)
+        rc = parse_globs("kind-full-pattern", full, &out->full, &out->nfull, err, errlen);
+    if (rc != PR_OK)
         ingest_kind_rules_release(out);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static int any_match(char **globs, size_t n, const char *path)
@@ -70,25 +67,22 @@ void ingest_kind_rules_release(ingest_kind_rules *rules)
     memset(rules, 0, sizeof *rules);
 }
 
-int ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen)
+pr_status ingest_prefixes_parse(const char *s, ingest_prefixes *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (ingest_list_split(s, &out->p, &out->n) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (out->n == 0) {
-        snprintf(err, errlen, "empty: name at least one prefix, e.g. /");
-        return -1;
-    }
+    pr_status rc = ingest_list_split(s, &out->p, &out->n, err, errlen);
+    if (rc != PR_OK)
+        return rc;
+    if (out->n == 0)
+        return pr_err(PR_EINVAL, err, errlen, "empty: name at least one prefix, e.g. /");
     for (size_t i = 0; i < out->n; i++) {
         if (out->p[i][0] != '/') {
-            snprintf(err, errlen, "'%s' does not start with /", out->p[i]);
+            rc = pr_err(PR_EINVAL, err, errlen, "'%s' does not start with /", out->p[i]);
             ingest_prefixes_release(out);
-            return -1;
+            return rc;
         }
     }
-    return 0;
+    return PR_OK;
 }
 
 bool ingest_prefixes_match(const ingest_prefixes *p, const char *path)

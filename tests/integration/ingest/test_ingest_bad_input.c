@@ -311,14 +311,24 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     edge e;
     const char *args[] = {"--max-body-bytes=1k", "--max-inflight-bytes=1k", NULL};
     edge_start(&e, ts_brokers(), "ibudget", args);
-    /* A announces 1000 bytes and waits for 100-continue: its reservation is held */
+    /* A sends 950 of its 1000 bytes: the budget holds its body buffer (1000 bytes) */
     int fd = dial(&e);
-    const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
-                       "Expect: 100-continue\r\n\r\n";
+    const char *head =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    char body[1000];
+    memset(body, 'a', sizeof body);
+    assert_int_equal(send(fd, body, 950, MSG_NOSIGNAL), 950);
     char buf[4096];
-    assert_true(wait_read(fd, buf, sizeof buf, ts_scaled_ms(30000)) > 0);
-    assert_non_null(strstr(buf, "100 Continue"));
+    edge_resp m;
+    long long deadline = ts_deadline_ms(20000);
+    do { /* wait until the edge has A's bytes */
+        edge_curl(&e, "", "/metrics", &m);
+        if (strstr(m.body, "phonereport_ingest_inflight_bytes 1000"))
+            break;
+        usleep(50000); /* a short pause between polls; the condition ends the wait */
+    } while (ts_now_ms() < deadline);
+    assert_non_null(strstr(m.body, "phonereport_ingest_inflight_bytes 1000"));
 
     char hundred[100];
     memset(hundred, 'b', sizeof hundred); /* 1000 + 100 > 1024 */
@@ -331,9 +341,7 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     assert_string_equal(r.retry_after, "5");
 
     /* A finishes its body and is published; then there is room again */
-    char body[1000];
-    memset(body, 'a', sizeof body);
-    assert_int_equal(send(fd, body, sizeof body, MSG_NOSIGNAL), (ssize_t)sizeof body);
+    assert_int_equal(send(fd, body + 950, 50, MSG_NOSIGNAL), 50);
     assert_true(wait_read(fd, buf, sizeof buf, ts_scaled_ms(30000)) > 0);
     assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
     close(fd);

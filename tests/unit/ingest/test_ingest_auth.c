@@ -148,6 +148,58 @@ static void test_load_reads_a_file(void **state)
     free(dir);
 }
 
+static void test_digest_header_gives_nonce_and_nonzero_nc_once(void **state)
+{
+    (void)state;
+    char nonce[INGEST_NONCE_MAX + 1];
+    unsigned long long nc = 0;
+    assert_true(
+        ingest_digest_nonce_nc("Digest username=\"a\", nonce=\"abc\", nc=0000000a, cnonce=\"x\"",
+                               nonce, sizeof nonce, &nc));
+    assert_string_equal(nonce, "abc");
+    assert_int_equal(nc, 10);
+    /* nc 0 (libmicrohttpd's "fresh nonce"), twice, too long, not hex, missing: refused */
+    assert_false(
+        ingest_digest_nonce_nc("Digest nonce=\"abc\", nc=00000000", nonce, sizeof nonce, &nc));
+    assert_false(ingest_digest_nonce_nc("Digest nonce=\"abc\", nc=00000002, nc=00000000", nonce,
+                                        sizeof nonce, &nc));
+    assert_false(ingest_digest_nonce_nc("Digest nonce=\"abc\", nonce=\"abd\", nc=1", nonce,
+                                        sizeof nonce, &nc));
+    assert_false(ingest_digest_nonce_nc("Digest nonce=\"abc\", nc=00000000000000000000001", nonce,
+                                        sizeof nonce, &nc));
+    assert_false(
+        ingest_digest_nonce_nc("Digest nonce=\"abc\", nc=0000000g", nonce, sizeof nonce, &nc));
+    assert_false(ingest_digest_nonce_nc("Digest nonce=\"abc\"", nonce, sizeof nonce, &nc));
+    assert_false(ingest_digest_nonce_nc("Basic YWxpY2U6cw==", nonce, sizeof nonce, &nc));
+    /* a key inside a quoted value is not a key; "cnonce" is not "nonce" */
+    assert_true(ingest_digest_nonce_nc("Digest username=\"x, nc=0\", cnonce=\"q\", "
+                                       "nonce=\"n1\", nc=1",
+                                       nonce, sizeof nonce, &nc));
+    assert_string_equal(nonce, "n1");
+    assert_int_equal(nc, 1);
+}
+
+static void test_nonce_counts_must_rise_and_nonces_must_be_issued(void **state)
+{
+    (void)state;
+    ingest_nonces *t = NULL;
+    char err[128];
+    assert_int_equal(ingest_nonces_new(16, 1000, &t, err, sizeof err), PR_OK);
+    assert_int_equal(ingest_nonces_use(t, "n1", 1, 0), INGEST_NONCE_UNKNOWN);
+    ingest_nonces_issue(t, "n1", 0);
+    assert_int_equal(ingest_nonces_use(t, "n1", 1, 10), INGEST_NONCE_OK);
+    assert_int_equal(ingest_nonces_use(t, "n1", 1, 20), INGEST_NONCE_REPLAY);
+    assert_int_equal(ingest_nonces_use(t, "n1", 3, 30), INGEST_NONCE_OK);
+    assert_int_equal(ingest_nonces_use(t, "n1", 2, 40), INGEST_NONCE_REPLAY);
+    /* issuing the same nonce again keeps its count */
+    ingest_nonces_issue(t, "n1", 50);
+    assert_int_equal(ingest_nonces_use(t, "n1", 3, 60), INGEST_NONCE_REPLAY);
+    assert_int_equal(ingest_nonces_use(t, "n1", 4, 70), INGEST_NONCE_OK);
+    /* past its life it is unknown (stale) */
+    assert_int_equal(ingest_nonces_use(t, "n1", 5, 1001), INGEST_NONCE_UNKNOWN);
+    ingest_nonces_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +212,8 @@ int main(void)
         cmocka_unit_test(test_bad_entries_are_rejected_with_line_numbers),
         cmocka_unit_test(test_nul_byte_in_an_entry_is_rejected),
         cmocka_unit_test(test_load_reads_a_file),
+        cmocka_unit_test(test_digest_header_gives_nonce_and_nonzero_nc_once),
+        cmocka_unit_test(test_nonce_counts_must_rise_and_nonces_must_be_issued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

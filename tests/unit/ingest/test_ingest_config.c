@@ -66,6 +66,25 @@ static void test_defaults_pass_the_check(void **state)
     unload(&l);
 }
 
+/* "," or " " used to leave an empty allow-list, which allows every phone */
+static void test_allow_macs_naming_no_mac_is_a_config_error(void **state)
+{
+    (void)state;
+    const char *values[] = {"--allow-macs=,",
+                            "--allow-macs= ", "--allow-macs=", "--allow-macs= , "};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        loaded l;
+        char *argv[] = {"ingest", (char *)values[i], NULL};
+        assert_int_equal(load(&l, 2, argv), PR_CFG_OK);
+        char buf[4096] = "";
+        pr_status st;
+        check(&l, buf, sizeof buf, &st);
+        if (st != PR_EINVAL || !strstr(buf, "allow-macs"))
+            fail_msg("%s was accepted (%s)", values[i], buf);
+        unload(&l);
+    }
+}
+
 static void test_every_bad_setting_is_reported_at_once(void **state)
 {
     (void)state;
@@ -139,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_pass_the_check),
         cmocka_unit_test(test_every_bad_setting_is_reported_at_once),
+        cmocka_unit_test(test_allow_macs_naming_no_mac_is_a_config_error),
         cmocka_unit_test(test_listen_forms_are_accepted_by_the_check),
         cmocka_unit_test(test_bad_listen_forms_are_reported_with_the_setting_name),
     };

@@ -14,7 +14,7 @@ static ingest_identity_order default_order(void)
     ingest_identity_order o;
     char err[128];
     assert_int_equal(ingest_identity_order_parse("cert,path,query,user-agent", &o, err, sizeof err),
-                     0);
+                     PR_OK);
     return o;
 }
 
@@ -128,7 +128,7 @@ static void test_sources_left_out_of_the_order_are_not_consulted(void **state)
     (void)state;
     ingest_identity_order o;
     char err[128];
-    assert_int_equal(ingest_identity_order_parse("user-agent", &o, err, sizeof err), 0);
+    assert_int_equal(ingest_identity_order_parse("user-agent", &o, err, sizeof err), PR_OK);
     ingest_identity_input in = {.path = "/r/00562b043616.xml", .user_agent = UA};
     char mac[13], reason[64];
     pr_mac_source src;
@@ -143,7 +143,7 @@ static void test_order_decides_the_source_name(void **state)
     (void)state;
     ingest_identity_order o;
     char err[128];
-    assert_int_equal(ingest_identity_order_parse("user-agent , path", &o, err, sizeof err), 0);
+    assert_int_equal(ingest_identity_order_parse("user-agent , path", &o, err, sizeof err), PR_OK);
     ingest_identity_input in = {.path = "/r/00562b043615.xml", .user_agent = UA};
     char mac[13], reason[64];
     pr_mac_source src;
@@ -192,9 +192,9 @@ static void test_order_rejects_unknown_and_repeated_sources(void **state)
     (void)state;
     ingest_identity_order o;
     char err[128];
-    assert_int_not_equal(ingest_identity_order_parse("path,header", &o, err, sizeof err), 0);
-    assert_int_not_equal(ingest_identity_order_parse("path,path", &o, err, sizeof err), 0);
-    assert_int_not_equal(ingest_identity_order_parse(" , ", &o, err, sizeof err), 0);
+    assert_int_equal(ingest_identity_order_parse("path,header", &o, err, sizeof err), PR_EINVAL);
+    assert_int_equal(ingest_identity_order_parse("path,path", &o, err, sizeof err), PR_EINVAL);
+    assert_int_equal(ingest_identity_order_parse(" , ", &o, err, sizeof err), PR_EINVAL);
 }
 
 static void test_cert_common_name_gives_the_mac(void **state)
@@ -216,7 +216,7 @@ static void test_allow_list_accepts_oui_prefix_and_full_mac(void **state)
     (void)state;
     ingest_allow a;
     char err[128];
-    assert_int_equal(ingest_allow_parse("00:56:2B, 001122334455", &a, err, sizeof err), 0);
+    assert_int_equal(ingest_allow_parse("00:56:2B, 001122334455", &a, err, sizeof err), PR_OK);
     assert_true(ingest_allow_check(&a, "00562b043615"));
     assert_true(ingest_allow_check(&a, "001122334455"));
     assert_false(ingest_allow_check(&a, "001122334456"));
@@ -229,7 +229,7 @@ static void test_empty_allow_list_allows_every_phone(void **state)
     (void)state;
     ingest_allow a;
     char err[128];
-    assert_int_equal(ingest_allow_parse(NULL, &a, err, sizeof err), 0);
+    assert_int_equal(ingest_allow_parse(NULL, &a, err, sizeof err), PR_OK);
     assert_true(ingest_allow_check(&a, "00562b043615"));
 }
 
@@ -238,9 +238,9 @@ static void test_allow_list_rejects_short_or_non_hex_items(void **state)
     (void)state;
     ingest_allow a;
     char err[128];
-    assert_int_not_equal(ingest_allow_parse("0056", &a, err, sizeof err), 0);
-    assert_int_not_equal(ingest_allow_parse("00562x", &a, err, sizeof err), 0);
-    assert_int_not_equal(ingest_allow_parse("00562b0436150", &a, err, sizeof err), 0);
+    assert_int_equal(ingest_allow_parse("0056", &a, err, sizeof err), PR_EINVAL);
+    assert_int_equal(ingest_allow_parse("00562x", &a, err, sizeof err), PR_EINVAL);
+    assert_int_equal(ingest_allow_parse("00562b0436150", &a, err, sizeof err), PR_EINVAL);
 }
 
 int main(void)

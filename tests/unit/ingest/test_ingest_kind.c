@@ -12,7 +12,8 @@ static void test_default_rules_give_status_delta_full(void **state)
     (void)state;
     ingest_kind_rules k;
     char err[128];
-    assert_int_equal(ingest_kind_rules_parse("*status*", "*delta*", "*", &k, err, sizeof err), 0);
+    assert_int_equal(ingest_kind_rules_parse("*status*", "*delta*", "*", &k, err, sizeof err),
+                     PR_OK);
     assert_int_equal(ingest_kind_of_path(&k, "/r/00562b043615-status.xml"), PR_KIND_STATUS);
     assert_int_equal(ingest_kind_of_path(&k, "/r/00562b043615-delta.xml"), PR_KIND_DELTA);
     assert_int_equal(ingest_kind_of_path(&k, "/r/00562b043615.xml"), PR_KIND_FULL);
@@ -25,7 +26,8 @@ static void test_status_wins_over_delta(void **state)
     (void)state;
     ingest_kind_rules k;
     char err[128];
-    assert_int_equal(ingest_kind_rules_parse("*status*", "*delta*", "*", &k, err, sizeof err), 0);
+    assert_int_equal(ingest_kind_rules_parse("*status*", "*delta*", "*", &k, err, sizeof err),
+                     PR_OK);
     assert_int_equal(ingest_kind_of_path(&k, "/delta/status.xml"), PR_KIND_STATUS);
     ingest_kind_rules_release(&k);
 }
@@ -36,7 +38,7 @@ static void test_path_matching_no_glob_is_unknown(void **state)
     ingest_kind_rules k;
     char err[128];
     assert_int_equal(ingest_kind_rules_parse("/s/*", "/d/*", "/f/*, /full/*", &k, err, sizeof err),
-                     0);
+                     PR_OK);
     assert_int_equal(ingest_kind_of_path(&k, "/s/x.xml"), PR_KIND_STATUS);
     assert_int_equal(ingest_kind_of_path(&k, "/full/x.xml"), PR_KIND_FULL);
     assert_int_equal(ingest_kind_of_path(&k, "/other/x.xml"), PR_KIND_UNKNOWN);
@@ -48,7 +50,7 @@ static void test_prefix_accepts_paths_under_it(void **state)
     (void)state;
     ingest_prefixes p;
     char err[128];
-    assert_int_equal(ingest_prefixes_parse("/r/, /upload", &p, err, sizeof err), 0);
+    assert_int_equal(ingest_prefixes_parse("/r/, /upload", &p, err, sizeof err), PR_OK);
     assert_true(ingest_prefixes_match(&p, "/r/00562b043615.xml"));
     assert_true(ingest_prefixes_match(&p, "/r"));
     assert_true(ingest_prefixes_match(&p, "/upload/x"));
@@ -62,8 +64,8 @@ static void test_prefixes_must_be_absolute_and_present(void **state)
     (void)state;
     ingest_prefixes p;
     char err[128];
-    assert_int_not_equal(ingest_prefixes_parse("r/", &p, err, sizeof err), 0);
-    assert_int_not_equal(ingest_prefixes_parse("", &p, err, sizeof err), 0);
+    assert_int_equal(ingest_prefixes_parse("r/", &p, err, sizeof err), PR_EINVAL);
+    assert_int_equal(ingest_prefixes_parse("", &p, err, sizeof err), PR_EINVAL);
 }
 
 int main(void)
