@@ -24,11 +24,12 @@ struct sink_store {
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','1');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','2');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
-    " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT);"
+    " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT, digest BLOB,"
+    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
@@ -53,8 +54,27 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
     " version INTEGER NOT NULL);";
 
+/* Schema 1 to 2: the phone row gains the digest and the bounds' counters, computed here for
+ * the phones already stored (the weight approximately: JSON escapes are not counted). The
+ * digest stays NULL: the next full report of each phone compares its rows once. */
+static const char migrate_2_sql[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE phones ADD COLUMN digest BLOB;"
+    "ALTER TABLE phones ADD COLUMN nparams INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE phones ADD COLUMN state_bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE phones SET nparams = (SELECT count(*) FROM params WHERE phone = phones.id),"
+    " state_bytes = (SELECT coalesce(sum(2 * length(CAST(n.name AS BLOB))"
+    "  + length(CAST(p.value AS BLOB)) + coalesce(length(CAST(p.access AS BLOB)), 0) + 12), 0)"
+    "  FROM params p JOIN names n ON n.id = p.name WHERE p.phone = phones.id);"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';"
+    "COMMIT;";
+
 static const char *const sql_text[Q__COUNT] = {
-    [Q_PHONE_GET] = "SELECT id, version, complete, first_seen FROM phones WHERE mac = ?1",
+    /* digest: SHA-256 of the parameter set of the last full report, NULL once a delta changed
+     * it (apply.c); nparams, state_bytes: what the phone holds, kept with every apply so that
+     * the bounds are checked without reading its parameters. */
+    [Q_PHONE_GET] = "SELECT id, version, complete, first_seen, model, firmware, source_at,"
+                    " digest, nparams, state_bytes FROM phones WHERE mac = ?1",
     [Q_PHONE_INSERT] = "INSERT INTO phones(mac, first_seen) VALUES(?1, ?2)",
     /* model/firmware come from the report with the latest received_at that names them, and
      * first_seen is the earliest: the result does not depend on how the config and status
@@ -67,7 +87,8 @@ static const char *const sql_text[Q__COUNT] = {
         "  THEN ?5 ELSE firmware END,"
         " source_at = CASE WHEN (?4 IS NOT NULL OR ?5 IS NOT NULL)"
         "  AND (source_at IS NULL OR ?6 >= source_at) THEN ?6 ELSE source_at END,"
-        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7 WHERE id = ?1",
+        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7, digest = ?8,"
+        " nparams = ?9, state_bytes = ?10 WHERE id = ?1",
     [Q_PHONE_UPDATE_STATUS] =
         "UPDATE phones SET"
         " model = CASE WHEN ?2 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
@@ -122,6 +143,8 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_OUTBOX_STATE_NEXT] = "SELECT phone, version FROM outbox_state WHERE phone > ?1"
                             " ORDER BY phone LIMIT ?2",
     [Q_OUTBOX_STATE_DELETE] = "DELETE FROM outbox_state WHERE phone = ?1 AND version <= ?2",
+    [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
+    [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
 };
 
 static pr_status exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -161,10 +184,21 @@ pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink
              "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
              sync && strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
     if (!readonly) {
-        if ((st = exec(s->db, "PRAGMA journal_mode=WAL;", err, errlen)) != PR_OK)
+        /* journal_size_limit: a WAL that grew during a burst is cut back to 64 MiB when it
+         * restarts, so the store's size on disk returns to its content. */
+        if ((st = exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;", err,
+                       errlen)) != PR_OK)
             goto out;
         if ((st = exec(s->db, schema_sql, err, errlen)) != PR_OK)
             goto out;
+        sqlite3_stmt *probe = NULL;
+        bool old = sqlite3_prepare_v2(s->db, "SELECT digest FROM phones LIMIT 0", -1, &probe,
+                                      NULL) != SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (old && (st = exec(s->db, migrate_2_sql, err, errlen)) != PR_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
     }
     st = exec(s->db, pragmas, err, errlen);
 out:
@@ -235,6 +269,73 @@ void sink_store_rollback(sink_store *st)
 bool sink_store_in_txn(sink_store *st)
 {
     return !sqlite3_get_autocommit(st->db);
+}
+
+pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen)
+{
+    if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return pr_err(PR_ETRANSIENT, err, errlen, "sqlite begin: %s", sqlite3_errmsg(st->db));
+    return PR_OK;
+}
+
+void sink_store_read_end(sink_store *st)
+{
+    sink_store_rollback(st); /* nothing was written: ending the snapshot is all it does */
+}
+
+#define WAL_BACKSTOP_FRAMES 16000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    atomic_store((atomic_long *)arg, (long)frames);
+    if (frames >= WAL_BACKSTOP_FRAMES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+void sink_store_wal_report(sink_store *st, atomic_long *frames)
+{
+    sqlite3_wal_hook(st->db, wal_hook, frames); /* replaces the autocheckpoint */
+}
+
+void sink_store_checkpoint(sink_store *st)
+{
+    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_GET);
+    *key = *value = NULL;
+    if (!s)
+        return PR_EFATAL;
+    sqlite3_bind_int64(s, 1, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *key = strdup(sink_col_text(s, 0));
+        *value = strdup(sink_col_text(s, 1));
+        if (!*key || !*value) {
+            free(*key);
+            free(*value);
+            *key = *value = NULL;
+            r = SQLITE_NOMEM;
+        } else {
+            r = SQLITE_DONE;
+        }
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? PR_OK : PR_EFATAL;
+}
+
+pr_status sink_store_outbox_count(sink_store *st, int64_t *n)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_COUNT);
+    int r = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (r == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    if (s)
+        sqlite3_reset(s);
+    return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
 }
 
 int sink_bind_text(sqlite3_stmt *s, int i, const char *v)

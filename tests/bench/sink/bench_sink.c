@@ -5,10 +5,12 @@
  *
  *   bench_sink [phones=200] [deltas=20000] [batch=100]
  *
- * 1. `phones` full reports of the 8832 profile (565 parameters) through the real path
- *    (sink_event_parse + sink_apply), then bytes per phone: the whole file / phones, and per
- *    table with dbstat, for the state alone (outbox and change history emptied) and with the
- *    change history of those first reports.
+ * 1. first-full: `phones` first full reports of the 8832 profile (565 parameters) through the
+ *    real path (sink_event_parse + sink_event_prepare + sink_apply): each is the phone's
+ *    baseline (no change records), then bytes per phone: the whole file / phones, and per
+ *    table with dbstat, before and after publication.
+ * 1b. unchanged-full: the same full reports again (a reboot of the same fleet): each touches
+ *    the phone row only; the rows written per report are printed (sqlite3_total_changes).
  * 2. `deltas` delta reports of 1..8 parameters each over those phones, `batch` per
  *    transaction, each commit durable: deltas/s and parameter upserts/s.
  * 3. The same (phone, name, value) rows as plain INSERT ... ON CONFLICT DO UPDATE into a
@@ -140,39 +142,65 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    sink_apply_opts opts = {1000};
+    sink_apply_opts opts = {.changes_keep = 1000};
     sink_apply_result res;
     sink_event ev;
 
-    /* 1. full reports */
+    /* 1. first full reports (generated beforehand, so that only the sink is timed) */
+    char **fulls = calloc((size_t)phones * 2, sizeof *fulls);
+    for (int i = 0; i < phones * 2; i++) {
+        char mac[13];
+        mac_of(i % phones, mac);
+        fulls[i] = event_text(mac, "full", i, params, access);
+    }
     double t0 = now_s();
     for (int i = 0; i < phones; i++) {
-        char mac[13];
-        mac_of(i, mac);
-        char *text = event_text(mac, "full", i, params, access);
         if (i % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(text, strlen(text), false, NULL, 0, &ev, reason, sizeof reason, err,
-                             sizeof err) != PR_OK ||
-            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
+        if (sink_event_parse(fulls[i], strlen(fulls[i]), false, NULL, 0, &ev, reason,
+                             sizeof reason, err, sizeof err) != PR_OK ||
+            sink_event_prepare(&ev, err, sizeof err) != PR_OK ||
+            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK || res.changes) {
             fprintf(stderr, "apply: %s %s\n", reason, err);
             return 1;
         }
         sink_event_release(&ev);
-        free(text);
+        sink_store_offset_put(st, "bench.config", 0, i + 1, err, sizeof err);
         if (i % batch == batch - 1 || i == phones - 1)
             sink_store_commit(st, err, sizeof err);
     }
     double t_full = now_s() - t0;
-    printf(
-        "\n%d full reports (%zu params each), %d per transaction: %.1f reports/s, %.0f params/s\n",
-        phones, fp.len, batch, phones / t_full, (double)phones * (double)fp.len / t_full);
+    printf("\nfirst-full: %d first full reports (%zu params each), %d per transaction: %.1f "
+           "reports/s, %.0f params/s\n",
+           phones, fp.len, batch, phones / t_full, (double)phones * (double)fp.len / t_full);
     sqlite3 *db = sink_store_db(st);
-    report_sizes(db, phones, "store with first-report change history and unpublished outbox");
+    report_sizes(db, phones, "store with the unpublished outbox (state markers)");
+
+    /* 1b. the same full reports again: unchanged. */
+    long long rows0 = sqlite3_total_changes64(db);
+    t0 = now_s();
+    for (int i = 0; i < phones; i++) {
+        const char *text = fulls[phones + i];
+        if (i % batch == 0)
+            sink_store_begin(st, err, sizeof err);
+        if (sink_event_parse(text, strlen(text), false, NULL, 0, &ev, reason, sizeof reason, err,
+                             sizeof err) != PR_OK ||
+            sink_event_prepare(&ev, err, sizeof err) != PR_OK ||
+            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK || !res.unchanged) {
+            fprintf(stderr, "apply (unchanged): %s %s\n", reason, err);
+            return 1;
+        }
+        sink_event_release(&ev);
+        sink_store_offset_put(st, "bench.config", 0, phones + i + 1, err, sizeof err);
+        if (i % batch == batch - 1 || i == phones - 1)
+            sink_store_commit(st, err, sizeof err);
+    }
+    double t_same = now_s() - t0;
+    printf("unchanged-full: the same %d full reports again: %.1f reports/s, %.1f rows written per "
+           "report (phone row + offset)\n",
+           phones, phones / t_same, (double)(sqlite3_total_changes64(db) - rows0) / phones);
     sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
-    report_sizes(db, phones, "store after publication (state + change history)");
-    sqlite3_exec(db, "DELETE FROM changes; DELETE FROM reports; VACUUM;", NULL, NULL, NULL);
-    report_sizes(db, phones, "state alone (phones + params)");
+    report_sizes(db, phones, "state after publication (phones + params)");
 
     /* 2. deltas through the sink's path. Pre-generated so that only the sink is timed. */
     char **texts = calloc((size_t)deltas, sizeof *texts);
@@ -203,34 +231,47 @@ int main(int argc, char **argv)
             rows_value[nrows] = strdup(value);
             nrows++;
         }
-        texts[d] = event_text(mac, "delta", phones + d, dp, da);
+        texts[d] = event_text(mac, "delta", 2 * phones + d, dp, da);
         json_decref(dp);
         json_decref(da);
     }
     row_start[deltas] = nrows;
     unsigned long long upserts = 0, changes = 0;
+    /* Parsing is timed apart: in the sink it runs on the parse thread, beside the writer. */
+    sink_event *evs = calloc((size_t)deltas, sizeof *evs);
+    t0 = now_s();
+    for (int d = 0; d < deltas; d++)
+        if (sink_event_parse(texts[d], strlen(texts[d]), false, NULL, 0, &evs[d], reason,
+                             sizeof reason, err, sizeof err) != PR_OK ||
+            sink_event_prepare(&evs[d], err, sizeof err) != PR_OK) {
+            fprintf(stderr, "parse: %s %s\n", reason, err);
+            return 1;
+        }
+    double t_parse = now_s() - t0;
     t0 = now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(texts[d], strlen(texts[d]), false, NULL, 0, &ev, reason, sizeof reason,
-                             err, sizeof err) != PR_OK ||
-            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
-            fprintf(stderr, "apply: %s %s\n", reason, err);
+        if (sink_apply(st, NULL, &opts, &evs[d], &res, err, sizeof err) != PR_OK) {
+            fprintf(stderr, "apply: %s\n", err);
             return 1;
         }
         upserts += res.upserts;
         changes += res.changes;
-        sink_event_release(&ev);
-        sink_store_offset_put(st, "bench.config", 0, d + 1, err, sizeof err);
+        sink_store_offset_put(st, "bench.config", 0, 2 * phones + d + 1, err, sizeof err);
         if (d % batch == batch - 1 || d == deltas - 1)
             sink_store_commit(st, err, sizeof err);
     }
     double t_sink = now_s() - t0;
-    printf("\n%d deltas (1..8 params, %llu upserts, %llu changes), %d per durable "
-           "transaction:\n  sink path (validate + apply + history + outbox + offsets): "
-           "%.0f deltas/s, %.0f params upserted/s\n",
-           deltas, upserts, changes, batch, deltas / t_sink, (double)upserts / t_sink);
+    for (int d = 0; d < deltas; d++)
+        sink_event_release(&evs[d]);
+    free(evs);
+    printf("\ndelta: %d deltas (1..8 params, %llu upserts, %llu changes), %d per durable "
+           "transaction:\n  parse thread (validate + prepare): %.0f deltas/s\n"
+           "  writer thread (apply + history + outbox + offsets): %.0f deltas/s, %.0f params "
+           "upserted/s\n",
+           deltas, upserts, changes, batch, deltas / t_parse, deltas / t_sink,
+           (double)upserts / t_sink);
 
     /* 3. bare SQLite upserts of the same rows, same batch of reports, same durability. */
     sqlite3 *bare = NULL;
@@ -274,9 +315,9 @@ int main(int argc, char **argv)
     double t_bare = now_s() - t0;
     printf("  bare SQLite upsert loop of the same %zu rows, %d commits: %.0f rows/s\n", nrows,
            (deltas + batch - 1) / batch, (double)nrows / t_bare);
-    printf("  ratio sink/bare (params upserted per second): %.2f; the sink takes %.1fx the time, "
-           "writing per row also a change row and an outbox record, per report the phone row, "
-           "the state marker and the offset\n",
+    printf("  ratio writer/bare (params upserted per second): %.2f; the writer takes %.1fx the "
+           "time, writing per row also a change row and an outbox record, per report the phone "
+           "row, the state marker and the offset\n",
            ((double)upserts / t_sink) / ((double)nrows / t_bare), t_sink / t_bare);
     sqlite3_finalize(up);
     sqlite3_close(bare);
@@ -284,6 +325,9 @@ int main(int argc, char **argv)
     sink_store_close(st);
     for (int d = 0; d < deltas; d++)
         free(texts[d]);
+    for (int i = 0; i < phones * 2; i++)
+        free(fulls[i]);
+    free(fulls);
     for (size_t i = 0; i < nrows; i++)
         free(rows_value[i]);
     free(texts);
