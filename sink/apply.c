@@ -171,8 +171,14 @@ pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen)
     pr_status rc = PR_OK;
     const char *name;
     json_t *jv;
-    if (ev->is_status || ev->prepared)
+    if (ev->prepared)
         return PR_OK;
+    if (ev->is_status) { /* the stored body, serialised here rather than by the writer */
+        if (!(ev->status_text = json_dumps(ev->status, JSON_COMPACT)))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        ev->prepared = true;
+        return PR_OK;
+    }
     ev->weight = 0;
     if (!(v = malloc((n ? n : 1) * sizeof *v)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -202,8 +208,8 @@ pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen)
 /* What a report's changes share (version, report_id, at, via) is written once per report in
  * `reports`; a change row holds only the phone, the report, the name id and the values. */
 static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
-                               const char *name, const char *old_value, const char *new_value,
-                               char *err, size_t errlen)
+                               const char *name, int64_t name_id, const char *old_value,
+                               const char *new_value, char *err, size_t errlen)
 {
     const char *via = pr_kind_name(ev->kind);
     sqlite3_stmt *s;
@@ -226,7 +232,7 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         return sqlfail(st, err, errlen, "change");
     sqlite3_bind_int64(s, 1, ph->id);
     sqlite3_bind_int64(s, 2, ph->report);
-    sink_bind_text(s, 3, name);
+    sqlite3_bind_int64(s, 3, name_id);
     sink_bind_text(s, 4, old_value);
     sink_bind_text(s, 5, new_value);
     rc = sqlite3_step(s);
@@ -246,6 +252,7 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
 {
     struct gone {
         char *name, *value;
+        int64_t id;
     } *gone = NULL;
     size_t n = 0, cap = 0;
     pr_status rc = PR_OK;
@@ -267,6 +274,7 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
         }
         gone[n].name = strdup(name);
         gone[n].value = strdup(sink_col_text(s, 1));
+        gone[n].id = sqlite3_column_int64(s, 2);
         n++;
         if (!gone[n - 1].name || !gone[n - 1].value) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -275,12 +283,12 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
     }
     sqlite3_reset(s);
     for (size_t i = 0; i < n && rc == PR_OK; i++) {
-        if (!(s = sink_store_stmt(st, Q_PARAM_DELETE))) {
+        if (!(s = sink_store_stmt(st, Q_PARAM_DELETE_ID))) {
             rc = sqlfail(st, err, errlen, "delete");
             break;
         }
         sqlite3_bind_int64(s, 1, ph->id);
-        sink_bind_text(s, 2, gone[i].name);
+        sqlite3_bind_int64(s, 2, gone[i].id);
         int r = sqlite3_step(s);
         sqlite3_reset(s);
         if (r != SQLITE_DONE) {
@@ -289,7 +297,7 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
         }
         res->upserts++; /* a row written */
         res->changes++;
-        rc = record_change(st, ev, ph, gone[i].name, gone[i].value, NULL, err, errlen);
+        rc = record_change(st, ev, ph, gone[i].name, gone[i].id, gone[i].value, NULL, err, errlen);
     }
 out:
     for (size_t i = 0; i < n; i++) {
@@ -301,16 +309,16 @@ out:
 }
 
 /* The stored value and access of one parameter (copies; *found false when absent). */
-static pr_status param_get(sink_store *st, int64_t phone, const char *name, bool *found,
+static pr_status param_get(sink_store *st, int64_t phone, int64_t name_id, bool *found,
                            char **value, char **access, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET_ID);
     *found = false;
     *value = *access = NULL;
     if (!s)
         return sqlfail(st, err, errlen, "param");
     sqlite3_bind_int64(s, 1, phone);
-    sink_bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 2, name_id);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         *found = true;
@@ -351,33 +359,23 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
         bool found = false;
         pr_status rc = PR_OK;
         sqlite3_stmt *s;
+        int64_t nid;
         int r;
+        if ((rc = sink_store_name_id(st, name, true, &nid, err, errlen)) != PR_OK)
+            return rc;
         if (!empty &&
-            (rc = param_get(st, ph->id, name, &found, &old, &old_access, err, errlen)) != PR_OK)
+            (rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen)) != PR_OK)
             return rc;
         bool value_changed = !found || strcmp(old, value) != 0;
         bool access_changed = !found || (access ? !old_access || strcmp(access, old_access) != 0
                                                 : old_access != NULL);
         if (value_changed || access_changed) {
-            if (!found) { /* a name this phone never had: make sure it is interned */
-                if (!(s = sink_store_stmt(st, Q_NAME_PUT))) {
-                    rc = sqlfail(st, err, errlen, "name");
-                    goto next;
-                }
-                sink_bind_text(s, 1, name);
-                r = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (r != SQLITE_DONE) {
-                    rc = sqlfail(st, err, errlen, "name");
-                    goto next;
-                }
-            }
-            if (!(s = sink_store_stmt(st, Q_PARAM_UPSERT))) {
+            if (!(s = sink_store_stmt(st, Q_PARAM_PUT_ID))) {
                 rc = sqlfail(st, err, errlen, "upsert");
                 goto next;
             }
             sqlite3_bind_int64(s, 1, ph->id);
-            sink_bind_text(s, 2, name);
+            sqlite3_bind_int64(s, 2, nid);
             sink_bind_text(s, 3, value);
             sink_bind_text(s, 4, access);
             r = sqlite3_step(s);
@@ -396,7 +394,7 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
         /* Baseline: a name with no known previous value records no change. */
         if (value_changed && (found || ph->known)) {
             res->changes++;
-            rc = record_change(st, ev, ph, name, old, value, err, errlen);
+            rc = record_change(st, ev, ph, name, nid, old, value, err, errlen);
         }
         if (rc == PR_OK && ev->kind == PR_KIND_DELTA && pf)
             rc = sink_drift_check(st, ref, name, value, sink_profiles_intended(pf, ev->mac, name),
@@ -432,9 +430,14 @@ static pr_status bounds_check(sink_store *st, const sink_apply_opts *opts, const
             json_t *jv;
             json_object_foreach(ev->params, name, jv)
             {
-                bool found;
+                bool found = false;
                 char *old = NULL, *old_access = NULL;
-                pr_status rc = param_get(st, ph->id, name, &found, &old, &old_access, err, errlen);
+                int64_t nid;
+                pr_status rc = sink_store_name_id(st, name, false, &nid, err, errlen);
+                if (rc == PR_OK)
+                    rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen);
+                else if (rc == PR_ENOTFOUND) /* a name no phone has: not this phone's either */
+                    rc = PR_OK;
                 if (rc != PR_OK)
                     return rc;
                 if (found) {
@@ -461,10 +464,10 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
                               size_t errlen)
 {
     pr_status rc = PR_OK;
-    char *body = json_dumps(ev->status, JSON_COMPACT);
+    const char *body = ev->status_text;
     sqlite3_stmt *s = sink_store_stmt(st, Q_STATUS_PUT);
-    if (!body || !s) {
-        rc = body ? sqlfail(st, err, errlen, "status") : pr_err(PR_EFATAL, err, errlen, "oom");
+    if (!s) {
+        rc = sqlfail(st, err, errlen, "status");
         goto out;
     }
     sqlite3_bind_int64(s, 1, ph->id);
@@ -486,7 +489,6 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
     if (r != SQLITE_DONE)
         rc = sqlfail(st, err, errlen, "status");
 out:
-    free(body);
     return rc;
 }
 
@@ -619,8 +621,9 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
     const sink_event *ev = ev_in;
     memset(res, 0, sizeof *res);
     memset(&ph, 0, sizeof ph);
-    if (!ev->is_status && !ev->prepared) { /* a caller that did not prepare it off-thread */
+    if (!ev->prepared) { /* a caller that did not prepare it off-thread */
         local = *ev_in;
+        local.status_text = NULL;
         if ((rc = sink_event_prepare(&local, err, errlen)) != PR_OK)
             return rc;
         ev = &local;
@@ -637,5 +640,7 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
     rc = apply_config(st, pf, opts, ev, &ph, res, err, errlen);
 out:
     phone_row_release(&ph);
+    if (ev == &local)
+        free(local.status_text);
     return rc;
 }

@@ -71,6 +71,7 @@ typedef struct sink_event {
     bool prepared;
     unsigned char digest[32]; /* full: SHA-256 of the canonical (name, value, access) set */
     long long weight;         /* the carried parameters' bytes in a state record */
+    char *status_text;        /* status: the status object as compact JSON (owned) */
 } sink_event;
 
 /*
@@ -127,10 +128,12 @@ typedef enum sink_sql {
     Q_PHONE_UPDATE_CONFIG,
     Q_PHONE_UPDATE_STATUS,
     Q_PHONE_LIST_ALL,
-    Q_NAME_PUT,
+    Q_NAME_GET,
+    Q_NAME_INSERT,
     Q_PARAM_GET,
-    Q_PARAM_UPSERT,
-    Q_PARAM_DELETE,
+    Q_PARAM_GET_ID,
+    Q_PARAM_PUT_ID,
+    Q_PARAM_DELETE_ID,
     Q_PARAM_NAMES,
     Q_PARAM_ALL,
     Q_STATUS_PUT,
@@ -153,6 +156,19 @@ typedef enum sink_sql {
     Q_OUTBOX_STATE_DELETE,
     Q_OUTBOX_GET,
     Q_OUTBOX_COUNT,
+    Q_DOC_PHONE_BY_MAC,
+    Q_DOC_PHONE_BY_ID,
+    Q_DOC_PHONE_PARAMS,
+    Q_DOC_PHONE_DRIFT,
+    Q_DOC_STATUS,
+    Q_DOC_CHANGES,
+    Q_DOC_PHONES,
+    Q_DOC_DRIFT,
+    Q_DOC_COUNT_PHONES,
+    Q_DOC_COUNT_DRIFT,
+    Q_PROFILE_FILES_GET,
+    Q_PROFILE_FILES_CLEAR,
+    Q_PROFILE_FILES_PUT,
     Q__COUNT
 } sink_sql;
 
@@ -166,6 +182,9 @@ pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink
                           char *err, size_t errlen);
 void sink_store_close(sink_store *st); /* NULL is a no-op */
 sqlite3 *sink_store_db(sink_store *st);
+/* The SQL text of q: every statement of the sink lives in store.c's table (a PostgreSQL store
+ * behind the same functions would bring its own). */
+const char *sink_store_sql(sink_sql q);
 /* The cached prepared statement for q, reset and with bindings cleared; NULL on error. */
 sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
@@ -201,6 +220,10 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
                                 char *err, size_t errlen);
+/* The id of an interned parameter name (cached by this connection), interning it when create;
+ * PR_ENOTFOUND when it is not interned and !create. */
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen);
 /* Binds a C string or NULL as SQL NULL. */
 int sink_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Column text or NULL. */

@@ -17,9 +17,21 @@
 
 #include "sink_internal.h"
 
+/* The writer's cache of interned parameter names (name -> names.id): a full report names
+ * every parameter, and the names of one model repeat on every phone. Open addressing; ids
+ * inserted by a transaction that rolls back would be stale, so a rollback empties it. */
+typedef struct name_slot {
+    char *name;
+    int64_t id;
+} name_slot;
+
+#define NAME_CACHE_MAX (1u << 20)
+
 struct sink_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[Q__COUNT];
+    name_slot *names;
+    size_t ncap, nlen;
 };
 
 static const char schema_sql[] =
@@ -101,16 +113,17 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* Parameter names are interned in `names` (an 8800 profile repeats the same ~1,800
      * names on every phone): a params row holds the name's integer id. */
-    [Q_NAME_PUT] = "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING",
-    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1"
-                    " AND name = (SELECT id FROM names WHERE name = ?2)",
-    [Q_PARAM_UPSERT] = "INSERT INTO params(phone, name, value, access)"
-                       " VALUES(?1, (SELECT id FROM names WHERE name = ?2), ?3, ?4)"
+    [Q_NAME_GET] = "SELECT id FROM names WHERE name = ?1",
+    [Q_NAME_INSERT] = "INSERT INTO names(name) VALUES(?1)",
+    /* By name id (sink_store_name_id): what apply.c reads and writes. */
+    [Q_PARAM_GET_ID] = "SELECT value, access FROM params WHERE phone = ?1 AND name = ?2",
+    [Q_PARAM_PUT_ID] = "INSERT INTO params(phone, name, value, access) VALUES(?1, ?2, ?3, ?4)"
                        " ON CONFLICT(phone, name) DO UPDATE SET value = excluded.value,"
                        " access = excluded.access",
-    [Q_PARAM_DELETE] = "DELETE FROM params WHERE phone = ?1"
-                       " AND name = (SELECT id FROM names WHERE name = ?2)",
-    [Q_PARAM_NAMES] = "SELECT n.name, p.value FROM params p JOIN names n ON n.id = p.name"
+    [Q_PARAM_DELETE_ID] = "DELETE FROM params WHERE phone = ?1 AND name = ?2",
+    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1"
+                    " AND name = (SELECT id FROM names WHERE name = ?2)",
+    [Q_PARAM_NAMES] = "SELECT n.name, p.value, p.name FROM params p JOIN names n ON n.id = p.name"
                       " WHERE p.phone = ?1",
     [Q_PARAM_ALL] = "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"
                     " WHERE p.phone = ?1 ORDER BY n.name",
@@ -119,7 +132,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
                         " VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
-                        " VALUES(?1, ?2, (SELECT id FROM names WHERE name = ?3), ?4, ?5)",
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
     [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND report <= (SELECT report FROM"
                        " changes WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -143,6 +156,36 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_OUTBOX_STATE_NEXT] = "SELECT phone, version FROM outbox_state WHERE phone > ?1"
                             " ORDER BY phone LIMIT ?2",
     [Q_OUTBOX_STATE_DELETE] = "DELETE FROM outbox_state WHERE phone = ?1 AND version <= ?2",
+    /* Read-side documents (query.c), prepared per call on the API's connection. The phone
+     * listing counts parameters from the phone row (kept by apply.c), not the params rows. */
+    [Q_DOC_PHONE_BY_MAC] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                           " status_at, report_id, mac FROM phones WHERE mac = ?1",
+    [Q_DOC_PHONE_BY_ID] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                          " status_at, report_id, mac FROM phones WHERE id = ?2",
+    [Q_DOC_PHONE_PARAMS] = "SELECT nparams FROM phones WHERE id = ?1",
+    [Q_DOC_PHONE_DRIFT] = "SELECT count(*) FROM drift WHERE phone = ?1",
+    [Q_DOC_STATUS] = "SELECT report_id, received_at, body FROM status WHERE phone = ?1",
+    [Q_DOC_CHANGES] = "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
+                      " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
+                      " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
+    [Q_DOC_PHONES] = "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
+                     " p.updated_at, p.status_at, p.report_id, p.nparams,"
+                     " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
+                     " FROM phones p WHERE p.mac > ?1"
+                     " AND (?2 < 0 OR p.complete = ?2)"
+                     " AND (?3 IS NULL OR p.model = ?3)"
+                     " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
+                     " ORDER BY p.mac LIMIT ?5",
+    [Q_DOC_DRIFT] =
+        "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
+        " FROM drift d JOIN phones p ON p.id = d.phone"
+        " WHERE (?1 IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
+        " ORDER BY p.mac, d.param LIMIT ?4",
+    [Q_DOC_COUNT_PHONES] = "SELECT count(*) FROM phones",
+    [Q_DOC_COUNT_DRIFT] = "SELECT count(*) FROM drift",
+    [Q_PROFILE_FILES_GET] = "SELECT mac, mtime_ns, size FROM profile_files",
+    [Q_PROFILE_FILES_CLEAR] = "DELETE FROM profile_files",
+    [Q_PROFILE_FILES_PUT] = "INSERT INTO profile_files VALUES(?1, ?2, ?3)",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
 };
@@ -209,10 +252,106 @@ out:
     return st;
 }
 
+static void names_clear(sink_store *st)
+{
+    for (size_t i = 0; i < st->ncap; i++)
+        free(st->names[i].name);
+    free(st->names);
+    st->names = NULL;
+    st->ncap = st->nlen = 0;
+}
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static int64_t names_find(const sink_store *st, const char *name)
+{
+    if (!st->ncap)
+        return 0;
+    for (size_t i = name_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
+        if (!st->names[i].name)
+            return 0;
+        if (strcmp(st->names[i].name, name) == 0)
+            return st->names[i].id;
+    }
+}
+
+/* Remembers name -> id; on allocation failure it simply does not (the store still answers). */
+static void names_add(sink_store *st, const char *name, int64_t id)
+{
+    if (st->nlen >= NAME_CACHE_MAX)
+        names_clear(st);
+    if ((st->nlen + 1) * 2 > st->ncap) {
+        size_t cap = st->ncap ? st->ncap * 2 : 4096;
+        name_slot *old = st->names, *n = calloc(cap, sizeof *n);
+        size_t oldcap = st->ncap;
+        if (!n)
+            return;
+        for (size_t i = 0; i < oldcap; i++) {
+            if (!old[i].name)
+                continue;
+            size_t j = name_hash(old[i].name) & (cap - 1);
+            while (n[j].name)
+                j = (j + 1) & (cap - 1);
+            n[j] = old[i];
+        }
+        free(old);
+        st->names = n;
+        st->ncap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return;
+    size_t i = name_hash(name) & (st->ncap - 1);
+    while (st->names[i].name)
+        i = (i + 1) & (st->ncap - 1);
+    st->names[i].name = copy;
+    st->names[i].id = id;
+    st->nlen++;
+}
+
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen)
+{
+    if ((*id = names_find(st, name)) != 0)
+        return PR_OK;
+    sqlite3_stmt *s = sink_store_stmt(st, Q_NAME_GET);
+    if (!s)
+        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+    sink_bind_text(s, 1, name);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (r == SQLITE_DONE && create) {
+        if (!(s = sink_store_stmt(st, Q_NAME_INSERT)))
+            return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+        sink_bind_text(s, 1, name);
+        r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r == SQLITE_DONE) {
+            *id = sqlite3_last_insert_rowid(st->db);
+            r = SQLITE_ROW;
+        }
+    }
+    if (r == SQLITE_DONE)
+        return PR_ENOTFOUND;
+    if (r != SQLITE_ROW)
+        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+    names_add(st, name, *id);
+    return PR_OK;
+}
+
 void sink_store_close(sink_store *st)
 {
     if (!st)
         return;
+    names_clear(st);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
@@ -222,6 +361,11 @@ void sink_store_close(sink_store *st)
 sqlite3 *sink_store_db(sink_store *st)
 {
     return st->db;
+}
+
+const char *sink_store_sql(sink_sql q)
+{
+    return (unsigned)q < Q__COUNT ? sql_text[q] : NULL;
 }
 
 sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q)
@@ -259,6 +403,7 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 
 void sink_store_rollback(sink_store *st)
 {
+    names_clear(st);
     for (int i = 0; i < Q__COUNT; i++)
         if (st->stmt[i])
             sqlite3_reset(st->stmt[i]);
@@ -407,8 +552,7 @@ out:
 pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT mac, mtime_ns, size FROM profile_files", -1, &s, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_GET], -1, &s, NULL) != SQLITE_OK)
         return PR_EFATAL;
     while (sqlite3_step(s) == SQLITE_ROW)
         sink_profiles_remember(p, sink_col_text(s, 0), sqlite3_column_int64(s, 1),
@@ -432,10 +576,9 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 {
     sqlite3_stmt *s = NULL;
     pr_status rc = PR_OK;
-    if (exec(st->db, "DELETE FROM profile_files", err, errlen) != PR_OK)
+    if (exec(st->db, sql_text[Q_PROFILE_FILES_CLEAR], err, errlen) != PR_OK)
         return PR_EFATAL;
-    if (sqlite3_prepare_v2(st->db, "INSERT INTO profile_files VALUES(?1, ?2, ?3)", -1, &s, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_PUT], -1, &s, NULL) != SQLITE_OK ||
         sink_profiles_each_file(p, save_file, s) != 0)
         rc = pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sqlite3_errmsg(st->db));
     sqlite3_finalize(s);

@@ -275,7 +275,7 @@ static void model_free(model *m)
 /* Sum of the stored next offsets (records consumed and committed), -1 if no store yet. */
 static long long committed_records(const char *data_dir)
 {
-    char path[4200];
+    char path[4300];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -299,7 +299,7 @@ static long long committed_records(const char *data_dir)
 /* Outbox rows still waiting for a delivery report, for one output topic. */
 static long long outbox_rows_of(const char *data_dir, pr_topic t)
 {
-    char path[4200], sql[128];
+    char path[4300], sql[128];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -317,7 +317,7 @@ static long long outbox_rows_of(const char *data_dir, pr_topic t)
 
 static long long outbox_rows(const char *data_dir)
 {
-    char path[4200];
+    char path[4300];
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     long long n = -1;
@@ -366,7 +366,7 @@ static char *dump_store(const char *data_dir)
         "SELECT mac, param, intended, actual, since, d.version FROM drift d"
         " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
         NULL};
-    char path[4200], *buf = NULL;
+    char path[4300], *buf = NULL;
     size_t len = 0;
     sqlite3 *db = NULL;
     FILE *out = open_memstream(&buf, &len);
