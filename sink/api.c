@@ -20,6 +20,7 @@
 #include <netdb.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ struct sink_api {
     struct MHD_Daemon *d;
     sink_store *st;
     pr_metrics *metrics;
-    const volatile int *ready;
+    atomic_int *ready;
     unsigned port;
     pr_gauge *g_phones, *g_drifted, *g_outbox;
     pr_counter *c_requests[6]; /* 200, 400, 404, 405, 500, other */
@@ -313,8 +314,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*con_cls == a)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "the URL holds an encoded NUL (%%00)");
     if (strcmp(url, "/healthz") == 0)
-        return send_json(a, c, MHD_HTTP_OK,
-                         json_pack("{ss sb}", "status", "ok", "ready", a->ready && *a->ready));
+        return send_json(
+            a, c, MHD_HTTP_OK,
+            json_pack("{ss sb}", "status", "ok", "ready", a->ready && atomic_load(a->ready)));
     if (strcmp(url, "/metrics") == 0)
         return metrics(a, c);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
@@ -327,7 +329,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
-                         const volatile int *ready, sink_api **out, char *err, size_t errlen)
+                         atomic_int *ready, sink_api **out, char *err, size_t errlen)
 {
     unsigned port;
     struct sockaddr_storage ss;

@@ -7,12 +7,27 @@
  * count of configuration reports applied) and write one change row and one
  * phonereport.changes outbox record per changed value, plus a state-publication marker
  * (outbox_state: the publisher renders the phone's current state later, once per phone
- * however many reports a batch held). `complete` becomes true with the first full report.
- * A status report replaces the latest status and does not bump `version` (it does not change
- * the configuration). Work is proportional to the report: a delta reads and writes only the
- * rows it names; drift is re-checked for those names only, and for the whole profile after a
- * full report.
+ * however many reports a batch held) when the state's content changed. `complete` becomes
+ * true with the first full report. A status report replaces the latest status and does not
+ * bump `version` (it does not change the configuration).
+ *
+ * A change is a new value against a known previous one (DESIGN section 3): a phone's first
+ * report is its baseline and records no change; while a phone is incomplete (only deltas so
+ * far), a name it never reported has no known previous value either. Once complete, a name
+ * the phone did not have was known to be absent, so its arrival is a change from null.
+ *
+ * Work is proportional to what changed. A full report carries the SHA-256 of its canonical
+ * parameter set (names sorted, each name, value and access length-prefixed); the phone row
+ * keeps the digest of the last full report applied (NULL once a delta changed a row), so a
+ * full report identical to the state (a reboot, a periodic upload) updates the phone row and
+ * nothing else. A delta reads and writes only the rows it names; drift is re-checked for those
+ * names only, and for the whole profile after a full report that changed something.
+ *
+ * Bounds: the phone row also keeps its parameter count and their weight in a state record, so
+ * a report that would take the phone past max_params or max_state_bytes is refused before
+ * anything is written (the state record must fit what the state topic takes).
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +42,31 @@ static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *w
 
 typedef struct phone_row {
     int64_t id, version;
-    bool complete;
+    bool exists, complete;
+    bool known; /* a name the phone does not hold is known to be absent (complete before) */
+    bool has_digest;
+    unsigned char digest[32];
+    char *model, *firmware, *source_at; /* as stored, for the source-change test */
+    long long nparams, weight;
     int64_t report; /* reports row of this report, written with its first change; 0 = none */
 } phone_row;
 
-static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
-                                     size_t errlen)
+static void phone_row_release(phone_row *ph)
+{
+    free(ph->model);
+    free(ph->firmware);
+    free(ph->source_at);
+}
+
+static char *dup_text(sqlite3_stmt *s, int i)
+{
+    const char *v = sink_col_text(s, i);
+    return v ? strdup(v) : NULL;
+}
+
+/* The stored phone, or ph->exists false. */
+static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
+                           size_t errlen)
 {
     sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     int rc;
@@ -41,32 +75,141 @@ static pr_status phone_get_or_create(sink_store *st, const sink_event *ev, phone
     sink_bind_text(s, 1, ev->mac);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
+        ph->exists = true;
         ph->id = sqlite3_column_int64(s, 0);
         ph->version = sqlite3_column_int64(s, 1);
         ph->complete = sqlite3_column_int(s, 2) != 0;
-        sqlite3_reset(s);
-        return PR_OK;
+        ph->model = dup_text(s, 4);
+        ph->firmware = dup_text(s, 5);
+        ph->source_at = dup_text(s, 6);
+        ph->has_digest = sqlite3_column_bytes(s, 7) == (int)sizeof ph->digest;
+        if (ph->has_digest)
+            memcpy(ph->digest, sqlite3_column_blob(s, 7), sizeof ph->digest);
+        ph->nparams = sqlite3_column_int64(s, 8);
+        ph->weight = sqlite3_column_int64(s, 9);
+        rc = SQLITE_DONE;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE || !(s = sink_store_stmt(st, Q_PHONE_INSERT)))
-        return sqlfail(st, err, errlen, "phone");
+    return rc == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
+}
+
+static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
+                              size_t errlen)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_INSERT);
+    if (!s)
+        return sqlfail(st, err, errlen, "phone insert");
     sink_bind_text(s, 1, ev->mac);
     sink_bind_text(s, 2, ev->received_at);
-    rc = sqlite3_step(s);
+    int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return sqlfail(st, err, errlen, "phone insert");
     ph->id = sqlite3_last_insert_rowid(sink_store_db(st));
-    ph->version = 0;
-    ph->complete = false;
+    ph->exists = true;
     return PR_OK;
+}
+
+/* ---- the event's own facts: digest and weight ---------------------------------------- */
+
+/* Length of s as the body of a JSON string (jansson's default escapes). */
+static long long json_body_len(const char *s, size_t n)
+{
+    long long len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            len += 2;
+        else if (c < 0x20)
+            len += 6;
+        else
+            len++;
+    }
+    return len;
+}
+
+long long sink_param_weight(const char *name, const char *value, const char *access)
+{
+    long long nl = json_body_len(name, strlen(name));
+    long long w = nl + json_body_len(value, strlen(value)) + 6; /* "n":"v", */
+    if (access)
+        w += nl + json_body_len(access, strlen(access)) + 6;
+    return w;
+}
+
+typedef struct named {
+    const char *name;
+    json_t *value;
+} named;
+
+static int named_cmp(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/* Length-prefixed bytes; an absent string (p NULL) is the length 0xffffffff. */
+static int digest_bytes(EVP_MD_CTX *md, const char *p, size_t len)
+{
+    uint32_t n = p ? (uint32_t)len : UINT32_MAX;
+    unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+    if (EVP_DigestUpdate(md, be, sizeof be) != 1)
+        return -1;
+    return p && len ? (EVP_DigestUpdate(md, p, len) == 1 ? 0 : -1) : 0;
+}
+
+static int digest_json(EVP_MD_CTX *md, json_t *v)
+{
+    return digest_bytes(md, v ? json_string_value(v) : NULL, v ? json_string_length(v) : 0);
+}
+
+pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen)
+{
+    size_t n = ev->params ? json_object_size(ev->params) : 0, i = 0;
+    named *v = NULL;
+    EVP_MD_CTX *md = NULL;
+    pr_status rc = PR_OK;
+    const char *name;
+    json_t *jv;
+    if (ev->prepared)
+        return PR_OK;
+    if (ev->is_status) { /* the stored body, serialised here rather than by the writer */
+        if (!(ev->status_text = json_dumps(ev->status, JSON_COMPACT)))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        ev->prepared = true;
+        return PR_OK;
+    }
+    ev->weight = 0;
+    if (!(v = malloc((n ? n : 1) * sizeof *v)))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_object_foreach(ev->params, name, jv)
+    {
+        json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
+        v[i].name = name;
+        v[i++].value = jv;
+        ev->weight += sink_param_weight(name, json_string_value(jv), json_string_value(ja));
+    }
+    if (ev->kind == PR_KIND_FULL) {
+        qsort(v, n, sizeof *v, named_cmp);
+        int bad = !(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1;
+        for (i = 0; i < n && !bad; i++)
+            bad = digest_bytes(md, v[i].name, strlen(v[i].name)) != 0 ||
+                  digest_json(md, v[i].value) != 0 ||
+                  digest_json(md, ev->access ? json_object_get(ev->access, v[i].name) : NULL) != 0;
+        if (bad || EVP_DigestFinal_ex(md, ev->digest, NULL) != 1)
+            rc = pr_err(PR_EFATAL, err, errlen, "digest failed");
+    }
+    EVP_MD_CTX_free(md);
+    free(v);
+    ev->prepared = rc == PR_OK;
+    return rc;
 }
 
 /* What a report's changes share (version, report_id, at, via) is written once per report in
  * `reports`; a change row holds only the phone, the report, the name id and the values. */
 static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
-                               const char *name, const char *old_value, const char *new_value,
-                               char *err, size_t errlen)
+                               const char *name, int64_t name_id, const char *old_value,
+                               const char *new_value, char *err, size_t errlen)
 {
     const char *via = pr_kind_name(ev->kind);
     sqlite3_stmt *s;
@@ -89,7 +232,7 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         return sqlfail(st, err, errlen, "change");
     sqlite3_bind_int64(s, 1, ph->id);
     sqlite3_bind_int64(s, 2, ph->report);
-    sink_bind_text(s, 3, name);
+    sqlite3_bind_int64(s, 3, name_id);
     sink_bind_text(s, 4, old_value);
     sink_bind_text(s, 5, new_value);
     rc = sqlite3_step(s);
@@ -109,6 +252,7 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
 {
     struct gone {
         char *name, *value;
+        int64_t id;
     } *gone = NULL;
     size_t n = 0, cap = 0;
     pr_status rc = PR_OK;
@@ -130,6 +274,7 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
         }
         gone[n].name = strdup(name);
         gone[n].value = strdup(sink_col_text(s, 1));
+        gone[n].id = sqlite3_column_int64(s, 2);
         n++;
         if (!gone[n - 1].name || !gone[n - 1].value) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -138,20 +283,21 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
     }
     sqlite3_reset(s);
     for (size_t i = 0; i < n && rc == PR_OK; i++) {
-        if (!(s = sink_store_stmt(st, Q_PARAM_DELETE))) {
+        if (!(s = sink_store_stmt(st, Q_PARAM_DELETE_ID))) {
             rc = sqlfail(st, err, errlen, "delete");
             break;
         }
         sqlite3_bind_int64(s, 1, ph->id);
-        sink_bind_text(s, 2, gone[i].name);
+        sqlite3_bind_int64(s, 2, gone[i].id);
         int r = sqlite3_step(s);
         sqlite3_reset(s);
         if (r != SQLITE_DONE) {
             rc = sqlfail(st, err, errlen, "delete");
             break;
         }
+        res->upserts++; /* a row written */
         res->changes++;
-        rc = record_change(st, ev, ph, gone[i].name, gone[i].value, NULL, err, errlen);
+        rc = record_change(st, ev, ph, gone[i].name, gone[i].id, gone[i].value, NULL, err, errlen);
     }
 out:
     for (size_t i = 0; i < n; i++) {
@@ -162,14 +308,48 @@ out:
     return rc;
 }
 
+/* The stored value and access of one parameter (copies; *found false when absent). */
+static pr_status param_get(sink_store *st, int64_t phone, int64_t name_id, bool *found,
+                           char **value, char **access, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET_ID);
+    *found = false;
+    *value = *access = NULL;
+    if (!s)
+        return sqlfail(st, err, errlen, "param");
+    sqlite3_bind_int64(s, 1, phone);
+    sqlite3_bind_int64(s, 2, name_id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *found = true;
+        *value = dup_text(s, 0);
+        *access = dup_text(s, 1);
+        if (!*value || (sqlite3_column_type(s, 1) != SQLITE_NULL && !*access))
+            r = SQLITE_NOMEM;
+        else
+            r = SQLITE_DONE;
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) {
+        free(*value);
+        free(*access);
+        *value = *access = NULL;
+        return sqlfail(st, err, errlen, "param");
+    }
+    return PR_OK;
+}
+
 /* Upserts every parameter of the report; records value changes; re-checks drift of each
- * name when the report is a delta (a full report re-checks the whole profile afterwards). */
+ * name when the report is a delta (a full report re-checks the whole profile afterwards).
+ * Keeps ph->nparams and ph->weight current. A phone that holds no parameter yet is written
+ * without reading. */
 static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const sink_event *ev,
                                phone_row *ph, const sink_phone_ref *ref, sink_apply_result *res,
                                char *err, size_t errlen)
 {
     const char *name;
     json_t *jv;
+    bool empty = ph->nparams == 0;
     json_object_foreach(ev->params, name, jv)
     {
         const char *value = json_string_value(jv);
@@ -178,48 +358,24 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
         char *old = NULL, *old_access = NULL;
         bool found = false;
         pr_status rc = PR_OK;
-        sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
-        if (!s)
-            return sqlfail(st, err, errlen, "param");
-        sqlite3_bind_int64(s, 1, ph->id);
-        sink_bind_text(s, 2, name);
-        int r = sqlite3_step(s);
-        if (r == SQLITE_ROW) {
-            found = true;
-            const char *a = sink_col_text(s, 1);
-            old = strdup(sink_col_text(s, 0));
-            old_access = a ? strdup(a) : NULL;
-            if (!old || (a && !old_access))
-                r = SQLITE_NOMEM;
-        }
-        sqlite3_reset(s);
-        if (r != SQLITE_ROW && r != SQLITE_DONE) {
-            rc = sqlfail(st, err, errlen, "param");
-            goto next;
-        }
+        sqlite3_stmt *s;
+        int64_t nid;
+        int r;
+        if ((rc = sink_store_name_id(st, name, true, &nid, err, errlen)) != PR_OK)
+            return rc;
+        if (!empty &&
+            (rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen)) != PR_OK)
+            return rc;
         bool value_changed = !found || strcmp(old, value) != 0;
         bool access_changed = !found || (access ? !old_access || strcmp(access, old_access) != 0
                                                 : old_access != NULL);
         if (value_changed || access_changed) {
-            if (!found) { /* a name this phone never had: make sure it is interned */
-                if (!(s = sink_store_stmt(st, Q_NAME_PUT))) {
-                    rc = sqlfail(st, err, errlen, "name");
-                    goto next;
-                }
-                sink_bind_text(s, 1, name);
-                r = sqlite3_step(s);
-                sqlite3_reset(s);
-                if (r != SQLITE_DONE) {
-                    rc = sqlfail(st, err, errlen, "name");
-                    goto next;
-                }
-            }
-            if (!(s = sink_store_stmt(st, Q_PARAM_UPSERT))) {
+            if (!(s = sink_store_stmt(st, Q_PARAM_PUT_ID))) {
                 rc = sqlfail(st, err, errlen, "upsert");
                 goto next;
             }
             sqlite3_bind_int64(s, 1, ph->id);
-            sink_bind_text(s, 2, name);
+            sqlite3_bind_int64(s, 2, nid);
             sink_bind_text(s, 3, value);
             sink_bind_text(s, 4, access);
             r = sqlite3_step(s);
@@ -229,10 +385,16 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
                 goto next;
             }
             res->upserts++;
+            if (found)
+                ph->weight -= sink_param_weight(name, old, old_access);
+            else
+                ph->nparams++;
+            ph->weight += sink_param_weight(name, value, access);
         }
-        if (value_changed) {
+        /* Baseline: a name with no known previous value records no change. */
+        if (value_changed && (found || ph->known)) {
             res->changes++;
-            rc = record_change(st, ev, ph, name, old, value, err, errlen);
+            rc = record_change(st, ev, ph, name, nid, old, value, err, errlen);
         }
         if (rc == PR_OK && ev->kind == PR_KIND_DELTA && pf)
             rc = sink_drift_check(st, ref, name, value, sink_profiles_intended(pf, ev->mac, name),
@@ -246,14 +408,66 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
     return PR_OK;
 }
 
+/* What the phone would hold after the report: the event's own count and weight for a full
+ * report; for a delta an upper bound first (every name new, nothing replaced), and the exact
+ * figure (reading the rows it names) only when that bound is over a limit. */
+static pr_status bounds_check(sink_store *st, const sink_apply_opts *opts, const sink_event *ev,
+                              const phone_row *ph, char *err, size_t errlen)
+{
+    long long max_n = opts ? opts->max_params : 0, max_b = opts ? opts->max_state_bytes : 0;
+    long long n, w;
+    if (max_n <= 0 && max_b <= 0)
+        return PR_OK;
+    if (ev->kind == PR_KIND_FULL) {
+        n = (long long)json_object_size(ev->params);
+        w = ev->weight;
+    } else {
+        n = ph->nparams + (long long)json_object_size(ev->params);
+        w = ph->weight + ev->weight;
+        if (((max_n > 0 && n > max_n) || (max_b > 0 && w + SINK_STATE_ENVELOPE > max_b)) &&
+            ph->nparams > 0) {
+            const char *name;
+            json_t *jv;
+            json_object_foreach(ev->params, name, jv)
+            {
+                bool found = false;
+                char *old = NULL, *old_access = NULL;
+                int64_t nid;
+                pr_status rc = sink_store_name_id(st, name, false, &nid, err, errlen);
+                if (rc == PR_OK)
+                    rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen);
+                else if (rc == PR_ENOTFOUND) /* a name no phone has: not this phone's either */
+                    rc = PR_OK;
+                if (rc != PR_OK)
+                    return rc;
+                if (found) {
+                    n--;
+                    w -= sink_param_weight(name, old, old_access);
+                }
+                free(old);
+                free(old_access);
+            }
+        }
+    }
+    if (max_n > 0 && n > max_n)
+        return pr_err(PR_EINVAL, err, errlen,
+                      "the phone would hold %lld parameters (sink-max-params %lld)", n, max_n);
+    if (max_b > 0 && w + SINK_STATE_ENVELOPE > max_b)
+        return pr_err(PR_EINVAL, err, errlen,
+                      "the phone's state record would take about %lld bytes "
+                      "(sink-max-state-bytes %lld)",
+                      w + SINK_STATE_ENVELOPE, max_b);
+    return PR_OK;
+}
+
 static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_row *ph, char *err,
                               size_t errlen)
 {
     pr_status rc = PR_OK;
-    char *body = json_dumps(ev->status, JSON_COMPACT);
+    const char *body = ev->status_text;
     sqlite3_stmt *s = sink_store_stmt(st, Q_STATUS_PUT);
-    if (!body || !s) {
-        rc = body ? sqlfail(st, err, errlen, "status") : pr_err(PR_EFATAL, err, errlen, "oom");
+    if (!s) {
+        rc = sqlfail(st, err, errlen, "status");
         goto out;
     }
     sqlite3_bind_int64(s, 1, ph->id);
@@ -275,7 +489,6 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
     if (r != SQLITE_DONE)
         rc = sqlfail(st, err, errlen, "status");
 out:
-    free(body);
     return rc;
 }
 
@@ -287,64 +500,147 @@ static pr_status step_done(sink_store *st, sqlite3_stmt *s, char *err, size_t er
     return r == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, what);
 }
 
-pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
-                     const sink_event *ev, sink_apply_result *res, char *err, size_t errlen)
+/* Whether the report's model or firmware replaces a different stored one (the rule of
+ * Q_PHONE_UPDATE_CONFIG: the latest received_at that names them wins). */
+static bool source_changes(const sink_event *ev, const phone_row *ph)
 {
-    phone_row ph = {0, 0, false, 0};
-    pr_status rc;
-    sqlite3_stmt *s;
-    memset(res, 0, sizeof *res);
-    if ((rc = phone_get_or_create(st, ev, &ph, err, errlen)) != PR_OK)
-        return rc;
-    if (ev->is_status) {
-        res->version = ph.version;
-        return apply_status(st, ev, &ph, err, errlen);
-    }
-    ph.version++;
-    ph.complete = ph.complete || ev->kind == PR_KIND_FULL;
-    res->version = ph.version;
-    sink_phone_ref ref = {ph.id, ev->mac, ph.version, ev->received_at};
+    bool newer = !ph->source_at || strcmp(ev->received_at, ph->source_at) >= 0;
+    if (!newer)
+        return false;
+    return (ev->model && (!ph->model || strcmp(ev->model, ph->model) != 0)) ||
+           (ev->firmware && (!ph->firmware || strcmp(ev->firmware, ph->firmware) != 0));
+}
 
-    if (ev->kind == PR_KIND_FULL && (rc = remove_vanished(st, ev, &ph, res, err, errlen)) != PR_OK)
-        return rc;
-    if ((rc = upsert_params(st, pf, ev, &ph, &ref, res, err, errlen)) != PR_OK)
-        return rc;
-
-    if (!(s = sink_store_stmt(st, Q_PHONE_UPDATE_CONFIG)))
+static pr_status phone_update(sink_store *st, const sink_event *ev, const phone_row *ph,
+                              const unsigned char *digest, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_UPDATE_CONFIG);
+    if (!s)
         return sqlfail(st, err, errlen, "phone update");
-    sqlite3_bind_int64(s, 1, ph.id);
-    sqlite3_bind_int64(s, 2, ph.version);
-    sqlite3_bind_int(s, 3, ph.complete);
+    sqlite3_bind_int64(s, 1, ph->id);
+    sqlite3_bind_int64(s, 2, ph->version);
+    sqlite3_bind_int(s, 3, ph->complete);
     sink_bind_text(s, 4, ev->model);
     sink_bind_text(s, 5, ev->firmware);
     sink_bind_text(s, 6, ev->received_at);
     sink_bind_text(s, 7, ev->report_id);
-    if ((rc = step_done(st, s, err, errlen, "phone update")) != PR_OK)
-        return rc;
+    if (digest)
+        sqlite3_bind_blob(s, 8, digest, 32, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, ph->nparams);
+    sqlite3_bind_int64(s, 10, ph->weight);
+    return step_done(st, s, err, errlen, "phone update");
+}
 
-    if (!(s = sink_store_stmt(st, Q_OUTBOX_STATE_PUT)))
+static pr_status mark_state(sink_store *st, const phone_row *ph, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_STATE_PUT);
+    if (!s)
         return sqlfail(st, err, errlen, "outbox state");
-    sqlite3_bind_int64(s, 1, ph.id);
-    sqlite3_bind_int64(s, 2, ph.version);
-    if ((rc = step_done(st, s, err, errlen, "outbox state")) != PR_OK)
+    sqlite3_bind_int64(s, 1, ph->id);
+    sqlite3_bind_int64(s, 2, ph->version);
+    return step_done(st, s, err, errlen, "outbox state");
+}
+
+static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
+                              const sink_event *ev, phone_row *ph, sink_apply_result *res,
+                              char *err, size_t errlen)
+{
+    pr_status rc;
+    sqlite3_stmt *s;
+    bool created = !ph->exists, was_complete = ph->complete;
+    bool source_changed = source_changes(ev, ph);
+
+    if ((rc = bounds_check(st, opts, ev, ph, err, errlen)) != PR_OK)
+        return rc;
+    if (created && (rc = phone_create(st, ev, ph, err, errlen)) != PR_OK)
+        return rc;
+    ph->version++;
+    ph->known = was_complete;
+    ph->complete = ph->complete || ev->kind == PR_KIND_FULL;
+    res->version = ph->version;
+
+    /* An identical full report: the phone row only. */
+    if (ev->kind == PR_KIND_FULL && was_complete && ph->has_digest &&
+        memcmp(ph->digest, ev->digest, sizeof ph->digest) == 0) {
+        res->unchanged = true;
+        if ((rc = phone_update(st, ev, ph, ph->digest, err, errlen)) != PR_OK)
+            return rc;
+        res->published = source_changed;
+        return source_changed ? mark_state(st, ph, err, errlen) : PR_OK;
+    }
+
+    sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at};
+    if (ev->kind == PR_KIND_FULL && ph->nparams > 0 &&
+        (rc = remove_vanished(st, ev, ph, res, err, errlen)) != PR_OK)
+        return rc;
+    if ((rc = upsert_params(st, pf, ev, ph, &ref, res, err, errlen)) != PR_OK)
+        return rc;
+    if (ev->kind == PR_KIND_FULL) { /* what the phone holds now is exactly the report */
+        ph->nparams = (long long)json_object_size(ev->params);
+        ph->weight = ev->weight;
+    }
+    /* The digest describes the rows of the last full report; a delta that wrote a row breaks
+     * that (NULL: the next full report compares its rows once). */
+    const unsigned char *digest = ev->kind == PR_KIND_FULL              ? ev->digest
+                                  : res->upserts == 0 && ph->has_digest ? ph->digest
+                                                                        : NULL;
+    if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
+        return rc;
+    res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
+    if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
         return rc;
 
     /* Prune the change history now and then (every 64 reports), so that a delta does not
      * pay for the history on every apply. */
-    if (opts && opts->changes_keep > 0 && ph.version % 64 == 0) {
+    if (opts && opts->changes_keep > 0 && ph->version % 64 == 0) {
         if (!(s = sink_store_stmt(st, Q_CHANGE_PRUNE)))
             return sqlfail(st, err, errlen, "prune");
-        sqlite3_bind_int64(s, 1, ph.id);
+        sqlite3_bind_int64(s, 1, ph->id);
         sqlite3_bind_int64(s, 2, opts->changes_keep);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             return rc;
         if (!(s = sink_store_stmt(st, Q_REPORT_PRUNE)))
             return sqlfail(st, err, errlen, "prune");
-        sqlite3_bind_int64(s, 1, ph.id);
+        sqlite3_bind_int64(s, 1, ph->id);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             return rc;
     }
     if (ev->kind == PR_KIND_FULL)
         rc = sink_drift_phone(st, pf, &ref, &res->transitions, err, errlen);
+    return rc;
+}
+
+pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
+                     const sink_event *ev_in, sink_apply_result *res, char *err, size_t errlen)
+{
+    phone_row ph;
+    pr_status rc;
+    sink_event local;
+    const sink_event *ev = ev_in;
+    memset(res, 0, sizeof *res);
+    memset(&ph, 0, sizeof ph);
+    if (!ev->prepared) { /* a caller that did not prepare it off-thread */
+        local = *ev_in;
+        local.status_text = NULL;
+        if ((rc = sink_event_prepare(&local, err, errlen)) != PR_OK)
+            return rc;
+        ev = &local;
+    }
+    if ((rc = phone_get(st, ev, &ph, err, errlen)) != PR_OK)
+        goto out;
+    if (ev->is_status) {
+        res->version = ph.version;
+        if (!ph.exists && (rc = phone_create(st, ev, &ph, err, errlen)) != PR_OK)
+            goto out;
+        rc = apply_status(st, ev, &ph, err, errlen);
+        goto out;
+    }
+    rc = apply_config(st, pf, opts, ev, &ph, res, err, errlen);
+out:
+    phone_row_release(&ph);
+    if (ev == &local)
+        free(local.status_text);
     return rc;
 }

@@ -36,6 +36,16 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "default)"},
     {"sink-sync", PR_CFG_STR, "full", offsetof(sink_cfg, sync), 0, 0,
      "SQLite synchronous mode: full (durable on power loss) or normal"},
+    {"sink-max-params", PR_CFG_INT, "10000", offsetof(sink_cfg, max_params), 0, 10000000,
+     "most parameters one phone may hold; a report that would exceed it is refused (counted "
+     "as invalid, reason too_large) and the phone keeps its state (0 = no bound)"},
+    {"sink-max-state-bytes", PR_CFG_BYTES, "2m", offsetof(sink_cfg, max_state_bytes), 0, 1000000000,
+     "largest state record one phone may have (its parameters as JSON); a report that would "
+     "exceed it is refused like one over sink-max-params; also the state topic's "
+     "max.message.bytes when the sink creates it (0 = no bound)"},
+    {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
+     "threads that parse and digest events beside the thread that writes the store (0 = the "
+     "writer parses)"},
     {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
 };
 

@@ -4,6 +4,7 @@
  * reported with a short reason code (the label of the invalid-events counter) and a detail.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sink_internal.h"
@@ -168,5 +169,6 @@ void sink_event_release(sink_event *ev)
     if (!ev)
         return;
     json_decref(ev->root);
+    free(ev->status_text);
     memset(ev, 0, sizeof *ev);
 }

@@ -32,6 +32,7 @@
 #include "sink_internal.h"
 
 #define MAX_REASONS 16
+#define POLL_MAX    32 /* records polled, parsed and applied per round */
 
 struct sink_loop {
     const pr_common_cfg *common;
@@ -40,12 +41,15 @@ struct sink_loop {
     sink_store *st;
     sink_profiles *pf;
     sink_outbox *ob;
-    volatile int *ready;
+    atomic_int *ready;
     rd_kafka_t *rk;
     char topic_config[256], topic_status[256];
     pthread_t thread;
     bool started;
     atomic_int stop, reload;
+    bool rebalanced; /* set by the rebalance callback (this thread) */
+    sink_parse_pool *parser;
+    sink_parse_job jobs[POLL_MAX];
     /* Open batch. */
     long batch_n;
     long long batch_start_ms;
@@ -53,7 +57,7 @@ struct sink_loop {
     long pending_applied, pending_invalid;
     /* Metrics. */
     pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
-    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped;
+    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged;
     pr_histogram *h_commit;
     struct {
         char reason[32];
@@ -122,6 +126,13 @@ static pr_status batch_commit(sink_loop *l)
     return PR_OK;
 }
 
+/* Whether the open batch has reached its size or its time. */
+static bool batch_due(sink_loop *l)
+{
+    return sink_store_in_txn(l->st) &&
+           (l->batch_n >= l->cfg->batch_max || mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
+}
+
 /* Seeks every assigned partition to its stored offset (after a rolled-back batch). */
 static void rewind_to_store(sink_loop *l)
 {
@@ -148,6 +159,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     sink_loop *l = opaque;
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *kerr = NULL;
+    l->rebalanced = true;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -186,7 +198,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        *l->ready = 1;
+        atomic_store(l->ready, 1);
     } else {
         /* Partitions go away: what we applied from them commits now, with their offsets. */
         batch_commit(l);
@@ -204,7 +216,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 }
 
 pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                        sink_store *st, sink_profiles *pf, sink_outbox *ob, volatile int *ready,
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, atomic_int *ready,
                         sink_loop **out, char *err, size_t errlen)
 {
     const char *defaults[] = {"group.id",
@@ -233,8 +245,13 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->pf = pf;
     l->ob = ob;
     l->ready = ready;
-    pr_topic_name(common->topic_prefix, PR_TOPIC_CONFIG, l->topic_config, sizeof l->topic_config);
-    pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status, sizeof l->topic_status);
+    if (pr_topic_name(common->topic_prefix, PR_TOPIC_CONFIG, l->topic_config,
+                      sizeof l->topic_config) != 0 ||
+        pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status,
+                      sizeof l->topic_status) != 0) {
+        rc = pr_err(PR_EINVAL, err, errlen, "topic-prefix too long");
+        goto fail;
+    }
     for (int i = 0; i < 4; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "kind=\"%s\"", pr_kind_name((pr_kind)i));
@@ -251,6 +268,13 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                                       "SQLite transactions committed", "");
     l->c_skipped = pr_metrics_counter(metrics, "phonereport_sink_already_applied_total",
                                       "Records below the stored offset, skipped", "");
+    l->c_unchanged =
+        pr_metrics_counter(metrics, "phonereport_sink_unchanged_reports_total",
+                           "Full reports identical to the stored state (phone row only)", "");
+    if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads))) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto fail;
+    }
     l->h_commit = pr_metrics_histogram(metrics, "phonereport_sink_commit_seconds",
                                        "Duration of a batch commit", "", pr_metrics_latency_buckets,
                                        pr_metrics_latency_buckets_len);
@@ -272,15 +296,13 @@ fail:
     return rc;
 }
 
-/* Applies one record inside the open batch. Returns non-OK only for store failures. */
-static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
+/* Applies one parsed record inside the open batch. Returns non-OK only for store failures. */
+static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j)
 {
     const char *topic = rd_kafka_topic_name(rkm->rkt);
-    bool is_status = strcmp(topic, l->topic_status) == 0;
-    char err[512] = "", reason[32] = "";
-    sink_event ev;
+    char err[512] = "";
     sink_apply_result res;
-    sink_apply_opts opts = {l->cfg->changes_keep};
+    sink_apply_opts opts = {l->cfg->changes_keep, l->cfg->max_params, l->cfg->max_state_bytes};
     pr_status rc;
 
     int64_t next = sink_store_offset_get(l->st, topic, rkm->partition);
@@ -298,25 +320,32 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
             return rc;
         l->batch_start_ms = mono_ms();
     }
-    rc = sink_event_parse(rkm->payload, rkm->len, is_status, rkm->key, rkm->key_len, &ev, reason,
-                          sizeof reason, err, sizeof err);
-    if (rc != PR_OK) {
-        pr_counter_inc(invalid_counter(l, reason));
+    if (j->rc != PR_OK) {
+        pr_counter_inc(invalid_counter(l, j->reason));
         PR_LOG(PR_LOG_WARN, "sink", "invalid event skipped",
                json_pack("{ss si sI ss ss}", "topic", topic, "partition", (int)rkm->partition,
-                         "offset", (json_int_t)rkm->offset, "reason", reason, "detail", err));
+                         "offset", (json_int_t)rkm->offset, "reason", j->reason, "detail", j->err));
     } else {
-        rc = sink_apply(l->st, l->pf, &opts, &ev, &res, err, sizeof err);
+        rc = sink_apply(l->st, l->pf, &opts, &j->ev, &res, err, sizeof err);
         if (rc == PR_OK) {
-            pr_counter_inc(l->c_applied[ev.is_status              ? 2
-                                        : ev.kind_unknown         ? 3
-                                        : ev.kind == PR_KIND_FULL ? 0
-                                                                  : 1]);
+            pr_counter_inc(l->c_applied[j->ev.is_status              ? 2
+                                        : j->ev.kind_unknown         ? 3
+                                        : j->ev.kind == PR_KIND_FULL ? 0
+                                                                     : 1]);
             pr_counter_add(l->c_params, res.upserts);
             pr_counter_add(l->c_changes, res.changes);
             pr_counter_add(l->c_drift, res.transitions);
+            if (res.unchanged)
+                pr_counter_inc(l->c_unchanged);
+        } else if (rc == PR_EINVAL) {
+            /* Over the phone's bounds: nothing was written; refused like an invalid event. */
+            pr_counter_inc(invalid_counter(l, "too_large"));
+            PR_LOG(PR_LOG_WARN, "sink", "report refused: the phone would exceed its bounds",
+                   json_pack("{ss ss si sI ss}", "mac", j->ev.mac, "topic", topic, "partition",
+                             (int)rkm->partition, "offset", (json_int_t)rkm->offset, "detail",
+                             err));
+            rc = PR_OK;
         }
-        sink_event_release(&ev);
         if (rc != PR_OK) {
             PR_LOG(PR_LOG_ERROR, "sink", "apply failed", json_pack("{ss}", "error", err));
             return rc;
@@ -334,6 +363,45 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm)
     tp->offset = rkm->offset + 1;
     l->batch_n++;
     return PR_OK;
+}
+
+/* Polls up to POLL_MAX records (waiting up to timeout for the first). A rebalance during the
+ * round drops what it had collected (those records may belong to revoked partitions) and
+ * sends every assigned partition back to its stored offset, so they are read again. */
+static size_t collect(sink_loop *l, rd_kafka_message_t **msgs, int timeout)
+{
+    size_t n = 0;
+    bool rewind = false;
+    while (n < POLL_MAX) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(l->rk, n == 0 ? timeout : 0);
+        if (l->rebalanced) {
+            l->rebalanced = false;
+            for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+            if (rkm)
+                rd_kafka_message_destroy(rkm);
+            n = 0;
+            rewind = true;
+            continue;
+        }
+        if (!rkm)
+            break;
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                PR_LOG(PR_LOG_WARN, "sink", "consumer error",
+                       json_pack("{ss}", "error", rd_kafka_message_errstr(rkm)));
+            rd_kafka_message_destroy(rkm);
+            break;
+        }
+        msgs[n++] = rkm;
+    }
+    if (rewind) {
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+        n = 0;
+        rewind_to_store(l);
+    }
+    return n;
 }
 
 static void profiles_rescan(sink_loop *l)
@@ -418,36 +486,55 @@ static void *consume(void *arg)
             long long left = l->batch_start_ms + l->cfg->batch_ms - now;
             timeout = left <= 0 ? 0 : left < 100 ? (int)left : 100;
         }
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(l->rk, timeout);
-        if (rkm) {
-            if (rkm->err) {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    PR_LOG(PR_LOG_WARN, "sink", "consumer error",
-                           json_pack("{ss}", "error", rd_kafka_message_errstr(rkm)));
-            } else if (handle(l, rkm) != PR_OK) {
+        rd_kafka_message_t *msgs[POLL_MAX];
+        size_t n = collect(l, msgs, timeout), i = 0;
+        if (n > 0) {
+            sink_parse_job *jobs = l->jobs;
+            for (i = 0; i < n; i++) {
+                memset(&jobs[i], 0, sizeof jobs[i]);
+                jobs[i].payload = msgs[i]->payload;
+                jobs[i].len = msgs[i]->len;
+                jobs[i].key = msgs[i]->key;
+                jobs[i].keylen = msgs[i]->key_len;
+                jobs[i].is_status = strcmp(rd_kafka_topic_name(msgs[i]->rkt), l->topic_status) == 0;
+            }
+            sink_parse_start(l->parser, jobs, n);
+            bool failed = false;
+            for (i = 0; i < n; i++) {
+                sink_parse_wait(l->parser, &jobs[i]);
+                if (handle(l, msgs[i], &jobs[i]) != PR_OK) {
+                    failed = true;
+                    break;
+                }
+                if (batch_due(l) && batch_commit(l) != PR_OK) {
+                    /* Rolled back: the rest of the round is read again with the batch. */
+                    rewind_to_store(l);
+                    break;
+                }
+            }
+            sink_parse_finish(l->parser);
+            for (i = 0; i < n; i++) {
+                if (jobs[i].rc == PR_OK)
+                    sink_event_release(&jobs[i].ev);
+                rd_kafka_message_destroy(msgs[i]);
+            }
+            if (failed) {
                 sink_store_rollback(l->st);
                 l->batch_n = 0;
                 drop_offsets(l);
-                rd_kafka_message_destroy(rkm);
-                rkm = NULL;
                 rewind_to_store(l);
                 /* Back off a second (the store is failing), without consuming. */
-                for (int i = 0; i < 10 && !atomic_load(&l->stop); i++)
+                for (int b = 0; b < 10 && !atomic_load(&l->stop); b++)
                     nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
                 continue;
             }
-            if (rkm)
-                rd_kafka_message_destroy(rkm);
         }
-        if (sink_store_in_txn(l->st) && (l->batch_n >= l->cfg->batch_max ||
-                                         mono_ms() - l->batch_start_ms >= l->cfg->batch_ms)) {
-            if (batch_commit(l) != PR_OK)
-                rewind_to_store(l);
-        }
+        if (batch_due(l) && batch_commit(l) != PR_OK)
+            rewind_to_store(l);
     }
     batch_commit(l);
     rd_kafka_consumer_close(l->rk);
-    *l->ready = 0;
+    atomic_store(l->ready, 0);
     return NULL;
 }
 
@@ -489,5 +576,6 @@ void sink_loop_free(sink_loop *l)
     if (l->rk)
         rd_kafka_destroy(l->rk);
     drop_offsets(l);
+    sink_parse_pool_free(l->parser);
     free(l);
 }

@@ -29,14 +29,17 @@
 #include "log.h"
 #include "sink_internal.h"
 
-#define PAGE          500
-#define STATE_PAGE    200
-#define MAX_IN_FLIGHT 20000
-#define DRAIN_MS      10000
+#define PAGE              500
+#define STATE_PAGE        200
+#define MAX_IN_FLIGHT     20000
+#define DRAIN_MS          10000
+#define CHECKPOINT_FRAMES 1000 /* SQLite's own autocheckpoint threshold */
 
 typedef struct sent {
     bool is_state;
-    int64_t id; /* outbox id, or phone id for state */
+    bool refused; /* Kafka refused it for good (too large, invalid): deleted, not retried */
+    bool solo;    /* sent alone, after Kafka refused the batch it was in */
+    int64_t id;   /* outbox id, or phone id for state */
     int64_t version;
 } sent;
 
@@ -61,9 +64,34 @@ struct sink_outbox {
     int64_t cursor, state_cursor, rewind_to;
     long in_flight, states_in_flight;
     id_list done;
-    pr_counter *c_published[PR_TOPIC__COUNT], *c_failed;
+    /* Records whose batch Kafka refused: the broker refuses a whole batch when it is too
+     * large, so a record that fits is sent again alone before it is taken for refused. */
+    id_list solo;
+    bool solo_in_flight;
+    pr_counter *c_published[PR_TOPIC__COUNT], *c_refused[PR_TOPIC__COUNT], *c_failed;
     pr_gauge *g_in_flight;
+    /* WAL checkpoints on behalf of the writer (sink_outbox_checkpoint_for). */
+    atomic_long *wal_frames;
+    long last_checkpoint_frames;
+    char max_bytes[24]; /* producer message.max.bytes and the state topic's max.message.bytes */
 };
+
+/* Errors that retrying cannot cure: the record is dropped from the outbox, counted and logged
+ * once (retrying them would hold the outbox and repeat the error for ever). */
+static bool refusal(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG ||
+           e == RD_KAFKA_RESP_ERR_INVALID_RECORD;
+}
+
+static void log_refusal(const char *topic, const char *key, rd_kafka_resp_err_t e)
+{
+    PR_LOG(PR_LOG_ERROR, "sink",
+           "output record refused by Kafka: dropped from the outbox, not retried (the topic keeps "
+           "its previous record for this phone)",
+           json_pack("{ss ss* ss}", "topic", topic, "mac", key, "error", rd_kafka_err2str(e)));
+}
 
 static void list_add(id_list *l, sent s)
 {
@@ -89,7 +117,18 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         ob->states_in_flight--;
     else
         ob->in_flight--;
-    if (rkm->err) {
+    if (s->solo)
+        ob->solo_in_flight = false;
+    if (rkm->err && refusal(rkm->err) && !s->solo) {
+        list_add(&ob->solo, *s); /* maybe refused for its batch-mates: once more, alone */
+    } else if (rkm->err && refusal(rkm->err)) {
+        char key[PR_MAC_LEN + 1] = "";
+        if (rkm->key && rkm->key_len < sizeof key)
+            memcpy(key, rkm->key, rkm->key_len);
+        log_refusal(rd_kafka_topic_name(rkm->rkt), key, rkm->err);
+        s->refused = true;
+        list_add(&ob->done, *s);
+    } else if (rkm->err) {
         bool purged = rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
                       rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
         pr_counter_inc(ob->c_failed);
@@ -108,16 +147,33 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
 pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                           sink_outbox **out, char *err, size_t errlen)
 {
-    static const char *const defaults[] = {
-        "enable.idempotence", "true",           "acks",      "all",
-        "partitioner",        "murmur2_random", "linger.ms", "5",
-        "message.timeout.ms", "60000",          NULL};
     pr_status rc = PR_OK;
     rd_kafka_conf_t *conf = NULL;
     sink_outbox *ob = calloc(1, sizeof *ob);
     *out = NULL;
     if (!ob)
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    /* A state record may be as large as sink-max-state-bytes (plus its envelope): the producer
+     * must take it (librdkafka checks the uncompressed size) and the state topic too (the
+     * broker checks the compressed batch); lz4 keeps the batches small. */
+    long long max_bytes = cfg->max_state_bytes > 0 ? cfg->max_state_bytes + 65536 : 0;
+    snprintf(ob->max_bytes, sizeof ob->max_bytes, "%lld",
+             max_bytes > 1000000 ? max_bytes : 1000000LL);
+    const char *defaults[] = {"enable.idempotence",
+                              "true",
+                              "acks",
+                              "all",
+                              "partitioner",
+                              "murmur2_random",
+                              "linger.ms",
+                              "5",
+                              "message.timeout.ms",
+                              "60000",
+                              "compression.type",
+                              "lz4",
+                              "message.max.bytes",
+                              ob->max_bytes,
+                              NULL};
     ob->common = common;
     ob->cfg = cfg;
     ob->rewind_to = -1;
@@ -129,6 +185,9 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
         snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
         ob->c_published[t] = pr_metrics_counter(metrics, "phonereport_sink_published_total",
                                                 "Output records confirmed by Kafka", labels);
+        ob->c_refused[t] = pr_metrics_counter(
+            metrics, "phonereport_sink_publish_refused_total",
+            "Output records Kafka refused for good (e.g. too large): dropped, not retried", labels);
     }
     ob->c_failed =
         pr_metrics_counter(metrics, "phonereport_sink_publish_failures_total",
@@ -156,7 +215,7 @@ fail:
 
 pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
 {
-    static const char *const compact[] = {"cleanup.policy", "compact", NULL};
+    const char *compact[] = {"cleanup.policy", "compact", "max.message.bytes", ob->max_bytes, NULL};
     const char *state[] = {ob->topics[PR_TOPIC_STATE]};
     const char *others[] = {ob->topics[PR_TOPIC_CHANGES], ob->topics[PR_TOPIC_DRIFT]};
     int parts = (int)ob->cfg->state_partitions;
@@ -166,7 +225,9 @@ pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
     return rc;
 }
 
-/* Produces one record; 0, or -1 when the local queue is full or the producer refuses. */
+/* Produces one record: 0; -1 when the local queue is full or the producer fails for now
+ * (retried later); -2 when it refuses the record for good (counted, logged, s goes to the
+ * done list as refused so that its row is deleted). */
 static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *value, size_t len,
                    sent s)
 {
@@ -180,6 +241,12 @@ static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *val
         RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
     if (e) {
         free(op);
+        if (refusal(e)) {
+            log_refusal(ob->topics[t], key, e);
+            s.refused = true;
+            list_add(&ob->done, s);
+            return -2;
+        }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             PR_LOG(PR_LOG_ERROR, "sink", "produce refused",
                    json_pack("{ss}", "error", rd_kafka_err2str(e)));
@@ -198,7 +265,8 @@ static int send_rows(sink_outbox *ob)
 {
     int n = 0;
     sqlite3_stmt *s;
-    if (ob->in_flight >= MAX_IN_FLIGHT || ob->rewind_to >= 0)
+    if (ob->in_flight >= MAX_IN_FLIGHT || ob->rewind_to >= 0 || ob->solo.len > 0 ||
+        ob->solo_in_flight)
         return 0;
     if (!(s = sink_store_stmt(ob->st, Q_OUTBOX_NEXT)))
         return 0;
@@ -209,18 +277,35 @@ static int send_rows(sink_outbox *ob)
         int t = sqlite3_column_int(s, 1);
         const char *key = sink_col_text(s, 2), *value = sink_col_text(s, 3);
         if (t < PR_TOPIC_STATE || t > PR_TOPIC_DRIFT) { /* cannot happen: we wrote it */
-            list_add(&ob->done, (sent){false, id, 0});
+            list_add(&ob->done, (sent){false, false, false, id, 0});
             ob->cursor = id;
             continue;
         }
         if (produce(ob, (pr_topic)t, key, value, (size_t)sqlite3_column_bytes(s, 3),
-                    (sent){false, id, (int64_t)t}) != 0)
+                    (sent){false, false, false, id, (int64_t)t}) == -1)
             break; /* queue full: the next round resumes at this row */
         ob->cursor = id;
         n++;
     }
     sqlite3_reset(s);
     return n;
+}
+
+/* The phone's state record as text (caller frees) and its MAC, inside the caller's snapshot;
+ * *version is raised to the rendered version. NULL if the phone cannot be rendered. */
+static char *render_state(sink_outbox *ob, int64_t phone, int64_t *version,
+                          char mac[PR_MAC_LEN + 1])
+{
+    json_t *doc = NULL;
+    char err[256];
+    if (sink_query_state_record(ob->st, phone, &doc, mac, err, sizeof err) != PR_OK)
+        return NULL;
+    int64_t v = (int64_t)json_integer_value(json_object_get(doc, "version"));
+    if (v > *version)
+        *version = v;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
 }
 
 /* Sends the current state of the next phones marked in outbox_state. One pass at a time:
@@ -231,7 +316,8 @@ static int send_states(sink_outbox *ob)
     int n = 0, sent_n = 0;
     char err[256];
     sqlite3_stmt *s;
-    if (ob->states_in_flight > 0 || !(s = sink_store_stmt(ob->st, Q_OUTBOX_STATE_NEXT)))
+    if (ob->states_in_flight > 0 || ob->solo.len > 0 || ob->solo_in_flight ||
+        !(s = sink_store_stmt(ob->st, Q_OUTBOX_STATE_NEXT)))
         return 0;
     sqlite3_bind_int64(s, 1, ob->state_cursor);
     sqlite3_bind_int(s, 2, STATE_PAGE);
@@ -245,28 +331,64 @@ static int send_states(sink_outbox *ob)
     if (n == 0)
         return 0;
     /* Render from one snapshot so that a state and its version agree. */
-    sqlite3_exec(sink_store_db(ob->st), "BEGIN", NULL, NULL, NULL);
+    if (sink_store_read_begin(ob->st, err, sizeof err) != PR_OK) {
+        PR_LOG(PR_LOG_WARN, "sink", "state render: no snapshot, retried",
+               json_pack("{ss}", "error", err));
+        ob->state_cursor = 0;
+        return 0;
+    }
     for (int i = 0; i < n; i++) {
-        json_t *doc = NULL;
         char mac[PR_MAC_LEN + 1];
-        if (sink_query_state_record(ob->st, phones[i], &doc, mac, err, sizeof err) != PR_OK)
-            continue;
-        int64_t version = (int64_t)json_integer_value(json_object_get(doc, "version"));
-        if (version < versions[i])
-            version = versions[i];
-        char *text = json_dumps(doc, JSON_COMPACT);
-        json_decref(doc);
+        char *text = render_state(ob, phones[i], &versions[i], mac);
         if (!text)
             continue;
         if (produce(ob, PR_TOPIC_STATE, mac, text, strlen(text),
-                    (sent){true, phones[i], version}) == 0)
+                    (sent){true, false, false, phones[i], versions[i]}) != -1)
             sent_n++;
         free(text);
     }
-    sqlite3_exec(sink_store_db(ob->st), "COMMIT", NULL, NULL, NULL);
+    sink_store_read_end(ob->st);
     if (sent_n < n)
         ob->state_cursor = 0; /* retry the page later */
     return sent_n;
+}
+
+/* Sends the next record whose batch was refused, alone (nothing else in flight). */
+static int send_solo(sink_outbox *ob)
+{
+    char err[256], mac[PR_MAC_LEN + 1];
+    if (ob->solo.len == 0 || ob->solo_in_flight || ob->in_flight + ob->states_in_flight > 0)
+        return 0;
+    sent s = ob->solo.v[--ob->solo.len];
+    s.solo = true;
+    char *text = NULL, *key = NULL;
+    pr_topic t = PR_TOPIC_STATE;
+    if (s.is_state) {
+        if (sink_store_read_begin(ob->st, err, sizeof err) != PR_OK) {
+            list_add(&ob->solo, s); /* later */
+            return 0;
+        }
+        text = render_state(ob, s.id, &s.version, mac);
+        sink_store_read_end(ob->st);
+        key = mac;
+    } else {
+        t = (pr_topic)s.version;
+        if (sink_store_outbox_get(ob->st, s.id, &key, &text) != PR_OK) {
+            list_add(&ob->solo, s); /* later */
+            return 0;
+        }
+    }
+    int r = text && key ? produce(ob, t, key, text, strlen(text), s) : -2;
+    if (r == 0)
+        ob->solo_in_flight = true;
+    else if (r == -1)
+        list_add(&ob->solo, s);
+    else if (!text || !key)
+        list_add(&ob->done, s); /* gone meanwhile (the row or the phone): nothing to send */
+    free(text);
+    if (key != mac)
+        free(key);
+    return r == 0;
 }
 
 /* Deletes the confirmed rows in one transaction. */
@@ -295,7 +417,8 @@ static void delete_done(sink_outbox *ob)
         goto fail;
     for (size_t i = 0; i < ob->done.len; i++) {
         sent *d = &ob->done.v[i];
-        pr_counter_inc(ob->c_published[d->is_state ? PR_TOPIC_STATE : (pr_topic)d->version]);
+        pr_topic t = d->is_state ? PR_TOPIC_STATE : (pr_topic)d->version;
+        pr_counter_inc(d->refused ? ob->c_refused[t] : ob->c_published[t]);
     }
     ob->done.len = 0;
     return;
@@ -307,16 +430,20 @@ fail:
 
 static bool outbox_empty(sink_outbox *ob)
 {
-    sqlite3_stmt *s = NULL;
-    bool empty = true;
-    if (sqlite3_prepare_v2(
-            sink_store_db(ob->st),
-            "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)", -1, &s,
-            NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        empty = sqlite3_column_int64(s, 0) == 0;
-    sqlite3_finalize(s);
-    return empty;
+    int64_t n = 0;
+    return sink_store_outbox_count(ob->st, &n) == PR_OK && n == 0;
+}
+
+/* A PASSIVE checkpoint of the writer's WAL once it holds CHECKPOINT_FRAMES pages (and grew
+ * since the last attempt: a reader holding an old snapshot can keep part of it): here, so
+ * that the writer never copies pages or syncs the database file in its commit. */
+static void checkpoint(sink_outbox *ob)
+{
+    long frames = ob->wal_frames ? atomic_load(ob->wal_frames) : 0;
+    if (frames < CHECKPOINT_FRAMES || frames == ob->last_checkpoint_frames)
+        return;
+    ob->last_checkpoint_frames = frames;
+    sink_store_checkpoint(ob->st);
 }
 
 static long long mono_ms(void)
@@ -337,9 +464,10 @@ static void *publisher(void *arg)
             ob->cursor = ob->rewind_to;
             ob->rewind_to = -1;
         }
-        int n = send_rows(ob) + send_states(ob);
+        int n = send_solo(ob) + send_rows(ob) + send_states(ob);
         rd_kafka_poll(ob->rk, n > 0 || ob->in_flight + ob->states_in_flight > 0 ? 20 : 0);
         delete_done(ob);
+        checkpoint(ob);
         pr_gauge_set(ob->g_in_flight, (double)(ob->in_flight + ob->states_in_flight));
         if (rd_kafka_fatal_error(ob->rk, NULL, 0)) {
             char why[256];
@@ -386,6 +514,11 @@ pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen)
     return PR_OK;
 }
 
+void sink_outbox_checkpoint_for(sink_outbox *ob, atomic_long *wal_frames)
+{
+    ob->wal_frames = wal_frames;
+}
+
 void sink_outbox_wake(sink_outbox *ob)
 {
     if (!ob)
@@ -420,6 +553,7 @@ void sink_outbox_free(sink_outbox *ob)
     }
     sink_store_close(ob->st);
     free(ob->done.v);
+    free(ob->solo.v);
     pthread_mutex_destroy(&ob->mu);
     pthread_cond_destroy(&ob->cv);
     free(ob);

@@ -1,8 +1,8 @@
 /*
  * query.c - read-side documents built from the store: what the API answers and what the
  * publisher sends to phonereport.state. Pure (SQLite and jansson only), so tested without
- * HTTP. Statements here are prepared per call: the API's connection is the only user and
- * queries are few compared with applies.
+ * HTTP. The SQL is store.c's (sink_store_sql); statements here are prepared per call: the
+ * API's connection is the only user and queries are few compared with applies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +12,7 @@
 #include "sink_internal.h"
 
 /* A phone's parameters by name (names are interned, see store.c). */
-#define PARAMS_SQL                                                                                 \
-    "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"                 \
-    " WHERE p.phone = ?1 ORDER BY n.name"
+#define PARAMS_SQL sink_store_sql(Q_PARAM_ALL)
 
 static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
 {
@@ -59,12 +57,7 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
     sqlite3_stmt *s = NULL;
     pr_status rc;
     memset(p, 0, sizeof *p);
-    rc = prep(st,
-              mac ? "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                    " status_at, report_id, mac FROM phones WHERE mac = ?1"
-                  : "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                    " status_at, report_id, mac FROM phones WHERE id = ?2",
-              &s, err, errlen);
+    rc = prep(st, sink_store_sql(mac ? Q_DOC_PHONE_BY_MAC : Q_DOC_PHONE_BY_ID), &s, err, errlen);
     if (rc != PR_OK)
         return rc;
     if (mac)
@@ -231,8 +224,8 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if (count_of(st, "SELECT count(*) FROM params WHERE phone = ?1", p.id, &np) != PR_OK ||
-        count_of(st, "SELECT count(*) FROM drift WHERE phone = ?1", p.id, &nd) != PR_OK)
+    if (count_of(st, sink_store_sql(Q_DOC_PHONE_PARAMS), p.id, &np) != PR_OK ||
+        count_of(st, sink_store_sql(Q_DOC_PHONE_DRIFT), p.id, &nd) != PR_OK)
         rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
     else if (!(*out = phone_summary(mac, &p, np, nd)))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -248,8 +241,7 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, "SELECT report_id, received_at, body FROM status WHERE phone = ?1", &s, err,
-                   errlen)) != PR_OK)
+    if ((rc = prep(st, sink_store_sql(Q_DOC_STATUS), &s, err, errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);
     int r = sqlite3_step(s);
@@ -282,11 +274,7 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st,
-                   "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
-                   " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
-                   " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
-                   &s, err, errlen)) != PR_OK)
+    if ((rc = prep(st, sink_store_sql(Q_DOC_CHANGES), &s, err, errlen)) != PR_OK)
         goto out;
     sqlite3_bind_int64(s, 1, p.id);
     sqlite3_bind_int64(s, 2, after);
@@ -327,18 +315,7 @@ pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t *
     json_t *list = json_array();
     char last[PR_MAC_LEN + 1] = "";
     int n = 0, r = SQLITE_DONE;
-    pr_status rc =
-        prep(st,
-             "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen, p.updated_at,"
-             " p.status_at, p.report_id,"
-             " (SELECT count(*) FROM params WHERE phone = p.id),"
-             " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
-             " FROM phones p WHERE p.mac > ?1"
-             " AND (?2 < 0 OR p.complete = ?2)"
-             " AND (?3 IS NULL OR p.model = ?3)"
-             " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
-             " ORDER BY p.mac LIMIT ?5",
-             &s, err, errlen);
+    pr_status rc = prep(st, sink_store_sql(Q_DOC_PHONES), &s, err, errlen);
     *out = NULL;
     if (rc != PR_OK || !list)
         goto out;
@@ -401,12 +378,7 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
         aparam = slash + 1;
     }
     list = json_array();
-    rc = prep(st,
-              "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
-              " FROM drift d JOIN phones p ON p.id = d.phone"
-              " WHERE (?1 IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
-              " ORDER BY p.mac, d.param LIMIT ?4",
-              &s, err, errlen);
+    rc = prep(st, sink_store_sql(Q_DOC_DRIFT), &s, err, errlen);
     if (rc != PR_OK || !list)
         goto out;
     sink_bind_text(s, 1, mac);
@@ -464,12 +436,9 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
 
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox)
 {
-    int64_t a = 0, b = 0;
-    if (count_of(st, "SELECT count(*) FROM phones", 0, phones) != PR_OK ||
-        count_of(st, "SELECT count(*) FROM drift", 0, drifted) != PR_OK ||
-        count_of(st, "SELECT count(*) FROM outbox", 0, &a) != PR_OK ||
-        count_of(st, "SELECT count(*) FROM outbox_state", 0, &b) != PR_OK)
+    if (count_of(st, sink_store_sql(Q_DOC_COUNT_PHONES), 0, phones) != PR_OK ||
+        count_of(st, sink_store_sql(Q_DOC_COUNT_DRIFT), 0, drifted) != PR_OK ||
+        count_of(st, sink_store_sql(Q_OUTBOX_COUNT), 0, outbox) != PR_OK)
         return PR_EFATAL;
-    *outbox = a + b;
     return PR_OK;
 }

@@ -9,6 +9,7 @@
  * within a deadline; anything left stays in the outbox for the next start).
  * Without brokers (common->brokers NULL) the sink serves the API over the existing store only.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ struct sink {
     sink_outbox *ob;
     sink_loop *loop;
     sink_api *api;
-    volatile int ready;
+    atomic_int ready;
+    atomic_long wal_frames; /* the writer's WAL size, checkpointed by the publisher */
 };
 
 void sink_now_rfc3339(char *buf, size_t len)
@@ -60,6 +62,8 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     if (common->brokers && *common->brokers) {
         if ((rc = sink_outbox_new(common, cfg, metrics, &r->ob, err, errlen)) != PR_OK)
             goto fail;
+        sink_store_wal_report(r->st, &r->wal_frames);
+        sink_outbox_checkpoint_for(r->ob, &r->wal_frames);
         if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->ready, &r->loop, err,
                                 errlen)) != PR_OK)
             goto fail;
@@ -84,7 +88,7 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     if (r->loop && (rc = sink_loop_start(r->loop, err, errlen)) != PR_OK)
         return rc;
     if (!r->loop) {
-        r->ready = 1;
+        atomic_store(&r->ready, 1);
         PR_LOG(PR_LOG_WARN, "sink", "no brokers: serving the existing store only", NULL);
     }
     PR_LOG(PR_LOG_INFO, "sink", "started",
@@ -101,7 +105,7 @@ void sink_stop(sink *r)
     r->api = NULL;
     sink_loop_stop(r->loop);
     sink_outbox_stop(r->ob);
-    r->ready = 0;
+    atomic_store(&r->ready, 0);
 }
 
 void sink_free(sink *r)
@@ -118,7 +122,7 @@ void sink_free(sink *r)
 
 bool sink_ready(const sink *r)
 {
-    return r && r->ready;
+    return r && atomic_load(&r->ready);
 }
 
 unsigned sink_api_port(const sink *r)

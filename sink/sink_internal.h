@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,9 @@ struct sink_cfg {
     long long changes_keep;     /* change rows kept per phone in the store (0 = all) */
     long long state_partitions; /* partitions of output topics created by the sink */
     char *sync;                 /* SQLite synchronous: full|normal */
+    long long max_params;       /* most parameters one phone may hold (0 = no bound) */
+    long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
+    long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
 };
 
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
@@ -63,6 +67,11 @@ typedef struct sink_event {
     json_t *params;          /* borrowed; config only: object of strings */
     json_t *access;          /* borrowed; config only: object of strings, may be NULL */
     json_t *status;          /* borrowed; status only: object */
+    /* Filled by sink_event_prepare (config only; any thread, before the apply). */
+    bool prepared;
+    unsigned char digest[32]; /* full: SHA-256 of the canonical (name, value, access) set */
+    long long weight;         /* the carried parameters' bytes in a state record */
+    char *status_text;        /* status: the status object as compact JSON (owned) */
 } sink_event;
 
 /*
@@ -77,6 +86,40 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
+/* apply.c: what the writer needs from a config event that the event alone decides (the
+ * parameter set's digest, its weight in a state record), computed off the writer thread.
+ * sink_apply computes it when the caller has not. PR_EFATAL only when out of memory. */
+pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen);
+/* One parameter's bytes in a state record (JSON-escaped name and value, the access entry). */
+long long sink_param_weight(const char *name, const char *value, const char *access);
+/* What a state record holds besides its parameters, at most (envelope, MAC, timestamps). */
+#define SINK_STATE_ENVELOPE 1024
+
+/* ---- parse.c: events parsed beside the writer ---------------------------------------- */
+
+typedef struct sink_parse_job {
+    /* In: one polled record (borrowed). */
+    const char *payload, *key;
+    size_t len, keylen;
+    bool is_status;
+    /* Out: sink_event_parse + sink_event_prepare. ev is the caller's to release. */
+    pr_status rc;
+    sink_event ev;
+    char reason[32], err[512];
+    int state; /* parse.c's */
+} sink_parse_job;
+
+typedef struct sink_parse_pool sink_parse_pool;
+/* nthreads helpers (0: every job is parsed by the thread that waits for it). */
+sink_parse_pool *sink_parse_pool_new(int nthreads);
+void sink_parse_pool_free(sink_parse_pool *p); /* NULL is a no-op */
+/* Hands jobs[0..n) to the helpers; the array must stay until sink_parse_finish. */
+void sink_parse_start(sink_parse_pool *p, sink_parse_job *jobs, size_t n);
+/* Returns once job j is parsed (parsing it here when no helper has started it). */
+void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j);
+/* Waits for every job of the round, which then ends. */
+void sink_parse_finish(sink_parse_pool *p);
+
 /* ---- store.c: the SQLite store ------------------------------------------------------- */
 
 typedef enum sink_sql {
@@ -85,10 +128,12 @@ typedef enum sink_sql {
     Q_PHONE_UPDATE_CONFIG,
     Q_PHONE_UPDATE_STATUS,
     Q_PHONE_LIST_ALL,
-    Q_NAME_PUT,
+    Q_NAME_GET,
+    Q_NAME_INSERT,
     Q_PARAM_GET,
-    Q_PARAM_UPSERT,
-    Q_PARAM_DELETE,
+    Q_PARAM_GET_ID,
+    Q_PARAM_PUT_ID,
+    Q_PARAM_DELETE_ID,
     Q_PARAM_NAMES,
     Q_PARAM_ALL,
     Q_STATUS_PUT,
@@ -109,6 +154,21 @@ typedef enum sink_sql {
     Q_OUTBOX_DELETE,
     Q_OUTBOX_STATE_NEXT,
     Q_OUTBOX_STATE_DELETE,
+    Q_OUTBOX_GET,
+    Q_OUTBOX_COUNT,
+    Q_DOC_PHONE_BY_MAC,
+    Q_DOC_PHONE_BY_ID,
+    Q_DOC_PHONE_PARAMS,
+    Q_DOC_PHONE_DRIFT,
+    Q_DOC_STATUS,
+    Q_DOC_CHANGES,
+    Q_DOC_PHONES,
+    Q_DOC_DRIFT,
+    Q_DOC_COUNT_PHONES,
+    Q_DOC_COUNT_DRIFT,
+    Q_PROFILE_FILES_GET,
+    Q_PROFILE_FILES_CLEAR,
+    Q_PROFILE_FILES_PUT,
     Q__COUNT
 } sink_sql;
 
@@ -122,6 +182,9 @@ pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink
                           char *err, size_t errlen);
 void sink_store_close(sink_store *st); /* NULL is a no-op */
 sqlite3 *sink_store_db(sink_store *st);
+/* The SQL text of q: every statement of the sink lives in store.c's table (a PostgreSQL store
+ * behind the same functions would bring its own). */
+const char *sink_store_sql(sink_sql q);
 /* The cached prepared statement for q, reset and with bindings cleared; NULL on error. */
 sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
@@ -129,6 +192,19 @@ pr_status sink_store_begin(sink_store *st, char *err, size_t errlen);
 pr_status sink_store_commit(sink_store *st, char *err, size_t errlen);
 void sink_store_rollback(sink_store *st);
 bool sink_store_in_txn(sink_store *st);
+/* A read snapshot (deferred BEGIN) and its end, for documents that must agree with each other. */
+pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen);
+void sink_store_read_end(sink_store *st);
+/* The writer reports its WAL size after each commit in *frames instead of checkpointing
+ * itself (another connection checkpoints: sink_store_checkpoint); past a backstop of 16,000
+ * pages it checkpoints anyway, so the WAL stays bounded if nobody else does. */
+void sink_store_wal_report(sink_store *st, atomic_long *frames);
+/* A PASSIVE checkpoint (never waits for the writer or readers). */
+void sink_store_checkpoint(sink_store *st);
+/* One outbox row's key and value (copies, caller frees; both NULL when the row is gone). */
+pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value);
+/* Rows waiting in the outbox (records and state markers). */
+pr_status sink_store_outbox_count(sink_store *st, int64_t *n);
 /* Applied offsets: the next offset to read for topic/partition, -1 if none stored, -2 if the
  * store cannot be read (never to be taken for "none": the records would be applied again). */
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
@@ -144,6 +220,10 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
                                 char *err, size_t errlen);
+/* The id of an interned parameter name (cached by this connection), interning it when create;
+ * PR_ENOTFOUND when it is not interned and !create. */
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen);
 /* Binds a C string or NULL as SQL NULL. */
 int sink_bind_text(sqlite3_stmt *s, int i, const char *v);
 /* Column text or NULL. */
@@ -225,7 +305,9 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
 /* ---- apply.c: one event into the store ------------------------------------------------ */
 
 typedef struct sink_apply_opts {
-    long long changes_keep; /* 0 = keep all change rows */
+    long long changes_keep;    /* 0 = keep all change rows */
+    long long max_params;      /* 0 = no bound */
+    long long max_state_bytes; /* 0 = no bound */
 } sink_apply_opts;
 
 typedef struct sink_apply_result {
@@ -233,12 +315,18 @@ typedef struct sink_apply_result {
     unsigned upserts;     /* params rows written */
     unsigned transitions; /* drift records */
     int64_t version;
+    bool unchanged; /* a full report identical to the state: only the phone row was touched */
+    bool published; /* the state record is to be published again */
 } sink_apply_result;
 
 /*
  * Applies ev inside the caller's open transaction: phone row, params (full replaces, delta
  * upserts), changes rows and outbox records, latest status, state publication marker, drift.
- * An error leaves the transaction to be rolled back by the caller.
+ * A phone's first configuration report is its baseline: no change records (DESIGN section 3).
+ * A full report whose digest equals the stored one touches the phone row only.
+ * PR_EINVAL (with the reason in err) when the report would make the phone exceed
+ * max_params/max_state_bytes: nothing was written, the caller counts it and moves on. Any other
+ * error leaves the transaction to be rolled back by the caller.
  */
 pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
                      const sink_event *ev, sink_apply_result *res, char *err, size_t errlen);
@@ -281,7 +369,7 @@ typedef struct sink_api sink_api;
 /* Binds host:port and starts MHD's thread. Opens its own read-only store on data_dir.
  * `ready` (may be NULL) is read for /healthz. */
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
-                         const volatile int *ready, sink_api **out, char *err, size_t errlen);
+                         atomic_int *ready, sink_api **out, char *err, size_t errlen);
 unsigned sink_api_bound_port(const sink_api *a);
 void sink_api_stop(sink_api *a); /* NULL is a no-op */
 
@@ -294,6 +382,9 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
 /* Creates the output topics that are missing (state compacted). */
 pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen);
 pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen);
+/* Before start: the publisher checkpoints the WAL whose size the writer reports in
+ * *wal_frames (sink_store_wal_report), so the writer does not. */
+void sink_outbox_checkpoint_for(sink_outbox *ob, atomic_long *wal_frames);
 /* Tells the publisher that new rows were committed (any thread). */
 void sink_outbox_wake(sink_outbox *ob);
 /* Publishes what is left (bounded by a deadline), then ends the thread. */
@@ -306,7 +397,7 @@ typedef struct sink_loop sink_loop;
 /* st and pf are handed to the loop thread (it alone uses them while it runs); ob may be NULL;
  * *ready is set while partitions are assigned. */
 pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                        sink_store *st, sink_profiles *pf, sink_outbox *ob, volatile int *ready,
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, atomic_int *ready,
                         sink_loop **out, char *err, size_t errlen);
 pr_status sink_loop_start(sink_loop *l, char *err, size_t errlen);
 /* Asks the loop to rescan the profiles directory now (any thread). */

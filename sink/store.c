@@ -17,18 +17,31 @@
 
 #include "sink_internal.h"
 
+/* The writer's cache of interned parameter names (name -> names.id): a full report names
+ * every parameter, and the names of one model repeat on every phone. Open addressing; ids
+ * inserted by a transaction that rolls back would be stale, so a rollback empties it. */
+typedef struct name_slot {
+    char *name;
+    int64_t id;
+} name_slot;
+
+#define NAME_CACHE_MAX (1u << 20)
+
 struct sink_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[Q__COUNT];
+    name_slot *names;
+    size_t ncap, nlen;
 };
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','1');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','2');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
-    " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT);"
+    " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT, digest BLOB,"
+    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
@@ -53,8 +66,27 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
     " version INTEGER NOT NULL);";
 
+/* Schema 1 to 2: the phone row gains the digest and the bounds' counters, computed here for
+ * the phones already stored (the weight approximately: JSON escapes are not counted). The
+ * digest stays NULL: the next full report of each phone compares its rows once. */
+static const char migrate_2_sql[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE phones ADD COLUMN digest BLOB;"
+    "ALTER TABLE phones ADD COLUMN nparams INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE phones ADD COLUMN state_bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE phones SET nparams = (SELECT count(*) FROM params WHERE phone = phones.id),"
+    " state_bytes = (SELECT coalesce(sum(2 * length(CAST(n.name AS BLOB))"
+    "  + length(CAST(p.value AS BLOB)) + coalesce(length(CAST(p.access AS BLOB)), 0) + 12), 0)"
+    "  FROM params p JOIN names n ON n.id = p.name WHERE p.phone = phones.id);"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';"
+    "COMMIT;";
+
 static const char *const sql_text[Q__COUNT] = {
-    [Q_PHONE_GET] = "SELECT id, version, complete, first_seen FROM phones WHERE mac = ?1",
+    /* digest: SHA-256 of the parameter set of the last full report, NULL once a delta changed
+     * it (apply.c); nparams, state_bytes: what the phone holds, kept with every apply so that
+     * the bounds are checked without reading its parameters. */
+    [Q_PHONE_GET] = "SELECT id, version, complete, first_seen, model, firmware, source_at,"
+                    " digest, nparams, state_bytes FROM phones WHERE mac = ?1",
     [Q_PHONE_INSERT] = "INSERT INTO phones(mac, first_seen) VALUES(?1, ?2)",
     /* model/firmware come from the report with the latest received_at that names them, and
      * first_seen is the earliest: the result does not depend on how the config and status
@@ -67,7 +99,8 @@ static const char *const sql_text[Q__COUNT] = {
         "  THEN ?5 ELSE firmware END,"
         " source_at = CASE WHEN (?4 IS NOT NULL OR ?5 IS NOT NULL)"
         "  AND (source_at IS NULL OR ?6 >= source_at) THEN ?6 ELSE source_at END,"
-        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7 WHERE id = ?1",
+        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7, digest = ?8,"
+        " nparams = ?9, state_bytes = ?10 WHERE id = ?1",
     [Q_PHONE_UPDATE_STATUS] =
         "UPDATE phones SET"
         " model = CASE WHEN ?2 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
@@ -80,16 +113,17 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* Parameter names are interned in `names` (an 8800 profile repeats the same ~1,800
      * names on every phone): a params row holds the name's integer id. */
-    [Q_NAME_PUT] = "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING",
-    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1"
-                    " AND name = (SELECT id FROM names WHERE name = ?2)",
-    [Q_PARAM_UPSERT] = "INSERT INTO params(phone, name, value, access)"
-                       " VALUES(?1, (SELECT id FROM names WHERE name = ?2), ?3, ?4)"
+    [Q_NAME_GET] = "SELECT id FROM names WHERE name = ?1",
+    [Q_NAME_INSERT] = "INSERT INTO names(name) VALUES(?1)",
+    /* By name id (sink_store_name_id): what apply.c reads and writes. */
+    [Q_PARAM_GET_ID] = "SELECT value, access FROM params WHERE phone = ?1 AND name = ?2",
+    [Q_PARAM_PUT_ID] = "INSERT INTO params(phone, name, value, access) VALUES(?1, ?2, ?3, ?4)"
                        " ON CONFLICT(phone, name) DO UPDATE SET value = excluded.value,"
                        " access = excluded.access",
-    [Q_PARAM_DELETE] = "DELETE FROM params WHERE phone = ?1"
-                       " AND name = (SELECT id FROM names WHERE name = ?2)",
-    [Q_PARAM_NAMES] = "SELECT n.name, p.value FROM params p JOIN names n ON n.id = p.name"
+    [Q_PARAM_DELETE_ID] = "DELETE FROM params WHERE phone = ?1 AND name = ?2",
+    [Q_PARAM_GET] = "SELECT value, access FROM params WHERE phone = ?1"
+                    " AND name = (SELECT id FROM names WHERE name = ?2)",
+    [Q_PARAM_NAMES] = "SELECT n.name, p.value, p.name FROM params p JOIN names n ON n.id = p.name"
                       " WHERE p.phone = ?1",
     [Q_PARAM_ALL] = "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"
                     " WHERE p.phone = ?1 ORDER BY n.name",
@@ -98,7 +132,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
                         " VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
-                        " VALUES(?1, ?2, (SELECT id FROM names WHERE name = ?3), ?4, ?5)",
+                        " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
     [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND report <= (SELECT report FROM"
                        " changes WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -122,6 +156,38 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_OUTBOX_STATE_NEXT] = "SELECT phone, version FROM outbox_state WHERE phone > ?1"
                             " ORDER BY phone LIMIT ?2",
     [Q_OUTBOX_STATE_DELETE] = "DELETE FROM outbox_state WHERE phone = ?1 AND version <= ?2",
+    /* Read-side documents (query.c), prepared per call on the API's connection. The phone
+     * listing counts parameters from the phone row (kept by apply.c), not the params rows. */
+    [Q_DOC_PHONE_BY_MAC] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                           " status_at, report_id, mac FROM phones WHERE mac = ?1",
+    [Q_DOC_PHONE_BY_ID] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
+                          " status_at, report_id, mac FROM phones WHERE id = ?2",
+    [Q_DOC_PHONE_PARAMS] = "SELECT nparams FROM phones WHERE id = ?1",
+    [Q_DOC_PHONE_DRIFT] = "SELECT count(*) FROM drift WHERE phone = ?1",
+    [Q_DOC_STATUS] = "SELECT report_id, received_at, body FROM status WHERE phone = ?1",
+    [Q_DOC_CHANGES] = "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
+                      " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
+                      " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
+    [Q_DOC_PHONES] = "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
+                     " p.updated_at, p.status_at, p.report_id, p.nparams,"
+                     " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
+                     " FROM phones p WHERE p.mac > ?1"
+                     " AND (?2 < 0 OR p.complete = ?2)"
+                     " AND (?3 IS NULL OR p.model = ?3)"
+                     " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
+                     " ORDER BY p.mac LIMIT ?5",
+    [Q_DOC_DRIFT] =
+        "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
+        " FROM drift d JOIN phones p ON p.id = d.phone"
+        " WHERE (?1 IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
+        " ORDER BY p.mac, d.param LIMIT ?4",
+    [Q_DOC_COUNT_PHONES] = "SELECT count(*) FROM phones",
+    [Q_DOC_COUNT_DRIFT] = "SELECT count(*) FROM drift",
+    [Q_PROFILE_FILES_GET] = "SELECT mac, mtime_ns, size FROM profile_files",
+    [Q_PROFILE_FILES_CLEAR] = "DELETE FROM profile_files",
+    [Q_PROFILE_FILES_PUT] = "INSERT INTO profile_files VALUES(?1, ?2, ?3)",
+    [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
+    [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
 };
 
 static pr_status exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -161,10 +227,21 @@ pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink
              "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
              sync && strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
     if (!readonly) {
-        if ((st = exec(s->db, "PRAGMA journal_mode=WAL;", err, errlen)) != PR_OK)
+        /* journal_size_limit: a WAL that grew during a burst is cut back to 64 MiB when it
+         * restarts, so the store's size on disk returns to its content. */
+        if ((st = exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;", err,
+                       errlen)) != PR_OK)
             goto out;
         if ((st = exec(s->db, schema_sql, err, errlen)) != PR_OK)
             goto out;
+        sqlite3_stmt *probe = NULL;
+        bool old = sqlite3_prepare_v2(s->db, "SELECT digest FROM phones LIMIT 0", -1, &probe,
+                                      NULL) != SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (old && (st = exec(s->db, migrate_2_sql, err, errlen)) != PR_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
     }
     st = exec(s->db, pragmas, err, errlen);
 out:
@@ -175,10 +252,106 @@ out:
     return st;
 }
 
+static void names_clear(sink_store *st)
+{
+    for (size_t i = 0; i < st->ncap; i++)
+        free(st->names[i].name);
+    free(st->names);
+    st->names = NULL;
+    st->ncap = st->nlen = 0;
+}
+
+static size_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static int64_t names_find(const sink_store *st, const char *name)
+{
+    if (!st->ncap)
+        return 0;
+    for (size_t i = name_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
+        if (!st->names[i].name)
+            return 0;
+        if (strcmp(st->names[i].name, name) == 0)
+            return st->names[i].id;
+    }
+}
+
+/* Remembers name -> id; on allocation failure it simply does not (the store still answers). */
+static void names_add(sink_store *st, const char *name, int64_t id)
+{
+    if (st->nlen >= NAME_CACHE_MAX)
+        names_clear(st);
+    if ((st->nlen + 1) * 2 > st->ncap) {
+        size_t cap = st->ncap ? st->ncap * 2 : 4096;
+        name_slot *old = st->names, *n = calloc(cap, sizeof *n);
+        size_t oldcap = st->ncap;
+        if (!n)
+            return;
+        for (size_t i = 0; i < oldcap; i++) {
+            if (!old[i].name)
+                continue;
+            size_t j = name_hash(old[i].name) & (cap - 1);
+            while (n[j].name)
+                j = (j + 1) & (cap - 1);
+            n[j] = old[i];
+        }
+        free(old);
+        st->names = n;
+        st->ncap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return;
+    size_t i = name_hash(name) & (st->ncap - 1);
+    while (st->names[i].name)
+        i = (i + 1) & (st->ncap - 1);
+    st->names[i].name = copy;
+    st->names[i].id = id;
+    st->nlen++;
+}
+
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen)
+{
+    if ((*id = names_find(st, name)) != 0)
+        return PR_OK;
+    sqlite3_stmt *s = sink_store_stmt(st, Q_NAME_GET);
+    if (!s)
+        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+    sink_bind_text(s, 1, name);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (r == SQLITE_DONE && create) {
+        if (!(s = sink_store_stmt(st, Q_NAME_INSERT)))
+            return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+        sink_bind_text(s, 1, name);
+        r = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (r == SQLITE_DONE) {
+            *id = sqlite3_last_insert_rowid(st->db);
+            r = SQLITE_ROW;
+        }
+    }
+    if (r == SQLITE_DONE)
+        return PR_ENOTFOUND;
+    if (r != SQLITE_ROW)
+        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
+    names_add(st, name, *id);
+    return PR_OK;
+}
+
 void sink_store_close(sink_store *st)
 {
     if (!st)
         return;
+    names_clear(st);
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
@@ -188,6 +361,11 @@ void sink_store_close(sink_store *st)
 sqlite3 *sink_store_db(sink_store *st)
 {
     return st->db;
+}
+
+const char *sink_store_sql(sink_sql q)
+{
+    return (unsigned)q < Q__COUNT ? sql_text[q] : NULL;
 }
 
 sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q)
@@ -225,6 +403,7 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 
 void sink_store_rollback(sink_store *st)
 {
+    names_clear(st);
     for (int i = 0; i < Q__COUNT; i++)
         if (st->stmt[i])
             sqlite3_reset(st->stmt[i]);
@@ -235,6 +414,73 @@ void sink_store_rollback(sink_store *st)
 bool sink_store_in_txn(sink_store *st)
 {
     return !sqlite3_get_autocommit(st->db);
+}
+
+pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen)
+{
+    if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return pr_err(PR_ETRANSIENT, err, errlen, "sqlite begin: %s", sqlite3_errmsg(st->db));
+    return PR_OK;
+}
+
+void sink_store_read_end(sink_store *st)
+{
+    sink_store_rollback(st); /* nothing was written: ending the snapshot is all it does */
+}
+
+#define WAL_BACKSTOP_FRAMES 16000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    atomic_store((atomic_long *)arg, (long)frames);
+    if (frames >= WAL_BACKSTOP_FRAMES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+void sink_store_wal_report(sink_store *st, atomic_long *frames)
+{
+    sqlite3_wal_hook(st->db, wal_hook, frames); /* replaces the autocheckpoint */
+}
+
+void sink_store_checkpoint(sink_store *st)
+{
+    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_GET);
+    *key = *value = NULL;
+    if (!s)
+        return PR_EFATAL;
+    sqlite3_bind_int64(s, 1, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *key = strdup(sink_col_text(s, 0));
+        *value = strdup(sink_col_text(s, 1));
+        if (!*key || !*value) {
+            free(*key);
+            free(*value);
+            *key = *value = NULL;
+            r = SQLITE_NOMEM;
+        } else {
+            r = SQLITE_DONE;
+        }
+    }
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? PR_OK : PR_EFATAL;
+}
+
+pr_status sink_store_outbox_count(sink_store *st, int64_t *n)
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_COUNT);
+    int r = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (r == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    if (s)
+        sqlite3_reset(s);
+    return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
 }
 
 int sink_bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -306,8 +552,7 @@ out:
 pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT mac, mtime_ns, size FROM profile_files", -1, &s, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_GET], -1, &s, NULL) != SQLITE_OK)
         return PR_EFATAL;
     while (sqlite3_step(s) == SQLITE_ROW)
         sink_profiles_remember(p, sink_col_text(s, 0), sqlite3_column_int64(s, 1),
@@ -331,10 +576,9 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 {
     sqlite3_stmt *s = NULL;
     pr_status rc = PR_OK;
-    if (exec(st->db, "DELETE FROM profile_files", err, errlen) != PR_OK)
+    if (exec(st->db, sql_text[Q_PROFILE_FILES_CLEAR], err, errlen) != PR_OK)
         return PR_EFATAL;
-    if (sqlite3_prepare_v2(st->db, "INSERT INTO profile_files VALUES(?1, ?2, ?3)", -1, &s, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_PUT], -1, &s, NULL) != SQLITE_OK ||
         sink_profiles_each_file(p, save_file, s) != 0)
         rc = pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sqlite3_errmsg(st->db));
     sqlite3_finalize(s);

@@ -5,10 +5,12 @@
  *
  *   bench_sink [phones=200] [deltas=20000] [batch=100]
  *
- * 1. `phones` full reports of the 8832 profile (565 parameters) through the real path
- *    (sink_event_parse + sink_apply), then bytes per phone: the whole file / phones, and per
- *    table with dbstat, for the state alone (outbox and change history emptied) and with the
- *    change history of those first reports.
+ * 1. first-full: `phones` first full reports of the 8832 profile (565 parameters) through the
+ *    real path (sink_event_parse + sink_event_prepare + sink_apply): each is the phone's
+ *    baseline (no change records), then bytes per phone: the whole file / phones, and per
+ *    table with dbstat, before and after publication.
+ * 1b. unchanged-full: the same full reports again (a reboot of the same fleet): each touches
+ *    the phone row only; the rows written per report are printed (sqlite3_total_changes).
  * 2. `deltas` delta reports of 1..8 parameters each over those phones, `batch` per
  *    transaction, each commit durable: deltas/s and parameter upserts/s.
  * 3. The same (phone, name, value) rows as plain INSERT ... ON CONFLICT DO UPDATE into a
@@ -54,13 +56,6 @@ static char *read_all(const char *path, size_t *len)
         *len = (size_t)n;
     }
     return buf;
-}
-
-/* The record key of an event text: its mac (the sink refuses an unkeyed record). */
-static const char *key_of(const char *text)
-{
-    const char *m = strstr(text, "\"mac\":\"");
-    return m ? m + 7 : "";
 }
 
 static void mac_of(int i, char mac[13])
@@ -113,6 +108,13 @@ static void report_sizes(sqlite3 *db, int phones, const char *title)
     sqlite3_finalize(s);
 }
 
+/* The record key of an event text: its MAC (the sink refuses an unkeyed record). */
+static const char *key_of(const char *text)
+{
+    const char *m = strstr(text, "\"mac\":\"");
+    return m ? m + 7 : "";
+}
+
 int main(int argc, char **argv)
 {
     int phones = argc > 1 ? atoi(argv[1]) : 200;
@@ -147,39 +149,71 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    sink_apply_opts opts = {1000};
+    sink_apply_opts opts = {.changes_keep = 1000};
     sink_apply_result res;
-    sink_event ev;
 
-    /* 1. full reports */
-    double t0 = now_s();
-    for (int i = 0; i < phones; i++) {
+    /* 1. first full reports (generated beforehand, so that only the sink is timed) */
+    char **fulls = calloc((size_t)phones * 2, sizeof *fulls);
+    for (int i = 0; i < phones * 2; i++) {
         char mac[13];
-        mac_of(i, mac);
-        char *text = event_text(mac, "full", i, params, access);
-        if (i % batch == 0)
-            sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(text, strlen(text), false, mac, PR_MAC_LEN, &ev, reason, sizeof reason,
-                             err, sizeof err) != PR_OK ||
-            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
-            fprintf(stderr, "apply: %s %s\n", reason, err);
-            return 1;
-        }
-        sink_event_release(&ev);
-        free(text);
-        if (i % batch == batch - 1 || i == phones - 1)
-            sink_store_commit(st, err, sizeof err);
+        mac_of(i % phones, mac);
+        fulls[i] = event_text(mac, "full", i, params, access);
     }
-    double t_full = now_s() - t0;
-    printf(
-        "\n%d full reports (%zu params each), %d per transaction: %.1f reports/s, %.0f params/s\n",
-        phones, fp.len, batch, phones / t_full, (double)phones * (double)fp.len / t_full);
+    double t0 = 0, t_parse_full = 0, t_full = 0, t_parse_same = 0, t_same = 0;
     sqlite3 *db = sink_store_db(st);
-    report_sizes(db, phones, "store with first-report change history and unpublished outbox");
+    long long rows0 = 0, rows1 = 0;
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            report_sizes(db, phones, "store with the unpublished outbox (state markers)");
+            rows0 = sqlite3_total_changes64(db);
+        }
+        double *tp = round ? &t_parse_same : &t_parse_full, *ta = round ? &t_same : &t_full;
+        for (int i0 = 0; i0 < phones; i0 += batch) {
+            int n = phones - i0 < batch ? phones - i0 : batch;
+            sink_event *evs = calloc((size_t)n, sizeof *evs);
+            /* Parse and prepare (the parse thread's work in the sink), then apply a durable
+             * transaction of them (the writer's), timed apart. */
+            t0 = now_s();
+            for (int k = 0; k < n; k++) {
+                const char *text = fulls[round * phones + i0 + k];
+                if (sink_event_parse(text, strlen(text), false, key_of(text), PR_MAC_LEN, &evs[k],
+                                     reason, sizeof reason, err, sizeof err) != PR_OK ||
+                    sink_event_prepare(&evs[k], err, sizeof err) != PR_OK) {
+                    fprintf(stderr, "parse: %s %s\n", reason, err);
+                    return 1;
+                }
+            }
+            *tp += now_s() - t0;
+            t0 = now_s();
+            sink_store_begin(st, err, sizeof err);
+            for (int k = 0; k < n; k++) {
+                if (sink_apply(st, NULL, &opts, &evs[k], &res, err, sizeof err) != PR_OK ||
+                    res.changes || res.unchanged != (round == 1)) {
+                    fprintf(stderr, "apply: %s\n", err);
+                    return 1;
+                }
+                sink_store_offset_put(st, "bench.config", 0, round * phones + i0 + k + 1, err,
+                                      sizeof err);
+            }
+            sink_store_commit(st, err, sizeof err);
+            *ta += now_s() - t0;
+            for (int k = 0; k < n; k++)
+                sink_event_release(&evs[k]);
+            free(evs);
+        }
+    }
+    rows1 = sqlite3_total_changes64(db);
+    printf("\nfirst-full: %d first full reports (%zu params each), %d per durable transaction:\n"
+           "  parse thread (validate + digest): %.1f reports/s\n"
+           "  writer thread: %.1f reports/s, %.0f params/s\n",
+           phones, fp.len, batch, phones / t_parse_full, phones / t_full,
+           (double)phones * (double)fp.len / t_full);
+    printf("unchanged-full: the same %d full reports again:\n"
+           "  parse thread (validate + digest): %.1f reports/s\n"
+           "  writer thread: %.1f reports/s, %.1f rows written per report (phone row + offset)\n",
+           phones, phones / t_parse_same, phones / t_same, (double)(rows1 - rows0) / phones);
     sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
-    report_sizes(db, phones, "store after publication (state + change history)");
-    sqlite3_exec(db, "DELETE FROM changes; DELETE FROM reports; VACUUM;", NULL, NULL, NULL);
-    report_sizes(db, phones, "state alone (phones + params)");
+    report_sizes(db, phones, "state after publication (phones + params)");
 
     /* 2. deltas through the sink's path. Pre-generated so that only the sink is timed. */
     char **texts = calloc((size_t)deltas, sizeof *texts);
@@ -210,34 +244,47 @@ int main(int argc, char **argv)
             rows_value[nrows] = strdup(value);
             nrows++;
         }
-        texts[d] = event_text(mac, "delta", phones + d, dp, da);
+        texts[d] = event_text(mac, "delta", 2 * phones + d, dp, da);
         json_decref(dp);
         json_decref(da);
     }
     row_start[deltas] = nrows;
     unsigned long long upserts = 0, changes = 0;
+    /* Parsing is timed apart: in the sink it runs on the parse thread, beside the writer. */
+    sink_event *evs = calloc((size_t)deltas, sizeof *evs);
+    t0 = now_s();
+    for (int d = 0; d < deltas; d++)
+        if (sink_event_parse(texts[d], strlen(texts[d]), false, key_of(texts[d]), PR_MAC_LEN,
+                             &evs[d], reason, sizeof reason, err, sizeof err) != PR_OK ||
+            sink_event_prepare(&evs[d], err, sizeof err) != PR_OK) {
+            fprintf(stderr, "parse: %s %s\n", reason, err);
+            return 1;
+        }
+    double t_parse = now_s() - t0;
     t0 = now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sink_store_begin(st, err, sizeof err);
-        if (sink_event_parse(texts[d], strlen(texts[d]), false, key_of(texts[d]), PR_MAC_LEN, &ev,
-                             reason, sizeof reason, err, sizeof err) != PR_OK ||
-            sink_apply(st, NULL, &opts, &ev, &res, err, sizeof err) != PR_OK) {
-            fprintf(stderr, "apply: %s %s\n", reason, err);
+        if (sink_apply(st, NULL, &opts, &evs[d], &res, err, sizeof err) != PR_OK) {
+            fprintf(stderr, "apply: %s\n", err);
             return 1;
         }
         upserts += res.upserts;
         changes += res.changes;
-        sink_event_release(&ev);
-        sink_store_offset_put(st, "bench.config", 0, d + 1, err, sizeof err);
+        sink_store_offset_put(st, "bench.config", 0, 2 * phones + d + 1, err, sizeof err);
         if (d % batch == batch - 1 || d == deltas - 1)
             sink_store_commit(st, err, sizeof err);
     }
     double t_sink = now_s() - t0;
-    printf("\n%d deltas (1..8 params, %llu upserts, %llu changes), %d per durable "
-           "transaction:\n  sink path (validate + apply + history + outbox + offsets): "
-           "%.0f deltas/s, %.0f params upserted/s\n",
-           deltas, upserts, changes, batch, deltas / t_sink, (double)upserts / t_sink);
+    for (int d = 0; d < deltas; d++)
+        sink_event_release(&evs[d]);
+    free(evs);
+    printf("\ndelta: %d deltas (1..8 params, %llu upserts, %llu changes), %d per durable "
+           "transaction:\n  parse thread (validate + prepare): %.0f deltas/s\n"
+           "  writer thread (apply + history + outbox + offsets): %.0f deltas/s, %.0f params "
+           "upserted/s\n",
+           deltas, upserts, changes, batch, deltas / t_parse, deltas / t_sink,
+           (double)upserts / t_sink);
 
     /* 3. bare SQLite upserts of the same rows, same batch of reports, same durability. */
     sqlite3 *bare = NULL;
@@ -281,9 +328,9 @@ int main(int argc, char **argv)
     double t_bare = now_s() - t0;
     printf("  bare SQLite upsert loop of the same %zu rows, %d commits: %.0f rows/s\n", nrows,
            (deltas + batch - 1) / batch, (double)nrows / t_bare);
-    printf("  ratio sink/bare (params upserted per second): %.2f; the sink takes %.1fx the time, "
-           "writing per row also a change row and an outbox record, per report the phone row, "
-           "the state marker and the offset\n",
+    printf("  ratio writer/bare (params upserted per second): %.2f; the writer takes %.1fx the "
+           "time, writing per row also a change row and an outbox record, per report the phone "
+           "row, the state marker and the offset\n",
            ((double)upserts / t_sink) / ((double)nrows / t_bare), t_sink / t_bare);
     sqlite3_finalize(up);
     sqlite3_close(bare);
@@ -291,6 +338,9 @@ int main(int argc, char **argv)
     sink_store_close(st);
     for (int d = 0; d < deltas; d++)
         free(texts[d]);
+    for (int i = 0; i < phones * 2; i++)
+        free(fulls[i]);
+    free(fulls);
     for (size_t i = 0; i < nrows; i++)
         free(rows_value[i]);
     free(texts);

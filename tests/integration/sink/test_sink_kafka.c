@@ -78,12 +78,18 @@ static void model_change(model *m, const char *mac, long version, const char *pa
                                   via, "version", (int)version));
 }
 
+/* DESIGN section 3: a change is a new value against a known previous one. The first report is
+ * the baseline; while a phone is incomplete, a name it never reported has no known previous
+ * value. content_version is the version of the last report that changed what the state record
+ * holds (the sink publishes the state again only then). */
 static void model_apply(model *m, const char *mac, bool full, json_t *params, json_t *access,
                         const char *at, const char *report_id)
 {
     json_t *p = phone_of(m, mac), *mp = json_object_get(p, "params");
     json_t *ma = json_object_get(p, "access");
     long version = (long)json_integer_value(json_object_get(p, "version")) + 1;
+    bool known = json_is_true(json_object_get(p, "complete"));
+    bool changed = version == 1 || (full && !known);
     const char *via = full ? "full" : "delta";
     const char *k;
     json_t *v, *tmp;
@@ -96,22 +102,27 @@ static void model_apply(model *m, const char *mac, bool full, json_t *params, js
                 model_change(m, mac, version, k, json_string_value(v), NULL, at, report_id, via);
                 json_object_del(ma, k);
                 json_object_del(mp, k);
+                changed = true;
             }
         }
     }
     json_object_foreach(params, k, v)
     {
         json_t *old = json_object_get(mp, k);
-        if (!old || strcmp(json_string_value(old), json_string_value(v)) != 0)
+        if (old ? strcmp(json_string_value(old), json_string_value(v)) != 0 : known)
             model_change(m, mac, version, k, old ? json_string_value(old) : NULL,
                          json_string_value(v), at, report_id, via);
+        json_t *a = json_object_get(access, k), *olda = json_object_get(ma, k);
+        if (!old || !json_equal(old, v) || (a ? !olda || !json_equal(a, olda) : olda != NULL))
+            changed = true;
         json_object_set(mp, k, v);
-        json_t *a = json_object_get(access, k);
         if (a)
             json_object_set(ma, k, a);
         else
             json_object_del(ma, k);
     }
+    if (changed)
+        json_object_set_new(p, "content_version", json_integer(version));
     /* Drift of the one intended parameter. */
     json_t *actual = json_object_get(mp, m->intended_name);
     bool now = actual && !masked(json_string_value(actual)) &&
@@ -345,7 +356,7 @@ static char *dump_store(const char *data_dir)
 {
     static const char *const queries[] = {
         "SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
-        " report_id FROM phones ORDER BY mac",
+        " report_id, hex(digest), nparams, state_bytes FROM phones ORDER BY mac",
         "SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
         " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
         "SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
@@ -731,8 +742,14 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     {
         json_t *s = json_object_get(last, mac);
         assert_non_null(s);
-        assert_true(json_equal(json_object_get(s, "version"), json_object_get(p, "version")));
+        /* Rendered after the last report that changed the state, before or after the reports
+         * that changed nothing (those do not publish it again). */
+        json_int_t v = json_integer_value(json_object_get(s, "version"));
+        assert_true(v >= json_integer_value(json_object_get(p, "content_version")));
+        assert_true(v <= json_integer_value(json_object_get(p, "version")));
         assert_true(json_equal(json_object_get(s, "params"), json_object_get(p, "params")));
+        assert_true(json_equal(json_object_get(s, "access"), json_object_get(p, "access")));
+        assert_true(json_equal(json_object_get(s, "complete"), json_object_get(p, "complete")));
     }
     json_decref(last);
     json_decref(states);
@@ -846,12 +863,105 @@ static void test_sink_killed_mid_batch_resumes_without_loss_or_double_apply(void
     free(prefix);
 }
 
+/* ---- a state record larger than the state topic takes ------------------------------------ */
+
+/* A config value as the generator writes it, with this phone and these params. */
+static char *full_report(const char *mac, const char *rid, const char *at, json_t *params)
+{
+    json_t *ev =
+        json_pack("{ss ss ss ss ss ss s{ss ss} sO s{} s{si si}}", "schema", PR_SCHEMA_CONFIG, "mac",
+                  mac, "kind", "full", "report_id", rid, "received_at", at, "encryption", "none",
+                  "source", "model", "CP-8832-3PCC", "firmware", "12.0.1", "params", params,
+                  "access", "raw", "partition", 0, "offset", 0);
+    char *text = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    return text;
+}
+
+static long long metric_value(unsigned port, const char *series)
+{
+    char *body = NULL;
+    assert_int_equal(http_get(port, "/metrics", &body), 200);
+    const char *at = strstr(body, series);
+    long long v = at ? atoll(at + strlen(series)) : -1;
+    free(body);
+    return v;
+}
+
+/* Before: the publisher retried a state record the broker refuses (Message size too large)
+ * every few hundred milliseconds for ever; the outbox never drained. Now the refusal is
+ * counted and logged once and the record dropped: the outbox drains, later states go out. */
+static void test_state_record_the_topic_refuses_is_counted_once_not_retried(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkbig");
+    char *dir = ts_mkdtemp("sink-big");
+    char data[4200], topic[256], err[512];
+    producer pr;
+    snprintf(data, sizeof data, "%s/data", dir);
+    producer_open(&pr, prefix);
+    /* The operator created the state topic with a small record limit. */
+    pr_topic_name(prefix, PR_TOPIC_STATE, topic, sizeof topic);
+    const char *names[] = {topic};
+    const char *configs[] = {"cleanup.policy", "compact", "max.message.bytes", "20000", NULL};
+    assert_int_equal(pr_kafka_ensure_topics(pr.rk, names, 1, 1, configs, 30000, err, sizeof err),
+                     PR_OK);
+    /* A: about 90 KB of state that does not compress below the limit; B: small. */
+    json_t *big = json_object(), *small = json_pack("{ss}", "Display_Name_1_", "Bob");
+    for (int i = 0; i < 1200; i++) {
+        char name[32], value[65];
+        snprintf(name, sizeof name, "Param_%d_", i);
+        for (int k = 0; k < 64; k++)
+            value[k] = "0123456789abcdef"[rnd(16)];
+        value[64] = '\0';
+        json_object_set_new(big, name, json_string(value));
+    }
+    char *a = full_report("00562b0a0001", "a1", "2026-11-24T10:00:00.000Z", big);
+    char *b1 = full_report("00562b0a0002", "b1", "2026-11-24T10:00:01.000Z", small);
+    produce(&pr, pr.topic_config, "00562b0a0001", a);
+    produce(&pr, pr.topic_config, "00562b0a0002", b1);
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    inproc ip;
+    inproc_start(&ip, prefix, data, NULL, "sink-big");
+    unsigned port = sink_api_port(ip.snk);
+    wait_applied(data, 2); /* both applied and the outbox empty: fails while it retries */
+    const char *refused = "phonereport_sink_publish_refused_total{topic=\"state\"} ";
+    assert_int_equal(metric_value(port, refused), 1);
+    /* A later state of B goes out; the refusal is not repeated. */
+    json_object_set_new(small, "Display_Name_1_", json_string("Carol"));
+    char *b2 = full_report("00562b0a0002", "b2", "2026-11-24T10:00:02.000Z", small);
+    produce(&pr, pr.topic_config, "00562b0a0002", b2);
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    wait_applied(data, 3);
+    assert_int_equal(metric_value(port, refused), 1);
+    inproc_stop(&ip);
+    producer_close(&pr);
+
+    json_t *states = read_topic(topic, 2);
+    assert_int_equal(json_array_size(states), 2);
+    size_t i;
+    json_t *r;
+    json_array_foreach(states, i, r)
+        assert_string_equal(json_string_value(json_object_get(r, "key")), "00562b0a0002");
+    json_decref(states);
+    json_decref(big);
+    json_decref(small);
+    free(a);
+    free(b1);
+    free(b2);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 int main(void)
 {
     ts_brokers();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
+        cmocka_unit_test(test_state_record_the_topic_refuses_is_counted_once_not_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

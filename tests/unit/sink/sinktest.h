@@ -69,7 +69,7 @@ static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *
     if (rc != PR_OK)
         fail_msg("event rejected: %s %s", reason, err);
     assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);
-    sink_apply_opts opts = {1000};
+    sink_apply_opts opts = {.changes_keep = 1000};
     rc = sink_apply(st, pf, &opts, &ev, &res, err, sizeof err);
     if (rc != PR_OK)
         fail_msg("apply: %s", err);

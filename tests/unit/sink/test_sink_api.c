@@ -19,7 +19,7 @@ typedef struct fx {
     sink_profiles *pf;
     sink_api *api;
     pr_metrics *m;
-    int ready;
+    atomic_int ready;
     unsigned port;
 } fx;
 
@@ -39,6 +39,13 @@ static int setup(void **state)
     snprintf(path, sizeof path, "%s/data", f->dir);
     if (sink_store_open(path, false, "normal", &f->st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
+    /* MAC's baseline, then a full report that changes its four values (four changes). */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
+                          "{\"Display_Name_1_\":\"Bob\",\"Admin_Passwd\":\"***\","
+                          "\"Dial_Plan_1_\":\"(xx)\",\"Empty\":\"e\"}",
+                          NULL),
+                false);
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
                           "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
@@ -131,7 +138,7 @@ static void test_config_answers_exactly_the_documented_shape(void **state)
     fx *f = *state;
     json_t *doc = get_json(f, "/v1/phones/" MAC "/config", 200);
     json_t *want = json_loads(
-        "{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,\"model\":\"CP-8832-3PCC\","
+        "{\"mac\":\"" MAC "\",\"version\":2,\"complete\":true,\"model\":\"CP-8832-3PCC\","
         "\"firmware\":\"12.0.1\",\"params\":{\"Display_Name_1_\":\"Alice\","
         "\"Admin_Passwd\":\"****\",\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"},"
         "\"access\":{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}}",

@@ -209,8 +209,8 @@ static void test_full_report_removes_vanished_params_as_changes_to_null(void **s
                 false);
     assert_null(param(f, MAC, "B"));
     json_t *changes = outbox(f, PR_TOPIC_CHANGES);
-    assert_int_equal(json_array_size(changes), 3); /* A and B added, then B removed */
-    json_t *last = json_array_get(changes, 2);
+    assert_int_equal(json_array_size(changes), 1); /* the first report is the baseline */
+    json_t *last = json_array_get(changes, 0);
     json_t *want = json_loads("{\"schema\":\"phonereport.changes/1\",\"mac\":\"" MAC "\","
                               "\"param\":\"B\",\"old\":\"2\",\"new\":null,"
                               "\"at\":\"2026-11-24T17:01:00.000Z\",\"report_id\":\"r2\","
@@ -257,7 +257,7 @@ static void test_change_history_is_pruned_by_whole_reports(void **state)
 {
     fx *f = *state;
     char err[256], reason[64];
-    sink_apply_opts opts = {5};
+    sink_apply_opts opts = {.changes_keep = 5};
     for (int v = 1; v <= 64; v++) {
         char params[128], at[40];
         sink_event ev;
@@ -284,6 +284,237 @@ static void test_change_history_is_pruned_by_whole_reports(void **state)
     assert_int_equal(json_integer_value(json_object_get(first, "version")), 63);
     assert_string_equal(json_string_value(json_object_get(first, "old")), "a62");
     json_decref(doc);
+}
+
+/* DESIGN section 3: a phone's first report is its baseline; the state record carries it. */
+static void test_first_report_is_a_baseline_and_emits_no_change(void **state)
+{
+    fx *f = *state;
+    char *t = ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                        "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL);
+    sink_apply_result res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 0);
+    assert_int_equal(res.upserts, 3);
+    assert_true(res.published);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM changes"), 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 0);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 1);
+    /* Once complete, a new name is a change from null (it was known to be absent). */
+    t = ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
+                  "{\"A\":\"9\",\"B\":\"2\",\"C\":\"3\",\"D\":\"4\"}", NULL);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 2);
+    json_t *changes = outbox(f, PR_TOPIC_CHANGES);
+    assert_int_equal(json_array_size(changes), 2);
+    assert_true(json_is_null(json_object_get(json_array_get(changes, 1), "old")));
+    json_decref(changes);
+
+    /* A phone whose first report is a delta: a baseline too, and while it is incomplete a
+     * name it never reported has no known previous value; a reported one has. */
+    t = ev_config(MAC2, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 0);
+    t = ev_config(MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"2\",\"B\":\"x\"}",
+                  NULL);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_int_equal(res.changes, 1); /* A: 1 -> 2; B unknown before */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM changes"), 3);
+}
+
+/* Total rows changed by a statement of this connection so far (sqlite3_total_changes). */
+static long long rows_written(fx *f)
+{
+    return (long long)sqlite3_total_changes(sink_store_db(f->st));
+}
+
+static void test_identical_full_report_touches_only_the_phone_row(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    write_profile(f, "default.xml", "<flat-profile><P7>other</P7></flat-profile>");
+    rescan(f);
+    /* 200 parameters, then the same set in reverse order (the digest is of the set). */
+    json_t *p = json_object(), *a = json_object(), *rp = json_object(), *ra = json_object();
+    for (int i = 0; i < 200; i++) {
+        char n[16], v[16];
+        snprintf(n, sizeof n, "P%d", i);
+        snprintf(v, sizeof v, "v%d", i * 7);
+        json_object_set_new(p, n, json_string(v));
+        json_object_set_new(a, n, json_string(i % 2 ? "rw" : "na"));
+    }
+    for (int i = 199; i >= 0; i--) {
+        char n[16];
+        snprintf(n, sizeof n, "P%d", i);
+        json_object_set(rp, n, json_object_get(p, n));
+        json_object_set(ra, n, json_object_get(a, n));
+    }
+    char *ps = json_dumps(p, JSON_COMPACT), *as = json_dumps(a, JSON_COMPACT);
+    char *rps = json_dumps(rp, JSON_COMPACT), *ras = json_dumps(ra, JSON_COMPACT);
+    apply_owned(f->st, f->pf, ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", ps, as),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
+    long long drift_records = q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6");
+
+    long long before = rows_written(f);
+    char *t = ev_config(MAC, "full", "r2", "2026-11-24T17:05:00.000Z", rps, ras);
+    sink_apply_result res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_true(res.unchanged);
+    assert_false(res.published);
+    assert_int_equal(res.changes, 0);
+    assert_int_equal(res.upserts, 0);
+    assert_int_equal(res.version, 2);
+    assert_int_equal(rows_written(f) - before, 1); /* the phone row, nothing else */
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 1); /* not republished */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), drift_records);
+    json_t *doc = NULL;
+    assert_int_equal(sink_query_phone(f->st, MAC, &doc, err, sizeof err), PR_OK);
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 2);
+    assert_string_equal(json_string_value(json_object_get(doc, "updated_at")),
+                        "2026-11-24T17:05:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(doc, "report_id")), "r2");
+    json_decref(doc);
+
+    /* One access attribute differs: not identical, compared row by row, no value change. */
+    json_object_set_new(ra, "P3", json_string("ro"));
+    free(ras);
+    ras = json_dumps(ra, JSON_COMPACT);
+    before = rows_written(f);
+    t = ev_config(MAC, "full", "r3", "2026-11-24T17:06:00.000Z", rps, ras);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_false(res.unchanged);
+    assert_true(res.published);
+    assert_int_equal(res.upserts, 1);
+    assert_int_equal(res.changes, 0);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 3);
+
+    /* Identical again, but the phone now runs other firmware: the state record changes, so it
+     * is published again (still one row written besides the marker). */
+    sink_event ev;
+    t = ev_config(MAC, "full", "r4", "2026-11-24T17:07:00.000Z", rps, ras);
+    json_t *o = json_loads(t, 0, NULL);
+    free(t);
+    json_object_set_new(json_object_get(o, "source"), "firmware", json_string("12.1.1"));
+    t = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                      sizeof reason, err, sizeof err),
+                     PR_OK);
+    before = rows_written(f);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
+    free(t);
+    assert_true(res.unchanged);
+    assert_true(res.published);
+    assert_int_equal(rows_written(f) - before, 2);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 4);
+
+    /* A delta that changes a row: the next identical full report compares its rows once. */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r5", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}", NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT digest IS NULL FROM phones"), 1);
+    t = ev_config(MAC, "full", "r6", "2026-11-24T17:09:00.000Z", rps, ras);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_false(res.unchanged);
+    assert_int_equal(res.changes, 1);
+    assert_string_equal(param(f, MAC, "P1"), "v7");
+    free(ps);
+    free(as);
+    free(rps);
+    free(ras);
+    json_decref(p);
+    json_decref(a);
+    json_decref(rp);
+    json_decref(ra);
+}
+
+/* Applies text with bounds; returns the status (the transaction is committed either way, as
+ * the consumer loop does for a refused report). */
+static pr_status apply_bounded(fx *f, char *text, long long max_params, long long max_bytes)
+{
+    sink_event ev;
+    sink_apply_result res;
+    char reason[64], err[256];
+    sink_apply_opts opts = {
+        .changes_keep = 1000, .max_params = max_params, .max_state_bytes = max_bytes};
+    char key[PR_MAC_LEN + 1];
+    assert_int_equal(sink_event_parse(text, strlen(text), false, ev_key(text, key), PR_MAC_LEN, &ev,
+                                      reason, sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    pr_status rc = sink_apply(f->st, f->pf, &opts, &ev, &res, err, sizeof err);
+    if (rc == PR_EINVAL)
+        assert_non_null(strstr(err, "sink-max-"));
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
+    free(text);
+    return rc;
+}
+
+static void test_report_beyond_the_bounds_is_refused_and_the_state_kept(void **state)
+{
+    fx *f = *state;
+    long long before = rows_written(f);
+    /* A first report over the bound: not even the phone row is written. */
+    assert_int_equal(
+        apply_bounded(f,
+                      ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                                "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\",\"D\":\"4\"}", NULL),
+                      3, 0),
+        PR_EINVAL);
+    assert_int_equal(rows_written(f), before);
+    assert_int_equal(apply_bounded(f,
+                                   ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
+                                             "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL),
+                                   3, 0),
+                     PR_OK);
+    /* A delta adding a fourth name is refused; one replacing values is not (exact count). */
+    before = rows_written(f);
+    assert_int_equal(apply_bounded(f,
+                                   ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z",
+                                             "{\"A\":\"x\",\"E\":\"5\"}", NULL),
+                                   3, 0),
+                     PR_EINVAL);
+    assert_int_equal(rows_written(f), before);
+    assert_string_equal(param(f, MAC, "A"), "1");
+    assert_int_equal(apply_bounded(f,
+                                   ev_config(MAC, "delta", "r4", "2026-11-24T17:03:00.000Z",
+                                             "{\"A\":\"x\",\"B\":\"y\",\"C\":\"z\"}", NULL),
+                                   3, 0),
+                     PR_OK);
+    assert_int_equal(q_int(f->st, "SELECT version FROM phones"), 2);
+    assert_int_equal(q_int(f->st, "SELECT nparams FROM phones"), 3);
+    /* The state's size: a value that would take the record past the bound is refused, and the
+     * stored weight follows the values that replace each other. */
+    long long w = q_int(f->st, "SELECT state_bytes FROM phones");
+    assert_int_equal(w, sink_param_weight("A", "x", NULL) + sink_param_weight("B", "y", NULL) +
+                            sink_param_weight("C", "z", NULL));
+    char big[2100], params[2200];
+    memset(big, 'v', 2000);
+    big[2000] = '\0';
+    snprintf(params, sizeof params, "{\"B\":\"%s\"}", big);
+    assert_int_equal(
+        apply_bounded(f, ev_config(MAC, "delta", "r5", "2026-11-24T17:04:00.000Z", params, NULL), 0,
+                      3000),
+        PR_EINVAL);
+    assert_string_equal(param(f, MAC, "B"), "y");
+    assert_int_equal(
+        apply_bounded(f, ev_config(MAC, "delta", "r6", "2026-11-24T17:05:00.000Z", params, NULL), 0,
+                      4000),
+        PR_OK);
+    assert_int_equal(q_int(f->st, "SELECT state_bytes FROM phones"),
+                     w - sink_param_weight("B", "y", NULL) + sink_param_weight("B", big, NULL));
+    /* A value whose JSON escapes make it bigger weighs what the record will take. */
+    assert_int_equal(sink_param_weight("a\"b", "\n\x01", "rw"), 4 + 8 + 6 + 4 + 2 + 6);
 }
 
 static void test_status_replaces_the_latest_status_without_a_version(void **state)
@@ -375,7 +606,7 @@ static void test_offsets_commit_and_roll_back_with_the_state(void **state)
     assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), 8);
     assert_string_equal(param(f, MAC, "A"), "1");
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox"), 0); /* baseline */
     assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 1);
     sink_event_release(&ev);
     free(t);
@@ -751,8 +982,12 @@ static void test_emitted_records_match_their_schemas(void **state)
                           "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}"),
                 false);
     apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:02:00.000Z", "{}"), true);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r3", "2026-11-24T17:03:00.000Z", "{\"C\":\"d\"}", NULL),
+                false);
     json_t *changes = outbox(f, PR_TOPIC_CHANGES), *drift = outbox(f, PR_TOPIC_DRIFT);
-    assert_true(json_array_size(changes) >= 4);
+    /* B removed by the full report (A and C were unknown before it: no change), C by r3. */
+    assert_int_equal(json_array_size(changes), 2);
     assert_int_equal(json_array_size(drift), 2);
     snprintf(path, sizeof path, "%s/changes.jsonl", f->dir);
     dump_lines(changes, path);
@@ -870,6 +1105,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delta_upserts_only_what_it_carries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_report_removes_vanished_params_as_changes_to_null,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_report_is_a_baseline_and_emits_no_change, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_identical_full_report_touches_only_the_phone_row,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_beyond_the_bounds_is_refused_and_the_state_kept,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
                                         setup, teardown),

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# bootstorm.sh - a carrier's boot storm end to end: how many phones per second reach an exact
+# state in the sink, the first time a fleet boots and when the same fleet boots again.
+#
+# Starts the project's Kafka broker (tests/kafka/broker.sh), then `phonereport ingest`, one
+# `phonereport decode` and `phonereport sink` as separate processes (a Release build). Round 1:
+# `phonereport-sim play` boots N phones as fast as the edge takes them (--rate 0), each sending
+# a full report of the real 8832 profile and a status report; the round ends when
+# `phonereport-sim verify` finds the sink's API exact and the sink has applied every record.
+# Round 2: the same fleet (same seed: same MACs, same configurations) boots again; the round
+# ends when the sink has applied all of those records too (verify is exact all along: nothing
+# changed). Then the sink and the decoder stop, and a fresh decoder (new group and
+# transactional id, same raw topic) decodes every raw record of both rounds alone: the
+# decoder's throughput on the same records, the baseline of the end-to-end rate.
+#
+# Prints, in one run: the edge's acceptance rate (uploads/s while play ran), phones/s until
+# the state is exact for each round, the decoder-alone rate in phones/s (2 records a phone)
+# and the ratio end-to-end/decoder, and the store's bytes per phone (sink.db + WAL) at its
+# peak during each round and at rest after it (sampled every 0.5 s; at rest = the outbox
+# drained and nothing applied for a second).
+#
+# A benchmark, not a test (not in ctest). Every process it starts is stopped on every exit
+# path (EXIT/INT/TERM trap).
+#
+#   tests/bench/e2e/bootstorm.sh [PHONES=20000]
+#
+# Environment: PHONEREPORT_BIN, PHONEREPORT_SIM (default: a Release build in build-bench-e2e/,
+# built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_TIMEOUT_S
+# (per round, default 1800), PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation, the full JIT
+# of a production broker), BOOTSTORM_KEEP=1 keeps the work directory and logs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+phones=${1:-20000}
+workers=${BOOTSTORM_WORKERS:-32}
+timeout_s=${BOOTSTORM_TIMEOUT_S:-1800}
+export PR_KAFKA_JVM_OPTS=${PR_KAFKA_JVM_OPTS:--XX:+TieredCompilation}
+
+for tool in curl python3 kcat; do
+    command -v "$tool" >/dev/null || { echo "bootstorm: $tool not found" >&2; exit 1; }
+done
+bin=${PHONEREPORT_BIN:-}
+sim=${PHONEREPORT_SIM:-}
+if [ -z "$bin" ] || [ -z "$sim" ]; then
+    build="$repo/build-bench-e2e"
+    bin=${bin:-$build/phonereport}
+    sim=${sim:-$build/phonereport-sim}
+    if [ ! -x "$bin" ] || [ ! -x "$sim" ]; then
+        echo "bootstorm: building a Release phonereport and phonereport-sim in $build" >&2
+        cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPR_SANITIZE=OFF \
+            >/dev/null
+        ninja -C "$build" -j2 phonereport phonereport-sim >/dev/null
+    fi
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pr-bootstorm-XXXXXX")
+declare -A pids=()
+sampler_pid=""
+PR_KAFKA_DIR=""
+cleanup() {
+    local rc=$? name p i
+    [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+    for name in "${!pids[@]}"; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
+    for name in "${!pids[@]}"; do
+        p=${pids[$name]}
+        for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    [ -n "$sampler_pid" ] && wait "$sampler_pid" 2>/dev/null
+    [ -n "$PR_KAFKA_DIR" ] && "$repo/tests/kafka/broker.sh" stop "$PR_KAFKA_DIR" || true
+    if [ "$rc" -ne 0 ]; then
+        echo "bootstorm: FAILED (exit $rc); log tails:" >&2
+        for f in "$work"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $(basename "$f")" >&2
+            tail -n 10 "$f" >&2
+        done
+    fi
+    if [ "${BOOTSTORM_KEEP:-0}" = 1 ]; then
+        echo "bootstorm: work directory kept: $work" >&2
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+die() { echo "bootstorm: $*" >&2; exit 1; }
+say() { echo "bootstorm: $(date +%T) $*" >&2; }
+now() { date +%s.%N; }
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
+check_alive() {
+    local name
+    for name in "${!pids[@]}"; do
+        kill -0 "${pids[$name]}" 2>/dev/null || die "$name exited unexpectedly (see $name.log)"
+    done
+}
+wait_until() { # seconds description cmd...
+    local end=$((SECONDS + $1)) what=$2
+    shift 2
+    until "$@"; do
+        check_alive
+        [ $SECONDS -lt $end ] || die "timed out after $((end - SECONDS + $1))s waiting for $what"
+        sleep 0.2
+    done
+}
+# metric PORT NAME [LABEL-MATCH]: the sum of a metric's series (0 when absent).
+metric() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+        awk -v n="$2" -v l="${3:-}" '
+            { split($1, a, "{") }
+            a[1] == n && (l == "" || index($1, l) > 0) { s += $2 }
+            END { printf "%d\n", s }'
+}
+store_bytes() { du -sb --apparent-size "$work/sink-data" 2>/dev/null | awk '{ print $1 }'; }
+
+say "work $work; $phones phones; starting Kafka"
+eval "$(PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-1g} "$repo/tests/kafka/broker.sh" start)"
+brokers=$PHONEREPORT_TEST_BROKERS
+prefix="boot$$."
+seed=$((RANDOM * 32768 + RANDOM))
+ingest_port=$(free_port)
+api_port=$(free_port)
+dec_port=$(free_port)
+common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level warn)
+
+"$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >"$work/ingest.log" 2>&1 &
+pids[ingest]=$!
+"$bin" decode "${common[@]}" --decoder-group "${prefix}decoder" \
+    --decoder-transactional-id "${prefix}decoder-1" >"$work/decoder.log" 2>&1 &
+pids[decoder]=$!
+"$bin" sink "${common[@]}" --api-listen "127.0.0.1:$api_port" --data-dir "$work/sink-data" \
+    --sink-group "${prefix}sink" >"$work/sink.log" 2>&1 &
+pids[sink]=$!
+wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
+wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
+
+# The store's size on disk every 0.5 s, with a round marker written by the rounds below.
+echo 0 >"$work/round"
+(
+    while :; do
+        printf '%s %s\n' "$(cat "$work/round")" "$(store_bytes)" >>"$work/sizes"
+        sleep 0.5
+    done
+) &
+sampler_pid=$!
+
+applied() { # config + status reports the sink applied, and refused or invalid ones
+    echo $(($(metric "$api_port" phonereport_sink_applied_reports_total) +
+        $(metric "$api_port" phonereport_sink_invalid_events_total)))
+}
+applied_ge() { [ "$(applied)" -ge "$1" ]; }
+at_rest() { # the outbox is empty and the sink applied `want` records
+    applied_ge "$1" && [ "$(metric "$api_port" phonereport_sink_outbox_pending)" = 0 ]
+}
+
+# round N: plays the fleet, waits until the sink is exact and applied every record; prints
+# "accepted_per_s phones_per_s" into $work/roundN.
+round() {
+    local n=$1 want=$((2 * phones * $1)) t0 t1 t2 accepted
+    echo "$n" >"$work/round"
+    say "round $n: playing $phones phones (full + status each, --rate 0)"
+    t0=$(now)
+    "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
+        --duration-s 1 --rate 0 --deltas 0 --status-every-s 0 --method mixed --encrypt none \
+        --workers "$workers" --quiet --expect-out "$work/expect.json" \
+        --stats-out "$work/play$n.json" >"$work/play$n.log" 2>&1 ||
+        die "round $n: some uploads were not acknowledged (play$n.log)"
+    t1=$(now)
+    accepted=$(python3 -c "import json,sys; s=json.load(open('$work/play$n.json'));
+print(s['ok_full'] + s['ok_delta'] + s['ok_status'])")
+    "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect.json" \
+        --timeout-s "$timeout_s" >"$work/verify$n.log" 2>&1 ||
+        die "round $n: verify found mismatches (verify$n.log)"
+    wait_until "$timeout_s" "round $n: the sink to apply $want records" applied_ge "$want"
+    t2=$(now)
+    python3 -c "print(f'{$accepted / ($t1 - $t0):.0f} {$phones / ($t2 - $t0):.1f} {$t2 - $t0:.1f}')" \
+        >"$work/round$n"
+    say "round $n: exact after $(cut -d' ' -f3 "$work/round$n")s; waiting for the outbox"
+    wait_until "$timeout_s" "round $n: the outbox to drain" at_rest "$want"
+    sleep 1
+    echo "rest$n" >"$work/round"
+    sleep 1.2
+}
+
+round 1
+round 2
+kill "$sampler_pid" 2>/dev/null
+wait "$sampler_pid" 2>/dev/null || true
+sampler_pid=""
+
+# The decoder alone: stop the pipeline, then a fresh decoder over the same raw records.
+for name in sink decoder; do
+    kill -TERM "${pids[$name]}"
+    wait "${pids[$name]}" 2>/dev/null || true
+    unset "pids[$name]"
+done
+say "decoder alone over the $((4 * phones)) raw records"
+"$bin" decode "${common[@]}" --decoder-group "${prefix}decoder-alone" \
+    --decoder-transactional-id "${prefix}decoder-alone-1" --metrics-listen "127.0.0.1:$dec_port" \
+    >"$work/decoder-alone.log" 2>&1 &
+pids[decoder_alone]=$!
+decoded() { metric "$dec_port" phonereport_decoder_records_total; }
+decoded_ge() { [ "$(decoded)" -ge "$1" ]; }
+wait_until 120 "the decoder to start" decoded_ge 1
+d0=$(now)
+n0=$(decoded)
+wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones))
+d1=$(now)
+
+python3 - "$work" "$phones" "$d0" "$d1" "$n0" <<'PY'
+import sys
+work, phones = sys.argv[1], int(sys.argv[2])
+d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+r = {n: open(f"{work}/round{n}").read().split() for n in (1, 2)}
+dec = (4 * phones - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
+peak, rest = {}, {}
+for line in open(f"{work}/sizes"):
+    tag, size = line.split()
+    size = int(size or 0)
+    if tag in ("1", "2"):
+        peak[tag] = max(peak.get(tag, 0), size)
+    elif tag.startswith("rest"):
+        rest[tag[4:]] = size  # the last sample at rest
+print(f"bootstorm: {phones} phones, each a full 8832 report and a status report")
+for n in ("1", "2"):
+    acc, pps, secs = r[int(n)]
+    name = "first boot" if n == "1" else "same fleet again (unchanged)"
+    print(f"  round {n}, {name}: edge accepted {acc} uploads/s; state exact after {secs}s ="
+          f" {pps} phones/s end to end; ratio end-to-end/decoder {float(pps) / dec:.2f}")
+    if n in peak and n in rest:
+        print(f"    store: peak {peak[n] / phones:.0f} bytes/phone, at rest {rest[n] / phones:.0f}"
+              f" bytes/phone (peak/rest {peak[n] / max(rest[n], 1):.2f})")
+print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s")
+PY
