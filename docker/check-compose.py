@@ -64,7 +64,7 @@ services = doc.get("services") or {}
 
 common = config_names("proto/config.c")
 # run.c's process section (metrics-listen) applies to every role.
-process = config_names("run.c") - {"embedded-partitions", "public-url"}
+process = config_names("cmd/run.c") - {"embedded-partitions", "public-url"}
 common |= process
 role_names = {
     "ingest": config_names("ingest/config.c"),

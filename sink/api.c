@@ -7,10 +7,12 @@
  *   GET /v1/phones/{mac}/status                               latest status report
  *   GET /v1/phones/{mac}/changes?limit=&after=                change history, oldest first
  *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
- *   GET /metrics, /healthz
+ *   GET /metrics, /healthz, /readyz                           open: no credentials asked
  *
  * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
- * included), 404 for an unknown phone or path, 405 for any method but GET/HEAD.
+ * included), 401 without valid credentials (when api-tokens is set; api_auth.c), 403 for an
+ * action (any method but GET/HEAD) without an admin token, 404 for an unknown phone or path,
+ * 405 for any method but GET/HEAD.
  *
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
  * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "file.h"
 #include "log.h"
 #include "listen.h"
 #include "sink_internal.h"
@@ -38,8 +41,12 @@ struct sink_api {
     const volatile int *ready;
     unsigned port;
     pr_gauge *g_phones, *g_drifted, *g_outbox;
-    pr_counter *c_requests[6]; /* 200, 400, 404, 405, 500, other */
+    pr_counter *c_requests[8]; /* 200, 400, 404, 405, 500, other, 401, 403 */
+    sink_auth *auth;
+    char *tls_cert_pem, *tls_key_pem;
 };
+
+#define AUTH_CHALLENGE "Bearer realm=\"phonereport\""
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *body, size_t len,
                                 const char *type)
@@ -54,6 +61,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *b
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (code == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_CHALLENGE);
     ok = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return ok;
@@ -66,6 +75,8 @@ static void count(sink_api *a, unsigned code)
             : code == 404 ? 2
             : code == 405 ? 3
             : code == 500 ? 4
+            : code == 401 ? 6
+            : code == 403 ? 7
                           : 5;
     pr_counter_inc(a->c_requests[i]);
 }
@@ -299,13 +310,33 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)upload_data;
     (void)upload_data_size;
     (void)con_cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
-    if (strcmp(url, "/healthz") == 0)
+    bool safe =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    /* Open to anyone (Prometheus and orchestrators scrape them): nothing about phones. */
+    if (safe && strcmp(url, "/healthz") == 0)
         return send_json(a, c, MHD_HTTP_OK,
                          json_pack("{ss sb}", "status", "ok", "ready", a->ready && *a->ready));
-    if (strcmp(url, "/metrics") == 0)
+    if (safe && strcmp(url, "/readyz") == 0) {
+        bool ready = a->ready && *a->ready;
+        return send_json(a, c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                         json_pack("{sb}", "ready", ready));
+    }
+    if (safe && strcmp(url, "/metrics") == 0)
         return metrics(a, c);
+    /* Everything else needs credentials when a token file is set; actions need admin. */
+    char who[72];
+    sink_access acc = sink_auth_check(
+        a->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        who, sizeof who);
+    if (acc == SINK_ACCESS_NONE) {
+        PR_LOG(PR_LOG_DEBUG, "sink", "api request without valid credentials",
+               json_pack("{ss ss}", "method", method, "path", url));
+        return send_error(a, c, MHD_HTTP_UNAUTHORIZED, "credentials required: a bearer token");
+    }
+    if (!safe && acc != SINK_ACCESS_ADMIN)
+        return send_error(a, c, MHD_HTTP_FORBIDDEN, "%s needs an admin token", method);
+    if (!safe)
+        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
         return phones_route(a, c);
     if (strncmp(url, "/v1/phones/", 11) == 0)
@@ -318,12 +349,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          const volatile int *ready, sink_api **out, char *err, size_t errlen)
 {
+    sink_api_opts o = {listen, data_dir, NULL, NULL, NULL};
+    return sink_api_start_opts(&o, metrics, ready, out, err, errlen);
+}
+
+pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics,
+                              const volatile int *ready, sink_api **out, char *err, size_t errlen)
+{
+    const char *listen = o->listen, *data_dir = o->data_dir;
     unsigned port;
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     pr_status rc;
     sink_api *a = NULL;
-    static const char *const codes[6] = {"200", "400", "404", "405", "500", "other"};
+    static const char *const codes[8] = {"200", "400", "404", "405", "500", "other", "401", "403"};
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
 
     *out = NULL;
     memset(&ss, 0, sizeof ss);
@@ -337,12 +377,28 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     a->ready = ready;
     if ((rc = sink_store_open(data_dir, true, NULL, &a->st, err, errlen)) != PR_OK)
         goto fail;
+    if ((rc = sink_auth_new(o->tokens, &a->auth, err, errlen)) != PR_OK)
+        goto fail;
+    if (o->tls_cert) {
+        char terr[256];
+        if ((rc = pr_file_read(o->tls_cert, 1u << 20, &a->tls_cert_pem, NULL, terr, sizeof terr)) !=
+                PR_OK ||
+            (rc = pr_file_read(o->tls_key, 1u << 20, &a->tls_key_pem, NULL, terr, sizeof terr)) !=
+                PR_OK) {
+            rc = pr_err(rc, err, errlen, "api TLS: %s", terr);
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert_pem};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     a->g_phones = pr_metrics_gauge(metrics, "phonereport_sink_phones", "Phones in the store", "");
     a->g_drifted = pr_metrics_gauge(metrics, "phonereport_sink_drifted_params",
                                     "Parameters currently drifted from the intended profile", "");
     a->g_outbox = pr_metrics_gauge(metrics, "phonereport_sink_outbox_pending",
                                    "Output records written but not yet confirmed by Kafka", "");
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "code=\"%s\"", codes[i]);
         a->c_requests[i] = pr_metrics_counter(metrics, "phonereport_sink_api_requests_total",
@@ -350,9 +406,10 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     }
     a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_END);
+                            MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!a->d) {
-        rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s", listen);
+        rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s%s", listen,
+                    o->tls_cert ? " (in use, or bad TLS files?)" : "");
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -376,5 +433,16 @@ void sink_api_stop(sink_api *a)
     if (a->d)
         MHD_stop_daemon(a->d);
     sink_store_close(a->st);
+    sink_auth_free(a->auth);
+    free(a->tls_cert_pem);
+    free(a->tls_key_pem);
     free(a);
+}
+
+void sink_api_reload(sink_api *a)
+{
+    char err[512];
+    if (a && sink_auth_reload(a->auth, err, sizeof err) != PR_OK)
+        PR_LOG(PR_LOG_ERROR, "sink", "api tokens not reloaded: the previous ones stay in force",
+               json_pack("{ss}", "error", err));
 }

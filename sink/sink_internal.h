@@ -46,6 +46,10 @@ struct sink_cfg {
     long long changes_keep;     /* change rows kept per phone in the store (0 = all) */
     long long state_partitions; /* partitions of output topics created by the sink */
     char *sync;                 /* SQLite synchronous: full|normal */
+    /* query API access control and TLS (api_auth.c) */
+    char *api_tokens;           /* token file; NULL = no credentials asked */
+    bool api_insecure_no_auth;  /* allow no credentials on a non-loopback address */
+    char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
 };
 
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
@@ -283,6 +287,33 @@ typedef struct sink_api sink_api;
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          const volatile int *ready, sink_api **out, char *err, size_t errlen);
 unsigned sink_api_bound_port(const sink_api *a);
+/* What sink_api_start_opts adds: access control and TLS. */
+typedef struct sink_api_opts {
+    const char *listen, *data_dir;
+    const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
+    const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
+} sink_api_opts;
+pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics,
+                              const volatile int *ready, sink_api **out, char *err, size_t errlen);
+/* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
+void sink_api_reload(sink_api *a);
+
+/* ---- api_auth.c: who may use the query API ----------------------------------------- */
+
+typedef enum sink_access { SINK_ACCESS_NONE, SINK_ACCESS_READ, SINK_ACCESS_ADMIN } sink_access;
+typedef struct sink_auth sink_auth;
+/* path NULL: no credentials asked (every request is admin). PR_EINVAL for a bad file. */
+pr_status sink_auth_new(const char *path, sink_auth **out, char *err, size_t errlen);
+/* Parses the file and forgets it (configuration checks). */
+pr_status sink_auth_check_file(const char *path, char *err, size_t errlen);
+bool sink_auth_required(const sink_auth *a);
+pr_status sink_auth_reload(sink_auth *a, char *err, size_t errlen);
+/* The access an Authorization header value (NULL when absent) grants; *who gets the token's
+ * name (never the secret). Any thread. */
+sink_access sink_auth_check(sink_auth *a, const char *authorization, char *who, size_t wholen);
+void sink_auth_free(sink_auth *a); /* NULL is a no-op */
+/* Whether host:port resolves to a loopback address (127/8, ::1). */
+bool sink_listen_is_loopback(const char *listen);
 void sink_api_stop(sink_api *a); /* NULL is a no-op */
 
 /* ---- outbox.c: the publisher of phonereport.state/.changes/.drift ------------------- */

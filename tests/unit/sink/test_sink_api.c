@@ -273,7 +273,7 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/000000000000", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/nope", 404);
     expect_error(f, "GET", "/v1/nope", 404);
-    expect_error(f, "GET", "/", 404);
+    expect_error(f, "GET", "/v1", 404);
     expect_error(f, "GET", "/v1/phones?limit=0", 400);
     expect_error(f, "GET", "/v1/phones?limit=1001", 400);
     expect_error(f, "GET", "/v1/phones?limit=abc", 400);
