@@ -279,6 +279,38 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
 /* Counters for /metrics. */
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
 
+/* ---- fleet.c: fleet search and summaries ------------------------------------------- */
+
+typedef enum sink_match { SINK_MATCH_EQ, SINK_MATCH_PREFIX, SINK_MATCH_NE } sink_match;
+typedef struct sink_text_match {
+    const char *value; /* NULL: any */
+    sink_match op;
+} sink_text_match;
+typedef struct sink_param_match {
+    const char *name;
+    sink_text_match m; /* NE also matches phones without the parameter */
+} sink_param_match;
+#define SINK_PARAM_FILTERS_MAX 8
+typedef struct sink_fleet_filter {
+    int drifted, complete;                  /* -1 any, 0 no, 1 yes */
+    sink_text_match model, firmware;        /* EQ or PREFIX */
+    const char *seen_after, *seen_before;   /* RFC 3339 UTC with milliseconds; NULL any */
+    sink_param_match params[SINK_PARAM_FILTERS_MAX];
+    size_t nparams;
+    const char *after; /* MAC cursor, NULL from the start */
+    int limit;
+} sink_fleet_filter;
+/* {"phones":[summary + last_seen], "next"}; PR_EINVAL names a parameter no phone has. */
+pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t **out, char *err,
+                            size_t errlen);
+/* Counts by model, firmware, completeness, drift, last-seen age; top drifted parameters. */
+pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t errlen);
+/* A parameter's distinct values, most common first; PR_ENOTFOUND for an unknown name. */
+pr_status sink_fleet_param_values(sink_store *st, const char *name, long long offset, int limit,
+                                  json_t **out, char *err, size_t errlen);
+/* Now minus seconds, in the store's RFC 3339 form (buf >= 25). */
+void sink_fleet_time_ago(long long seconds, char *buf, size_t len);
+
 /* ---- api.c: the query API -------------------------------------------------------------- */
 
 typedef struct sink_api sink_api;

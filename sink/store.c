@@ -51,7 +51,11 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS profile_files(mac TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL,"
     " size INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
-    " version INTEGER NOT NULL);";
+    " version INTEGER NOT NULL);"
+    /* fleet search (fleet.c): phones by a parameter's value, by model, by firmware */
+    "CREATE INDEX IF NOT EXISTS params_by_value ON params(name, value);"
+    "CREATE INDEX IF NOT EXISTS phones_by_model ON phones(model);"
+    "CREATE INDEX IF NOT EXISTS phones_by_firmware ON phones(firmware);";
 
 static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_GET] = "SELECT id, version, complete, first_seen FROM phones WHERE mac = ?1",
