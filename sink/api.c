@@ -12,6 +12,7 @@
  *   GET /v1/fleet                                             counts across the fleet
  *   GET /v1/params/{name}?limit=&offset=                      a parameter's values, counted
  *   GET /metrics, /healthz, /readyz                           open: no credentials asked
+ *   GET /, /console/app.js, /console/app.css                  the console (api_console.c), open
  *
  * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
  * included), 401 without valid credentials (when api-tokens is set; api_auth.c), 403 for an
@@ -619,6 +620,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (safe && strcmp(url, "/metrics") == 0)
         return metrics(a, c);
+    /* The console's files hold no data: the page must load to ask for a token. */
+    const sink_console_file *cf = safe ? sink_console_find(url) : NULL;
+    if (cf) {
+        count(a, 200);
+        return (enum MHD_Result)sink_console_send(c, cf);
+    }
     /* Everything else needs credentials when a token file is set; actions need admin. */
     char who[72];
     sink_access acc = sink_auth_check(

@@ -330,6 +330,20 @@ pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics,
 /* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
 void sink_api_reload(sink_api *a);
 
+/* ---- api_console.c: the console's files (generated console_assets.c) ---------------- */
+
+typedef struct sink_console_file {
+    const char *url, *type;
+    const unsigned char *data;
+    size_t len;
+} sink_console_file;
+extern const sink_console_file sink_console_files[]; /* ends with a NULL url */
+/* The file served at url ("/", "/console/app.js", ...), or NULL. */
+const sink_console_file *sink_console_find(const char *url);
+struct MHD_Connection;
+/* Queues the file with its type and the console's security headers; MHD_YES or MHD_NO. */
+int sink_console_send(struct MHD_Connection *c, const sink_console_file *f);
+
 /* ---- api_auth.c: who may use the query API ----------------------------------------- */
 
 typedef enum sink_access { SINK_ACCESS_NONE, SINK_ACCESS_READ, SINK_ACCESS_ADMIN } sink_access;

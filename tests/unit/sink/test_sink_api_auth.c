@@ -202,6 +202,10 @@ static void test_probes_metrics_and_the_console_stay_open(void **state)
     char *h = NULL;
     assert_int_equal(request(f, "GET", "/metrics", NULL, &h), 200);
     free(h);
+    /* the console's files hold no data: its login prompt must load without a token */
+    assert_int_equal(request(f, "GET", "/", NULL, NULL), 200);
+    assert_int_equal(request(f, "GET", "/console/app.js", NULL, NULL), 200);
+    assert_int_equal(request(f, "GET", "/console/nope.js", NULL, NULL), 401);
     /* refusals are counted by code */
     request(f, "GET", "/v1/phones", NULL, NULL);
     char cmd[256], *out = NULL;
