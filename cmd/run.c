@@ -206,7 +206,10 @@ static void print_banner(const run_cfg *rc, bool embedded_broker, const char *br
     else
         printf("  Kafka:  %s\n", brokers);
     printf("  Phones: report to %s/$MA/... (HTTP PUT or POST)\n", url);
-    printf("  Query:  http://%s:%u/v1/phones   metrics: /metrics on both ports\n\n", host,
+    printf("  Query:  http://127.0.0.1:%u/ (console) and /v1/phones; metrics: /metrics on both "
+           "ports\n          The API listens on loopback without credentials unless --api-listen "
+           "says\n          otherwise; beyond loopback it needs --api-tokens FILE (README, "
+           "\"Access control\").\n\n",
            api_port);
     printf("Put these upload options in the phones' cfg.xml (phonereport rule --help for more):\n");
     fflush(stdout);

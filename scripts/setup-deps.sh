@@ -7,8 +7,9 @@
 #   setup-deps.sh test      build + cmocka, kcat, curl, a JDK and Maven (real Kafka broker),
 #                           PostgreSQL (a real server for the sink's PostgreSQL store tests),
 #                           clang (fuzzing), libcurl (phone simulator), Python venv tooling,
+#                           Chromium and its driver (console test), Prometheus (promtool),
 #                           then a Python venv with the independent checkers (jsonschema,
-#                           http_ece) at $PR_VENV (default ~/.cache/phonereport/venv)
+#                           http_ece, selenium) at $PR_VENV (default ~/.cache/phonereport/venv)
 #   setup-deps.sh bench     test + nginx and wrk (tests/bench/)
 # Several modes may be given. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -17,7 +18,8 @@ runtime=(librdkafka1 libmicrohttpd12 libssl3 libjansson4 libexpat1 zlib1g libsql
 build=(gcc libc6-dev make cmake ninja-build pkg-config git
        librdkafka-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev libpq-dev)
 test=(libcmocka-dev kcat curl openssl sqlite3 openjdk-17-jdk-headless maven clang libclang-rt-14-dev
-      libcurl4-openssl-dev python3 python3-venv python3-yaml procps postgresql postgresql-client)
+      libcurl4-openssl-dev python3 python3-venv python3-yaml procps postgresql postgresql-client
+      chromium chromium-driver prometheus)
 bench=(nginx-light wrk)
 
 want=()
@@ -50,11 +52,11 @@ fi
 
 if [ $venv -eq 1 ]; then
     PR_VENV=${PR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/phonereport/venv}
-    if [ ! -x "$PR_VENV/bin/python" ] || ! "$PR_VENV/bin/python" -c 'import jsonschema, http_ece' 2>/dev/null; then
-        echo "setup-deps.sh: creating the test venv $PR_VENV (jsonschema, http_ece)" >&2
+    if [ ! -x "$PR_VENV/bin/python" ] || ! "$PR_VENV/bin/python" -c 'import jsonschema, http_ece, selenium' 2>/dev/null; then
+        echo "setup-deps.sh: creating the test venv $PR_VENV (jsonschema, http_ece, selenium)" >&2
         rm -rf "$PR_VENV"
         /usr/bin/python3 -m venv "$PR_VENV" >&2
         "$PR_VENV/bin/pip" install -q --disable-pip-version-check \
-            'jsonschema==4.*' 'http_ece==1.2.*' 'cryptography' >&2
+            'jsonschema==4.*' 'http_ece==1.2.*' 'cryptography' 'selenium==4.*' >&2
     fi
 fi

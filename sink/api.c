@@ -1,17 +1,23 @@
 /*
  * api.c - the query API (DESIGN section 6) on libmicrohttpd:
  *
- *   GET /v1/phones?drifted=&complete=&model=&limit=&after=   phones, MAC order, paginated
+ *   GET /v1/phones?drifted=&complete=&model=&firmware=&seen_after=&seen_before=
+ *                  &param.<Name>[!]=<value>[*]&limit=&after=&format=json|ndjson|csv
+ *                                                             phones, MAC order, paginated
  *   GET /v1/phones/{mac}                                      summary of one phone
  *   GET /v1/phones/{mac}/config[?format=json|xml]             current configuration
  *   GET /v1/phones/{mac}/status                               latest status report
  *   GET /v1/phones/{mac}/changes?limit=&after=                change history, oldest first
  *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
- *   GET /metrics, /healthz
+ *   GET /v1/fleet                                             counts across the fleet
+ *   GET /v1/params/{name}?limit=&offset=                      a parameter's values, counted
+ *   GET /metrics, /healthz, /readyz                           open: no credentials asked
+ *   GET /, /console/app.js, /console/app.css                  the console (api_console.c), open
  *
  * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
- * included) or an encoded NUL in the URL, 404 for an unknown phone or path, 405 for any method but
- * GET/HEAD.
+ * included) or an encoded NUL in the URL, 401 without valid credentials (when api-tokens is
+ * set; api_auth.c), 403 for an action (any method but GET/HEAD) without an admin token, 404
+ * for an unknown phone or path, 405 for any method but GET/HEAD.
  *
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
  * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
@@ -26,6 +32,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "buf.h"
+#include "file.h"
 #include "log.h"
 #include "listen.h"
 #include "sink_internal.h"
@@ -40,8 +48,12 @@ struct sink_api {
     atomic_int *ready;
     unsigned port;
     pr_gauge *g_phones, *g_drifted, *g_outbox;
-    pr_counter *c_requests[6]; /* 200, 400, 404, 405, 500, other */
+    pr_counter *c_requests[8]; /* 200, 400, 404, 405, 500, other, 401, 403 */
+    sink_auth *auth;
+    char *tls_cert_pem, *tls_key_pem;
 };
+
+#define AUTH_CHALLENGE "Bearer realm=\"phonereport\""
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *body, size_t len,
                                 const char *type)
@@ -56,6 +68,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned code, char *b
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (code == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, AUTH_CHALLENGE);
     ok = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return ok;
@@ -68,6 +82,8 @@ static void count(sink_api *a, unsigned code)
             : code == 404 ? 2
             : code == 405 ? 3
             : code == 500 ? 4
+            : code == 401 ? 6
+            : code == 403 ? 7
                           : 5;
     pr_counter_inc(a->c_requests[i]);
 }
@@ -241,34 +257,325 @@ static enum MHD_Result phone_route(sink_api *a, struct MHD_Connection *c, const 
     return answer(a, c, rc, doc, err);
 }
 
+/* ---- /v1/phones: fleet search (fleet.c) and export ---------------------------------- */
+
+#define EXPORT_MAX 1000000
+
+/* The query string of /v1/phones, collected into a fleet filter. Values are copied: a
+ * prefix loses its '*', a "not equal" key its '!'. */
+typedef struct phones_args {
+    sink_fleet_filter f;
+    char names[SINK_PARAM_FILTERS_MAX][256];
+    char *values[SINK_PARAM_FILTERS_MAX + 2]; /* params, then model and firmware */
+    size_t nvalues;
+    char why[200]; /* the first problem, empty when none */
+} phones_args;
+
+static void phones_args_release(phones_args *pa)
+{
+    for (size_t i = 0; i < pa->nvalues; i++)
+        free(pa->values[i]);
+}
+
+/* "X*" is a prefix, "X\*" the literal "X*", anything else exact. */
+static int text_match(phones_args *pa, const char *v, sink_match exact, sink_text_match *m)
+{
+    size_t n = strlen(v);
+    char *copy = strdup(v);
+    if (!copy || pa->nvalues >= sizeof pa->values / sizeof pa->values[0]) {
+        free(copy);
+        return -1;
+    }
+    pa->values[pa->nvalues++] = copy;
+    m->op = exact;
+    if (n && copy[n - 1] == '*') {
+        if (n >= 2 && copy[n - 2] == '\\') {
+            copy[n - 2] = '*';
+            copy[n - 1] = '\0';
+        } else {
+            copy[n - 1] = '\0';
+            m->op = SINK_MATCH_PREFIX;
+        }
+    }
+    m->value = copy;
+    return 0;
+}
+
+static enum MHD_Result collect_phone_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    static const char *const known[] = {"drifted",     "complete",   "model", "firmware",
+                                        "seen_before", "seen_after", "limit", "after",
+                                        "format",      NULL};
+    phones_args *pa = cls;
+    (void)kind;
+    if (*pa->why)
+        return MHD_YES;
+    if (strncmp(key, "param.", 6) == 0) {
+        const char *name = key + 6;
+        size_t n = strlen(name);
+        sink_param_match *pm = &pa->f.params[pa->f.nparams];
+        bool ne = n && name[n - 1] == '!';
+        if (ne)
+            n--;
+        if (pa->f.nparams >= SINK_PARAM_FILTERS_MAX)
+            snprintf(pa->why, sizeof pa->why, "at most %d param. filters", SINK_PARAM_FILTERS_MAX);
+        else if (n == 0 || n >= sizeof pa->names[0])
+            snprintf(pa->why, sizeof pa->why, "%s: expected param.<Name>=<value>", key);
+        else if (!value)
+            snprintf(pa->why, sizeof pa->why, "%s: needs a value (=, =prefix*, !=)", key);
+        else if (text_match(pa, value, ne ? SINK_MATCH_NE : SINK_MATCH_EQ, &pm->m) != 0)
+            snprintf(pa->why, sizeof pa->why, "out of memory");
+        else if (ne && pm->m.op == SINK_MATCH_PREFIX)
+            snprintf(pa->why, sizeof pa->why, "%s: a prefix cannot be combined with !=", key);
+        else {
+            memcpy(pa->names[pa->f.nparams], name, n);
+            pa->names[pa->f.nparams][n] = '\0';
+            pm->name = pa->names[pa->f.nparams];
+            pa->f.nparams++;
+        }
+        return MHD_YES;
+    }
+    for (const char *const *p = known; *p; p++)
+        if (strcmp(*p, key) == 0)
+            return MHD_YES;
+    snprintf(pa->why, sizeof pa->why, "unknown query parameter '%.100s'", key);
+    return MHD_YES;
+}
+
+/* RFC 3339 UTC (seconds, optional fraction, Z), a date, or an age ("90s", "15m", "24h",
+ * "7d" ago), as the store writes times: YYYY-MM-DDTHH:MM:SS.mmmZ. -1 when malformed. */
+static int parse_time(const char *v, char out[32])
+{
+    size_t n = strlen(v);
+    if (n >= 2 && n <= 12 && strspn(v, "0123456789") == n - 1 && strchr("smhd", v[n - 1])) {
+        long long k = strtoll(v, NULL, 10);
+        long long unit = v[n - 1] == 's'   ? 1
+                         : v[n - 1] == 'm' ? 60
+                         : v[n - 1] == 'h' ? 3600
+                                           : 86400;
+        if (k > 36500LL * 86400 / unit)
+            return -1;
+        sink_fleet_time_ago(k * unit, out, 32);
+        return 0;
+    }
+    int y, mo, d, h = 0, mi = 0, sec = 0, used = 0;
+    if (n == 10 && sscanf(v, "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10) {
+        /* a date: midnight UTC */
+    } else if (n >= 20 &&
+               sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) == 6 &&
+               used == 19 && v[n - 1] == 'Z') {
+        const char *frac = v + 19;
+        int ms = 0;
+        if (*frac == '.') {
+            size_t digits = strspn(frac + 1, "0123456789");
+            if (digits == 0 || frac + 1 + digits != v + n - 1)
+                return -1;
+            for (size_t i = 0; i < 3; i++)
+                ms = ms * 10 + (i < digits ? frac[1 + i] - '0' : 0);
+        } else if (frac != v + n - 1) {
+            return -1;
+        }
+        if (v[4] != '-' || v[7] != '-' || y < 0 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
+            d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 || ms < 0 ||
+            ms > 999)
+            return -1;
+        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo, d, h, mi, sec, ms);
+        return 0;
+    } else {
+        return -1;
+    }
+    if (v[4] != '-' || v[7] != '-' || y < 0 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return -1;
+    snprintf(out, 32, "%04d-%02d-%02dT00:00:00.000Z", y, mo, d);
+    return 0;
+}
+
+static void csv_field(pr_buf *b, const char *v)
+{
+    if (!v)
+        return;
+    if (!strpbrk(v, ",\"\r\n")) {
+        pr_buf_str(b, v);
+        return;
+    }
+    pr_buf_add(b, "\"", 1);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            pr_buf_add(b, "\"", 1);
+        pr_buf_add(b, p, 1);
+    }
+    pr_buf_add(b, "\"", 1);
+}
+
+/* The phone list as CSV (RFC 4180, a header line) or NDJSON (one summary per line). */
+static enum MHD_Result send_export(sink_api *a, struct MHD_Connection *c, json_t *doc, bool csv)
+{
+    static const char *const cols[] = {
+        "mac",        "model",      "firmware",  "version",   "complete",  "params", "drifted",
+        "first_seen", "updated_at", "status_at", "last_seen", "report_id", NULL};
+    pr_buf b = {0};
+    size_t i, len = 0;
+    json_t *o;
+    if (csv) {
+        for (const char *const *k = cols; *k; k++)
+            pr_buf_printf(&b, "%s%s", k == cols ? "" : ",", *k);
+        pr_buf_str(&b, "\r\n");
+    }
+    json_array_foreach(json_object_get(doc, "phones"), i, o)
+    {
+        if (!csv) {
+            char *line = json_dumps(o, JSON_COMPACT);
+            if (!line)
+                b.oom = true;
+            else
+                pr_buf_printf(&b, "%s\n", line);
+            free(line);
+            continue;
+        }
+        for (const char *const *k = cols; *k; k++) {
+            json_t *v = json_object_get(o, *k);
+            char num[32];
+            if (k != cols)
+                pr_buf_add(&b, ",", 1);
+            if (json_is_string(v))
+                csv_field(&b, json_string_value(v));
+            else if (json_is_integer(v)) {
+                snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+                pr_buf_str(&b, num);
+            } else if (json_is_boolean(v))
+                pr_buf_str(&b, json_is_true(v) ? "true" : "false");
+        }
+        pr_buf_str(&b, "\r\n");
+    }
+    json_decref(doc);
+    if (!b.p && !b.oom)
+        pr_buf_str(&b, "");
+    char *body = pr_buf_steal(&b, &len);
+    count(a, body ? 200 : 500);
+    if (!body)
+        return MHD_NO;
+    return send_buf(c, MHD_HTTP_OK, body, len,
+                    csv ? "text/csv; charset=utf-8" : "application/x-ndjson");
+}
+
 static enum MHD_Result phones_route(sink_api *a, struct MHD_Connection *c)
 {
-    static const char *const allowed[] = {"drifted", "complete", "model", "limit", "after", NULL};
-    arg_check ac = {allowed, NULL};
-    sink_phone_filter f = {-1, -1, NULL, NULL, LIMIT_DEFAULT};
-    char after[PR_MAC_LEN + 1], err[256] = "";
+    phones_args pa;
+    char after[PR_MAC_LEN + 1], err[256] = "", t_after[32], t_before[32];
     long long limit;
+    json_t *doc = NULL;
+    enum MHD_Result res;
+    const char *v, *format = arg(c, "format");
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    memset(&pa, 0, sizeof pa);
+    pa.f.limit = LIMIT_DEFAULT;
+    bool csv = format && strcmp(format, "csv") == 0;
+    bool ndjson = (format && strcmp(format, "ndjson") == 0) ||
+                  (!format && accept && strstr(accept, "application/x-ndjson"));
+    long long max = csv || ndjson ? EXPORT_MAX : LIMIT_MAX;
+
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_phone_arg, &pa);
+    if (*pa.why) {
+        res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "%s", pa.why);
+        goto out;
+    }
+    if (format && !csv && !ndjson && strcmp(format, "json") != 0) {
+        res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "format: expected json, ndjson or csv");
+        goto out;
+    }
+    if ((pa.f.drifted = arg_bool(c, "drifted")) == -2) {
+        res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "drifted: expected true or false");
+        goto out;
+    }
+    if ((pa.f.complete = arg_bool(c, "complete")) == -2) {
+        res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "complete: expected true or false");
+        goto out;
+    }
+    if (arg_int(c, "limit", max == LIMIT_MAX ? LIMIT_DEFAULT : EXPORT_MAX, 1, max, &limit) != 0) {
+        res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%lld", max);
+        goto out;
+    }
+    pa.f.limit = (int)limit;
+    static const char *const texts[] = {"model", "firmware"};
+    for (int i = 0; i < 2; i++) {
+        sink_text_match *m = i == 0 ? &pa.f.model : &pa.f.firmware;
+        if (!(v = arg(c, texts[i])))
+            continue;
+        if (!*v || strcmp(v, "*") == 0) {
+            res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "%s: must not be empty", texts[i]);
+            goto out;
+        }
+        if (text_match(&pa, v, SINK_MATCH_EQ, m) != 0) {
+            res = send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+            goto out;
+        }
+    }
+    if ((v = arg(c, "seen_after"))) {
+        if (parse_time(v, t_after) != 0) {
+            res = send_error(a, c, MHD_HTTP_BAD_REQUEST,
+                             "seen_after: expected an RFC 3339 UTC time, a date or an age "
+                             "like 24h");
+            goto out;
+        }
+        pa.f.seen_after = t_after;
+    }
+    if ((v = arg(c, "seen_before"))) {
+        if (parse_time(v, t_before) != 0) {
+            res = send_error(a, c, MHD_HTTP_BAD_REQUEST,
+                             "seen_before: expected an RFC 3339 UTC time, a date or an age "
+                             "like 7d");
+            goto out;
+        }
+        pa.f.seen_before = t_before;
+    }
+    if ((v = arg(c, "after"))) {
+        if (pr_mac_parse(v, strlen(v), after, err, sizeof err) != PR_OK) {
+            res = send_error(a, c, MHD_HTTP_BAD_REQUEST, "after: malformed MAC: %s", err);
+            goto out;
+        }
+        pa.f.after = after;
+    }
+    pr_status rc = sink_fleet_phones(a->st, &pa.f, &doc, err, sizeof err);
+    if (rc == PR_OK && (csv || ndjson))
+        res = send_export(a, c, doc, csv);
+    else
+        res = answer(a, c, rc, doc, err);
+out:
+    phones_args_release(&pa);
+    return res;
+}
+
+static enum MHD_Result fleet_route(sink_api *a, struct MHD_Connection *c)
+{
+    static const char *const none[] = {NULL};
+    arg_check ac = {none, NULL};
+    char err[256] = "";
     json_t *doc = NULL;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
     if (ac.bad)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", ac.bad);
-    if ((f.drifted = arg_bool(c, "drifted")) == -2)
-        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "drifted: expected true or false");
-    if ((f.complete = arg_bool(c, "complete")) == -2)
-        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "complete: expected true or false");
+    pr_status rc = sink_fleet_summary(a->st, &doc, err, sizeof err);
+    return answer(a, c, rc, doc, err);
+}
+
+static enum MHD_Result params_route(sink_api *a, struct MHD_Connection *c, const char *name)
+{
+    static const char *const allowed[] = {"limit", "offset", NULL};
+    arg_check ac = {allowed, NULL};
+    char err[256] = "";
+    long long limit, offset;
+    json_t *doc = NULL;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac);
+    if (ac.bad)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", ac.bad);
+    if (!*name || strlen(name) > 255 || strchr(name, '/'))
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "expected /v1/params/<parameter name>");
     if (arg_int(c, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX, &limit) != 0)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", LIMIT_MAX);
-    f.limit = (int)limit;
-    f.model = arg(c, "model");
-    if (f.model && !*f.model)
-        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "model: must not be empty");
-    const char *av = arg(c, "after");
-    if (av) {
-        if (pr_mac_parse(av, strlen(av), after, err, sizeof err) != PR_OK)
-            return send_error(a, c, MHD_HTTP_BAD_REQUEST, "after: malformed MAC: %s", err);
-        f.after = after;
-    }
-    pr_status rc = sink_query_phones(a->st, &f, &doc, err, sizeof err);
+    if (arg_int(c, "offset", 0, 0, 1000000000, &offset) != 0)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "offset: expected 0..1000000000");
+    pr_status rc = sink_fleet_param_values(a->st, name, offset, (int)limit, &doc, err, sizeof err);
     return answer(a, c, rc, doc, err);
 }
 
@@ -309,34 +616,73 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
+    bool safe =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (*con_cls == a)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "the URL holds an encoded NUL (%%00)");
-    if (strcmp(url, "/healthz") == 0)
+    /* Open to anyone (Prometheus and orchestrators scrape them): nothing about phones. */
+    if (safe && strcmp(url, "/healthz") == 0)
         return send_json(
             a, c, MHD_HTTP_OK,
             json_pack("{ss sb}", "status", "ok", "ready", a->ready && atomic_load(a->ready)));
-    if (strcmp(url, "/metrics") == 0)
+    if (safe && strcmp(url, "/readyz") == 0) {
+        bool ready = a->ready && atomic_load(a->ready);
+        return send_json(a, c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                         json_pack("{sb}", "ready", ready));
+    }
+    if (safe && strcmp(url, "/metrics") == 0)
         return metrics(a, c);
+    /* The console's files hold no data: the page must load to ask for a token. */
+    const sink_console_file *cf = safe ? sink_console_find(url) : NULL;
+    if (cf) {
+        count(a, 200);
+        return (enum MHD_Result)sink_console_send(c, cf);
+    }
+    /* Everything else needs credentials when a token file is set; actions need admin. */
+    char who[72];
+    sink_access acc = sink_auth_check(
+        a->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        who, sizeof who);
+    if (acc == SINK_ACCESS_NONE) {
+        PR_LOG(PR_LOG_DEBUG, "sink", "api request without valid credentials",
+               json_pack("{ss ss}", "method", method, "path", url));
+        return send_error(a, c, MHD_HTTP_UNAUTHORIZED, "credentials required: a bearer token");
+    }
+    if (!safe && acc != SINK_ACCESS_ADMIN)
+        return send_error(a, c, MHD_HTTP_FORBIDDEN, "%s needs an admin token", method);
+    if (!safe)
+        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
         return phones_route(a, c);
     if (strncmp(url, "/v1/phones/", 11) == 0)
         return phone_route(a, c, url + 11);
     if (strcmp(url, "/v1/drift") == 0)
         return drift_route(a, c);
+    if (strcmp(url, "/v1/fleet") == 0)
+        return fleet_route(a, c);
+    if (strncmp(url, "/v1/params/", 11) == 0)
+        return params_route(a, c, url + 11);
     return send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
 }
 
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          atomic_int *ready, sink_api **out, char *err, size_t errlen)
 {
+    sink_api_opts o = {listen, data_dir, NULL, NULL, NULL};
+    return sink_api_start_opts(&o, metrics, ready, out, err, errlen);
+}
+
+pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomic_int *ready,
+                              sink_api **out, char *err, size_t errlen)
+{
+    const char *listen = o->listen, *data_dir = o->data_dir;
     unsigned port;
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     pr_status rc;
     sink_api *a = NULL;
-    static const char *const codes[6] = {"200", "400", "404", "405", "500", "other"};
+    static const char *const codes[8] = {"200", "400", "404", "405", "500", "other", "401", "403"};
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
 
     *out = NULL;
     memset(&ss, 0, sizeof ss);
@@ -350,12 +696,28 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     a->ready = ready;
     if ((rc = sink_store_open(data_dir, true, NULL, &a->st, err, errlen)) != PR_OK)
         goto fail;
+    if ((rc = sink_auth_new(o->tokens, &a->auth, err, errlen)) != PR_OK)
+        goto fail;
+    if (o->tls_cert) {
+        char terr[256];
+        if ((rc = pr_file_read(o->tls_cert, 1u << 20, &a->tls_cert_pem, NULL, terr, sizeof terr)) !=
+                PR_OK ||
+            (rc = pr_file_read(o->tls_key, 1u << 20, &a->tls_key_pem, NULL, terr, sizeof terr)) !=
+                PR_OK) {
+            rc = pr_err(rc, err, errlen, "api TLS: %s", terr);
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert_pem};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     a->g_phones = pr_metrics_gauge(metrics, "phonereport_sink_phones", "Phones in the store", "");
     a->g_drifted = pr_metrics_gauge(metrics, "phonereport_sink_drifted_params",
                                     "Parameters currently drifted from the intended profile", "");
     a->g_outbox = pr_metrics_gauge(metrics, "phonereport_sink_outbox_pending",
                                    "Output records written but not yet confirmed by Kafka", "");
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "code=\"%s\"", codes[i]);
         a->c_requests[i] = pr_metrics_counter(metrics, "phonereport_sink_api_requests_total",
@@ -363,9 +725,11 @@ pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *m
     }
     a->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_URI_LOG_CALLBACK, raw_uri, a, MHD_OPTION_END);
+                            MHD_OPTION_URI_LOG_CALLBACK, raw_uri, a, MHD_OPTION_ARRAY, tls,
+                            MHD_OPTION_END);
     if (!a->d) {
-        rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s", listen);
+        rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s%s", listen,
+                    o->tls_cert ? " (in use, or bad TLS files?)" : "");
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -389,5 +753,16 @@ void sink_api_stop(sink_api *a)
     if (a->d)
         MHD_stop_daemon(a->d);
     sink_store_close(a->st);
+    sink_auth_free(a->auth);
+    free(a->tls_cert_pem);
+    free(a->tls_key_pem);
     free(a);
+}
+
+void sink_api_reload(sink_api *a)
+{
+    char err[512];
+    if (a && sink_auth_reload(a->auth, err, sizeof err) != PR_OK)
+        PR_LOG(PR_LOG_ERROR, "sink", "api tokens not reloaded: the previous ones stay in force",
+               json_pack("{ss}", "error", err));
 }

@@ -15,8 +15,19 @@
 #include "sink_internal.h"
 
 static const pr_cfg_entry sink_cfg_table[] = {
-    {"api-listen", PR_CFG_STR, "0.0.0.0:8081", offsetof(sink_cfg, api_listen), 0, 0,
-     "query API address host:port (port 0 = any free port)"},
+    {"api-listen", PR_CFG_STR, "127.0.0.1:8081", offsetof(sink_cfg, api_listen), 0, 0,
+     "query API and console address host:port (port 0 = any free port); beyond loopback it "
+     "needs api-tokens"},
+    {"api-tokens", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tokens), 0, 0,
+     "file of API tokens, name:role:secret per line (role read|admin; secret may be "
+     "{sha256}hex); re-read on SIGHUP"},
+    {"api-insecure-no-auth", PR_CFG_BOOL, "false", offsetof(sink_cfg, api_insecure_no_auth), 0, 0,
+     "serve the API without credentials on a non-loopback address (phone configurations to "
+     "anyone)"},
+    {"api-tls-cert", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tls_cert), 0, 0,
+     "PEM certificate (chain) for HTTPS on the API port"},
+    {"api-tls-key", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tls_key), 0, 0,
+     "PEM private key for HTTPS on the API port"},
     {"data-dir", PR_CFG_STR, "./phonereport-data", offsetof(sink_cfg, data_dir), 0, 0,
      "directory of the sink's SQLite store (created if missing)"},
     {"profiles-dir", PR_CFG_STR, NULL, offsetof(sink_cfg, profiles_dir), 0, 0,
@@ -106,7 +117,7 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
         bad++;
     } else if (dir_usable(cfg->data_dir) != 0) {
         pr_errlist_add(errs, "data-dir: '%s' is not a writable directory and cannot be created",
-                cfg->data_dir);
+                       cfg->data_dir);
         bad++;
     }
     if (cfg->profiles_dir && (stat(cfg->profiles_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
@@ -115,6 +126,32 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
     }
     if (!cfg->group || !*cfg->group) {
         pr_errlist_add(errs, "sink-group: must not be empty");
+        bad++;
+    }
+    /* Access control (api_auth.c): credentials by default beyond loopback. */
+    if (cfg->api_tokens && sink_auth_check_file(cfg->api_tokens, err, sizeof err) != PR_OK) {
+        pr_errlist_add(errs, "%s", err);
+        bad++;
+    }
+    if (!cfg->api_tokens && !cfg->api_insecure_no_auth && cfg->api_listen &&
+        !sink_listen_is_loopback(cfg->api_listen)) {
+        pr_errlist_add(errs,
+                       "api-listen: %s is not a loopback address and no api-tokens file is set: "
+                       "give --api-tokens FILE, or --api-insecure-no-auth to serve phone "
+                       "configurations to anyone who can reach it",
+                       cfg->api_listen);
+        bad++;
+    }
+    if ((cfg->api_tls_cert == NULL) != (cfg->api_tls_key == NULL)) {
+        pr_errlist_add(errs, "api-tls-cert and api-tls-key go together");
+        bad++;
+    }
+    if (cfg->api_tls_cert && access(cfg->api_tls_cert, R_OK) != 0) {
+        pr_errlist_add(errs, "api-tls-cert: cannot read %s", cfg->api_tls_cert);
+        bad++;
+    }
+    if (cfg->api_tls_key && access(cfg->api_tls_key, R_OK) != 0) {
+        pr_errlist_add(errs, "api-tls-key: cannot read %s", cfg->api_tls_key);
         bad++;
     }
     if (cfg->sync && strcmp(cfg->sync, "full") != 0 && strcmp(cfg->sync, "normal") != 0) {

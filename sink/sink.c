@@ -80,8 +80,9 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    if ((rc = sink_api_start(r->cfg->api_listen, r->cfg->data_dir, r->metrics, &r->ready, &r->api,
-                             err, errlen)) != PR_OK)
+    sink_api_opts ao = {r->cfg->api_listen, r->cfg->data_dir, r->cfg->api_tokens,
+                        r->cfg->api_tls_cert, r->cfg->api_tls_key};
+    if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
         return rc;
@@ -92,8 +93,9 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
         PR_LOG(PR_LOG_WARN, "sink", "no brokers: serving the existing store only", NULL);
     }
     PR_LOG(PR_LOG_INFO, "sink", "started",
-           json_pack("{si ss ss*}", "api_port", (int)sink_api_bound_port(r->api), "data_dir",
-                     r->cfg->data_dir, "profiles_dir", r->cfg->profiles_dir));
+           json_pack("{si ss ss* sb sb}", "api_port", (int)sink_api_bound_port(r->api), "data_dir",
+                     r->cfg->data_dir, "profiles_dir", r->cfg->profiles_dir, "api_credentials",
+                     r->cfg->api_tokens != NULL, "api_tls", r->cfg->api_tls_cert != NULL));
     return PR_OK;
 }
 
@@ -132,6 +134,8 @@ unsigned sink_api_port(const sink *r)
 
 void sink_reload(sink *r)
 {
-    if (r)
-        sink_loop_request_reload(r->loop);
+    if (!r)
+        return;
+    sink_loop_request_reload(r->loop);
+    sink_api_reload(r->api);
 }

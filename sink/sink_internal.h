@@ -50,6 +50,10 @@ struct sink_cfg {
     long long max_params;       /* most parameters one phone may hold (0 = no bound) */
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
+    /* query API access control and TLS (api_auth.c) */
+    char *api_tokens;           /* token file; NULL = no credentials asked */
+    bool api_insecure_no_auth;  /* allow no credentials on a non-loopback address */
+    char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
 };
 
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
@@ -363,6 +367,38 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
 /* Counters for /metrics. */
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
 
+/* ---- fleet.c: fleet search and summaries ------------------------------------------- */
+
+typedef enum sink_match { SINK_MATCH_EQ, SINK_MATCH_PREFIX, SINK_MATCH_NE } sink_match;
+typedef struct sink_text_match {
+    const char *value; /* NULL: any */
+    sink_match op;
+} sink_text_match;
+typedef struct sink_param_match {
+    const char *name;
+    sink_text_match m; /* NE also matches phones without the parameter */
+} sink_param_match;
+#define SINK_PARAM_FILTERS_MAX 8
+typedef struct sink_fleet_filter {
+    int drifted, complete;                  /* -1 any, 0 no, 1 yes */
+    sink_text_match model, firmware;        /* EQ or PREFIX */
+    const char *seen_after, *seen_before;   /* RFC 3339 UTC with milliseconds; NULL any */
+    sink_param_match params[SINK_PARAM_FILTERS_MAX];
+    size_t nparams;
+    const char *after; /* MAC cursor, NULL from the start */
+    int limit;
+} sink_fleet_filter;
+/* {"phones":[summary + last_seen], "next"}; PR_EINVAL names a parameter no phone has. */
+pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t **out, char *err,
+                            size_t errlen);
+/* Counts by model, firmware, completeness, drift, last-seen age; top drifted parameters. */
+pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t errlen);
+/* A parameter's distinct values, most common first; PR_ENOTFOUND for an unknown name. */
+pr_status sink_fleet_param_values(sink_store *st, const char *name, long long offset, int limit,
+                                  json_t **out, char *err, size_t errlen);
+/* Now minus seconds, in the store's RFC 3339 form (buf >= 25). */
+void sink_fleet_time_ago(long long seconds, char *buf, size_t len);
+
 /* ---- api.c: the query API -------------------------------------------------------------- */
 
 typedef struct sink_api sink_api;
@@ -371,6 +407,47 @@ typedef struct sink_api sink_api;
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          atomic_int *ready, sink_api **out, char *err, size_t errlen);
 unsigned sink_api_bound_port(const sink_api *a);
+/* What sink_api_start_opts adds: access control and TLS. */
+typedef struct sink_api_opts {
+    const char *listen, *data_dir;
+    const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
+    const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
+} sink_api_opts;
+pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics,
+                              atomic_int *ready, sink_api **out, char *err, size_t errlen);
+/* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
+void sink_api_reload(sink_api *a);
+
+/* ---- api_console.c: the console's files (generated console_assets.c) ---------------- */
+
+typedef struct sink_console_file {
+    const char *url, *type;
+    const unsigned char *data;
+    size_t len;
+} sink_console_file;
+extern const sink_console_file sink_console_files[]; /* ends with a NULL url */
+/* The file served at url ("/", "/console/app.js", ...), or NULL. */
+const sink_console_file *sink_console_find(const char *url);
+struct MHD_Connection;
+/* Queues the file with its type and the console's security headers; MHD_YES or MHD_NO. */
+int sink_console_send(struct MHD_Connection *c, const sink_console_file *f);
+
+/* ---- api_auth.c: who may use the query API ----------------------------------------- */
+
+typedef enum sink_access { SINK_ACCESS_NONE, SINK_ACCESS_READ, SINK_ACCESS_ADMIN } sink_access;
+typedef struct sink_auth sink_auth;
+/* path NULL: no credentials asked (every request is admin). PR_EINVAL for a bad file. */
+pr_status sink_auth_new(const char *path, sink_auth **out, char *err, size_t errlen);
+/* Parses the file and forgets it (configuration checks). */
+pr_status sink_auth_check_file(const char *path, char *err, size_t errlen);
+bool sink_auth_required(const sink_auth *a);
+pr_status sink_auth_reload(sink_auth *a, char *err, size_t errlen);
+/* The access an Authorization header value (NULL when absent) grants; *who gets the token's
+ * name (never the secret). Any thread. */
+sink_access sink_auth_check(sink_auth *a, const char *authorization, char *who, size_t wholen);
+void sink_auth_free(sink_auth *a); /* NULL is a no-op */
+/* Whether host:port resolves to a loopback address (127/8, ::1). */
+bool sink_listen_is_loopback(const char *listen);
 void sink_api_stop(sink_api *a); /* NULL is a no-op */
 
 /* ---- outbox.c: the publisher of phonereport.state/.changes/.drift ------------------- */

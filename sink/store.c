@@ -64,7 +64,11 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS profile_files(mac TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL,"
     " size INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
-    " version INTEGER NOT NULL);";
+    " version INTEGER NOT NULL);"
+    /* fleet search (fleet.c): phones by a parameter's value, by model, by firmware */
+    "CREATE INDEX IF NOT EXISTS params_by_value ON params(name, value);"
+    "CREATE INDEX IF NOT EXISTS phones_by_model ON phones(model);"
+    "CREATE INDEX IF NOT EXISTS phones_by_firmware ON phones(firmware);";
 
 /* Schema 1 to 2: the phone row gains the digest and the bounds' counters, computed here for
  * the phones already stored (the weight approximately: JSON escapes are not counted). The

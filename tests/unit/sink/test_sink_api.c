@@ -320,7 +320,7 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/" MAC "%00/config", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/config%00/x", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/config?format=xml%00", 400);
-    expect_error(f, "GET", "/", 404);
+    expect_error(f, "GET", "/v1", 404);
     expect_error(f, "GET", "/v1/phones?limit=0", 400);
     expect_error(f, "GET", "/v1/phones?limit=1001", 400);
     expect_error(f, "GET", "/v1/phones?limit=abc", 400);

@@ -1,0 +1,444 @@
+/*
+ * fleet.c - the fleet queries behind /v1/phones' search, /v1/fleet and /v1/params/{name}:
+ * phones by firmware, model, completeness, drift, last seen and parameter values; counts of
+ * the fleet by model, firmware, completeness, drift and last-seen age; a parameter's distinct
+ * values with counts. Pure (SQLite and jansson only) like query.c, so tested without HTTP.
+ *
+ * DESIGN: the search is one statement built from the filters that are set (each adds an AND
+ * with bound values, never text from the request). A parameter filter is a subquery on the
+ * params_by_value index (name, value), so "phones whose X is V" reads the few matching index
+ * entries instead of every phone's row; model and firmware have indexes too, a prefix is a
+ * range on them. Last seen is the later of the last configuration and the last status
+ * report, RFC 3339 UTC strings compared as text (the sink writes them all in one format).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "sink_internal.h"
+
+#define LAST_SEEN "max(coalesce(p.updated_at, ''), coalesce(p.status_at, ''))"
+
+static pr_status sql_fail(sink_store *st, char *err, size_t errlen)
+{
+    return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+}
+
+/* Upper bound of the strings that start with prefix: no UTF-8 text holds the byte 0xff. */
+static char *prefix_end(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char *s = malloc(n + 2);
+    if (s) {
+        memcpy(s, prefix, n);
+        s[n] = '\xff';
+        s[n + 1] = '\0';
+    }
+    return s;
+}
+
+/* The statement's bound values, in order (texts owned when `owned`). */
+typedef struct binds {
+    struct {
+        bool is_int;
+        long long i;
+        char *s;
+    } v[64];
+    int n;
+    bool oom;
+} binds;
+
+static int bind_str(binds *b, const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    if ((s && !d) || b->n >= 64) {
+        free(d);
+        b->oom = true;
+        return 0;
+    }
+    b->v[b->n].is_int = false;
+    b->v[b->n].s = d;
+    return ++b->n;
+}
+
+static int bind_owned(binds *b, char *s)
+{
+    if (!s || b->n >= 64) {
+        free(s);
+        b->oom = true;
+        return 0;
+    }
+    b->v[b->n].is_int = false;
+    b->v[b->n].s = s;
+    return ++b->n;
+}
+
+static int bind_int(binds *b, long long i)
+{
+    if (b->n >= 64) {
+        b->oom = true;
+        return 0;
+    }
+    b->v[b->n].is_int = true;
+    b->v[b->n].i = i;
+    b->v[b->n].s = NULL;
+    return ++b->n;
+}
+
+static void binds_release(binds *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->v[i].s);
+    b->n = 0;
+}
+
+static void binds_apply(const binds *b, sqlite3_stmt *s)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (b->v[i].is_int)
+            sqlite3_bind_int64(s, i + 1, b->v[i].i);
+        else
+            sink_bind_text(s, i + 1, b->v[i].s);
+    }
+}
+
+/* " AND <col> = ?" or a prefix range on col. */
+static void where_text(pr_buf *q, binds *b, const char *col, const sink_text_match *m)
+{
+    if (!m->value)
+        return;
+    if (m->op == SINK_MATCH_PREFIX) {
+        int lo = bind_str(b, m->value);
+        int hi = bind_owned(b, prefix_end(m->value));
+        pr_buf_printf(q, " AND %s >= ?%d AND %s < ?%d", col, lo, col, hi);
+    } else if (m->op == SINK_MATCH_NE) {
+        pr_buf_printf(q, " AND %s IS NOT ?%d", col, bind_str(b, m->value));
+    } else {
+        pr_buf_printf(q, " AND %s = ?%d", col, bind_str(b, m->value));
+    }
+}
+
+/* The id of an interned parameter name; PR_ENOTFOUND when no phone has reported it. */
+static pr_status name_id(sink_store *st, const char *name, int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    pr_status rc;
+    if (sqlite3_prepare_v2(sink_store_db(st), "SELECT id FROM names WHERE name = ?1", -1, &s,
+                           NULL) != SQLITE_OK)
+        return sql_fail(st, err, errlen);
+    sink_bind_text(s, 1, name);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        rc = PR_OK;
+    } else if (r == SQLITE_DONE) {
+        rc = pr_err(PR_ENOTFOUND, err, errlen, "no phone reports a parameter named '%s'", name);
+    } else {
+        rc = sql_fail(st, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static json_t *col_str(sqlite3_stmt *s, int i)
+{
+    const char *v = sink_col_text(s, i);
+    return v && *v ? json_string(v) : json_null();
+}
+
+pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t **out, char *err,
+                            size_t errlen)
+{
+    pr_buf q = {0};
+    binds b = {0};
+    sqlite3_stmt *s = NULL;
+    json_t *list = NULL;
+    char last[PR_MAC_LEN + 1] = "";
+    int n = 0, r = SQLITE_DONE;
+    pr_status rc = PR_OK;
+    *out = NULL;
+
+    pr_buf_str(&q, "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
+                   " p.updated_at, p.status_at, p.report_id,"
+                   " (SELECT count(*) FROM params WHERE phone = p.id),"
+                   " (SELECT count(*) FROM drift WHERE phone = p.id), " LAST_SEEN
+                   " FROM phones p WHERE");
+    pr_buf_printf(&q, " p.mac > ?%d", bind_str(&b, f->after ? f->after : ""));
+    if (f->complete >= 0)
+        pr_buf_printf(&q, " AND p.complete = ?%d", bind_int(&b, f->complete));
+    if (f->drifted >= 0)
+        pr_buf_printf(&q, " AND EXISTS(SELECT 1 FROM drift WHERE phone = p.id) = ?%d",
+                      bind_int(&b, f->drifted));
+    where_text(&q, &b, "p.model", &f->model);
+    where_text(&q, &b, "p.firmware", &f->firmware);
+    if (f->seen_after)
+        pr_buf_printf(&q, " AND " LAST_SEEN " >= ?%d", bind_str(&b, f->seen_after));
+    if (f->seen_before)
+        pr_buf_printf(&q, " AND " LAST_SEEN " < ?%d", bind_str(&b, f->seen_before));
+    for (size_t i = 0; i < f->nparams; i++) {
+        const sink_param_match *pm = &f->params[i];
+        int64_t id = 0;
+        char perr[200];
+        if ((rc = name_id(st, pm->name, &id, perr, sizeof perr)) != PR_OK) {
+            rc = pr_err(rc == PR_ENOTFOUND ? PR_EINVAL : rc, err, errlen, "param.%s: %s", pm->name,
+                        perr);
+            goto out;
+        }
+        int nid = bind_int(&b, id);
+        if (pm->m.op == SINK_MATCH_PREFIX) {
+            int lo = bind_str(&b, pm->m.value);
+            int hi = bind_owned(&b, prefix_end(pm->m.value));
+            pr_buf_printf(&q,
+                          " AND p.id IN (SELECT phone FROM params WHERE name = ?%d"
+                          " AND value >= ?%d AND value < ?%d)",
+                          nid, lo, hi);
+        } else {
+            pr_buf_printf(&q,
+                          " AND p.id %s (SELECT phone FROM params WHERE name = ?%d"
+                          " AND value = ?%d)",
+                          pm->m.op == SINK_MATCH_NE ? "NOT IN" : "IN", nid,
+                          bind_str(&b, pm->m.value));
+        }
+    }
+    pr_buf_printf(&q, " ORDER BY p.mac LIMIT ?%d", bind_int(&b, (long long)f->limit + 1));
+    if (q.oom || b.oom) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(sink_store_db(st), q.p, -1, &s, NULL) != SQLITE_OK) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    binds_apply(&b, s);
+    if (!(list = json_array())) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < f->limit) {
+        snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
+        json_t *o = json_pack("{ss sI sb so so so so so so sI sI so}", "mac", last, "version",
+                              (json_int_t)sqlite3_column_int64(s, 1), "complete",
+                              sqlite3_column_int(s, 2) != 0, "model", col_str(s, 3), "firmware",
+                              col_str(s, 4), "first_seen", col_str(s, 5), "updated_at",
+                              col_str(s, 6), "status_at", col_str(s, 7), "report_id", col_str(s, 8),
+                              "params", (json_int_t)sqlite3_column_int64(s, 9), "drifted",
+                              (json_int_t)sqlite3_column_int64(s, 10), "last_seen", col_str(s, 11));
+        if (!o || json_array_append_new(list, o) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    *out = json_pack("{so so}", "phones", list, "next",
+                     n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
+    list = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    json_decref(list);
+    sqlite3_finalize(s);
+    binds_release(&b);
+    pr_buf_release(&q);
+    return rc;
+}
+
+/* [{"value": v, "count": n}, ...] from a two-column statement; NULL values as null. */
+static pr_status value_counts(sink_store *st, const char *sql, const char *key, json_t **out,
+                              char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int r;
+    pr_status rc = PR_OK;
+    *out = json_array();
+    if (!*out)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *v = sink_col_text(s, 0);
+        json_t *o = json_pack("{so sI}", key, v ? json_string(v) : json_null(), "count",
+                              (json_int_t)sqlite3_column_int64(s, 1));
+        if (!o || json_array_append_new(*out, o) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+    }
+    if (r != SQLITE_DONE)
+        rc = sql_fail(st, err, errlen);
+out:
+    sqlite3_finalize(s);
+    if (rc != PR_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void sink_fleet_time_ago(long long seconds, char *buf, size_t len)
+{
+    time_t t = time(NULL) - (time_t)seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        long long seconds;
+    } buckets[] = {{"1h", 3600}, {"24h", 86400}, {"7d", 7 * 86400}, {"30d", 30 * 86400}};
+    enum { NB = sizeof buckets / sizeof buckets[0] };
+    sqlite3_stmt *s = NULL;
+    json_t *models = NULL, *firmware = NULL, *drift = NULL, *seen = NULL;
+    pr_status rc;
+    long long total = 0, complete = 0, drifted = 0, drift_rows = 0, counts[NB + 1] = {0};
+    pr_buf q = {0};
+    *out = NULL;
+
+    if ((rc = value_counts(st,
+                           "SELECT model, count(*) FROM phones GROUP BY model"
+                           " ORDER BY count(*) DESC, model LIMIT 100",
+                           "value", &models, err, errlen)) != PR_OK ||
+        (rc = value_counts(st,
+                           "SELECT firmware, count(*) FROM phones GROUP BY firmware"
+                           " ORDER BY count(*) DESC, firmware LIMIT 100",
+                           "value", &firmware, err, errlen)) != PR_OK ||
+        (rc = value_counts(st,
+                           "SELECT param, count(*) FROM drift GROUP BY param"
+                           " ORDER BY count(*) DESC, param LIMIT 20",
+                           "param", &drift, err, errlen)) != PR_OK)
+        goto out;
+    /* One pass: totals and the last-seen buckets (newest first; the rest is "older"). */
+    pr_buf_str(&q, "SELECT count(*), coalesce(sum(p.complete), 0),"
+                   " (SELECT count(DISTINCT phone) FROM drift),"
+                   " (SELECT count(*) FROM drift)");
+    for (int i = 0; i < NB; i++)
+        pr_buf_printf(&q, ", coalesce(sum(" LAST_SEEN " >= ?%d), 0)", i + 1); /* cumulative */
+    pr_buf_str(&q, " FROM phones p");
+    if (q.oom) {
+        pr_buf_release(&q);
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    int prc = sqlite3_prepare_v2(sink_store_db(st), q.p, -1, &s, NULL);
+    pr_buf_release(&q);
+    if (prc != SQLITE_OK) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    for (int i = 0; i < NB; i++) {
+        char cut[32];
+        sink_fleet_time_ago(buckets[i].seconds, cut, sizeof cut);
+        sqlite3_bind_text(s, i + 1, cut, -1, SQLITE_TRANSIENT);
+    }
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    total = sqlite3_column_int64(s, 0);
+    complete = sqlite3_column_int64(s, 1);
+    drifted = sqlite3_column_int64(s, 2);
+    drift_rows = sqlite3_column_int64(s, 3);
+    if (!(seen = json_array())) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    long long prev = 0;
+    for (int i = 0; i < NB; i++) {
+        long long cum = sqlite3_column_int64(s, 4 + i);
+        counts[i] = cum - prev;
+        prev = cum;
+        json_array_append_new(
+            seen, json_pack("{ss sI}", "within", buckets[i].name, "count", (json_int_t)counts[i]));
+    }
+    json_array_append_new(
+        seen, json_pack("{ss sI}", "within", "older", "count", (json_int_t)(total - prev)));
+    *out = json_pack("{sI s{sIsI} s{sIsI} sI so so so so}", "phones", (json_int_t)total, "complete",
+                     "true", (json_int_t)complete, "false", (json_int_t)(total - complete),
+                     "drifted", "true", (json_int_t)drifted, "false", (json_int_t)(total - drifted),
+                     "drifted_params", (json_int_t)drift_rows, "models", models, "firmware",
+                     firmware, "drift_by_param", drift, "last_seen", seen);
+    models = firmware = drift = seen = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    sqlite3_finalize(s);
+    json_decref(models);
+    json_decref(firmware);
+    json_decref(drift);
+    json_decref(seen);
+    return rc;
+}
+
+pr_status sink_fleet_param_values(sink_store *st, const char *name, long long offset, int limit,
+                                  json_t **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    json_t *values = NULL;
+    int64_t id = 0, phones = 0, distinct = 0;
+    int n = 0, r = SQLITE_DONE;
+    pr_status rc;
+    *out = NULL;
+    if ((rc = name_id(st, name, &id, err, errlen)) != PR_OK)
+        return rc;
+    if (sqlite3_prepare_v2(sink_store_db(st),
+                           "SELECT count(*), count(DISTINCT value) FROM params WHERE name = ?1", -1,
+                           &s, NULL) != SQLITE_OK)
+        return sql_fail(st, err, errlen);
+    sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    phones = sqlite3_column_int64(s, 0);
+    distinct = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlite3_prepare_v2(sink_store_db(st),
+                           "SELECT value, count(*) FROM params WHERE name = ?1 GROUP BY value"
+                           " ORDER BY count(*) DESC, value LIMIT ?2 OFFSET ?3",
+                           -1, &s, NULL) != SQLITE_OK) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int(s, 2, limit + 1);
+    sqlite3_bind_int64(s, 3, offset);
+    if (!(values = json_array())) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+        json_t *o = json_pack("{ss sI}", "value", sink_col_text(s, 0), "count",
+                              (json_int_t)sqlite3_column_int64(s, 1));
+        if (!o || json_array_append_new(values, o) != 0) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = sql_fail(st, err, errlen);
+        goto out;
+    }
+    *out = json_pack("{ss sI sI so so}", "param", name, "phones", (json_int_t)phones, "distinct",
+                     (json_int_t)distinct, "values", values, "next",
+                     n == limit && r == SQLITE_ROW ? json_integer(offset + n) : json_null());
+    values = NULL;
+    if (!*out)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+out:
+    json_decref(values);
+    sqlite3_finalize(s);
+    return rc;
+}
