@@ -37,7 +37,7 @@
 
 static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *what)
 {
-    return pr_err(PR_EFATAL, err, errlen, "apply %s: %s", what, sqlite3_errmsg(sink_store_db(st)));
+    return pr_err(PR_EFATAL, err, errlen, "apply %s: %s", what, sink_store_errmsg(st));
 }
 
 typedef struct phone_row {
@@ -58,7 +58,7 @@ static void phone_row_release(phone_row *ph)
     free(ph->source_at);
 }
 
-static char *dup_text(sqlite3_stmt *s, int i)
+static char *dup_text(sink_stmt *s, int i)
 {
     const char *v = sink_col_text(s, i);
     return v ? strdup(v) : NULL;
@@ -68,44 +68,48 @@ static char *dup_text(sqlite3_stmt *s, int i)
 static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                            size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     int rc;
     if (!s)
         return sqlfail(st, err, errlen, "phone");
     sink_bind_text(s, 1, ev->mac);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    rc = sink_step(s);
+    if (rc == SINK_ROW) {
         ph->exists = true;
-        ph->id = sqlite3_column_int64(s, 0);
-        ph->version = sqlite3_column_int64(s, 1);
-        ph->complete = sqlite3_column_int(s, 2) != 0;
+        ph->id = sink_col_int64(s, 0);
+        ph->version = sink_col_int64(s, 1);
+        ph->complete = (int)sink_col_int64(s, 2) != 0;
         ph->model = dup_text(s, 4);
         ph->firmware = dup_text(s, 5);
         ph->source_at = dup_text(s, 6);
-        ph->has_digest = sqlite3_column_bytes(s, 7) == (int)sizeof ph->digest;
+        size_t dlen = 0;
+        const void *d = sink_col_blob(s, 7, &dlen);
+        ph->has_digest = d && dlen == sizeof ph->digest;
         if (ph->has_digest)
-            memcpy(ph->digest, sqlite3_column_blob(s, 7), sizeof ph->digest);
-        ph->nparams = sqlite3_column_int64(s, 8);
-        ph->weight = sqlite3_column_int64(s, 9);
-        rc = SQLITE_DONE;
+            memcpy(ph->digest, d, sizeof ph->digest);
+        ph->nparams = sink_col_int64(s, 8);
+        ph->weight = sink_col_int64(s, 9);
+        rc = SINK_DONE;
     }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
+    sink_reset(s);
+    return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
 }
 
 static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                               size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_INSERT);
+    sink_stmt *s = sink_store_stmt(st, Q_PHONE_INSERT);
     if (!s)
         return sqlfail(st, err, errlen, "phone insert");
     sink_bind_text(s, 1, ev->mac);
     sink_bind_text(s, 2, ev->received_at);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    sink_bind_int64(s, 3, ev->partition);
+    int rc = sink_step(s);
+    if (rc == SINK_ROW)
+        ph->id = sink_col_int64(s, 0);
+    sink_reset(s);
+    if (rc != SINK_ROW)
         return sqlfail(st, err, errlen, "phone insert");
-    ph->id = sqlite3_last_insert_rowid(sink_store_db(st));
     ph->exists = true;
     return PR_OK;
 }
@@ -212,34 +216,35 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
                                const char *new_value, char *err, size_t errlen)
 {
     const char *via = pr_kind_name(ev->kind);
-    sqlite3_stmt *s;
+    sink_stmt *s;
     int rc;
     if (!ph->report) {
         if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
-        sqlite3_bind_int64(s, 1, ph->id);
-        sqlite3_bind_int64(s, 2, ph->version);
+        sink_bind_int64(s, 1, ph->id);
+        sink_bind_int64(s, 2, ph->version);
         sink_bind_text(s, 3, ev->report_id);
         sink_bind_text(s, 4, ev->received_at);
         sink_bind_text(s, 5, via);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
+        rc = sink_step(s);
+        if (rc == SINK_ROW)
+            ph->report = sink_col_int64(s, 0);
+        sink_reset(s);
+        if (rc != SINK_ROW)
             return sqlfail(st, err, errlen, "report");
-        ph->report = sqlite3_last_insert_rowid(sink_store_db(st));
     }
     if (!(s = sink_store_stmt(st, Q_CHANGE_INSERT)))
         return sqlfail(st, err, errlen, "change");
-    sqlite3_bind_int64(s, 1, ph->id);
-    sqlite3_bind_int64(s, 2, ph->report);
-    sqlite3_bind_int64(s, 3, name_id);
+    sink_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 2, ph->report);
+    sink_bind_int64(s, 3, name_id);
     sink_bind_text(s, 4, old_value);
     sink_bind_text(s, 5, new_value);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    rc = sink_step(s);
+    sink_reset(s);
+    if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "change");
-    return sink_store_outbox_put(st, PR_TOPIC_CHANGES, ev->mac,
+    return sink_store_outbox_put(st, PR_TOPIC_CHANGES, ev->partition, ev->mac,
                                  pr_change_event_new(ev->mac, name, old_value, new_value,
                                                      ev->received_at, ev->report_id, via,
                                                      ph->version),
@@ -256,11 +261,11 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
     } *gone = NULL;
     size_t n = 0, cap = 0;
     pr_status rc = PR_OK;
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_NAMES);
+    sink_stmt *s = sink_store_stmt(st, Q_PARAM_NAMES);
     if (!s)
         return sqlfail(st, err, errlen, "names");
-    sqlite3_bind_int64(s, 1, ph->id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    sink_bind_int64(s, 1, ph->id);
+    while (sink_step(s) == SINK_ROW) {
         const char *name = sink_col_text(s, 0);
         if (json_object_get(ev->params, name))
             continue;
@@ -274,24 +279,24 @@ static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row
         }
         gone[n].name = strdup(name);
         gone[n].value = strdup(sink_col_text(s, 1));
-        gone[n].id = sqlite3_column_int64(s, 2);
+        gone[n].id = sink_col_int64(s, 2);
         n++;
         if (!gone[n - 1].name || !gone[n - 1].value) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
     }
-    sqlite3_reset(s);
+    sink_reset(s);
     for (size_t i = 0; i < n && rc == PR_OK; i++) {
         if (!(s = sink_store_stmt(st, Q_PARAM_DELETE_ID))) {
             rc = sqlfail(st, err, errlen, "delete");
             break;
         }
-        sqlite3_bind_int64(s, 1, ph->id);
-        sqlite3_bind_int64(s, 2, gone[i].id);
-        int r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r != SQLITE_DONE) {
+        sink_bind_int64(s, 1, ph->id);
+        sink_bind_int64(s, 2, gone[i].id);
+        int r = sink_step(s);
+        sink_reset(s);
+        if (r != SINK_DONE) {
             rc = sqlfail(st, err, errlen, "delete");
             break;
         }
@@ -312,25 +317,25 @@ out:
 static pr_status param_get(sink_store *st, int64_t phone, int64_t name_id, bool *found,
                            char **value, char **access, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET_ID);
+    sink_stmt *s = sink_store_stmt(st, Q_PARAM_GET_ID);
     *found = false;
     *value = *access = NULL;
     if (!s)
         return sqlfail(st, err, errlen, "param");
-    sqlite3_bind_int64(s, 1, phone);
-    sqlite3_bind_int64(s, 2, name_id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    sink_bind_int64(s, 1, phone);
+    sink_bind_int64(s, 2, name_id);
+    int r = sink_step(s);
+    if (r == SINK_ROW) {
         *found = true;
         *value = dup_text(s, 0);
         *access = dup_text(s, 1);
-        if (!*value || (sqlite3_column_type(s, 1) != SQLITE_NULL && !*access))
-            r = SQLITE_NOMEM;
+        if (!*value || (!sink_col_null(s, 1) && !*access))
+            r = SINK_ERROR;
         else
-            r = SQLITE_DONE;
+            r = SINK_DONE;
     }
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE) {
+    sink_reset(s);
+    if (r != SINK_DONE) {
         free(*value);
         free(*access);
         *value = *access = NULL;
@@ -358,7 +363,7 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
         char *old = NULL, *old_access = NULL;
         bool found = false;
         pr_status rc = PR_OK;
-        sqlite3_stmt *s;
+        sink_stmt *s;
         int64_t nid;
         int r;
         if ((rc = sink_store_name_id(st, name, true, &nid, err, errlen)) != PR_OK)
@@ -374,13 +379,13 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
                 rc = sqlfail(st, err, errlen, "upsert");
                 goto next;
             }
-            sqlite3_bind_int64(s, 1, ph->id);
-            sqlite3_bind_int64(s, 2, nid);
+            sink_bind_int64(s, 1, ph->id);
+            sink_bind_int64(s, 2, nid);
             sink_bind_text(s, 3, value);
             sink_bind_text(s, 4, access);
-            r = sqlite3_step(s);
-            sqlite3_reset(s);
-            if (r != SQLITE_DONE) {
+            r = sink_step(s);
+            sink_reset(s);
+            if (r != SINK_DONE) {
                 rc = sqlfail(st, err, errlen, "upsert");
                 goto next;
             }
@@ -465,39 +470,39 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
 {
     pr_status rc = PR_OK;
     const char *body = ev->status_text;
-    sqlite3_stmt *s = sink_store_stmt(st, Q_STATUS_PUT);
+    sink_stmt *s = sink_store_stmt(st, Q_STATUS_PUT);
     if (!s) {
         rc = sqlfail(st, err, errlen, "status");
         goto out;
     }
-    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, ev->report_id);
     sink_bind_text(s, 3, ev->received_at);
-    sqlite3_bind_text(s, 4, body, -1, SQLITE_STATIC);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE || !(s = sink_store_stmt(st, Q_PHONE_UPDATE_STATUS))) {
+    sink_bind_text(s, 4, body);
+    int r = sink_step(s);
+    sink_reset(s);
+    if (r != SINK_DONE || !(s = sink_store_stmt(st, Q_PHONE_UPDATE_STATUS))) {
         rc = sqlfail(st, err, errlen, "status");
         goto out;
     }
-    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, ev->model);
     sink_bind_text(s, 3, ev->firmware);
     sink_bind_text(s, 4, ev->received_at);
-    r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE)
+    sink_bind_int64(s, 5, ev->partition);
+    r = sink_step(s);
+    sink_reset(s);
+    if (r != SINK_DONE)
         rc = sqlfail(st, err, errlen, "status");
 out:
     return rc;
 }
 
-static pr_status step_done(sink_store *st, sqlite3_stmt *s, char *err, size_t errlen,
-                           const char *what)
+static pr_status step_done(sink_store *st, sink_stmt *s, char *err, size_t errlen, const char *what)
 {
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    return r == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, what);
+    int r = sink_step(s);
+    sink_reset(s);
+    return r == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, what);
 }
 
 /* Whether the report's model or firmware replaces a different stored one (the rule of
@@ -514,32 +519,33 @@ static bool source_changes(const sink_event *ev, const phone_row *ph)
 static pr_status phone_update(sink_store *st, const sink_event *ev, const phone_row *ph,
                               const unsigned char *digest, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_UPDATE_CONFIG);
+    sink_stmt *s = sink_store_stmt(st, Q_PHONE_UPDATE_CONFIG);
     if (!s)
         return sqlfail(st, err, errlen, "phone update");
-    sqlite3_bind_int64(s, 1, ph->id);
-    sqlite3_bind_int64(s, 2, ph->version);
-    sqlite3_bind_int(s, 3, ph->complete);
+    sink_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 2, ph->version);
+    sink_bind_int64(s, 3, ph->complete);
     sink_bind_text(s, 4, ev->model);
     sink_bind_text(s, 5, ev->firmware);
     sink_bind_text(s, 6, ev->received_at);
     sink_bind_text(s, 7, ev->report_id);
     if (digest)
-        sqlite3_bind_blob(s, 8, digest, 32, SQLITE_TRANSIENT);
+        sink_bind_blob(s, 8, digest, 32);
     else
-        sqlite3_bind_null(s, 8);
-    sqlite3_bind_int64(s, 9, ph->nparams);
-    sqlite3_bind_int64(s, 10, ph->weight);
+        sink_bind_null(s, 8);
+    sink_bind_int64(s, 9, ph->nparams);
+    sink_bind_int64(s, 10, ph->weight);
+    sink_bind_int64(s, 11, ev->partition);
     return step_done(st, s, err, errlen, "phone update");
 }
 
 static pr_status mark_state(sink_store *st, const phone_row *ph, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_STATE_PUT);
+    sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_STATE_PUT);
     if (!s)
         return sqlfail(st, err, errlen, "outbox state");
-    sqlite3_bind_int64(s, 1, ph->id);
-    sqlite3_bind_int64(s, 2, ph->version);
+    sink_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 2, ph->version);
     return step_done(st, s, err, errlen, "outbox state");
 }
 
@@ -548,7 +554,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
                               char *err, size_t errlen)
 {
     pr_status rc;
-    sqlite3_stmt *s;
+    sink_stmt *s;
     bool created = !ph->exists, was_complete = ph->complete;
     bool source_changed = source_changes(ev, ph);
 
@@ -571,7 +577,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
         return source_changed ? mark_state(st, ph, err, errlen) : PR_OK;
     }
 
-    sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at};
+    sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at, ev->partition};
     if (ev->kind == PR_KIND_FULL && ph->nparams > 0 &&
         (rc = remove_vanished(st, ev, ph, res, err, errlen)) != PR_OK)
         return rc;
@@ -597,13 +603,13 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     if (opts && opts->changes_keep > 0 && ph->version % 64 == 0) {
         if (!(s = sink_store_stmt(st, Q_CHANGE_PRUNE)))
             return sqlfail(st, err, errlen, "prune");
-        sqlite3_bind_int64(s, 1, ph->id);
-        sqlite3_bind_int64(s, 2, opts->changes_keep);
+        sink_bind_int64(s, 1, ph->id);
+        sink_bind_int64(s, 2, opts->changes_keep);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             return rc;
         if (!(s = sink_store_stmt(st, Q_REPORT_PRUNE)))
             return sqlfail(st, err, errlen, "prune");
-        sqlite3_bind_int64(s, 1, ph->id);
+        sink_bind_int64(s, 1, ph->id);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             return rc;
     }

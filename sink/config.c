@@ -30,6 +30,10 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "PEM private key for HTTPS on the API port"},
     {"data-dir", PR_CFG_STR, "./phonereport-data", offsetof(sink_cfg, data_dir), 0, 0,
      "directory of the sink's SQLite store (created if missing)"},
+    {"sink-store", PR_CFG_STR, "sqlite", offsetof(sink_cfg, store), 0, 0,
+     "where the sink keeps its state: sqlite (one sink, in data-dir) or a PostgreSQL "
+     "connection string postgresql://user@host:port/db (libpq's PG* variables apply) shared by "
+     "several sinks of one sink-group"},
     {"profiles-dir", PR_CFG_STR, NULL, offsetof(sink_cfg, profiles_dir), 0, 0,
      "intended profiles (<mac>.xml, default.xml) for drift; unset = no drift detection"},
     {"profiles-poll", PR_CFG_MS, "5s", offsetof(sink_cfg, profiles_poll_ms), 100, 3600000,
@@ -59,6 +63,11 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "writer parses)"},
     {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
 };
+
+const char *sink_cfg_store(const sink_cfg *cfg)
+{
+    return sink_store_is_pg(cfg->store) ? cfg->store : cfg->data_dir;
+}
 
 sink_cfg *sink_cfg_new(void)
 {
@@ -112,7 +121,15 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
         pr_errlist_add(errs, "%s", err);
         bad++;
     }
-    if (!cfg->data_dir || !*cfg->data_dir) {
+    if (cfg->store && strcmp(cfg->store, "sqlite") != 0 && !sink_store_is_pg(cfg->store)) {
+        pr_errlist_add(errs,
+                       "sink-store: '%s' is neither sqlite nor a postgresql:// connection string",
+                       cfg->store);
+        bad++;
+    }
+    if (sink_store_is_pg(cfg->store)) {
+        /* data-dir is not used */
+    } else if (!cfg->data_dir || !*cfg->data_dir) {
         pr_errlist_add(errs, "data-dir: must be set");
         bad++;
     } else if (dir_usable(cfg->data_dir) != 0) {

@@ -22,7 +22,7 @@ bool sink_drift_masked(const char *v)
 
 static pr_status sqlfail(sink_store *st, char *err, size_t errlen, const char *what)
 {
-    return pr_err(PR_EFATAL, err, errlen, "drift %s: %s", what, sqlite3_errmsg(sink_store_db(st)));
+    return pr_err(PR_EFATAL, err, errlen, "drift %s: %s", what, sink_store_errmsg(st));
 }
 
 static bool eq(const char *a, const char *b)
@@ -37,20 +37,20 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
     bool drifted = intended && actual && !sink_drift_masked(actual) &&
                    !sink_drift_masked(intended) && strcmp(actual, intended) != 0;
     bool had = false, same = false;
-    sqlite3_stmt *s = sink_store_stmt(st, Q_DRIFT_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_GET);
     int rc;
     if (!s)
         return sqlfail(st, err, errlen, "get");
-    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, name);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    rc = sink_step(s);
+    if (rc == SINK_ROW) {
         had = true;
         same = eq(sink_col_text(s, 0), intended) && eq(sink_col_text(s, 1), actual);
-    } else if (rc != SQLITE_DONE) {
+    } else if (rc != SINK_DONE) {
         return sqlfail(st, err, errlen, "get");
     }
-    sqlite3_reset(s);
+    sink_reset(s);
 
     if (drifted == had) {
         if (!drifted || same)
@@ -59,32 +59,32 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
         s = sink_store_stmt(st, Q_DRIFT_UPDATE);
         if (!s)
             return sqlfail(st, err, errlen, "update");
-        sqlite3_bind_int64(s, 1, ph->id);
+        sink_bind_int64(s, 1, ph->id);
         sink_bind_text(s, 2, name);
         sink_bind_text(s, 3, intended);
         sink_bind_text(s, 4, actual);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        return rc == SQLITE_DONE ? PR_OK : sqlfail(st, err, errlen, "update");
+        rc = sink_step(s);
+        sink_reset(s);
+        return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "update");
     }
     s = sink_store_stmt(st, drifted ? Q_DRIFT_INSERT : Q_DRIFT_DELETE);
     if (!s)
         return sqlfail(st, err, errlen, "write");
-    sqlite3_bind_int64(s, 1, ph->id);
+    sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, name);
     if (drifted) {
         sink_bind_text(s, 3, intended);
         sink_bind_text(s, 4, actual);
         sink_bind_text(s, 5, ph->at);
-        sqlite3_bind_int64(s, 6, ph->version);
+        sink_bind_int64(s, 6, ph->version);
     }
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    rc = sink_step(s);
+    sink_reset(s);
+    if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "write");
     if (transitions)
         (*transitions)++;
-    return sink_store_outbox_put(st, PR_TOPIC_DRIFT, ph->mac,
+    return sink_store_outbox_put(st, PR_TOPIC_DRIFT, ph->part, ph->mac,
                                  pr_drift_event_new(ph->mac, name, intended, actual,
                                                     drifted ? "drifted" : "resolved", ph->at,
                                                     ph->version),
@@ -103,18 +103,18 @@ typedef struct phone_walk {
 /* The reported value of name, copied (NULL if not reported). */
 static pr_status reported(sink_store *st, int64_t phone, const char *name, char **out)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
     int rc;
     *out = NULL;
     if (!s)
         return PR_EFATAL;
-    sqlite3_bind_int64(s, 1, phone);
+    sink_bind_int64(s, 1, phone);
     sink_bind_text(s, 2, name);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && !(*out = strdup(sink_col_text(s, 0))))
-        rc = SQLITE_NOMEM;
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? PR_OK : PR_EFATAL;
+    rc = sink_step(s);
+    if (rc == SINK_ROW && !(*out = strdup(sink_col_text(s, 0))))
+        rc = SINK_ERROR;
+    sink_reset(s);
+    return rc == SINK_ROW || rc == SINK_DONE ? PR_OK : PR_EFATAL;
 }
 
 static int walk_intended(void *ctx, const char *name, const char *value)
@@ -138,7 +138,7 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
     char **names = NULL;
     size_t n = 0, cap = 0;
     pr_status rc = PR_OK;
-    sqlite3_stmt *s;
+    sink_stmt *s;
 
     if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0)
         return w.status;
@@ -146,8 +146,8 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
      * that no read cursor is open on the table we write. */
     if (!(s = sink_store_stmt(st, Q_DRIFT_NAMES)))
         return sqlfail(st, err, errlen, "names");
-    sqlite3_bind_int64(s, 1, ph->id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    sink_bind_int64(s, 1, ph->id);
+    while (sink_step(s) == SINK_ROW) {
         const char *name = sink_col_text(s, 0);
         if (pf && sink_profiles_intended(pf, ph->mac, name))
             continue;
@@ -165,7 +165,7 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
         }
         n++;
     }
-    sqlite3_reset(s);
+    sink_reset(s);
     for (size_t i = 0; i < n && rc == PR_OK; i++) {
         char *actual = NULL;
         if (reported(st, ph->id, names[i], &actual) != PR_OK)
@@ -175,7 +175,7 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
         free(actual);
     }
 out:
-    sqlite3_reset(s);
+    sink_reset(s);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -183,36 +183,42 @@ out:
 }
 
 /* Looks a phone up by MAC; PR_ENOTFOUND when the sink has never seen it. */
-static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int64_t *version)
+static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int64_t *version,
+                              int32_t *part)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     pr_status rc = PR_ENOTFOUND;
     if (!s)
         return PR_EFATAL;
     sink_bind_text(s, 1, mac);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        *id = sqlite3_column_int64(s, 0);
-        *version = sqlite3_column_int64(s, 1);
+    int r = sink_step(s);
+    if (r == SINK_ROW) {
+        *id = sink_col_int64(s, 0);
+        *version = sink_col_int64(s, 1);
+        *part = (int32_t)sink_col_int64(s, 10);
         rc = PR_OK;
-    } else if (r != SQLITE_DONE) {
+    } else if (r != SINK_DONE) {
         rc = PR_EFATAL;
     }
-    sqlite3_reset(s);
+    sink_reset(s);
     return rc;
 }
 
 pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
                                       const sink_profiles_delta *d, const char *now,
-                                      bool commit_pages, unsigned *transitions, char *err,
-                                      size_t errlen)
+                                      sink_parts *owned, bool commit_pages, unsigned *transitions,
+                                      char *err, size_t errlen)
 {
     pr_status rc = PR_OK;
+    char parts[8192];
+    if (owned)
+        sink_parts_text(owned, parts, sizeof parts);
     if (!d->all) {
         for (size_t i = 0; i < d->len && rc == PR_OK; i++) {
-            sink_phone_ref ph = {0, d->macs[i], 0, now};
-            pr_status f = phone_by_mac(st, d->macs[i], &ph.id, &ph.version);
-            if (f == PR_ENOTFOUND)
+            sink_phone_ref ph = {0, d->macs[i], 0, now, -1};
+            pr_status f = phone_by_mac(st, d->macs[i], &ph.id, &ph.version, &ph.part);
+            /* another sink's phone: its partition's owner computes its drift */
+            if (f == PR_ENOTFOUND || (f == PR_OK && owned && !sink_parts_has(owned, ph.part)))
                 continue;
             rc = f == PR_OK ? sink_drift_phone(st, pf, &ph, transitions, err, errlen)
                             : sqlfail(st, err, errlen, "phone");
@@ -224,23 +230,26 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
     for (;;) {
         struct {
             int64_t id, version;
+            int32_t part;
             char mac[PR_MAC_LEN + 1];
         } page[256];
         size_t n = 0;
-        sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_LIST_ALL);
+        sink_stmt *s = sink_store_stmt(st, Q_PHONE_LIST_ALL);
         if (!s)
             return sqlfail(st, err, errlen, "phones");
-        sqlite3_bind_int64(s, 1, after);
-        sqlite3_bind_int(s, 2, 256);
-        while (n < 256 && sqlite3_step(s) == SQLITE_ROW) {
-            page[n].id = sqlite3_column_int64(s, 0);
+        sink_bind_int64(s, 1, after);
+        sink_bind_int64(s, 2, 256);
+        sink_bind_text(s, 3, owned ? parts : NULL);
+        while (n < 256 && sink_step(s) == SINK_ROW) {
+            page[n].id = sink_col_int64(s, 0);
             snprintf(page[n].mac, sizeof page[n].mac, "%s", sink_col_text(s, 1));
-            page[n].version = sqlite3_column_int64(s, 2);
+            page[n].version = sink_col_int64(s, 2);
+            page[n].part = (int32_t)sink_col_int64(s, 3);
             n++;
         }
-        sqlite3_reset(s);
+        sink_reset(s);
         for (size_t i = 0; i < n && rc == PR_OK; i++) {
-            sink_phone_ref ph = {page[i].id, page[i].mac, page[i].version, now};
+            sink_phone_ref ph = {page[i].id, page[i].mac, page[i].version, now, page[i].part};
             rc = sink_drift_phone(st, pf, &ph, transitions, err, errlen);
         }
         if (rc != PR_OK || n < 256)

@@ -2,7 +2,8 @@
  * fleet.c - the fleet queries behind /v1/phones' search, /v1/fleet and /v1/params/{name}:
  * phones by firmware, model, completeness, drift, last seen and parameter values; counts of
  * the fleet by model, firmware, completeness, drift and last-seen age; a parameter's distinct
- * values with counts. Pure (SQLite and jansson only) like query.c, so tested without HTTP.
+ * values with counts. Pure (the store's statement layer and jansson) like query.c, so tested
+ * without HTTP; the few dialect differences (max/greatest, prefixes) are chosen here.
  *
  * DESIGN: the search is one statement built from the filters that are set (each adds an AND
  * with bound values, never text from the request). A parameter filter is a subquery on the
@@ -19,11 +20,14 @@
 #include "buf.h"
 #include "sink_internal.h"
 
-#define LAST_SEEN "max(coalesce(p.updated_at, ''), coalesce(p.status_at, ''))"
+/* Two-argument max is max() in SQLite, greatest() in PostgreSQL. */
+#define LAST_SEEN_OF(MAX) MAX "(coalesce(p.updated_at, ''), coalesce(p.status_at, ''))"
+#define LAST_SEEN(st)                                                                              \
+    (sink_store_dialect(st) == SINK_DIALECT_PG ? LAST_SEEN_OF("greatest") : LAST_SEEN_OF("max"))
 
 static pr_status sql_fail(sink_store *st, char *err, size_t errlen)
 {
-    return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    return pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
 }
 
 /* Upper bound of the strings that start with prefix: no UTF-8 text holds the byte 0xff. */
@@ -94,27 +98,31 @@ static void binds_release(binds *b)
     b->n = 0;
 }
 
-static void binds_apply(const binds *b, sqlite3_stmt *s)
+static void binds_apply(const binds *b, sink_stmt *s)
 {
     for (int i = 0; i < b->n; i++) {
         if (b->v[i].is_int)
-            sqlite3_bind_int64(s, i + 1, b->v[i].i);
+            sink_bind_int64(s, i + 1, (int64_t)b->v[i].i);
         else
             sink_bind_text(s, i + 1, b->v[i].s);
     }
 }
 
-/* " AND <col> = ?" or a prefix range on col. */
-static void where_text(pr_buf *q, binds *b, const char *col, const sink_text_match *m)
+/* " AND <col> = ?" or a prefix range on col (PostgreSQL: starts_with, as the byte 0xff that
+ * bounds the range is not valid text there). */
+static void where_text(sink_store *st, pr_buf *q, binds *b, const char *col,
+                       const sink_text_match *m)
 {
     if (!m->value)
         return;
-    if (m->op == SINK_MATCH_PREFIX) {
+    if (m->op == SINK_MATCH_PREFIX && sink_store_dialect(st) == SINK_DIALECT_PG) {
+        pr_buf_printf(q, " AND starts_with(%s, ?%d)", col, bind_str(b, m->value));
+    } else if (m->op == SINK_MATCH_PREFIX) {
         int lo = bind_str(b, m->value);
         int hi = bind_owned(b, prefix_end(m->value));
         pr_buf_printf(q, " AND %s >= ?%d AND %s < ?%d", col, lo, col, hi);
     } else if (m->op == SINK_MATCH_NE) {
-        pr_buf_printf(q, " AND %s IS NOT ?%d", col, bind_str(b, m->value));
+        pr_buf_printf(q, " AND %s IS DISTINCT FROM ?%d", col, bind_str(b, m->value));
     } else {
         pr_buf_printf(q, " AND %s = ?%d", col, bind_str(b, m->value));
     }
@@ -123,26 +131,25 @@ static void where_text(pr_buf *q, binds *b, const char *col, const sink_text_mat
 /* The id of an interned parameter name; PR_ENOTFOUND when no phone has reported it. */
 static pr_status name_id(sink_store *st, const char *name, int64_t *id, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = sink_store_stmt(st, Q_NAME_GET);
     pr_status rc;
-    if (sqlite3_prepare_v2(sink_store_db(st), "SELECT id FROM names WHERE name = ?1", -1, &s,
-                           NULL) != SQLITE_OK)
+    if (!s)
         return sql_fail(st, err, errlen);
     sink_bind_text(s, 1, name);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        *id = sqlite3_column_int64(s, 0);
+    int r = sink_step(s);
+    if (r == SINK_ROW) {
+        *id = sink_col_int64(s, 0);
         rc = PR_OK;
-    } else if (r == SQLITE_DONE) {
+    } else if (r == SINK_DONE) {
         rc = pr_err(PR_ENOTFOUND, err, errlen, "no phone reports a parameter named '%s'", name);
     } else {
         rc = sql_fail(st, err, errlen);
     }
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     return rc;
 }
 
-static json_t *col_str(sqlite3_stmt *s, int i)
+static json_t *col_str(sink_stmt *s, int i)
 {
     const char *v = sink_col_text(s, i);
     return v && *v ? json_string(v) : json_null();
@@ -153,30 +160,33 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
 {
     pr_buf q = {0};
     binds b = {0};
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *list = NULL;
     char last[PR_MAC_LEN + 1] = "";
-    int n = 0, r = SQLITE_DONE;
+    int n = 0, r = SINK_DONE;
     pr_status rc = PR_OK;
     *out = NULL;
 
     pr_buf_str(&q, "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
                    " p.updated_at, p.status_at, p.report_id,"
                    " (SELECT count(*) FROM params WHERE phone = p.id),"
-                   " (SELECT count(*) FROM drift WHERE phone = p.id), " LAST_SEEN
-                   " FROM phones p WHERE");
+                   " (SELECT count(*) FROM drift WHERE phone = p.id), ");
+    pr_buf_str(&q, LAST_SEEN(st));
+    pr_buf_str(&q, " FROM phones p WHERE");
     pr_buf_printf(&q, " p.mac > ?%d", bind_str(&b, f->after ? f->after : ""));
     if (f->complete >= 0)
         pr_buf_printf(&q, " AND p.complete = ?%d", bind_int(&b, f->complete));
     if (f->drifted >= 0)
-        pr_buf_printf(&q, " AND EXISTS(SELECT 1 FROM drift WHERE phone = p.id) = ?%d",
+        pr_buf_printf(&q,
+                      " AND (CASE WHEN EXISTS(SELECT 1 FROM drift WHERE phone = p.id)"
+                      " THEN 1 ELSE 0 END) = ?%d",
                       bind_int(&b, f->drifted));
-    where_text(&q, &b, "p.model", &f->model);
-    where_text(&q, &b, "p.firmware", &f->firmware);
+    where_text(st, &q, &b, "p.model", &f->model);
+    where_text(st, &q, &b, "p.firmware", &f->firmware);
     if (f->seen_after)
-        pr_buf_printf(&q, " AND " LAST_SEEN " >= ?%d", bind_str(&b, f->seen_after));
+        pr_buf_printf(&q, " AND %s >= ?%d", LAST_SEEN(st), bind_str(&b, f->seen_after));
     if (f->seen_before)
-        pr_buf_printf(&q, " AND " LAST_SEEN " < ?%d", bind_str(&b, f->seen_before));
+        pr_buf_printf(&q, " AND %s < ?%d", LAST_SEEN(st), bind_str(&b, f->seen_before));
     for (size_t i = 0; i < f->nparams; i++) {
         const sink_param_match *pm = &f->params[i];
         int64_t id = 0;
@@ -187,7 +197,12 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
             goto out;
         }
         int nid = bind_int(&b, id);
-        if (pm->m.op == SINK_MATCH_PREFIX) {
+        if (pm->m.op == SINK_MATCH_PREFIX && sink_store_dialect(st) == SINK_DIALECT_PG) {
+            pr_buf_printf(&q,
+                          " AND p.id IN (SELECT phone FROM params WHERE name = ?%d"
+                          " AND starts_with(value, ?%d))",
+                          nid, bind_str(&b, pm->m.value));
+        } else if (pm->m.op == SINK_MATCH_PREFIX) {
             int lo = bind_str(&b, pm->m.value);
             int hi = bind_owned(&b, prefix_end(pm->m.value));
             pr_buf_printf(&q,
@@ -207,7 +222,7 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    if (sqlite3_prepare_v2(sink_store_db(st), q.p, -1, &s, NULL) != SQLITE_OK) {
+    if (!(s = sink_store_prepare(st, q.p))) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
@@ -216,33 +231,33 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < f->limit) {
+    while ((r = sink_step(s)) == SINK_ROW && n < f->limit) {
         snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o = json_pack("{ss sI sb so so so so so so sI sI so}", "mac", last, "version",
-                              (json_int_t)sqlite3_column_int64(s, 1), "complete",
-                              sqlite3_column_int(s, 2) != 0, "model", col_str(s, 3), "firmware",
-                              col_str(s, 4), "first_seen", col_str(s, 5), "updated_at",
-                              col_str(s, 6), "status_at", col_str(s, 7), "report_id", col_str(s, 8),
-                              "params", (json_int_t)sqlite3_column_int64(s, 9), "drifted",
-                              (json_int_t)sqlite3_column_int64(s, 10), "last_seen", col_str(s, 11));
+        json_t *o =
+            json_pack("{ss sI sb so so so so so so sI sI so}", "mac", last, "version",
+                      (json_int_t)sink_col_int64(s, 1), "complete", (int)sink_col_int64(s, 2) != 0,
+                      "model", col_str(s, 3), "firmware", col_str(s, 4), "first_seen",
+                      col_str(s, 5), "updated_at", col_str(s, 6), "status_at", col_str(s, 7),
+                      "report_id", col_str(s, 8), "params", (json_int_t)sink_col_int64(s, 9),
+                      "drifted", (json_int_t)sink_col_int64(s, 10), "last_seen", col_str(s, 11));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
         n++;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+    if (r != SINK_ROW && r != SINK_DONE) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
     *out = json_pack("{so so}", "phones", list, "next",
-                     n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
+                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null());
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     binds_release(&b);
     pr_buf_release(&q);
     return rc;
@@ -252,29 +267,29 @@ out:
 static pr_status value_counts(sink_store *st, const char *sql, const char *key, json_t **out,
                               char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     int r;
     pr_status rc = PR_OK;
     *out = json_array();
     if (!*out)
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
-    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL) != SQLITE_OK) {
+    if (!(s = sink_store_prepare(st, sql))) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((r = sink_step(s)) == SINK_ROW) {
         const char *v = sink_col_text(s, 0);
         json_t *o = json_pack("{so sI}", key, v ? json_string(v) : json_null(), "count",
-                              (json_int_t)sqlite3_column_int64(s, 1));
+                              (json_int_t)sink_col_int64(s, 1));
         if (!o || json_array_append_new(*out, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
     }
-    if (r != SQLITE_DONE)
+    if (r != SINK_DONE)
         rc = sql_fail(st, err, errlen);
 out:
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     if (rc != PR_OK) {
         json_decref(*out);
         *out = NULL;
@@ -298,7 +313,7 @@ pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t err
         long long seconds;
     } buckets[] = {{"1h", 3600}, {"24h", 86400}, {"7d", 7 * 86400}, {"30d", 30 * 86400}};
     enum { NB = sizeof buckets / sizeof buckets[0] };
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *models = NULL, *firmware = NULL, *drift = NULL, *seen = NULL;
     pr_status rc;
     long long total = 0, complete = 0, drifted = 0, drift_rows = 0, counts[NB + 1] = {0};
@@ -323,39 +338,40 @@ pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t err
                    " (SELECT count(DISTINCT phone) FROM drift),"
                    " (SELECT count(*) FROM drift)");
     for (int i = 0; i < NB; i++)
-        pr_buf_printf(&q, ", coalesce(sum(" LAST_SEEN " >= ?%d), 0)", i + 1); /* cumulative */
+        pr_buf_printf(&q, ", coalesce(sum(CASE WHEN %s >= ?%d THEN 1 ELSE 0 END), 0)",
+                      LAST_SEEN(st), i + 1); /* cumulative */
     pr_buf_str(&q, " FROM phones p");
     if (q.oom) {
         pr_buf_release(&q);
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    int prc = sqlite3_prepare_v2(sink_store_db(st), q.p, -1, &s, NULL);
+    s = sink_store_prepare(st, q.p);
     pr_buf_release(&q);
-    if (prc != SQLITE_OK) {
+    if (!s) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
     for (int i = 0; i < NB; i++) {
         char cut[32];
         sink_fleet_time_ago(buckets[i].seconds, cut, sizeof cut);
-        sqlite3_bind_text(s, i + 1, cut, -1, SQLITE_TRANSIENT);
+        sink_bind_text(s, i + 1, cut);
     }
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    if (sink_step(s) != SINK_ROW) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
-    total = sqlite3_column_int64(s, 0);
-    complete = sqlite3_column_int64(s, 1);
-    drifted = sqlite3_column_int64(s, 2);
-    drift_rows = sqlite3_column_int64(s, 3);
+    total = sink_col_int64(s, 0);
+    complete = sink_col_int64(s, 1);
+    drifted = sink_col_int64(s, 2);
+    drift_rows = sink_col_int64(s, 3);
     if (!(seen = json_array())) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
     long long prev = 0;
     for (int i = 0; i < NB; i++) {
-        long long cum = sqlite3_column_int64(s, 4 + i);
+        long long cum = sink_col_int64(s, 4 + i);
         counts[i] = cum - prev;
         prev = cum;
         json_array_append_new(
@@ -372,7 +388,7 @@ pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t err
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     json_decref(models);
     json_decref(firmware);
     json_decref(drift);
@@ -383,62 +399,59 @@ out:
 pr_status sink_fleet_param_values(sink_store *st, const char *name, long long offset, int limit,
                                   json_t **out, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *values = NULL;
     int64_t id = 0, phones = 0, distinct = 0;
-    int n = 0, r = SQLITE_DONE;
+    int n = 0, r = SINK_DONE;
     pr_status rc;
     *out = NULL;
     if ((rc = name_id(st, name, &id, err, errlen)) != PR_OK)
         return rc;
-    if (sqlite3_prepare_v2(sink_store_db(st),
-                           "SELECT count(*), count(DISTINCT value) FROM params WHERE name = ?1", -1,
-                           &s, NULL) != SQLITE_OK)
+    if (!(s = sink_store_prepare(
+              st, "SELECT count(*), count(DISTINCT value) FROM params WHERE name = ?1")))
         return sql_fail(st, err, errlen);
-    sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    sink_bind_int64(s, 1, id);
+    if (sink_step(s) != SINK_ROW) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
-    phones = sqlite3_column_int64(s, 0);
-    distinct = sqlite3_column_int64(s, 1);
-    sqlite3_finalize(s);
+    phones = sink_col_int64(s, 0);
+    distinct = sink_col_int64(s, 1);
+    sink_stmt_free(s);
     s = NULL;
-    if (sqlite3_prepare_v2(sink_store_db(st),
-                           "SELECT value, count(*) FROM params WHERE name = ?1 GROUP BY value"
-                           " ORDER BY count(*) DESC, value LIMIT ?2 OFFSET ?3",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (!(s = sink_store_prepare(st, "SELECT value, count(*) FROM params WHERE name = ?1 GROUP BY"
+                                     " value ORDER BY count(*) DESC, value LIMIT ?2 OFFSET ?3"))) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int(s, 2, limit + 1);
-    sqlite3_bind_int64(s, 3, offset);
+    sink_bind_int64(s, 1, id);
+    sink_bind_int64(s, 2, limit + 1);
+    sink_bind_int64(s, 3, offset);
     if (!(values = json_array())) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+    while ((r = sink_step(s)) == SINK_ROW && n < limit) {
         json_t *o = json_pack("{ss sI}", "value", sink_col_text(s, 0), "count",
-                              (json_int_t)sqlite3_column_int64(s, 1));
+                              (json_int_t)sink_col_int64(s, 1));
         if (!o || json_array_append_new(values, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
         n++;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+    if (r != SINK_ROW && r != SINK_DONE) {
         rc = sql_fail(st, err, errlen);
         goto out;
     }
     *out = json_pack("{ss sI sI so so}", "param", name, "phones", (json_int_t)phones, "distinct",
                      (json_int_t)distinct, "values", values, "next",
-                     n == limit && r == SQLITE_ROW ? json_integer(offset + n) : json_null());
+                     n == limit && r == SINK_ROW ? json_integer(offset + n) : json_null());
     values = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(values);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     return rc;
 }

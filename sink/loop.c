@@ -21,6 +21,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,24 @@ struct sink_loop {
     sink_store *st;
     sink_profiles *pf;
     sink_outbox *ob;
+    sink_parts *owned;
     atomic_int *ready;
     rd_kafka_t *rk;
+    bool shared;     /* a PostgreSQL store that other sinks of the group share */
+    char owner[300]; /* host:pid, recorded with each claimed partition */
+    /* Claimed partitions (shared store): the epoch each was claimed with, and whether the open
+     * transaction has locked and checked it yet. */
+    struct claim {
+        char topic[256];
+        int32_t partition;
+        int64_t epoch; /* 0 = not claimed yet (the store was down) */
+        bool checked;
+    } * claims;
+    size_t nclaims, capclaims;
+    bool drift_all;           /* recompute the drift of every owned phone (new partitions) */
+    bool store_down;          /* the store fails: partitions paused, retried with back-off */
+    long long store_retry_ms; /* next attempt */
+    long store_backoff_ms;
     char topic_config[256], topic_status[256];
     pthread_t thread;
     bool started;
@@ -58,6 +75,8 @@ struct sink_loop {
     /* Metrics. */
     pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
     pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged;
+    pr_counter *c_store_errors, *c_fenced;
+    pr_gauge *g_store_up;
     pr_histogram *h_commit;
     struct {
         char reason[32];
@@ -100,6 +119,151 @@ static void drop_offsets(sink_loop *l)
     l->batch_offsets = NULL;
 }
 
+/* ---- partition ownership (a store shared by several sinks) ----------------------------- */
+
+static struct claim *claim_find(sink_loop *l, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < l->nclaims; i++)
+        if (l->claims[i].partition == partition && strcmp(l->claims[i].topic, topic) == 0)
+            return &l->claims[i];
+    return NULL;
+}
+
+/* The owned partition numbers (both topics: a phone's config and status share its number)
+ * for the publisher and the drift pass. */
+static void claims_publish(sink_loop *l)
+{
+    int32_t v[SINK_PARTS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < l->nclaims && n < SINK_PARTS_MAX; i++) {
+        bool dup = false;
+        if (l->claims[i].epoch < 0)
+            continue;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = v[k] == l->claims[i].partition;
+        if (!dup)
+            v[n++] = l->claims[i].partition;
+    }
+    sink_parts_set(l->owned, v, n);
+}
+
+static void claims_unchecked(sink_loop *l)
+{
+    for (size_t i = 0; i < l->nclaims; i++)
+        l->claims[i].checked = false;
+}
+
+/* Claims one partition (its own transaction): epoch 0 when the store cannot say. */
+static pr_status claim_one(sink_loop *l, struct claim *c)
+{
+    char err[512];
+    pr_status rc = sink_store_partition_claim(l->st, c->topic, c->partition, l->owner, &c->epoch,
+                                              err, sizeof err);
+    if (rc != PR_OK) {
+        c->epoch = 0;
+        PR_LOG(PR_LOG_WARN, "sink", "partition claim failed (store down?): retried",
+               json_pack("{ss si ss}", "topic", c->topic, "partition", (int)c->partition, "error",
+                         err));
+    }
+    return rc;
+}
+
+static void claims_add(sink_loop *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        struct claim *c = claim_find(l, parts->elems[i].topic, parts->elems[i].partition);
+        if (!c) {
+            if (l->nclaims == l->capclaims) {
+                size_t cap = l->capclaims ? l->capclaims * 2 : 16;
+                struct claim *n = realloc(l->claims, cap * sizeof *n);
+                if (!n)
+                    continue; /* unclaimed: its records are not applied (fail safe) */
+                l->claims = n;
+                l->capclaims = cap;
+            }
+            c = &l->claims[l->nclaims++];
+            snprintf(c->topic, sizeof c->topic, "%s", parts->elems[i].topic);
+            c->partition = parts->elems[i].partition;
+        }
+        c->checked = false;
+        c->epoch = 0;
+        if (l->shared)
+            claim_one(l, c);
+        else
+            c->epoch = 1;
+    }
+    claims_publish(l);
+}
+
+static void claims_remove(sink_loop *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        struct claim *c = claim_find(l, parts->elems[i].topic, parts->elems[i].partition);
+        if (c)
+            *c = l->claims[--l->nclaims];
+    }
+    claims_publish(l);
+}
+
+/* Pauses (or resumes) every assigned partition. */
+static void pause_all(sink_loop *l, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(l->rk, parts);
+    else
+        rd_kafka_resume_partitions(l->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The store failed: stop consuming (partitions paused, not ready) until it answers again. */
+static void store_failed(sink_loop *l)
+{
+    pr_counter_inc(l->c_store_errors);
+    if (!l->store_down) {
+        PR_LOG(PR_LOG_ERROR, "sink", "store unavailable: consumption paused until it answers",
+               json_pack("{ss}", "error", sink_store_errmsg(l->st)));
+        l->store_backoff_ms = 250;
+    } else if (l->store_backoff_ms < 5000) {
+        l->store_backoff_ms *= 2;
+    }
+    l->store_down = true;
+    l->store_retry_ms = mono_ms() + l->store_backoff_ms;
+    pr_gauge_set(l->g_store_up, 0);
+    atomic_store(l->ready, 0);
+    pause_all(l, true);
+}
+
+static void rewind_to_store(sink_loop *l);
+
+/* Whether the store answers again: claims what could not be claimed, sends every partition
+ * back to its stored offset and resumes. */
+static bool store_recover(sink_loop *l)
+{
+    if (!sink_store_ping(l->st)) {
+        store_failed(l);
+        return false;
+    }
+    for (size_t i = 0; i < l->nclaims; i++)
+        if (l->claims[i].epoch == 0 && l->shared && claim_one(l, &l->claims[i]) != PR_OK) {
+            store_failed(l);
+            return false;
+        }
+    claims_publish(l);
+    l->store_down = false;
+    rewind_to_store(l);
+    if (l->store_down) /* the offsets could not be read */
+        return false;
+    pause_all(l, false);
+    PR_LOG(PR_LOG_INFO, "sink", "store available again: consumption resumed", NULL);
+    pr_gauge_set(l->g_store_up, 1);
+    atomic_store(l->ready, 1);
+    l->drift_all = l->shared;
+    return true;
+}
+
 /* Commits the open batch (if any). On failure the batch is rolled back and every assigned
  * partition is sent back to its stored offset, so the records are read again. */
 static pr_status batch_commit(sink_loop *l)
@@ -108,12 +272,14 @@ static pr_status batch_commit(sink_loop *l)
     if (!sink_store_in_txn(l->st))
         return PR_OK;
     long long t0 = mono_ms();
+    claims_unchecked(l);
     if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
                json_pack("{ss}", "error", err));
         sink_store_rollback(l->st);
         l->batch_n = 0;
         drop_offsets(l);
+        store_failed(l);
         return PR_ETRANSIENT;
     }
     pr_histogram_observe(l->h_commit, (double)(mono_ms() - t0) / 1000.0);
@@ -142,6 +308,11 @@ static void rewind_to_store(sink_loop *l)
     for (int i = 0; i < parts->cnt; i++) {
         int64_t next =
             sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
+        if (next < -1) { /* unknown: never from the beginning; resumed when the store is back */
+            rd_kafka_topic_partition_list_destroy(parts);
+            store_failed(l);
+            return;
+        }
         parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, parts, 5000);
@@ -161,9 +332,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     rd_kafka_error_t *kerr = NULL;
     l->rebalanced = true;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /* A shared store: claim each partition (raising its epoch fences the previous owner)
+         * before reading its offsets, so they include the previous owner's last commit. */
+        batch_commit(l);
+        claims_add(l, parts);
+        l->drift_all = l->shared;
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
             int64_t next = sink_store_offset_get(l->st, tp->topic, tp->partition), lo = 0, hi = 0;
+            if (next < -1)
+                store_failed(l); /* the partitions are resumed from the store when it is back */
             if (next > 0 && rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
                                                              5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (next > hi) {
@@ -198,10 +376,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        atomic_store(l->ready, 1);
+        if (l->store_down)
+            pause_all(l, true);
+        else
+            atomic_store(l->ready, 1);
     } else {
         /* Partitions go away: what we applied from them commits now, with their offsets. */
         batch_commit(l);
+        claims_remove(l, parts);
         if (cooperative)
             kerr = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -216,8 +398,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 }
 
 pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                        sink_store *st, sink_profiles *pf, sink_outbox *ob, atomic_int *ready,
-                        sink_loop **out, char *err, size_t errlen)
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, sink_parts *owned,
+                        atomic_int *ready, sink_loop **out, char *err, size_t errlen)
 {
     const char *defaults[] = {"group.id",
                               cfg->group,
@@ -244,7 +426,14 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->st = st;
     l->pf = pf;
     l->ob = ob;
+    l->owned = owned;
     l->ready = ready;
+    l->shared = sink_store_dialect(st) == SINK_DIALECT_PG;
+    {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(l->owner, sizeof l->owner, "%s:%ld", host, (long)getpid());
+    }
     if (pr_topic_name(common->topic_prefix, PR_TOPIC_CONFIG, l->topic_config,
                       sizeof l->topic_config) != 0 ||
         pr_topic_name(common->topic_prefix, PR_TOPIC_STATUS, l->topic_status,
@@ -265,12 +454,24 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->c_drift = pr_metrics_counter(metrics, "phonereport_sink_drift_transitions_total",
                                     "drifted/resolved transitions emitted", "");
     l->c_batches = pr_metrics_counter(metrics, "phonereport_sink_batches_total",
-                                      "SQLite transactions committed", "");
+                                      "Store transactions committed", "");
     l->c_skipped = pr_metrics_counter(metrics, "phonereport_sink_already_applied_total",
                                       "Records below the stored offset, skipped", "");
     l->c_unchanged =
         pr_metrics_counter(metrics, "phonereport_sink_unchanged_reports_total",
                            "Full reports identical to the stored state (phone row only)", "");
+    l->c_store_errors =
+        pr_metrics_counter(metrics, "phonereport_sink_store_errors_total",
+                           "Store failures (batch rolled back, consumption paused)", "");
+    l->c_fenced = pr_metrics_counter(metrics, "phonereport_sink_fenced_total",
+                                     "Batches rolled back because another sink claimed one of "
+                                     "their partitions (shared PostgreSQL store)",
+                                     "");
+    l->g_store_up = pr_metrics_gauge(metrics, "phonereport_sink_store_up",
+                                     "1 while the store answers, 0 while consumption is paused "
+                                     "for it",
+                                     "");
+    pr_gauge_set(l->g_store_up, 1);
     if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
@@ -305,21 +506,42 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
     sink_apply_opts opts = {l->cfg->changes_keep, l->cfg->max_params, l->cfg->max_state_bytes};
     pr_status rc;
 
+    struct claim *c = claim_find(l, topic, rkm->partition);
+    if (!c || c->epoch < 0) /* not ours (any more): its owner applies it */
+        return PR_OK;
+    if (c->epoch == 0) /* not claimed yet: the store was down */
+        return PR_ETRANSIENT;
+    if (!sink_store_in_txn(l->st)) {
+        if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
+            return rc;
+        l->batch_start_ms = mono_ms();
+    }
+    /* Shared store: lock the partition's owner row for the rest of the transaction and check
+     * that no other sink claimed it since; a newer claim rolls the whole batch back. */
+    if (!c->checked) {
+        rc = sink_store_partition_fence(l->st, topic, rkm->partition, c->epoch, err, sizeof err);
+        if (rc == PR_ENOTFOUND) {
+            PR_LOG(PR_LOG_WARN, "sink", "fenced: another sink owns the partition now",
+                   json_pack("{ss si ss}", "topic", topic, "partition", (int)rkm->partition,
+                             "detail", err));
+            c->epoch = -1;
+            return PR_ENOTFOUND;
+        }
+        if (rc != PR_OK)
+            return rc;
+        c->checked = true;
+    }
     int64_t next = sink_store_offset_get(l->st, topic, rkm->partition);
     if (next < -1) { /* unknown whether this record was applied: treat as a store failure */
         PR_LOG(PR_LOG_ERROR, "sink", "stored offset unreadable",
-               json_pack("{ss}", "error", sqlite3_errmsg(sink_store_db(l->st))));
+               json_pack("{ss}", "error", sink_store_errmsg(l->st)));
         return PR_EFATAL;
     }
     if (next >= 0 && rkm->offset < next) {
         pr_counter_inc(l->c_skipped);
         return PR_OK;
     }
-    if (!sink_store_in_txn(l->st)) {
-        if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
-            return rc;
-        l->batch_start_ms = mono_ms();
-    }
+    j->ev.partition = rkm->partition;
     if (j->rc != PR_OK) {
         pr_counter_inc(invalid_counter(l, j->reason));
         PR_LOG(PR_LOG_WARN, "sink", "invalid event skipped",
@@ -413,14 +635,20 @@ static void profiles_rescan(sink_loop *l)
         rewind_to_store(l);
         return;
     }
-    if (!sink_profiles_scan(l->pf, &d))
+    bool changed = sink_profiles_scan(l->pf, &d);
+    if (l->drift_all && l->cfg->profiles_dir) { /* new partitions: all their phones */
+        changed = true;
+        d.all = true;
+    }
+    l->drift_all = false;
+    if (!changed)
         goto out;
     sink_now_rfc3339(now, sizeof now);
     /* The applied profile files are saved with the last page of the recompute, so a restart
      * recomputes only what changed meanwhile (or everything, if this pass did not finish). */
     if (sink_store_begin(l->st, err, sizeof err) != PR_OK ||
-        sink_drift_profiles_changed(l->st, l->pf, &d, now, true, &transitions, err, sizeof err) !=
-            PR_OK ||
+        sink_drift_profiles_changed(l->st, l->pf, &d, now, l->shared ? l->owned : NULL, true,
+                                    &transitions, err, sizeof err) != PR_OK ||
         sink_store_profiles_save(l->st, l->pf, err, sizeof err) != PR_OK ||
         sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         sink_store_rollback(l->st);
@@ -473,7 +701,17 @@ static void *consume(void *arg)
         PR_LOG(PR_LOG_WARN, "sink", "applied profile list unreadable: recomputing all drift", NULL);
     while (!atomic_load(&l->stop)) {
         long long now = mono_ms();
-        if (atomic_exchange(&l->reload, 0) || now >= next_scan) {
+        if (l->store_down) {
+            /* Keep polling (the group must see us alive; nothing comes: paused) and retry. */
+            if (now >= l->store_retry_ms)
+                store_recover(l);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(l->rk, 100);
+            if (m)
+                rd_kafka_message_destroy(m); /* read again from the store's offsets */
+            l->rebalanced = false;
+            continue;
+        }
+        if (atomic_exchange(&l->reload, 0) || now >= next_scan || l->drift_all) {
             profiles_rescan(l);
             next_scan = mono_ms() + l->cfg->profiles_poll_ms;
         }
@@ -499,11 +737,13 @@ static void *consume(void *arg)
                 jobs[i].is_status = strcmp(rd_kafka_topic_name(msgs[i]->rkt), l->topic_status) == 0;
             }
             sink_parse_start(l->parser, jobs, n);
-            bool failed = false;
+            bool failed = false, fenced = false;
             for (i = 0; i < n; i++) {
                 sink_parse_wait(l->parser, &jobs[i]);
-                if (handle(l, msgs[i], &jobs[i]) != PR_OK) {
+                pr_status hr = handle(l, msgs[i], &jobs[i]);
+                if (hr != PR_OK) {
                     failed = true;
+                    fenced = hr == PR_ENOTFOUND;
                     break;
                 }
                 if (batch_due(l) && batch_commit(l) != PR_OK) {
@@ -520,12 +760,27 @@ static void *consume(void *arg)
             }
             if (failed) {
                 sink_store_rollback(l->st);
+                claims_unchecked(l);
                 l->batch_n = 0;
                 drop_offsets(l);
-                rewind_to_store(l);
-                /* Back off a second (the store is failing), without consuming. */
-                for (int b = 0; b < 10 && !atomic_load(&l->stop); b++)
-                    nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+                if (fenced) {
+                    /* Nothing of the batch was applied. The lost partition is paused (left to
+                     * its new owner until Kafka's rebalance says so); the others go on. */
+                    pr_counter_inc(l->c_fenced);
+                    for (size_t k = 0; k < l->nclaims; k++)
+                        if (l->claims[k].epoch < 0) {
+                            rd_kafka_topic_partition_list_t *one =
+                                rd_kafka_topic_partition_list_new(1);
+                            rd_kafka_topic_partition_list_add(one, l->claims[k].topic,
+                                                              l->claims[k].partition);
+                            rd_kafka_pause_partitions(l->rk, one);
+                            rd_kafka_topic_partition_list_destroy(one);
+                        }
+                    claims_publish(l);
+                    rewind_to_store(l);
+                } else {
+                    store_failed(l); /* paused; store_recover re-reads from stored offsets */
+                }
                 continue;
             }
         }
@@ -577,5 +832,6 @@ void sink_loop_free(sink_loop *l)
         rd_kafka_destroy(l->rk);
     drop_offsets(l);
     sink_parse_pool_free(l->parser);
+    free(l->claims);
     free(l);
 }

@@ -74,6 +74,10 @@ struct sink_outbox {
     atomic_long *wal_frames;
     long last_checkpoint_frames;
     char max_bytes[24]; /* producer message.max.bytes and the state topic's max.message.bytes */
+    /* The partitions whose rows this sink publishes (a shared PostgreSQL store); NULL = all. */
+    sink_parts *owned;
+    unsigned owned_gen;
+    char owned_text[8192];
 };
 
 /* Errors that retrying cannot cure: the record is dropped from the outbox, counted and logged
@@ -145,7 +149,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
 }
 
 pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                          sink_outbox **out, char *err, size_t errlen)
+                          sink_parts *owned, sink_outbox **out, char *err, size_t errlen)
 {
     pr_status rc = PR_OK;
     rd_kafka_conf_t *conf = NULL;
@@ -194,8 +198,11 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
                            "Output deliveries that failed (retried from the outbox)", "");
     ob->g_in_flight = pr_metrics_gauge(metrics, "phonereport_sink_publish_in_flight",
                                        "Output records sent and not yet confirmed", "");
-    if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &ob->st, err, errlen)) != PR_OK)
+    if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &ob->st, err, errlen)) !=
+        PR_OK)
         goto fail;
+    /* SQLite has one sink: it publishes every row. */
+    ob->owned = sink_store_dialect(ob->st) == SINK_DIALECT_PG ? owned : NULL;
     if (!(conf = pr_kafka_conf_new(common, "sink", defaults, err, errlen))) {
         rc = PR_EINVAL;
         goto fail;
@@ -264,30 +271,31 @@ static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *val
 static int send_rows(sink_outbox *ob)
 {
     int n = 0;
-    sqlite3_stmt *s;
+    sink_stmt *s;
     if (ob->in_flight >= MAX_IN_FLIGHT || ob->rewind_to >= 0 || ob->solo.len > 0 ||
         ob->solo_in_flight)
         return 0;
     if (!(s = sink_store_stmt(ob->st, Q_OUTBOX_NEXT)))
         return 0;
-    sqlite3_bind_int64(s, 1, ob->cursor);
-    sqlite3_bind_int(s, 2, PAGE);
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
-        int t = sqlite3_column_int(s, 1);
+    sink_bind_int64(s, 1, ob->cursor);
+    sink_bind_int64(s, 2, PAGE);
+    sink_bind_text(s, 3, ob->owned ? ob->owned_text : NULL);
+    while (sink_step(s) == SINK_ROW) {
+        int64_t id = sink_col_int64(s, 0);
+        int t = (int)sink_col_int64(s, 1);
         const char *key = sink_col_text(s, 2), *value = sink_col_text(s, 3);
         if (t < PR_TOPIC_STATE || t > PR_TOPIC_DRIFT) { /* cannot happen: we wrote it */
             list_add(&ob->done, (sent){false, false, false, id, 0});
             ob->cursor = id;
             continue;
         }
-        if (produce(ob, (pr_topic)t, key, value, (size_t)sqlite3_column_bytes(s, 3),
+        if (produce(ob, (pr_topic)t, key, value, (size_t)sink_col_bytes(s, 3),
                     (sent){false, false, false, id, (int64_t)t}) == -1)
             break; /* queue full: the next round resumes at this row */
         ob->cursor = id;
         n++;
     }
-    sqlite3_reset(s);
+    sink_reset(s);
     return n;
 }
 
@@ -315,18 +323,19 @@ static int send_states(sink_outbox *ob)
     int64_t phones[STATE_PAGE], versions[STATE_PAGE];
     int n = 0, sent_n = 0;
     char err[256];
-    sqlite3_stmt *s;
+    sink_stmt *s;
     if (ob->states_in_flight > 0 || ob->solo.len > 0 || ob->solo_in_flight ||
         !(s = sink_store_stmt(ob->st, Q_OUTBOX_STATE_NEXT)))
         return 0;
-    sqlite3_bind_int64(s, 1, ob->state_cursor);
-    sqlite3_bind_int(s, 2, STATE_PAGE);
-    while (n < STATE_PAGE && sqlite3_step(s) == SQLITE_ROW) {
-        phones[n] = sqlite3_column_int64(s, 0);
-        versions[n] = sqlite3_column_int64(s, 1);
+    sink_bind_int64(s, 1, ob->state_cursor);
+    sink_bind_int64(s, 2, STATE_PAGE);
+    sink_bind_text(s, 3, ob->owned ? ob->owned_text : NULL);
+    while (n < STATE_PAGE && sink_step(s) == SINK_ROW) {
+        phones[n] = sink_col_int64(s, 0);
+        versions[n] = sink_col_int64(s, 1);
         n++;
     }
-    sqlite3_reset(s);
+    sink_reset(s);
     ob->state_cursor = n == STATE_PAGE ? phones[n - 1] : 0;
     if (n == 0)
         return 0;
@@ -401,16 +410,16 @@ static void delete_done(sink_outbox *ob)
         return; /* retried next round */
     for (size_t i = 0; i < ob->done.len; i++) {
         sent *d = &ob->done.v[i];
-        sqlite3_stmt *s =
+        sink_stmt *s =
             sink_store_stmt(ob->st, d->is_state ? Q_OUTBOX_STATE_DELETE : Q_OUTBOX_DELETE);
         if (!s)
             goto fail;
-        sqlite3_bind_int64(s, 1, d->id);
+        sink_bind_int64(s, 1, d->id);
         if (d->is_state)
-            sqlite3_bind_int64(s, 2, d->version);
-        int r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r != SQLITE_DONE)
+            sink_bind_int64(s, 2, d->version);
+        int r = sink_step(s);
+        sink_reset(s);
+        if (r != SINK_DONE)
             goto fail;
     }
     if (sink_store_commit(ob->st, err, sizeof err) != PR_OK)
@@ -424,7 +433,7 @@ static void delete_done(sink_outbox *ob)
     return;
 fail:
     PR_LOG(PR_LOG_WARN, "sink", "outbox delete failed, will retry",
-           json_pack("{ss}", "error", sqlite3_errmsg(sink_store_db(ob->st))));
+           json_pack("{ss}", "error", sink_store_errmsg(ob->st)));
     sink_store_rollback(ob->st);
 }
 
@@ -460,6 +469,14 @@ static void *publisher(void *arg)
     for (;;) {
         if (atomic_load(&ob->stop) && !drain_deadline)
             drain_deadline = mono_ms() + DRAIN_MS;
+        /* New partitions: their rows left by the previous owner have any id, so read again
+         * from the start (rows already sent repeat byte for byte at most). */
+        if (ob->owned &&
+            sink_parts_text(ob->owned, ob->owned_text, sizeof ob->owned_text) != ob->owned_gen) {
+            ob->owned_gen = sink_parts_text(ob->owned, ob->owned_text, sizeof ob->owned_text);
+            ob->rewind_to = 0;
+            ob->state_cursor = 0;
+        }
         if (ob->rewind_to >= 0 && ob->in_flight == 0) {
             ob->cursor = ob->rewind_to;
             ob->rewind_to = -1;
@@ -479,7 +496,9 @@ static void *publisher(void *arg)
             break;
         }
         if (drain_deadline) {
-            if ((ob->in_flight + ob->states_in_flight == 0 && n == 0 && outbox_empty(ob)) ||
+            /* a shared store's outbox holds other sinks' rows: ours are sent when nothing is */
+            if ((ob->in_flight + ob->states_in_flight == 0 && n == 0 &&
+                 (ob->owned || outbox_empty(ob))) ||
                 mono_ms() > drain_deadline)
                 break;
             continue;

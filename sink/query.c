@@ -1,8 +1,8 @@
 /*
  * query.c - read-side documents built from the store: what the API answers and what the
  * publisher sends to phonereport.state. Pure (SQLite and jansson only), so tested without
- * HTTP. The SQL is store.c's (sink_store_sql); statements here are prepared per call: the
- * API's connection is the only user and queries are few compared with applies.
+ * HTTP. The SQL is store.c's, through its statement layer (cached per connection: the API's
+ * connection and the publisher's are each used by one thread).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +12,16 @@
 #include "sink_internal.h"
 
 /* A phone's parameters by name (names are interned, see store.c). */
-#define PARAMS_SQL sink_store_sql(Q_PARAM_ALL)
+#define PARAMS_SQL Q_PARAM_ALL
 
-static pr_status prep(sink_store *st, const char *sql, sqlite3_stmt **s, char *err, size_t errlen)
+static pr_status prep(sink_store *st, sink_sql q, sink_stmt **s, char *err, size_t errlen)
 {
-    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, s, NULL) != SQLITE_OK)
-        return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (!(*s = sink_store_stmt(st, q)))
+        return pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     return PR_OK;
 }
 
-static json_t *col_json_str(sqlite3_stmt *s, int i)
+static json_t *col_json_str(sink_stmt *s, int i)
 {
     const char *v = sink_col_text(s, i);
     return v ? json_string(v) : json_null();
@@ -45,7 +45,7 @@ static void phone_doc_release(phone_doc *p)
     memset(p, 0, sizeof *p);
 }
 
-static char *dup_col(sqlite3_stmt *s, int i)
+static char *dup_col(sink_stmt *s, int i)
 {
     const char *v = sink_col_text(s, i);
     return v ? strdup(v) : NULL;
@@ -54,21 +54,21 @@ static char *dup_col(sqlite3_stmt *s, int i)
 static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_doc *p,
                             char *mac_out, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     pr_status rc;
     memset(p, 0, sizeof *p);
-    rc = prep(st, sink_store_sql(mac ? Q_DOC_PHONE_BY_MAC : Q_DOC_PHONE_BY_ID), &s, err, errlen);
+    rc = prep(st, mac ? Q_DOC_PHONE_BY_MAC : Q_DOC_PHONE_BY_ID, &s, err, errlen);
     if (rc != PR_OK)
         return rc;
     if (mac)
         sink_bind_text(s, 1, mac);
     else
-        sqlite3_bind_int64(s, 2, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        p->id = sqlite3_column_int64(s, 0);
-        p->version = sqlite3_column_int64(s, 1);
-        p->complete = sqlite3_column_int(s, 2) != 0;
+        sink_bind_int64(s, 2, id);
+    int r = sink_step(s);
+    if (r == SINK_ROW) {
+        p->id = sink_col_int64(s, 0);
+        p->version = sink_col_int64(s, 1);
+        p->complete = (int)sink_col_int64(s, 2) != 0;
         p->model = dup_col(s, 3);
         p->firmware = dup_col(s, 4);
         p->first_seen = dup_col(s, 5);
@@ -78,12 +78,12 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
         if (mac_out)
             snprintf(mac_out, PR_MAC_LEN + 1, "%s", sink_col_text(s, 9));
         rc = PR_OK;
-    } else if (r == SQLITE_DONE) {
+    } else if (r == SINK_DONE) {
         rc = PR_ENOTFOUND;
     } else {
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     }
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     return rc;
 }
 
@@ -91,7 +91,7 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
 static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t **access,
                              char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     pr_status rc = prep(st, PARAMS_SQL, &s, err, errlen);
     *params = *access = NULL;
     if (rc != PR_OK)
@@ -102,9 +102,9 @@ static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    sqlite3_bind_int64(s, 1, id);
+    sink_bind_int64(s, 1, id);
     int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((r = sink_step(s)) == SINK_ROW) {
         const char *name = sink_col_text(s, 0), *a = sink_col_text(s, 2);
         if (json_object_set_new(*params, name, json_string(sink_col_text(s, 1))) != 0 ||
             (a && *a && json_object_set_new(*access, name, json_string(a)) != 0)) {
@@ -112,10 +112,10 @@ static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t
             goto out;
         }
     }
-    if (r != SQLITE_DONE)
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (r != SINK_DONE)
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
 out:
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     if (rc != PR_OK) {
         json_decref(*params);
         json_decref(*access);
@@ -153,31 +153,31 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
                                 size_t errlen)
 {
     phone_doc p;
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     pr_flatprofile_writer *w = NULL;
     char comment[96];
-    int r = SQLITE_DONE;
+    int r = SINK_DONE;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
     if ((rc = prep(st, PARAMS_SQL, &s, err, errlen)) != PR_OK)
         goto out;
-    sqlite3_bind_int64(s, 1, p.id);
+    sink_bind_int64(s, 1, p.id);
     snprintf(comment, sizeof comment, "phonereport: %s version %lld", mac, (long long)p.version);
     if (!(w = pr_flatprofile_writer_new(comment))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((r = sink_step(s)) == SINK_ROW) {
         if (pr_flatprofile_writer_add(w, sink_col_text(s, 0), sink_col_text(s, 1),
                                       sink_col_text(s, 2)) != PR_OK) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
     }
-    if (r != SQLITE_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (r != SINK_DONE) {
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
         goto out;
     }
     rc = pr_flatprofile_writer_finish(w, out, len, NULL);
@@ -186,24 +186,24 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     pr_flatprofile_writer_free(w);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     phone_doc_release(&p);
     return rc;
 }
 
-static pr_status count_of(sink_store *st, const char *sql, int64_t id, int64_t *n)
+static pr_status count_of(sink_store *st, sink_sql q, int64_t id, int64_t *n)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = sink_store_stmt(st, q);
     *n = 0;
-    if (sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL) != SQLITE_OK)
+    if (!s)
         return PR_EFATAL;
     if (id)
-        sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
+        sink_bind_int64(s, 1, id);
+    int r = sink_step(s);
+    if (r == SINK_ROW)
+        *n = sink_col_int64(s, 0);
+    sink_stmt_free(s);
+    return r == SINK_ROW ? PR_OK : PR_EFATAL;
 }
 
 static json_t *phone_summary(const char *mac, const phone_doc *p, int64_t nparams, int64_t ndrift)
@@ -224,9 +224,9 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if (count_of(st, sink_store_sql(Q_DOC_PHONE_PARAMS), p.id, &np) != PR_OK ||
-        count_of(st, sink_store_sql(Q_DOC_PHONE_DRIFT), p.id, &nd) != PR_OK)
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (count_of(st, Q_DOC_PHONE_PARAMS, p.id, &np) != PR_OK ||
+        count_of(st, Q_DOC_PHONE_DRIFT, p.id, &nd) != PR_OK)
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     else if (!(*out = phone_summary(mac, &p, np, nd)))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     phone_doc_release(&p);
@@ -236,19 +236,19 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
 pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen)
 {
     phone_doc p;
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, sink_store_sql(Q_DOC_STATUS), &s, err, errlen)) != PR_OK)
+    if ((rc = prep(st, Q_DOC_STATUS, &s, err, errlen)) != PR_OK)
         goto out;
-    sqlite3_bind_int64(s, 1, p.id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_DONE) {
+    sink_bind_int64(s, 1, p.id);
+    int r = sink_step(s);
+    if (r == SINK_DONE) {
         rc = pr_err(PR_ENOTFOUND, err, errlen, "no status report from this phone yet");
-    } else if (r != SQLITE_ROW) {
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    } else if (r != SINK_ROW) {
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     } else {
         json_t *body = json_loads(sink_col_text(s, 2), 0, NULL);
         *out = json_pack("{ss so so so}", "mac", mac, "report_id", col_json_str(s, 0),
@@ -257,7 +257,7 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     }
 out:
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     phone_doc_release(&p);
     return rc;
 }
@@ -266,25 +266,25 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
                              json_t **out, char *err, size_t errlen)
 {
     phone_doc p;
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *list = NULL;
     int64_t last = 0;
-    int n = 0, r = SQLITE_DONE;
+    int n = 0, r = SINK_DONE;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, sink_store_sql(Q_DOC_CHANGES), &s, err, errlen)) != PR_OK)
+    if ((rc = prep(st, Q_DOC_CHANGES, &s, err, errlen)) != PR_OK)
         goto out;
-    sqlite3_bind_int64(s, 1, p.id);
-    sqlite3_bind_int64(s, 2, after);
-    sqlite3_bind_int(s, 3, limit + 1);
+    sink_bind_int64(s, 1, p.id);
+    sink_bind_int64(s, 2, after);
+    sink_bind_int64(s, 3, limit + 1);
     list = json_array();
-    while (list && (r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
-        last = sqlite3_column_int64(s, 0);
+    while (list && (r = sink_step(s)) == SINK_ROW && n < limit) {
+        last = sink_col_int64(s, 0);
         json_t *c =
             json_pack("{sI sI so so so so so so}", "seq", (json_int_t)last, "version",
-                      (json_int_t)sqlite3_column_int64(s, 1), "param", col_json_str(s, 2), "old",
+                      (json_int_t)sink_col_int64(s, 1), "param", col_json_str(s, 2), "old",
                       col_json_str(s, 3), "new", col_json_str(s, 4), "at", col_json_str(s, 5),
                       "report_id", col_json_str(s, 6), "via", col_json_str(s, 7));
         if (!c || json_array_append_new(list, c) != 0) {
@@ -294,7 +294,7 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
         n++;
     }
     /* One more row than asked for means there is a next page. */
-    bool more = list && n == limit && r == SQLITE_ROW;
+    bool more = list && n == limit && r == SINK_ROW;
     *out = list ? json_pack("{ss so so}", "mac", mac, "changes", list, "next",
                             more ? json_integer(last) : json_null())
                 : NULL;
@@ -303,7 +303,7 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     phone_doc_release(&p);
     return rc;
 }
@@ -311,24 +311,24 @@ out:
 pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
                             size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *list = json_array();
     char last[PR_MAC_LEN + 1] = "";
-    int n = 0, r = SQLITE_DONE;
-    pr_status rc = prep(st, sink_store_sql(Q_DOC_PHONES), &s, err, errlen);
+    int n = 0, r = SINK_DONE;
+    pr_status rc = prep(st, Q_DOC_PHONES, &s, err, errlen);
     *out = NULL;
     if (rc != PR_OK || !list)
         goto out;
     sink_bind_text(s, 1, f->after ? f->after : "");
-    sqlite3_bind_int(s, 2, f->complete);
+    sink_bind_int64(s, 2, f->complete);
     sink_bind_text(s, 3, f->model);
-    sqlite3_bind_int(s, 4, f->drifted);
-    sqlite3_bind_int(s, 5, f->limit + 1);
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < f->limit) {
+    sink_bind_int64(s, 4, f->drifted);
+    sink_bind_int64(s, 5, f->limit + 1);
+    while ((r = sink_step(s)) == SINK_ROW && n < f->limit) {
         phone_doc p;
         memset(&p, 0, sizeof p);
-        p.version = sqlite3_column_int64(s, 1);
-        p.complete = sqlite3_column_int(s, 2) != 0;
+        p.version = sink_col_int64(s, 1);
+        p.complete = (int)sink_col_int64(s, 2) != 0;
         p.model = (char *)(uintptr_t)sink_col_text(s, 3);
         p.firmware = (char *)(uintptr_t)sink_col_text(s, 4);
         p.first_seen = (char *)(uintptr_t)sink_col_text(s, 5);
@@ -336,38 +336,37 @@ pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t *
         p.status_at = (char *)(uintptr_t)sink_col_text(s, 7);
         p.report_id = (char *)(uintptr_t)sink_col_text(s, 8);
         snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o =
-            phone_summary(last, &p, sqlite3_column_int64(s, 9), sqlite3_column_int64(s, 10));
+        json_t *o = phone_summary(last, &p, sink_col_int64(s, 9), sink_col_int64(s, 10));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
         n++;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (r != SINK_ROW && r != SINK_DONE) {
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
         goto out;
     }
     *out = json_pack("{so so}", "phones", list, "next",
-                     n == f->limit && r == SQLITE_ROW ? json_string(last) : json_null());
+                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null());
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     return rc;
 }
 
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     json_t *list = NULL;
     char amac[PR_MAC_LEN + 1] = "";
     const char *aparam = "";
     char *cursor = NULL;
-    int n = 0, r = SQLITE_DONE;
+    int n = 0, r = SINK_DONE;
     pr_status rc;
     *out = NULL;
     if (after) { /* "mac/param" */
@@ -378,18 +377,18 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
         aparam = slash + 1;
     }
     list = json_array();
-    rc = prep(st, sink_store_sql(Q_DOC_DRIFT), &s, err, errlen);
+    rc = prep(st, Q_DOC_DRIFT, &s, err, errlen);
     if (rc != PR_OK || !list)
         goto out;
     sink_bind_text(s, 1, mac);
     sink_bind_text(s, 2, amac);
     sink_bind_text(s, 3, aparam);
-    sqlite3_bind_int(s, 4, limit + 1);
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && n < limit) {
+    sink_bind_int64(s, 4, limit + 1);
+    while ((r = sink_step(s)) == SINK_ROW && n < limit) {
         json_t *o = json_pack("{so so so so ss so sI}", "mac", col_json_str(s, 0), "param",
                               col_json_str(s, 1), "intended", col_json_str(s, 2), "actual",
                               col_json_str(s, 3), "state", "drifted", "since", col_json_str(s, 4),
-                              "version", (json_int_t)sqlite3_column_int64(s, 5));
+                              "version", (json_int_t)sink_col_int64(s, 5));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
@@ -399,19 +398,19 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
             cursor = NULL;
         n++;
     }
-    if (r != SQLITE_ROW && r != SQLITE_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(sink_store_db(st)));
+    if (r != SINK_ROW && r != SINK_DONE) {
+        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
         goto out;
     }
     *out = json_pack("{so so}", "drift", list, "next",
-                     n == limit && r == SQLITE_ROW && cursor ? json_string(cursor) : json_null());
+                     n == limit && r == SINK_ROW && cursor ? json_string(cursor) : json_null());
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     free(cursor);
     json_decref(list);
-    sqlite3_finalize(s);
+    sink_stmt_free(s);
     return rc;
 }
 
@@ -436,9 +435,9 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
 
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox)
 {
-    if (count_of(st, sink_store_sql(Q_DOC_COUNT_PHONES), 0, phones) != PR_OK ||
-        count_of(st, sink_store_sql(Q_DOC_COUNT_DRIFT), 0, drifted) != PR_OK ||
-        count_of(st, sink_store_sql(Q_OUTBOX_COUNT), 0, outbox) != PR_OK)
+    if (count_of(st, Q_DOC_COUNT_PHONES, 0, phones) != PR_OK ||
+        count_of(st, Q_DOC_COUNT_DRIFT, 0, drifted) != PR_OK ||
+        count_of(st, Q_OUTBOX_COUNT, 0, outbox) != PR_OK)
         return PR_EFATAL;
     return PR_OK;
 }

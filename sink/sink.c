@@ -3,11 +3,11 @@
  * the consumer and the query API, and starts and stops their threads in order.
  *
  * DESIGN: three threads besides the caller's: the consumer (loop.c, the only writer of state),
- * the publisher (outbox.c) and MHD's polling thread (api.c). Each has its own SQLite
- * connection. Stop order: the API first (no new queries), then the consumer (commits its open
- * batch and leaves the group), then the publisher (publishes what the last batch wrote,
- * within a deadline; anything left stays in the outbox for the next start).
- * Without brokers (common->brokers NULL) the sink serves the API over the existing store only.
+ * the publisher (outbox.c) and MHD's polling thread (api.c). Each has its own store
+ * connection (SQLite or PostgreSQL). Stop order: the API first (no new queries), then the consumer
+ * (commits its open batch and leaves the group), then the publisher (publishes what the last batch
+ * wrote, within a deadline; anything left stays in the outbox for the next start). Without brokers
+ * (common->brokers NULL) the sink serves the API over the existing store only.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@ struct sink {
     sink_api *api;
     atomic_int ready;
     atomic_long wal_frames; /* the writer's WAL size, checkpointed by the publisher */
+    sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
 };
 
 void sink_now_rfc3339(char *buf, size_t len)
@@ -53,19 +54,20 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     r->common = common;
     r->cfg = cfg;
     r->metrics = metrics;
-    if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &r->st, err, errlen)) != PR_OK)
+    sink_parts_init(&r->owned);
+    if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &r->st, err, errlen)) != PR_OK)
         goto fail;
     if (!(r->pf = sink_profiles_new(cfg->profiles_dir))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
     }
     if (common->brokers && *common->brokers) {
-        if ((rc = sink_outbox_new(common, cfg, metrics, &r->ob, err, errlen)) != PR_OK)
+        if ((rc = sink_outbox_new(common, cfg, metrics, &r->owned, &r->ob, err, errlen)) != PR_OK)
             goto fail;
         sink_store_wal_report(r->st, &r->wal_frames);
         sink_outbox_checkpoint_for(r->ob, &r->wal_frames);
-        if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->ready, &r->loop, err,
-                                errlen)) != PR_OK)
+        if ((rc = sink_loop_new(common, cfg, metrics, r->st, r->pf, r->ob, &r->owned, &r->ready,
+                                &r->loop, err, errlen)) != PR_OK)
             goto fail;
     }
     *out = r;
@@ -80,7 +82,7 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    sink_api_opts ao = {r->cfg->api_listen, r->cfg->data_dir, r->cfg->api_tokens,
+    sink_api_opts ao = {r->cfg->api_listen, sink_cfg_store(r->cfg), r->cfg->api_tokens,
                         r->cfg->api_tls_cert, r->cfg->api_tls_key};
     if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
@@ -93,8 +95,9 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
         PR_LOG(PR_LOG_WARN, "sink", "no brokers: serving the existing store only", NULL);
     }
     PR_LOG(PR_LOG_INFO, "sink", "started",
-           json_pack("{si ss ss* sb sb}", "api_port", (int)sink_api_bound_port(r->api), "data_dir",
-                     r->cfg->data_dir, "profiles_dir", r->cfg->profiles_dir, "api_credentials",
+           json_pack("{si ss ss* sb sb}", "api_port", (int)sink_api_bound_port(r->api), "store",
+                     sink_store_is_pg(r->cfg->store) ? "postgresql" : r->cfg->data_dir,
+                     "profiles_dir", r->cfg->profiles_dir, "api_credentials",
                      r->cfg->api_tokens != NULL, "api_tls", r->cfg->api_tls_cert != NULL));
     return PR_OK;
 }
@@ -119,6 +122,7 @@ void sink_free(sink *r)
     sink_outbox_free(r->ob);
     sink_profiles_free(r->pf);
     sink_store_close(r->st);
+    sink_parts_destroy(&r->owned);
     free(r);
 }
 

@@ -21,6 +21,7 @@
 #define SINK_INTERNAL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@
 struct sink_cfg {
     char *api_listen;   /* host:port of the query API; port 0 = any free port */
     char *data_dir;     /* SQLite database directory */
+    char *store;        /* "sqlite" or a PostgreSQL connection string */
     char *profiles_dir; /* intended profiles (<mac>.xml, default.xml); NULL = no drift */
     long long profiles_poll_ms;
     char *group;                /* consumer group id */
@@ -51,10 +53,13 @@ struct sink_cfg {
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
     /* query API access control and TLS (api_auth.c) */
-    char *api_tokens;           /* token file; NULL = no credentials asked */
-    bool api_insecure_no_auth;  /* allow no credentials on a non-loopback address */
+    char *api_tokens;                 /* token file; NULL = no credentials asked */
+    bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
 };
+
+/* What sink_store_open takes: the PostgreSQL connection string, or the SQLite data-dir. */
+const char *sink_cfg_store(const sink_cfg *cfg);
 
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
 
@@ -76,6 +81,7 @@ typedef struct sink_event {
     unsigned char digest[32]; /* full: SHA-256 of the canonical (name, value, access) set */
     long long weight;         /* the carried parameters' bytes in a state record */
     char *status_text;        /* status: the status object as compact JSON (owned) */
+    int32_t partition; /* the record's partition (set by the consumer; kept with the phone) */
 } sink_event;
 
 /*
@@ -173,24 +179,67 @@ typedef enum sink_sql {
     Q_PROFILE_FILES_GET,
     Q_PROFILE_FILES_CLEAR,
     Q_PROFILE_FILES_PUT,
+    Q_OWNER_CLAIM,
+    Q_OWNER_CHECK,
     Q__COUNT
 } sink_sql;
 
 typedef struct sink_store sink_store;
 
+/* Which store implementation a handle uses (store.c: SQLite; store_pg.c: PostgreSQL). */
+typedef enum sink_dialect { SINK_DIALECT_SQLITE, SINK_DIALECT_PG } sink_dialect;
+
+/* Whether `where` names a PostgreSQL store (postgresql:// or postgres://). */
+bool sink_store_is_pg(const char *where);
 /*
- * Opens (and creates when writable) <dir>/sink.db in WAL mode; `sync` is "full" or "normal"
- * (NULL = full). A read-only handle is for the API. PR_EFATAL with a message on failure.
+ * Opens a store. `where` is a data directory (SQLite: <dir>/sink.db in WAL mode, created when
+ * writable) or a PostgreSQL connection string (libpq's PG* variables apply). `sync` is SQLite's
+ * "full" or "normal" (NULL = full). A read-only handle is for the API. A writable handle creates
+ * or upgrades the schema; a schema newer than this build knows is PR_EINVAL (configuration),
+ * an unreachable server PR_ETRANSIENT, anything else PR_EFATAL, each with a message.
  */
-pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink_store **out,
+pr_status sink_store_open(const char *where, bool readonly, const char *sync, sink_store **out,
                           char *err, size_t errlen);
 void sink_store_close(sink_store *st); /* NULL is a no-op */
+sink_dialect sink_store_dialect(const sink_store *st);
+/* The SQLite connection (NULL for PostgreSQL): tests and SQLite-only maintenance. */
 sqlite3 *sink_store_db(sink_store *st);
-/* The SQL text of q: every statement of the sink lives in store.c's table (a PostgreSQL store
- * behind the same functions would bring its own). */
+/* The last error of the store's connection (never NULL). */
+const char *sink_store_errmsg(sink_store *st);
+/* The portable SQL text of q (?N placeholders; store.c's table). */
 const char *sink_store_sql(sink_sql q);
-/* The cached prepared statement for q, reset and with bindings cleared; NULL on error. */
-sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q);
+
+/*
+ * The statement layer: the only way modules talk to the store, so that apply, drift, the
+ * outbox and the queries do not care which database is behind it. Placeholders are ?N
+ * (1-based; rewritten to $N for PostgreSQL). A value bound to a placeholder that the
+ * dialect's text does not use is ignored.
+ */
+typedef struct sink_stmt sink_stmt;
+enum { SINK_DONE = 0, SINK_ROW = 1, SINK_ERROR = -1 };
+/* The cached statement for q, reset and with bindings cleared; NULL on error. */
+sink_stmt *sink_store_stmt(sink_store *st, sink_sql q);
+/* A one-off statement (built SQL); sink_stmt_free() it. NULL on error. */
+sink_stmt *sink_store_prepare(sink_store *st, const char *sql);
+void sink_stmt_free(sink_stmt *s); /* NULL is a no-op; cached statements are only reset */
+/* Binds a C string (copied) or NULL as SQL NULL. */
+void sink_bind_text(sink_stmt *s, int i, const char *v);
+void sink_bind_int64(sink_stmt *s, int i, int64_t v);
+void sink_bind_blob(sink_stmt *s, int i, const void *p, size_t n);
+void sink_bind_null(sink_stmt *s, int i);
+/* SINK_ROW, SINK_DONE or SINK_ERROR (sink_store_errmsg says why). */
+int sink_step(sink_stmt *s);
+/* Column text or NULL (valid until the next step or reset). */
+const char *sink_col_text(sink_stmt *s, int i);
+size_t sink_col_bytes(sink_stmt *s, int i); /* length of the text */
+int64_t sink_col_int64(sink_stmt *s, int i);
+bool sink_col_null(sink_stmt *s, int i);
+/* A blob column: *len its size (0 when NULL). */
+const void *sink_col_blob(sink_stmt *s, int i, size_t *len);
+void sink_reset(sink_stmt *s);
+/* Steps a statement that returns no row, then resets it: PR_OK or PR_EFATAL with err. */
+pr_status sink_exec_stmt(sink_stmt *s, const char *what, char *err, size_t errlen);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 pr_status sink_store_begin(sink_store *st, char *err, size_t errlen);
 pr_status sink_store_commit(sink_store *st, char *err, size_t errlen);
@@ -199,9 +248,12 @@ bool sink_store_in_txn(sink_store *st);
 /* A read snapshot (deferred BEGIN) and its end, for documents that must agree with each other. */
 pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen);
 void sink_store_read_end(sink_store *st);
+/* Whether the store answers (reconnecting a PostgreSQL connection that was lost). */
+bool sink_store_ping(sink_store *st);
 /* The writer reports its WAL size after each commit in *frames instead of checkpointing
  * itself (another connection checkpoints: sink_store_checkpoint); past a backstop of 16,000
- * pages it checkpoints anyway, so the WAL stays bounded if nobody else does. */
+ * pages it checkpoints anyway, so the WAL stays bounded if nobody else does. SQLite only (a
+ * no-op on PostgreSQL, as is the checkpoint). */
 void sink_store_wal_report(sink_store *st, atomic_long *frames);
 /* A PASSIVE checkpoint (never waits for the writer or readers). */
 void sink_store_checkpoint(sink_store *st);
@@ -214,6 +266,36 @@ pr_status sink_store_outbox_count(sink_store *st, int64_t *n);
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition);
 pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
                                 char *err, size_t errlen);
+/*
+ * Partition ownership (several sinks sharing one PostgreSQL store). claim: in its own
+ * transaction, raises the partition's epoch and records `owner`; *epoch gets the new epoch.
+ * fence: inside the caller's transaction, locks the partition's row and checks that its epoch
+ * is still `epoch`: PR_ENOTFOUND ("fenced") when another sink claimed it since. Both are
+ * no-ops (PR_OK, epoch 0) on SQLite, which has one sink.
+ */
+pr_status sink_store_partition_claim(sink_store *st, const char *topic, int32_t partition,
+                                     const char *owner, int64_t *epoch, char *err, size_t errlen);
+pr_status sink_store_partition_fence(sink_store *st, const char *topic, int32_t partition,
+                                     int64_t epoch, char *err, size_t errlen);
+/*
+ * The partitions this process owns (set by the consumer thread on each assignment, read by the
+ * publisher and the drift pass): the phones and outbox rows a sink touches when several share a
+ * PostgreSQL store. Given to statements as a PostgreSQL int[] literal ("{0,3}") that SQLite's
+ * texts ignore.
+ */
+#define SINK_PARTS_MAX 1024
+typedef struct sink_parts {
+    pthread_mutex_t mu;
+    int32_t v[SINK_PARTS_MAX];
+    size_t n;
+    unsigned gen; /* raised on every change */
+} sink_parts;
+void sink_parts_init(sink_parts *p);
+void sink_parts_destroy(sink_parts *p);
+void sink_parts_set(sink_parts *p, const int32_t *v, size_t n);
+/* The set as "{0,3}" in buf; returns gen. */
+unsigned sink_parts_text(sink_parts *p, char *buf, size_t len);
+bool sink_parts_has(sink_parts *p, int32_t part);
 typedef struct sink_profiles sink_profiles; /* profiles.c */
 
 /* The profile files whose drift is applied (profile_files table): loads them into p before
@@ -221,17 +303,13 @@ typedef struct sink_profiles sink_profiles; /* profiles.c */
 pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p);
 pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char *err,
                                    size_t errlen);
-/* Appends an outbox row (value stolen and serialised compactly). */
-pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
-                                char *err, size_t errlen);
+/* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
+pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                json_t *value, char *err, size_t errlen);
 /* The id of an interned parameter name (cached by this connection), interning it when create;
  * PR_ENOTFOUND when it is not interned and !create. */
 pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
                              size_t errlen);
-/* Binds a C string or NULL as SQL NULL. */
-int sink_bind_text(sqlite3_stmt *s, int i, const char *v);
-/* Column text or NULL. */
-const char *sink_col_text(sqlite3_stmt *s, int i);
 
 /* ---- profiles.c: the operator's intended configuration -------------------------------- */
 
@@ -285,6 +363,7 @@ typedef struct sink_phone_ref {
     const char *mac;
     int64_t version;
     const char *at; /* time of the transition: the report's received_at or now */
+    int32_t part;   /* the phone's partition (its outbox rows carry it) */
 } sink_phone_ref;
 
 /*
@@ -298,13 +377,14 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
 /* Every intended parameter of the phone plus every drifted row. */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
                            unsigned *transitions, char *err, size_t errlen);
-/* After a profile change: sink_drift_phone for the phones of d (all phones if d->all), in
+/* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
+ * are in the owned partitions (NULL: every phone), in
  * the caller's transaction; with commit_pages, an all-phones pass commits and begins again
  * every 256 phones so that it never holds the writer for long. */
 pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
                                       const sink_profiles_delta *d, const char *now,
-                                      bool commit_pages, unsigned *transitions, char *err,
-                                      size_t errlen);
+                                      sink_parts *owned, bool commit_pages, unsigned *transitions,
+                                      char *err, size_t errlen);
 
 /* ---- apply.c: one event into the store ------------------------------------------------ */
 
@@ -380,9 +460,9 @@ typedef struct sink_param_match {
 } sink_param_match;
 #define SINK_PARAM_FILTERS_MAX 8
 typedef struct sink_fleet_filter {
-    int drifted, complete;                  /* -1 any, 0 no, 1 yes */
-    sink_text_match model, firmware;        /* EQ or PREFIX */
-    const char *seen_after, *seen_before;   /* RFC 3339 UTC with milliseconds; NULL any */
+    int drifted, complete;                /* -1 any, 0 no, 1 yes */
+    sink_text_match model, firmware;      /* EQ or PREFIX */
+    const char *seen_after, *seen_before; /* RFC 3339 UTC with milliseconds; NULL any */
     sink_param_match params[SINK_PARAM_FILTERS_MAX];
     size_t nparams;
     const char *after; /* MAC cursor, NULL from the start */
@@ -413,8 +493,8 @@ typedef struct sink_api_opts {
     const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
     const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
 } sink_api_opts;
-pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics,
-                              atomic_int *ready, sink_api **out, char *err, size_t errlen);
+pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomic_int *ready,
+                              sink_api **out, char *err, size_t errlen);
 /* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
 void sink_api_reload(sink_api *a);
 
@@ -455,7 +535,7 @@ void sink_api_stop(sink_api *a); /* NULL is a no-op */
 typedef struct sink_outbox sink_outbox;
 /* Creates the idempotent producer and opens the publisher's own store connection. */
 pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                          sink_outbox **out, char *err, size_t errlen);
+                          sink_parts *owned, sink_outbox **out, char *err, size_t errlen);
 /* Creates the output topics that are missing (state compacted). */
 pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen);
 pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen);
@@ -474,8 +554,8 @@ typedef struct sink_loop sink_loop;
 /* st and pf are handed to the loop thread (it alone uses them while it runs); ob may be NULL;
  * *ready is set while partitions are assigned. */
 pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
-                        sink_store *st, sink_profiles *pf, sink_outbox *ob, atomic_int *ready,
-                        sink_loop **out, char *err, size_t errlen);
+                        sink_store *st, sink_profiles *pf, sink_outbox *ob, sink_parts *owned,
+                        atomic_int *ready, sink_loop **out, char *err, size_t errlen);
 pr_status sink_loop_start(sink_loop *l, char *err, size_t errlen);
 /* Asks the loop to rescan the profiles directory now (any thread). */
 void sink_loop_request_reload(sink_loop *l);

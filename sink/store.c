@@ -1,6 +1,7 @@
 /*
- * store.c - the sink's SQLite store: schema, connection set-up, cached statements,
- * transactions, applied offsets and the outbox.
+ * store.c - the sink's store: the statement table, the portable statement layer that every
+ * module uses (sink_internal.h), transactions, applied offsets, the outbox, and the SQLite
+ * implementation (the embedded default). store_pg.c implements the same layer over libpq.
  *
  * DESIGN: one file <data-dir>/sink.db in WAL mode. Phones get an integer id so that a
  * parameter row costs (id, name, value, access) and not the MAC again; params, drift and
@@ -8,6 +9,11 @@
  * it names. The applied offsets and the outbox rows live in the same database and are written
  * in the same transaction as the state they belong to (DESIGN section 4). Each thread opens
  * its own connection; the writer uses BEGIN IMMEDIATE and a busy timeout.
+ *
+ * Every SQL text lives once in sql_text (?N placeholders, accepted by SQLite 3.40 and, with
+ * ?N rewritten to $N, by PostgreSQL 15); pg_text overrides it only where the dialects differ
+ * (scalar min/max, the partition filters that only a shared store needs, row locks).
+ * The statement handle is a thin wrapper: on SQLite each call is one sqlite3_* call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "sink_internal.h"
+#include "store_int.h"
 
 /* The writer's cache of interned parameter names (name -> names.id): a full report names
  * every parameter, and the names of one model repeat on every phone. Open addressing; ids
@@ -27,21 +33,34 @@ typedef struct name_slot {
 
 #define NAME_CACHE_MAX (1u << 20)
 
+/* The schema this build writes (meta 'schema'); a newer one is refused. */
+#define STORE_SQLITE_SCHEMA 3
+
+struct sink_stmt {
+    sink_store *st;
+    bool cached;
+    sqlite3_stmt *lite;
+    sink_pg_stmt *pg;
+};
+
 struct sink_store {
+    sink_dialect dialect;
     sqlite3 *db;
-    sqlite3_stmt *stmt[Q__COUNT];
+    sink_pg *pg;
+    sink_stmt stmt[Q__COUNT];
     name_slot *names;
     size_t ncap, nlen;
 };
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','2');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','3');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
     " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT, digest BLOB,"
-    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0);"
+    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0,"
+    " part INTEGER NOT NULL DEFAULT -1);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
@@ -58,9 +77,9 @@ static const char schema_sql[] =
     " PRIMARY KEY(phone, param)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, partition INTEGER NOT NULL,"
     " next INTEGER NOT NULL, PRIMARY KEY(topic, partition)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic INTEGER NOT "
-    "NULL,"
-    " key TEXT NOT NULL, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " topic INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    " part INTEGER NOT NULL DEFAULT -1);"
     "CREATE TABLE IF NOT EXISTS profile_files(mac TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL,"
     " size INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS outbox_state(phone INTEGER PRIMARY KEY,"
@@ -74,7 +93,6 @@ static const char schema_sql[] =
  * the phones already stored (the weight approximately: JSON escapes are not counted). The
  * digest stays NULL: the next full report of each phone compares its rows once. */
 static const char migrate_2_sql[] =
-    "BEGIN IMMEDIATE;"
     "ALTER TABLE phones ADD COLUMN digest BLOB;"
     "ALTER TABLE phones ADD COLUMN nparams INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE phones ADD COLUMN state_bytes INTEGER NOT NULL DEFAULT 0;"
@@ -82,43 +100,55 @@ static const char migrate_2_sql[] =
     " state_bytes = (SELECT coalesce(sum(2 * length(CAST(n.name AS BLOB))"
     "  + length(CAST(p.value AS BLOB)) + coalesce(length(CAST(p.access AS BLOB)), 0) + 12), 0)"
     "  FROM params p JOIN names n ON n.id = p.name WHERE p.phone = phones.id);"
-    "UPDATE meta SET value = '2' WHERE key = 'schema';"
-    "COMMIT;";
+    "UPDATE meta SET value = '2' WHERE key = 'schema';";
+
+/* Schema 2 to 3: phones and outbox rows know their partition (used by a shared PostgreSQL
+ * store; -1 until the phone's next report says). */
+static const char migrate_3_sql[] =
+    "ALTER TABLE phones ADD COLUMN part INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE outbox ADD COLUMN part INTEGER NOT NULL DEFAULT -1;"
+    "UPDATE meta SET value = '3' WHERE key = 'schema';";
+
+/* Phone columns that a config or status report sets: model/firmware come from the report with
+ * the latest received_at that names them, and first_seen is the earliest, so the result does not
+ * depend on how the config and status topics interleave. M, F: the model and firmware
+ * placeholders, AT: received_at. MIN: the dialect's two-argument minimum. */
+#define SOURCE_COLS(M, F, AT, MIN)                                                                 \
+    " model = CASE WHEN " M " IS NOT NULL AND (source_at IS NULL OR " AT " >= source_at)"          \
+    "  THEN " M " ELSE model END,"                                                                 \
+    " firmware = CASE WHEN " F " IS NOT NULL AND (source_at IS NULL OR " AT " >= source_at)"       \
+    "  THEN " F " ELSE firmware END,"                                                              \
+    " source_at = CASE WHEN (" M " IS NOT NULL OR " F " IS NOT NULL)"                              \
+    "  AND (source_at IS NULL OR " AT " >= source_at) THEN " AT " ELSE source_at END,"             \
+    " first_seen = " MIN "(first_seen, " AT "),"
+
+/* T: a cast for the placeholders that PostgreSQL must type (IS NULL says nothing). */
+#define UPDATE_CONFIG(MIN, T)                                                                      \
+    "UPDATE phones SET version = ?2, complete = ?3," SOURCE_COLS(                                  \
+        "?4" T, "?5" T, "?6" T, MIN) " updated_at = ?6, report_id = ?7, digest = ?8,"              \
+                                     " nparams = ?9, state_bytes = ?10, part = ?11 WHERE id = ?1"
+#define UPDATE_STATUS(MIN, T)                                                                      \
+    "UPDATE phones SET" SOURCE_COLS("?2" T, "?3" T, "?4" T,                                        \
+                                    MIN) " status_at = ?4, part = ?5 WHERE id = ?1"
 
 static const char *const sql_text[Q__COUNT] = {
     /* digest: SHA-256 of the parameter set of the last full report, NULL once a delta changed
      * it (apply.c); nparams, state_bytes: what the phone holds, kept with every apply so that
      * the bounds are checked without reading its parameters. */
     [Q_PHONE_GET] = "SELECT id, version, complete, first_seen, model, firmware, source_at,"
-                    " digest, nparams, state_bytes FROM phones WHERE mac = ?1",
-    [Q_PHONE_INSERT] = "INSERT INTO phones(mac, first_seen) VALUES(?1, ?2)",
-    /* model/firmware come from the report with the latest received_at that names them, and
-     * first_seen is the earliest: the result does not depend on how the config and status
-     * topics interleave. */
-    [Q_PHONE_UPDATE_CONFIG] =
-        "UPDATE phones SET version = ?2, complete = ?3,"
-        " model = CASE WHEN ?4 IS NOT NULL AND (source_at IS NULL OR ?6 >= source_at)"
-        "  THEN ?4 ELSE model END,"
-        " firmware = CASE WHEN ?5 IS NOT NULL AND (source_at IS NULL OR ?6 >= source_at)"
-        "  THEN ?5 ELSE firmware END,"
-        " source_at = CASE WHEN (?4 IS NOT NULL OR ?5 IS NOT NULL)"
-        "  AND (source_at IS NULL OR ?6 >= source_at) THEN ?6 ELSE source_at END,"
-        " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7, digest = ?8,"
-        " nparams = ?9, state_bytes = ?10 WHERE id = ?1",
-    [Q_PHONE_UPDATE_STATUS] =
-        "UPDATE phones SET"
-        " model = CASE WHEN ?2 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
-        "  THEN ?2 ELSE model END,"
-        " firmware = CASE WHEN ?3 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
-        "  THEN ?3 ELSE firmware END,"
-        " source_at = CASE WHEN (?2 IS NOT NULL OR ?3 IS NOT NULL)"
-        "  AND (source_at IS NULL OR ?4 >= source_at) THEN ?4 ELSE source_at END,"
-        " first_seen = min(first_seen, ?4), status_at = ?4 WHERE id = ?1",
-    [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
+                    " digest, nparams, state_bytes, part FROM phones WHERE mac = ?1",
+    [Q_PHONE_INSERT] = "INSERT INTO phones(mac, first_seen, part) VALUES(?1, ?2, ?3) RETURNING id",
+    [Q_PHONE_UPDATE_CONFIG] = UPDATE_CONFIG("min", ""),
+    [Q_PHONE_UPDATE_STATUS] = UPDATE_STATUS("min", ""),
+    [Q_PHONE_LIST_ALL] =
+        "SELECT id, mac, version, part FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* Parameter names are interned in `names` (an 8800 profile repeats the same ~1,800
      * names on every phone): a params row holds the name's integer id. */
     [Q_NAME_GET] = "SELECT id FROM names WHERE name = ?1",
-    [Q_NAME_INSERT] = "INSERT INTO names(name) VALUES(?1)",
+    /* DO NOTHING: another sink sharing the store may intern the same name meanwhile (then no row
+     * comes back and the caller reads it). */
+    [Q_NAME_INSERT] =
+        "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING RETURNING id",
     /* By name id (sink_store_name_id): what apply.c reads and writes. */
     [Q_PARAM_GET_ID] = "SELECT value, access FROM params WHERE phone = ?1 AND name = ?2",
     [Q_PARAM_PUT_ID] = "INSERT INTO params(phone, name, value, access) VALUES(?1, ?2, ?3, ?4)"
@@ -131,10 +161,12 @@ static const char *const sql_text[Q__COUNT] = {
                       " WHERE p.phone = ?1",
     [Q_PARAM_ALL] = "SELECT n.name, p.value, p.access FROM params p JOIN names n ON n.id = p.name"
                     " WHERE p.phone = ?1 ORDER BY n.name",
-    [Q_STATUS_PUT] = "INSERT OR REPLACE INTO status(phone, report_id, received_at, body)"
-                     " VALUES(?1, ?2, ?3, ?4)",
+    [Q_STATUS_PUT] = "INSERT INTO status(phone, report_id, received_at, body)"
+                     " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(phone) DO UPDATE SET"
+                     " report_id = excluded.report_id, received_at = excluded.received_at,"
+                     " body = excluded.body",
     [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5)",
+                        " VALUES(?1, ?2, ?3, ?4, ?5) RETURNING id",
     [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
                         " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
@@ -152,7 +184,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_OFFSET_PUT] = "INSERT INTO offsets(topic, partition, next) VALUES(?1, ?2, ?3)"
                      " ON CONFLICT(topic, partition) DO UPDATE SET next = excluded.next",
     [Q_OFFSET_GET] = "SELECT next FROM offsets WHERE topic = ?1 AND partition = ?2",
-    [Q_OUTBOX_PUT] = "INSERT INTO outbox(topic, key, value) VALUES(?1, ?2, ?3)",
+    [Q_OUTBOX_PUT] = "INSERT INTO outbox(topic, key, value, part) VALUES(?1, ?2, ?3, ?4)",
     [Q_OUTBOX_STATE_PUT] = "INSERT INTO outbox_state(phone, version) VALUES(?1, ?2)"
                            " ON CONFLICT(phone) DO UPDATE SET version = excluded.version",
     [Q_OUTBOX_NEXT] = "SELECT id, topic, key, value FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -178,7 +210,8 @@ static const char *const sql_text[Q__COUNT] = {
                      " FROM phones p WHERE p.mac > ?1"
                      " AND (?2 < 0 OR p.complete = ?2)"
                      " AND (?3 IS NULL OR p.model = ?3)"
-                     " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
+                     " AND (?4 < 0 OR (CASE WHEN EXISTS(SELECT 1 FROM drift WHERE phone = p.id)"
+                     "  THEN 1 ELSE 0 END) = ?4)"
                      " ORDER BY p.mac LIMIT ?5",
     [Q_DOC_DRIFT] =
         "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
@@ -192,69 +225,49 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PROFILE_FILES_PUT] = "INSERT INTO profile_files VALUES(?1, ?2, ?3)",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
+    /* Partition ownership: PostgreSQL only (pg_text). */
 };
 
-static pr_status exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        pr_status st = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", msg ? msg : "error");
-        sqlite3_free(msg);
-        return st;
-    }
-    return PR_OK;
-}
-
-pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink_store **out,
-                          char *err, size_t errlen)
-{
-    pr_status st = PR_OK;
-    char path[4096], pragmas[160];
-    sink_store *s = NULL;
-    *out = NULL;
-    if (!readonly && mkdir(dir, 0750) != 0 && errno != EEXIST)
-        return pr_err(PR_EFATAL, err, errlen, "cannot create %s: %s", dir, strerror(errno));
-    if ((size_t)snprintf(path, sizeof path, "%s/sink.db", dir) >= sizeof path)
-        return pr_err(PR_EFATAL, err, errlen, "data-dir path too long");
-    s = calloc(1, sizeof *s);
-    if (!s)
-        return pr_err(PR_EFATAL, err, errlen, "out of memory");
-    int flags = SQLITE_OPEN_NOMUTEX |
-                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        st = pr_err(PR_EFATAL, err, errlen, "cannot open %s: %s", path,
-                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
-             sync && strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
-    if (!readonly) {
-        /* journal_size_limit: a WAL that grew during a burst is cut back to 64 MiB when it
-         * restarts, so the store's size on disk returns to its content. */
-        if ((st = exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;", err,
-                       errlen)) != PR_OK)
-            goto out;
-        if ((st = exec(s->db, schema_sql, err, errlen)) != PR_OK)
-            goto out;
-        sqlite3_stmt *probe = NULL;
-        bool old = sqlite3_prepare_v2(s->db, "SELECT digest FROM phones LIMIT 0", -1, &probe,
-                                      NULL) != SQLITE_OK;
-        sqlite3_finalize(probe);
-        if (old && (st = exec(s->db, migrate_2_sql, err, errlen)) != PR_OK) {
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-            goto out;
-        }
-    }
-    st = exec(s->db, pragmas, err, errlen);
-out:
-    if (st != PR_OK)
-        sink_store_close(s);
-    else
-        *out = s;
-    return st;
-}
+/* PostgreSQL's own texts where the dialects differ. ?3 of the listings is the owned partitions
+ * ({0,3}): with several sinks on one store, each touches only its partitions' phones and rows. */
+static const char *const pg_text[Q__COUNT] = {
+    /* FOR UPDATE: a phone's config and status can be applied by two sinks for a moment (while
+     * a partition moves); the second waits for the first's commit instead of losing its update. */
+    [Q_PHONE_GET] = "SELECT id, version, complete, first_seen, model, firmware, source_at,"
+                    " digest, nparams, state_bytes, part FROM phones WHERE mac = ?1 FOR UPDATE",
+    [Q_PHONE_UPDATE_CONFIG] = UPDATE_CONFIG("least", "::text"),
+    [Q_PHONE_UPDATE_STATUS] = UPDATE_STATUS("least", "::text"),
+    [Q_PHONE_LIST_ALL] = "SELECT id, mac, version, part FROM phones WHERE id > ?1"
+                         " AND (?3::int[] IS NULL OR part = ANY(?3::int[])) ORDER BY id LIMIT ?2",
+    [Q_OUTBOX_NEXT] = "SELECT id, topic, key, value FROM outbox WHERE id > ?1"
+                      " AND (?3::int[] IS NULL OR part = ANY(?3::int[])) ORDER BY id LIMIT ?2",
+    [Q_OUTBOX_STATE_NEXT] = "SELECT o.phone, o.version FROM outbox_state o JOIN phones p"
+                            " ON p.id = o.phone WHERE o.phone > ?1"
+                            " AND (?3::int[] IS NULL OR p.part = ANY(?3::int[]))"
+                            " ORDER BY o.phone LIMIT ?2",
+    [Q_DOC_DRIFT] =
+        "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
+        " FROM drift d JOIN phones p ON p.id = d.phone"
+        " WHERE (?1::text IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
+        " ORDER BY p.mac, d.param LIMIT ?4",
+    [Q_DOC_PHONES] =
+        "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
+        " p.updated_at, p.status_at, p.report_id, p.nparams,"
+        " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
+        " FROM phones p WHERE p.mac > ?1"
+        " AND (?2::int < 0 OR p.complete = ?2)"
+        " AND (?3::text IS NULL OR p.model = ?3)"
+        " AND (?4::int < 0 OR (CASE WHEN EXISTS(SELECT 1 FROM drift WHERE phone = p.id)"
+        "  THEN 1 ELSE 0 END) = ?4)"
+        " ORDER BY p.mac LIMIT ?5",
+    /* The new owner of a partition raises its epoch; the old owner's next commit sees it. */
+    [Q_OWNER_CLAIM] = "INSERT INTO partition_owner(topic, partition, epoch, owner)"
+                      " VALUES(?1, ?2, 1, ?3) ON CONFLICT(topic, partition) DO UPDATE"
+                      " SET epoch = partition_owner.epoch + 1, owner = excluded.owner"
+                      " RETURNING epoch",
+    [Q_OWNER_CHECK] = "SELECT epoch FROM partition_owner WHERE topic = ?1 AND partition = ?2"
+                      " FOR UPDATE",
+};
 
 static void names_clear(sink_store *st)
 {
@@ -319,47 +332,17 @@ static void names_add(sink_store *st, const char *name, int64_t id)
     st->nlen++;
 }
 
-pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
-                             size_t errlen)
+/* ---- the statement layer -------------------------------------------------------------- */
+
+bool sink_store_is_pg(const char *where)
 {
-    if ((*id = names_find(st, name)) != 0)
-        return PR_OK;
-    sqlite3_stmt *s = sink_store_stmt(st, Q_NAME_GET);
-    if (!s)
-        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
-    sink_bind_text(s, 1, name);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (r == SQLITE_DONE && create) {
-        if (!(s = sink_store_stmt(st, Q_NAME_INSERT)))
-            return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
-        sink_bind_text(s, 1, name);
-        r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r == SQLITE_DONE) {
-            *id = sqlite3_last_insert_rowid(st->db);
-            r = SQLITE_ROW;
-        }
-    }
-    if (r == SQLITE_DONE)
-        return PR_ENOTFOUND;
-    if (r != SQLITE_ROW)
-        return pr_err(PR_EFATAL, err, errlen, "names: %s", sqlite3_errmsg(st->db));
-    names_add(st, name, *id);
-    return PR_OK;
+    return where &&
+           (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0);
 }
 
-void sink_store_close(sink_store *st)
+sink_dialect sink_store_dialect(const sink_store *st)
 {
-    if (!st)
-        return;
-    names_clear(st);
-    for (int i = 0; i < Q__COUNT; i++)
-        sqlite3_finalize(st->stmt[i]);
-    sqlite3_close(st->db);
-    free(st);
+    return st->dialect;
 }
 
 sqlite3 *sink_store_db(sink_store *st)
@@ -367,28 +350,356 @@ sqlite3 *sink_store_db(sink_store *st)
     return st->db;
 }
 
+const char *sink_store_errmsg(sink_store *st)
+{
+    return st->dialect == SINK_DIALECT_PG ? sink_pg_errmsg(st->pg) : sqlite3_errmsg(st->db);
+}
+
 const char *sink_store_sql(sink_sql q)
 {
     return (unsigned)q < Q__COUNT ? sql_text[q] : NULL;
 }
 
-sqlite3_stmt *sink_store_stmt(sink_store *st, sink_sql q)
+static const char *dialect_sql(const sink_store *st, sink_sql q)
+{
+    if (st->dialect == SINK_DIALECT_PG && pg_text[q])
+        return pg_text[q];
+    return sql_text[q];
+}
+
+sink_stmt *sink_store_stmt(sink_store *st, sink_sql q)
 {
     if ((unsigned)q >= Q__COUNT)
         return NULL;
-    if (!st->stmt[q]) {
-        if (sqlite3_prepare_v3(st->db, sql_text[q], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q],
-                               NULL) != SQLITE_OK)
+    sink_stmt *s = &st->stmt[q];
+    const char *sql = dialect_sql(st, q);
+    if (!sql)
+        return NULL;
+    if (st->dialect == SINK_DIALECT_PG) {
+        if (!s->pg) {
+            char name[16];
+            snprintf(name, sizeof name, "q%d", (int)q);
+            if (!(s->pg = sink_pg_stmt_new(st->pg, sql, name)))
+                return NULL;
+        } else {
+            sink_pg_reset(s->pg, true);
+        }
+    } else if (!s->lite) {
+        if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->lite, NULL) !=
+            SQLITE_OK)
             return NULL;
     } else {
-        sqlite3_reset(st->stmt[q]);
-        sqlite3_clear_bindings(st->stmt[q]);
+        sqlite3_reset(s->lite);
+        sqlite3_clear_bindings(s->lite);
     }
-    return st->stmt[q];
+    s->st = st;
+    s->cached = true;
+    return s;
+}
+
+sink_stmt *sink_store_prepare(sink_store *st, const char *sql)
+{
+    sink_stmt *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->st = st;
+    if (st->dialect == SINK_DIALECT_PG
+            ? !(s->pg = sink_pg_stmt_new(st->pg, sql, NULL))
+            : sqlite3_prepare_v2(st->db, sql, -1, &s->lite, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s->lite);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sink_stmt_free(sink_stmt *s)
+{
+    if (!s)
+        return;
+    if (s->cached) {
+        sink_reset(s);
+        return;
+    }
+    sqlite3_finalize(s->lite);
+    sink_pg_stmt_free(s->pg);
+    free(s);
+}
+
+void sink_bind_text(sink_stmt *s, int i, const char *v)
+{
+    if (s->pg)
+        sink_pg_bind(s->pg, i, v, v ? strlen(v) : 0);
+    else if (v)
+        sqlite3_bind_text(s->lite, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s->lite, i);
+}
+
+void sink_bind_int64(sink_stmt *s, int i, int64_t v)
+{
+    if (s->pg) {
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%lld", (long long)v);
+        sink_pg_bind(s->pg, i, buf, (size_t)n);
+    } else {
+        sqlite3_bind_int64(s->lite, i, v);
+    }
+}
+
+void sink_bind_null(sink_stmt *s, int i)
+{
+    if (s->pg)
+        sink_pg_bind(s->pg, i, NULL, 0);
+    else
+        sqlite3_bind_null(s->lite, i);
+}
+
+void sink_bind_blob(sink_stmt *s, int i, const void *p, size_t n)
+{
+    if (!s->pg) {
+        sqlite3_bind_blob(s->lite, i, p, (int)n, SQLITE_TRANSIENT);
+        return;
+    }
+    /* bytea's text form: \x and two hex digits a byte */
+    static const char hex[] = "0123456789abcdef";
+    char buf[2 + 2 * 64 + 1];
+    const unsigned char *b = p;
+    if (n > 64) /* the sink binds digests only */
+        n = 64;
+    buf[0] = '\\';
+    buf[1] = 'x';
+    for (size_t k = 0; k < n; k++) {
+        buf[2 + 2 * k] = hex[b[k] >> 4];
+        buf[3 + 2 * k] = hex[b[k] & 15];
+    }
+    sink_pg_bind(s->pg, i, buf, 2 + 2 * n);
+}
+
+int sink_step(sink_stmt *s)
+{
+    if (s->pg)
+        return sink_pg_step(s->pg);
+    int r = sqlite3_step(s->lite);
+    return r == SQLITE_ROW ? SINK_ROW : r == SQLITE_DONE ? SINK_DONE : SINK_ERROR;
+}
+
+const char *sink_col_text(sink_stmt *s, int i)
+{
+    size_t len;
+    return s->pg ? sink_pg_col(s->pg, i, &len) : (const char *)sqlite3_column_text(s->lite, i);
+}
+
+size_t sink_col_bytes(sink_stmt *s, int i)
+{
+    size_t len = 0;
+    if (s->pg) {
+        sink_pg_col(s->pg, i, &len);
+        return len;
+    }
+    sqlite3_column_text(s->lite, i); /* the length of the text form */
+    return (size_t)sqlite3_column_bytes(s->lite, i);
+}
+
+int64_t sink_col_int64(sink_stmt *s, int i)
+{
+    if (!s->pg)
+        return sqlite3_column_int64(s->lite, i);
+    size_t len;
+    const char *v = sink_pg_col(s->pg, i, &len);
+    return v ? (int64_t)strtoll(v, NULL, 10) : 0;
+}
+
+bool sink_col_null(sink_stmt *s, int i)
+{
+    size_t len;
+    return s->pg ? sink_pg_col(s->pg, i, &len) == NULL
+                 : sqlite3_column_type(s->lite, i) == SQLITE_NULL;
+}
+
+static int unhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+const void *sink_col_blob(sink_stmt *s, int i, size_t *len)
+{
+    if (!s->pg) {
+        const void *p = sqlite3_column_blob(s->lite, i);
+        *len = (size_t)sqlite3_column_bytes(s->lite, i);
+        return p;
+    }
+    /* bytea's hex text form, decoded in place (the result is ours until the next step) */
+    size_t n = 0;
+    char *v = (char *)(uintptr_t)sink_pg_col(s->pg, i, &n);
+    *len = 0;
+    if (!v || n < 2 || v[0] != '\\' || v[1] != 'x')
+        return NULL;
+    unsigned char *out = (unsigned char *)v;
+    for (size_t k = 2; k + 1 < n; k += 2) {
+        int hi = unhex(v[k]), lo = unhex(v[k + 1]);
+        if (hi < 0 || lo < 0)
+            return NULL;
+        out[(*len)++] = (unsigned char)(hi << 4 | lo);
+    }
+    return out;
+}
+
+void sink_reset(sink_stmt *s)
+{
+    if (s->pg)
+        sink_pg_reset(s->pg, false);
+    else
+        sqlite3_reset(s->lite);
+}
+
+pr_status sink_exec_stmt(sink_stmt *s, const char *what, char *err, size_t errlen)
+{
+    int r = sink_step(s);
+    sink_reset(s);
+    if (r == SINK_ERROR)
+        return pr_err(PR_EFATAL, err, errlen, "%s: %s", what, sink_store_errmsg(s->st));
+    return PR_OK;
+}
+
+/* ---- opening ------------------------------------------------------------------------ */
+
+static pr_status exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        pr_status st = pr_err(PR_EFATAL, err, errlen, "sqlite: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return st;
+    }
+    return PR_OK;
+}
+
+static int schema_of(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Creates the schema or brings an older one to STORE_SQLITE_SCHEMA, in one transaction. */
+static pr_status sqlite_schema(sqlite3 *db, char *err, size_t errlen)
+{
+    pr_status st;
+    if ((st = exec(db, "BEGIN IMMEDIATE", err, errlen)) != PR_OK)
+        return st;
+    int v = schema_of(db);
+    if (v > STORE_SQLITE_SCHEMA) {
+        st = pr_err(PR_EINVAL, err, errlen,
+                    "the store's schema is version %d, newer than this phonereport knows (%d): "
+                    "run a newer phonereport",
+                    v, STORE_SQLITE_SCHEMA);
+        goto out;
+    }
+    sqlite3_stmt *probe = NULL;
+    bool has_digest =
+        sqlite3_prepare_v2(db, "SELECT digest FROM phones LIMIT 0", -1, &probe, NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    if (v > 0 && !has_digest && (st = exec(db, migrate_2_sql, err, errlen)) != PR_OK)
+        goto out;
+    if (v > 0 && schema_of(db) < 3 && (st = exec(db, migrate_3_sql, err, errlen)) != PR_OK)
+        goto out;
+    if ((st = exec(db, schema_sql, err, errlen)) != PR_OK)
+        goto out;
+    st = exec(db, "COMMIT", err, errlen);
+out:
+    if (st != PR_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+pr_status sink_store_open(const char *where, bool readonly, const char *sync, sink_store **out,
+                          char *err, size_t errlen)
+{
+    pr_status st = PR_OK;
+    char path[4096], pragmas[160];
+    sink_store *s = NULL;
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if (sink_store_is_pg(where)) {
+        s->dialect = SINK_DIALECT_PG;
+        st = sink_pg_open(where, readonly, &s->pg, err, errlen);
+        goto out;
+    }
+    if (!readonly && mkdir(where, 0750) != 0 && errno != EEXIST) {
+        st = pr_err(PR_EFATAL, err, errlen, "cannot create %s: %s", where, strerror(errno));
+        goto out;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/sink.db", where) >= sizeof path) {
+        st = pr_err(PR_EFATAL, err, errlen, "data-dir path too long");
+        goto out;
+    }
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        st = pr_err(PR_EFATAL, err, errlen, "cannot open %s: %s", path,
+                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;",
+             sync && strcmp(sync, "normal") == 0 ? "NORMAL" : "FULL");
+    if (!readonly) {
+        /* journal_size_limit: a WAL that grew during a burst is cut back to 64 MiB when it
+         * restarts, so the store's size on disk returns to its content. */
+        if ((st = exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;", err,
+                       errlen)) != PR_OK)
+            goto out;
+        if ((st = sqlite_schema(s->db, err, errlen)) != PR_OK)
+            goto out;
+    }
+    st = exec(s->db, pragmas, err, errlen);
+out:
+    if (st != PR_OK)
+        sink_store_close(s);
+    else
+        *out = s;
+    return st;
+}
+
+void sink_store_close(sink_store *st)
+{
+    if (!st)
+        return;
+    names_clear(st);
+    for (int i = 0; i < Q__COUNT; i++) {
+        sqlite3_finalize(st->stmt[i].lite);
+        sink_pg_stmt_free(st->stmt[i].pg);
+    }
+    sqlite3_close(st->db);
+    sink_pg_close(st->pg);
+    free(st);
+}
+
+/* ---- transactions --------------------------------------------------------------------- */
+
+static void reset_all(sink_store *st)
+{
+    for (int i = 0; i < Q__COUNT; i++)
+        if (st->stmt[i].lite || st->stmt[i].pg)
+            sink_reset(&st->stmt[i]);
 }
 
 pr_status sink_store_begin(sink_store *st, char *err, size_t errlen)
 {
+    if (st->dialect == SINK_DIALECT_PG)
+        return sink_pg_exec(st->pg, "BEGIN", err, errlen) == PR_OK
+                   ? PR_OK
+                   : pr_err(PR_ETRANSIENT, err, errlen, "postgresql begin: %s",
+                            sink_pg_errmsg(st->pg));
     return exec(st->db, "BEGIN IMMEDIATE", err, errlen) == PR_OK
                ? PR_OK
                : pr_err(PR_ETRANSIENT, err, errlen, "sqlite begin: %s", sqlite3_errmsg(st->db));
@@ -397,9 +708,15 @@ pr_status sink_store_begin(sink_store *st, char *err, size_t errlen)
 pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 {
     /* Statements must not hold read cursors open across COMMIT. */
-    for (int i = 0; i < Q__COUNT; i++)
-        if (st->stmt[i])
-            sqlite3_reset(st->stmt[i]);
+    reset_all(st);
+    if (st->dialect == SINK_DIALECT_PG) {
+        if (sink_pg_exec(st->pg, "COMMIT", err, errlen) != PR_OK) {
+            names_clear(st);
+            return pr_err(PR_ETRANSIENT, err, errlen, "postgresql commit: %s",
+                          sink_pg_errmsg(st->pg));
+        }
+        return PR_OK;
+    }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return pr_err(PR_ETRANSIENT, err, errlen, "sqlite commit: %s", sqlite3_errmsg(st->db));
     return PR_OK;
@@ -408,20 +725,28 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 void sink_store_rollback(sink_store *st)
 {
     names_clear(st);
-    for (int i = 0; i < Q__COUNT; i++)
-        if (st->stmt[i])
-            sqlite3_reset(st->stmt[i]);
-    if (!sqlite3_get_autocommit(st->db))
+    reset_all(st);
+    if (st->dialect == SINK_DIALECT_PG) {
+        if (sink_pg_in_txn(st->pg))
+            sink_pg_exec(st->pg, "ROLLBACK", NULL, 0);
+    } else if (!sqlite3_get_autocommit(st->db)) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    }
 }
 
 bool sink_store_in_txn(sink_store *st)
 {
-    return !sqlite3_get_autocommit(st->db);
+    return st->dialect == SINK_DIALECT_PG ? sink_pg_in_txn(st->pg)
+                                          : !sqlite3_get_autocommit(st->db);
 }
 
 pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen)
 {
+    if (st->dialect == SINK_DIALECT_PG)
+        return sink_pg_exec(st->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
+                            errlen) == PR_OK
+                   ? PR_OK
+                   : PR_ETRANSIENT;
     if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return pr_err(PR_ETRANSIENT, err, errlen, "sqlite begin: %s", sqlite3_errmsg(st->db));
     return PR_OK;
@@ -430,6 +755,13 @@ pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen)
 void sink_store_read_end(sink_store *st)
 {
     sink_store_rollback(st); /* nothing was written: ending the snapshot is all it does */
+}
+
+bool sink_store_ping(sink_store *st)
+{
+    if (st->dialect == SINK_DIALECT_PG)
+        return sink_pg_ping(st->pg);
+    return true;
 }
 
 #define WAL_BACKSTOP_FRAMES 16000
@@ -444,109 +776,185 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 void sink_store_wal_report(sink_store *st, atomic_long *frames)
 {
-    sqlite3_wal_hook(st->db, wal_hook, frames); /* replaces the autocheckpoint */
+    if (st->db)
+        sqlite3_wal_hook(st->db, wal_hook, frames); /* replaces the autocheckpoint */
 }
 
 void sink_store_checkpoint(sink_store *st)
 {
-    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (st->db)
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+/* ---- names, offsets, outbox, ownership, profile files ---------------------------------- */
+
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen)
+{
+    if ((*id = names_find(st, name)) != 0)
+        return PR_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        sink_stmt *s = sink_store_stmt(st, Q_NAME_GET);
+        if (!s)
+            return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
+        sink_bind_text(s, 1, name);
+        int r = sink_step(s);
+        if (r == SINK_ROW)
+            *id = sink_col_int64(s, 0);
+        sink_reset(s);
+        if (r == SINK_DONE && create) {
+            if (!(s = sink_store_stmt(st, Q_NAME_INSERT)))
+                return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
+            sink_bind_text(s, 1, name);
+            r = sink_step(s);
+            if (r == SINK_ROW)
+                *id = sink_col_int64(s, 0);
+            sink_reset(s);
+            if (r == SINK_DONE) /* interned by another sink meanwhile: read it */
+                continue;
+        }
+        if (r == SINK_DONE)
+            return PR_ENOTFOUND;
+        if (r != SINK_ROW)
+            return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
+        names_add(st, name, *id);
+        return PR_OK;
+    }
+    return pr_err(PR_EFATAL, err, errlen, "names: '%s' neither found nor inserted", name);
 }
 
 pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_GET);
     *key = *value = NULL;
     if (!s)
         return PR_EFATAL;
-    sqlite3_bind_int64(s, 1, id);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
+    sink_bind_int64(s, 1, id);
+    int r = sink_step(s);
+    if (r == SINK_ROW) {
         *key = strdup(sink_col_text(s, 0));
         *value = strdup(sink_col_text(s, 1));
         if (!*key || !*value) {
             free(*key);
             free(*value);
             *key = *value = NULL;
-            r = SQLITE_NOMEM;
+            r = SINK_ERROR;
         } else {
-            r = SQLITE_DONE;
+            r = SINK_DONE;
         }
     }
-    sqlite3_reset(s);
-    return r == SQLITE_DONE ? PR_OK : PR_EFATAL;
+    sink_reset(s);
+    return r == SINK_DONE ? PR_OK : PR_EFATAL;
 }
 
 pr_status sink_store_outbox_count(sink_store *st, int64_t *n)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_COUNT);
-    int r = s ? sqlite3_step(s) : SQLITE_ERROR;
-    if (r == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
+    sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_COUNT);
+    int r = s ? sink_step(s) : SINK_ERROR;
+    if (r == SINK_ROW)
+        *n = sink_col_int64(s, 0);
     if (s)
-        sqlite3_reset(s);
-    return r == SQLITE_ROW ? PR_OK : PR_EFATAL;
-}
-
-int sink_bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-}
-
-const char *sink_col_text(sqlite3_stmt *s, int i)
-{
-    return (const char *)sqlite3_column_text(s, i);
+        sink_reset(s);
+    return r == SINK_ROW ? PR_OK : PR_EFATAL;
 }
 
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OFFSET_GET);
+    sink_stmt *s = sink_store_stmt(st, Q_OFFSET_GET);
     int64_t next = -1;
     if (!s)
         return -2;
     sink_bind_text(s, 1, topic);
-    sqlite3_bind_int(s, 2, partition);
-    int r = sqlite3_step(s);
-    if (r == SQLITE_ROW)
-        next = sqlite3_column_int64(s, 0);
-    else if (r != SQLITE_DONE)
+    sink_bind_int64(s, 2, partition);
+    int r = sink_step(s);
+    if (r == SINK_ROW)
+        next = sink_col_int64(s, 0);
+    else if (r != SINK_DONE)
         next = -2;
-    sqlite3_reset(s);
+    sink_reset(s);
     return next;
 }
 
 pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next,
                                 char *err, size_t errlen)
 {
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OFFSET_PUT);
+    sink_stmt *s = sink_store_stmt(st, Q_OFFSET_PUT);
     if (!s)
-        return pr_err(PR_EFATAL, err, errlen, "sqlite: %s", sqlite3_errmsg(st->db));
+        return pr_err(PR_EFATAL, err, errlen, "offset store: %s", sink_store_errmsg(st));
     sink_bind_text(s, 1, topic);
-    sqlite3_bind_int(s, 2, partition);
-    sqlite3_bind_int64(s, 3, next);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE
-               ? PR_OK
-               : pr_err(PR_EFATAL, err, errlen, "offset store: %s", sqlite3_errmsg(st->db));
+    sink_bind_int64(s, 2, partition);
+    sink_bind_int64(s, 3, next);
+    return sink_exec_stmt(s, "offset store", err, errlen);
 }
 
-pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, const char *key, json_t *value,
-                                char *err, size_t errlen)
+pr_status sink_store_partition_claim(sink_store *st, const char *topic, int32_t partition,
+                                     const char *owner, int64_t *epoch, char *err, size_t errlen)
+{
+    pr_status rc;
+    *epoch = 0;
+    if (st->dialect != SINK_DIALECT_PG)
+        return PR_OK;
+    if ((rc = sink_store_begin(st, err, errlen)) != PR_OK)
+        return rc;
+    sink_stmt *s = sink_store_stmt(st, Q_OWNER_CLAIM);
+    int r = SINK_ERROR;
+    if (s) {
+        sink_bind_text(s, 1, topic);
+        sink_bind_int64(s, 2, partition);
+        sink_bind_text(s, 3, owner);
+        if ((r = sink_step(s)) == SINK_ROW)
+            *epoch = sink_col_int64(s, 0);
+        sink_reset(s);
+    }
+    if (r != SINK_ROW) {
+        rc = pr_err(PR_ETRANSIENT, err, errlen, "partition claim: %s", sink_store_errmsg(st));
+        sink_store_rollback(st);
+        return rc;
+    }
+    return sink_store_commit(st, err, errlen);
+}
+
+pr_status sink_store_partition_fence(sink_store *st, const char *topic, int32_t partition,
+                                     int64_t epoch, char *err, size_t errlen)
+{
+    if (st->dialect != SINK_DIALECT_PG)
+        return PR_OK;
+    sink_stmt *s = sink_store_stmt(st, Q_OWNER_CHECK);
+    if (!s)
+        return pr_err(PR_ETRANSIENT, err, errlen, "partition fence: %s", sink_store_errmsg(st));
+    sink_bind_text(s, 1, topic);
+    sink_bind_int64(s, 2, partition);
+    int r = sink_step(s);
+    int64_t now = r == SINK_ROW ? sink_col_int64(s, 0) : -1;
+    sink_reset(s);
+    if (r == SINK_ERROR)
+        return pr_err(PR_ETRANSIENT, err, errlen, "partition fence: %s", sink_store_errmsg(st));
+    if (now != epoch)
+        return pr_err(PR_ENOTFOUND, err, errlen,
+                      "fenced: %s/%d was claimed by another sink (epoch %lld, ours %lld)", topic,
+                      (int)partition, (long long)now, (long long)epoch);
+    return PR_OK;
+}
+
+pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                json_t *value, char *err, size_t errlen)
 {
     pr_status rc = PR_OK;
     char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-    sqlite3_stmt *s = sink_store_stmt(st, Q_OUTBOX_PUT);
+    sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_PUT);
     if (!text || !s) {
         rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s",
-                    !text ? "out of memory" : sqlite3_errmsg(st->db));
+                    !text ? "out of memory" : sink_store_errmsg(st));
         goto out;
     }
-    sqlite3_bind_int(s, 1, (int)topic);
+    sink_bind_int64(s, 1, (int64_t)topic);
     sink_bind_text(s, 2, key);
-    sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s", sqlite3_errmsg(st->db));
-    sqlite3_reset(s);
+    if (s->lite) /* the text is ours until the step: no copy */
+        sqlite3_bind_text(s->lite, 3, text, -1, SQLITE_STATIC);
+    else
+        sink_bind_text(s, 3, text);
+    sink_bind_int64(s, 4, part);
+    rc = sink_exec_stmt(s, "outbox", err, errlen);
 out:
     free(text);
     json_decref(value);
@@ -555,36 +963,88 @@ out:
 
 pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_GET], -1, &s, NULL) != SQLITE_OK)
+    /* A shared PostgreSQL store: every sink computes the drift of its own partitions' phones
+     * from its own reading of the profiles, so it keeps no list (a start recomputes). */
+    if (st->dialect == SINK_DIALECT_PG)
+        return PR_OK;
+    sink_stmt *s = sink_store_prepare(st, sql_text[Q_PROFILE_FILES_GET]);
+    if (!s)
         return PR_EFATAL;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        sink_profiles_remember(p, sink_col_text(s, 0), sqlite3_column_int64(s, 1),
-                               sqlite3_column_int64(s, 2));
-    sqlite3_finalize(s);
+    while (sink_step(s) == SINK_ROW)
+        sink_profiles_remember(p, sink_col_text(s, 0), sink_col_int64(s, 1), sink_col_int64(s, 2));
+    sink_stmt_free(s);
     return PR_OK;
 }
 
 static int save_file(void *ctx, const char *mac, long long mtime_ns, long long size)
 {
-    sqlite3_stmt *s = ctx;
-    sqlite3_bind_text(s, 1, mac, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, mtime_ns);
-    sqlite3_bind_int64(s, 3, size);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    return r == SQLITE_DONE ? 0 : -1;
+    sink_stmt *s = ctx;
+    sink_reset(s);
+    sink_bind_text(s, 1, mac);
+    sink_bind_int64(s, 2, mtime_ns);
+    sink_bind_int64(s, 3, size);
+    int r = sink_step(s);
+    sink_reset(s);
+    return r == SINK_DONE ? 0 : -1;
 }
 
 pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    sink_stmt *s = NULL;
     pr_status rc = PR_OK;
-    if (exec(st->db, sql_text[Q_PROFILE_FILES_CLEAR], err, errlen) != PR_OK)
-        return PR_EFATAL;
-    if (sqlite3_prepare_v2(st->db, sql_text[Q_PROFILE_FILES_PUT], -1, &s, NULL) != SQLITE_OK ||
+    if (st->dialect == SINK_DIALECT_PG)
+        return PR_OK;
+    if (!(s = sink_store_stmt(st, Q_PROFILE_FILES_CLEAR)) ||
+        sink_exec_stmt(s, "profile_files", err, errlen) != PR_OK)
+        return pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sink_store_errmsg(st));
+    if (!(s = sink_store_stmt(st, Q_PROFILE_FILES_PUT)) ||
         sink_profiles_each_file(p, save_file, s) != 0)
-        rc = pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sqlite3_errmsg(st->db));
-    sqlite3_finalize(s);
+        rc = pr_err(PR_EFATAL, err, errlen, "profile_files: %s", sink_store_errmsg(st));
     return rc;
+}
+
+/* ---- owned partitions ------------------------------------------------------------------ */
+
+void sink_parts_init(sink_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+}
+
+void sink_parts_destroy(sink_parts *p)
+{
+    pthread_mutex_destroy(&p->mu);
+}
+
+void sink_parts_set(sink_parts *p, const int32_t *v, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    p->n = n < SINK_PARTS_MAX ? n : SINK_PARTS_MAX;
+    if (p->n)
+        memcpy(p->v, v, p->n * sizeof *v);
+    p->gen++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+unsigned sink_parts_text(sink_parts *p, char *buf, size_t len)
+{
+    size_t o = 0;
+    pthread_mutex_lock(&p->mu);
+    o += (size_t)snprintf(buf, len, "{");
+    for (size_t i = 0; i < p->n && o + 16 < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "", (int)p->v[i]);
+    snprintf(buf + o, len - o, "}");
+    unsigned gen = p->gen;
+    pthread_mutex_unlock(&p->mu);
+    return gen;
+}
+
+bool sink_parts_has(sink_parts *p, int32_t part)
+{
+    bool found = false;
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->n && !found; i++)
+        found = p->v[i] == part;
+    pthread_mutex_unlock(&p->mu);
+    return found;
 }

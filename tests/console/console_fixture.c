@@ -163,8 +163,8 @@ static pr_status rescan(sink_store *st, sink_profiles *pf, char *err, size_t err
     if (sink_profiles_scan(pf, &d)) {
         sink_now_rfc3339(now, sizeof now);
         if ((rc = sink_store_begin(st, err, errlen)) == PR_OK &&
-            (rc = sink_drift_profiles_changed(st, pf, &d, now, false, &transitions, err, errlen)) ==
-                PR_OK)
+            (rc = sink_drift_profiles_changed(st, pf, &d, now, NULL, false, &transitions, err,
+                                              errlen)) == PR_OK)
             rc = sink_store_commit(st, err, errlen);
         if (rc != PR_OK)
             sink_store_rollback(st);
@@ -209,15 +209,16 @@ int main(int argc, char **argv)
             json_t *params = json_loads(line + 19, 0, NULL), *access = json_object();
             /* the phone keeps its model and firmware */
             char model[64] = "", fw[64] = "";
-            sqlite3_stmt *q = NULL;
-            sqlite3_prepare_v2(sink_store_db(st),
-                               "SELECT model, firmware FROM phones WHERE mac = ?1", -1, &q, NULL);
-            sink_bind_text(q, 1, mac);
-            if (q && sqlite3_step(q) == SQLITE_ROW) {
-                snprintf(model, sizeof model, "%s", sink_col_text(q, 0));
-                snprintf(fw, sizeof fw, "%s", sink_col_text(q, 1));
+            sink_stmt *q =
+                sink_store_prepare(st, "SELECT model, firmware FROM phones WHERE mac = ?1");
+            if (q) {
+                sink_bind_text(q, 1, mac);
+                if (sink_step(q) == SINK_ROW) {
+                    snprintf(model, sizeof model, "%s", sink_col_text(q, 0));
+                    snprintf(fw, sizeof fw, "%s", sink_col_text(q, 1));
+                }
             }
-            sqlite3_finalize(q);
+            sink_stmt_free(q);
             json_t *ev = config_event(mac, "delta", 0, model, fw, params, access);
             r = params ? apply_doc(st, pf, ev, false, err, sizeof err)
                        : pr_err(PR_EINVAL, err, sizeof err, "bad params JSON");

@@ -1,6 +1,8 @@
 /* testsupport.c - see testsupport.h. */
 #include "testsupport.h"
 
+#include <libpq-fe.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,57 @@ const char *ts_brokers(void)
         exit(1); /* a failure, never a skip */
     }
     return b;
+}
+
+const char *ts_pg(void)
+{
+    const char *c = getenv("PHONEREPORT_TEST_PG");
+    if (!c || !*c) {
+        fprintf(stderr, "PHONEREPORT_TEST_PG is not set: these tests need the real PostgreSQL "
+                        "server; run them through scripts/test.sh (tests/pg/pg.sh run)\n");
+        exit(1); /* a failure, never a skip */
+    }
+    return c;
+}
+
+int ts_pg_exec(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+        if (rc != 0)
+            fprintf(stderr, "ts_pg_exec: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "ts_pg_exec: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return rc;
+}
+
+char *ts_pg_schema_new(const char *tag)
+{
+    static unsigned seq;
+    const char *base = ts_pg();
+    char schema[96], sql[160], *out = NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(schema, sizeof schema, "t_%s_%ld_%ld_%u", tag, (long)getpid(),
+             (long)(ts.tv_nsec % 1000000), ++seq);
+    for (char *p = schema; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            *p = '_';
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    if (ts_pg_exec(base, sql) != 0) {
+        fprintf(stderr, "cannot create schema %s on %s\n", schema, base);
+        exit(1);
+    }
+    if (asprintf(&out, "%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
+                 schema) < 0)
+        exit(1);
+    return out;
 }
 
 char *ts_unique_prefix(const char *tag)

@@ -27,6 +27,14 @@ int ts_run(const char *cmd, char **out);
  * fails the test (never skips) when the variable is missing.
  */
 const char *ts_brokers(void);
+/* The test PostgreSQL server (PHONEREPORT_TEST_PG, set by tests/pg/pg.sh run); exits 1 (a
+ * failure, never a skip) when it is not set. */
+const char *ts_pg(void);
+/* A connection string to a new, empty schema of the test server (its own name, so tests run in
+ * parallel): ts_pg() with options=-csearch_path=<schema>. Caller frees. */
+char *ts_pg_schema_new(const char *tag);
+/* Runs one SQL text on conninfo; 0 on success. */
+int ts_pg_exec(const char *conninfo, const char *sql);
 
 /* A topic prefix unique to this process and call, e.g. "t1234-5-". Caller frees. */
 char *ts_unique_prefix(const char *tag);

@@ -88,13 +88,46 @@ static inline void apply_owned(sink_store *st, const sink_profiles *pf, char *te
 /* One integer from a query (e.g. "SELECT count(*) FROM outbox"). */
 static inline long long q_int(sink_store *st, const char *sql)
 {
-    sqlite3_stmt *s = NULL;
     long long v = -1;
-    assert_int_equal(sqlite3_prepare_v2(sink_store_db(st), sql, -1, &s, NULL), SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    sink_stmt *s = sink_store_prepare(st, sql);
+    if (!s)
+        fail_msg("prepare %s: %s", sql, sink_store_errmsg(st));
+    if (sink_step(s) == SINK_ROW)
+        v = (long long)sink_col_int64(s, 0);
+    sink_stmt_free(s);
     return v;
+}
+
+/* The tests run on both stores: PR_SINK_TEST_STORE=postgres gives each fixture a new schema on
+ * the test PostgreSQL server (ts_pg), anything else the SQLite store in dir. */
+static inline bool sinktest_pg(void)
+{
+    const char *e = getenv("PR_SINK_TEST_STORE");
+    return e && strcmp(e, "postgres") == 0;
+}
+
+/* Where a fixture's store lives (caller frees). */
+static inline char *sinktest_where(const char *dir, const char *tag)
+{
+    return sinktest_pg() ? ts_pg_schema_new(tag) : strdup(dir);
+}
+
+/* Runs tests[0..n) except, on PostgreSQL, those named in sqlite_only (NULL-terminated). */
+static inline int sinktest_run(const char *group, const struct CMUnitTest *tests, size_t n,
+                               const char *const *sqlite_only)
+{
+    struct CMUnitTest *keep = calloc(n, sizeof *keep);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool skip = false;
+        for (size_t j = 0; sinktest_pg() && sqlite_only && sqlite_only[j]; j++)
+            skip = skip || strcmp(tests[i].name, sqlite_only[j]) == 0;
+        if (!skip)
+            keep[k++] = tests[i];
+    }
+    int rc = _cmocka_run_group_tests(group, keep, k, NULL, NULL);
+    free(keep);
+    return rc;
 }
 
 #endif

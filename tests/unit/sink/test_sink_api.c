@@ -14,7 +14,7 @@
 #define MAC2 "00562b043616"
 
 typedef struct fx {
-    char *dir;
+    char *dir, *where;
     sink_store *st;
     sink_profiles *pf;
     sink_api *api;
@@ -37,7 +37,8 @@ static int setup(void **state)
     f->pf = sink_profiles_new(path);
     sink_profiles_scan(f->pf, NULL);
     snprintf(path, sizeof path, "%s/data", f->dir);
-    if (sink_store_open(path, false, "normal", &f->st, err, sizeof err) != PR_OK)
+    f->where = sinktest_where(path, "api");
+    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
     /* MAC's baseline, then a full report that changes its four values (four changes). */
     apply_owned(f->st, f->pf,
@@ -60,7 +61,7 @@ static int setup(void **state)
                 ev_status(MAC2, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"), true);
     f->m = pr_metrics_new();
     f->ready = 1;
-    if (sink_api_start("127.0.0.1:0", path, f->m, &f->ready, &f->api, err, sizeof err) != PR_OK)
+    if (sink_api_start("127.0.0.1:0", f->where, f->m, &f->ready, &f->api, err, sizeof err) != PR_OK)
         fail_msg("api: %s", err);
     f->port = sink_api_bound_port(f->api);
     assert_true(f->port > 0);
@@ -77,6 +78,7 @@ static int teardown(void **state)
     pr_metrics_free(f->m);
     ts_rmtree(f->dir);
     free(f->dir);
+    free(f->where);
     free(f);
     return 0;
 }
@@ -293,9 +295,9 @@ static void test_health_and_metrics(void **state)
     free(ctype);
     assert_int_equal(http(f, "HEAD", "/healthz", NULL, NULL), 200);
     /* api-listen takes a host name too, and IPv6 literals. */
-    char err[256], data[4200];
+    char err[256];
+    const char *data = f->where;
     sink_api *other = NULL;
-    snprintf(data, sizeof data, "%s/data", f->dir);
     assert_int_equal(sink_api_start("localhost:0", data, f->m, NULL, &other, err, sizeof err),
                      PR_OK);
     assert_true(sink_api_bound_port(other) > 0);

@@ -18,7 +18,7 @@
 #define E "00562b000005"
 
 typedef struct fx {
-    char *dir;
+    char *dir, *where;
     sink_store *st;
     sink_profiles *pf;
     sink_api *api;
@@ -59,7 +59,8 @@ static int setup(void **state)
     f->pf = sink_profiles_new(path);
     sink_profiles_scan(f->pf, NULL);
     snprintf(path, sizeof path, "%s/data", f->dir);
-    if (sink_store_open(path, false, "normal", &f->st, err, sizeof err) != PR_OK)
+    f->where = sinktest_where(path, "fleet");
+    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
     apply_owned(f->st, f->pf,
                 ev(A, "full", 600, "CP-8832-3PCC", "12.0.1",
@@ -83,7 +84,7 @@ static int setup(void **state)
                    "{\"Display_Name_1_\":\"Eve, \\\"E\\\"\",\"Proxy_1_\":\"sip1.example.org\"}"),
                 false);
     f->m = pr_metrics_new();
-    if (sink_api_start("127.0.0.1:0", path, f->m, NULL, &f->api, err, sizeof err) != PR_OK)
+    if (sink_api_start("127.0.0.1:0", f->where, f->m, NULL, &f->api, err, sizeof err) != PR_OK)
         fail_msg("api: %s", err);
     f->port = sink_api_bound_port(f->api);
     *state = f;
@@ -99,6 +100,7 @@ static int teardown(void **state)
     pr_metrics_free(f->m);
     ts_rmtree(f->dir);
     free(f->dir);
+    free(f->where);
     free(f);
     return 0;
 }
