@@ -429,6 +429,9 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->owned = owned;
     l->ready = ready;
     l->shared = sink_store_dialect(st) == SINK_DIALECT_PG;
+    /* A batch is open at most batch_ms between statements (plus a rebalance): longer idle means
+     * a stopped process, whose locks must go so that the partition's new owner can go on. */
+    sink_store_set_idle_timeout(st, (long)cfg->batch_ms + 5000L);
     {
         char host[256] = "";
         gethostname(host, sizeof host - 1);

@@ -248,6 +248,9 @@ bool sink_store_in_txn(sink_store *st);
 /* A read snapshot (deferred BEGIN) and its end, for documents that must agree with each other. */
 pr_status sink_store_read_begin(sink_store *st, char *err, size_t errlen);
 void sink_store_read_end(sink_store *st);
+/* PostgreSQL: how long a transaction of this connection may sit idle before the server ends
+ * the session (so that a stopped sink releases its locks); kept across reconnections. */
+void sink_store_set_idle_timeout(sink_store *st, long ms);
 /* Whether the store answers (reconnecting a PostgreSQL connection that was lost). */
 bool sink_store_ping(sink_store *st);
 /* The writer reports its WAL size after each commit in *frames instead of checkpointing

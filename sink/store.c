@@ -757,6 +757,12 @@ void sink_store_read_end(sink_store *st)
     sink_store_rollback(st); /* nothing was written: ending the snapshot is all it does */
 }
 
+void sink_store_set_idle_timeout(sink_store *st, long ms)
+{
+    if (st->dialect == SINK_DIALECT_PG)
+        sink_pg_set_idle_timeout(st->pg, ms);
+}
+
 bool sink_store_ping(sink_store *st)
 {
     if (st->dialect == SINK_DIALECT_PG)

@@ -34,5 +34,6 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen);
 bool sink_pg_in_txn(sink_pg *c);
 /* Whether the connection answers; reconnects (with the server's own timeout) when it was lost. */
 bool sink_pg_ping(sink_pg *c);
+void sink_pg_set_idle_timeout(sink_pg *c, long ms);
 
 #endif

@@ -30,6 +30,7 @@ struct sink_pg {
     bool readonly;
     bool txn;     /* between our BEGIN and its COMMIT or ROLLBACK */
     unsigned gen; /* raised on every new connection: statements prepare again */
+    long idle_ms; /* idle_in_transaction_session_timeout of a writer */
     char msg[512];
 };
 
@@ -116,12 +117,23 @@ static PGresult *run(sink_pg *c, const char *sql)
 /* Session settings of every (re)connection. */
 static bool session(sink_pg *c)
 {
-    PGresult *r = run(c, c->readonly ? "SET default_transaction_read_only = on"
-                                     /* a sink stopped inside a transaction (SIGSTOP, a hung
-                                      * host) must not hold its row locks for ever */
-                                     : "SET idle_in_transaction_session_timeout = '30s'");
+    char sql[96];
+    if (c->readonly)
+        snprintf(sql, sizeof sql, "SET default_transaction_read_only = on");
+    else /* a sink stopped inside a transaction (SIGSTOP, a hung host) must not hold its row
+          * locks (and the partitions' owner rows) for ever: the server ends its session */
+        snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %ld",
+                 c->idle_ms > 0 ? c->idle_ms : 30000L);
+    PGresult *r = run(c, sql);
     PQclear(r);
     return r != NULL;
+}
+
+void sink_pg_set_idle_timeout(sink_pg *c, long ms)
+{
+    c->idle_ms = ms;
+    if (!c->readonly && !c->txn && c->conn && PQstatus(c->conn) == CONNECTION_OK)
+        session(c);
 }
 
 static bool connect_now(sink_pg *c)

@@ -18,7 +18,7 @@
 #define MAC2 "00562b043616"
 
 typedef struct fx {
-    char *dir, *profiles;
+    char *dir, *profiles, *where;
     sink_store *st;
     sink_profiles *pf;
 } fx;
@@ -32,10 +32,9 @@ static int setup(void **state)
     mkdir(path, 0700);
     f->profiles = strdup(path);
     snprintf(path, sizeof path, "%s/data", f->dir);
-    char *where = sinktest_where(path, "state");
-    if (sink_store_open(where, false, "normal", &f->st, err, sizeof err) != PR_OK)
+    f->where = sinktest_where(path, "state");
+    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
-    free(where);
     f->pf = sink_profiles_new(f->profiles);
     *state = f;
     return 0;
@@ -49,6 +48,7 @@ static int teardown(void **state)
     ts_rmtree(f->dir);
     free(f->dir);
     free(f->profiles);
+    free(f->where);
     free(f);
     return 0;
 }
@@ -633,6 +633,32 @@ static void test_offset_read_failure_is_not_taken_for_no_offset(void **state)
     assert_true(sink_store_offset_get(f->st, "x.config", 2) < -1);
 }
 
+/* A store written by a newer phonereport (its schema version is higher than this build knows)
+ * is refused as a configuration error (exit 78), on both stores, and left as it is. */
+static void test_a_store_with_a_newer_schema_is_refused(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    sink_stmt *s = sink_store_prepare(f->st, "UPDATE meta SET value = '99' WHERE key = 'schema'");
+    assert_non_null(s);
+    assert_int_equal(sink_step(s), SINK_DONE);
+    sink_stmt_free(s);
+    char *where = strdup(f->where);
+    sink_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(sink_store_open(where, false, "normal", &f->st, err, sizeof err), PR_EINVAL);
+    assert_null(f->st);
+    assert_non_null(strstr(err, "newer"));
+    assert_int_equal(pr_status_exit_code(PR_EINVAL), 78);
+    /* untouched: still refused, and a read-only handle (the API's) too */
+    assert_int_equal(sink_store_open(where, false, "normal", &f->st, err, sizeof err), PR_EINVAL);
+    assert_int_equal(sink_store_open(where, true, NULL, &f->st, err, sizeof err),
+                     sinktest_pg() ? PR_EINVAL : PR_OK);
+    sink_store_close(f->st);
+    f->st = NULL;
+    free(where);
+}
+
 /* ---- event validation catalogue ----------------------------------------------------- */
 
 static void expect_rejected(const char *text, bool status_topic, const char *key,
@@ -1148,6 +1174,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offset_read_failure_is_not_taken_for_no_offset, setup,
                                         teardown),
         cmocka_unit_test(test_config_check_reports_every_problem),
+        cmocka_unit_test_setup_teardown(test_a_store_with_a_newer_schema_is_refused, setup,
+                                        teardown),
     };
     /* The first two count rows written through SQLite's own counter (PostgreSQL has none per
      * connection that is current at once); a shared PostgreSQL store keeps no list of applied
