@@ -11,6 +11,8 @@ Checks that the compose file agrees with the rest of the repository:
   - decoders share one consumer group and have distinct transactional ids;
   - the published ports are the ports the roles listen on, and Prometheus scrapes exactly
     those services and ports (docker/prometheus.yml);
+  - sinks on a PostgreSQL store (PHONEREPORT_SINK_STORE postgresql://) share one consumer
+    group, depend on the postgres service (healthy), and name it in their connection string;
   - Kafka runs in KRaft mode (broker+controller, cluster id, quorum voters on the controller
     listener), advertises the address the roles use as PHONEREPORT_BROKERS, and the topics
     service creates every topic of the contract (proto/contract.c) under the same prefix;
@@ -134,6 +136,9 @@ for name, svc in roles.items():
     for k in env:
         if k.startswith("PHONEREPORT_KAFKA_"):
             continue
+        # libpq's own variables, for a sink on a PostgreSQL store (PGPASSWORD, PGSSLMODE, ...)
+        if sub in ("sink", "run") and re.match(r"^PG[A-Z]+$", k):
+            continue
         if k not in allowed:
             problem(f"{name}: {k} is not a setting of `phonereport {sub}` or the common ones")
     if "PHONEREPORT_BROKERS" not in env:
@@ -160,6 +165,24 @@ if None in tids or len(set(tids)) != len(tids):
     problem(f"decoders need distinct, explicit transactional ids: {tids}")
 if len(brokers) != 1:
     problem(f"roles use different brokers: {brokers}")
+pg_sinks = {n: s for n, s in roles.items()
+            if str((s.get("environment") or {}).get("PHONEREPORT_SINK_STORE", "")).startswith(
+                ("postgresql://", "postgres://"))}
+if pg_sinks:
+    if "postgres" not in services:
+        problem("sinks use a PostgreSQL store but there is no postgres service")
+    sgroups = {interp((s.get("environment") or {}).get("PHONEREPORT_SINK_GROUP",
+                                                       "phonereport-sink")) for s in pg_sinks.values()}
+    if len(sgroups) != 1:
+        problem(f"sinks sharing a PostgreSQL store are in different consumer groups: {sgroups}")
+    for n, s in pg_sinks.items():
+        url = interp(s["environment"]["PHONEREPORT_SINK_STORE"])
+        if "@postgres:" not in url and "//postgres:" not in url:
+            problem(f"{n}: store {url} is not the postgres service")
+        dep = s.get("depends_on") or {}
+        if not isinstance(dep, dict) or (dep.get("postgres") or {}).get("condition") != \
+                "service_healthy":
+            problem(f"{n}: does not wait for a healthy postgres service")
 
 # Kafka.
 kafka = services.get("kafka", {})
@@ -224,7 +247,7 @@ else:
     pcfg = yaml.safe_load(open(pfile, encoding="utf-8"))
     targets = {t for job in pcfg.get("scrape_configs", []) for sc in job.get("static_configs", [])
                for t in sc.get("targets", [])}
-    wanted = [f"{svc}:{listen_ports.get(svc)}" for svc in ("ingest", "sink")]
+    wanted = [f"{svc}:{port}" for svc, port in listen_ports.items()]
     wanted += [f"{svc}:{port}" for svc, port in metrics_ports.items()]
     for want in wanted:
         if want not in targets:

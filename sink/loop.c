@@ -305,6 +305,10 @@ static void rewind_to_store(sink_loop *l)
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
         return;
+    if (parts->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return;
+    }
     for (int i = 0; i < parts->cnt; i++) {
         int64_t next =
             sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
@@ -376,10 +380,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        /* paused while the store is down; otherwise fetching (a partition paused here before,
+         * e.g. when it was fenced, is ours again) */
         if (l->store_down)
             pause_all(l, true);
-        else
+        else {
+            rd_kafka_resume_partitions(rk, parts);
             atomic_store(l->ready, 1);
+        }
     } else {
         /* Partitions go away: what we applied from them commits now, with their offsets. */
         batch_commit(l);

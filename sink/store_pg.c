@@ -136,6 +136,14 @@ void sink_pg_set_idle_timeout(sink_pg *c, long ms)
         session(c);
 }
 
+/* The server's notices (NOTICE: relation exists, the FATAL of a terminated session) would be
+ * printed on stderr by libpq; the sink reports store failures itself. */
+static void no_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static bool connect_now(sink_pg *c)
 {
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
@@ -149,6 +157,7 @@ static bool connect_now(sink_pg *c)
                 c->conn ? PQerrorMessage(c->conn) : "out of memory");
         return false;
     }
+    PQsetNoticeProcessor(c->conn, no_notice, NULL);
     c->gen++;
     return session(c);
 }

@@ -22,7 +22,12 @@
 # A benchmark, not a test (not in ctest). Every process it starts is stopped on every exit
 # path (EXIT/INT/TERM trap).
 #
-#   tests/bench/e2e/bootstorm.sh [PHONES=20000]
+#   tests/bench/e2e/bootstorm.sh [--store sqlite|postgres|both] [--sinks N] [PHONES=20000]
+#
+# --store postgres: the sinks share a PostgreSQL store (a server of its own, tests/pg/pg.sh);
+# --sinks N of them in one consumer group (default 1; N > 1 needs postgres); the store's bytes
+# per phone are then its tables, indexes and TOAST (pg_total_relation_size). --store both runs
+# the benchmark on SQLite, then on PostgreSQL, and prints the two reports one after the other.
 #
 # Environment: PHONEREPORT_BIN, PHONEREPORT_SIM (default: a Release build in build-bench-e2e/,
 # built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_TIMEOUT_S
@@ -31,7 +36,33 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
+store=sqlite
+nsinks=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --store) store=${2:?--store needs sqlite, postgres or both}; shift 2 ;;
+    --store=*) store=${1#--store=}; shift ;;
+    --sinks) nsinks=${2:?--sinks needs a number}; shift 2 ;;
+    --sinks=*) nsinks=${1#--sinks=}; shift ;;
+    *) break ;;
+    esac
+done
 phones=${1:-20000}
+case "$store" in
+sqlite | postgres) ;;
+both)
+    # the same benchmark twice, SQLite then PostgreSQL (same phones, same number of sinks
+    # where SQLite allows it: one)
+    "$0" --store sqlite --sinks 1 "$phones"
+    exec "$0" --store postgres --sinks "$nsinks" "$phones"
+    ;;
+*) echo "bootstorm: --store sqlite|postgres|both (not $store)" >&2; exit 64 ;;
+esac
+[[ "$nsinks" =~ ^[1-9][0-9]*$ ]] || { echo "bootstorm: --sinks N (N >= 1)" >&2; exit 64; }
+if [ "$store" = sqlite ] && [ "$nsinks" != 1 ]; then
+    echo "bootstorm: several sinks need --store postgres (SQLite is one sink's store)" >&2
+    exit 64
+fi
 workers=${BOOTSTORM_WORKERS:-32}
 timeout_s=${BOOTSTORM_TIMEOUT_S:-1800}
 export PR_KAFKA_JVM_OPTS=${PR_KAFKA_JVM_OPTS:--XX:+TieredCompilation}
@@ -57,6 +88,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pr-bootstorm-XXXXXX")
 declare -A pids=()
 sampler_pid=""
 PR_KAFKA_DIR=""
+pgdir=""
 cleanup() {
     local rc=$? name p i
     [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
@@ -69,6 +101,7 @@ cleanup() {
     done
     [ -n "$sampler_pid" ] && wait "$sampler_pid" 2>/dev/null
     [ -n "$PR_KAFKA_DIR" ] && "$repo/tests/kafka/broker.sh" stop "$PR_KAFKA_DIR" || true
+    [ -n "$pgdir" ] && "$repo/tests/pg/pg.sh" stop "$pgdir" || true
     if [ "$rc" -ne 0 ]; then
         echo "bootstorm: FAILED (exit $rc); log tails:" >&2
         for f in "$work"/*.log; do
@@ -118,9 +151,28 @@ metric() {
             a[1] == n && (l == "" || index($1, l) > 0) { s += $2 }
             END { printf "%d\n", s }'
 }
-store_bytes() { du -sb --apparent-size "$work/sink-data" 2>/dev/null | awk '{ print $1 }'; }
+store_bytes() {
+    if [ "$store" = postgres ]; then
+        psql -X -A -t "$pgurl" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind = 'r'" 2>/dev/null || echo 0
+    else
+        du -sb --apparent-size "$work/sink-data" 2>/dev/null | awk '{ print $1 }'
+    fi
+}
+# metric summed over every sink (each counts what it applied)
+sinks_metric() {
+    local i t=0
+    for i in $(seq 1 "$nsinks"); do t=$((t + $(metric "${api_ports[$i]}" "$1"))); done
+    echo "$t"
+}
 
-say "work $work; $phones phones; starting Kafka"
+say "work $work; $phones phones; store $store, $nsinks sink(s); starting Kafka"
+if [ "$store" = postgres ]; then
+    eval "$("$repo/tests/pg/pg.sh" start)"
+    pgdir=$PR_PG_DIR
+    pgurl=$PHONEREPORT_TEST_PG
+fi
 eval "$(PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-1g} "$repo/tests/kafka/broker.sh" start)"
 brokers=$PHONEREPORT_TEST_BROKERS
 prefix="boot$$."
@@ -135,11 +187,20 @@ pids[ingest]=$!
 "$bin" decode "${common[@]}" --decoder-group "${prefix}decoder" \
     --decoder-transactional-id "${prefix}decoder-1" >"$work/decoder.log" 2>&1 &
 pids[decoder]=$!
-"$bin" sink "${common[@]}" --api-listen "127.0.0.1:$api_port" --data-dir "$work/sink-data" \
-    --sink-group "${prefix}sink" >"$work/sink.log" 2>&1 &
-pids[sink]=$!
+declare -A api_ports=()
+api_ports[1]=$api_port
+for i in $(seq 1 "$nsinks"); do
+    [ -n "${api_ports[$i]:-}" ] || api_ports[$i]=$(free_port)
+    storeopt=(--data-dir "$work/sink-data")
+    [ "$store" = postgres ] && storeopt=(--sink-store "$pgurl")
+    "$bin" sink "${common[@]}" --api-listen "127.0.0.1:${api_ports[$i]}" "${storeopt[@]}" \
+        --sink-group "${prefix}sink" >"$work/sink$i.log" 2>&1 &
+    pids[sink$i]=$!
+done
 wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
-wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
+for i in $(seq 1 "$nsinks"); do
+    wait_until 120 "sink $i /healthz" http_ok "http://127.0.0.1:${api_ports[$i]}/healthz"
+done
 
 # The store's size on disk every 0.5 s, with a round marker written by the rounds below.
 echo 0 >"$work/round"
@@ -152,8 +213,8 @@ echo 0 >"$work/round"
 sampler_pid=$!
 
 applied() { # config + status reports the sink applied, and refused or invalid ones
-    echo $(($(metric "$api_port" phonereport_sink_applied_reports_total) +
-        $(metric "$api_port" phonereport_sink_invalid_events_total)))
+    echo $(($(sinks_metric phonereport_sink_applied_reports_total) +
+        $(sinks_metric phonereport_sink_invalid_events_total)))
 }
 applied_ge() { [ "$(applied)" -ge "$1" ]; }
 at_rest() { # the outbox is empty and the sink applied `want` records
@@ -196,7 +257,7 @@ wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
 
 # The decoder alone: stop the pipeline, then a fresh decoder over the same raw records.
-for name in sink decoder; do
+for name in $(for i in $(seq 1 "$nsinks"); do echo "sink$i"; done) decoder; do
     kill -TERM "${pids[$name]}"
     wait "${pids[$name]}" 2>/dev/null || true
     unset "pids[$name]"
@@ -214,9 +275,10 @@ n0=$(decoded)
 wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones))
 d1=$(now)
 
-python3 - "$work" "$phones" "$d0" "$d1" "$n0" <<'PY'
+python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$store" "$nsinks" <<'PY'
 import sys
 work, phones = sys.argv[1], int(sys.argv[2])
+store, nsinks = sys.argv[6], sys.argv[7]
 d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 r = {n: open(f"{work}/round{n}").read().split() for n in (1, 2)}
 dec = (4 * phones - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
@@ -228,7 +290,9 @@ for line in open(f"{work}/sizes"):
         peak[tag] = max(peak.get(tag, 0), size)
     elif tag.startswith("rest"):
         rest[tag[4:]] = size  # the last sample at rest
-print(f"bootstorm: {phones} phones, each a full 8832 report and a status report")
+where = "SQLite (sink.db + WAL)" if store == "sqlite" else \
+    f"PostgreSQL shared by {nsinks} sink(s) (tables, indexes, TOAST)"
+print(f"bootstorm: {phones} phones, each a full 8832 report and a status report; store {where}")
 for n in ("1", "2"):
     acc, pps, secs = r[int(n)]
     name = "first boot" if n == "1" else "same fleet again (unchanged)"
