@@ -20,7 +20,8 @@
  * for an unknown phone or path, 405 for any method but GET/HEAD.
  *
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
- * SQLite connection is used by that thread alone (WAL: it never blocks the writer).
+ * store connection (SQLite or PostgreSQL) is used by that thread alone (SQLite WAL: it never
+ * blocks the writer).
  */
 #include <errno.h>
 #include <netdb.h>

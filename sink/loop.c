@@ -3,11 +3,11 @@
  * exactly once (DESIGN section 4).
  *
  * Each record is validated, applied, and its partition's next offset written, all inside one
- * open SQLite transaction that commits when the batch reaches sink-batch-max records or has
+ * open store transaction that commits when the batch reaches sink-batch-max records or has
  * been open sink-batch-time. The offsets in the store are the truth: on every assignment the
  * consumer starts each partition at the stored offset (the beginning when none), and a record
  * below the stored offset is skipped, so a record is never applied twice or skipped, whatever
- * happened to the process. Kafka's committed offsets are updated after each SQLite commit for
+ * happened to the process. Kafka's committed offsets are updated after each store commit for
  * monitoring only (consumer-group lag in the usual tools); they are never read back.
  *
  * A record that violates the contract is counted (phonereport_sink_invalid_events_total by
@@ -18,6 +18,14 @@
  *
  * DESIGN: librdkafka serves the rebalance callback from rd_kafka_consumer_poll() on this
  * thread, so the callback may commit the open batch before partitions go away.
+ *
+ * Several sinks on one PostgreSQL store: on assignment the sink claims each partition in the
+ * store (partition_owner: epoch + 1, in its own transaction) before it reads the partition's
+ * offsets; the first record of a partition in each transaction locks that row and checks the
+ * epoch (sink_store_partition_fence), so a sink that lost the partition (stopped, cut off)
+ * cannot commit: its batch rolls back and the partition is left to its new owner.
+ * A store that fails (either kind) stops the applying: the thread keeps polling (the group sees
+ * it alive) and drops what arrives, retries with a back-off and resumes from the stored offsets.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,7 +65,7 @@ struct sink_loop {
     } * claims;
     size_t nclaims, capclaims;
     bool drift_all;           /* recompute the drift of every owned phone (new partitions) */
-    bool store_down;          /* the store fails: partitions paused, retried with back-off */
+    bool store_down;          /* the store fails: nothing applied, retried with back-off */
     long long store_retry_ms; /* next attempt */
     long store_backoff_ms;
     char topic_config[256], topic_status[256];
@@ -205,25 +213,16 @@ static void claims_remove(sink_loop *l, const rd_kafka_topic_partition_list_t *p
     claims_publish(l);
 }
 
-/* Pauses (or resumes) every assigned partition. */
-static void pause_all(sink_loop *l, bool pause)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
-    if (pause)
-        rd_kafka_pause_partitions(l->rk, parts);
-    else
-        rd_kafka_resume_partitions(l->rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
-/* The store failed: stop consuming (partitions paused, not ready) until it answers again. */
+/* The store failed: stop applying (not ready) until it answers again. The partitions are not
+ * paused: librdkafka's resume seeks back to the last record it delivered, asynchronously, and
+ * that seek can land after ours and skip the records of the rolled-back batch (seen in
+ * sink_multisink_pg). Records polled meanwhile are dropped, and every partition is sent back to
+ * its stored offset when the store answers (the fetch queue bounds what is read meanwhile). */
 static void store_failed(sink_loop *l)
 {
     pr_counter_inc(l->c_store_errors);
     if (!l->store_down) {
-        PR_LOG(PR_LOG_ERROR, "sink", "store unavailable: consumption paused until it answers",
+        PR_LOG(PR_LOG_ERROR, "sink", "store unavailable: nothing applied until it answers",
                json_pack("{ss}", "error", sink_store_errmsg(l->st)));
         l->store_backoff_ms = 250;
     } else if (l->store_backoff_ms < 5000) {
@@ -233,7 +232,6 @@ static void store_failed(sink_loop *l)
     l->store_retry_ms = mono_ms() + l->store_backoff_ms;
     pr_gauge_set(l->g_store_up, 0);
     atomic_store(l->ready, 0);
-    pause_all(l, true);
 }
 
 static void rewind_to_store(sink_loop *l);
@@ -253,10 +251,12 @@ static bool store_recover(sink_loop *l)
         }
     claims_publish(l);
     l->store_down = false;
+    /* Back to the stored offsets (what was fetched meanwhile is dropped by the seek); a seek
+     * that fails keeps the store "down": consuming from the fetch position would skip the
+     * records of the rolled-back batch. */
     rewind_to_store(l);
-    if (l->store_down) /* the offsets could not be read */
+    if (l->store_down) /* the offsets could not be read, or a seek failed */
         return false;
-    pause_all(l, false);
     PR_LOG(PR_LOG_INFO, "sink", "store available again: consumption resumed", NULL);
     pr_gauge_set(l->g_store_up, 1);
     atomic_store(l->ready, 1);
@@ -320,12 +320,25 @@ static void rewind_to_store(sink_loop *l)
         parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, parts, 5000);
+    bool failed = e != NULL;
     if (e) {
         PR_LOG(PR_LOG_ERROR, "sink", "seek failed",
                json_pack("{ss}", "error", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
     }
+    /* A partition's own seek error is reported in its element, not as the call's error. */
+    for (int i = 0; i < parts->cnt && !failed; i++)
+        if (parts->elems[i].err) {
+            PR_LOG(PR_LOG_ERROR, "sink", "seek failed",
+                   json_pack("{ss si ss}", "topic", parts->elems[i].topic, "partition",
+                             (int)parts->elems[i].partition, "error",
+                             rd_kafka_err2str(parts->elems[i].err)));
+            failed = true;
+        }
     rd_kafka_topic_partition_list_destroy(parts);
+    /* Never go on from the fetch position: it may be past records that were rolled back. */
+    if (failed)
+        store_failed(l);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -380,14 +393,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             kerr = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        /* paused while the store is down; otherwise fetching (a partition paused here before,
-         * e.g. when it was fenced, is ours again) */
-        if (l->store_down)
-            pause_all(l, true);
-        else {
-            rd_kafka_resume_partitions(rk, parts);
+        if (!l->store_down)
             atomic_store(l->ready, 1);
-        }
     } else {
         /* Partitions go away: what we applied from them commits now, with their offsets. */
         batch_commit(l);
@@ -471,17 +478,16 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->c_unchanged =
         pr_metrics_counter(metrics, "phonereport_sink_unchanged_reports_total",
                            "Full reports identical to the stored state (phone row only)", "");
-    l->c_store_errors =
-        pr_metrics_counter(metrics, "phonereport_sink_store_errors_total",
-                           "Store failures (batch rolled back, consumption paused)", "");
+    l->c_store_errors = pr_metrics_counter(
+        metrics, "phonereport_sink_store_errors_total",
+        "Store failures (batch rolled back, applying stopped until the store answers)", "");
     l->c_fenced = pr_metrics_counter(metrics, "phonereport_sink_fenced_total",
                                      "Batches rolled back because another sink claimed one of "
                                      "their partitions (shared PostgreSQL store)",
                                      "");
-    l->g_store_up = pr_metrics_gauge(metrics, "phonereport_sink_store_up",
-                                     "1 while the store answers, 0 while consumption is paused "
-                                     "for it",
-                                     "");
+    l->g_store_up =
+        pr_metrics_gauge(metrics, "phonereport_sink_store_up",
+                         "1 while the store answers, 0 while the sink waits for it", "");
     pr_gauge_set(l->g_store_up, 1);
     if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -713,12 +719,17 @@ static void *consume(void *arg)
     while (!atomic_load(&l->stop)) {
         long long now = mono_ms();
         if (l->store_down) {
-            /* Keep polling (the group must see us alive; nothing comes: paused) and retry. */
+            /* Keep polling (rebalances are served here, and the group must see us poll) and
+             * retry; what arrives is read again from the store's offsets. */
             if (now >= l->store_retry_ms)
                 store_recover(l);
+            if (!l->store_down)
+                continue;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(l->rk, 100);
-            if (m)
-                rd_kafka_message_destroy(m); /* read again from the store's offsets */
+            if (m) {
+                rd_kafka_message_destroy(m);
+                nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+            }
             l->rebalanced = false;
             continue;
         }
@@ -775,22 +786,14 @@ static void *consume(void *arg)
                 l->batch_n = 0;
                 drop_offsets(l);
                 if (fenced) {
-                    /* Nothing of the batch was applied. The lost partition is paused (left to
-                     * its new owner until Kafka's rebalance says so); the others go on. */
+                    /* Nothing of the batch was applied. The lost partition's records are
+                     * dropped from now on (its claim is gone) until Kafka's rebalance gives it
+                     * to us again; the others are read again from their stored offsets. */
                     pr_counter_inc(l->c_fenced);
-                    for (size_t k = 0; k < l->nclaims; k++)
-                        if (l->claims[k].epoch < 0) {
-                            rd_kafka_topic_partition_list_t *one =
-                                rd_kafka_topic_partition_list_new(1);
-                            rd_kafka_topic_partition_list_add(one, l->claims[k].topic,
-                                                              l->claims[k].partition);
-                            rd_kafka_pause_partitions(l->rk, one);
-                            rd_kafka_topic_partition_list_destroy(one);
-                        }
                     claims_publish(l);
                     rewind_to_store(l);
                 } else {
-                    store_failed(l); /* paused; store_recover re-reads from stored offsets */
+                    store_failed(l); /* store_recover re-reads from stored offsets */
                 }
                 continue;
             }

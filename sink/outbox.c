@@ -4,7 +4,7 @@
  * confirms it.
  *
  * Guarantee (README "What the sink publishes"): a record is written to the outbox in the same
- * SQLite transaction as the state it describes, so nothing committed is lost; it is deleted
+ * store transaction as the state it describes, so nothing committed is lost; it is deleted
  * only after the broker acknowledged it. After a crash every remaining row is published again,
  * so a record can repeat only if it had been published but its row was not yet deleted. Every
  * record carries (mac, version), so a consumer drops repeats.
@@ -13,10 +13,18 @@
  * publisher renders the phone's *current* state when it sends, so one record covers any number
  * of reports in between, and a delta costs the store no more than its own rows.
  *
- * DESIGN: one thread owns the producer's poll loop and its own SQLite connection. Delivery
+ * DESIGN: one thread owns the producer's poll loop and its own store connection. Delivery
  * reports are served by rd_kafka_poll() on that thread and collected into lists that the
  * thread deletes in one transaction. Rows are read by increasing id (AUTOINCREMENT, so ids
  * never go back); a failed delivery rewinds the cursor once nothing is in flight.
+ *
+ * On a PostgreSQL store shared by several sinks each row carries its phone's partition and a
+ * sink reads only the rows of the partitions it owns (sink_parts, set by the consumer). Ids
+ * come from an identity sequence, so rows of different writers commit out of id order; those
+ * of one partition have one writer at a time, whose transactions commit in turn, so a cursor
+ * over the owned partitions does not pass a row that is still to commit. When the owned set
+ * changes the cursor starts again from 0: the previous owner's unpublished rows are sent (a
+ * row it had sent but not yet deleted repeats, byte for byte).
  */
 #include <pthread.h>
 #include <stdatomic.h>

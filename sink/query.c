@@ -1,6 +1,6 @@
 /*
  * query.c - read-side documents built from the store: what the API answers and what the
- * publisher sends to phonereport.state. Pure (SQLite and jansson only), so tested without
+ * publisher sends to phonereport.state. Pure (the store and jansson only), so tested without
  * HTTP. The SQL is store.c's, through its statement layer (cached per connection: the API's
  * connection and the publisher's are each used by one thread).
  */

@@ -66,9 +66,9 @@ static unsigned port(const void *r)
 const pr_role sink_role = {
     .name = "sink",
     .command = "sink",
-    .summary = "rebuild phone state in SQLite, emit changes and drift, serve the API",
+    .summary = "rebuild phone state (SQLite or PostgreSQL), emit changes and drift, serve the API",
     .about = "Rebuilds every phone's current configuration from <prefix>config and "
-             "<prefix>status in\nSQLite, publishes state, changes and drift, and "
+             "<prefix>status in\nSQLite or PostgreSQL, publishes state, changes and drift, and "
              "serves the query API.",
     .cfg_new = cfg_new,
     .cfg_section = cfg_section,

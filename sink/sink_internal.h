@@ -3,16 +3,18 @@
  *
  * DESIGN (threads and data flow):
  *   loop.c    one consumer thread: polls phonereport.config/.status, validates each record
- *             (event.c), applies it (apply.c) inside an open SQLite transaction together with
+ *             (event.c), applies it (apply.c) inside an open store transaction together with
  *             the partition's next offset, and commits when the batch bound (count or time)
- *             is reached. It also polls the profile directory (profiles.c) and recomputes
- *             drift (drift.c) when a profile changed. It is the only writer of state.
- *   outbox.c  one publisher thread: reads outbox rows written by apply/drift in the same
- *             transaction as the state, produces them (idempotent producer, key = MAC) and
- *             deletes each row once its delivery report confirms it.
- *   api.c     libmicrohttpd's polling thread answers queries from its own read-only SQLite
- *             connection (query.c builds the JSON documents).
- * Every thread owns its own sqlite3 connection (WAL: readers never block the writer).
+ *             is reached. On a PostgreSQL store shared by several sinks it claims each
+ *             partition it is assigned and fences every transaction against a newer claim. It also
+ * polls the profile directory (profiles.c) and recomputes drift (drift.c) when a profile changed.
+ * It is the only writer of state. outbox.c  one publisher thread: reads outbox rows written by
+ * apply/drift in the same transaction as the state, produces them (idempotent producer, key = MAC)
+ * and deletes each row once its delivery report confirms it. api.c     libmicrohttpd's polling
+ * thread answers queries from its own read-only store connection (query.c builds the JSON
+ * documents). store.c   the store behind one statement layer: SQLite (embedded default) or
+ * PostgreSQL (store_pg.c), chosen by --sink-store. Every thread owns its own connection (SQLite
+ * WAL: readers never block the writer).
  *
  * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
  * comment says "steals".

@@ -22,7 +22,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,68 +272,65 @@ static void model_free(model *m)
 
 /* ---- reading the store and the topics --------------------------------------------------- */
 
+/* The tests run on both stores: PR_SINK_TEST_STORE=postgres puts each store in a schema of
+ * its own on the test PostgreSQL server (ts_pg); `where` is then its connection string, else
+ * the SQLite data directory. */
+static bool on_pg(void)
+{
+    const char *e = getenv("PR_SINK_TEST_STORE");
+    return e && strcmp(e, "postgres") == 0;
+}
+
+/* Fills where (len >= 4200) with a new store's location: dir/name or a new schema. */
+static void store_where(char *where, size_t len, const char *dir, const char *name)
+{
+    if (on_pg()) {
+        char *c = ts_pg_schema_new(name);
+        snprintf(where, len, "%s", c);
+        free(c);
+    } else {
+        snprintf(where, len, "%s/%s", dir, name);
+    }
+}
+
+/* One integer from a query on the store at where (its own read-only connection): -1 when the
+ * store or the table is not there yet. */
+static long long store_int(const char *where, const char *sql)
+{
+    char path[4300], err[512];
+    sink_store *st = NULL;
+    long long n = -1;
+    snprintf(path, sizeof path, "%s/sink.db", where);
+    if (!on_pg() && access(path, F_OK) != 0)
+        return -1;
+    if (sink_store_open(where, true, NULL, &st, err, sizeof err) != PR_OK)
+        return -1;
+    sink_stmt *s = sink_store_prepare(st, sql);
+    if (s && sink_step(s) == SINK_ROW)
+        n = (long long)sink_col_int64(s, 0);
+    sink_stmt_free(s);
+    sink_store_close(st);
+    return n;
+}
+
 /* Sum of the stored next offsets (records consumed and committed), -1 if no store yet. */
 static long long committed_records(const char *data_dir)
 {
-    char path[4300];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long n = -1;
-    snprintf(path, sizeof path, "%s/sink.db", data_dir);
-    if (access(path, F_OK) != 0)
-        return -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 2000);
-        if (sqlite3_prepare_v2(db,
-                               "SELECT coalesce(sum(next), 0) + (SELECT count(*) FROM outbox)"
-                               " * 0 FROM offsets",
-                               -1, &s, NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
+    return store_int(data_dir, "SELECT coalesce(sum(next), 0) FROM offsets");
 }
 
 /* Outbox rows still waiting for a delivery report, for one output topic. */
 static long long outbox_rows_of(const char *data_dir, pr_topic t)
 {
-    char path[4300], sql[128];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long n = -1;
-    snprintf(path, sizeof path, "%s/sink.db", data_dir);
+    char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM outbox WHERE topic = %d", (int)t);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 2000);
-        if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
+    return store_int(data_dir, sql);
 }
 
 static long long outbox_rows(const char *data_dir)
 {
-    char path[4300];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long long n = -1;
-    snprintf(path, sizeof path, "%s/sink.db", data_dir);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-        sqlite3_busy_timeout(db, 2000);
-        if (sqlite3_prepare_v2(db,
-                               "SELECT (SELECT count(*) FROM outbox)"
-                               " + (SELECT count(*) FROM outbox_state)",
-                               -1, &s, NULL) == SQLITE_OK &&
-            sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int64(s, 0);
-        sqlite3_finalize(s);
-    }
-    sqlite3_close(db);
-    return n;
+    return store_int(data_dir,
+                     "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)");
 }
 
 /* Waits until every record is committed and the outbox is empty. */
@@ -351,42 +347,59 @@ static void wait_applied(const char *data_dir, long long records)
              outbox_rows(data_dir));
 }
 
-/* A text dump of everything the store holds about phones (ids and offsets excluded). */
+/* A text dump of everything the store holds about phones (ids and offsets excluded). The
+ * phone's digest (column `blob`, a 0-based index) is printed in hex. */
 static char *dump_store(const char *data_dir)
 {
-    static const char *const queries[] = {
-        "SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
-        " report_id, hex(digest), nparams, state_bytes FROM phones ORDER BY mac",
-        "SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
-        " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
-        "SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
-        " ORDER BY mac",
-        "SELECT mac, r.version, n.name, old, new, r.at, r.report_id, r.via FROM changes c"
-        " JOIN phones p ON p.id = c.phone JOIN names n ON n.id = c.param"
-        " JOIN reports r ON r.id = c.report ORDER BY mac, r.version, n.name",
-        "SELECT mac, param, intended, actual, since, d.version FROM drift d"
-        " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
-        NULL};
-    char path[4300], *buf = NULL;
+    static const struct {
+        const char *sql;
+        int cols, blob;
+    } queries[] = {
+        {"SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
+         " report_id, digest, nparams, state_bytes FROM phones ORDER BY mac",
+         12, 9},
+        {"SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
+         " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
+         4, -1},
+        {"SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
+         " ORDER BY mac",
+         4, -1},
+        {"SELECT mac, r.version, n.name, old, new, r.at, r.report_id, r.via FROM changes c"
+         " JOIN phones p ON p.id = c.phone JOIN names n ON n.id = c.param"
+         " JOIN reports r ON r.id = c.report ORDER BY mac, r.version, n.name",
+         8, -1},
+        {"SELECT mac, param, intended, actual, since, d.version FROM drift d"
+         " JOIN phones p ON p.id = d.phone ORDER BY mac, param",
+         6, -1},
+    };
+    char *buf = NULL, err[512];
     size_t len = 0;
-    sqlite3 *db = NULL;
+    sink_store *st = NULL;
     FILE *out = open_memstream(&buf, &len);
-    snprintf(path, sizeof path, "%s/sink.db", data_dir);
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    for (int q = 0; queries[q]; q++) {
-        sqlite3_stmt *s = NULL;
-        assert_int_equal(sqlite3_prepare_v2(db, queries[q], -1, &s, NULL), SQLITE_OK);
-        while (sqlite3_step(s) == SQLITE_ROW) {
-            for (int c = 0; c < sqlite3_column_count(s); c++) {
-                const char *v = (const char *)sqlite3_column_text(s, c);
-                fprintf(out, "%s%s", c ? "|" : "", v ? v : "<null>");
+    if (sink_store_open(data_dir, true, NULL, &st, err, sizeof err) != PR_OK)
+        fail_msg("open %s: %s", data_dir, err);
+    for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+        sink_stmt *s = sink_store_prepare(st, queries[q].sql);
+        assert_non_null(s);
+        while (sink_step(s) == SINK_ROW) {
+            for (int c = 0; c < queries[q].cols; c++) {
+                fputs(c ? "|" : "", out);
+                if (c == queries[q].blob) {
+                    size_t n = 0;
+                    const unsigned char *d = sink_col_blob(s, c, &n);
+                    for (size_t k = 0; d && k < n; k++)
+                        fprintf(out, "%02X", d[k]);
+                    continue;
+                }
+                const char *v = sink_col_text(s, c);
+                fputs(v ? v : "<null>", out);
             }
             fputc('\n', out);
         }
-        sqlite3_finalize(s);
+        sink_stmt_free(s);
         fputs("--\n", out);
     }
-    sqlite3_close(db);
+    sink_store_close(st);
     fclose(out);
     return buf;
 }
@@ -561,7 +574,12 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
     set_str(&ip->common.brokers, ts_brokers());
     set_str(&ip->common.topic_prefix, prefix);
     set_str(&ip->cfg->api_listen, "127.0.0.1:0");
-    set_str(&ip->cfg->data_dir, data_dir);
+    if (on_pg()) { /* data_dir is the connection string: the files go nowhere */
+        set_str(&ip->cfg->store, data_dir);
+        set_str(&ip->cfg->data_dir, "/tmp");
+    } else {
+        set_str(&ip->cfg->data_dir, data_dir);
+    }
     set_str(&ip->cfg->profiles_dir, profiles_dir);
     set_str(&ip->cfg->group, group);
     ip->cfg->batch_max = 64;
@@ -607,7 +625,7 @@ static void test_sink_rebuilds_state_and_publishes_changes_and_drift(void **stat
     model m;
     producer pr;
     model_init(&m);
-    snprintf(data, sizeof data, "%s/data", dir);
+    store_where(data, sizeof data, dir, "data");
     snprintf(profiles, sizeof profiles, "%s/profiles", dir);
     mkdir(profiles, 0700);
     snprintf(path, sizeof path, "%s/default.xml", profiles);
@@ -774,9 +792,10 @@ static pid_t spawn_sink(const char *prefix, const char *data, const char *group,
             dup2(fd, 2);
             dup2(fd, 1);
         }
-        execl(bin, bin, "sink", "--brokers", ts_brokers(), "--topic-prefix", prefix, "--data-dir",
-              data, "--api-listen", "127.0.0.1:0", "--sink-group", group, "--sink-batch-max", "25",
-              "--sink-batch-time", "50ms", (char *)NULL);
+        execl(bin, bin, "sink", "--brokers", ts_brokers(), "--topic-prefix", prefix,
+              on_pg() ? "--sink-store" : "--data-dir", data, "--api-listen", "127.0.0.1:0",
+              "--sink-group", group, "--sink-batch-max", "25", "--sink-batch-time", "50ms",
+              (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -792,8 +811,8 @@ static void test_sink_killed_mid_batch_resumes_without_loss_or_double_apply(void
     producer pr;
     model_init(&m);
     m.intended_name = "Param_0_";
-    snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(ref, sizeof ref, "%s/reference", dir);
+    store_where(data, sizeof data, dir, "data");
+    store_where(ref, sizeof ref, dir, "reference");
     snprintf(log, sizeof log, "%s/sink.log", dir);
 
     producer_open(&pr, prefix);
@@ -898,7 +917,7 @@ static void test_state_record_the_topic_refuses_is_counted_once_not_retried(void
     char *dir = ts_mkdtemp("sink-big");
     char data[4200], topic[256], err[512];
     producer pr;
-    snprintf(data, sizeof data, "%s/data", dir);
+    store_where(data, sizeof data, dir, "data");
     producer_open(&pr, prefix);
     /* The operator created the state topic with a small record limit. */
     pr_topic_name(prefix, PR_TOPIC_STATE, topic, sizeof topic);
@@ -958,6 +977,8 @@ static void test_state_record_the_topic_refuses_is_counted_once_not_retried(void
 int main(void)
 {
     ts_brokers();
+    if (on_pg())
+        ts_pg(); /* fails (never skips) without the server */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
