@@ -659,6 +659,50 @@ static void test_a_store_with_a_newer_schema_is_refused(void **state)
     free(where);
 }
 
+/* Two sinks on one store (PostgreSQL): once another sink claimed a partition, the previous
+ * owner's transaction fails its fence check and rolls back, applying nothing; the new owner
+ * goes on. On SQLite (one sink) claims and fences are no-ops. */
+static void test_a_sink_that_lost_its_partition_cannot_commit(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    sink_store *b = NULL;
+    int64_t epoch_a = -1, epoch_b = -1;
+    assert_int_equal(sink_store_open(f->where, false, "normal", &b, err, sizeof err), PR_OK);
+    assert_int_equal(
+        sink_store_partition_claim(f->st, "t.config", 0, "a", &epoch_a, err, sizeof err), PR_OK);
+    /* A owns it: its batch commits */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_partition_fence(f->st, "t.config", 0, epoch_a, err, sizeof err),
+                     PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "t.config", 0, 5, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    /* B is given the partition (A paused, cut off): it claims it */
+    assert_int_equal(sink_store_partition_claim(b, "t.config", 0, "b", &epoch_b, err, sizeof err),
+                     PR_OK);
+    if (!sinktest_pg()) {
+        assert_int_equal(epoch_a, 0);
+        assert_int_equal(epoch_b, 0);
+        sink_store_close(b);
+        return;
+    }
+    assert_true(epoch_b > epoch_a);
+    /* A wakes up with a batch: fenced, rolled back, its offset not written */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_partition_fence(f->st, "t.config", 0, epoch_a, err, sizeof err),
+                     PR_ENOTFOUND);
+    assert_non_null(strstr(err, "fenced"));
+    sink_store_rollback(f->st);
+    assert_int_equal(sink_store_offset_get(b, "t.config", 0), 5);
+    /* B's batch commits */
+    assert_int_equal(sink_store_begin(b, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_partition_fence(b, "t.config", 0, epoch_b, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(b, "t.config", 0, 9, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(b, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_get(f->st, "t.config", 0), 9);
+    sink_store_close(b);
+}
+
 /* ---- event validation catalogue ----------------------------------------------------- */
 
 static void expect_rejected(const char *text, bool status_topic, const char *key,
@@ -1175,6 +1219,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_config_check_reports_every_problem),
         cmocka_unit_test_setup_teardown(test_a_store_with_a_newer_schema_is_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_sink_that_lost_its_partition_cannot_commit, setup,
                                         teardown),
     };
     /* The first two count rows written through SQLite's own counter (PostgreSQL has none per
