@@ -205,6 +205,13 @@ static pr_status schema(sink_pg *c, char *err, size_t errlen)
                     v, PG_SCHEMA);
         goto out;
     }
+    if (v == PG_SCHEMA) { /* made: no DDL, whose locks would wait for (and deadlock with)
+                           * the running sinks' writes */
+        if (!(r = run(c, "COMMIT")))
+            rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", c->msg);
+        PQclear(r);
+        return rc;
+    }
     if (!(r = run(c, schema_sql))) {
         rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", c->msg);
         goto out;
