@@ -42,6 +42,8 @@ expect_exit 78 "decode missing keystore" "$B" decode --brokers 127.0.0.1:1 --dec
 expect_err "/nonexistent/k.json" "decode missing keystore"
 expect_exit 78 "sink bad sync" "$B" sink --brokers 127.0.0.1:1 --sink-sync maybe
 expect_err "'maybe' is not full or normal" "sink bad sync"
+expect_exit 78 "sink bad store" "$B" sink --brokers 127.0.0.1:1 --sink-store mysql://db
+expect_err "'mysql://db' is neither sqlite nor a postgresql:// connection string" "sink bad store"
 PHONEREPORT_SINK_BATCH_MAX=0 expect_exit 78 "bad env value" "$B" sink --brokers 127.0.0.1:1
 expect_err "env PHONEREPORT_SINK_BATCH_MAX" "bad env value names the variable"
 expect_exit 78 "run bad partitions" "$B" run --embedded-partitions 0
