@@ -47,8 +47,8 @@ struct sink_cfg {
     long long state_partitions; /* partitions of output topics created by the sink */
     char *sync;                 /* SQLite synchronous: full|normal */
     /* query API access control and TLS (api_auth.c) */
-    char *api_tokens;           /* token file; NULL = no credentials asked */
-    bool api_insecure_no_auth;  /* allow no credentials on a non-loopback address */
+    char *api_tokens;                 /* token file; NULL = no credentials asked */
+    bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
 };
 
@@ -292,9 +292,9 @@ typedef struct sink_param_match {
 } sink_param_match;
 #define SINK_PARAM_FILTERS_MAX 8
 typedef struct sink_fleet_filter {
-    int drifted, complete;                  /* -1 any, 0 no, 1 yes */
-    sink_text_match model, firmware;        /* EQ or PREFIX */
-    const char *seen_after, *seen_before;   /* RFC 3339 UTC with milliseconds; NULL any */
+    int drifted, complete;                /* -1 any, 0 no, 1 yes */
+    sink_text_match model, firmware;      /* EQ or PREFIX */
+    const char *seen_after, *seen_before; /* RFC 3339 UTC with milliseconds; NULL any */
     sink_param_match params[SINK_PARAM_FILTERS_MAX];
     size_t nparams;
     const char *after; /* MAC cursor, NULL from the start */
