@@ -261,15 +261,6 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
 pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
                              json_t **out, char *err, size_t errlen);
 
-typedef struct sink_phone_filter {
-    int drifted;       /* -1 any, 0 no, 1 yes */
-    int complete;      /* -1 any, 0 no, 1 yes */
-    const char *model; /* NULL any */
-    const char *after; /* MAC cursor, NULL from the start */
-    int limit;
-} sink_phone_filter;
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
-                            size_t errlen);
 /* mac NULL = every phone; after = "mac/param" cursor or NULL. */
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen);
