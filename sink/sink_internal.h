@@ -51,8 +51,8 @@ struct sink_cfg {
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
     /* query API access control and TLS (api_auth.c) */
-    char *api_tokens;           /* token file; NULL = no credentials asked */
-    bool api_insecure_no_auth;  /* allow no credentials on a non-loopback address */
+    char *api_tokens;                 /* token file; NULL = no credentials asked */
+    bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
 };
 
@@ -166,7 +166,6 @@ typedef enum sink_sql {
     Q_DOC_PHONE_DRIFT,
     Q_DOC_STATUS,
     Q_DOC_CHANGES,
-    Q_DOC_PHONES,
     Q_DOC_DRIFT,
     Q_DOC_COUNT_PHONES,
     Q_DOC_COUNT_DRIFT,
@@ -349,15 +348,6 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
 pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
                              json_t **out, char *err, size_t errlen);
 
-typedef struct sink_phone_filter {
-    int drifted;       /* -1 any, 0 no, 1 yes */
-    int complete;      /* -1 any, 0 no, 1 yes */
-    const char *model; /* NULL any */
-    const char *after; /* MAC cursor, NULL from the start */
-    int limit;
-} sink_phone_filter;
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
-                            size_t errlen);
 /* mac NULL = every phone; after = "mac/param" cursor or NULL. */
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen);
@@ -380,9 +370,9 @@ typedef struct sink_param_match {
 } sink_param_match;
 #define SINK_PARAM_FILTERS_MAX 8
 typedef struct sink_fleet_filter {
-    int drifted, complete;                  /* -1 any, 0 no, 1 yes */
-    sink_text_match model, firmware;        /* EQ or PREFIX */
-    const char *seen_after, *seen_before;   /* RFC 3339 UTC with milliseconds; NULL any */
+    int drifted, complete;                /* -1 any, 0 no, 1 yes */
+    sink_text_match model, firmware;      /* EQ or PREFIX */
+    const char *seen_after, *seen_before; /* RFC 3339 UTC with milliseconds; NULL any */
     sink_param_match params[SINK_PARAM_FILTERS_MAX];
     size_t nparams;
     const char *after; /* MAC cursor, NULL from the start */

@@ -172,14 +172,6 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_DOC_CHANGES] = "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
                       " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
                       " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
-    [Q_DOC_PHONES] = "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
-                     " p.updated_at, p.status_at, p.report_id, p.nparams,"
-                     " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
-                     " FROM phones p WHERE p.mac > ?1"
-                     " AND (?2 < 0 OR p.complete = ?2)"
-                     " AND (?3 IS NULL OR p.model = ?3)"
-                     " AND (?4 < 0 OR (EXISTS(SELECT 1 FROM drift WHERE phone = p.id)) = ?4)"
-                     " ORDER BY p.mac LIMIT ?5",
     [Q_DOC_DRIFT] =
         "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
         " FROM drift d JOIN phones p ON p.id = d.phone"

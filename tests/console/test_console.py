@@ -56,7 +56,7 @@ def fleet(samples):
         }
         if i % 2 == 0:
             p["status"] = {"Uptime": str(1000 * i), "Registration_State_1_": "Registered"}
-        if i == 0:  # one phone with a real 8832 profile (about 1,800 parameters)
+        if i == 0:  # one phone with the real 8832 sample profile (hundreds of parameters)
             p["params_file"] = os.path.join(samples, "cisco-8832-mpp-full-profile.xml")
         phones.append(p)
     return phones
