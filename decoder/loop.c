@@ -175,13 +175,15 @@ static decoder_try try_abort(void *ctx, int timeout_ms)
     return again ? DECODER_TRY_AGAIN : DECODER_TRY_FAILED;
 }
 
-/* Runs a transactional call with bounded retries (retry.c). TXN_OK, TXN_ABORT, or TXN_FATAL
- * (the role has gone fatal: the call failed for good, kept failing for decoder-txn-timeout,
- * or a stop came while it kept failing). */
-static txn_action txn_call_run(txn_call *c, decoder_try (*attempt)(void *, int))
+/* Runs a transactional call with bounded retries (retry.c), attempts of at most slice_ms:
+ * call_slice() for the calls librdkafka resumes after a time-out (commit, abort), the whole
+ * budget for send_offsets_to_transaction, which is retried by sending a new request. TXN_OK,
+ * TXN_ABORT, or TXN_FATAL (the role has gone fatal: the call failed for good, kept failing for
+ * decoder-txn-timeout, or a stop came while it kept failing). */
+static txn_action txn_call_run(txn_call *c, decoder_try (*attempt)(void *, int), int slice_ms)
 {
     decoder *r = c->r;
-    decoder_retry rt = {attempt, call_now, call_stopping, c, r->cfg->txn_timeout, call_slice(r)};
+    decoder_retry rt = {attempt, call_now, call_stopping, c, r->cfg->txn_timeout, slice_ms};
     switch (decoder_retry_run(&rt)) {
     case DECODER_RETRY_DONE: return TXN_OK;
     case DECODER_RETRY_FAILED: return c->failed;
@@ -200,7 +202,7 @@ static void abort_and_rewind(decoder *r, const char *why)
     txn_call c = {r, "abort_transaction", NULL, TXN_FATAL};
     PR_LOG(PR_LOG_WARN, COMP, "aborting the transaction; the batch will be decoded again",
            json_pack("{sssI}", "reason", why, "records", (json_int_t)r->txn_records));
-    if (txn_call_run(&c, try_abort) != TXN_OK) {
+    if (txn_call_run(&c, try_abort, call_slice(r)) != TXN_OK) {
         txn_reset(r);
         return;
     }
@@ -241,11 +243,11 @@ static void commit_batch(decoder *r)
         return;
     }
     txn_call c = {r, "send_offsets_to_transaction", cgmd, TXN_FATAL};
-    txn_action a = txn_call_run(&c, try_send_offsets);
+    txn_action a = txn_call_run(&c, try_send_offsets, txn_timeout(r));
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     if (a == TXN_OK) {
         c = (txn_call){r, "commit_transaction", NULL, TXN_FATAL};
-        a = txn_call_run(&c, try_commit);
+        a = txn_call_run(&c, try_commit, call_slice(r));
     }
     if (a == TXN_ABORT) /* resets the transaction */
         abort_and_rewind(r, c.cgmd ? "send_offsets_to_transaction failed"

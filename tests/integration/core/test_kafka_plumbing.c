@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -54,13 +55,20 @@ static void test_kafka_creates_topics_idempotently(void **state)
     assert_int_equal(
         pr_kafka_ensure_topics(rk, names, 1, 2, cfgs, ts_timeout_ms(10000), err, sizeof err),
         PR_OK);
-    /* independent check: kcat sees the topic with 2 partitions */
+    /* independent check: kcat sees the topic with 2 partitions (once the metadata it asks
+     * for has caught up with the creation: waited for, not assumed) */
     snprintf(cmd, sizeof cmd, "kcat -L -b %s -t %s | grep -c 'partition [0-9]'", ts_brokers(),
              name);
-    char *out = NULL;
-    assert_int_equal(ts_run(cmd, &out), 0);
-    assert_int_equal(atoi(out), 2);
-    free(out);
+    int partitions = -1;
+    for (long long deadline = ts_deadline_ms(30000); partitions != 2 && ts_now_ms() < deadline;) {
+        char *out = NULL;
+        ts_run(cmd, &out);
+        partitions = out ? atoi(out) : -1;
+        free(out);
+        if (partitions != 2)
+            usleep(100 * 1000); /* polling interval of the condition */
+    }
+    assert_int_equal(partitions, 2);
     rd_kafka_destroy(rk);
     free(prefix);
 }
