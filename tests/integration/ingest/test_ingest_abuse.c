@@ -1,8 +1,8 @@
 /*
  * test_ingest_abuse.c - requests built to hurt the edge rather than to upload: a query with
- * more arguments than libmicrohttpd's per-connection pool holds, replayed Digest
- * credentials, connections that hold the in-flight budget without sending, smuggling-shaped
- * framing and ambiguous identities. Each case gets an answer, frees what it took, publishes
+ * more arguments (or header lines) than libmicrohttpd's per-connection pool holds, replayed
+ * Digest credentials, connections that announce bodies and do not send them, one address
+ * holding the in-flight budget, smuggling-shaped framing and ambiguous identities. Each case gets an answer, frees what it took, publishes
  * nothing it should not, and leaves the edge serving phones. Run under LeakSanitizer (the
  * test build), a request whose state is never freed fails the run at exit.
  */
