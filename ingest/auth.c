@@ -1,7 +1,7 @@
 /*
  * auth.c - the credentials file of the optional HTTP authentication (Basic or Digest, as
  * the phone's `--uid/--pwd` answer a 401 challenge): parsing, lookup, password checks.
- * No HTTP here: http.c asks libmicrohttpd for the credentials and calls these.
+ * No HTTP here: http_auth.c asks libmicrohttpd for the credentials and calls these.
  *
  * File format (one entry per line; blank lines and lines starting with '#' are ignored):
  *

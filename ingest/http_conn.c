@@ -45,19 +45,26 @@
 static void budget_give(ingest *r, req *q)
 {
     if (q->reserved) {
+        ingest_shares_give(r->shares, q->remote, q->reserved);
         ingest_budget_give(&r->budget, q->reserved);
         pr_gauge_add(r->stats.inflight_bytes, -(double)q->reserved);
         q->reserved = 0;
     }
 }
 
-static bool budget_take(ingest *r, req *q, long long n)
+/* INGEST_U__COUNT when n bytes were taken, else why not (the budget, or this address's share
+ * of it). */
+static ingest_unavail budget_take(ingest *r, req *q, long long n)
 {
     if (!ingest_budget_take(&r->budget, n))
-        return false;
+        return INGEST_U_INFLIGHT;
+    if (!ingest_shares_take(r->shares, q->remote, n)) {
+        ingest_budget_give(&r->budget, n);
+        return INGEST_U_INFLIGHT_IP;
+    }
     q->reserved += n;
     pr_gauge_add(r->stats.inflight_bytes, (double)n);
-    return true;
+    return INGEST_U__COUNT;
 }
 
 static void req_free(req *q)
@@ -382,6 +389,9 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
      * this body's first buffer is answered now, before the phone sends the body. */
     if (ingest_budget_used(&r->budget) + first_buffer(r, q) > r->budget.max)
         return ingest_http_unavailable(q, conn, INGEST_U_INFLIGHT);
+    if (ingest_shares_held(r->shares, q->remote) + first_buffer(r, q) >
+        ingest_limits_ip_share(r->cfg))
+        return ingest_http_unavailable(q, conn, INGEST_U_INFLIGHT_IP);
     q->state = REQ_BODY;
     return MHD_YES;
 }
@@ -432,9 +442,10 @@ static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t siz
             ncap *= 2;
         if (ncap > limit)
             ncap = limit;
-        if (!budget_take(r, q, (long long)(ncap - q->cap))) {
+        ingest_unavail full = budget_take(r, q, (long long)(ncap - q->cap));
+        if (full != INGEST_U__COUNT) {
             q->dropped = q->len + size;
-            start_drain(q, MHD_HTTP_SERVICE_UNAVAILABLE, INGEST_U_INFLIGHT, NULL);
+            start_drain(q, MHD_HTTP_SERVICE_UNAVAILABLE, full, NULL);
             return MHD_YES;
         }
         char *nb = realloc(q->body, ncap);

@@ -83,14 +83,16 @@ enum MHD_Result ingest_http_answer(req *q, struct MHD_Connection *conn, unsigned
 
 static const char *const unavail_name[INGEST_U__COUNT] = {
     [INGEST_U_KAFKA_DOWN] = "kafka_down",   [INGEST_U_QUEUE_FULL] = "queue_full",
-    [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_TIMEOUT] = "timeout",
-    [INGEST_U_KAFKA_ERROR] = "kafka_error", [INGEST_U_SHUTDOWN] = "shutting_down",
+    [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_INFLIGHT_IP] = "inflight_ip_limit",
+    [INGEST_U_TIMEOUT] = "timeout",         [INGEST_U_KAFKA_ERROR] = "kafka_error",
+    [INGEST_U_SHUTDOWN] = "shutting_down",
 };
 
 static const char *const unavail_text[INGEST_U__COUNT] = {
     [INGEST_U_KAFKA_DOWN] = "kafka unavailable",
     [INGEST_U_QUEUE_FULL] = "kafka queue full",
     [INGEST_U_INFLIGHT] = "too many reports in flight",
+    [INGEST_U_INFLIGHT_IP] = "too many reports in flight from this address",
     [INGEST_U_TIMEOUT] = "kafka did not acknowledge in time",
     [INGEST_U_KAFKA_ERROR] = "kafka refused the report",
     [INGEST_U_SHUTDOWN] = "shutting down",

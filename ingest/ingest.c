@@ -66,8 +66,9 @@ static void stats_init(ingest *r)
         NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
     static const char *const reasons[INGEST_U__COUNT] = {
         [INGEST_U_KAFKA_DOWN] = "kafka_down",   [INGEST_U_QUEUE_FULL] = "queue_full",
-        [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_TIMEOUT] = "timeout",
-        [INGEST_U_KAFKA_ERROR] = "kafka_error", [INGEST_U_SHUTDOWN] = "shutting_down",
+        [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_INFLIGHT_IP] = "inflight_ip_limit",
+        [INGEST_U_TIMEOUT] = "timeout",         [INGEST_U_KAFKA_ERROR] = "kafka_error",
+        [INGEST_U_SHUTDOWN] = "shutting_down",
     };
     for (int i = 0; i < INGEST_U__COUNT; i++) {
         char labels[64];
@@ -109,6 +110,9 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
     pthread_cond_init(&r->hw_cv, NULL);
     ingest_budget_init(&r->budget, cfg->max_inflight_bytes);
     stats_init(r);
+    st = ingest_shares_new(ingest_limits_ip_share(cfg), &r->shares, err, errlen);
+    if (st != PR_OK)
+        goto out;
 
     if (!common->brokers || !*common->brokers) {
         st = pr_err(PR_EINVAL, err, errlen, "ingest needs --brokers");
@@ -239,6 +243,7 @@ void ingest_free(ingest *r)
     ingest_pub_free(r->pub);
     ingest_auth_free(r->auth);
     ingest_nonces_free(r->nonces);
+    ingest_shares_free(r->shares);
     ingest_allow_release(&r->allow);
     ingest_kind_rules_release(&r->kinds);
     ingest_prefixes_release(&r->prefixes);
