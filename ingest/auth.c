@@ -25,31 +25,12 @@
 #include <string.h>
 
 #include "ingest_int.h"
+#include "hex.h"
 
 struct ingest_auth {
     ingest_cred *v;
     size_t n;
 };
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* False if s holds a character that is not a hex digit. */
-static bool unhex(const char *s, size_t len, char *out)
-{
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i / 2] = (char)(hi * 16 + lo);
-    }
-    return true;
-}
 
 static void cred_release(ingest_cred *c)
 {
@@ -132,7 +113,7 @@ static pr_status parse_line(const char *line, size_t len, ingest_cred *c, char *
     } else {
         c->secret_len = slen / 2;
         c->secret = malloc(c->secret_len);
-        if (c->secret && !unhex(s, slen, c->secret)) {
+        if (c->secret && !pr_hex_decode(s, slen, (unsigned char *)c->secret)) {
             cred_release(c);
             memset(c, 0, sizeof *c);
             return pr_err(PR_EINVAL, err, errlen, "bad hex digits");

@@ -39,6 +39,7 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "clock.h"
 
 /* ------------------------------------------------------------ request life */
 
@@ -126,7 +127,7 @@ void *ingest_http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
     struct timeval tv;
     gettimeofday(&tv, NULL);
     q->received_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    q->started_mono_ms = ingest_mono_ms();
+    q->started_mono_ms = pr_mono_ms();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -411,7 +412,7 @@ static void start_drain(req *q, unsigned status, ingest_unavail why, const char 
 static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t size)
 {
     /* a body that trickles in keeps the idle time-out at bay: bound the whole upload */
-    if (ingest_mono_ms() - q->started_mono_ms > r->cfg->request_timeout_ms) {
+    if (pr_mono_ms() - q->started_mono_ms > r->cfg->request_timeout_ms) {
         PR_LOG(PR_LOG_INFO, "ingest", "upload too slow: connection closed",
                json_pack("{ssss}", "request_id", q->id, "remote", q->remote));
         return MHD_NO;

@@ -15,6 +15,7 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "hex.h"
 
 /* ------------------------------------------------------------------ metrics */
 
@@ -146,7 +147,6 @@ static uint64_t next_random(void)
 
 void ingest_http_make_id(char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     uint64_t a = next_random(), c = next_random();
     memcpy(b, &a, 8);
@@ -157,17 +157,9 @@ void ingest_http_make_id(char out[37])
     for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+        pr_hex_encode(b + i, 1, out + o);
+        o += 2;
     }
-    out[o] = '\0';
-}
-
-long long ingest_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --------------------------------------------------------------- endpoints */

@@ -284,10 +284,8 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, l);
-    if (!(l->rk = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, err, errlen))) {
-        rc = PR_EFATAL;
+    if ((rc = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &l->rk, err, errlen)) != PR_OK)
         goto fail;
-    }
     rd_kafka_poll_set_consumer(l->rk);
     *out = l;
     return PR_OK;

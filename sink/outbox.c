@@ -202,10 +202,8 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_opaque(conf, ob);
-    if (!(ob->rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen))) {
-        rc = PR_EFATAL;
+    if ((rc = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &ob->rk, err, errlen)) != PR_OK)
         goto fail;
-    }
     *out = ob;
     return PR_OK;
 fail:

@@ -46,7 +46,8 @@ static void test_kafka_creates_topics_idempotently(void **state)
     const char *const cfgs[] = {"cleanup.policy", "compact", NULL};
     rd_kafka_conf_t *conf = pr_kafka_conf_new(&c, "test", NULL, err, sizeof err);
     assert_non_null(conf);
-    rd_kafka_t *rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, sizeof err);
+    rd_kafka_t *rk = NULL;
+    pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &rk, err, sizeof err);
     assert_non_null(rk);
     assert_null(conf);
     assert_int_equal(
@@ -95,7 +96,8 @@ static void test_kafka_idempotent_producer_is_acked(void **state)
     int acked = 0;
     rd_kafka_conf_set_opaque(conf, &acked);
     rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
-    rd_kafka_t *rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, sizeof err);
+    rd_kafka_t *rk = NULL;
+    pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &rk, err, sizeof err);
     assert_non_null(rk);
     for (int i = 0; i < 10; i++)
         assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
