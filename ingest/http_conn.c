@@ -40,6 +40,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "clock.h"
+#include "ops_http.h"
 
 /* ------------------------------------------------------------ request life */
 
@@ -574,7 +575,7 @@ enum MHD_Result ingest_http_handler(void *cls, struct MHD_Connection *conn, cons
             strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         bool up =
             strcmp(method, MHD_HTTP_METHOD_PUT) == 0 || strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-        if (ingest_http_is_endpoint(url))
+        if (pr_ops_is_endpoint(url))
             return get ? ingest_http_serve_endpoint(r, q, conn, url)
                        : ingest_http_method_not_allowed(q, conn, "GET, HEAD");
         if (!up)

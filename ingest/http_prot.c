@@ -16,6 +16,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "hex.h"
+#include "ops_http.h"
 
 /* ------------------------------------------------------------------ metrics */
 
@@ -164,35 +165,19 @@ void ingest_http_make_id(char out[37])
 
 /* --------------------------------------------------------------- endpoints */
 
+static const char *edge_ready(void *ctx)
+{
+    ingest *r = ctx;
+    if (ingest_ready(r))
+        return NULL;
+    return atomic_load(&r->stopping) ? "shutting down" : "kafka unreachable";
+}
+
+/* /healthz, /readyz, /metrics: answered as on every port (proto/ops_http.c), counted here. */
 enum MHD_Result ingest_http_serve_endpoint(ingest *r, req *q, struct MHD_Connection *conn,
                                            const char *url)
 {
-    if (strcmp(url, "/healthz") == 0)
-        return ingest_http_answer(q, conn, MHD_HTTP_OK, "ok");
-    if (strcmp(url, "/readyz") == 0) {
-        if (ingest_ready(r))
-            return ingest_http_answer(q, conn, MHD_HTTP_OK, "ready");
-        return ingest_http_answer(q, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  atomic_load(&r->stopping) ? "shutting down"
-                                                            : "kafka unreachable");
-    }
-    /* /metrics */
-    size_t len = 0;
-    char *text = pr_metrics_render(r->metrics, &len);
-    if (!text)
-        return ingest_http_answer(q, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
-    return ingest_http_queue(q, conn, MHD_HTTP_OK, resp);
-}
-
-bool ingest_http_is_endpoint(const char *url)
-{
-    return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-           strcmp(url, "/metrics") == 0;
+    unsigned code;
+    struct MHD_Response *resp = pr_ops_response(url, r->metrics, edge_ready, r, &code);
+    return ingest_http_queue(q, conn, code, resp);
 }
