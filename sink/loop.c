@@ -271,7 +271,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->c_unchanged =
         pr_metrics_counter(metrics, "phonereport_sink_unchanged_reports_total",
                            "Full reports identical to the stored state (phone row only)", "");
-    if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads))) {
+    if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads, cfg->data_dir))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
     }
@@ -499,7 +499,7 @@ static void *consume(void *arg)
             sink_parse_start(l->parser, jobs, n);
             bool failed = false;
             for (i = 0; i < n; i++) {
-                sink_parse_wait(l->parser, &jobs[i]);
+                sink_parse_wait(l->parser, &jobs[i], l->st);
                 if (handle(l, msgs[i], &jobs[i]) != PR_OK) {
                     failed = true;
                     break;
@@ -510,7 +510,7 @@ static void *consume(void *arg)
                     break;
                 }
             }
-            sink_parse_finish(l->parser);
+            sink_parse_finish(l->parser, l->st);
             for (i = 0; i < n; i++) {
                 if (jobs[i].rc == PR_OK)
                     sink_event_release(&jobs[i].ev);

@@ -34,6 +34,8 @@
 #include "sink.h"
 #include "status.h"
 
+typedef struct sink_store sink_store; /* store.c */
+
 /* ---- config.c ---------------------------------------------------------------------- */
 
 struct sink_cfg {
@@ -71,11 +73,18 @@ typedef struct sink_event {
     json_t *params;          /* borrowed; config only: object of strings */
     json_t *access;          /* borrowed; config only: object of strings, may be NULL */
     json_t *status;          /* borrowed; status only: object */
-    /* Filled by sink_event_prepare (config only; any thread, before the apply). */
+    /* Filled by sink_event_prepare / sink_event_load (any thread, before the apply). */
     bool prepared;
-    unsigned char digest[32]; /* full: SHA-256 of the canonical (name, value, access) set */
-    long long weight;         /* the carried parameters' bytes in a state record */
-    char *status_text;        /* status: the status object as compact JSON (owned) */
+    bool has_digest; /* full: digest holds sink_event_digest of the record */
+    unsigned char digest[32];
+    long long weight;  /* the carried parameters' bytes in a state record */
+    char *status_text; /* status: the status object as compact JSON (owned) */
+    /* sink_event_load's fast path: a full report whose digest was the phone's; only the
+     * envelope is parsed (params and access are NULL). raw (borrowed, alive until the apply)
+     * is parsed in full if the writer finds the phone changed meanwhile. */
+    bool lazy;
+    const char *raw;
+    size_t rawlen;
 } sink_event;
 
 /*
@@ -90,10 +99,21 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
-/* apply.c: what the writer needs from a config event that the event alone decides (the
- * parameter set's digest, its weight in a state record), computed off the writer thread.
- * sink_apply computes it when the caller has not. PR_EFATAL only when out of memory. */
-pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen);
+/* apply.c: what the writer needs from an event that the event alone decides (a full report's
+ * digest, the parameters' weight in a state record, a status body as text), computed off
+ * the writer thread from the parsed event and its record value buf. sink_apply takes
+ * prepared events only. PR_EFATAL only when out of memory. */
+pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen);
+
+/* fastpath.c: the SHA-256 of the exact bytes of a record's params and access members; false
+ * when the record's top-level members cannot be told by a plain scan (then no digest). */
+bool sink_event_digest(const char *buf, size_t len, unsigned char digest[32]);
+/* sink_event_parse + sink_event_prepare, except that a full report whose digest equals the
+ * one `lookup` (a connection the calling thread owns; NULL = never) holds for the phone is
+ * parsed without its parameters (ev->lazy, see fastpath.c). */
+pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool status_topic,
+                          const char *key, size_t keylen, sink_event *ev, char *reason,
+                          size_t reasonlen, char *err, size_t errlen);
 /* One parameter's bytes in a state record (JSON-escaped name and value, the access entry). */
 long long sink_param_weight(const char *name, const char *value, const char *access);
 /* What a state record holds besides its parameters, at most (envelope, MAC, timestamps). */
@@ -114,15 +134,16 @@ typedef struct sink_parse_job {
 } sink_parse_job;
 
 typedef struct sink_parse_pool sink_parse_pool;
-/* nthreads helpers (0: every job is parsed by the thread that waits for it). */
-sink_parse_pool *sink_parse_pool_new(int nthreads);
+/* nthreads helpers (0: every job is parsed by the thread that waits for it); each opens its
+ * own read-only store on data_dir (NULL: none) for sink_event_load's fast path. */
+sink_parse_pool *sink_parse_pool_new(int nthreads, const char *data_dir);
 void sink_parse_pool_free(sink_parse_pool *p); /* NULL is a no-op */
 /* Hands jobs[0..n) to the helpers; the array must stay until sink_parse_finish. */
 void sink_parse_start(sink_parse_pool *p, sink_parse_job *jobs, size_t n);
-/* Returns once job j is parsed (parsing it here when no helper has started it). */
-void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j);
+/* Returns once job j is parsed (parsing it here, with lookup, when no helper started it). */
+void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j, sink_store *lookup);
 /* Waits for every job of the round, which then ends. */
-void sink_parse_finish(sink_parse_pool *p);
+void sink_parse_finish(sink_parse_pool *p, sink_store *lookup);
 
 /* ---- store.c: the SQLite store ------------------------------------------------------- */
 
@@ -160,6 +181,7 @@ typedef enum sink_sql {
     Q_OUTBOX_STATE_DELETE,
     Q_OUTBOX_GET,
     Q_OUTBOX_COUNT,
+    Q_PHONE_DIGEST,
     Q_DOC_PHONE_BY_MAC,
     Q_DOC_PHONE_BY_ID,
     Q_DOC_PHONE_PARAMS,
@@ -204,6 +226,8 @@ void sink_store_read_end(sink_store *st);
 void sink_store_wal_report(sink_store *st, atomic_long *frames);
 /* A PASSIVE checkpoint (never waits for the writer or readers). */
 void sink_store_checkpoint(sink_store *st);
+/* The digest stored with a complete phone (PR_ENOTFOUND: none, or no such phone). */
+pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32]);
 /* One outbox row's key and value (copies, caller frees; both NULL when the row is gone). */
 pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value);
 /* Rows waiting in the outbox (records and state markers). */

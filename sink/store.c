@@ -182,6 +182,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PROFILE_FILES_GET] = "SELECT mac, mtime_ns, size FROM profile_files",
     [Q_PROFILE_FILES_CLEAR] = "DELETE FROM profile_files",
     [Q_PROFILE_FILES_PUT] = "INSERT INTO profile_files VALUES(?1, ?2, ?3)",
+    [Q_PHONE_DIGEST] = "SELECT digest FROM phones WHERE mac = ?1 AND complete",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
 };
@@ -442,6 +443,24 @@ void sink_store_wal_report(sink_store *st, atomic_long *frames)
 void sink_store_checkpoint(sink_store *st)
 {
     sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32])
+{
+    sqlite3_stmt *s = sink_store_stmt(st, Q_PHONE_DIGEST);
+    pr_status rc = PR_ENOTFOUND;
+    if (!s)
+        return PR_EFATAL;
+    sink_bind_text(s, 1, mac);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32) {
+        memcpy(digest, sqlite3_column_blob(s, 0), 32);
+        rc = PR_OK;
+    } else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = PR_EFATAL;
+    }
+    sqlite3_reset(s);
+    return rc;
 }
 
 pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value)
