@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "notify.h"
 #include "rule_cmd.h"
 #include "status.h"
 
@@ -26,6 +27,7 @@ static const command commands[] = {
     {"decode", decoder_main, "decrypt and parse raw reports into JSON events (transactional)"},
     {"sink", sink_main, "rebuild phone state in SQLite, emit changes and drift, serve the API"},
     {"rule", rule_cmd_main, "print the cfg.xml upload options for phones, or --check a profile"},
+    {"notify", notify_main, "ask phones for a report now (SIP NOTIFY, Event: report, Digest)"},
 };
 
 static void usage(FILE *f)
