@@ -77,6 +77,7 @@ typedef struct sip_job {
     auth_client_t *auc;
     int rounds;
     long long started_ms, deadline_ms;
+    unsigned long bad_at_start; /* the agent's unparseable-message count when the job began */
     job_state state;
     pr_sipnotify_result r;
 } sip_job;
@@ -220,6 +221,13 @@ unsigned pr_sipnotify_port(const pr_sipnotify *s)
     return s->port;
 }
 
+static unsigned long bad_messages(pr_sipnotify *s)
+{
+    usize_t n = 0;
+    nta_agent_get_stats(s->agent, NTATAG_S_BAD_MESSAGE_REF(n), TAG_END());
+    return (unsigned long)n;
+}
+
 void pr_sipnotify_get_stats(pr_sipnotify *s, pr_sipnotify_stats *st)
 {
     usize_t bad_msg = 0, bad_resp = 0, trless = 0;
@@ -268,6 +276,24 @@ static void job_finish(sip_job *j, pr_sipnotify_outcome o, int status, const cha
 }
 
 static int on_response(sip_job *j, nta_outgoing_t *orq, sip_t const *sip);
+
+/* No final response in time. Unparseable datagrams (which nta drops without saying from
+ * whom) that arrived meanwhile are this target's answer when no other target was in flight
+ * (concurrency 1), and are mentioned as possibly its answer otherwise. */
+static void job_timeout(sip_job *j, const char *what, long long ms)
+{
+    unsigned long bad = bad_messages(j->s) - j->bad_at_start;
+    if (bad && j->s->concurrency == 1)
+        job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, 0,
+                   "only unparseable answers (%lu datagrams) within %s (%lld ms)", bad, what, ms);
+    else if (bad)
+        job_finish(j, PR_SIPNOTIFY_TIMEOUT, 0,
+                   "no final response within %s (%lld ms); %lu unparseable datagrams arrived "
+                   "meanwhile, from this or another target",
+                   what, ms, bad);
+    else
+        job_finish(j, PR_SIPNOTIFY_TIMEOUT, 0, "no final response within %s (%lld ms)", what, ms);
+}
 
 /* Sends (or sends again, with the Authorization headers of the answered challenges). */
 static int job_send(sip_job *j)
@@ -362,8 +388,7 @@ static int on_response(sip_job *j, nta_outgoing_t *orq, sip_t const *sip)
         return 0;
     if (!from_network(orq, sip)) {
         if (status == 408)
-            job_finish(j, PR_SIPNOTIFY_TIMEOUT, 0, "no final response within Timer F (%u ms)",
-                       64 * j->s->t1_ms);
+            job_timeout(j, "Timer F", 64LL * j->s->t1_ms);
         else
             job_finish(j, PR_SIPNOTIFY_UNREACHABLE, 0, "%s (transport: %d %s)",
                        status == 503 ? "cannot reach the target" : "cannot send", status,
@@ -438,6 +463,7 @@ static void job_start(sip_job *j)
     char why[200], to[600];
 
     j->started_ms = now_ms();
+    j->bad_at_start = bad_messages(s);
     j->deadline_ms = j->started_ms + s->deadline_ms;
     j->home = su_home_new(sizeof *j->home);
     if (!j->home) {
@@ -454,8 +480,10 @@ static void job_start(sip_job *j)
     }
     snprintf(j->uri_user, sizeof j->uri_user, "%s", j->uri->url_user ? j->uri->url_user : "");
     snprintf(to, sizeof to, "<%s>", j->t->uri);
+    /* A dialog leg, not NTATAG_NO_DIALOG: only a leg of its own keeps one Call-ID, so the
+     * NOTIFY retried with credentials is the same request to the phone (RFC 3261 22.2). */
     j->leg = nta_leg_tcreate(s->agent, NULL, NULL, SIPTAG_FROM_STR(s->from), SIPTAG_TO_STR(to),
-                             NTATAG_NO_DIALOG(1), TAG_END());
+                             TAG_END());
     if (!j->leg || !nta_leg_tag(j->leg, NULL)) {
         job_finish(j, PR_SIPNOTIFY_NOT_SENT, 0, "target: cannot make a request to '%.100s'",
                    j->t->uri);
@@ -498,8 +526,7 @@ pr_status pr_sipnotify_send(pr_sipnotify *s, const pr_sipnotify_target *targets,
         }
         for (size_t i = 0; i < next; i++)
             if (jobs[i].state == JOB_RUNNING && now >= jobs[i].deadline_ms)
-                job_finish(&jobs[i], PR_SIPNOTIFY_TIMEOUT, 0,
-                           "no final response within the deadline (%lld ms)", s->deadline_ms);
+                job_timeout(&jobs[i], "the deadline", s->deadline_ms);
         if (s->done >= n)
             break;
         if (next < n && s->in_flight < s->concurrency && next_start > now)
