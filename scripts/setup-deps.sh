@@ -5,18 +5,21 @@
 #   setup-deps.sh runtime   shared libraries to run the phonereport binary
 #   setup-deps.sh build     compiler, CMake and the -dev packages
 #   setup-deps.sh test      build + cmocka, kcat, curl, a JDK and Maven (real Kafka broker),
-#                           clang (fuzzing), libcurl (phone simulator), Python venv tooling,
+#                           clang (fuzzing), libcurl (phone simulator), SIPp and ss (the
+#                           `notify` tests: SIPp plays the phone), Python venv tooling,
 #                           then a Python venv with the independent checkers (jsonschema,
 #                           http_ece) at $PR_VENV (default ~/.cache/phonereport/venv)
 #   setup-deps.sh bench     test + nginx and wrk (tests/bench/)
 # Several modes may be given. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-runtime=(librdkafka1 libmicrohttpd12 libssl3 libjansson4 libexpat1 zlib1g libsqlite3-0 ca-certificates)
+runtime=(librdkafka1 libmicrohttpd12 libssl3 libjansson4 libexpat1 zlib1g libsqlite3-0 ca-certificates
+         libsofia-sip-ua0 libcurl4)
 build=(gcc libc6-dev make cmake ninja-build pkg-config git
-       librdkafka-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev)
+       librdkafka-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev
+       libsofia-sip-ua-dev libcurl4-openssl-dev)
 test=(libcmocka-dev kcat curl openssl sqlite3 openjdk-17-jdk-headless maven clang libclang-rt-14-dev
-      libcurl4-openssl-dev python3 python3-venv python3-yaml procps)
+      libcurl4-openssl-dev python3 python3-venv python3-yaml procps sip-tester iproute2)
 bench=(nginx-light wrk)
 
 want=()
