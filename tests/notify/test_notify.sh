@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test_notify.sh - `phonereport notify` as an operator meets it.
 #   test_notify.sh cli PHONEREPORT PYTHON   help, usage (64) and configuration (78) errors
-#   test_notify.sh sip PHONEREPORT PYTHON   against SIPp playing the phone (Digest checked by
-#       SIPp's own verifyauth; 403, 481, silence, garbage, a closed port) and against a fake
-#       of the sink's API (tests/phonesim/fake_api.py) for --mac, --all and --proxy.
+#   test_notify.sh sip PHONEREPORT PYTHON [PHONEREPORT-SIM]   against SIPp playing the phone
+#       (Digest checked by SIPp's own verifyauth; 403, 481, silence, garbage, a closed port),
+#       against a fake of the sink's API (tests/phonesim/fake_api.py) for --mac, --all and
+#       --proxy, and against `phonereport-sim sip` (phones that then upload their full report
+#       to a stand-in edge, receiver.py).
 # SIPp and the fake API bind free loopback ports; both are killed on exit, whatever happens.
 # Timers are short (--t1 20ms: Timer F = 1.28 s), so the silent phone costs about a second.
 set -uo pipefail
@@ -15,9 +17,12 @@ SIPP_DIR=$HERE/sipp
 FAKE_API=$HERE/../phonesim/fake_api.py
 T=$(mktemp -d "${TMPDIR:-/tmp}/pr-notify.XXXXXX")
 pass=0 fail=0
-SIPP_PID="" API_PID=""
+SIM=${4:-}
+SIPP_PID="" API_PID="" SIM_PID="" RECV_PID=""
 
 cleanup() {
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    [ -n "$RECV_PID" ] && kill "$RECV_PID" 2>/dev/null && wait "$RECV_PID" 2>/dev/null
     [ -n "$SIPP_PID" ] && kill "$SIPP_PID" 2>/dev/null && wait "$SIPP_PID" 2>/dev/null
     [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
     rm -rf "$T"
@@ -274,5 +279,52 @@ expect_exit 1 "--proxy, line without User_ID" notify --mac 020000000003 --api "$
     --proxy "sip:127.0.0.1:$SIPP_PORT"
 expect_json "--proxy, line without User_ID" 'lines[0]["result"] == "no_address" and "User_ID_1_" in lines[0]["reason"]'
 stop_sipp
+
+# ---- phonereport-sim sip: challenge, digest, then the phone's full report ------------------
+if [ -z "$SIM" ]; then
+    no "phonereport-sim not given: the simulator's SIP phones were not tested"
+    done_report
+fi
+SIM=$(realpath "$SIM")
+"$PY" "$HERE/receiver.py" "$T/edge.port" &
+RECV_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/edge.port" ] && break; sleep 0.05; done
+"$SIM" sip --url "http://127.0.0.1:$(cat "$T/edge.port")/r" --phones 3 --seed 7 \
+    --port-file "$T/sim.port" --credentials-out "$T/sim-creds.json" --count 2 \
+    >"$T/sim.out" 2>"$T/sim.err" &
+SIM_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/sim.port" ] && break; sleep 0.05; done
+SP=$(cat "$T/sim.port")
+mac2=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["phones"]; print([m for m in d if d[m]["user"] == "4081000002"][0])' "$T/sim-creds.json")
+# a NOTIFY to sip:<mac>@...: --target knows no MAC, so the credentials go by that URI user
+"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["phones"][sys.argv[2]]; print(json.dumps({"users": {sys.argv[2]: d}}))' \
+    "$T/sim-creds.json" "$mac2" >"$T/sim-bymac.json"
+chmod 600 "$T/sim-bymac.json"
+expect_exit 1 "sim: unknown user" notify --target "sip:999@127.0.0.1:$SP"
+expect_json "sim: unknown user" 'lines[0]["status"] == 404'
+expect_exit 1 "sim: other event" notify --target "sip:4081000001@127.0.0.1:$SP" --event resync
+expect_json "sim: other event" 'lines[0]["status"] == 489'
+expect_exit 1 "sim: wrong credentials" notify --target "sip:4081000001@127.0.0.1:$SP" \
+    --credentials "$T/wrong.json"
+printf '{"users": {"4081000001": {"password": "nope"}}}' >"$T/simwrong.json"
+chmod 600 "$T/simwrong.json"
+expect_exit 1 "sim: wrong password" notify --target "sip:4081000001@127.0.0.1:$SP" \
+    --credentials "$T/simwrong.json"
+expect_json "sim: wrong password" 'lines[0]["status"] == 403 and lines[0]["challenged"]'
+expect_exit 0 "sim: phone by User_ID" notify --target "sip:4081000001@127.0.0.1:$SP" \
+    --credentials "$T/sim-creds.json"
+expect_json "sim: phone by User_ID" 'lines[0]["result"] == "accepted" and lines[0]["challenged"]'
+expect_exit 0 "sim: phone by MAC" notify --target "sip:$mac2@127.0.0.1:$SP" \
+    --credentials "$T/sim-bymac.json"
+# --count 2: the simulator exits 0 once both reports were uploaded
+for _ in $(seq 1 100); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$SIM_PID" 2>/dev/null; then
+    no "phonereport-sim sip still runs after 2 notifications"
+    cat "$T/sim.out" >&2
+elif wait "$SIM_PID"; then ok; else no "phonereport-sim sip did not exit 0 after 2 uploads"; cat "$T/sim.err" >&2; fi
+kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+SIM_PID=""
+cp "$T/edge.port.log" "$T/out"
+expect_json "sim: two full reports uploaded" "len(lines) == 2 and all(l['path'].endswith('/full.xml') and l['flat_profile'] and l['method'] in ('PUT', 'POST') for l in lines) and lines[1]['path'] == '/r/$mac2/full.xml' and '($mac2)' in lines[1]['ua']"
 
 done_report
