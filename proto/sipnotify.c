@@ -170,15 +170,21 @@ pr_status pr_sipnotify_new(const pr_sipnotify_opts *o, pr_sipnotify **out, char 
         rc = pr_err(PR_EFATAL, err, errlen, "sip: cannot create the event loop");
         goto out;
     }
-    /* UDP always; TCP only on request (a listening socket nobody asked for is a surprise). */
+    /* UDP always; TCP only on request (a listening socket nobody asked for is a surprise).
+     * Added as a second transport: a "transport=udp,tcp" list crashes Sofia's tport_tbind. */
     char transports[320];
-    snprintf(transports, sizeof transports, "%s;transport=%s", bind, o->tcp ? "udp,tcp" : "udp");
+    snprintf(transports, sizeof transports, "%s;transport=udp", bind);
     s->agent = nta_agent_create(s->root, URL_STRING_MAKE(transports), NULL, NULL,
                                 NTATAG_SIP_T1(s->t1_ms), NTATAG_SIP_T1X64(64 * s->t1_ms),
                                 NTATAG_SIP_T2(s->t1_ms * 8 > 4000 ? 4000 : s->t1_ms * 8),
                                 NTATAG_SIP_T4(s->t1_ms * 10 > 5000 ? 5000 : s->t1_ms * 10),
                                 NTATAG_UA(1), NTATAG_CLIENT_RPORT(1), TAG_END());
     if (!s->agent) {
+        rc = pr_err(PR_EFATAL, err, errlen, "sip: cannot bind %s: %s", transports, strerror(errno));
+        goto out;
+    }
+    snprintf(transports, sizeof transports, "%s;transport=tcp", bind);
+    if (o->tcp && nta_agent_add_tport(s->agent, URL_STRING_MAKE(transports), TAG_END()) < 0) {
         rc = pr_err(PR_EFATAL, err, errlen, "sip: cannot bind %s: %s", transports, strerror(errno));
         goto out;
     }
@@ -391,8 +397,11 @@ static int on_response(sip_job *j, nta_outgoing_t *orq, sip_t const *sip)
             job_timeout(j, "Timer F", 64LL * j->s->t1_ms);
         else
             job_finish(j, PR_SIPNOTIFY_UNREACHABLE, 0, "%s (transport: %d %s)",
-                       status == 503 ? "cannot reach the target" : "cannot send", status,
-                       phrase[0] ? phrase : sip_status_phrase(status));
+                       strcmp(phrase, "No transport") == 0
+                           ? "no transport for this target (;transport=tcp needs TCP enabled)"
+                       : status == 503 ? "cannot reach the target"
+                                       : "cannot send",
+                       status, phrase[0] ? phrase : sip_status_phrase(status));
         return 0;
     }
     if (status >= 200 && status < 300) {

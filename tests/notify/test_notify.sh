@@ -122,16 +122,18 @@ free_udp_port() {
     "$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_sipp SCENARIO : SIPp as the phone on a free loopback port; waits until it listens.
+# start_sipp SCENARIO [tcp] : SIPp as the phone on a free loopback port (UDP, or TCP with
+# one connection); waits until it listens.
 start_sipp() {
-    local tries
+    local tries mode=u1 ssflag=-ulnp
+    [ "${2:-}" = tcp ] && mode=t1 ssflag=-tlnp
     for tries in 1 2 3; do
         SIPP_PORT=$(free_udp_port)
-        (cd "$T" && exec sipp -sf "$1" -i 127.0.0.1 -p "$SIPP_PORT" -nostdin -trace_err \
+        (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -nostdin -trace_err \
             >"$T/sipp.out" 2>&1) &
         SIPP_PID=$!
         for _ in $(seq 1 100); do
-            if ss -H -ulnp 2>/dev/null | grep -q "127.0.0.1:$SIPP_PORT .*pid=$SIPP_PID,"; then
+            if ss -H $ssflag 2>/dev/null | grep -q "127.0.0.1:$SIPP_PORT .*pid=$SIPP_PID,"; then
                 return 0
             fi
             kill -0 "$SIPP_PID" 2>/dev/null || break
@@ -178,6 +180,16 @@ expect_exit 0 "group-readable credentials" notify --target "sip:1001@127.0.0.1:$
     --credentials "$T/creds.json"
 expect_err "credentials file is accessible by group or others" "group-readable credentials"
 chmod 600 "$T/creds.json"
+stop_sipp
+
+# The same over TCP (--tcp opens it; a ;transport=tcp target without it has no transport).
+start_sipp "$SIPP_DIR/auth.xml" tcp
+expect_exit 0 "TCP" notify --target "sip:1001@127.0.0.1:$SIPP_PORT;transport=tcp" --tcp \
+    --credentials "$T/creds.json"
+expect_json "TCP" 'lines[0]["result"] == "accepted" and lines[0]["challenged"]'
+expect_exit 1 "TCP target without --tcp" notify \
+    --target "sip:1001@127.0.0.1:$SIPP_PORT;transport=tcp" --credentials "$T/creds.json"
+expect_json "TCP target without --tcp" 'lines[0]["result"] == "unreachable" and "TCP" in lines[0]["reason"]'
 stop_sipp
 
 # Final answers other than 2xx: each is the phone's result, exit 1.
