@@ -30,6 +30,7 @@
 #include "contract.h"
 #include "log.h"
 #include "sink_internal.h"
+#include "clock.h"
 
 #define MAX_REASONS 16
 #define POLL_MAX    32 /* records polled, parsed and applied per round */
@@ -66,13 +67,6 @@ struct sink_loop {
     size_t ninvalid;
 };
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static pr_counter *invalid_counter(sink_loop *l, const char *reason)
 {
     for (size_t i = 0; i < l->ninvalid; i++)
@@ -107,7 +101,7 @@ static pr_status batch_commit(sink_loop *l)
     char err[512];
     if (!sink_store_in_txn(l->st))
         return PR_OK;
-    long long t0 = mono_ms();
+    long long t0 = pr_mono_ms();
     if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
                json_pack("{ss}", "error", err));
@@ -116,7 +110,7 @@ static pr_status batch_commit(sink_loop *l)
         drop_offsets(l);
         return PR_ETRANSIENT;
     }
-    pr_histogram_observe(l->h_commit, (double)(mono_ms() - t0) / 1000.0);
+    pr_histogram_observe(l->h_commit, (double)(pr_mono_ms() - t0) / 1000.0);
     pr_counter_inc(l->c_batches);
     if (l->batch_offsets && l->batch_offsets->cnt > 0)
         rd_kafka_commit(l->rk, l->batch_offsets, 1); /* monitoring only */
@@ -129,8 +123,8 @@ static pr_status batch_commit(sink_loop *l)
 /* Whether the open batch has reached its size or its time. */
 static bool batch_due(sink_loop *l)
 {
-    return sink_store_in_txn(l->st) &&
-           (l->batch_n >= l->cfg->batch_max || mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
+    return sink_store_in_txn(l->st) && (l->batch_n >= l->cfg->batch_max ||
+                                        pr_mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
 }
 
 /* Seeks every assigned partition to its stored offset (after a rolled-back batch). */
@@ -316,7 +310,7 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
     if (!sink_store_in_txn(l->st)) {
         if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
             return rc;
-        l->batch_start_ms = mono_ms();
+        l->batch_start_ms = pr_mono_ms();
     }
     if (j->rc != PR_OK) {
         pr_counter_inc(invalid_counter(l, j->reason));
@@ -470,10 +464,10 @@ static void *consume(void *arg)
     if (sink_store_profiles_load(l->st, l->pf) != PR_OK)
         PR_LOG(PR_LOG_WARN, "sink", "applied profile list unreadable: recomputing all drift", NULL);
     while (!atomic_load(&l->stop)) {
-        long long now = mono_ms();
+        long long now = pr_mono_ms();
         if (atomic_exchange(&l->reload, 0) || now >= next_scan) {
             profiles_rescan(l);
-            next_scan = mono_ms() + l->cfg->profiles_poll_ms;
+            next_scan = pr_mono_ms() + l->cfg->profiles_poll_ms;
         }
         if (now >= next_lag) {
             update_lag(l);
