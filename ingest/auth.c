@@ -26,6 +26,7 @@
 
 #include "ingest_int.h"
 #include "hex.h"
+#include "file.h"
 
 struct ingest_auth {
     ingest_cred *v;
@@ -183,35 +184,12 @@ out:
 
 pr_status ingest_auth_load(const char *path, ingest_auth **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     pr_status st;
     *out = NULL;
-    if (!f)
-        return pr_err(PR_EINVAL, err, errlen, "cannot open %s", path);
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap > (1u << 24)) {
-                fclose(f);
-                free(buf);
-                return pr_err(PR_EINVAL, err, errlen, "%s is too large", path);
-            }
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb) {
-                fclose(f);
-                free(buf);
-                return pr_err(PR_EFATAL, err, errlen, "out of memory");
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
+    if ((st = pr_file_read(path, (size_t)1 << 24, &buf, &n, err, errlen)) != PR_OK)
+        return st;
     char perr[300];
     st = ingest_auth_parse(buf ? buf : "", n, out, perr, sizeof perr);
     if (st != PR_OK)
