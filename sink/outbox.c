@@ -182,7 +182,11 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
     pr_cond_init_mono(&ob->cv);
     for (int t = PR_TOPIC_STATE; t <= PR_TOPIC_DRIFT; t++) {
         char labels[64];
-        pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t], sizeof ob->topics[t]);
+        if (pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t],
+                          sizeof ob->topics[t]) != PR_OK) {
+            rc = pr_err(PR_EINVAL, err, errlen, "topic prefix too long");
+            goto fail;
+        }
         snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
         ob->c_published[t] = pr_metrics_counter(metrics, "phonereport_sink_published_total",
                                                 "Output records confirmed by Kafka", labels);
