@@ -330,8 +330,12 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
             }
             sqlite3_bind_int64(s, 1, ph->id);
             sqlite3_bind_int64(s, 2, nid);
-            sink_bind_text(s, 3, value);
-            sink_bind_text(s, 4, access);
+            /* The event outlives the step: no copy of the strings (SQLITE_STATIC). */
+            sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
+            if (access)
+                sqlite3_bind_text(s, 4, access, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(s, 4);
             r = sqlite3_step(s);
             sqlite3_reset(s);
             if (r != SQLITE_DONE) {

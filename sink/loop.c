@@ -58,7 +58,7 @@ struct sink_loop {
     long pending_applied, pending_invalid;
     /* Metrics. */
     pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
-    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged;
+    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged, *c_lazy;
     pr_histogram *h_commit;
     struct {
         char reason[32];
@@ -265,6 +265,9 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     l->c_unchanged =
         pr_metrics_counter(metrics, "phonereport_sink_unchanged_reports_total",
                            "Full reports identical to the stored state (phone row only)", "");
+    l->c_lazy = pr_metrics_counter(
+        metrics, "phonereport_sink_unchanged_unparsed_total",
+        "Unchanged full reports whose parameters were never parsed (fast path, fastpath.c)", "");
     if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads, cfg->data_dir))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
@@ -329,6 +332,8 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
             pr_counter_add(l->c_drift, res.transitions);
             if (res.unchanged)
                 pr_counter_inc(l->c_unchanged);
+            if (res.unchanged && j->ev.lazy)
+                pr_counter_inc(l->c_lazy);
         } else if (rc == PR_EINVAL) {
             /* Over the phone's bounds: nothing was written; refused like an invalid event. */
             pr_counter_inc(invalid_counter(l, "too_large"));

@@ -2,8 +2,9 @@
  * sink.c - the sink role's lifecycle (sink.h): opens the store, the profiles, the publisher,
  * the consumer and the query API, and starts and stops their threads in order.
  *
- * DESIGN: three threads besides the caller's: the consumer (loop.c, the only writer of state),
- * the publisher (outbox.c) and MHD's polling thread (api.c). Each has its own SQLite
+ * DESIGN: threads besides the caller's: the consumer (loop.c, the only writer of state) and
+ * its parse helpers (parse.c, --sink-parse-threads), the publisher (outbox.c, which also
+ * checkpoints the writer's WAL) and MHD's polling thread (api.c). Each has its own SQLite
  * connection. Stop order: the API first (no new queries), then the consumer (commits its open
  * batch and leaves the group), then the publisher (publishes what the last batch wrote,
  * within a deadline; anything left stays in the outbox for the next start).

@@ -2,14 +2,17 @@
  * sink_internal.h - the sink's modules and how they meet. Not for other roles.
  *
  * DESIGN (threads and data flow):
- *   loop.c    one consumer thread: polls phonereport.config/.status, validates each record
- *             (event.c), applies it (apply.c) inside an open SQLite transaction together with
- *             the partition's next offset, and commits when the batch bound (count or time)
- *             is reached. It also polls the profile directory (profiles.c) and recomputes
- *             drift (drift.c) when a profile changed. It is the only writer of state.
+ *   loop.c    one consumer thread: polls phonereport.config/.status up to 32 records at a
+ *             time, has them loaded (parse.c: helper threads run fastpath.c/event.c, each with
+ *             its own read-only connection) and applies each in order (apply.c) inside an open
+ *             SQLite transaction together with the partition's next offset, and commits when
+ *             the batch bound (count or time) is reached. It also polls the profile directory
+ *             (profiles.c) and recomputes drift (drift.c) when a profile changed. It is the
+ *             only writer of state.
  *   outbox.c  one publisher thread: reads outbox rows written by apply/drift in the same
  *             transaction as the state, produces them (idempotent producer, key = MAC) and
- *             deletes each row once its delivery report confirms it.
+ *             deletes each row once its delivery report confirms it; it also runs the WAL
+ *             checkpoints of the writer's connection (PASSIVE).
  *   api.c     libmicrohttpd's polling thread answers queries from its own read-only SQLite
  *             connection (query.c builds the JSON documents).
  * Every thread owns its own sqlite3 connection (WAL: readers never block the writer).

@@ -239,6 +239,8 @@ wait_until 300 "the warm-up to be applied" applied_ge 10
 
 round 1
 round 2
+unchanged=$(metric "$api_port" phonereport_sink_unchanged_reports_total)
+unparsed=$(metric "$api_port" phonereport_sink_unchanged_unparsed_total)
 kill "$sampler_pid" 2>/dev/null
 wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
@@ -262,10 +264,11 @@ n0=$(decoded)
 wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
 d1=$(now)
 
-python3 - "$work" "$phones" "$d0" "$d1" "$n0" <<'PY'
+python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" <<'PY'
 import sys
 work, phones = sys.argv[1], int(sys.argv[2])
 d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+unchanged, unparsed = int(sys.argv[6]), int(sys.argv[7])
 total = 4 * phones + 10  # both rounds and the warm-up
 r = {n: open(f"{work}/round{n}").read().split() for n in (1, 2)}
 dec = (total - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
@@ -287,4 +290,6 @@ for n in ("1", "2"):
         print(f"    store: peak {peak[n] / phones:.0f} bytes/phone, at rest {rest[n] / phones:.0f}"
               f" bytes/phone (peak/rest {peak[n] / max(rest[n], 1):.2f})")
 print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s")
+print(f"  sink: {unchanged} unchanged full reports, {unparsed} of them loaded without parsing"
+      f" their parameters")
 PY
