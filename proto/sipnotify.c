@@ -345,8 +345,11 @@ static int answer_challenge(sip_job *j, sip_t const *sip, int status, const char
 
     for (int l = 0; l < 2; l++) {
         if (lists[l] && auc_challenge(&j->auc, j->home, lists[l], classes[l]) < 0) {
-            job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status, "%d %s: unreadable challenge", status,
-                       phrase);
+            /* Sofia's Digest client computes MD5 and MD5-sess only (no RFC 8760 SHA-256) */
+            char const *alg = msg_header_find_param(lists[l]->au_common, "algorithm=");
+            job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status,
+                       "%d %s: cannot answer this challenge (algorithm %s; MD5 is supported)",
+                       status, phrase, alg ? alg : "MD5");
             return 0;
         }
         for (msg_auth_t const *au = lists[l]; au; au = au->au_next) {

@@ -218,6 +218,13 @@ expect_json "garbage answer" 'lines[0]["result"] == "bad_response" and "unparsea
 expect_err "dropped SIP messages that were not valid answers" "garbage answer is logged"
 stop_sipp
 
+# A Digest algorithm the sender cannot compute: bad_response at once, not a timeout.
+start_sipp "$SIPP_DIR/sha256.xml"
+expect_exit 1 "SHA-256 challenge" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --credentials "$T/creds.json"
+expect_json "SHA-256 challenge" 'lines[0]["result"] == "bad_response" and lines[0]["status"] == 401 and "SHA-256" in lines[0]["reason"] and lines[0]["elapsed_ms"] < 1000'
+stop_sipp
+
 # Nobody listens: ICMP port unreachable -> unreachable, at once.
 port=$(free_udp_port)
 expect_exit 1 "closed port" notify --target "sip:1001@127.0.0.1:$port"
