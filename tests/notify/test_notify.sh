@@ -130,7 +130,7 @@ start_sipp() {
     for tries in 1 2 3; do
         SIPP_PORT=$(free_udp_port)
         (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -nostdin -trace_err \
-            >"$T/sipp.out" 2>&1) &
+            ${SIPP_TRACE:+-trace_msg} >"$T/sipp.out" 2>&1) &
         SIPP_PID=$!
         for _ in $(seq 1 100); do
             if ss -H $ssflag 2>/dev/null | grep -q "127.0.0.1:$SIPP_PORT .*pid=$SIPP_PID,"; then
@@ -181,6 +181,26 @@ expect_exit 0 "group-readable credentials" notify --target "sip:1001@127.0.0.1:$
 expect_err "credentials file is accessible by group or others" "group-readable credentials"
 chmod 600 "$T/creds.json"
 stop_sipp
+
+# A proxy's 407: answered with Proxy-Authorization; the digest recomputed here from SIPp's trace.
+printf '{"users": {"1001": {"password": "s3cret-1001", "realm": "proxy.test"}}}' >"$T/proxy.json"
+chmod 600 "$T/proxy.json"
+SIPP_TRACE=1 start_sipp "$SIPP_DIR/proxyauth.xml"
+expect_exit 0 "407 answered" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --credentials "$T/proxy.json"
+expect_json "407 answered" 'lines[0]["result"] == "accepted" and lines[0]["challenged"]'
+stop_sipp
+if "$PY" - "$T" <<'EOF'; then ok; else no "the Proxy-Authorization digest does not check out"; fi
+import glob, hashlib, re, sys
+log = open(glob.glob(sys.argv[1] + "/proxyauth_*_messages.log")[0]).read()
+h = re.search(r"^Proxy-Authorization: Digest (.*)$", log, re.M).group(1)
+p = dict(re.findall(r'(\w+)="?([^",]*)"?', h))
+md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
+ha1 = md5("1001:proxy.test:s3cret-1001")
+ha2 = md5("NOTIFY:" + p["uri"])
+want = md5(":".join([ha1, p["nonce"], p["nc"], p["cnonce"], p["qop"], ha2]))
+sys.exit(0 if p["response"] == want and p["username"] == "1001" else 1)
+EOF
 
 # The same over TCP (--tcp opens it; a ;transport=tcp target without it has no transport).
 start_sipp "$SIPP_DIR/auth.xml" tcp
