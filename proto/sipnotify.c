@@ -42,7 +42,6 @@
 
 #include "log.h"
 
-#define COMPONENT  "sipnotify"
 #define MAX_ROUNDS 2 /* challenge rounds answered per target (a stale nonce gets a second) */
 
 struct pr_sipnotify {
