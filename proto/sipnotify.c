@@ -71,6 +71,7 @@ typedef struct sip_job {
     su_home_t *home; /* the job's URLs, leg headers and authenticators */
     url_t *uri, *proxy;
     char uri_user[128];
+    char *route; /* "<proxy;lr>": the outbound proxy as a pre-loaded route, or NULL */
     nta_leg_t *leg;
     nta_outgoing_t *orq;
     auth_client_t *auc;
@@ -312,6 +313,7 @@ static int job_send(sip_job *j)
         (url_string_t const *)j->uri, SIPTAG_EVENT_STR(s->event),
         TAG_IF(*s->subscription_state, SIPTAG_SUBSCRIPTION_STATE_STR(s->subscription_state)),
         SIPTAG_CONTACT(nta_agent_contact(s->agent)), SIPTAG_USER_AGENT_STR(s->user_agent),
+        TAG_IF(j->route, SIPTAG_ROUTE_STR(j->route)),
         TAG_IF(auth, SIPTAG_HEADER((sip_header_t *)auth)), TAG_END());
     return j->orq ? 0 : -1;
 }
@@ -487,6 +489,14 @@ static void job_start(sip_job *j)
     }
     if (j->t->proxy && !(j->proxy = parse_sip_url(j->home, j->t->proxy, why, sizeof why))) {
         job_finish(j, PR_SIPNOTIFY_NOT_SENT, 0, "proxy: %s", why);
+        return;
+    }
+    /* RFC 3261 8.1.2: an outbound proxy is the request's pre-existing route set, a loose
+     * router; the proxy removes its own entry and forwards to the Request-URI. The packet
+     * goes to the proxy (route_url) either way. */
+    if (j->proxy && !(j->route = su_sprintf(j->home, "<%s%s>", j->t->proxy,
+                                            url_has_param(j->proxy, "lr") ? "" : ";lr"))) {
+        job_finish(j, PR_SIPNOTIFY_NOT_SENT, 0, "out of memory");
         return;
     }
     snprintf(j->uri_user, sizeof j->uri_user, "%s", j->uri->url_user ? j->uri->url_user : "");

@@ -174,6 +174,13 @@ expect_exit 1 "wrong credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT
 expect_json "wrong credentials" 'lines[0]["result"] == "refused" and lines[0]["status"] == 403 and lines[0]["challenged"]'
 expect_exit 1 "no credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT"
 expect_json "no credentials" 'lines[0]["result"] == "refused" and lines[0]["status"] == 401 and "phones.test" in lines[0]["reason"]'
+# SIPp checks the headers: another event gets 489, no Subscription-State a 400
+expect_exit 1 "other event" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" --event resync \
+    --credentials "$T/creds.json"
+expect_json "other event" 'lines[0]["status"] == 489'
+expect_exit 1 "no Subscription-State" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --subscription-state "" --credentials "$T/creds.json"
+expect_json "no Subscription-State" 'lines[0]["status"] == 400'
 # a group-readable credentials file is used, with a warning
 chmod 640 "$T/creds.json"
 expect_exit 0 "group-readable credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
