@@ -269,7 +269,9 @@ cat >"$T/phones.json" <<EOF
  "020000000005": {"remote": "127.0.0.1:40000", "complete": false, "model": "CP-6841-3PCC",
                   "updated_at": "2021-01-01T00:00:00.000Z"},
  "020000000006": {"remote": "[2001:db8::7]:40000", "complete": true, "model": "CP-7841-3PCC",
-                  "updated_at": "2099-01-01T00:00:00.000Z"}}
+                  "updated_at": "2099-01-01T00:00:00.000Z"},
+ "020000000007": {"remote": "2001:db8::9", "complete": true},
+ "020000000008": {"remote": "not an address!", "complete": true}}
 EOF
 cat >"$T/configs.json" <<EOF
 {"020000000001": {"mac": "020000000001", "params": {"User_ID_1_": "1001", "Proxy_1_": "pbx.test"}},
@@ -300,16 +302,22 @@ expect_json "--mac with a null address" 'lines[0]["result"] == "no_address"'
 expect_exit 1 "--mac with an IPv6 address" notify --mac 020000000006 --api "$API" \
     --sip-port "$SIPP_PORT"
 expect_json "--mac with an IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::7]:$SIPP_PORT' and lines[0]['result'] == 'unreachable'"
+expect_exit 1 "--mac with a bare IPv6 address" notify --mac 020000000007 --api "$API" \
+    --sip-port "$SIPP_PORT"
+expect_json "--mac with a bare IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::9]:$SIPP_PORT'"
+expect_exit 1 "--mac with a malformed address" notify --mac 020000000008 --api "$API" \
+    --sip-port "$SIPP_PORT"
+expect_json "--mac with a malformed address" 'lines[0]["result"] == "no_address" and "malformed" in lines[0]["reason"]'
 expect_exit 1 "API unreachable" notify --mac 020000000001 --api "http://127.0.0.1:$(free_udp_port)" \
     --api-timeout 2s
 expect_json "API unreachable" 'lines[0]["result"] == "api_error"'
 
-# --all over pages of two: every phone gets a line; the two without address say so.
+# --all over pages of two: every phone gets a line; those without a usable address say so.
 : >"$T/api.port.log"
 expect_exit 1 "--all" notify --all --api "$API" --sip-port "$SIPP_PORT" \
     --credentials "$T/bymac.json" --concurrency 2 --rate 50
-expect_json "--all" 'sorted(by_mac) == ["0200000000%02d" % i for i in range(1, 7)] and by_mac["020000000001"]["result"] == "accepted" and by_mac["020000000003"]["result"] == "no_address" and by_mac["020000000004"]["result"] == "no_address"'
-if [ "$(grep -c '^/v1/phones?' "$T/api.port.log")" -eq 3 ]; then ok; else no "--all did not read 3 pages"; cat "$T/api.port.log" >&2; fi
+expect_json "--all" 'sorted(by_mac) == ["0200000000%02d" % i for i in range(1, 9)] and by_mac["020000000001"]["result"] == "accepted" and by_mac["020000000003"]["result"] == "no_address" and by_mac["020000000004"]["result"] == "no_address"'
+if [ "$(grep -c '^/v1/phones?' "$T/api.port.log")" -eq 4 ]; then ok; else no "--all did not read 4 pages"; cat "$T/api.port.log" >&2; fi
 # a summary with "remote" (even null) is used as is; only the one without it is fetched
 if [ "$(grep '^/v1/phones/0' "$T/api.port.log" | tr '\n' ' ')" = "/v1/phones/020000000003 " ]; then ok
 else no "--all fetched other phones than 020000000003 one by one"; cat "$T/api.port.log" >&2; fi
@@ -317,7 +325,7 @@ else no "--all fetched other phones than 020000000003 one by one"; cat "$T/api.p
 expect_json "--all without credentials" 'by_mac["020000000002"]["status"] == 401 and by_mac["020000000005"]["status"] == 401'
 expect_exit 1 "--all --not-seen-for" notify --all --not-seen-for 24h \
     --api "$API" --sip-port "$SIPP_PORT" --credentials "$T/bymac.json"
-expect_json "--all --not-seen-for" 'sorted(by_mac) == ["020000000001", "020000000003", "020000000004", "020000000005"]'
+expect_json "--all --not-seen-for" 'sorted(by_mac) == ["020000000001", "020000000003", "020000000004", "020000000005", "020000000007", "020000000008"]'
 expect_exit 0 "--all --model" notify --all --model CP-8841-3PCC --incomplete \
     --api "$API" --sip-port "$SIPP_PORT" --credentials "$T/bymac.json"
 expect_json "--all --model" 'sorted(by_mac) == ["020000000001"]'
