@@ -129,7 +129,9 @@ start_sipp() {
     [ "${2:-}" = tcp ] && mode=t1 ssflag=-tlnp
     for tries in 1 2 3; do
         SIPP_PORT=$(free_udp_port)
-        (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -nostdin -trace_err \
+        # SIPp also binds a control port (default 8888) and RTP ports (6000...): free ones too
+        (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -mi 127.0.0.1 \
+            -mp "$(free_udp_port)" -cp "$(free_udp_port)" -nostdin -trace_err \
             ${SIPP_TRACE:+-trace_msg} >"$T/sipp.out" 2>&1) &
         SIPP_PID=$!
         for _ in $(seq 1 100); do
