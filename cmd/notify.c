@@ -500,9 +500,10 @@ static int check_cfg(notify_cfg *c, char *mac)
         fprintf(stderr, PROG ": --mac and --all need --api (the sink's query API)\n");
         usage = 1;
     }
-    if (!c->all && (c->incomplete || c->drifted || c->model || c->not_seen_for))
-        fprintf(stderr, PROG ": --incomplete, --drifted, --model, --not-seen-for need --all\n"),
-            usage = 1;
+    if (!c->all && (c->incomplete || c->drifted || c->model || c->not_seen_for)) {
+        fprintf(stderr, PROG ": --incomplete, --drifted, --model, --not-seen-for need --all\n");
+        usage = 1;
+    }
     if (usage)
         return EXIT_USAGE;
     if (pr_log_set_level_name(c->log_level) != 0) {

@@ -42,7 +42,6 @@
 
 #include "log.h"
 
-#define COMPONENT  "sipnotify"
 #define MAX_ROUNDS 2 /* challenge rounds answered per target (a stale nonce gets a second) */
 
 struct pr_sipnotify {
@@ -72,6 +71,7 @@ typedef struct sip_job {
     su_home_t *home; /* the job's URLs, leg headers and authenticators */
     url_t *uri, *proxy;
     char uri_user[128];
+    char *route; /* "<proxy;lr>": the outbound proxy as a pre-loaded route, or NULL */
     nta_leg_t *leg;
     nta_outgoing_t *orq;
     auth_client_t *auc;
@@ -313,6 +313,7 @@ static int job_send(sip_job *j)
         (url_string_t const *)j->uri, SIPTAG_EVENT_STR(s->event),
         TAG_IF(*s->subscription_state, SIPTAG_SUBSCRIPTION_STATE_STR(s->subscription_state)),
         SIPTAG_CONTACT(nta_agent_contact(s->agent)), SIPTAG_USER_AGENT_STR(s->user_agent),
+        TAG_IF(j->route, SIPTAG_ROUTE_STR(j->route)),
         TAG_IF(auth, SIPTAG_HEADER((sip_header_t *)auth)), TAG_END());
     return j->orq ? 0 : -1;
 }
@@ -345,8 +346,11 @@ static int answer_challenge(sip_job *j, sip_t const *sip, int status, const char
 
     for (int l = 0; l < 2; l++) {
         if (lists[l] && auc_challenge(&j->auc, j->home, lists[l], classes[l]) < 0) {
-            job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status, "%d %s: unreadable challenge", status,
-                       phrase);
+            /* Sofia's Digest client computes MD5 and MD5-sess only (no RFC 8760 SHA-256) */
+            char const *alg = msg_header_find_param(lists[l]->au_common, "algorithm=");
+            job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status,
+                       "%d %s: cannot answer this challenge (algorithm %s; MD5 is supported)",
+                       status, phrase, alg ? alg : "MD5");
             return 0;
         }
         for (msg_auth_t const *au = lists[l]; au; au = au->au_next) {
@@ -485,6 +489,14 @@ static void job_start(sip_job *j)
     }
     if (j->t->proxy && !(j->proxy = parse_sip_url(j->home, j->t->proxy, why, sizeof why))) {
         job_finish(j, PR_SIPNOTIFY_NOT_SENT, 0, "proxy: %s", why);
+        return;
+    }
+    /* RFC 3261 8.1.2: an outbound proxy is the request's pre-existing route set, a loose
+     * router; the proxy removes its own entry and forwards to the Request-URI. The packet
+     * goes to the proxy (route_url) either way. */
+    if (j->proxy && !(j->route = su_sprintf(j->home, "<%s%s>", j->t->proxy,
+                                            url_has_param(j->proxy, "lr") ? "" : ";lr"))) {
+        job_finish(j, PR_SIPNOTIFY_NOT_SENT, 0, "out of memory");
         return;
     }
     snprintf(j->uri_user, sizeof j->uri_user, "%s", j->uri->url_user ? j->uri->url_user : "");

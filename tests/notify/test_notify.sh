@@ -129,8 +129,10 @@ start_sipp() {
     [ "${2:-}" = tcp ] && mode=t1 ssflag=-tlnp
     for tries in 1 2 3; do
         SIPP_PORT=$(free_udp_port)
-        (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -nostdin -trace_err \
-            >"$T/sipp.out" 2>&1) &
+        # SIPp also binds a control port (default 8888) and RTP ports (6000...): free ones too
+        (cd "$T" && exec sipp -sf "$1" -t $mode -i 127.0.0.1 -p "$SIPP_PORT" -mi 127.0.0.1 \
+            -mp "$(free_udp_port)" -cp "$(free_udp_port)" -nostdin -trace_err \
+            ${SIPP_TRACE:+-trace_msg} >"$T/sipp.out" 2>&1) &
         SIPP_PID=$!
         for _ in $(seq 1 100); do
             if ss -H $ssflag 2>/dev/null | grep -q "127.0.0.1:$SIPP_PORT .*pid=$SIPP_PID,"; then
@@ -174,6 +176,13 @@ expect_exit 1 "wrong credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT
 expect_json "wrong credentials" 'lines[0]["result"] == "refused" and lines[0]["status"] == 403 and lines[0]["challenged"]'
 expect_exit 1 "no credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT"
 expect_json "no credentials" 'lines[0]["result"] == "refused" and lines[0]["status"] == 401 and "phones.test" in lines[0]["reason"]'
+# SIPp checks the headers: another event gets 489, no Subscription-State a 400
+expect_exit 1 "other event" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" --event resync \
+    --credentials "$T/creds.json"
+expect_json "other event" 'lines[0]["status"] == 489'
+expect_exit 1 "no Subscription-State" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --subscription-state "" --credentials "$T/creds.json"
+expect_json "no Subscription-State" 'lines[0]["status"] == 400'
 # a group-readable credentials file is used, with a warning
 chmod 640 "$T/creds.json"
 expect_exit 0 "group-readable credentials" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
@@ -181,6 +190,26 @@ expect_exit 0 "group-readable credentials" notify --target "sip:1001@127.0.0.1:$
 expect_err "credentials file is accessible by group or others" "group-readable credentials"
 chmod 600 "$T/creds.json"
 stop_sipp
+
+# A proxy's 407: answered with Proxy-Authorization; the digest recomputed here from SIPp's trace.
+printf '{"users": {"1001": {"password": "s3cret-1001", "realm": "proxy.test"}}}' >"$T/proxy.json"
+chmod 600 "$T/proxy.json"
+SIPP_TRACE=1 start_sipp "$SIPP_DIR/proxyauth.xml"
+expect_exit 0 "407 answered" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --credentials "$T/proxy.json"
+expect_json "407 answered" 'lines[0]["result"] == "accepted" and lines[0]["challenged"]'
+stop_sipp
+if "$PY" - "$T" <<'EOF'; then ok; else no "the Proxy-Authorization digest does not check out"; fi
+import glob, hashlib, re, sys
+log = open(glob.glob(sys.argv[1] + "/proxyauth_*_messages.log")[0]).read()
+h = re.search(r"^Proxy-Authorization: Digest (.*)$", log, re.M).group(1)
+p = dict(re.findall(r'(\w+)="?([^",]*)"?', h))
+md5 = lambda s: hashlib.md5(s.encode()).hexdigest()
+ha1 = md5("1001:proxy.test:s3cret-1001")
+ha2 = md5("NOTIFY:" + p["uri"])
+want = md5(":".join([ha1, p["nonce"], p["nc"], p["cnonce"], p["qop"], ha2]))
+sys.exit(0 if p["response"] == want and p["username"] == "1001" else 1)
+EOF
 
 # The same over TCP (--tcp opens it; a ;transport=tcp target without it has no transport).
 start_sipp "$SIPP_DIR/auth.xml" tcp
@@ -218,6 +247,13 @@ expect_json "garbage answer" 'lines[0]["result"] == "bad_response" and "unparsea
 expect_err "dropped SIP messages that were not valid answers" "garbage answer is logged"
 stop_sipp
 
+# A Digest algorithm the sender cannot compute: bad_response at once, not a timeout.
+start_sipp "$SIPP_DIR/sha256.xml"
+expect_exit 1 "SHA-256 challenge" notify --target "sip:1001@127.0.0.1:$SIPP_PORT" \
+    --credentials "$T/creds.json"
+expect_json "SHA-256 challenge" 'lines[0]["result"] == "bad_response" and lines[0]["status"] == 401 and "SHA-256" in lines[0]["reason"] and lines[0]["elapsed_ms"] < 1000'
+stop_sipp
+
 # Nobody listens: ICMP port unreachable -> unreachable, at once.
 port=$(free_udp_port)
 expect_exit 1 "closed port" notify --target "sip:1001@127.0.0.1:$port"
@@ -233,7 +269,11 @@ cat >"$T/phones.json" <<EOF
  "020000000003": {"complete": false, "model": "CP-6841-3PCC"},
  "020000000004": {"remote": null, "complete": true, "model": "CP-6841-3PCC"},
  "020000000005": {"remote": "127.0.0.1:40000", "complete": false, "model": "CP-6841-3PCC",
-                  "updated_at": "2021-01-01T00:00:00.000Z"}}
+                  "updated_at": "2021-01-01T00:00:00.000Z"},
+ "020000000006": {"remote": "[2001:db8::7]:40000", "complete": true, "model": "CP-7841-3PCC",
+                  "updated_at": "2099-01-01T00:00:00.000Z"},
+ "020000000007": {"remote": "2001:db8::9", "complete": true},
+ "020000000008": {"remote": "not an address!", "complete": true}}
 EOF
 cat >"$T/configs.json" <<EOF
 {"020000000001": {"mac": "020000000001", "params": {"User_ID_1_": "1001", "Proxy_1_": "pbx.test"}},
@@ -260,21 +300,34 @@ expect_json "--mac without an address" 'lines[0]["result"] == "no_address"'
 expect_exit 1 "--mac with a null address" notify --mac 020000000004 --api "$API" \
     --sip-port "$SIPP_PORT"
 expect_json "--mac with a null address" 'lines[0]["result"] == "no_address"'
+# an IPv6 remote becomes a bracketed host (and this IPv4-only sender has no transport for it)
+expect_exit 1 "--mac with an IPv6 address" notify --mac 020000000006 --api "$API" \
+    --sip-port "$SIPP_PORT"
+expect_json "--mac with an IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::7]:$SIPP_PORT' and lines[0]['result'] == 'unreachable'"
+expect_exit 1 "--mac with a bare IPv6 address" notify --mac 020000000007 --api "$API" \
+    --sip-port "$SIPP_PORT"
+expect_json "--mac with a bare IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::9]:$SIPP_PORT'"
+expect_exit 1 "--mac with a malformed address" notify --mac 020000000008 --api "$API" \
+    --sip-port "$SIPP_PORT"
+expect_json "--mac with a malformed address" 'lines[0]["result"] == "no_address" and "malformed" in lines[0]["reason"]'
 expect_exit 1 "API unreachable" notify --mac 020000000001 --api "http://127.0.0.1:$(free_udp_port)" \
     --api-timeout 2s
 expect_json "API unreachable" 'lines[0]["result"] == "api_error"'
 
-# --all over pages of two: every phone gets a line; the two without address say so.
+# --all over pages of two: every phone gets a line; those without a usable address say so.
 : >"$T/api.port.log"
 expect_exit 1 "--all" notify --all --api "$API" --sip-port "$SIPP_PORT" \
     --credentials "$T/bymac.json" --concurrency 2 --rate 50
-expect_json "--all" 'sorted(by_mac) == ["0200000000%02d" % i for i in range(1, 6)] and by_mac["020000000001"]["result"] == "accepted" and by_mac["020000000003"]["result"] == "no_address" and by_mac["020000000004"]["result"] == "no_address"'
-if [ "$(grep -c '^/v1/phones?' "$T/api.port.log")" -eq 3 ]; then ok; else no "--all did not read 3 pages"; cat "$T/api.port.log" >&2; fi
+expect_json "--all" 'sorted(by_mac) == ["0200000000%02d" % i for i in range(1, 9)] and by_mac["020000000001"]["result"] == "accepted" and by_mac["020000000003"]["result"] == "no_address" and by_mac["020000000004"]["result"] == "no_address"'
+if [ "$(grep -c '^/v1/phones?' "$T/api.port.log")" -eq 4 ]; then ok; else no "--all did not read 4 pages"; cat "$T/api.port.log" >&2; fi
+# a summary with "remote" (even null) is used as is; only the one without it is fetched
+if [ "$(grep '^/v1/phones/0' "$T/api.port.log" | tr '\n' ' ')" = "/v1/phones/020000000003 " ]; then ok
+else no "--all fetched other phones than 020000000003 one by one"; cat "$T/api.port.log" >&2; fi
 # phones 2 and 5: their requests have no user part and bymac.json has only phone 1: 401
 expect_json "--all without credentials" 'by_mac["020000000002"]["status"] == 401 and by_mac["020000000005"]["status"] == 401'
 expect_exit 1 "--all --not-seen-for" notify --all --not-seen-for 24h \
     --api "$API" --sip-port "$SIPP_PORT" --credentials "$T/bymac.json"
-expect_json "--all --not-seen-for" 'sorted(by_mac) == ["020000000001", "020000000003", "020000000004", "020000000005"]'
+expect_json "--all --not-seen-for" 'sorted(by_mac) == ["020000000001", "020000000003", "020000000004", "020000000005", "020000000007", "020000000008"]'
 expect_exit 0 "--all --model" notify --all --model CP-8841-3PCC --incomplete \
     --api "$API" --sip-port "$SIPP_PORT" --credentials "$T/bymac.json"
 expect_json "--all --model" 'sorted(by_mac) == ["020000000001"]'
