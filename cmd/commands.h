@@ -16,6 +16,10 @@ int run_main(int argc, char **argv);
 int role_main(const pr_role *role, int argc, char **argv);
 /* `phonereport rule`: the cfg.xml upload options for phones, or --check a profile. */
 int rule_main(int argc, char **argv);
+/* `phonereport notify`: asks phones for a report now (SIP NOTIFY, Event: report). Exit 0 if
+ * every phone accepted (2xx), 1 if some did not, 64 for a usage error (no or several target
+ * selectors), 78 for bad configuration. */
+int notify_main(int argc, char **argv);
 
 /* The roles in start order (consumers before the edge): sink, decoder, ingest. */
 extern const pr_role *const cmd_roles[];

@@ -19,6 +19,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", run_main, "all roles in one process, on an embedded broker unless --brokers is given"},
     {"rule", rule_main, "print the cfg.xml upload options for phones, or --check a profile"},
+    {"notify", notify_main, "ask phones for a report now (SIP NOTIFY, Event: report, Digest)"},
 };
 
 static void usage(FILE *f)

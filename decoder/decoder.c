@@ -106,11 +106,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
         goto fail;
     }
     decoder_loop_conf(conf, r);
-    r->consumer = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, err, errlen);
-    if (!r->consumer) {
-        st = PR_EINVAL;
+    if ((st = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &r->consumer, err, errlen)) != PR_OK)
         goto fail;
-    }
     rd_kafka_poll_set_consumer(r->consumer);
 
     const char *pdefs[] = {"transactional.id",   r->txn_id, "partitioner", "murmur2_random",
@@ -121,11 +118,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
         goto fail;
     }
     decoder_loop_producer_conf(conf, r);
-    r->producer = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen);
-    if (!r->producer) {
-        st = PR_EINVAL;
+    if ((st = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &r->producer, err, errlen)) != PR_OK)
         goto fail;
-    }
     *out = r;
     return PR_OK;
 fail:

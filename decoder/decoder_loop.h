@@ -71,7 +71,5 @@ struct decoder {
 
 /* Thread body of loop.c. */
 void *decoder_loop_run(void *arg);
-/* Milliseconds on a monotonic clock. */
-long long decoder_now_ms(void);
 
 #endif

@@ -36,6 +36,7 @@
 #include "decoder_int.h"
 #include "log.h"
 #include "mac.h"
+#include "hex.h"
 
 typedef struct ks_phone {
     char mac[PR_MAC_LEN + 1];
@@ -79,17 +80,6 @@ void decoder_keystore_free(decoder_keystore *ks)
         OPENSSL_cleanse(ks->keyids, ks->nkeyids * sizeof *ks->keyids);
     free(ks->keyids);
     free(ks);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* base64url (or standard base64) without or with padding, via OpenSSL's decoder. */
@@ -157,13 +147,9 @@ static int ikm_parse(json_t *j, decoder_ikm *ikm, const char *where, char *err, 
     } else if (strcmp(enc, "hex") == 0) {
         if (n == 0 || n % 2 || n / 2 > DECODER_IKM_MAX)
             goto bad_len;
-        for (size_t i = 0; i < n; i += 2) {
-            int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-            if (hi < 0 || lo < 0) {
-                pr_err(PR_EINVAL, err, errlen, "%s: the hex IKM has a non-hex digit", where);
-                return -1;
-            }
-            ikm->bytes[i / 2] = (unsigned char)(hi << 4 | lo);
+        if (!pr_hex_decode(s, n, ikm->bytes)) {
+            pr_err(PR_EINVAL, err, errlen, "%s: the hex IKM has a non-hex digit", where);
+            return -1;
         }
         ikm->len = n / 2;
     } else if (strcmp(enc, "base64url") == 0) {

@@ -22,19 +22,13 @@
 #include <time.h>
 
 #include "decoder_loop.h"
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 #include "signals.h"
 
 #define COMP        "decoder"
 #define MAX_HEADERS 64
-
-long long decoder_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int txn_timeout(const decoder *r)
 {
@@ -129,7 +123,7 @@ typedef struct txn_call {
 static long long call_now(void *ctx)
 {
     (void)ctx;
-    return decoder_now_ms();
+    return pr_mono_ms();
 }
 
 static bool call_stopping(void *ctx)
@@ -175,13 +169,15 @@ static decoder_try try_abort(void *ctx, int timeout_ms)
     return again ? DECODER_TRY_AGAIN : DECODER_TRY_FAILED;
 }
 
-/* Runs a transactional call with bounded retries (retry.c). TXN_OK, TXN_ABORT, or TXN_FATAL
- * (the role has gone fatal: the call failed for good, kept failing for decoder-txn-timeout,
- * or a stop came while it kept failing). */
-static txn_action txn_call_run(txn_call *c, decoder_try (*attempt)(void *, int))
+/* Runs a transactional call with bounded retries (retry.c), attempts of at most slice_ms:
+ * call_slice() for the calls librdkafka resumes after a time-out (commit, abort), the whole
+ * budget for send_offsets_to_transaction, which is retried by sending a new request. TXN_OK,
+ * TXN_ABORT, or TXN_FATAL (the role has gone fatal: the call failed for good, kept failing for
+ * decoder-txn-timeout, or a stop came while it kept failing). */
+static txn_action txn_call_run(txn_call *c, decoder_try (*attempt)(void *, int), int slice_ms)
 {
     decoder *r = c->r;
-    decoder_retry rt = {attempt, call_now, call_stopping, c, r->cfg->txn_timeout, call_slice(r)};
+    decoder_retry rt = {attempt, call_now, call_stopping, c, r->cfg->txn_timeout, slice_ms};
     switch (decoder_retry_run(&rt)) {
     case DECODER_RETRY_DONE: return TXN_OK;
     case DECODER_RETRY_FAILED: return c->failed;
@@ -200,7 +196,7 @@ static void abort_and_rewind(decoder *r, const char *why)
     txn_call c = {r, "abort_transaction", NULL, TXN_FATAL};
     PR_LOG(PR_LOG_WARN, COMP, "aborting the transaction; the batch will be decoded again",
            json_pack("{sssI}", "reason", why, "records", (json_int_t)r->txn_records));
-    if (txn_call_run(&c, try_abort) != TXN_OK) {
+    if (txn_call_run(&c, try_abort, call_slice(r)) != TXN_OK) {
         txn_reset(r);
         return;
     }
@@ -241,11 +237,11 @@ static void commit_batch(decoder *r)
         return;
     }
     txn_call c = {r, "send_offsets_to_transaction", cgmd, TXN_FATAL};
-    txn_action a = txn_call_run(&c, try_send_offsets);
+    txn_action a = txn_call_run(&c, try_send_offsets, txn_timeout(r));
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     if (a == TXN_OK) {
         c = (txn_call){r, "commit_transaction", NULL, TXN_FATAL};
-        a = txn_call_run(&c, try_commit);
+        a = txn_call_run(&c, try_commit, call_slice(r));
     }
     if (a == TXN_ABORT) /* resets the transaction */
         abort_and_rewind(r, c.cgmd ? "send_offsets_to_transaction failed"
@@ -286,7 +282,7 @@ static int begin_batch(decoder *r)
     r->txn_first = rd_kafka_topic_partition_list_new(8);
     r->in_txn = true;
     r->txn_records = 0;
-    r->txn_started_ms = decoder_now_ms();
+    r->txn_started_ms = pr_mono_ms();
     return 0;
 }
 
@@ -481,7 +477,7 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     if (!r->in_txn && begin_batch(r) != 0)
         return;
     note_first(r, rkm);
-    struct timespec t0, t1;
+    struct timespec t0, t1; /* finer than milliseconds: most decodes take less */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pr_status st = decoder_report_decode(&rec, &r->opts, &out, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -648,7 +644,7 @@ void *decoder_loop_run(void *arg)
          * (a refusal among them) are served soon after they arrive, not at the commit. */
         int wait = 200;
         if (r->in_txn) {
-            long long left = r->txn_started_ms + r->cfg->batch_ms - decoder_now_ms();
+            long long left = r->txn_started_ms + r->cfg->batch_ms - pr_mono_ms();
             wait = left < 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->consumer, wait);
@@ -666,7 +662,7 @@ void *decoder_loop_run(void *arg)
         rd_kafka_poll(r->producer, 0);
         if (r->in_txn && !atomic_load(&r->fatal) &&
             ((long long)r->txn_records >= r->cfg->batch_max ||
-             decoder_now_ms() - r->txn_started_ms >= r->cfg->batch_ms))
+             pr_mono_ms() - r->txn_started_ms >= r->cfg->batch_ms))
             commit_batch(r);
     }
     /* Graceful stop: the open batch is committed, then the group is left. */

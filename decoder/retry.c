@@ -5,7 +5,8 @@
  * a bounded shutdown.
  *
  * Rules: each attempt gets at most a slice of the budget (librdkafka resumes a timed-out
- * commit or abort on the next call), so a stop is noticed between slices; the loop gives up
+ * commit or abort on the next call; send_offsets_to_transaction, which a retry sends anew,
+ * gets the whole budget), so a stop is noticed between slices; the loop gives up
  * when the budget (decoder-txn-timeout) is spent, or after the attempt during which a stop was
  * requested. A stop already requested when the loop starts (the final commit of a graceful
  * stop) does not end it early: that call is what a graceful stop waits for, and the budget

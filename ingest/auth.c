@@ -1,7 +1,7 @@
 /*
  * auth.c - the credentials file of the optional HTTP authentication (Basic or Digest, as
  * the phone's `--uid/--pwd` answer a 401 challenge): parsing, lookup, password checks.
- * No HTTP here: http.c asks libmicrohttpd for the credentials and calls these.
+ * No HTTP here: http_auth.c asks libmicrohttpd for the credentials and calls these.
  *
  * File format (one entry per line; blank lines and lines starting with '#' are ignored):
  *
@@ -25,31 +25,13 @@
 #include <string.h>
 
 #include "ingest_int.h"
+#include "hex.h"
+#include "file.h"
 
 struct ingest_auth {
     ingest_cred *v;
     size_t n;
 };
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* False if s holds a character that is not a hex digit. */
-static bool unhex(const char *s, size_t len, char *out)
-{
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i / 2] = (char)(hi * 16 + lo);
-    }
-    return true;
-}
 
 static void cred_release(ingest_cred *c)
 {
@@ -132,7 +114,7 @@ static pr_status parse_line(const char *line, size_t len, ingest_cred *c, char *
     } else {
         c->secret_len = slen / 2;
         c->secret = malloc(c->secret_len);
-        if (c->secret && !unhex(s, slen, c->secret)) {
+        if (c->secret && !pr_hex_decode(s, slen, (unsigned char *)c->secret)) {
             cred_release(c);
             memset(c, 0, sizeof *c);
             return pr_err(PR_EINVAL, err, errlen, "bad hex digits");
@@ -202,35 +184,12 @@ out:
 
 pr_status ingest_auth_load(const char *path, ingest_auth **out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     pr_status st;
     *out = NULL;
-    if (!f)
-        return pr_err(PR_EINVAL, err, errlen, "cannot open %s", path);
-    for (;;) {
-        if (cap - n < 4096) {
-            if (cap > (1u << 24)) {
-                fclose(f);
-                free(buf);
-                return pr_err(PR_EINVAL, err, errlen, "%s is too large", path);
-            }
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb) {
-                fclose(f);
-                free(buf);
-                return pr_err(PR_EFATAL, err, errlen, "out of memory");
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
+    if ((st = pr_file_read(path, (size_t)1 << 24, &buf, &n, err, errlen)) != PR_OK)
+        return st;
     char perr[300];
     st = ingest_auth_parse(buf ? buf : "", n, out, perr, sizeof perr);
     if (st != PR_OK)

@@ -30,6 +30,9 @@ static const pr_cfg_entry ingest_cfg_table[] = {
       "largest report body; larger ones get 413"),
     E("max-inflight-bytes", PR_CFG_BYTES, "256m", max_inflight_bytes, 1024, 1LL << 40,
       "bytes of bodies being received or waiting for Kafka's ack; beyond, 503"),
+    E("max-inflight-bytes-per-ip", PR_CFG_BYTES, "0", max_inflight_bytes_per_ip, 0, 1LL << 40,
+      "the part of max-inflight-bytes one client address may hold; beyond, 503 (0 = an "
+      "eighth, at least max-body-bytes)"),
     E("max-header-bytes", PR_CFG_BYTES, "32k", max_header_bytes, 4096, 1LL << 24,
       "memory per connection for the request line and headers (libmicrohttpd pool)"),
     E("identity-order", PR_CFG_STR, "cert,path,query,user-agent", identity_order, 0, 0,
@@ -194,6 +197,12 @@ pr_status ingest_cfg_check(const ingest_cfg *cfg, const pr_common_cfg *common, p
     if (cfg->max_inflight_bytes < cfg->max_body_bytes)
         PROBLEM("max-inflight-bytes (%lld) must be at least max-body-bytes (%lld)",
                 cfg->max_inflight_bytes, cfg->max_body_bytes);
+    if (cfg->max_inflight_bytes_per_ip &&
+        (cfg->max_inflight_bytes_per_ip < cfg->max_body_bytes ||
+         cfg->max_inflight_bytes_per_ip > cfg->max_inflight_bytes))
+        PROBLEM("max-inflight-bytes-per-ip (%lld) must be between max-body-bytes (%lld) and "
+                "max-inflight-bytes (%lld)",
+                cfg->max_inflight_bytes_per_ip, cfg->max_body_bytes, cfg->max_inflight_bytes);
 
     int basic = cfg->auth_scheme && strcmp(cfg->auth_scheme, "basic") == 0;
     int digest = cfg->auth_scheme && strcmp(cfg->auth_scheme, "digest") == 0;

@@ -12,6 +12,7 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "clock.h"
 
 static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *conn, bool stale)
 {
@@ -28,7 +29,7 @@ static enum MHD_Result auth_challenge(ingest *r, req *q, struct MHD_Connection *
         if (rc == MHD_YES &&
             ingest_digest_param(MHD_get_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE),
                                 "nonce", nonce, sizeof nonce) == 1)
-            ingest_nonces_issue(r->nonces, nonce, ingest_mono_ms());
+            ingest_nonces_issue(r->nonces, nonce, pr_mono_ms());
     } else
         rc = MHD_queue_basic_auth_fail_response(conn, r->cfg->auth_realm, resp);
     MHD_destroy_response(resp);
@@ -66,7 +67,7 @@ ingest_auth_result ingest_http_authenticate(ingest *r, req *q, struct MHD_Connec
                                                   INGEST_NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
             stale = v == MHD_INVALID_NONCE;
             if (v == MHD_YES) {
-                switch (ingest_nonces_use(r->nonces, nonce, nc, ingest_mono_ms())) {
+                switch (ingest_nonces_use(r->nonces, nonce, nc, pr_mono_ms())) {
                 case INGEST_NONCE_OK: ok = true; break;
                 case INGEST_NONCE_UNKNOWN: stale = true; break;
                 case INGEST_NONCE_REPLAY: replay = true; break;

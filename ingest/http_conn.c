@@ -39,25 +39,34 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "clock.h"
+#include "ops_http.h"
 
 /* ------------------------------------------------------------ request life */
 
 static void budget_give(ingest *r, req *q)
 {
     if (q->reserved) {
+        ingest_shares_give(r->shares, q->remote, q->reserved);
         ingest_budget_give(&r->budget, q->reserved);
         pr_gauge_add(r->stats.inflight_bytes, -(double)q->reserved);
         q->reserved = 0;
     }
 }
 
-static bool budget_take(ingest *r, req *q, long long n)
+/* INGEST_U__COUNT when n bytes were taken, else why not (the budget, or this address's share
+ * of it). */
+static ingest_unavail budget_take(ingest *r, req *q, long long n)
 {
     if (!ingest_budget_take(&r->budget, n))
-        return false;
+        return INGEST_U_INFLIGHT;
+    if (!ingest_shares_take(r->shares, q->remote, n)) {
+        ingest_budget_give(&r->budget, n);
+        return INGEST_U_INFLIGHT_IP;
+    }
     q->reserved += n;
     pr_gauge_add(r->stats.inflight_bytes, (double)n);
-    return true;
+    return INGEST_U__COUNT;
 }
 
 static void req_free(req *q)
@@ -119,7 +128,7 @@ void *ingest_http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
     struct timeval tv;
     gettimeofday(&tv, NULL);
     q->received_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    q->started_mono_ms = ingest_mono_ms();
+    q->started_mono_ms = pr_mono_ms();
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -382,6 +391,9 @@ static enum MHD_Result judge_headers(ingest *r, req *q, struct MHD_Connection *c
      * this body's first buffer is answered now, before the phone sends the body. */
     if (ingest_budget_used(&r->budget) + first_buffer(r, q) > r->budget.max)
         return ingest_http_unavailable(q, conn, INGEST_U_INFLIGHT);
+    if (ingest_shares_held(r->shares, q->remote) + first_buffer(r, q) >
+        ingest_limits_ip_share(r->cfg))
+        return ingest_http_unavailable(q, conn, INGEST_U_INFLIGHT_IP);
     q->state = REQ_BODY;
     return MHD_YES;
 }
@@ -401,7 +413,7 @@ static void start_drain(req *q, unsigned status, ingest_unavail why, const char 
 static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t size)
 {
     /* a body that trickles in keeps the idle time-out at bay: bound the whole upload */
-    if (ingest_mono_ms() - q->started_mono_ms > r->cfg->request_timeout_ms) {
+    if (pr_mono_ms() - q->started_mono_ms > r->cfg->request_timeout_ms) {
         PR_LOG(PR_LOG_INFO, "ingest", "upload too slow: connection closed",
                json_pack("{ssss}", "request_id", q->id, "remote", q->remote));
         return MHD_NO;
@@ -432,9 +444,10 @@ static enum MHD_Result take_body(ingest *r, req *q, const char *data, size_t siz
             ncap *= 2;
         if (ncap > limit)
             ncap = limit;
-        if (!budget_take(r, q, (long long)(ncap - q->cap))) {
+        ingest_unavail full = budget_take(r, q, (long long)(ncap - q->cap));
+        if (full != INGEST_U__COUNT) {
             q->dropped = q->len + size;
-            start_drain(q, MHD_HTTP_SERVICE_UNAVAILABLE, INGEST_U_INFLIGHT, NULL);
+            start_drain(q, MHD_HTTP_SERVICE_UNAVAILABLE, full, NULL);
             return MHD_YES;
         }
         char *nb = realloc(q->body, ncap);
@@ -562,7 +575,7 @@ enum MHD_Result ingest_http_handler(void *cls, struct MHD_Connection *conn, cons
             strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
         bool up =
             strcmp(method, MHD_HTTP_METHOD_PUT) == 0 || strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-        if (ingest_http_is_endpoint(url))
+        if (pr_ops_is_endpoint(url))
             return get ? ingest_http_serve_endpoint(r, q, conn, url)
                        : ingest_http_method_not_allowed(q, conn, "GET, HEAD");
         if (!up)

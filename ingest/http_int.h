@@ -95,8 +95,6 @@ enum MHD_Result ingest_http_method_not_allowed(req *q, struct MHD_Connection *co
                                                const char *allow);
 /* A random (version 4) UUID. */
 void ingest_http_make_id(char out[37]);
-long long ingest_mono_ms(void);
-bool ingest_http_is_endpoint(const char *url);
 enum MHD_Result ingest_http_serve_endpoint(ingest *r, req *q, struct MHD_Connection *conn,
                                            const char *url);
 

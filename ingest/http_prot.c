@@ -15,6 +15,8 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "hex.h"
+#include "ops_http.h"
 
 /* ------------------------------------------------------------------ metrics */
 
@@ -83,14 +85,16 @@ enum MHD_Result ingest_http_answer(req *q, struct MHD_Connection *conn, unsigned
 
 static const char *const unavail_name[INGEST_U__COUNT] = {
     [INGEST_U_KAFKA_DOWN] = "kafka_down",   [INGEST_U_QUEUE_FULL] = "queue_full",
-    [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_TIMEOUT] = "timeout",
-    [INGEST_U_KAFKA_ERROR] = "kafka_error", [INGEST_U_SHUTDOWN] = "shutting_down",
+    [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_INFLIGHT_IP] = "inflight_ip_limit",
+    [INGEST_U_TIMEOUT] = "timeout",         [INGEST_U_KAFKA_ERROR] = "kafka_error",
+    [INGEST_U_SHUTDOWN] = "shutting_down",
 };
 
 static const char *const unavail_text[INGEST_U__COUNT] = {
     [INGEST_U_KAFKA_DOWN] = "kafka unavailable",
     [INGEST_U_QUEUE_FULL] = "kafka queue full",
     [INGEST_U_INFLIGHT] = "too many reports in flight",
+    [INGEST_U_INFLIGHT_IP] = "too many reports in flight from this address",
     [INGEST_U_TIMEOUT] = "kafka did not acknowledge in time",
     [INGEST_U_KAFKA_ERROR] = "kafka refused the report",
     [INGEST_U_SHUTDOWN] = "shutting down",
@@ -144,7 +148,6 @@ static uint64_t next_random(void)
 
 void ingest_http_make_id(char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     uint64_t a = next_random(), c = next_random();
     memcpy(b, &a, 8);
@@ -155,50 +158,26 @@ void ingest_http_make_id(char out[37])
     for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+        pr_hex_encode(b + i, 1, out + o);
+        o += 2;
     }
-    out[o] = '\0';
-}
-
-long long ingest_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --------------------------------------------------------------- endpoints */
 
+static const char *edge_ready(void *ctx)
+{
+    ingest *r = ctx;
+    if (ingest_ready(r))
+        return NULL;
+    return atomic_load(&r->stopping) ? "shutting down" : "kafka unreachable";
+}
+
+/* /healthz, /readyz, /metrics: answered as on every port (proto/ops_http.c), counted here. */
 enum MHD_Result ingest_http_serve_endpoint(ingest *r, req *q, struct MHD_Connection *conn,
                                            const char *url)
 {
-    if (strcmp(url, "/healthz") == 0)
-        return ingest_http_answer(q, conn, MHD_HTTP_OK, "ok");
-    if (strcmp(url, "/readyz") == 0) {
-        if (ingest_ready(r))
-            return ingest_http_answer(q, conn, MHD_HTTP_OK, "ready");
-        return ingest_http_answer(q, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  atomic_load(&r->stopping) ? "shutting down"
-                                                            : "kafka unreachable");
-    }
-    /* /metrics */
-    size_t len = 0;
-    char *text = pr_metrics_render(r->metrics, &len);
-    if (!text)
-        return ingest_http_answer(q, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8");
-    return ingest_http_queue(q, conn, MHD_HTTP_OK, resp);
-}
-
-bool ingest_http_is_endpoint(const char *url)
-{
-    return strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-           strcmp(url, "/metrics") == 0;
+    unsigned code;
+    struct MHD_Response *resp = pr_ops_response(url, r->metrics, edge_ready, r, &code);
+    return ingest_http_queue(q, conn, code, resp);
 }

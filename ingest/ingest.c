@@ -20,34 +20,11 @@
 #include "ingest_int.h"
 #include "listen.h"
 #include "log.h"
+#include "clock.h"
+#include "file.h"
 
-static char *read_text_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb || cap > (1u << 24)) {
-                free(nb ? nb : buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
+/* The largest certificate, key or CA bundle file read (PEM). */
+#define PEM_MAX ((size_t)16 << 20)
 
 static void stats_init(ingest *r)
 {
@@ -66,8 +43,9 @@ static void stats_init(ingest *r)
         NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
     static const char *const reasons[INGEST_U__COUNT] = {
         [INGEST_U_KAFKA_DOWN] = "kafka_down",   [INGEST_U_QUEUE_FULL] = "queue_full",
-        [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_TIMEOUT] = "timeout",
-        [INGEST_U_KAFKA_ERROR] = "kafka_error", [INGEST_U_SHUTDOWN] = "shutting_down",
+        [INGEST_U_INFLIGHT] = "inflight_limit", [INGEST_U_INFLIGHT_IP] = "inflight_ip_limit",
+        [INGEST_U_TIMEOUT] = "timeout",         [INGEST_U_KAFKA_ERROR] = "kafka_error",
+        [INGEST_U_SHUTDOWN] = "shutting_down",
     };
     for (int i = 0; i < INGEST_U__COUNT; i++) {
         char labels[64];
@@ -104,11 +82,14 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
     r->metrics = metrics;
     pthread_rwlock_init(&r->auth_lock, NULL);
     pthread_mutex_init(&r->wait_mu, NULL);
-    pthread_cond_init(&r->wait_cv, NULL);
+    pr_cond_init_mono(&r->wait_cv);
     pthread_mutex_init(&r->hw_mu, NULL);
-    pthread_cond_init(&r->hw_cv, NULL);
+    pr_cond_init_mono(&r->hw_cv);
     ingest_budget_init(&r->budget, cfg->max_inflight_bytes);
     stats_init(r);
+    st = ingest_shares_new(ingest_limits_ip_share(cfg), &r->shares, err, errlen);
+    if (st != PR_OK)
+        goto out;
 
     if (!common->brokers || !*common->brokers) {
         st = pr_err(PR_EINVAL, err, errlen, "ingest needs --brokers");
@@ -142,16 +123,13 @@ pr_status ingest_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_metr
         goto out;
     }
     if (cfg->tls_cert) {
-        r->tls_cert_pem = read_text_file(cfg->tls_cert);
-        r->tls_key_pem = read_text_file(cfg->tls_key);
-        if (!r->tls_cert_pem || !r->tls_key_pem) {
-            st = pr_err(PR_EINVAL, err, errlen, "cannot read tls-cert or tls-key");
+        if ((st = pr_file_read(cfg->tls_cert, PEM_MAX, &r->tls_cert_pem, NULL, err, errlen)) !=
+                PR_OK ||
+            (st = pr_file_read(cfg->tls_key, PEM_MAX, &r->tls_key_pem, NULL, err, errlen)) !=
+                PR_OK ||
+            (cfg->tls_client_ca && (st = pr_file_read(cfg->tls_client_ca, PEM_MAX, &r->tls_ca_pem,
+                                                      NULL, err, errlen)) != PR_OK))
             goto out;
-        }
-        if (cfg->tls_client_ca && !(r->tls_ca_pem = read_text_file(cfg->tls_client_ca))) {
-            st = pr_err(PR_EINVAL, err, errlen, "cannot read tls-client-ca");
-            goto out;
-        }
     }
     st = ingest_pub_new(common, cfg, metrics, ingest_http_on_ack, r, &r->pub, err, errlen);
 out:
@@ -180,17 +158,10 @@ pr_status ingest_start(ingest *r, char *err, size_t errlen)
 /* Waits until every sent record has its answer queued, or the deadline passes. */
 static long wait_pending(ingest *r, long long timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(timeout_ms / 1000);
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    long long deadline = pr_mono_ms() + timeout_ms;
     pthread_mutex_lock(&r->wait_mu);
     while (r->pending > 0)
-        if (pthread_cond_timedwait(&r->wait_cv, &r->wait_mu, &ts) != 0)
+        if (pr_cond_wait_ms(&r->wait_cv, &r->wait_mu, deadline - pr_mono_ms()) != 0)
             break;
     long left = r->pending;
     pthread_mutex_unlock(&r->wait_mu);
@@ -239,6 +210,7 @@ void ingest_free(ingest *r)
     ingest_pub_free(r->pub);
     ingest_auth_free(r->auth);
     ingest_nonces_free(r->nonces);
+    ingest_shares_free(r->shares);
     ingest_allow_release(&r->allow);
     ingest_kind_rules_release(&r->kinds);
     ingest_prefixes_release(&r->prefixes);

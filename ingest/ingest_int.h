@@ -33,14 +33,15 @@
 /* ------------------------------------------------------------------ config.c */
 
 struct ingest_cfg {
-    char *listen;                 /* host:port, [v6]:port or :port; port 0 = any free port */
-    char *upload_prefixes;        /* comma-separated path prefixes accepting PUT/POST */
-    long long max_body_bytes;     /* 413 beyond */
-    long long max_inflight_bytes; /* bodies buffered + waiting for Kafka; 503 beyond */
-    long long max_header_bytes;   /* MHD per-connection memory (request line + headers) */
-    char *identity_order;         /* comma-separated: cert,path,query,user-agent */
-    char *allow_macs;             /* comma-separated MACs or hex prefixes (OUI); NULL = all */
-    char *kind_status_pattern;    /* comma-separated fnmatch globs on the path */
+    char *listen;                        /* host:port, [v6]:port or :port; port 0 = any free port */
+    char *upload_prefixes;               /* comma-separated path prefixes accepting PUT/POST */
+    long long max_body_bytes;            /* 413 beyond */
+    long long max_inflight_bytes;        /* bodies buffered + waiting for Kafka; 503 beyond */
+    long long max_inflight_bytes_per_ip; /* one address's share of it; 0 = an eighth */
+    long long max_header_bytes;          /* MHD per-connection memory (request line + headers) */
+    char *identity_order;                /* comma-separated: cert,path,query,user-agent */
+    char *allow_macs;          /* comma-separated MACs or hex prefixes (OUI); NULL = all */
+    char *kind_status_pattern; /* comma-separated fnmatch globs on the path */
     char *kind_delta_pattern;
     char *kind_full_pattern;
     char *auth_file;   /* credentials file; NULL = no authentication */
@@ -232,6 +233,18 @@ bool ingest_budget_take(ingest_budget *b, long long n);
 void ingest_budget_give(ingest_budget *b, long long n);
 long long ingest_budget_used(ingest_budget *b);
 
+/* Each client address's share of the budget (thread-safe). */
+typedef struct ingest_shares ingest_shares;
+pr_status ingest_shares_new(long long max_per_key, ingest_shares **out, char *err, size_t errlen);
+void ingest_shares_free(ingest_shares *s); /* NULL is a no-op */
+/* Charges n bytes to key; false (nothing charged) if key would then hold more than its share. */
+bool ingest_shares_take(ingest_shares *s, const char *key, long long n);
+void ingest_shares_give(ingest_shares *s, const char *key, long long n);
+long long ingest_shares_held(ingest_shares *s, const char *key);
+/* The share of one address: max-inflight-bytes-per-ip, or when 0 an eighth of the budget
+ * but at least one largest body. */
+long long ingest_limits_ip_share(const ingest_cfg *cfg);
+
 /* Retry-After seconds for a configured milliseconds value (at least 1). */
 long long ingest_limits_retry_after_s(long long ms);
 
@@ -280,6 +293,7 @@ typedef enum ingest_unavail {
     INGEST_U_KAFKA_DOWN,
     INGEST_U_QUEUE_FULL,
     INGEST_U_INFLIGHT,
+    INGEST_U_INFLIGHT_IP,
     INGEST_U_TIMEOUT,
     INGEST_U_KAFKA_ERROR,
     INGEST_U_SHUTDOWN,
@@ -318,6 +332,7 @@ struct ingest {
     ingest_nonces *nonces; /* nonce counts (Digest only); see nonce.c */
 
     ingest_budget budget;
+    ingest_shares *shares; /* each client address's share of the budget */
     ingest_pub *pub;
 
     struct MHD_Daemon *daemon;

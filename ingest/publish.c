@@ -22,6 +22,7 @@
 #include "ingest_int.h"
 #include "kafka.h"
 #include "log.h"
+#include "clock.h"
 
 struct ingest_pub {
     rd_kafka_t *rk;
@@ -95,17 +96,10 @@ static void *poll_main(void *arg)
 /* Waits ms or until stopped; false when stopped. */
 static bool probe_wait(ingest_pub *p, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    long long deadline = pr_mono_ms() + ms;
     pthread_mutex_lock(&p->mu);
     while (atomic_load(&p->run)) {
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) != 0)
+        if (pr_cond_wait_ms(&p->cv, &p->mu, deadline - pr_mono_ms()) != 0)
             break;
     }
     pthread_mutex_unlock(&p->mu);
@@ -163,7 +157,7 @@ pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_
     if (!p)
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    pr_cond_init_mono(&p->cv);
     p->ack = ack;
     p->ack_ctx = ack_ctx;
     p->partitions = (int)cfg->raw_partitions;
@@ -198,11 +192,8 @@ pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_opaque(conf, p);
-    p->rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen);
-    if (!p->rk) {
-        st = PR_EINVAL;
+    if ((st = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &p->rk, err, errlen)) != PR_OK)
         goto out;
-    }
     p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL);
     if (!p->rkt) {
         st = pr_err(PR_EFATAL, err, errlen, "cannot create topic handle: %s",

@@ -24,6 +24,7 @@
 
 #include "http_int.h"
 #include "log.h"
+#include "clock.h"
 
 conn_ctx *ingest_watch_ctx(struct MHD_Connection *conn)
 {
@@ -38,7 +39,7 @@ void ingest_watch_headers(struct MHD_Connection *conn, bool waiting)
     if (!w)
         return;
     if (waiting)
-        atomic_store(&w->since_ms, ingest_mono_ms());
+        atomic_store(&w->since_ms, pr_mono_ms());
     atomic_store(&w->in_headers, waiting);
 }
 
@@ -58,7 +59,7 @@ void ingest_watch_notify(void *cls, struct MHD_Connection *conn, void **socket_c
             return;
         }
         w->fd = ci->connect_fd;
-        atomic_init(&w->since_ms, ingest_mono_ms());
+        atomic_init(&w->since_ms, pr_mono_ms());
         atomic_init(&w->in_headers, true);
         pthread_mutex_lock(&r->hw_mu);
         w->next = r->hw_head;
@@ -94,15 +95,8 @@ static void *watchdog_main(void *arg)
     ingest *r = arg;
     pthread_mutex_lock(&r->hw_mu);
     while (atomic_load(&r->hw_run)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->hw_cv, &r->hw_mu, &ts);
-        long long now = ingest_mono_ms();
+        pr_cond_wait_ms(&r->hw_cv, &r->hw_mu, 250);
+        long long now = pr_mono_ms();
         for (conn_ctx *w = r->hw_head; w; w = w->next) {
             if (w->cut || !atomic_load(&w->in_headers) ||
                 now - atomic_load(&w->since_ms) <= r->cfg->header_timeout_ms)

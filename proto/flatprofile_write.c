@@ -20,37 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "flatprofile.h"
 
 struct pr_flatprofile_writer {
-    char *p;
-    size_t len, cap;
-    bool oom;
+    pr_buf b;
     size_t bad_name, bad_value;
 };
 
 static void add(pr_flatprofile_writer *w, const char *s, size_t n)
 {
-    if (w->oom)
-        return;
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = (w->len + n + 1) * 2;
-        char *np = realloc(w->p, cap);
-        if (!np) {
-            w->oom = true;
-            return;
-        }
-        w->p = np;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
-    w->p[w->len] = '\0';
+    pr_buf_add(&w->b, s, n);
 }
 
 static void add_str(pr_flatprofile_writer *w, const char *s)
 {
-    add(w, s, strlen(s));
+    pr_buf_str(&w->b, s);
 }
 
 /* Length of the UTF-8 sequence at s that encodes a character XML 1.0 allows, or 0 (invalid
@@ -153,7 +138,7 @@ pr_flatprofile_writer *pr_flatprofile_writer_new(const char *comment)
         add_str(w, " -->\n");
     }
     add_str(w, "<flat-profile>\n");
-    if (w->oom) {
+    if (w->b.oom) {
         pr_flatprofile_writer_free(w);
         return NULL;
     }
@@ -189,7 +174,7 @@ pr_status pr_flatprofile_writer_add(pr_flatprofile_writer *w, const char *name, 
     } else {
         add_str(w, "/>\n");
     }
-    return w->oom ? PR_EFATAL : PR_OK;
+    return w->b.oom ? PR_EFATAL : PR_OK;
 }
 
 pr_status pr_flatprofile_writer_finish(pr_flatprofile_writer *w, char **out, size_t *len,
@@ -214,13 +199,8 @@ pr_status pr_flatprofile_writer_finish(pr_flatprofile_writer *w, char **out, siz
         add_str(w, note);
     }
     add_str(w, "</flat-profile>\n");
-    if (w->oom) {
+    if (!(*out = pr_buf_steal(&w->b, len)))
         rc = PR_EFATAL;
-    } else {
-        *out = w->p;
-        *len = w->len;
-        w->p = NULL;
-    }
     pr_flatprofile_writer_free(w);
     return rc;
 }
@@ -229,6 +209,6 @@ void pr_flatprofile_writer_free(pr_flatprofile_writer *w)
 {
     if (!w)
         return;
-    free(w->p);
+    pr_buf_release(&w->b);
     free(w);
 }

@@ -61,16 +61,18 @@ fail:
     return NULL;
 }
 
-rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err, size_t errlen)
+pr_status pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, char *err,
+                       size_t errlen)
 {
     char rerr[512];
-    rd_kafka_t *rk = rd_kafka_new(type, *conf, rerr, sizeof rerr);
-    if (!rk) {
+    pr_status st = PR_OK;
+    *out = rd_kafka_new(type, *conf, rerr, sizeof rerr);
+    if (!*out) {
         rd_kafka_conf_destroy(*conf); /* rd_kafka_new keeps conf only on success */
-        pr_err(PR_EINVAL, err, errlen, "cannot create Kafka client: %s", rerr);
+        st = pr_err(PR_EINVAL, err, errlen, "cannot create Kafka client: %s", rerr);
     }
     *conf = NULL;
-    return rk;
+    return st;
 }
 
 /* True if every topic is in the cluster's metadata (listing all topics creates none). */

@@ -21,10 +21,13 @@ rd_kafka_conf_t *pr_kafka_conf_new(const pr_common_cfg *common, const char *comp
                                    const char *const *defaults, char *err, size_t errlen);
 
 /*
- * Wraps rd_kafka_new. Takes ownership of *conf in every case (librdkafka keeps it only on
- * success; this frees it on failure) and sets *conf to NULL.
+ * Wraps rd_kafka_new into *out. Takes ownership of *conf in every case (librdkafka keeps it
+ * only on success; this frees it on failure) and sets *conf to NULL. Every role gets the same
+ * class for the same failure: PR_EINVAL (librdkafka refuses the configuration, e.g. a TLS file
+ * it cannot read), which the commands turn into exit status 78.
  */
-rd_kafka_t *pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, char *err, size_t errlen);
+pr_status pr_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t **conf, rd_kafka_t **out, char *err,
+                       size_t errlen);
 
 /*
  * Creates the topics that do not exist yet (CreateTopics; an existing topic is not an

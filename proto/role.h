@@ -52,4 +52,64 @@ typedef struct pr_role {
     unsigned (*port)(const void *r); /* its HTTP port (bound one), 0 if it has none */
 } pr_role;
 
+/*
+ * The hooks every role has are thin wrappers of its typed API, which has the same names in
+ * every role (X_cfg_new, X_cfg_section, X_cfg_check, X_cfg_free, X_new, X_start, X_stop,
+ * X_free, X_ready, X_reload for a role type X). PR_ROLE_HOOKS(X) defines them (static, in the
+ * role's role.c) and PR_ROLE_HOOKS_INIT(X) names them in the descriptor; `failed` and `port`,
+ * which only some roles have, are written by hand.
+ */
+#define PR_ROLE_HOOKS(X)                                                                           \
+    static void *X##_hook_cfg_new(void)                                                            \
+    {                                                                                              \
+        return X##_cfg_new();                                                                      \
+    }                                                                                              \
+    static pr_cfg_section X##_hook_cfg_section(void *cfg)                                          \
+    {                                                                                              \
+        return X##_cfg_section(cfg);                                                               \
+    }                                                                                              \
+    static pr_status X##_hook_cfg_check(const void *cfg, const pr_common_cfg *common,              \
+                                        pr_errlist *errs)                                          \
+    {                                                                                              \
+        return X##_cfg_check(cfg, common, errs);                                                   \
+    }                                                                                              \
+    static void X##_hook_cfg_free(void *cfg)                                                       \
+    {                                                                                              \
+        X##_cfg_free(cfg);                                                                         \
+    }                                                                                              \
+    static pr_status X##_hook_create(const pr_common_cfg *common, const void *cfg,                 \
+                                     pr_metrics *metrics, void **out, char *err, size_t errlen)    \
+    {                                                                                              \
+        X *r = NULL;                                                                               \
+        pr_status st = X##_new(common, cfg, metrics, &r, err, errlen);                             \
+        *out = r;                                                                                  \
+        return st;                                                                                 \
+    }                                                                                              \
+    static pr_status X##_hook_start(void *r, char *err, size_t errlen)                             \
+    {                                                                                              \
+        return X##_start(r, err, errlen);                                                          \
+    }                                                                                              \
+    static void X##_hook_stop(void *r)                                                             \
+    {                                                                                              \
+        X##_stop(r);                                                                               \
+    }                                                                                              \
+    static void X##_hook_destroy(void *r)                                                          \
+    {                                                                                              \
+        X##_free(r);                                                                               \
+    }                                                                                              \
+    static bool X##_hook_ready(const void *r)                                                      \
+    {                                                                                              \
+        return X##_ready(r);                                                                       \
+    }                                                                                              \
+    static void X##_hook_reload(void *r)                                                           \
+    {                                                                                              \
+        X##_reload(r);                                                                             \
+    }
+
+#define PR_ROLE_HOOKS_INIT(X)                                                                      \
+    .cfg_new = X##_hook_cfg_new, .cfg_section = X##_hook_cfg_section,                              \
+    .cfg_check = X##_hook_cfg_check, .cfg_free = X##_hook_cfg_free, .create = X##_hook_create,     \
+    .start = X##_hook_start, .stop = X##_hook_stop, .destroy = X##_hook_destroy,                   \
+    .ready = X##_hook_ready, .reload = X##_hook_reload
+
 #endif

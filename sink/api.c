@@ -38,6 +38,7 @@
 #include "log.h"
 #include "listen.h"
 #include "sink_internal.h"
+#include "ops_http.h"
 
 #define LIMIT_DEFAULT 100
 #define LIMIT_MAX     1000
@@ -185,20 +186,31 @@ static enum MHD_Result answer(sink_api *a, struct MHD_Connection *c, pr_status r
     return send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 }
 
-static enum MHD_Result metrics(sink_api *a, struct MHD_Connection *c)
+static const char *api_ready(void *ctx)
+{
+    const sink_api *a = ctx;
+    return !a->ready || atomic_load(a->ready) ? NULL : "no partitions assigned yet";
+}
+
+/* /healthz, /readyz, /metrics as on every port (proto/ops_http.c); the store's counts are
+ * read into their gauges just before /metrics renders. */
+static enum MHD_Result ops(sink_api *a, struct MHD_Connection *c, const char *url)
 {
     int64_t phones = 0, drifted = 0, outbox = 0;
-    size_t len = 0;
-    if (sink_query_counts(a->st, &phones, &drifted, &outbox) == PR_OK) {
+    unsigned code;
+    if (strcmp(url, "/metrics") == 0 &&
+        sink_query_counts(a->st, &phones, &drifted, &outbox) == PR_OK) {
         pr_gauge_set(a->g_phones, (double)phones);
         pr_gauge_set(a->g_drifted, (double)drifted);
         pr_gauge_set(a->g_outbox, (double)outbox);
     }
-    char *text = pr_metrics_render(a->metrics, &len);
-    count(a, text ? 200 : 500);
-    if (!text)
+    struct MHD_Response *r = pr_ops_response(url, a->metrics, api_ready, a, &code);
+    if (!r)
         return MHD_NO;
-    return send_buf(c, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8");
+    count(a, code);
+    enum MHD_Result ok = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 static enum MHD_Result phone_route(sink_api *a, struct MHD_Connection *c, const char *rest)
@@ -622,17 +634,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*con_cls == a)
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, "the URL holds an encoded NUL (%%00)");
     /* Open to anyone (Prometheus and orchestrators scrape them): nothing about phones. */
-    if (safe && strcmp(url, "/healthz") == 0)
-        return send_json(
-            a, c, MHD_HTTP_OK,
-            json_pack("{ss sb}", "status", "ok", "ready", a->ready && atomic_load(a->ready)));
-    if (safe && strcmp(url, "/readyz") == 0) {
-        bool ready = a->ready && atomic_load(a->ready);
-        return send_json(a, c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                         json_pack("{sb}", "ready", ready));
-    }
-    if (safe && strcmp(url, "/metrics") == 0)
-        return metrics(a, c);
+    if (safe && pr_ops_is_endpoint(url))
+        return ops(a, c, url);
     /* The console's files hold no data: the page must load to ask for a token. */
     const sink_console_file *cf = safe ? sink_console_find(url) : NULL;
     if (cf) {

@@ -27,7 +27,6 @@
  * a report that would take the phone past max_params or max_state_bytes is refused before
  * anything is written (the state record must fit what the state topic takes).
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,38 +140,8 @@ long long sink_param_weight(const char *name, const char *value, const char *acc
     return w;
 }
 
-typedef struct named {
-    const char *name;
-    json_t *value;
-} named;
-
-static int named_cmp(const void *a, const void *b)
+pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen)
 {
-    return strcmp(((const named *)a)->name, ((const named *)b)->name);
-}
-
-/* Length-prefixed bytes; an absent string (p NULL) is the length 0xffffffff. */
-static int digest_bytes(EVP_MD_CTX *md, const char *p, size_t len)
-{
-    uint32_t n = p ? (uint32_t)len : UINT32_MAX;
-    unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                           (unsigned char)(n >> 8), (unsigned char)n};
-    if (EVP_DigestUpdate(md, be, sizeof be) != 1)
-        return -1;
-    return p && len ? (EVP_DigestUpdate(md, p, len) == 1 ? 0 : -1) : 0;
-}
-
-static int digest_json(EVP_MD_CTX *md, json_t *v)
-{
-    return digest_bytes(md, v ? json_string_value(v) : NULL, v ? json_string_length(v) : 0);
-}
-
-pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen)
-{
-    size_t n = ev->params ? json_object_size(ev->params) : 0, i = 0;
-    named *v = NULL;
-    EVP_MD_CTX *md = NULL;
-    pr_status rc = PR_OK;
     const char *name;
     json_t *jv;
     if (ev->prepared)
@@ -184,29 +153,14 @@ pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen)
         return PR_OK;
     }
     ev->weight = 0;
-    if (!(v = malloc((n ? n : 1) * sizeof *v)))
-        return pr_err(PR_EFATAL, err, errlen, "out of memory");
     json_object_foreach(ev->params, name, jv)
     {
         json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
-        v[i].name = name;
-        v[i++].value = jv;
         ev->weight += sink_param_weight(name, json_string_value(jv), json_string_value(ja));
     }
-    if (ev->kind == PR_KIND_FULL) {
-        qsort(v, n, sizeof *v, named_cmp);
-        int bad = !(md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1;
-        for (i = 0; i < n && !bad; i++)
-            bad = digest_bytes(md, v[i].name, strlen(v[i].name)) != 0 ||
-                  digest_json(md, v[i].value) != 0 ||
-                  digest_json(md, ev->access ? json_object_get(ev->access, v[i].name) : NULL) != 0;
-        if (bad || EVP_DigestFinal_ex(md, ev->digest, NULL) != 1)
-            rc = pr_err(PR_EFATAL, err, errlen, "digest failed");
-    }
-    EVP_MD_CTX_free(md);
-    free(v);
-    ev->prepared = rc == PR_OK;
-    return rc;
+    ev->has_digest = ev->kind == PR_KIND_FULL && sink_event_digest(buf, len, ev->digest);
+    ev->prepared = true;
+    return PR_OK;
 }
 
 /* What a report's changes share (version, report_id, at, via) is written once per report in
@@ -381,8 +335,9 @@ static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const si
             }
             sink_bind_int64(s, 1, ph->id);
             sink_bind_int64(s, 2, nid);
-            sink_bind_text(s, 3, value);
-            sink_bind_text(s, 4, access);
+            /* The event outlives the step: no copy of the strings (on SQLite). */
+            sink_bind_text_static(s, 3, value);
+            sink_bind_text_static(s, 4, access);
             r = sink_step(s);
             sink_reset(s);
             if (r != SINK_DONE) {
@@ -549,6 +504,13 @@ static pr_status mark_state(sink_store *st, const phone_row *ph, char *err, size
     return step_done(st, s, err, errlen, "outbox state");
 }
 
+/* A full report byte for byte like the last one applied, to a phone that is complete. */
+static bool unchanged(const sink_event *ev, const phone_row *ph)
+{
+    return ev->kind == PR_KIND_FULL && ph->exists && ph->complete && ph->has_digest &&
+           ev->has_digest && memcmp(ph->digest, ev->digest, sizeof ph->digest) == 0;
+}
+
 static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
                               const sink_event *ev, phone_row *ph, sink_apply_result *res,
                               char *err, size_t errlen)
@@ -558,6 +520,18 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     bool created = !ph->exists, was_complete = ph->complete;
     bool source_changed = source_changes(ev, ph);
 
+    /* An identical full report: the phone row only (the bounds held for the same content). */
+    if (unchanged(ev, ph)) {
+        ph->version++;
+        res->version = ph->version;
+        res->unchanged = true;
+        if ((rc = phone_update(st, ev, ph, ph->digest, err, errlen)) != PR_OK)
+            return rc;
+        res->published = source_changed;
+        return source_changed ? mark_state(st, ph, err, errlen) : PR_OK;
+    }
+    if (ev->lazy) /* not parsed: sink_apply parses it before it gets here */
+        return pr_err(PR_EFATAL, err, errlen, "internal: unparsed report");
     if ((rc = bounds_check(st, opts, ev, ph, err, errlen)) != PR_OK)
         return rc;
     if (created && (rc = phone_create(st, ev, ph, err, errlen)) != PR_OK)
@@ -566,16 +540,6 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     ph->known = was_complete;
     ph->complete = ph->complete || ev->kind == PR_KIND_FULL;
     res->version = ph->version;
-
-    /* An identical full report: the phone row only. */
-    if (ev->kind == PR_KIND_FULL && was_complete && ph->has_digest &&
-        memcmp(ph->digest, ev->digest, sizeof ph->digest) == 0) {
-        res->unchanged = true;
-        if ((rc = phone_update(st, ev, ph, ph->digest, err, errlen)) != PR_OK)
-            return rc;
-        res->published = source_changed;
-        return source_changed ? mark_state(st, ph, err, errlen) : PR_OK;
-    }
 
     sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at, ev->partition};
     if (ev->kind == PR_KIND_FULL && ph->nparams > 0 &&
@@ -619,21 +583,14 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
 }
 
 pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_opts *opts,
-                     const sink_event *ev_in, sink_apply_result *res, char *err, size_t errlen)
+                     const sink_event *ev, sink_apply_result *res, char *err, size_t errlen)
 {
     phone_row ph;
     pr_status rc;
-    sink_event local;
-    const sink_event *ev = ev_in;
     memset(res, 0, sizeof *res);
     memset(&ph, 0, sizeof ph);
-    if (!ev->prepared) { /* a caller that did not prepare it off-thread */
-        local = *ev_in;
-        local.status_text = NULL;
-        if ((rc = sink_event_prepare(&local, err, errlen)) != PR_OK)
-            return rc;
-        ev = &local;
-    }
+    if (!ev->prepared)
+        return pr_err(PR_EFATAL, err, errlen, "internal: event not prepared (sink_event_load)");
     if ((rc = phone_get(st, ev, &ph, err, errlen)) != PR_OK)
         goto out;
     if (ev->is_status) {
@@ -643,10 +600,21 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
         rc = apply_status(st, ev, &ph, err, errlen);
         goto out;
     }
+    if (ev->lazy && !unchanged(ev, &ph)) {
+        /* The phone changed since the parse thread read its digest: parse it all now. */
+        sink_event full;
+        char reason[32];
+        phone_row_release(&ph);
+        if ((rc = sink_event_load(NULL, ev->raw, ev->rawlen, false, ev->mac, PR_MAC_LEN, &full,
+                                  reason, sizeof reason, err, errlen)) != PR_OK)
+            return rc == PR_EINVAL ? pr_err(PR_EFATAL, err, errlen, "reparse: %s", err) : rc;
+        full.partition = ev->partition;
+        rc = sink_apply(st, pf, opts, &full, res, err, errlen);
+        sink_event_release(&full);
+        return rc;
+    }
     rc = apply_config(st, pf, opts, ev, &ph, res, err, errlen);
 out:
     phone_row_release(&ph);
-    if (ev == &local)
-        free(local.status_text);
     return rc;
 }

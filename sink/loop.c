@@ -39,6 +39,7 @@
 #include "contract.h"
 #include "log.h"
 #include "sink_internal.h"
+#include "clock.h"
 
 #define MAX_REASONS 16
 #define POLL_MAX    32 /* records polled, parsed and applied per round */
@@ -82,7 +83,7 @@ struct sink_loop {
     long pending_applied, pending_invalid;
     /* Metrics. */
     pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
-    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged;
+    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged, *c_lazy;
     pr_counter *c_store_errors, *c_fenced;
     pr_gauge *g_store_up;
     pr_histogram *h_commit;
@@ -92,13 +93,6 @@ struct sink_loop {
     } invalid[MAX_REASONS];
     size_t ninvalid;
 };
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pr_counter *invalid_counter(sink_loop *l, const char *reason)
 {
@@ -229,7 +223,7 @@ static void store_failed(sink_loop *l)
         l->store_backoff_ms *= 2;
     }
     l->store_down = true;
-    l->store_retry_ms = mono_ms() + l->store_backoff_ms;
+    l->store_retry_ms = pr_mono_ms() + l->store_backoff_ms;
     pr_gauge_set(l->g_store_up, 0);
     atomic_store(l->ready, 0);
 }
@@ -271,7 +265,7 @@ static pr_status batch_commit(sink_loop *l)
     char err[512];
     if (!sink_store_in_txn(l->st))
         return PR_OK;
-    long long t0 = mono_ms();
+    long long t0 = pr_mono_ms();
     claims_unchecked(l);
     if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
         PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
@@ -282,7 +276,7 @@ static pr_status batch_commit(sink_loop *l)
         store_failed(l);
         return PR_ETRANSIENT;
     }
-    pr_histogram_observe(l->h_commit, (double)(mono_ms() - t0) / 1000.0);
+    pr_histogram_observe(l->h_commit, (double)(pr_mono_ms() - t0) / 1000.0);
     pr_counter_inc(l->c_batches);
     if (l->batch_offsets && l->batch_offsets->cnt > 0)
         rd_kafka_commit(l->rk, l->batch_offsets, 1); /* monitoring only */
@@ -295,8 +289,8 @@ static pr_status batch_commit(sink_loop *l)
 /* Whether the open batch has reached its size or its time. */
 static bool batch_due(sink_loop *l)
 {
-    return sink_store_in_txn(l->st) &&
-           (l->batch_n >= l->cfg->batch_max || mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
+    return sink_store_in_txn(l->st) && (l->batch_n >= l->cfg->batch_max ||
+                                        pr_mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
 }
 
 /* Seeks every assigned partition to its stored offset (after a rolled-back batch). */
@@ -489,7 +483,10 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
         pr_metrics_gauge(metrics, "phonereport_sink_store_up",
                          "1 while the store answers, 0 while the sink waits for it", "");
     pr_gauge_set(l->g_store_up, 1);
-    if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads))) {
+    l->c_lazy = pr_metrics_counter(
+        metrics, "phonereport_sink_unchanged_unparsed_total",
+        "Unchanged full reports whose parameters were never parsed (fast path, fastpath.c)", "");
+    if (!(l->parser = sink_parse_pool_new((int)cfg->parse_threads, sink_cfg_store(cfg)))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
     }
@@ -502,10 +499,8 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
     }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, l);
-    if (!(l->rk = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, err, errlen))) {
-        rc = PR_EFATAL;
+    if ((rc = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &l->rk, err, errlen)) != PR_OK)
         goto fail;
-    }
     rd_kafka_poll_set_consumer(l->rk);
     *out = l;
     return PR_OK;
@@ -531,7 +526,7 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
     if (!sink_store_in_txn(l->st)) {
         if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
             return rc;
-        l->batch_start_ms = mono_ms();
+        l->batch_start_ms = pr_mono_ms();
     }
     /* Shared store: lock the partition's owner row for the rest of the transaction and check
      * that no other sink claimed it since; a newer claim rolls the whole batch back. */
@@ -576,6 +571,8 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
             pr_counter_add(l->c_drift, res.transitions);
             if (res.unchanged)
                 pr_counter_inc(l->c_unchanged);
+            if (res.unchanged && j->ev.lazy)
+                pr_counter_inc(l->c_lazy);
         } else if (rc == PR_EINVAL) {
             /* Over the phone's bounds: nothing was written; refused like an invalid event. */
             pr_counter_inc(invalid_counter(l, "too_large"));
@@ -717,7 +714,7 @@ static void *consume(void *arg)
     if (sink_store_profiles_load(l->st, l->pf) != PR_OK)
         PR_LOG(PR_LOG_WARN, "sink", "applied profile list unreadable: recomputing all drift", NULL);
     while (!atomic_load(&l->stop)) {
-        long long now = mono_ms();
+        long long now = pr_mono_ms();
         if (l->store_down) {
             /* Keep polling (rebalances are served here, and the group must see us poll) and
              * retry; what arrives is read again from the store's offsets. */
@@ -735,7 +732,7 @@ static void *consume(void *arg)
         }
         if (atomic_exchange(&l->reload, 0) || now >= next_scan || l->drift_all) {
             profiles_rescan(l);
-            next_scan = mono_ms() + l->cfg->profiles_poll_ms;
+            next_scan = pr_mono_ms() + l->cfg->profiles_poll_ms;
         }
         if (now >= next_lag) {
             update_lag(l);
@@ -761,7 +758,7 @@ static void *consume(void *arg)
             sink_parse_start(l->parser, jobs, n);
             bool failed = false, fenced = false;
             for (i = 0; i < n; i++) {
-                sink_parse_wait(l->parser, &jobs[i]);
+                sink_parse_wait(l->parser, &jobs[i], l->st);
                 pr_status hr = handle(l, msgs[i], &jobs[i]);
                 if (hr != PR_OK) {
                     failed = true;
@@ -774,7 +771,7 @@ static void *consume(void *arg)
                     break;
                 }
             }
-            sink_parse_finish(l->parser);
+            sink_parse_finish(l->parser, l->st);
             for (i = 0; i < n; i++) {
                 if (jobs[i].rc == PR_OK)
                     sink_event_release(&jobs[i].ev);

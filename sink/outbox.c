@@ -36,6 +36,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "sink_internal.h"
+#include "clock.h"
 
 #define PAGE              500
 #define STATE_PAGE        200
@@ -190,10 +191,14 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
     ob->cfg = cfg;
     ob->rewind_to = -1;
     pthread_mutex_init(&ob->mu, NULL);
-    pthread_cond_init(&ob->cv, NULL);
+    pr_cond_init_mono(&ob->cv);
     for (int t = PR_TOPIC_STATE; t <= PR_TOPIC_DRIFT; t++) {
         char labels[64];
-        pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t], sizeof ob->topics[t]);
+        if (pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t], sizeof ob->topics[t]) !=
+            PR_OK) {
+            rc = pr_err(PR_EINVAL, err, errlen, "topic prefix too long");
+            goto fail;
+        }
         snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
         ob->c_published[t] = pr_metrics_counter(metrics, "phonereport_sink_published_total",
                                                 "Output records confirmed by Kafka", labels);
@@ -217,10 +222,8 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
     }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
     rd_kafka_conf_set_opaque(conf, ob);
-    if (!(ob->rk = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, err, errlen))) {
-        rc = PR_EFATAL;
+    if ((rc = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &ob->rk, err, errlen)) != PR_OK)
         goto fail;
-    }
     *out = ob;
     return PR_OK;
 fail:
@@ -463,20 +466,13 @@ static void checkpoint(sink_outbox *ob)
     sink_store_checkpoint(ob->st);
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *publisher(void *arg)
 {
     sink_outbox *ob = arg;
     long long drain_deadline = 0;
     for (;;) {
         if (atomic_load(&ob->stop) && !drain_deadline)
-            drain_deadline = mono_ms() + DRAIN_MS;
+            drain_deadline = pr_mono_ms() + DRAIN_MS;
         /* New partitions: their rows left by the previous owner have any id, so read again
          * from the start (rows already sent repeat byte for byte at most). */
         if (ob->owned &&
@@ -507,21 +503,15 @@ static void *publisher(void *arg)
             /* a shared store's outbox holds other sinks' rows: ours are sent when nothing is */
             if ((ob->in_flight + ob->states_in_flight == 0 && n == 0 &&
                  (ob->owned || outbox_empty(ob))) ||
-                mono_ms() > drain_deadline)
+                pr_mono_ms() > drain_deadline)
                 break;
             continue;
         }
         if (n == 0 && ob->in_flight + ob->states_in_flight == 0) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 200 * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            long long until = pr_mono_ms() + 200;
             pthread_mutex_lock(&ob->mu);
             while (!ob->wake && !atomic_load(&ob->stop))
-                if (pthread_cond_timedwait(&ob->cv, &ob->mu, &until) != 0)
+                if (pr_cond_wait_ms(&ob->cv, &ob->mu, until - pr_mono_ms()) != 0)
                     break;
             ob->wake = false;
             pthread_mutex_unlock(&ob->mu);

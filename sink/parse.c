@@ -1,6 +1,6 @@
 /*
- * parse.c - parses and prepares (sink_event_parse + sink_event_prepare) the records the
- * consumer polled, on helper threads, while the consumer thread applies the ones before them.
+ * parse.c - loads (sink_event_load: parse and prepare, fastpath.c) the records the consumer
+ * polled, on helper threads, while the consumer thread applies the ones before them.
  *
  * Why: JSON parsing and the digest of a full report cost about as much as applying it when the
  * report is unchanged; on a second core they overlap with the SQLite writer. The writer still
@@ -21,6 +21,7 @@
 enum { JOB_WAITING, JOB_TAKEN, JOB_DONE };
 
 struct sink_parse_pool {
+    char *data_dir; /* each helper's read-only store for the fast path */
     pthread_t *threads;
     int nthreads;
     pthread_mutex_t mu;
@@ -30,14 +31,10 @@ struct sink_parse_pool {
     bool stop;
 };
 
-static void parse_one(sink_parse_job *j)
+static void parse_one(sink_parse_job *j, sink_store *lookup)
 {
-    j->rc = sink_event_parse(j->payload, j->len, j->is_status, j->key, j->keylen, &j->ev, j->reason,
-                             sizeof j->reason, j->err, sizeof j->err);
-    if (j->rc == PR_OK && (j->rc = sink_event_prepare(&j->ev, j->err, sizeof j->err)) != PR_OK) {
-        snprintf(j->reason, sizeof j->reason, "internal");
-        sink_event_release(&j->ev);
-    }
+    j->rc = sink_event_load(lookup, j->payload, j->len, j->is_status, j->key, j->keylen, &j->ev,
+                            j->reason, sizeof j->reason, j->err, sizeof j->err);
 }
 
 /* The next job nobody took, or NULL. Called with mu held. */
@@ -55,6 +52,10 @@ static sink_parse_job *claim(sink_parse_pool *p)
 static void *helper(void *arg)
 {
     sink_parse_pool *p = arg;
+    sink_store *lookup = NULL;
+    char err[256];
+    if (p->data_dir && sink_store_open(p->data_dir, true, NULL, &lookup, err, sizeof err) != PR_OK)
+        lookup = NULL; /* no fast path: every record is parsed in full */
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         sink_parse_job *j = claim(p);
@@ -63,20 +64,25 @@ static void *helper(void *arg)
             continue;
         }
         pthread_mutex_unlock(&p->mu);
-        parse_one(j);
+        parse_one(j, lookup);
         pthread_mutex_lock(&p->mu);
         j->state = JOB_DONE;
         pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
+    sink_store_close(lookup);
     return NULL;
 }
 
-sink_parse_pool *sink_parse_pool_new(int nthreads)
+sink_parse_pool *sink_parse_pool_new(int nthreads, const char *data_dir)
 {
     sink_parse_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    if (data_dir && !(p->data_dir = strdup(data_dir))) {
+        free(p);
+        return NULL;
+    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -103,6 +109,7 @@ void sink_parse_pool_free(sink_parse_pool *p)
     for (int i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
     free(p->threads);
+    free(p->data_dir);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
@@ -122,13 +129,13 @@ void sink_parse_start(sink_parse_pool *p, sink_parse_job *jobs, size_t n)
     pthread_mutex_unlock(&p->mu);
 }
 
-void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j)
+void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j, sink_store *lookup)
 {
     pthread_mutex_lock(&p->mu);
     if (j->state == JOB_WAITING) { /* nobody started it: do it here rather than wait */
         j->state = JOB_TAKEN;
         pthread_mutex_unlock(&p->mu);
-        parse_one(j);
+        parse_one(j, lookup);
         pthread_mutex_lock(&p->mu);
         j->state = JOB_DONE;
     }
@@ -137,10 +144,10 @@ void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j)
     pthread_mutex_unlock(&p->mu);
 }
 
-void sink_parse_finish(sink_parse_pool *p)
+void sink_parse_finish(sink_parse_pool *p, sink_store *lookup)
 {
     for (size_t i = 0; i < p->njobs; i++)
-        sink_parse_wait(p, &p->jobs[i]);
+        sink_parse_wait(p, &p->jobs[i], lookup);
     pthread_mutex_lock(&p->mu);
     p->jobs = NULL;
     p->njobs = p->next = 0;

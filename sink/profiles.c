@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "sink_internal.h"
+#include "file.h"
 
 #define DEFAULT_NAME "default.xml"
 
@@ -129,28 +130,18 @@ static profile_file *find_file(const sink_profiles *p, const char *mac)
 /* Reads and parses one file into f->fp; keeps the old contents when it fails. */
 static void load_file(profile_file *f)
 {
-    size_t len = 0, cap = 0;
+    size_t len = 0;
     char *buf = NULL, errbuf[256];
     pr_xml_error why = PR_XML_OK;
     pr_flat_profile fp;
-    FILE *in = fopen(f->path, "rb");
     memset(&fp, 0, sizeof fp);
     f->current_ok = false;
-    if (!in) {
-        PR_LOG(PR_LOG_WARN, "sink", "profile unreadable", json_pack("{ss}", "file", f->path));
+    /* the parser's own size limit refuses a larger file with a message */
+    if (pr_file_read(f->path, pr_xml_limits_default.max_bytes + 1, &buf, &len, errbuf,
+                     sizeof errbuf) != PR_OK) {
+        PR_LOG(PR_LOG_WARN, "sink", "profile unreadable",
+               json_pack("{ss ss}", "file", f->path, "error", errbuf));
         return;
-    }
-    for (;;) {
-        if (len + 65536 > cap) {
-            char *n = realloc(buf, cap = (len + 65536) * 2);
-            if (!n)
-                goto out;
-            buf = n;
-        }
-        size_t r = fread(buf + len, 1, 65536, in);
-        len += r;
-        if (r == 0)
-            break;
     }
     if (pr_flatprofile_parse(buf, len, NULL, &fp, &why, errbuf, sizeof errbuf) != PR_OK) {
         PR_LOG(PR_LOG_WARN, "sink", "profile rejected, previous version kept",
@@ -165,7 +156,6 @@ static void load_file(profile_file *f)
     f->current_ok = true;
 out:
     free(buf);
-    fclose(in);
 }
 
 /* "<mac>.xml" with a MAC pr_mac_parse accepts, or default.xml (mac ""); -1 otherwise. */

@@ -308,56 +308,6 @@ out:
     return rc;
 }
 
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
-                            size_t errlen)
-{
-    sink_stmt *s = NULL;
-    json_t *list = json_array();
-    char last[PR_MAC_LEN + 1] = "";
-    int n = 0, r = SINK_DONE;
-    pr_status rc = prep(st, Q_DOC_PHONES, &s, err, errlen);
-    *out = NULL;
-    if (rc != PR_OK || !list)
-        goto out;
-    sink_bind_text(s, 1, f->after ? f->after : "");
-    sink_bind_int64(s, 2, f->complete);
-    sink_bind_text(s, 3, f->model);
-    sink_bind_int64(s, 4, f->drifted);
-    sink_bind_int64(s, 5, f->limit + 1);
-    while ((r = sink_step(s)) == SINK_ROW && n < f->limit) {
-        phone_doc p;
-        memset(&p, 0, sizeof p);
-        p.version = sink_col_int64(s, 1);
-        p.complete = (int)sink_col_int64(s, 2) != 0;
-        p.model = (char *)(uintptr_t)sink_col_text(s, 3);
-        p.firmware = (char *)(uintptr_t)sink_col_text(s, 4);
-        p.first_seen = (char *)(uintptr_t)sink_col_text(s, 5);
-        p.updated_at = (char *)(uintptr_t)sink_col_text(s, 6);
-        p.status_at = (char *)(uintptr_t)sink_col_text(s, 7);
-        p.report_id = (char *)(uintptr_t)sink_col_text(s, 8);
-        snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o = phone_summary(last, &p, sink_col_int64(s, 9), sink_col_int64(s, 10));
-        if (!o || json_array_append_new(list, o) != 0) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-        n++;
-    }
-    if (r != SINK_ROW && r != SINK_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
-        goto out;
-    }
-    *out = json_pack("{so so}", "phones", list, "next",
-                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null());
-    list = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-out:
-    json_decref(list);
-    sink_stmt_free(s);
-    return rc;
-}
-
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen)
 {

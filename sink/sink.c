@@ -2,12 +2,14 @@
  * sink.c - the sink role's lifecycle (sink.h): opens the store, the profiles, the publisher,
  * the consumer and the query API, and starts and stops their threads in order.
  *
- * DESIGN: three threads besides the caller's: the consumer (loop.c, the only writer of state),
- * the publisher (outbox.c) and MHD's polling thread (api.c). Each has its own store
- * connection (SQLite or PostgreSQL). Stop order: the API first (no new queries), then the consumer
- * (commits its open batch and leaves the group), then the publisher (publishes what the last batch
- * wrote, within a deadline; anything left stays in the outbox for the next start). Without brokers
- * (common->brokers NULL) the sink serves the API over the existing store only.
+ * DESIGN: threads besides the caller's: the consumer (loop.c, the only writer of state) and
+ * its parse helpers (parse.c, --sink-parse-threads), the publisher (outbox.c, which also
+ * checkpoints the writer's SQLite WAL) and MHD's polling thread (api.c). Each has its own store
+ * connection (SQLite or PostgreSQL). Stop order: the API first (no new queries), then the
+ * consumer (commits its open batch and leaves the group), then the publisher (publishes what
+ * the last batch wrote, within a deadline; anything left stays in the outbox for the next
+ * start). Without brokers (common->brokers NULL) the sink serves the API over the existing
+ * store only.
  */
 #include <stdatomic.h>
 #include <stdio.h>

@@ -2,19 +2,24 @@
  * sink_internal.h - the sink's modules and how they meet. Not for other roles.
  *
  * DESIGN (threads and data flow):
- *   loop.c    one consumer thread: polls phonereport.config/.status, validates each record
- *             (event.c), applies it (apply.c) inside an open store transaction together with
- *             the partition's next offset, and commits when the batch bound (count or time)
- *             is reached. On a PostgreSQL store shared by several sinks it claims each
- *             partition it is assigned and fences every transaction against a newer claim. It also
- * polls the profile directory (profiles.c) and recomputes drift (drift.c) when a profile changed.
- * It is the only writer of state. outbox.c  one publisher thread: reads outbox rows written by
- * apply/drift in the same transaction as the state, produces them (idempotent producer, key = MAC)
- * and deletes each row once its delivery report confirms it. api.c     libmicrohttpd's polling
- * thread answers queries from its own read-only store connection (query.c builds the JSON
- * documents). store.c   the store behind one statement layer: SQLite (embedded default) or
- * PostgreSQL (store_pg.c), chosen by --sink-store. Every thread owns its own connection (SQLite
- * WAL: readers never block the writer).
+ *   loop.c    one consumer thread: polls phonereport.config/.status up to 32 records at a
+ *             time, has them loaded (parse.c: helper threads run fastpath.c/event.c, each with
+ *             its own read-only connection) and applies each in order (apply.c) inside an open
+ *             store transaction together with the partition's next offset, and commits when
+ *             the batch bound (count or time) is reached. On a PostgreSQL store shared by
+ *             several sinks it claims each partition it is assigned and fences every
+ *             transaction against a newer claim. It also polls the profile directory
+ *             (profiles.c) and recomputes drift (drift.c) when a profile changed. It is the
+ *             only writer of state (of its partitions' phones).
+ *   outbox.c  one publisher thread: reads outbox rows written by apply/drift in the same
+ *             transaction as the state, produces them (idempotent producer, key = MAC) and
+ *             deletes each row once its delivery report confirms it; it also runs the WAL
+ *             checkpoints of the writer's connection (PASSIVE; SQLite).
+ *   api.c     libmicrohttpd's polling thread answers queries from its own read-only store
+ *             connection (query.c builds the JSON documents).
+ *   store.c   the store behind one statement layer: SQLite (the embedded default) or
+ *             PostgreSQL (store_pg.c), chosen by --sink-store.
+ * Every thread owns its own connection (SQLite WAL: readers never block the writer).
  *
  * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
  * comment says "steals".
@@ -36,6 +41,8 @@
 #include "metrics.h"
 #include "sink.h"
 #include "status.h"
+
+typedef struct sink_store sink_store; /* store.c */
 
 /* ---- config.c ---------------------------------------------------------------------- */
 
@@ -78,12 +85,19 @@ typedef struct sink_event {
     json_t *params;          /* borrowed; config only: object of strings */
     json_t *access;          /* borrowed; config only: object of strings, may be NULL */
     json_t *status;          /* borrowed; status only: object */
-    /* Filled by sink_event_prepare (config only; any thread, before the apply). */
+    /* Filled by sink_event_prepare / sink_event_load (any thread, before the apply). */
     bool prepared;
-    unsigned char digest[32]; /* full: SHA-256 of the canonical (name, value, access) set */
-    long long weight;         /* the carried parameters' bytes in a state record */
-    char *status_text;        /* status: the status object as compact JSON (owned) */
+    bool has_digest; /* full: digest holds sink_event_digest of the record */
+    unsigned char digest[32];
+    long long weight;  /* the carried parameters' bytes in a state record */
+    char *status_text; /* status: the status object as compact JSON (owned) */
     int32_t partition; /* the record's partition (set by the consumer; kept with the phone) */
+    /* sink_event_load's fast path: a full report whose digest was the phone's; only the
+     * envelope is parsed (params and access are NULL). raw (borrowed, alive until the apply)
+     * is parsed in full if the writer finds the phone changed meanwhile. */
+    bool lazy;
+    const char *raw;
+    size_t rawlen;
 } sink_event;
 
 /*
@@ -98,10 +112,21 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
-/* apply.c: what the writer needs from a config event that the event alone decides (the
- * parameter set's digest, its weight in a state record), computed off the writer thread.
- * sink_apply computes it when the caller has not. PR_EFATAL only when out of memory. */
-pr_status sink_event_prepare(sink_event *ev, char *err, size_t errlen);
+/* apply.c: what the writer needs from an event that the event alone decides (a full report's
+ * digest, the parameters' weight in a state record, a status body as text), computed off
+ * the writer thread from the parsed event and its record value buf. sink_apply takes
+ * prepared events only. PR_EFATAL only when out of memory. */
+pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen);
+
+/* fastpath.c: the SHA-256 of the exact bytes of a record's params and access members; false
+ * when the record's top-level members cannot be told by a plain scan (then no digest). */
+bool sink_event_digest(const char *buf, size_t len, unsigned char digest[32]);
+/* sink_event_parse + sink_event_prepare, except that a full report whose digest equals the
+ * one `lookup` (a connection the calling thread owns; NULL = never) holds for the phone is
+ * parsed without its parameters (ev->lazy, see fastpath.c). */
+pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool status_topic,
+                          const char *key, size_t keylen, sink_event *ev, char *reason,
+                          size_t reasonlen, char *err, size_t errlen);
 /* One parameter's bytes in a state record (JSON-escaped name and value, the access entry). */
 long long sink_param_weight(const char *name, const char *value, const char *access);
 /* What a state record holds besides its parameters, at most (envelope, MAC, timestamps). */
@@ -122,15 +147,16 @@ typedef struct sink_parse_job {
 } sink_parse_job;
 
 typedef struct sink_parse_pool sink_parse_pool;
-/* nthreads helpers (0: every job is parsed by the thread that waits for it). */
-sink_parse_pool *sink_parse_pool_new(int nthreads);
+/* nthreads helpers (0: every job is parsed by the thread that waits for it); each opens its
+ * own read-only store on data_dir (NULL: none) for sink_event_load's fast path. */
+sink_parse_pool *sink_parse_pool_new(int nthreads, const char *data_dir);
 void sink_parse_pool_free(sink_parse_pool *p); /* NULL is a no-op */
 /* Hands jobs[0..n) to the helpers; the array must stay until sink_parse_finish. */
 void sink_parse_start(sink_parse_pool *p, sink_parse_job *jobs, size_t n);
-/* Returns once job j is parsed (parsing it here when no helper has started it). */
-void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j);
+/* Returns once job j is parsed (parsing it here, with lookup, when no helper started it). */
+void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j, sink_store *lookup);
 /* Waits for every job of the round, which then ends. */
-void sink_parse_finish(sink_parse_pool *p);
+void sink_parse_finish(sink_parse_pool *p, sink_store *lookup);
 
 /* ---- store.c: the SQLite store ------------------------------------------------------- */
 
@@ -168,13 +194,13 @@ typedef enum sink_sql {
     Q_OUTBOX_STATE_DELETE,
     Q_OUTBOX_GET,
     Q_OUTBOX_COUNT,
+    Q_PHONE_DIGEST,
     Q_DOC_PHONE_BY_MAC,
     Q_DOC_PHONE_BY_ID,
     Q_DOC_PHONE_PARAMS,
     Q_DOC_PHONE_DRIFT,
     Q_DOC_STATUS,
     Q_DOC_CHANGES,
-    Q_DOC_PHONES,
     Q_DOC_DRIFT,
     Q_DOC_COUNT_PHONES,
     Q_DOC_COUNT_DRIFT,
@@ -226,6 +252,8 @@ sink_stmt *sink_store_prepare(sink_store *st, const char *sql);
 void sink_stmt_free(sink_stmt *s); /* NULL is a no-op; cached statements are only reset */
 /* Binds a C string (copied) or NULL as SQL NULL. */
 void sink_bind_text(sink_stmt *s, int i, const char *v);
+/* The same without the copy on SQLite: v must stay alive until the statement is reset. */
+void sink_bind_text_static(sink_stmt *s, int i, const char *v);
 void sink_bind_int64(sink_stmt *s, int i, int64_t v);
 void sink_bind_blob(sink_stmt *s, int i, const void *p, size_t n);
 void sink_bind_null(sink_stmt *s, int i);
@@ -262,6 +290,8 @@ bool sink_store_ping(sink_store *st);
 void sink_store_wal_report(sink_store *st, atomic_long *frames);
 /* A PASSIVE checkpoint (never waits for the writer or readers). */
 void sink_store_checkpoint(sink_store *st);
+/* The digest stored with a complete phone (PR_ENOTFOUND: none, or no such phone). */
+pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32]);
 /* One outbox row's key and value (copies, caller frees; both NULL when the row is gone). */
 pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value);
 /* Rows waiting in the outbox (records and state markers). */
@@ -434,15 +464,6 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
 pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int limit,
                              json_t **out, char *err, size_t errlen);
 
-typedef struct sink_phone_filter {
-    int drifted;       /* -1 any, 0 no, 1 yes */
-    int complete;      /* -1 any, 0 no, 1 yes */
-    const char *model; /* NULL any */
-    const char *after; /* MAC cursor, NULL from the start */
-    int limit;
-} sink_phone_filter;
-pr_status sink_query_phones(sink_store *st, const sink_phone_filter *f, json_t **out, char *err,
-                            size_t errlen);
 /* mac NULL = every phone; after = "mac/param" cursor or NULL. */
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen);

@@ -204,15 +204,6 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_DOC_CHANGES] = "SELECT c.id, r.version, n.name, c.old, c.new, r.at, r.report_id, r.via"
                       " FROM changes c JOIN names n ON n.id = c.param JOIN reports r"
                       " ON r.id = c.report WHERE c.phone = ?1 AND c.id > ?2 ORDER BY c.id LIMIT ?3",
-    [Q_DOC_PHONES] = "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
-                     " p.updated_at, p.status_at, p.report_id, p.nparams,"
-                     " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
-                     " FROM phones p WHERE p.mac > ?1"
-                     " AND (?2 < 0 OR p.complete = ?2)"
-                     " AND (?3 IS NULL OR p.model = ?3)"
-                     " AND (?4 < 0 OR (CASE WHEN EXISTS(SELECT 1 FROM drift WHERE phone = p.id)"
-                     "  THEN 1 ELSE 0 END) = ?4)"
-                     " ORDER BY p.mac LIMIT ?5",
     [Q_DOC_DRIFT] =
         "SELECT p.mac, d.param, d.intended, d.actual, d.since, d.version"
         " FROM drift d JOIN phones p ON p.id = d.phone"
@@ -223,6 +214,7 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PROFILE_FILES_GET] = "SELECT mac, mtime_ns, size FROM profile_files",
     [Q_PROFILE_FILES_CLEAR] = "DELETE FROM profile_files",
     [Q_PROFILE_FILES_PUT] = "INSERT INTO profile_files VALUES(?1, ?2, ?3)",
+    [Q_PHONE_DIGEST] = "SELECT digest FROM phones WHERE mac = ?1 AND complete <> 0",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
     /* Partition ownership: PostgreSQL only (pg_text). */
@@ -250,16 +242,6 @@ static const char *const pg_text[Q__COUNT] = {
         " FROM drift d JOIN phones p ON p.id = d.phone"
         " WHERE (?1::text IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
         " ORDER BY p.mac, d.param LIMIT ?4",
-    [Q_DOC_PHONES] =
-        "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
-        " p.updated_at, p.status_at, p.report_id, p.nparams,"
-        " (SELECT count(*) FROM drift WHERE phone = p.id) AS nd"
-        " FROM phones p WHERE p.mac > ?1"
-        " AND (?2::int < 0 OR p.complete = ?2)"
-        " AND (?3::text IS NULL OR p.model = ?3)"
-        " AND (?4::int < 0 OR (CASE WHEN EXISTS(SELECT 1 FROM drift WHERE phone = p.id)"
-        "  THEN 1 ELSE 0 END) = ?4)"
-        " ORDER BY p.mac LIMIT ?5",
     /* The new owner of a partition raises its epoch; the old owner's next commit sees it. */
     [Q_OWNER_CLAIM] = "INSERT INTO partition_owner(topic, partition, epoch, owner)"
                       " VALUES(?1, ?2, 1, ?3) ON CONFLICT(topic, partition) DO UPDATE"
@@ -434,6 +416,14 @@ void sink_bind_text(sink_stmt *s, int i, const char *v)
         sqlite3_bind_text(s->lite, i, v, -1, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(s->lite, i);
+}
+
+void sink_bind_text_static(sink_stmt *s, int i, const char *v)
+{
+    if (s->pg || !v)
+        sink_bind_text(s, i, v);
+    else
+        sqlite3_bind_text(s->lite, i, v, -1, SQLITE_STATIC);
 }
 
 void sink_bind_int64(sink_stmt *s, int i, int64_t v)
@@ -827,6 +817,26 @@ pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int6
         return PR_OK;
     }
     return pr_err(PR_EFATAL, err, errlen, "names: '%s' neither found nor inserted", name);
+}
+
+pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32])
+{
+    sink_stmt *s = sink_store_stmt(st, Q_PHONE_DIGEST);
+    pr_status rc = PR_ENOTFOUND;
+    size_t n = 0;
+    if (!s)
+        return PR_EFATAL;
+    sink_bind_text(s, 1, mac);
+    int r = sink_step(s);
+    const void *d = r == SINK_ROW ? sink_col_blob(s, 0, &n) : NULL;
+    if (d && n == 32) {
+        memcpy(digest, d, 32);
+        rc = PR_OK;
+    } else if (r == SINK_ERROR) {
+        rc = PR_EFATAL;
+    }
+    sink_reset(s);
+    return rc;
 }
 
 pr_status sink_store_outbox_get(sink_store *st, int64_t id, char **key, char **value)

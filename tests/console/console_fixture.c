@@ -41,8 +41,8 @@ static pr_status apply_doc(sink_store *st, sink_profiles *pf, json_t *ev, bool s
     if (!text)
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     const char *mac = json_string_value(json_object_get(ev, "mac"));
-    rc = sink_event_parse(text, strlen(text), status, mac, mac ? strlen(mac) : 0, &e, reason,
-                          sizeof reason, err, errlen);
+    rc = sink_event_load(NULL, text, strlen(text), status, mac, mac ? strlen(mac) : 0, &e, reason,
+                         sizeof reason, err, errlen);
     free(text);
     if (rc != PR_OK)
         return rc;

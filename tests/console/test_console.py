@@ -25,7 +25,7 @@ import tempfile
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -56,7 +56,7 @@ def fleet(samples):
         }
         if i % 2 == 0:
             p["status"] = {"Uptime": str(1000 * i), "Registration_State_1_": "Registered"}
-        if i == 0:  # one phone with a real 8832 profile (about 1,800 parameters)
+        if i == 0:  # one phone with the real 8832 sample profile (hundreds of parameters)
             p["params_file"] = os.path.join(samples, "cisco-8832-mpp-full-profile.xml")
         phones.append(p)
     return phones
@@ -181,7 +181,9 @@ def main():
                     raise
                 time.sleep(0.2)
         driver.set_window_size(1280, 800)
-        wait = WebDriverWait(driver, 20)
+        # The console re-renders a page as answers arrive: an element found a moment ago may be
+        # replaced before it is read, so a wait tries again instead of failing on it.
+        wait = WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,))
 
         def shot(name):
             driver.save_screenshot(os.path.join(args.out, name))

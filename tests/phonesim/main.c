@@ -26,6 +26,8 @@ static void usage(FILE *f)
 "           mismatch; exit 0 only with none\n"
 "  bad      sends reports the decoder must dead-letter and writes the reason each must get\n"
 "  keys     writes the decoder keystore for a fleet (same --phones/--seed/--encrypt as play)\n"
+"  sip      phones on one UDP port answer SIP NOTIFY (Event: report): 401 Digest challenge,\n"
+"           then 200 and an upload of the phone's full report (for `phonereport notify`)\n"
 "\n"
 "`phonereport-sim <command> --help` lists a command's options.\n"
 "\n"
@@ -108,7 +110,8 @@ int main(int argc, char **argv)
     } cmds[] = {{"play", sim_play_main},
                 {"verify", sim_verify_main},
                 {"bad", sim_bad_main},
-                {"keys", sim_keys_main}};
+                {"keys", sim_keys_main},
+                {"sip", sim_sip_main}};
     if (argc < 2) {
         usage(stderr);
         return SIM_EXIT_USAGE;

@@ -4,7 +4,8 @@
  * It plays a fleet of Cisco MPP phones against an ingest edge (`play`), checks what the sink
  * rebuilt against what the fleet was acknowledged for (`verify`), sends a catalogue of
  * invalid reports with the dead-letter reason each should produce (`bad`) and writes the
- * decoder's keystore for a fleet (`keys`).
+ * decoder's keystore for a fleet (`keys`), and answers `Event: report` SIP NOTIFYs with a
+ * Digest challenge and then an upload of the phone's full report (`sip`).
  *
  * DESIGN: everything a phone is (MAC, keys, method, profile variation) derives from the seed
  * and the phone's index, so `keys` and `play` with the same --seed/--phones/--encrypt agree
@@ -203,6 +204,7 @@ int sim_play_main(int argc, char **argv);
 int sim_verify_main(int argc, char **argv);
 int sim_bad_main(int argc, char **argv);
 int sim_keys_main(int argc, char **argv);
+int sim_sip_main(int argc, char **argv); /* sip.c: phones answering NOTIFY (Event: report) */
 
 /* Exit codes. */
 #define SIM_EXIT_OK    0

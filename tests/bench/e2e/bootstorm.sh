@@ -6,7 +6,7 @@
 # `phonereport decode` and `phonereport sink` as separate processes (a Release build). Round 1:
 # `phonereport-sim play` boots N phones as fast as the edge takes them (--rate 0), each sending
 # a full report of the real 8832 profile and a status report; the round ends when
-# `phonereport-sim verify` finds the sink's API exact and the sink has applied every record.
+# the sink has applied every record, and `phonereport-sim verify` then finds its API exact.
 # Round 2: the same fleet (same seed: same MACs, same configurations) boots again; the round
 # ends when the sink has applied all of those records too (verify is exact all along: nothing
 # changed). Then the sink and the decoder stop, and a fresh decoder (new group and
@@ -30,8 +30,9 @@
 # the benchmark on SQLite, then on PostgreSQL, and prints the two reports one after the other.
 #
 # Environment: PHONEREPORT_BIN, PHONEREPORT_SIM (default: a Release build in build-bench-e2e/,
-# built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_TIMEOUT_S
-# (per round, default 1800), PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation, the full JIT
+# built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_PLAY_S
+# (play's --duration-s, default max(10, PHONES/100): the phones boot in its first tenth, and
+# play stops sending at its end), BOOTSTORM_TIMEOUT_S (per round, default 1800), PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation, the full JIT
 # of a production broker), BOOTSTORM_KEEP=1 keeps the work directory and logs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,6 +66,7 @@ if [ "$store" = sqlite ] && [ "$nsinks" != 1 ]; then
 fi
 workers=${BOOTSTORM_WORKERS:-32}
 timeout_s=${BOOTSTORM_TIMEOUT_S:-1800}
+play_s=${BOOTSTORM_PLAY_S:-$((phones / 100 > 10 ? phones / 100 : 10))}
 export PR_KAFKA_JVM_OPTS=${PR_KAFKA_JVM_OPTS:--XX:+TieredCompilation}
 
 for tool in curl python3 kcat; do
@@ -91,6 +93,7 @@ PR_KAFKA_DIR=""
 pgdir=""
 cleanup() {
     local rc=$? name p i
+    set +e # every step below runs, whatever the one before it returned
     [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
     for name in "${!pids[@]}"; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
     for name in "${!pids[@]}"; do
@@ -100,8 +103,8 @@ cleanup() {
         wait "$p" 2>/dev/null || true
     done
     [ -n "$sampler_pid" ] && wait "$sampler_pid" 2>/dev/null
-    [ -n "$PR_KAFKA_DIR" ] && "$repo/tests/kafka/broker.sh" stop "$PR_KAFKA_DIR" || true
-    [ -n "$pgdir" ] && "$repo/tests/pg/pg.sh" stop "$pgdir" || true
+    [ -n "$PR_KAFKA_DIR" ] && "$repo/tests/kafka/broker.sh" stop "$PR_KAFKA_DIR"
+    [ -n "$pgdir" ] && "$repo/tests/pg/pg.sh" stop "$pgdir"
     if [ "$rc" -ne 0 ]; then
         echo "bootstorm: FAILED (exit $rc); log tails:" >&2
         for f in "$work"/*.log; do
@@ -221,37 +224,84 @@ at_rest() { # the outbox is empty and the sink applied `want` records
     applied_ge "$1" && [ "$(metric "$api_port" phonereport_sink_outbox_pending)" = 0 ]
 }
 
-# round N: plays the fleet, waits until the sink is exact and applied every record; prints
-# "accepted_per_s phones_per_s" into $work/roundN.
+ingest_ok() { metric "$ingest_port" phonereport_ingest_requests_total 'status="200"'; }
+
+# bg NAME CMD...: runs CMD as a child the traps can interrupt (bash runs a trap only once a
+# foreground command returns), waits for it; returns its status.
+bg() {
+    local name=$1 st=0
+    shift
+    "$@" &
+    pids[$name]=$!
+    wait "${pids[$name]}" || st=$?
+    unset "pids[$name]"
+    return "$st"
+}
+
+# play SEED PHONES TAG: one boot of the fleet (a full report and a status report a phone).
+play() {
+    "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$2" --seed "$1" \
+        --duration-s "$play_s" --rate 0 --deltas 0 --status-every-s 0 --method mixed \
+        --encrypt none --workers "$workers" --quiet --expect-out "$work/expect-$3.json" \
+        --stats-out "$work/play-$3.json" >"$work/play-$3.log" 2>&1
+}
+
+# round N: plays the fleet, waits until the sink applied every record and checks that the
+# state is then exact (verify); writes
+# "uploads_per_s phones_per_s seconds" into $work/roundN.
 round() {
-    local n=$1 want=$((2 * phones * $1)) t0 t1 t2 accepted
+    local n=$1 t0 t1="" t2="" ok0 base st=0
+    ok0=$(ingest_ok)
+    base=$(applied)
     echo "$n" >"$work/round"
     say "round $n: playing $phones phones (full + status each, --rate 0)"
     t0=$(now)
-    "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
-        --duration-s 1 --rate 0 --deltas 0 --status-every-s 0 --method mixed --encrypt none \
-        --workers "$workers" --quiet --expect-out "$work/expect.json" \
-        --stats-out "$work/play$n.json" >"$work/play$n.log" 2>&1 ||
-        die "round $n: some uploads were not acknowledged (play$n.log)"
-    t1=$(now)
-    accepted=$(python3 -c "import json,sys; s=json.load(open('$work/play$n.json'));
-print(s['ok_full'] + s['ok_delta'] + s['ok_status'])")
-    "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect.json" \
-        --timeout-s "$timeout_s" >"$work/verify$n.log" 2>&1 ||
-        die "round $n: verify found mismatches (verify$n.log)"
-    wait_until "$timeout_s" "round $n: the sink to apply $want records" applied_ge "$want"
-    t2=$(now)
-    python3 -c "print(f'{$accepted / ($t1 - $t0):.0f} {$phones / ($t2 - $t0):.1f} {$t2 - $t0:.1f}')" \
+    play "$seed" "$phones" "$n" &
+    pids[play]=$!
+    # The edge's rate: until it answered 200 to every upload; the end to end rate: until the
+    # sink applied every record (verify then checks that state; play may outlive both).
+    while kill -0 "${pids[play]}" 2>/dev/null; do
+        [ -z "$t1" ] && [ "$(ingest_ok)" -ge $((ok0 + 2 * phones)) ] && t1=$(now)
+        [ -z "$t2" ] && applied_ge $((base + 2 * phones)) && t2=$(now)
+        sleep 0.1
+    done
+    wait "${pids[play]}" || st=$?
+    unset "pids[play]"
+    [ "$st" = 0 ] || die "round $n: some uploads were not acknowledged (play-$n.log)"
+    [ -n "$t1" ] || t1=$(now)
+    [ "$(ingest_ok)" -ge $((ok0 + 2 * phones)) ] ||
+        die "round $n: play sent fewer than $((2 * phones)) reports before its end; raise BOOTSTORM_PLAY_S"
+    while [ -z "$t2" ]; do
+        check_alive
+        applied_ge $((base + 2 * phones)) && t2=$(now)
+        [ $(python3 -c "print(int($(now) - $t0))") -lt "$timeout_s" ] ||
+            die "round $n: the sink did not apply $((2 * phones)) records in ${timeout_s}s"
+        sleep 0.1
+    done
+    bg verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-$n.json" \
+        --timeout-s 60 >"$work/verify$n.log" 2>&1 ||
+        die "round $n: the state is not exact once every record is applied (verify$n.log)"
+    python3 -c "print(f'{2 * $phones / ($t1 - $t0):.0f} {$phones / ($t2 - $t0):.1f} {$t2 - $t0:.1f}')" \
         >"$work/round$n"
     say "round $n: exact after $(cut -d' ' -f3 "$work/round$n")s; waiting for the outbox"
-    wait_until "$timeout_s" "round $n: the outbox to drain" at_rest "$want"
+    wait_until "$timeout_s" "round $n: the outbox to drain" at_rest $((base + 2 * phones))
     sleep 1
     echo "rest$n" >"$work/round"
     sleep 1.2
 }
 
+# A few phones of another fleet first, so that every client has its producer id, transaction
+# coordinator and partitions before the storm (not part of the figures).
+say "warm-up: 5 phones of another fleet"
+play $((seed + 1)) 5 warmup || die "warm-up: uploads not acknowledged (play-warmup.log)"
+bg verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-warmup.json" \
+    --timeout-s 300 >"$work/verify-warmup.log" 2>&1 || die "warm-up: verify failed"
+wait_until 300 "the warm-up to be applied" applied_ge 10
+
 round 1
 round 2
+unchanged=$(sinks_metric phonereport_sink_unchanged_reports_total)
+unparsed=$(sinks_metric phonereport_sink_unchanged_unparsed_total)
 kill "$sampler_pid" 2>/dev/null
 wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
@@ -262,7 +312,7 @@ for name in $(for i in $(seq 1 "$nsinks"); do echo "sink$i"; done) decoder; do
     wait "${pids[$name]}" 2>/dev/null || true
     unset "pids[$name]"
 done
-say "decoder alone over the $((4 * phones)) raw records"
+say "decoder alone over the $((4 * phones + 10)) raw records"
 "$bin" decode "${common[@]}" --decoder-group "${prefix}decoder-alone" \
     --decoder-transactional-id "${prefix}decoder-alone-1" --metrics-listen "127.0.0.1:$dec_port" \
     >"$work/decoder-alone.log" 2>&1 &
@@ -272,16 +322,18 @@ decoded_ge() { [ "$(decoded)" -ge "$1" ]; }
 wait_until 120 "the decoder to start" decoded_ge 1
 d0=$(now)
 n0=$(decoded)
-wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones))
+wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
 d1=$(now)
 
-python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$store" "$nsinks" <<'PY'
+python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" "$store" "$nsinks" <<'PY'
 import sys
 work, phones = sys.argv[1], int(sys.argv[2])
-store, nsinks = sys.argv[6], sys.argv[7]
+store, nsinks = sys.argv[8], sys.argv[9]
 d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+unchanged, unparsed = int(sys.argv[6]), int(sys.argv[7])
+total = 4 * phones + 10  # both rounds and the warm-up
 r = {n: open(f"{work}/round{n}").read().split() for n in (1, 2)}
-dec = (4 * phones - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
+dec = (total - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
 peak, rest = {}, {}
 for line in open(f"{work}/sizes"):
     tag, size = line.split()
@@ -302,4 +354,6 @@ for n in ("1", "2"):
         print(f"    store: peak {peak[n] / phones:.0f} bytes/phone, at rest {rest[n] / phones:.0f}"
               f" bytes/phone (peak/rest {peak[n] / max(rest[n], 1):.2f})")
 print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s")
+print(f"  sink: {unchanged} unchanged full reports, {unparsed} of them loaded without parsing"
+      f" their parameters")
 PY

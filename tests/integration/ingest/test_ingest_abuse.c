@@ -1,8 +1,8 @@
 /*
  * test_ingest_abuse.c - requests built to hurt the edge rather than to upload: a query with
- * more arguments than libmicrohttpd's per-connection pool holds, replayed Digest
- * credentials, connections that hold the in-flight budget without sending, smuggling-shaped
- * framing and ambiguous identities. Each case gets an answer, frees what it took, publishes
+ * more arguments (or header lines) than libmicrohttpd's per-connection pool holds, replayed
+ * Digest credentials, connections that announce bodies and do not send them, one address
+ * holding the in-flight budget, smuggling-shaped framing and ambiguous identities. Each case gets an answer, frees what it took, publishes
  * nothing it should not, and leaves the edge serving phones. Run under LeakSanitizer (the
  * test build), a request whose state is never freed fails the run at exit.
  */
@@ -17,6 +17,8 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -386,9 +388,92 @@ static void test_more_header_lines_than_the_pool_holds_get_an_answer(void **stat
     edge_stop(&e);
 }
 
+/* A connection from another loopback address (Linux routes all of 127/8 to lo). */
+static int dial_from(edge *e, const char *src)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    sa.sin_port = htons((unsigned short)e->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+/* True once the edge has dealt with everything sent to it from src: each client's bytes are
+ * out of its send queue (or the edge answered or closed it), and no connection from src has
+ * bytes waiting in the edge's receive queue. */
+static bool edge_read_all_from(edge *e, const int *fd, int n, const char *src)
+{
+    for (int i = 0; i < n; i++) {
+        int unsent = 0;
+        struct pollfd pfd = {fd[i], POLLIN, 0};
+        bool answered = poll(&pfd, 1, 0) > 0;
+        if (!answered && (ioctl(fd[i], SIOCOUTQ, &unsent) != 0 || unsent > 0))
+            return false;
+    }
+    char cmd[512];
+    char *out = NULL;
+    snprintf(cmd, sizeof cmd, "ss -Htn state established '( sport = :%u and dst %s )'", e->port,
+             src);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    bool idle = true;
+    for (char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (atoi(l) != 0) /* Recv-Q, the first column */
+            idle = false;
+    free(out);
+    return idle;
+}
+
+/* 16 connections from one address each send all but the last byte of a 64 KiB body, holding
+ * 1 MiB: the whole budget before the fix, so a phone from another address got 503. Now one
+ * address holds at most its share (an eighth of the budget) and the phone gets 200. */
+static void test_one_address_cannot_hold_the_whole_budget(void **state)
+{
+    (void)state;
+    edge e;
+    const char *args[] = {"--max-body-bytes=64k", "--max-inflight-bytes=1m", "--upload-timeout=60s",
+                          "--connection-timeout=60s", NULL};
+    edge_start(&e, ts_brokers(), "ishare", args);
+    int fd[16];
+    size_t len = 65536 - 1;
+    char *body = malloc(len);
+    assert_non_null(body);
+    memset(body, 'h', len);
+    const char *head =
+        "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n";
+    for (int i = 0; i < 16; i++) {
+        fd[i] = dial_from(&e, "127.0.0.2");
+        send_all(fd[i], head, strlen(head));
+        send_all(fd[i], body, len);
+    }
+    long long deadline = ts_now_ms() + 20000;
+    while (!edge_read_all_from(&e, fd, 16, "127.0.0.2") && ts_now_ms() < deadline)
+        usleep(20000); /* a short pause between polls; the condition ends the wait */
+    assert_true(edge_read_all_from(&e, fd, 16, "127.0.0.2"));
+
+    edge_resp r;
+    const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
+    char opts[8192];
+    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
+    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
+    if (r.status != 200)
+        fail_msg("a phone next to an address holding 1 MiB got %d '%s'", r.status, r.body);
+    for (int i = 0; i < 16; i++)
+        close(fd[i]);
+    free(body);
+    assert_int_equal(count_records(&e), 1);
+    edge_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_address_cannot_hold_the_whole_budget),
         cmocka_unit_test(test_more_header_lines_than_the_pool_holds_get_an_answer),
         cmocka_unit_test(test_conflicting_body_framing_gets_400),
         cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),

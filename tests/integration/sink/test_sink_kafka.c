@@ -974,6 +974,67 @@ static void test_state_record_the_topic_refuses_is_counted_once_not_retried(void
     free(prefix);
 }
 
+/* DESIGN section 3 on the real broker: a first report (full or delta) is a baseline and an
+ * identical full report is unchanged: neither puts a record on phonereport.changes. */
+static void test_baselines_and_identical_reports_publish_no_change(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkbase");
+    char *dir = ts_mkdtemp("sink-base");
+    char data[4200], topic[256];
+    producer pr;
+    snprintf(data, sizeof data, "%s/data", dir);
+    producer_open(&pr, prefix);
+    json_t *params = json_pack("{ss ss ss}", "A", "1", "B", "2", "C", "3");
+    char *r1 = full_report("00562b0b0001", "r1", "2026-11-24T10:00:00.000Z", params);
+    char *r2 = full_report("00562b0b0001", "r2", "2026-11-24T10:01:00.000Z", params);
+    json_t *delta = json_pack("{ss}", "B", "20");
+    json_t *ev = json_pack("{ss ss ss ss ss ss s{} sO s{} s{si si}}", "schema", PR_SCHEMA_CONFIG,
+                           "mac", "00562b0b0001", "kind", "delta", "report_id", "r3", "received_at",
+                           "2026-11-24T10:02:00.000Z", "encryption", "none", "source", "params",
+                           delta, "access", "raw", "partition", 0, "offset", 0);
+    char *r3 = json_dumps(ev, JSON_COMPACT);
+    json_object_set_new(ev, "mac", json_string("00562b0b0002"));
+    char *y1 = json_dumps(ev, JSON_COMPACT); /* another phone's first report: a delta */
+    produce(&pr, pr.topic_config, "00562b0b0001", r1);
+    produce(&pr, pr.topic_config, "00562b0b0001", r2);
+    produce(&pr, pr.topic_config, "00562b0b0001", r3);
+    produce(&pr, pr.topic_config, "00562b0b0002", y1);
+    producer_close(&pr);
+
+    inproc ip;
+    inproc_start(&ip, prefix, data, NULL, "sink-base");
+    unsigned port = sink_api_port(ip.snk);
+    long long deadline = ts_now_ms() + DEADLINE_MS;
+    while (committed_records(data) < 4 && ts_now_ms() < deadline)
+        usleep(20 * 1000);
+    wait_applied(data, committed_records(data)); /* and the outbox drained */
+    assert_int_equal(metric_value(port, "\nphonereport_sink_unchanged_reports_total "), 1);
+    assert_int_equal(metric_value(port, "\nphonereport_sink_changes_total "), 1);
+    inproc_stop(&ip);
+
+    pr_topic_name(prefix, PR_TOPIC_CHANGES, topic, sizeof topic);
+    json_t *changes = read_topic(topic, 2); /* waits for a second one that must not come */
+    assert_int_equal(json_array_size(changes), 1);
+    json_t *c = json_loads(json_string_value(json_object_get(json_array_get(changes, 0), "value")),
+                           0, NULL);
+    assert_string_equal(json_string_value(json_object_get(c, "param")), "B");
+    assert_string_equal(json_string_value(json_object_get(c, "old")), "2");
+    assert_int_equal(json_integer_value(json_object_get(c, "version")), 3);
+    json_decref(c);
+    json_decref(changes);
+    json_decref(params);
+    json_decref(delta);
+    json_decref(ev);
+    free(r1);
+    free(r2);
+    free(r3);
+    free(y1);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 int main(void)
 {
     ts_brokers();
@@ -983,6 +1044,7 @@ int main(void)
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
         cmocka_unit_test(test_state_record_the_topic_refuses_is_counted_once_not_retried),
+        cmocka_unit_test(test_baselines_and_identical_reports_publish_no_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

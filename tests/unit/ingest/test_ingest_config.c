@@ -99,19 +99,21 @@ static void test_every_bad_setting_is_reported_at_once(void **state)
                     "--upload-prefixes=r/",
                     "--max-body-bytes=8m",
                     "--max-inflight-bytes=1m",
+                    "--max-inflight-bytes-per-ip=2m",
                     NULL};
-    assert_int_equal(load(&l, 10, argv), PR_CFG_OK);
+    assert_int_equal(load(&l, 11, argv), PR_CFG_OK);
     char buf[4096] = "";
     pr_status st;
     int lines = check(&l, buf, sizeof buf, &st);
     assert_int_equal(st, PR_EINVAL);
-    const char *needles[] = {"listen",          "identity-order",       "allow-macs",
-                             "auth-scheme",     "tls-cert and tls-key", "tls-client-ca",
-                             "upload-prefixes", "max-inflight-bytes"};
+    const char *needles[] = {
+        "listen",          "identity-order",       "allow-macs",
+        "auth-scheme",     "tls-cert and tls-key", "tls-client-ca",
+        "upload-prefixes", "max-inflight-bytes",   "max-inflight-bytes-per-ip"};
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         if (!strstr(buf, needles[i]))
             fail_msg("'%s' not reported in:\n%s", needles[i], buf);
-    assert_true(lines >= 8);
+    assert_true(lines >= 9);
     unload(&l);
 }
 

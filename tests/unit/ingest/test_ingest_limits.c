@@ -66,6 +66,34 @@ static void test_retry_after_rounds_up_to_whole_seconds(void **state)
     assert_int_equal(ingest_limits_retry_after_s(0), 1);
 }
 
+static void test_each_address_holds_at_most_its_share(void **state)
+{
+    (void)state;
+    ingest_shares *s = NULL;
+    char err[64];
+    assert_int_equal(ingest_shares_new(100, &s, err, sizeof err), PR_OK);
+    assert_true(ingest_shares_take(s, "10.0.0.1", 60));
+    assert_false(ingest_shares_take(s, "10.0.0.1", 41));
+    assert_true(ingest_shares_take(s, "10.0.0.2", 100)); /* another address, its own share */
+    assert_true(ingest_shares_take(s, "10.0.0.1", 40));
+    assert_int_equal(ingest_shares_held(s, "10.0.0.1"), 100);
+    ingest_shares_give(s, "10.0.0.1", 100);
+    assert_int_equal(ingest_shares_held(s, "10.0.0.1"), 0);
+    assert_true(ingest_shares_take(s, "10.0.0.1", 100));
+    ingest_shares_free(s); /* frees what is still held */
+}
+
+static void test_default_share_is_an_eighth_but_at_least_one_body(void **state)
+{
+    (void)state;
+    ingest_cfg c = {.max_body_bytes = 4 << 20, .max_inflight_bytes = 256 << 20};
+    assert_int_equal(ingest_limits_ip_share(&c), 32 << 20);
+    c.max_inflight_bytes = 8 << 20;
+    assert_int_equal(ingest_limits_ip_share(&c), 4 << 20);
+    c.max_inflight_bytes_per_ip = 6 << 20;
+    assert_int_equal(ingest_limits_ip_share(&c), 6 << 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -75,6 +103,8 @@ int main(void)
         cmocka_unit_test(test_absent_content_length_means_chunked),
         cmocka_unit_test(test_budget_refuses_what_would_pass_the_maximum),
         cmocka_unit_test(test_retry_after_rounds_up_to_whole_seconds),
+        cmocka_unit_test(test_each_address_holds_at_most_its_share),
+        cmocka_unit_test(test_default_share_is_an_eighth_but_at_least_one_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,8 +64,8 @@ static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *
     sink_event ev;
     sink_apply_result res;
     char reason[64] = "", err[256] = "", key[PR_MAC_LEN + 1];
-    pr_status rc = sink_event_parse(text, strlen(text), status_topic, ev_key(text, key), PR_MAC_LEN,
-                                    &ev, reason, sizeof reason, err, sizeof err);
+    pr_status rc = sink_event_load(NULL, text, strlen(text), status_topic, ev_key(text, key),
+                                   PR_MAC_LEN, &ev, reason, sizeof reason, err, sizeof err);
     if (rc != PR_OK)
         fail_msg("event rejected: %s %s", reason, err);
     assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);

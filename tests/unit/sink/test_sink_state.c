@@ -248,9 +248,9 @@ static void test_report_of_unknown_kind_is_applied_as_a_delta(void **state)
     char *t = ev_config(MAC, "bogus", "r", "2026-11-24T17:00:00.000Z", "{}", NULL);
     sink_event ev;
     char reason[64], err[256];
-    assert_int_equal(
-        sink_event_parse(t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason, err, sizeof err),
-        PR_EINVAL);
+    assert_int_equal(sink_event_load(NULL, t, strlen(t), false, NULL, 0, &ev, reason, sizeof reason,
+                                     err, sizeof err),
+                     PR_EINVAL);
     assert_string_equal(reason, "kind");
     free(t);
 }
@@ -267,8 +267,8 @@ static void test_change_history_is_pruned_by_whole_reports(void **state)
         snprintf(params, sizeof params, "{\"A\":\"a%d\",\"B\":\"b%d\"}", v, v);
         snprintf(at, sizeof at, "2026-11-24T17:%02d:00.000Z", v % 60);
         char *t = ev_config(MAC, "delta", "r", at, params, NULL);
-        assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
-                                          sizeof reason, err, sizeof err),
+        assert_int_equal(sink_event_load(NULL, t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                         sizeof reason, err, sizeof err),
                          PR_OK);
         assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
         assert_int_equal(sink_apply(f->st, f->pf, &opts, &ev, &res, err, sizeof err), PR_OK);
@@ -339,7 +339,7 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     char err[256], reason[64];
     write_profile(f, "default.xml", "<flat-profile><P7>other</P7></flat-profile>");
     rescan(f);
-    /* 200 parameters, then the same set in reverse order (the digest is of the set). */
+    /* 200 parameters, and the same set in reverse order (the digest is of the bytes). */
     json_t *p = json_object(), *a = json_object(), *rp = json_object(), *ra = json_object();
     for (int i = 0; i < 200; i++) {
         char n[16], v[16];
@@ -361,9 +361,21 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     long long drift_records = q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6");
 
+    /* The same bytes again, loaded as the consumer's parse thread does (fast path: the digest
+     * is read from the store, the parameters are not parsed). */
+    sink_event ev;
     long long before = rows_written(f);
-    char *t = ev_config(MAC, "full", "r2", "2026-11-24T17:05:00.000Z", rps, ras);
-    sink_apply_result res = apply_text(f->st, f->pf, t, false);
+    char *t = ev_config(MAC, "full", "r2", "2026-11-24T17:05:00.000Z", ps, as);
+    assert_int_equal(sink_event_load(f->st, t, strlen(t), false, MAC, 12, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_true(ev.lazy);
+    assert_null(ev.params);
+    sink_apply_result res;
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
     free(t);
     assert_true(res.unchanged);
     assert_false(res.published);
@@ -381,32 +393,45 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     assert_string_equal(json_string_value(json_object_get(doc, "report_id")), "r2");
     json_decref(doc);
 
+    /* The same set in another order: other bytes, so compared row by row; nothing changes,
+     * nothing is published, and the new digest is kept. */
+    t = ev_config(MAC, "full", "r3", "2026-11-24T17:05:30.000Z", rps, ras);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_false(res.unchanged);
+    assert_false(res.published);
+    assert_int_equal(res.upserts, 0);
+    assert_int_equal(res.changes, 0);
+    t = ev_config(MAC, "full", "r3b", "2026-11-24T17:05:40.000Z", rps, ras);
+    res = apply_text(f->st, f->pf, t, false);
+    free(t);
+    assert_true(res.unchanged);
+
     /* One access attribute differs: not identical, compared row by row, no value change. */
     json_object_set_new(ra, "P3", json_string("ro"));
     free(ras);
     ras = json_dumps(ra, JSON_COMPACT);
-    before = rows_written(f);
-    t = ev_config(MAC, "full", "r3", "2026-11-24T17:06:00.000Z", rps, ras);
+    t = ev_config(MAC, "full", "r4", "2026-11-24T17:06:00.000Z", rps, ras);
     res = apply_text(f->st, f->pf, t, false);
     free(t);
     assert_false(res.unchanged);
     assert_true(res.published);
     assert_int_equal(res.upserts, 1);
     assert_int_equal(res.changes, 0);
-    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 3);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 5);
 
     /* Identical again, but the phone now runs other firmware: the state record changes, so it
      * is published again (still one row written besides the marker). */
-    sink_event ev;
-    t = ev_config(MAC, "full", "r4", "2026-11-24T17:07:00.000Z", rps, ras);
+    t = ev_config(MAC, "full", "r5", "2026-11-24T17:07:00.000Z", rps, ras);
     json_t *o = json_loads(t, 0, NULL);
     free(t);
     json_object_set_new(json_object_get(o, "source"), "firmware", json_string("12.1.1"));
     t = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    assert_int_equal(sink_event_parse(t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
-                                      sizeof reason, err, sizeof err),
+    assert_int_equal(sink_event_load(f->st, t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
                      PR_OK);
+    assert_true(ev.lazy);
     before = rows_written(f);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
@@ -416,19 +441,28 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     assert_true(res.unchanged);
     assert_true(res.published);
     assert_int_equal(rows_written(f) - before, 2);
-    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 4);
+    assert_int_equal(q_int(f->st, "SELECT version FROM outbox_state"), 6);
 
-    /* A delta that changes a row: the next identical full report compares its rows once. */
+    /* Loaded while identical, but a delta changed a row before it was applied: the writer
+     * sees the digest gone and parses the report in full (P1 back to its value). */
+    t = ev_config(MAC, "full", "r7", "2026-11-24T17:09:00.000Z", rps, ras);
+    assert_int_equal(sink_event_load(f->st, t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_true(ev.lazy);
     apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r5", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}", NULL),
+                ev_config(MAC, "delta", "r6", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}", NULL),
                 false);
     assert_int_equal(q_int(f->st, "SELECT digest IS NULL FROM phones"), 1);
-    t = ev_config(MAC, "full", "r6", "2026-11-24T17:09:00.000Z", rps, ras);
-    res = apply_text(f->st, f->pf, t, false);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
     free(t);
     assert_false(res.unchanged);
     assert_int_equal(res.changes, 1);
     assert_string_equal(param(f, MAC, "P1"), "v7");
+    assert_int_equal(q_int(f->st, "SELECT nparams FROM phones"), 200);
     free(ps);
     free(as);
     free(rps);
@@ -437,6 +471,54 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     json_decref(a);
     json_decref(rp);
     json_decref(ra);
+}
+
+/* The fast path finds params and access by a scan of the record; anything it cannot tell for
+ * sure takes the full parse (which then decides, e.g. refuses a repeated member). */
+static void test_fast_path_only_for_plain_identical_members(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    sink_event ev;
+    char *t = ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                        "{\"A\":\"}{\\\"[\",\"B\":\"2\"}", "{\"A\":\"rw\"}");
+    apply_owned(f->st, f->pf, strdup(t), false);
+    /* Same bytes: lazy, even with brackets and escaped quotes inside the values. */
+    assert_int_equal(sink_event_load(f->st, t, strlen(t), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_true(ev.lazy);
+    sink_event_release(&ev);
+    /* A member name written with an escape ("par\u0061ms"): full parse. */
+    char *esc = strdup(t), *at = strstr(esc, "\"params\"");
+    assert_non_null(at);
+    char *alt = NULL;
+    assert_true(asprintf(&alt, "%.*s\"par\\u0061ms\"%s", (int)(at - esc), esc, at + 8) > 0);
+    assert_int_equal(sink_event_load(f->st, alt, strlen(alt), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_false(ev.lazy);
+    assert_int_equal(json_object_size(ev.params), 2);
+    sink_event_release(&ev);
+    free(alt);
+    /* params repeated: not lazy, and the full parse refuses the record. */
+    assert_true(asprintf(&alt, "%.*s\"params\":{},%s", (int)(at - esc), esc, at) > 0);
+    assert_int_equal(sink_event_load(f->st, alt, strlen(alt), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_EINVAL);
+    assert_string_equal(reason, "bad_json");
+    free(alt);
+    free(esc);
+    /* A delta with the same bytes is never lazy. */
+    char *d = ev_config(MAC, "delta", "r2", "2026-11-24T17:00:00.000Z",
+                        "{\"A\":\"}{\\\"[\",\"B\":\"2\"}", "{\"A\":\"rw\"}");
+    assert_int_equal(sink_event_load(f->st, d, strlen(d), false, MAC, PR_MAC_LEN, &ev, reason,
+                                     sizeof reason, err, sizeof err),
+                     PR_OK);
+    assert_false(ev.lazy);
+    sink_event_release(&ev);
+    free(d);
+    free(t);
 }
 
 /* Applies text with bounds; returns the status (the transaction is committed either way, as
@@ -449,8 +531,8 @@ static pr_status apply_bounded(fx *f, char *text, long long max_params, long lon
     sink_apply_opts opts = {
         .changes_keep = 1000, .max_params = max_params, .max_state_bytes = max_bytes};
     char key[PR_MAC_LEN + 1];
-    assert_int_equal(sink_event_parse(text, strlen(text), false, ev_key(text, key), PR_MAC_LEN, &ev,
-                                      reason, sizeof reason, err, sizeof err),
+    assert_int_equal(sink_event_load(NULL, text, strlen(text), false, ev_key(text, key), PR_MAC_LEN,
+                                     &ev, reason, sizeof reason, err, sizeof err),
                      PR_OK);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     pr_status rc = sink_apply(f->st, f->pf, &opts, &ev, &res, err, sizeof err);
@@ -590,9 +672,9 @@ static void test_offsets_commit_and_roll_back_with_the_state(void **state)
     sink_event ev;
     sink_apply_result res;
     char *t = ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
-    assert_int_equal(
-        sink_event_parse(t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason, err, sizeof err),
-        PR_OK);
+    assert_int_equal(sink_event_load(NULL, t, strlen(t), false, MAC, 12, &ev, reason, sizeof reason,
+                                     err, sizeof err),
+                     PR_OK);
     /* Crash before commit: neither the state nor the offset is there. */
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
@@ -965,8 +1047,8 @@ static void test_default_profile_change_pages_through_every_phone(void **state)
         sink_apply_result res;
         snprintf(mac, sizeof mac, "0056%08x", 0x2b100000u + (unsigned)i);
         char *t = ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL);
-        assert_int_equal(sink_event_parse(t, strlen(t), false, mac, PR_MAC_LEN, &ev, reason,
-                                          sizeof reason, err, sizeof err),
+        assert_int_equal(sink_event_load(NULL, t, strlen(t), false, mac, PR_MAC_LEN, &ev, reason,
+                                         sizeof reason, err, sizeof err),
                          PR_OK);
         assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
         sink_event_release(&ev);
@@ -1184,6 +1266,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_identical_full_report_touches_only_the_phone_row,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_only_for_plain_identical_members, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_report_beyond_the_bounds_is_refused_and_the_state_kept,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
