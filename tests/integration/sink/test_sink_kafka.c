@@ -985,7 +985,7 @@ static void test_baselines_and_identical_reports_publish_no_change(void **state)
     char *dir = ts_mkdtemp("sink-base");
     char data[4200], topic[256];
     producer pr;
-    snprintf(data, sizeof data, "%s/data", dir);
+    store_where(data, sizeof data, dir, "data");
     producer_open(&pr, prefix);
     json_t *params = json_pack("{ss ss ss}", "A", "1", "B", "2", "C", "3");
     char *r1 = full_report("00562b0b0001", "r1", "2026-11-24T10:00:00.000Z", params);
