@@ -42,7 +42,9 @@
 struct sink_rebaseline {
     const sink_cfg *cfg;
     pr_sipcreds *creds;
-    pr_sipnotify *sip;
+    pr_sipnotify *sip; /* made, used and freed by the thread: Sofia's loop is bound to it */
+    int init;          /* under mu: 0 starting, 1 the thread runs, -1 it could not bind */
+    char init_err[512];
     sink_store *st; /* the thread's connection */
     pthread_t thread;
     bool started;
@@ -404,6 +406,22 @@ static void *run(void *arg)
     size_t per_round =
         (size_t)(cfg->rebaseline_rate > BATCH_MAX ? BATCH_MAX : cfg->rebaseline_rate);
     char err[512];
+    pr_sipnotify_opts o = {
+        .concurrency = BATCH_MAX + QUEUE_MAX,
+        .rate = (double)cfg->rebaseline_rate,
+        .deadline_ms = cfg->rebaseline_timeout_ms,
+        .stop_requested = stop_requested,
+        .credentials = credentials,
+        .credentials_ctx = rb,
+    };
+    pr_status rc = pr_sipnotify_new(&o, &rb->sip, err, sizeof err);
+    pthread_mutex_lock(&rb->mu);
+    rb->init = rc == PR_OK ? 1 : -1;
+    snprintf(rb->init_err, sizeof rb->init_err, "%s", rc == PR_OK ? "" : err);
+    pthread_cond_broadcast(&rb->cv);
+    pthread_mutex_unlock(&rb->mu);
+    if (rc != PR_OK)
+        return NULL;
     tl_self = rb;
     scan_ms = scan_ms < 200 ? 200 : scan_ms > 5000 ? 5000 : scan_ms;
     per_round = per_round ? per_round : 1;
@@ -465,6 +483,8 @@ static void *run(void *arg)
         if (!full_batch)
             nap(rb, next_scan, true);
     }
+    pr_sipnotify_free(rb->sip);
+    rb->sip = NULL;
     return NULL;
 }
 
@@ -486,18 +506,6 @@ pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_reb
     pthread_cond_init(&rb->cv, NULL);
     if ((rc = pr_sipcreds_load(cfg->rebaseline_credentials, &rb->creds, e, sizeof e)) != PR_OK) {
         rc = pr_err(rc, err, errlen, "rebaseline-credentials: %s", e);
-        goto fail;
-    }
-    pr_sipnotify_opts o = {
-        .concurrency = BATCH_MAX + QUEUE_MAX,
-        .rate = (double)cfg->rebaseline_rate,
-        .deadline_ms = cfg->rebaseline_timeout_ms,
-        .stop_requested = stop_requested,
-        .credentials = credentials,
-        .credentials_ctx = rb,
-    };
-    if ((rc = pr_sipnotify_new(&o, &rb->sip, e, sizeof e)) != PR_OK) {
-        rc = pr_err(rc, err, errlen, "rebaseline: %s", e);
         goto fail;
     }
     if ((rc = sink_store_open(cfg->data_dir, false, cfg->sync, &rb->st, err, errlen)) != PR_OK)
@@ -523,6 +531,16 @@ pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen)
     if (pthread_create(&rb->thread, NULL, run, rb) != 0)
         return pr_err(PR_EFATAL, err, errlen, "cannot start the re-baseline thread");
     rb->started = true;
+    pthread_mutex_lock(&rb->mu);
+    while (rb->init == 0)
+        pthread_cond_wait(&rb->cv, &rb->mu);
+    int init = rb->init;
+    pthread_mutex_unlock(&rb->mu);
+    if (init < 0) {
+        pthread_join(rb->thread, NULL);
+        rb->started = false;
+        return pr_err(PR_EFATAL, err, errlen, "rebaseline: %s", rb->init_err);
+    }
     PR_LOG(PR_LOG_INFO, "sink", "re-baseline on",
            json_pack("{sI sI sI sI sI ss*}", "sip_port", (json_int_t)rb->cfg->rebaseline_sip_port,
                      "rate", (json_int_t)rb->cfg->rebaseline_rate, "interval_ms",
@@ -565,7 +583,6 @@ void sink_rebaseline_free(sink_rebaseline *rb)
     if (!rb)
         return;
     sink_rebaseline_stop(rb);
-    pr_sipnotify_free(rb->sip);
     pr_sipcreds_free(rb->creds);
     sink_store_close(rb->st);
     pthread_mutex_destroy(&rb->mu);
