@@ -4,7 +4,8 @@
  * served as "remote"), the re-baseline candidates (incomplete phones, phones not seen for a
  * while, the per-phone interval, phones skipped for lack of a full-report rule) and
  * POST /v1/phones/{mac}/report-request over HTTP against `phonereport-sim sip` as the phone
- * (a Digest challenge, then 200), with the result in the summary and the metric.
+ * (a Digest challenge, then 200), with the result in the summary and the metric; and
+ * `phonereport notify --mac` resolving the phone through this API.
  */
 #include "sinktest.h"
 
@@ -347,6 +348,32 @@ static void test_report_request_endpoint(void **state)
     assert_string_equal(json_string_value(json_object_get(rr, "trigger")), "api");
     assert_true(json_is_string(json_object_get(doc, "report_requested_at")));
     json_decref(doc);
+    /* `phonereport notify --mac` resolves the phone through this API's "remote" (it sends
+     * to sip:<address>:<port>, no user part: the line's credentials as the default). */
+    char cmd[9000], defcreds[4300], *out = NULL;
+    json_t *sc = json_load_file(creds, 0, NULL);
+    json_t *line = json_object_get(json_object_get(sc, "users"), "4081000000");
+    assert_non_null(line);
+    json_t *dc = json_pack("{s{ss sO}}", "default", "user", "4081000000", "password",
+                           json_object_get(line, "password"));
+    snprintf(defcreds, sizeof defcreds, "%s/default.json", f->dir);
+    assert_int_equal(json_dump_file(dc, defcreds, 0), 0);
+    chmod(defcreds, 0600);
+    json_decref(dc);
+    json_decref(sc);
+    snprintf(cmd, sizeof cmd,
+             PR_BINARY_DIR "/phonereport notify --mac %s --api http://127.0.0.1:%u --sip-port %s"
+                           " --credentials %s --log-level error",
+             MAC1, ap, port, defcreds);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    doc = json_loads(out, 0, NULL);
+    if (!doc)
+        fail_msg("notify printed: %s", out);
+    assert_string_equal(json_string_value(json_object_get(doc, "result")), "accepted");
+    snprintf(path, sizeof path, "sip:127.0.0.1:%s", port);
+    assert_string_equal(json_string_value(json_object_get(doc, "target")), path);
+    json_decref(doc);
+    free(out);
     assert_int_equal(http(ap, "GET", "/metrics", &body), 200);
     assert_non_null(strstr(body, "phonereport_sink_report_requests_total{outcome=\"accepted\"} 1"));
     free(body);
