@@ -12,6 +12,9 @@
  *             deletes each row once its delivery report confirms it.
  *   api.c     libmicrohttpd's polling thread answers queries from its own read-only SQLite
  *             connection (query.c builds the JSON documents).
+ *   rebaseline.c  with rebaseline-credentials: one thread sends SIP NOTIFYs to phones whose
+ *             state is incomplete or stale and writes only their re-baseline columns, on its
+ *             own connection, in small transactions (busy timeout, as the publisher).
  * Every thread owns its own sqlite3 connection (WAL: readers never block the writer).
  *
  * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
