@@ -79,9 +79,10 @@ static void rfc3339(long long ms, char *out, size_t len)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
+    size_t n;
     gmtime_r(&t, &tm);
-    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%03uZ", (unsigned)((unsigned long long)ms % 1000u));
 }
 
 /* ---- candidates ------------------------------------------------------------------------- */
