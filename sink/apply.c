@@ -442,6 +442,7 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
     sink_bind_text(s, 2, ev->model);
     sink_bind_text(s, 3, ev->firmware);
     sink_bind_text(s, 4, ev->received_at);
+    sink_bind_text(s, 5, ev->remote);
     r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE)
@@ -488,6 +489,7 @@ static pr_status phone_update(sink_store *st, const sink_event *ev, const phone_
         sqlite3_bind_null(s, 8);
     sqlite3_bind_int64(s, 9, ph->nparams);
     sqlite3_bind_int64(s, 10, ph->weight);
+    sink_bind_text(s, 11, ev->remote);
     return step_done(st, s, err, errlen, "phone update");
 }
 

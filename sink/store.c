@@ -36,12 +36,13 @@ struct sink_store {
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','2');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','3');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
     " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT, digest BLOB,"
-    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0);"
+    " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0,"
+    " remote TEXT, rr_checked_at TEXT, report_requested_at TEXT, report_request TEXT);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
     " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;"
@@ -85,6 +86,16 @@ static const char migrate_2_sql[] =
     "UPDATE meta SET value = '2' WHERE key = 'schema';"
     "COMMIT;";
 
+/* Schema 2 to 3: the phone's last remote address and its re-baseline bookkeeping
+ * (rebaseline.c): when it was last considered, when a NOTIFY was last sent, the last result. */
+static const char migrate_3_sql[] = "BEGIN IMMEDIATE;"
+                                    "ALTER TABLE phones ADD COLUMN remote TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN rr_checked_at TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN report_requested_at TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN report_request TEXT;"
+                                    "UPDATE meta SET value = '3' WHERE key = 'schema';"
+                                    "COMMIT;";
+
 static const char *const sql_text[Q__COUNT] = {
     /* digest: SHA-256 of the parameter set of the last full report, NULL once a delta changed
      * it (apply.c); nparams, state_bytes: what the phone holds, kept with every apply so that
@@ -104,7 +115,10 @@ static const char *const sql_text[Q__COUNT] = {
         " source_at = CASE WHEN (?4 IS NOT NULL OR ?5 IS NOT NULL)"
         "  AND (source_at IS NULL OR ?6 >= source_at) THEN ?6 ELSE source_at END,"
         " first_seen = min(first_seen, ?6), updated_at = ?6, report_id = ?7, digest = ?8,"
-        " nparams = ?9, state_bytes = ?10 WHERE id = ?1",
+        " nparams = ?9, state_bytes = ?10,"
+        " remote = CASE WHEN ?11 IS NOT NULL AND (remote IS NULL OR status_at IS NULL"
+        "  OR ?6 >= status_at)"
+        "  THEN ?11 ELSE remote END WHERE id = ?1",
     [Q_PHONE_UPDATE_STATUS] =
         "UPDATE phones SET"
         " model = CASE WHEN ?2 IS NOT NULL AND (source_at IS NULL OR ?4 >= source_at)"
@@ -113,7 +127,10 @@ static const char *const sql_text[Q__COUNT] = {
         "  THEN ?3 ELSE firmware END,"
         " source_at = CASE WHEN (?2 IS NOT NULL OR ?3 IS NOT NULL)"
         "  AND (source_at IS NULL OR ?4 >= source_at) THEN ?4 ELSE source_at END,"
-        " first_seen = min(first_seen, ?4), status_at = ?4 WHERE id = ?1",
+        " first_seen = min(first_seen, ?4), status_at = ?4,"
+        " remote = CASE WHEN ?5 IS NOT NULL AND (remote IS NULL OR updated_at IS NULL"
+        "  OR ?4 >= updated_at)"
+        "  THEN ?5 ELSE remote END WHERE id = ?1",
     [Q_PHONE_LIST_ALL] = "SELECT id, mac, version FROM phones WHERE id > ?1 ORDER BY id LIMIT ?2",
     /* Parameter names are interned in `names` (an 8800 profile repeats the same ~1,800
      * names on every phone): a params row holds the name's integer id. */
@@ -163,9 +180,11 @@ static const char *const sql_text[Q__COUNT] = {
     /* Read-side documents (query.c), prepared per call on the API's connection. The phone
      * listing counts parameters from the phone row (kept by apply.c), not the params rows. */
     [Q_DOC_PHONE_BY_MAC] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                           " status_at, report_id, mac FROM phones WHERE mac = ?1",
+                           " status_at, report_id, mac, remote, report_requested_at,"
+                           " report_request FROM phones WHERE mac = ?1",
     [Q_DOC_PHONE_BY_ID] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                          " status_at, report_id, mac FROM phones WHERE id = ?2",
+                          " status_at, report_id, mac, remote, report_requested_at,"
+                          " report_request FROM phones WHERE id = ?2",
     [Q_DOC_PHONE_PARAMS] = "SELECT nparams FROM phones WHERE id = ?1",
     [Q_DOC_PHONE_DRIFT] = "SELECT count(*) FROM drift WHERE phone = ?1",
     [Q_DOC_STATUS] = "SELECT report_id, received_at, body FROM status WHERE phone = ?1",
@@ -185,6 +204,19 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_DIGEST] = "SELECT digest FROM phones WHERE mac = ?1 AND complete",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
+    /* Re-baseline (rebaseline.c): phones with a known address whose state is incomplete, or
+     * whose last report (configuration or status) is older than ?1 (NULL: not asked), and
+     * that were not considered since ?2; the least recently considered first. */
+    [Q_REBASE_CANDIDATES] = "SELECT id, mac, remote, complete FROM phones WHERE remote IS NOT NULL"
+                            " AND (NOT complete OR (?1 IS NOT NULL AND CASE WHEN status_at IS NULL"
+                            "  OR updated_at >= status_at THEN updated_at ELSE status_at END < ?1))"
+                            " AND (rr_checked_at IS NULL OR rr_checked_at < ?2)"
+                            " ORDER BY coalesce(rr_checked_at, ''), id LIMIT ?3",
+    /* The outcome of considering a phone: ?3 the time a NOTIFY was sent (NULL: none was, the
+     * previous time stays), ?4 the result as a JSON object (text). */
+    [Q_REBASE_RESULT] = "UPDATE phones SET rr_checked_at = ?2,"
+                        " report_requested_at = coalesce(?3, report_requested_at),"
+                        " report_request = ?4 WHERE mac = ?1",
 };
 
 static pr_status exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -236,6 +268,13 @@ pr_status sink_store_open(const char *dir, bool readonly, const char *sync, sink
                                       NULL) != SQLITE_OK;
         sqlite3_finalize(probe);
         if (old && (st = exec(s->db, migrate_2_sql, err, errlen)) != PR_OK) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            goto out;
+        }
+        old = sqlite3_prepare_v2(s->db, "SELECT remote FROM phones LIMIT 0", -1, &probe, NULL) !=
+              SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (old && (st = exec(s->db, migrate_3_sql, err, errlen)) != PR_OK) {
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             goto out;
         }
