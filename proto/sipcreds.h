@@ -1,6 +1,7 @@
 /*
  * sipcreds.h - the Digest credentials a phone's NOTIFY challenge is answered with, from a JSON
- * file (`phonereport notify --credentials FILE`; later the sink's NOTIFYs too):
+ * file (`phonereport notify --credentials FILE`; and the sink's re-baseline,
+ * --rebaseline-credentials):
  *
  *   {
  *     "default": {"user": "admin", "password": "..."},

@@ -6,7 +6,8 @@
  * restarts or when it receives an authenticated NOTIFY (DESIGN section 5 "On request"). The
  * phone challenges the NOTIFY with a 401 (or a proxy with 407) Digest challenge; this module
  * answers it once per target with credentials from a caller callback and sends the NOTIFY
- * again. `phonereport notify` and (later) the sink use it; it knows no role.
+ * again. `phonereport notify` and the sink's re-baseline (sink/rebaseline.c) use it; it knows no
+ * role.
  *
  * DESIGN: SIP transport, transactions (RFC 3261 timers E/F/K over UDP, TCP when the target
  * says ;transport=tcp) and the Digest client are Sofia-SIP's (nta, auc_*): nothing here parses

@@ -11,13 +11,15 @@
  *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
  *   GET /v1/fleet                                             counts across the fleet
  *   GET /v1/params/{name}?limit=&offset=                      a parameter's values, counted
+ *   POST /v1/phones/{mac}/report-request                      ask the phone for a report now
+ *                                                             (rebaseline.c; 202, queued)
  *   GET /metrics, /healthz, /readyz                           open: no credentials asked
  *   GET /, /console/app.js, /console/app.css                  the console (api_console.c), open
  *
  * Errors are JSON {"error":"..."}: 400 for a malformed MAC or query parameter (unknown names
  * included) or an encoded NUL in the URL, 401 without valid credentials (when api-tokens is
  * set; api_auth.c), 403 for an action (any method but GET/HEAD) without an admin token, 404
- * for an unknown phone or path, 405 for any method but GET/HEAD.
+ * for an unknown phone or path, 405 for any method but GET/HEAD (the one action excepted).
  *
  * DESIGN: MHD's single internal polling thread runs every handler, so the API's read-only
  * store connection (SQLite or PostgreSQL) is used by that thread alone (SQLite WAL: it never
@@ -53,6 +55,7 @@ struct sink_api {
     pr_counter *c_requests[8]; /* 200, 400, 404, 405, 500, other, 401, 403 */
     sink_auth *auth;
     char *tls_cert_pem, *tls_key_pem;
+    sink_rebaseline *rebaseline; /* NULL: re-baseline not configured */
 };
 
 #define AUTH_CHALLENGE "Bearer realm=\"phonereport\""
@@ -612,6 +615,32 @@ static enum MHD_Result drift_route(sink_api *a, struct MHD_Connection *c)
     return answer(a, c, rc, doc, err);
 }
 
+/* POST /v1/phones/{mac}/report-request: queued for the re-baseline thread (202); the result
+ * shows later as the summary's report_request. 503 when re-baseline is not configured, 404
+ * for an unknown phone, 409 when the sink knows no address for it. */
+static enum MHD_Result report_request_route(sink_api *a, struct MHD_Connection *c, const char *macp,
+                                            size_t maclen)
+{
+    char mac[PR_MAC_LEN + 1], err[256] = "";
+    json_t *doc = NULL;
+    if (pr_mac_parse(macp, maclen, mac, err, sizeof err) != PR_OK)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, "malformed MAC: %s", err);
+    if (!a->rebaseline)
+        return send_error(a, c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "report requests are not configured (rebaseline-credentials)");
+    pr_status rc = sink_query_phone(a->st, mac, &doc, err, sizeof err);
+    if (rc != PR_OK)
+        return answer(a, c, rc, doc, err);
+    bool known = json_is_string(json_object_get(doc, "remote"));
+    json_decref(doc);
+    if (!known)
+        return send_error(a, c, MHD_HTTP_CONFLICT,
+                          "the sink knows no address for this phone (no report carried one)");
+    if (sink_rebaseline_request(a->rebaseline, mac, err, sizeof err) != PR_OK)
+        return send_error(a, c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
+    return send_json(a, c, MHD_HTTP_ACCEPTED, json_pack("{ss sb}", "mac", mac, "queued", 1));
+}
+
 /* Sees the request target before MHD decodes it. A %00 would decode to a NUL and cut the path
  * or a query value short (/v1/phones/{mac}%00/config would answer the summary), so such a
  * request is marked here (con_cls = the API) and refused in handle(). */
@@ -654,6 +683,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!safe && acc != SINK_ACCESS_ADMIN)
         return send_error(a, c, MHD_HTTP_FORBIDDEN, "%s needs an admin token", method);
+    static const char rr[] = "/report-request";
+    size_t ulen = strlen(url);
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strncmp(url, "/v1/phones/", 11) == 0 &&
+        ulen > 11 + sizeof rr - 1 && strcmp(url + ulen - (sizeof rr - 1), rr) == 0)
+        return report_request_route(a, c, url + 11, ulen - 11 - (sizeof rr - 1));
     if (!safe)
         return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
@@ -672,7 +706,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          atomic_int *ready, sink_api **out, char *err, size_t errlen)
 {
-    sink_api_opts o = {listen, data_dir, NULL, NULL, NULL};
+    sink_api_opts o = {listen, data_dir, NULL, NULL, NULL, NULL};
     return sink_api_start_opts(&o, metrics, ready, out, err, errlen);
 }
 
@@ -698,6 +732,7 @@ pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomi
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     a->metrics = metrics;
     a->ready = ready;
+    a->rebaseline = o->rebaseline;
     if ((rc = sink_store_open(data_dir, true, NULL, &a->st, err, errlen)) != PR_OK)
         goto fail;
     if ((rc = sink_auth_new(o->tokens, &a->auth, err, errlen)) != PR_OK)

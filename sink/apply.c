@@ -444,7 +444,8 @@ static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_
     sink_bind_text(s, 2, ev->model);
     sink_bind_text(s, 3, ev->firmware);
     sink_bind_text(s, 4, ev->received_at);
-    sink_bind_int64(s, 5, ev->partition);
+    sink_bind_text(s, 5, ev->remote);
+    sink_bind_int64(s, 6, ev->partition);
     r = sink_step(s);
     sink_reset(s);
     if (r != SINK_DONE)
@@ -490,7 +491,8 @@ static pr_status phone_update(sink_store *st, const sink_event *ev, const phone_
         sink_bind_null(s, 8);
     sink_bind_int64(s, 9, ph->nparams);
     sink_bind_int64(s, 10, ph->weight);
-    sink_bind_int64(s, 11, ev->partition);
+    sink_bind_text(s, 11, ev->remote);
+    sink_bind_int64(s, 12, ev->partition);
     return step_done(st, s, err, errlen, "phone update");
 }
 

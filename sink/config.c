@@ -13,6 +13,8 @@
 #include "sink.h"
 #include "listen.h"
 #include "sink_internal.h"
+#include "sipcreds.h"
+#include "sipnotify.h"
 
 static const pr_cfg_entry sink_cfg_table[] = {
     {"api-listen", PR_CFG_STR, "127.0.0.1:8081", offsetof(sink_cfg, api_listen), 0, 0,
@@ -61,6 +63,25 @@ static const pr_cfg_entry sink_cfg_table[] = {
     {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
      "threads that parse and digest events beside the thread that writes the store (0 = the "
      "writer parses)"},
+    {"rebaseline-credentials", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_credentials), 0, 0,
+     "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
+     "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
+     "rebaseline-after); unset = the sink sends none"},
+    {"rebaseline-sip-port", PR_CFG_INT, "5060", offsetof(sink_cfg, rebaseline_sip_port), 1, 65535,
+     "the phones' SIP port: NOTIFYs go to sip:[User_ID_1_@]<last remote address>:<port>"},
+    {"rebaseline-proxy", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_proxy), 0, 0,
+     "outbound proxy sip:host[:port]: NOTIFYs go instead to the line's address of record "
+     "User_ID_1_@Proxy_1_ through it"},
+    {"rebaseline-rate", PR_CFG_INT, "10", offsetof(sink_cfg, rebaseline_rate), 1, 1000,
+     "most NOTIFYs per second, fleet-wide"},
+    {"rebaseline-interval", PR_CFG_MS, "1h", offsetof(sink_cfg, rebaseline_interval_ms), 100,
+     31LL * 86400 * 1000, "least time between two requests to one phone"},
+    {"rebaseline-after", PR_CFG_MS, "0", offsetof(sink_cfg, rebaseline_after_ms), 0,
+     366LL * 86400 * 1000,
+     "also ask phones not seen (no configuration or status report) for this long; 0 = only "
+     "incomplete ones"},
+    {"rebaseline-timeout", PR_CFG_MS, "10s", offsetof(sink_cfg, rebaseline_timeout_ms), 100, 120000,
+     "time for a phone to answer a NOTIFY, challenge round included"},
     {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
 };
 
@@ -169,6 +190,19 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
     }
     if (cfg->api_tls_key && access(cfg->api_tls_key, R_OK) != 0) {
         pr_errlist_add(errs, "api-tls-key: cannot read %s", cfg->api_tls_key);
+        bad++;
+    }
+    if (cfg->rebaseline_credentials) { /* read now: a typo must not silently send none */
+        pr_sipcreds *creds = NULL;
+        if (pr_sipcreds_load(cfg->rebaseline_credentials, &creds, err, sizeof err) != PR_OK) {
+            pr_errlist_add(errs, "rebaseline-credentials: %s", err);
+            bad++;
+        }
+        pr_sipcreds_free(creds);
+    }
+    if (cfg->rebaseline_proxy &&
+        pr_sipnotify_check_uri(cfg->rebaseline_proxy, err, sizeof err) != PR_OK) {
+        pr_errlist_add(errs, "rebaseline-proxy: %s", err);
         bad++;
     }
     if (cfg->sync && strcmp(cfg->sync, "full") != 0 && strcmp(cfg->sync, "normal") != 0) {

@@ -135,6 +135,10 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
     if (opt_string(json_is_object(source) ? source : NULL, "model", &ev->model) != 0 ||
         opt_string(json_is_object(source) ? source : NULL, "firmware", &ev->firmware) != 0)
         BAD("source", "source.model/firmware is not a string");
+    if (opt_string(json_is_object(source) ? source : NULL, "remote", &ev->remote) != 0)
+        BAD("source", "source.remote is not a string");
+    if (ev->remote && !*ev->remote)
+        ev->remote = NULL; /* the edge did not know the address */
 
     if (status_topic) {
         ev->status = json_object_get(ev->root, "status");

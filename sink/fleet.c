@@ -172,7 +172,7 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
                    " (SELECT count(*) FROM params WHERE phone = p.id),"
                    " (SELECT count(*) FROM drift WHERE phone = p.id), ");
     pr_buf_str(&q, LAST_SEEN(st));
-    pr_buf_str(&q, " FROM phones p WHERE");
+    pr_buf_str(&q, ", p.remote FROM phones p WHERE");
     pr_buf_printf(&q, " p.mac > ?%d", bind_str(&b, f->after ? f->after : ""));
     if (f->complete >= 0)
         pr_buf_printf(&q, " AND p.complete = ?%d", bind_int(&b, f->complete));
@@ -233,13 +233,13 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
     }
     while ((r = sink_step(s)) == SINK_ROW && n < f->limit) {
         snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o =
-            json_pack("{ss sI sb so so so so so so sI sI so}", "mac", last, "version",
-                      (json_int_t)sink_col_int64(s, 1), "complete", (int)sink_col_int64(s, 2) != 0,
-                      "model", col_str(s, 3), "firmware", col_str(s, 4), "first_seen",
-                      col_str(s, 5), "updated_at", col_str(s, 6), "status_at", col_str(s, 7),
-                      "report_id", col_str(s, 8), "params", (json_int_t)sink_col_int64(s, 9),
-                      "drifted", (json_int_t)sink_col_int64(s, 10), "last_seen", col_str(s, 11));
+        json_t *o = json_pack(
+            "{ss sI sb so so so so so so sI sI so so}", "mac", last, "version",
+            (json_int_t)sink_col_int64(s, 1), "complete", (int)sink_col_int64(s, 2) != 0, "model",
+            col_str(s, 3), "firmware", col_str(s, 4), "first_seen", col_str(s, 5), "updated_at",
+            col_str(s, 6), "status_at", col_str(s, 7), "report_id", col_str(s, 8), "params",
+            (json_int_t)sink_col_int64(s, 9), "drifted", (json_int_t)sink_col_int64(s, 10),
+            "last_seen", col_str(s, 11), "remote", col_str(s, 12));
         if (!o || json_array_append_new(list, o) != 0) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;

@@ -32,6 +32,7 @@ typedef struct phone_doc {
     int64_t id, version;
     bool complete;
     char *model, *firmware, *first_seen, *updated_at, *status_at, *report_id;
+    char *remote, *report_requested_at, *report_request; /* report_request: JSON text */
 } phone_doc;
 
 static void phone_doc_release(phone_doc *p)
@@ -42,6 +43,9 @@ static void phone_doc_release(phone_doc *p)
     free(p->updated_at);
     free(p->status_at);
     free(p->report_id);
+    free(p->remote);
+    free(p->report_requested_at);
+    free(p->report_request);
     memset(p, 0, sizeof *p);
 }
 
@@ -75,6 +79,9 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
         p->updated_at = dup_col(s, 6);
         p->status_at = dup_col(s, 7);
         p->report_id = dup_col(s, 8);
+        p->remote = dup_col(s, 10);
+        p->report_requested_at = dup_col(s, 11);
+        p->report_request = dup_col(s, 12);
         if (mac_out)
             snprintf(mac_out, PR_MAC_LEN + 1, "%s", sink_col_text(s, 9));
         rc = PR_OK;
@@ -206,14 +213,19 @@ static pr_status count_of(sink_store *st, sink_sql q, int64_t id, int64_t *n)
     return r == SINK_ROW ? PR_OK : PR_EFATAL;
 }
 
+/* remote: the address the phone last reported from (the edge's pr-remote); report_request:
+ * the last re-baseline result (rebaseline.c), an object, or null. */
 static json_t *phone_summary(const char *mac, const phone_doc *p, int64_t nparams, int64_t ndrift)
 {
-    return json_pack("{ss sI sb so so so so so so sI sI}", "mac", mac, "version",
+    json_t *rr = p->report_request ? json_loads(p->report_request, 0, NULL) : NULL;
+    return json_pack("{ss sI sb so so so so so so sI sI so so so}", "mac", mac, "version",
                      (json_int_t)p->version, "complete", p->complete, "model",
                      str_or_null(p->model), "firmware", str_or_null(p->firmware), "first_seen",
                      str_or_null(p->first_seen), "updated_at", str_or_null(p->updated_at),
                      "status_at", str_or_null(p->status_at), "report_id", str_or_null(p->report_id),
-                     "params", (json_int_t)nparams, "drifted", (json_int_t)ndrift);
+                     "params", (json_int_t)nparams, "drifted", (json_int_t)ndrift, "remote",
+                     str_or_null(p->remote), "report_requested_at",
+                     str_or_null(p->report_requested_at), "report_request", rr ? rr : json_null());
 }
 
 pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *err, size_t errlen)

@@ -4,10 +4,11 @@
  *
  * DESIGN: threads besides the caller's: the consumer (loop.c, the only writer of state) and
  * its parse helpers (parse.c, --sink-parse-threads), the publisher (outbox.c, which also
- * checkpoints the writer's SQLite WAL) and MHD's polling thread (api.c). Each has its own store
- * connection (SQLite or PostgreSQL). Stop order: the API first (no new queries), then the
- * consumer (commits its open batch and leaves the group), then the publisher (publishes what
- * the last batch wrote, within a deadline; anything left stays in the outbox for the next
+ * checkpoints the writer's SQLite WAL), MHD's polling thread (api.c), and with re-baseline on
+ * the re-baseline thread (rebaseline.c: SIP NOTIFYs). Each has its own store connection (SQLite
+ * or PostgreSQL). Stop order: the API first (no new queries), then the re-baseline thread, then
+ * the consumer (commits its open batch and leaves the group), then the publisher (publishes
+ * what the last batch wrote, within a deadline; anything left stays in the outbox for the next
  * start). Without brokers (common->brokers NULL) the sink serves the API over the existing
  * store only.
  */
@@ -30,6 +31,7 @@ struct sink {
     sink_outbox *ob;
     sink_loop *loop;
     sink_api *api;
+    sink_rebaseline *rb; /* NULL: re-baseline off */
     atomic_int ready;
     atomic_long wal_frames; /* the writer's WAL size, checkpointed by the publisher */
     sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
@@ -72,6 +74,9 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
                                 &r->loop, err, errlen)) != PR_OK)
             goto fail;
     }
+    if (cfg->rebaseline_credentials &&
+        (rc = sink_rebaseline_new(cfg, metrics, &r->rb, err, errlen)) != PR_OK)
+        goto fail;
     *out = r;
     return PR_OK;
 fail:
@@ -84,13 +89,15 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    sink_api_opts ao = {r->cfg->api_listen, sink_cfg_store(r->cfg), r->cfg->api_tokens,
-                        r->cfg->api_tls_cert, r->cfg->api_tls_key};
+    sink_api_opts ao = {r->cfg->api_listen,   sink_cfg_store(r->cfg), r->cfg->api_tokens,
+                        r->cfg->api_tls_cert, r->cfg->api_tls_key,    r->rb};
     if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
         return rc;
     if (r->loop && (rc = sink_loop_start(r->loop, err, errlen)) != PR_OK)
+        return rc;
+    if (r->rb && (rc = sink_rebaseline_start(r->rb, err, errlen)) != PR_OK)
         return rc;
     if (!r->loop) {
         atomic_store(&r->ready, 1);
@@ -110,6 +117,7 @@ void sink_stop(sink *r)
         return;
     sink_api_stop(r->api);
     r->api = NULL;
+    sink_rebaseline_stop(r->rb); /* no request can arrive any more */
     sink_loop_stop(r->loop);
     sink_outbox_stop(r->ob);
     atomic_store(&r->ready, 0);
@@ -120,6 +128,7 @@ void sink_free(sink *r)
     if (!r)
         return;
     sink_stop(r);
+    sink_rebaseline_free(r->rb);
     sink_loop_free(r->loop);
     sink_outbox_free(r->ob);
     sink_profiles_free(r->pf);

@@ -19,6 +19,9 @@
  *             connection (query.c builds the JSON documents).
  *   store.c   the store behind one statement layer: SQLite (the embedded default) or
  *             PostgreSQL (store_pg.c), chosen by --sink-store.
+ *   rebaseline.c  with rebaseline-credentials: one thread sends SIP NOTIFYs to phones whose
+ *             state is incomplete or stale and writes only their re-baseline columns, on its
+ *             own connection, in small transactions (busy timeout, as the publisher).
  * Every thread owns its own connection (SQLite WAL: readers never block the writer).
  *
  * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
@@ -65,6 +68,11 @@ struct sink_cfg {
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
+    /* re-baseline: NOTIFYs to phones whose state is incomplete or stale (rebaseline.c) */
+    char *rebaseline_credentials; /* notify credentials file; NULL = re-baseline off */
+    char *rebaseline_proxy;       /* outbound proxy: NOTIFY to the line's AOR; NULL = direct */
+    long long rebaseline_sip_port, rebaseline_rate, rebaseline_interval_ms, rebaseline_after_ms,
+        rebaseline_timeout_ms;
 };
 
 /* What sink_store_open takes: the PostgreSQL connection string, or the SQLite data-dir. */
@@ -82,6 +90,7 @@ typedef struct sink_event {
     const char *received_at; /* borrowed from root */
     const char *model;       /* NULL when the event does not say */
     const char *firmware;    /* NULL when the event does not say */
+    const char *remote;      /* source.remote, the edge's pr-remote; NULL when absent or "" */
     json_t *params;          /* borrowed; config only: object of strings */
     json_t *access;          /* borrowed; config only: object of strings, may be NULL */
     json_t *status;          /* borrowed; status only: object */
@@ -209,6 +218,8 @@ typedef enum sink_sql {
     Q_PROFILE_FILES_PUT,
     Q_OWNER_CLAIM,
     Q_OWNER_CHECK,
+    Q_REBASE_CANDIDATES,
+    Q_REBASE_RESULT,
     Q__COUNT
 } sink_sql;
 
@@ -505,6 +516,49 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
 /* Now minus seconds, in the store's RFC 3339 form (buf >= 25). */
 void sink_fleet_time_ago(long long seconds, char *buf, size_t len);
 
+/* ---- rebaseline.c: asking phones for a full report (SIP NOTIFY, Event: report) ---------- */
+
+typedef struct sink_rebaseline sink_rebaseline;
+
+/* What the candidate search needs: times as the store writes them (RFC 3339 UTC, ms). */
+typedef struct sink_rb_policy {
+    const char *now;
+    const char *seen_before;    /* "not seen since": last report older than this; NULL = off */
+    const char *checked_before; /* per-phone interval: not considered since this */
+    long long sip_port;
+    const char *proxy; /* NULL: sip:[User_ID_1_@]<remote>:<sip_port>; else the line's AOR */
+} sink_rb_policy;
+
+/* One phone considered: a NOTIFY target (uri set) or a skip (skipped set). */
+typedef struct sink_rb_target {
+    char mac[PR_MAC_LEN + 1];
+    char uri[300];
+    const char *trigger; /* "incomplete", "not_seen" or "api" (static) */
+    char skipped[120];   /* why no NOTIFY is sent; "" = send */
+} sink_rb_target;
+
+/* Up to max candidates (st: a connection the caller owns) with their target or skip reason. */
+pr_status sink_rebaseline_candidates(sink_store *st, const sink_rb_policy *p, size_t max,
+                                     sink_rb_target *out, size_t *n, char *err, size_t errlen);
+/* The target for one phone asked for through the API (no interval, no rule check);
+ * PR_ENOTFOUND unknown phone, PR_EINVAL no known address (err says why). */
+pr_status sink_rebaseline_target(sink_store *st, const sink_rb_policy *p, const char *mac,
+                                 sink_rb_target *out, char *err, size_t errlen);
+/* Writes the outcome of considering t (result: the JSON object shown as report_request,
+ * stolen; sent: a NOTIFY left) in the caller's transaction. */
+pr_status sink_rebaseline_record(sink_store *st, const sink_rb_target *t, const char *now,
+                                 bool sent, json_t *result, char *err, size_t errlen);
+/* Loads the credentials and binds the SIP transport; the thread opens its own store
+ * connection on cfg->data_dir. PR_EINVAL for a bad setting. */
+pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_rebaseline **out,
+                              char *err, size_t errlen);
+pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen);
+/* Queues a request for mac (any thread); PR_ETRANSIENT when the queue is full. */
+pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen);
+/* Ends the thread (a NOTIFY in flight is waited for, up to rebaseline-timeout). */
+void sink_rebaseline_stop(sink_rebaseline *rb);
+void sink_rebaseline_free(sink_rebaseline *rb); /* NULL is a no-op */
+
 /* ---- api.c: the query API -------------------------------------------------------------- */
 
 typedef struct sink_api sink_api;
@@ -518,6 +572,7 @@ typedef struct sink_api_opts {
     const char *listen, *data_dir;
     const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
     const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
+    sink_rebaseline *rebaseline;    /* POST /v1/phones/{mac}/report-request; NULL = 503 */
 } sink_api_opts;
 pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomic_int *ready,
                               sink_api **out, char *err, size_t errlen);

@@ -34,7 +34,7 @@ typedef struct name_slot {
 #define NAME_CACHE_MAX (1u << 20)
 
 /* The schema this build writes (meta 'schema'); a newer one is refused. */
-#define STORE_SQLITE_SCHEMA 3
+#define STORE_SQLITE_SCHEMA 4
 
 struct sink_stmt {
     sink_store *st;
@@ -54,12 +54,13 @@ struct sink_store {
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','3');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','4');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
     " updated_at TEXT, status_at TEXT, report_id TEXT, source_at TEXT, digest BLOB,"
     " nparams INTEGER NOT NULL DEFAULT 0, state_bytes INTEGER NOT NULL DEFAULT 0,"
+    " remote TEXT, rr_checked_at TEXT, report_requested_at TEXT, report_request TEXT,"
     " part INTEGER NOT NULL DEFAULT -1);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS params(phone INTEGER NOT NULL, name INTEGER NOT NULL,"
@@ -102,12 +103,12 @@ static const char migrate_2_sql[] =
     "  FROM params p JOIN names n ON n.id = p.name WHERE p.phone = phones.id);"
     "UPDATE meta SET value = '2' WHERE key = 'schema';";
 
-/* Schema 2 to 3: phones and outbox rows know their partition (used by a shared PostgreSQL
+/* Schema 3 to 4: phones and outbox rows know their partition (used by a shared PostgreSQL
  * store; -1 until the phone's next report says). */
-static const char migrate_3_sql[] =
+static const char migrate_4_sql[] =
     "ALTER TABLE phones ADD COLUMN part INTEGER NOT NULL DEFAULT -1;"
     "ALTER TABLE outbox ADD COLUMN part INTEGER NOT NULL DEFAULT -1;"
-    "UPDATE meta SET value = '3' WHERE key = 'schema';";
+    "UPDATE meta SET value = '4' WHERE key = 'schema';";
 
 /* Phone columns that a config or status report sets: model/firmware come from the report with
  * the latest received_at that names them, and first_seen is the earliest, so the result does not
@@ -122,14 +123,29 @@ static const char migrate_3_sql[] =
     "  AND (source_at IS NULL OR " AT " >= source_at) THEN " AT " ELSE source_at END,"             \
     " first_seen = " MIN "(first_seen, " AT "),"
 
-/* T: a cast for the placeholders that PostgreSQL must type (IS NULL says nothing). */
+/* T: a cast for the placeholders that PostgreSQL must type (IS NULL says nothing). The remote
+ * address comes from the latest report, configuration or status (rebaseline.c). */
 #define UPDATE_CONFIG(MIN, T)                                                                      \
     "UPDATE phones SET version = ?2, complete = ?3," SOURCE_COLS(                                  \
-        "?4" T, "?5" T, "?6" T, MIN) " updated_at = ?6, report_id = ?7, digest = ?8,"              \
-                                     " nparams = ?9, state_bytes = ?10, part = ?11 WHERE id = ?1"
+        "?4" T, "?5" T, "?6" T,                                                                    \
+        MIN) " updated_at = ?6, report_id = ?7, digest = ?8,"                                      \
+             " nparams = ?9, state_bytes = ?10,"                                                   \
+             " remote = CASE WHEN ?11" T " IS NOT NULL AND (remote IS NULL OR status_at IS NULL"   \
+             "  OR ?6 >= status_at) THEN ?11 ELSE remote END, part = ?12 WHERE id = ?1"
 #define UPDATE_STATUS(MIN, T)                                                                      \
-    "UPDATE phones SET" SOURCE_COLS("?2" T, "?3" T, "?4" T,                                        \
-                                    MIN) " status_at = ?4, part = ?5 WHERE id = ?1"
+    "UPDATE phones SET" SOURCE_COLS(                                                               \
+        "?2" T, "?3" T, "?4" T,                                                                    \
+        MIN) " status_at = ?4,"                                                                    \
+             " remote = CASE WHEN ?5" T " IS NOT NULL AND (remote IS NULL OR updated_at IS NULL"   \
+             "  OR ?4 >= updated_at) THEN ?5 ELSE remote END, part = ?6 WHERE id = ?1"
+
+/* Schema 2 to 3: the phone's last remote address and its re-baseline bookkeeping
+ * (rebaseline.c): when it was last considered, when a NOTIFY was last sent, the last result. */
+static const char migrate_3_sql[] = "ALTER TABLE phones ADD COLUMN remote TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN rr_checked_at TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN report_requested_at TEXT;"
+                                    "ALTER TABLE phones ADD COLUMN report_request TEXT;"
+                                    "UPDATE meta SET value = '3' WHERE key = 'schema';";
 
 static const char *const sql_text[Q__COUNT] = {
     /* digest: SHA-256 of the parameter set of the last full report, NULL once a delta changed
@@ -195,9 +211,11 @@ static const char *const sql_text[Q__COUNT] = {
     /* Read-side documents (query.c), prepared per call on the API's connection. The phone
      * listing counts parameters from the phone row (kept by apply.c), not the params rows. */
     [Q_DOC_PHONE_BY_MAC] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                           " status_at, report_id, mac FROM phones WHERE mac = ?1",
+                           " status_at, report_id, mac, remote, report_requested_at,"
+                           " report_request FROM phones WHERE mac = ?1",
     [Q_DOC_PHONE_BY_ID] = "SELECT id, version, complete, model, firmware, first_seen, updated_at,"
-                          " status_at, report_id, mac FROM phones WHERE id = ?2",
+                          " status_at, report_id, mac, remote, report_requested_at,"
+                          " report_request FROM phones WHERE id = ?2",
     [Q_DOC_PHONE_PARAMS] = "SELECT nparams FROM phones WHERE id = ?1",
     [Q_DOC_PHONE_DRIFT] = "SELECT count(*) FROM drift WHERE phone = ?1",
     [Q_DOC_STATUS] = "SELECT report_id, received_at, body FROM status WHERE phone = ?1",
@@ -217,6 +235,19 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_PHONE_DIGEST] = "SELECT digest FROM phones WHERE mac = ?1 AND complete <> 0",
     [Q_OUTBOX_GET] = "SELECT key, value FROM outbox WHERE id = ?1",
     [Q_OUTBOX_COUNT] = "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_state)",
+    /* Re-baseline (rebaseline.c): phones with a known address whose state is incomplete, or
+     * whose last report (configuration or status) is older than ?1 (NULL: not asked), and
+     * that were not considered since ?2; the least recently considered first. */
+    [Q_REBASE_CANDIDATES] = "SELECT id, mac, remote, complete FROM phones WHERE remote IS NOT NULL"
+                            " AND (complete = 0 OR (?1 IS NOT NULL AND CASE WHEN status_at IS NULL"
+                            "  OR updated_at >= status_at THEN updated_at ELSE status_at END < ?1))"
+                            " AND (rr_checked_at IS NULL OR rr_checked_at < ?2)"
+                            " ORDER BY coalesce(rr_checked_at, ''), id LIMIT ?3",
+    /* The outcome of considering a phone: ?3 the time a NOTIFY was sent (NULL: none was, the
+     * previous time stays), ?4 the result as a JSON object (text). */
+    [Q_REBASE_RESULT] = "UPDATE phones SET rr_checked_at = ?2,"
+                        " report_requested_at = coalesce(?3, report_requested_at),"
+                        " report_request = ?4 WHERE mac = ?1",
     /* Partition ownership: PostgreSQL only (pg_text). */
 };
 
@@ -242,6 +273,12 @@ static const char *const pg_text[Q__COUNT] = {
         " FROM drift d JOIN phones p ON p.id = d.phone"
         " WHERE (?1::text IS NULL OR p.mac = ?1) AND (p.mac > ?2 OR (p.mac = ?2 AND d.param > ?3))"
         " ORDER BY p.mac, d.param LIMIT ?4",
+    [Q_REBASE_CANDIDATES] =
+        "SELECT id, mac, remote, complete FROM phones WHERE remote IS NOT NULL"
+        " AND (complete = 0 OR (?1::text IS NOT NULL AND CASE WHEN status_at IS NULL"
+        "  OR updated_at >= status_at THEN updated_at ELSE status_at END < ?1::text))"
+        " AND (rr_checked_at IS NULL OR rr_checked_at < ?2::text)"
+        " ORDER BY coalesce(rr_checked_at, ''), id LIMIT ?3",
     /* The publisher never waits for the writer's row locks (it deletes many markers in one
      * transaction while the writer upserts others: the two deadlocked). A marker the writer
      * holds is being raised to a newer version anyway: left for the next pass. */
@@ -583,6 +620,16 @@ static int schema_of(sqlite3 *db)
     return v;
 }
 
+static bool has_column(sqlite3 *db, const char *col)
+{
+    char sql[96];
+    sqlite3_stmt *probe = NULL;
+    snprintf(sql, sizeof sql, "SELECT %s FROM phones LIMIT 0", col);
+    bool has = sqlite3_prepare_v2(db, sql, -1, &probe, NULL) == SQLITE_OK;
+    sqlite3_finalize(probe);
+    return has;
+}
+
 /* Creates the schema or brings an older one to STORE_SQLITE_SCHEMA, in one transaction. */
 static pr_status sqlite_schema(sqlite3 *db, char *err, size_t errlen)
 {
@@ -597,13 +644,12 @@ static pr_status sqlite_schema(sqlite3 *db, char *err, size_t errlen)
                     v, STORE_SQLITE_SCHEMA);
         goto out;
     }
-    sqlite3_stmt *probe = NULL;
-    bool has_digest =
-        sqlite3_prepare_v2(db, "SELECT digest FROM phones LIMIT 0", -1, &probe, NULL) == SQLITE_OK;
-    sqlite3_finalize(probe);
-    if (v > 0 && !has_digest && (st = exec(db, migrate_2_sql, err, errlen)) != PR_OK)
+    /* each step adds columns: probed, so that a step is never run twice */
+    if (v > 0 && !has_column(db, "digest") && (st = exec(db, migrate_2_sql, err, errlen)) != PR_OK)
         goto out;
-    if (v > 0 && schema_of(db) < 3 && (st = exec(db, migrate_3_sql, err, errlen)) != PR_OK)
+    if (v > 0 && !has_column(db, "remote") && (st = exec(db, migrate_3_sql, err, errlen)) != PR_OK)
+        goto out;
+    if (v > 0 && !has_column(db, "part") && (st = exec(db, migrate_4_sql, err, errlen)) != PR_OK)
         goto out;
     if ((st = exec(db, schema_sql, err, errlen)) != PR_OK)
         goto out;

@@ -231,6 +231,7 @@ static void usage(FILE *f)
 "usage: phonereport-sim sip --url URL [--listen HOST:PORT] [--phones N] [--seed S]\n"
 "                           [--encrypt MODE] [--method MODE] [--port-file FILE]\n"
 "                           [--credentials-out FILE] [--count N] [--profile FILE]\n"
+"                           [--expect-out FILE]\n"
 "\n"
 "Phones behind one UDP port (--listen, default 127.0.0.1:0) answering SIP NOTIFY with\n"
 "Event: report as a Cisco MPP phone at Report_To_Server \"On Request\" does: 401 Digest\n"
@@ -244,6 +245,8 @@ static void usage(FILE *f)
 "  --credentials-out FILE  write `phonereport notify --credentials` for the fleet\n"
 "                          (\"phones\" by MAC and \"users\" by User_ID_1_, mode 0600)\n"
 "  --count N               exit 0 after N reports were uploaded (default: run until a signal)\n"
+"  --expect-out FILE       write {mac: {param: value}} of each phone's full report, the\n"
+"                          state `phonereport-sim verify --expect` checks after the uploads\n"
 "One JSON line per NOTIFY on stdout. Exit 0, 1 if an upload failed, 64 for bad options.\n");
     /* clang-format on */
 }
@@ -273,6 +276,36 @@ out:
     return rc;
 }
 
+/* {mac: {param: value}}: what each phone's full report (upload_full) holds, for `verify`. */
+static int write_expect(const char *path, sip_sim *s)
+{
+    json_t *root = json_object();
+    char *text = NULL;
+    int rc = root ? 0 : -1;
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        sim_rng rng;
+        sim_values v = sim_values_new(&s->base);
+        json_t *o = json_object();
+        sim_rng_seed(&rng, s->seed ^ 0xa5a5a5a5ULL, (uint64_t)s->lines[i].id.index + 1);
+        if (!v || !o || sim_phone_profile(&s->base, &s->lines[i].id, s->url, &rng, v) != 0)
+            rc = -1;
+        for (size_t k = 0; rc == 0 && k < s->base.n; k++)
+            if (v[k] && json_object_set_new(o, s->base.name[k], json_string(v[k])) != 0)
+                rc = -1;
+        if (rc == 0 && json_object_set(root, s->lines[i].id.mac, o) != 0)
+            rc = -1;
+        json_decref(o);
+        sim_values_free(&s->base, v);
+    }
+    if (rc == 0 && !(text = json_dumps(root, JSON_COMPACT)))
+        rc = -1;
+    if (rc == 0)
+        rc = sim_write_file(path, text, strlen(text));
+    free(text);
+    json_decref(root);
+    return rc;
+}
+
 /* Sofia's own diagnostics are not this tool's output. */
 static void quiet_logger(void *stream, char const *fmt, va_list ap)
 {
@@ -294,6 +327,7 @@ int sim_sip_main(int argc, char **argv)
         O_CREDS,
         O_COUNT,
         O_PROFILE,
+        O_EXPECT,
         O_HELP
     };
     static const struct option opts[] = {
@@ -307,11 +341,12 @@ int sim_sip_main(int argc, char **argv)
         {"credentials-out", required_argument, NULL, O_CREDS},
         {"count", required_argument, NULL, O_COUNT},
         {"profile", required_argument, NULL, O_PROFILE},
+        {"expect-out", required_argument, NULL, O_EXPECT},
         {"help", no_argument, NULL, O_HELP},
         {0},
     };
     sip_sim s;
-    const char *listen = "127.0.0.1:0", *port_file = NULL, *creds_out = NULL;
+    const char *listen = "127.0.0.1:0", *port_file = NULL, *creds_out = NULL, *expect_out = NULL;
     unsigned long long phones = 1;
     sim_enc_mode enc = SIM_ENCM_NONE;
     sim_method_mode method = SIM_METHOD_MIXED;
@@ -345,6 +380,7 @@ int sim_sip_main(int argc, char **argv)
             bad |= *e || e == optarg || s.target < 0;
             break;
         case O_PROFILE: s.profile = optarg; break;
+        case O_EXPECT: expect_out = optarg; break;
         case O_HELP: usage(stdout); return SIM_EXIT_OK;
         default: bad = 1;
         }
@@ -384,6 +420,10 @@ int sim_sip_main(int argc, char **argv)
     }
     if (creds_out && write_credentials(creds_out, s.lines, s.n) != 0) {
         fprintf(stderr, "phonereport-sim: cannot write %s\n", creds_out);
+        goto out;
+    }
+    if (expect_out && write_expect(expect_out, &s) != 0) {
+        fprintf(stderr, "phonereport-sim: cannot write %s\n", expect_out);
         goto out;
     }
 

@@ -1238,6 +1238,8 @@ static void test_config_check_reports_every_problem(void **state)
     cfg.profiles_dir = "/nonexistent";
     cfg.group = "";
     cfg.sync = "sometimes";
+    cfg.rebaseline_credentials = "/nonexistent/creds.json";
+    cfg.rebaseline_proxy = "http://not-sip";
     pr_errlist errs = {0};
     FILE *out = open_memstream(&buf, &len);
     assert_int_equal(sink_cfg_check(&cfg, NULL, &errs), PR_EINVAL);
@@ -1249,6 +1251,8 @@ static void test_config_check_reports_every_problem(void **state)
     assert_non_null(strstr(buf, "profiles-dir"));
     assert_non_null(strstr(buf, "sink-group"));
     assert_non_null(strstr(buf, "sink-sync"));
+    assert_non_null(strstr(buf, "rebaseline-credentials"));
+    assert_non_null(strstr(buf, "rebaseline-proxy"));
     free(buf);
 }
 
