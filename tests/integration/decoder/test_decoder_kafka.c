@@ -463,6 +463,30 @@ static bool decoded_some(pr_metrics *m)
     return counted_some(m, "phonereport_decoder_records_total");
 }
 
+/* The value of a counter without labels in the decoder's metrics (0 if absent). */
+static unsigned long long counter_value(pr_metrics *m, const char *family)
+{
+    char *text = pr_metrics_render(m, NULL), line[160];
+    snprintf(line, sizeof line, "\n%s ", family);
+    const char *at = strstr(text, line);
+    unsigned long long v = at ? strtoull(at + strlen(line), NULL, 10) : 0;
+    free(text);
+    return v;
+}
+
+/* What the decoder's transactions did, printed before the assertions on the outputs: when
+ * none arrived, it tells a livelock (aborts growing) from a stall. */
+static void print_txn_counters(pr_metrics *m, size_t got)
+{
+    char *text = pr_metrics_render(m, NULL);
+    const char *c = strstr(text, "phonereport_decoder_transactions_total{result=\"committed\"}");
+    const char *a = strstr(text, "phonereport_decoder_transactions_total{result=\"aborted\"}");
+    printf("%zu outputs; decoder: %.*s, %.*s, refused outputs %llu\n", got,
+           c ? (int)strcspn(c, "\n") : 4, c ? c : "none", a ? (int)strcspn(a, "\n") : 4,
+           a ? a : "none", counter_value(m, "phonereport_decoder_outputs_refused_total"));
+    free(text);
+}
+
 /* A record whose produce fails at once because the open transaction already needs an abort
  * (here: a too-large output of another partition was refused by the broker) is the first of
  * its partition in the batch: the abort must rewind its partition too, or it is never
@@ -507,6 +531,7 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
     assert_true(counted_some(ip.m, "phonereport_decoder_outputs_refused_total"));
     produce_to_partition(prefix, 1, 1); /* Y: a small delta */
     size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
+    print_txn_counters(ip.m, got);
     decoder_stop(ip.d);
     assert_false(decoder_failed(ip.d));
     assert_int_equal(got, 2);
@@ -516,17 +541,6 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
     assert_exactly_once(prefix, 2, counts);
     inproc_free(&ip);
     free(prefix);
-}
-
-/* The value of a counter without labels in the decoder's metrics (0 if absent). */
-static unsigned long long counter_value(pr_metrics *m, const char *family)
-{
-    char *text = pr_metrics_render(m, NULL), line[160];
-    snprintf(line, sizeof line, "\n%s ", family);
-    const char *at = strstr(text, line);
-    unsigned long long v = at ? strtoull(at + strlen(line), NULL, 10) : 0;
-    free(text);
-    return v;
 }
 
 /* Counts the records of <prefix><suffix>, read_uncommitted: outputs of a transaction still
@@ -585,13 +599,9 @@ static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_abor
     assert_int_equal(count_uncommitted(prefix, PR_TOPIC_DLQ), 1);
     if (count_all(prefix) != 0) /* the load delayed us past the commit: Y is not aborted */
         printf("note: the dead letter committed before Y was produced\n");
-    produce_to_partition(prefix, 1, 0);     /* Y: a small delta, to the same config partition */
+    produce_to_partition(prefix, 1, 0); /* Y: a small delta, to the same config partition */
     size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
-    char *text = pr_metrics_render(ip.m, NULL);
-    const char *aborted =
-        strstr(text, "phonereport_decoder_transactions_total{result=\"aborted\"}");
-    printf("after %zu outputs: %.80s\n", got, aborted ? aborted : "(no abort counter)");
-    free(text);
+    print_txn_counters(ip.m, got);
     decoder_stop(ip.d);
     assert_false(decoder_failed(ip.d));
     assert_int_equal(got, 2);
