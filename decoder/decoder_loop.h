@@ -48,7 +48,13 @@ struct decoder {
      * the loop thread). The broker refuses a whole request batch, so a refused record is
      * first a suspect: after the abort it is produced alone (queue flushed before and after);
      * refused again, it is confirmed, and after the next abort dead-lettered (too_large, no
-     * payload) instead. One oversized event thus never blocks its partition. */
+     * payload) instead. One oversized event thus never blocks its partition. An entry goes
+     * when its record's offset is committed, or (a suspect only) when its full output is
+     * delivered; a confirmed entry outlives aborts, including the one that librdkafka 2.0.2
+     * forces after a refusal: the refused messages used sequence numbers of their output
+     * partition that the broker never saw, the abort does not bump the producer epoch, so the
+     * next output to that partition fails with OUT_OF_ORDER_SEQUENCE_NUMBER and the
+     * transaction after it is aborted with an epoch bump (sequences restart at 0). */
     struct {
         int32_t partition;
         int64_t offset;

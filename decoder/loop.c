@@ -347,8 +347,13 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     int32_t partition = (int32_t)(place >> 48);
     int64_t offset = (int64_t)(place & 0xffffffffffffULL);
     long i = find_refused(r, partition, offset);
-    if (!rkm->err) { /* delivered: no longer a suspect */
-        if (i >= 0)
+    if (!rkm->err) {
+        /* A suspect whose full output went through is not the culprit. A confirmed one's
+         * delivered output is its dead letter, which settles nothing until its transaction
+         * commits (commit_batch forgets it then): if that transaction aborts (e.g. on the
+         * sequence gap the refusal left, see decoder_loop.h), the record must be
+         * dead-lettered again, not produced in full again, refused again, and so on for ever. */
+        if (i >= 0 && !r->refused[i].confirmed)
             forget_refused(r, i);
         return;
     }

@@ -105,8 +105,10 @@ PROPS
         jars=$("$here/fetch-kafka.sh") || { rm -rf "$dir"; die "could not fetch Kafka"; }
         local id
         id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        # --cluster-id=ID, not -t ID: one id in 64 starts with '-', which the tool's argument
+        # parser would take for an option ("expected one argument").
         if ! java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$dir/log4j2.properties" \
-                -Dkafka.logs.dir="$dir" -cp "$jars/*" kafka.tools.StorageTool format -t "$id" \
+                -Dkafka.logs.dir="$dir" -cp "$jars/*" kafka.tools.StorageTool format --cluster-id="$id" \
                 -c "$dir/server.properties" >"$dir/format.log" 2>&1; then
             echo "broker.sh: formatting KRaft storage failed:" >&2
             tail -n 30 "$dir/format.log" >&2

@@ -423,6 +423,85 @@ static void test_verify_refuses_an_empty_expectation(void **state)
     free(out);
 }
 
+/* Runs `phonereport-sim play` (4 phones, one worker: 8 reports, each phone a full and a status
+ * report) against fake_edge.py answering each upload 200 after delay_s; returns play's exit
+ * status, its output in *out and, when log is not NULL, the edge's "<request id> <path>"
+ * lines in *log and play's journal in *journal. */
+static int run_play(const char *delay_s, int duration_s, char **out, char **log, char **journal)
+{
+    char *dir = ts_mkdtemp("play");
+    char cmd[16384], path[4200];
+    assert_non_null(dir);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && { '%s' '%s/phonesim/fake_edge.py' port %s & p=$!; i=0; "
+             "while [ ! -f port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+             "'%s/phonereport-sim' play --url http://127.0.0.1:$(cat port)/r --phones 4 "
+             "--workers 1 --seed 3 --duration-s %d --rate 0 --deltas 0 --status-every-s 0 "
+             "--expect-out expect.json --journal-out journal.jsonl 2>&1; rc=$?; kill $p; "
+             "wait $p 2>/dev/null; exit $rc; }",
+             dir, PR_PYTHON, PR_TESTS_DIR, delay_s, PR_BINARY_DIR, duration_s);
+    int rc = ts_run(cmd, out);
+    if (log) {
+        size_t n;
+        snprintf(path, sizeof path, "%s/port.log", dir);
+        *log = ts_read_file(path, &n);
+        snprintf(path, sizeof path, "%s/journal.jsonl", dir);
+        *journal = ts_read_file(path, &n);
+    }
+    ts_rmtree(dir);
+    free(dir);
+    return rc;
+}
+
+static void test_play_journals_each_acknowledged_report_with_the_edge_request_id(void **state)
+{
+    (void)state;
+    char *out = NULL, *log = NULL, *journal = NULL;
+    int rc = run_play("0", 30, &out, &log, &journal);
+    assert_non_null(out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "2xx full 4, delta 0, status 4"));
+    assert_non_null(strstr(out, "0 unsent at the end"));
+    assert_non_null(log);
+    assert_non_null(journal);
+    /* every line of the journal names a request id the edge answered, for the same phone */
+    int lines = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(journal, "\n", &save); l; l = strtok_r(NULL, "\n", &save), lines++) {
+        json_t *o = json_loads(l, 0, NULL);
+        assert_non_null(o);
+        const char *id = json_string_value(json_object_get(o, "request_id"));
+        const char *mac = json_string_value(json_object_get(o, "mac"));
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        assert_non_null(id);
+        assert_int_equal(strlen(id), 36);
+        char want[128];
+        snprintf(want, sizeof want, "%s /r/%s/%s.xml\n", id, mac, kind);
+        if (!strstr(log, want))
+            fail_msg("journal line %s: the edge answered no such request (%s)", l, log);
+        json_decref(o);
+    }
+    assert_int_equal(lines, 8);
+    free(out);
+    free(log);
+    free(journal);
+}
+
+static void test_play_fails_when_reports_were_still_due_at_the_end(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    /* The edge takes 2 s to answer and the run lasts 1 s: the worker's first upload (a full
+     * report) is answered after the end, the 7 other reports are never sent. */
+    int rc = run_play("2", 1, &out, NULL, NULL);
+    assert_non_null(out);
+    assert_int_equal(rc, 1);
+    if (!strstr(out, "2xx full 1, delta 0, status 0; 0 retries, 0 given up, 7 unsent at the end"))
+        fail_msg("play's summary: %s", out);
+    assert_non_null(strstr(out, "1 phones expected"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +518,8 @@ int main(void)
         cmocka_unit_test(test_verify_reports_every_kind_of_mismatch),
         cmocka_unit_test(test_verify_fails_when_the_answer_is_for_another_phone),
         cmocka_unit_test(test_verify_refuses_an_empty_expectation),
+        cmocka_unit_test(test_play_journals_each_acknowledged_report_with_the_edge_request_id),
+        cmocka_unit_test(test_play_fails_when_reports_were_still_due_at_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

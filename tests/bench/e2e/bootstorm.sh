@@ -11,7 +11,10 @@
 # ends when the sink has applied all of those records too (verify is exact all along: nothing
 # changed). Then the sink and the decoder stop, and a fresh decoder (new group and
 # transactional id, same raw topic) decodes every raw record of both rounds alone: the
-# decoder's throughput on the same records, the baseline of the end-to-end rate.
+# decoder's throughput on the same records, the baseline of the end-to-end rate. Before that,
+# the edge's promise is checked on what the phones saw: every upload play got a 2xx for (its
+# X-Request-Id, from play's --journal-out) must be a record of the raw topic (pr-request-id,
+# read with kcat over every partition); the run prints LOST n and fails otherwise.
 #
 # Prints, in one run: the edge's acceptance rate (uploads/s while play ran), phones/s until
 # the state is exact for each round, the decoder-alone rate in phones/s (2 records a phone)
@@ -243,7 +246,45 @@ play() {
     "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$2" --seed "$1" \
         --duration-s "$play_s" --rate 0 --deltas 0 --status-every-s 0 --method mixed \
         --encrypt none --workers "$workers" --quiet --expect-out "$work/expect-$3.json" \
-        --stats-out "$work/play-$3.json" >"$work/play-$3.log" 2>&1
+        --stats-out "$work/play-$3.json" --journal-out "$work/journal-$3.jsonl" \
+        >"$work/play-$3.log" 2>&1
+}
+
+# check_acked: the edge's promise, checked on what play saw: every upload that got a 2xx
+# (play's journals: its X-Request-Id) is a record of the raw topic (its pr-request-id header),
+# read with kcat over every partition, again until two reads agree. Prints LOST n and fails
+# when some are not.
+check_acked() {
+    local prev=-1 n i
+    for i in $(seq 1 30); do
+        kcat -C -b "$brokers" -t "${prefix}raw" -o beginning -e -q -f '%k %h\n' \
+            >"$work/raw-ids" 2>/dev/null || true
+        n=$(wc -l <"$work/raw-ids")
+        [ "$n" = "$prev" ] && break
+        prev=$n
+        sleep 1
+    done
+    python3 - "$work" <<'PY'
+import glob, json, re, sys
+work = sys.argv[1]
+on_raw = {}
+for line in open(f"{work}/raw-ids"):
+    m = re.search(r"(?:^|,| )pr-request-id=([^,\s]+)", line)
+    if m:
+        on_raw[m.group(1)] = line.split(" ", 1)[0]
+acked = [json.loads(l) for f in sorted(glob.glob(f"{work}/journal-*.jsonl")) for l in open(f)]
+lost = [j for j in acked if j.get("request_id", "") not in on_raw]
+wrong = [j for j in acked if j.get("request_id") in on_raw and on_raw[j["request_id"]] != j["mac"]]
+for j in lost[:20]:
+    print(f"bootstorm: LOST {j['request_id'] or '(no X-Request-Id)'} {j['mac']} {j['kind']}",
+          file=sys.stderr)
+for j in wrong[:20]:
+    print(f"bootstorm: {j['request_id']} is keyed {on_raw[j['request_id']]}, not {j['mac']}",
+          file=sys.stderr)
+print(f"bootstorm: {len(acked)} acknowledged uploads, {len(on_raw)} raw records:"
+      f" LOST {len(lost)}", file=sys.stderr)
+sys.exit(1 if lost or wrong else 0)
+PY
 }
 
 # round N: plays the fleet, waits until the sink applied every record and checks that the
@@ -300,6 +341,8 @@ wait_until 300 "the warm-up to be applied" applied_ge 10
 
 round 1
 round 2
+say "checking that every acknowledged upload is on ${prefix}raw"
+check_acked || die "some acknowledged uploads are not on ${prefix}raw (LOST above)"
 unchanged=$(sinks_metric phonereport_sink_unchanged_reports_total)
 unparsed=$(sinks_metric phonereport_sink_unchanged_unparsed_total)
 kill "$sampler_pid" 2>/dev/null

@@ -3,7 +3,11 @@
  * test starts, halts and restarts (tests/kafka/broker.sh): while phones send and the broker
  * goes away, every answer is 200 or 503 (never another 2xx, never silence); once the edge
  * knows Kafka is gone every upload gets 503 with Retry-After; when the broker is back uploads
- * succeed again; and every upload that got 200 is on the topic (counted by request id).
+ * succeed again; and every upload that got 200 is on the topic (counted by request id). Also
+ * the boot storm on a freshly started broker: phones send at once, concurrently, while the
+ * edge's producer still waits for its idempotence producer id (the broker answers "coordinator
+ * load in progress" at first), and every upload that got 200 is on the topic, under its MAC
+ * and kind.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -233,12 +237,121 @@ static void test_stop_under_load_loses_no_acknowledged_report(void **state)
     pthread_mutex_destroy(&t->mu);
 }
 
+/* The boot storm: STORM_THREADS concurrent senders, each sending STORM_PER_THREAD uploads
+ * (for each of its phones a full report, then a status report), PUT and POST. */
+#define STORM_THREADS    16
+#define STORM_PER_THREAD 24
+#define STORM_N          (STORM_THREADS * STORM_PER_THREAD)
+
+typedef struct storm_up {
+    char mac[13];
+    const char *kind;
+    int status;   /* the last answer: 200 once acknowledged */
+    int attempts; /* 503s are retried, as a phone retries */
+    char id[64];  /* X-Request-Id of the 200 */
+} storm_up;
+
+typedef struct storm {
+    run *t;
+    const char *full, *status; /* bodies */
+    storm_up up[STORM_N];
+    int next_thread;
+    pthread_mutex_t mu;
+} storm;
+
+static void *storm_sender(void *arg)
+{
+    storm *s = arg;
+    pthread_mutex_lock(&s->mu);
+    int th = s->next_thread++;
+    pthread_mutex_unlock(&s->mu);
+    long long deadline = ts_deadline_ms(120000);
+    for (int i = 0; i < STORM_PER_THREAD; i++) {
+        storm_up *u = &s->up[th * STORM_PER_THREAD + i];
+        bool full = i % 2 == 0; /* a phone's full report, then its status report */
+        snprintf(u->mac, sizeof u->mac, "00562b%02x%04x", th, i / 2);
+        u->kind = full ? "full" : "status";
+        char opts[4500], path[128];
+        snprintf(opts, sizeof opts,
+                 "-X %s --data-binary @'%s' -H 'User-Agent: Cisco-CP-8832-3PCC/11.3.1 (%s)'",
+                 i % 4 < 2 ? "PUT" : "POST", full ? s->full : s->status, u->mac);
+        snprintf(path, sizeof path, "/r/%s/%s.xml", u->mac, u->kind);
+        edge_resp r;
+        for (;;) {
+            edge_curl(&s->t->e, opts, path, &r);
+            u->attempts++;
+            u->status = r.status;
+            if (r.status != 503 || ts_now_ms() >= deadline)
+                break;
+            usleep(100000); /* a phone's back-off before it sends the report again */
+        }
+        snprintf(u->id, sizeof u->id, "%s", r.request_id);
+    }
+    return NULL;
+}
+
+static void test_boot_storm_on_a_fresh_broker_loses_no_acknowledged_upload(void **state)
+{
+    run *t = calloc(1, sizeof *t);
+    storm *s = calloc(1, sizeof *s);
+    *state = t;
+    assert_non_null(s);
+    (void)ts_brokers(); /* like every integration test, refuse to run without the test setup */
+    broker(t, "start"); /* fresh: no producer id, transaction or offsets state yet */
+    edge_start(&t->e, t->brokers, "istorm", NULL);
+    s->t = t;
+    s->full = PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
+    s->status = PR_SHARED_DIR "/samples/synthetic-status-report-GUESS.xml";
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_t thr[STORM_THREADS];
+    for (int i = 0; i < STORM_THREADS; i++)
+        assert_int_equal(pthread_create(&thr[i], NULL, storm_sender, s), 0);
+    for (int i = 0; i < STORM_THREADS; i++)
+        pthread_join(thr[i], NULL);
+
+    int retries = 0;
+    for (int i = 0; i < STORM_N; i++) {
+        if (s->up[i].status != 200)
+            fail_msg("%s %s got %d after %d attempts", s->up[i].mac, s->up[i].kind, s->up[i].status,
+                     s->up[i].attempts);
+        if (!s->up[i].id[0])
+            fail_msg("%s %s: a 200 without X-Request-Id", s->up[i].mac, s->up[i].kind);
+        retries += s->up[i].attempts - 1;
+    }
+    /* Every 200 is a record under its own request id, MAC and kind. kcat reads every
+     * partition to its end; the records of 503s may be there too (a retry is a new record). */
+    json_t *recs = edge_consume(&t->e);
+    int lost = 0;
+    for (int i = 0; i < STORM_N; i++) {
+        json_t *rec = edge_find(recs, s->up[i].id);
+        if (!rec) {
+            print_error("LOST: %s %s %s got 200 but is not on %s\n", s->up[i].id, s->up[i].mac,
+                        s->up[i].kind, t->e.topic);
+            lost++;
+            continue;
+        }
+        assert_string_equal(json_string_value(json_object_get(rec, "key")), s->up[i].mac);
+        assert_string_equal(edge_header(rec, "pr-kind"), s->up[i].kind);
+    }
+    print_message("%d uploads from %d connections on a fresh broker: all got 200 (%d retries"
+                  " after 503), %zu records, %d lost\n",
+                  STORM_N, STORM_THREADS, retries, json_array_size(recs), lost);
+    assert_int_equal(lost, 0);
+    assert_true(json_array_size(recs) >= (size_t)STORM_N);
+    json_decref(recs);
+    edge_stop(&t->e);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_outage_gives_503_never_2xx_and_every_200_is_on_the_topic,
                                   teardown),
         cmocka_unit_test_teardown(test_stop_under_load_loses_no_acknowledged_report, teardown),
+        cmocka_unit_test_teardown(test_boot_storm_on_a_fresh_broker_loses_no_acknowledged_upload,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
