@@ -48,6 +48,8 @@ while [ $# -gt 0 ]; do
     --store=*) store=${1#--store=}; shift ;;
     --sinks) nsinks=${2:?--sinks needs a number}; shift 2 ;;
     --sinks=*) nsinks=${1#--sinks=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "bootstorm: unknown option $1 (see --help)" >&2; exit 64 ;;
     *) break ;;
     esac
 done
