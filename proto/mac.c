@@ -12,17 +12,6 @@
 
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One character for a message: itself if printable ASCII, else \xNN. */
 static const char *show_char(char c, char buf[8])
 {
@@ -104,7 +93,7 @@ pr_status pr_mac_parse(const char *s, size_t len, char out[PR_MAC_LEN + 1], char
             next_sep++;
             continue;
         }
-        int v = hex_value(s[i]);
+        int v = pr_hex_val(s[i]);
         if (v < 0)
             return pr_err(PR_EINVAL, err, errlen, "bad MAC: bad hex digit '%s' at position %zu",
                           show_char(s[i], cbuf), i + 1);
