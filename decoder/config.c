@@ -74,7 +74,7 @@ pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common,
     (void)common;
     if (decoder_digests_parse(cfg->digests, d, &nd) != 0) {
         pr_errlist_add(errs, "decoder-openssl-digests: \"%s\" is not a list of md5 and/or sha256",
-                cfg->digests ? cfg->digests : "");
+                       cfg->digests ? cfg->digests : "");
         st = PR_EINVAL;
     }
     if (cfg->keystore && *cfg->keystore) {

@@ -130,7 +130,8 @@ static void set_value(const slot *sl, const char *text, const char *origin, pr_e
     }
     case PR_CFG_BOOL:
         if (pr_cfg_parse_bool(text, (bool *)(void *)field) != 0)
-            pr_errlist_add(errs, "--%s (%s): '%s' is not a boolean (true/false)", e->name, origin, text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a boolean (true/false)", e->name, origin,
+                           text);
         return;
     case PR_CFG_INT: {
         char *end;
@@ -144,21 +145,22 @@ static void set_value(const slot *sl, const char *text, const char *origin, pr_e
     }
     case PR_CFG_MS:
         if (pr_cfg_parse_ms(text, &v) != 0) {
-            pr_errlist_add(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name, origin,
-                    text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a duration (e.g. 250ms, 5s, 2m)", e->name,
+                           origin, text);
             return;
         }
         break;
     case PR_CFG_BYTES:
         if (pr_cfg_parse_bytes(text, &v) != 0) {
-            pr_errlist_add(errs, "--%s (%s): '%s' is not a size (e.g. 512k, 4m)", e->name, origin, text);
+            pr_errlist_add(errs, "--%s (%s): '%s' is not a size (e.g. 512k, 4m)", e->name, origin,
+                           text);
             return;
         }
         break;
     }
     if (bounded && (v < e->min || v > e->max)) {
-        pr_errlist_add(errs, "--%s (%s): %s is out of range [%lld, %lld]", e->name, origin, text, e->min,
-                e->max);
+        pr_errlist_add(errs, "--%s (%s): %s is out of range [%lld, %lld]", e->name, origin, text,
+                       e->min, e->max);
         return;
     }
     *(long long *)(void *)field = v;
@@ -330,7 +332,8 @@ static void load_file(const char *path, const slots *s, pr_common_cfg *common, p
                 } else if (json_is_boolean(kv))
                     kafka_set(common, kk, json_is_true(kv) ? "true" : "false", errs);
                 else
-                    pr_errlist_add(errs, "%s: kafka.%s must be a string, number or boolean", origin, kk);
+                    pr_errlist_add(errs, "%s: kafka.%s must be a string, number or boolean", origin,
+                                   kk);
             }
             continue;
         }
@@ -512,7 +515,7 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
             ok = ok || strcmp(common->log_level, lv[i]) == 0;
         if (!ok)
             pr_errlist_add(&errs, "--log-level: '%s' is not one of debug, info, warn, error",
-                    common->log_level);
+                           common->log_level);
     }
 
     if (common && common->topic_prefix) {
@@ -525,10 +528,11 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
         size_t plen =
             strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
         if (p[plen] != '\0' || plen + longest > 249)
-            pr_errlist_add(&errs,
-                    "--topic-prefix: '%.40s' is not a Kafka topic prefix (letters, digits, '.', "
-                    "'_', '-'; at most %zu characters)",
-                    p, 249 - longest);
+            pr_errlist_add(
+                &errs,
+                "--topic-prefix: '%.40s' is not a Kafka topic prefix (letters, digits, '.', "
+                "'_', '-'; at most %zu characters)",
+                p, 249 - longest);
     }
 
     if (pr_errlist_count(&errs)) {

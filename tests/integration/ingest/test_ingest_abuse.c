@@ -2,9 +2,10 @@
  * test_ingest_abuse.c - requests built to hurt the edge rather than to upload: a query with
  * more arguments (or header lines) than libmicrohttpd's per-connection pool holds, replayed
  * Digest credentials, connections that announce bodies and do not send them, one address
- * holding the in-flight budget, smuggling-shaped framing and ambiguous identities. Each case gets an answer, frees what it took, publishes
- * nothing it should not, and leaves the edge serving phones. Run under LeakSanitizer (the
- * test build), a request whose state is never freed fails the run at exit.
+ * holding the in-flight budget, smuggling-shaped framing and ambiguous identities. Each case gets
+ * an answer, frees what it took, publishes nothing it should not, and leaves the edge serving
+ * phones. Run under LeakSanitizer (the test build), a request whose state is never freed fails the
+ * run at exit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
