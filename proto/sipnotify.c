@@ -104,6 +104,8 @@ const char *pr_sipnotify_outcome_name(pr_sipnotify_outcome o)
 
 /* Sofia's own diagnostics (su_log) become debug lines of our logger, never raw stderr. */
 static void sofia_logger(void *stream, char const *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void sofia_logger(void *stream, char const *fmt, va_list ap)
 {
     char line[512];
     (void)stream;
