@@ -16,11 +16,11 @@ build=${PR_BUILD_DIR:-$top/build-test}
 # optimisation enables warnings (format truncation) that the Debug build cannot see.
 release=${PR_RELEASE_BUILD_DIR:-$top/build-release-tests}
 cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+    -DPR_PYTHON="$PR_VENV/bin/python" >/dev/null
 ninja -C "$release" -j "$(nproc)"
 
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_SANITIZE=ON \
-    -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+    -DPR_PYTHON="$PR_VENV/bin/python" >/dev/null
 ninja -C "$build" -j "$(nproc)"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
@@ -37,7 +37,7 @@ export PATH="$build:$PATH"
 if [ -z "${PR_CTEST_ARGS:-}" ]; then
     fuzz=${PR_FUZZ_BUILD_DIR:-$top/build-fuzz}
     CC=clang cmake -S "$top" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_FUZZ=ON \
-        -DPR_PYTHON="$PR_VENV/bin/python" -DPR_SHARED_DIR="${PR_SHARED_DIR:-$top/../shared}" >/dev/null
+        -DPR_PYTHON="$PR_VENV/bin/python" >/dev/null
     ninja -C "$fuzz" -j "$(nproc)" fuzz_decoder
     ctest --test-dir "$fuzz" -L fuzz --output-on-failure
 fi

@@ -34,7 +34,7 @@ static char *input_path(const char *input)
 {
     char path[2048];
     if (strncmp(input, "@samples/", 9) == 0)
-        snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, input + 9);
+        snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, input + 9);
     else
         snprintf(path, sizeof path, "%s/%s", CASES, input);
     return strdup(path);

@@ -10,7 +10,7 @@
  * DESIGN: everything a phone is (MAC, keys, method, profile variation) derives from the seed
  * and the phone's index, so `keys` and `play` with the same --seed/--phones/--encrypt agree
  * without sharing a file. Report bodies are rendered from the real 8832 profile in
- * ../shared/samples; encryption uses our own small encoders over OpenSSL EVP (checked in
+ * tests/data/samples; encryption uses our own small encoders over OpenSSL EVP (checked in
  * test_phonesim_crypto against the `openssl` command line, http_ece and the RFC 8188 vector).
  */
 #ifndef PHONESIM_H

@@ -20,7 +20,7 @@
 #include "phonesim.h"
 #include "testsupport.h"
 
-#define SAMPLES PR_SHARED_DIR "/samples/"
+#define SAMPLES PR_DATA_DIR "/samples/"
 
 /* base64url without padding -> bytes; returns the length. */
 static size_t b64url_decode(const char *s, unsigned char *out)

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     }
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
     const char *path =
-        argc > 2 ? argv[2] : PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
+        argc > 2 ? argv[2] : PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml";
     size_t len;
     char *xml = read_all(path, &len);
     if (!xml) {

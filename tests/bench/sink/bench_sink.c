@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     sink_store *st = NULL;
     if (phones < 1 || deltas < 1 || batch < 1 || !mkdtemp(dir))
         return 64;
-    char *xml = read_all(PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml", &len);
+    char *xml = read_all(PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml", &len);
     if (!xml || pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err) != PR_OK) {
         fprintf(stderr, "cannot read the 8832 profile: %s\n", xml ? err : "missing");
         return 1;

@@ -97,7 +97,7 @@ static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__CO
     for (size_t i = 0; i < NINPUTS; i++) {
         if (inputs[i].file) {
             char path[1024];
-            snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, inputs[i].file);
+            snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, inputs[i].file);
             bodies[i] = ts_read_file(path, &lens[i]);
             assert_non_null(bodies[i]);
         } else {
@@ -149,7 +149,7 @@ static void produce_one_kind(const char *prefix, size_t which, size_t n)
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(rk);
     snprintf(topic, sizeof topic, "%sraw", prefix);
-    snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, inputs[which].file);
+    snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, inputs[which].file);
     char *body = ts_read_file(path, &len);
     assert_non_null(body);
     for (size_t k = 0; k < n; k++) {
@@ -433,7 +433,7 @@ static void produce_to_partition(const char *prefix, size_t which, int32_t parti
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     assert_non_null(rk);
     snprintf(topic, sizeof topic, "%sraw", prefix);
-    snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, inputs[which].file);
+    snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, inputs[which].file);
     char *body = ts_read_file(path, &len);
     assert_non_null(body);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);

@@ -300,8 +300,8 @@ static void test_boot_storm_on_a_fresh_broker_loses_no_acknowledged_upload(void 
     broker(t, "start"); /* fresh: no producer id, transaction or offsets state yet */
     edge_start(&t->e, t->brokers, "istorm", NULL);
     s->t = t;
-    s->full = PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml";
-    s->status = PR_SHARED_DIR "/samples/synthetic-status-report-GUESS.xml";
+    s->full = PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml";
+    s->status = PR_DATA_DIR "/samples/synthetic-status-report-GUESS.xml";
     pthread_mutex_init(&s->mu, NULL);
     pthread_t thr[STORM_THREADS];
     for (int i = 0; i < STORM_THREADS; i++)

@@ -78,7 +78,7 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     char opts[8192];
     edge_resp r;
 
-    s[0] = (sent){"",     PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml",
+    s[0] = (sent){"",     PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml",
                   "PUT",  "/r/" MAC ".xml",
                   "full", "path",
                   NULL,   NULL};
@@ -109,7 +109,7 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
 
     /* an encrypted (binary) status report, identified by the User-Agent only */
     s[2] = (sent){"",
-                  PR_SHARED_DIR "/samples/synthetic-delta-report.xml.aes128gcm",
+                  PR_DATA_DIR "/samples/synthetic-delta-report.xml.aes128gcm",
                   "PUT",
                   "/upload/status",
                   "status",
@@ -125,7 +125,7 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
     strcpy(s[2].id, r.request_id);
 
     /* a chunked upload, MAC in the colon form */
-    s[3] = (sent){"",     PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml",
+    s[3] = (sent){"",     PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml",
                   "PUT",  "/r/00:56:2b:04:36:15/full.xml",
                   "full", "path",
                   NULL,   NULL};

@@ -12,7 +12,7 @@
 #include "testsupport.h"
 
 #define BIN         "'" PR_BINARY_DIR "/phonereport'"
-#define SAMPLE_8832 PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml"
+#define SAMPLE_8832 PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml"
 
 static void test_cli_check_gives_the_8832_profile_a_clean_verdict(void **state)
 {

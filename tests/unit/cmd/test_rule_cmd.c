@@ -17,7 +17,7 @@
 #include "commands.h"
 #include "testsupport.h"
 
-#define SAMPLE_8832 PR_SHARED_DIR "/samples/cisco-8832-mpp-full-profile.xml"
+#define SAMPLE_8832 PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml"
 
 typedef struct run_result {
     int rc;

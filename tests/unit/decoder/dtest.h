@@ -48,7 +48,7 @@ static inline unsigned char *dt_b64url(const char *s, size_t *len)
 static inline char *dt_sample(const char *name, size_t *len)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, name);
+    snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, name);
     char *b = ts_read_file(path, len);
     if (!b) {
         fprintf(stderr, "missing sample %s\n", path);

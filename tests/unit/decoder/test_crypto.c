@@ -105,7 +105,7 @@ static void roundtrip_openssl_cli(const char *md, bool gz)
 {
     char in[1024], enc[1024];
     size_t plen, elen, outlen = 0;
-    snprintf(in, sizeof in, "%s/samples/cisco-8832-mpp-full-profile.xml", PR_SHARED_DIR);
+    snprintf(in, sizeof in, "%s/samples/cisco-8832-mpp-full-profile.xml", PR_DATA_DIR);
     snprintf(enc, sizeof enc, "%s/%s%s.enc", tmpdir, md, gz ? "-gz" : "");
     assert_int_equal(dt_sh("%s '%s' | openssl enc -e -aes-256-cbc -md %s -k 'pass word!' "
                            "-out '%s' 2>&1",
@@ -183,7 +183,7 @@ static void test_cbc_rejects_truncated_and_headerless_bodies(void **state)
                      DECODER_CRYPT_FAILED);
     /* openssl enc -S writes no Salted__ header. */
     char in[1024], path[1024];
-    snprintf(in, sizeof in, "%s/samples/synthetic-delta-report.xml", PR_SHARED_DIR);
+    snprintf(in, sizeof in, "%s/samples/synthetic-delta-report.xml", PR_DATA_DIR);
     snprintf(path, sizeof path, "%s/nosalt.enc", tmpdir);
     assert_int_equal(dt_sh("openssl enc -e -aes-256-cbc -md sha256 -k test123 -S 0102030405060708 "
                            "-in '%s' -out '%s' 2>&1",

@@ -267,7 +267,7 @@ static void test_report_decrypts_aes128gcm_whose_salt_looks_like_xml(void **stat
              "sys.stdout.buffer.write(http_ece.encrypt(d, salt=b'<?xml version=1.', "
              "key=b'MyIKMsecret12345', version='aes128gcm', rs=4096))\" "
              "'%s/samples/synthetic-delta-report.xml' > '%s/xml-salt.aes128gcm'",
-             PR_PYTHON, PR_SHARED_DIR, tmpdir);
+             PR_PYTHON, PR_DATA_DIR, tmpdir);
     assert_int_equal(ts_run(cmd, NULL), 0);
     size_t len;
     pr_topic t;
@@ -315,7 +315,7 @@ static void test_report_dead_letters_broken_openssl_bodies(void **state)
     /* No Salted__ header (openssl enc -S): the salt is unknown. */
     assert_int_equal(dt_sh("openssl enc -e -aes-256-cbc -md sha256 -k test123 -S 0102030405060708"
                            " -in '%s/samples/synthetic-delta-report.xml' -out '%s/nosalt.enc' 2>&1",
-                           PR_SHARED_DIR, tmpdir),
+                           PR_DATA_DIR, tmpdir),
                      0);
     char *nosalt = file_in_tmp("nosalt.enc", &len);
     assert_dead("delta", NULL, nosalt, len, "decrypt_failed");
@@ -489,7 +489,7 @@ static void test_report_dead_letters_gzip_bombs_and_corrupt_gzip(void **state)
     free(gz);
     /* A corrupt gzip stream (the command line's output, with its deflate data altered). */
     assert_int_equal(dt_sh("gzip -c '%s/samples/cisco-8832-mpp-full-profile.xml' > '%s/p.gz'",
-                           PR_SHARED_DIR, tmpdir),
+                           PR_DATA_DIR, tmpdir),
                      0);
     size_t plen;
     char *pgz = file_in_tmp("p.gz", &plen);
@@ -502,7 +502,7 @@ static void test_report_dead_letters_gzip_bombs_and_corrupt_gzip(void **state)
     /* gzip then encrypt, from the command lines: decodes. */
     assert_int_equal(dt_sh("gzip -c '%s/samples/synthetic-delta-report.xml' | openssl enc -e "
                            "-aes-256-cbc -md md5 -k test123 -out '%s/gz.enc' 2>&1",
-                           PR_SHARED_DIR, tmpdir),
+                           PR_DATA_DIR, tmpdir),
                      0);
     size_t len;
     char *enc = file_in_tmp("gz.enc", &len);

@@ -16,7 +16,7 @@
 static char *read_sample(const char *name, size_t *len)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/samples/%s", PR_SHARED_DIR, name);
+    snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, name);
     char *buf = ts_read_file(path, len);
     if (!buf)
         fail_msg("cannot read %s", path);
