@@ -15,14 +15,14 @@
 # Several modes may be given. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-runtime=(librdkafka1 libmicrohttpd12 libssl3 libjansson4 libexpat1 zlib1g libsqlite3-0 libpq5 ca-certificates
+runtime=(libc6 librdkafka1 libmicrohttpd12 libgnutls30 libssl3 libjansson4 libexpat1 zlib1g libsqlite3-0 libpq5 ca-certificates
          libsofia-sip-ua0 libcurl4)
 build=(gcc libc6-dev make cmake ninja-build pkg-config git
        librdkafka-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libexpat1-dev zlib1g-dev libsqlite3-dev
        libpq-dev libsofia-sip-ua-dev libcurl4-openssl-dev)
 test=(libcmocka-dev kcat curl openssl sqlite3 openjdk-17-jdk-headless maven clang libclang-rt-14-dev
       libcurl4-openssl-dev python3 python3-venv python3-yaml procps postgresql postgresql-client
-      chromium chromium-driver prometheus sip-tester iproute2)
+      chromium chromium-driver prometheus sip-tester iproute2 lintian systemd dpkg-dev)
 bench=(nginx-light wrk)
 
 want=()
