@@ -2,13 +2,16 @@
 # setup-deps.sh - installs the Debian packages phonereport needs, and only the missing ones.
 # The README's two commands, CI and docker/ all call this script, so they cannot drift apart.
 #
-#   setup-deps.sh runtime   shared libraries to run the phonereport binary
+#   setup-deps.sh runtime   shared libraries to run the phonereport binary (also the Debian
+#                           package's Depends: packaging/CMakeLists.txt reads this list)
 #   setup-deps.sh build     compiler, CMake and the -dev packages
 #   setup-deps.sh test      build + cmocka, kcat, curl, a JDK and Maven (real Kafka broker),
 #                           PostgreSQL (a real server for the sink's PostgreSQL store tests),
 #                           clang (fuzzing), libcurl (phone simulator), SIPp and ss (the
 #                           `notify` tests: SIPp plays the phone), Python venv tooling,
 #                           Chromium and its driver (console test), Prometheus (promtool),
+#                           lintian, systemd (systemd-analyze) and dpkg-dev (dpkg-shlibdeps)
+#                           for the package test (tests/package/),
 #                           then a Python venv with the independent checkers (jsonschema,
 #                           http_ece, selenium) at $PR_VENV (default ~/.cache/phonereport/venv)
 #   setup-deps.sh bench     test + nginx and wrk (tests/bench/)
