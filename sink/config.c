@@ -63,6 +63,12 @@ static const pr_cfg_entry sink_cfg_table[] = {
     {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
      "threads that parse and digest events beside the thread that writes the store (0 = the "
      "writer parses)"},
+    {"sink-outbox-max", PR_CFG_INT, "1000000", offsetof(sink_cfg, outbox_max), 0, 1000000000,
+     "outbox rows (records not yet confirmed by Kafka) at which the sink pauses consumption "
+     "until the publisher catches up (0 = no bound)"},
+    {"sink-poison-retries", PR_CFG_INT, "3", offsetof(sink_cfg, poison_retries), 1, 100,
+     "times a record that fails on a store that answers is retried alone before it is "
+     "skipped into the sink-dlq topic (counted, logged)"},
     {"rebaseline-credentials", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_credentials), 0, 0,
      "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
      "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
