@@ -277,8 +277,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
         secs[nsecs++] = which[i]->cfg_section(slots[i].cfg);
     }
     if (is_run)
-        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
-    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg};
+        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg, NULL};
+    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg, NULL};
 
     /* Every problem is reported at once: the loader's, then the checks', each line prefixed
      * with the command; nothing has been opened yet. */

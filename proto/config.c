@@ -35,7 +35,10 @@ const pr_cfg_entry pr_common_cfg_table[] = {
 typedef struct slot {
     const pr_cfg_entry *e;
     void *base;
+    const char *env_prefix; /* its section's, never NULL */
 } slot;
+
+#define ENV_PREFIX "PHONEREPORT_"
 
 typedef struct slots {
     slot *v;
@@ -213,22 +216,27 @@ static const char *type_hint(pr_cfg_type t)
     return "";
 }
 
-static void env_name(const char *name, char *buf, size_t len)
+static void env_name(const char *prefix, const char *name, char *buf, size_t len)
 {
     size_t i = 0;
-    int n = snprintf(buf, len, "PHONEREPORT_");
+    int n = snprintf(buf, len, "%s", prefix ? prefix : ENV_PREFIX);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return;
+    }
     for (i = (size_t)n; *name && i + 1 < len; name++, i++)
         buf[i] = *name == '-' || *name == '.' ? '_' : (char)toupper((unsigned char)*name);
     buf[i] = '\0';
 }
 
-static void print_entries(FILE *out, const char *title, const pr_cfg_entry *t)
+static void print_entries(FILE *out, const char *title, const pr_cfg_entry *t,
+                          const char *env_prefix)
 {
     fprintf(out, "\n%s:\n", title);
     for (; t->name; t++) {
         char flag[96], env[96];
         snprintf(flag, sizeof flag, "--%s %s", t->name, type_hint(t->type));
-        env_name(t->name, env, sizeof env);
+        env_name(env_prefix, t->name, env, sizeof env);
         fprintf(out, "  %-34s %s\n", flag, t->help);
         fprintf(out, "  %-34s env %s", "", env);
         if (t->def)
@@ -244,9 +252,9 @@ static void print_help(FILE *out, const char *usage, const char *about,
 {
     fprintf(out, "usage: %s\n\n%s\n", usage, about ? about : "");
     for (size_t i = 0; i < n; i++)
-        print_entries(out, sections[i].title, sections[i].table);
+        print_entries(out, sections[i].title, sections[i].table, sections[i].env_prefix);
     if (common) {
-        print_entries(out, "common", pr_common_cfg_table);
+        print_entries(out, "common", pr_common_cfg_table, NULL);
         fprintf(out, "  %-34s any librdkafka property, passed as is (SASL, TLS, tuning)\n",
                 "--kafka.PROPERTY VALUE");
         fprintf(out, "  %-34s env PHONEREPORT_KAFKA_PROPERTY ('_' read as '.')\n", "");
@@ -377,15 +385,15 @@ static void load_env(char **envp, const slots *s, pr_common_cfg *common, pr_errl
             kafka_set(common, name, eq + 1, errs);
             continue;
         }
-        for (size_t i = 0; i < n; i++) {
-            char c = kv[12 + i];
-            name[i] = c == '_' ? '-' : (char)tolower((unsigned char)c);
-        }
-        name[n] = '\0';
-        const slot *sl = find_slot(s, name, n);
         /* Unknown variables are ignored: roles deployed together share one environment. */
-        if (sl)
-            set_value(sl, eq + 1, origin, errs);
+        for (size_t i = 0; i < s->len; i++) {
+            char env[300];
+            env_name(s->v[i].env_prefix, s->v[i].e->name, env, sizeof env);
+            if (strlen(env) == (size_t)(eq - kv) && strncmp(env, kv, (size_t)(eq - kv)) == 0) {
+                set_value(&s->v[i], eq + 1, origin, errs);
+                break;
+            }
+        }
     }
 }
 
@@ -416,10 +424,11 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
     }
     for (size_t i = 0; i < nsections; i++)
         for (const pr_cfg_entry *e = sections[i].table; e->name; e++)
-            s.v[s.len++] = (slot){e, sections[i].base};
+            s.v[s.len++] = (slot){e, sections[i].base,
+                                  sections[i].env_prefix ? sections[i].env_prefix : ENV_PREFIX};
     if (common)
         for (const pr_cfg_entry *e = pr_common_cfg_table; e->name; e++)
-            s.v[s.len++] = (slot){e, common};
+            s.v[s.len++] = (slot){e, common, ENV_PREFIX};
     for (size_t i = 0; i < s.len; i++)
         for (size_t j = i + 1; j < s.len; j++)
             if (strcmp(s.v[i].e->name, s.v[j].e->name) == 0)

@@ -45,6 +45,9 @@ typedef struct pr_cfg_section {
     const char *title;         /* heading in --help, e.g. "ingest (HTTP edge)" */
     const pr_cfg_entry *table; /* terminated by an entry whose name is NULL */
     void *base;                /* the struct the offsets point into */
+    /* Environment names: this prefix + the upper-cased name ('-' as '_'); NULL =
+     * "PHONEREPORT_" (a tool whose option names are short gives "PHONEREPORT_<TOOL>_"). */
+    const char *env_prefix;
 } pr_cfg_section;
 
 /* kafka.<property> pass-through, in the order given (later duplicates win in librdkafka). */

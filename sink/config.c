@@ -103,7 +103,7 @@ sink_cfg *sink_cfg_new(void)
 
 pr_cfg_section sink_cfg_section(sink_cfg *cfg)
 {
-    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg};
+    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg, NULL};
     return s;
 }
 

@@ -253,6 +253,8 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
                 pr_counter_inc(l->c_unchanged);
             if (res.unchanged && j->ev.lazy)
                 pr_counter_inc(l->c_lazy);
+            /* its state marker, change and drift records, at most */
+            l->outbox_added += 1 + (long long)res.changes + (long long)res.transitions;
         } else if (rc == PR_EINVAL) {
             /* Over the phone's bounds: nothing was written; refused like an invalid event. */
             pr_counter_inc(invalid_counter(l, "too_large"));
@@ -433,6 +435,9 @@ static void *consume(void *arg)
                     sink_loop_rewind(l);
                     break;
                 }
+                sink_loop_backpressure_soon(l);
+                if (l->paused || l->store_down) /* the round's rest is read again later */
+                    break;
             }
             sink_parse_finish(l->parser, l->st);
             for (i = 0; i < n; i++) {

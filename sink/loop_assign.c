@@ -385,6 +385,8 @@ void sink_loop_backpressure(sink_loop *l)
     long long max = l->cfg->outbox_max;
     if (max <= 0 || l->store_down || sink_store_outbox_count(l->st, &rows) != PR_OK)
         return;
+    l->outbox_rows = rows;
+    l->outbox_added = 0;
     if (!l->paused && rows >= max) {
         /* What was applied commits first: the partitions stop right after it. */
         if (sink_loop_batch_commit(l) != PR_OK) {
@@ -410,4 +412,11 @@ void sink_loop_backpressure(sink_loop *l)
         PR_LOG(PR_LOG_INFO, "sink", "outbox below its bound: consumption resumed",
                json_pack("{sI}", "outbox_rows", (json_int_t)rows));
     }
+}
+
+void sink_loop_backpressure_soon(sink_loop *l)
+{
+    if (l->cfg->outbox_max > 0 && !l->paused &&
+        l->outbox_rows + l->outbox_added >= l->cfg->outbox_max)
+        sink_loop_backpressure(l);
 }

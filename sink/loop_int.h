@@ -58,6 +58,8 @@ struct sink_loop {
     } suspect;
     struct suspect failed_at; /* the record handle() failed to apply (active: it did) */
     bool paused;              /* consumption paused: the outbox is at sink-outbox-max */
+    int64_t outbox_rows;      /* the outbox's rows when last counted */
+    long long outbox_added;   /* rows (at most) this loop wrote since: counted again at the bound */
     char topic_config[256], topic_status[256];
     pthread_t thread;
     bool started;
@@ -111,6 +113,8 @@ void sink_loop_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
  * the outbox holds sink-outbox-max rows, resumes below nine tenths of it. */
 void sink_loop_update_lag(sink_loop *l);
 void sink_loop_backpressure(sink_loop *l);
+/* The same as soon as what was written since the last count may have reached the bound. */
+void sink_loop_backpressure_soon(sink_loop *l);
 
 /* ---- loop_poison.c ------------------------------------------------------------------- */
 
