@@ -111,6 +111,54 @@ int pr_cfg_parse_bytes(const char *s, long long *out)
     return parse_scaled(s, out, u, f, 10);
 }
 
+/* Appends n bytes of src to the buffer at *o (sized by the caller). */
+static void put(char **o, const char *src, size_t n)
+{
+    memcpy(*o, src, n);
+    *o += n;
+}
+
+char *pr_cfg_mask_secrets(const char *in)
+{
+    size_t len = strlen(in);
+    char *out = malloc(len + 4 * (len / 9 + 2) + 1), *o = out; /* each mask adds at most 3 */
+    const char *p = in, *scheme = strstr(in, "://");
+    if (!out)
+        return NULL;
+    if (scheme) { /* URI userinfo user:password@ */
+        const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?#"), *at = NULL;
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            put(&o, in, (size_t)(colon + 1 - in));
+            put(&o, "***", 3);
+            p = at;
+        }
+    }
+    while (*p) { /* password=value: libpq keywords and URI query parameters */
+        const char *k = strstr(p, "password=");
+        if (!k) {
+            put(&o, p, strlen(p));
+            break;
+        }
+        k += 9;
+        put(&o, p, (size_t)(k - p));
+        if (*k == '\'') { /* a quoted keyword value, with \' and \\ escapes */
+            const char *q = k + 1;
+            while (*q && *q != '\'')
+                q += q[0] == '\\' && q[1] ? 2 : 1;
+            p = *q ? q + 1 : q;
+        } else {
+            p = k + strcspn(k, "& \t");
+        }
+        put(&o, "***", 3);
+    }
+    *o = '\0';
+    return out;
+}
+
 static void set_value(const slot *sl, const char *text, const char *origin, pr_errlist *errs)
 {
     const pr_cfg_entry *e = sl->e;
@@ -284,7 +332,9 @@ static void print_config(FILE *out, const slots *s, const pr_common_cfg *common)
         switch (e->type) {
         case PR_CFG_STR: {
             const char *str = *(char *const *)(const void *)field;
-            v = str ? json_string(str) : json_null();
+            char *masked = str ? pr_cfg_mask_secrets(str) : NULL;
+            v = masked ? json_string(masked) : str ? json_string("***") : json_null();
+            free(masked);
             break;
         }
         case PR_CFG_SECRET:

@@ -51,6 +51,11 @@ typedef struct pr_cfg_section {
 } pr_cfg_section;
 
 /* kafka.<property> pass-through, in the order given (later duplicates win in librdkafka). */
+/* A copy of s (caller frees; NULL when out of memory) with every password masked as ***: the
+ * user:password@ of a URI and the value of any password= (libpq keyword form, URI query).
+ * --print-config shows string settings through it; use it for anything that logs one. */
+char *pr_cfg_mask_secrets(const char *s);
+
 typedef struct pr_cfg_kv {
     char *key; /* without "kafka." */
     char *value;
