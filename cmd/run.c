@@ -350,12 +350,17 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
     if (is_run)
         print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port);
 
-    while (!pr_signals_wait_stop(200)) {
+    bool failed = false;
+    while (!failed && !pr_signals_wait_stop(200)) {
         if (pr_signals_take_reload()) {
             PR_LOG(PR_LOG_INFO, "run", "SIGHUP: reloading", NULL);
             for (size_t i = 0; i < n; i++)
                 slots[i].role->reload(slots[i].inst);
         }
+        /* A role that stopped itself on a fatal error (the sink's dead publisher) ends the
+         * process with 70 (below), so that an orchestrator restarts it. */
+        for (size_t i = 0; i < n && !failed; i++)
+            failed = slots[i].role->failed && slots[i].role->failed(slots[i].inst);
     }
     PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
     rc = 0;

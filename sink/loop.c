@@ -42,16 +42,6 @@
 #include "log.h"
 #include "loop_int.h"
 
-void sink_now_rfc3339(char *buf, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 static pr_counter *invalid_counter(sink_loop *l, const char *reason)
 {
     for (size_t i = 0; i < l->ninvalid; i++)

@@ -277,9 +277,8 @@ void sink_loop_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
             int64_t next = sink_store_offset_get(l->st, tp->topic, tp->partition), lo = 0, hi = 0;
-            if (next < -1)
-                sink_loop_store_failed(
-                    l); /* the partitions are resumed from the store when it is back */
+            if (next < -1) /* the partitions are resumed from the store when it is back */
+                sink_loop_store_failed(l);
             if (next > 0 && rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
                                                              5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (next > hi) {
@@ -323,9 +322,9 @@ void sink_loop_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         sink_loop_batch_commit(l);
         claims_remove(l, parts);
         for (int i = 0; i < parts->cnt; i++) /* a suspect there is its new owner's */
-            if (parts->elems[i].partition == l->suspect.partition)
-                sink_loop_suspect_clear(l, parts->elems[i].topic, l->suspect.partition,
-                                        l->suspect.offset);
+            if (parts->elems[i].partition == l->suspect.partition &&
+                strcmp(parts->elems[i].topic, l->suspect.topic) == 0)
+                memset(&l->suspect, 0, sizeof l->suspect);
         if (cooperative)
             kerr = rd_kafka_incremental_unassign(rk, parts);
         else

@@ -4,6 +4,8 @@
  * loop_poison.c tells a record that fails on a healthy store from an outage). Not for the
  * sink's other modules: they meet the loop through sink_internal.h.
  *
+ * Layers: loop.c above loop_poison.c above loop_assign.c; none calls up.
+ *
  * DESIGN: every function here runs on the consumer thread (the rebalance callback too: it is
  * served from rd_kafka_consumer_poll there), so the struct needs no lock; only stop and reload
  * are written by other threads.

@@ -1108,7 +1108,7 @@ static void test_record_failing_on_a_healthy_store_is_skipped_into_the_sink_dlq(
     inproc_start(&ip, prefix, data, NULL, "sink-poison");
     unsigned port = sink_api_port(ip.snk);
     wait_applied(data, good + 1); /* every offset stored, the outbox (sink-dlq record) empty */
-    assert_int_equal(metric_value(port, "phonereport_sink_poison_total "), 1);
+    assert_int_equal(metric_value(port, "\nphonereport_sink_poison_total "), 1);
     char *body = NULL, url[64];
     for (int i = 0; i < good; i++) {
         snprintf(url, sizeof url, "/v1/phones/00562b0c%04x", (unsigned)i);
@@ -1207,9 +1207,9 @@ static void test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consu
     }
     assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
     deadline = ts_deadline_ms(DEADLINE_MS);
-    while (metric_value(port, "phonereport_sink_outbox_paused ") != 1 && ts_now_ms() < deadline)
+    while (metric_value(port, "\nphonereport_sink_outbox_paused ") != 1 && ts_now_ms() < deadline)
         usleep(50 * 1000);
-    assert_int_equal(metric_value(port, "phonereport_sink_outbox_paused "), 1);
+    assert_int_equal(metric_value(port, "\nphonereport_sink_outbox_paused "), 1);
     long long applied = committed_records(data), rows = outbox_rows(data);
     /* Paused at the bound (plus at most the record that crossed it), far before the end. */
     assert_true(rows >= bound);
@@ -1227,6 +1227,8 @@ static void test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consu
 int main(void)
 {
     ts_brokers();
+    if (getenv("PR_TEST_FILTER")) /* one test by name, for a quick loop */
+        cmocka_set_test_filter(getenv("PR_TEST_FILTER"));
     if (on_pg())
         ts_pg(); /* fails (never skips) without the server */
     const struct CMUnitTest tests[] = {
