@@ -385,9 +385,14 @@ static void *consume(void *arg)
             next_scan = pr_mono_ms() + l->cfg->profiles_poll_ms;
         }
         if (now >= next_lag) {
-            sink_loop_update_lag(l);
-            sink_loop_backpressure(l);
             next_lag = now + 1000;
+            sink_loop_update_lag(l);
+            /* An idle sink notices a lost store too (not ready, retried), within a second. */
+            if (!sink_store_in_txn(l->st) && !sink_store_ping(l->st)) {
+                sink_loop_store_failed(l);
+                continue;
+            }
+            sink_loop_backpressure(l);
         }
         if (sink_outbox_failed(l->ob)) /* nothing can be published: not ready, for good */
             atomic_store(l->ready, 0);
