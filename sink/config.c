@@ -149,9 +149,11 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
         bad++;
     }
     if (cfg->store && strcmp(cfg->store, "sqlite") != 0 && !sink_store_is_pg(cfg->store)) {
+        char *shown = pr_cfg_mask_secrets(cfg->store); /* a mistyped scheme still has a password */
         pr_errlist_add(errs,
                        "sink-store: '%s' is neither sqlite nor a postgresql:// connection string",
-                       cfg->store);
+                       shown ? shown : "(not shown)");
+        free(shown);
         bad++;
     }
     if (sink_store_is_pg(cfg->store)) {

@@ -95,6 +95,9 @@ for store in 'postgresql://pr:hunter3@127.0.0.1:1/db' \
     grep -q hunter3 /tmp/pr-cli-out.$$ && no "print-config shows the store's password ($store)" || ok
     grep -q 'postgresql://pr' /tmp/pr-cli-out.$$ && ok || no "print-config hides the store's address"
 done
+expect_exit 78 "a mistyped store scheme" "$B" sink --brokers b:1 --sink-store 'pgsql://pr:hunter3@h/db'
+expect_err "sink-store: 'pgsql://pr:***@h/db' is neither" "a mistyped store scheme"
+grep -q hunter3 /tmp/pr-cli-err.$$ && no "the store error shows the password" || ok
 # Nor does a sink that cannot reach that store log it (exit 75: not reachable yet).
 expect_exit 75 "sink with an unreachable store" "$B" sink --brokers 127.0.0.1:1 \
     --api-listen 127.0.0.1:0 --sink-store 'postgresql://pr:hunter3@127.0.0.1:1/db?connect_timeout=2'
