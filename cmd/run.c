@@ -279,8 +279,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
         secs[nsecs++] = which[i]->cfg_section(slots[i].cfg);
     }
     if (is_run)
-        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
-    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg};
+        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg, NULL};
+    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg, NULL};
 
     /* Every problem is reported at once: the loader's, then the checks', each line prefixed
      * with the command; nothing has been opened yet. */
@@ -353,7 +353,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
         print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port);
 
     bool notified = false; /* systemd's READY=1 (Type=notify units in packaging/) */
-    while (!pr_signals_wait_stop(200)) {
+    bool failed = false;
+    while (!failed && !pr_signals_wait_stop(200)) {
         if (!notified && !process_ready(&ops)) {
             notified = true;
             if ((st = pr_sd_notify("READY=1", err, sizeof err)) != PR_OK)
@@ -365,6 +366,10 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
             for (size_t i = 0; i < n; i++)
                 slots[i].role->reload(slots[i].inst);
         }
+        /* A role that stopped itself on a fatal error (the sink's dead publisher) ends the
+         * process with 70 (below), so that an orchestrator restarts it. */
+        for (size_t i = 0; i < n && !failed; i++)
+            failed = slots[i].role->failed && slots[i].role->failed(slots[i].inst);
     }
     PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
     pr_sd_notify("STOPPING=1", err, sizeof err);

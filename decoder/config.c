@@ -62,7 +62,7 @@ decoder_cfg *decoder_cfg_new(void)
 pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
 {
     pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table,
-                        cfg};
+                        cfg, NULL};
     return s;
 }
 

@@ -88,7 +88,7 @@ ingest_cfg *ingest_cfg_new(void)
 
 pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
 {
-    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg};
+    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg, NULL};
     return s;
 }
 

@@ -63,6 +63,12 @@ static const pr_cfg_entry sink_cfg_table[] = {
     {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
      "threads that parse and digest events beside the thread that writes the store (0 = the "
      "writer parses)"},
+    {"sink-outbox-max", PR_CFG_INT, "1000000", offsetof(sink_cfg, outbox_max), 0, 1000000000,
+     "outbox rows (records not yet confirmed by Kafka) at which the sink pauses consumption "
+     "until the publisher catches up (0 = no bound)"},
+    {"sink-poison-retries", PR_CFG_INT, "3", offsetof(sink_cfg, poison_retries), 1, 100,
+     "times a record that fails on a store that answers is retried alone before it is "
+     "skipped into the sink-dlq topic (counted, logged)"},
     {"rebaseline-credentials", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_credentials), 0, 0,
      "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
      "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
@@ -97,7 +103,7 @@ sink_cfg *sink_cfg_new(void)
 
 pr_cfg_section sink_cfg_section(sink_cfg *cfg)
 {
-    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg};
+    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg, NULL};
     return s;
 }
 
@@ -143,9 +149,11 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
         bad++;
     }
     if (cfg->store && strcmp(cfg->store, "sqlite") != 0 && !sink_store_is_pg(cfg->store)) {
+        char *shown = pr_cfg_mask_secrets(cfg->store); /* a mistyped scheme still has a password */
         pr_errlist_add(errs,
                        "sink-store: '%s' is neither sqlite nor a postgresql:// connection string",
-                       cfg->store);
+                       shown ? shown : "(not shown)");
+        free(shown);
         bad++;
     }
     if (sink_store_is_pg(cfg->store)) {

@@ -231,11 +231,16 @@ pr_status sink_rebaseline_candidates(sink_store *st, const sink_rb_policy *p, si
     while (k < max && (r = sink_step(s)) == SINK_ROW) {
         c[k].id = sink_col_int64(s, 0);
         snprintf(c[k].mac, sizeof c[k].mac, "%s", sink_col_text(s, 1));
-        c[k].remote = strdup(sink_col_text(s, 2));
+        const char *remote = sink_col_text(s, 2); /* NULL: no address known */
+        c[k].remote = remote ? strdup(remote) : NULL;
         c[k].complete = (int)sink_col_int64(s, 3) != 0;
         k++;
+        if (remote && !c[k - 1].remote) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            break;
+        }
     }
-    if (k < max && r != SINK_DONE)
+    if (rc == PR_OK && k < max && r != SINK_DONE)
         rc = sqlfail(st, err, errlen);
     sink_reset(s);
     /* The statement is done before the per-phone reads (they use other statements). */

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "sink.h"
@@ -36,16 +35,6 @@ struct sink {
     atomic_long wal_frames; /* the writer's WAL size, checkpointed by the publisher */
     sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
 };
-
-void sink_now_rfc3339(char *buf, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
 
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                    sink **out, char *err, size_t errlen)
@@ -139,7 +128,17 @@ void sink_free(sink *r)
 
 bool sink_ready(const sink *r)
 {
-    return r && atomic_load(&r->ready);
+    return r && atomic_load(&r->ready) && !sink_outbox_failed(r->ob);
+}
+
+bool sink_failed(const sink *r)
+{
+    return r && sink_outbox_failed(r->ob);
+}
+
+sink_outbox *sink_outbox_of(sink *r)
+{
+    return r ? r->ob : NULL;
 }
 
 unsigned sink_api_port(const sink *r)

@@ -64,6 +64,8 @@ struct sink_cfg {
     long long max_params;       /* most parameters one phone may hold (0 = no bound) */
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
+    long long outbox_max;       /* outbox rows at which consumption pauses (0 = no bound) */
+    long long poison_retries;   /* failures alone before a record is skipped into sink-dlq */
     /* query API access control and TLS (api_auth.c) */
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
@@ -625,6 +627,14 @@ pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen);
 void sink_outbox_checkpoint_for(sink_outbox *ob, atomic_long *wal_frames);
 /* Tells the publisher that new rows were committed (any thread). */
 void sink_outbox_wake(sink_outbox *ob);
+/* Whether the producer failed for good and the publisher ended (any thread): the sink is then
+ * not ready and the process is asked to stop (it exits 70). NULL: false. */
+bool sink_outbox_failed(const sink_outbox *ob);
+/* Tests: raises a fatal error in the producer (librdkafka's rd_kafka_test_fatal_error), as a
+ * fenced or unauthorised producer would get from the broker. */
+void sink_outbox_inject_fatal(sink_outbox *ob, const char *reason);
+/* The sink's publisher (NULL without brokers): tests. */
+sink_outbox *sink_outbox_of(sink *r);
 /* Publishes what is left (bounded by a deadline), then ends the thread. */
 void sink_outbox_stop(sink_outbox *ob);
 void sink_outbox_free(sink_outbox *ob); /* NULL is a no-op */

@@ -115,10 +115,18 @@ static PGresult *run(sink_pg *c, const char *sql)
     return r;
 }
 
-/* Session settings of every (re)connection. */
+/* Session settings of every (re)connection. A statement that runs longer than
+ * PG_STATEMENT_TIMEOUT is cancelled by the server, unless the connection string (options=-c
+ * statement_timeout=...), PGOPTIONS or the role's settings chose a time-out. */
+#define PG_STATEMENT_TIMEOUT "60s"
 static bool session(sink_pg *c)
 {
     char sql[96];
+    PGresult *t = run(c, "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT
+                         "', false) WHERE current_setting('statement_timeout') = '0'");
+    if (!t)
+        return false;
+    PQclear(t);
     if (c->readonly)
         snprintf(sql, sizeof sql, "SET default_transaction_read_only = on");
     else /* a sink stopped inside a transaction (SIGSTOP, a hung host) must not hold its row
@@ -145,14 +153,27 @@ static void no_notice(void *arg, const char *message)
     (void)message;
 }
 
+/*
+ * Connects (or reconnects). A server that stops answering without closing (a hung host, a
+ * SIGSTOPped postmaster, a dropped route) must not block the sink for ever: connect_timeout
+ * bounds the start-up, TCP keepalives and tcp_user_timeout end a connection whose peer is
+ * gone. These are defaults that the connection string overrides: they stand before the
+ * expanded dbname entry, and libpq lets later entries win.
+ */
 static bool connect_now(sink_pg *c)
 {
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    /* "": unset, so that libpq's PGCONNECT_TIMEOUT applies when it is given */
+    const char *vals[] = {
+        getenv("PGCONNECT_TIMEOUT") ? "" : "10", "1", "30", "10", "3", "30000", c->conninfo, NULL};
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
         return true;
     if (c->conn)
         PQreset(c->conn);
     else
-        c->conn = PQconnectdb(c->conninfo);
+        c->conn = PQconnectdbParams(keys, vals, 1);
     if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
         set_msg(c, "postgresql: cannot connect",
                 c->conn ? PQerrorMessage(c->conn) : "out of memory");

@@ -23,7 +23,8 @@
 #
 # Needs PHONEREPORT_TEST_BROKERS (tests/kafka/broker.sh run -- ...): fails without it. Runs its
 # own PostgreSQL server (tests/pg/pg.sh start), as it halts it.
-# Knobs: PR_MS_PHONES (150), PR_MS_DURATION_S (60), PR_MS_RATE (60), PR_MS_KEEP=1.
+# Knobs: PR_MS_PHONES (150), PR_MS_DURATION_S (60 x PR_TEST_TIMEOUT_SCALE), PR_MS_RATE (60),
+# PR_MS_KEEP=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../support/timeout.sh"
@@ -38,7 +39,7 @@ if [ -z "$brokers" ]; then
 fi
 py=${PR_PYTHON:-python3}
 phones=${PR_MS_PHONES:-150}
-duration=${PR_MS_DURATION_S:-60}
+duration=${PR_MS_DURATION_S:-$(pr_scaled 60)} # spans the steps, whose waits are scaled too
 rate=${PR_MS_RATE:-60}
 seed=$((RANDOM * 32768 + RANDOM))
 prefix="ms-$$-$(date +%s%N | tail -c 10)."
