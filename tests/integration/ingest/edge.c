@@ -19,16 +19,21 @@
 #include "log.h"
 #include "testsupport.h"
 
-void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args)
+static void edge_begin(edge *e, const char *brokers, const char *tag)
 {
-    static char *envp[] = {NULL};
-    char *argv[64];
-    char b[300], p[300];
-    int argc = 0;
     memset(e, 0, sizeof *e);
     snprintf(e->brokers, sizeof e->brokers, "%s", brokers);
     e->prefix = ts_unique_prefix(tag);
     e->dir = ts_mkdtemp(tag);
+    assert_non_null(e->dir);
+}
+
+static void edge_run(edge *e, const char *brokers, const char *auth_file, const char *const *args)
+{
+    static char *envp[] = {NULL};
+    char *argv[64];
+    char b[300], p[300], af[4300];
+    int argc = 0;
     snprintf(b, sizeof b, "--brokers=%s", brokers);
     snprintf(p, sizeof p, "--topic-prefix=%s", e->prefix);
     argv[argc++] = "ingest";
@@ -36,6 +41,10 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     argv[argc++] = p;
     argv[argc++] = "--listen=127.0.0.1:0";
     argv[argc++] = "--ingest-probe-interval=200ms";
+    if (auth_file) {
+        snprintf(af, sizeof af, "--auth-file=%s", auth_file);
+        argv[argc++] = af;
+    }
     for (size_t i = 0; args && args[i] && argc < 62; i++) {
         argv[argc++] = (char *)args[i];
         if (strncmp(args[i], "--tls-cert=", 11) == 0)
@@ -63,6 +72,34 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     pr_topic_name(e->prefix, PR_TOPIC_RAW, e->topic, sizeof e->topic);
     if (!edge_wait_ready(e, 200, ts_deadline_ms(60000)))
         fail_msg("the edge did not become ready (Kafka at %s)", brokers);
+}
+
+void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args)
+{
+    edge_begin(e, brokers, tag);
+    edge_run(e, brokers, NULL, args);
+}
+
+void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
+                     const char *const *args)
+{
+    edge_begin(e, brokers, tag);
+    snprintf(e->creds, sizeof e->creds, "%s/creds", e->dir);
+    assert_int_equal(ts_write_file(e->creds, creds, strlen(creds)), 0);
+    edge_run(e, brokers, e->creds, args);
+}
+
+int edge_dial(edge *e)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)e->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
 }
 
 void edge_stop(edge *e)
@@ -149,17 +186,10 @@ void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out)
 
 int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
     char buf[8192];
     size_t got = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)e->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     *closed = false;
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    int fd = edge_dial(e);
     if (len)
         assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
     long long deadline = ts_deadline_ms(timeout_ms);

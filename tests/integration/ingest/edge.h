@@ -22,15 +22,22 @@ typedef struct edge {
     char topic[256];
     char brokers[256];
     unsigned port;
-    char *dir;  /* scratch directory for request and response files */
-    bool https; /* set when the args name --tls-cert; curl then uses -k */
+    char *dir;        /* scratch directory for request and response files */
+    char creds[4200]; /* with edge_start_auth: the credentials file (rewrite it, then reload) */
+    bool https;       /* set when the args name --tls-cert; curl then uses -k */
 } edge;
 
 /* Loads the config from `args` (NULL-terminated flags, e.g. "--max-body-bytes=64k") on top of
  * --brokers, --topic-prefix and --listen=127.0.0.1:0, starts the edge and waits until it is
  * ready. Fails the test on any error. */
 void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args);
+/* The same with `--auth-file` naming a file of the scratch directory that holds `creds` (the
+ * text of a credentials file); e->creds is its path. */
+void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
+                     const char *const *args);
 void edge_stop(edge *e);
+/* A socket connected to the edge (fails the test if it cannot connect). */
+int edge_dial(edge *e);
 
 typedef struct edge_resp {
     int status; /* 0 when no HTTP answer came */

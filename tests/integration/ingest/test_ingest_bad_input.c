@@ -163,14 +163,8 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
 {
     (void)state;
     edge e;
-    char *dir = ts_mkdtemp("ibadauth");
-    char creds[4200], af[4300];
-    snprintf(creds, sizeof creds, "%s/creds", dir);
-    const char *text = "alice:s3cret:00562b043615\n";
-    assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
-    snprintf(af, sizeof af, "--auth-file=%s", creds);
-    const char *args[] = {af, "--auth-scheme=digest", NULL};
-    edge_start(&e, ts_brokers(), "ibadauth", args);
+    const char *args[] = {"--auth-scheme=digest", NULL};
+    edge_start_auth(&e, ts_brokers(), "ibadauth", "alice:s3cret:00562b043615\n", args);
     const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
     char opts[8192];
     edge_resp r;
@@ -201,21 +195,6 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
 
     assert_int_equal(count_records(&e), 0);
     edge_stop(&e);
-    ts_rmtree(dir);
-    free(dir);
-}
-
-static int dial(edge *e)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)e->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
 }
 
 /* Waits up to ms for fd to become readable; reads what is there into buf (NUL-terminated).
@@ -239,7 +218,7 @@ static void assert_trickle_is_cut(const char *tag, const char *const *args, cons
 {
     edge e;
     edge_start(&e, ts_brokers(), tag, args);
-    int fd = dial(&e);
+    int fd = edge_dial(&e);
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
     char buf[1024];
     bool closed = false;
@@ -290,7 +269,7 @@ static void test_connections_over_the_per_ip_limit_are_closed(void **state)
     edge_start(&e, ts_brokers(), "iperip", args);
     int fd[3];
     for (int i = 0; i < 3; i++)
-        fd[i] = dial(&e);
+        fd[i] = edge_dial(&e);
     /* the server closes whichever of the three it accepted last */
     int closed = 0;
     char buf[256];
@@ -312,7 +291,7 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     const char *args[] = {"--max-body-bytes=1k", "--max-inflight-bytes=1k", NULL};
     edge_start(&e, ts_brokers(), "ibudget", args);
     /* A sends 950 of its 1000 bytes: the budget holds its body buffer (1000 bytes) */
-    int fd = dial(&e);
+    int fd = edge_dial(&e);
     const char *head =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));

@@ -169,16 +169,11 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     const char *schemes[] = {"basic", "digest"};
     for (int i = 0; i < 2; i++) {
         edge e;
-        char creds[4200], scheme[64];
-        char *dir = ts_mkdtemp("icreds");
-        snprintf(creds, sizeof creds, "%s/creds", dir);
+        char scheme[64];
         const char *text = "alice:s3cret:" MAC "\nbob:{md5-ha1}fc1d444e26b700081c0a5d08a6cc200f\n";
-        assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
-        char af[4300];
-        snprintf(af, sizeof af, "--auth-file=%s", creds);
         snprintf(scheme, sizeof scheme, "--auth-scheme=%s", schemes[i]);
-        const char *args[] = {af, scheme, NULL};
-        edge_start(&e, ts_brokers(), "iauth", args);
+        const char *args[] = {scheme, NULL};
+        edge_start_auth(&e, ts_brokers(), "iauth", text, args);
         sent s[2];
         memset(s, 0, sizeof s);
         char opts[8192];
@@ -202,8 +197,6 @@ static void test_authenticated_uploads_carry_the_user(void **state)
         strcpy(s[1].id, r.request_id);
         expect_on_topic(&e, s, 2);
         edge_stop(&e);
-        ts_rmtree(dir);
-        free(dir);
     }
 }
 
@@ -211,13 +204,8 @@ static void test_reload_swaps_the_credentials_file(void **state)
 {
     (void)state;
     edge e;
-    char *dir = ts_mkdtemp("ireload");
-    char creds[4200], af[4300];
-    snprintf(creds, sizeof creds, "%s/creds", dir);
-    assert_int_equal(ts_write_file(creds, "alice:old\n", 10), 0);
-    snprintf(af, sizeof af, "--auth-file=%s", creds);
-    const char *args[] = {af, "--auth-scheme=basic", NULL};
-    edge_start(&e, ts_brokers(), "ireload", args);
+    const char *args[] = {"--auth-scheme=basic", NULL};
+    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", args);
     const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char old_opts[8192], new_opts[8192];
     edge_resp r;
@@ -226,7 +214,7 @@ static void test_reload_swaps_the_credentials_file(void **state)
     edge_curl(&e, old_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 200);
 
-    assert_int_equal(ts_write_file(creds, "alice:new\n", 10), 0);
+    assert_int_equal(ts_write_file(e.creds, "alice:new\n", 10), 0);
     ingest_reload(e.r);
     edge_curl(&e, old_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 401);
@@ -234,13 +222,11 @@ static void test_reload_swaps_the_credentials_file(void **state)
     assert_int_equal(r.status, 200);
 
     /* a broken file is refused and the last good credentials stay */
-    assert_int_equal(ts_write_file(creds, "alice\n", 6), 0);
+    assert_int_equal(ts_write_file(e.creds, "alice\n", 6), 0);
     ingest_reload(e.r);
     edge_curl(&e, new_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 200);
     edge_stop(&e);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 /* The 200 comes from the delivery report: a kafka.* pass-through that would suppress the
