@@ -92,15 +92,38 @@ static void test_openssl_enc_sha256_reproduces_the_openssl_fixture(void **state)
     check_cbc_fixture("sha256", SAMPLES "synthetic-delta-report.xml.aes256cbc-sha256.enc");
 }
 
+/* What the encryption tests share: the 8832 profile as the body, and a scratch directory for
+ * the files the independent tools read. */
+typedef struct enc_fixture {
+    char *plain;
+    size_t plen;
+    char *dir;
+} enc_fixture;
+
+static enc_fixture enc_fixture_new(void)
+{
+    enc_fixture f = {0};
+    f.plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &f.plen);
+    f.dir = ts_mkdtemp("phonesim");
+    assert_non_null(f.plain);
+    assert_non_null(f.dir);
+    return f;
+}
+
+static void enc_fixture_free(enc_fixture *f)
+{
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f->plain);
+}
+
 /* Our output (random salt, a 34 KB body) decrypts with the openssl command line. */
 static void test_openssl_enc_output_decrypts_with_the_openssl_command(void **state)
 {
     (void)state;
-    size_t plen = 0;
-    char *plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &plen);
-    char *dir = ts_mkdtemp("phonesim");
-    assert_non_null(plain);
-    assert_non_null(dir);
+    enc_fixture f = enc_fixture_new();
+    char *plain = f.plain, *dir = f.dir;
+    size_t plen = f.plen;
     const char *mds[] = {"md5", "sha256"};
     for (size_t i = 0; i < 2; i++) {
         sim_buf out = {0};
@@ -119,20 +142,16 @@ static void test_openssl_enc_output_decrypts_with_the_openssl_command(void **sta
         free(dec);
         sim_buf_release(&out);
     }
-    ts_rmtree(dir);
-    free(dir);
-    free(plain);
+    enc_fixture_free(&f);
 }
 
 /* Several 4096-octet records (a 34 KB body) decrypt with the independent http_ece package. */
 static void test_aes128gcm_output_decrypts_with_python_http_ece(void **state)
 {
     (void)state;
-    size_t plen = 0;
-    char *plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &plen);
-    char *dir = ts_mkdtemp("phonesim");
-    assert_non_null(plain);
-    assert_non_null(dir);
+    enc_fixture f = enc_fixture_new();
+    char *plain = f.plain, *dir = f.dir;
+    size_t plen = f.plen;
     const unsigned char ikm[16] = "MyIKMsecret12345";
     sim_buf out = {0};
     assert_int_equal(sim_crypto_aes128gcm(ikm, sizeof ikm, NULL, 4096, "", plain, plen, &out), 0);
@@ -154,9 +173,7 @@ static void test_aes128gcm_output_decrypts_with_python_http_ece(void **state)
     assert_memory_equal(dec, plain, plen);
     free(dec);
     sim_buf_release(&out);
-    ts_rmtree(dir);
-    free(dir);
-    free(plain);
+    enc_fixture_free(&f);
 }
 
 /* A body whose length is an exact multiple of the record payload still ends with a 0x02
