@@ -184,35 +184,40 @@ void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out)
     unlink(body);
 }
 
-int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed)
+int edge_exchange(edge *e, const char *data, size_t len, long timeout_ms, char *resp, size_t cap,
+                  bool *closed)
 {
-    char buf[8192];
     size_t got = 0;
-    *closed = false;
+    bool eof = false;
     int fd = edge_dial(e);
     if (len)
         assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
     long long deadline = ts_deadline_ms(timeout_ms);
-    while (got < sizeof buf - 1) {
+    while (got < cap - 1) {
         long long left = deadline - ts_now_ms();
         if (left <= 0)
             break;
         struct pollfd pfd = {fd, POLLIN, 0};
         if (poll(&pfd, 1, (int)left) <= 0)
             break;
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        ssize_t r = recv(fd, resp + got, cap - 1 - got, 0);
         if (r <= 0) {
-            *closed = true;
+            eof = true;
             break;
         }
         got += (size_t)r;
     }
     close(fd);
-    buf[got] = '\0';
-    int status = 0;
-    if (strncmp(buf, "HTTP/1.", 7) == 0)
-        status = atoi(buf + 9);
-    return status;
+    resp[got] = '\0';
+    if (closed)
+        *closed = eof;
+    return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
+}
+
+int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed)
+{
+    char buf[8192];
+    return edge_exchange(e, data, len, timeout_ms, buf, sizeof buf, closed);
 }
 
 /* kcat -J would mix binary payloads into the lines: ask for partition, offset, key and the

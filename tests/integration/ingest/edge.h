@@ -60,6 +60,10 @@ const char *edge_file(edge *e, const char *name, const void *data, size_t len);
  * passes. Returns the HTTP status of the first answer, 0 if none; *closed tells whether the
  * server closed the connection. */
 int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed);
+/* The same, with the answer's bytes (up to cap - 1, NUL-terminated) in resp; closed may be
+ * NULL. timeout_ms is scaled (PR_TEST_TIMEOUT_SCALE). */
+int edge_exchange(edge *e, const char *data, size_t len, long timeout_ms, char *resp, size_t cap,
+                  bool *closed);
 
 /* Every record of the raw topic as kcat -J objects (key, partition, offset, headers array). */
 json_t *edge_consume(edge *e);

@@ -43,31 +43,6 @@ static void send_all(int fd, const char *data, size_t len)
     assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-/* Sends a request on a new connection and reads the answer until the server closes or
- * timeout_ms passes (requests carry "Connection: close"). Returns the status, 0 if none. */
-static int exchange(edge *e, const char *req, size_t len, char *resp, size_t cap, long timeout_ms)
-{
-    int fd = edge_dial(e);
-    size_t got = 0;
-    send_all(fd, req, len);
-    long long deadline = ts_now_ms() + timeout_ms;
-    while (got < cap - 1) {
-        long long left = deadline - ts_now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, (int)left) <= 0)
-            break;
-        ssize_t r = recv(fd, resp + got, cap - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    resp[got] = '\0';
-    return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
-}
-
 /* A PUT of body to path with extra header lines (each ending in \r\n); returns the status. */
 static int put_with(edge *e, const char *path, const char *headers, const char *body, char *resp,
                     size_t cap)
@@ -78,7 +53,7 @@ static int put_with(edge *e, const char *path, const char *headers, const char *
                      "%zu\r\n\r\n%s",
                      path, headers, strlen(body), body);
     assert_true(n > 0 && n < (int)sizeof req);
-    return exchange(e, req, (size_t)n, resp, cap, 20000);
+    return edge_exchange(e, req, (size_t)n, 20000, resp, cap, NULL);
 }
 
 static void md5_hex(const char *text, char out[33])
@@ -290,26 +265,27 @@ static void test_conflicting_body_framing_gets_400(void **state)
     const char *two_lengths =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nContent-Length: 5\r\n\r\nabcde";
-    int st = exchange(&e, two_lengths, strlen(two_lengths), resp, sizeof resp, 20000);
+    int st = edge_exchange(&e, two_lengths, strlen(two_lengths), 20000, resp, sizeof resp, NULL);
     expect_answer(st, resp, 400, "conflicting content-length");
 
     const char *length_and_chunked =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-    st = exchange(&e, length_and_chunked, strlen(length_and_chunked), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, length_and_chunked, strlen(length_and_chunked), 20000, resp, sizeof resp,
+                       NULL);
     expect_answer(st, resp, 400, "content-length with transfer-encoding");
 
     const char *other_coding =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-    st = exchange(&e, other_coding, strlen(other_coding), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, other_coding, strlen(other_coding), 20000, resp, sizeof resp, NULL);
     expect_answer(st, resp, 400, "unsupported transfer-encoding");
 
     /* the same Content-Length twice is one length */
     const char *same_twice =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
-    st = exchange(&e, same_twice, strlen(same_twice), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, same_twice, strlen(same_twice), 20000, resp, sizeof resp, NULL);
     assert_int_equal(st, 200);
     assert_int_equal(count_records(&e), 1);
     edge_stop(&e);
