@@ -138,13 +138,7 @@ halt() {
     rm -f "$dir/pid"
 }
 
-stop() {
-    local dir=$1
-    [ -d "$dir" ] || return 0
-    [ -f "$dir/server.properties" ] || die "$dir is not a broker directory"
-    halt "$dir"
-    rm -rf "$dir"
-}
+stop() { svc_stop "$1" server.properties; }
 
 case "${1:-}" in
 start) start "${2:-}" ;;

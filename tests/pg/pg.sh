@@ -127,13 +127,7 @@ crash() {
     pkill -KILL -f -- "-D $dir/data" 2>/dev/null || true
 }
 
-stop() {
-    local dir=$1
-    [ -d "$dir" ] || return 0
-    [ -f "$dir/port" ] || die "$dir is not a pg.sh directory"
-    halt "$dir"
-    rm -rf "$dir"
-}
+stop() { svc_stop "$1" port; }
 
 case "${1:-}" in
 start) start "${2:-}" ;;

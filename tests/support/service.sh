@@ -1,7 +1,10 @@
 # service.sh - sourced by the scripts that run a real server for the tests
 # (tests/kafka/broker.sh, tests/pg/pg.sh): what their command lines share. Each script defines
-# die, start (prints shell assignments: the address and the directory) and stop DIR first.
+# die, start (prints shell assignments: the address and the directory), halt DIR and stop DIR
+# first.
 #   svc_free_port                 a free loopback port
+#   svc_stop DIR MARKER           halt and delete DIR, which must hold the file MARKER (a wrong
+#                                 argument never deletes another directory); nothing if gone
 #   svc_run ADDR_VAR DIR_VAR WHAT -- CMD...
 #                                 start, export the two variables start assigned, say WHAT
 #                                 (a command printing what runs) and where, run CMD, stop on
@@ -9,6 +12,13 @@
 
 svc_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+svc_stop() {
+    [ -d "$1" ] || return 0
+    [ -f "$1/$2" ] || die "$1 is not a $(basename "$0") directory"
+    halt "$1"
+    rm -rf "$1"
 }
 
 svc_run() {

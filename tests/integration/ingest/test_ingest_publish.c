@@ -25,6 +25,21 @@ typedef struct sent {
     const char *method, *path, *kind, *source, *content_type, *auth_user;
 } sent;
 
+/* Uploads s->file with s->method to s->path, with its Content-Type when s names one, the
+ * phones' User-Agent and the curl options `extra`; expects 200 and keeps the request id. */
+static void upload(edge *e, sent *s, const char *extra)
+{
+    char opts[8192], ct[160] = "";
+    edge_resp r;
+    if (s->content_type)
+        snprintf(ct, sizeof ct, "-H 'Content-Type: %s'", s->content_type);
+    snprintf(opts, sizeof opts, "-X %s --data-binary @'%s' %s %s -H 'User-Agent: " UA "'",
+             s->method, s->file, ct, extra);
+    edge_curl(e, opts, s->path, &r);
+    assert_int_equal(r.status, 200);
+    snprintf(s->id, sizeof s->id, "%s", r.request_id);
+}
+
 static void expect_on_topic(edge *e, const sent *s, size_t n)
 {
     json_t *recs = edge_consume(e);
@@ -99,13 +114,7 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
                   "path",
                   "application/x-www-form-urlencoded",
                   NULL};
-    snprintf(opts, sizeof opts,
-             "-X POST --data-binary @'%s' -H 'Content-Type: application/x-www-form-urlencoded' "
-             "-H 'User-Agent: " UA "'",
-             s[1].file);
-    edge_curl(&e, opts, s[1].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[1].id, r.request_id);
+    upload(&e, &s[1], "");
 
     /* an encrypted (binary) status report, identified by the User-Agent only */
     s[2] = (sent){"",
@@ -116,35 +125,21 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
                   "user-agent",
                   "application/octet-stream",
                   NULL};
-    snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' -H 'Content-Type: application/octet-stream' "
-             "-H 'User-Agent: " UA "'",
-             s[2].file);
-    edge_curl(&e, opts, s[2].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[2].id, r.request_id);
+    upload(&e, &s[2], "");
 
     /* a chunked upload, MAC in the colon form */
     s[3] = (sent){"",     PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml",
                   "PUT",  "/r/00:56:2b:04:36:15/full.xml",
                   "full", "path",
                   NULL,   NULL};
-    snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' -H 'Transfer-Encoding: chunked' -H 'User-Agent: " UA "'",
-             s[3].file);
-    edge_curl(&e, opts, s[3].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[3].id, r.request_id);
+    upload(&e, &s[3], "-H 'Transfer-Encoding: chunked'");
 
     /* an empty body is published too (the decoder dead-letters it as `empty`) */
     s[4] = (sent){"",     edge_file(&e, "empty", "", 0),
                   "POST", "/r/report?mac=00562B043615",
                   "full", "query",
                   NULL,   NULL};
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' -H 'User-Agent: " UA "'", s[4].file);
-    edge_curl(&e, opts, s[4].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[4].id, r.request_id);
+    upload(&e, &s[4], "");
 
     expect_on_topic(&e, s, 5);
 
