@@ -341,9 +341,7 @@ static void test_body_kafka_cannot_hold_gets_413_not_503(void **state)
         const char *f = edge_file(&e, "big", body, n);
         char opts[8192];
         edge_resp r;
-        snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, f);
-        edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-        expect_reason(&r, 413, "body too large");
+        upload_expect(&e, &r, "-X PUT", f, UA, "/r/00562b043615.xml", 413, "body too large");
         assert_string_equal(r.retry_after, "");
         /* the edge still takes what fits */
         const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
