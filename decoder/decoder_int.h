@@ -9,12 +9,12 @@
 #ifndef DECODER_INT_H
 #define DECODER_INT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "contract.h"
+#include "events_report.h"
 #include "flatprofile.h"
 #include "status.h"
 
@@ -131,15 +131,22 @@ pr_status decoder_gzip_inflate(const unsigned char *in, size_t len, size_t max_o
 
 /* ---- status_xml.c ------------------------------------------------------------------- */
 
-/* Status XML to the generic JSON form of DESIGN section 3: {"<root>": value} where an element
- * with neither children nor attributes is its text (trimmed, inner newlines to spaces; "" when
- * empty), other elements are objects with "@attr" members, child members (a repeated name
- * becomes an array, in document order) and "#text" when there is non-blank text too.
- * DOCTYPE refused; limits enforced. On success *out is a new reference and *root_children the
- * number of child elements of the root. */
-pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim, json_t **out,
-                               size_t *root_children, char *root_name, size_t root_name_len,
-                               pr_xml_error *why, char *err, size_t errlen);
+/* A parsed status document (opaque; decoder_status_free). */
+typedef struct decoder_status_doc decoder_status_doc;
+
+/* Reads status XML for the generic JSON form of DESIGN section 3: {"<root>": value} where an
+ * element with neither children nor attributes is its text (trimmed, inner newlines to
+ * spaces; "" when empty), other elements are objects with "@attr" members, child members (a
+ * repeated name becomes an array, in document order) and "#text" when there is non-blank text
+ * too. DOCTYPE refused; limits enforced (PR_EINVAL, *why says which); PR_EFATAL when memory
+ * runs out. On success *out is the caller's and *root_children the number of child elements
+ * of the root. */
+pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim,
+                               decoder_status_doc **out, size_t *root_children, char *root_name,
+                               size_t root_name_len, pr_xml_error *why, char *err, size_t errlen);
+/* Writes the document's JSON value into w. */
+void decoder_status_write(const decoder_status_doc *doc, pr_jsonw *w);
+void decoder_status_free(decoder_status_doc *doc); /* NULL is a no-op */
 
 /* ---- report.c: one raw record to one output ------------------------------------------ */
 
@@ -163,8 +170,28 @@ typedef struct decoder_record {
     size_t nheaders;
 } decoder_record;
 
+/* How report.c writes an event's text once the record is decrypted and classified: the
+ * streaming writers (decoder_opts.writers NULL), or, in the tests, the jansson tree builders
+ * they replaced (tests/golden/oracle/), so that both see exactly the same inputs. Each returns
+ * malloc'd text (*len its length) or NULL when memory runs out. */
+typedef struct decoder_writers {
+    char *(*config)(const pr_event_envelope *env, const pr_flat_profile *fp, size_t hint,
+                    size_t *len);
+    /* Parses status XML (decoder_status_parse's rules and errors) and writes the whole
+     * status event; *text only on PR_OK. */
+    pr_status (*status)(const pr_event_envelope *env, const char *xml, size_t xml_len,
+                        const pr_xml_limits *lim, char **text, size_t *len,
+                        size_t *root_children, char *root_name, size_t root_name_len,
+                        pr_xml_error *why, char *err, size_t errlen);
+    char *(*dlq)(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                 int32_t partition, int64_t offset, const pr_event_header *headers,
+                 size_t nheaders, const unsigned char *payload, size_t payload_len,
+                 size_t max_payload, size_t *len);
+} decoder_writers;
+
 typedef struct decoder_opts {
     const decoder_keystore *keystore;
+    const decoder_writers *writers; /* NULL: the streaming writers (the only ones in use) */
     decoder_digest digests[2];
     size_t ndigests;
     size_t max_body;        /* raw body and plaintext */
