@@ -180,13 +180,12 @@ typedef struct decoder_writers {
     /* Parses status XML (decoder_status_parse's rules and errors) and writes the whole
      * status event; *text only on PR_OK. */
     pr_status (*status)(const pr_event_envelope *env, const char *xml, size_t xml_len,
-                        const pr_xml_limits *lim, char **text, size_t *len,
-                        size_t *root_children, char *root_name, size_t root_name_len,
-                        pr_xml_error *why, char *err, size_t errlen);
+                        const pr_xml_limits *lim, char **text, size_t *len, size_t *root_children,
+                        char *root_name, size_t root_name_len, pr_xml_error *why, char *err,
+                        size_t errlen);
     char *(*dlq)(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
-                 int32_t partition, int64_t offset, const pr_event_header *headers,
-                 size_t nheaders, const unsigned char *payload, size_t payload_len,
-                 size_t max_payload, size_t *len);
+                 int32_t partition, int64_t offset, const pr_event_header *headers, size_t nheaders,
+                 const unsigned char *payload, size_t payload_len, size_t max_payload, size_t *len);
 } decoder_writers;
 
 typedef struct decoder_opts {

@@ -96,14 +96,17 @@ enum {
     H__COUNT
 };
 
-#define HDR(n) {n, sizeof n - 1}
+#define HDR(n)                                                                                     \
+    {                                                                                              \
+        n, sizeof n - 1                                                                            \
+    }
 static const struct {
     const char *name;
     size_t len;
 } hdr_names[H__COUNT] = {
-    HDR(PR_HDR_KIND),   HDR(PR_HDR_CONTENT_ENCODING), HDR(PR_HDR_REQUEST_ID),
-    HDR(PR_HDR_RECEIVED_MS), HDR(PR_HDR_METHOD),      HDR(PR_HDR_PATH),
-    HDR(PR_HDR_REMOTE), HDR(PR_HDR_USER_AGENT),
+    HDR(PR_HDR_KIND),        HDR(PR_HDR_CONTENT_ENCODING), HDR(PR_HDR_REQUEST_ID),
+    HDR(PR_HDR_RECEIVED_MS), HDR(PR_HDR_METHOD),           HDR(PR_HDR_PATH),
+    HDR(PR_HDR_REMOTE),      HDR(PR_HDR_USER_AGENT),
 };
 #undef HDR
 
@@ -396,11 +399,10 @@ static pr_status write_status(const pr_event_envelope *env, const char *xml, siz
     return *text ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
 }
 
-static char *write_dlq(pr_dlq_reason reason, const char *detail, const char *mac,
-                       const char *topic, int32_t partition, int64_t offset,
-                       const pr_event_header *headers, size_t nheaders,
-                       const unsigned char *payload, size_t payload_len, size_t max_payload,
-                       size_t *len)
+static char *write_dlq(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                       int32_t partition, int64_t offset, const pr_event_header *headers,
+                       size_t nheaders, const unsigned char *payload, size_t payload_len,
+                       size_t max_payload, size_t *len)
 {
     /* The payload's base64 is most of a dead letter. */
     size_t keep = payload_len < max_payload ? payload_len : max_payload;

@@ -17,13 +17,13 @@
 static const unsigned char plain[256] = {
 #define R4(x)  x, x, x, x
 #define R16(x) R4(x), R4(x), R4(x), R4(x)
-    R16(0), R16(0),                                   /* 0x00-0x1f: control characters */
+    R16(0), R16(0),                                           /* 0x00-0x1f: control characters */
     1,      1,      0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: '"' */
-    R16(1),                                           /* 0x30-0x3f */
-    R16(1),                                           /* 0x40-0x4f */
+    R16(1),                                                   /* 0x30-0x3f */
+    R16(1),                                                   /* 0x40-0x4f */
     1,      1,      1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50-0x5f: '\' */
-    R16(1), R16(1),                                   /* 0x60-0x7f */
-    /* 0x80-0xff: 0, checked as UTF-8 */
+    R16(1), R16(1),                                           /* 0x60-0x7f */
+/* 0x80-0xff: 0, checked as UTF-8 */
 #undef R16
 #undef R4
 };

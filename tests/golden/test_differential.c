@@ -48,8 +48,9 @@ static void compare(diff_run *run, const char *what, const decoder_record *rec,
     bool same = jm && jt && mine.topic == theirs.topic && json_equal(jm, jt);
     if (!same) {
         run->failed++;
-        fprintf(stderr, "%s: the writer and the oracle differ (topic %d/%d)\n  writer: %.1500s\n"
-                        "  oracle: %.1500s\n",
+        fprintf(stderr,
+                "%s: the writer and the oracle differ (topic %d/%d)\n  writer: %.1500s\n"
+                "  oracle: %.1500s\n",
                 what, (int)mine.topic, (int)theirs.topic, a == PR_OK ? mine.value : "(failed)",
                 b == PR_OK ? theirs.value : "(failed)");
     } else {
@@ -156,8 +157,16 @@ static void body_variants(diff_run *run, const char *what, const unsigned char *
                 {"pr-received-ms", (const unsigned char *)"-1", 2},
                 {"pr-content-encoding", (const unsigned char *)"aes128gcm", 9},
             };
-            decoder_record rec = {"phonereport.raw", 3, 99, 0, (const unsigned char *)"00562b043615",
-                                  12, body, len, h, enc ? 7 : 6};
+            decoder_record rec = {"phonereport.raw",
+                                  3,
+                                  99,
+                                  0,
+                                  (const unsigned char *)"00562b043615",
+                                  12,
+                                  body,
+                                  len,
+                                  h,
+                                  enc ? 7 : 6};
             char label[1200];
             snprintf(label, sizeof label, "%s (kind %s%s)", what, kinds[k],
                      enc ? ", aes128gcm announced" : "");

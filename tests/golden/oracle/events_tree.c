@@ -306,10 +306,10 @@ static char *base64(const unsigned char *in, size_t len, size_t *outlen)
     return out;
 }
 
-json_t *oracle_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac,
-                         const char *topic, int32_t partition, int64_t offset,
-                         const pr_event_header *headers, size_t nheaders,
-                         const unsigned char *payload, size_t payload_len, size_t max_payload)
+json_t *oracle_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                       int32_t partition, int64_t offset, const pr_event_header *headers,
+                       size_t nheaders, const unsigned char *payload, size_t payload_len,
+                       size_t max_payload)
 {
     size_t keep = payload_len < max_payload ? payload_len : max_payload;
     size_t b64len = 0;

@@ -32,11 +32,10 @@ static pr_status tree_status(const pr_event_envelope *env, const char *xml, size
     return *text ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
 }
 
-static char *tree_dlq(pr_dlq_reason reason, const char *detail, const char *mac,
-                      const char *topic, int32_t partition, int64_t offset,
-                      const pr_event_header *headers, size_t nheaders,
-                      const unsigned char *payload, size_t payload_len, size_t max_payload,
-                      size_t *len)
+static char *tree_dlq(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                      int32_t partition, int64_t offset, const pr_event_header *headers,
+                      size_t nheaders, const unsigned char *payload, size_t payload_len,
+                      size_t max_payload, size_t *len)
 {
     return dumped(oracle_dlq_new(reason, detail, mac, topic, partition, offset, headers, nheaders,
                                  payload, payload_len, max_payload),

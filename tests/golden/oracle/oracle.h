@@ -19,10 +19,10 @@ extern const decoder_writers oracle_writers;
 json_t *oracle_string_lossy(const char *s, size_t len);
 json_t *oracle_config_new(const pr_event_envelope *env, const pr_flat_profile *fp);
 json_t *oracle_status_new(const pr_event_envelope *env, json_t *status);
-json_t *oracle_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac,
-                       const char *topic, int32_t partition, int64_t offset,
-                       const pr_event_header *headers, size_t nheaders,
-                       const unsigned char *payload, size_t payload_len, size_t max_payload);
+json_t *oracle_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                       int32_t partition, int64_t offset, const pr_event_header *headers,
+                       size_t nheaders, const unsigned char *payload, size_t payload_len,
+                       size_t max_payload);
 /* json_dumps(ev, JSON_COMPACT) into one buffer of at least size_hint bytes. */
 char *oracle_dump(const json_t *ev, size_t size_hint, size_t *len);
 /* Status XML to {"<root>": value} (the rules of decoder_status_parse). */

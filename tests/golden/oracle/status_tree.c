@@ -238,8 +238,8 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *entity, int is_para
 }
 
 pr_status oracle_status_parse(const char *buf, size_t len, const pr_xml_limits *lim, json_t **out,
-                               size_t *root_children, char *root_name, size_t root_name_len,
-                               pr_xml_error *why, char *err, size_t errlen)
+                              size_t *root_children, char *root_name, size_t root_name_len,
+                              pr_xml_error *why, char *err, size_t errlen)
 {
     sx_state s;
     pr_status st = PR_EINVAL;

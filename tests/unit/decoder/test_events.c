@@ -48,9 +48,9 @@ static json_t *config_event(const pr_event_envelope *env, const pr_flat_profile 
     return back;
 }
 
-/* What expat hands over must come out of the config writer intact (multi-byte names and values, character references,
- * characters JSON escapes), and what would break the JSON (NUL, invalid UTF-8) must never
- * get past the parser. */
+/* What expat hands over must come out of the config writer intact (multi-byte names and values,
+ * character references, characters JSON escapes), and what would break the JSON (NUL, invalid
+ * UTF-8) must never get past the parser. */
 static void test_events_config_keeps_utf8_from_the_profile_intact(void **state)
 {
     (void)state;
