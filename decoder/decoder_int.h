@@ -26,7 +26,8 @@ struct decoder_cfg {
     char *keystore;            /* decoder-keystore: path of the JSON keystore */
     char *digests;             /* decoder-openssl-digests: "md5,sha256" */
     long long batch_max;       /* decoder-batch-max: records per transaction */
-    long long batch_ms;        /* decoder-batch-ms: time a transaction stays open */
+    long long batch_ms;        /* decoder-batch-ms: longest a transaction stays open */
+    long long batch_linger;    /* decoder-batch-linger-ms: open at least, once drained */
     long long txn_timeout;     /* decoder-txn-timeout: init/commit/abort call timeout, ms */
     long long max_body;        /* decoder-max-body-bytes: raw body / plaintext cap */
     long long max_inflated;    /* decoder-max-inflated-bytes: gunzip output cap */
@@ -222,6 +223,32 @@ pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *
 void decoder_opts_default(decoder_opts *opts);
 /* Parses "md5,sha256" into opts->digests. -1 on an unknown or repeated name. */
 int decoder_digests_parse(const char *s, decoder_digest *digests, size_t *n);
+
+/* ---- refused.c: raw records whose output the broker refused as too large ------------ */
+
+typedef struct decoder_refused_entry {
+    int32_t partition;
+    int64_t offset;
+    size_t len;     /* bytes of the refused output */
+    bool confirmed; /* refused even when produced alone: dead-letter it */
+} decoder_refused_entry;
+
+typedef struct decoder_refused {
+    decoder_refused_entry *e;
+    size_t n, cap;
+} decoder_refused; /* zero-initialised is empty */
+
+void decoder_refused_release(decoder_refused *m);
+/* The index of the entry of (partition, offset), or -1. */
+long decoder_refused_find(const decoder_refused *m, int32_t partition, int64_t offset);
+/* A new suspect; its index, or -1 when memory runs out. */
+long decoder_refused_add(decoder_refused *m, int32_t partition, int64_t offset, size_t len);
+/* Removes entry i (indices of other entries may change). */
+void decoder_refused_forget(decoder_refused *m, long i);
+/* The partition's offsets below next_offset are committed: their entries go. */
+void decoder_refused_settle(decoder_refused *m, int32_t partition, int64_t next_offset);
+/* The partition was revoked: its entries go (this decoder will not commit them). */
+void decoder_refused_drop_partition(decoder_refused *m, int32_t partition);
 
 /* ---- retry.c ------------------------------------------------------------------------ */
 
