@@ -10,7 +10,6 @@
 #include "jsonw.h"
 
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* 1 for the bytes a JSON string carries as they are: printable ASCII but '"' and '\'. */
@@ -31,38 +30,19 @@ static const unsigned char plain[256] = {
 void pr_jsonw_init(pr_jsonw *w, size_t hint)
 {
     memset(w, 0, sizeof *w);
-    w->cap = hint < 256 ? 256 : hint; /* the size of the first allocation; p is still NULL */
+    (void)pr_buf_reserve(&w->b, hint < 256 ? 256 : hint);
 }
 
 void pr_jsonw_release(pr_jsonw *w)
 {
-    free(w->p);
+    pr_buf_release(&w->b);
     memset(w, 0, sizeof *w);
 }
 
 /* Room for n more bytes and the final NUL. */
 static bool reserve(pr_jsonw *w, size_t n)
 {
-    if (w->oom)
-        return false;
-    if (w->p && w->cap - w->len > n)
-        return true;
-    size_t cap = w->cap;
-    while (cap - w->len <= n) {
-        if (cap > SIZE_MAX / 2) {
-            w->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *p = realloc(w->p, cap);
-    if (!p) {
-        w->oom = true;
-        return false;
-    }
-    w->p = p;
-    w->cap = cap;
-    return true;
+    return pr_buf_reserve(&w->b, n);
 }
 
 /* The comma before a key or a value, where one is due; false if nothing may be written. */
@@ -70,23 +50,23 @@ static bool sep(pr_jsonw *w, size_t n)
 {
     if (!reserve(w, n + 1))
         return false;
-    if (w->len == 0)
+    if (w->b.len == 0)
         return true;
-    char last = w->p[w->len - 1];
+    char last = w->b.p[w->b.len - 1];
     if (last == '{' || last == '[' || last == ':')
         return true;
     if (w->depth == 0) { /* a second value at the top */
         w->bad = true;
         return false;
     }
-    w->p[w->len++] = ',';
+    w->b.p[w->b.len++] = ',';
     return true;
 }
 
 static void put1(pr_jsonw *w, char c)
 {
     if (sep(w, 1))
-        w->p[w->len++] = c;
+        w->b.p[w->b.len++] = c;
 }
 
 void pr_jsonw_obj_begin(pr_jsonw *w)
@@ -106,7 +86,7 @@ static void close1(pr_jsonw *w, char c)
     if (w->depth <= 0)
         w->bad = true;
     else if (reserve(w, 1))
-        w->p[w->len++] = c;
+        w->b.p[w->b.len++] = c;
     w->depth--;
 }
 
@@ -154,7 +134,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 static void put_string(pr_jsonw *w, const unsigned char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    char *o = w->p + w->len;
+    char *o = w->b.p + w->b.len;
     size_t i = 0;
     *o++ = '"';
     while (i < n) {
@@ -198,14 +178,14 @@ static void put_string(pr_jsonw *w, const unsigned char *s, size_t n)
         }
     }
     *o++ = '"';
-    w->len = (size_t)(o - w->p);
+    w->b.len = (size_t)(o - w->b.p);
 }
 
 /* Quotes and separators around a string of n bytes: at most 6 bytes out per byte in. */
 static bool string_room(pr_jsonw *w, size_t n, size_t extra)
 {
     if (n > (SIZE_MAX - 16) / 6) {
-        w->oom = true;
+        w->b.oom = true;
         return false;
     }
     return sep(w, n * 6 + 2 + extra);
@@ -216,7 +196,7 @@ void pr_jsonw_key(pr_jsonw *w, const char *s, size_t len)
     if (!string_room(w, len, 1))
         return;
     put_string(w, (const unsigned char *)s, len);
-    w->p[w->len++] = ':';
+    w->b.p[w->b.len++] = ':';
 }
 
 void pr_jsonw_keyz(pr_jsonw *w, const char *s)
@@ -240,7 +220,7 @@ void pr_jsonw_base64(pr_jsonw *w, const unsigned char *in, size_t len)
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (len > SIZE_MAX / 2 || !sep(w, 4 * ((len + 2) / 3) + 2))
         return;
-    char *o = w->p + w->len;
+    char *o = w->b.p + w->b.len;
     size_t i = 0;
     *o++ = '"';
     for (; i + 2 < len; i += 3) {
@@ -258,7 +238,7 @@ void pr_jsonw_base64(pr_jsonw *w, const unsigned char *in, size_t len)
         *o++ = '=';
     }
     *o++ = '"';
-    w->len = (size_t)(o - w->p);
+    w->b.len = (size_t)(o - w->b.p);
 }
 
 void pr_jsonw_int(pr_jsonw *w, int64_t v)
@@ -275,15 +255,15 @@ void pr_jsonw_int(pr_jsonw *w, int64_t v)
     if (!sep(w, n))
         return;
     while (n)
-        w->p[w->len++] = tmp[--n];
+        w->b.p[w->b.len++] = tmp[--n];
 }
 
 static void put_word(pr_jsonw *w, const char *s, size_t n)
 {
     if (!sep(w, n))
         return;
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
+    memcpy(w->b.p + w->b.len, s, n);
+    w->b.len += n;
 }
 
 void pr_jsonw_bool(pr_jsonw *w, bool v)
@@ -302,14 +282,8 @@ void pr_jsonw_null(pr_jsonw *w)
 char *pr_jsonw_finish(pr_jsonw *w, size_t *len)
 {
     char *text = NULL;
-    if (!w->oom && !w->bad && w->depth == 0 && w->len > 0 && reserve(w, 0)) {
-        w->p[w->len] = '\0';
-        text = w->p;
-        *len = w->len;
-        w->p = NULL;
-    }
-    size_t hint = w->cap;
+    if (!w->bad && w->depth == 0 && w->b.len > 0)
+        text = pr_buf_steal(&w->b, len);
     pr_jsonw_release(w);
-    pr_jsonw_init(w, hint > (1u << 20) ? 1u << 20 : hint);
     return text;
 }

@@ -10,7 +10,7 @@
  * a key, a key or value after another member). Nesting is only counted: the caller opens and
  * closes in the right order (pr_jsonw_finish refuses a text left open).
  *
- * Errors: an allocation failure is remembered (`oom`) and every later call does nothing, so
+ * Errors: an allocation failure is remembered (b.oom) and every later call does nothing, so
  * a builder writes freely and checks once at pr_jsonw_finish.
  *
  * Ownership: the writer owns its buffer until pr_jsonw_finish hands it over (caller frees)
@@ -23,15 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 typedef struct pr_jsonw {
-    char *p;
-    size_t len, cap;
+    pr_buf b;   /* the text; b.oom: an allocation failed, the text is incomplete */
     long depth; /* objects and arrays open */
-    bool oom;   /* an allocation failed: the text is incomplete */
     bool bad;   /* closed more than was open, or a second value at the top */
 } pr_jsonw;
 
-/* An empty writer whose first buffer holds about `hint` bytes (allocated on first use). */
+/* An empty writer with a first buffer of about `hint` bytes (allocated now; a failure is
+ * remembered like any other). */
 void pr_jsonw_init(pr_jsonw *w, size_t hint);
 void pr_jsonw_release(pr_jsonw *w);
 
@@ -56,7 +57,7 @@ void pr_jsonw_null(pr_jsonw *w);
 
 /* The text, NUL-terminated (*len without the NUL); the caller frees it with free(). NULL (and
  * the buffer freed) after an allocation failure or when an object or array is still open or
- * closed once too often. The writer is empty afterwards. */
+ * closed once too often. The writer is empty afterwards (and may be written again). */
 char *pr_jsonw_finish(pr_jsonw *w, size_t *len);
 
 #endif

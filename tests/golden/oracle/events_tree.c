@@ -1,46 +1,38 @@
 /*
  * events_tree.c - the oracle's event builders: the jansson trees the decoder built (and
  * dumped) before it wrote its events straight from the parse (proto/events_report.c). Kept
- * unchanged but for the names, as the reference the differential test compares against.
+ * as they were but for the names and the UTF-8 check, as the reference the differential test
+ * compares against.
  */
 #include "oracle.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF). */
+ * no surrogates, nothing above U+10FFFF). Written here by decoding the code point, not by the
+ * byte ranges proto/jsonw.c uses, so that the two checks are independent. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
+    static const unsigned long min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t need = s[0] < 0x80             ? 1
+                  : (s[0] & 0xe0) == 0xc0 ? 2
+                  : (s[0] & 0xf0) == 0xe0 ? 3
+                  : (s[0] & 0xf8) == 0xf0 ? 4
+                                          : 0;
+    if (need == 0 || n < need)
         return 0;
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
+    unsigned long cp = need == 1 ? s[0] : s[0] & (0x7fu >> need);
+    for (size_t k = 1; k < need; k++) {
+        if ((s[k] & 0xc0) != 0x80)
             return 0;
-    return need;
+        cp = cp << 6 | (s[k] & 0x3fu);
+    }
+    bool ok = cp >= min_cp[need] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
+    return ok ? need : 0;
 }
 
 json_t *oracle_string_lossy(const char *str, size_t len)

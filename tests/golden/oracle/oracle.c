@@ -22,14 +22,13 @@ static pr_status tree_status(const pr_event_envelope *env, const char *xml, size
                              size_t *root_children, char *root_name, size_t root_name_len,
                              pr_xml_error *why, char *err, size_t errlen)
 {
-    json_t *status = NULL;
-    pr_status st = oracle_status_parse(xml, xml_len, lim, &status, root_children, root_name,
-                                       root_name_len, why, err, errlen);
+    json_t *tree = NULL;
     *text = NULL;
-    if (st != PR_OK)
-        return st;
-    *text = dumped(oracle_status_new(env, status), xml_len + 1024, len);
-    return *text ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if (oracle_status_parse(xml, xml_len, lim, &tree, root_children, root_name, root_name_len, why,
+                            err, errlen) == PR_OK &&
+        !(*text = dumped(oracle_status_new(env, tree), xml_len + 1024, len)))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    return *text ? PR_OK : *why == PR_XML_OK ? PR_EFATAL : PR_EINVAL;
 }
 
 static char *tree_dlq(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,

@@ -242,7 +242,7 @@ static void test_jsonw_grows_and_does_not_reallocate_once_large_enough(void **st
 
     pr_jsonw_init(&w, 1u << 20);
     pr_jsonw_obj_begin(&w);
-    const char *first = w.p;
+    const char *first = w.b.p;
     assert_non_null(first);
     for (int i = 0; i < 2000; i++) {
         char name[32];
@@ -251,7 +251,7 @@ static void test_jsonw_grows_and_does_not_reallocate_once_large_enough(void **st
         pr_jsonw_strz(&w, "a value of some length, as a profile has");
     }
     pr_jsonw_obj_end(&w);
-    assert_ptr_equal(w.p, first);
+    assert_ptr_equal(w.b.p, first);
     text = finish_valid(&w, &len);
     json_t *v = json_loads(text, 0, NULL);
     assert_int_equal(json_object_size(v), 2000);
