@@ -437,8 +437,9 @@ static int build_event(job *j, pr_kind kind)
                                             &why, err, sizeof err);
         if (st == PR_OK) {
             env.kind = pr_kind_name(kind);
-            /* A config event is about as long as the profile's XML (a little shorter). */
-            out->value = writers(j)->config(&env, &fp, j->len + 1024, &out->value_len);
+            /* A config event is about as long as the profile's XML, longer when values are
+             * short (names are written twice when they have a ua): room for half as much again. */
+            out->value = writers(j)->config(&env, &fp, j->len + j->len / 2 + 1024, &out->value_len);
             out->topic = PR_TOPIC_CONFIG;
             rc = out->value ? 0 : -2;
         } else if (st == PR_EFATAL) {
