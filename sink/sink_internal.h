@@ -64,6 +64,7 @@ struct sink_cfg {
     long long max_params;       /* most parameters one phone may hold (0 = no bound) */
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
+    char *index_params;         /* the parameter index's set (store_doc.c) */
     /* query API access control and TLS (api_auth.c) */
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
@@ -121,7 +122,7 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
-/* apply.c: what the writer needs from an event that the event alone decides (a full report's
+/* fastpath.c: what the writer needs from an event that the event alone decides (a full report's
  * digest, the parameters' weight in a state record, a status body as text), computed off
  * the writer thread from the parsed event and its record value buf. sink_apply takes
  * prepared events only. PR_EFATAL only when out of memory. */
@@ -177,22 +178,23 @@ typedef enum sink_sql {
     Q_PHONE_LIST_ALL,
     Q_NAME_GET,
     Q_NAME_INSERT,
-    Q_PARAM_GET,
-    Q_PARAM_GET_ID,
-    Q_PARAM_PUT_ID,
-    Q_PARAM_DELETE_ID,
-    Q_PARAM_NAMES,
-    Q_PARAM_ALL,
+    Q_CONFIG_GET,
+    Q_CONFIG_PUT,
+    Q_CONFIG_LIST,
+    Q_INDEX_PUT,
+    Q_INDEX_DELETE,
+    Q_INDEX_CLEAR,
+    Q_META_GET,
+    Q_META_PUT,
     Q_STATUS_PUT,
     Q_REPORT_INSERT,
     Q_CHANGE_INSERT,
     Q_CHANGE_PRUNE,
     Q_REPORT_PRUNE,
-    Q_DRIFT_GET,
     Q_DRIFT_INSERT,
     Q_DRIFT_UPDATE,
     Q_DRIFT_DELETE,
-    Q_DRIFT_NAMES,
+    Q_DRIFT_ROWS,
     Q_OFFSET_PUT,
     Q_OFFSET_GET,
     Q_OUTBOX_PUT,
@@ -352,6 +354,41 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen);
+/* A phone's configuration document (store_doc.c): its params and access objects (new
+ * references; empty objects for a phone without one). PR_EFATAL with err. */
+pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
+                             char *err, size_t errlen);
+/* Writes the document (borrowed) in the caller's transaction: one statement. */
+pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params,
+                             const json_t *access, char *err, size_t errlen);
+/* The parameter index (--sink-index-params, names and globs separated by commas; "none":
+ * no parameter). The default set: what operations teams search for. */
+#define SINK_INDEX_DEFAULT                                                                         \
+    "Proxy_*,Outbound_Proxy_*,User_ID_*,Display_Name_*,Station_Name,Station_Display_Name,"         \
+    "Profile_Rule*,Report_Rule,Upgrade_Rule"
+/* Values longer than this are not indexed (PostgreSQL's B-tree keys are bounded). */
+#define SINK_INDEX_VALUE_MAX 1024
+/* PR_EINVAL with a message for a malformed set. */
+pr_status sink_index_check(const char *spec, char *err, size_t errlen);
+/* Whether name is in the store's index set (every connection reads it when it opens). */
+bool sink_store_indexed(const sink_store *st, const char *name);
+/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. */
+pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
+                                  const char *old_value, const char *new_value, char *err,
+                                  size_t errlen);
+/* The writer at start-up: spec (NULL: the default set) becomes the store's set; when it
+ * differs from the stored one the index is rebuilt from the documents (progress in the log,
+ * a transaction per page). */
+pr_status sink_store_index_configure(sink_store *st, const char *spec, char *err, size_t errlen);
+/* Bounds the next statements of this connection to ms (0: no bound again): an unindexed
+ * search fails with an error instead of running on. */
+void sink_store_scan_bound(sink_store *st, long long ms);
+/* Statements stepped on this handle, and round trips to the server (SQLite: statements). */
+long long sink_store_statements(const sink_store *st);
+long long sink_store_round_trips(const sink_store *st);
+/* PostgreSQL: writes that return no rows are pipelined until the next read or commit
+ * (store_pg.c); a no-op on SQLite. */
+void sink_store_set_pipeline(sink_store *st, bool on);
 /* The id of an interned parameter name (cached by this connection), interning it when create;
  * PR_ENOTFOUND when it is not interned and !create. */
 pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
@@ -412,17 +449,23 @@ typedef struct sink_phone_ref {
     int32_t part;   /* the phone's partition (its outbox rows carry it) */
 } sink_phone_ref;
 
+/* The phone's drift rows as {param: [intended, actual]} (one statement; caller decrefs). */
+pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, char *err,
+                               size_t errlen);
 /*
- * Decides one parameter (inside the caller's transaction): drifted when both values are known,
- * neither is masked, and they differ. Writes the drift row and a `drifted`/`resolved` outbox
- * record only on a transition. *transitions is incremented per record (may be NULL).
+ * Decides one parameter (inside the caller's transaction) against rows (the phone's drift
+ * rows, kept current): drifted when both values are known, neither is masked, and they
+ * differ. Writes the drift row and a `drifted`/`resolved` outbox record only on a transition.
+ * *transitions is incremented per record (may be NULL).
  */
-pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char *name,
-                           const char *actual, const char *intended, unsigned *transitions,
-                           char *err, size_t errlen);
-/* Every intended parameter of the phone plus every drifted row. */
+pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *rows,
+                            const char *name, const char *actual, const char *intended,
+                            unsigned *transitions, char *err, size_t errlen);
+/* Every intended parameter of the phone plus every drifted row, against params (what the
+ * phone reports: its document). */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           unsigned *transitions, char *err, size_t errlen);
+                           const json_t *params, unsigned *transitions, char *err,
+                           size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
  * are in the owned partitions (NULL: every phone), in
  * the caller's transaction; with commit_pages, an all-phones pass commits and begins again
@@ -442,7 +485,7 @@ typedef struct sink_apply_opts {
 
 typedef struct sink_apply_result {
     unsigned changes;     /* parameters changed (removals included) */
-    unsigned upserts;     /* params rows written */
+    unsigned upserts;     /* parameters written (added, changed or removed) */
     unsigned transitions; /* drift records */
     int64_t version;
     bool unchanged; /* a full report identical to the state: only the phone row was touched */
@@ -527,6 +570,8 @@ typedef struct sink_rb_policy {
     const char *checked_before; /* per-phone interval: not considered since this */
     long long sip_port;
     const char *proxy; /* NULL: sip:[User_ID_1_@]<remote>:<sip_port>; else the line's AOR */
+    const char *parts; /* a shared PostgreSQL store: the owned partitions ("{0,3}", see
+                        * sink_parts_text), so each phone is asked by one sink; NULL = all */
 } sink_rb_policy;
 
 /* One phone considered: a NOTIFY target (uri set) or a skip (skipped set). */
@@ -552,6 +597,8 @@ pr_status sink_rebaseline_record(sink_store *st, const sink_rb_target *t, const 
  * connection on cfg->data_dir. PR_EINVAL for a bad setting. */
 pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_rebaseline **out,
                               char *err, size_t errlen);
+/* Before start: the sink's owned partitions (a shared store asks only their phones). */
+void sink_rebaseline_set_owned(sink_rebaseline *rb, sink_parts *owned);
 pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen);
 /* Queues a request for mac (any thread); PR_ETRANSIENT when the queue is full. */
 pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen);

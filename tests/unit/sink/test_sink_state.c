@@ -53,23 +53,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The stored value of a parameter, or NULL (static buffer). */
+/* The stored value of a parameter, or NULL (static buffer): from the phone's document. */
 static const char *param(fx *f, const char *mac, const char *name)
 {
     static char buf[512];
     const char *v = NULL;
-    sink_stmt *s =
-        sink_store_prepare(f->st, "SELECT value FROM params JOIN phones ON phones.id = params.phone"
-                                  " JOIN names ON names.id = params.name WHERE mac = ?1"
-                                  " AND names.name = ?2");
-    assert_non_null(s);
-    sink_bind_text(s, 1, mac);
-    sink_bind_text(s, 2, name);
-    if (sink_step(s) == SINK_ROW) {
-        snprintf(buf, sizeof buf, "%s", sink_col_text(s, 0));
+    json_t *o = NULL;
+    char err[256];
+    if (sink_query_config(f->st, mac, &o, err, sizeof err) != PR_OK)
+        return NULL;
+    const char *s = json_string_value(json_object_get(json_object_get(o, "params"), name));
+    if (s) {
+        snprintf(buf, sizeof buf, "%s", s);
         v = buf;
     }
-    sink_stmt_free(s);
+    json_decref(o);
     return v;
 }
 
