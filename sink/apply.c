@@ -167,8 +167,7 @@ static pr_status intern(sink_store *st, const char *name, int64_t *id, char *err
 static pr_status param_changed(sink_store *st, const sink_profiles *pf, const sink_event *ev,
                                phone_row *ph, const sink_phone_ref *ref, json_t *drift_rows,
                                const char *name, const char *old, const char *value,
-                               bool value_changed, sink_apply_result *res, char *err,
-                               size_t errlen)
+                               bool value_changed, sink_apply_result *res, char *err, size_t errlen)
 {
     pr_status rc = PR_OK;
     int64_t nid = 0;
@@ -252,8 +251,7 @@ static pr_status bounds_check(const sink_apply_opts *opts, long long n, long lon
  * a delta's names); removals (a full report) are reported as changes to null. */
 static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_event *ev,
                            phone_row *ph, const sink_phone_ref *ref, json_t *oldp, json_t *olda,
-                           json_t *np, json_t *na, sink_apply_result *res, char *err,
-                           size_t errlen)
+                           json_t *np, json_t *na, sink_apply_result *res, char *err, size_t errlen)
 {
     const char *name;
     json_t *jv, *drift_rows = NULL;

@@ -11,8 +11,9 @@
  * whose X is V" reads the few matching index entries; a filter on another parameter reads the
  * value out of every candidate phone's document (PostgreSQL: params->>name; SQLite: pr_param),
  * bounded in time (SINK_SCAN_MS), and the answer says "indexed": false. Model and firmware have
- * indexes too, a prefix is a range on them. Last seen is the later of the last configuration and the last status
- * report, RFC 3339 UTC strings compared as text (the sink writes them all in one format).
+ * indexes too, a prefix is a range on them. Last seen is the later of the last configuration and
+ * the last status report, RFC 3339 UTC strings compared as text (the sink writes them all in one
+ * format).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,8 +510,8 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
         rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
         goto out;
     }
-    *out = json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones,
-                     "distinct", (json_int_t)distinct, "values", values, "next",
+    *out = json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones, "distinct",
+                     (json_int_t)distinct, "values", values, "next",
                      n == limit && r == SINK_ROW ? json_integer(offset + n) : json_null(),
                      "indexed", indexed);
     values = NULL;

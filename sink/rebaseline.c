@@ -45,7 +45,7 @@ struct sink_rebaseline {
     pr_sipnotify *sip; /* made, used and freed by the thread: Sofia's loop is bound to it */
     int init;          /* under mu: 0 starting, 1 the thread runs, -1 it could not bind */
     char init_err[512];
-    sink_store *st; /* the thread's connection */
+    sink_store *st;    /* the thread's connection */
     sink_parts *owned; /* the sink's partitions (a shared store); NULL = every phone */
     pthread_t thread;
     bool started;
@@ -432,8 +432,12 @@ static void *run(void *arg)
         rfc3339(t - cfg->rebaseline_after_ms, seen, sizeof seen);
         rfc3339(t - cfg->rebaseline_interval_ms, checked, sizeof checked);
         char parts[8192];
-        sink_rb_policy p = {now, cfg->rebaseline_after_ms > 0 ? seen : NULL, checked,
-                            cfg->rebaseline_sip_port, cfg->rebaseline_proxy, NULL};
+        sink_rb_policy p = {now,
+                            cfg->rebaseline_after_ms > 0 ? seen : NULL,
+                            checked,
+                            cfg->rebaseline_sip_port,
+                            cfg->rebaseline_proxy,
+                            NULL};
         if (rb->owned && sink_store_dialect(rb->st) == SINK_DIALECT_PG) {
             sink_parts_text(rb->owned, parts, sizeof parts);
             p.parts = parts; /* a shared store: only the phones of this sink's partitions */

@@ -464,8 +464,7 @@ pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *ro
 /* Every intended parameter of the phone plus every drifted row, against params (what the
  * phone reports: its document). */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           const json_t *params, unsigned *transitions, char *err,
-                           size_t errlen);
+                           const json_t *params, unsigned *transitions, char *err, size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
  * are in the owned partitions (NULL: every phone), in
  * the caller's transaction; with commit_pages, an all-phones pass commits and begins again

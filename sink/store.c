@@ -284,8 +284,9 @@ pr_status sink_store_open(const char *where, bool readonly, const char *sync, si
     if (!readonly) {
         /* journal_size_limit: a WAL that grew during a burst is cut back to 64 MiB when it
          * restarts, so the store's size on disk returns to its content. */
-        if ((st = sink_sqlite_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;",
-                                  err, errlen)) != PR_OK)
+        if ((st = sink_sqlite_exec(s->db,
+                                   "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864;",
+                                   err, errlen)) != PR_OK)
             goto out;
         if ((st = sink_sqlite_schema(s->db, err, errlen)) != PR_OK)
             goto out;

@@ -130,8 +130,9 @@ pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, jso
     int r = sink_step(s);
     if (r == SINK_ROW) {
         if (doc_of_row(s, 0, params, access) != PR_OK)
-            rc = pr_err(PR_EFATAL, err, errlen, "the configuration document of phone %lld is "
-                                                "unreadable",
+            rc = pr_err(PR_EFATAL, err, errlen,
+                        "the configuration document of phone %lld is "
+                        "unreadable",
                         (long long)phone);
     } else if (r == SINK_DONE) {
         *params = json_object();
@@ -297,8 +298,9 @@ static pr_status index_page(sink_store *st, int64_t *after, size_t *n, char *err
         json_t *access = NULL;
         page[*n].phone = sink_col_int64(s, 0);
         if (doc_of_row(s, 1, &page[*n].params, &access) != PR_OK)
-            rc = pr_err(PR_EFATAL, err, errlen, "the configuration document of phone %lld is "
-                                                "unreadable",
+            rc = pr_err(PR_EFATAL, err, errlen,
+                        "the configuration document of phone %lld is "
+                        "unreadable",
                         (long long)page[*n].phone);
         else
             (*n)++;
@@ -374,9 +376,9 @@ pr_status sink_store_index_configure(sink_store *st, const char *spec, char *err
     if ((rc = sink_exec_stmt(s, "index", err, errlen)) != PR_OK ||
         (rc = sink_store_commit(st, err, errlen)) != PR_OK)
         goto fail;
-    PR_LOG(PR_LOG_INFO, "sink", "parameter index rebuilt",
-           json_pack("{sI sI}", "phones", (json_int_t)phones, "ms",
-                     (json_int_t)(pr_mono_ms() - t0)));
+    PR_LOG(
+        PR_LOG_INFO, "sink", "parameter index rebuilt",
+        json_pack("{sI sI}", "phones", (json_int_t)phones, "ms", (json_int_t)(pr_mono_ms() - t0)));
     return PR_OK;
 fail:
     sink_store_rollback(st);

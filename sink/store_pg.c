@@ -29,9 +29,9 @@ struct sink_pg {
     PGconn *conn;
     char *conninfo;
     bool readonly;
-    bool txn;     /* between our BEGIN and its COMMIT or ROLLBACK */
-    unsigned gen; /* raised on every new connection: statements prepare again */
-    long idle_ms; /* idle_in_transaction_session_timeout of a writer */
+    bool txn;      /* between our BEGIN and its COMMIT or ROLLBACK */
+    unsigned gen;  /* raised on every new connection: statements prepare again */
+    long idle_ms;  /* idle_in_transaction_session_timeout of a writer */
     bool pipeline; /* writes inside a transaction are queued (sink_pg_set_pipeline) */
     int pending;   /* queued writes whose results are not read yet */
     long long round_trips;
@@ -348,8 +348,8 @@ static bool drain(sink_pg *c)
         }
         ExecStatusType t = PQresultStatus(r);
         if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-            set_msg(c, "postgresql", t == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
-                                                                : PQresultErrorMessage(r));
+            set_msg(c, "postgresql",
+                    t == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r));
             ok = false;
         }
         PQclear(r);
@@ -365,7 +365,8 @@ static bool drain(sink_pg *c)
         }
         ExecStatusType t = PQresultStatus(r);
         PQclear(r);
-        if (t == PGRES_PIPELINE_SYNC || t == PGRES_FATAL_ERROR || PQstatus(c->conn) != CONNECTION_OK)
+        if (t == PGRES_PIPELINE_SYNC || t == PGRES_FATAL_ERROR ||
+            PQstatus(c->conn) != CONNECTION_OK)
             break;
     }
     c->pending = 0;

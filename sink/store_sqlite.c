@@ -140,11 +140,14 @@ pr_status sink_sqlite_schema(sqlite3 *db, char *err, size_t errlen)
         goto out;
     }
     /* each step adds columns: probed, so that a step is never run twice */
-    if (v > 0 && !has_column(db, "digest") && (st = sink_sqlite_exec(db, migrate_2_sql, err, errlen)) != PR_OK)
+    if (v > 0 && !has_column(db, "digest") &&
+        (st = sink_sqlite_exec(db, migrate_2_sql, err, errlen)) != PR_OK)
         goto out;
-    if (v > 0 && !has_column(db, "remote") && (st = sink_sqlite_exec(db, migrate_3_sql, err, errlen)) != PR_OK)
+    if (v > 0 && !has_column(db, "remote") &&
+        (st = sink_sqlite_exec(db, migrate_3_sql, err, errlen)) != PR_OK)
         goto out;
-    if (v > 0 && !has_column(db, "part") && (st = sink_sqlite_exec(db, migrate_4_sql, err, errlen)) != PR_OK)
+    if (v > 0 && !has_column(db, "part") &&
+        (st = sink_sqlite_exec(db, migrate_4_sql, err, errlen)) != PR_OK)
         goto out;
     if (v > 0 && v < 5 && (st = sink_sqlite_exec(db, migrate_5_sql, err, errlen)) != PR_OK)
         goto out;
