@@ -61,6 +61,8 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     sink_parts_init(&r->owned);
     if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &r->st, err, errlen)) != PR_OK)
         goto fail;
+    /* PostgreSQL: the writer's writes travel pipelined, a round trip per read, not per write */
+    sink_store_set_pipeline(r->st, true);
     /* the parameter index's set: a change rebuilds the index here, before anything reads it */
     if ((rc = sink_store_index_configure(r->st, cfg->index_params, err, errlen)) != PR_OK)
         goto fail;
