@@ -48,7 +48,7 @@ pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, cha
     while ((r = sink_step(s)) == SINK_ROW) {
         const char *i = sink_col_text(s, 1), *a = sink_col_text(s, 2);
         if (json_object_set_new(*rows, sink_col_text(s, 0),
-                                json_pack("[so so]", "", i ? json_string(i) : json_null(), "",
+                                json_pack("[oo]", i ? json_string(i) : json_null(),
                                           a ? json_string(a) : json_null())) != 0)
             r = SINK_ERROR;
     }

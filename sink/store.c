@@ -161,7 +161,8 @@ void sink_bind_blob(sink_stmt *s, int i, const void *p, size_t n)
 
 int sink_step(sink_stmt *s)
 {
-    s->st->statements++;
+    if (s->lite ? !sqlite3_stmt_busy(s->lite) : sink_pg_fresh(s->pg))
+        s->st->statements++; /* an execution, not a row */
     if (s->pg)
         return sink_pg_step(s->pg);
     int r = sqlite3_step(s->lite);

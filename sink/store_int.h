@@ -31,6 +31,8 @@ void sink_pg_stmt_free(sink_pg_stmt *s);
  * false when the copy could not be made (the statement then fails when stepped). */
 bool sink_pg_bind(sink_pg_stmt *s, int i, const char *text, size_t len);
 int sink_pg_step(sink_pg_stmt *s); /* SINK_ROW, SINK_DONE, SINK_ERROR */
+/* Whether the next step executes the statement (no result held since the last reset). */
+bool sink_pg_fresh(const sink_pg_stmt *s);
 /* Column i of the current row: NULL when SQL NULL; *len its length. */
 const char *sink_pg_col(sink_pg_stmt *s, int i, size_t *len);
 /* Forgets the result (keeps the bindings unless clear). */

@@ -519,6 +519,11 @@ bool sink_pg_bind(sink_pg_stmt *s, int i, const char *text, size_t len)
     return true;
 }
 
+bool sink_pg_fresh(const sink_pg_stmt *s)
+{
+    return !s->res && s->row < 0;
+}
+
 int sink_pg_step(sink_pg_stmt *s)
 {
     sink_pg *c = s->c;
