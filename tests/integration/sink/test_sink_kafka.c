@@ -358,9 +358,6 @@ static char *dump_store(const char *data_dir)
         {"SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
          " report_id, digest, nparams, state_bytes FROM phones ORDER BY mac",
          12, 9},
-        {"SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
-         " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
-         4, -1},
         {"SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
          " ORDER BY mac",
          4, -1},
@@ -399,6 +396,24 @@ static char *dump_store(const char *data_dir)
         sink_stmt_free(s);
         fputs("--\n", out);
     }
+    /* every phone's configuration document, as the API reads it */
+    sink_stmt *s = sink_store_prepare(st, "SELECT mac FROM phones ORDER BY mac");
+    assert_non_null(s);
+    json_t *macs = json_array();
+    while (sink_step(s) == SINK_ROW)
+        json_array_append_new(macs, json_string(sink_col_text(s, 0)));
+    sink_stmt_free(s);
+    for (size_t i = 0; i < json_array_size(macs); i++) {
+        json_t *doc = NULL;
+        assert_int_equal(sink_query_config(st, json_string_value(json_array_get(macs, i)), &doc,
+                                           err, sizeof err),
+                         PR_OK);
+        char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+        fprintf(out, "%s\n", text);
+        free(text);
+        json_decref(doc);
+    }
+    json_decref(macs);
     sink_store_close(st);
     fclose(out);
     return buf;
