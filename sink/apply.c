@@ -174,7 +174,7 @@ static pr_status param_changed(sink_store *st, const sink_profiles *pf, const si
     res->upserts++;
     if ((rc = intern(st, name, &nid, err, errlen)) != PR_OK)
         return rc;
-    if (value_changed && sink_store_indexed(st, name) &&
+    if (value_changed && sink_store_name_indexed(st, name) &&
         (rc = sink_store_index_change(st, ph->id, name, old, value, err, errlen)) != PR_OK)
         return rc;
     /* Baseline: a name with no known previous value records no change. */

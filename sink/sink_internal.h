@@ -372,6 +372,8 @@ pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params
 pr_status sink_index_check(const char *spec, char *err, size_t errlen);
 /* Whether name is in the store's index set (every connection reads it when it opens). */
 bool sink_store_indexed(const sink_store *st, const char *name);
+/* The same for a name interned by this connection (the answer is cached with it). */
+bool sink_store_name_indexed(sink_store *st, const char *name);
 /* An indexed parameter's value changed (NULL: absent) in the caller's transaction. */
 pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
                                   const char *old_value, const char *new_value, char *err,

@@ -58,6 +58,7 @@ long long sink_pg_round_trips(const sink_pg *c);
 typedef struct name_slot {
     char *name;
     int64_t id;
+    signed char indexed; /* in the index set: 1 yes, -1 no, 0 not asked yet */
 } name_slot;
 
 struct sink_stmt {

@@ -31,16 +31,33 @@ static size_t name_hash(const char *s)
     return (size_t)h;
 }
 
-static int64_t names_find(const sink_store *st, const char *name)
+static name_slot *names_slot(const sink_store *st, const char *name)
 {
     if (!st->ncap)
-        return 0;
+        return NULL;
     for (size_t i = name_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
         if (!st->names[i].name)
-            return 0;
+            return NULL;
         if (strcmp(st->names[i].name, name) == 0)
-            return st->names[i].id;
+            return &st->names[i];
     }
+}
+
+static int64_t names_find(const sink_store *st, const char *name)
+{
+    const name_slot *s = names_slot(st, name);
+    return s ? s->id : 0;
+}
+
+bool sink_store_name_indexed(sink_store *st, const char *name)
+{
+    name_slot *s = names_slot(st, name);
+    if (s && s->indexed)
+        return s->indexed > 0;
+    bool r = sink_store_indexed(st, name); /* globs: worth remembering per name */
+    if (s)
+        s->indexed = r ? 1 : -1;
+    return r;
 }
 
 /* Remembers name -> id; on allocation failure it simply does not (the store still answers). */
@@ -74,6 +91,7 @@ static void names_add(sink_store *st, const char *name, int64_t id)
         i = (i + 1) & (st->ncap - 1);
     st->names[i].name = copy;
     st->names[i].id = id;
+    st->names[i].indexed = 0;
     st->nlen++;
 }
 /* ---- names, offsets, outbox, ownership, profile files ---------------------------------- */
