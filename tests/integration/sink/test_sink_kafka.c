@@ -575,6 +575,9 @@ static void set_str(char **field, const char *v)
     *field = v ? strdup(v) : NULL;
 }
 
+/* The next inproc_start's sink-batch-time (0: the default). */
+static long long next_batch_ms;
+
 static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
                          const char *profiles_dir, const char *group)
 {
@@ -598,6 +601,11 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
     set_str(&ip->cfg->profiles_dir, profiles_dir);
     set_str(&ip->cfg->group, group);
     ip->cfg->batch_max = 64;
+    if (next_batch_ms) { /* and no profile poll, which commits the open batch too */
+        ip->cfg->batch_ms = next_batch_ms;
+        ip->cfg->profiles_poll_ms = 3600000;
+    }
+    next_batch_ms = 0;
     pr_errlist errs = {0};
     pr_status checked = sink_cfg_check(ip->cfg, &ip->common, &errs);
     pr_errlist_print(&errs, NULL, stderr);
@@ -1052,16 +1060,59 @@ static void test_baselines_and_identical_reports_publish_no_change(void **state)
     free(prefix);
 }
 
+/* Group commit: on an idle sink a lone report commits as soon as the input is drained, not when
+ * the batch's time (here the longest allowed, 60 s) runs out; the wait below (40 s, a bound, not
+ * a measure) fails before that time. */
+static void test_a_lone_report_commits_without_waiting_for_the_batch_time(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkgc");
+    char *dir = ts_mkdtemp("sink-gc");
+    char data[4200], *body = NULL;
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    producer_open(&pr, prefix);
+    inproc ip;
+    next_batch_ms = 60000;
+    inproc_start(&ip, prefix, data, NULL, "sink-gc");
+    unsigned port = sink_api_port(ip.snk);
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    while (http_get(port, "/readyz", &body) != 200 && ts_now_ms() < deadline) {
+        free(body);
+        usleep(50 * 1000);
+    }
+    free(body);
+    json_t *params = json_pack("{ss}", "A", "1");
+    char *r1 = full_report("00562b0c0001", "r1", "2026-11-24T10:00:00.000Z", params);
+    produce(&pr, pr.topic_config, "00562b0c0001", r1);
+    producer_close(&pr);
+    deadline = ts_now_ms() + 40000;
+    while (committed_records(data) < 1 && ts_now_ms() < deadline)
+        usleep(20 * 1000);
+    assert_int_equal(committed_records(data), 1);
+    assert_int_equal(http_get(port, "/v1/phones/00562b0c0001", &body), 200);
+    free(body);
+    inproc_stop(&ip);
+    json_decref(params);
+    free(r1);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 int main(void)
 {
     ts_brokers();
     if (on_pg())
-        ts_pg(); /* fails (never skips) without the server */
+        ts_pg();                  /* fails (never skips) without the server */
+    if (getenv("PR_TEST_FILTER")) /* one test by name, by hand (ctest runs them all) */
+        cmocka_set_test_filter(getenv("PR_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
         cmocka_unit_test(test_state_record_the_topic_refuses_is_counted_once_not_retried),
         cmocka_unit_test(test_baselines_and_identical_reports_publish_no_change),
+        cmocka_unit_test(test_a_lone_report_commits_without_waiting_for_the_batch_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
