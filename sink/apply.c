@@ -464,7 +464,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
             goto out;
     }
     if (ev->kind == PR_KIND_FULL)
-        rc = sink_drift_phone(st, pf, &ref, np, &res->transitions, err, errlen);
+        rc = sink_drift_phone(st, pf, &ref, np, created, &res->transitions, err, errlen);
 out:
     json_decref(oldp);
     json_decref(olda);

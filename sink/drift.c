@@ -142,16 +142,18 @@ static int walk_intended(void *ctx, const char *name, const char *value)
 }
 
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           const json_t *params, unsigned *transitions, char *err, size_t errlen)
+                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           size_t errlen)
 {
     phone_walk w = {st, ph, params, NULL, transitions, err, errlen, PR_OK};
     json_t *stale = NULL;
     const char *name;
     json_t *row;
-    pr_status rc;
+    pr_status rc = PR_OK;
 
-    if ((rc = sink_drift_rows_load(st, ph->id, &w.rows, err, errlen)) != PR_OK)
-        return rc;
+    if (fresh ? !(w.rows = json_object())
+              : (rc = sink_drift_rows_load(st, ph->id, &w.rows, err, errlen)) != PR_OK)
+        return fresh ? pr_err(PR_EFATAL, err, errlen, "out of memory") : rc;
     if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0) {
         rc = w.status;
         goto out;
@@ -207,7 +209,7 @@ static pr_status drift_of(sink_store *st, const sink_profiles *pf, const sink_ph
     json_t *params = NULL, *access = NULL;
     pr_status rc = sink_store_doc_get(st, ph->id, &params, &access, err, errlen);
     if (rc == PR_OK)
-        rc = sink_drift_phone(st, pf, ph, params, transitions, err, errlen);
+        rc = sink_drift_phone(st, pf, ph, params, false, transitions, err, errlen);
     json_decref(params);
     json_decref(access);
     return rc;

@@ -464,9 +464,11 @@ pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *ro
                             const char *name, const char *actual, const char *intended,
                             unsigned *transitions, char *err, size_t errlen);
 /* Every intended parameter of the phone plus every drifted row, against params (what the
- * phone reports: its document). */
+ * phone reports: its document). fresh: a phone created in this transaction (no drift rows to
+ * read). */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           const json_t *params, unsigned *transitions, char *err, size_t errlen);
+                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
  * are in the owned partitions (NULL: every phone), in
  * the caller's transaction; with commit_pages, an all-phones pass commits and begins again

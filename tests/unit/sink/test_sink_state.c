@@ -1385,6 +1385,71 @@ static void test_a_restart_publishes_no_drift_transition_twice(void **state)
     sink_profiles_free(again);
 }
 
+/* PostgreSQL: the writer's writes are pipelined, so a batch costs a round trip per read, not
+ * per statement; a write that fails in the pipeline fails the commit, and nothing of the
+ * transaction stays. SQLite runs every statement at once (no round trips to save). */
+static void test_pipelined_writes_save_round_trips_and_fail_the_commit(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    sink_store_set_pipeline(f->st, true);
+    assert_int_equal(sink_store_index_configure(f->st, NULL, err, sizeof err), PR_OK);
+    long long s0 = sink_store_statements(f->st), r0 = sink_store_round_trips(f->st);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    for (int i = 0; i < 40; i++) {
+        char mac[13];
+        sink_event ev;
+        sink_apply_result res;
+        snprintf(mac, sizeof mac, "0056%08x", 0x2b300000u + (unsigned)i);
+        char *t = ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z",
+                            "{\"A\":\"1\",\"B\":\"2\",\"Proxy_1_\":\"sip.example.com\"}", NULL);
+        assert_int_equal(sink_event_load(NULL, t, strlen(t), false, mac, PR_MAC_LEN, &ev, reason,
+                                         sizeof reason, err, sizeof err),
+                         PR_OK);
+        assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+        assert_int_equal(sink_store_offset_put(f->st, "x.config", 0, i + 1, err, sizeof err),
+                         PR_OK);
+        sink_event_release(&ev);
+        free(t);
+    }
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    long long stmts = sink_store_statements(f->st) - s0, trips = sink_store_round_trips(f->st) - r0;
+    if (sinktest_pg() && trips * 10 > stmts * 6)
+        fail_msg("%lld round trips for %lld statements", trips, stmts);
+    if (!sinktest_pg())
+        assert_int_equal(trips, stmts);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones"), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex"), 40);
+
+    /* Two drift rows with the same key: the second write fails, at once (SQLite) or at the
+     * commit (PostgreSQL); the transaction is rolled back either way. */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "x.config", 0, 99, err, sizeof err), PR_OK);
+    pr_status rc = PR_OK;
+    for (int k = 0; k < 2 && rc == PR_OK; k++) {
+        sink_stmt *s = sink_store_stmt(f->st, Q_DRIFT_INSERT);
+        assert_non_null(s);
+        sink_bind_int64(s, 1, 1);
+        sink_bind_text(s, 2, "A");
+        sink_bind_text(s, 3, "x");
+        sink_bind_text(s, 4, "y");
+        sink_bind_text(s, 5, "2026-11-24T17:00:00.000Z");
+        sink_bind_int64(s, 6, 1);
+        rc = sink_exec_stmt(s, "drift", err, sizeof err);
+    }
+    assert_int_equal(rc == PR_OK, sinktest_pg()); /* PostgreSQL: queued, not yet run */
+    if (rc == PR_OK)
+        assert_int_not_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_store_rollback(f->st);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 0), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift WHERE param = 'A'"), 0);
+    /* and the connection goes on */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    assert_string_equal(param(f, MAC, "A"), "1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1445,6 +1510,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_restart_publishes_no_drift_transition_twice, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_writes_save_round_trips_and_fail_the_commit,
+                                        setup, teardown),
     };
     /* The first two count rows written through SQLite's own counter (PostgreSQL has none per
      * connection that is current at once); a shared PostgreSQL store keeps no list of applied
