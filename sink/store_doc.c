@@ -254,29 +254,27 @@ pr_status sink_store_index_load(sink_store *st)
     return PR_OK;
 }
 
+/* One index entry in or out (a value over SINK_INDEX_VALUE_MAX has none). */
+static pr_status index_entry(sink_store *st, sink_sql q, int64_t phone, const char *name,
+                             const char *value, char *err, size_t errlen)
+{
+    sink_stmt *s;
+    if (!value || strlen(value) > SINK_INDEX_VALUE_MAX)
+        return PR_OK;
+    if (!(s = sink_store_stmt(st, q)))
+        return doc_fail(st, err, errlen, "index");
+    sink_bind_text(s, 1, name);
+    sink_bind_text(s, 2, value);
+    sink_bind_int64(s, 3, phone);
+    return sink_exec_stmt(s, "index", err, errlen);
+}
+
 pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
                                   const char *old_value, const char *new_value, char *err,
                                   size_t errlen)
 {
-    sink_stmt *s;
-    if (old_value && strlen(old_value) <= SINK_INDEX_VALUE_MAX) {
-        if (!(s = sink_store_stmt(st, Q_INDEX_DELETE)))
-            return doc_fail(st, err, errlen, "index");
-        sink_bind_text(s, 1, name);
-        sink_bind_text(s, 2, old_value);
-        sink_bind_int64(s, 3, phone);
-        if (sink_exec_stmt(s, "index", err, errlen) != PR_OK)
-            return PR_EFATAL;
-    }
-    if (new_value && strlen(new_value) <= SINK_INDEX_VALUE_MAX) {
-        if (!(s = sink_store_stmt(st, Q_INDEX_PUT)))
-            return doc_fail(st, err, errlen, "index");
-        sink_bind_text(s, 1, name);
-        sink_bind_text(s, 2, new_value);
-        sink_bind_int64(s, 3, phone);
-        return sink_exec_stmt(s, "index", err, errlen);
-    }
-    return PR_OK;
+    pr_status rc = index_entry(st, Q_INDEX_DELETE, phone, name, old_value, err, errlen);
+    return rc == PR_OK ? index_entry(st, Q_INDEX_PUT, phone, name, new_value, err, errlen) : rc;
 }
 
 /* One page of documents into the index; *after moves on, *n gets the page's size. */
