@@ -392,6 +392,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
 
     /* An identical full report: the phone row only (the bounds held for the same content). */
     if (unchanged(ev, ph)) {
+        sink_store_doc_moved(st, ph->id, ph->version, ph->version + 1);
         ph->version++;
         res->version = ph->version;
         res->unchanged = true;
@@ -404,7 +405,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
         return pr_err(PR_EFATAL, err, errlen, "internal: unparsed report");
     json_t *oldp = NULL, *olda = NULL, *np = NULL, *na = NULL;
     if (ph->exists && ph->nparams > 0)
-        rc = sink_store_doc_get(st, ph->id, &oldp, &olda, err, errlen);
+        rc = sink_store_doc_get_at(st, ph->id, ph->version, &oldp, &olda, err, errlen);
     else if (!(oldp = json_object()) || !(olda = json_object()))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     else
@@ -440,6 +441,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
                                                                         : NULL;
     if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
         goto out;
+    sink_store_doc_remember(st, ph->id, ph->version, np, na);
     res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
     if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
         goto out;

@@ -358,6 +358,17 @@ pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, co
  * references; empty objects for a phone without one). PR_EFATAL with err. */
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
                              char *err, size_t errlen);
+/* The writer: the document as of the phone's version (from memory when this connection
+ * remembered it at that version: sink_store_doc_remember), else sink_store_doc_get. The
+ * objects returned may be shared: the caller must not change them. */
+pr_status sink_store_doc_get_at(sink_store *st, int64_t phone, int64_t version, json_t **params,
+                                json_t **access, char *err, size_t errlen);
+/* Remembers the document (references taken) as the phone's at version; forgotten at a
+ * rollback. */
+void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, json_t *params,
+                             json_t *access);
+/* The phone's version went from `from` to `to` without its document changing. */
+void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t to);
 /* Writes the document (borrowed) in the caller's transaction: one statement. */
 pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params,
                              const json_t *access, char *err, size_t errlen);

@@ -311,6 +311,8 @@ void sink_store_close(sink_store *st)
         return;
     sink_store_names_clear(st);
     sink_index_set_release(&st->index);
+    sink_store_docs_clear(st);
+    free(st->docs);
     for (int i = 0; i < Q__COUNT; i++) {
         sqlite3_finalize(st->stmt[i].lite);
         sink_pg_stmt_free(st->stmt[i].pg);
@@ -363,6 +365,7 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 void sink_store_rollback(sink_store *st)
 {
     sink_store_names_clear(st);
+    sink_store_docs_clear(st);
     reset_all(st);
     if (st->dialect == SINK_DIALECT_PG) {
         if (sink_pg_in_txn(st->pg))

@@ -175,6 +175,51 @@ pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params
     return sink_exec_stmt(s, "configuration document", err, errlen);
 }
 
+/* ---- the writer's last documents ---------------------------------------------------------
+ * A delta reads the document it merges into; when the same writer wrote that document (its
+ * phone row, read under the transaction's lock, still has the version it wrote it at), the
+ * document is taken from memory instead (no read, no inflate, no parse). Another writer (a
+ * shared store) raises the version, so its documents are never taken for ours. */
+
+void sink_store_docs_clear(sink_store *st)
+{
+    for (size_t i = 0; st->docs && i < SINK_DOC_CACHE; i++) {
+        json_decref(st->docs[i].params);
+        json_decref(st->docs[i].access);
+        memset(&st->docs[i], 0, sizeof st->docs[i]);
+    }
+}
+
+void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, json_t *params,
+                             json_t *access)
+{
+    if (!st->docs && !(st->docs = calloc(SINK_DOC_CACHE, sizeof *st->docs)))
+        return;
+    doc_slot *s = &st->docs[(uint64_t)phone % SINK_DOC_CACHE];
+    json_decref(s->params);
+    json_decref(s->access);
+    *s = (doc_slot){phone, version, json_incref(params), json_incref(access)};
+}
+
+void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t to)
+{
+    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_CACHE] : NULL;
+    if (s && s->phone == phone && s->version == from)
+        s->version = to;
+}
+
+pr_status sink_store_doc_get_at(sink_store *st, int64_t phone, int64_t version, json_t **params,
+                                json_t **access, char *err, size_t errlen)
+{
+    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_CACHE] : NULL;
+    if (s && s->params && s->phone == phone && s->version == version) {
+        *params = json_incref(s->params);
+        *access = json_incref(s->access);
+        return PR_OK;
+    }
+    return sink_store_doc_get(st, phone, params, access, err, errlen);
+}
+
 /* ---- the parameter index ---------------------------------------------------------------- */
 
 void sink_index_set_release(sink_index_set *s)

@@ -76,6 +76,13 @@ typedef struct sink_index_set {
     size_t n;
 } sink_index_set;
 
+/* The writer's last documents (store_doc.c): what it wrote at a phone's version. */
+#define SINK_DOC_CACHE 256
+typedef struct doc_slot {
+    int64_t phone, version;
+    json_t *params, *access;
+} doc_slot;
+
 struct sink_store {
     sink_dialect dialect;
     sqlite3 *db;
@@ -86,6 +93,7 @@ struct sink_store {
     sink_index_set index;
     long long scan_deadline_ms; /* SQLite: an unindexed scan is interrupted past this */
     long long statements;       /* statements stepped (bench_sink's figure) */
+    doc_slot *docs;             /* SINK_DOC_CACHE slots, or NULL (none remembered yet) */
 };
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
@@ -117,5 +125,7 @@ pr_status sink_doc_decode(const void *blob, size_t len, json_t **params, json_t 
 /* Reads meta('index_params') into st->index (readers and the writer alike). */
 pr_status sink_store_index_load(sink_store *st);
 void sink_index_set_release(sink_index_set *s);
+/* Forgets the remembered documents (a rollback: their versions may be written again). */
+void sink_store_docs_clear(sink_store *st);
 
 #endif
