@@ -17,8 +17,10 @@
  *             checkpoints of the writer's connection (PASSIVE; SQLite).
  *   api.c     libmicrohttpd's polling thread answers queries from its own read-only store
  *             connection (query.c builds the JSON documents).
- *   store.c   the store behind one statement layer: SQLite (the embedded default) or
- *             PostgreSQL (store_pg.c), chosen by --sink-store.
+ *   store*.c  the store behind one statement layer (store.c): SQLite (the embedded default,
+ *             store_sqlite.c) or PostgreSQL (store_pg.c), chosen by --sink-store; the SQL
+ *             texts in store_sql.c; a phone's configuration document and the parameter index
+ *             in store_doc.c; offsets, outbox, names, ownership in store_rows.c.
  *   rebaseline.c  with rebaseline-credentials: one thread sends SIP NOTIFYs to phones whose
  *             state is incomplete or stale and writes only their re-baseline columns, on its
  *             own connection, in small transactions (busy timeout, as the publisher).
@@ -168,7 +170,7 @@ void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j, sink_store *lookup);
 /* Waits for every job of the round, which then ends. */
 void sink_parse_finish(sink_parse_pool *p, sink_store *lookup);
 
-/* ---- store.c: the SQLite store ------------------------------------------------------- */
+/* ---- store*.c: the store (store_int.h says which file does what) ----------------------- */
 
 typedef enum sink_sql {
     Q_PHONE_GET,
@@ -227,7 +229,7 @@ typedef enum sink_sql {
 
 typedef struct sink_store sink_store;
 
-/* Which store implementation a handle uses (store.c: SQLite; store_pg.c: PostgreSQL). */
+/* Which store implementation a handle uses (store_sqlite.c: SQLite; store_pg.c: PostgreSQL). */
 typedef enum sink_dialect { SINK_DIALECT_SQLITE, SINK_DIALECT_PG } sink_dialect;
 
 /* Whether `where` names a PostgreSQL store (postgresql:// or postgres://). */
@@ -247,7 +249,7 @@ sink_dialect sink_store_dialect(const sink_store *st);
 sqlite3 *sink_store_db(sink_store *st);
 /* The last error of the store's connection (never NULL). */
 const char *sink_store_errmsg(sink_store *st);
-/* The portable SQL text of q (?N placeholders; store.c's table). */
+/* The portable SQL text of q (?N placeholders; store_sql.c's table). */
 const char *sink_store_sql(sink_sql q);
 
 /*

@@ -26,7 +26,7 @@ typedef struct fx {
 /* The old release's store, from its SQL dump. */
 static void load_fixture(fx *f, const char *data)
 {
-    char path[4200];
+    char path[4300];
     char *sql = ts_read_file(sinktest_pg() ? FIXTURE "/pg.sql" : FIXTURE "/sqlite.sql", NULL);
     assert_non_null(sql);
     if (sinktest_pg()) {
@@ -145,13 +145,10 @@ static void test_the_upgraded_store_goes_on_with_its_index(void **state)
 {
     fx *f = *state;
     /* a delta on the upgraded document: one change from the value the old store held */
-    sink_apply_result res = apply_text(
-        f->st, NULL,
-        "{\"schema\":\"phonereport.config/1\",\"mac\":\"00562b000003\",\"kind\":\"delta\","
-        "\"report_id\":\"c3\",\"received_at\":\"2026-11-24T17:10:00.000Z\",\"encryption\":"
-        "\"none\",\"source\":{\"model\":\"CP-8832-3PCC\"},\"params\":{\"Proxy_1_\":"
-        "\"sip3.example.com\"},\"access\":{},\"raw\":{\"partition\":1,\"offset\":9}}",
-        false);
+    char *delta = ev_config("00562b000003", "delta", "c3", "2026-11-24T17:10:00.000Z",
+                            "{\"Proxy_1_\":\"sip3.example.com\"}", NULL);
+    sink_apply_result res = apply_text(f->st, NULL, delta, false);
+    free(delta);
     assert_int_equal(res.changes, 1);
     assert_int_equal(res.version, 3);
     json_t *cfg = api_get(f, "/v1/phones/00562b000003/config");
