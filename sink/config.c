@@ -60,6 +60,10 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "largest state record one phone may have (its parameters as JSON); a report that would "
      "exceed it is refused like one over sink-max-params; also the state topic's "
      "max.message.bytes when the sink creates it (0 = no bound)"},
+    {"sink-index-params", PR_CFG_STR, SINK_INDEX_DEFAULT, offsetof(sink_cfg, index_params), 0, 0,
+     "parameters whose values fleet search finds through an index (names and globs, comma "
+     "separated; none = no index); others are found by a scan bounded in time that answers "
+     "\"indexed\": false. A change rebuilds the index at start-up"},
     {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
      "threads that parse and digest events beside the thread that writes the store (0 = the "
      "writer parses)"},
@@ -172,6 +176,10 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
     }
     if (!cfg->group || !*cfg->group) {
         pr_errlist_add(errs, "sink-group: must not be empty");
+        bad++;
+    }
+    if (sink_index_check(cfg->index_params, err, sizeof err) != PR_OK) {
+        pr_errlist_add(errs, "%s", err);
         bad++;
     }
     /* Access control (api_auth.c): credentials by default beyond loopback. */

@@ -461,7 +461,11 @@ static void *consume(void *arg)
                 continue;
             }
         }
-        if (sink_loop_batch_due(l) && sink_loop_batch_commit(l) != PR_OK)
+        /* Group commit: the batch commits as soon as the input is drained (a round that
+         * did not fill), so an idle pipeline shows a report at once; under load the rounds
+         * fill and the batch grows to its bounds. */
+        bool drained = n < POLL_MAX;
+        if ((drained || sink_loop_batch_due(l)) && sink_loop_batch_commit(l) != PR_OK)
             sink_loop_rewind(l);
     }
     sink_loop_batch_commit(l);

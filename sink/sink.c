@@ -50,6 +50,11 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     sink_parts_init(&r->owned);
     if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &r->st, err, errlen)) != PR_OK)
         goto fail;
+    /* PostgreSQL: the writer's writes travel pipelined, a round trip per read, not per write */
+    sink_store_set_pipeline(r->st, true);
+    /* the parameter index's set: a change rebuilds the index here, before anything reads it */
+    if ((rc = sink_store_index_configure(r->st, cfg->index_params, err, errlen)) != PR_OK)
+        goto fail;
     if (!(r->pf = sink_profiles_new(cfg->profiles_dir))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
@@ -66,6 +71,8 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     if (cfg->rebaseline_credentials &&
         (rc = sink_rebaseline_new(cfg, metrics, &r->rb, err, errlen)) != PR_OK)
         goto fail;
+    if (r->rb)
+        sink_rebaseline_set_owned(r->rb, &r->owned);
     *out = r;
     return PR_OK;
 fail:

@@ -359,9 +359,6 @@ static char *dump_store(const char *data_dir)
         {"SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
          " report_id, digest, nparams, state_bytes FROM phones ORDER BY mac",
          12, 9},
-        {"SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
-         " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
-         4, -1},
         {"SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
          " ORDER BY mac",
          4, -1},
@@ -400,6 +397,24 @@ static char *dump_store(const char *data_dir)
         sink_stmt_free(s);
         fputs("--\n", out);
     }
+    /* every phone's configuration document, as the API reads it */
+    sink_stmt *s = sink_store_prepare(st, "SELECT mac FROM phones ORDER BY mac");
+    assert_non_null(s);
+    json_t *macs = json_array();
+    while (sink_step(s) == SINK_ROW)
+        json_array_append_new(macs, json_string(sink_col_text(s, 0)));
+    sink_stmt_free(s);
+    for (size_t i = 0; i < json_array_size(macs); i++) {
+        json_t *doc = NULL;
+        assert_int_equal(sink_query_config(st, json_string_value(json_array_get(macs, i)), &doc,
+                                           err, sizeof err),
+                         PR_OK);
+        char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+        fprintf(out, "%s\n", text);
+        free(text);
+        json_decref(doc);
+    }
+    json_decref(macs);
     sink_store_close(st);
     fclose(out);
     return buf;
@@ -561,6 +576,9 @@ static void set_str(char **field, const char *v)
     *field = v ? strdup(v) : NULL;
 }
 
+/* The next inproc_start's sink-batch-time (0: the default). */
+static long long next_batch_ms;
+
 /* outbox_max < 0: the default. */
 static void inproc_start_bounded(inproc *ip, const char *prefix, const char *data_dir,
                                  const char *profiles_dir, const char *group, long long outbox_max)
@@ -587,6 +605,11 @@ static void inproc_start_bounded(inproc *ip, const char *prefix, const char *dat
     ip->cfg->batch_max = 64;
     if (outbox_max >= 0)
         ip->cfg->outbox_max = outbox_max;
+    if (next_batch_ms) { /* and no profile poll, which commits the open batch too */
+        ip->cfg->batch_ms = next_batch_ms;
+        ip->cfg->profiles_poll_ms = 3600000;
+    }
+    next_batch_ms = 0;
     pr_errlist errs = {0};
     pr_status checked = sink_cfg_check(ip->cfg, &ip->common, &errs);
     pr_errlist_print(&errs, NULL, stderr);
@@ -1224,18 +1247,59 @@ static void test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consu
     free(prefix);
 }
 
+/* Group commit: on an idle sink a lone report commits as soon as the input is drained, not when
+ * the batch's time (here the longest allowed, 60 s) runs out; the wait below (40 s, a bound, not
+ * a measure) fails before that time. */
+static void test_a_lone_report_commits_without_waiting_for_the_batch_time(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkgc");
+    char *dir = ts_mkdtemp("sink-gc");
+    char data[4200], *body = NULL;
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    producer_open(&pr, prefix);
+    inproc ip;
+    next_batch_ms = 60000;
+    inproc_start(&ip, prefix, data, NULL, "sink-gc");
+    unsigned port = sink_api_port(ip.snk);
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    while (http_get(port, "/readyz", &body) != 200 && ts_now_ms() < deadline) {
+        free(body);
+        usleep(50 * 1000);
+    }
+    free(body);
+    json_t *params = json_pack("{ss}", "A", "1");
+    char *r1 = full_report("00562b0c0001", "r1", "2026-11-24T10:00:00.000Z", params);
+    produce(&pr, pr.topic_config, "00562b0c0001", r1);
+    producer_close(&pr);
+    deadline = ts_now_ms() + 40000;
+    while (committed_records(data) < 1 && ts_now_ms() < deadline)
+        usleep(20 * 1000);
+    assert_int_equal(committed_records(data), 1);
+    assert_int_equal(http_get(port, "/v1/phones/00562b0c0001", &body), 200);
+    free(body);
+    inproc_stop(&ip);
+    json_decref(params);
+    free(r1);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 int main(void)
 {
     ts_brokers();
     if (getenv("PR_TEST_FILTER")) /* one test by name, for a quick loop */
         cmocka_set_test_filter(getenv("PR_TEST_FILTER"));
     if (on_pg())
-        ts_pg(); /* fails (never skips) without the server */
+        ts_pg();                  /* fails (never skips) without the server */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
         cmocka_unit_test(test_state_record_the_topic_refuses_is_counted_once_not_retried),
         cmocka_unit_test(test_baselines_and_identical_reports_publish_no_change),
+        cmocka_unit_test(test_a_lone_report_commits_without_waiting_for_the_batch_time),
         cmocka_unit_test(test_record_failing_on_a_healthy_store_is_skipped_into_the_sink_dlq),
         /* last: it asks the process to stop (pr_signals_request_stop), as run.c needs */
         cmocka_unit_test(
