@@ -77,20 +77,34 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A producer to the test broker, with the extra properties kv (name, value, ..., NULL). */
+static rd_kafka_t *producer_with(const char *const *kv)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    for (size_t i = 0; kv && kv[i]; i += 2)
+        assert_int_equal(rd_kafka_conf_set(conf, kv[i], kv[i + 1], err, sizeof err),
+                         RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    assert_non_null(rk);
+    return rk;
+}
+
+static rd_kafka_t *producer(void)
+{
+    return producer_with(NULL);
+}
+
 /* Produces n raw records (inputs cycled) to <prefix>raw; returns how many of each expected
  * output topic they should give in counts[]. */
 static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__COUNT])
 {
-    char err[512], topic[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(rk);
+    char topic[256];
+    static const char *const kv[] = {"enable.idempotence", "true", "partitioner",
+                                     "murmur2_random", NULL};
+    rd_kafka_t *rk = producer_with(kv);
     snprintf(topic, sizeof topic, "%sraw", prefix);
     char *bodies[NINPUTS];
     size_t lens[NINPUTS];
@@ -138,16 +152,13 @@ static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__CO
         free(bodies[i]);
 }
 
-/* Produces n records of inputs[which] to <prefix>raw. */
-static void produce_one_kind(const char *prefix, size_t which, size_t n)
+/* Produces n records of inputs[which] to `partition` of <prefix>raw (RD_KAFKA_PARTITION_UA:
+ * the partitioner's choice by the key). */
+static void produce_to(const char *prefix, size_t which, size_t n, int32_t partition)
 {
-    char err[512], topic[256], path[1024];
+    char topic[256], path[1024];
     size_t len;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(rk);
+    rd_kafka_t *rk = producer();
     snprintf(topic, sizeof topic, "%sraw", prefix);
     snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, inputs[which].file);
     char *body = ts_read_file(path, &len);
@@ -155,8 +166,9 @@ static void produce_one_kind(const char *prefix, size_t which, size_t n)
     for (size_t k = 0; k < n; k++) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         rd_kafka_header_add(h, "pr-kind", -1, inputs[which].kind, -1);
-        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(MAC, 12),
-                                           RD_KAFKA_V_VALUE(body, len),
+        assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                           RD_KAFKA_V_PARTITION(partition),
+                                           RD_KAFKA_V_KEY(MAC, 12), RD_KAFKA_V_VALUE(body, len),
                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -164,6 +176,12 @@ static void produce_one_kind(const char *prefix, size_t which, size_t n)
     assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
     free(body);
+}
+
+/* Produces n records of inputs[which] to <prefix>raw. */
+static void produce_one_kind(const char *prefix, size_t which, size_t n)
+{
+    produce_to(prefix, which, n, RD_KAFKA_PARTITION_UA);
 }
 
 /* Reads <prefix><suffix> to its end with kcat, read_committed; adds each value's raw
@@ -320,6 +338,42 @@ static void inproc_free(inproc *ip)
     decoder_cfg_free(ip->cfg);
 }
 
+/* A new topic prefix for a test (freed by the test) and its decoder's transactional.id. */
+static char *unique_names(const char *tag, char txn[128])
+{
+    char *prefix = ts_unique_prefix(tag);
+    snprintf(txn, 128, "%stxn", prefix);
+    return prefix;
+}
+
+/* Waits until the decoder has joined and been assigned its partitions. */
+static void await_ready(decoder *d, long long deadline)
+{
+    while (!decoder_ready(d) && ts_now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_true(decoder_ready(d));
+}
+
+/* Stops the decoder; it must not have failed, `got` outputs must be the `want` expected, and
+ * the committed outputs exactly `counts` per topic, each input once. */
+static void stop_and_check(inproc *ip, const char *prefix, size_t got, size_t want,
+                           const size_t counts[])
+{
+    decoder_stop(ip->d);
+    assert_false(decoder_failed(ip->d));
+    assert_int_equal(got, want);
+    assert_exactly_once(prefix, want, counts);
+}
+
+/* stop_and_check for outputs to the config topic and the DLQ only. */
+static void stop_expecting(inproc *ip, const char *prefix, size_t got, size_t config, size_t dlq)
+{
+    size_t counts[PR_TOPIC__COUNT] = {0};
+    counts[PR_TOPIC_CONFIG] = config;
+    counts[PR_TOPIC_DLQ] = dlq;
+    stop_and_check(ip, prefix, got, config + dlq, counts);
+}
+
 static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **state)
 {
     (void)state;
@@ -334,10 +388,7 @@ static void test_decoder_turns_n_mixed_records_into_exactly_n_outputs(void **sta
     inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
     size_t got = wait_outputs(prefix, n, ts_deadline_ms(90000));
     assert_true(decoder_ready(ip.d));
-    decoder_stop(ip.d);
-    assert_false(decoder_failed(ip.d));
-    assert_int_equal(got, n);
-    assert_exactly_once(prefix, n, counts);
+    stop_and_check(&ip, prefix, got, n, counts);
     /* The shared metrics saw the committed outputs. */
     char *text = pr_metrics_render(ip.m, NULL);
     assert_non_null(strstr(text, "phonereport_decoder_transactions_total{result=\"committed\"}"));
@@ -368,9 +419,7 @@ static size_t count_with(const char *prefix, pr_topic t, const char *member, con
 static void test_decoder_reload_applies_a_new_keystore(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decks");
-    char txn[128], ks[1024], tmp[1024];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
+    char txn[128], ks[1024], tmp[1024], *prefix = unique_names("decks", txn);
     snprintf(ks, sizeof ks, "%s/reload.json", tmpdir);
     snprintf(tmp, sizeof tmp, "%s/reload.json.tmp", tmpdir);
     assert_int_equal(ts_write_file(ks, "{}", 2), 0);
@@ -402,26 +451,35 @@ static void test_decoder_reload_applies_a_new_keystore(void **state)
     free(prefix);
 }
 
+/* <prefix>config created with `partitions` partitions and max.message.bytes 20000, so that
+ * the broker refuses a full 8832 event (about 30 KB) produced to it; with raw_partitions > 0,
+ * <prefix>raw too, with that many partitions. */
+static void small_config_topic(const char *prefix, int partitions, int raw_partitions)
+{
+    char topic[256], raw[256], err[512];
+    snprintf(topic, sizeof topic, "%sconfig", prefix);
+    snprintf(raw, sizeof raw, "%sraw", prefix);
+    rd_kafka_t *rk = producer();
+    const char *names[] = {topic}, *raws[] = {raw};
+    const char *configs[] = {"max.message.bytes", "20000", NULL};
+    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, partitions, configs,
+                                            ts_timeout_ms(30000), err, sizeof err),
+                     PR_OK);
+    if (raw_partitions > 0)
+        assert_int_equal(pr_kafka_ensure_topics(rk, raws, 1, raw_partitions, NULL,
+                                                ts_timeout_ms(30000), err, sizeof err),
+                         PR_OK);
+    rd_kafka_destroy(rk);
+}
+
 /* The broker refuses an event larger than the topic's max.message.bytes: the transaction
  * aborts, the batch is decoded again, the culprit is found by sending it alone, and it ends
  * in the DLQ (too_large) while the other records of its batch are delivered, exactly once. */
 static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decbig");
-    char txn[128], topic[256], err[512];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
-    snprintf(topic, sizeof topic, "%sconfig", prefix);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    const char *names[] = {topic};
-    const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(
-        pr_kafka_ensure_topics(rk, names, 1, 3, configs, ts_timeout_ms(30000), err, sizeof err),
-        PR_OK);
-    rd_kafka_destroy(rk);
+    char txn[128], *prefix = unique_names("decbig", txn);
+    small_config_topic(prefix, 3, 0);
     /* One 8832 full profile (a 30 KB event) among small deltas, all from one phone, so that
      * they share a partition and a request batch. */
     produce_one_kind(prefix, 1, 3);
@@ -430,13 +488,7 @@ static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
     inproc ip;
     inproc_start(&ip, prefix, txn, "phonereport-decoder", keystore);
     size_t got = wait_outputs(prefix, 7, ts_deadline_ms(90000));
-    decoder_stop(ip.d);
-    assert_false(decoder_failed(ip.d));
-    assert_int_equal(got, 7);
-    size_t counts[PR_TOPIC__COUNT] = {0};
-    counts[PR_TOPIC_CONFIG] = 6;
-    counts[PR_TOPIC_DLQ] = 1;
-    assert_exactly_once(prefix, 7, counts);
+    stop_expecting(&ip, prefix, got, 6, 1);
     assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "too_large"), 1);
     char *text = pr_metrics_render(ip.m, NULL);
     assert_null(strstr(text, "phonereport_decoder_transactions_total{result=\"aborted\"} 0"));
@@ -448,27 +500,7 @@ static void test_decoder_dead_letters_an_event_the_broker_refuses(void **state)
 /* Produces inputs[which] once to partition `partition` of <prefix>raw. */
 static void produce_to_partition(const char *prefix, size_t which, int32_t partition)
 {
-    char err[512], topic[256], path[1024];
-    size_t len;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(rk);
-    snprintf(topic, sizeof topic, "%sraw", prefix);
-    snprintf(path, sizeof path, "%s/samples/%s", PR_DATA_DIR, inputs[which].file);
-    char *body = ts_read_file(path, &len);
-    assert_non_null(body);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "pr-kind", -1, inputs[which].kind, -1);
-    assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                                       RD_KAFKA_V_KEY(MAC, 12), RD_KAFKA_V_VALUE(body, len),
-                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                       RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
-                     RD_KAFKA_RESP_ERR_NO_ERROR);
-    assert_int_equal(rd_kafka_flush(rk, ts_timeout_ms(30000)), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_destroy(rk);
-    free(body);
+    produce_to(prefix, which, 1, partition);
 }
 
 /* Whether the decoder's metrics show at least one of `family` (a counter without labels). */
@@ -518,30 +550,13 @@ static void print_txn_counters(pr_metrics *m, size_t got)
 static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decrew");
-    char txn[128], topic[256], raw[256], err[512];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
-    snprintf(topic, sizeof topic, "%sconfig", prefix);
-    snprintf(raw, sizeof raw, "%sraw", prefix);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    const char *names[] = {topic};
-    const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(
-        pr_kafka_ensure_topics(rk, names, 1, 1, configs, ts_timeout_ms(30000), err, sizeof err),
-        PR_OK);
-    const char *raws[] = {raw};
-    assert_int_equal(
-        pr_kafka_ensure_topics(rk, raws, 1, 2, NULL, ts_timeout_ms(30000), err, sizeof err), PR_OK);
-    rd_kafka_destroy(rk);
+    char txn[128], *prefix = unique_names("decrew", txn);
+    small_config_topic(prefix, 1, 2);
     inproc ip;
     /* One long batch, so that X and Y share a transaction. */
     inproc_start_batch(&ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
     long long deadline = ts_deadline_ms(60000);
-    while (!decoder_ready(ip.d) && ts_now_ms() < deadline)
-        usleep(50 * 1000);
+    await_ready(ip.d, deadline);
     produce_to_partition(prefix, 0, 0); /* X: the 8832 full profile */
     while (!decoded_some(ip.m) && ts_now_ms() < deadline)
         usleep(50 * 1000);
@@ -555,13 +570,7 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
     produce_to_partition(prefix, 1, 1); /* Y: a small delta */
     size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
     print_txn_counters(ip.m, got);
-    decoder_stop(ip.d);
-    assert_false(decoder_failed(ip.d));
-    assert_int_equal(got, 2);
-    size_t counts[PR_TOPIC__COUNT] = {0};
-    counts[PR_TOPIC_CONFIG] = 1;
-    counts[PR_TOPIC_DLQ] = 1;
-    assert_exactly_once(prefix, 2, counts);
+    stop_expecting(&ip, prefix, got, 1, 1);
     inproc_free(&ip);
     free(prefix);
 }
@@ -593,27 +602,14 @@ static size_t count_uncommitted(const char *prefix, pr_topic t)
 static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_aborted(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decdlab");
-    char txn[128], topic[256], err[512];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
-    snprintf(topic, sizeof topic, "%sconfig", prefix);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", ts_brokers(), err, sizeof err),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    const char *names[] = {topic};
-    const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(
-        pr_kafka_ensure_topics(rk, names, 1, 1, configs, ts_timeout_ms(30000), err, sizeof err),
-        PR_OK);
-    rd_kafka_destroy(rk);
+    char txn[128], *prefix = unique_names("decdlab", txn);
+    small_config_topic(prefix, 1, 0);
     inproc ip;
     /* Long batches: each abort comes at the batch's commit, and Y must arrive while the
      * dead letter's transaction is still open. */
     inproc_start_batch(&ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
     long long deadline = ts_deadline_ms(90000);
-    while (!decoder_ready(ip.d) && ts_now_ms() < deadline)
-        usleep(50 * 1000);
+    await_ready(ip.d, deadline);
     produce_to_partition(prefix, 0, 0); /* X: the 8832 full profile */
     /* Refused in its batch, then alone: confirmed; the next batch dead-letters it. */
     while (count_uncommitted(prefix, PR_TOPIC_DLQ) == 0 && ts_now_ms() < deadline)
@@ -625,13 +621,7 @@ static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_abor
     produce_to_partition(prefix, 1, 0); /* Y: a small delta, to the same config partition */
     size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
     print_txn_counters(ip.m, got);
-    decoder_stop(ip.d);
-    assert_false(decoder_failed(ip.d));
-    assert_int_equal(got, 2);
-    size_t counts[PR_TOPIC__COUNT] = {0};
-    counts[PR_TOPIC_CONFIG] = 1;
-    counts[PR_TOPIC_DLQ] = 1;
-    assert_exactly_once(prefix, 2, counts);
+    stop_expecting(&ip, prefix, got, 1, 1);
     assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "too_large"), 1);
     inproc_free(&ip);
     free(prefix);
@@ -644,25 +634,16 @@ static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_abor
 static void test_decoder_commits_a_lone_record_as_soon_as_its_input_is_drained(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decgc");
-    char txn[128];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
+    char txn[128], *prefix = unique_names("decgc", txn);
     inproc ip;
     inproc_start_linger(&ip, prefix, txn, "phonereport-decoder", keystore, "500", "60s", "0ms");
     long long deadline = ts_deadline_ms(60000);
-    while (!decoder_ready(ip.d) && ts_now_ms() < deadline)
-        usleep(50 * 1000);
-    assert_true(decoder_ready(ip.d));
+    await_ready(ip.d, deadline);
     produce_one_kind(prefix, 1, 1); /* the synthetic delta */
     long long wait = ts_scaled_ms(15000);
     size_t got = wait_outputs(prefix, 1, ts_now_ms() + (wait < 45000 ? wait : 45000));
     printf("%zu output(s) committed before the batch time was up\n", got);
-    decoder_stop(ip.d);
-    assert_false(decoder_failed(ip.d));
-    assert_int_equal(got, 1);
-    size_t counts[PR_TOPIC__COUNT] = {0};
-    counts[PR_TOPIC_CONFIG] = 1;
-    assert_exactly_once(prefix, 1, counts);
+    stop_expecting(&ip, prefix, got, 1, 0);
     inproc_free(&ip);
     free(prefix);
 }
@@ -672,19 +653,13 @@ static void test_decoder_commits_a_lone_record_as_soon_as_its_input_is_drained(v
 static void test_decoder_fenced_by_a_twin_reports_fatal(void **state)
 {
     (void)state;
-    char *prefix = ts_unique_prefix("decfence");
-    char txn[128];
-    snprintf(txn, sizeof txn, "%stxn", prefix);
+    char txn[128], *prefix = unique_names("decfence", txn);
     inproc a, b;
     inproc_start(&a, prefix, txn, "group-a", keystore);
     long long deadline = ts_deadline_ms(60000);
-    while (!decoder_ready(a.d) && ts_now_ms() < deadline)
-        usleep(100 * 1000);
-    assert_true(decoder_ready(a.d));
+    await_ready(a.d, deadline);
     inproc_start(&b, prefix, txn, "group-b", keystore);
-    while (!decoder_ready(b.d) && ts_now_ms() < deadline)
-        usleep(100 * 1000);
-    assert_true(decoder_ready(b.d));
+    await_ready(b.d, deadline);
     /* Records make the fenced one use its producer. */
     while (!decoder_failed(a.d) && ts_now_ms() < deadline) {
         produce_one_kind(prefix, 1, 3);
