@@ -13,10 +13,14 @@
  * The schema is created under an advisory lock (sinks starting together) and versioned in
  * meta('schema'); a newer schema than PG_SCHEMA is refused (PR_EINVAL: exit 78).
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "store_int.h"
@@ -35,6 +39,7 @@ struct sink_pg {
     bool pipeline; /* writes inside a transaction are queued (sink_pg_set_pipeline) */
     int pending;   /* queued writes whose results are not read yet */
     long long round_trips;
+    long answer_ms; /* the longest wait for an answer before the connection is given up; 0: none */
     char msg[512];
 };
 
@@ -128,13 +133,104 @@ const char *sink_pg_errmsg(sink_pg *c)
     return c && c->msg[0] ? c->msg : "postgresql: no error";
 }
 
+/* ---- waiting for the server, bounded --------------------------------------------------
+ * The server's statement_timeout cancels a long statement, but a server that stops answering
+ * without closing (SIGSTOPped, a frozen VM) cancels nothing, and its kernel still acknowledges
+ * what we send, so TCP keepalives see a live peer. Every wait for an answer is therefore
+ * bounded on our side too: c->answer_ms (statement_timeout and half of it again, at least 5 s
+ * more; none when statement_timeout is 0). Past it the connection is closed (the server rolls
+ * the transaction back when it wakes) and the call fails as an outage: the writer retries
+ * with back-off, and the next statement connects again. */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives the connection up (see above). */
+static void lost(sink_pg *c, const char *what)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "no answer within %ld ms, connection closed", c->answer_ms);
+    set_msg(c, what, detail);
+    PR_LOG(PR_LOG_WARN, "sink", "postgresql: no answer in time, connection closed",
+           json_pack("{sI ss}", "answer_ms", (json_int_t)c->answer_ms, "role",
+                     c->readonly ? "reader" : "writer"));
+    PQfinish(c->conn);
+    c->conn = NULL;
+    c->txn = false;
+    c->pending = 0;
+}
+
+/* Until a result can be read without blocking; false when the deadline passed (the
+ * connection is then closed) or the connection broke. */
+static bool await_answer(sink_pg *c)
+{
+    if (!c->conn)
+        return false;
+    long long deadline = c->answer_ms > 0 ? mono_ms() + c->answer_ms : 0;
+    while (PQisBusy(c->conn)) {
+        struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
+        long long left = deadline ? deadline - mono_ms() : -1;
+        if (pfd.fd < 0)
+            return false;
+        if (deadline && left <= 0) {
+            lost(c, "postgresql");
+            return false;
+        }
+        int n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0 && PQconsumeInput(c->conn) != 1)
+            return false;
+    }
+    return true;
+}
+
+/* The results of what was sent (PQexec's rule: the first error, else the last result);
+ * NULL when no answer came (c->msg says why). */
+static PGresult *collect(sink_pg *c, int sent)
+{
+    PGresult *keep = NULL, *r;
+    if (sent != 1) {
+        set_msg(c, "postgresql", c->conn ? PQerrorMessage(c->conn) : "not connected");
+        return NULL;
+    }
+    while (await_answer(c) && (r = PQgetResult(c->conn))) {
+        bool error = keep && PQresultStatus(keep) == PGRES_FATAL_ERROR;
+        if (error) {
+            PQclear(r);
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+        if (PQstatus(c->conn) != CONNECTION_OK)
+            break;
+    }
+    if (!c->conn || PQisBusy(c->conn)) { /* given up or broken mid-answer */
+        PQclear(keep);
+        if (c->conn)
+            set_msg(c, "postgresql", PQerrorMessage(c->conn));
+        return NULL;
+    }
+    return keep;
+}
+
+static PGresult *exec_bounded(sink_pg *c, const char *sql)
+{
+    return collect(c, c->conn ? PQsendQuery(c->conn, sql) : 0);
+}
+
 static PGresult *run(sink_pg *c, const char *sql)
 {
     c->round_trips++;
-    PGresult *r = PQexec(c->conn, sql);
+    PGresult *r = exec_bounded(c, sql);
     ExecStatusType t = PQresultStatus(r);
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        set_msg(c, "postgresql", r ? PQresultErrorMessage(r) : PQerrorMessage(c->conn));
+        if (r)
+            set_msg(c, "postgresql", PQresultErrorMessage(r));
         PQclear(r);
         return NULL;
     }
@@ -145,6 +241,7 @@ static PGresult *run(sink_pg *c, const char *sql)
  * PG_STATEMENT_TIMEOUT is cancelled by the server, unless the connection string (options=-c
  * statement_timeout=...), PGOPTIONS or the role's settings chose a time-out. */
 #define PG_STATEMENT_TIMEOUT "60s"
+#define PG_ANSWER_MARGIN_MS  5000L
 static bool session(sink_pg *c)
 {
     char sql[96];
@@ -153,6 +250,12 @@ static bool session(sink_pg *c)
     if (!t)
         return false;
     PQclear(t);
+    /* our own bound on every wait for an answer (await_answer) follows the server's */
+    if (!(t = run(c, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")))
+        return false;
+    long st = PQntuples(t) == 1 ? atol(PQgetvalue(t, 0, 0)) : 0;
+    PQclear(t);
+    c->answer_ms = st > 0 ? st + (st / 2 > PG_ANSWER_MARGIN_MS ? st / 2 : PG_ANSWER_MARGIN_MS) : 0;
     if (c->readonly)
         snprintf(sql, sizeof sql, "SET default_transaction_read_only = on");
     else /* a sink stopped inside a transaction (SIGSTOP, a hung host) must not hold its row
@@ -236,7 +339,7 @@ static pr_status schema(sink_pg *c, char *err, size_t errlen)
         goto out;
     }
     PQclear(r);
-    r = PQexec(c->conn, "SELECT value FROM meta WHERE key = 'schema'");
+    r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         v = atoi(PQgetvalue(r, 0, 0));
     bool missing = PQresultStatus(r) != PGRES_TUPLES_OK;
@@ -297,6 +400,7 @@ pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char 
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     }
     c->readonly = readonly;
+    c->answer_ms = 90000; /* until session() reads the server's statement_timeout */
     if (!connect_now(c)) {
         rc = pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
         goto out;
@@ -304,7 +408,7 @@ pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char 
     if (!readonly)
         rc = schema(c, err, errlen);
     else { /* the API's connection: the schema must be there and known */
-        PGresult *r = PQexec(c->conn, "SELECT value FROM meta WHERE key = 'schema'");
+        PGresult *r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
         int v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
                     ? atoi(PQgetvalue(r, 0, 0))
                     : 0;
@@ -358,6 +462,12 @@ static bool drain(sink_pg *c)
         ok = false;
     }
     for (int left = c->pending; left > 0 && ok;) {
+        if (!await_answer(c)) { /* given up (c->conn closed: c->msg says so) or broken */
+            if (c->conn)
+                set_msg(c, "postgresql", PQerrorMessage(c->conn));
+            ok = false;
+            break;
+        }
         PGresult *r = PQgetResult(c->conn);
         if (!r) { /* the end of one query's results */
             left--;
@@ -376,7 +486,9 @@ static bool drain(sink_pg *c)
         PQclear(r);
     }
     /* what is left up to the sync (after an error: aborted queries) */
-    for (int nulls = 0; nulls <= c->pending + 1;) {
+    for (int nulls = 0; c->conn && nulls <= c->pending + 1;) {
+        if (!await_answer(c))
+            break;
         PGresult *r = PQgetResult(c->conn);
         if (!r) {
             nulls++;
@@ -391,7 +503,7 @@ static bool drain(sink_pg *c)
             break;
     }
     c->pending = 0;
-    if (PQexitPipelineMode(c->conn) != 1 && ok) {
+    if (c->conn && PQexitPipelineMode(c->conn) != 1 && ok) {
         set_msg(c, "postgresql pipeline", PQerrorMessage(c->conn));
         ok = false;
     }
@@ -560,7 +672,7 @@ int sink_pg_step(sink_pg_stmt *s)
             return SINK_ERROR;
         if (s->name[0] && s->prepared_gen != c->gen) {
             c->round_trips++;
-            PGresult *p = PQprepare(c->conn, s->name, s->sql, s->nparams, s->types);
+            PGresult *p = collect(c, PQsendPrepare(c->conn, s->name, s->sql, s->nparams, s->types));
             if (PQresultStatus(p) != PGRES_COMMAND_OK) {
                 /* prepared by a previous statement object of this connection: replace it */
                 bool exists = p && PQresultErrorField(p, PG_DIAG_SQLSTATE) &&
@@ -579,9 +691,10 @@ int sink_pg_step(sink_pg_stmt *s)
             return queue_write(s);
         c->round_trips++;
         const char *const *vals = (const char *const *)s->vals;
-        s->res = s->name[0]
-                     ? PQexecPrepared(c->conn, s->name, s->nparams, vals, s->lens, NULL, 0)
-                     : PQexecParams(c->conn, s->sql, s->nparams, s->types, vals, s->lens, NULL, 0);
+        s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams, vals,
+                                                             s->lens, NULL, 0)
+                                       : PQsendQueryParams(c->conn, s->sql, s->nparams, s->types,
+                                                           vals, s->lens, NULL, 0));
         ExecStatusType t = PQresultStatus(s->res);
         if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
             set_msg(c, "postgresql",
