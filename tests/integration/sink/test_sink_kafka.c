@@ -1247,6 +1247,52 @@ static void test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consu
     free(prefix);
 }
 
+/* The outbox bound with a live publisher: a burst far larger than sink-outbox-max fills the
+ * outbox, consumption pauses, the publisher drains it, consumption resumes where it paused,
+ * and every record ends applied once and published (before this test the resume was never
+ * exercised: a pause that did not resume would leave records in Kafka for ever). */
+static void test_a_full_outbox_pauses_consumption_and_resumes_once_published(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkresume");
+    char *dir = ts_mkdtemp("sink-resume");
+    char data[4200];
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    producer_open(&pr, prefix);
+    json_t *params = json_pack("{ss}", "Display_Name_1_", "Alice");
+    int burst = 100; /* 10 times the bound: several pauses, each resumed */
+    for (int i = 0; i < burst; i++) { /* all in Kafka before the sink starts: big batches */
+        char mac[13];
+        snprintf(mac, sizeof mac, "00562b0e%04x", (unsigned)i);
+        char *v = full_report(mac, "r", "2026-11-24T10:00:01.000Z", params);
+        produce(&pr, pr.topic_config, mac, v);
+        free(v);
+    }
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    inproc ip;
+    inproc_start_bounded(&ip, prefix, data, NULL, "sink-resume", 10);
+    unsigned port = sink_api_port(ip.snk);
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    while ((committed_records(data) < burst || outbox_rows(data) > 0 ||
+            metric_value(port, "\nphonereport_sink_outbox_paused ") != 0) &&
+           ts_now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_int_equal(committed_records(data), burst);
+    assert_int_equal(outbox_rows(data), 0);
+    assert_true(metric_value(port, "\nphonereport_sink_outbox_pauses_total ") >= 1);
+    assert_int_equal(metric_value(port, "\nphonereport_sink_outbox_paused "), 0);
+    assert_int_equal(store_int(data, "SELECT count(*) FROM phones"), burst);
+    assert_false(sink_failed(ip.snk));
+    inproc_stop(&ip);
+    producer_close(&pr);
+    json_decref(params);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 /* Group commit: on an idle sink a lone report commits as soon as the input is drained, not when
  * the batch's time (here the longest allowed, 60 s) runs out; the wait below (40 s, a bound, not
  * a measure) fails before that time. */
@@ -1293,7 +1339,7 @@ int main(void)
     if (getenv("PR_TEST_FILTER")) /* one test by name, for a quick loop */
         cmocka_set_test_filter(getenv("PR_TEST_FILTER"));
     if (on_pg())
-        ts_pg();                  /* fails (never skips) without the server */
+        ts_pg(); /* fails (never skips) without the server */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
@@ -1304,6 +1350,7 @@ int main(void)
         /* last: it asks the process to stop (pr_signals_request_stop), as run.c needs */
         cmocka_unit_test(
             test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consumption),
+        cmocka_unit_test(test_a_full_outbox_pauses_consumption_and_resumes_once_published),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
