@@ -155,22 +155,28 @@ static void unresolved(entry *e, const char *result, const char *fmt, ...)
     va_end(ap);
 }
 
+/* GET path about e's phone; NULL with e unresolved (unknown_phone, api_error). */
+static json_t *phone_get(notify_run *r, entry *e, const char *path)
+{
+    char err[300];
+    json_t *doc = NULL;
+    pr_status st = api_get(r, path, &doc, err, sizeof err);
+    if (st == PR_ENOTFOUND)
+        unresolved(e, "unknown_phone", "the sink does not know this phone (%s)", err);
+    else if (st != PR_OK)
+        unresolved(e, "api_error", "%s", err);
+    return st == PR_OK ? doc : NULL;
+}
+
 /* Direct: sip:<remote host>:<sip-port>, from GET /v1/phones/{mac} (or the list's summary). */
 static void resolve_direct(notify_run *r, entry *e, json_t *summary)
 {
-    char path[64], err[300], host[80];
+    char path[64], host[80];
     json_t *doc = NULL;
     if (!summary || !json_object_get(summary, "remote")) {
         snprintf(path, sizeof path, "/v1/phones/%s", e->mac);
-        pr_status st = api_get(r, path, &doc, err, sizeof err);
-        if (st == PR_ENOTFOUND) {
-            unresolved(e, "unknown_phone", "the sink does not know this phone (%s)", err);
+        if (!(doc = phone_get(r, e, path)))
             return;
-        }
-        if (st != PR_OK) {
-            unresolved(e, "api_error", "%s", err);
-            return;
-        }
         summary = doc;
     }
     json_t *rv = json_object_get(summary, "remote");
@@ -191,18 +197,11 @@ static void resolve_direct(notify_run *r, entry *e, json_t *summary)
 /* Through --proxy: sip:User_ID_n_@Proxy_n_ from GET /v1/phones/{mac}/config. */
 static void resolve_aor(notify_run *r, entry *e)
 {
-    char path[64], err[300], uid_name[32], proxy_name[32];
+    char path[64], uid_name[32], proxy_name[32];
     json_t *doc = NULL;
     snprintf(path, sizeof path, "/v1/phones/%s/config", e->mac);
-    pr_status st = api_get(r, path, &doc, err, sizeof err);
-    if (st == PR_ENOTFOUND) {
-        unresolved(e, "unknown_phone", "the sink does not know this phone (%s)", err);
+    if (!(doc = phone_get(r, e, path)))
         return;
-    }
-    if (st != PR_OK) {
-        unresolved(e, "api_error", "%s", err);
-        return;
-    }
     snprintf(uid_name, sizeof uid_name, "User_ID_%lld_", r->cfg->line);
     snprintf(proxy_name, sizeof proxy_name, "Proxy_%lld_", r->cfg->line);
     json_t *params = json_object_get(doc, "params");

@@ -190,16 +190,6 @@ void decoder_reload(decoder *r)
     r->ks_pending = ks;
     atomic_store(&r->ks_changed, true);
     pthread_mutex_unlock(&r->ks_lock);
-    if (!r->started) { /* no loop thread to hand it over to */
-        atomic_store(&r->ks_changed, false);
-        pthread_mutex_lock(&r->ks_lock);
-        ks = r->ks_pending;
-        r->ks_pending = NULL;
-        pthread_mutex_unlock(&r->ks_lock);
-        if (ks) {
-            decoder_keystore_free(r->ks);
-            r->ks = ks;
-            r->opts.keystore = ks;
-        }
-    }
+    if (!r->started) /* no loop thread to hand it over to */
+        decoder_take_pending_keystore(r);
 }

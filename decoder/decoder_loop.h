@@ -71,5 +71,7 @@ struct decoder {
 
 /* Thread body of loop.c. */
 void *decoder_loop_run(void *arg);
+/* Swaps a reloaded keystore in (the loop thread, or decoder_reload before the loop runs). */
+void decoder_take_pending_keystore(decoder *r);
 
 #endif

@@ -414,7 +414,7 @@ static int produce(decoder *r, decoder_output *out, const rd_kafka_message_t *rk
     }
 }
 
-static void take_pending_keystore(decoder *r)
+void decoder_take_pending_keystore(decoder *r)
 {
     decoder_keystore *ks = NULL;
     if (!atomic_exchange(&r->ks_changed, false))
@@ -463,7 +463,7 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
     rec.value = rkm->payload;
     rec.value_len = rkm->len;
 
-    take_pending_keystore(r); /* a reload applies from the next record on */
+    decoder_take_pending_keystore(r); /* a reload applies from the next record on */
     if (!r->in_txn && begin_batch(r) != 0)
         return;
     note_first(r, rkm);
@@ -632,7 +632,7 @@ void *decoder_loop_run(void *arg)
            json_pack("{ssss}", "topic", r->topic[PR_TOPIC_RAW], "transactional_id", r->txn_id));
 
     while (!atomic_load(&r->stop)) {
-        take_pending_keystore(r);
+        decoder_take_pending_keystore(r);
         /* Group commit: while a batch is open, only what the consumer holds already is taken
          * (no wait); once nothing is waiting the batch commits (after decoder-batch-linger-ms,
          * 0 by default), so a lone report is not held for decoder-batch-ms, and batches grow
