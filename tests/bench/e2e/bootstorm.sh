@@ -25,6 +25,8 @@
 # each sink, the PostgreSQL server (the postmaster and every backend) and the simulator
 # (play), from the start of the round until the sink is at rest; with the decoder alone's
 # too. What a carrier sizes a larger fleet from: CPU seconds scale with the phones booted.
+# Last, bench_decoder of the same build (one core, no Kafka): the decoder alone's records per
+# CPU second against its events/s, what Kafka costs the decoder per record.
 #
 # A benchmark, not a test (not in ctest). Every process it starts is stopped on every exit
 # path (EXIT/INT/TERM trap: tests/support/pipeline.sh).
@@ -91,9 +93,12 @@ if [ -z "$bin" ] || [ -z "$sim" ]; then
         echo "bootstorm: building a Release phonereport and phonereport-sim in $build" >&2
         cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPR_SANITIZE=OFF \
             >/dev/null
-        ninja -C "$build" -j2 phonereport phonereport-sim >/dev/null
+        ninja -C "$build" -j2 phonereport phonereport-sim bench_decoder >/dev/null
     fi
 fi
+# bench_decoder of the same build: the decoder's per-core rate, beside the decoder alone's
+bench_dec=${BOOTSTORM_BENCH_DECODER:-$(dirname "$bin")/tests/bench/decoder/bench_decoder}
+[ -x "$bench_dec" ] || { echo "bootstorm: $bench_dec not found (BOOTSTORM_BENCH_DECODER)" >&2; exit 1; }
 
 . "$repo/tests/support/pipeline.sh"
 pl_init bootstorm "${BOOTSTORM_KEEP:-0}"
@@ -295,6 +300,9 @@ n0=$(decoded)
 pl_wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
 d1=$(now)
 pl_cpu decoder_alone="${pids[decoder_alone]}" >"$work/cpu-alone"
+pl_stop decoder_alone
+step "bench_decoder (one core, no Kafka) on the same build"
+"$bench_dec" 3 >"$work/bench-decoder" 2>&1 || { cat "$work/bench-decoder" >&2; fail "bench_decoder failed"; }
 
 python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" "$store" "$nsinks" <<'PY'
 import os, sys
@@ -336,6 +344,13 @@ for n in ("1", "2"):
 alone = float(open(f"{work}/cpu-alone").read().split()[1])
 print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s,"
       f" {1000 * alone / (total / 2):.2f} CPU s per 1,000 phones (start-up included)")
+# bench_decoder's 8832 events/s on one core (its first "XML -> JSON event" line)
+bench = next(float(l.split()[4]) for l in open(f"{work}/bench-decoder") if "XML -> JSON event" in l)
+per_cpu = total / alone  # records per CPU second, Kafka included
+print(f"  decoder alone per CPU second: {per_cpu:.0f} records ({per_cpu / 2:.0f} full reports,"
+      f" status reports counted free); bench_decoder on the 8832 profile: {bench:.0f} events/s;"
+      f" ratio {per_cpu / 2 / bench:.2f} (full reports only, a lower bound) to"
+      f" {per_cpu / bench:.2f} (every record)")
 print(f"  sink: {unchanged} unchanged full reports, {unparsed} of them loaded without parsing"
       f" their parameters")
 PY
