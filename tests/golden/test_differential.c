@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,10 +272,4 @@ static void test_the_writers_give_the_oracles_json_for_every_input(void **state)
     free(run.dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_the_writers_give_the_oracles_json_for_every_input),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_the_writers_give_the_oracles_json_for_every_input))

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -173,10 +175,4 @@ static void test_golden_cases_give_their_expected_outputs(void **state)
     assert_int_equal(failed, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_cases_give_their_expected_outputs),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_golden_cases_give_their_expected_outputs))

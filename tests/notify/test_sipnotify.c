@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "sipnotify.h"
 #include "testsupport.h"
 
@@ -160,14 +162,8 @@ static void uri_check_accepts_sip_uris_only(void **state)
     assert_int_equal(pr_sipnotify_check_uri("", err, sizeof err), PR_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(concurrency_bounds_the_targets_in_flight),
-        cmocka_unit_test(the_rate_spaces_new_targets),
-        cmocka_unit_test(a_stop_leaves_the_targets_not_started_not_sent),
-        cmocka_unit_test(a_malformed_target_is_not_sent_and_the_others_are),
-        cmocka_unit_test(uri_check_accepts_sip_uris_only),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(concurrency_bounds_the_targets_in_flight),
+             cmocka_unit_test(the_rate_spaces_new_targets),
+             cmocka_unit_test(a_stop_leaves_the_targets_not_started_not_sent),
+             cmocka_unit_test(a_malformed_target_is_not_sent_and_the_others_are),
+             cmocka_unit_test(uri_check_accepts_sip_uris_only))

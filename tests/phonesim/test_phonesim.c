@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <jansson.h>
 
 #include "flatprofile.h"
@@ -519,24 +521,18 @@ static void test_play_fails_when_reports_were_still_due_at_the_end(void **state)
     free(out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aes128gcm_matches_rfc8188_example_3_1),
-        cmocka_unit_test(test_openssl_enc_md5_reproduces_the_openssl_fixture),
-        cmocka_unit_test(test_openssl_enc_sha256_reproduces_the_openssl_fixture),
-        cmocka_unit_test(test_openssl_enc_output_decrypts_with_the_openssl_command),
-        cmocka_unit_test(test_aes128gcm_output_decrypts_with_python_http_ece),
-        cmocka_unit_test(test_aes128gcm_exact_multiple_of_record_size_decrypts),
-        cmocka_unit_test(test_fleet_macs_are_valid_distinct_stable_and_never_bad_phones),
-        cmocka_unit_test(test_full_and_delta_reports_parse_back_to_the_phone_values),
-        cmocka_unit_test(test_keystore_lists_each_encrypting_phone_with_its_key),
-        cmocka_unit_test(test_verify_passes_only_when_every_phone_matches_exactly),
-        cmocka_unit_test(test_verify_reports_every_kind_of_mismatch),
-        cmocka_unit_test(test_verify_fails_when_the_answer_is_for_another_phone),
-        cmocka_unit_test(test_verify_refuses_an_empty_expectation),
-        cmocka_unit_test(test_play_journals_each_acknowledged_report_with_the_edge_request_id),
-        cmocka_unit_test(test_play_fails_when_reports_were_still_due_at_the_end),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_aes128gcm_matches_rfc8188_example_3_1),
+             cmocka_unit_test(test_openssl_enc_md5_reproduces_the_openssl_fixture),
+             cmocka_unit_test(test_openssl_enc_sha256_reproduces_the_openssl_fixture),
+             cmocka_unit_test(test_openssl_enc_output_decrypts_with_the_openssl_command),
+             cmocka_unit_test(test_aes128gcm_output_decrypts_with_python_http_ece),
+             cmocka_unit_test(test_aes128gcm_exact_multiple_of_record_size_decrypts),
+             cmocka_unit_test(test_fleet_macs_are_valid_distinct_stable_and_never_bad_phones),
+             cmocka_unit_test(test_full_and_delta_reports_parse_back_to_the_phone_values),
+             cmocka_unit_test(test_keystore_lists_each_encrypting_phone_with_its_key),
+             cmocka_unit_test(test_verify_passes_only_when_every_phone_matches_exactly),
+             cmocka_unit_test(test_verify_reports_every_kind_of_mismatch),
+             cmocka_unit_test(test_verify_fails_when_the_answer_is_for_another_phone),
+             cmocka_unit_test(test_verify_refuses_an_empty_expectation),
+             cmocka_unit_test(test_play_journals_each_acknowledged_report_with_the_edge_request_id),
+             cmocka_unit_test(test_play_fails_when_reports_were_still_due_at_the_end))

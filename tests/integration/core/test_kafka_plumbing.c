@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "config.h"
 #include "contract.h"
 #include "kafka.h"
@@ -117,12 +119,6 @@ static void test_kafka_idempotent_producer_is_acked(void **state)
     free(prefix);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kafka_conf_rejects_unknown_property),
-        cmocka_unit_test(test_kafka_creates_topics_idempotently),
-        cmocka_unit_test(test_kafka_idempotent_producer_is_acked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_kafka_conf_rejects_unknown_property),
+             cmocka_unit_test(test_kafka_creates_topics_idempotently),
+             cmocka_unit_test(test_kafka_idempotent_producer_is_acked))

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "edge.h"
 #include "testsupport.h"
 
@@ -426,16 +428,11 @@ static void test_one_address_cannot_hold_the_whole_budget(void **state)
     edge_stop(&e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_address_cannot_hold_the_whole_budget),
-        cmocka_unit_test(test_more_header_lines_than_the_pool_holds_get_an_answer),
-        cmocka_unit_test(test_conflicting_body_framing_gets_400),
-        cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),
-        cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
-        cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
-        cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(
+    cmocka_unit_test(test_one_address_cannot_hold_the_whole_budget),
+    cmocka_unit_test(test_more_header_lines_than_the_pool_holds_get_an_answer),
+    cmocka_unit_test(test_conflicting_body_framing_gets_400),
+    cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),
+    cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
+    cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
+    cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed))

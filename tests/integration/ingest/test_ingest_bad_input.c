@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "edge.h"
 #include "testsupport.h"
 
@@ -354,16 +356,10 @@ static void test_body_kafka_cannot_hold_gets_413_not_503(void **state)
     free(body);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_uploads_get_their_status_and_publish_nothing),
-        cmocka_unit_test(test_bad_or_missing_credentials_get_401_and_publish_nothing),
-        cmocka_unit_test(test_trickled_body_is_cut_by_the_request_timeout),
-        cmocka_unit_test(test_trickled_headers_are_cut_by_the_header_timeout),
-        cmocka_unit_test(test_connections_over_the_per_ip_limit_are_closed),
-        cmocka_unit_test(test_full_inflight_budget_gives_503_with_retry_after),
-        cmocka_unit_test(test_body_kafka_cannot_hold_gets_413_not_503),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_bad_uploads_get_their_status_and_publish_nothing),
+             cmocka_unit_test(test_bad_or_missing_credentials_get_401_and_publish_nothing),
+             cmocka_unit_test(test_trickled_body_is_cut_by_the_request_timeout),
+             cmocka_unit_test(test_trickled_headers_are_cut_by_the_header_timeout),
+             cmocka_unit_test(test_connections_over_the_per_ip_limit_are_closed),
+             cmocka_unit_test(test_full_inflight_budget_gives_503_with_retry_after),
+             cmocka_unit_test(test_body_kafka_cannot_hold_gets_413_not_503))

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "edge.h"
 #include "testsupport.h"
 
@@ -245,13 +247,7 @@ static void test_kafka_settings_cannot_turn_off_delivery_reports(void **state)
     edge_stop(&e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_and_post_reports_arrive_byte_for_byte),
-        cmocka_unit_test(test_authenticated_uploads_carry_the_user),
-        cmocka_unit_test(test_reload_swaps_the_credentials_file),
-        cmocka_unit_test(test_kafka_settings_cannot_turn_off_delivery_reports),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_put_and_post_reports_arrive_byte_for_byte),
+             cmocka_unit_test(test_authenticated_uploads_carry_the_user),
+             cmocka_unit_test(test_reload_swaps_the_credentials_file),
+             cmocka_unit_test(test_kafka_settings_cannot_turn_off_delivery_reports))

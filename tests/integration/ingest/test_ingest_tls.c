@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "edge.h"
 #include "testsupport.h"
 
@@ -138,11 +140,5 @@ static void test_https_without_client_ca_serves_uploads(void **state)
     free(d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_client_certificate_identifies_the_phone),
-        cmocka_unit_test(test_https_without_client_ca_serves_uploads),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_client_certificate_identifies_the_phone),
+             cmocka_unit_test(test_https_without_client_ca_serves_uploads))

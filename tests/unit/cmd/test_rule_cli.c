@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "testsupport.h"
 
 #define BIN         "'" PR_BINARY_DIR "/phonereport'"
@@ -67,13 +69,7 @@ static void test_cli_rule_help_exits_0(void **state)
     free(out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cli_check_gives_the_8832_profile_a_clean_verdict),
-        cmocka_unit_test(test_cli_prints_the_elements),
-        cmocka_unit_test(test_cli_exits_78_on_invalid_flags),
-        cmocka_unit_test(test_cli_rule_help_exits_0),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_cli_check_gives_the_8832_profile_a_clean_verdict),
+             cmocka_unit_test(test_cli_prints_the_elements),
+             cmocka_unit_test(test_cli_exits_78_on_invalid_flags),
+             cmocka_unit_test(test_cli_rule_help_exits_0))

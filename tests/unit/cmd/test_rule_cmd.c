@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "flatprofile.h"
 #include "rule.h"
 #include "commands.h"
@@ -532,26 +534,21 @@ static void test_rule_cmd_check_exits_78_when_the_file_is_unusable(void **state)
     run_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rule_cmd_prints_delta_and_status_rules),
-        cmocka_unit_test(test_rule_cmd_defaults_to_one_full_rule),
-        cmocka_unit_test(test_rule_cmd_keeps_the_flag_order_of_rules),
-        cmocka_unit_test(test_rule_cmd_escapes_xml_and_quotes_a_key_with_spaces),
-        cmocka_unit_test(test_rule_cmd_accepts_when_aliases_and_any_case),
-        cmocka_unit_test(test_rule_cmd_checks_period_and_delay_bounds),
-        cmocka_unit_test(test_rule_cmd_warns_above_the_8800_period_maximum),
-        cmocka_unit_test(test_rule_cmd_reports_every_bad_flag_at_once),
-        cmocka_unit_test(test_rule_cmd_rejects_values_that_would_break_the_rule),
-        cmocka_unit_test(test_rule_cmd_needs_url_and_values),
-        cmocka_unit_test(test_rule_cmd_warns_about_macros_in_the_key_and_kind_words_in_the_url),
-        cmocka_unit_test(test_rule_cmd_help_explains_the_flags),
-        cmocka_unit_test(test_rule_cmd_check_accepts_the_real_8832_profile),
-        cmocka_unit_test(test_rule_cmd_check_reports_each_problem_on_one_line),
-        cmocka_unit_test(test_rule_cmd_check_accepts_never_report_and_warns_without_failing),
-        cmocka_unit_test(test_rule_cmd_check_accepts_what_the_generator_prints),
-        cmocka_unit_test(test_rule_cmd_check_exits_78_when_the_file_is_unusable),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(
+    cmocka_unit_test(test_rule_cmd_prints_delta_and_status_rules),
+    cmocka_unit_test(test_rule_cmd_defaults_to_one_full_rule),
+    cmocka_unit_test(test_rule_cmd_keeps_the_flag_order_of_rules),
+    cmocka_unit_test(test_rule_cmd_escapes_xml_and_quotes_a_key_with_spaces),
+    cmocka_unit_test(test_rule_cmd_accepts_when_aliases_and_any_case),
+    cmocka_unit_test(test_rule_cmd_checks_period_and_delay_bounds),
+    cmocka_unit_test(test_rule_cmd_warns_above_the_8800_period_maximum),
+    cmocka_unit_test(test_rule_cmd_reports_every_bad_flag_at_once),
+    cmocka_unit_test(test_rule_cmd_rejects_values_that_would_break_the_rule),
+    cmocka_unit_test(test_rule_cmd_needs_url_and_values),
+    cmocka_unit_test(test_rule_cmd_warns_about_macros_in_the_key_and_kind_words_in_the_url),
+    cmocka_unit_test(test_rule_cmd_help_explains_the_flags),
+    cmocka_unit_test(test_rule_cmd_check_accepts_the_real_8832_profile),
+    cmocka_unit_test(test_rule_cmd_check_reports_each_problem_on_one_line),
+    cmocka_unit_test(test_rule_cmd_check_accepts_never_report_and_warns_without_failing),
+    cmocka_unit_test(test_rule_cmd_check_accepts_what_the_generator_prints),
+    cmocka_unit_test(test_rule_cmd_check_exits_78_when_the_file_is_unusable))

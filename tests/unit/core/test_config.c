@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "config.h"
 #include "testsupport.h"
 
@@ -237,19 +239,13 @@ static void test_config_parses_units(void **state)
     assert_int_equal(pr_cfg_parse_bool("nah", &b), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_applies_defaults),
-        cmocka_unit_test(test_config_flags_beat_env_beat_file),
-        cmocka_unit_test(test_config_reports_every_error_at_once),
-        cmocka_unit_test(test_config_rejects_unknown_file_keys_and_bad_json),
-        cmocka_unit_test(test_config_rejects_bad_log_level),
-        cmocka_unit_test(test_config_rejects_config_flag_without_a_file),
-        cmocka_unit_test(test_config_rejects_topic_prefix_kafka_cannot_name),
-        cmocka_unit_test(test_config_help_lists_flags_env_and_defaults),
-        cmocka_unit_test(test_config_print_masks_secrets),
-        cmocka_unit_test(test_config_parses_units),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_config_applies_defaults),
+             cmocka_unit_test(test_config_flags_beat_env_beat_file),
+             cmocka_unit_test(test_config_reports_every_error_at_once),
+             cmocka_unit_test(test_config_rejects_unknown_file_keys_and_bad_json),
+             cmocka_unit_test(test_config_rejects_bad_log_level),
+             cmocka_unit_test(test_config_rejects_config_flag_without_a_file),
+             cmocka_unit_test(test_config_rejects_topic_prefix_kafka_cannot_name),
+             cmocka_unit_test(test_config_help_lists_flags_env_and_defaults),
+             cmocka_unit_test(test_config_print_masks_secrets),
+             cmocka_unit_test(test_config_parses_units))

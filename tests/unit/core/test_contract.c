@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "contract.h"
 
 static void test_contract_builds_topic_names_with_prefix(void **state)
@@ -42,11 +44,5 @@ static void test_contract_names_round_trip(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contract_builds_topic_names_with_prefix),
-        cmocka_unit_test(test_contract_names_round_trip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_contract_builds_topic_names_with_prefix),
+             cmocka_unit_test(test_contract_names_round_trip))

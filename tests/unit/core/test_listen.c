@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "listen.h"
 
 static void test_listen_resolves_v4_v6_any_and_names(void **state)
@@ -59,11 +61,5 @@ static void test_listen_refuses_malformed_addresses_with_the_setting_name(void *
     assert_int_equal(pr_listen_resolve(NULL, "api-listen", &ss, &port, err, sizeof err), PR_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listen_resolves_v4_v6_any_and_names),
-        cmocka_unit_test(test_listen_refuses_malformed_addresses_with_the_setting_name),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_listen_resolves_v4_v6_any_and_names),
+             cmocka_unit_test(test_listen_refuses_malformed_addresses_with_the_setting_name))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "log.h"
 
 static char *capture(void (*fn)(void))
@@ -72,11 +74,5 @@ static void test_log_rejects_unknown_level_name(void **state)
     pr_log_set_level(PR_LOG_INFO);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log_writes_one_json_object_per_line),
-        cmocka_unit_test(test_log_rejects_unknown_level_name),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_log_writes_one_json_object_per_line),
+             cmocka_unit_test(test_log_rejects_unknown_level_name))

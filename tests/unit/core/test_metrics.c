@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "metrics.h"
 
 static void test_metrics_renders_counters_gauges_and_histograms(void **state)
@@ -77,11 +79,5 @@ static void test_metrics_updates_are_atomic(void **state)
     pr_metrics_free(m);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_renders_counters_gauges_and_histograms),
-        cmocka_unit_test(test_metrics_updates_are_atomic),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_metrics_renders_counters_gauges_and_histograms),
+             cmocka_unit_test(test_metrics_updates_are_atomic))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "status.h"
 
 static void test_each_class_has_its_exit_status(void **state)
@@ -56,12 +58,6 @@ static void test_errlist_counts_a_message_it_could_not_store(void **state)
     pr_errlist_release(&e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_each_class_has_its_exit_status),
-        cmocka_unit_test(test_errlist_keeps_every_message_in_order),
-        cmocka_unit_test(test_errlist_counts_a_message_it_could_not_store),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_each_class_has_its_exit_status),
+             cmocka_unit_test(test_errlist_keeps_every_message_in_order),
+             cmocka_unit_test(test_errlist_counts_a_message_it_could_not_store))

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "buf.h"
 #include "clock.h"
 #include "file.h"
@@ -136,15 +138,9 @@ static void test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit(void **state)
     free(tmp);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_appends_and_grows_past_its_first_size),
-        cmocka_unit_test(test_buf_after_a_failed_append_yields_nothing),
-        cmocka_unit_test(test_hex_round_trips_and_refuses_non_hex),
-        cmocka_unit_test(test_file_read_is_bounded_and_names_the_file),
-        cmocka_unit_test(test_cond_wait_times_out_on_the_monotonic_clock),
-        cmocka_unit_test(test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_buf_appends_and_grows_past_its_first_size),
+             cmocka_unit_test(test_buf_after_a_failed_append_yields_nothing),
+             cmocka_unit_test(test_hex_round_trips_and_refuses_non_hex),
+             cmocka_unit_test(test_file_read_is_bounded_and_names_the_file),
+             cmocka_unit_test(test_cond_wait_times_out_on_the_monotonic_clock),
+             cmocka_unit_test(test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit))

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,14 +230,8 @@ static void test_keystore_readable_by_others_is_warned_about_without_secrets(voi
     free(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
-        cmocka_unit_test(test_events_config_keeps_utf8_from_the_profile_intact),
-        cmocka_unit_test(test_events_config_repeated_values_each_keep_their_own_value),
-        cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
-        cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
+             cmocka_unit_test(test_events_config_keeps_utf8_from_the_profile_intact),
+             cmocka_unit_test(test_events_config_repeated_values_each_keep_their_own_value),
+             cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
+             cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets))

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <sys/stat.h>
 
 #include "decoder_int.h"
@@ -109,13 +111,7 @@ static void test_keystore_file_loads_and_missing_file_fails(void **state)
     free(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keystore_looks_up_passwords_by_mac_then_default),
-        cmocka_unit_test(test_keystore_orders_ikms_key_id_then_mac_then_default),
-        cmocka_unit_test(test_keystore_rejects_ambiguous_or_unknown_entries),
-        cmocka_unit_test(test_keystore_file_loads_and_missing_file_fails),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_keystore_looks_up_passwords_by_mac_then_default),
+             cmocka_unit_test(test_keystore_orders_ikms_key_id_then_mac_then_default),
+             cmocka_unit_test(test_keystore_rejects_ambiguous_or_unknown_entries),
+             cmocka_unit_test(test_keystore_file_loads_and_missing_file_fails))

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "decoder_int.h"
 
 static void test_a_commit_settles_the_refusals_below_its_offset(void **state)
@@ -51,11 +53,6 @@ static void test_refusals_of_revoked_partitions_are_dropped_and_new_ones_remembe
     decoder_refused_release(&m);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_commit_settles_the_refusals_below_its_offset),
-        cmocka_unit_test(test_refusals_of_revoked_partitions_are_dropped_and_new_ones_remembered),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(
+    cmocka_unit_test(test_a_commit_settles_the_refusals_below_its_offset),
+    cmocka_unit_test(test_refusals_of_revoked_partitions_are_dropped_and_new_ones_remembered))

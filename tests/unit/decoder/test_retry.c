@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "decoder_int.h"
 
 typedef struct sim {
@@ -118,15 +120,9 @@ static void test_retry_never_gives_an_attempt_more_than_the_budget(void **state)
     assert_int_equal(s.longest, 1000);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_retry_returns_at_the_first_success),
-        cmocka_unit_test(test_retry_stops_at_a_failure_retrying_cannot_mend),
-        cmocka_unit_test(test_retry_gives_up_when_the_budget_is_spent),
-        cmocka_unit_test(test_retry_honours_a_stop_requested_while_retrying),
-        cmocka_unit_test(test_retry_keeps_its_budget_when_stopping_already),
-        cmocka_unit_test(test_retry_never_gives_an_attempt_more_than_the_budget),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_retry_returns_at_the_first_success),
+             cmocka_unit_test(test_retry_stops_at_a_failure_retrying_cannot_mend),
+             cmocka_unit_test(test_retry_gives_up_when_the_budget_is_spent),
+             cmocka_unit_test(test_retry_honours_a_stop_requested_while_retrying),
+             cmocka_unit_test(test_retry_keeps_its_budget_when_stopping_already),
+             cmocka_unit_test(test_retry_never_gives_an_attempt_more_than_the_budget))

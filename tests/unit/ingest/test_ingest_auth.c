@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "ingest_int.h"
 #include "testsupport.h"
 
@@ -200,20 +202,14 @@ static void test_nonce_counts_must_rise_and_nonces_must_be_issued(void **state)
     ingest_nonces_free(t);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clear_text_entry_checks_password),
-        cmocka_unit_test(test_sha256_entry_checks_password_and_is_basic_only),
-        cmocka_unit_test(test_md5_ha1_entry_checks_password_with_realm),
-        cmocka_unit_test(test_mac_field_binds_user_to_a_phone),
-        cmocka_unit_test(test_password_with_colon_needs_trailing_colon),
-        cmocka_unit_test(test_plain_prefix_allows_brace_passwords),
-        cmocka_unit_test(test_bad_entries_are_rejected_with_line_numbers),
-        cmocka_unit_test(test_nul_byte_in_an_entry_is_rejected),
-        cmocka_unit_test(test_load_reads_a_file),
-        cmocka_unit_test(test_digest_header_gives_nonce_and_nonzero_nc_once),
-        cmocka_unit_test(test_nonce_counts_must_rise_and_nonces_must_be_issued),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_clear_text_entry_checks_password),
+             cmocka_unit_test(test_sha256_entry_checks_password_and_is_basic_only),
+             cmocka_unit_test(test_md5_ha1_entry_checks_password_with_realm),
+             cmocka_unit_test(test_mac_field_binds_user_to_a_phone),
+             cmocka_unit_test(test_password_with_colon_needs_trailing_colon),
+             cmocka_unit_test(test_plain_prefix_allows_brace_passwords),
+             cmocka_unit_test(test_bad_entries_are_rejected_with_line_numbers),
+             cmocka_unit_test(test_nul_byte_in_an_entry_is_rejected),
+             cmocka_unit_test(test_load_reads_a_file),
+             cmocka_unit_test(test_digest_header_gives_nonce_and_nonzero_nc_once),
+             cmocka_unit_test(test_nonce_counts_must_rise_and_nonces_must_be_issued))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "ingest_int.h"
 
 typedef struct loaded {
@@ -155,14 +157,8 @@ static void test_bad_listen_forms_are_reported_with_the_setting_name(void **stat
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_pass_the_check),
-        cmocka_unit_test(test_every_bad_setting_is_reported_at_once),
-        cmocka_unit_test(test_allow_macs_naming_no_mac_is_a_config_error),
-        cmocka_unit_test(test_listen_forms_are_accepted_by_the_check),
-        cmocka_unit_test(test_bad_listen_forms_are_reported_with_the_setting_name),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_defaults_pass_the_check),
+             cmocka_unit_test(test_every_bad_setting_is_reported_at_once),
+             cmocka_unit_test(test_allow_macs_naming_no_mac_is_a_config_error),
+             cmocka_unit_test(test_listen_forms_are_accepted_by_the_check),
+             cmocka_unit_test(test_bad_listen_forms_are_reported_with_the_setting_name))

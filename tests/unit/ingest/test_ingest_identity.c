@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "ingest_int.h"
 
 /* What ingest_identity_resolve makes of `in` with the sources in `order` (a setting's text). */
@@ -224,29 +226,23 @@ static void test_allow_list_rejects_short_or_non_hex_items(void **state)
     assert_int_equal(ingest_allow_parse("00562b0436150", &a, err, sizeof err), PR_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_path_token_lowercase_is_found),
-        cmocka_unit_test(test_path_token_uppercase_is_normalised),
-        cmocka_unit_test(test_path_colon_form_is_found),
-        cmocka_unit_test(test_path_token_inside_a_word_is_not_a_mac),
-        cmocka_unit_test(test_path_with_two_different_macs_is_ambiguous),
-        cmocka_unit_test(test_path_all_zero_mac_is_ignored),
-        cmocka_unit_test(test_first_source_in_order_names_the_source),
-        cmocka_unit_test(test_user_agent_alone_identifies_the_phone),
-        cmocka_unit_test(test_query_identifies_the_phone),
-        cmocka_unit_test(test_disagreeing_sources_are_a_mismatch),
-        cmocka_unit_test(test_sources_left_out_of_the_order_are_not_consulted),
-        cmocka_unit_test(test_order_decides_the_source_name),
-        cmocka_unit_test(test_no_source_is_no_identity),
-        cmocka_unit_test(test_bad_query_mac_is_invalid),
-        cmocka_unit_test(test_cert_mac_comes_first_by_default),
-        cmocka_unit_test(test_order_rejects_unknown_and_repeated_sources),
-        cmocka_unit_test(test_cert_common_name_gives_the_mac),
-        cmocka_unit_test(test_allow_list_accepts_oui_prefix_and_full_mac),
-        cmocka_unit_test(test_empty_allow_list_allows_every_phone),
-        cmocka_unit_test(test_allow_list_rejects_short_or_non_hex_items),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_path_token_lowercase_is_found),
+             cmocka_unit_test(test_path_token_uppercase_is_normalised),
+             cmocka_unit_test(test_path_colon_form_is_found),
+             cmocka_unit_test(test_path_token_inside_a_word_is_not_a_mac),
+             cmocka_unit_test(test_path_with_two_different_macs_is_ambiguous),
+             cmocka_unit_test(test_path_all_zero_mac_is_ignored),
+             cmocka_unit_test(test_first_source_in_order_names_the_source),
+             cmocka_unit_test(test_user_agent_alone_identifies_the_phone),
+             cmocka_unit_test(test_query_identifies_the_phone),
+             cmocka_unit_test(test_disagreeing_sources_are_a_mismatch),
+             cmocka_unit_test(test_sources_left_out_of_the_order_are_not_consulted),
+             cmocka_unit_test(test_order_decides_the_source_name),
+             cmocka_unit_test(test_no_source_is_no_identity),
+             cmocka_unit_test(test_bad_query_mac_is_invalid),
+             cmocka_unit_test(test_cert_mac_comes_first_by_default),
+             cmocka_unit_test(test_order_rejects_unknown_and_repeated_sources),
+             cmocka_unit_test(test_cert_common_name_gives_the_mac),
+             cmocka_unit_test(test_allow_list_accepts_oui_prefix_and_full_mac),
+             cmocka_unit_test(test_empty_allow_list_allows_every_phone),
+             cmocka_unit_test(test_allow_list_rejects_short_or_non_hex_items))

@@ -5,6 +5,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "ingest_int.h"
 
 static void test_default_rules_give_status_delta_full(void **state)
@@ -68,14 +70,8 @@ static void test_prefixes_must_be_absolute_and_present(void **state)
     assert_int_equal(ingest_prefixes_parse("", &p, err, sizeof err), PR_EINVAL);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_rules_give_status_delta_full),
-        cmocka_unit_test(test_status_wins_over_delta),
-        cmocka_unit_test(test_path_matching_no_glob_is_unknown),
-        cmocka_unit_test(test_prefix_accepts_paths_under_it),
-        cmocka_unit_test(test_prefixes_must_be_absolute_and_present),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_default_rules_give_status_delta_full),
+             cmocka_unit_test(test_status_wins_over_delta),
+             cmocka_unit_test(test_path_matching_no_glob_is_unknown),
+             cmocka_unit_test(test_prefix_accepts_paths_under_it),
+             cmocka_unit_test(test_prefixes_must_be_absolute_and_present))

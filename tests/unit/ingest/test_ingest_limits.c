@@ -5,6 +5,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "ingest_int.h"
 
 static void test_content_length_within_limit_is_ok(void **state)
@@ -94,17 +96,11 @@ static void test_default_share_is_an_eighth_but_at_least_one_body(void **state)
     assert_int_equal(ingest_limits_ip_share(&c), 6 << 20);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length_within_limit_is_ok),
-        cmocka_unit_test(test_content_length_over_limit_is_too_large),
-        cmocka_unit_test(test_content_length_garbage_is_invalid),
-        cmocka_unit_test(test_absent_content_length_means_chunked),
-        cmocka_unit_test(test_budget_refuses_what_would_pass_the_maximum),
-        cmocka_unit_test(test_retry_after_rounds_up_to_whole_seconds),
-        cmocka_unit_test(test_each_address_holds_at_most_its_share),
-        cmocka_unit_test(test_default_share_is_an_eighth_but_at_least_one_body),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_content_length_within_limit_is_ok),
+             cmocka_unit_test(test_content_length_over_limit_is_too_large),
+             cmocka_unit_test(test_content_length_garbage_is_invalid),
+             cmocka_unit_test(test_absent_content_length_means_chunked),
+             cmocka_unit_test(test_budget_refuses_what_would_pass_the_maximum),
+             cmocka_unit_test(test_retry_after_rounds_up_to_whole_seconds),
+             cmocka_unit_test(test_each_address_holds_at_most_its_share),
+             cmocka_unit_test(test_default_share_is_an_eighth_but_at_least_one_body))

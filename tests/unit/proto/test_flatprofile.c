@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "flatprofile.h"
 #include "testsupport.h"
 
@@ -299,21 +301,15 @@ static void test_xml_rejects_a_document_without_flat_profile(void **state)
     expect_bad("<Flat-Profile/>", PR_XML_NOT_PROFILE, "no <flat-profile> element");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xml_reads_the_real_8832_profile),
-        cmocka_unit_test(test_xml_reads_the_synthetic_delta),
-        cmocka_unit_test(test_xml_finds_flat_profile_inside_a_wrapper_and_counts_duplicates),
-        cmocka_unit_test(test_xml_applies_the_value_rules),
-        cmocka_unit_test(test_xml_keeps_many_names_apart),
-        cmocka_unit_test(test_xml_accepts_an_empty_flat_profile),
-        cmocka_unit_test(test_xml_rejects_doctype),
-        cmocka_unit_test(test_xml_rejects_deep_nesting),
-        cmocka_unit_test(test_xml_rejects_too_many_elements),
-        cmocka_unit_test(test_xml_rejects_long_values_and_large_documents),
-        cmocka_unit_test(test_xml_rejects_malformed_input),
-        cmocka_unit_test(test_xml_rejects_a_document_without_flat_profile),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_xml_reads_the_real_8832_profile),
+             cmocka_unit_test(test_xml_reads_the_synthetic_delta),
+             cmocka_unit_test(test_xml_finds_flat_profile_inside_a_wrapper_and_counts_duplicates),
+             cmocka_unit_test(test_xml_applies_the_value_rules),
+             cmocka_unit_test(test_xml_keeps_many_names_apart),
+             cmocka_unit_test(test_xml_accepts_an_empty_flat_profile),
+             cmocka_unit_test(test_xml_rejects_doctype),
+             cmocka_unit_test(test_xml_rejects_deep_nesting),
+             cmocka_unit_test(test_xml_rejects_too_many_elements),
+             cmocka_unit_test(test_xml_rejects_long_values_and_large_documents),
+             cmocka_unit_test(test_xml_rejects_malformed_input),
+             cmocka_unit_test(test_xml_rejects_a_document_without_flat_profile))

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <jansson.h>
 
 #include "flatprofile.h"
@@ -219,15 +221,9 @@ static void test_writer_free_accepts_null(void **state)
     pr_flatprofile_writer_free(pr_flatprofile_writer_new(NULL));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_writer_carries_every_value_exactly),
-        cmocka_unit_test(test_writer_leaves_out_names_xml_cannot_carry),
-        cmocka_unit_test(test_writer_leaves_out_values_xml_cannot_carry),
-        cmocka_unit_test(test_writer_drops_a_comment_xml_cannot_carry),
-        cmocka_unit_test(test_writer_output_is_well_formed_for_random_input),
-        cmocka_unit_test(test_writer_free_accepts_null),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_writer_carries_every_value_exactly),
+             cmocka_unit_test(test_writer_leaves_out_names_xml_cannot_carry),
+             cmocka_unit_test(test_writer_leaves_out_values_xml_cannot_carry),
+             cmocka_unit_test(test_writer_drops_a_comment_xml_cannot_carry),
+             cmocka_unit_test(test_writer_output_is_well_formed_for_random_input),
+             cmocka_unit_test(test_writer_free_accepts_null))

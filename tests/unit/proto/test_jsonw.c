@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "testmain.h"
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,16 +262,10 @@ static void test_jsonw_grows_and_does_not_reallocate_once_large_enough(void **st
     pr_jsonw_release(&w);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonw_places_commas_and_colons_in_nested_values),
-        cmocka_unit_test(test_jsonw_escapes_what_json_strings_cannot_carry),
-        cmocka_unit_test(test_jsonw_replaces_each_byte_that_is_not_utf8_and_keeps_the_rest),
-        cmocka_unit_test(test_jsonw_writes_valid_json_for_any_bytes),
-        cmocka_unit_test(test_jsonw_base64_follows_rfc4648),
-        cmocka_unit_test(test_jsonw_refuses_text_left_open_or_closed_too_often),
-        cmocka_unit_test(test_jsonw_grows_and_does_not_reallocate_once_large_enough),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_jsonw_places_commas_and_colons_in_nested_values),
+             cmocka_unit_test(test_jsonw_escapes_what_json_strings_cannot_carry),
+             cmocka_unit_test(test_jsonw_replaces_each_byte_that_is_not_utf8_and_keeps_the_rest),
+             cmocka_unit_test(test_jsonw_writes_valid_json_for_any_bytes),
+             cmocka_unit_test(test_jsonw_base64_follows_rfc4648),
+             cmocka_unit_test(test_jsonw_refuses_text_left_open_or_closed_too_often),
+             cmocka_unit_test(test_jsonw_grows_and_does_not_reallocate_once_large_enough))

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "mac.h"
 
 static void expect_ok(const char *in, const char *want)
@@ -118,18 +120,12 @@ static void test_mac_is_normal_only_for_twelve_lower_case_hex_digits(void **stat
     assert_false(pr_mac_is_normal(NULL));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mac_accepts_the_five_shapes),
-        cmocka_unit_test(test_mac_parses_only_the_given_length),
-        cmocka_unit_test(test_mac_rejects_wrong_length),
-        cmocka_unit_test(test_mac_rejects_bad_hex_digit_with_its_position),
-        cmocka_unit_test(test_mac_rejects_mixed_separators),
-        cmocka_unit_test(test_mac_rejects_separators_in_the_wrong_place),
-        cmocka_unit_test(test_mac_rejects_all_zero_and_broadcast),
-        cmocka_unit_test(test_mac_rejects_null_input),
-        cmocka_unit_test(test_mac_is_normal_only_for_twelve_lower_case_hex_digits),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_mac_accepts_the_five_shapes),
+             cmocka_unit_test(test_mac_parses_only_the_given_length),
+             cmocka_unit_test(test_mac_rejects_wrong_length),
+             cmocka_unit_test(test_mac_rejects_bad_hex_digit_with_its_position),
+             cmocka_unit_test(test_mac_rejects_mixed_separators),
+             cmocka_unit_test(test_mac_rejects_separators_in_the_wrong_place),
+             cmocka_unit_test(test_mac_rejects_all_zero_and_broadcast),
+             cmocka_unit_test(test_mac_rejects_null_input),
+             cmocka_unit_test(test_mac_is_normal_only_for_twelve_lower_case_hex_digits))

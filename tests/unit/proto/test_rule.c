@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "rule.h"
 
 static void parse_ok(const char *s, pr_report_rules *r)
@@ -211,24 +213,18 @@ static void test_rule_never_echoes_secrets(void **state)
     assert_null(strstr(err, "hunter2"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rule_reads_a_bare_url_as_a_full_report),
-        cmocka_unit_test(test_rule_reads_two_documented_rules),
-        cmocka_unit_test(test_rule_reads_key_uid_pwd_and_keeps_macros),
-        cmocka_unit_test(test_rule_strips_double_quotes_around_a_key),
-        cmocka_unit_test(test_rule_allows_white_space_inside_brackets_and_before_the_url),
-        cmocka_unit_test(test_rule_treats_blank_as_reporting_disabled),
-        cmocka_unit_test(test_rule_rejects_an_unclosed_bracket),
-        cmocka_unit_test(test_rule_rejects_an_unknown_argument),
-        cmocka_unit_test(test_rule_rejects_delta_with_status),
-        cmocka_unit_test(test_rule_rejects_a_missing_value),
-        cmocka_unit_test(test_rule_rejects_bad_quotes_and_repeats),
-        cmocka_unit_test(test_rule_rejects_a_missing_url),
-        cmocka_unit_test(test_rule_rejects_other_url_schemes),
-        cmocka_unit_test(test_rule_rejects_a_third_rule),
-        cmocka_unit_test(test_rule_never_echoes_secrets),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_rule_reads_a_bare_url_as_a_full_report),
+             cmocka_unit_test(test_rule_reads_two_documented_rules),
+             cmocka_unit_test(test_rule_reads_key_uid_pwd_and_keeps_macros),
+             cmocka_unit_test(test_rule_strips_double_quotes_around_a_key),
+             cmocka_unit_test(test_rule_allows_white_space_inside_brackets_and_before_the_url),
+             cmocka_unit_test(test_rule_treats_blank_as_reporting_disabled),
+             cmocka_unit_test(test_rule_rejects_an_unclosed_bracket),
+             cmocka_unit_test(test_rule_rejects_an_unknown_argument),
+             cmocka_unit_test(test_rule_rejects_delta_with_status),
+             cmocka_unit_test(test_rule_rejects_a_missing_value),
+             cmocka_unit_test(test_rule_rejects_bad_quotes_and_repeats),
+             cmocka_unit_test(test_rule_rejects_a_missing_url),
+             cmocka_unit_test(test_rule_rejects_other_url_schemes),
+             cmocka_unit_test(test_rule_rejects_a_third_rule),
+             cmocka_unit_test(test_rule_never_echoes_secrets))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "testmain.h"
+
 #include "useragent.h"
 
 static void expect(const char *ua, pr_status st, const char *model, const char *fw, const char *mac)
@@ -92,16 +94,10 @@ static void test_useragent_leaves_oversized_fields_empty(void **state)
     expect(ua, PR_ENOTFOUND, "", "", "");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_useragent_reads_the_default_cisco_shape),
-        cmocka_unit_test(test_useragent_accepts_long_firmware_and_upper_case_mac),
-        cmocka_unit_test(test_useragent_takes_only_the_mac_from_a_changed_template),
-        cmocka_unit_test(test_useragent_reads_product_without_mac),
-        cmocka_unit_test(test_useragent_returns_not_found_for_unknown_shapes),
-        cmocka_unit_test(test_useragent_refuses_a_bad_mac_but_keeps_the_product),
-        cmocka_unit_test(test_useragent_leaves_oversized_fields_empty),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+PR_TEST_MAIN(cmocka_unit_test(test_useragent_reads_the_default_cisco_shape),
+             cmocka_unit_test(test_useragent_accepts_long_firmware_and_upper_case_mac),
+             cmocka_unit_test(test_useragent_takes_only_the_mac_from_a_changed_template),
+             cmocka_unit_test(test_useragent_reads_product_without_mac),
+             cmocka_unit_test(test_useragent_returns_not_found_for_unknown_shapes),
+             cmocka_unit_test(test_useragent_refuses_a_bad_mac_but_keeps_the_product),
+             cmocka_unit_test(test_useragent_leaves_oversized_fields_empty))
