@@ -26,7 +26,7 @@ build=(gcc libc6-dev make cmake ninja-build pkg-config git
 test=(libcmocka-dev kcat curl openssl sqlite3 openjdk-17-jdk-headless maven clang libclang-rt-14-dev
       libcurl4-openssl-dev python3 python3-venv python3-yaml procps postgresql postgresql-client
       chromium chromium-driver prometheus sip-tester iproute2 lintian systemd dpkg-dev)
-bench=(nginx-light wrk)
+bench=(nginx-light wrk python3-psycopg2)
 
 want=()
 venv=0
