@@ -102,8 +102,8 @@ static rd_kafka_t *producer(void)
 static void produce_raw(const char *prefix, size_t n, size_t counts[PR_TOPIC__COUNT])
 {
     char topic[256];
-    static const char *const kv[] = {"enable.idempotence", "true", "partitioner",
-                                     "murmur2_random", NULL};
+    static const char *const kv[] = {"enable.idempotence", "true", "partitioner", "murmur2_random",
+                                     NULL};
     rd_kafka_t *rk = producer_with(kv);
     snprintf(topic, sizeof topic, "%sraw", prefix);
     char *bodies[NINPUTS];
@@ -167,8 +167,8 @@ static void produce_to(const char *prefix, size_t which, size_t n, int32_t parti
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         rd_kafka_header_add(h, "pr-kind", -1, inputs[which].kind, -1);
         assert_int_equal(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                           RD_KAFKA_V_PARTITION(partition),
-                                           RD_KAFKA_V_KEY(MAC, 12), RD_KAFKA_V_VALUE(body, len),
+                                           RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(MAC, 12),
+                                           RD_KAFKA_V_VALUE(body, len),
                                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
                          RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -462,8 +462,8 @@ static void small_config_topic(const char *prefix, int partitions, int raw_parti
     rd_kafka_t *rk = producer();
     const char *names[] = {topic}, *raws[] = {raw};
     const char *configs[] = {"max.message.bytes", "20000", NULL};
-    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, partitions, configs,
-                                            ts_timeout_ms(30000), err, sizeof err),
+    assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, partitions, configs, ts_timeout_ms(30000),
+                                            err, sizeof err),
                      PR_OK);
     if (raw_partitions > 0)
         assert_int_equal(pr_kafka_ensure_topics(rk, raws, 1, raw_partitions, NULL,
@@ -728,6 +728,42 @@ static void test_decoder_killed_mid_run_restarts_without_loss_or_duplicates(void
     free(prefix);
 }
 
+/* The process path of a fatal error (run.c): a `phonereport decode` fenced by a twin with the
+ * same transactional.id exits 70 (EX_SOFTWARE), so that an orchestrator restarts it; the twin
+ * goes on and stops cleanly (exit 0). The sink's dead publisher takes the same path (its role's
+ * failed hook, test_sink_kafka). */
+static void test_decoder_process_fenced_by_a_twin_exits_70(void **state)
+{
+    (void)state;
+    char txn[128], log[1024], *prefix = unique_names("decfence70", txn);
+    snprintf(log, sizeof log, "%s/decoder-fence.log", tmpdir);
+    produce_one_kind(prefix, 1, 3);
+    pid_t a = spawn_decoder(prefix, txn, log);
+    assert_true(a > 0);
+    assert_true(wait_outputs(prefix, 3, ts_deadline_ms(60000)) >= 3);
+    pid_t b = spawn_decoder(prefix, txn, log);
+    assert_true(b > 0);
+    int status = 0;
+    pid_t done = 0;
+    long long deadline = ts_deadline_ms(90000);
+    while ((done = waitpid(a, &status, WNOHANG)) == 0 && ts_now_ms() < deadline) {
+        produce_one_kind(prefix, 1, 1); /* records make the fenced one use its producer */
+        usleep(300 * 1000);
+    }
+    if (done == 0) { /* not fenced in time: fail, but leave no process behind */
+        kill(a, SIGKILL);
+        waitpid(a, &status, 0);
+    }
+    assert_int_equal(done, a);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 70);
+    assert_int_equal(kill(b, SIGTERM), 0);
+    assert_int_equal(waitpid(b, &status, 0), b);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    free(prefix);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -736,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_decoder_reload_applies_a_new_keystore),
         cmocka_unit_test(test_decoder_dead_letters_an_event_the_broker_refuses),
         cmocka_unit_test(test_decoder_fenced_by_a_twin_reports_fatal),
+        cmocka_unit_test(test_decoder_process_fenced_by_a_twin_exits_70),
         cmocka_unit_test(test_decoder_commits_a_lone_record_as_soon_as_its_input_is_drained),
         cmocka_unit_test(test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts),
         cmocka_unit_test(test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_aborted),
