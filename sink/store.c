@@ -352,19 +352,24 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
     if (st->dialect == SINK_DIALECT_PG) {
         if (sink_pg_exec(st->pg, "COMMIT", err, errlen) != PR_OK) {
             sink_store_names_clear(st);
+            sink_store_docs_clear(st);
             return pr_err(PR_ETRANSIENT, err, errlen, "postgresql commit: %s",
                           sink_pg_errmsg(st->pg));
         }
+        st->names_dirty = false;
         return PR_OK;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return pr_err(PR_ETRANSIENT, err, errlen, "sqlite commit: %s", sqlite3_errmsg(st->db));
+    st->names_dirty = false;
     return PR_OK;
 }
 
 void sink_store_rollback(sink_store *st)
 {
-    sink_store_names_clear(st);
+    /* names interned by the transaction are gone (a read-only one keeps what it read) */
+    if (st->names_dirty)
+        sink_store_names_clear(st);
     sink_store_docs_clear(st);
     reset_all(st);
     if (st->dialect == SINK_DIALECT_PG) {

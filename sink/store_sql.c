@@ -54,8 +54,11 @@ static const char *const sql_text[Q__COUNT] = {
      * comes back and the caller reads it). */
     [Q_NAME_INSERT] =
         "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING RETURNING id",
+    /* The names a document's ids stand for (store_rows.c: read once per connection). */
+    [Q_NAME_LIST] = "SELECT id, name FROM names WHERE id > ?1 ORDER BY id",
+    [Q_NAME_BY_ID] = "SELECT id, name FROM names WHERE id = ?1",
     /* A phone's configuration document (store_doc.c): every parameter with its value and
-     * access in one row. SQLite: one deflated JSON blob; PostgreSQL: two jsonb columns. */
+     * access in one row. SQLite: one blob (doc.c); PostgreSQL: two jsonb columns. */
     [Q_CONFIG_GET] = "SELECT doc FROM configs WHERE phone = ?1",
     [Q_CONFIG_PUT] = "INSERT INTO configs(phone, doc) VALUES(?1, ?2)"
                      " ON CONFLICT(phone) DO UPDATE SET doc = excluded.doc",
