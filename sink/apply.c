@@ -155,11 +155,11 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
     sink_reset(s);
     if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "change");
-    return sink_store_outbox_put(st, PR_TOPIC_CHANGES, ev->partition, ev->mac,
-                                 pr_change_event_new(ev->mac, name, old_value, new_value,
-                                                     ev->received_at, ev->report_id, via,
-                                                     ph->version),
-                                 err, errlen);
+    return sink_store_outbox_put_text(st, PR_TOPIC_CHANGES, ev->partition, ev->mac,
+                                      pr_change_event_text(ev->mac, name, old_value, new_value,
+                                                           ev->received_at, ev->report_id, via,
+                                                           ph->version),
+                                      err, errlen);
 }
 
 /* One parameter that the report changes (value or access), with its old value (NULL: new). */
@@ -229,7 +229,7 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     for (size_t k = 0; rc == PR_OK && k < evd->n; k++) {
         const sink_doc_entry *e = &evd->e[order[k]], *o = diff->old_of[k];
         bool value_changed = !o || o->vlen != e->vlen || memcmp(o->value, e->value, e->vlen) != 0;
-        bool access_changed = !o || !sink_doc_access_equal(e->access, o->access);
+        bool access_changed = !o || !sink_doc_same_access(e, o);
         if (value_changed || access_changed)
             rc = param_changed(st, pf, ev, ph, ref, drift_rows, e, o ? o->value : NULL, e->value,
                                value_changed, res, err, errlen);

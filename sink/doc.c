@@ -52,8 +52,13 @@ static int by_id(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-void sink_doc_sort(sink_doc *d)
+void sink_doc_finish(sink_doc *d)
 {
+    for (size_t i = 0; i < d->n; i++) {
+        unsigned code;
+        access_static(d->e[i].access, &code);
+        d->e[i].acode = (uint8_t)code;
+    }
     for (size_t i = 1; i < d->n; i++)
         if (d->e[i - 1].id >= d->e[i].id) {
             qsort(d->e, d->n, sizeof *d->e, by_id);
@@ -66,7 +71,7 @@ bool sink_doc_own(sink_doc *d)
     size_t total = 0;
     for (size_t i = 0; i < d->n; i++) {
         total += d->e[i].vlen + 1;
-        if (d->e[i].access && !access_static(d->e[i].access, NULL))
+        if (d->e[i].acode == ACCESS_OTHER)
             total += strlen(d->e[i].access) + 1;
     }
     char *arena = malloc(total ? total : 1), *p = arena;
@@ -78,14 +83,13 @@ bool sink_doc_own(sink_doc *d)
         p[e->vlen] = '\0';
         e->value = p;
         p += e->vlen + 1;
-        const char *st = access_static(e->access, NULL);
-        if (e->access && !st) {
+        if (e->acode == ACCESS_OTHER) {
             size_t n = strlen(e->access) + 1;
             memcpy(p, e->access, n);
             e->access = p;
             p += n;
         } else {
-            e->access = st;
+            e->access = access_codes[e->acode];
         }
     }
     free(d->arena);
@@ -157,9 +161,11 @@ void sink_doc_diff_release(sink_doc_diff *diff)
     memset(diff, 0, sizeof *diff);
 }
 
-bool sink_doc_access_equal(const char *a, const char *b)
+bool sink_doc_same_access(const sink_doc_entry *a, const sink_doc_entry *b)
 {
-    return a ? b && strcmp(a, b) == 0 : b == NULL;
+    if (a->acode != ACCESS_OTHER || b->acode != ACCESS_OTHER)
+        return a->acode == b->acode;
+    return strcmp(a->access, b->access) == 0;
 }
 
 /* ---- the SQLite encoding ---------------------------------------------------------------- */
@@ -192,7 +198,7 @@ pr_status sink_doc_encode(const sink_doc *d, unsigned char **out, size_t *len)
 {
     size_t cap = 1 + 10;
     for (size_t i = 0; i < d->n; i++)
-        cap += 30 + d->e[i].vlen + (d->e[i].access ? strlen(d->e[i].access) : 0);
+        cap += 30 + d->e[i].vlen + (d->e[i].acode == ACCESS_OTHER ? strlen(d->e[i].access) : 0);
     unsigned char *b = malloc(cap), *p = b;
     *out = NULL;
     *len = 0;
@@ -203,8 +209,7 @@ pr_status sink_doc_encode(const sink_doc *d, unsigned char **out, size_t *len)
     int64_t prev = 0;
     for (size_t i = 0; i < d->n; i++) {
         const sink_doc_entry *e = &d->e[i];
-        unsigned code;
-        access_static(e->access, &code);
+        unsigned code = e->acode;
         p += put_varint(p, (uint64_t)(e->id - prev));
         prev = e->id;
         p += put_varint(p, (uint64_t)e->vlen * 8 + code);
@@ -313,6 +318,7 @@ pr_status sink_doc_decode(const void *blob, size_t len, sink_doc_name_fn name_of
         a[r.vlen] = '\0';
         e->value = a;
         a += r.vlen + 1;
+        e->acode = (uint8_t)r.code;
         e->access = access_codes[r.code < ACCESS_OTHER ? r.code : 0];
         if (r.access) {
             memcpy(a, r.access, r.alen);

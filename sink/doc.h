@@ -21,7 +21,8 @@ typedef struct sink_doc_entry {
     const char *value;  /* NUL-terminated (vlen bytes before the NUL) */
     const char *access; /* NULL: none */
     uint32_t vlen;
-    uint32_t pos; /* a report's entries: the order of its params */
+    uint32_t pos;  /* a report's entries: the order of its params */
+    uint8_t acode; /* the access as doc.c codes it (set by sink_doc_finish and the decoder) */
 } sink_doc_entry;
 
 /* Entries sorted by id, unique. arena: the values and access texts, when the document owns
@@ -34,13 +35,15 @@ typedef struct sink_doc {
 } sink_doc;
 
 void sink_doc_release(sink_doc *d); /* NULL is a no-op; *d is empty afterwards */
-/* Sorts the entries by id (a no-op when they are). */
-void sink_doc_sort(sink_doc *d);
+/* A document built entry by entry: sorts the entries by id (a no-op when they are) and codes
+ * each entry's access. */
+void sink_doc_finish(sink_doc *d);
 /* Copies the values and access texts the entries borrow into the document's arena (names
  * stay borrowed). false when out of memory (the document is unchanged). */
 bool sink_doc_own(sink_doc *d);
 const sink_doc_entry *sink_doc_find(const sink_doc *d, int64_t id);
-bool sink_doc_access_equal(const char *a, const char *b); /* NULL = none */
+/* Whether two entries have the same access (none included). */
+bool sink_doc_same_access(const sink_doc_entry *a, const sink_doc_entry *b);
 
 /* What a report changes against the old document: per entry of the report (by its pos),
  * the old entry of the same name or NULL; a full report's removals in id order. The

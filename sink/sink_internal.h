@@ -361,6 +361,9 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen);
+/* The same with the value as JSON text (stolen; NULL: out of memory). */
+pr_status sink_store_outbox_put_text(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                     char *text, char *err, size_t errlen);
 /* A phone's configuration document (store_doc.c): its params and access objects (new
  * references; empty objects for a phone without one). PR_EFATAL with err. */
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,

@@ -64,7 +64,7 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
     if (rc != PR_OK)
         sink_doc_release(out);
     else
-        sink_doc_sort(out);
+        sink_doc_finish(out);
     return rc;
 }
 
@@ -79,7 +79,7 @@ pr_status sink_store_doc_intern(sink_store *st, sink_doc *d, char *err, size_t e
             any = true;
         }
     if (any && rc == PR_OK)
-        sink_doc_sort(d);
+        sink_doc_finish(d);
     return rc;
 }
 

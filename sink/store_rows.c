@@ -339,8 +339,15 @@ pr_status sink_store_partition_fence(sink_store *st, const char *topic, int32_t 
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen)
 {
-    pr_status rc = PR_OK;
     char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    return sink_store_outbox_put_text(st, topic, part, key, text, err, errlen);
+}
+
+pr_status sink_store_outbox_put_text(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                     char *text, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
     sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_PUT);
     if (!text || !s) {
         rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s",
@@ -357,7 +364,6 @@ pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, co
     rc = sink_exec_stmt(s, "outbox", err, errlen);
 out:
     free(text);
-    json_decref(value);
     return rc;
 }
 

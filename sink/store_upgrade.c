@@ -106,7 +106,7 @@ static pr_status upgrade_doc(upgrade *u, int64_t phone, const void *blob, size_t
         e->pos = (uint32_t)d.n++;
     }
     if (rc == PR_OK) {
-        sink_doc_sort(&d);
+        sink_doc_finish(&d);
         if (sink_doc_encode(&d, &out, &n) != PR_OK)
             rc = pr_err(PR_EFATAL, u->err, u->errlen, "out of memory");
     }
