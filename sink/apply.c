@@ -55,10 +55,21 @@ typedef struct phone_row {
     char *model, *firmware, *source_at; /* as stored, for the source-change test */
     long long nparams, weight;
     int64_t report; /* reports row of this report, written with its first change; 0 = none */
+    /* the report's changes not written yet: one statement per table for up to
+     * SINK_ROWS_MAX of them (old/new borrowed from the documents, text owned) */
+    size_t npending;
+    struct {
+        int64_t param;
+        const char *old, *new;
+        char *text;
+    } pending[SINK_ROWS_MAX];
 } phone_row;
 
 static void phone_row_release(phone_row *ph)
 {
+    for (size_t i = 0; i < ph->npending; i++)
+        free(ph->pending[i].text);
+    ph->npending = 0;
     free(ph->model);
     free(ph->firmware);
     free(ph->source_at);
@@ -121,14 +132,16 @@ static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *p
 }
 
 /* What a report's changes share (version, report_id, at, via) is written once per report in
- * `reports`; a change row holds only the phone, the report, the name id and the values. */
-static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
-                               const char *name, int64_t name_id, const char *old_value,
-                               const char *new_value, char *err, size_t errlen)
+ * `reports`; a change row holds only the phone, the report, the name id and the values. The
+ * pending changes go in one statement for the change rows and one for their outbox records. */
+static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
+                               size_t errlen)
 {
-    const char *via = pr_kind_name(ev->kind);
     sink_stmt *s;
-    int rc;
+    int rc, n = (int)ph->npending;
+    char *texts[SINK_ROWS_MAX];
+    if (n == 0)
+        return PR_OK;
     if (!ph->report) {
         if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
@@ -136,7 +149,7 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         sink_bind_int64(s, 2, ph->version);
         sink_bind_text(s, 3, ev->report_id);
         sink_bind_text(s, 4, ev->received_at);
-        sink_bind_text(s, 5, via);
+        sink_bind_text(s, 5, pr_kind_name(ev->kind));
         rc = sink_step(s);
         if (rc == SINK_ROW)
             ph->report = sink_col_int64(s, 0);
@@ -144,22 +157,39 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         if (rc != SINK_ROW)
             return sqlfail(st, err, errlen, "report");
     }
-    if (!(s = sink_store_stmt(st, Q_CHANGE_INSERT)))
+    if (!(s = sink_store_stmt_rows(st, SINK_ROWS_CHANGES, n)))
         return sqlfail(st, err, errlen, "change");
-    sink_bind_int64(s, 1, ph->id);
-    sink_bind_int64(s, 2, ph->report);
-    sink_bind_int64(s, 3, name_id);
-    sink_bind_text(s, 4, old_value);
-    sink_bind_text(s, 5, new_value);
+    for (int i = 0; i < n; i++) {
+        sink_bind_int64(s, 5 * i + 1, ph->id);
+        sink_bind_int64(s, 5 * i + 2, ph->report);
+        sink_bind_int64(s, 5 * i + 3, ph->pending[i].param);
+        sink_bind_text_static(s, 5 * i + 4, ph->pending[i].old);
+        sink_bind_text_static(s, 5 * i + 5, ph->pending[i].new);
+    }
     rc = sink_step(s);
     sink_reset(s);
     if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "change");
-    return sink_store_outbox_put_text(st, PR_TOPIC_CHANGES, ev->partition, ev->mac,
-                                      pr_change_event_text(ev->mac, name, old_value, new_value,
-                                                           ev->received_at, ev->report_id, via,
-                                                           ph->version),
-                                      err, errlen);
+    for (int i = 0; i < n; i++)
+        texts[i] = ph->pending[i].text;
+    ph->npending = 0; /* the texts are handed over */
+    return sink_store_outbox_put_texts(st, PR_TOPIC_CHANGES, ev->partition, ev->mac, texts,
+                                       (size_t)n, err, errlen);
+}
+
+static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
+                               const char *name, int64_t name_id, const char *old_value,
+                               const char *new_value, char *err, size_t errlen)
+{
+    char *text = pr_change_event_text(ev->mac, name, old_value, new_value, ev->received_at,
+                                      ev->report_id, pr_kind_name(ev->kind), ph->version);
+    if (!text)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    ph->pending[ph->npending].param = name_id;
+    ph->pending[ph->npending].old = old_value;
+    ph->pending[ph->npending].new = new_value;
+    ph->pending[ph->npending++].text = text;
+    return ph->npending == SINK_ROWS_MAX ? flush_changes(st, ev, ph, err, errlen) : PR_OK;
 }
 
 /* One parameter that the report changes (value or access), with its old value (NULL: new). */
@@ -178,7 +208,8 @@ static pr_status param_changed(sink_store *st, const sink_profiles *pf, const si
         res->changes++;
         rc = record_change(st, ev, ph, e->name, e->id, old, value, err, errlen);
     }
-    if (rc == PR_OK && drift_rows && value)
+    if (rc == PR_OK && drift_rows && value &&
+        (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
         rc = sink_drift_decide(st, ref, drift_rows, e->name, value,
                                sink_profiles_intended(pf, ev->mac, e->name), &res->transitions, err,
                                errlen);
@@ -233,11 +264,13 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
         if (value_changed || access_changed)
             rc = param_changed(st, pf, ev, ph, ref, drift_rows, e, o ? o->value : NULL, e->value,
                                value_changed, res, err, errlen);
-        else if (drift_rows)
+        else if (drift_rows && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
             rc = sink_drift_decide(st, ref, drift_rows, e->name, e->value,
                                    sink_profiles_intended(pf, ev->mac, e->name), &res->transitions,
                                    err, errlen);
     }
+    if (rc == PR_OK)
+        rc = flush_changes(st, ev, ph, err, errlen);
     free(order);
     json_decref(drift_rows);
     return rc;

@@ -94,6 +94,8 @@ bool sink_doc_own(sink_doc *d)
     }
     free(d->arena);
     d->arena = arena;
+    d->arena_len = total;
+    d->waste = 0;
     d->bytes = total + d->n * sizeof *d->e;
     return true;
 }
@@ -114,6 +116,63 @@ const sink_doc_entry *sink_doc_find(const sink_doc *d, int64_t id)
 }
 
 /* ---- merge and diff: one pass over the old document and the report ---------------------- */
+
+/* What an entry's strings take in an arena. */
+static size_t entry_bytes(const sink_doc_entry *e)
+{
+    return e->vlen + 1 + (e->acode == ACCESS_OTHER ? strlen(e->access) + 1 : 0);
+}
+
+static bool in_arena(const sink_doc *d, const char *p)
+{
+    uintptr_t a = (uintptr_t)d->arena, x = (uintptr_t)p;
+    return d->arena && x >= a && x < a + d->arena_len;
+}
+
+/* A delta's new document owns its strings: the old arena copied whole (one copy, the kept
+ * entries rebased into it) and the report's strings appended. When what no entry uses would
+ * pass half of the arena, the strings are copied one by one instead (compacted). */
+static bool own_after_delta(sink_doc *out, const sink_doc *old, const sink_doc *ev,
+                            const sink_doc_diff *diff)
+{
+    size_t add = 0, waste = old->waste;
+    for (size_t j = 0; j < ev->n; j++) {
+        add += entry_bytes(&ev->e[j]);
+        waste += diff->old_of[ev->e[j].pos] ? entry_bytes(diff->old_of[ev->e[j].pos]) : 0;
+    }
+    if (!old->arena || waste * 2 > old->arena_len + add)
+        return sink_doc_own(out);
+    char *arena = malloc(old->arena_len + add), *tail = arena + old->arena_len;
+    if (!arena)
+        return false;
+    memcpy(arena, old->arena, old->arena_len);
+    for (size_t i = 0; i < out->n; i++) {
+        sink_doc_entry *e = &out->e[i];
+        if (in_arena(old, e->value)) {
+            e->value = arena + (e->value - old->arena);
+            if (e->acode == ACCESS_OTHER)
+                e->access = arena + (e->access - old->arena);
+            continue;
+        }
+        memcpy(tail, e->value, e->vlen);
+        tail[e->vlen] = '\0';
+        e->value = tail;
+        tail += e->vlen + 1;
+        if (e->acode == ACCESS_OTHER) {
+            size_t n = strlen(e->access) + 1;
+            memcpy(tail, e->access, n);
+            e->access = tail;
+            tail += n;
+        } else {
+            e->access = access_codes[e->acode];
+        }
+    }
+    out->arena = arena;
+    out->arena_len = old->arena_len + add;
+    out->waste = waste;
+    out->bytes = out->arena_len + out->n * sizeof *out->e;
+    return true;
+}
 
 pr_status sink_doc_merge(const sink_doc *old, const sink_doc *ev, bool full, sink_doc *out,
                          sink_doc_diff *diff)
@@ -145,7 +204,7 @@ pr_status sink_doc_merge(const sink_doc *old, const sink_doc *ev, bool full, sin
             i++;
         }
     }
-    if (!sink_doc_own(out))
+    if (!(full ? sink_doc_own(out) : own_after_delta(out, old, ev, diff)))
         goto oom;
     return PR_OK;
 oom:
@@ -328,6 +387,7 @@ pr_status sink_doc_decode(const void *blob, size_t len, sink_doc_name_fn name_of
         }
         out->n++;
     }
+    out->arena_len = total;
     out->bytes = total + out->n * sizeof *out->e;
     return PR_OK;
 }

@@ -26,11 +26,13 @@ typedef struct sink_doc_entry {
 } sink_doc_entry;
 
 /* Entries sorted by id, unique. arena: the values and access texts, when the document owns
- * them (sink_doc_own); bytes: what it holds in memory. */
+ * them (sink_doc_own), arena_len bytes of which `waste` belong to no entry any more (a
+ * delta's merge copies the old arena whole and appends); bytes: what it holds in memory. */
 typedef struct sink_doc {
     sink_doc_entry *e;
     size_t n;
     char *arena;
+    size_t arena_len, waste;
     size_t bytes;
 } sink_doc;
 

@@ -195,7 +195,6 @@ typedef enum sink_sql {
     Q_META_PUT,
     Q_STATUS_PUT,
     Q_REPORT_INSERT,
-    Q_CHANGE_INSERT,
     Q_CHANGE_PRUNE,
     Q_REPORT_PRUNE,
     Q_DRIFT_INSERT,
@@ -231,6 +230,14 @@ typedef enum sink_sql {
     Q_REBASE_RESULT,
     Q__COUNT
 } sink_sql;
+
+/* Inserts of several rows in one statement (store_sql.c's sink_store_rows_sql). */
+typedef enum sink_rows {
+    SINK_ROWS_CHANGES, /* (phone, report, param, old, new) */
+    SINK_ROWS_OUTBOX,  /* (topic, key, value, part) */
+    SINK_ROWS__COUNT
+} sink_rows;
+#define SINK_ROWS_MAX 16
 
 typedef struct sink_store sink_store;
 
@@ -361,9 +368,15 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen);
+/* A statement inserting `rows` rows (1..SINK_ROWS_MAX) of k: ?1.. the first row's columns,
+ * then the next row's (prepared once per connection and row count). */
+sink_stmt *sink_store_stmt_rows(sink_store *st, sink_rows k, int rows);
 /* The same with the value as JSON text (stolen; NULL: out of memory). */
 pr_status sink_store_outbox_put_text(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                      char *text, char *err, size_t errlen);
+/* n such rows of one key, SINK_ROWS_MAX per statement (texts stolen, freed either way). */
+pr_status sink_store_outbox_put_texts(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                      char **texts, size_t n, char *err, size_t errlen);
 /* A phone's configuration document (store_doc.c): its params and access objects (new
  * references; empty objects for a phone without one). PR_EFATAL with err. */
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,

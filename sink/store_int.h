@@ -91,6 +91,7 @@ struct sink_store {
     sqlite3 *db;
     sink_pg *pg;
     sink_stmt stmt[Q__COUNT];
+    sink_stmt rows[SINK_ROWS__COUNT][SINK_ROWS_MAX]; /* multi-row inserts by row count */
     name_slot *names;
     size_t ncap, nlen;
     const char **byid; /* id -> the interned name (names[].name), ids below byid_cap */
@@ -107,6 +108,8 @@ struct sink_store {
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
 
+/* A multi-row insert's text up to VALUES, and its columns per row (both dialects). */
+const char *sink_store_rows_sql(sink_rows k, int *cols);
 /* The text of q for the handle's dialect (pg_text over sql_text). */
 const char *sink_store_dialect_sql(const sink_store *st, sink_sql q);
 

@@ -367,6 +367,36 @@ out:
     return rc;
 }
 
+pr_status sink_store_outbox_put_texts(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                      char **texts, size_t n, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
+    for (size_t at = 0; at < n && rc == PR_OK;) {
+        int rows = n - at < SINK_ROWS_MAX ? (int)(n - at) : SINK_ROWS_MAX;
+        sink_stmt *s = sink_store_stmt_rows(st, SINK_ROWS_OUTBOX, rows);
+        if (!s) {
+            rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s", sink_store_errmsg(st));
+            break;
+        }
+        for (int i = 0; i < rows; i++) {
+            if (!texts[at + (size_t)i])
+                rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            sink_bind_int64(s, 4 * i + 1, (int64_t)topic);
+            sink_bind_text_static(s, 4 * i + 2, key);
+            sink_bind_text_static(s, 4 * i + 3, texts[at + (size_t)i]);
+            sink_bind_int64(s, 4 * i + 4, part);
+        }
+        if (rc == PR_OK)
+            rc = sink_exec_stmt(s, "outbox", err, errlen);
+        else
+            sink_reset(s);
+        at += (size_t)rows;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    return rc;
+}
+
 pr_status sink_store_profiles_load(sink_store *st, sink_profiles *p)
 {
     /* A shared PostgreSQL store: every sink computes the drift of its own partitions' phones

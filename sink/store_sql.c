@@ -78,8 +78,6 @@ static const char *const sql_text[Q__COUNT] = {
                      " body = excluded.body",
     [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
                         " VALUES(?1, ?2, ?3, ?4, ?5) RETURNING id",
-    [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
     [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND report <= (SELECT report FROM"
                        " changes WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -195,6 +193,24 @@ static const char *const pg_text[Q__COUNT] = {
     [Q_OWNER_CHECK] = "SELECT epoch FROM partition_owner WHERE topic = ?1 AND partition = ?2"
                       " FOR UPDATE",
 };
+
+/* Multi-row inserts: the writer puts a report's change rows and their outbox records in one
+ * statement each (store.c adds the rows' placeholders). */
+static const struct {
+    const char *head;
+    int cols;
+} rows_text[SINK_ROWS__COUNT] = {
+    [SINK_ROWS_CHANGES] = {"INSERT INTO changes(phone, report, param, old, new) VALUES", 5},
+    [SINK_ROWS_OUTBOX] = {"INSERT INTO outbox(topic, key, value, part) VALUES", 4},
+};
+
+const char *sink_store_rows_sql(sink_rows k, int *cols)
+{
+    if ((unsigned)k >= SINK_ROWS__COUNT)
+        return NULL;
+    *cols = rows_text[k].cols;
+    return rows_text[k].head;
+}
 
 const char *sink_store_sql(sink_sql q)
 {

@@ -258,6 +258,62 @@ static void test_full_report_removes_the_names_it_lacks(void **state)
     sink_doc_release(&ev);
 }
 
+/* Many deltas in a row, each merged into the previous result that is then freed (as the
+ * writer's cache does): the kept strings move with the arena, the waste is compacted, and
+ * every value and access stays what a plain model says. */
+static void test_deltas_in_a_row_keep_every_value(void **state)
+{
+    (void)state;
+    enum { N = 40, ROUNDS = 300 };
+    char model_v[N + 1][64], model_a[N + 1][32];
+    sink_doc_entry in[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(model_v[i + 1], sizeof model_v[0], "initial value %d", i + 1);
+        model_a[i + 1][0] = '\0';
+        in[i] = (sink_doc_entry)E(i + 1, model_v[i + 1], NULL);
+    }
+    sink_doc cur = doc_of(in, N), next;
+    assert_true(sink_doc_own(&cur));
+    unsigned long long rng = 88172645463325252ULL;
+    bool compacted = false;
+    for (int round = 0; round < ROUNDS; round++) {
+        char vals[3][64], accs[3][32];
+        sink_doc_entry r[3];
+        int ids[3], k = 0;
+        for (int j = 0; j < 3; j++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int id = 1 + (int)(rng % N);
+            if ((j > 0 && ids[0] == id) || (j > 1 && ids[1] == id))
+                continue;
+            ids[k] = id;
+            snprintf(vals[k], sizeof vals[0], "r%d-%.*s", round, (int)(rng >> 40) % 40,
+                     "0123456789012345678901234567890123456789");
+            static const char *const acc[] = {"", "na", "rw", "other access"};
+            snprintf(accs[k], sizeof accs[0], "%s", acc[(rng >> 20) % 4]);
+            r[k] = (sink_doc_entry)E(id, vals[k], accs[k][0] ? accs[k] : NULL);
+            k++;
+        }
+        sink_doc ev = doc_of(r, (size_t)k);
+        sink_doc_diff diff;
+        assert_int_equal(sink_doc_merge(&cur, &ev, false, &next, &diff), PR_OK);
+        compacted = compacted || next.waste < cur.waste;
+        sink_doc_diff_release(&diff);
+        sink_doc_release(&ev);
+        sink_doc_release(&cur);
+        for (int j = 0; j < k; j++) {
+            snprintf(model_v[ids[j]], sizeof model_v[0], "%s", vals[j]);
+            snprintf(model_a[ids[j]], sizeof model_a[0], "%s", accs[j]);
+        }
+        assert_int_equal(next.n, N);
+        for (int i = 1; i <= N; i++)
+            expect_entry(sink_doc_find(&next, i), i, model_v[i], model_a[i][0] ? model_a[i] : NULL);
+        assert_true(next.waste <= next.arena_len);
+        cur = next;
+    }
+    assert_true(compacted);
+    sink_doc_release(&cur);
+}
+
 static void test_json_texts_for_postgresql(void **state)
 {
     (void)state;
@@ -377,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_unknown_name_id_is_reported),
         cmocka_unit_test(test_delta_merge_adds_replaces_and_changes_access),
         cmocka_unit_test(test_full_report_removes_the_names_it_lacks),
+        cmocka_unit_test(test_deltas_in_a_row_keep_every_value),
         cmocka_unit_test(test_json_texts_for_postgresql),
         cmocka_unit_test_setup_teardown(test_weight_kept_from_the_phone_row_is_the_documents, setup,
                                         teardown),
