@@ -269,8 +269,8 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
                                    sink_profiles_intended(pf, ev->mac, e->name), &res->transitions,
                                    err, errlen);
     }
-    if (rc == PR_OK)
-        rc = flush_changes(st, ev, ph, err, errlen);
+    if (rc == PR_OK && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
+        rc = sink_store_index_flush(st, err, errlen);
     free(order);
     json_decref(drift_rows);
     return rc;

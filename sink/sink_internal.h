@@ -188,7 +188,6 @@ typedef enum sink_sql {
     Q_CONFIG_GET,
     Q_CONFIG_PUT,
     Q_CONFIG_LIST,
-    Q_INDEX_PUT,
     Q_INDEX_DELETE,
     Q_INDEX_CLEAR,
     Q_META_GET,
@@ -235,6 +234,7 @@ typedef enum sink_sql {
 typedef enum sink_rows {
     SINK_ROWS_CHANGES, /* (phone, report, param, old, new) */
     SINK_ROWS_OUTBOX,  /* (topic, key, value, part) */
+    SINK_ROWS_INDEX,   /* (name, value, phone), an entry already there is kept */
     SINK_ROWS__COUNT
 } sink_rows;
 #define SINK_ROWS_MAX 16
@@ -418,10 +418,13 @@ pr_status sink_index_check(const char *spec, char *err, size_t errlen);
 bool sink_store_indexed(const sink_store *st, const char *name);
 /* The same for a name interned by this connection (the answer is cached with it). */
 bool sink_store_name_indexed(sink_store *st, const char *name);
-/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. */
+/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. The new
+ * entry may wait (name and value borrowed) until sink_store_index_flush, which writes the
+ * waiting entries in one statement: the caller flushes before they go. */
 pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
                                   const char *old_value, const char *new_value, char *err,
                                   size_t errlen);
+pr_status sink_store_index_flush(sink_store *st, char *err, size_t errlen);
 /* The writer at start-up: spec (NULL: the default set) becomes the store's set; when it
  * differs from the stored one the index is rebuilt from the documents (progress in the log,
  * a transaction per page). */

@@ -81,7 +81,7 @@ sink_stmt *sink_store_stmt(sink_store *st, sink_sql q)
 sink_stmt *sink_store_stmt_rows(sink_store *st, sink_rows k, int rows)
 {
     int cols = 0;
-    const char *head = sink_store_rows_sql(k, &cols);
+    const char *tail = "", *head = sink_store_rows_sql(k, &cols, &tail);
     if ((unsigned)k >= SINK_ROWS__COUNT || rows < 1 || rows > SINK_ROWS_MAX || !head)
         return NULL;
     sink_stmt *s = &st->rows[k][rows - 1];
@@ -94,6 +94,8 @@ sink_stmt *sink_store_stmt_rows(sink_store *st, sink_rows k, int rows)
             n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d%s",
                                   c == 0 ? (r == 0 ? " (" : ", (") : ", ", r * cols + c + 1,
                                   c == cols - 1 ? ")" : "");
+    if (n < sizeof sql)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", tail);
     if (n >= sizeof sql)
         return NULL;
     snprintf(name, sizeof name, "r%d_%d", (int)k, rows);
@@ -407,6 +409,7 @@ void sink_store_rollback(sink_store *st)
     /* names interned by the transaction are gone (a read-only one keeps what it read) */
     if (st->names_dirty)
         sink_store_names_clear(st);
+    st->nipend = 0;
     sink_store_docs_clear(st);
     reset_all(st);
     if (st->dialect == SINK_DIALECT_PG) {

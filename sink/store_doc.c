@@ -347,18 +347,26 @@ pr_status sink_store_index_load(sink_store *st)
     return PR_OK;
 }
 
-/* One index entry in or out (a value over SINK_INDEX_VALUE_MAX has none). */
-static pr_status index_entry(sink_store *st, sink_sql q, int64_t phone, const char *name,
-                             const char *value, char *err, size_t errlen)
+/* Whether a value has an index entry (one over SINK_INDEX_VALUE_MAX has none). */
+static bool index_value(const char *value)
 {
-    sink_stmt *s;
-    if (!value || strlen(value) > SINK_INDEX_VALUE_MAX)
+    return value && strlen(value) <= SINK_INDEX_VALUE_MAX;
+}
+
+pr_status sink_store_index_flush(sink_store *st, char *err, size_t errlen)
+{
+    int n = (int)st->nipend;
+    st->nipend = 0;
+    if (n == 0)
         return PR_OK;
-    if (!(s = sink_store_stmt(st, q)))
+    sink_stmt *s = sink_store_stmt_rows(st, SINK_ROWS_INDEX, n);
+    if (!s)
         return doc_fail(st, err, errlen, "index");
-    sink_bind_text(s, 1, name);
-    sink_bind_text(s, 2, value);
-    sink_bind_int64(s, 3, phone);
+    for (int i = 0; i < n; i++) {
+        sink_bind_text_static(s, 3 * i + 1, st->ipend[i].name);
+        sink_bind_text_static(s, 3 * i + 2, st->ipend[i].value);
+        sink_bind_int64(s, 3 * i + 3, st->ipend[i].phone);
+    }
     return sink_exec_stmt(s, "index", err, errlen);
 }
 
@@ -366,8 +374,23 @@ pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *nam
                                   const char *old_value, const char *new_value, char *err,
                                   size_t errlen)
 {
-    pr_status rc = index_entry(st, Q_INDEX_DELETE, phone, name, old_value, err, errlen);
-    return rc == PR_OK ? index_entry(st, Q_INDEX_PUT, phone, name, new_value, err, errlen) : rc;
+    if (index_value(old_value)) {
+        sink_stmt *s = sink_store_stmt(st, Q_INDEX_DELETE);
+        if (!s)
+            return doc_fail(st, err, errlen, "index");
+        sink_bind_text(s, 1, name);
+        sink_bind_text(s, 2, old_value);
+        sink_bind_int64(s, 3, phone);
+        pr_status rc = sink_exec_stmt(s, "index", err, errlen);
+        if (rc != PR_OK)
+            return rc;
+    }
+    if (!index_value(new_value))
+        return PR_OK;
+    st->ipend[st->nipend].phone = phone;
+    st->ipend[st->nipend].name = name;
+    st->ipend[st->nipend++].value = new_value;
+    return st->nipend == SINK_ROWS_MAX ? sink_store_index_flush(st, err, errlen) : PR_OK;
 }
 
 /* One page of documents into the index; *after moves on, *n gets the page's size. */
@@ -402,6 +425,8 @@ static pr_status index_page(sink_store *st, int64_t *after, size_t *n, char *err
                 rc = sink_store_index_change(st, page[i].phone, e->name, NULL, e->value, err,
                                              errlen);
         }
+        if (rc == PR_OK) /* before the document (the values) goes */
+            rc = sink_store_index_flush(st, err, errlen);
         sink_doc_release(&page[i].doc);
         *after = page[i].phone;
     }

@@ -104,12 +104,18 @@ struct sink_store {
     doc_slot *docs;             /* SINK_DOC_SLOTS slots, or NULL (none remembered yet) */
     size_t docs_bytes;          /* what the remembered documents hold */
     size_t docs_evict;          /* the next slot to free when over the budget */
+    struct {
+        int64_t phone;
+        const char *name, *value; /* borrowed until sink_store_index_flush */
+    } ipend[SINK_ROWS_MAX];       /* index entries waiting to be written */
+    size_t nipend;
 };
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
 
-/* A multi-row insert's text up to VALUES, and its columns per row (both dialects). */
-const char *sink_store_rows_sql(sink_rows k, int *cols);
+/* A multi-row insert's text up to VALUES, its columns per row and what follows the rows
+ * (both dialects). */
+const char *sink_store_rows_sql(sink_rows k, int *cols, const char **tail);
 /* The text of q for the handle's dialect (pg_text over sql_text). */
 const char *sink_store_dialect_sql(const sink_store *st, sink_sql q);
 

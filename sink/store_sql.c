@@ -64,8 +64,6 @@ static const char *const sql_text[Q__COUNT] = {
                      " ON CONFLICT(phone) DO UPDATE SET doc = excluded.doc",
     /* The parameter index (--sink-index-params): (name, value, phone) of the named
      * parameters only, kept from the diff of the old and the new document. */
-    [Q_INDEX_PUT] = "INSERT INTO pindex(name, value, phone) VALUES(?1, ?2, ?3)"
-                    " ON CONFLICT DO NOTHING",
     [Q_INDEX_DELETE] = "DELETE FROM pindex WHERE name = ?1 AND value = ?2 AND phone = ?3",
     [Q_INDEX_CLEAR] = "DELETE FROM pindex",
     [Q_CONFIG_LIST] = "SELECT phone, doc FROM configs WHERE phone > ?1 ORDER BY phone LIMIT ?2",
@@ -199,16 +197,21 @@ static const char *const pg_text[Q__COUNT] = {
 static const struct {
     const char *head;
     int cols;
+    const char *tail;
 } rows_text[SINK_ROWS__COUNT] = {
-    [SINK_ROWS_CHANGES] = {"INSERT INTO changes(phone, report, param, old, new) VALUES", 5},
-    [SINK_ROWS_OUTBOX] = {"INSERT INTO outbox(topic, key, value, part) VALUES", 4},
+    [SINK_ROWS_CHANGES] = {"INSERT INTO changes(phone, report, param, old, new) VALUES", 5, ""},
+    [SINK_ROWS_OUTBOX] = {"INSERT INTO outbox(topic, key, value, part) VALUES", 4, ""},
+    /* the parameter index's new entries of a report (store_doc.c) */
+    [SINK_ROWS_INDEX] = {"INSERT INTO pindex(name, value, phone) VALUES", 3,
+                         " ON CONFLICT DO NOTHING"},
 };
 
-const char *sink_store_rows_sql(sink_rows k, int *cols)
+const char *sink_store_rows_sql(sink_rows k, int *cols, const char **tail)
 {
     if ((unsigned)k >= SINK_ROWS__COUNT)
         return NULL;
     *cols = rows_text[k].cols;
+    *tail = rows_text[k].tail;
     return rows_text[k].head;
 }
 
