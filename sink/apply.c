@@ -200,7 +200,7 @@ static pr_status param_changed(sink_store *st, const sink_profiles *pf, const si
 {
     pr_status rc = PR_OK;
     res->upserts++;
-    if (value_changed && sink_store_name_indexed(st, e->name) &&
+    if (value_changed && sink_store_id_indexed(st, e->id, e->name) &&
         (rc = sink_store_index_change(st, ph->id, e->name, old, value, err, errlen)) != PR_OK)
         return rc;
     /* Baseline: a name with no known previous value records no change. */

@@ -253,30 +253,48 @@ static bool get_varint(const unsigned char **p, const unsigned char *end, uint64
     return false;
 }
 
+/* A varint, the one-byte case first (most ids gaps and short values). */
+static inline unsigned char *put_small(unsigned char *p, uint64_t v)
+{
+    if (v < 0x80) {
+        *p = (unsigned char)v;
+        return p + 1;
+    }
+    return p + put_varint(p, v);
+}
+
 pr_status sink_doc_encode(const sink_doc *d, unsigned char **out, size_t *len)
 {
-    size_t cap = 1 + 10;
-    for (size_t i = 0; i < d->n; i++)
-        cap += 30 + d->e[i].vlen + (d->e[i].acode == ACCESS_OTHER ? strlen(d->e[i].access) : 0);
+    /* at most 10 bytes per varint: the id gap, the length and code, an access length */
+    size_t cap = 1 + 10 + d->n * 30;
+    if (d->arena)
+        cap += d->arena_len;
+    else
+        for (size_t i = 0; i < d->n; i++)
+            cap += d->e[i].vlen + (d->e[i].acode == ACCESS_OTHER ? strlen(d->e[i].access) : 0);
     unsigned char *b = malloc(cap), *p = b;
     *out = NULL;
     *len = 0;
     if (!b)
         return PR_EFATAL;
     *p++ = DOC_MAGIC;
-    p += put_varint(p, d->n);
+    p = put_small(p, d->n);
     int64_t prev = 0;
     for (size_t i = 0; i < d->n; i++) {
         const sink_doc_entry *e = &d->e[i];
-        unsigned code = e->acode;
-        p += put_varint(p, (uint64_t)(e->id - prev));
+        p = put_small(p, (uint64_t)(e->id - prev));
         prev = e->id;
-        p += put_varint(p, (uint64_t)e->vlen * 8 + code);
-        memcpy(p, e->value, e->vlen);
-        p += e->vlen;
-        if (code == ACCESS_OTHER) {
+        p = put_small(p, (uint64_t)e->vlen * 8 + e->acode);
+        if (e->vlen <= 16) /* short values: no call */
+            for (uint32_t k = 0; k < e->vlen; k++)
+                *p++ = (unsigned char)e->value[k];
+        else {
+            memcpy(p, e->value, e->vlen);
+            p += e->vlen;
+        }
+        if (e->acode == ACCESS_OTHER) {
             size_t n = strlen(e->access);
-            p += put_varint(p, n);
+            p = put_small(p, n);
             memcpy(p, e->access, n);
             p += n;
         }

@@ -416,7 +416,9 @@ const char *sink_store_doc_value(sink_store *st, const sink_doc *doc, const char
 pr_status sink_index_check(const char *spec, char *err, size_t errlen);
 /* Whether name is in the store's index set (every connection reads it when it opens). */
 bool sink_store_indexed(const sink_store *st, const char *name);
-/* The same for a name interned by this connection (the answer is cached with it). */
+/* The same for a name interned by this connection (the answer is cached with it), and by its
+ * id (no lookup of the name). */
+bool sink_store_id_indexed(sink_store *st, int64_t id, const char *name);
 bool sink_store_name_indexed(sink_store *st, const char *name);
 /* An indexed parameter's value changed (NULL: absent) in the caller's transaction. The new
  * entry may wait (name and value borrowed) until sink_store_index_flush, which writes the

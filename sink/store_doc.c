@@ -40,13 +40,21 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
     const char *name;
     json_t *jv;
     pr_status rc = PR_OK;
+    /* access names usually come in the params' order: followed along, looked up otherwise */
+    void *ai = access ? json_object_iter((json_t *)access) : NULL;
     memset(out, 0, sizeof *out);
     if (!(out->e = malloc((json_object_size(params) + 1) * sizeof *out->e)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
     json_object_foreach((json_t *)params, name, jv)
     {
         sink_doc_entry *e = &out->e[out->n];
-        const char *a = json_string_value(json_object_get(access, name));
+        const char *a;
+        if (ai && strcmp(json_object_iter_key(ai), name) == 0) {
+            a = json_string_value(json_object_iter_value(ai));
+            ai = json_object_iter_next((json_t *)access, ai);
+        } else {
+            a = json_string_value(json_object_get(access, name));
+        }
         rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
         if (rc == PR_ENOTFOUND) { /* not interned yet: after the bounds (sink_store_doc_intern) */
             e->id = SINK_DOC_ID_NEW + (int64_t)out->n;
@@ -421,7 +429,7 @@ static pr_status index_page(sink_store *st, int64_t *after, size_t *n, char *err
     for (size_t i = 0; i < *n; i++) {
         for (size_t k = 0; k < page[i].doc.n && rc == PR_OK; k++) {
             const sink_doc_entry *e = &page[i].doc.e[k];
-            if (sink_store_name_indexed(st, e->name))
+            if (sink_store_id_indexed(st, e->id, e->name))
                 rc = sink_store_index_change(st, page[i].phone, e->name, NULL, e->value, err,
                                              errlen);
         }

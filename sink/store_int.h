@@ -61,6 +61,12 @@ typedef struct name_slot {
     signed char indexed; /* in the index set: 1 yes, -1 no, 0 not asked yet */
 } name_slot;
 
+/* A name by its id (store_rows.c), with its index answer (1 yes, -1 no, 0 not asked yet). */
+typedef struct name_ref {
+    const char *name; /* names[].name */
+    signed char indexed;
+} name_ref;
+
 struct sink_stmt {
     sink_store *st;
     bool cached;
@@ -94,7 +100,7 @@ struct sink_store {
     sink_stmt rows[SINK_ROWS__COUNT][SINK_ROWS_MAX]; /* multi-row inserts by row count */
     name_slot *names;
     size_t ncap, nlen;
-    const char **byid; /* id -> the interned name (names[].name), ids below byid_cap */
+    name_ref *byid; /* id -> the interned name, ids below byid_cap */
     size_t byid_cap;
     int64_t byid_loaded; /* every name with an id up to this one was read */
     bool names_dirty;    /* this transaction interned a name (a rollback forgets them) */

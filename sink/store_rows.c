@@ -55,6 +55,15 @@ int64_t sink_store_name_cached(const sink_store *st, const char *name)
     return s ? s->id : 0;
 }
 
+bool sink_store_id_indexed(sink_store *st, int64_t id, const char *name)
+{
+    if (id <= 0 || (size_t)id >= st->byid_cap || !st->byid[id].name)
+        return sink_store_name_indexed(st, name);
+    if (!st->byid[id].indexed)
+        st->byid[id].indexed = sink_store_name_indexed(st, name) ? 1 : -1;
+    return st->byid[id].indexed > 0;
+}
+
 bool sink_store_name_indexed(sink_store *st, const char *name)
 {
     name_slot *s = names_slot(st, name);
@@ -74,14 +83,15 @@ static bool byid_put(sink_store *st, int64_t id, const char *name)
         size_t cap = st->byid_cap ? st->byid_cap : 4096;
         while (cap <= (size_t)id)
             cap *= 2;
-        const char **n = realloc(st->byid, cap * sizeof *n);
+        name_ref *n = realloc(st->byid, cap * sizeof *n);
         if (!n)
             return false;
         memset(n + st->byid_cap, 0, (cap - st->byid_cap) * sizeof *n);
         st->byid = n;
         st->byid_cap = cap;
     }
-    st->byid[id] = name;
+    st->byid[id].name = name;
+    st->byid[id].indexed = 0;
     return true;
 }
 
@@ -196,11 +206,11 @@ const char *sink_store_name_of(sink_store *st, int64_t id)
 {
     if (id <= 0 || id >= NAME_ID_MAX)
         return NULL;
-    if ((size_t)id < st->byid_cap && st->byid[id])
-        return st->byid[id];
+    if ((size_t)id < st->byid_cap && st->byid[id].name)
+        return st->byid[id].name;
     names_read(st, id > st->byid_loaded ? Q_NAME_LIST : Q_NAME_BY_ID,
                id > st->byid_loaded ? st->byid_loaded : id);
-    return (size_t)id < st->byid_cap ? st->byid[id] : NULL;
+    return (size_t)id < st->byid_cap ? st->byid[id].name : NULL;
 }
 
 pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32])
