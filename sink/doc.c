@@ -23,12 +23,33 @@
 
 static const char *const access_codes[] = {NULL, "na", "ro", "rw"};
 
+struct sink_doc_block {
+    size_t refs;
+    char bytes[];
+};
+
+static sink_doc_block *block_new(size_t len)
+{
+    sink_doc_block *b = malloc(sizeof *b + (len ? len : 1));
+    if (b)
+        b->refs = 1;
+    return b;
+}
+
+static void blocks_release(sink_doc *d)
+{
+    for (size_t i = 0; i < d->nblocks; i++)
+        if (--d->blocks[i]->refs == 0)
+            free(d->blocks[i]);
+    d->nblocks = 0;
+}
+
 void sink_doc_release(sink_doc *d)
 {
     if (!d)
         return;
     free(d->e);
-    free(d->arena);
+    blocks_release(d);
     memset(d, 0, sizeof *d);
 }
 
@@ -74,9 +95,10 @@ bool sink_doc_own(sink_doc *d)
         if (d->e[i].acode == ACCESS_OTHER)
             total += strlen(d->e[i].access) + 1;
     }
-    char *arena = malloc(total ? total : 1), *p = arena;
-    if (!arena)
+    sink_doc_block *block = block_new(total);
+    if (!block)
         return false;
+    char *p = block->bytes;
     for (size_t i = 0; i < d->n; i++) {
         sink_doc_entry *e = &d->e[i];
         memcpy(p, e->value, e->vlen);
@@ -92,8 +114,9 @@ bool sink_doc_own(sink_doc *d)
             e->access = access_codes[e->acode];
         }
     }
-    free(d->arena);
-    d->arena = arena;
+    blocks_release(d);
+    d->blocks[0] = block;
+    d->nblocks = 1;
     d->arena_len = total;
     d->waste = 0;
     d->bytes = total + d->n * sizeof *d->e;
@@ -123,15 +146,10 @@ static size_t entry_bytes(const sink_doc_entry *e)
     return e->vlen + 1 + (e->acode == ACCESS_OTHER ? strlen(e->access) + 1 : 0);
 }
 
-static bool in_arena(const sink_doc *d, const char *p)
-{
-    uintptr_t a = (uintptr_t)d->arena, x = (uintptr_t)p;
-    return d->arena && x >= a && x < a + d->arena_len;
-}
-
-/* A delta's new document owns its strings: the old arena copied whole (one copy, the kept
- * entries rebased into it) and the report's strings appended. When what no entry uses would
- * pass half of the arena, the strings are copied one by one instead (compacted). */
+/* A delta's new document owns its strings: it shares the old document's blocks (the kept
+ * entries point into them as they are) and adds one block for the report's strings. Past
+ * SINK_DOC_BLOCKS_MAX blocks, or when what no entry uses would pass half of them, the strings
+ * are copied into one block instead (compacted). */
 static bool own_after_delta(sink_doc *out, const sink_doc *old, const sink_doc *ev,
                             const sink_doc_diff *diff)
 {
@@ -140,20 +158,14 @@ static bool own_after_delta(sink_doc *out, const sink_doc *old, const sink_doc *
         add += entry_bytes(&ev->e[j]);
         waste += diff->old_of[ev->e[j].pos] ? entry_bytes(diff->old_of[ev->e[j].pos]) : 0;
     }
-    if (!old->arena || waste * 2 > old->arena_len + add)
+    if (!old->nblocks || old->nblocks >= SINK_DOC_BLOCKS_MAX || waste * 2 > old->arena_len + add)
         return sink_doc_own(out);
-    char *arena = malloc(old->arena_len + add), *tail = arena + old->arena_len;
-    if (!arena)
+    sink_doc_block *block = block_new(add);
+    if (!block)
         return false;
-    memcpy(arena, old->arena, old->arena_len);
-    for (size_t i = 0; i < out->n; i++) {
-        sink_doc_entry *e = &out->e[i];
-        if (in_arena(old, e->value)) {
-            e->value = arena + (e->value - old->arena);
-            if (e->acode == ACCESS_OTHER)
-                e->access = arena + (e->access - old->arena);
-            continue;
-        }
+    char *tail = block->bytes;
+    for (size_t j = 0; j < ev->n; j++) { /* the out entries of the report, found by id */
+        sink_doc_entry *e = (sink_doc_entry *)(uintptr_t)sink_doc_find(out, ev->e[j].id);
         memcpy(tail, e->value, e->vlen);
         tail[e->vlen] = '\0';
         e->value = tail;
@@ -167,7 +179,12 @@ static bool own_after_delta(sink_doc *out, const sink_doc *old, const sink_doc *
             e->access = access_codes[e->acode];
         }
     }
-    out->arena = arena;
+    for (size_t i = 0; i < old->nblocks; i++) {
+        old->blocks[i]->refs++;
+        out->blocks[i] = old->blocks[i];
+    }
+    out->blocks[old->nblocks] = block;
+    out->nblocks = old->nblocks + 1;
     out->arena_len = old->arena_len + add;
     out->waste = waste;
     out->bytes = out->arena_len + out->n * sizeof *out->e;
@@ -199,9 +216,13 @@ pr_status sink_doc_merge(const sink_doc *old, const sink_doc *ev, bool full, sin
         } else if (full) { /* the old entry is not in the full report: removed */
             diff->removed[diff->nremoved++] = o;
             i++;
-        } else {
-            out->e[out->n++] = *o;
-            i++;
+        } else { /* the old entries up to the report's next one, as they are */
+            size_t k = i + 1;
+            while (k < old->n && (!r || old->e[k].id < r->id))
+                k++;
+            memcpy(&out->e[out->n], o, (k - i) * sizeof *o);
+            out->n += k - i;
+            i = k;
         }
     }
     if (!(full ? sink_doc_own(out) : own_after_delta(out, old, ev, diff)))
@@ -267,7 +288,7 @@ pr_status sink_doc_encode(const sink_doc *d, unsigned char **out, size_t *len)
 {
     /* at most 10 bytes per varint: the id gap, the length and code, an access length */
     size_t cap = 1 + 10 + d->n * 30;
-    if (d->arena)
+    if (d->nblocks)
         cap += d->arena_len;
     else
         for (size_t i = 0; i < d->n; i++)
@@ -372,12 +393,13 @@ pr_status sink_doc_decode(const void *blob, size_t len, sink_doc_name_fn name_of
     if (p != end)
         return PR_EINVAL;
     out->e = malloc((n ? n : 1) * sizeof *out->e);
-    out->arena = malloc(total ? total : 1);
-    if (!out->e || !out->arena) {
+    if (out->e && (out->blocks[0] = block_new(total)) != NULL)
+        out->nblocks = 1;
+    if (!out->e || !out->nblocks) {
         sink_doc_release(out);
         return PR_EFATAL;
     }
-    char *a = out->arena;
+    char *a = out->blocks[0]->bytes;
     p = first;
     prev = 0;
     for (uint64_t i = 0; i < n; i++) {

@@ -25,14 +25,19 @@ typedef struct sink_doc_entry {
     uint8_t acode; /* the access as doc.c codes it (set by sink_doc_finish and the decoder) */
 } sink_doc_entry;
 
-/* Entries sorted by id, unique. arena: the values and access texts, when the document owns
- * them (sink_doc_own), arena_len bytes of which `waste` belong to no entry any more (a
- * delta's merge copies the old arena whole and appends); bytes: what it holds in memory. */
+/* The blocks that hold a document's values and access texts, shared by reference count: a
+ * delta's new document shares the old one's blocks and adds one for the report's strings. */
+typedef struct sink_doc_block sink_doc_block;
+#define SINK_DOC_BLOCKS_MAX 16
+
+/* Entries sorted by id, unique. blocks: the strings, when the document owns them
+ * (sink_doc_own, the decoder, sink_doc_merge), arena_len bytes in all of which `waste` belong
+ * to no entry of this document; bytes: what it holds in memory. */
 typedef struct sink_doc {
     sink_doc_entry *e;
     size_t n;
-    char *arena;
-    size_t arena_len, waste;
+    sink_doc_block *blocks[SINK_DOC_BLOCKS_MAX];
+    size_t nblocks, arena_len, waste;
     size_t bytes;
 } sink_doc;
 
@@ -40,7 +45,7 @@ void sink_doc_release(sink_doc *d); /* NULL is a no-op; *d is empty afterwards *
 /* A document built entry by entry: sorts the entries by id (a no-op when they are) and codes
  * each entry's access. */
 void sink_doc_finish(sink_doc *d);
-/* Copies the values and access texts the entries borrow into the document's arena (names
+/* Copies the values and access texts the entries point to into one block of its own (names
  * stay borrowed). false when out of memory (the document is unchanged). */
 bool sink_doc_own(sink_doc *d);
 const sink_doc_entry *sink_doc_find(const sink_doc *d, int64_t id);
