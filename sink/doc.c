@@ -87,6 +87,24 @@ void sink_doc_finish(sink_doc *d)
         }
 }
 
+/* Copies e's value and access text to p (then pointing there); returns the end. */
+static char *copy_strings(sink_doc_entry *e, char *p)
+{
+    memcpy(p, e->value, e->vlen);
+    p[e->vlen] = '\0';
+    e->value = p;
+    p += e->vlen + 1;
+    if (e->acode == ACCESS_OTHER) {
+        size_t n = strlen(e->access) + 1;
+        memcpy(p, e->access, n);
+        e->access = p;
+        p += n;
+    } else {
+        e->access = access_codes[e->acode];
+    }
+    return p;
+}
+
 bool sink_doc_own(sink_doc *d)
 {
     size_t total = 0;
@@ -100,19 +118,7 @@ bool sink_doc_own(sink_doc *d)
         return false;
     char *p = block->bytes;
     for (size_t i = 0; i < d->n; i++) {
-        sink_doc_entry *e = &d->e[i];
-        memcpy(p, e->value, e->vlen);
-        p[e->vlen] = '\0';
-        e->value = p;
-        p += e->vlen + 1;
-        if (e->acode == ACCESS_OTHER) {
-            size_t n = strlen(e->access) + 1;
-            memcpy(p, e->access, n);
-            e->access = p;
-            p += n;
-        } else {
-            e->access = access_codes[e->acode];
-        }
+        p = copy_strings(&d->e[i], p);
     }
     blocks_release(d);
     d->blocks[0] = block;
@@ -166,18 +172,7 @@ static bool own_after_delta(sink_doc *out, const sink_doc *old, const sink_doc *
     char *tail = block->bytes;
     for (size_t j = 0; j < ev->n; j++) { /* the out entries of the report, found by id */
         sink_doc_entry *e = (sink_doc_entry *)(uintptr_t)sink_doc_find(out, ev->e[j].id);
-        memcpy(tail, e->value, e->vlen);
-        tail[e->vlen] = '\0';
-        e->value = tail;
-        tail += e->vlen + 1;
-        if (e->acode == ACCESS_OTHER) {
-            size_t n = strlen(e->access) + 1;
-            memcpy(tail, e->access, n);
-            e->access = tail;
-            tail += n;
-        } else {
-            e->access = access_codes[e->acode];
-        }
+        tail = copy_strings(e, tail);
     }
     for (size_t i = 0; i < old->nblocks; i++) {
         old->blocks[i]->refs++;

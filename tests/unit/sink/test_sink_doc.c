@@ -424,6 +424,39 @@ static void test_weight_kept_from_the_phone_row_is_the_documents(void **state)
     assert_int_equal(q_int(f->st, "SELECT nparams FROM phones WHERE mac = '00562b00d0c0'"), 1);
 }
 
+/* A report of more changes than one multi-row statement takes (16 rows, 80 placeholders):
+ * every change row, outbox record and index entry is written, on both stores. */
+static void test_a_report_of_many_changes_writes_every_one(void **state)
+{
+    fx *f = *state;
+    const char *mac = "00562b00d0c1";
+    char full[4096], delta[4096];
+    size_t nf = 0, nd = 0;
+    nf += (size_t)snprintf(full + nf, sizeof full - nf, "{");
+    nd += (size_t)snprintf(delta + nd, sizeof delta - nd, "{");
+    for (int i = 0; i < 40; i++) { /* Proxy_N_: in the default index set */
+        nf += (size_t)snprintf(full + nf, sizeof full - nf, "%s\"Proxy_%d_\":\"p%d\"", i ? "," : "",
+                               i, i);
+        nd += (size_t)snprintf(delta + nd, sizeof delta - nd, "%s\"Proxy_%d_\":\"q%d\"",
+                               i ? "," : "", i, i);
+    }
+    snprintf(full + nf, sizeof full - nf, "}");
+    snprintf(delta + nd, sizeof delta - nd, "}");
+    char err[256];
+    assert_int_equal(sink_store_index_configure(f->st, NULL, err, sizeof err), PR_OK);
+    apply_owned(f->st, NULL, ev_config(mac, "full", "m1", "2026-11-24T17:00:00.000Z", full, NULL),
+                false);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex WHERE value LIKE 'p%'"), 40);
+    char *text = ev_config(mac, "delta", "m2", "2026-11-24T17:01:00.000Z", delta, NULL);
+    sink_apply_result res = apply_text(f->st, NULL, text, false);
+    free(text);
+    assert_int_equal(res.changes, 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM changes"), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 5"), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex WHERE value LIKE 'q%'"), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex WHERE value LIKE 'p%'"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_deltas_in_a_row_keep_every_value),
         cmocka_unit_test(test_json_texts_for_postgresql),
         cmocka_unit_test_setup_teardown(test_weight_kept_from_the_phone_row_is_the_documents, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_report_of_many_changes_writes_every_one, setup,
                                         teardown),
     };
     return sinktest_run("sink_doc", tests, sizeof tests / sizeof tests[0], NULL);
