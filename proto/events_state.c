@@ -2,6 +2,7 @@
 #include "events_state.h"
 
 #include "contract.h"
+#include "jsonw.h"
 
 static json_t *str_or_null(const char *s)
 {
@@ -41,14 +42,34 @@ out:
     return o;
 }
 
-json_t *pr_change_event_new(const char *mac, const char *param, const char *old_value,
-                            const char *new_value, const char *at, const char *report_id,
-                            const char *via, long long version)
+static void member(pr_jsonw *w, const char *key, const char *s)
 {
-    return json_pack("{ss ss ss s,o s,o ss s,o ss sI}", "schema", PR_SCHEMA_CHANGE, "mac", mac,
-                     "param", param, "old", str_or_null(old_value), "new", str_or_null(new_value),
-                     "at", at, "report_id", str_or_null(report_id), "via", via, "version",
-                     (json_int_t)version);
+    pr_jsonw_keyz(w, key);
+    if (s)
+        pr_jsonw_strz(w, s);
+    else
+        pr_jsonw_null(w);
+}
+
+char *pr_change_event_text(const char *mac, const char *param, const char *old_value,
+                           const char *new_value, const char *at, const char *report_id,
+                           const char *via, long long version)
+{
+    pr_jsonw w;
+    pr_jsonw_init(&w, 256);
+    pr_jsonw_obj_begin(&w);
+    member(&w, "schema", PR_SCHEMA_CHANGE);
+    member(&w, "mac", mac);
+    member(&w, "param", param);
+    member(&w, "old", old_value);
+    member(&w, "new", new_value);
+    member(&w, "at", at);
+    member(&w, "report_id", report_id);
+    member(&w, "via", via);
+    pr_jsonw_keyz(&w, "version");
+    pr_jsonw_int(&w, version);
+    pr_jsonw_obj_end(&w);
+    return pr_jsonw_finish(&w, NULL);
 }
 
 json_t *pr_drift_event_new(const char *mac, const char *param, const char *intended,

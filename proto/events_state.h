@@ -35,10 +35,12 @@ typedef struct pr_state_info {
 json_t *pr_state_event_new(const pr_state_info *info, json_t *params, json_t *access);
 
 /* {"schema":"phonereport.changes/1","mac","param","old","new","at","report_id","via",
- * "version"}; old/new NULL mean "absent" (added/removed). via is "full" or "delta". */
-json_t *pr_change_event_new(const char *mac, const char *param, const char *old_value,
-                            const char *new_value, const char *at, const char *report_id,
-                            const char *via, long long version);
+ * "version"} as compact JSON text (malloc'd; written by jsonw.h's streaming writer, no tree:
+ * the sink's writer emits one per changed parameter); old/new NULL mean "absent"
+ * (added/removed). via is "full" or "delta". NULL when out of memory. */
+char *pr_change_event_text(const char *mac, const char *param, const char *old_value,
+                           const char *new_value, const char *at, const char *report_id,
+                           const char *via, long long version);
 
 /* {"schema":"phonereport.drift/1","mac","param","intended","actual","state","since",
  * "version"}; state is "drifted" or "resolved"; intended/actual NULL when absent. */

@@ -25,6 +25,11 @@
  * nothing else. Drift is re-checked for the names a delta carries, and for the whole profile
  * after a full report (the phone's drift rows read once, compared in memory).
  *
+ * The writer builds no JSON trees: the report's parameters become compact entries (doc.c:
+ * name id, value, access) once, the merge with the old document and the diff are one pass
+ * over both sorted entry lists, and the weight is kept from the phone row (minus what a delta
+ * replaces, plus what it brings).
+ *
  * Bounds: the new document's parameter count and their weight in a state record are known
  * before anything is written, so a report that would take the phone past max_params or
  * max_state_bytes is refused (the state record must fit what the state topic takes).
@@ -50,10 +55,21 @@ typedef struct phone_row {
     char *model, *firmware, *source_at; /* as stored, for the source-change test */
     long long nparams, weight;
     int64_t report; /* reports row of this report, written with its first change; 0 = none */
+    /* the report's changes not written yet: one statement per table for up to
+     * SINK_ROWS_MAX of them (old/new borrowed from the documents, text owned) */
+    size_t npending;
+    struct {
+        int64_t param;
+        const char *old, *new;
+        char *text;
+    } pending[SINK_ROWS_MAX];
 } phone_row;
 
 static void phone_row_release(phone_row *ph)
 {
+    for (size_t i = 0; i < ph->npending; i++)
+        free(ph->pending[i].text);
+    ph->npending = 0;
     free(ph->model);
     free(ph->firmware);
     free(ph->source_at);
@@ -116,14 +132,16 @@ static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *p
 }
 
 /* What a report's changes share (version, report_id, at, via) is written once per report in
- * `reports`; a change row holds only the phone, the report, the name id and the values. */
-static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
-                               const char *name, int64_t name_id, const char *old_value,
-                               const char *new_value, char *err, size_t errlen)
+ * `reports`; a change row holds only the phone, the report, the name id and the values. The
+ * pending changes go in one statement for the change rows and one for their outbox records. */
+static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
+                               size_t errlen)
 {
-    const char *via = pr_kind_name(ev->kind);
     sink_stmt *s;
-    int rc;
+    int rc, n = (int)ph->npending;
+    char *texts[SINK_ROWS_MAX];
+    if (n == 0)
+        return PR_OK;
     if (!ph->report) {
         if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
@@ -131,7 +149,7 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         sink_bind_int64(s, 2, ph->version);
         sink_bind_text(s, 3, ev->report_id);
         sink_bind_text(s, 4, ev->received_at);
-        sink_bind_text(s, 5, via);
+        sink_bind_text(s, 5, pr_kind_name(ev->kind));
         rc = sink_step(s);
         if (rc == SINK_ROW)
             ph->report = sink_col_int64(s, 0);
@@ -139,97 +157,68 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
         if (rc != SINK_ROW)
             return sqlfail(st, err, errlen, "report");
     }
-    if (!(s = sink_store_stmt(st, Q_CHANGE_INSERT)))
+    if (!(s = sink_store_stmt_rows(st, SINK_ROWS_CHANGES, n)))
         return sqlfail(st, err, errlen, "change");
-    sink_bind_int64(s, 1, ph->id);
-    sink_bind_int64(s, 2, ph->report);
-    sink_bind_int64(s, 3, name_id);
-    sink_bind_text(s, 4, old_value);
-    sink_bind_text(s, 5, new_value);
+    for (int i = 0; i < n; i++) {
+        sink_bind_int64(s, 5 * i + 1, ph->id);
+        sink_bind_int64(s, 5 * i + 2, ph->report);
+        sink_bind_int64(s, 5 * i + 3, ph->pending[i].param);
+        sink_bind_text_static(s, 5 * i + 4, ph->pending[i].old);
+        sink_bind_text_static(s, 5 * i + 5, ph->pending[i].new);
+    }
     rc = sink_step(s);
     sink_reset(s);
     if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "change");
-    return sink_store_outbox_put(st, PR_TOPIC_CHANGES, ev->partition, ev->mac,
-                                 pr_change_event_new(ev->mac, name, old_value, new_value,
-                                                     ev->received_at, ev->report_id, via,
-                                                     ph->version),
-                                 err, errlen);
+    for (int i = 0; i < n; i++)
+        texts[i] = ph->pending[i].text;
+    ph->npending = 0; /* the texts are handed over */
+    return sink_store_outbox_put_texts(st, PR_TOPIC_CHANGES, ev->partition, ev->mac, texts,
+                                       (size_t)n, err, errlen);
 }
 
-/* Interns name (the change history and the fleet search's catalogue of reported names). */
-static pr_status intern(sink_store *st, const char *name, int64_t *id, char *err, size_t errlen)
+static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
+                               const char *name, int64_t name_id, const char *old_value,
+                               const char *new_value, char *err, size_t errlen)
 {
-    return sink_store_name_id(st, name, true, id, err, errlen);
+    char *text = pr_change_event_text(ev->mac, name, old_value, new_value, ev->received_at,
+                                      ev->report_id, pr_kind_name(ev->kind), ph->version);
+    if (!text)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    ph->pending[ph->npending].param = name_id;
+    ph->pending[ph->npending].old = old_value;
+    ph->pending[ph->npending].new = new_value;
+    ph->pending[ph->npending++].text = text;
+    return ph->npending == SINK_ROWS_MAX ? flush_changes(st, ev, ph, err, errlen) : PR_OK;
 }
 
 /* One parameter that the report changes (value or access), with its old value (NULL: new). */
 static pr_status param_changed(sink_store *st, const sink_profiles *pf, const sink_event *ev,
                                phone_row *ph, const sink_phone_ref *ref, json_t *drift_rows,
-                               const char *name, const char *old, const char *value,
+                               const sink_doc_entry *e, const char *old, const char *value,
                                bool value_changed, sink_apply_result *res, char *err, size_t errlen)
 {
     pr_status rc = PR_OK;
-    int64_t nid = 0;
     res->upserts++;
-    if ((rc = intern(st, name, &nid, err, errlen)) != PR_OK)
-        return rc;
-    if (value_changed && sink_store_name_indexed(st, name) &&
-        (rc = sink_store_index_change(st, ph->id, name, old, value, err, errlen)) != PR_OK)
+    if (value_changed && sink_store_id_indexed(st, e->id, e->name) &&
+        (rc = sink_store_index_change(st, ph->id, e->name, old, value, err, errlen)) != PR_OK)
         return rc;
     /* Baseline: a name with no known previous value records no change. */
     if (value_changed && (old || ph->known)) {
         res->changes++;
-        rc = record_change(st, ev, ph, name, nid, old, value, err, errlen);
+        rc = record_change(st, ev, ph, e->name, e->id, old, value, err, errlen);
     }
-    if (rc == PR_OK && drift_rows && value)
-        rc = sink_drift_decide(st, ref, drift_rows, name, value,
-                               sink_profiles_intended(pf, ev->mac, name), &res->transitions, err,
+    if (rc == PR_OK && drift_rows && value &&
+        (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
+        rc = sink_drift_decide(st, ref, drift_rows, e->name, value,
+                               sink_profiles_intended(pf, ev->mac, e->name), &res->transitions, err,
                                errlen);
     return rc;
 }
 
-/* The new document from the old one and the report: a full report is its own parameter set,
- * a delta is merged over the old one (new references in *np, *na). */
-static pr_status merge(const sink_event *ev, json_t *oldp, json_t *olda, json_t **np, json_t **na)
+static long long entry_weight(const sink_doc_entry *e)
 {
-    const char *name;
-    json_t *jv;
-    bool full = ev->kind == PR_KIND_FULL;
-    *np = full ? json_object() : json_copy(oldp);
-    *na = full ? json_object() : json_copy(olda);
-    if (!*np || !*na)
-        goto oom;
-    json_object_foreach(ev->params, name, jv)
-    {
-        json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
-        const char *access = json_string_value(ja);
-        if (json_object_set(*np, name, jv) != 0)
-            goto oom;
-        if (access && *access ? json_object_set(*na, name, ja) != 0
-                              : (json_object_del(*na, name), false))
-            goto oom;
-    }
-    return PR_OK;
-oom:
-    json_decref(*np);
-    json_decref(*na);
-    *np = *na = NULL;
-    return PR_EFATAL;
-}
-
-/* The parameters' weight in a state record (see sink_param_weight). */
-static long long doc_weight(json_t *params, json_t *access)
-{
-    const char *name;
-    json_t *jv;
-    long long w = 0;
-    json_object_foreach(params, name, jv)
-    {
-        w += sink_param_weight(name, json_string_value(jv),
-                               json_string_value(json_object_get(access, name)));
-    }
-    return w;
+    return sink_param_weight(e->name, e->value, e->access);
 }
 
 static pr_status bounds_check(const sink_apply_opts *opts, long long n, long long w, char *err,
@@ -247,43 +236,42 @@ static pr_status bounds_check(const sink_apply_opts *opts, long long n, long lon
     return PR_OK;
 }
 
-/* The diff of the old and the new document: what changed is written (index, changes, drift of
- * a delta's names); removals (a full report) are reported as changes to null. */
+/* The diff of the old and the new document (from the merge): what changed is written (index,
+ * changes, drift of a delta's names); removals (a full report) come first, in name id order,
+ * as changes to null, then the report's parameters in its order. */
 static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_event *ev,
-                           phone_row *ph, const sink_phone_ref *ref, json_t *oldp, json_t *olda,
-                           json_t *np, json_t *na, sink_apply_result *res, char *err, size_t errlen)
+                           phone_row *ph, const sink_phone_ref *ref, const sink_doc *evd,
+                           const sink_doc_diff *diff, sink_apply_result *res, char *err,
+                           size_t errlen)
 {
-    const char *name;
-    json_t *jv, *drift_rows = NULL;
+    json_t *drift_rows = NULL;
     pr_status rc = PR_OK;
+    size_t *order = NULL;
     if (ev->kind != PR_KIND_FULL && pf && sink_profiles_count(pf) > 0 &&
         (rc = sink_drift_rows_load(st, ph->id, &drift_rows, err, errlen)) != PR_OK)
         return rc;
-    if (ev->kind == PR_KIND_FULL)
-        json_object_foreach(oldp, name, jv)
-        {
-            if (rc == PR_OK && !json_object_get(np, name))
-                rc = param_changed(st, pf, ev, ph, ref, NULL, name, json_string_value(jv), NULL,
-                                   true, res, err, errlen);
-        }
-    json_object_foreach(ev->params, name, jv)
-    {
-        if (rc != PR_OK)
-            break;
-        const char *value = json_string_value(jv);
-        const char *old = json_string_value(json_object_get(oldp, name));
-        const char *oa = json_string_value(json_object_get(olda, name));
-        const char *acc = json_string_value(json_object_get(na, name));
-        bool value_changed = !old || strcmp(old, value) != 0;
-        bool access_changed = !old || (acc ? !oa || strcmp(acc, oa) != 0 : oa != NULL);
+    for (size_t i = 0; i < diff->nremoved && rc == PR_OK; i++)
+        rc = param_changed(st, pf, ev, ph, ref, NULL, diff->removed[i], diff->removed[i]->value,
+                           NULL, true, res, err, errlen);
+    if (rc == PR_OK && !(order = malloc((evd->n + 1) * sizeof *order)))
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    for (size_t i = 0; rc == PR_OK && i < evd->n; i++)
+        order[evd->e[i].pos] = i;
+    for (size_t k = 0; rc == PR_OK && k < evd->n; k++) {
+        const sink_doc_entry *e = &evd->e[order[k]], *o = diff->old_of[k];
+        bool value_changed = !o || o->vlen != e->vlen || memcmp(o->value, e->value, e->vlen) != 0;
+        bool access_changed = !o || !sink_doc_same_access(e, o);
         if (value_changed || access_changed)
-            rc = param_changed(st, pf, ev, ph, ref, drift_rows, name, old, value, value_changed,
-                               res, err, errlen);
-        else if (drift_rows)
-            rc = sink_drift_decide(st, ref, drift_rows, name, value,
-                                   sink_profiles_intended(pf, ev->mac, name), &res->transitions,
+            rc = param_changed(st, pf, ev, ph, ref, drift_rows, e, o ? o->value : NULL, e->value,
+                               value_changed, res, err, errlen);
+        else if (drift_rows && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
+            rc = sink_drift_decide(st, ref, drift_rows, e->name, e->value,
+                                   sink_profiles_intended(pf, ev->mac, e->name), &res->transitions,
                                    err, errlen);
     }
+    if (rc == PR_OK && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
+        rc = sink_store_index_flush(st, err, errlen);
+    free(order);
     json_decref(drift_rows);
     return rc;
 }
@@ -403,45 +391,51 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     }
     if (ev->lazy) /* not parsed: sink_apply parses it before it gets here */
         return pr_err(PR_EFATAL, err, errlen, "internal: unparsed report");
-    json_t *oldp = NULL, *olda = NULL, *np = NULL, *na = NULL;
-    if (ph->exists && ph->nparams > 0)
-        rc = sink_store_doc_get_at(st, ph->id, ph->version, &oldp, &olda, err, errlen);
-    else if (!(oldp = json_object()) || !(olda = json_object()))
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-    else
-        rc = PR_OK;
-    if (rc != PR_OK)
+    bool full = ev->kind == PR_KIND_FULL;
+    sink_doc evd = {0}, tmp = {0}, nd = {0};
+    sink_doc_diff diff = {0};
+    const sink_doc *old = &tmp;
+    /* the report's parameters as entries, then the new document and the diff in one pass */
+    if ((rc = sink_store_doc_of_json(st, ev->params, ev->access, false, &evd, err, errlen)) !=
+            PR_OK ||
+        (ph->exists && ph->nparams > 0 &&
+         (rc = sink_store_doc_read(st, ph->id, ph->version, &tmp, &old, err, errlen)) != PR_OK))
         goto out;
-    if (merge(ev, oldp, olda, &np, &na) != PR_OK) {
+    if (sink_doc_merge(old, &evd, full, &nd, &diff) != PR_OK) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    long long weight = ev->kind == PR_KIND_FULL ? ev->weight : doc_weight(np, na);
-    if ((rc = bounds_check(opts, (long long)json_object_size(np), weight, err, errlen)) != PR_OK)
+    /* the weight kept from the phone row: minus what the report replaces, plus what it brings */
+    long long weight = full ? ev->weight : ph->weight;
+    for (size_t i = 0; !full && i < evd.n; i++)
+        weight += entry_weight(&evd.e[i]) -
+                  (diff.old_of[evd.e[i].pos] ? entry_weight(diff.old_of[evd.e[i].pos]) : 0);
+    if ((rc = bounds_check(opts, (long long)nd.n, weight, err, errlen)) != PR_OK ||
+        (rc = sink_store_doc_intern(st, &evd, err, errlen)) != PR_OK ||
+        (rc = sink_store_doc_intern(st, &nd, err, errlen)) != PR_OK)
         goto out;
     if (created && (rc = phone_create(st, ev, ph, err, errlen)) != PR_OK)
         goto out;
     ph->version++;
     ph->known = was_complete;
-    ph->complete = ph->complete || ev->kind == PR_KIND_FULL;
+    ph->complete = ph->complete || full;
     res->version = ph->version;
 
     sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at, ev->partition};
-    if ((rc = diff_docs(st, pf, ev, ph, &ref, oldp, olda, np, na, res, err, errlen)) != PR_OK)
+    if ((rc = diff_docs(st, pf, ev, ph, &ref, &evd, &diff, res, err, errlen)) != PR_OK)
         goto out;
     if ((res->upserts > 0 || created) &&
-        (rc = sink_store_doc_put(st, ph->id, np, na, err, errlen)) != PR_OK)
+        (rc = sink_store_doc_put(st, ph->id, &nd, err, errlen)) != PR_OK)
         goto out;
-    ph->nparams = (long long)json_object_size(np);
+    ph->nparams = (long long)nd.n;
     ph->weight = weight;
     /* The digest describes the document of the last full report; a delta that changed it
      * breaks that (NULL: the next full report is compared in memory once). */
-    const unsigned char *digest = ev->kind == PR_KIND_FULL              ? ev->digest
+    const unsigned char *digest = full                                  ? ev->digest
                                   : res->upserts == 0 && ph->has_digest ? ph->digest
                                                                         : NULL;
     if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
         goto out;
-    sink_store_doc_remember(st, ph->id, ph->version, np, na);
     res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
     if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
         goto out;
@@ -465,13 +459,17 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
             goto out;
     }
-    if (ev->kind == PR_KIND_FULL)
-        rc = sink_drift_phone(st, pf, &ref, np, created, &res->transitions, err, errlen);
+    if (full && (rc = sink_drift_phone(st, pf, &ref, &nd, created, &res->transitions, err,
+                                       errlen)) != PR_OK)
+        goto out;
+    /* the old document (possibly the remembered one) is not used past here */
+    sink_doc_diff_release(&diff);
+    sink_store_doc_remember(st, ph->id, ph->version, &nd);
 out:
-    json_decref(oldp);
-    json_decref(olda);
-    json_decref(np);
-    json_decref(na);
+    sink_doc_diff_release(&diff);
+    sink_doc_release(&evd);
+    sink_doc_release(&tmp);
+    sink_doc_release(&nd);
     return rc;
 }
 

@@ -124,7 +124,7 @@ pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *ro
 typedef struct phone_walk {
     sink_store *st;
     const sink_phone_ref *ph;
-    const json_t *params;
+    const sink_doc *doc;
     json_t *rows;
     unsigned *transitions;
     char *err;
@@ -135,17 +135,17 @@ typedef struct phone_walk {
 static int walk_intended(void *ctx, const char *name, const char *value)
 {
     phone_walk *w = ctx;
-    const char *actual = json_string_value(json_object_get(w->params, name));
+    const char *actual = sink_store_doc_value(w->st, w->doc, name);
     w->status = sink_drift_decide(w->st, w->ph, w->rows, name, actual, value, w->transitions,
                                   w->err, w->errlen);
     return w->status != PR_OK;
 }
 
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           const sink_doc *doc, bool fresh, unsigned *transitions, char *err,
                            size_t errlen)
 {
-    phone_walk w = {st, ph, params, NULL, transitions, err, errlen, PR_OK};
+    phone_walk w = {st, ph, doc, NULL, transitions, err, errlen, PR_OK};
     json_t *stale = NULL;
     const char *name;
     json_t *row;
@@ -171,8 +171,8 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
     }
     for (size_t i = 0; i < json_array_size(stale) && rc == PR_OK; i++) {
         const char *n = json_string_value(json_array_get(stale, i));
-        rc = sink_drift_decide(st, ph, w.rows, n, json_string_value(json_object_get(params, n)),
-                               NULL, transitions, err, errlen);
+        rc = sink_drift_decide(st, ph, w.rows, n, sink_store_doc_value(st, doc, n), NULL,
+                               transitions, err, errlen);
     }
 out:
     json_decref(stale);
@@ -206,12 +206,12 @@ static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int6
 static pr_status drift_of(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
                           unsigned *transitions, char *err, size_t errlen)
 {
-    json_t *params = NULL, *access = NULL;
-    pr_status rc = sink_store_doc_get(st, ph->id, &params, &access, err, errlen);
+    sink_doc tmp = {0};
+    const sink_doc *doc = NULL;
+    pr_status rc = sink_store_doc_read(st, ph->id, ph->version, &tmp, &doc, err, errlen);
     if (rc == PR_OK)
-        rc = sink_drift_phone(st, pf, ph, params, false, transitions, err, errlen);
-    json_decref(params);
-    json_decref(access);
+        rc = sink_drift_phone(st, pf, ph, doc, false, transitions, err, errlen);
+    sink_doc_release(&tmp);
     return rc;
 }
 

@@ -155,36 +155,37 @@ static pr_status name_id(sink_store *st, const char *name, int64_t *id, char *er
     return rc;
 }
 
-/* The value of a parameter in a phone's document (c: configs), for an unindexed search. */
-static void doc_value(sink_store *st, pr_buf *q, int name_bind)
+/* The value of a parameter in a phone's document (c: configs), for an unindexed search
+ * (SQLite: by the name's id, looked up once, in each document's blob). */
+static void doc_value(sink_store *st, pr_buf *q, int name_bind, int id_bind)
 {
     if (sink_store_dialect(st) == SINK_DIALECT_PG)
         pr_buf_printf(q, "(c.params ->> ?%d::text)", name_bind);
     else
-        pr_buf_printf(q, "pr_param(c.doc, ?%d)", name_bind);
+        pr_buf_printf(q, "pr_param(c.doc, ?%d)", id_bind);
 }
 
 /* " AND p.id [NOT] IN (phones whose parameter matches)": from the index when the parameter is
  * indexed (returns true), else from the documents (false). */
-static bool param_where(sink_store *st, pr_buf *q, binds *b, const sink_param_match *pm)
+static bool param_where(sink_store *st, pr_buf *q, binds *b, const sink_param_match *pm, int64_t id)
 {
     bool indexed = sink_store_indexed(st, pm->name) && strlen(pm->m.value) <= SINK_INDEX_VALUE_MAX;
     bool pg = sink_store_dialect(st) == SINK_DIALECT_PG;
-    int nb = bind_str(b, pm->name);
+    int nb = bind_str(b, pm->name), ib = indexed || pg ? nb : bind_int(b, id);
     pr_buf_printf(q, " AND p.id %s (SELECT ", pm->m.op == SINK_MATCH_NE ? "NOT IN" : "IN");
     if (indexed) {
         pr_buf_printf(q, "phone FROM pindex WHERE name = ?%d AND ", nb);
         pr_buf_str(q, "value");
     } else {
         pr_buf_str(q, "c.phone FROM configs c WHERE ");
-        doc_value(st, q, nb);
+        doc_value(st, q, nb, ib);
     }
     if (pm->m.op == SINK_MATCH_PREFIX && pg) {
         pr_buf_printf(q, " IS NOT NULL AND starts_with(");
         if (indexed)
             pr_buf_str(q, "value");
         else
-            doc_value(st, q, nb);
+            doc_value(st, q, nb, ib);
         pr_buf_printf(q, ", ?%d))", bind_str(b, pm->m.value));
     } else if (pm->m.op == SINK_MATCH_PREFIX) {
         int lo = bind_str(b, pm->m.value);
@@ -193,7 +194,7 @@ static bool param_where(sink_store *st, pr_buf *q, binds *b, const sink_param_ma
         if (indexed)
             pr_buf_str(q, "value");
         else
-            doc_value(st, q, nb);
+            doc_value(st, q, nb, ib);
         pr_buf_printf(q, " < ?%d)", hi);
     } else {
         pr_buf_printf(q, " = ?%d)", bind_str(b, pm->m.value));
@@ -258,8 +259,7 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
                         perr);
             goto out;
         }
-        (void)id;
-        if (!param_where(st, &q, &b, pm))
+        if (!param_where(st, &q, &b, pm, id))
             indexed = false;
     }
     pr_buf_printf(&q, " ORDER BY p.mac LIMIT ?%d", bind_int(&b, (long long)f->limit + 1));
@@ -464,7 +464,7 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
                       : sink_store_dialect(st) == SINK_DIALECT_PG
                           ? "(SELECT c.params ->> ?1::text AS v FROM configs c"
                             " WHERE c.params ? ?1::text) x"
-                          : "(SELECT pr_param(c.doc, ?1) AS v FROM configs c) x";
+                          : "(SELECT pr_param(c.doc, ?4) AS v FROM configs c) x";
     pr_buf_printf(&q, "SELECT count(v), count(DISTINCT v) FROM %s", src);
     if (q.oom || !(s = sink_store_prepare(st, q.p))) {
         rc = q.oom ? pr_err(PR_EFATAL, err, errlen, "out of memory") : sql_fail(st, err, errlen);
@@ -473,6 +473,7 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     if (!indexed)
         sink_store_scan_bound(st, SINK_SCAN_MS);
     sink_bind_text(s, 1, name);
+    sink_bind_int64(s, 4, id); /* SQLite's scan: the name's id */
     if (sink_step(s) != SINK_ROW) {
         rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
         goto out;
@@ -493,6 +494,7 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     sink_bind_text(s, 1, name);
     sink_bind_int64(s, 2, limit + 1);
     sink_bind_int64(s, 3, offset);
+    sink_bind_int64(s, 4, id);
     if (!(values = json_array())) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;

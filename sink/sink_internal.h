@@ -41,6 +41,7 @@
 
 #include "config.h"
 #include "contract.h"
+#include "doc.h"
 #include "flatprofile.h"
 #include "mac.h"
 #include "metrics.h"
@@ -182,17 +183,17 @@ typedef enum sink_sql {
     Q_PHONE_LIST_ALL,
     Q_NAME_GET,
     Q_NAME_INSERT,
+    Q_NAME_LIST,
+    Q_NAME_BY_ID,
     Q_CONFIG_GET,
     Q_CONFIG_PUT,
     Q_CONFIG_LIST,
-    Q_INDEX_PUT,
     Q_INDEX_DELETE,
     Q_INDEX_CLEAR,
     Q_META_GET,
     Q_META_PUT,
     Q_STATUS_PUT,
     Q_REPORT_INSERT,
-    Q_CHANGE_INSERT,
     Q_CHANGE_PRUNE,
     Q_REPORT_PRUNE,
     Q_DRIFT_INSERT,
@@ -228,6 +229,15 @@ typedef enum sink_sql {
     Q_REBASE_RESULT,
     Q__COUNT
 } sink_sql;
+
+/* Inserts of several rows in one statement (store_sql.c's sink_store_rows_sql). */
+typedef enum sink_rows {
+    SINK_ROWS_CHANGES, /* (phone, report, param, old, new) */
+    SINK_ROWS_OUTBOX,  /* (topic, key, value, part) */
+    SINK_ROWS_INDEX,   /* (name, value, phone), an entry already there is kept */
+    SINK_ROWS__COUNT
+} sink_rows;
+#define SINK_ROWS_MAX 16
 
 typedef struct sink_store sink_store;
 
@@ -358,24 +368,43 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen);
+/* A statement inserting `rows` rows (1..SINK_ROWS_MAX) of k: ?1.. the first row's columns,
+ * then the next row's (prepared once per connection and row count). */
+sink_stmt *sink_store_stmt_rows(sink_store *st, sink_rows k, int rows);
+/* The same with the value as JSON text (stolen; NULL: out of memory). */
+pr_status sink_store_outbox_put_text(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                     char *text, char *err, size_t errlen);
+/* n such rows of one key, SINK_ROWS_MAX per statement (texts stolen, freed either way). */
+pr_status sink_store_outbox_put_texts(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                      char **texts, size_t n, char *err, size_t errlen);
 /* A phone's configuration document (store_doc.c): its params and access objects (new
  * references; empty objects for a phone without one). PR_EFATAL with err. */
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
                              char *err, size_t errlen);
-/* The writer: the document as of the phone's version (from memory when this connection
- * remembered it at that version: sink_store_doc_remember), else sink_store_doc_get. The
- * objects returned may be shared: the caller must not change them. */
-pr_status sink_store_doc_get_at(sink_store *st, int64_t phone, int64_t version, json_t **params,
-                                json_t **access, char *err, size_t errlen);
-/* Remembers the document (references taken) as the phone's at version; forgotten at a
- * rollback. */
-void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, json_t *params,
-                             json_t *access);
+/* The writer: the phone's document as of its version in compact form: from memory when this
+ * connection remembered it at that version (sink_store_doc_remember), else read into *tmp
+ * (the caller releases tmp either way). *doc is valid until the next remember or rollback. */
+pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, sink_doc *tmp,
+                              const sink_doc **doc, char *err, size_t errlen);
+/* Remembers the document (stolen: *doc is empty afterwards) as the phone's at version, within
+ * the cache's memory budget; forgotten at a rollback. */
+void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, sink_doc *doc);
 /* The phone's version went from `from` to `to` without its document changing. */
 void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t to);
 /* Writes the document (borrowed) in the caller's transaction: one statement. */
-pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params,
-                             const json_t *access, char *err, size_t errlen);
+pr_status sink_store_doc_put(sink_store *st, int64_t phone, const sink_doc *doc, char *err,
+                             size_t errlen);
+/* A report's params and access objects as entries sorted by id (values and access borrowed
+ * from the objects; pos: the params' order). Names are interned with create; without, a name
+ * not interned yet gets a provisional id (SINK_DOC_ID_NEW + pos, after every real one) and its
+ * name borrowed from params, until sink_store_doc_intern: so that a report refused by the
+ * bounds writes nothing. */
+pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const json_t *access,
+                                 bool create, sink_doc *out, char *err, size_t errlen);
+/* Interns the names of d's provisional ids and sorts d again. */
+pr_status sink_store_doc_intern(sink_store *st, sink_doc *d, char *err, size_t errlen);
+/* The value of name in doc (NULL: absent or a name this connection never interned). */
+const char *sink_store_doc_value(sink_store *st, const sink_doc *doc, const char *name);
 /* The parameter index (--sink-index-params, names and globs separated by commas; "none":
  * no parameter). The default set: what operations teams search for. */
 #define SINK_INDEX_DEFAULT                                                                         \
@@ -387,12 +416,17 @@ pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params
 pr_status sink_index_check(const char *spec, char *err, size_t errlen);
 /* Whether name is in the store's index set (every connection reads it when it opens). */
 bool sink_store_indexed(const sink_store *st, const char *name);
-/* The same for a name interned by this connection (the answer is cached with it). */
+/* The same for a name interned by this connection (the answer is cached with it), and by its
+ * id (no lookup of the name). */
+bool sink_store_id_indexed(sink_store *st, int64_t id, const char *name);
 bool sink_store_name_indexed(sink_store *st, const char *name);
-/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. */
+/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. The new
+ * entry may wait (name and value borrowed) until sink_store_index_flush, which writes the
+ * waiting entries in one statement: the caller flushes before they go. */
 pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
                                   const char *old_value, const char *new_value, char *err,
                                   size_t errlen);
+pr_status sink_store_index_flush(sink_store *st, char *err, size_t errlen);
 /* The writer at start-up: spec (NULL: the default set) becomes the store's set; when it
  * differs from the stored one the index is rebuilt from the documents (progress in the log,
  * a transaction per page). */
@@ -478,11 +512,10 @@ pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, cha
 pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *rows,
                             const char *name, const char *actual, const char *intended,
                             unsigned *transitions, char *err, size_t errlen);
-/* Every intended parameter of the phone plus every drifted row, against params (what the
- * phone reports: its document). fresh: a phone created in this transaction (no drift rows to
- * read). */
+/* Every intended parameter of the phone plus every drifted row, against doc (what the
+ * phone reports). fresh: a phone created in this transaction (no drift rows to read). */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           const sink_doc *doc, bool fresh, unsigned *transitions, char *err,
                            size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
  * are in the owned partitions (NULL: every phone), in

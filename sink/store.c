@@ -42,18 +42,11 @@ const char *sink_store_errmsg(sink_store *st)
     return st->dialect == SINK_DIALECT_PG ? sink_pg_errmsg(st->pg) : sqlite3_errmsg(st->db);
 }
 
-sink_stmt *sink_store_stmt(sink_store *st, sink_sql q)
+/* s prepared once per connection from sql (PostgreSQL: under `name`), else reset. */
+static sink_stmt *stmt_cached(sink_store *st, sink_stmt *s, const char *sql, const char *name)
 {
-    if ((unsigned)q >= Q__COUNT)
-        return NULL;
-    sink_stmt *s = &st->stmt[q];
-    const char *sql = sink_store_dialect_sql(st, q);
-    if (!sql)
-        return NULL;
     if (st->dialect == SINK_DIALECT_PG) {
         if (!s->pg) {
-            char name[16];
-            snprintf(name, sizeof name, "q%d", (int)q);
             if (!(s->pg = sink_pg_stmt_new(st->pg, sql, name)))
                 return NULL;
         } else {
@@ -70,6 +63,43 @@ sink_stmt *sink_store_stmt(sink_store *st, sink_sql q)
     s->st = st;
     s->cached = true;
     return s;
+}
+
+sink_stmt *sink_store_stmt(sink_store *st, sink_sql q)
+{
+    if ((unsigned)q >= Q__COUNT)
+        return NULL;
+    sink_stmt *s = &st->stmt[q];
+    const char *sql = sink_store_dialect_sql(st, q);
+    char name[16];
+    if (!sql)
+        return NULL;
+    snprintf(name, sizeof name, "q%d", (int)q);
+    return stmt_cached(st, s, sql, name);
+}
+
+sink_stmt *sink_store_stmt_rows(sink_store *st, sink_rows k, int rows)
+{
+    int cols = 0;
+    const char *tail = "", *head = sink_store_rows_sql(k, &cols, &tail);
+    if ((unsigned)k >= SINK_ROWS__COUNT || rows < 1 || rows > SINK_ROWS_MAX || !head)
+        return NULL;
+    sink_stmt *s = &st->rows[k][rows - 1];
+    if (s->lite || s->pg)
+        return stmt_cached(st, s, NULL, NULL);
+    char sql[4096], name[16];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "%s", head);
+    for (int r = 0; r < rows && n < sizeof sql; r++)
+        for (int c = 0; c < cols && n < sizeof sql; c++)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?%d%s",
+                                  c == 0 ? (r == 0 ? " (" : ", (") : ", ", r * cols + c + 1,
+                                  c == cols - 1 ? ")" : "");
+    if (n < sizeof sql)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", tail);
+    if (n >= sizeof sql)
+        return NULL;
+    snprintf(name, sizeof name, "r%d_%d", (int)k, rows);
+    return stmt_cached(st, s, sql, name);
 }
 
 sink_stmt *sink_store_prepare(sink_store *st, const char *sql)
@@ -317,6 +347,11 @@ void sink_store_close(sink_store *st)
         sqlite3_finalize(st->stmt[i].lite);
         sink_pg_stmt_free(st->stmt[i].pg);
     }
+    for (int k = 0; k < SINK_ROWS__COUNT; k++)
+        for (int i = 0; i < SINK_ROWS_MAX; i++) {
+            sqlite3_finalize(st->rows[k][i].lite);
+            sink_pg_stmt_free(st->rows[k][i].pg);
+        }
     sqlite3_close(st->db);
     sink_pg_close(st->pg);
     free(st);
@@ -329,6 +364,10 @@ static void reset_all(sink_store *st)
     for (int i = 0; i < Q__COUNT; i++)
         if (st->stmt[i].lite || st->stmt[i].pg)
             sink_reset(&st->stmt[i]);
+    for (int k = 0; k < SINK_ROWS__COUNT; k++)
+        for (int i = 0; i < SINK_ROWS_MAX; i++)
+            if (st->rows[k][i].lite || st->rows[k][i].pg)
+                sink_reset(&st->rows[k][i]);
 }
 
 pr_status sink_store_begin(sink_store *st, char *err, size_t errlen)
@@ -352,19 +391,25 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
     if (st->dialect == SINK_DIALECT_PG) {
         if (sink_pg_exec(st->pg, "COMMIT", err, errlen) != PR_OK) {
             sink_store_names_clear(st);
+            sink_store_docs_clear(st);
             return pr_err(PR_ETRANSIENT, err, errlen, "postgresql commit: %s",
                           sink_pg_errmsg(st->pg));
         }
+        st->names_dirty = false;
         return PR_OK;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return pr_err(PR_ETRANSIENT, err, errlen, "sqlite commit: %s", sqlite3_errmsg(st->db));
+    st->names_dirty = false;
     return PR_OK;
 }
 
 void sink_store_rollback(sink_store *st)
 {
-    sink_store_names_clear(st);
+    /* names interned by the transaction are gone (a read-only one keeps what it read) */
+    if (st->names_dirty)
+        sink_store_names_clear(st);
+    st->nipend = 0;
     sink_store_docs_clear(st);
     reset_all(st);
     if (st->dialect == SINK_DIALECT_PG) {

@@ -1,11 +1,11 @@
 /*
  * store_doc.c - a phone's configuration as one document in one row, and the parameter index.
  *
- * The document holds every parameter with its value and access. SQLite: configs.doc, the JSON
- * text {"params":{name:value},"access":{name:access}} deflated with zlib (the names repeat in
- * both halves and across parameters: an 8832 profile of 565 parameters takes about 8 KB); a
- * blob that starts with '{' is read as plain JSON (what the schema-5 upgrade writes). PostgreSQL:
- * configs.params and configs.access as jsonb, a supported interface for plain SQL (README).
+ * The document holds every parameter with its value and access. The writer keeps it in compact
+ * form (doc.c: entries by interned name id). SQLite: configs.doc, doc.c's blob of those entries
+ * (an 8832 profile of 565 parameters takes about its values' bytes plus ~2 bytes per
+ * parameter). PostgreSQL: configs.params and configs.access as jsonb, a supported interface
+ * for plain SQL (README), written as text from the compact form by the streaming JSON writer.
  *
  * The parameter index (pindex) holds (name, value, phone) for the parameters that the operator
  * names (--sink-index-params: names and globs), written from the diff of the old and the new
@@ -16,79 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "clock.h"
 #include "log.h"
 #include "store_int.h"
-
-/* ---- the SQLite encoding ---------------------------------------------------------------- */
-
-pr_status sink_doc_encode(const json_t *params, const json_t *access, unsigned char **out,
-                          size_t *len)
-{
-    json_t *doc = json_pack("{sOsO}", "params", params, "access", access);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    pr_status rc = PR_EFATAL;
-    *out = NULL;
-    *len = 0;
-    json_decref(doc);
-    if (!text)
-        return PR_EFATAL;
-    size_t n = strlen(text);
-    uLongf cap = compressBound((uLong)n);
-    unsigned char *z = malloc(cap + 4);
-    if (z) {
-        /* the text's length first (big-endian), then the deflated text */
-        z[0] = (unsigned char)(n >> 24);
-        z[1] = (unsigned char)(n >> 16);
-        z[2] = (unsigned char)(n >> 8);
-        z[3] = (unsigned char)n;
-        if (compress2(z + 4, &cap, (const Bytef *)text, (uLong)n, 1) == Z_OK) {
-            *out = z;
-            *len = cap + 4;
-            rc = PR_OK;
-        } else {
-            free(z);
-        }
-    }
-    free(text);
-    return rc;
-}
-
-pr_status sink_doc_decode(const void *blob, size_t len, json_t **params, json_t **access)
-{
-    const unsigned char *b = blob;
-    char *text = NULL;
-    json_t *doc = NULL;
-    *params = *access = NULL;
-    if (!b || len < 2)
-        return PR_EFATAL;
-    if (b[0] == '{') {
-        doc = json_loadb((const char *)b, len, 0, NULL);
-    } else if (len > 4) {
-        uLongf n = (uLongf)b[0] << 24 | (uLongf)b[1] << 16 | (uLongf)b[2] << 8 | b[3];
-        if (n > (1u << 30) || !(text = malloc(n + 1)))
-            return PR_EFATAL;
-        uLongf got = n;
-        if (uncompress((Bytef *)text, &got, b + 4, (uLong)(len - 4)) == Z_OK && got == n)
-            doc = json_loadb(text, n, 0, NULL);
-        free(text);
-    }
-    json_t *p = json_object_get(doc, "params"), *a = json_object_get(doc, "access");
-    if (json_is_object(p) && (!a || json_is_object(a) || json_is_null(a))) {
-        *params = json_incref(p);
-        *access = json_is_object(a) ? json_incref(a) : json_object();
-    }
-    json_decref(doc);
-    if (!*params || !*access) {
-        json_decref(*params);
-        json_decref(*access);
-        *params = *access = NULL;
-        return PR_EFATAL;
-    }
-    return PR_OK;
-}
 
 /* ---- reading and writing a document ------------------------------------------------------ */
 
@@ -98,69 +29,176 @@ static pr_status doc_fail(sink_store *st, char *err, size_t errlen, const char *
                   sink_store_errmsg(st));
 }
 
-/* The document of the statement's current row from column i (PostgreSQL: i and i + 1). */
-static pr_status doc_of_row(sink_stmt *s, int i, json_t **params, json_t **access)
+static const char *name_of(void *ctx, int64_t id)
 {
+    return sink_store_name_of(ctx, id);
+}
+
+pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const json_t *access,
+                                 bool create, sink_doc *out, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *jv;
+    pr_status rc = PR_OK;
+    /* access names usually come in the params' order: followed along, looked up otherwise */
+    void *ai = access ? json_object_iter((json_t *)access) : NULL;
+    memset(out, 0, sizeof *out);
+    if (!(out->e = malloc((json_object_size(params) + 1) * sizeof *out->e)))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_object_foreach((json_t *)params, name, jv)
+    {
+        sink_doc_entry *e = &out->e[out->n];
+        const char *a;
+        if (ai && strcmp(json_object_iter_key(ai), name) == 0) {
+            a = json_string_value(json_object_iter_value(ai));
+            ai = json_object_iter_next((json_t *)access, ai);
+        } else {
+            a = json_string_value(json_object_get(access, name));
+        }
+        rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
+        if (rc == PR_ENOTFOUND) { /* not interned yet: after the bounds (sink_store_doc_intern) */
+            e->id = SINK_DOC_ID_NEW + (int64_t)out->n;
+            e->name = name;
+            rc = PR_OK;
+        }
+        if (rc != PR_OK)
+            break;
+        e->value = json_string_value(jv);
+        e->vlen = e->value ? (uint32_t)json_string_length(jv) : 0;
+        e->value = e->value ? e->value : "";
+        e->access = a && *a ? a : NULL;
+        e->pos = (uint32_t)out->n++;
+    }
+    if (rc != PR_OK)
+        sink_doc_release(out);
+    else
+        sink_doc_finish(out);
+    return rc;
+}
+
+pr_status sink_store_doc_intern(sink_store *st, sink_doc *d, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
+    bool any = false;
+    for (size_t i = 0; i < d->n && rc == PR_OK; i++)
+        if (d->e[i].id >= SINK_DOC_ID_NEW) {
+            rc = sink_store_name_intern(st, d->e[i].name, true, &d->e[i].id, &d->e[i].name, err,
+                                        errlen);
+            any = true;
+        }
+    if (any && rc == PR_OK)
+        sink_doc_finish(d);
+    return rc;
+}
+
+const char *sink_store_doc_value(sink_store *st, const sink_doc *doc, const char *name)
+{
+    /* every name of a document this connection holds is known to it: no statement */
+    int64_t id = sink_store_name_cached(st, name);
+    const sink_doc_entry *e = id ? sink_doc_find(doc, id) : NULL;
+    return e ? e->value : NULL;
+}
+
+/* The document of the statement's current row from column i (PostgreSQL: i and i + 1) in
+ * compact form (names interned). PR_EINVAL: unreadable. */
+static pr_status doc_of_row(sink_store *st, sink_stmt *s, int i, sink_doc *out, char *err,
+                            size_t errlen)
+{
+    pr_status rc;
     if (s->lite) {
         size_t n = 0;
         const void *b = sink_col_blob(s, i, &n);
-        return sink_doc_decode(b, n, params, access);
+        rc = sink_doc_decode(b, n, name_of, st, out);
+        return rc == PR_EFATAL ? pr_err(rc, err, errlen, "out of memory") : rc;
     }
     const char *p = sink_col_text(s, i), *a = sink_col_text(s, i + 1);
-    *params = p ? json_loads(p, 0, NULL) : NULL;
-    *access = a ? json_loads(a, 0, NULL) : json_object();
-    if (!json_is_object(*params) || !json_is_object(*access)) {
-        json_decref(*params);
-        json_decref(*access);
-        *params = *access = NULL;
-        return PR_EFATAL;
+    json_t *jp = p ? json_loads(p, 0, NULL) : NULL, *ja = a ? json_loads(a, 0, NULL) : NULL;
+    rc = PR_EINVAL;
+    if (json_is_object(jp) && (!ja || json_is_object(ja)) &&
+        (rc = sink_store_doc_of_json(st, jp, ja, true, out, err, errlen)) == PR_OK &&
+        !sink_doc_own(out)) {
+        sink_doc_release(out);
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     }
-    return PR_OK;
+    json_decref(jp);
+    json_decref(ja);
+    return rc;
+}
+
+/* The phone's configs row into *out (an empty document when it has none). */
+static pr_status doc_read(sink_store *st, int64_t phone, sink_doc *out, char *err, size_t errlen)
+{
+    sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET);
+    pr_status rc = PR_OK;
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return doc_fail(st, err, errlen, "read");
+    sink_bind_int64(s, 1, phone);
+    int r = sink_step(s);
+    if (r == SINK_ROW)
+        rc = doc_of_row(st, s, 0, out, err, errlen);
+    else if (r != SINK_DONE)
+        rc = doc_fail(st, err, errlen, "read");
+    sink_reset(s);
+    if (rc == PR_EINVAL || rc == PR_ENOTFOUND)
+        rc = pr_err(PR_EFATAL, err, errlen,
+                    "the configuration document of phone %lld is unreadable%s", (long long)phone,
+                    rc == PR_ENOTFOUND ? " (a name id the store does not have)" : "");
+    return rc;
 }
 
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
                              char *err, size_t errlen)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET);
-    pr_status rc = PR_OK;
     *params = *access = NULL;
-    if (!s)
-        return doc_fail(st, err, errlen, "read");
-    sink_bind_int64(s, 1, phone);
-    int r = sink_step(s);
-    if (r == SINK_ROW) {
-        if (doc_of_row(s, 0, params, access) != PR_OK)
+    if (st->dialect == SINK_DIALECT_PG) { /* jsonb text: parsed as it is */
+        sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET);
+        pr_status rc = PR_OK;
+        if (!s)
+            return doc_fail(st, err, errlen, "read");
+        sink_bind_int64(s, 1, phone);
+        int r = sink_step(s);
+        const char *p = r == SINK_ROW ? sink_col_text(s, 0) : "{}";
+        const char *a = r == SINK_ROW ? sink_col_text(s, 1) : "{}";
+        *params = p ? json_loads(p, 0, NULL) : NULL;
+        *access = a ? json_loads(a, 0, NULL) : json_object();
+        if (r == SINK_ERROR)
+            rc = doc_fail(st, err, errlen, "read");
+        else if (!json_is_object(*params) || !json_is_object(*access))
             rc = pr_err(PR_EFATAL, err, errlen,
-                        "the configuration document of phone %lld is "
-                        "unreadable",
-                        (long long)phone);
-    } else if (r == SINK_DONE) {
-        *params = json_object();
-        *access = json_object();
-        if (!*params || !*access)
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-    } else {
-        rc = doc_fail(st, err, errlen, "read");
+                        "the configuration document of phone %lld is unreadable", (long long)phone);
+        sink_reset(s);
+        if (rc != PR_OK) {
+            json_decref(*params);
+            json_decref(*access);
+            *params = *access = NULL;
+        }
+        return rc;
     }
-    sink_reset(s);
+    sink_doc d;
+    pr_status rc = doc_read(st, phone, &d, err, errlen);
+    if (rc == PR_OK && sink_doc_to_json(&d, params, access) != PR_OK)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    sink_doc_release(&d);
     return rc;
 }
 
-pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params,
-                             const json_t *access, char *err, size_t errlen)
+pr_status sink_store_doc_put(sink_store *st, int64_t phone, const sink_doc *doc, char *err,
+                             size_t errlen)
 {
     sink_stmt *s = sink_store_stmt(st, Q_CONFIG_PUT);
     if (!s)
         return doc_fail(st, err, errlen, "write");
     sink_bind_int64(s, 1, phone);
     if (s->lite) {
-        unsigned char *z = NULL;
+        unsigned char *b = NULL;
         size_t n = 0;
-        if (sink_doc_encode(params, access, &z, &n) != PR_OK)
+        if (sink_doc_encode(doc, &b, &n) != PR_OK)
             return pr_err(PR_EFATAL, err, errlen, "out of memory");
-        sqlite3_bind_blob(s->lite, 2, z, (int)n, free); /* SQLite frees it */
+        sqlite3_bind_blob(s->lite, 2, b, (int)n, free); /* SQLite frees it */
     } else {
-        char *p = json_dumps(params, JSON_COMPACT), *a = json_dumps(access, JSON_COMPACT);
+        size_t pl = 0, al = 0;
+        char *p = sink_doc_json(doc, false, &pl), *a = sink_doc_json(doc, true, &al);
         if (p && a) {
             sink_bind_text(s, 2, p);
             sink_bind_text(s, 3, a);
@@ -178,46 +216,64 @@ pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params
 /* ---- the writer's last documents ---------------------------------------------------------
  * A delta reads the document it merges into; when the same writer wrote that document (its
  * phone row, read under the transaction's lock, still has the version it wrote it at), the
- * document is taken from memory instead (no read, no inflate, no parse). Another writer (a
- * shared store) raises the version, so its documents are never taken for ours. */
+ * document is taken from memory instead (no read, no decode). Another writer (a shared store)
+ * raises the version, so its documents are never taken for ours. One slot per phone (id
+ * modulo SINK_DOC_SLOTS); past SINK_DOC_CACHE_BYTES the slots are freed in turn. */
+
+static void slot_free(sink_store *st, doc_slot *s)
+{
+    st->docs_bytes -= s->doc.bytes;
+    sink_doc_release(&s->doc);
+    s->phone = s->version = 0;
+}
 
 void sink_store_docs_clear(sink_store *st)
 {
-    for (size_t i = 0; st->docs && i < SINK_DOC_CACHE; i++) {
-        json_decref(st->docs[i].params);
-        json_decref(st->docs[i].access);
-        memset(&st->docs[i], 0, sizeof st->docs[i]);
-    }
+    for (size_t i = 0; st->docs && i < SINK_DOC_SLOTS; i++)
+        slot_free(st, &st->docs[i]);
+    st->docs_bytes = 0;
 }
 
-void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, json_t *params,
-                             json_t *access)
+void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, sink_doc *doc)
 {
-    if (!st->docs && !(st->docs = calloc(SINK_DOC_CACHE, sizeof *st->docs)))
+    if (!st->docs && !(st->docs = calloc(SINK_DOC_SLOTS, sizeof *st->docs))) {
+        sink_doc_release(doc);
         return;
-    doc_slot *s = &st->docs[(uint64_t)phone % SINK_DOC_CACHE];
-    json_decref(s->params);
-    json_decref(s->access);
-    *s = (doc_slot){phone, version, json_incref(params), json_incref(access)};
+    }
+    doc_slot *s = &st->docs[(uint64_t)phone % SINK_DOC_SLOTS];
+    slot_free(st, s);
+    s->phone = phone;
+    s->version = version;
+    s->doc = *doc;
+    memset(doc, 0, sizeof *doc);
+    st->docs_bytes += s->doc.bytes;
+    for (size_t tries = 0; st->docs_bytes > SINK_DOC_CACHE_BYTES && tries < SINK_DOC_SLOTS;
+         tries++) {
+        doc_slot *v = &st->docs[st->docs_evict];
+        st->docs_evict = (st->docs_evict + 1) % SINK_DOC_SLOTS;
+        if (v != s)
+            slot_free(st, v);
+    }
 }
 
 void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t to)
 {
-    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_CACHE] : NULL;
+    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
     if (s && s->phone == phone && s->version == from)
         s->version = to;
 }
 
-pr_status sink_store_doc_get_at(sink_store *st, int64_t phone, int64_t version, json_t **params,
-                                json_t **access, char *err, size_t errlen)
+pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, sink_doc *tmp,
+                              const sink_doc **doc, char *err, size_t errlen)
 {
-    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_CACHE] : NULL;
-    if (s && s->params && s->phone == phone && s->version == version) {
-        *params = json_incref(s->params);
-        *access = json_incref(s->access);
+    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
+    memset(tmp, 0, sizeof *tmp);
+    if (s && s->phone == phone && s->version == version) {
+        *doc = &s->doc;
         return PR_OK;
     }
-    return sink_store_doc_get(st, phone, params, access, err, errlen);
+    *doc = tmp;
+    return doc_read(st, phone, tmp, err, errlen);
 }
 
 /* ---- the parameter index ---------------------------------------------------------------- */
@@ -299,18 +355,26 @@ pr_status sink_store_index_load(sink_store *st)
     return PR_OK;
 }
 
-/* One index entry in or out (a value over SINK_INDEX_VALUE_MAX has none). */
-static pr_status index_entry(sink_store *st, sink_sql q, int64_t phone, const char *name,
-                             const char *value, char *err, size_t errlen)
+/* Whether a value has an index entry (one over SINK_INDEX_VALUE_MAX has none). */
+static bool index_value(const char *value)
 {
-    sink_stmt *s;
-    if (!value || strlen(value) > SINK_INDEX_VALUE_MAX)
+    return value && strlen(value) <= SINK_INDEX_VALUE_MAX;
+}
+
+pr_status sink_store_index_flush(sink_store *st, char *err, size_t errlen)
+{
+    int n = (int)st->nipend;
+    st->nipend = 0;
+    if (n == 0)
         return PR_OK;
-    if (!(s = sink_store_stmt(st, q)))
+    sink_stmt *s = sink_store_stmt_rows(st, SINK_ROWS_INDEX, n);
+    if (!s)
         return doc_fail(st, err, errlen, "index");
-    sink_bind_text(s, 1, name);
-    sink_bind_text(s, 2, value);
-    sink_bind_int64(s, 3, phone);
+    for (int i = 0; i < n; i++) {
+        sink_bind_text_static(s, 3 * i + 1, st->ipend[i].name);
+        sink_bind_text_static(s, 3 * i + 2, st->ipend[i].value);
+        sink_bind_int64(s, 3 * i + 3, st->ipend[i].phone);
+    }
     return sink_exec_stmt(s, "index", err, errlen);
 }
 
@@ -318,8 +382,23 @@ pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *nam
                                   const char *old_value, const char *new_value, char *err,
                                   size_t errlen)
 {
-    pr_status rc = index_entry(st, Q_INDEX_DELETE, phone, name, old_value, err, errlen);
-    return rc == PR_OK ? index_entry(st, Q_INDEX_PUT, phone, name, new_value, err, errlen) : rc;
+    if (index_value(old_value)) {
+        sink_stmt *s = sink_store_stmt(st, Q_INDEX_DELETE);
+        if (!s)
+            return doc_fail(st, err, errlen, "index");
+        sink_bind_text(s, 1, name);
+        sink_bind_text(s, 2, old_value);
+        sink_bind_int64(s, 3, phone);
+        pr_status rc = sink_exec_stmt(s, "index", err, errlen);
+        if (rc != PR_OK)
+            return rc;
+    }
+    if (!index_value(new_value))
+        return PR_OK;
+    st->ipend[st->nipend].phone = phone;
+    st->ipend[st->nipend].name = name;
+    st->ipend[st->nipend++].value = new_value;
+    return st->nipend == SINK_ROWS_MAX ? sink_store_index_flush(st, err, errlen) : PR_OK;
 }
 
 /* One page of documents into the index; *after moves on, *n gets the page's size. */
@@ -328,7 +407,7 @@ static pr_status index_page(sink_store *st, int64_t *after, size_t *n, char *err
     enum { PAGE = 256 };
     struct {
         int64_t phone;
-        json_t *params;
+        sink_doc doc;
     } page[PAGE];
     pr_status rc = PR_OK;
     sink_stmt *s = sink_store_stmt(st, Q_CONFIG_LIST);
@@ -338,28 +417,25 @@ static pr_status index_page(sink_store *st, int64_t *after, size_t *n, char *err
     sink_bind_int64(s, 1, *after);
     sink_bind_int64(s, 2, PAGE);
     while (*n < PAGE && rc == PR_OK && sink_step(s) == SINK_ROW) {
-        json_t *access = NULL;
         page[*n].phone = sink_col_int64(s, 0);
-        if (doc_of_row(s, 1, &page[*n].params, &access) != PR_OK)
-            rc = pr_err(PR_EFATAL, err, errlen,
-                        "the configuration document of phone %lld is "
-                        "unreadable",
-                        (long long)page[*n].phone);
-        else
+        if ((rc = doc_of_row(st, s, 1, &page[*n].doc, err, errlen)) == PR_OK)
             (*n)++;
-        json_decref(access);
+        else if (rc != PR_EFATAL)
+            rc = pr_err(PR_EFATAL, err, errlen,
+                        "the configuration document of phone %lld is unreadable",
+                        (long long)page[*n].phone);
     }
     sink_reset(s);
     for (size_t i = 0; i < *n; i++) {
-        const char *name;
-        json_t *v;
-        json_object_foreach(page[i].params, name, v)
-        {
-            if (rc == PR_OK && sink_store_indexed(st, name))
-                rc = sink_store_index_change(st, page[i].phone, name, NULL, json_string_value(v),
-                                             err, errlen);
+        for (size_t k = 0; k < page[i].doc.n && rc == PR_OK; k++) {
+            const sink_doc_entry *e = &page[i].doc.e[k];
+            if (sink_store_id_indexed(st, e->id, e->name))
+                rc = sink_store_index_change(st, page[i].phone, e->name, NULL, e->value, err,
+                                             errlen);
         }
-        json_decref(page[i].params);
+        if (rc == PR_OK) /* before the document (the values) goes */
+            rc = sink_store_index_flush(st, err, errlen);
+        sink_doc_release(&page[i].doc);
         *after = page[i].phone;
     }
     return rc;
@@ -430,25 +506,19 @@ fail:
 
 /* ---- unindexed search: a scan bounded in time ------------------------------------------- */
 
-/* pr_param(doc, name): the value of a parameter in a SQLite document, or NULL. */
+/* pr_param(doc, name_id): the value of a parameter in a SQLite document, or NULL. */
 static void pr_param_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-    json_t *params = NULL, *access = NULL;
+    const char *v = NULL;
+    size_t n = 0;
     (void)argc;
-    const char *name = (const char *)sqlite3_value_text(argv[1]);
-    const void *b = sqlite3_value_blob(argv[0]);
-    int n = sqlite3_value_bytes(argv[0]);
-    if (!name || !b || sink_doc_decode(b, (size_t)n, &params, &access) != PR_OK) {
+    const void *b = sqlite3_value_blob(argv[0]); /* before its size (SQLite's rule) */
+    size_t len = (size_t)sqlite3_value_bytes(argv[0]);
+    if (sqlite3_value_type(argv[1]) == SQLITE_NULL ||
+        !sink_doc_blob_find(b, len, sqlite3_value_int64(argv[1]), &v, &n))
         sqlite3_result_null(ctx);
-        return;
-    }
-    const char *v = json_string_value(json_object_get(params, name));
-    if (v)
-        sqlite3_result_text(ctx, v, -1, SQLITE_TRANSIENT);
     else
-        sqlite3_result_null(ctx);
-    json_decref(params);
-    json_decref(access);
+        sqlite3_result_text(ctx, v, (int)n, SQLITE_TRANSIENT);
 }
 
 void sink_sqlite_functions(sqlite3 *db)

@@ -61,6 +61,12 @@ typedef struct name_slot {
     signed char indexed; /* in the index set: 1 yes, -1 no, 0 not asked yet */
 } name_slot;
 
+/* A name by its id (store_rows.c), with its index answer (1 yes, -1 no, 0 not asked yet). */
+typedef struct name_ref {
+    const char *name; /* names[].name */
+    signed char indexed;
+} name_ref;
+
 struct sink_stmt {
     sink_store *st;
     bool cached;
@@ -76,11 +82,14 @@ typedef struct sink_index_set {
     size_t n;
 } sink_index_set;
 
-/* The writer's last documents (store_doc.c): what it wrote at a phone's version. */
-#define SINK_DOC_CACHE 256
+/* The writer's last documents (store_doc.c): what it wrote at a phone's version, one slot per
+ * phone (phone id modulo the slots), within a memory budget: an 8832 document takes about
+ * 35 KB in memory, so the default 64 MiB holds the last ~1,900 phones written. */
+#define SINK_DOC_SLOTS       8192
+#define SINK_DOC_CACHE_BYTES (64u << 20)
 typedef struct doc_slot {
-    int64_t phone, version;
-    json_t *params, *access;
+    int64_t phone, version; /* phone 0: empty */
+    sink_doc doc;
 } doc_slot;
 
 struct sink_store {
@@ -88,27 +97,45 @@ struct sink_store {
     sqlite3 *db;
     sink_pg *pg;
     sink_stmt stmt[Q__COUNT];
+    sink_stmt rows[SINK_ROWS__COUNT][SINK_ROWS_MAX]; /* multi-row inserts by row count */
     name_slot *names;
     size_t ncap, nlen;
+    name_ref *byid; /* id -> the interned name, ids below byid_cap */
+    size_t byid_cap;
+    int64_t byid_loaded; /* every name with an id up to this one was read */
+    bool names_dirty;    /* this transaction interned a name (a rollback forgets them) */
     sink_index_set index;
     long long scan_deadline_ms; /* SQLite: an unindexed scan is interrupted past this */
     long long statements;       /* statements stepped (bench_sink's figure) */
-    doc_slot *docs;             /* SINK_DOC_CACHE slots, or NULL (none remembered yet) */
+    doc_slot *docs;             /* SINK_DOC_SLOTS slots, or NULL (none remembered yet) */
+    size_t docs_bytes;          /* what the remembered documents hold */
+    size_t docs_evict;          /* the next slot to free when over the budget */
+    struct {
+        int64_t phone;
+        const char *name, *value; /* borrowed until sink_store_index_flush */
+    } ipend[SINK_ROWS_MAX];       /* index entries waiting to be written */
+    size_t nipend;
 };
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
 
+/* A multi-row insert's text up to VALUES, its columns per row and what follows the rows
+ * (both dialects). */
+const char *sink_store_rows_sql(sink_rows k, int *cols, const char **tail);
 /* The text of q for the handle's dialect (pg_text over sql_text). */
 const char *sink_store_dialect_sql(const sink_store *st, sink_sql q);
 
 /* ---- store_sqlite.c: schema and upgrades --------------------------------------------- */
 
-/* Creates the schema or brings an older one (1..4) to the current one, in one transaction;
+/* Creates the schema or brings an older one (1..5) to the current one, in one transaction;
  * registers the document functions on the connection. PR_EINVAL: a newer schema. */
 pr_status sink_sqlite_schema(sqlite3 *db, char *err, size_t errlen);
+/* store_upgrade.c: schema 5's JSON documents (zlib or plain) re-encoded (doc.c), in the
+ * caller's transaction; sets the schema to 6. */
+pr_status sink_sqlite_upgrade_6(sqlite3 *db, char *err, size_t errlen);
 /* sqlite3_exec with the error in err (PR_EFATAL). */
 pr_status sink_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
-/* Registers pr_param(doc, name) (an unindexed search) on a connection. */
+/* Registers pr_param(doc, name_id) (an unindexed search) on a connection. */
 void sink_sqlite_functions(sqlite3 *db);
 
 /* ---- store_rows.c -------------------------------------------------------------------- */
@@ -117,11 +144,14 @@ void sink_store_names_clear(sink_store *st);
 
 /* ---- store_doc.c --------------------------------------------------------------------- */
 
-/* The SQLite document: {"params":{...},"access":{...}} as JSON, deflated (a blob that starts
- * with '{' is plain JSON: what the schema-5 upgrade writes). Caller frees *out / decrefs. */
-pr_status sink_doc_encode(const json_t *params, const json_t *access, unsigned char **out,
-                          size_t *len);
-pr_status sink_doc_decode(const void *blob, size_t len, json_t **params, json_t **access);
+/* The name of an interned id (read from names when this connection does not know it yet);
+ * NULL for an id no name has. Valid until the names are forgotten (a rollback that interned). */
+const char *sink_store_name_of(sink_store *st, int64_t id);
+/* The id of a name this connection knows, without a statement; 0 when it does not. */
+int64_t sink_store_name_cached(const sink_store *st, const char *name);
+/* The id and the interned copy of a name (sink_store_name_id with the copy). */
+pr_status sink_store_name_intern(sink_store *st, const char *name, bool create, int64_t *id,
+                                 const char **interned, char *err, size_t errlen);
 /* Reads meta('index_params') into st->index (readers and the writer alike). */
 pr_status sink_store_index_load(sink_store *st);
 void sink_index_set_release(sink_index_set *s);

@@ -27,7 +27,7 @@
 
 #define PG_SCHEMA     2
 #define PIPELINE_MAX  256 /* queued writes before their results are read */
-#define PG_MAX_PARAMS 64
+#define PG_MAX_PARAMS 128 /* the multi-row inserts: up to 16 rows of 5 (store_sql.c) */
 
 struct sink_pg {
     PGconn *conn;

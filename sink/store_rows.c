@@ -9,18 +9,24 @@
 
 #include "store_int.h"
 
-/* Interned names (names.id, kept for the change history): a full report names every
- * parameter, and the names of one model repeat on every phone. Open addressing; ids inserted
- * by a transaction that rolls back would be stale, so a rollback empties it. */
-#define NAME_CACHE_MAX (1u << 20)
+/* Interned names (names.id): a document holds the ids of its names, a change row the id of
+ * its parameter; a full report names every parameter, and the names of one model repeat on
+ * every phone. Open addressing, and beside it the names by id (SQLite's ids are dense). Ids
+ * inserted by a transaction that rolls back would be stale, so such a rollback empties both
+ * (the documents that borrow the names are forgotten with them). */
+#define NAME_ID_MAX (1 << 24) /* ids beyond: not kept by id (the decoder reports them) */
 
 void sink_store_names_clear(sink_store *st)
 {
     for (size_t i = 0; i < st->ncap; i++)
         free(st->names[i].name);
     free(st->names);
+    free(st->byid);
     st->names = NULL;
-    st->ncap = st->nlen = 0;
+    st->byid = NULL;
+    st->ncap = st->nlen = st->byid_cap = 0;
+    st->byid_loaded = 0;
+    st->names_dirty = false;
 }
 
 static size_t name_hash(const char *s)
@@ -43,10 +49,19 @@ static name_slot *names_slot(const sink_store *st, const char *name)
     }
 }
 
-static int64_t names_find(const sink_store *st, const char *name)
+int64_t sink_store_name_cached(const sink_store *st, const char *name)
 {
     const name_slot *s = names_slot(st, name);
     return s ? s->id : 0;
+}
+
+bool sink_store_id_indexed(sink_store *st, int64_t id, const char *name)
+{
+    if (id <= 0 || (size_t)id >= st->byid_cap || !st->byid[id].name)
+        return sink_store_name_indexed(st, name);
+    if (!st->byid[id].indexed)
+        st->byid[id].indexed = sink_store_name_indexed(st, name) ? 1 : -1;
+    return st->byid[id].indexed > 0;
 }
 
 bool sink_store_name_indexed(sink_store *st, const char *name)
@@ -60,17 +75,38 @@ bool sink_store_name_indexed(sink_store *st, const char *name)
     return r;
 }
 
-/* Remembers name -> id; on allocation failure it simply does not (the store still answers). */
-static void names_add(sink_store *st, const char *name, int64_t id)
+static bool byid_put(sink_store *st, int64_t id, const char *name)
 {
-    if (st->nlen >= NAME_CACHE_MAX)
-        sink_store_names_clear(st);
+    if (id <= 0 || id >= NAME_ID_MAX)
+        return true;
+    if ((size_t)id >= st->byid_cap) {
+        size_t cap = st->byid_cap ? st->byid_cap : 4096;
+        while (cap <= (size_t)id)
+            cap *= 2;
+        name_ref *n = realloc(st->byid, cap * sizeof *n);
+        if (!n)
+            return false;
+        memset(n + st->byid_cap, 0, (cap - st->byid_cap) * sizeof *n);
+        st->byid = n;
+        st->byid_cap = cap;
+    }
+    st->byid[id].name = name;
+    st->byid[id].indexed = 0;
+    return true;
+}
+
+/* Remembers name -> id; the interned copy, or NULL when out of memory. */
+static const char *names_add(sink_store *st, const char *name, int64_t id)
+{
+    name_slot *have = names_slot(st, name);
+    if (have)
+        return have->name;
     if ((st->nlen + 1) * 2 > st->ncap) {
         size_t cap = st->ncap ? st->ncap * 2 : 4096;
         name_slot *old = st->names, *n = calloc(cap, sizeof *n);
         size_t oldcap = st->ncap;
         if (!n)
-            return;
+            return NULL;
         for (size_t i = 0; i < oldcap; i++) {
             if (!old[i].name)
                 continue;
@@ -84,8 +120,10 @@ static void names_add(sink_store *st, const char *name, int64_t id)
         st->ncap = cap;
     }
     char *copy = strdup(name);
-    if (!copy)
-        return;
+    if (!copy || !byid_put(st, id, copy)) {
+        free(copy);
+        return NULL;
+    }
     size_t i = name_hash(name) & (st->ncap - 1);
     while (st->names[i].name)
         i = (i + 1) & (st->ncap - 1);
@@ -93,16 +131,23 @@ static void names_add(sink_store *st, const char *name, int64_t id)
     st->names[i].id = id;
     st->names[i].indexed = 0;
     st->nlen++;
+    return copy;
 }
+
 /* ---- names, offsets, outbox, ownership, profile files ---------------------------------- */
 
-pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
-                             size_t errlen)
+pr_status sink_store_name_intern(sink_store *st, const char *name, bool create, int64_t *id,
+                                 const char **interned, char *err, size_t errlen)
 {
-    if ((*id = names_find(st, name)) != 0)
+    const name_slot *have = names_slot(st, name);
+    if (have) {
+        *id = have->id;
+        *interned = have->name;
         return PR_OK;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         sink_stmt *s = sink_store_stmt(st, Q_NAME_GET);
+        bool inserted = false;
         if (!s)
             return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
         sink_bind_text(s, 1, name);
@@ -120,15 +165,52 @@ pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int6
             sink_reset(s);
             if (r == SINK_DONE) /* interned by another sink meanwhile: read it */
                 continue;
+            inserted = true;
         }
         if (r == SINK_DONE)
             return PR_ENOTFOUND;
         if (r != SINK_ROW)
             return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
-        names_add(st, name, *id);
+        st->names_dirty = st->names_dirty || inserted;
+        if (!(*interned = names_add(st, name, *id)))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
         return PR_OK;
     }
     return pr_err(PR_EFATAL, err, errlen, "names: '%s' neither found nor inserted", name);
+}
+
+pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
+                             size_t errlen)
+{
+    const char *interned;
+    return sink_store_name_intern(st, name, create, id, &interned, err, errlen);
+}
+
+/* Reads the names of q (Q_NAME_LIST: ids above ?1; Q_NAME_BY_ID: id ?1) into the cache. */
+static void names_read(sink_store *st, sink_sql q, int64_t id)
+{
+    sink_stmt *s = sink_store_stmt(st, q);
+    if (!s)
+        return;
+    sink_bind_int64(s, 1, id);
+    while (sink_step(s) == SINK_ROW) {
+        int64_t got = sink_col_int64(s, 0);
+        const char *name = sink_col_text(s, 1);
+        if (name && names_add(st, name, got) && q == Q_NAME_LIST && got > st->byid_loaded)
+            st->byid_loaded = got;
+    }
+    sink_reset(s);
+}
+
+const char *sink_store_name_of(sink_store *st, int64_t id)
+{
+    if (id <= 0 || id >= NAME_ID_MAX)
+        return NULL;
+    if ((size_t)id < st->byid_cap && st->byid[id].name)
+        return st->byid[id].name;
+    names_read(st, id > st->byid_loaded ? Q_NAME_LIST : Q_NAME_BY_ID,
+               id > st->byid_loaded ? st->byid_loaded : id);
+    return (size_t)id < st->byid_cap ? st->byid[id].name : NULL;
 }
 
 pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32])
@@ -267,8 +349,15 @@ pr_status sink_store_partition_fence(sink_store *st, const char *topic, int32_t 
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen)
 {
-    pr_status rc = PR_OK;
     char *text = value ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    return sink_store_outbox_put_text(st, topic, part, key, text, err, errlen);
+}
+
+pr_status sink_store_outbox_put_text(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                     char *text, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
     sink_stmt *s = sink_store_stmt(st, Q_OUTBOX_PUT);
     if (!text || !s) {
         rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s",
@@ -285,7 +374,36 @@ pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, co
     rc = sink_exec_stmt(s, "outbox", err, errlen);
 out:
     free(text);
-    json_decref(value);
+    return rc;
+}
+
+pr_status sink_store_outbox_put_texts(sink_store *st, pr_topic topic, int32_t part, const char *key,
+                                      char **texts, size_t n, char *err, size_t errlen)
+{
+    pr_status rc = PR_OK;
+    for (size_t at = 0; at < n && rc == PR_OK;) {
+        int rows = n - at < SINK_ROWS_MAX ? (int)(n - at) : SINK_ROWS_MAX;
+        sink_stmt *s = sink_store_stmt_rows(st, SINK_ROWS_OUTBOX, rows);
+        if (!s) {
+            rc = pr_err(PR_EFATAL, err, errlen, "outbox: %s", sink_store_errmsg(st));
+            break;
+        }
+        for (int i = 0; i < rows; i++) {
+            if (!texts[at + (size_t)i])
+                rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            sink_bind_int64(s, 4 * i + 1, (int64_t)topic);
+            sink_bind_text_static(s, 4 * i + 2, key);
+            sink_bind_text_static(s, 4 * i + 3, texts[at + (size_t)i]);
+            sink_bind_int64(s, 4 * i + 4, part);
+        }
+        if (rc == PR_OK)
+            rc = sink_exec_stmt(s, "outbox", err, errlen);
+        else
+            sink_reset(s);
+        at += (size_t)rows;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
     return rc;
 }
 

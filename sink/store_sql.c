@@ -54,15 +54,16 @@ static const char *const sql_text[Q__COUNT] = {
      * comes back and the caller reads it). */
     [Q_NAME_INSERT] =
         "INSERT INTO names(name) VALUES(?1) ON CONFLICT(name) DO NOTHING RETURNING id",
+    /* The names a document's ids stand for (store_rows.c: read once per connection). */
+    [Q_NAME_LIST] = "SELECT id, name FROM names WHERE id > ?1 ORDER BY id",
+    [Q_NAME_BY_ID] = "SELECT id, name FROM names WHERE id = ?1",
     /* A phone's configuration document (store_doc.c): every parameter with its value and
-     * access in one row. SQLite: one deflated JSON blob; PostgreSQL: two jsonb columns. */
+     * access in one row. SQLite: one blob (doc.c); PostgreSQL: two jsonb columns. */
     [Q_CONFIG_GET] = "SELECT doc FROM configs WHERE phone = ?1",
     [Q_CONFIG_PUT] = "INSERT INTO configs(phone, doc) VALUES(?1, ?2)"
                      " ON CONFLICT(phone) DO UPDATE SET doc = excluded.doc",
     /* The parameter index (--sink-index-params): (name, value, phone) of the named
      * parameters only, kept from the diff of the old and the new document. */
-    [Q_INDEX_PUT] = "INSERT INTO pindex(name, value, phone) VALUES(?1, ?2, ?3)"
-                    " ON CONFLICT DO NOTHING",
     [Q_INDEX_DELETE] = "DELETE FROM pindex WHERE name = ?1 AND value = ?2 AND phone = ?3",
     [Q_INDEX_CLEAR] = "DELETE FROM pindex",
     [Q_CONFIG_LIST] = "SELECT phone, doc FROM configs WHERE phone > ?1 ORDER BY phone LIMIT ?2",
@@ -75,8 +76,6 @@ static const char *const sql_text[Q__COUNT] = {
                      " body = excluded.body",
     [Q_REPORT_INSERT] = "INSERT INTO reports(phone, version, report_id, at, via)"
                         " VALUES(?1, ?2, ?3, ?4, ?5) RETURNING id",
-    [Q_CHANGE_INSERT] = "INSERT INTO changes(phone, report, param, old, new)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5)",
     /* Keeps at most ?2 change rows per phone, dropping whole reports, oldest first. */
     [Q_CHANGE_PRUNE] = "DELETE FROM changes WHERE phone = ?1 AND report <= (SELECT report FROM"
                        " changes WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -192,6 +191,29 @@ static const char *const pg_text[Q__COUNT] = {
     [Q_OWNER_CHECK] = "SELECT epoch FROM partition_owner WHERE topic = ?1 AND partition = ?2"
                       " FOR UPDATE",
 };
+
+/* Multi-row inserts: the writer puts a report's change rows and their outbox records in one
+ * statement each (store.c adds the rows' placeholders). */
+static const struct {
+    const char *head;
+    int cols;
+    const char *tail;
+} rows_text[SINK_ROWS__COUNT] = {
+    [SINK_ROWS_CHANGES] = {"INSERT INTO changes(phone, report, param, old, new) VALUES", 5, ""},
+    [SINK_ROWS_OUTBOX] = {"INSERT INTO outbox(topic, key, value, part) VALUES", 4, ""},
+    /* the parameter index's new entries of a report (store_doc.c) */
+    [SINK_ROWS_INDEX] = {"INSERT INTO pindex(name, value, phone) VALUES", 3,
+                         " ON CONFLICT DO NOTHING"},
+};
+
+const char *sink_store_rows_sql(sink_rows k, int *cols, const char **tail)
+{
+    if ((unsigned)k >= SINK_ROWS__COUNT)
+        return NULL;
+    *cols = rows_text[k].cols;
+    *tail = rows_text[k].tail;
+    return rows_text[k].head;
+}
 
 const char *sink_store_sql(sink_sql q)
 {

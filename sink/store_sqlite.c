@@ -1,6 +1,6 @@
 /*
- * store_sqlite.c - the SQLite store's schema (version 5: one document per phone) and the
- * upgrades from every earlier version, run in one transaction when a writer opens the store.
+ * store_sqlite.c - the SQLite store's schema (version 6: one document per phone, doc.c's blob) and
+ * the upgrades from every earlier version, run in one transaction when a writer opens the store.
  * The README's "The store" section documents the tables.
  */
 #include <stdio.h>
@@ -9,11 +9,11 @@
 #include "store_int.h"
 
 /* The schema this build writes (meta 'schema'); a newer one is refused. */
-#define STORE_SQLITE_SCHEMA 5
+#define STORE_SQLITE_SCHEMA 6
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES('schema','5');"
+    "INSERT OR IGNORE INTO meta VALUES('schema','6');"
     "CREATE TABLE IF NOT EXISTS phones("
     " id INTEGER PRIMARY KEY, mac TEXT NOT NULL UNIQUE, version INTEGER NOT NULL DEFAULT 0,"
     " complete INTEGER NOT NULL DEFAULT 0, model TEXT, firmware TEXT, first_seen TEXT NOT NULL,"
@@ -22,7 +22,7 @@ static const char schema_sql[] =
     " remote TEXT, rr_checked_at TEXT, report_requested_at TEXT, report_request TEXT,"
     " part INTEGER NOT NULL DEFAULT -1);"
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-    /* a phone's configuration: one deflated JSON document (store_doc.c) */
+    /* a phone's configuration: one document, entries by name id (doc.c) */
     "CREATE TABLE IF NOT EXISTS configs(phone INTEGER PRIMARY KEY, doc BLOB NOT NULL);"
     /* the parameter index: the values of the parameters of --sink-index-params only */
     "CREATE TABLE IF NOT EXISTS pindex(name TEXT NOT NULL, value TEXT NOT NULL,"
@@ -78,7 +78,7 @@ static const char migrate_4_sql[] =
     "UPDATE meta SET value = '4' WHERE key = 'schema';";
 
 /* Schema 4 to 5: one document per phone. Every phone's params rows become one JSON document
- * (plain JSON: store_doc.c reads it, and the phone's next write deflates it); the params
+ * (plain JSON: the step to 6 re-encodes it, store_upgrade.c); the params
  * table and its (name, value) index go, and the parameter index (pindex) is built at the
  * writer's start from the documents (index_params unset: sink_store_index_configure). */
 static const char migrate_5_sql[] =
@@ -150,6 +150,8 @@ pr_status sink_sqlite_schema(sqlite3 *db, char *err, size_t errlen)
         (st = sink_sqlite_exec(db, migrate_4_sql, err, errlen)) != PR_OK)
         goto out;
     if (v > 0 && v < 5 && (st = sink_sqlite_exec(db, migrate_5_sql, err, errlen)) != PR_OK)
+        goto out;
+    if (v > 0 && v < 6 && (st = sink_sqlite_upgrade_6(db, err, errlen)) != PR_OK)
         goto out;
     if ((st = sink_sqlite_exec(db, schema_sql, err, errlen)) != PR_OK)
         goto out;
