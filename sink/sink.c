@@ -89,8 +89,20 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    sink_api_opts ao = {r->cfg->api_listen,   sink_cfg_store(r->cfg), r->cfg->api_tokens,
-                        r->cfg->api_tls_cert, r->cfg->api_tls_key,    r->rb};
+    const sink_cfg *c = r->cfg;
+    sink_api_opts ao = {.listen = c->api_listen,
+                        .data_dir = sink_cfg_store(c),
+                        .tokens = c->api_tokens,
+                        .tls_cert = c->api_tls_cert,
+                        .tls_key = c->api_tls_key,
+                        .rebaseline = r->rb,
+                        .threads = c->api_threads,
+                        .max_connections = c->api_max_connections,
+                        .max_connections_per_ip = c->api_max_connections_per_ip,
+                        .connection_timeout_ms = c->api_connection_timeout_ms,
+                        .header_timeout_ms = c->api_header_timeout_ms,
+                        .auth_fail_max = c->api_auth_max_failures,
+                        .auth_window_ms = c->api_auth_window_ms};
     if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)

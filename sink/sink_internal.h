@@ -68,6 +68,10 @@ struct sink_cfg {
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
+    /* query API limits (api.c, api_guard.c) */
+    long long api_threads, api_max_connections, api_max_connections_per_ip;
+    long long api_connection_timeout_ms, api_header_timeout_ms;
+    long long api_auth_max_failures, api_auth_window_ms;
     /* re-baseline: NOTIFYs to phones whose state is incomplete or stale (rebaseline.c) */
     char *rebaseline_credentials; /* notify credentials file; NULL = re-baseline off */
     char *rebaseline_proxy;       /* outbound proxy: NOTIFY to the line's AOR; NULL = direct */
@@ -562,22 +566,33 @@ void sink_rebaseline_free(sink_rebaseline *rb); /* NULL is a no-op */
 /* ---- api.c: the query API -------------------------------------------------------------- */
 
 typedef struct sink_api sink_api;
-/* Binds host:port and starts MHD's thread. Opens its own read-only store on data_dir.
- * `ready` (may be NULL) is read for /healthz. */
+/* Binds host:port and starts MHD's threads with the default limits. Opens its own read-only
+ * store connections on data_dir. `ready` (may be NULL) is read for /readyz. */
 pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
                          atomic_int *ready, sink_api **out, char *err, size_t errlen);
 unsigned sink_api_bound_port(const sink_api *a);
-/* What sink_api_start_opts adds: access control and TLS. */
+/* What sink_api_start_opts adds: access control, TLS, limits (0 = the default). */
 typedef struct sink_api_opts {
     const char *listen, *data_dir;
     const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
     const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
     sink_rebaseline *rebaseline;    /* POST /v1/phones/{mac}/report-request; NULL = 503 */
+    long long threads;              /* MHD threads (and store connections); 0 = 4 */
+    long long max_connections;      /* in total; 0 = 1024; never above the descriptor limit */
+    long long max_connections_per_ip;       /* 0 = 64 */
+    long long connection_timeout_ms;        /* idle; 0 = 30 s */
+    long long header_timeout_ms;            /* request line and headers; 0 = 10 s */
+    long long auth_fail_max, auth_window_ms; /* failed logins per address; 0 = 10 per 60 s */
 } sink_api_opts;
 pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomic_int *ready,
                               sink_api **out, char *err, size_t errlen);
 /* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
 void sink_api_reload(sink_api *a);
+/* A readiness condition for /readyz: NULL when fine, else the reason (static text). */
+typedef const char *(*sink_api_ready_fn)(void *ctx);
+/* Adds a condition /readyz checks (before requests arrive, or from any thread; at most 4).
+ * PR_EINVAL when full. */
+pr_status sink_api_add_ready_check(sink_api *a, sink_api_ready_fn fn, void *ctx);
 
 /* ---- api_console.c: the console's files (generated console_assets.c) ---------------- */
 

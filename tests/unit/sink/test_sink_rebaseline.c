@@ -312,7 +312,7 @@ static void test_report_request_endpoint(void **state)
     if (sink_rebaseline_new(&cfg, m, &rb, err, sizeof err) != PR_OK)
         fail_msg("rebaseline: %s", err);
     assert_int_equal(sink_rebaseline_start(rb, err, sizeof err), PR_OK);
-    sink_api_opts o = {"127.0.0.1:0", f->data, NULL, NULL, NULL, rb};
+    sink_api_opts o = {.listen = "127.0.0.1:0", .data_dir = f->data, .rebaseline = rb};
     if (sink_api_start_opts(&o, m, NULL, &api, err, sizeof err) != PR_OK)
         fail_msg("api: %s", err);
     unsigned ap = sink_api_bound_port(api);
