@@ -173,8 +173,9 @@ void api_guard_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     conn_watch *w = watch_of(c);
     (void)cls;
-    (void)con_cls;
     (void)toe;
+    free(*con_cls); /* api_request, api_raw_uri */
+    *con_cls = NULL;
     if (w)
         atomic_store(&w->since_ms, pr_mono_ms());
 }

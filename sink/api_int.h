@@ -97,7 +97,12 @@ void api_csv_field(pr_buf *b, const char *v);
 
 /* ---- api_routes.c: the router ---------------------------------------------------------- */
 
-/* MHD_OPTION_URI_LOG_CALLBACK: marks a request whose target holds %00 (cls: the API). */
+/* What is known of a request before MHD decodes its target (its con_cls). */
+typedef struct api_request {
+    bool nul;       /* the target holds %00 */
+    size_t uri_len; /* the raw target's length */
+} api_request;
+/* MHD_OPTION_URI_LOG_CALLBACK: the request's api_request (freed by api_guard_completed). */
 void *api_raw_uri(void *cls, const char *uri, struct MHD_Connection *c);
 enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url,
                            const char *method, const char *version, const char *upload_data,

@@ -207,43 +207,66 @@ static enum MHD_Result report_request_route(sink_api *a, sink_store *st, struct 
 
 /* Sees the request target before MHD decodes it. A %00 would decode to a NUL and cut the path
  * or a query value short (/v1/phones/{mac}%00/config would answer the summary), so such a
- * request is marked here (con_cls = the API) and refused in api_handle(). */
+ * request is marked here and refused in api_handle(). The raw target's length is kept for
+ * the header-size check (hidden_bytes). Freed in api_guard_completed. */
 void *api_raw_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+    api_request *q = calloc(1, sizeof *q);
+    (void)cls;
     (void)c;
-    return strstr(uri, "%00") ? cls : NULL;
+    if (q) {
+        q->nul = strstr(uri, "%00") != NULL;
+        q->uri_len = strlen(uri);
+    }
+    return q;
 }
 
-static enum MHD_Result count_authorization(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
+typedef struct header_sum {
+    size_t bytes;
+    int authorization;
+} header_sum;
+
+static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
+    header_sum *h = cls;
     (void)kind;
-    (void)value;
+    h->bytes += strlen(key) + 2 + (value ? strlen(value) : 0) + 2; /* "key: value\r\n" */
     if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-        (*(int *)cls)++;
+        h->authorization++;
     return MHD_YES;
 }
 
-/* The one Authorization header (NULL when none); *why when it is ambiguous. */
-static const char *authorization(struct MHD_Connection *c, const char **why)
+/* MHD 0.9.75 keeps a header value only up to a NUL byte in it, so "Bearer <token>\0junk"
+ * would read as the token alone: the request's header size as received is compared with
+ * what its parsed lines account for ("key: value" each), and bytes beyond that mean the
+ * lines held more than MHD reports. */
+static bool hidden_bytes(struct MHD_Connection *c, const api_request *q, const char *method,
+                         const char *version, size_t headers)
 {
-    int n = 0;
-    const char *v = NULL;
-    size_t len = 0;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t line = strlen(method) + 1 + q->uri_len + 1 + strlen(version) + 2;
+    return ci && q->uri_len && ci->header_size > line + headers + 2;
+}
+
+/* The one Authorization header (NULL when none); *why when it is ambiguous. */
+static const char *authorization(struct MHD_Connection *c, const api_request *q,
+                                 const char *method, const char *version, const char **why)
+{
+    header_sum h = {0, 0};
     *why = NULL;
-    MHD_get_connection_values(c, MHD_HEADER_KIND, count_authorization, &n);
-    if (n > 1) {
+    MHD_get_connection_values(c, MHD_HEADER_KIND, sum_header, &h);
+    if (h.authorization > 1) {
         *why = "more than one Authorization header";
         return NULL;
     }
-    if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
-                                      strlen(MHD_HTTP_HEADER_AUTHORIZATION), &v, &len) != MHD_YES)
-        return NULL;
-    if (strlen(v) != len) {
-        *why = "the Authorization header holds a NUL byte";
+    if (h.authorization && q && hidden_bytes(c, q, method, version, h.bytes)) {
+        *why = "malformed request headers (a NUL byte, or white space beyond one blank after "
+               "a colon)";
         return NULL;
     }
-    return v;
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 }
 
 static enum MHD_Result locked_out(sink_api *a, struct MHD_Connection *c, long long retry_s)
@@ -266,10 +289,11 @@ static enum MHD_Result locked_out(sink_api *a, struct MHD_Connection *c, long lo
 }
 
 /* Who may do this: NULL to go on, else the answer already queued in *res. */
-static bool refused(sink_api *a, struct MHD_Connection *c, const char *method, const char *url,
-                    bool safe, enum MHD_Result *res)
+static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q,
+                    const char *method, const char *version, const char *url, bool safe,
+                    enum MHD_Result *res)
 {
-    const char *why = NULL, *h = authorization(c, &why);
+    const char *why = NULL, *h = authorization(c, q, method, version, &why);
     char who[72], remote[64];
     if (why) {
         *res = api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "%s", why);
@@ -330,13 +354,13 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url,
     sink_api *a = cls;
     enum MHD_Result res;
     char err[256];
-    (void)version;
+    const api_request *q = *con_cls;
     (void)upload_data;
     (void)upload_data_size;
     api_guard_headers_done(c);
     bool safe =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (*con_cls == a)
+    if (q && q->nul)
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "the URL holds an encoded NUL (%%00)");
     /* Open to anyone (Prometheus and orchestrators scrape them): nothing about phones. */
     if (safe && pr_ops_is_endpoint(url))
@@ -348,7 +372,7 @@ enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url,
         return (enum MHD_Result)sink_console_send(c, cf);
     }
     /* Everything else needs credentials when a token file is set; actions need admin. */
-    if (refused(a, c, method, url, safe, &res))
+    if (refused(a, c, q, method, version, url, safe, &res))
         return res;
     sink_store *st = api_store_take(a, err, sizeof err);
     if (!st)
