@@ -23,6 +23,7 @@
 #include "commands.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -45,6 +46,7 @@
 
 typedef struct notify_cfg {
     char *target, *mac, *api, *proxy, *model, *event, *subscription_state, *credentials;
+    char *api_token, *api_token_file;
     char *bind, *from, *log_level;
     bool all, incomplete, drifted, tcp;
     long long not_seen_for, sip_port, line, concurrency, rate, t1, timeout, api_timeout;
@@ -60,6 +62,12 @@ static const pr_cfg_entry notify_cfg_table[] = {
      "notify every phone the sink lists, narrowed by the filters below (needs --api)"},
     {"api", PR_CFG_STR, NULL, offsetof(notify_cfg, api), 0, 0,
      "the sink's query API, e.g. http://127.0.0.1:8081 (for --mac and --all)"},
+    {"api-token-file", PR_CFG_STR, NULL, offsetof(notify_cfg, api_token_file), 0, 0,
+     "file holding the token for a sink started with --api-tokens (its first line; sent as "
+     "Authorization: Bearer, never logged)"},
+    {"api-token", PR_CFG_SECRET, NULL, offsetof(notify_cfg, api_token), 0, 0,
+     "the token itself, for the environment (PHONEREPORT_NOTIFY_API_TOKEN): on the command "
+     "line other users see it in ps; --api-token-file wins"},
     {"incomplete", PR_CFG_BOOL, "false", offsetof(notify_cfg, incomplete), 0, 0,
      "--all: only phones whose state is incomplete (no full report yet)"},
     {"model", PR_CFG_STR, NULL, offsetof(notify_cfg, model), 0, 0,
@@ -117,6 +125,8 @@ static const char ABOUT[] =
     "Output: one JSON line per phone on stdout: mac (if known), target, result (accepted,\n"
     "refused, timeout, unreachable, bad_response, not_sent, unknown_phone, no_address,\n"
     "api_error), status (the final SIP status, or null), reason, elapsed_ms, challenged.\n"
+    "Environment: PHONEREPORT_NOTIFY_<OPTION> (PHONEREPORT_TARGET and PHONEREPORT_API, the\n"
+    "old names, still work and say they are deprecated).\n"
     "Exit status: 0 every phone accepted (2xx), 1 some did not, 64 no or several target\n"
     "selectors, 78 bad configuration (malformed URI or MAC, missing credentials file).";
 
@@ -137,6 +147,7 @@ typedef struct notify_run {
     notify_cfg *cfg;
     pr_sipcreds *creds;
     CURL *curl;
+    struct curl_slist *auth; /* the Authorization header, when a token is given */
     entries e;
     size_t accepted, failed;
 } notify_run;
@@ -479,10 +490,61 @@ static void result_cb(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
 
 /* ---- the command ----------------------------------------------------------------------- */
 
+#define ENV_PREFIX "PHONEREPORT_NOTIFY_"
+
 static void cfg_release(notify_cfg *c)
 {
-    pr_cfg_section s = {"notify", notify_cfg_table, c};
+    pr_cfg_section s = {"notify", notify_cfg_table, c, ENV_PREFIX};
     pr_cfg_release(&s, 1, NULL);
+}
+
+/* The environment names before PHONEREPORT_NOTIFY_: still read (when the new one is unset),
+ * with a warning. */
+static void env_deprecated(void)
+{
+    static const char *const old[][2] = {{"PHONEREPORT_TARGET", ENV_PREFIX "TARGET"},
+                                         {"PHONEREPORT_API", ENV_PREFIX "API"}};
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+        const char *v = getenv(old[i][0]);
+        if (!v || getenv(old[i][1]))
+            continue;
+        fprintf(stderr, PROG ": %s is deprecated: use %s\n", old[i][0], old[i][1]);
+        setenv(old[i][1], v, 0);
+    }
+}
+
+/* The token (--api-token-file's first line, else --api-token) as an Authorization header in
+ * r->auth; the secret is wiped from every buffer it passed through. 0, or 78 with a message. */
+static int load_token(notify_run *r)
+{
+    char line[4096] = "", header[4200];
+    const char *token = r->cfg->api_token;
+    int rc = 0;
+    if (r->cfg->api_token_file) {
+        FILE *f = fopen(r->cfg->api_token_file, "r");
+        if (!f || !fgets(line, sizeof line, f)) {
+            fprintf(stderr, PROG ": --api-token-file: cannot read %s\n", r->cfg->api_token_file);
+            rc = PR_EXIT_CONFIG;
+        }
+        if (f)
+            fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        token = line;
+    }
+    if (rc == 0 && token && (!*token || strpbrk(token, " \t"))) {
+        fprintf(stderr, PROG ": the API token is empty or holds blanks\n");
+        rc = PR_EXIT_CONFIG;
+    }
+    if (rc == 0 && token) {
+        snprintf(header, sizeof header, "Authorization: Bearer %s", token);
+        if (!(r->auth = curl_slist_append(NULL, header))) {
+            fprintf(stderr, PROG ": out of memory\n");
+            rc = 1;
+        }
+    }
+    OPENSSL_cleanse(line, sizeof line);
+    OPENSSL_cleanse(header, sizeof header);
+    return rc;
 }
 
 /* Checks what the loader cannot; prints each problem. Returns 0, EXIT_USAGE or 78. */
@@ -550,7 +612,8 @@ int notify_main(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     memset(&r, 0, sizeof r);
     r.cfg = &cfg;
-    pr_cfg_section sec = {"notify", notify_cfg_table, &cfg};
+    pr_cfg_section sec = {"notify", notify_cfg_table, &cfg, ENV_PREFIX};
+    env_deprecated();
     pr_cfg_result loaded =
         pr_cfg_load(&sec, 1, NULL, argc, argv, NULL, PROG " [options]", ABOUT, stdout, stderr);
     if (loaded == PR_CFG_EXIT_OK) {
@@ -604,6 +667,11 @@ int notify_main(int argc, char **argv)
         curl_easy_setopt(r.curl, CURLOPT_TIMEOUT_MS, (long)cfg.api_timeout);
         curl_easy_setopt(r.curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(r.curl, CURLOPT_USERAGENT, "phonereport-notify/" PR_VERSION);
+        if ((rc = load_token(&r)) != 0)
+            goto out;
+        rc = 1;
+        if (r.auth) /* not sent again on a redirect to another host (libcurl's default) */
+            curl_easy_setopt(r.curl, CURLOPT_HTTPHEADER, r.auth);
     }
     if (cfg.target) {
         entry *e = entries_add(&r.e);
@@ -660,6 +728,9 @@ out:
         curl_easy_cleanup(r.curl);
         curl_global_cleanup();
     }
+    curl_slist_free_all(r.auth);
+    if (cfg.api_token)
+        OPENSSL_cleanse(cfg.api_token, strlen(cfg.api_token));
     entries_release(&r.e);
     pr_sipcreds_free(r.creds);
     cfg_release(&cfg);

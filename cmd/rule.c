@@ -550,7 +550,7 @@ int rule_main(int argc, char **argv)
     rule_opts o;
     pr_errlist errs = {0};
     int rc;
-    pr_cfg_section sec = {"rule (phone upload options)", rule_table, &c};
+    pr_cfg_section sec = {"rule (phone upload options)", rule_table, &c, NULL};
     pr_cfg_result loaded =
         pr_cfg_load(&sec, 1, NULL, argc, argv, NULL,
                     "phonereport rule --url BASE [--full] [--delta] [--status] [options]\n"

@@ -7,9 +7,10 @@
  * (names are unique across roles), validates everything before any socket opens, creates one
  * metrics registry for the process, then creates and starts the roles in table order (sink,
  * decoder, ingest: consumers are ready before phones are accepted) and stops them in the
- * reverse order on SIGINT/SIGTERM. SIGHUP asks each role to re-read its files. A failure's
- * status class decides the exit status (pr_status_exit_code). The embedded broker is
- * librdkafka's in-process mock cluster: it keeps nothing across restarts.
+ * reverse order on SIGINT/SIGTERM. SIGHUP asks each role to re-read its files. Under systemd
+ * (Type=notify) it sends READY=1 once every role is ready, as /readyz would answer 200. A
+ * failure's status class decides the exit status (pr_status_exit_code). The embedded broker
+ * is librdkafka's in-process mock cluster: it keeps nothing across restarts.
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops_http.h"
+#include "sdnotify.h"
 #include "signals.h"
 #include "sink.h"
 
@@ -277,8 +279,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
         secs[nsecs++] = which[i]->cfg_section(slots[i].cfg);
     }
     if (is_run)
-        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg};
-    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg};
+        secs[nsecs++] = (pr_cfg_section){"run", run_cfg_table, &rcfg, NULL};
+    secs[nsecs++] = (pr_cfg_section){"process", proc_cfg_table, &pcfg, NULL};
 
     /* Every problem is reported at once: the loader's, then the checks', each line prefixed
      * with the command; nothing has been opened yet. */
@@ -350,14 +352,27 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
     if (is_run)
         print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port);
 
-    while (!pr_signals_wait_stop(200)) {
+    bool notified = false; /* systemd's READY=1 (Type=notify units in packaging/) */
+    bool failed = false;
+    while (!failed && !pr_signals_wait_stop(200)) {
+        if (!notified && !process_ready(&ops)) {
+            notified = true;
+            if ((st = pr_sd_notify("READY=1", err, sizeof err)) != PR_OK)
+                PR_LOG(PR_LOG_WARN, "run", "cannot tell systemd we are ready",
+                       json_pack("{ss}", "error", err));
+        }
         if (pr_signals_take_reload()) {
             PR_LOG(PR_LOG_INFO, "run", "SIGHUP: reloading", NULL);
             for (size_t i = 0; i < n; i++)
                 slots[i].role->reload(slots[i].inst);
         }
+        /* A role that stopped itself on a fatal error (the sink's dead publisher) ends the
+         * process with 70 (below), so that an orchestrator restarts it. */
+        for (size_t i = 0; i < n && !failed; i++)
+            failed = slots[i].role->failed && slots[i].role->failed(slots[i].inst);
     }
     PR_LOG(PR_LOG_INFO, "run", "stopping", NULL);
+    pr_sd_notify("STOPPING=1", err, sizeof err);
     rc = 0;
     for (size_t i = 0; i < n; i++) {
         const pr_role *r = slots[i].role;

@@ -34,7 +34,10 @@ static const pr_cfg_entry decoder_cfg_table[] = {
     {"decoder-batch-max", PR_CFG_INT, "500", offsetof(decoder_cfg, batch_max), 1, 100000,
      "records per Kafka transaction at most"},
     {"decoder-batch-ms", PR_CFG_MS, "200ms", offsetof(decoder_cfg, batch_ms), 1, 60000,
-     "how long a transaction collects records before it commits"},
+     "longest a transaction stays open while records keep coming"},
+    {"decoder-batch-linger-ms", PR_CFG_MS, "0ms", offsetof(decoder_cfg, batch_linger), 0, 60000,
+     "a transaction whose input is drained commits once it has been open this long (0: at "
+     "once, group commit: batches form only under load)"},
     {"decoder-txn-timeout", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000, 600000,
      "time allowed to init, commit or abort a transaction"},
     {"decoder-max-body-bytes", PR_CFG_BYTES, "4m", offsetof(decoder_cfg, max_body), 1024, 256 * MIB,
@@ -62,7 +65,7 @@ decoder_cfg *decoder_cfg_new(void)
 pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
 {
     pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table,
-                        cfg};
+                        cfg, NULL};
     return s;
 }
 

@@ -159,6 +159,7 @@ void decoder_free(decoder *r)
         rd_kafka_destroy(r->producer);
     decoder_keystore_free(r->ks);
     decoder_keystore_free(r->ks_pending);
+    decoder_refused_release(&r->refused);
     pthread_mutex_destroy(&r->ks_lock);
     free(r);
 }

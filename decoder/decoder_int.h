@@ -9,12 +9,12 @@
 #ifndef DECODER_INT_H
 #define DECODER_INT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "contract.h"
+#include "events_report.h"
 #include "flatprofile.h"
 #include "status.h"
 
@@ -26,7 +26,8 @@ struct decoder_cfg {
     char *keystore;            /* decoder-keystore: path of the JSON keystore */
     char *digests;             /* decoder-openssl-digests: "md5,sha256" */
     long long batch_max;       /* decoder-batch-max: records per transaction */
-    long long batch_ms;        /* decoder-batch-ms: time a transaction stays open */
+    long long batch_ms;        /* decoder-batch-ms: longest a transaction stays open */
+    long long batch_linger;    /* decoder-batch-linger-ms: open at least, once drained */
     long long txn_timeout;     /* decoder-txn-timeout: init/commit/abort call timeout, ms */
     long long max_body;        /* decoder-max-body-bytes: raw body / plaintext cap */
     long long max_inflated;    /* decoder-max-inflated-bytes: gunzip output cap */
@@ -131,15 +132,22 @@ pr_status decoder_gzip_inflate(const unsigned char *in, size_t len, size_t max_o
 
 /* ---- status_xml.c ------------------------------------------------------------------- */
 
-/* Status XML to the generic JSON form of DESIGN section 3: {"<root>": value} where an element
- * with neither children nor attributes is its text (trimmed, inner newlines to spaces; "" when
- * empty), other elements are objects with "@attr" members, child members (a repeated name
- * becomes an array, in document order) and "#text" when there is non-blank text too.
- * DOCTYPE refused; limits enforced. On success *out is a new reference and *root_children the
- * number of child elements of the root. */
-pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim, json_t **out,
-                               size_t *root_children, char *root_name, size_t root_name_len,
-                               pr_xml_error *why, char *err, size_t errlen);
+/* A parsed status document (opaque; decoder_status_free). */
+typedef struct decoder_status_doc decoder_status_doc;
+
+/* Reads status XML for the generic JSON form of DESIGN section 3: {"<root>": value} where an
+ * element with neither children nor attributes is its text (trimmed, inner newlines to
+ * spaces; "" when empty), other elements are objects with "@attr" members, child members (a
+ * repeated name becomes an array, in document order) and "#text" when there is non-blank text
+ * too. DOCTYPE refused; limits enforced (PR_EINVAL, *why says which); PR_EFATAL when memory
+ * runs out. On success *out is the caller's and *root_children the number of child elements
+ * of the root. */
+pr_status decoder_status_parse(const char *buf, size_t len, const pr_xml_limits *lim,
+                               decoder_status_doc **out, size_t *root_children, char *root_name,
+                               size_t root_name_len, pr_xml_error *why, char *err, size_t errlen);
+/* Writes the document's JSON value into w. */
+void decoder_status_write(const decoder_status_doc *doc, pr_jsonw *w);
+void decoder_status_free(decoder_status_doc *doc); /* NULL is a no-op */
 
 /* ---- report.c: one raw record to one output ------------------------------------------ */
 
@@ -163,8 +171,27 @@ typedef struct decoder_record {
     size_t nheaders;
 } decoder_record;
 
+/* How report.c writes an event's text once the record is decrypted and classified: the
+ * streaming writers (decoder_opts.writers NULL), or, in the tests, the jansson tree builders
+ * they replaced (tests/golden/oracle/), so that both see exactly the same inputs. Each returns
+ * malloc'd text (*len its length) or NULL when memory runs out. */
+typedef struct decoder_writers {
+    char *(*config)(const pr_event_envelope *env, const pr_flat_profile *fp, size_t hint,
+                    size_t *len);
+    /* Parses status XML (decoder_status_parse's rules and errors) and writes the whole
+     * status event; *text only on PR_OK. */
+    pr_status (*status)(const pr_event_envelope *env, const char *xml, size_t xml_len,
+                        const pr_xml_limits *lim, char **text, size_t *len, size_t *root_children,
+                        char *root_name, size_t root_name_len, pr_xml_error *why, char *err,
+                        size_t errlen);
+    char *(*dlq)(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                 int32_t partition, int64_t offset, const pr_event_header *headers, size_t nheaders,
+                 const unsigned char *payload, size_t payload_len, size_t max_payload, size_t *len);
+} decoder_writers;
+
 typedef struct decoder_opts {
     const decoder_keystore *keystore;
+    const decoder_writers *writers; /* NULL: the streaming writers (the only ones in use) */
     decoder_digest digests[2];
     size_t ndigests;
     size_t max_body;        /* raw body and plaintext */
@@ -196,6 +223,32 @@ pr_status decoder_report_refused(const decoder_record *rec, const decoder_opts *
 void decoder_opts_default(decoder_opts *opts);
 /* Parses "md5,sha256" into opts->digests. -1 on an unknown or repeated name. */
 int decoder_digests_parse(const char *s, decoder_digest *digests, size_t *n);
+
+/* ---- refused.c: raw records whose output the broker refused as too large ------------ */
+
+typedef struct decoder_refused_entry {
+    int32_t partition;
+    int64_t offset;
+    size_t len;     /* bytes of the refused output */
+    bool confirmed; /* refused even when produced alone: dead-letter it */
+} decoder_refused_entry;
+
+typedef struct decoder_refused {
+    decoder_refused_entry *e;
+    size_t n, cap;
+} decoder_refused; /* zero-initialised is empty */
+
+void decoder_refused_release(decoder_refused *m);
+/* The index of the entry of (partition, offset), or -1. */
+long decoder_refused_find(const decoder_refused *m, int32_t partition, int64_t offset);
+/* A new suspect; its index, or -1 when memory runs out. */
+long decoder_refused_add(decoder_refused *m, int32_t partition, int64_t offset, size_t len);
+/* Removes entry i (indices of other entries may change). */
+void decoder_refused_forget(decoder_refused *m, long i);
+/* The partition's offsets below next_offset are committed: their entries go. */
+void decoder_refused_settle(decoder_refused *m, int32_t partition, int64_t next_offset);
+/* The partition was revoked: its entries go (this decoder will not commit them). */
+void decoder_refused_drop_partition(decoder_refused *m, int32_t partition);
 
 /* ---- retry.c ------------------------------------------------------------------------ */
 

@@ -55,14 +55,8 @@ struct decoder {
      * partition that the broker never saw, the abort does not bump the producer epoch, so the
      * next output to that partition fails with OUT_OF_ORDER_SEQUENCE_NUMBER and the
      * transaction after it is aborted with an epoch bump (sequences restart at 0). */
-    struct {
-        int32_t partition;
-        int64_t offset;
-        size_t len;
-        bool confirmed;
-    } refused[64];
-    size_t nrefused;
-    bool alone_active; /* the output of (alone_partition, alone_offset) is in flight alone */
+    decoder_refused refused; /* refused.c; entries of revoked partitions go with them */
+    bool alone_active;       /* the output of (alone_partition, alone_offset) is in flight alone */
     int32_t alone_partition;
     int64_t alone_offset;
 

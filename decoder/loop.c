@@ -5,7 +5,10 @@
  * transactional producer. Records are decoded one by one (report.c, pure) and their outputs
  * produced inside a transaction that is opened by the first record of a batch and committed,
  * together with the consumed offsets (send_offsets_to_transaction with the consumer's group
- * metadata), when the batch reaches decoder-batch-max records or decoder-batch-ms.
+ * metadata), as soon as the consumer holds no further record (group commit: a lone report
+ * is not kept waiting; decoder-batch-linger-ms can make a drained batch wait), or when the
+ * batch reaches decoder-batch-max records or has been open decoder-batch-ms under a steady
+ * flow.
  *
  * Errors follow librdkafka's classes: a retriable error retries the same call; one that
  * requires an abort aborts the transaction and rewinds the consumer to the committed offsets,
@@ -34,8 +37,6 @@ static int txn_timeout(const decoder *r)
 {
     return (int)r->cfg->txn_timeout;
 }
-
-static void forget_refused(decoder *r, long i);
 
 /* Start-up and transactional calls wait in slices of at most this long, so that a stop
  * requested while Kafka is unreachable is honoured within seconds, not after the whole
@@ -251,12 +252,9 @@ static void commit_batch(decoder *r)
     if (a != TXN_OK)
         return;
     /* Refusals of records now committed are settled. */
-    for (size_t i = r->nrefused; i-- > 0;) {
-        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
-            r->txn_offsets, r->topic[PR_TOPIC_RAW], r->refused[i].partition);
-        if (p && r->refused[i].offset < p->offset)
-            forget_refused(r, (long)i);
-    }
+    for (int i = 0; r->refused.n && i < r->txn_offsets->cnt; i++)
+        decoder_refused_settle(&r->refused, r->txn_offsets->elems[i].partition,
+                               r->txn_offsets->elems[i].offset);
     /* Only committed outputs are counted. */
     pr_counter_inc(r->m_committed);
     for (int t = 0; t < PR_TOPIC__COUNT; t++)
@@ -320,19 +318,6 @@ static bool too_large_error(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
-static long find_refused(const decoder *r, int32_t partition, int64_t offset)
-{
-    for (size_t i = 0; i < r->nrefused; i++)
-        if (r->refused[i].partition == partition && r->refused[i].offset == offset)
-            return (long)i;
-    return -1;
-}
-
-static void forget_refused(decoder *r, long i)
-{
-    r->refused[i] = r->refused[--r->nrefused];
-}
-
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     decoder *r = opaque;
@@ -341,25 +326,26 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         return; /* any other failure: the commit fails, the batch is retried as it is */
     if (rkm->err)
         pr_counter_inc(r->m_refused);
-    if (!rkm->err && r->nrefused == 0)
+    if (!rkm->err && r->refused.n == 0)
         return;
     uint64_t place = (uint64_t)(uintptr_t)rkm->_private;
     int32_t partition = (int32_t)(place >> 48);
     int64_t offset = (int64_t)(place & 0xffffffffffffULL);
-    long i = find_refused(r, partition, offset);
+    decoder_refused *m = &r->refused;
+    long i = decoder_refused_find(m, partition, offset);
     if (!rkm->err) {
         /* A suspect whose full output went through is not the culprit. A confirmed one's
          * delivered output is its dead letter, which settles nothing until its transaction
          * commits (commit_batch forgets it then): if that transaction aborts (e.g. on the
          * sequence gap the refusal left, see decoder_loop.h), the record must be
          * dead-lettered again, not produced in full again, refused again, and so on for ever. */
-        if (i >= 0 && !r->refused[i].confirmed)
-            forget_refused(r, i);
+        if (i >= 0 && !m->e[i].confirmed)
+            decoder_refused_forget(m, i);
         return;
     }
     if (i >= 0) {
         if (r->alone_active && r->alone_partition == partition && r->alone_offset == offset) {
-            r->refused[i].confirmed = true;
+            m->e[i].confirmed = true;
             PR_LOG(PR_LOG_WARN, COMP,
                    "the broker refuses an output as too large; its raw record will be "
                    "dead-lettered",
@@ -368,13 +354,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
         }
         return;
     }
-    if (r->nrefused < sizeof r->refused / sizeof r->refused[0]) {
-        i = (long)r->nrefused++;
-        r->refused[i].partition = partition;
-        r->refused[i].offset = offset;
-        r->refused[i].len = rkm->len;
-        r->refused[i].confirmed = false;
-    }
+    if (decoder_refused_add(m, partition, offset, rkm->len) < 0)
+        go_fatal(r, "delivery report", "out of memory remembering a refused output");
 }
 
 /* Kept here so that decoder.c can register it on the producer conf. */
@@ -385,9 +366,11 @@ void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r)
     rd_kafka_conf_set_opaque(conf, r);
 }
 
-/* Produces one output, waiting while the local queue is full. 0; 1 if librdkafka refuses it
- * as too large at once; -1 (batch aborted, or the role is fatal). */
-static int produce(decoder *r, const decoder_output *out, const rd_kafka_message_t *rkm)
+/* Produces one output, waiting while the local queue is full. 0: librdkafka took the value
+ * (out->value is NULL now: it frees it when done, so the event is never copied); 1 if
+ * librdkafka refuses it as too large at once; -1 (batch aborted, or the role is fatal). The
+ * value stays the caller's unless 0 is returned. */
+static int produce(decoder *r, decoder_output *out, const rd_kafka_message_t *rkm)
 {
     const void *key = out->mac[0] ? (const void *)out->mac : rkm->key;
     size_t keylen = out->mac[0] ? strlen(out->mac) : rkm->key_len;
@@ -403,13 +386,15 @@ static int produce(decoder *r, const decoder_output *out, const rd_kafka_message
     vus[2].u.mem.ptr = out->value;
     vus[2].u.mem.size = out->value_len;
     vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-    vus[3].u.i = RD_KAFKA_MSG_F_COPY;
+    vus[3].u.i = RD_KAFKA_MSG_F_FREE;
     vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
     vus[4].u.ptr = place_opaque(rkm);
     for (;;) {
         rd_kafka_error_t *error = rd_kafka_produceva(r->producer, vus, 5);
-        if (!error)
+        if (!error) {
+            out->value = NULL; /* librdkafka's now (the length stays, for the counts) */
             return 0;
+        }
         rd_kafka_resp_err_t err = rd_kafka_error_code(error);
         rd_kafka_error_destroy(error);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -495,11 +480,11 @@ static void handle_record(decoder *r, rd_kafka_message_t *rkm)
         go_fatal(r, "decode", err);
         return;
     }
-    long ri = r->nrefused ? find_refused(r, rkm->partition, rkm->offset) : -1;
+    long ri = r->refused.n ? decoder_refused_find(&r->refused, rkm->partition, rkm->offset) : -1;
     bool alone = false;
-    if (ri >= 0 && r->refused[ri].confirmed) { /* refused even alone: dead-letter it (the
-                                                * entry stays until that is committed) */
-        size_t refused = r->refused[ri].len;
+    if (ri >= 0 && r->refused.e[ri].confirmed) { /* refused even alone: dead-letter it (the
+                                                  * entry stays until that is committed) */
+        size_t refused = r->refused.e[ri].len;
         decoder_output_release(&out);
         if (decoder_report_refused(&rec, &r->opts, refused, &out, err, sizeof err) != PR_OK) {
             abort_and_rewind(r, err);
@@ -569,6 +554,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             else
                 commit_batch(r);
         }
+        /* Whatever of theirs is not committed now is another decoder's to decode. */
+        for (int i = 0; i < parts->cnt; i++)
+            decoder_refused_drop_partition(&r->refused, parts->elems[i].partition);
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -645,14 +633,21 @@ void *decoder_loop_run(void *arg)
 
     while (!atomic_load(&r->stop)) {
         take_pending_keystore(r);
-        /* At most 200 ms also while a batch is open, so that the producer's delivery reports
-         * (a refusal among them) are served soon after they arrive, not at the commit. */
+        /* Group commit: while a batch is open, only what the consumer holds already is taken
+         * (no wait); once nothing is waiting the batch commits (after decoder-batch-linger-ms,
+         * 0 by default), so a lone report is not held for decoder-batch-ms, and batches grow
+         * only under load (records keep arriving while a commit is under way). A lingering
+         * batch, and an idle loop, wait at most 200 ms, so that the producer's delivery
+         * reports (a refusal among them) are served soon after they arrive. */
         int wait = 200;
-        if (r->in_txn) {
+        if (r->in_txn && r->cfg->batch_linger == 0) {
+            wait = 0;
+        } else if (r->in_txn) {
             long long left = r->txn_started_ms + r->cfg->batch_ms - pr_mono_ms();
             wait = left < 0 ? 0 : left < wait ? (int)left : wait;
         }
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->consumer, wait);
+        bool drained = !rkm;
         if (rkm) {
             if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 handle_record(r, rkm);
@@ -665,9 +660,10 @@ void *decoder_loop_run(void *arg)
             rd_kafka_message_destroy(rkm);
         }
         rd_kafka_poll(r->producer, 0);
+        long long open_ms = r->in_txn ? pr_mono_ms() - r->txn_started_ms : 0;
         if (r->in_txn && !atomic_load(&r->fatal) &&
-            ((long long)r->txn_records >= r->cfg->batch_max ||
-             pr_mono_ms() - r->txn_started_ms >= r->cfg->batch_ms))
+            ((drained && open_ms >= r->cfg->batch_linger) ||
+             (long long)r->txn_records >= r->cfg->batch_max || open_ms >= r->cfg->batch_ms))
             commit_batch(r);
     }
     /* Graceful stop: the open batch is committed, then the group is left. */

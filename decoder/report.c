@@ -83,19 +83,58 @@ void decoder_output_release(decoder_output *out)
     out->value_len = 0;
 }
 
-/* The last header of that name, NUL-terminated and truncated into buf ("" if absent). */
-static const char *header(const decoder_record *rec, const char *name, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    for (size_t i = rec->nheaders; i-- > 0;) {
-        if (rec->headers[i].name && strcmp(rec->headers[i].name, name) == 0) {
-            size_t n = rec->headers[i].len < len - 1 ? rec->headers[i].len : len - 1;
-            if (n)
-                memcpy(buf, rec->headers[i].value, n);
-            buf[n] = '\0';
-            break;
-        }
+/* The headers read here; of each name the last one counts. */
+enum {
+    H_KIND,
+    H_CONTENT_ENCODING,
+    H_REQUEST_ID,
+    H_RECEIVED_MS,
+    H_METHOD,
+    H_PATH,
+    H_REMOTE,
+    H_USER_AGENT,
+    H__COUNT
+};
+
+#define HDR(n)                                                                                     \
+    {                                                                                              \
+        n, sizeof n - 1                                                                            \
     }
+static const struct {
+    const char *name;
+    size_t len;
+} hdr_names[H__COUNT] = {
+    HDR(PR_HDR_KIND),        HDR(PR_HDR_CONTENT_ENCODING), HDR(PR_HDR_REQUEST_ID),
+    HDR(PR_HDR_RECEIVED_MS), HDR(PR_HDR_METHOD),           HDR(PR_HDR_PATH),
+    HDR(PR_HDR_REMOTE),      HDR(PR_HDR_USER_AGENT),
+};
+#undef HDR
+
+/* One pass over the record's headers: found[h] the last header of hdr_names[h], or NULL. */
+static void headers_index(const decoder_record *rec, const decoder_header **found)
+{
+    for (size_t h = 0; h < H__COUNT; h++)
+        found[h] = NULL;
+    for (size_t i = 0; i < rec->nheaders; i++) {
+        const char *name = rec->headers[i].name;
+        if (!name || strncmp(name, "pr-", 3) != 0)
+            continue;
+        size_t len = strlen(name);
+        for (size_t h = 0; h < H__COUNT; h++)
+            if (hdr_names[h].len == len && memcmp(name, hdr_names[h].name, len) == 0) {
+                found[h] = &rec->headers[i];
+                break;
+            }
+    }
+}
+
+/* The header's value, NUL-terminated and truncated into buf ("" if absent). */
+static const char *header_copy(const decoder_header *h, char *buf, size_t len)
+{
+    size_t n = h ? (h->len < len - 1 ? h->len : len - 1) : 0;
+    if (n)
+        memcpy(buf, h->value, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -104,6 +143,7 @@ typedef struct job {
     const decoder_record *rec;
     const decoder_opts *opts;
     decoder_output *out;
+    const decoder_header *hdr[H__COUNT];
     char mac[PR_MAC_LEN + 1];
     const char *encryption;
     unsigned char *owned; /* current plaintext, when it is not the record's value */
@@ -221,7 +261,7 @@ static int decrypt(job *j)
 {
     char ce[128];
     char err[200];
-    header(j->rec, PR_HDR_CONTENT_ENCODING, ce, sizeof ce);
+    header_copy(j->hdr[H_CONTENT_ENCODING], ce, sizeof ce);
     j->encryption = PR_ENC_NONE;
     if (strcasestr(ce, "aes128gcm"))
         return try_ece(j, true);
@@ -295,12 +335,12 @@ static void envelope_fill(const job *j, env_bufs *b, pr_event_envelope *env)
 {
     const decoder_record *rec = j->rec;
     memset(env, 0, sizeof *env);
-    header(rec, PR_HDR_REQUEST_ID, b->request_id, sizeof b->request_id);
-    header(rec, PR_HDR_RECEIVED_MS, b->received, sizeof b->received);
-    header(rec, PR_HDR_METHOD, b->method, sizeof b->method);
-    header(rec, PR_HDR_PATH, b->path, sizeof b->path);
-    header(rec, PR_HDR_REMOTE, b->remote, sizeof b->remote);
-    header(rec, PR_HDR_USER_AGENT, b->ua, sizeof b->ua);
+    header_copy(j->hdr[H_REQUEST_ID], b->request_id, sizeof b->request_id);
+    header_copy(j->hdr[H_RECEIVED_MS], b->received, sizeof b->received);
+    header_copy(j->hdr[H_METHOD], b->method, sizeof b->method);
+    header_copy(j->hdr[H_PATH], b->path, sizeof b->path);
+    header_copy(j->hdr[H_REMOTE], b->remote, sizeof b->remote);
+    header_copy(j->hdr[H_USER_AGENT], b->ua, sizeof b->ua);
     if (b->request_id[0])
         snprintf(b->report_id, sizeof b->report_id, "%s", b->request_id);
     else /* deterministic, so that a replay gives the same id */
@@ -327,18 +367,69 @@ static void envelope_fill(const job *j, env_bufs *b, pr_event_envelope *env)
     env->raw_offset = rec->offset;
 }
 
-/* Parses the plaintext and builds the event into *ev. 0, -1 dead, -2 out of memory. */
-static int build_event(job *j, pr_kind kind, json_t **ev, pr_topic *topic)
+/* The streaming writers (decoder_writers); the defaults of report.c. */
+static char *write_config(const pr_event_envelope *env, const pr_flat_profile *fp, size_t hint,
+                          size_t *len)
 {
-    env_bufs *b = calloc(1, sizeof *b);
+    pr_jsonw w;
+    pr_jsonw_init(&w, hint);
+    pr_event_config_write(&w, env, fp);
+    return pr_jsonw_finish(&w, len);
+}
+
+static pr_status write_status(const pr_event_envelope *env, const char *xml, size_t xml_len,
+                              const pr_xml_limits *lim, char **text, size_t *len,
+                              size_t *root_children, char *root_name, size_t root_name_len,
+                              pr_xml_error *why, char *err, size_t errlen)
+{
+    decoder_status_doc *doc = NULL;
+    pr_status st = decoder_status_parse(xml, xml_len, lim, &doc, root_children, root_name,
+                                        root_name_len, why, err, errlen);
+    *text = NULL;
+    if (st != PR_OK)
+        return st;
+    pr_jsonw w;
+    pr_jsonw_init(&w, xml_len + 1024);
+    pr_event_begin(&w, PR_SCHEMA_STATUS, env);
+    pr_jsonw_keyz(&w, "status");
+    decoder_status_write(doc, &w);
+    pr_jsonw_obj_end(&w);
+    decoder_status_free(doc);
+    *text = pr_jsonw_finish(&w, len);
+    return *text ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
+}
+
+static char *write_dlq(pr_dlq_reason reason, const char *detail, const char *mac, const char *topic,
+                       int32_t partition, int64_t offset, const pr_event_header *headers,
+                       size_t nheaders, const unsigned char *payload, size_t payload_len,
+                       size_t max_payload, size_t *len)
+{
+    /* The payload's base64 is most of a dead letter. */
+    size_t keep = payload_len < max_payload ? payload_len : max_payload;
+    pr_jsonw w;
+    pr_jsonw_init(&w, keep / 3 * 4 + 4096);
+    pr_event_dlq_write(&w, reason, detail, mac, topic, partition, offset, headers, nheaders,
+                       payload, payload_len, max_payload);
+    return pr_jsonw_finish(&w, len);
+}
+
+static const decoder_writers streaming_writers = {write_config, write_status, write_dlq};
+
+static const decoder_writers *writers(const job *j)
+{
+    return j->opts->writers ? j->opts->writers : &streaming_writers;
+}
+
+/* Parses the plaintext and writes the event into out. 0, -1 dead, -2 out of memory. */
+static int build_event(job *j, pr_kind kind)
+{
+    env_bufs b;
     pr_event_envelope env;
     pr_xml_error why = PR_XML_OK;
     char err[200];
     int rc = -1;
-    json_t *status = NULL;
-    if (!b)
-        return -2;
-    envelope_fill(j, b, &env);
+    decoder_output *out = j->out;
+    envelope_fill(j, &b, &env);
     if (kind != PR_KIND_STATUS) {
         pr_flat_profile fp;
         memset(&fp, 0, sizeof fp);
@@ -346,9 +437,11 @@ static int build_event(job *j, pr_kind kind, json_t **ev, pr_topic *topic)
                                             &why, err, sizeof err);
         if (st == PR_OK) {
             env.kind = pr_kind_name(kind);
-            *ev = pr_event_config_new(&env, &fp);
-            *topic = PR_TOPIC_CONFIG;
-            rc = *ev ? 0 : -2;
+            /* A config event is about as long as the profile's XML, longer when values are
+             * short (names are written twice when they have a ua): room for half as much again. */
+            out->value = writers(j)->config(&env, &fp, j->len + j->len / 2 + 1024, &out->value_len);
+            out->topic = PR_TOPIC_CONFIG;
+            rc = out->value ? 0 : -2;
         } else if (st == PR_EFATAL) {
             rc = -2;
         } else if (why != PR_XML_NOT_PROFILE) {
@@ -356,37 +449,28 @@ static int build_event(job *j, pr_kind kind, json_t **ev, pr_topic *topic)
         }
         pr_flatprofile_release(&fp);
         if (rc != -1 || why != PR_XML_NOT_PROFILE)
-            goto out;
+            return rc;
     }
     /* A status report, by kind or by shape. */
     size_t children = 0;
     char root[64] = "";
-    pr_status st = decoder_status_parse((const char *)j->data, j->len, &j->opts->limits, &status,
-                                        &children, root, sizeof root, &why, err, sizeof err);
-    if (st == PR_EFATAL) {
-        rc = -2;
-        goto out;
-    }
-    if (st != PR_OK) {
-        rc = dead(j, xml_reason(why), "%s", err);
-        goto out;
-    }
-    if (kind != PR_KIND_STATUS && (children == 0 || strcasecmp(root, "html") == 0)) {
-        rc = dead(j, PR_DLQ_NOT_A_REPORT,
-                  "well-formed XML (root <%.40s>) with no flat-profile and nothing a status "
-                  "report would hold",
-                  root);
-        goto out;
-    }
     env.kind = pr_kind_name(PR_KIND_STATUS);
-    *ev = pr_event_status_new(&env, status);
-    status = NULL;
-    *topic = PR_TOPIC_STATUS;
-    rc = *ev ? 0 : -2;
-out:
-    json_decref(status);
-    free(b);
-    return rc;
+    pr_status st =
+        writers(j)->status(&env, (const char *)j->data, j->len, &j->opts->limits, &out->value,
+                           &out->value_len, &children, root, sizeof root, &why, err, sizeof err);
+    if (st == PR_EFATAL)
+        return -2;
+    if (st != PR_OK)
+        return dead(j, xml_reason(why), "%s", err);
+    if (kind != PR_KIND_STATUS && (children == 0 || strcasecmp(root, "html") == 0)) {
+        decoder_output_release(out);
+        return dead(j, PR_DLQ_NOT_A_REPORT,
+                    "well-formed XML (root <%.40s>) with no flat-profile and nothing a status "
+                    "report would hold",
+                    root);
+    }
+    out->topic = PR_TOPIC_STATUS;
+    return 0;
 }
 
 static pr_status emit_dlq(job *j, char *err, size_t errlen)
@@ -399,20 +483,13 @@ static pr_status emit_dlq(job *j, char *err, size_t errlen)
         hb[i].value = rec->headers[i].value;
         hb[i].len = rec->headers[i].len;
     }
-    json_t *ev =
-        pr_event_dlq_new(j->reason, j->detail, j->mac, rec->topic, rec->partition, rec->offset, hb,
-                         nh, rec->value, rec->value_len, j->opts->max_dlq_payload);
-    if (!ev)
-        return pr_err(PR_EFATAL, err, errlen, "out of memory building a dead letter");
     j->out->topic = PR_TOPIC_DLQ;
     j->out->reason = j->reason;
-    /* The payload's base64 is most of a dead letter. */
-    size_t keep =
-        rec->value_len < j->opts->max_dlq_payload ? rec->value_len : j->opts->max_dlq_payload;
-    j->out->value = pr_event_dump(ev, keep / 3 * 4 + 4096, &j->out->value_len);
-    json_decref(ev);
+    j->out->value = writers(j)->dlq(j->reason, j->detail, j->mac, rec->topic, rec->partition,
+                                    rec->offset, hb, nh, rec->value, rec->value_len,
+                                    j->opts->max_dlq_payload, &j->out->value_len);
     if (!j->out->value)
-        return pr_err(PR_EFATAL, err, errlen, "out of memory serialising a dead letter");
+        return pr_err(PR_EFATAL, err, errlen, "out of memory writing a dead letter");
     return PR_OK;
 }
 
@@ -422,8 +499,6 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
     job j;
     char kindbuf[16];
     char merr[128];
-    json_t *ev = NULL;
-    pr_topic topic = PR_TOPIC_DLQ;
     pr_status st = PR_OK;
     int rc;
 
@@ -435,7 +510,8 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
     j.data = rec->value;
     j.len = rec->value_len;
     j.encryption = PR_ENC_NONE;
-    pr_kind kind = pr_kind_parse(header(rec, PR_HDR_KIND, kindbuf, sizeof kindbuf));
+    headers_index(rec, j.hdr);
+    pr_kind kind = pr_kind_parse(header_copy(j.hdr[H_KIND], kindbuf, sizeof kindbuf));
 
     if (!rec->key ||
         pr_mac_parse((const char *)rec->key, rec->key_len, j.mac, merr, sizeof merr) != PR_OK) {
@@ -450,7 +526,7 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
         if (j.len == 0)
             rc = dead(&j, PR_DLQ_EMPTY, "empty plaintext");
         else
-            rc = build_event(&j, kind, &ev, &topic);
+            rc = build_event(&j, kind);
     }
     snprintf(out->mac, sizeof out->mac, "%s", j.mac);
     if (rc == -2) {
@@ -458,13 +534,6 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
         goto out;
     }
     if (rc == 0) {
-        /* A config event is about as long as the profile's XML (a little shorter). */
-        out->value = pr_event_dump(ev, j.len + 1024, &out->value_len);
-        if (!out->value) {
-            st = pr_err(PR_EFATAL, err, errlen, "out of memory serialising an event");
-            goto out;
-        }
-        out->topic = topic;
         if (out->value_len <= opts->max_event)
             goto out;
         dead(&j, PR_DLQ_TOO_LARGE, "event of %zu bytes is over the %zu-byte limit", out->value_len,
@@ -473,7 +542,6 @@ pr_status decoder_report_decode(const decoder_record *rec, const decoder_opts *o
     }
     st = emit_dlq(&j, err, errlen);
 out:
-    json_decref(ev);
     free(j.owned);
     return st;
 }

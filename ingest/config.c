@@ -6,7 +6,6 @@
  * Names are unique across roles because `run` loads every section together: generic ones
  * carry no prefix only where no other role could want them (`listen` is the phones' port).
  */
-#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +87,7 @@ ingest_cfg *ingest_cfg_new(void)
 
 pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
 {
-    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg};
+    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg, NULL};
     return s;
 }
 
@@ -96,51 +95,6 @@ void ingest_cfg_free(ingest_cfg *cfg)
 {
     if (cfg)
         pr_cfg_section_free(ingest_cfg_section(cfg));
-}
-
-pr_status ingest_list_split(const char *s, char ***items, size_t *n, char *err, size_t errlen)
-{
-    char **v = NULL;
-    size_t cnt = 0;
-    *items = NULL;
-    *n = 0;
-    if (!s)
-        return PR_OK;
-    const char *p = s;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        if (!e)
-            e = p + strlen(p);
-        const char *a = p, *b = e;
-        while (a < b && isspace((unsigned char)*a))
-            a++;
-        while (b > a && isspace((unsigned char)b[-1]))
-            b--;
-        if (b > a) {
-            char **nv = realloc(v, (cnt + 1) * sizeof *v);
-            if (!nv)
-                goto fail;
-            v = nv;
-            v[cnt] = strndup(a, (size_t)(b - a));
-            if (!v[cnt])
-                goto fail;
-            cnt++;
-        }
-        p = *e ? e + 1 : e;
-    }
-    *items = v;
-    *n = cnt;
-    return PR_OK;
-fail:
-    ingest_list_free(v, cnt);
-    return pr_err(PR_EFATAL, err, errlen, "out of memory");
-}
-
-void ingest_list_free(char **items, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(items[i]);
-    free(items);
 }
 
 static int file_readable(const char *path)

@@ -58,6 +58,7 @@ pr_status ingest_http_start(ingest *r, char *err, size_t errlen)
     extra[nx++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     long long timeout_s = (r->cfg->connection_timeout_ms + 999) / 1000;
+    r->hw_dropped = ingest_http_req_dropped; /* before the first CLOSED notification */
     r->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, ingest_http_handler, r, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&r->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,

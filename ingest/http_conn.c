@@ -154,8 +154,8 @@ static void pending_done(ingest *r)
     pthread_mutex_unlock(&r->wait_mu);
 }
 
-/* Called from the completion callback, or from the CLOSED notification for a request
- * libmicrohttpd dropped (watchdog.c). */
+/* Called from the completion callback, or through ingest_http_req_dropped from the CLOSED
+ * notification for a request libmicrohttpd dropped (watchdog.c). */
 void ingest_http_req_end(ingest *r, req *q, enum MHD_RequestTerminationCode toe)
 {
     if (q->ctx && q->ctx->cur == q)
@@ -176,6 +176,11 @@ void ingest_http_req_end(ingest *r, req *q, enum MHD_RequestTerminationCode toe)
     req_free(q);
     if (unanswered)
         pending_done(r);
+}
+
+void ingest_http_req_dropped(ingest *r, req *q)
+{
+    ingest_http_req_end(r, q, MHD_REQUEST_TERMINATED_WITH_ERROR);
 }
 
 void ingest_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -122,6 +122,8 @@ enum MHD_Result ingest_http_handler(void *cls, struct MHD_Connection *conn, cons
 /* The end of a request as libmicrohttpd reports it: frees q unless Kafka still holds its
  * record (then the ack frees it). */
 void ingest_http_req_end(ingest *r, req *q, enum MHD_RequestTerminationCode toe);
+/* The same for a request libmicrohttpd dropped without completing it (r->hw_dropped). */
+void ingest_http_req_dropped(ingest *r, req *q);
 
 /* ---------------------------------------------------------------- watchdog.c */
 

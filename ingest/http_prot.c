@@ -168,7 +168,7 @@ void ingest_http_make_id(char out[37])
 static const char *edge_ready(void *ctx)
 {
     ingest *r = ctx;
-    if (ingest_ready(r))
+    if (ingest_state_ready(r))
         return NULL;
     return atomic_load(&r->stopping) ? "shutting down" : "kafka unreachable";
 }

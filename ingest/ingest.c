@@ -227,8 +227,7 @@ void ingest_free(ingest *r)
 
 bool ingest_ready(const ingest *r)
 {
-    return r && atomic_load(&((ingest *)r)->started) && !atomic_load(&((ingest *)r)->stopping) &&
-           ingest_pub_ready(r->pub);
+    return r && ingest_state_ready(r);
 }
 
 unsigned ingest_port(const ingest *r)

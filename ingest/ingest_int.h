@@ -2,7 +2,8 @@
  * ingest_int.h - what the files of the ingest role share; not part of the public API.
  *
  * One file per concern:
- *   config.c    the config table, ingest_cfg_check, parsing of list-valued settings
+ *   config.c    the config table, ingest_cfg_check
+ *   list.c      comma-separated lists of settings, split (pure; below everything that parses)
  *   identity.c  the phone's MAC from cert/path/query/User-Agent, allow-list (pure)
  *   kind.c      report kind from path patterns, upload prefixes (pure)
  *   auth.c      the credentials file: parsing, lookup, password checks (pure but for OpenSSL)
@@ -63,6 +64,8 @@ struct ingest_cfg {
     long long raw_partitions; /* partitions when ingest creates the raw topic; 0 = broker's */
     long long ready_probe_ms; /* period of the Kafka readiness probe */
 };
+
+/* ------------------------------------------------------------------ list.c */
 
 /* Splits a comma-separated list into trimmed, non-empty items (malloc'd array of malloc'd
  * strings, *n items; none for NULL). PR_EFATAL on allocation failure. Free with
@@ -314,6 +317,7 @@ typedef struct ingest_stats {
     pr_counter *id_none, *id_invalid, *id_mismatch, *id_not_allowed, *id_user_mac, *id_cert;
 } ingest_stats;
 
+struct req; /* http_int.h */
 struct ingest {
     const pr_common_cfg *common;
     const ingest_cfg *cfg;
@@ -352,11 +356,23 @@ struct ingest {
     bool hw_started;
     atomic_bool hw_run;
     pr_counter *hw_cut; /* connections cut */
+    /* Ends a request libmicrohttpd dropped without completing it (CLOSED notification): set
+     * by http.c to http_conn.c's ingest_http_req_dropped before the daemon starts, so that
+     * watchdog.c, below http_conn.c, never calls up into it. */
+    void (*hw_dropped)(ingest *r, struct req *q);
 
     pthread_mutex_t wait_mu; /* pending: records sent whose answer is not queued yet */
     pthread_cond_t wait_cv;
     long pending;
 };
+
+/* Started, not stopping, and Kafka reachable (publish.c's probe): ingest_ready (ingest.c)
+ * and /readyz (http_prot.c, which stands below ingest.c) both ask this. */
+static inline bool ingest_state_ready(const ingest *r)
+{
+    ingest *w = (ingest *)r; /* C11's atomic_load takes a non-const pointer */
+    return atomic_load(&w->started) && !atomic_load(&w->stopping) && ingest_pub_ready(r->pub);
+}
 
 pr_status ingest_http_start(ingest *r, char *err, size_t errlen);
 /* Stops accepting new connections (the listening socket is closed). */

@@ -14,7 +14,8 @@
  *
  * The record also holds the request libmicrohttpd has not completed yet: libmicrohttpd
  * 0.9.75 drops some requests (out of pool memory while parsing them) without calling the
- * completion callback, and the CLOSED notification then ends the request (http_conn.c).
+ * completion callback, and the CLOSED notification then ends the request through the hook
+ * r->hw_dropped (http_conn.c's, set by http.c: this file stands below http_conn.c).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -83,7 +84,7 @@ void ingest_watch_notify(void *cls, struct MHD_Connection *conn, void **socket_c
              * this notification is then the last word on the request. */
             PR_LOG(PR_LOG_DEBUG, "ingest", "request dropped by libmicrohttpd",
                    json_pack("{ss}", "request_id", w->cur->id));
-            ingest_http_req_end(r, w->cur, MHD_REQUEST_TERMINATED_WITH_ERROR);
+            r->hw_dropped(r, w->cur);
         }
         free(w);
         *socket_context = NULL;

@@ -35,7 +35,10 @@ const pr_cfg_entry pr_common_cfg_table[] = {
 typedef struct slot {
     const pr_cfg_entry *e;
     void *base;
+    const char *env_prefix; /* its section's, never NULL */
 } slot;
+
+#define ENV_PREFIX "PHONEREPORT_"
 
 typedef struct slots {
     slot *v;
@@ -106,6 +109,54 @@ int pr_cfg_parse_bytes(const char *s, long long *out)
     static const long long f[] = {1,       1024,    1024,    1024,      1048576,
                                   1048576, 1048576, 1 << 30, 1LL << 30, 1LL << 30};
     return parse_scaled(s, out, u, f, 10);
+}
+
+/* Appends n bytes of src to the buffer at *o (sized by the caller). */
+static void put(char **o, const char *src, size_t n)
+{
+    memcpy(*o, src, n);
+    *o += n;
+}
+
+char *pr_cfg_mask_secrets(const char *in)
+{
+    size_t len = strlen(in);
+    char *out = malloc(len + 4 * (len / 9 + 2) + 1), *o = out; /* each mask adds at most 3 */
+    const char *p = in, *scheme = strstr(in, "://");
+    if (!out)
+        return NULL;
+    if (scheme) { /* URI userinfo user:password@ */
+        const char *auth = scheme + 3, *end = auth + strcspn(auth, "/?#"), *at = NULL;
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            put(&o, in, (size_t)(colon + 1 - in));
+            put(&o, "***", 3);
+            p = at;
+        }
+    }
+    while (*p) { /* password=value: libpq keywords and URI query parameters */
+        const char *k = strstr(p, "password=");
+        if (!k) {
+            put(&o, p, strlen(p));
+            break;
+        }
+        k += 9;
+        put(&o, p, (size_t)(k - p));
+        if (*k == '\'') { /* a quoted keyword value, with \' and \\ escapes */
+            const char *q = k + 1;
+            while (*q && *q != '\'')
+                q += q[0] == '\\' && q[1] ? 2 : 1;
+            p = *q ? q + 1 : q;
+        } else {
+            p = k + strcspn(k, "& \t");
+        }
+        put(&o, "***", 3);
+    }
+    *o = '\0';
+    return out;
 }
 
 static void set_value(const slot *sl, const char *text, const char *origin, pr_errlist *errs)
@@ -213,22 +264,27 @@ static const char *type_hint(pr_cfg_type t)
     return "";
 }
 
-static void env_name(const char *name, char *buf, size_t len)
+static void env_name(const char *prefix, const char *name, char *buf, size_t len)
 {
     size_t i = 0;
-    int n = snprintf(buf, len, "PHONEREPORT_");
+    int n = snprintf(buf, len, "%s", prefix ? prefix : ENV_PREFIX);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return;
+    }
     for (i = (size_t)n; *name && i + 1 < len; name++, i++)
         buf[i] = *name == '-' || *name == '.' ? '_' : (char)toupper((unsigned char)*name);
     buf[i] = '\0';
 }
 
-static void print_entries(FILE *out, const char *title, const pr_cfg_entry *t)
+static void print_entries(FILE *out, const char *title, const pr_cfg_entry *t,
+                          const char *env_prefix)
 {
     fprintf(out, "\n%s:\n", title);
     for (; t->name; t++) {
         char flag[96], env[96];
         snprintf(flag, sizeof flag, "--%s %s", t->name, type_hint(t->type));
-        env_name(t->name, env, sizeof env);
+        env_name(env_prefix, t->name, env, sizeof env);
         fprintf(out, "  %-34s %s\n", flag, t->help);
         fprintf(out, "  %-34s env %s", "", env);
         if (t->def)
@@ -244,9 +300,9 @@ static void print_help(FILE *out, const char *usage, const char *about,
 {
     fprintf(out, "usage: %s\n\n%s\n", usage, about ? about : "");
     for (size_t i = 0; i < n; i++)
-        print_entries(out, sections[i].title, sections[i].table);
+        print_entries(out, sections[i].title, sections[i].table, sections[i].env_prefix);
     if (common) {
-        print_entries(out, "common", pr_common_cfg_table);
+        print_entries(out, "common", pr_common_cfg_table, NULL);
         fprintf(out, "  %-34s any librdkafka property, passed as is (SASL, TLS, tuning)\n",
                 "--kafka.PROPERTY VALUE");
         fprintf(out, "  %-34s env PHONEREPORT_KAFKA_PROPERTY ('_' read as '.')\n", "");
@@ -276,7 +332,9 @@ static void print_config(FILE *out, const slots *s, const pr_common_cfg *common)
         switch (e->type) {
         case PR_CFG_STR: {
             const char *str = *(char *const *)(const void *)field;
-            v = str ? json_string(str) : json_null();
+            char *masked = str ? pr_cfg_mask_secrets(str) : NULL;
+            v = masked ? json_string(masked) : str ? json_string("***") : json_null();
+            free(masked);
             break;
         }
         case PR_CFG_SECRET:
@@ -377,15 +435,15 @@ static void load_env(char **envp, const slots *s, pr_common_cfg *common, pr_errl
             kafka_set(common, name, eq + 1, errs);
             continue;
         }
-        for (size_t i = 0; i < n; i++) {
-            char c = kv[12 + i];
-            name[i] = c == '_' ? '-' : (char)tolower((unsigned char)c);
-        }
-        name[n] = '\0';
-        const slot *sl = find_slot(s, name, n);
         /* Unknown variables are ignored: roles deployed together share one environment. */
-        if (sl)
-            set_value(sl, eq + 1, origin, errs);
+        for (size_t i = 0; i < s->len; i++) {
+            char env[300];
+            env_name(s->v[i].env_prefix, s->v[i].e->name, env, sizeof env);
+            if (strlen(env) == (size_t)(eq - kv) && strncmp(env, kv, (size_t)(eq - kv)) == 0) {
+                set_value(&s->v[i], eq + 1, origin, errs);
+                break;
+            }
+        }
     }
 }
 
@@ -416,10 +474,11 @@ pr_cfg_result pr_cfg_load(const pr_cfg_section *sections, size_t nsections, pr_c
     }
     for (size_t i = 0; i < nsections; i++)
         for (const pr_cfg_entry *e = sections[i].table; e->name; e++)
-            s.v[s.len++] = (slot){e, sections[i].base};
+            s.v[s.len++] = (slot){e, sections[i].base,
+                                  sections[i].env_prefix ? sections[i].env_prefix : ENV_PREFIX};
     if (common)
         for (const pr_cfg_entry *e = pr_common_cfg_table; e->name; e++)
-            s.v[s.len++] = (slot){e, common};
+            s.v[s.len++] = (slot){e, common, ENV_PREFIX};
     for (size_t i = 0; i < s.len; i++)
         for (size_t j = i + 1; j < s.len; j++)
             if (strcmp(s.v[i].e->name, s.v[j].e->name) == 0)

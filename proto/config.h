@@ -45,9 +45,17 @@ typedef struct pr_cfg_section {
     const char *title;         /* heading in --help, e.g. "ingest (HTTP edge)" */
     const pr_cfg_entry *table; /* terminated by an entry whose name is NULL */
     void *base;                /* the struct the offsets point into */
+    /* Environment names: this prefix + the upper-cased name ('-' as '_'); NULL =
+     * "PHONEREPORT_" (a tool whose option names are short gives "PHONEREPORT_<TOOL>_"). */
+    const char *env_prefix;
 } pr_cfg_section;
 
 /* kafka.<property> pass-through, in the order given (later duplicates win in librdkafka). */
+/* A copy of s (caller frees; NULL when out of memory) with every password masked as ***: the
+ * user:password@ of a URI and the value of any password= (libpq keyword form, URI query).
+ * --print-config shows string settings through it; use it for anything that logs one. */
+char *pr_cfg_mask_secrets(const char *s);
+
 typedef struct pr_cfg_kv {
     char *key; /* without "kafka." */
     char *value;

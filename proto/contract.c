@@ -5,9 +5,9 @@
 #include <string.h>
 
 static const char *const topic_suffix[PR_TOPIC__COUNT] = {
-    [PR_TOPIC_RAW] = "raw",     [PR_TOPIC_CONFIG] = "config", [PR_TOPIC_STATUS] = "status",
-    [PR_TOPIC_DLQ] = "dlq",     [PR_TOPIC_STATE] = "state",   [PR_TOPIC_CHANGES] = "changes",
-    [PR_TOPIC_DRIFT] = "drift",
+    [PR_TOPIC_RAW] = "raw",     [PR_TOPIC_CONFIG] = "config",     [PR_TOPIC_STATUS] = "status",
+    [PR_TOPIC_DLQ] = "dlq",     [PR_TOPIC_STATE] = "state",       [PR_TOPIC_CHANGES] = "changes",
+    [PR_TOPIC_DRIFT] = "drift", [PR_TOPIC_SINK_DLQ] = "sink-dlq",
 };
 
 const char *pr_topic_suffix(pr_topic t)

@@ -19,6 +19,7 @@ typedef enum pr_topic {
     PR_TOPIC_STATE,
     PR_TOPIC_CHANGES,
     PR_TOPIC_DRIFT,
+    PR_TOPIC_SINK_DLQ, /* records the sink could not apply on a healthy store (poison) */
     PR_TOPIC__COUNT
 } pr_topic;
 
@@ -42,12 +43,13 @@ int pr_topic_name(const char *prefix, pr_topic t, char *buf, size_t len);
 #define PR_HDR_AUTH_USER        "pr-auth-user"
 
 /* Schema ids carried in every JSON value's "schema" member. */
-#define PR_SCHEMA_CONFIG "phonereport.config/1"
-#define PR_SCHEMA_STATUS "phonereport.status/1"
-#define PR_SCHEMA_DLQ    "phonereport.dlq/1"
-#define PR_SCHEMA_STATE  "phonereport.state/1"
-#define PR_SCHEMA_CHANGE "phonereport.changes/1"
-#define PR_SCHEMA_DRIFT  "phonereport.drift/1"
+#define PR_SCHEMA_CONFIG   "phonereport.config/1"
+#define PR_SCHEMA_STATUS   "phonereport.status/1"
+#define PR_SCHEMA_DLQ      "phonereport.dlq/1"
+#define PR_SCHEMA_SINK_DLQ "phonereport.sink-dlq/1"
+#define PR_SCHEMA_STATE    "phonereport.state/1"
+#define PR_SCHEMA_CHANGE   "phonereport.changes/1"
+#define PR_SCHEMA_DRIFT    "phonereport.drift/1"
 
 /* Report kinds (pr-kind header, "kind" member). */
 typedef enum pr_kind { PR_KIND_FULL, PR_KIND_DELTA, PR_KIND_STATUS, PR_KIND_UNKNOWN } pr_kind;

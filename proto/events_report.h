@@ -1,23 +1,24 @@
 /*
- * events_report.h - builders of the values the decoder produces: phonereport.config/1,
+ * events_report.h - writers of the values the decoder produces: phonereport.config/1,
  * phonereport.status/1 and phonereport.dlq/1 (DESIGN section 3). They live in proto because
  * they are the contract; proto/schemas/{config,status,dlq}.schema.json describe the same
- * shapes and the tests validate these builders' output against them.
+ * shapes and the tests validate these writers' output against them, and compare it with the
+ * jansson tree builders they replaced (tests/golden/oracle/, the oracle).
  *
- * Ownership: inputs are borrowed unless a parameter says "stolen"; every builder returns a new
- * JSON reference (caller decrefs), or NULL on allocation failure. Strings that come from the
- * wire (headers, User-Agent) may be invalid UTF-8: they are copied with each invalid byte
- * replaced by U+FFFD, never dropped.
+ * Each writes JSON text straight into a pr_jsonw (jsonw.h), with no tree and no allocation per
+ * parameter. Ownership: every input is borrowed. Strings that come from the wire (headers,
+ * User-Agent) may be invalid UTF-8: each invalid byte is replaced by U+FFFD, never dropped.
+ * Failure (memory) is the writer's: pr_jsonw_finish returns NULL.
  */
 #ifndef PR_EVENTS_REPORT_H
 #define PR_EVENTS_REPORT_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "contract.h"
 #include "flatprofile.h"
+#include "jsonw.h"
 
 /* The "source" member: where and how the report arrived. model/firmware NULL or "" are left
  * out (they come from the User-Agent when it has them). */
@@ -42,14 +43,15 @@ typedef struct pr_event_envelope {
     int64_t raw_offset;
 } pr_event_envelope;
 
+/* Opens the event's object and writes "schema" and the envelope members ("mac", "kind",
+ * "report_id", "received_at", "encryption", "source", "raw"); the caller adds its own
+ * members and closes the object. */
+void pr_event_begin(pr_jsonw *w, const char *schema, const pr_event_envelope *env);
+
 /* {"schema":"phonereport.config/1", envelope..., "params":{name:value}, "access":{name:ua}}
  * plus "duplicates" when the profile repeated names. "access" holds only parameters that
  * had a ua attribute. */
-json_t *pr_event_config_new(const pr_event_envelope *env, const pr_flat_profile *fp);
-
-/* {"schema":"phonereport.status/1", envelope..., "status": status}; status is stolen (also
- * on failure). */
-json_t *pr_event_status_new(const pr_event_envelope *env, json_t *status);
+void pr_event_config_write(pr_jsonw *w, const pr_event_envelope *env, const pr_flat_profile *fp);
 
 typedef struct pr_event_header {
     const char *name;
@@ -62,24 +64,14 @@ typedef struct pr_event_header {
  *  "payload_b64","payload_bytes","payload_truncated"}.
  * The payload is base64 (standard alphabet, padded) of at most max_payload bytes of it, so
  * that a dead letter always fits in a Kafka record; payload_bytes is the full size. A
- * repeated header keeps its last value. */
-json_t *pr_event_dlq_new(pr_dlq_reason reason, const char *detail, const char *mac,
-                         const char *topic, int32_t partition, int64_t offset,
-                         const pr_event_header *headers, size_t nheaders,
-                         const unsigned char *payload, size_t payload_len, size_t max_payload);
+ * repeated header keeps its last value; a header without a name is left out. */
+void pr_event_dlq_write(pr_jsonw *w, pr_dlq_reason reason, const char *detail, const char *mac,
+                        const char *topic, int32_t partition, int64_t offset,
+                        const pr_event_header *headers, size_t nheaders,
+                        const unsigned char *payload, size_t payload_len, size_t max_payload);
 
 /* Formats Unix epoch milliseconds as RFC 3339 UTC with milliseconds
  * ("2026-11-24T17:26:00.123Z"). Returns 0, or -1 if it does not fit or is out of range. */
 int pr_event_rfc3339_ms(long long ms, char *buf, size_t len);
-
-/* The compact JSON text of ev (jansson's json_dump_callback into one buffer of at least
- * size_hint bytes, grown if needed), NUL-terminated, *len its length without the NUL. The
- * caller frees it with free(). NULL on allocation failure or if jansson cannot write ev.
- * Writes the same bytes as json_dumps(ev, JSON_COMPACT) without its growth by doubling
- * and final copy. */
-char *pr_event_dump(const json_t *ev, size_t size_hint, size_t *len);
-
-/* A JSON string from bytes that should be UTF-8: invalid bytes become U+FFFD. */
-json_t *pr_event_string_lossy(const char *s, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
 # PostgreSQL server (tests/pg/pg.sh, Debian's postgresql), runs every
 # ctest test (unit + integration + end-to-end) against it, stops the broker, and exits
 # non-zero on any failure. If the broker cannot start, the run fails: nothing is skipped.
+# The Release build also makes the Debian package (cpack), which the test package_deb checks.
 #   PR_BUILD_DIR  build directory (default build-test)
 #   PR_CTEST_ARGS extra ctest arguments (e.g. "-R decoder")
 set -euo pipefail
@@ -15,9 +16,16 @@ build=${PR_BUILD_DIR:-$top/build-test}
 # The README's by-hand build (Release with the tests, -Werror, -O2 and fortify) must compile:
 # optimisation enables warnings (format truncation) that the Debug build cannot see.
 release=${PR_RELEASE_BUILD_DIR:-$top/build-release-tests}
-cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$top" -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
     -DPR_PYTHON="$PR_VENV/bin/python" >/dev/null
 ninja -C "$release" -j "$(nproc)"
+# The Debian package from that Release build (README, "Installing the package"); the ctest
+# test package_deb (tests/package/) checks the file PR_PACKAGE_DEB names.
+rm -rf "$release/package"
+(cd "$release" && cpack -G DEB -B "$release/package" >/dev/null)
+PR_PACKAGE_DEB=$(echo "$release"/package/phonereport_*_amd64.deb)
+[ -f "$PR_PACKAGE_DEB" ] || { echo "test.sh: cpack wrote no phonereport_*_amd64.deb" >&2; exit 1; }
+export PR_PACKAGE_DEB
 
 cmake -S "$top" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPR_SANITIZE=ON \
     -DPR_PYTHON="$PR_VENV/bin/python" >/dev/null

@@ -16,16 +16,18 @@
  * far), a name it never reported has no known previous value either. Once complete, a name
  * the phone did not have was known to be absent, so its arrival is a change from null.
  *
- * Work is proportional to what changed. A full report carries the SHA-256 of its canonical
- * parameter set (names sorted, each name, value and access length-prefixed); the phone row
- * keeps the digest of the last full report applied (NULL once a delta changed a row), so a
- * full report identical to the state (a reboot, a periodic upload) updates the phone row and
- * nothing else. A delta reads and writes only the rows it names; drift is re-checked for those
- * names only, and for the whole profile after a full report that changed something.
+ * One document per phone (store_doc.c): a full report is one write of the new document, a
+ * delta one read, a merge in memory and one write; the changes, the parameter index entries
+ * and the drift come from the diff of the old and the new document in memory. A full report
+ * carries the SHA-256 of the exact bytes of its params and access; the phone row keeps the
+ * digest of the last full report applied (NULL once a delta changed the document), so a full
+ * report identical to the state (a reboot, a periodic upload) updates the phone row and
+ * nothing else. Drift is re-checked for the names a delta carries, and for the whole profile
+ * after a full report (the phone's drift rows read once, compared in memory).
  *
- * Bounds: the phone row also keeps its parameter count and their weight in a state record, so
- * a report that would take the phone past max_params or max_state_bytes is refused before
- * anything is written (the state record must fit what the state topic takes).
+ * Bounds: the new document's parameter count and their weight in a state record are known
+ * before anything is written, so a report that would take the phone past max_params or
+ * max_state_bytes is refused (the state record must fit what the state topic takes).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,56 +115,6 @@ static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *p
     return PR_OK;
 }
 
-/* ---- the event's own facts: digest and weight ---------------------------------------- */
-
-/* Length of s as the body of a JSON string (jansson's default escapes). */
-static long long json_body_len(const char *s, size_t n)
-{
-    long long len = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-            len += 2;
-        else if (c < 0x20)
-            len += 6;
-        else
-            len++;
-    }
-    return len;
-}
-
-long long sink_param_weight(const char *name, const char *value, const char *access)
-{
-    long long nl = json_body_len(name, strlen(name));
-    long long w = nl + json_body_len(value, strlen(value)) + 6; /* "n":"v", */
-    if (access)
-        w += nl + json_body_len(access, strlen(access)) + 6;
-    return w;
-}
-
-pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen)
-{
-    const char *name;
-    json_t *jv;
-    if (ev->prepared)
-        return PR_OK;
-    if (ev->is_status) { /* the stored body, serialised here rather than by the writer */
-        if (!(ev->status_text = json_dumps(ev->status, JSON_COMPACT)))
-            return pr_err(PR_EFATAL, err, errlen, "out of memory");
-        ev->prepared = true;
-        return PR_OK;
-    }
-    ev->weight = 0;
-    json_object_foreach(ev->params, name, jv)
-    {
-        json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
-        ev->weight += sink_param_weight(name, json_string_value(jv), json_string_value(ja));
-    }
-    ev->has_digest = ev->kind == PR_KIND_FULL && sink_event_digest(buf, len, ev->digest);
-    ev->prepared = true;
-    return PR_OK;
-}
-
 /* What a report's changes share (version, report_id, at, via) is written once per report in
  * `reports`; a change row holds only the phone, the report, the name id and the values. */
 static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *ph,
@@ -205,210 +157,85 @@ static pr_status record_change(sink_store *st, const sink_event *ev, phone_row *
                                  err, errlen);
 }
 
-/* Full report: delete (and report) the stored names the report does not carry. */
-static pr_status remove_vanished(sink_store *st, const sink_event *ev, phone_row *ph,
-                                 sink_apply_result *res, char *err, size_t errlen)
+/* Interns name (the change history and the fleet search's catalogue of reported names). */
+static pr_status intern(sink_store *st, const char *name, int64_t *id, char *err, size_t errlen)
 {
-    struct gone {
-        char *name, *value;
-        int64_t id;
-    } *gone = NULL;
-    size_t n = 0, cap = 0;
+    return sink_store_name_id(st, name, true, id, err, errlen);
+}
+
+/* One parameter that the report changes (value or access), with its old value (NULL: new). */
+static pr_status param_changed(sink_store *st, const sink_profiles *pf, const sink_event *ev,
+                               phone_row *ph, const sink_phone_ref *ref, json_t *drift_rows,
+                               const char *name, const char *old, const char *value,
+                               bool value_changed, sink_apply_result *res, char *err, size_t errlen)
+{
     pr_status rc = PR_OK;
-    sink_stmt *s = sink_store_stmt(st, Q_PARAM_NAMES);
-    if (!s)
-        return sqlfail(st, err, errlen, "names");
-    sink_bind_int64(s, 1, ph->id);
-    while (sink_step(s) == SINK_ROW) {
-        const char *name = sink_col_text(s, 0);
-        if (json_object_get(ev->params, name))
-            continue;
-        if (n == cap) {
-            struct gone *g = realloc(gone, (cap = cap ? cap * 2 : 16) * sizeof *gone);
-            if (!g) {
-                rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-                goto out;
-            }
-            gone = g;
-        }
-        gone[n].name = strdup(name);
-        gone[n].value = strdup(sink_col_text(s, 1));
-        gone[n].id = sink_col_int64(s, 2);
-        n++;
-        if (!gone[n - 1].name || !gone[n - 1].value) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-    }
-    sink_reset(s);
-    for (size_t i = 0; i < n && rc == PR_OK; i++) {
-        if (!(s = sink_store_stmt(st, Q_PARAM_DELETE_ID))) {
-            rc = sqlfail(st, err, errlen, "delete");
-            break;
-        }
-        sink_bind_int64(s, 1, ph->id);
-        sink_bind_int64(s, 2, gone[i].id);
-        int r = sink_step(s);
-        sink_reset(s);
-        if (r != SINK_DONE) {
-            rc = sqlfail(st, err, errlen, "delete");
-            break;
-        }
-        res->upserts++; /* a row written */
+    int64_t nid = 0;
+    res->upserts++;
+    if ((rc = intern(st, name, &nid, err, errlen)) != PR_OK)
+        return rc;
+    if (value_changed && sink_store_name_indexed(st, name) &&
+        (rc = sink_store_index_change(st, ph->id, name, old, value, err, errlen)) != PR_OK)
+        return rc;
+    /* Baseline: a name with no known previous value records no change. */
+    if (value_changed && (old || ph->known)) {
         res->changes++;
-        rc = record_change(st, ev, ph, gone[i].name, gone[i].id, gone[i].value, NULL, err, errlen);
+        rc = record_change(st, ev, ph, name, nid, old, value, err, errlen);
     }
-out:
-    for (size_t i = 0; i < n; i++) {
-        free(gone[i].name);
-        free(gone[i].value);
-    }
-    free(gone);
+    if (rc == PR_OK && drift_rows && value)
+        rc = sink_drift_decide(st, ref, drift_rows, name, value,
+                               sink_profiles_intended(pf, ev->mac, name), &res->transitions, err,
+                               errlen);
     return rc;
 }
 
-/* The stored value and access of one parameter (copies; *found false when absent). */
-static pr_status param_get(sink_store *st, int64_t phone, int64_t name_id, bool *found,
-                           char **value, char **access, char *err, size_t errlen)
-{
-    sink_stmt *s = sink_store_stmt(st, Q_PARAM_GET_ID);
-    *found = false;
-    *value = *access = NULL;
-    if (!s)
-        return sqlfail(st, err, errlen, "param");
-    sink_bind_int64(s, 1, phone);
-    sink_bind_int64(s, 2, name_id);
-    int r = sink_step(s);
-    if (r == SINK_ROW) {
-        *found = true;
-        *value = dup_text(s, 0);
-        *access = dup_text(s, 1);
-        if (!*value || (!sink_col_null(s, 1) && !*access))
-            r = SINK_ERROR;
-        else
-            r = SINK_DONE;
-    }
-    sink_reset(s);
-    if (r != SINK_DONE) {
-        free(*value);
-        free(*access);
-        *value = *access = NULL;
-        return sqlfail(st, err, errlen, "param");
-    }
-    return PR_OK;
-}
-
-/* Upserts every parameter of the report; records value changes; re-checks drift of each
- * name when the report is a delta (a full report re-checks the whole profile afterwards).
- * Keeps ph->nparams and ph->weight current. A phone that holds no parameter yet is written
- * without reading. */
-static pr_status upsert_params(sink_store *st, const sink_profiles *pf, const sink_event *ev,
-                               phone_row *ph, const sink_phone_ref *ref, sink_apply_result *res,
-                               char *err, size_t errlen)
+/* The new document from the old one and the report: a full report is its own parameter set,
+ * a delta is merged over the old one (new references in *np, *na). */
+static pr_status merge(const sink_event *ev, json_t *oldp, json_t *olda, json_t **np, json_t **na)
 {
     const char *name;
     json_t *jv;
-    bool empty = ph->nparams == 0;
+    bool full = ev->kind == PR_KIND_FULL;
+    *np = full ? json_object() : json_copy(oldp);
+    *na = full ? json_object() : json_copy(olda);
+    if (!*np || !*na)
+        goto oom;
     json_object_foreach(ev->params, name, jv)
     {
-        const char *value = json_string_value(jv);
         json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
-        const char *access = ja ? json_string_value(ja) : NULL;
-        char *old = NULL, *old_access = NULL;
-        bool found = false;
-        pr_status rc = PR_OK;
-        sink_stmt *s;
-        int64_t nid;
-        int r;
-        if ((rc = sink_store_name_id(st, name, true, &nid, err, errlen)) != PR_OK)
-            return rc;
-        if (!empty &&
-            (rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen)) != PR_OK)
-            return rc;
-        bool value_changed = !found || strcmp(old, value) != 0;
-        bool access_changed = !found || (access ? !old_access || strcmp(access, old_access) != 0
-                                                : old_access != NULL);
-        if (value_changed || access_changed) {
-            if (!(s = sink_store_stmt(st, Q_PARAM_PUT_ID))) {
-                rc = sqlfail(st, err, errlen, "upsert");
-                goto next;
-            }
-            sink_bind_int64(s, 1, ph->id);
-            sink_bind_int64(s, 2, nid);
-            /* The event outlives the step: no copy of the strings (on SQLite). */
-            sink_bind_text_static(s, 3, value);
-            sink_bind_text_static(s, 4, access);
-            r = sink_step(s);
-            sink_reset(s);
-            if (r != SINK_DONE) {
-                rc = sqlfail(st, err, errlen, "upsert");
-                goto next;
-            }
-            res->upserts++;
-            if (found)
-                ph->weight -= sink_param_weight(name, old, old_access);
-            else
-                ph->nparams++;
-            ph->weight += sink_param_weight(name, value, access);
-        }
-        /* Baseline: a name with no known previous value records no change. */
-        if (value_changed && (found || ph->known)) {
-            res->changes++;
-            rc = record_change(st, ev, ph, name, nid, old, value, err, errlen);
-        }
-        if (rc == PR_OK && ev->kind == PR_KIND_DELTA && pf)
-            rc = sink_drift_check(st, ref, name, value, sink_profiles_intended(pf, ev->mac, name),
-                                  &res->transitions, err, errlen);
-    next:
-        free(old);
-        free(old_access);
-        if (rc != PR_OK)
-            return rc;
+        const char *access = json_string_value(ja);
+        if (json_object_set(*np, name, jv) != 0)
+            goto oom;
+        if (access && *access ? json_object_set(*na, name, ja) != 0
+                              : (json_object_del(*na, name), false))
+            goto oom;
     }
     return PR_OK;
+oom:
+    json_decref(*np);
+    json_decref(*na);
+    *np = *na = NULL;
+    return PR_EFATAL;
 }
 
-/* What the phone would hold after the report: the event's own count and weight for a full
- * report; for a delta an upper bound first (every name new, nothing replaced), and the exact
- * figure (reading the rows it names) only when that bound is over a limit. */
-static pr_status bounds_check(sink_store *st, const sink_apply_opts *opts, const sink_event *ev,
-                              const phone_row *ph, char *err, size_t errlen)
+/* The parameters' weight in a state record (see sink_param_weight). */
+static long long doc_weight(json_t *params, json_t *access)
+{
+    const char *name;
+    json_t *jv;
+    long long w = 0;
+    json_object_foreach(params, name, jv)
+    {
+        w += sink_param_weight(name, json_string_value(jv),
+                               json_string_value(json_object_get(access, name)));
+    }
+    return w;
+}
+
+static pr_status bounds_check(const sink_apply_opts *opts, long long n, long long w, char *err,
+                              size_t errlen)
 {
     long long max_n = opts ? opts->max_params : 0, max_b = opts ? opts->max_state_bytes : 0;
-    long long n, w;
-    if (max_n <= 0 && max_b <= 0)
-        return PR_OK;
-    if (ev->kind == PR_KIND_FULL) {
-        n = (long long)json_object_size(ev->params);
-        w = ev->weight;
-    } else {
-        n = ph->nparams + (long long)json_object_size(ev->params);
-        w = ph->weight + ev->weight;
-        if (((max_n > 0 && n > max_n) || (max_b > 0 && w + SINK_STATE_ENVELOPE > max_b)) &&
-            ph->nparams > 0) {
-            const char *name;
-            json_t *jv;
-            json_object_foreach(ev->params, name, jv)
-            {
-                bool found = false;
-                char *old = NULL, *old_access = NULL;
-                int64_t nid;
-                pr_status rc = sink_store_name_id(st, name, false, &nid, err, errlen);
-                if (rc == PR_OK)
-                    rc = param_get(st, ph->id, nid, &found, &old, &old_access, err, errlen);
-                else if (rc == PR_ENOTFOUND) /* a name no phone has: not this phone's either */
-                    rc = PR_OK;
-                if (rc != PR_OK)
-                    return rc;
-                if (found) {
-                    n--;
-                    w -= sink_param_weight(name, old, old_access);
-                }
-                free(old);
-                free(old_access);
-            }
-        }
-    }
     if (max_n > 0 && n > max_n)
         return pr_err(PR_EINVAL, err, errlen,
                       "the phone would hold %lld parameters (sink-max-params %lld)", n, max_n);
@@ -418,6 +245,47 @@ static pr_status bounds_check(sink_store *st, const sink_apply_opts *opts, const
                       "(sink-max-state-bytes %lld)",
                       w + SINK_STATE_ENVELOPE, max_b);
     return PR_OK;
+}
+
+/* The diff of the old and the new document: what changed is written (index, changes, drift of
+ * a delta's names); removals (a full report) are reported as changes to null. */
+static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_event *ev,
+                           phone_row *ph, const sink_phone_ref *ref, json_t *oldp, json_t *olda,
+                           json_t *np, json_t *na, sink_apply_result *res, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *jv, *drift_rows = NULL;
+    pr_status rc = PR_OK;
+    if (ev->kind != PR_KIND_FULL && pf && sink_profiles_count(pf) > 0 &&
+        (rc = sink_drift_rows_load(st, ph->id, &drift_rows, err, errlen)) != PR_OK)
+        return rc;
+    if (ev->kind == PR_KIND_FULL)
+        json_object_foreach(oldp, name, jv)
+        {
+            if (rc == PR_OK && !json_object_get(np, name))
+                rc = param_changed(st, pf, ev, ph, ref, NULL, name, json_string_value(jv), NULL,
+                                   true, res, err, errlen);
+        }
+    json_object_foreach(ev->params, name, jv)
+    {
+        if (rc != PR_OK)
+            break;
+        const char *value = json_string_value(jv);
+        const char *old = json_string_value(json_object_get(oldp, name));
+        const char *oa = json_string_value(json_object_get(olda, name));
+        const char *acc = json_string_value(json_object_get(na, name));
+        bool value_changed = !old || strcmp(old, value) != 0;
+        bool access_changed = !old || (acc ? !oa || strcmp(acc, oa) != 0 : oa != NULL);
+        if (value_changed || access_changed)
+            rc = param_changed(st, pf, ev, ph, ref, drift_rows, name, old, value, value_changed,
+                               res, err, errlen);
+        else if (drift_rows)
+            rc = sink_drift_decide(st, ref, drift_rows, name, value,
+                                   sink_profiles_intended(pf, ev->mac, name), &res->transitions,
+                                   err, errlen);
+    }
+    json_decref(drift_rows);
+    return rc;
 }
 
 static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_row *ph, char *err,
@@ -524,6 +392,7 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
 
     /* An identical full report: the phone row only (the bounds held for the same content). */
     if (unchanged(ev, ph)) {
+        sink_store_doc_moved(st, ph->id, ph->version, ph->version + 1);
         ph->version++;
         res->version = ph->version;
         res->unchanged = true;
@@ -534,53 +403,75 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     }
     if (ev->lazy) /* not parsed: sink_apply parses it before it gets here */
         return pr_err(PR_EFATAL, err, errlen, "internal: unparsed report");
-    if ((rc = bounds_check(st, opts, ev, ph, err, errlen)) != PR_OK)
-        return rc;
+    json_t *oldp = NULL, *olda = NULL, *np = NULL, *na = NULL;
+    if (ph->exists && ph->nparams > 0)
+        rc = sink_store_doc_get_at(st, ph->id, ph->version, &oldp, &olda, err, errlen);
+    else if (!(oldp = json_object()) || !(olda = json_object()))
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    else
+        rc = PR_OK;
+    if (rc != PR_OK)
+        goto out;
+    if (merge(ev, oldp, olda, &np, &na) != PR_OK) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    long long weight = ev->kind == PR_KIND_FULL ? ev->weight : doc_weight(np, na);
+    if ((rc = bounds_check(opts, (long long)json_object_size(np), weight, err, errlen)) != PR_OK)
+        goto out;
     if (created && (rc = phone_create(st, ev, ph, err, errlen)) != PR_OK)
-        return rc;
+        goto out;
     ph->version++;
     ph->known = was_complete;
     ph->complete = ph->complete || ev->kind == PR_KIND_FULL;
     res->version = ph->version;
 
     sink_phone_ref ref = {ph->id, ev->mac, ph->version, ev->received_at, ev->partition};
-    if (ev->kind == PR_KIND_FULL && ph->nparams > 0 &&
-        (rc = remove_vanished(st, ev, ph, res, err, errlen)) != PR_OK)
-        return rc;
-    if ((rc = upsert_params(st, pf, ev, ph, &ref, res, err, errlen)) != PR_OK)
-        return rc;
-    if (ev->kind == PR_KIND_FULL) { /* what the phone holds now is exactly the report */
-        ph->nparams = (long long)json_object_size(ev->params);
-        ph->weight = ev->weight;
-    }
-    /* The digest describes the rows of the last full report; a delta that wrote a row breaks
-     * that (NULL: the next full report compares its rows once). */
+    if ((rc = diff_docs(st, pf, ev, ph, &ref, oldp, olda, np, na, res, err, errlen)) != PR_OK)
+        goto out;
+    if ((res->upserts > 0 || created) &&
+        (rc = sink_store_doc_put(st, ph->id, np, na, err, errlen)) != PR_OK)
+        goto out;
+    ph->nparams = (long long)json_object_size(np);
+    ph->weight = weight;
+    /* The digest describes the document of the last full report; a delta that changed it
+     * breaks that (NULL: the next full report is compared in memory once). */
     const unsigned char *digest = ev->kind == PR_KIND_FULL              ? ev->digest
                                   : res->upserts == 0 && ph->has_digest ? ph->digest
                                                                         : NULL;
     if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
-        return rc;
+        goto out;
+    sink_store_doc_remember(st, ph->id, ph->version, np, na);
     res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
     if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
-        return rc;
+        goto out;
 
     /* Prune the change history now and then (every 64 reports), so that a delta does not
      * pay for the history on every apply. */
     if (opts && opts->changes_keep > 0 && ph->version % 64 == 0) {
-        if (!(s = sink_store_stmt(st, Q_CHANGE_PRUNE)))
-            return sqlfail(st, err, errlen, "prune");
+        if (!(s = sink_store_stmt(st, Q_CHANGE_PRUNE))) {
+            rc = sqlfail(st, err, errlen, "prune");
+            goto out;
+        }
         sink_bind_int64(s, 1, ph->id);
         sink_bind_int64(s, 2, opts->changes_keep);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
-            return rc;
-        if (!(s = sink_store_stmt(st, Q_REPORT_PRUNE)))
-            return sqlfail(st, err, errlen, "prune");
+            goto out;
+        if (!(s = sink_store_stmt(st, Q_REPORT_PRUNE))) {
+            rc = sqlfail(st, err, errlen, "prune");
+            goto out;
+        }
         sink_bind_int64(s, 1, ph->id);
         if ((rc = step_done(st, s, err, errlen, "prune")) != PR_OK)
-            return rc;
+            goto out;
     }
     if (ev->kind == PR_KIND_FULL)
-        rc = sink_drift_phone(st, pf, &ref, &res->transitions, err, errlen);
+        rc = sink_drift_phone(st, pf, &ref, np, created, &res->transitions, err, errlen);
+out:
+    json_decref(oldp);
+    json_decref(olda);
+    json_decref(np);
+    json_decref(na);
     return rc;
 }
 

@@ -83,9 +83,19 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "largest state record one phone may have (its parameters as JSON); a report that would "
      "exceed it is refused like one over sink-max-params; also the state topic's "
      "max.message.bytes when the sink creates it (0 = no bound)"},
+    {"sink-index-params", PR_CFG_STR, SINK_INDEX_DEFAULT, offsetof(sink_cfg, index_params), 0, 0,
+     "parameters whose values fleet search finds through an index (names and globs, comma "
+     "separated; none = no index); others are found by a scan bounded in time that answers "
+     "\"indexed\": false. A change rebuilds the index at start-up"},
     {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
      "threads that parse and digest events beside the thread that writes the store (0 = the "
      "writer parses)"},
+    {"sink-outbox-max", PR_CFG_INT, "1000000", offsetof(sink_cfg, outbox_max), 0, 1000000000,
+     "outbox rows (records not yet confirmed by Kafka) at which the sink pauses consumption "
+     "until the publisher catches up (0 = no bound)"},
+    {"sink-poison-retries", PR_CFG_INT, "3", offsetof(sink_cfg, poison_retries), 1, 100,
+     "times a record that fails on a store that answers is retried alone before it is "
+     "skipped into the sink-dlq topic (counted, logged)"},
     {"rebaseline-credentials", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_credentials), 0, 0,
      "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
      "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
@@ -120,7 +130,7 @@ sink_cfg *sink_cfg_new(void)
 
 pr_cfg_section sink_cfg_section(sink_cfg *cfg)
 {
-    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg};
+    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg, NULL};
     return s;
 }
 
@@ -166,9 +176,11 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
         bad++;
     }
     if (cfg->store && strcmp(cfg->store, "sqlite") != 0 && !sink_store_is_pg(cfg->store)) {
+        char *shown = pr_cfg_mask_secrets(cfg->store); /* a mistyped scheme still has a password */
         pr_errlist_add(errs,
                        "sink-store: '%s' is neither sqlite nor a postgresql:// connection string",
-                       cfg->store);
+                       shown ? shown : "(not shown)");
+        free(shown);
         bad++;
     }
     if (sink_store_is_pg(cfg->store)) {
@@ -187,6 +199,10 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
     }
     if (!cfg->group || !*cfg->group) {
         pr_errlist_add(errs, "sink-group: must not be empty");
+        bad++;
+    }
+    if (sink_index_check(cfg->index_params, err, sizeof err) != PR_OK) {
+        pr_errlist_add(errs, "%s", err);
         bad++;
     }
     /* Access control (api_auth.c): credentials by default beyond loopback. */

@@ -4,7 +4,9 @@
  * and they differ; it becomes `resolved` when that stops being true (values agree again, the
  * parameter left the profile, or the phone no longer reports it). The drift table holds the
  * currently drifted parameters; each transition writes one phonereport.drift outbox record in
- * the caller's transaction, so the state and its alerts commit together.
+ * the caller's transaction, so the state and its alerts commit together. A phone's drift rows
+ * are read once (one statement) and compared in memory with its document and its profile:
+ * a phone costs two statements plus one per transition, whatever its profile's size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,27 +32,47 @@ static bool eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char *name,
-                           const char *actual, const char *intended, unsigned *transitions,
-                           char *err, size_t errlen)
+pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, char *err,
+                               size_t errlen)
+{
+    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_ROWS);
+    int r;
+    if (!(*rows = json_object()))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if (!s) {
+        json_decref(*rows);
+        *rows = NULL;
+        return sqlfail(st, err, errlen, "rows");
+    }
+    sink_bind_int64(s, 1, phone);
+    while ((r = sink_step(s)) == SINK_ROW) {
+        const char *i = sink_col_text(s, 1), *a = sink_col_text(s, 2);
+        if (json_object_set_new(*rows, sink_col_text(s, 0),
+                                json_pack("[oo]", i ? json_string(i) : json_null(),
+                                          a ? json_string(a) : json_null())) != 0)
+            r = SINK_ERROR;
+    }
+    sink_reset(s);
+    if (r != SINK_DONE) {
+        json_decref(*rows);
+        *rows = NULL;
+        return sqlfail(st, err, errlen, "rows");
+    }
+    return PR_OK;
+}
+
+pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *rows,
+                            const char *name, const char *actual, const char *intended,
+                            unsigned *transitions, char *err, size_t errlen)
 {
     bool drifted = intended && actual && !sink_drift_masked(actual) &&
                    !sink_drift_masked(intended) && strcmp(actual, intended) != 0;
-    bool had = false, same = false;
-    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_GET);
+    json_t *row = json_object_get(rows, name);
+    bool had = row != NULL;
+    bool same = had && eq(json_string_value(json_array_get(row, 0)), intended) &&
+                eq(json_string_value(json_array_get(row, 1)), actual);
+    sink_stmt *s;
     int rc;
-    if (!s)
-        return sqlfail(st, err, errlen, "get");
-    sink_bind_int64(s, 1, ph->id);
-    sink_bind_text(s, 2, name);
-    rc = sink_step(s);
-    if (rc == SINK_ROW) {
-        had = true;
-        same = eq(sink_col_text(s, 0), intended) && eq(sink_col_text(s, 1), actual);
-    } else if (rc != SINK_DONE) {
-        return sqlfail(st, err, errlen, "get");
-    }
-    sink_reset(s);
 
     if (drifted == had) {
         if (!drifted || same)
@@ -65,7 +87,11 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
         sink_bind_text(s, 4, actual);
         rc = sink_step(s);
         sink_reset(s);
-        return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "update");
+        if (rc != SINK_DONE)
+            return sqlfail(st, err, errlen, "update");
+        json_array_set_new(row, 0, json_string(intended));
+        json_array_set_new(row, 1, json_string(actual));
+        return PR_OK;
     }
     s = sink_store_stmt(st, drifted ? Q_DRIFT_INSERT : Q_DRIFT_DELETE);
     if (!s)
@@ -82,6 +108,10 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
     sink_reset(s);
     if (rc != SINK_DONE)
         return sqlfail(st, err, errlen, "write");
+    if (drifted)
+        json_object_set_new(rows, name, json_pack("[ss]", intended, actual));
+    else
+        json_object_del(rows, name);
     if (transitions)
         (*transitions)++;
     return sink_store_outbox_put(st, PR_TOPIC_DRIFT, ph->part, ph->mac,
@@ -94,91 +124,59 @@ pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char 
 typedef struct phone_walk {
     sink_store *st;
     const sink_phone_ref *ph;
+    const json_t *params;
+    json_t *rows;
     unsigned *transitions;
     char *err;
     size_t errlen;
     pr_status status;
 } phone_walk;
 
-/* The reported value of name, copied (NULL if not reported). */
-static pr_status reported(sink_store *st, int64_t phone, const char *name, char **out)
-{
-    sink_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
-    int rc;
-    *out = NULL;
-    if (!s)
-        return PR_EFATAL;
-    sink_bind_int64(s, 1, phone);
-    sink_bind_text(s, 2, name);
-    rc = sink_step(s);
-    if (rc == SINK_ROW && !(*out = strdup(sink_col_text(s, 0))))
-        rc = SINK_ERROR;
-    sink_reset(s);
-    return rc == SINK_ROW || rc == SINK_DONE ? PR_OK : PR_EFATAL;
-}
-
 static int walk_intended(void *ctx, const char *name, const char *value)
 {
     phone_walk *w = ctx;
-    char *actual = NULL;
-    if (reported(w->st, w->ph->id, name, &actual) != PR_OK) {
-        w->status = sqlfail(w->st, w->err, w->errlen, "param");
-        return 1;
-    }
-    w->status =
-        sink_drift_check(w->st, w->ph, name, actual, value, w->transitions, w->err, w->errlen);
-    free(actual);
+    const char *actual = json_string_value(json_object_get(w->params, name));
+    w->status = sink_drift_decide(w->st, w->ph, w->rows, name, actual, value, w->transitions,
+                                  w->err, w->errlen);
     return w->status != PR_OK;
 }
 
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           unsigned *transitions, char *err, size_t errlen)
+                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           size_t errlen)
 {
-    phone_walk w = {st, ph, transitions, err, errlen, PR_OK};
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    phone_walk w = {st, ph, params, NULL, transitions, err, errlen, PR_OK};
+    json_t *stale = NULL;
+    const char *name;
+    json_t *row;
     pr_status rc = PR_OK;
-    sink_stmt *s;
 
-    if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0)
-        return w.status;
-    /* Drifted rows whose parameter is no longer intended: resolve them. Collected first so
-     * that no read cursor is open on the table we write. */
-    if (!(s = sink_store_stmt(st, Q_DRIFT_NAMES)))
-        return sqlfail(st, err, errlen, "names");
-    sink_bind_int64(s, 1, ph->id);
-    while (sink_step(s) == SINK_ROW) {
-        const char *name = sink_col_text(s, 0);
-        if (pf && sink_profiles_intended(pf, ph->mac, name))
-            continue;
-        if (n == cap) {
-            char **nn = realloc(names, (cap = cap ? cap * 2 : 8) * sizeof *names);
-            if (!nn) {
-                rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-                goto out;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup(name))) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-        n++;
+    if (fresh ? !(w.rows = json_object())
+              : (rc = sink_drift_rows_load(st, ph->id, &w.rows, err, errlen)) != PR_OK)
+        return fresh ? pr_err(PR_EFATAL, err, errlen, "out of memory") : rc;
+    if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0) {
+        rc = w.status;
+        goto out;
     }
-    sink_reset(s);
-    for (size_t i = 0; i < n && rc == PR_OK; i++) {
-        char *actual = NULL;
-        if (reported(st, ph->id, names[i], &actual) != PR_OK)
-            rc = sqlfail(st, err, errlen, "param");
-        else
-            rc = sink_drift_check(st, ph, names[i], actual, NULL, transitions, err, errlen);
-        free(actual);
+    /* Drifted rows whose parameter is no longer intended: resolve them (names collected
+     * first: deciding removes them from rows). */
+    if (!(stale = json_array())) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
+    }
+    json_object_foreach(w.rows, name, row)
+    {
+        if (!pf || !sink_profiles_intended(pf, ph->mac, name))
+            json_array_append_new(stale, json_string(name));
+    }
+    for (size_t i = 0; i < json_array_size(stale) && rc == PR_OK; i++) {
+        const char *n = json_string_value(json_array_get(stale, i));
+        rc = sink_drift_decide(st, ph, w.rows, n, json_string_value(json_object_get(params, n)),
+                               NULL, transitions, err, errlen);
     }
 out:
-    sink_reset(s);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    json_decref(stale);
+    json_decref(w.rows);
     return rc;
 }
 
@@ -204,6 +202,19 @@ static pr_status phone_by_mac(sink_store *st, const char *mac, int64_t *id, int6
     return rc;
 }
 
+/* A stored phone's drift from its document: two statements, then only transitions. */
+static pr_status drift_of(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
+                          unsigned *transitions, char *err, size_t errlen)
+{
+    json_t *params = NULL, *access = NULL;
+    pr_status rc = sink_store_doc_get(st, ph->id, &params, &access, err, errlen);
+    if (rc == PR_OK)
+        rc = sink_drift_phone(st, pf, ph, params, false, transitions, err, errlen);
+    json_decref(params);
+    json_decref(access);
+    return rc;
+}
+
 pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
                                       const sink_profiles_delta *d, const char *now,
                                       sink_parts *owned, bool commit_pages, unsigned *transitions,
@@ -220,7 +231,7 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
             /* another sink's phone: its partition's owner computes its drift */
             if (f == PR_ENOTFOUND || (f == PR_OK && owned && !sink_parts_has(owned, ph.part)))
                 continue;
-            rc = f == PR_OK ? sink_drift_phone(st, pf, &ph, transitions, err, errlen)
+            rc = f == PR_OK ? drift_of(st, pf, &ph, transitions, err, errlen)
                             : sqlfail(st, err, errlen, "phone");
         }
         return rc;
@@ -250,7 +261,7 @@ pr_status sink_drift_profiles_changed(sink_store *st, const sink_profiles *pf,
         sink_reset(s);
         for (size_t i = 0; i < n && rc == PR_OK; i++) {
             sink_phone_ref ph = {page[i].id, page[i].mac, page[i].version, now, page[i].part};
-            rc = sink_drift_phone(st, pf, &ph, transitions, err, errlen);
+            rc = drift_of(st, pf, &ph, transitions, err, errlen);
         }
         if (rc != PR_OK || n < 256)
             return rc;

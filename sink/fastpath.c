@@ -188,6 +188,56 @@ static char *envelope(const char *buf, size_t len, const span *params, const spa
     return out;
 }
 
+/* ---- the event's own facts: digest and weight (what the writer needs, computed here) --- */
+
+/* Length of s as the body of a JSON string (jansson's default escapes). */
+static long long json_body_len(const char *s, size_t n)
+{
+    long long len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            len += 2;
+        else if (c < 0x20)
+            len += 6;
+        else
+            len++;
+    }
+    return len;
+}
+
+long long sink_param_weight(const char *name, const char *value, const char *access)
+{
+    long long nl = json_body_len(name, strlen(name));
+    long long w = nl + json_body_len(value, strlen(value)) + 6; /* "n":"v", */
+    if (access)
+        w += nl + json_body_len(access, strlen(access)) + 6;
+    return w;
+}
+
+pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *jv;
+    if (ev->prepared)
+        return PR_OK;
+    if (ev->is_status) { /* the stored body, serialised here rather than by the writer */
+        if (!(ev->status_text = json_dumps(ev->status, JSON_COMPACT)))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        ev->prepared = true;
+        return PR_OK;
+    }
+    ev->weight = 0;
+    json_object_foreach(ev->params, name, jv)
+    {
+        json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
+        ev->weight += sink_param_weight(name, json_string_value(jv), json_string_value(ja));
+    }
+    ev->has_digest = ev->kind == PR_KIND_FULL && sink_event_digest(buf, len, ev->digest);
+    ev->prepared = true;
+    return PR_OK;
+}
+
 pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool status_topic,
                           const char *key, size_t keylen, sink_event *ev, char *reason,
                           size_t reasonlen, char *err, size_t errlen)

@@ -6,11 +6,14 @@
  * without HTTP; the few dialect differences (max/greatest, prefixes) are chosen here.
  *
  * DESIGN: the search is one statement built from the filters that are set (each adds an AND
- * with bound values, never text from the request). A parameter filter is a subquery on the
- * params_by_value index (name, value), so "phones whose X is V" reads the few matching index
- * entries instead of every phone's row; model and firmware have indexes too, a prefix is a
- * range on them. Last seen is the later of the last configuration and the last status
- * report, RFC 3339 UTC strings compared as text (the sink writes them all in one format).
+ * with bound values, never text from the request). A filter on an indexed parameter
+ * (--sink-index-params) is a subquery on the parameter index (name, value, phone), so "phones
+ * whose X is V" reads the few matching index entries; a filter on another parameter reads the
+ * value out of every candidate phone's document (PostgreSQL: params->>name; SQLite: pr_param),
+ * bounded in time (SINK_SCAN_MS), and the answer says "indexed": false. Model and firmware have
+ * indexes too, a prefix is a range on them. Last seen is the later of the last configuration and
+ * the last status report, RFC 3339 UTC strings compared as text (the sink writes them all in one
+ * format).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,9 @@
 
 #include "buf.h"
 #include "sink_internal.h"
+
+/* How long a search on a parameter without an index may scan the documents. */
+#define SINK_SCAN_MS 2000
 
 /* Two-argument max is max() in SQLite, greatest() in PostgreSQL. */
 #define LAST_SEEN_OF(MAX) MAX "(coalesce(p.updated_at, ''), coalesce(p.status_at, ''))"
@@ -149,6 +155,61 @@ static pr_status name_id(sink_store *st, const char *name, int64_t *id, char *er
     return rc;
 }
 
+/* The value of a parameter in a phone's document (c: configs), for an unindexed search. */
+static void doc_value(sink_store *st, pr_buf *q, int name_bind)
+{
+    if (sink_store_dialect(st) == SINK_DIALECT_PG)
+        pr_buf_printf(q, "(c.params ->> ?%d::text)", name_bind);
+    else
+        pr_buf_printf(q, "pr_param(c.doc, ?%d)", name_bind);
+}
+
+/* " AND p.id [NOT] IN (phones whose parameter matches)": from the index when the parameter is
+ * indexed (returns true), else from the documents (false). */
+static bool param_where(sink_store *st, pr_buf *q, binds *b, const sink_param_match *pm)
+{
+    bool indexed = sink_store_indexed(st, pm->name) && strlen(pm->m.value) <= SINK_INDEX_VALUE_MAX;
+    bool pg = sink_store_dialect(st) == SINK_DIALECT_PG;
+    int nb = bind_str(b, pm->name);
+    pr_buf_printf(q, " AND p.id %s (SELECT ", pm->m.op == SINK_MATCH_NE ? "NOT IN" : "IN");
+    if (indexed) {
+        pr_buf_printf(q, "phone FROM pindex WHERE name = ?%d AND ", nb);
+        pr_buf_str(q, "value");
+    } else {
+        pr_buf_str(q, "c.phone FROM configs c WHERE ");
+        doc_value(st, q, nb);
+    }
+    if (pm->m.op == SINK_MATCH_PREFIX && pg) {
+        pr_buf_printf(q, " IS NOT NULL AND starts_with(");
+        if (indexed)
+            pr_buf_str(q, "value");
+        else
+            doc_value(st, q, nb);
+        pr_buf_printf(q, ", ?%d))", bind_str(b, pm->m.value));
+    } else if (pm->m.op == SINK_MATCH_PREFIX) {
+        int lo = bind_str(b, pm->m.value);
+        int hi = bind_owned(b, prefix_end(pm->m.value));
+        pr_buf_printf(q, " >= ?%d AND ", lo);
+        if (indexed)
+            pr_buf_str(q, "value");
+        else
+            doc_value(st, q, nb);
+        pr_buf_printf(q, " < ?%d)", hi);
+    } else {
+        pr_buf_printf(q, " = ?%d)", bind_str(b, pm->m.value));
+    }
+    return indexed;
+}
+
+static pr_status scan_fail(sink_store *st, char *err, size_t errlen)
+{
+    return pr_err(PR_EINVAL, err, errlen,
+                  "a search on a parameter without an index stopped after %d ms (%s): narrow it "
+                  "with model, firmware or an indexed parameter, or add the parameter to "
+                  "sink-index-params",
+                  SINK_SCAN_MS, sink_store_errmsg(st));
+}
+
 static json_t *col_str(sink_stmt *s, int i)
 {
     const char *v = sink_col_text(s, i);
@@ -165,11 +226,12 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
     char last[PR_MAC_LEN + 1] = "";
     int n = 0, r = SINK_DONE;
     pr_status rc = PR_OK;
+    bool indexed = true;
     *out = NULL;
 
     pr_buf_str(&q, "SELECT p.mac, p.version, p.complete, p.model, p.firmware, p.first_seen,"
                    " p.updated_at, p.status_at, p.report_id,"
-                   " (SELECT count(*) FROM params WHERE phone = p.id),"
+                   " p.nparams,"
                    " (SELECT count(*) FROM drift WHERE phone = p.id), ");
     pr_buf_str(&q, LAST_SEEN(st));
     pr_buf_str(&q, ", p.remote FROM phones p WHERE");
@@ -196,26 +258,9 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
                         perr);
             goto out;
         }
-        int nid = bind_int(&b, id);
-        if (pm->m.op == SINK_MATCH_PREFIX && sink_store_dialect(st) == SINK_DIALECT_PG) {
-            pr_buf_printf(&q,
-                          " AND p.id IN (SELECT phone FROM params WHERE name = ?%d"
-                          " AND starts_with(value, ?%d))",
-                          nid, bind_str(&b, pm->m.value));
-        } else if (pm->m.op == SINK_MATCH_PREFIX) {
-            int lo = bind_str(&b, pm->m.value);
-            int hi = bind_owned(&b, prefix_end(pm->m.value));
-            pr_buf_printf(&q,
-                          " AND p.id IN (SELECT phone FROM params WHERE name = ?%d"
-                          " AND value >= ?%d AND value < ?%d)",
-                          nid, lo, hi);
-        } else {
-            pr_buf_printf(&q,
-                          " AND p.id %s (SELECT phone FROM params WHERE name = ?%d"
-                          " AND value = ?%d)",
-                          pm->m.op == SINK_MATCH_NE ? "NOT IN" : "IN", nid,
-                          bind_str(&b, pm->m.value));
-        }
+        (void)id;
+        if (!param_where(st, &q, &b, pm))
+            indexed = false;
     }
     pr_buf_printf(&q, " ORDER BY p.mac LIMIT ?%d", bind_int(&b, (long long)f->limit + 1));
     if (q.oom || b.oom) {
@@ -227,6 +272,8 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
         goto out;
     }
     binds_apply(&b, s);
+    if (!indexed)
+        sink_store_scan_bound(st, SINK_SCAN_MS);
     if (!(list = json_array())) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
@@ -247,17 +294,20 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
         n++;
     }
     if (r != SINK_ROW && r != SINK_DONE) {
-        rc = sql_fail(st, err, errlen);
+        rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
         goto out;
     }
-    *out = json_pack("{so so}", "phones", list, "next",
-                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null());
+    *out = json_pack("{so so sb}", "phones", list, "next",
+                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null(), "indexed",
+                     indexed);
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
     sink_stmt_free(s);
+    if (!indexed)
+        sink_store_scan_bound(st, 0);
     binds_release(&b);
     pr_buf_release(&q);
     return rc;
@@ -403,28 +453,44 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     json_t *values = NULL;
     int64_t id = 0, phones = 0, distinct = 0;
     int n = 0, r = SINK_DONE;
+    pr_buf q = {0};
+    bool indexed = sink_store_indexed(st, name);
     pr_status rc;
     *out = NULL;
     if ((rc = name_id(st, name, &id, err, errlen)) != PR_OK)
         return rc;
-    if (!(s = sink_store_prepare(
-              st, "SELECT count(*), count(DISTINCT value) FROM params WHERE name = ?1")))
-        return sql_fail(st, err, errlen);
-    sink_bind_int64(s, 1, id);
+    /* (name, value) of every phone that has the parameter: the index, or the documents */
+    const char *src = indexed ? "(SELECT value AS v FROM pindex WHERE name = ?1) x"
+                      : sink_store_dialect(st) == SINK_DIALECT_PG
+                          ? "(SELECT c.params ->> ?1::text AS v FROM configs c"
+                            " WHERE c.params ? ?1::text) x"
+                          : "(SELECT pr_param(c.doc, ?1) AS v FROM configs c) x";
+    pr_buf_printf(&q, "SELECT count(v), count(DISTINCT v) FROM %s", src);
+    if (q.oom || !(s = sink_store_prepare(st, q.p))) {
+        rc = q.oom ? pr_err(PR_EFATAL, err, errlen, "out of memory") : sql_fail(st, err, errlen);
+        goto out;
+    }
+    if (!indexed)
+        sink_store_scan_bound(st, SINK_SCAN_MS);
+    sink_bind_text(s, 1, name);
     if (sink_step(s) != SINK_ROW) {
-        rc = sql_fail(st, err, errlen);
+        rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
         goto out;
     }
     phones = sink_col_int64(s, 0);
     distinct = sink_col_int64(s, 1);
     sink_stmt_free(s);
     s = NULL;
-    if (!(s = sink_store_prepare(st, "SELECT value, count(*) FROM params WHERE name = ?1 GROUP BY"
-                                     " value ORDER BY count(*) DESC, value LIMIT ?2 OFFSET ?3"))) {
-        rc = sql_fail(st, err, errlen);
+    pr_buf_release(&q);
+    pr_buf_printf(&q,
+                  "SELECT v, count(*) FROM %s WHERE v IS NOT NULL GROUP BY v"
+                  " ORDER BY count(*) DESC, v LIMIT ?2 OFFSET ?3",
+                  src);
+    if (q.oom || !(s = sink_store_prepare(st, q.p))) {
+        rc = q.oom ? pr_err(PR_EFATAL, err, errlen, "out of memory") : sql_fail(st, err, errlen);
         goto out;
     }
-    sink_bind_int64(s, 1, id);
+    sink_bind_text(s, 1, name);
     sink_bind_int64(s, 2, limit + 1);
     sink_bind_int64(s, 3, offset);
     if (!(values = json_array())) {
@@ -441,16 +507,20 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
         n++;
     }
     if (r != SINK_ROW && r != SINK_DONE) {
-        rc = sql_fail(st, err, errlen);
+        rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
         goto out;
     }
-    *out = json_pack("{ss sI sI so so}", "param", name, "phones", (json_int_t)phones, "distinct",
+    *out = json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones, "distinct",
                      (json_int_t)distinct, "values", values, "next",
-                     n == limit && r == SINK_ROW ? json_integer(offset + n) : json_null());
+                     n == limit && r == SINK_ROW ? json_integer(offset + n) : json_null(),
+                     "indexed", indexed);
     values = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
+    if (!indexed)
+        sink_store_scan_bound(st, 0);
+    pr_buf_release(&q);
     json_decref(values);
     sink_stmt_free(s);
     return rc;

@@ -26,73 +26,21 @@
  * cannot commit: its batch rolls back and the partition is left to its new owner.
  * A store that fails (either kind) stops the applying: the thread keeps polling (the group sees
  * it alive) and drops what arrives, retries with a back-off and resumes from the stored offsets.
+ * A record whose apply fails on a store that answers is retried alone and, failing again,
+ * skipped into phonereport.sink-dlq (loop_poison.c). Partitions, batches, outages and the
+ * outbox's bound are loop_assign.c's.
  */
-#include <pthread.h>
 #include <stdatomic.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "kafka.h"
+#include "clock.h"
 #include "contract.h"
 #include "log.h"
-#include "sink_internal.h"
-#include "clock.h"
-
-#define MAX_REASONS 16
-#define POLL_MAX    32 /* records polled, parsed and applied per round */
-
-struct sink_loop {
-    const pr_common_cfg *common;
-    const sink_cfg *cfg;
-    pr_metrics *metrics;
-    sink_store *st;
-    sink_profiles *pf;
-    sink_outbox *ob;
-    sink_parts *owned;
-    atomic_int *ready;
-    rd_kafka_t *rk;
-    bool shared;     /* a PostgreSQL store that other sinks of the group share */
-    char owner[300]; /* host:pid, recorded with each claimed partition */
-    /* Claimed partitions (shared store): the epoch each was claimed with, and whether the open
-     * transaction has locked and checked it yet. */
-    struct claim {
-        char topic[256];
-        int32_t partition;
-        int64_t epoch; /* 0 = not claimed yet (the store was down) */
-        bool checked;
-    } * claims;
-    size_t nclaims, capclaims;
-    bool drift_all;           /* recompute the drift of every owned phone (new partitions) */
-    bool store_down;          /* the store fails: nothing applied, retried with back-off */
-    long long store_retry_ms; /* next attempt */
-    long store_backoff_ms;
-    char topic_config[256], topic_status[256];
-    pthread_t thread;
-    bool started;
-    atomic_int stop, reload;
-    bool rebalanced; /* set by the rebalance callback (this thread) */
-    sink_parse_pool *parser;
-    sink_parse_job jobs[POLL_MAX];
-    /* Open batch. */
-    long batch_n;
-    long long batch_start_ms;
-    rd_kafka_topic_partition_list_t *batch_offsets;
-    long pending_applied, pending_invalid;
-    /* Metrics. */
-    pr_counter *c_applied[4]; /* full, delta, status, unknown (applied as delta) */
-    pr_counter *c_params, *c_changes, *c_drift, *c_batches, *c_skipped, *c_unchanged, *c_lazy;
-    pr_counter *c_store_errors, *c_fenced;
-    pr_gauge *g_store_up;
-    pr_histogram *h_commit;
-    struct {
-        char reason[32];
-        pr_counter *c;
-    } invalid[MAX_REASONS];
-    size_t ninvalid;
-};
+#include "loop_int.h"
 
 static pr_counter *invalid_counter(sink_loop *l, const char *reason)
 {
@@ -112,298 +60,6 @@ static pr_counter *invalid_counter(sink_loop *l, const char *reason)
         l->invalid[l->ninvalid++].c = c;
     }
     return c;
-}
-
-static void drop_offsets(sink_loop *l)
-{
-    if (l->batch_offsets)
-        rd_kafka_topic_partition_list_destroy(l->batch_offsets);
-    l->batch_offsets = NULL;
-}
-
-/* ---- partition ownership (a store shared by several sinks) ----------------------------- */
-
-static struct claim *claim_find(sink_loop *l, const char *topic, int32_t partition)
-{
-    for (size_t i = 0; i < l->nclaims; i++)
-        if (l->claims[i].partition == partition && strcmp(l->claims[i].topic, topic) == 0)
-            return &l->claims[i];
-    return NULL;
-}
-
-/* The owned partition numbers (both topics: a phone's config and status share its number)
- * for the publisher and the drift pass. */
-static void claims_publish(sink_loop *l)
-{
-    int32_t v[SINK_PARTS_MAX];
-    size_t n = 0;
-    for (size_t i = 0; i < l->nclaims && n < SINK_PARTS_MAX; i++) {
-        bool dup = false;
-        if (l->claims[i].epoch < 0)
-            continue;
-        for (size_t k = 0; k < n && !dup; k++)
-            dup = v[k] == l->claims[i].partition;
-        if (!dup)
-            v[n++] = l->claims[i].partition;
-    }
-    sink_parts_set(l->owned, v, n);
-}
-
-static void claims_unchecked(sink_loop *l)
-{
-    for (size_t i = 0; i < l->nclaims; i++)
-        l->claims[i].checked = false;
-}
-
-/* Claims one partition (its own transaction): epoch 0 when the store cannot say. */
-static pr_status claim_one(sink_loop *l, struct claim *c)
-{
-    char err[512];
-    pr_status rc = sink_store_partition_claim(l->st, c->topic, c->partition, l->owner, &c->epoch,
-                                              err, sizeof err);
-    if (rc != PR_OK) {
-        c->epoch = 0;
-        PR_LOG(PR_LOG_WARN, "sink", "partition claim failed (store down?): retried",
-               json_pack("{ss si ss}", "topic", c->topic, "partition", (int)c->partition, "error",
-                         err));
-    }
-    return rc;
-}
-
-static void claims_add(sink_loop *l, const rd_kafka_topic_partition_list_t *parts)
-{
-    for (int i = 0; i < parts->cnt; i++) {
-        struct claim *c = claim_find(l, parts->elems[i].topic, parts->elems[i].partition);
-        if (!c) {
-            if (l->nclaims == l->capclaims) {
-                size_t cap = l->capclaims ? l->capclaims * 2 : 16;
-                struct claim *n = realloc(l->claims, cap * sizeof *n);
-                if (!n)
-                    continue; /* unclaimed: its records are not applied (fail safe) */
-                l->claims = n;
-                l->capclaims = cap;
-            }
-            c = &l->claims[l->nclaims++];
-            snprintf(c->topic, sizeof c->topic, "%s", parts->elems[i].topic);
-            c->partition = parts->elems[i].partition;
-        }
-        c->checked = false;
-        c->epoch = 0;
-        if (l->shared)
-            claim_one(l, c);
-        else
-            c->epoch = 1;
-    }
-    claims_publish(l);
-}
-
-static void claims_remove(sink_loop *l, const rd_kafka_topic_partition_list_t *parts)
-{
-    for (int i = 0; i < parts->cnt; i++) {
-        struct claim *c = claim_find(l, parts->elems[i].topic, parts->elems[i].partition);
-        if (c)
-            *c = l->claims[--l->nclaims];
-    }
-    claims_publish(l);
-}
-
-/* The store failed: stop applying (not ready) until it answers again. The partitions are not
- * paused: librdkafka's resume seeks back to the last record it delivered, asynchronously, and
- * that seek can land after ours and skip the records of the rolled-back batch (seen in
- * sink_multisink_pg). Records polled meanwhile are dropped, and every partition is sent back to
- * its stored offset when the store answers (the fetch queue bounds what is read meanwhile). */
-static void store_failed(sink_loop *l)
-{
-    pr_counter_inc(l->c_store_errors);
-    if (!l->store_down) {
-        PR_LOG(PR_LOG_ERROR, "sink", "store unavailable: nothing applied until it answers",
-               json_pack("{ss}", "error", sink_store_errmsg(l->st)));
-        l->store_backoff_ms = 250;
-    } else if (l->store_backoff_ms < 5000) {
-        l->store_backoff_ms *= 2;
-    }
-    l->store_down = true;
-    l->store_retry_ms = pr_mono_ms() + l->store_backoff_ms;
-    pr_gauge_set(l->g_store_up, 0);
-    atomic_store(l->ready, 0);
-}
-
-static void rewind_to_store(sink_loop *l);
-
-/* Whether the store answers again: claims what could not be claimed, sends every partition
- * back to its stored offset and resumes. */
-static bool store_recover(sink_loop *l)
-{
-    if (!sink_store_ping(l->st)) {
-        store_failed(l);
-        return false;
-    }
-    for (size_t i = 0; i < l->nclaims; i++)
-        if (l->claims[i].epoch == 0 && l->shared && claim_one(l, &l->claims[i]) != PR_OK) {
-            store_failed(l);
-            return false;
-        }
-    claims_publish(l);
-    l->store_down = false;
-    /* Back to the stored offsets (what was fetched meanwhile is dropped by the seek); a seek
-     * that fails keeps the store "down": consuming from the fetch position would skip the
-     * records of the rolled-back batch. */
-    rewind_to_store(l);
-    if (l->store_down) /* the offsets could not be read, or a seek failed */
-        return false;
-    PR_LOG(PR_LOG_INFO, "sink", "store available again: consumption resumed", NULL);
-    pr_gauge_set(l->g_store_up, 1);
-    atomic_store(l->ready, 1);
-    l->drift_all = l->shared;
-    return true;
-}
-
-/* Commits the open batch (if any). On failure the batch is rolled back and every assigned
- * partition is sent back to its stored offset, so the records are read again. */
-static pr_status batch_commit(sink_loop *l)
-{
-    char err[512];
-    if (!sink_store_in_txn(l->st))
-        return PR_OK;
-    long long t0 = pr_mono_ms();
-    claims_unchecked(l);
-    if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
-        PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
-               json_pack("{ss}", "error", err));
-        sink_store_rollback(l->st);
-        l->batch_n = 0;
-        drop_offsets(l);
-        store_failed(l);
-        return PR_ETRANSIENT;
-    }
-    pr_histogram_observe(l->h_commit, (double)(pr_mono_ms() - t0) / 1000.0);
-    pr_counter_inc(l->c_batches);
-    if (l->batch_offsets && l->batch_offsets->cnt > 0)
-        rd_kafka_commit(l->rk, l->batch_offsets, 1); /* monitoring only */
-    drop_offsets(l);
-    l->batch_n = 0;
-    sink_outbox_wake(l->ob);
-    return PR_OK;
-}
-
-/* Whether the open batch has reached its size or its time. */
-static bool batch_due(sink_loop *l)
-{
-    return sink_store_in_txn(l->st) && (l->batch_n >= l->cfg->batch_max ||
-                                        pr_mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
-}
-
-/* Seeks every assigned partition to its stored offset (after a rolled-back batch). */
-static void rewind_to_store(sink_loop *l)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
-    if (parts->cnt == 0) {
-        rd_kafka_topic_partition_list_destroy(parts);
-        return;
-    }
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t next =
-            sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
-        if (next < -1) { /* unknown: never from the beginning; resumed when the store is back */
-            rd_kafka_topic_partition_list_destroy(parts);
-            store_failed(l);
-            return;
-        }
-        parts->elems[i].offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-    }
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, parts, 5000);
-    bool failed = e != NULL;
-    if (e) {
-        PR_LOG(PR_LOG_ERROR, "sink", "seek failed",
-               json_pack("{ss}", "error", rd_kafka_error_string(e)));
-        rd_kafka_error_destroy(e);
-    }
-    /* A partition's own seek error is reported in its element, not as the call's error. */
-    for (int i = 0; i < parts->cnt && !failed; i++)
-        if (parts->elems[i].err) {
-            PR_LOG(PR_LOG_ERROR, "sink", "seek failed",
-                   json_pack("{ss si ss}", "topic", parts->elems[i].topic, "partition",
-                             (int)parts->elems[i].partition, "error",
-                             rd_kafka_err2str(parts->elems[i].err)));
-            failed = true;
-        }
-    rd_kafka_topic_partition_list_destroy(parts);
-    /* Never go on from the fetch position: it may be past records that were rolled back. */
-    if (failed)
-        store_failed(l);
-}
-
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    sink_loop *l = opaque;
-    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    rd_kafka_error_t *kerr = NULL;
-    l->rebalanced = true;
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        /* A shared store: claim each partition (raising its epoch fences the previous owner)
-         * before reading its offsets, so they include the previous owner's last commit. */
-        batch_commit(l);
-        claims_add(l, parts);
-        l->drift_all = l->shared;
-        for (int i = 0; i < parts->cnt; i++) {
-            rd_kafka_topic_partition_t *tp = &parts->elems[i];
-            int64_t next = sink_store_offset_get(l->st, tp->topic, tp->partition), lo = 0, hi = 0;
-            if (next < -1)
-                store_failed(l); /* the partitions are resumed from the store when it is back */
-            if (next > 0 && rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi,
-                                                             5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                if (next > hi) {
-                    /* The partition is shorter than what we applied: the topic was deleted
-                     * and created again (or an embedded broker restarted). Its records are
-                     * new ones: read it from the beginning. */
-                    char err[256];
-                    PR_LOG(PR_LOG_WARN, "sink",
-                           "stored offset is past the end of the partition (topic recreated?): "
-                           "reading it from the beginning",
-                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
-                                     (int)tp->partition, "stored", (json_int_t)next, "end",
-                                     (json_int_t)hi));
-                    if (sink_store_offset_put(l->st, tp->topic, tp->partition, lo, err,
-                                              sizeof err) == PR_OK)
-                        next = lo;
-                } else if (next < lo) {
-                    PR_LOG(PR_LOG_ERROR, "sink",
-                           "records were deleted before the sink applied them (retention): "
-                           "the state misses them",
-                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
-                                     (int)tp->partition, "stored", (json_int_t)next, "start",
-                                     (json_int_t)lo));
-                }
-            }
-            tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
-            PR_LOG(PR_LOG_INFO, "sink", "partition assigned",
-                   json_pack("{ss si sI}", "topic", tp->topic, "partition", (int)tp->partition,
-                             "offset", (json_int_t)tp->offset));
-        }
-        if (cooperative)
-            kerr = rd_kafka_incremental_assign(rk, parts);
-        else
-            rd_kafka_assign(rk, parts);
-        if (!l->store_down)
-            atomic_store(l->ready, 1);
-    } else {
-        /* Partitions go away: what we applied from them commits now, with their offsets. */
-        batch_commit(l);
-        claims_remove(l, parts);
-        if (cooperative)
-            kerr = rd_kafka_incremental_unassign(rk, parts);
-        else
-            rd_kafka_assign(rk, NULL);
-        PR_LOG(PR_LOG_INFO, "sink", "partitions revoked", json_pack("{si}", "count", parts->cnt));
-    }
-    if (kerr) {
-        PR_LOG(PR_LOG_ERROR, "sink", "assignment failed",
-               json_pack("{ss}", "error", rd_kafka_error_string(kerr)));
-        rd_kafka_error_destroy(kerr);
-    }
 }
 
 pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
@@ -479,6 +135,16 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                                      "Batches rolled back because another sink claimed one of "
                                      "their partitions (shared PostgreSQL store)",
                                      "");
+    l->c_poison = pr_metrics_counter(
+        metrics, "phonereport_sink_poison_total",
+        "Records that failed on a store that answers, sink-poison-retries times alone: skipped "
+        "into the sink-dlq topic",
+        "");
+    l->c_pauses = pr_metrics_counter(metrics, "phonereport_sink_outbox_pauses_total",
+                                     "Times consumption paused because the outbox was full", "");
+    l->g_paused = pr_metrics_gauge(
+        metrics, "phonereport_sink_outbox_paused",
+        "1 while consumption is paused because the outbox holds sink-outbox-max rows", "");
     l->g_store_up =
         pr_metrics_gauge(metrics, "phonereport_sink_store_up",
                          "1 while the store answers, 0 while the sink waits for it", "");
@@ -497,7 +163,7 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
         rc = PR_EINVAL;
         goto fail;
     }
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, sink_loop_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, l);
     if ((rc = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &l->rk, err, errlen)) != PR_OK)
         goto fail;
@@ -509,7 +175,8 @@ fail:
     return rc;
 }
 
-/* Applies one parsed record inside the open batch. Returns non-OK only for store failures. */
+/* Applies one parsed record inside the open batch. Returns non-OK only for store failures;
+ * when the apply itself failed, l->failed_at says which record and why. */
 static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j)
 {
     const char *topic = rd_kafka_topic_name(rkm->rkt);
@@ -518,7 +185,7 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
     sink_apply_opts opts = {l->cfg->changes_keep, l->cfg->max_params, l->cfg->max_state_bytes};
     pr_status rc;
 
-    struct claim *c = claim_find(l, topic, rkm->partition);
+    struct claim *c = sink_loop_claim_find(l, topic, rkm->partition);
     if (!c || c->epoch < 0) /* not ours (any more): its owner applies it */
         return PR_OK;
     if (c->epoch == 0) /* not claimed yet: the store was down */
@@ -554,7 +221,10 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
         return PR_OK;
     }
     j->ev.partition = rkm->partition;
-    if (j->rc != PR_OK) {
+    if (j->rc == PR_OK && sink_loop_poison_due(l, topic, rkm->partition, rkm->offset)) {
+        if ((rc = sink_loop_poison_skip(l, rkm, j->ev.mac, err, sizeof err)) != PR_OK)
+            return rc;
+    } else if (j->rc != PR_OK) {
         pr_counter_inc(invalid_counter(l, j->reason));
         PR_LOG(PR_LOG_WARN, "sink", "invalid event skipped",
                json_pack("{ss si sI ss ss}", "topic", topic, "partition", (int)rkm->partition,
@@ -573,6 +243,8 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
                 pr_counter_inc(l->c_unchanged);
             if (res.unchanged && j->ev.lazy)
                 pr_counter_inc(l->c_lazy);
+            /* its state marker, change and drift records, at most */
+            l->outbox_added += 1 + (long long)res.changes + (long long)res.transitions;
         } else if (rc == PR_EINVAL) {
             /* Over the phone's bounds: nothing was written; refused like an invalid event. */
             pr_counter_inc(invalid_counter(l, "too_large"));
@@ -583,10 +255,16 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
             rc = PR_OK;
         }
         if (rc != PR_OK) {
-            PR_LOG(PR_LOG_ERROR, "sink", "apply failed", json_pack("{ss}", "error", err));
+            struct suspect *f = &l->failed_at;
+            f->active = true;
+            snprintf(f->topic, sizeof f->topic, "%s", topic);
+            f->partition = rkm->partition;
+            f->offset = rkm->offset;
+            snprintf(f->error, sizeof f->error, "%s", err);
             return rc;
         }
     }
+    sink_loop_suspect_clear(l, topic, rkm->partition, rkm->offset);
     if ((rc = sink_store_offset_put(l->st, topic, rkm->partition, rkm->offset + 1, err,
                                     sizeof err)) != PR_OK)
         return rc;
@@ -635,7 +313,7 @@ static size_t collect(sink_loop *l, rd_kafka_message_t **msgs, int timeout)
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
         n = 0;
-        rewind_to_store(l);
+        sink_loop_rewind(l);
     }
     return n;
 }
@@ -645,8 +323,8 @@ static void profiles_rescan(sink_loop *l)
     sink_profiles_delta d = {0};
     char err[512], now[32];
     unsigned transitions = 0;
-    if (batch_commit(l) != PR_OK) {
-        rewind_to_store(l);
+    if (sink_loop_batch_commit(l) != PR_OK) {
+        sink_loop_rewind(l);
         return;
     }
     bool changed = sink_profiles_scan(l->pf, &d);
@@ -679,34 +357,6 @@ out:
     sink_profiles_delta_release(&d);
 }
 
-/* Lag per assigned partition: high watermark minus the position. */
-static void update_lag(sink_loop *l)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(l->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
-        return;
-    rd_kafka_position(l->rk, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t lo = 0, hi = 0, pos = parts->elems[i].offset;
-        if (rd_kafka_get_watermark_offsets(l->rk, parts->elems[i].topic, parts->elems[i].partition,
-                                           &lo, &hi) != 0 ||
-            hi < 0)
-            continue;
-        if (pos < 0) {
-            pos = sink_store_offset_get(l->st, parts->elems[i].topic, parts->elems[i].partition);
-            if (pos < 0)
-                pos = lo;
-        }
-        char labels[320];
-        snprintf(labels, sizeof labels, "topic=\"%s\",partition=\"%d\"", parts->elems[i].topic,
-                 (int)parts->elems[i].partition);
-        pr_gauge_set(pr_metrics_gauge(l->metrics, "phonereport_sink_lag",
-                                      "Records not yet applied, per partition", labels),
-                     (double)(hi > pos ? hi - pos : 0));
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
 static void *consume(void *arg)
 {
     sink_loop *l = arg;
@@ -719,7 +369,7 @@ static void *consume(void *arg)
             /* Keep polling (rebalances are served here, and the group must see us poll) and
              * retry; what arrives is read again from the store's offsets. */
             if (now >= l->store_retry_ms)
-                store_recover(l);
+                sink_loop_store_recover(l);
             if (!l->store_down)
                 continue;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(l->rk, 100);
@@ -735,9 +385,17 @@ static void *consume(void *arg)
             next_scan = pr_mono_ms() + l->cfg->profiles_poll_ms;
         }
         if (now >= next_lag) {
-            update_lag(l);
             next_lag = now + 1000;
+            sink_loop_update_lag(l);
+            /* An idle sink notices a lost store too (not ready, retried), within a second. */
+            if (!sink_store_in_txn(l->st) && !sink_store_ping(l->st)) {
+                sink_loop_store_failed(l);
+                continue;
+            }
+            sink_loop_backpressure(l);
         }
+        if (sink_outbox_failed(l->ob)) /* nothing can be published: not ready, for good */
+            atomic_store(l->ready, 0);
         int timeout = 100;
         if (sink_store_in_txn(l->st)) {
             long long left = l->batch_start_ms + l->cfg->batch_ms - now;
@@ -756,20 +414,25 @@ static void *consume(void *arg)
                 jobs[i].is_status = strcmp(rd_kafka_topic_name(msgs[i]->rkt), l->topic_status) == 0;
             }
             sink_parse_start(l->parser, jobs, n);
-            bool failed = false, fenced = false;
+            bool failed = false, fenced = false, alone = false;
             for (i = 0; i < n; i++) {
                 sink_parse_wait(l->parser, &jobs[i], l->st);
+                alone = l->batch_n == 0;
+                l->failed_at.active = false;
                 pr_status hr = handle(l, msgs[i], &jobs[i]);
                 if (hr != PR_OK) {
                     failed = true;
                     fenced = hr == PR_ENOTFOUND;
                     break;
                 }
-                if (batch_due(l) && batch_commit(l) != PR_OK) {
+                if (sink_loop_batch_due(l) && sink_loop_batch_commit(l) != PR_OK) {
                     /* Rolled back: the rest of the round is read again with the batch. */
-                    rewind_to_store(l);
+                    sink_loop_rewind(l);
                     break;
                 }
+                sink_loop_backpressure_soon(l);
+                if (l->paused || l->store_down) /* the round's rest is read again later */
+                    break;
             }
             sink_parse_finish(l->parser, l->st);
             for (i = 0; i < n; i++) {
@@ -779,26 +442,33 @@ static void *consume(void *arg)
             }
             if (failed) {
                 sink_store_rollback(l->st);
-                claims_unchecked(l);
+                sink_loop_claims_unchecked(l);
                 l->batch_n = 0;
-                drop_offsets(l);
+                sink_loop_drop_offsets(l);
                 if (fenced) {
                     /* Nothing of the batch was applied. The lost partition's records are
                      * dropped from now on (its claim is gone) until Kafka's rebalance gives it
                      * to us again; the others are read again from their stored offsets. */
                     pr_counter_inc(l->c_fenced);
-                    claims_publish(l);
-                    rewind_to_store(l);
+                    sink_loop_claims_publish(l);
+                    sink_loop_rewind(l);
+                } else if (l->failed_at.active && sink_store_ping(l->st)) {
+                    sink_loop_suspect(l, alone); /* a poison record, or a passing fault */
                 } else {
-                    store_failed(l); /* store_recover re-reads from stored offsets */
+                    /* an outage: sink_loop_store_recover re-reads from stored offsets */
+                    sink_loop_store_failed(l);
                 }
                 continue;
             }
         }
-        if (batch_due(l) && batch_commit(l) != PR_OK)
-            rewind_to_store(l);
+        /* Group commit: the batch commits as soon as the input is drained (a round that
+         * did not fill), so an idle pipeline shows a report at once; under load the rounds
+         * fill and the batch grows to its bounds. */
+        bool drained = n < POLL_MAX;
+        if ((drained || sink_loop_batch_due(l)) && sink_loop_batch_commit(l) != PR_OK)
+            sink_loop_rewind(l);
     }
-    batch_commit(l);
+    sink_loop_batch_commit(l);
     rd_kafka_consumer_close(l->rk);
     atomic_store(l->ready, 0);
     return NULL;
@@ -841,7 +511,7 @@ void sink_loop_free(sink_loop *l)
     sink_loop_stop(l);
     if (l->rk)
         rd_kafka_destroy(l->rk);
-    drop_offsets(l);
+    sink_loop_drop_offsets(l);
     sink_parse_pool_free(l->parser);
     free(l->claims);
     free(l);

@@ -35,6 +35,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "signals.h"
 #include "sink_internal.h"
 #include "clock.h"
 
@@ -69,6 +70,7 @@ struct sink_outbox {
     pthread_cond_t cv;
     bool wake;
     atomic_int stop;
+    atomic_bool dead; /* the producer failed for good: the thread has ended */
     /* Publisher-thread state. */
     int64_t cursor, state_cursor, rewind_to;
     long in_flight, states_in_flight;
@@ -106,17 +108,35 @@ static void log_refusal(const char *topic, const char *key, rd_kafka_resp_err_t 
            json_pack("{ss ss* ss}", "topic", topic, "mac", key, "error", rd_kafka_err2str(e)));
 }
 
-static void list_add(id_list *l, sent s)
+static bool list_add(id_list *l, sent s)
 {
     if (l->len == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
         sent *n = realloc(l->v, cap * sizeof *n);
         if (!n)
-            return; /* the row stays and is sent again later: a repeat, never a loss */
+            return false;
         l->v = n;
         l->cap = cap;
     }
     l->v[l->len++] = s;
+    return true;
+}
+
+/* Sends a row again from the store when it could not be remembered (out of memory): a
+ * repeat, never a loss, and never a row left behind until the next start. */
+static void send_again(sink_outbox *ob, sent s)
+{
+    if (s.is_state)
+        ob->state_cursor = 0;
+    else if (ob->rewind_to < 0 || s.id - 1 < ob->rewind_to)
+        ob->rewind_to = s.id - 1;
+}
+
+/* list_add, or send_again when the list cannot grow. */
+static void remember(sink_outbox *ob, id_list *l, sent s)
+{
+    if (!list_add(l, s))
+        send_again(ob, s);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -133,14 +153,14 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
     if (s->solo)
         ob->solo_in_flight = false;
     if (rkm->err && refusal(rkm->err) && !s->solo) {
-        list_add(&ob->solo, *s); /* maybe refused for its batch-mates: once more, alone */
+        remember(ob, &ob->solo, *s); /* maybe refused for its batch-mates: once more, alone */
     } else if (rkm->err && refusal(rkm->err)) {
         char key[PR_MAC_LEN + 1] = "";
         if (rkm->key && rkm->key_len < sizeof key)
             memcpy(key, rkm->key, rkm->key_len);
         log_refusal(rd_kafka_topic_name(rkm->rkt), key, rkm->err);
         s->refused = true;
-        list_add(&ob->done, *s);
+        remember(ob, &ob->done, *s);
     } else if (rkm->err) {
         bool purged = rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
                       rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
@@ -149,10 +169,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaqu
             PR_LOG(PR_LOG_WARN, "sink", "publish failed, will retry",
                    json_pack("{ss ss}", "topic", rd_kafka_topic_name(rkm->rkt), "error",
                              rd_kafka_err2str(rkm->err)));
-        if (!s->is_state && (ob->rewind_to < 0 || s->id - 1 < ob->rewind_to))
-            ob->rewind_to = s->id - 1;
+        if (!s->is_state)
+            send_again(ob, *s);
     } else {
-        list_add(&ob->done, *s);
+        remember(ob, &ob->done, *s);
     }
     free(s);
 }
@@ -192,7 +212,7 @@ pr_status sink_outbox_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_m
     ob->rewind_to = -1;
     pthread_mutex_init(&ob->mu, NULL);
     pr_cond_init_mono(&ob->cv);
-    for (int t = PR_TOPIC_STATE; t <= PR_TOPIC_DRIFT; t++) {
+    for (int t = PR_TOPIC_STATE; t <= PR_TOPIC_SINK_DLQ; t++) {
         char labels[64];
         if (pr_topic_name(common->topic_prefix, (pr_topic)t, ob->topics[t], sizeof ob->topics[t]) !=
             PR_OK) {
@@ -235,11 +255,12 @@ pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
 {
     const char *compact[] = {"cleanup.policy", "compact", "max.message.bytes", ob->max_bytes, NULL};
     const char *state[] = {ob->topics[PR_TOPIC_STATE]};
-    const char *others[] = {ob->topics[PR_TOPIC_CHANGES], ob->topics[PR_TOPIC_DRIFT]};
+    const char *others[] = {ob->topics[PR_TOPIC_CHANGES], ob->topics[PR_TOPIC_DRIFT],
+                            ob->topics[PR_TOPIC_SINK_DLQ]};
     int parts = (int)ob->cfg->state_partitions;
     pr_status rc = pr_kafka_ensure_topics(ob->rk, state, 1, parts, compact, 15000, err, errlen);
     if (rc == PR_OK)
-        rc = pr_kafka_ensure_topics(ob->rk, others, 2, parts, NULL, 15000, err, errlen);
+        rc = pr_kafka_ensure_topics(ob->rk, others, 3, parts, NULL, 15000, err, errlen);
     return rc;
 }
 
@@ -262,7 +283,7 @@ static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *val
         if (refusal(e)) {
             log_refusal(ob->topics[t], key, e);
             s.refused = true;
-            list_add(&ob->done, s);
+            remember(ob, &ob->done, s);
             return -2;
         }
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -295,8 +316,8 @@ static int send_rows(sink_outbox *ob)
         int64_t id = sink_col_int64(s, 0);
         int t = (int)sink_col_int64(s, 1);
         const char *key = sink_col_text(s, 2), *value = sink_col_text(s, 3);
-        if (t < PR_TOPIC_STATE || t > PR_TOPIC_DRIFT) { /* cannot happen: we wrote it */
-            list_add(&ob->done, (sent){false, false, false, id, 0});
+        if (t < PR_TOPIC_STATE || t > PR_TOPIC_SINK_DLQ) { /* cannot happen: we wrote it */
+            remember(ob, &ob->done, (sent){false, false, false, id, 0});
             ob->cursor = id;
             continue;
         }
@@ -385,7 +406,7 @@ static int send_solo(sink_outbox *ob)
     pr_topic t = PR_TOPIC_STATE;
     if (s.is_state) {
         if (sink_store_read_begin(ob->st, err, sizeof err) != PR_OK) {
-            list_add(&ob->solo, s); /* later */
+            remember(ob, &ob->solo, s); /* later */
             return 0;
         }
         text = render_state(ob, s.id, &s.version, mac);
@@ -394,7 +415,7 @@ static int send_solo(sink_outbox *ob)
     } else {
         t = (pr_topic)s.version;
         if (sink_store_outbox_get(ob->st, s.id, &key, &text) != PR_OK) {
-            list_add(&ob->solo, s); /* later */
+            remember(ob, &ob->solo, s); /* later */
             return 0;
         }
     }
@@ -402,9 +423,9 @@ static int send_solo(sink_outbox *ob)
     if (r == 0)
         ob->solo_in_flight = true;
     else if (r == -1)
-        list_add(&ob->solo, s);
+        remember(ob, &ob->solo, s);
     else if (!text || !key)
-        list_add(&ob->done, s); /* gone meanwhile (the row or the phone): nothing to send */
+        remember(ob, &ob->done, s); /* gone meanwhile (the row or the phone): nothing to send */
     free(text);
     if (key != mac)
         free(key);
@@ -494,9 +515,11 @@ static void *publisher(void *arg)
             char why[256];
             rd_kafka_fatal_error(ob->rk, why, sizeof why);
             PR_LOG(PR_LOG_ERROR, "sink",
-                   "producer fatal error: publishing stops; the outbox keeps the records for "
-                   "the next start",
+                   "producer fatal error: publishing stops, the sink is not ready and the "
+                   "process exits (70); the outbox keeps the records for the next start",
                    json_pack("{ss}", "error", why));
+            atomic_store(&ob->dead, true);
+            pr_signals_request_stop(); /* `run` and the roles exit; an orchestrator restarts */
             break;
         }
         if (drain_deadline) {
@@ -529,6 +552,17 @@ pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen)
         return pr_err(PR_EFATAL, err, errlen, "cannot start the publisher thread");
     ob->started = true;
     return PR_OK;
+}
+
+bool sink_outbox_failed(const sink_outbox *ob)
+{
+    return ob && atomic_load(&ob->dead);
+}
+
+void sink_outbox_inject_fatal(sink_outbox *ob, const char *reason)
+{
+    rd_kafka_test_fatal_error(ob->rk, RD_KAFKA_RESP_ERR_PRODUCER_FENCED, reason);
+    sink_outbox_wake(ob);
 }
 
 void sink_outbox_checkpoint_for(sink_outbox *ob, atomic_long *wal_frames)

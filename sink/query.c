@@ -1,8 +1,9 @@
 /*
  * query.c - read-side documents built from the store: what the API answers and what the
  * publisher sends to phonereport.state. Pure (the store and jansson only), so tested without
- * HTTP. The SQL is store.c's, through its statement layer (cached per connection: the API's
- * connection and the publisher's are each used by one thread).
+ * HTTP. The SQL is store_sql.c's, through the statement layer (cached per connection: the
+ * API's connection and the publisher's are each used by one thread); a phone's parameters come
+ * from its one configuration document (store_doc.c), so the state record is rendered from it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,6 @@
 
 #include "events_state.h"
 #include "sink_internal.h"
-
-/* A phone's parameters by name (names are interned, see store.c). */
-#define PARAMS_SQL Q_PARAM_ALL
 
 static pr_status prep(sink_store *st, sink_sql q, sink_stmt **s, char *err, size_t errlen)
 {
@@ -94,35 +92,58 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
     return rc;
 }
 
-/* params and access objects of a phone (name order). */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names of an object in byte order (the order the API and the XML export show). */
+static const char **sorted_names(json_t *o, size_t *n)
+{
+    const char *name;
+    json_t *v;
+    size_t k = 0;
+    const char **names = malloc((json_object_size(o) + 1) * sizeof *names);
+    if (!names)
+        return NULL;
+    json_object_foreach(o, name, v)
+    {
+        names[k++] = name;
+    }
+    qsort(names, k, sizeof *names, by_name);
+    *n = k;
+    return names;
+}
+
+/* params and access objects of a phone (name order), from its document. */
 static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t **access,
                              char *err, size_t errlen)
 {
-    sink_stmt *s = NULL;
-    pr_status rc = prep(st, PARAMS_SQL, &s, err, errlen);
+    json_t *p = NULL, *a = NULL;
+    size_t n = 0;
+    const char **names = NULL;
+    pr_status rc = sink_store_doc_get(st, id, &p, &a, err, errlen);
     *params = *access = NULL;
     if (rc != PR_OK)
         return rc;
     *params = json_object();
     *access = json_object();
-    if (!*params || !*access) {
+    if (!*params || !*access || !(names = sorted_names(p, &n))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    sink_bind_int64(s, 1, id);
-    int r;
-    while ((r = sink_step(s)) == SINK_ROW) {
-        const char *name = sink_col_text(s, 0), *a = sink_col_text(s, 2);
-        if (json_object_set_new(*params, name, json_string(sink_col_text(s, 1))) != 0 ||
-            (a && *a && json_object_set_new(*access, name, json_string(a)) != 0)) {
+    for (size_t i = 0; i < n; i++) {
+        json_t *av = json_object_get(a, names[i]);
+        if (json_object_set(*params, names[i], json_object_get(p, names[i])) != 0 ||
+            (av && json_object_set(*access, names[i], av) != 0)) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
     }
-    if (r != SINK_DONE)
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
 out:
-    sink_stmt_free(s);
+    free(names);
+    json_decref(p);
+    json_decref(a);
     if (rc != PR_OK) {
         json_decref(*params);
         json_decref(*access);
@@ -160,32 +181,29 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
                                 size_t errlen)
 {
     phone_doc p;
-    sink_stmt *s = NULL;
+    json_t *params = NULL, *access = NULL;
     pr_flatprofile_writer *w = NULL;
     char comment[96];
-    int r = SINK_DONE;
+    const char *name;
+    json_t *jv;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = prep(st, PARAMS_SQL, &s, err, errlen)) != PR_OK)
+    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) != PR_OK)
         goto out;
-    sink_bind_int64(s, 1, p.id);
     snprintf(comment, sizeof comment, "phonereport: %s version %lld", mac, (long long)p.version);
     if (!(w = pr_flatprofile_writer_new(comment))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto out;
     }
-    while ((r = sink_step(s)) == SINK_ROW) {
-        if (pr_flatprofile_writer_add(w, sink_col_text(s, 0), sink_col_text(s, 1),
-                                      sink_col_text(s, 2)) != PR_OK) {
+    json_object_foreach(params, name, jv) /* params_load's objects keep the name order */
+    {
+        if (pr_flatprofile_writer_add(w, name, json_string_value(jv),
+                                      json_string_value(json_object_get(access, name))) != PR_OK) {
             rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
             goto out;
         }
-    }
-    if (r != SINK_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
-        goto out;
     }
     rc = pr_flatprofile_writer_finish(w, out, len, NULL);
     w = NULL;
@@ -193,7 +211,8 @@ pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, siz
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     pr_flatprofile_writer_free(w);
-    sink_stmt_free(s);
+    json_decref(params);
+    json_decref(access);
     phone_doc_release(&p);
     return rc;
 }

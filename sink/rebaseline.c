@@ -45,7 +45,8 @@ struct sink_rebaseline {
     pr_sipnotify *sip; /* made, used and freed by the thread: Sofia's loop is bound to it */
     int init;          /* under mu: 0 starting, 1 the thread runs, -1 it could not bind */
     char init_err[512];
-    sink_store *st; /* the thread's connection */
+    sink_store *st;    /* the thread's connection */
+    sink_parts *owned; /* the sink's partitions (a shared store); NULL = every phone */
     pthread_t thread;
     bool started;
     atomic_int stop;
@@ -96,20 +97,15 @@ static pr_status sqlfail(sink_store *st, char *err, size_t errlen)
 static pr_status param_of(sink_store *st, int64_t phone, const char *name, char **out, char *err,
                           size_t errlen)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_PARAM_GET);
+    json_t *params = NULL, *access = NULL;
+    pr_status rc = sink_store_doc_get(st, phone, &params, &access, err, errlen);
+    const char *v = rc == PR_OK ? json_string_value(json_object_get(params, name)) : NULL;
     *out = NULL;
-    if (!s)
-        return sqlfail(st, err, errlen);
-    sink_bind_int64(s, 1, phone);
-    sink_bind_text(s, 2, name);
-    int r = sink_step(s);
-    if (r == SINK_ROW && !(*out = strdup(sink_col_text(s, 0))))
-        r = SINK_ERROR;
-    sink_reset(s);
-    if (r != SINK_ROW && r != SINK_DONE)
-        return r == SINK_ERROR ? pr_err(PR_EFATAL, err, errlen, "out of memory")
-                               : sqlfail(st, err, errlen);
-    return PR_OK;
+    if (v && !(*out = strdup(v)))
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_decref(params);
+    json_decref(access);
+    return rc;
 }
 
 /* Characters that stand in a SIP URI's user or host part without escaping. */
@@ -228,14 +224,20 @@ pr_status sink_rebaseline_candidates(sink_store *st, const sink_rb_policy *p, si
     sink_bind_text(s, 1, p->seen_before);
     sink_bind_text(s, 2, p->checked_before);
     sink_bind_int64(s, 3, (int64_t)max);
+    sink_bind_text(s, 4, p->parts);
     while (k < max && (r = sink_step(s)) == SINK_ROW) {
         c[k].id = sink_col_int64(s, 0);
         snprintf(c[k].mac, sizeof c[k].mac, "%s", sink_col_text(s, 1));
-        c[k].remote = strdup(sink_col_text(s, 2));
+        const char *remote = sink_col_text(s, 2); /* NULL: no address known */
+        c[k].remote = remote ? strdup(remote) : NULL;
         c[k].complete = (int)sink_col_int64(s, 3) != 0;
         k++;
+        if (remote && !c[k - 1].remote) {
+            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+            break;
+        }
     }
-    if (k < max && r != SINK_DONE)
+    if (rc == PR_OK && k < max && r != SINK_DONE)
         rc = sqlfail(st, err, errlen);
     sink_reset(s);
     /* The statement is done before the per-phone reads (they use other statements). */
@@ -434,8 +436,17 @@ static void *run(void *arg)
         rfc3339(t, now, sizeof now);
         rfc3339(t - cfg->rebaseline_after_ms, seen, sizeof seen);
         rfc3339(t - cfg->rebaseline_interval_ms, checked, sizeof checked);
-        sink_rb_policy p = {now, cfg->rebaseline_after_ms > 0 ? seen : NULL, checked,
-                            cfg->rebaseline_sip_port, cfg->rebaseline_proxy};
+        char parts[8192];
+        sink_rb_policy p = {now,
+                            cfg->rebaseline_after_ms > 0 ? seen : NULL,
+                            checked,
+                            cfg->rebaseline_sip_port,
+                            cfg->rebaseline_proxy,
+                            NULL};
+        if (rb->owned && sink_store_dialect(rb->st) == SINK_DIALECT_PG) {
+            sink_parts_text(rb->owned, parts, sizeof parts);
+            p.parts = parts; /* a shared store: only the phones of this sink's partitions */
+        }
         pthread_mutex_lock(&rb->mu);
         nq = rb->qlen;
         memcpy(queued, rb->queue, nq * sizeof queued[0]);
@@ -526,6 +537,11 @@ pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_reb
 fail:
     sink_rebaseline_free(rb);
     return rc;
+}
+
+void sink_rebaseline_set_owned(sink_rebaseline *rb, sink_parts *owned)
+{
+    rb->owned = owned;
 }
 
 pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen)

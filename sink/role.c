@@ -6,6 +6,11 @@
 
 PR_ROLE_HOOKS(sink)
 
+static bool failed(const void *r)
+{
+    return sink_failed(r);
+}
+
 static unsigned port(const void *r)
 {
     return sink_api_port(r);
@@ -19,6 +24,6 @@ const pr_role sink_role = {
         "Rebuilds every phone's current configuration from <prefix>config and <prefix>status in\n"
         "SQLite or PostgreSQL, publishes state, changes and drift, and serves the query API.",
     PR_ROLE_HOOKS_INIT(sink),
-    .failed = NULL,
+    .failed = failed,
     .port = port,
 };

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "sink.h"
@@ -37,16 +36,6 @@ struct sink {
     sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
 };
 
-void sink_now_rfc3339(char *buf, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                    sink **out, char *err, size_t errlen)
 {
@@ -60,6 +49,11 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     r->metrics = metrics;
     sink_parts_init(&r->owned);
     if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &r->st, err, errlen)) != PR_OK)
+        goto fail;
+    /* PostgreSQL: the writer's writes travel pipelined, a round trip per read, not per write */
+    sink_store_set_pipeline(r->st, true);
+    /* the parameter index's set: a change rebuilds the index here, before anything reads it */
+    if ((rc = sink_store_index_configure(r->st, cfg->index_params, err, errlen)) != PR_OK)
         goto fail;
     if (!(r->pf = sink_profiles_new(cfg->profiles_dir))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -77,6 +71,8 @@ pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics 
     if (cfg->rebaseline_credentials &&
         (rc = sink_rebaseline_new(cfg, metrics, &r->rb, err, errlen)) != PR_OK)
         goto fail;
+    if (r->rb)
+        sink_rebaseline_set_owned(r->rb, &r->owned);
     *out = r;
     return PR_OK;
 fail:
@@ -151,7 +147,17 @@ void sink_free(sink *r)
 
 bool sink_ready(const sink *r)
 {
-    return r && atomic_load(&r->ready);
+    return r && atomic_load(&r->ready) && !sink_outbox_failed(r->ob);
+}
+
+bool sink_failed(const sink *r)
+{
+    return r && sink_outbox_failed(r->ob);
+}
+
+sink_outbox *sink_outbox_of(sink *r)
+{
+    return r ? r->ob : NULL;
 }
 
 unsigned sink_api_port(const sink *r)

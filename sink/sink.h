@@ -38,8 +38,11 @@ pr_status sink_start(sink *r, char *err, size_t errlen);
 void sink_stop(sink *r);
 void sink_free(sink *r); /* NULL is a no-op */
 
-/* True while the sink has its partitions assigned and applies records. */
+/* True while the sink has its partitions assigned, applies records and can publish. */
 bool sink_ready(const sink *r);
+/* True once the sink stopped itself on a fatal error (its producer failed for good): the
+ * process exits 70 (proto/role.h). */
+bool sink_failed(const sink *r);
 
 /* The TCP port of the query API (the bound one when configured as 0). */
 unsigned sink_api_port(const sink *r);

@@ -17,8 +17,10 @@
  *             checkpoints of the writer's connection (PASSIVE; SQLite).
  *   api.c     libmicrohttpd's polling thread answers queries from its own read-only store
  *             connection (query.c builds the JSON documents).
- *   store.c   the store behind one statement layer: SQLite (the embedded default) or
- *             PostgreSQL (store_pg.c), chosen by --sink-store.
+ *   store*.c  the store behind one statement layer (store.c): SQLite (the embedded default,
+ *             store_sqlite.c) or PostgreSQL (store_pg.c), chosen by --sink-store; the SQL
+ *             texts in store_sql.c; a phone's configuration document and the parameter index
+ *             in store_doc.c; offsets, outbox, names, ownership in store_rows.c.
  *   rebaseline.c  with rebaseline-credentials: one thread sends SIP NOTIFYs to phones whose
  *             state is incomplete or stale and writes only their re-baseline columns, on its
  *             own connection, in small transactions (busy timeout, as the publisher).
@@ -64,6 +66,9 @@ struct sink_cfg {
     long long max_params;       /* most parameters one phone may hold (0 = no bound) */
     long long max_state_bytes;  /* largest state record one phone may have (0 = no bound) */
     long long parse_threads;    /* threads that parse events beside the writer (0 = none) */
+    long long outbox_max;       /* outbox rows at which consumption pauses (0 = no bound) */
+    long long poison_retries;   /* failures alone before a record is skipped into sink-dlq */
+    char *index_params;         /* the parameter index's set (store_doc.c) */
     /* query API access control and TLS (api_auth.c) */
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
@@ -125,7 +130,7 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
-/* apply.c: what the writer needs from an event that the event alone decides (a full report's
+/* fastpath.c: what the writer needs from an event that the event alone decides (a full report's
  * digest, the parameters' weight in a state record, a status body as text), computed off
  * the writer thread from the parsed event and its record value buf. sink_apply takes
  * prepared events only. PR_EFATAL only when out of memory. */
@@ -171,7 +176,7 @@ void sink_parse_wait(sink_parse_pool *p, sink_parse_job *j, sink_store *lookup);
 /* Waits for every job of the round, which then ends. */
 void sink_parse_finish(sink_parse_pool *p, sink_store *lookup);
 
-/* ---- store.c: the SQLite store ------------------------------------------------------- */
+/* ---- store*.c: the store (store_int.h says which file does what) ----------------------- */
 
 typedef enum sink_sql {
     Q_PHONE_GET,
@@ -181,22 +186,23 @@ typedef enum sink_sql {
     Q_PHONE_LIST_ALL,
     Q_NAME_GET,
     Q_NAME_INSERT,
-    Q_PARAM_GET,
-    Q_PARAM_GET_ID,
-    Q_PARAM_PUT_ID,
-    Q_PARAM_DELETE_ID,
-    Q_PARAM_NAMES,
-    Q_PARAM_ALL,
+    Q_CONFIG_GET,
+    Q_CONFIG_PUT,
+    Q_CONFIG_LIST,
+    Q_INDEX_PUT,
+    Q_INDEX_DELETE,
+    Q_INDEX_CLEAR,
+    Q_META_GET,
+    Q_META_PUT,
     Q_STATUS_PUT,
     Q_REPORT_INSERT,
     Q_CHANGE_INSERT,
     Q_CHANGE_PRUNE,
     Q_REPORT_PRUNE,
-    Q_DRIFT_GET,
     Q_DRIFT_INSERT,
     Q_DRIFT_UPDATE,
     Q_DRIFT_DELETE,
-    Q_DRIFT_NAMES,
+    Q_DRIFT_ROWS,
     Q_OFFSET_PUT,
     Q_OFFSET_GET,
     Q_OUTBOX_PUT,
@@ -229,7 +235,7 @@ typedef enum sink_sql {
 
 typedef struct sink_store sink_store;
 
-/* Which store implementation a handle uses (store.c: SQLite; store_pg.c: PostgreSQL). */
+/* Which store implementation a handle uses (store_sqlite.c: SQLite; store_pg.c: PostgreSQL). */
 typedef enum sink_dialect { SINK_DIALECT_SQLITE, SINK_DIALECT_PG } sink_dialect;
 
 /* Whether `where` names a PostgreSQL store (postgresql:// or postgres://). */
@@ -249,7 +255,7 @@ sink_dialect sink_store_dialect(const sink_store *st);
 sqlite3 *sink_store_db(sink_store *st);
 /* The last error of the store's connection (never NULL). */
 const char *sink_store_errmsg(sink_store *st);
-/* The portable SQL text of q (?N placeholders; store.c's table). */
+/* The portable SQL text of q (?N placeholders; store_sql.c's table). */
 const char *sink_store_sql(sink_sql q);
 
 /*
@@ -356,6 +362,54 @@ pr_status sink_store_profiles_save(sink_store *st, const sink_profiles *p, char 
 /* Appends an outbox row of the phone's partition (value stolen and serialised compactly). */
 pr_status sink_store_outbox_put(sink_store *st, pr_topic topic, int32_t part, const char *key,
                                 json_t *value, char *err, size_t errlen);
+/* A phone's configuration document (store_doc.c): its params and access objects (new
+ * references; empty objects for a phone without one). PR_EFATAL with err. */
+pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
+                             char *err, size_t errlen);
+/* The writer: the document as of the phone's version (from memory when this connection
+ * remembered it at that version: sink_store_doc_remember), else sink_store_doc_get. The
+ * objects returned may be shared: the caller must not change them. */
+pr_status sink_store_doc_get_at(sink_store *st, int64_t phone, int64_t version, json_t **params,
+                                json_t **access, char *err, size_t errlen);
+/* Remembers the document (references taken) as the phone's at version; forgotten at a
+ * rollback. */
+void sink_store_doc_remember(sink_store *st, int64_t phone, int64_t version, json_t *params,
+                             json_t *access);
+/* The phone's version went from `from` to `to` without its document changing. */
+void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t to);
+/* Writes the document (borrowed) in the caller's transaction: one statement. */
+pr_status sink_store_doc_put(sink_store *st, int64_t phone, const json_t *params,
+                             const json_t *access, char *err, size_t errlen);
+/* The parameter index (--sink-index-params, names and globs separated by commas; "none":
+ * no parameter). The default set: what operations teams search for. */
+#define SINK_INDEX_DEFAULT                                                                         \
+    "Proxy_*,Outbound_Proxy_*,User_ID_*,Display_Name_*,Station_Name,Station_Display_Name,"         \
+    "Profile_Rule*,Report_Rule,Upgrade_Rule"
+/* Values longer than this are not indexed (PostgreSQL's B-tree keys are bounded). */
+#define SINK_INDEX_VALUE_MAX 1024
+/* PR_EINVAL with a message for a malformed set. */
+pr_status sink_index_check(const char *spec, char *err, size_t errlen);
+/* Whether name is in the store's index set (every connection reads it when it opens). */
+bool sink_store_indexed(const sink_store *st, const char *name);
+/* The same for a name interned by this connection (the answer is cached with it). */
+bool sink_store_name_indexed(sink_store *st, const char *name);
+/* An indexed parameter's value changed (NULL: absent) in the caller's transaction. */
+pr_status sink_store_index_change(sink_store *st, int64_t phone, const char *name,
+                                  const char *old_value, const char *new_value, char *err,
+                                  size_t errlen);
+/* The writer at start-up: spec (NULL: the default set) becomes the store's set; when it
+ * differs from the stored one the index is rebuilt from the documents (progress in the log,
+ * a transaction per page). */
+pr_status sink_store_index_configure(sink_store *st, const char *spec, char *err, size_t errlen);
+/* Bounds the next statements of this connection to ms (0: no bound again): an unindexed
+ * search fails with an error instead of running on. */
+void sink_store_scan_bound(sink_store *st, long long ms);
+/* Statements stepped on this handle, and round trips to the server (SQLite: statements). */
+long long sink_store_statements(const sink_store *st);
+long long sink_store_round_trips(const sink_store *st);
+/* PostgreSQL: writes that return no rows are pipelined until the next read or commit
+ * (store_pg.c); a no-op on SQLite. */
+void sink_store_set_pipeline(sink_store *st, bool on);
 /* The id of an interned parameter name (cached by this connection), interning it when create;
  * PR_ENOTFOUND when it is not interned and !create. */
 pr_status sink_store_name_id(sink_store *st, const char *name, bool create, int64_t *id, char *err,
@@ -416,17 +470,24 @@ typedef struct sink_phone_ref {
     int32_t part;   /* the phone's partition (its outbox rows carry it) */
 } sink_phone_ref;
 
+/* The phone's drift rows as {param: [intended, actual]} (one statement; caller decrefs). */
+pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, char *err,
+                               size_t errlen);
 /*
- * Decides one parameter (inside the caller's transaction): drifted when both values are known,
- * neither is masked, and they differ. Writes the drift row and a `drifted`/`resolved` outbox
- * record only on a transition. *transitions is incremented per record (may be NULL).
+ * Decides one parameter (inside the caller's transaction) against rows (the phone's drift
+ * rows, kept current): drifted when both values are known, neither is masked, and they
+ * differ. Writes the drift row and a `drifted`/`resolved` outbox record only on a transition.
+ * *transitions is incremented per record (may be NULL).
  */
-pr_status sink_drift_check(sink_store *st, const sink_phone_ref *ph, const char *name,
-                           const char *actual, const char *intended, unsigned *transitions,
-                           char *err, size_t errlen);
-/* Every intended parameter of the phone plus every drifted row. */
+pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *rows,
+                            const char *name, const char *actual, const char *intended,
+                            unsigned *transitions, char *err, size_t errlen);
+/* Every intended parameter of the phone plus every drifted row, against params (what the
+ * phone reports: its document). fresh: a phone created in this transaction (no drift rows to
+ * read). */
 pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_phone_ref *ph,
-                           unsigned *transitions, char *err, size_t errlen);
+                           const json_t *params, bool fresh, unsigned *transitions, char *err,
+                           size_t errlen);
 /* After a profile change: sink_drift_phone for the phones of d (all phones if d->all) that
  * are in the owned partitions (NULL: every phone), in
  * the caller's transaction; with commit_pages, an all-phones pass commits and begins again
@@ -446,7 +507,7 @@ typedef struct sink_apply_opts {
 
 typedef struct sink_apply_result {
     unsigned changes;     /* parameters changed (removals included) */
-    unsigned upserts;     /* params rows written */
+    unsigned upserts;     /* parameters written (added, changed or removed) */
     unsigned transitions; /* drift records */
     int64_t version;
     bool unchanged; /* a full report identical to the state: only the phone row was touched */
@@ -531,6 +592,8 @@ typedef struct sink_rb_policy {
     const char *checked_before; /* per-phone interval: not considered since this */
     long long sip_port;
     const char *proxy; /* NULL: sip:[User_ID_1_@]<remote>:<sip_port>; else the line's AOR */
+    const char *parts; /* a shared PostgreSQL store: the owned partitions ("{0,3}", see
+                        * sink_parts_text), so each phone is asked by one sink; NULL = all */
 } sink_rb_policy;
 
 /* One phone considered: a NOTIFY target (uri set) or a skip (skipped set). */
@@ -556,6 +619,8 @@ pr_status sink_rebaseline_record(sink_store *st, const sink_rb_target *t, const 
  * connection on cfg->data_dir. PR_EINVAL for a bad setting. */
 pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_rebaseline **out,
                               char *err, size_t errlen);
+/* Before start: the sink's owned partitions (a shared store asks only their phones). */
+void sink_rebaseline_set_owned(sink_rebaseline *rb, sink_parts *owned);
 pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen);
 /* Queues a request for mac (any thread); PR_ETRANSIENT when the queue is full. */
 pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen);
@@ -640,6 +705,14 @@ pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen);
 void sink_outbox_checkpoint_for(sink_outbox *ob, atomic_long *wal_frames);
 /* Tells the publisher that new rows were committed (any thread). */
 void sink_outbox_wake(sink_outbox *ob);
+/* Whether the producer failed for good and the publisher ended (any thread): the sink is then
+ * not ready and the process is asked to stop (it exits 70). NULL: false. */
+bool sink_outbox_failed(const sink_outbox *ob);
+/* Tests: raises a fatal error in the producer (librdkafka's rd_kafka_test_fatal_error), as a
+ * fenced or unauthorised producer would get from the broker. */
+void sink_outbox_inject_fatal(sink_outbox *ob, const char *reason);
+/* The sink's publisher (NULL without brokers): tests. */
+sink_outbox *sink_outbox_of(sink *r);
 /* Publishes what is left (bounded by a deadline), then ends the thread. */
 void sink_outbox_stop(sink_outbox *ob);
 void sink_outbox_free(sink_outbox *ob); /* NULL is a no-op */

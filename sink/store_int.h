@@ -1,7 +1,12 @@
 /*
- * store_int.h - what store.c (the portable front and the SQLite store) and store_pg.c (the
- * PostgreSQL store) share. Not for the other modules: they use sink_internal.h's statement
- * layer.
+ * store_int.h - what the store's files share: store.c (the portable statement layer and
+ * transactions), store_sql.c (every SQL text), store_sqlite.c (the SQLite schema and its
+ * upgrades), store_rows.c (names, offsets, outbox, ownership, profile files), store_doc.c
+ * (a phone's configuration document and the parameter index) and store_pg.c (PostgreSQL over
+ * libpq). Not for the other modules: they use sink_internal.h's statement layer.
+ *
+ * Layers: store_doc.c and store_rows.c use store.c's statement layer; store.c uses
+ * store_sql.c's texts, store_sqlite.c and store_pg.c; none calls back up.
  */
 #ifndef SINK_STORE_INT_H
 #define SINK_STORE_INT_H
@@ -22,9 +27,12 @@ const char *sink_pg_errmsg(sink_pg *c);
  * per connection under that name; NULL: sent with its text each time. NULL on error. */
 sink_pg_stmt *sink_pg_stmt_new(sink_pg *c, const char *sql, const char *name);
 void sink_pg_stmt_free(sink_pg_stmt *s);
-/* Binds text (len bytes, copied) or NULL to ?i; beyond the statement's parameters: ignored. */
-void sink_pg_bind(sink_pg_stmt *s, int i, const char *text, size_t len);
+/* Binds text (len bytes, copied) or NULL to ?i; beyond the statement's parameters: ignored.
+ * false when the copy could not be made (the statement then fails when stepped). */
+bool sink_pg_bind(sink_pg_stmt *s, int i, const char *text, size_t len);
 int sink_pg_step(sink_pg_stmt *s); /* SINK_ROW, SINK_DONE, SINK_ERROR */
+/* Whether the next step executes the statement (no result held since the last reset). */
+bool sink_pg_fresh(const sink_pg_stmt *s);
 /* Column i of the current row: NULL when SQL NULL; *len its length. */
 const char *sink_pg_col(sink_pg_stmt *s, int i, size_t *len);
 /* Forgets the result (keeps the bindings unless clear). */
@@ -35,5 +43,89 @@ bool sink_pg_in_txn(sink_pg *c);
 /* Whether the connection answers; reconnects (with the server's own timeout) when it was lost. */
 bool sink_pg_ping(sink_pg *c);
 void sink_pg_set_idle_timeout(sink_pg *c, long ms);
+/* Pipelined writes (libpq pipeline mode) inside a transaction: with `on`, a statement that
+ * returns no rows is only queued by sink_pg_step (SINK_DONE at once); the queue is sent and
+ * its results read at the next statement that returns rows, at COMMIT, or by sink_pg_flush,
+ * and its first error fails that call. Round trips per batch: one per read, not per write. */
+void sink_pg_set_pipeline(sink_pg *c, bool on);
+pr_status sink_pg_flush(sink_pg *c, char *err, size_t errlen);
+/* Round trips to the server so far (statements sent and pipeline syncs). */
+long long sink_pg_round_trips(const sink_pg *c);
+
+/* ---- store.c: the handle ------------------------------------------------------------- */
+
+/* The writer's cache of interned parameter names (name -> names.id). */
+typedef struct name_slot {
+    char *name;
+    int64_t id;
+    signed char indexed; /* in the index set: 1 yes, -1 no, 0 not asked yet */
+} name_slot;
+
+struct sink_stmt {
+    sink_store *st;
+    bool cached;
+    sqlite3_stmt *lite;
+    sink_pg_stmt *pg;
+};
+
+/* The parameter index's set (--sink-index-params): names and globs. */
+#define SINK_INDEX_MAX 64
+typedef struct sink_index_set {
+    char *spec; /* as stored in meta('index_params'); NULL = the default set */
+    char *pat[SINK_INDEX_MAX];
+    size_t n;
+} sink_index_set;
+
+/* The writer's last documents (store_doc.c): what it wrote at a phone's version. */
+#define SINK_DOC_CACHE 256
+typedef struct doc_slot {
+    int64_t phone, version;
+    json_t *params, *access;
+} doc_slot;
+
+struct sink_store {
+    sink_dialect dialect;
+    sqlite3 *db;
+    sink_pg *pg;
+    sink_stmt stmt[Q__COUNT];
+    name_slot *names;
+    size_t ncap, nlen;
+    sink_index_set index;
+    long long scan_deadline_ms; /* SQLite: an unindexed scan is interrupted past this */
+    long long statements;       /* statements stepped (bench_sink's figure) */
+    doc_slot *docs;             /* SINK_DOC_CACHE slots, or NULL (none remembered yet) */
+};
+
+/* ---- store_sql.c --------------------------------------------------------------------- */
+
+/* The text of q for the handle's dialect (pg_text over sql_text). */
+const char *sink_store_dialect_sql(const sink_store *st, sink_sql q);
+
+/* ---- store_sqlite.c: schema and upgrades --------------------------------------------- */
+
+/* Creates the schema or brings an older one (1..4) to the current one, in one transaction;
+ * registers the document functions on the connection. PR_EINVAL: a newer schema. */
+pr_status sink_sqlite_schema(sqlite3 *db, char *err, size_t errlen);
+/* sqlite3_exec with the error in err (PR_EFATAL). */
+pr_status sink_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+/* Registers pr_param(doc, name) (an unindexed search) on a connection. */
+void sink_sqlite_functions(sqlite3 *db);
+
+/* ---- store_rows.c -------------------------------------------------------------------- */
+
+void sink_store_names_clear(sink_store *st);
+
+/* ---- store_doc.c --------------------------------------------------------------------- */
+
+/* The SQLite document: {"params":{...},"access":{...}} as JSON, deflated (a blob that starts
+ * with '{' is plain JSON: what the schema-5 upgrade writes). Caller frees *out / decrefs. */
+pr_status sink_doc_encode(const json_t *params, const json_t *access, unsigned char **out,
+                          size_t *len);
+pr_status sink_doc_decode(const void *blob, size_t len, json_t **params, json_t **access);
+/* Reads meta('index_params') into st->index (readers and the writer alike). */
+pr_status sink_store_index_load(sink_store *st);
+void sink_index_set_release(sink_index_set *s);
+/* Forgets the remembered documents (a rollback: their versions may be written again). */
+void sink_store_docs_clear(sink_store *st);
 
 #endif

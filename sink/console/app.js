@@ -285,7 +285,7 @@
       view.append(h('h1', { text: 'Phones' }), card(null, form),
         card(null, [
           h('div', { class: 'actions' },
-            h('span', { id: 'result-count', class: 'muted', text: list.length + (list.length === 1 ? ' phone' : ' phones') + (res.next ? ' on this page' : '') }),
+            h('span', { id: 'result-count', class: 'muted', text: list.length + (list.length === 1 ? ' phone' : ' phones') + (res.next ? ' on this page' : '') + (res.indexed === false ? ' · found by a scan (a parameter without an index: --sink-index-params)' : '') }),
             h('button', { type: 'button', class: 'secondary', id: 'export-csv', text: 'Export CSV', onclick: function () {
               download('/v1/phones?' + exportQ.toString() + (exportQ.toString() ? '&' : '') + 'format=csv', null, 'phones.csv');
             } }),
@@ -447,7 +447,7 @@
     if (!name) return Promise.resolve();
     var offset = parseInt(q.get('offset') || '0', 10) || 0;
     return api('/v1/params/' + enc(name) + '?limit=50&offset=' + offset).then(function (r) {
-      view.append(card(r.phones + ' phones report it · ' + r.distinct + ' distinct value' + (r.distinct === 1 ? '' : 's'), [
+      view.append(card(r.phones + ' phones report it · ' + r.distinct + ' distinct value' + (r.distinct === 1 ? '' : 's') + (r.indexed === false ? ' · counted by a scan (not indexed)' : ''), [
         bars(r.values.map(function (v) {
           var qv = /\*$/.test(v.value) ? v.value.slice(0, -1) + '\\*' : v.value;
           return { label: v.value === '' ? '(empty)' : v.value, count: v.count, href: '#/phones?' + new URLSearchParams([['param.' + r.param, qv]]).toString() };

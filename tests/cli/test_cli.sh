@@ -87,6 +87,21 @@ PHONEREPORT_KAFKA_SASL_PASSWORD=hunter2 expect_exit 0 "print-config" "$B" sink \
     --brokers b:1 --sink-batch-max 7 --print-config
 grep -q '"sink-batch-max": 7' /tmp/pr-cli-out.$$ && ok || no "print-config lacks the flag value"
 grep -q hunter2 /tmp/pr-cli-out.$$ && no "print-config shows a secret" || ok
+# A password inside the PostgreSQL connection string (URI userinfo, URI query, keyword form).
+for store in 'postgresql://pr:hunter3@127.0.0.1:1/db' \
+    'postgresql://pr@127.0.0.1:1/db?password=hunter3&connect_timeout=2' \
+    'postgresql://pr@127.0.0.1:1/db?connect_timeout=2&password=hunter3'; do
+    expect_exit 0 "print-config of $store" "$B" sink --brokers b:1 --sink-store "$store" --print-config
+    grep -q hunter3 /tmp/pr-cli-out.$$ && no "print-config shows the store's password ($store)" || ok
+    grep -q 'postgresql://pr' /tmp/pr-cli-out.$$ && ok || no "print-config hides the store's address"
+done
+expect_exit 78 "a mistyped store scheme" "$B" sink --brokers b:1 --sink-store 'pgsql://pr:hunter3@h/db'
+expect_err "sink-store: 'pgsql://pr:***@h/db' is neither" "a mistyped store scheme"
+grep -q hunter3 /tmp/pr-cli-err.$$ && no "the store error shows the password" || ok
+# Nor does a sink that cannot reach that store log it (exit 75: not reachable yet).
+expect_exit 75 "sink with an unreachable store" "$B" sink --brokers 127.0.0.1:1 \
+    --api-listen 127.0.0.1:0 --sink-store 'postgresql://pr:hunter3@127.0.0.1:1/db?connect_timeout=2'
+grep -q hunter3 /tmp/pr-cli-err.$$ && no "a log line shows the store's password" || ok
 
 # run on the embedded broker starts, answers /healthz, and stops cleanly on SIGTERM.
 dir=$(mktemp -d)

@@ -23,138 +23,32 @@
 # PR_E2E_KEEP=1 keeps the work directory and logs, PR_E2E_PLAY_ARGS adds arguments to
 # `phonereport-sim play` (e.g. "--content-encoding-header always" to narrow down a failure).
 set -euo pipefail
-. "$(dirname "$0")/../support/timeout.sh"
+. "$(dirname "$0")/../support/pipeline.sh"
 
 bin=${1:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
 sim=${2:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-brokers=${PHONEREPORT_TEST_BROKERS:-}
-if [ -z "$brokers" ]; then
-    echo "e2e: FAIL: PHONEREPORT_TEST_BROKERS is not set; run through scripts/test.sh or" \
-         "tests/kafka/broker.sh run -- ctest ..." >&2
-    exit 1
-fi
-command -v kcat >/dev/null || { echo "e2e: FAIL: kcat not found" >&2; exit 1; }
-py=${PR_PYTHON:-python3}
+pl_init e2e "${PR_E2E_KEEP:-0}"
+pl_require_brokers
+py=$pl_py
 
 phones=${PR_E2E_PHONES:-300}
 duration=${PR_E2E_DURATION_S:-30}
 rate=${PR_E2E_RATE:-150}
-seed=$((RANDOM * 32768 + RANDOM))
-prefix="e2e-$$-$(date +%s%N | tail -c 10)."
-work=$(mktemp -d "${TMPDIR:-/tmp}/pr-e2e-XXXXXX")
 
-declare -A pids=()
-cleanup() {
-    local rc=$?
-    for name in "${!pids[@]}"; do
-        kill -TERM "${pids[$name]}" 2>/dev/null || true
-    done
-    for name in "${!pids[@]}"; do
-        local p=${pids[$name]} i
-        for i in $(seq 1 "$(pr_scaled 100)"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    if [ "$rc" -ne 0 ]; then
-        echo "e2e: FAILED (exit $rc); seed $seed, topic prefix $prefix; log tails:" >&2
-        for f in "$work"/*.log; do
-            [ -f "$f" ] || continue
-            echo "----- $(basename "$f")" >&2
-            tail -n 15 "$f" >&2
-        done
-    fi
-    if [ "${PR_E2E_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-        echo "e2e: work directory kept: $work" >&2
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-
-fail() { echo "e2e: FAIL: $*" >&2; exit 1; }
-step() { echo "e2e: $(date +%T) $*" >&2; }
-
-free_port() {
-    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_until DEADLINE_S DESCRIPTION CMD...: polls CMD until it succeeds, fails the test after
-# DEADLINE_S seconds (scaled by PR_TEST_TIMEOUT_SCALE). Also fails at once if a role process
-# died.
-wait_until() {
-    local limit what=$2 end
-    limit=$(pr_scaled "$1")
-    shift 2
-    end=$((SECONDS + limit))
-    until "$@"; do
-        check_alive
-        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s waiting for $what"
-        sleep 0.5
-    done
-}
-
-check_alive() {
-    local name
-    for name in ingest ingest_auth decoder1 decoder2 sink; do
-        [ -n "${pids[$name]:-}" ] || continue
-        kill -0 "${pids[$name]}" 2>/dev/null || fail "$name exited unexpectedly (see $name.log)"
-    done
-}
-
-http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
-
-ingest_port=$(free_port)
-api_port=$(free_port)
-while [ "$api_port" = "$ingest_port" ]; do api_port=$(free_port); done
-auth_port=$(free_port)
-while [ "$auth_port" = "$ingest_port" ] || [ "$auth_port" = "$api_port" ]; do auth_port=$(free_port); done
-auth_password="pw-$seed"
-(umask 077 && printf 'phone:%s\n' "$auth_password" >"$work/ingest-auth.creds")
-common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level info)
-
-start_ingest() {
-    "$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >>"$work/ingest.log" 2>&1 &
-    pids[ingest]=$!
-}
-# A second edge on the same topics that challenges phones (HTTP Digest, the default scheme).
-start_ingest_auth() {
-    "$bin" ingest "${common[@]}" --listen "127.0.0.1:$auth_port" \
-        --auth-file "$work/ingest-auth.creds" --auth-scheme digest >>"$work/ingest_auth.log" 2>&1 &
-    pids[ingest_auth]=$!
-}
-start_decoder() { # N
-    "$bin" decode "${common[@]}" --decoder-keystore "$work/keystore.json" \
-        --decoder-group "${prefix}decoder" --decoder-transactional-id "${prefix}decoder-$1" \
-        >>"$work/decoder$1.log" 2>&1 &
-    pids[decoder$1]=$!
-}
-start_sink() {
-    "$bin" sink "${common[@]}" --api-listen "127.0.0.1:$api_port" --data-dir "$work/sink-data" \
-        --sink-group "${prefix}sink" >>"$work/sink.log" 2>&1 &
-    pids[sink]=$!
-}
-kill9() { # name
-    local p=${pids[$1]}
-    kill -KILL "$p"
-    wait "$p" 2>/dev/null || true
-    unset "pids[$1]"
-}
-
-sink_phones() { # prints the phonereport_sink_phones gauge, 0 if not there yet
-    curl -fsS --max-time 5 "http://127.0.0.1:$api_port/metrics" 2>/dev/null |
-        awk '$1 == "phonereport_sink_phones" { printf "%d\n", $2; found = 1 }
-             END { if (!found) print 0 }'
-}
+sink_phones() { pl_metric "$api_port" phonereport_sink_phones; }
 sink_has_at_least() { [ "$(sink_phones)" -ge "$1" ]; }
 
-# kcat_dump TOPIC: the records of TOPIC as a read_committed consumer sees them now, one
-# kcat JSON envelope a line; kcat_count counts them.
-kcat_dump() {
-    kcat -C -b "$brokers" -t "$1" -o beginning -e -q -J -X isolation.level=read_committed \
-        2>/dev/null || true
+ingest_port=$(pl_free_port)
+api_port=$(pl_free_port)
+auth_port=$(pl_free_port)
+auth_password="pw-$seed"
+(umask 077 && printf 'phone:%s\n' "$auth_password" >"$work/ingest-auth.creds")
+pl_roles "$bin" --log-level info
+
+start_decoder() { # N
+    pl_decoder "decoder$1" "$1" --decoder-keystore "$work/keystore.json"
 }
-kcat_count() { kcat_dump "$1" | grep -c '^{' || true; }
+start_sink() { pl_sink sink "$api_port" --data-dir "$work/sink-data"; }
 
 step "work $work, prefix $prefix, seed $seed, $phones phones for ${duration}s at <= ${rate}/s"
 "$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
@@ -162,60 +56,56 @@ step "work $work, prefix $prefix, seed $seed, $phones phones for ${duration}s at
 
 step "starting ingest (:$ingest_port), ingest with Digest auth (:$auth_port), two decoders," \
     "sink (:$api_port)"
-start_ingest
-start_ingest_auth
+pl_ingest ingest "$ingest_port"
+# A second edge on the same topics that challenges phones (HTTP Digest, the default scheme).
+pl_ingest ingest_auth "$auth_port" --auth-file "$work/ingest-auth.creds" --auth-scheme digest
 start_decoder 1
 start_decoder 2
 start_sink
-wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
-wait_until 120 "the auth ingest's /readyz" http_ok "http://127.0.0.1:$auth_port/readyz"
-wait_until 120 "sink /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
+pl_wait_until 120 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
+pl_wait_until 120 "the auth ingest's /readyz" pl_http_ok "http://127.0.0.1:$auth_port/readyz"
+pl_wait_until 120 "sink /healthz" pl_http_ok "http://127.0.0.1:$api_port/healthz"
 
 step "playing the fleet"
-"$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
-    --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 --method mixed \
-    --encrypt mixed --workers 16 --expect-out "$work/expect.json" \
-    --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
-    ${PR_E2E_PLAY_ARGS:-} >"$work/play.log" 2>&1 &
-play_pid=$!
-pids[play]=$play_pid
+# shellcheck disable=SC2086 # PR_E2E_PLAY_ARGS is a list of arguments
+pl_spawn play "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" \
+    --seed "$seed" --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 \
+    --method mixed --encrypt mixed --workers 16 --expect-out "$work/expect.json" \
+    --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" ${PR_E2E_PLAY_ARGS:-}
 # A smaller fleet (other seed, so other MACs) that answers the edge's Digest challenge.
-"$sim" play --url "http://127.0.0.1:$auth_port/reports" --phones 20 --seed $((seed + 1)) \
-    --duration-s "$duration" --rate 20 --deltas 3 --status-every-s 10 --method mixed \
-    --encrypt none --auth digest --user phone --password "$auth_password" --workers 2 \
-    --expect-out "$work/expect-auth.json" --stats-out "$work/play-auth-stats.json" \
-    --journal-out "$work/journal-auth.jsonl" >"$work/play-auth.log" 2>&1 &
-play_auth_pid=$!
-pids[play_auth]=$play_auth_pid
+pl_spawn play_auth "$sim" play --url "http://127.0.0.1:$auth_port/reports" --phones 20 \
+    --seed $((seed + 1)) --duration-s "$duration" --rate 20 --deltas 3 --status-every-s 10 \
+    --method mixed --encrypt none --auth digest --user phone --password "$auth_password" \
+    --workers 2 --expect-out "$work/expect-auth.json" --stats-out "$work/play-auth-stats.json" \
+    --journal-out "$work/journal-auth.jsonl"
 
 "$sim" bad --url "http://127.0.0.1:$ingest_port/r" --count-out "$work/bad.json" \
     >"$work/bad.log" 2>&1 || fail "phonereport-sim bad: $(cat "$work/bad.log")"
 
 # In the middle: once the sink holds a third of the fleet, while the fleet still sends.
-wait_until 180 "the sink to hold $((phones / 3)) phones" sink_has_at_least $((phones / 3))
-kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the restart: not a mid-run restart"
+pl_wait_until 180 "the sink to hold $((phones / 3)) phones" sink_has_at_least $((phones / 3))
+kill -0 "${pids[play]}" 2>/dev/null || fail "the fleet finished before the restart: not a mid-run restart"
 step "kill -9 of the sink ($(sink_phones) phones held) and of decoder 1, then restart"
-kill9 sink
-kill9 decoder1
+pl_kill9 sink
+pl_kill9 decoder1
 start_sink
 start_decoder 1
-wait_until 120 "the restarted sink's /healthz" http_ok "http://127.0.0.1:$api_port/healthz"
-kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the roles were back"
+pl_wait_until 120 "the restarted sink's /healthz" pl_http_ok "http://127.0.0.1:$api_port/healthz"
+kill -0 "${pids[play]}" 2>/dev/null || fail "the fleet finished before the roles were back"
 
 step "waiting for the fleets"
 play_rc=0 play_auth_rc=0
-wait "$play_pid" || play_rc=$?
-wait "$play_auth_pid" || play_auth_rc=$?
-unset "pids[play]" "pids[play_auth]"
+pl_wait play || play_rc=$?
+pl_wait play_auth || play_auth_rc=$?
 if [ "$play_rc" != 0 ]; then
     cat "$work/play.log" >&2
     fail "phonereport-sim play: some reports were not acknowledged"
 fi
 if [ "$play_auth_rc" != 0 ]; then
-    cat "$work/play-auth.log" >&2
+    cat "$work/play_auth.log" >&2
     fail "phonereport-sim play (Digest auth): some reports were not acknowledged"
 fi
-cat "$work/play.log" "$work/play-auth.log" >&2
+cat "$work/play.log" "$work/play_auth.log" >&2
 "$py" - "$work" <<'PY' || fail "the two fleets share a MAC"
 import json, sys
 w = sys.argv[1]
@@ -238,13 +128,13 @@ step "counting records (read_committed)"
 # The DLQ: poll until it holds the expected number, then check exactly.
 want_dlq=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["count"])' "$work/bad.json")
 [ "$want_dlq" -ge 5 ] || fail "the edge refused bad reports it should accept (bad.json: $want_dlq)"
-dlq_ready() { [ "$(kcat_count "${prefix}dlq")" -ge "$want_dlq" ]; }
-wait_until 120 "$want_dlq records in ${prefix}dlq" dlq_ready
+dlq_ready() { [ "$(pl_kcat_count "${prefix}dlq")" -ge "$want_dlq" ]; }
+pl_wait_until 120 "$want_dlq records in ${prefix}dlq" dlq_ready
 # raw bodies are binary (encrypted): only partition, offset, key and headers are kept.
 kcat -C -b "$brokers" -t "${prefix}raw" -o beginning -e -q -X isolation.level=read_committed \
     -f '%p\t%o\t%k\t%h\n' >"$work/raw.tsv" 2>/dev/null || true
 for t in config status dlq; do
-    kcat_dump "$prefix$t" >"$work/$t.jsonl"
+    pl_kcat_dump "$prefix$t" >"$work/$t.jsonl"
 done
 
 "$py" - "$work" "$api_port" <<'PY'
@@ -353,20 +243,5 @@ PY
 
 # Every role stops cleanly on SIGTERM: exit status 0, and no sanitizer report in its log.
 step "stopping the roles (SIGTERM)"
-for name in ingest ingest_auth decoder1 decoder2 sink; do
-    kill -TERM "${pids[$name]}"
-done
-for name in ingest ingest_auth decoder1 decoder2 sink; do
-    p=${pids[$name]}
-    end=$((SECONDS + $(pr_scaled 60)))
-    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    kill -0 "$p" 2>/dev/null && fail "$name did not stop within $(pr_scaled 60)s of SIGTERM"
-    st=0
-    wait "$p" || st=$?
-    unset "pids[$name]"
-    [ "$st" = 0 ] || fail "$name exited with status $st after SIGTERM (see $name.log)"
-    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/$name.log"; then
-        fail "sanitizer report in $name.log"
-    fi
-done
+pl_stop ingest ingest_auth decoder1 decoder2 sink
 step "PASS"

@@ -17,12 +17,11 @@
 # the C1-only JIT that starts fast; a benchmark may ask for the full tiered JIT).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../support/service.sh"
 
 die() { echo "broker.sh: $*" >&2; exit 1; }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+describe() { echo "Kafka $(basename "$("$here/fetch-kafka.sh")")"; }
 
 wait_ready() { # dir port
     local dir=$1 port=$2 deadline=$((SECONDS + ${PR_KAFKA_START_TIMEOUT:-120}))
@@ -64,9 +63,9 @@ start() {
         port=$(cat "$dir/port")
     else
         dir=$(mktemp -d "${TMPDIR:-/tmp}/pr-kafka-XXXXXX")
-        port=$(free_port)
-        cport=$(free_port)
-        while [ "$cport" = "$port" ]; do cport=$(free_port); done
+        port=$(svc_free_port)
+        cport=$(svc_free_port)
+        while [ "$cport" = "$port" ]; do cport=$(svc_free_port); done
         echo "$port" >"$dir/port"
         cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
@@ -139,32 +138,12 @@ halt() {
     rm -f "$dir/pid"
 }
 
-stop() {
-    local dir=$1
-    [ -d "$dir" ] || return 0
-    [ -f "$dir/server.properties" ] || die "$dir is not a broker directory"
-    halt "$dir"
-    rm -rf "$dir"
-}
+stop() { svc_stop "$1" server.properties; }
 
 case "${1:-}" in
 start) start "${2:-}" ;;
 halt) [ -n "${2:-}" ] || die "usage: broker.sh halt DIR"; halt "$2" ;;
 stop) [ -n "${2:-}" ] || die "usage: broker.sh stop DIR"; stop "$2" ;;
-run)
-    shift
-    [ "${1:-}" = "--" ] && shift
-    [ $# -gt 0 ] || die "usage: broker.sh run -- CMD..."
-    out=$(start) || exit 1
-    eval "$out"
-    export PHONEREPORT_TEST_BROKERS PR_KAFKA_DIR
-    echo "broker.sh: Kafka $(basename "$("$here/fetch-kafka.sh")") at $PHONEREPORT_TEST_BROKERS ($PR_KAFKA_DIR)" >&2
-    trap 'stop "$PR_KAFKA_DIR"' EXIT
-    set +e
-    "$@"
-    rc=$?
-    set -e
-    exit $rc
-    ;;
+run) shift; svc_run PHONEREPORT_TEST_BROKERS PR_KAFKA_DIR describe "$@" ;;
 *) die "usage: broker.sh start [DIR] | halt DIR | stop DIR | run -- CMD..." ;;
 esac

@@ -6,17 +6,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-a=$(mktemp) b=$(mktemp)
-"$here/broker.sh" start >"$a" & pa=$!
-"$here/broker.sh" start >"$b" & pb=$!
-wait $pa || fail "first broker did not start"
-wait $pb || fail "second broker did not start"
-ba=$(sed -n 's/^PHONEREPORT_TEST_BROKERS=//p' "$a"); da=$(sed -n 's/^PR_KAFKA_DIR=//p' "$a")
-bb=$(sed -n 's/^PHONEREPORT_TEST_BROKERS=//p' "$b"); db=$(sed -n 's/^PR_KAFKA_DIR=//p' "$b")
-rm -f "$a" "$b"
-trap '"$here/broker.sh" stop "$da" || true; "$here/broker.sh" stop "$db" || true' EXIT
-[ "$ba" != "$bb" ] || fail "both brokers got $ba"
-[ "$da" != "$db" ] || fail "both brokers got directory $da"
+. "$here/../support/service.sh"
+svc_start_two "$here/broker.sh" PHONEREPORT_TEST_BROKERS PR_KAFKA_DIR
+ba=$addr_a da=$dir_a bb=$addr_b db=$dir_b
 case "$ba" in 127.0.0.1:*) ;; *) fail "not on loopback: $ba" ;; esac
 kcat -L -b "$ba" -m 10 | grep -q "broker 1 at $ba" || fail "kcat does not list $ba"
 kcat -L -b "$bb" -m 10 | grep -q "broker 1 at $bb" || fail "kcat does not list $bb"

@@ -112,6 +112,57 @@ if [ "$MODE" = cli ]; then
     if grep -q "secret-value" "$T/err"; then no "a password was printed"; else ok; fi
     expect_exit 78 "bad --t1" "$B" notify --target sip:a@127.0.0.1 --t1 0
     expect_err "--t1" "bad --t1"
+
+    # Environment names: PHONEREPORT_NOTIFY_<OPTION>; the old short ones warn but still work.
+    PHONEREPORT_NOTIFY_TARGET=http://127.0.0.1/x expect_exit 78 "env target" "$B" notify
+    expect_err "--target: 'http://127.0.0.1/x' is not a sip: URI" "env PHONEREPORT_NOTIFY_TARGET read"
+    PHONEREPORT_TARGET=http://127.0.0.1/x expect_exit 78 "old env target" "$B" notify
+    expect_err "PHONEREPORT_TARGET is deprecated: use PHONEREPORT_NOTIFY_TARGET" "old name warns"
+    "$B" notify --help >"$T/out" 2>&1
+    expect_out "env PHONEREPORT_NOTIFY_API_TOKEN" "help names the token's environment variable"
+
+    # A sink whose API asks for tokens (`run` on its embedded broker): without a token notify
+    # gets 401; with --api-token-file or PHONEREPORT_NOTIFY_API_TOKEN it is let in (the phone
+    # is unknown to the empty store: unknown_phone); the token appears in no output.
+    secret=notify-token-5f3a9c
+    printf 'ops:read:%s\n' "$secret" >"$T/tokens"
+    printf '%s\n' "$secret" >"$T/token"
+    chmod 600 "$T/tokens" "$T/token"
+    mkdir "$T/run"
+    (cd "$T/run" && exec "$B" run --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 \
+        --api-tokens "$T/tokens") >"$T/run.out" 2>"$T/run.err" &
+    API_PID=$!
+    port=""
+    for _ in $(seq 1 600); do
+        port=$(sed -n 's/.*"msg":"started".*"api_port":\([0-9]*\).*/\1/p' "$T/run.err" | head -1)
+        [ -n "$port" ] && break
+        kill -0 "$API_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        no "the sink did not start"
+        tail -5 "$T/run.err" >&2
+    else
+        api=http://127.0.0.1:$port
+        expect_exit 1 "no token" "$B" notify --mac 00562b043615 --api "$api"
+        expect_json "no token: 401" 'lines[0]["result"] == "api_error" and "401" in lines[0]["reason"]'
+        expect_exit 1 "--api-token-file" "$B" notify --mac 00562b043615 --api "$api" \
+            --api-token-file "$T/token" --log-level debug
+        expect_json "--api-token-file: let in" 'lines[0]["result"] == "unknown_phone"'
+        if grep -q "$secret" "$T/out" "$T/err"; then no "the token was printed"; else ok; fi
+        PHONEREPORT_NOTIFY_API_TOKEN=$secret expect_exit 0 "env token, --all" "$B" notify --all \
+            --api "$api" --log-level debug
+        expect_err "no phone matched" "env token: the list was read"
+        if grep -q "$secret" "$T/out" "$T/err"; then no "the token was printed"; else ok; fi
+        PHONEREPORT_API=$api expect_exit 1 "old env api" "$B" notify --mac 00562b043615 \
+            --api-token-file "$T/token"
+        expect_err "PHONEREPORT_API is deprecated" "old PHONEREPORT_API warns"
+        expect_json "old env api: read" 'lines[0]["result"] == "unknown_phone"'
+        expect_exit 78 "unreadable token file" "$B" notify --mac 00562b043615 --api "$api" \
+            --api-token-file "$T/nonexistent"
+        expect_err "--api-token-file: cannot read" "unreadable token file"
+        if grep -q "$secret" "$T/run.err"; then no "the sink logged the token"; else ok; fi
+    fi
     done_report
 fi
 

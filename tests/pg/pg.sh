@@ -19,6 +19,7 @@
 # Environment: PR_PG_USER, PR_PG_START_TIMEOUT seconds (default 60), PR_PG_BINDIR (default:
 # the newest /usr/lib/postgresql/*/bin).
 set -euo pipefail
+. "$(dirname "$0")/../support/service.sh"
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
@@ -39,9 +40,7 @@ as_user() { # run a command as the unprivileged user (or as ourselves if we are 
     fi
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+describe() { echo "PostgreSQL $("$(bindir)/postgres" --version | awk '{print $3}')"; }
 
 log_tail() { tail -n 30 "$1/server.log" >&2 2>/dev/null || true; }
 
@@ -80,7 +79,7 @@ start() {
     else
         dir=$(mktemp -d "${TMPDIR:-/tmp}/pr-pg-XXXXXX")
         chmod 755 "$dir"
-        port=$(free_port)
+        port=$(svc_free_port)
         echo "$port" >"$dir/port"
         [ "$(id -u)" -ne 0 ] || chown "$(pguser)" "$dir"
         if ! as_user "$bin/initdb" -D "$dir/data" -U phonereport -A trust -E UTF8 --locale=C.UTF-8 \
@@ -128,33 +127,13 @@ crash() {
     pkill -KILL -f -- "-D $dir/data" 2>/dev/null || true
 }
 
-stop() {
-    local dir=$1
-    [ -d "$dir" ] || return 0
-    [ -f "$dir/port" ] || die "$dir is not a pg.sh directory"
-    halt "$dir"
-    rm -rf "$dir"
-}
+stop() { svc_stop "$1" port; }
 
 case "${1:-}" in
 start) start "${2:-}" ;;
 halt) [ -n "${2:-}" ] || die "usage: pg.sh halt DIR"; halt "$2" ;;
 kill) [ -n "${2:-}" ] || die "usage: pg.sh kill DIR"; crash "$2" ;;
 stop) [ -n "${2:-}" ] || die "usage: pg.sh stop DIR"; stop "$2" ;;
-run)
-    shift
-    [ "${1:-}" = "--" ] && shift
-    [ $# -gt 0 ] || die "usage: pg.sh run -- CMD..."
-    out=$(start) || exit 1
-    eval "$out"
-    export PHONEREPORT_TEST_PG PR_PG_DIR
-    echo "pg.sh: PostgreSQL $("$(bindir)/postgres" --version | awk '{print $3}') at $PHONEREPORT_TEST_PG ($PR_PG_DIR)" >&2
-    trap 'stop "$PR_PG_DIR"' EXIT
-    set +e
-    "$@"
-    rc=$?
-    set -e
-    exit $rc
-    ;;
+run) shift; svc_run PHONEREPORT_TEST_PG PR_PG_DIR describe "$@" ;;
 *) die "usage: pg.sh start [DIR] | halt DIR | kill DIR | stop DIR | run -- CMD..." ;;
 esac

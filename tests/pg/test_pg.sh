@@ -7,16 +7,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-a=$(mktemp) b=$(mktemp)
-"$here/pg.sh" start >"$a" & pa=$!
-"$here/pg.sh" start >"$b" & pb=$!
-wait $pa || fail "first server did not start"
-wait $pb || fail "second server did not start"
-ua=$(sed -n 's/^PHONEREPORT_TEST_PG=//p' "$a"); da=$(sed -n 's/^PR_PG_DIR=//p' "$a")
-ub=$(sed -n 's/^PHONEREPORT_TEST_PG=//p' "$b"); db=$(sed -n 's/^PR_PG_DIR=//p' "$b")
-rm -f "$a" "$b"
-trap '"$here/pg.sh" stop "$da" || true; "$here/pg.sh" stop "$db" || true' EXIT
-[ "$ua" != "$ub" ] || fail "both servers got $ua"
+. "$here/../support/service.sh"
+svc_start_two "$here/pg.sh" PHONEREPORT_TEST_PG PR_PG_DIR
+ua=$addr_a da=$dir_a ub=$addr_b db=$dir_b
 case "$ua" in postgresql://phonereport@127.0.0.1:*) ;; *) fail "not on loopback: $ua" ;; esac
 psql "$ua" -qtAc "CREATE TABLE t (v int); INSERT INTO t VALUES (42)" || fail "psql cannot write to $ua"
 [ "$(psql "$ub" -qtAc "SELECT count(*) FROM pg_tables WHERE tablename = 't'")" = 0 ] ||

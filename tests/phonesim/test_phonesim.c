@@ -92,15 +92,38 @@ static void test_openssl_enc_sha256_reproduces_the_openssl_fixture(void **state)
     check_cbc_fixture("sha256", SAMPLES "synthetic-delta-report.xml.aes256cbc-sha256.enc");
 }
 
+/* What the encryption tests share: the 8832 profile as the body, and a scratch directory for
+ * the files the independent tools read. */
+typedef struct enc_fixture {
+    char *plain;
+    size_t plen;
+    char *dir;
+} enc_fixture;
+
+static enc_fixture enc_fixture_new(void)
+{
+    enc_fixture f = {0};
+    f.plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &f.plen);
+    f.dir = ts_mkdtemp("phonesim");
+    assert_non_null(f.plain);
+    assert_non_null(f.dir);
+    return f;
+}
+
+static void enc_fixture_free(enc_fixture *f)
+{
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f->plain);
+}
+
 /* Our output (random salt, a 34 KB body) decrypts with the openssl command line. */
 static void test_openssl_enc_output_decrypts_with_the_openssl_command(void **state)
 {
     (void)state;
-    size_t plen = 0;
-    char *plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &plen);
-    char *dir = ts_mkdtemp("phonesim");
-    assert_non_null(plain);
-    assert_non_null(dir);
+    enc_fixture f = enc_fixture_new();
+    char *plain = f.plain, *dir = f.dir;
+    size_t plen = f.plen;
     const char *mds[] = {"md5", "sha256"};
     for (size_t i = 0; i < 2; i++) {
         sim_buf out = {0};
@@ -119,33 +142,23 @@ static void test_openssl_enc_output_decrypts_with_the_openssl_command(void **sta
         free(dec);
         sim_buf_release(&out);
     }
-    ts_rmtree(dir);
-    free(dir);
-    free(plain);
+    enc_fixture_free(&f);
 }
 
-/* Several 4096-octet records (a 34 KB body) decrypt with the independent http_ece package. */
-static void test_aes128gcm_output_decrypts_with_python_http_ece(void **state)
+/* The independent http_ece package decrypts out (aes128gcm, key: 16 ASCII characters) to
+ * exactly plain[0..plen); the files go to dir. */
+static void expect_http_ece_decrypts(const char *dir, const sim_buf *out, const char *key,
+                                     const char *plain, size_t plen)
 {
-    (void)state;
-    size_t plen = 0;
-    char *plain = ts_read_file(SAMPLES "cisco-8832-mpp-full-profile.xml", &plen);
-    char *dir = ts_mkdtemp("phonesim");
-    assert_non_null(plain);
-    assert_non_null(dir);
-    const unsigned char ikm[16] = "MyIKMsecret12345";
-    sim_buf out = {0};
-    assert_int_equal(sim_crypto_aes128gcm(ikm, sizeof ikm, NULL, 4096, "", plain, plen, &out), 0);
-    assert_true(out.len > plen + 21 + 17 * 8); /* nine records */
     char in[4200], outp[4200], cmd[9000];
     snprintf(in, sizeof in, "%s/body.ece", dir);
     snprintf(outp, sizeof outp, "%s/body.xml", dir);
-    assert_int_equal(ts_write_file(in, out.data, out.len), 0);
+    assert_int_equal(ts_write_file(in, out->data, out->len), 0);
     snprintf(cmd, sizeof cmd,
              "'%s' -c 'import http_ece,sys; d=open(sys.argv[1],\"rb\").read(); "
-             "open(sys.argv[2],\"wb\").write(http_ece.decrypt(d, key=b\"MyIKMsecret12345\", "
+             "open(sys.argv[2],\"wb\").write(http_ece.decrypt(d, key=b\"%.16s\", "
              "version=\"aes128gcm\"))' '%s' '%s'",
-             PR_PYTHON, in, outp);
+             PR_PYTHON, key, in, outp);
     assert_int_equal(ts_run(cmd, NULL), 0);
     size_t dlen = 0;
     char *dec = ts_read_file(outp, &dlen);
@@ -153,10 +166,22 @@ static void test_aes128gcm_output_decrypts_with_python_http_ece(void **state)
     assert_int_equal(dlen, plen);
     assert_memory_equal(dec, plain, plen);
     free(dec);
+}
+
+/* Several 4096-octet records (a 34 KB body) decrypt with the independent http_ece package. */
+static void test_aes128gcm_output_decrypts_with_python_http_ece(void **state)
+{
+    (void)state;
+    enc_fixture f = enc_fixture_new();
+    char *plain = f.plain, *dir = f.dir;
+    size_t plen = f.plen;
+    const unsigned char ikm[16] = "MyIKMsecret12345";
+    sim_buf out = {0};
+    assert_int_equal(sim_crypto_aes128gcm(ikm, sizeof ikm, NULL, 4096, "", plain, plen, &out), 0);
+    assert_true(out.len > plen + 21 + 17 * 8); /* nine records */
+    expect_http_ece_decrypts(dir, &out, "MyIKMsecret12345", plain, plen);
     sim_buf_release(&out);
-    ts_rmtree(dir);
-    free(dir);
-    free(plain);
+    enc_fixture_free(&f);
 }
 
 /* A body whose length is an exact multiple of the record payload still ends with a 0x02
@@ -172,15 +197,7 @@ static void test_aes128gcm_exact_multiple_of_record_size_decrypts(void **state)
     sim_buf out = {0};
     assert_int_equal(sim_crypto_aes128gcm(ikm, 16, NULL, 4096, "", plain, sizeof plain, &out), 0);
     assert_int_equal(out.len, 21 + 2 * 4096);
-    char in[4200], cmd[9000];
-    snprintf(in, sizeof in, "%s/body.ece", dir);
-    assert_int_equal(ts_write_file(in, out.data, out.len), 0);
-    snprintf(cmd, sizeof cmd,
-             "'%s' -c 'import http_ece,sys; d=open(sys.argv[1],\"rb\").read(); "
-             "p=http_ece.decrypt(d, key=b\"0123456789abcdef\", version=\"aes128gcm\"); "
-             "sys.exit(0 if p == b\"x\" * %zu else 1)' '%s'",
-             PR_PYTHON, sizeof plain, in);
-    assert_int_equal(ts_run(cmd, NULL), 0);
+    expect_http_ece_decrypts(dir, &out, (const char *)ikm, plain, sizeof plain);
     sim_buf_release(&out);
     ts_rmtree(dir);
     free(dir);

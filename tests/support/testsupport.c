@@ -4,6 +4,8 @@
 #include <libpq-fe.h>
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +54,22 @@ int ts_write_file(const char *path, const void *buf, size_t len)
     return rc;
 }
 
-char *ts_mkdtemp(const char *tag)
-{
-    const char *tmp = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/pr-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
-    if (!mkdtemp(path))
-        return NULL;
-    return strdup(path);
-}
+/* Every directory ts_mkdtemp made that ts_rmtree has not removed yet. A test that fails
+ * half-way never reaches its own ts_rmtree (cmocka's fail jumps past it), so what is left is
+ * removed when the process that made it exits (a forked child removes only its own);
+ * PR_TEST_KEEP=1 keeps it and names it on stderr instead. The only mutable state here. */
+typedef struct made_dir {
+    char *path;
+    pid_t pid; /* the process that made it */
+} made_dir;
+static struct {
+    pthread_mutex_t mu;
+    made_dir *dirs;
+    size_t n;
+    bool registered;
+} made = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, false};
 
-void ts_rmtree(const char *path)
+static void rm_rf(const char *path)
 {
     char cmd[4200];
     if (!path || !*path || strcmp(path, "/") == 0)
@@ -70,6 +77,71 @@ void ts_rmtree(const char *path)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0)
         fprintf(stderr, "ts_rmtree: could not remove %s\n", path);
+}
+
+static void made_at_exit(void)
+{
+    const char *keep = getenv("PR_TEST_KEEP");
+    pthread_mutex_lock(&made.mu);
+    for (size_t i = 0; i < made.n; i++) {
+        if (made.dirs[i].pid != getpid())
+            ;
+        else if (keep && strcmp(keep, "1") == 0)
+            fprintf(stderr, "PR_TEST_KEEP=1: kept %s\n", made.dirs[i].path);
+        else
+            rm_rf(made.dirs[i].path);
+        free(made.dirs[i].path);
+    }
+    free(made.dirs);
+    made.dirs = NULL;
+    made.n = 0;
+    pthread_mutex_unlock(&made.mu);
+}
+
+static void made_add(const char *path)
+{
+    pthread_mutex_lock(&made.mu);
+    if (!made.registered)
+        made.registered = atexit(made_at_exit) == 0;
+    made_dir *nd = realloc(made.dirs, (made.n + 1) * sizeof *nd);
+    if (nd) {
+        made.dirs = nd;
+        made.dirs[made.n] = (made_dir){strdup(path), getpid()};
+        if (made.dirs[made.n].path)
+            made.n++;
+    }
+    pthread_mutex_unlock(&made.mu);
+}
+
+static void made_forget(const char *path)
+{
+    pthread_mutex_lock(&made.mu);
+    for (size_t i = 0; i < made.n; i++) {
+        if (strcmp(made.dirs[i].path, path) == 0) {
+            free(made.dirs[i].path);
+            made.dirs[i] = made.dirs[--made.n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&made.mu);
+}
+
+char *ts_mkdtemp(const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pr-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+    if (!mkdtemp(path))
+        return NULL;
+    made_add(path);
+    return strdup(path);
+}
+
+void ts_rmtree(const char *path)
+{
+    rm_rf(path);
+    if (path)
+        made_forget(path);
 }
 
 int ts_run(const char *cmd, char **out)

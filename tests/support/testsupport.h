@@ -12,7 +12,8 @@
 char *ts_read_file(const char *path, size_t *len);
 /* Writes len bytes; 0 or -1. */
 int ts_write_file(const char *path, const void *buf, size_t len);
-/* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path. */
+/* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path. A directory the test does not
+ * ts_rmtree (it failed half-way) is removed when the process exits (PR_TEST_KEEP=1 keeps it). */
 char *ts_mkdtemp(const char *tag);
 /* rm -rf path (tests only). */
 void ts_rmtree(const char *path);

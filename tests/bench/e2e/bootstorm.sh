@@ -20,10 +20,14 @@
 # the state is exact for each round, the decoder-alone rate in phones/s (2 records a phone)
 # and the ratio end-to-end/decoder, and the store's bytes per phone (sink.db + WAL) at its
 # peak during each round and at rest after it (sampled every 0.5 s; at rest = the outbox
-# drained and nothing applied for a second).
+# drained and nothing applied for a second), and for each round the CPU seconds (user +
+# system, from /proc/PID/stat) per 1,000 phones of each process: broker, ingest, decoder,
+# each sink, the PostgreSQL server (the postmaster and every backend) and the simulator
+# (play), from the start of the round until the sink is at rest; with the decoder alone's
+# too. What a carrier sizes a larger fleet from: CPU seconds scale with the phones booted.
 #
 # A benchmark, not a test (not in ctest). Every process it starts is stopped on every exit
-# path (EXIT/INT/TERM trap).
+# path (EXIT/INT/TERM trap: tests/support/pipeline.sh).
 #
 #   tests/bench/e2e/bootstorm.sh [--store sqlite|postgres|both] [--sinks N] [PHONES=20000]
 #
@@ -91,74 +95,10 @@ if [ -z "$bin" ] || [ -z "$sim" ]; then
     fi
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/pr-bootstorm-XXXXXX")
-declare -A pids=()
-sampler_pid=""
-PR_KAFKA_DIR=""
-pgdir=""
-cleanup() {
-    local rc=$? name p i
-    set +e # every step below runs, whatever the one before it returned
-    [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
-    for name in "${!pids[@]}"; do kill -TERM "${pids[$name]}" 2>/dev/null || true; done
-    for name in "${!pids[@]}"; do
-        p=${pids[$name]}
-        for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    [ -n "$sampler_pid" ] && wait "$sampler_pid" 2>/dev/null
-    [ -n "$PR_KAFKA_DIR" ] && "$repo/tests/kafka/broker.sh" stop "$PR_KAFKA_DIR"
-    [ -n "$pgdir" ] && "$repo/tests/pg/pg.sh" stop "$pgdir"
-    if [ "$rc" -ne 0 ]; then
-        echo "bootstorm: FAILED (exit $rc); log tails:" >&2
-        for f in "$work"/*.log; do
-            [ -f "$f" ] || continue
-            echo "----- $(basename "$f")" >&2
-            tail -n 10 "$f" >&2
-        done
-    fi
-    if [ "${BOOTSTORM_KEEP:-0}" = 1 ]; then
-        echo "bootstorm: work directory kept: $work" >&2
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-die() { echo "bootstorm: $*" >&2; exit 1; }
-say() { echo "bootstorm: $(date +%T) $*" >&2; }
+. "$repo/tests/support/pipeline.sh"
+pl_init bootstorm "${BOOTSTORM_KEEP:-0}"
 now() { date +%s.%N; }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
-check_alive() {
-    local name
-    for name in "${!pids[@]}"; do
-        kill -0 "${pids[$name]}" 2>/dev/null || die "$name exited unexpectedly (see $name.log)"
-    done
-}
-wait_until() { # seconds description cmd...
-    local end=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        check_alive
-        [ $SECONDS -lt $end ] || die "timed out after $((end - SECONDS + $1))s waiting for $what"
-        sleep 0.2
-    done
-}
-# metric PORT NAME [LABEL-MATCH]: the sum of a metric's series (0 when absent).
-metric() {
-    curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
-        awk -v n="$2" -v l="${3:-}" '
-            { split($1, a, "{") }
-            a[1] == n && (l == "" || index($1, l) > 0) { s += $2 }
-            END { printf "%d\n", s }'
-}
+metric() { pl_metric "$@"; }
 store_bytes() {
     if [ "$store" = postgres ]; then
         psql -X -A -t "$pgurl" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
@@ -175,50 +115,47 @@ sinks_metric() {
     echo "$t"
 }
 
-say "work $work; $phones phones; store $store, $nsinks sink(s); starting Kafka"
-if [ "$store" = postgres ]; then
-    eval "$("$repo/tests/pg/pg.sh" start)"
-    pgdir=$PR_PG_DIR
-    pgurl=$PHONEREPORT_TEST_PG
-fi
-eval "$(PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-1g} "$repo/tests/kafka/broker.sh" start)"
-brokers=$PHONEREPORT_TEST_BROKERS
-prefix="boot$$."
-seed=$((RANDOM * 32768 + RANDOM))
-ingest_port=$(free_port)
-api_port=$(free_port)
-dec_port=$(free_port)
-common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level warn)
+step "work $work; $phones phones; store $store, $nsinks sink(s); starting Kafka"
+[ "$store" = postgres ] && pl_pg_start
+PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-1g} pl_kafka_start
+ingest_port=$(pl_free_port)
+dec_port=$(pl_free_port)
+pl_roles "$bin" --log-level warn
 
-"$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >"$work/ingest.log" 2>&1 &
-pids[ingest]=$!
-"$bin" decode "${common[@]}" --decoder-group "${prefix}decoder" \
-    --decoder-transactional-id "${prefix}decoder-1" >"$work/decoder.log" 2>&1 &
-pids[decoder]=$!
+pl_ingest ingest "$ingest_port"
+pl_decoder decoder 1
 declare -A api_ports=()
-api_ports[1]=$api_port
 for i in $(seq 1 "$nsinks"); do
-    [ -n "${api_ports[$i]:-}" ] || api_ports[$i]=$(free_port)
+    api_ports[$i]=$(pl_free_port)
     storeopt=(--data-dir "$work/sink-data")
     [ "$store" = postgres ] && storeopt=(--sink-store "$pgurl")
-    "$bin" sink "${common[@]}" --api-listen "127.0.0.1:${api_ports[$i]}" "${storeopt[@]}" \
-        --sink-group "${prefix}sink" >"$work/sink$i.log" 2>&1 &
-    pids[sink$i]=$!
+    pl_sink "sink$i" "${api_ports[$i]}" "${storeopt[@]}"
 done
-wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
+api_port=${api_ports[1]}
+pl_wait_until 120 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
 for i in $(seq 1 "$nsinks"); do
-    wait_until 120 "sink $i /healthz" http_ok "http://127.0.0.1:${api_ports[$i]}/healthz"
+    pl_wait_until 120 "sink $i /healthz" pl_http_ok "http://127.0.0.1:${api_ports[$i]}/healthz"
 done
 
 # The store's size on disk every 0.5 s, with a round marker written by the rounds below.
 echo 0 >"$work/round"
-(
+sample_sizes() {
     while :; do
         printf '%s %s\n' "$(cat "$work/round")" "$(store_bytes)" >>"$work/sizes"
         sleep 0.5
     done
-) &
-sampler_pid=$!
+}
+pl_spawn sampler sample_sizes
+
+# cpu_snapshot FILE: the CPU seconds every process of the pipeline used so far (pl_cpu); the
+# simulator's are written by play itself, once it has reaped `phonereport-sim play`.
+cpu_snapshot() {
+    local i procs=(broker="$(cat "$PR_KAFKA_DIR/pid")" ingest="${pids[ingest]}"
+        decoder="${pids[decoder]}")
+    for i in $(seq 1 "$nsinks"); do procs+=("sink$i=${pids[sink$i]}"); done
+    [ "$store" = postgres ] && procs+=(postgres="$(head -n 1 "$pgdir/data/postmaster.pid")")
+    pl_cpu "${procs[@]}" >"$1"
+}
 
 applied() { # config + status reports the sink applied, and refused or invalid ones
     echo $(($(sinks_metric phonereport_sink_applied_reports_total) +
@@ -231,25 +168,20 @@ at_rest() { # the outbox is empty and the sink applied `want` records
 
 ingest_ok() { metric "$ingest_port" phonereport_ingest_requests_total 'status="200"'; }
 
-# bg NAME CMD...: runs CMD as a child the traps can interrupt (bash runs a trap only once a
-# foreground command returns), waits for it; returns its status.
-bg() {
-    local name=$1 st=0
-    shift
-    "$@" &
-    pids[$name]=$!
-    wait "${pids[$name]}" || st=$?
-    unset "pids[$name]"
-    return "$st"
-}
-
-# play SEED PHONES TAG: one boot of the fleet (a full report and a status report a phone).
+# play SEED PHONES TAG: one boot of the fleet (a full report and a status report a phone);
+# run in a subshell of its own, it writes play's CPU seconds into cpu-play-TAG.
 play() {
+    local st=0 stat
     "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$2" --seed "$1" \
         --duration-s "$play_s" --rate 0 --deltas 0 --status-every-s 0 --method mixed \
         --encrypt none --workers "$workers" --quiet --expect-out "$work/expect-$3.json" \
         --stats-out "$work/play-$3.json" --journal-out "$work/journal-$3.jsonl" \
-        >"$work/play-$3.log" 2>&1
+        >"$work/play-$3.log" 2>&1 || st=$?
+    # the children this shell reaped (play alone): fields 16 and 17 of /proc/PID/stat
+    read -r stat <"/proc/$BASHPID/stat"
+    read -r -a stat <<<"${stat##*) }"
+    echo "simulator $((stat[13] + stat[14]))" >"$work/cpu-play-$3.ticks"
+    return "$st"
 }
 
 # check_acked: the edge's promise, checked on what play saw: every upload that got a 2xx
@@ -297,10 +229,10 @@ round() {
     ok0=$(ingest_ok)
     base=$(applied)
     echo "$n" >"$work/round"
-    say "round $n: playing $phones phones (full + status each, --rate 0)"
+    step "round $n: playing $phones phones (full + status each, --rate 0)"
+    cpu_snapshot "$work/cpu-$n-start"
     t0=$(now)
-    play "$seed" "$phones" "$n" &
-    pids[play]=$!
+    pl_spawn play play "$seed" "$phones" "$n"
     # The edge's rate: until it answered 200 to every upload; the end to end rate: until the
     # sink applied every record (verify then checks that state; play may outlive both).
     while kill -0 "${pids[play]}" 2>/dev/null; do
@@ -308,26 +240,26 @@ round() {
         [ -z "$t2" ] && applied_ge $((base + 2 * phones)) && t2=$(now)
         sleep 0.1
     done
-    wait "${pids[play]}" || st=$?
-    unset "pids[play]"
-    [ "$st" = 0 ] || die "round $n: some uploads were not acknowledged (play-$n.log)"
+    pl_wait play || st=$?
+    [ "$st" = 0 ] || fail "round $n: some uploads were not acknowledged (play-$n.log)"
     [ -n "$t1" ] || t1=$(now)
     [ "$(ingest_ok)" -ge $((ok0 + 2 * phones)) ] ||
-        die "round $n: play sent fewer than $((2 * phones)) reports before its end; raise BOOTSTORM_PLAY_S"
+        fail "round $n: play sent fewer than $((2 * phones)) reports before its end; raise BOOTSTORM_PLAY_S"
     while [ -z "$t2" ]; do
-        check_alive
+        pl_check_alive
         applied_ge $((base + 2 * phones)) && t2=$(now)
         [ $(python3 -c "print(int($(now) - $t0))") -lt "$timeout_s" ] ||
-            die "round $n: the sink did not apply $((2 * phones)) records in ${timeout_s}s"
+            fail "round $n: the sink did not apply $((2 * phones)) records in ${timeout_s}s"
         sleep 0.1
     done
-    bg verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-$n.json" \
+    pl_run verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-$n.json" \
         --timeout-s 60 >"$work/verify$n.log" 2>&1 ||
-        die "round $n: the state is not exact once every record is applied (verify$n.log)"
+        fail "round $n: the state is not exact once every record is applied (verify$n.log)"
     python3 -c "print(f'{2 * $phones / ($t1 - $t0):.0f} {$phones / ($t2 - $t0):.1f} {$t2 - $t0:.1f}')" \
         >"$work/round$n"
-    say "round $n: exact after $(cut -d' ' -f3 "$work/round$n")s; waiting for the outbox"
-    wait_until "$timeout_s" "round $n: the outbox to drain" at_rest $((base + 2 * phones))
+    step "round $n: exact after $(cut -d' ' -f3 "$work/round$n")s; waiting for the outbox"
+    pl_wait_until "$timeout_s" "round $n: the outbox to drain" at_rest $((base + 2 * phones))
+    cpu_snapshot "$work/cpu-$n-end"
     sleep 1
     echo "rest$n" >"$work/round"
     sleep 1.2
@@ -335,43 +267,37 @@ round() {
 
 # A few phones of another fleet first, so that every client has its producer id, transaction
 # coordinator and partitions before the storm (not part of the figures).
-say "warm-up: 5 phones of another fleet"
-play $((seed + 1)) 5 warmup || die "warm-up: uploads not acknowledged (play-warmup.log)"
-bg verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-warmup.json" \
-    --timeout-s 300 >"$work/verify-warmup.log" 2>&1 || die "warm-up: verify failed"
-wait_until 300 "the warm-up to be applied" applied_ge 10
+step "warm-up: 5 phones of another fleet"
+play $((seed + 1)) 5 warmup || fail "warm-up: uploads not acknowledged (play-warmup.log)"
+pl_run verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-warmup.json" \
+    --timeout-s 300 >"$work/verify-warmup.log" 2>&1 || fail "warm-up: verify failed"
+pl_wait_until 300 "the warm-up to be applied" applied_ge 10
 
 round 1
 round 2
-say "checking that every acknowledged upload is on ${prefix}raw"
-check_acked || die "some acknowledged uploads are not on ${prefix}raw (LOST above)"
+step "checking that every acknowledged upload is on ${prefix}raw"
+check_acked || fail "some acknowledged uploads are not on ${prefix}raw (LOST above)"
 unchanged=$(sinks_metric phonereport_sink_unchanged_reports_total)
 unparsed=$(sinks_metric phonereport_sink_unchanged_unparsed_total)
-kill "$sampler_pid" 2>/dev/null
-wait "$sampler_pid" 2>/dev/null || true
-sampler_pid=""
+kill "${pids[sampler]}"
+pl_wait sampler || true
 
 # The decoder alone: stop the pipeline, then a fresh decoder over the same raw records.
-for name in $(for i in $(seq 1 "$nsinks"); do echo "sink$i"; done) decoder; do
-    kill -TERM "${pids[$name]}"
-    wait "${pids[$name]}" 2>/dev/null || true
-    unset "pids[$name]"
-done
-say "decoder alone over the $((4 * phones + 10)) raw records"
-"$bin" decode "${common[@]}" --decoder-group "${prefix}decoder-alone" \
-    --decoder-transactional-id "${prefix}decoder-alone-1" --metrics-listen "127.0.0.1:$dec_port" \
-    >"$work/decoder-alone.log" 2>&1 &
-pids[decoder_alone]=$!
+pl_stop $(for i in $(seq 1 "$nsinks"); do echo "sink$i"; done) decoder
+step "decoder alone over the $((4 * phones + 10)) raw records"
+pl_start decoder_alone "$bin" decode "${PL_COMMON[@]}" --decoder-group "${prefix}decoder-alone" \
+    --decoder-transactional-id "${prefix}decoder-alone-1" --metrics-listen "127.0.0.1:$dec_port"
 decoded() { metric "$dec_port" phonereport_decoder_records_total; }
 decoded_ge() { [ "$(decoded)" -ge "$1" ]; }
-wait_until 120 "the decoder to start" decoded_ge 1
+pl_wait_until 120 "the decoder to start" decoded_ge 1
 d0=$(now)
 n0=$(decoded)
-wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
+pl_wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
 d1=$(now)
+pl_cpu decoder_alone="${pids[decoder_alone]}" >"$work/cpu-alone"
 
 python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" "$store" "$nsinks" <<'PY'
-import sys
+import os, sys
 work, phones = sys.argv[1], int(sys.argv[2])
 store, nsinks = sys.argv[8], sys.argv[9]
 d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -398,7 +324,18 @@ for n in ("1", "2"):
     if n in peak and n in rest:
         print(f"    store: peak {peak[n] / phones:.0f} bytes/phone, at rest {rest[n] / phones:.0f}"
               f" bytes/phone (peak/rest {peak[n] / max(rest[n], 1):.2f})")
-print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s")
+    # CPU seconds (user + system, /proc/PID/stat) per 1,000 phones of this round
+    cpu = lambda f: {k: float(v) for k, v in (l.split() for l in open(f"{work}/{f}"))}
+    t0, t1 = cpu(f"cpu-{n}-start"), cpu(f"cpu-{n}-end")
+    used = {k: t1[k] - t0.get(k, 0.0) for k in t1}
+    name, ticks = open(f"{work}/cpu-play-{n}.ticks").read().split()
+    used[name] = int(ticks) / os.sysconf("SC_CLK_TCK")
+    per = lambda s: f"{1000 * s / phones:.2f}"
+    print("    CPU s per 1,000 phones: " + ", ".join(f"{k} {per(v)}" for k, v in used.items())
+          + f"; all {per(sum(used.values()))}")
+alone = float(open(f"{work}/cpu-alone").read().split()[1])
+print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s,"
+      f" {1000 * alone / (total / 2):.2f} CPU s per 1,000 phones (start-up included)")
 print(f"  sink: {unchanged} unchanged full reports, {unparsed} of them loaded without parsing"
       f" their parameters")
 PY

@@ -1,23 +1,29 @@
 /*
- * bench_sink.c - how fast the sink applies reports with durable commits (WAL,
- * synchronous=FULL), beside a bare SQLite upsert loop of the same parameter rows in the same
- * run, and how many bytes a phone costs in the store with the real 8832 profile.
+ * bench_sink.c - how fast the sink applies reports with durable commits (SQLite: WAL,
+ * synchronous=FULL; PostgreSQL: the server's fsync), beside bare loops of the same writes in
+ * the same run, and how many bytes a phone costs in the store with the real 8832 profile.
  *
- *   bench_sink [phones=200] [deltas=20000] [batch=100]
+ *   bench_sink [phones=200] [deltas=20000] [batch=100] [store=sqlite|postgresql://...]
  *
  * 1. first-full: `phones` first full reports of the 8832 profile (565 parameters) through the
  *    real path (sink_event_load + sink_apply): each is the phone's
  *    baseline (no change records), then bytes per phone: the whole file / phones, and per
- *    table with dbstat, before and after publication.
+ *    table with dbstat (SQLite) or pg_total_relation_size (PostgreSQL), before and after
+ *    publication. Beside it the bare baseline: the same documents (params and access as JSON)
+ *    inserted one row each into a table of (phone, document), the same reports per
+ *    transaction and the same durability, on the same kind of store. Statements and round trips
+ *    to the server per transaction are printed for every pass.
  * 1b. unchanged-full: the same full reports again (a reboot of the same fleet): loaded with
  *    the fast path (the digest is read from the store, only the envelope parsed), each
  *    touches the phone row only; the rows written per report are printed.
  * 2. `deltas` delta reports of 1..8 parameters each over those phones, `batch` per
  *    transaction, each commit durable: deltas/s and parameter upserts/s.
  * 3. The same (phone, name, value) rows as plain INSERT ... ON CONFLICT DO UPDATE into a
- *    params table of the same shape, same batch size, same durability: rows/s. The ratio says
- *    what validation, change detection, history, outbox and drift cost on top of the write.
+ *    SQLite params table, same batch size, same durability: rows/s. The ratio says what
+ *    validation, the document's read-merge-write, history, outbox and drift cost on top of
+ *    the bare write of the rows.
  */
+#include <libpq-fe.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -109,6 +115,82 @@ static void report_sizes(sqlite3 *db, int phones, const char *title)
     sqlite3_finalize(s);
 }
 
+/* The bare baseline of first-full: each document inserted as one row, `batch` per durable
+ * transaction, on a fresh table of the same kind of store. Returns documents per second. */
+static double bare_documents(const char *dir, const char *pg, json_t *params, json_t *access,
+                             int phones, int batch)
+{
+    json_t *doc = json_pack("{sOsO}", "params", params, "access", access);
+    char *text = json_dumps(doc, JSON_COMPACT), path[4200];
+    double t0, t = 0;
+    json_decref(doc);
+    if (pg) {
+        PGconn *c = PQconnectdb(pg);
+        PQclear(PQexec(c, "DROP TABLE IF EXISTS bare_docs;"
+                          "CREATE TABLE bare_docs(phone BIGINT PRIMARY KEY, doc JSONB NOT NULL)"));
+        t0 = now_s();
+        for (int i = 0; i < phones; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "%d", i + 1);
+            const char *vals[2] = {id, text};
+            if (i % batch == 0)
+                PQclear(PQexec(c, "BEGIN"));
+            PQclear(PQexecParams(c, "INSERT INTO bare_docs VALUES($1, $2::jsonb)", 2, NULL, vals,
+                                 NULL, NULL, 0));
+            if (i % batch == batch - 1 || i == phones - 1)
+                PQclear(PQexec(c, "COMMIT"));
+        }
+        t = now_s() - t0;
+        PQclear(PQexec(c, "DROP TABLE bare_docs"));
+        PQfinish(c);
+    } else {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *ins = NULL;
+        snprintf(path, sizeof path, "%s/bare-docs.db", dir);
+        sqlite3_open(path, &db);
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     "CREATE TABLE docs(phone INTEGER PRIMARY KEY, doc BLOB NOT NULL);",
+                     NULL, NULL, NULL);
+        sqlite3_prepare_v2(db, "INSERT INTO docs VALUES(?1, ?2)", -1, &ins, NULL);
+        t0 = now_s();
+        for (int i = 0; i < phones; i++) {
+            if (i % batch == 0)
+                sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+            sqlite3_bind_int(ins, 1, i + 1);
+            sqlite3_bind_blob(ins, 2, text, (int)strlen(text), SQLITE_STATIC);
+            sqlite3_step(ins);
+            sqlite3_reset(ins);
+            if (i % batch == batch - 1 || i == phones - 1)
+                sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        }
+        t = now_s() - t0;
+        sqlite3_finalize(ins);
+        sqlite3_close(db);
+    }
+    free(text);
+    return phones / t;
+}
+
+/* PostgreSQL: bytes per phone of the store's tables (indexes and TOAST included). */
+static void report_pg_sizes(sink_store *st, int phones, const char *title)
+{
+    sink_stmt *s = sink_store_prepare(
+        st, "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
+            " WHERE c.relkind = 'r' AND c.relnamespace = to_regnamespace(current_schema())"
+            " ORDER BY 2 DESC");
+    long long total = 0;
+    printf("  %s:\n", title);
+    while (s && sink_step(s) == SINK_ROW) {
+        long long b = sink_col_int64(s, 1);
+        total += b;
+        if (b > 16384)
+            printf("      %-22s %10.0f bytes/phone\n", sink_col_text(s, 0), (double)b / phones);
+    }
+    sink_stmt_free(s);
+    printf("      %-22s %10.0f bytes/phone\n", "(all tables)", (double)total / phones);
+}
+
 /* The record key of an event text: its MAC (the sink refuses an unkeyed record). */
 static const char *key_of(const char *text)
 {
@@ -121,6 +203,7 @@ int main(int argc, char **argv)
     int phones = argc > 1 ? atoi(argv[1]) : 200;
     int deltas = argc > 2 ? atoi(argv[2]) : 20000;
     int batch = argc > 3 ? atoi(argv[3]) : 100;
+    const char *pg = argc > 4 && strncmp(argv[4], "postgres", 8) == 0 ? argv[4] : NULL;
     char dir[] = "/tmp/pr-bench-sink-XXXXXX", path[4200], err[512], reason[64];
     size_t len = 0;
     pr_flat_profile fp;
@@ -146,10 +229,13 @@ int main(int argc, char **argv)
            "of XML)\n",
            fp.len, name_bytes, value_bytes, len);
     snprintf(path, sizeof path, "%s/sink", dir);
-    if (sink_store_open(path, false, "full", &st, err, sizeof err) != PR_OK) {
+    if (sink_store_open(pg ? pg : path, false, "full", &st, err, sizeof err) != PR_OK ||
+        sink_store_index_configure(st, NULL, err, sizeof err) != PR_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    sink_store_set_pipeline(st, true); /* as the sink's writer */
+    printf("store: %s\n", pg ? "postgresql" : "sqlite");
     sink_apply_opts opts = {.changes_keep = 1000};
     sink_apply_result res;
 
@@ -162,12 +248,16 @@ int main(int argc, char **argv)
     }
     double t0 = 0, t_parse_full = 0, t_full = 0, t_parse_same = 0, t_same = 0;
     sqlite3 *db = sink_store_db(st);
-    long long rows0 = 0, rows1 = 0;
+    long long rows0 = 0, rows1 = 0, stmts[2] = {0}, trips[2] = {0};
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
-            report_sizes(db, phones, "store with the unpublished outbox (state markers)");
-            rows0 = sqlite3_total_changes64(db);
+            if (db)
+                report_sizes(db, phones, "store with the unpublished outbox (state markers)");
+            else
+                report_pg_sizes(st, phones, "store with the unpublished outbox (state markers)");
+            rows0 = db ? sqlite3_total_changes64(db) : 0;
         }
+        long long s0 = sink_store_statements(st), r0 = sink_store_round_trips(st);
         double *tp = round ? &t_parse_same : &t_parse_full, *ta = round ? &t_same : &t_full;
         for (int i0 = 0; i0 < phones; i0 += batch) {
             int n = phones - i0 < batch ? phones - i0 : batch;
@@ -202,19 +292,45 @@ int main(int argc, char **argv)
                 sink_event_release(&evs[k]);
             free(evs);
         }
+        stmts[round] = sink_store_statements(st) - s0;
+        trips[round] = sink_store_round_trips(st) - r0;
     }
-    rows1 = sqlite3_total_changes64(db);
+    rows1 = db ? sqlite3_total_changes64(db) : 0;
+    int txns = (phones + batch - 1) / batch;
+    double bare_full = bare_documents(dir, pg, params, access, phones, batch);
     printf("\nfirst-full: %d first full reports (%zu params each), %d per durable transaction:\n"
            "  parse thread (validate + digest): %.1f reports/s\n"
-           "  writer thread: %.1f reports/s, %.0f params/s\n",
+           "  writer thread: %.1f reports/s, %.0f params/s; %.1f statements, %.1f round trips "
+           "per transaction\n"
+           "  bare loop of the same documents, one row each: %.1f documents/s; ratio writer/bare "
+           "%.2f\n",
            phones, fp.len, batch, phones / t_parse_full, phones / t_full,
-           (double)phones * (double)fp.len / t_full);
+           (double)phones * (double)fp.len / t_full, (double)stmts[0] / txns,
+           (double)trips[0] / txns, bare_full, (phones / t_full) / bare_full);
     printf("unchanged-full: the same %d full reports again:\n"
            "  parse thread (validate + digest): %.1f reports/s\n"
-           "  writer thread: %.1f reports/s, %.1f rows written per report (phone row + offset)\n",
-           phones, phones / t_parse_same, phones / t_same, (double)(rows1 - rows0) / phones);
-    sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
-    report_sizes(db, phones, "state after publication (phones + params)");
+           "  writer thread: %.1f reports/s; %.1f statements, %.1f round trips per transaction",
+           phones, phones / t_parse_same, phones / t_same, (double)stmts[1] / txns,
+           (double)trips[1] / txns);
+    if (db)
+        printf(", %.1f rows written per report (phone row + offset)",
+               (double)(rows1 - rows0) / phones);
+    printf("\n");
+    if (db) {
+        sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
+        report_sizes(db, phones, "state after publication (phones + documents)");
+    } else {
+        sink_stmt *del = sink_store_prepare(st, "DELETE FROM outbox");
+        sink_step(del);
+        sink_stmt_free(del);
+        del = sink_store_prepare(st, "DELETE FROM outbox_state");
+        sink_step(del);
+        sink_stmt_free(del);
+        del = sink_store_prepare(st, "VACUUM FULL");
+        sink_step(del);
+        sink_stmt_free(del);
+        report_pg_sizes(st, phones, "state after publication (phones + documents)");
+    }
 
     /* 2. deltas through the sink's path. Pre-generated so that only the sink is timed. */
     char **texts = calloc((size_t)deltas, sizeof *texts);
@@ -261,6 +377,7 @@ int main(int argc, char **argv)
             return 1;
         }
     double t_parse = now_s() - t0;
+    long long ds0 = sink_store_statements(st), dr0 = sink_store_round_trips(st);
     t0 = now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
@@ -282,9 +399,11 @@ int main(int argc, char **argv)
     printf("\ndelta: %d deltas (1..8 params, %llu upserts, %llu changes), %d per durable "
            "transaction:\n  parse thread (validate + prepare): %.0f deltas/s\n"
            "  writer thread (apply + history + outbox + offsets): %.0f deltas/s, %.0f params "
-           "upserted/s\n",
+           "upserted/s; %.1f statements, %.1f round trips per transaction\n",
            deltas, upserts, changes, batch, deltas / t_parse, deltas / t_sink,
-           (double)upserts / t_sink);
+           (double)upserts / t_sink,
+           (double)(sink_store_statements(st) - ds0) / ((deltas + batch - 1) / batch),
+           (double)(sink_store_round_trips(st) - dr0) / ((deltas + batch - 1) / batch));
 
     /* 3. bare SQLite upserts of the same rows, same batch of reports, same durability. */
     sqlite3 *bare = NULL;
@@ -329,8 +448,8 @@ int main(int argc, char **argv)
     printf("  bare SQLite upsert loop of the same %zu rows, %d commits: %.0f rows/s\n", nrows,
            (deltas + batch - 1) / batch, (double)nrows / t_bare);
     printf("  ratio writer/bare (params upserted per second): %.2f; the writer takes %.1fx the "
-           "time, writing per row also a change row and an outbox record, per report the phone "
-           "row, the state marker and the offset\n",
+           "time, writing per row also a change row and an outbox record, per report the "
+           "document, the phone row, the state marker and the offset\n",
            ((double)upserts / t_sink) / ((double)nrows / t_bare), t_sink / t_bare);
     sqlite3_finalize(up);
     sqlite3_close(bare);

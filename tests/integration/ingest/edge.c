@@ -19,16 +19,21 @@
 #include "log.h"
 #include "testsupport.h"
 
-void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args)
+static void edge_begin(edge *e, const char *brokers, const char *tag)
 {
-    static char *envp[] = {NULL};
-    char *argv[64];
-    char b[300], p[300];
-    int argc = 0;
     memset(e, 0, sizeof *e);
     snprintf(e->brokers, sizeof e->brokers, "%s", brokers);
     e->prefix = ts_unique_prefix(tag);
     e->dir = ts_mkdtemp(tag);
+    assert_non_null(e->dir);
+}
+
+static void edge_run(edge *e, const char *brokers, const char *auth_file, const char *const *args)
+{
+    static char *envp[] = {NULL};
+    char *argv[64];
+    char b[300], p[300], af[4300];
+    int argc = 0;
     snprintf(b, sizeof b, "--brokers=%s", brokers);
     snprintf(p, sizeof p, "--topic-prefix=%s", e->prefix);
     argv[argc++] = "ingest";
@@ -36,6 +41,10 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     argv[argc++] = p;
     argv[argc++] = "--listen=127.0.0.1:0";
     argv[argc++] = "--ingest-probe-interval=200ms";
+    if (auth_file) {
+        snprintf(af, sizeof af, "--auth-file=%s", auth_file);
+        argv[argc++] = af;
+    }
     for (size_t i = 0; args && args[i] && argc < 62; i++) {
         argv[argc++] = (char *)args[i];
         if (strncmp(args[i], "--tls-cert=", 11) == 0)
@@ -63,6 +72,34 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
     pr_topic_name(e->prefix, PR_TOPIC_RAW, e->topic, sizeof e->topic);
     if (!edge_wait_ready(e, 200, ts_deadline_ms(60000)))
         fail_msg("the edge did not become ready (Kafka at %s)", brokers);
+}
+
+void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args)
+{
+    edge_begin(e, brokers, tag);
+    edge_run(e, brokers, NULL, args);
+}
+
+void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
+                     const char *const *args)
+{
+    edge_begin(e, brokers, tag);
+    snprintf(e->creds, sizeof e->creds, "%s/creds", e->dir);
+    assert_int_equal(ts_write_file(e->creds, creds, strlen(creds)), 0);
+    edge_run(e, brokers, e->creds, args);
+}
+
+int edge_dial(edge *e)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)e->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
 }
 
 void edge_stop(edge *e)
@@ -147,42 +184,40 @@ void edge_curl(edge *e, const char *opts, const char *path, edge_resp *out)
     unlink(body);
 }
 
-int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed)
+int edge_exchange(edge *e, const char *data, size_t len, long timeout_ms, char *resp, size_t cap,
+                  bool *closed)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    char buf[8192];
     size_t got = 0;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)e->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    *closed = false;
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    bool eof = false;
+    int fd = edge_dial(e);
     if (len)
         assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
     long long deadline = ts_deadline_ms(timeout_ms);
-    while (got < sizeof buf - 1) {
+    while (got < cap - 1) {
         long long left = deadline - ts_now_ms();
         if (left <= 0)
             break;
         struct pollfd pfd = {fd, POLLIN, 0};
         if (poll(&pfd, 1, (int)left) <= 0)
             break;
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        ssize_t r = recv(fd, resp + got, cap - 1 - got, 0);
         if (r <= 0) {
-            *closed = true;
+            eof = true;
             break;
         }
         got += (size_t)r;
     }
     close(fd);
-    buf[got] = '\0';
-    int status = 0;
-    if (strncmp(buf, "HTTP/1.", 7) == 0)
-        status = atoi(buf + 9);
-    return status;
+    resp[got] = '\0';
+    if (closed)
+        *closed = eof;
+    return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
+}
+
+int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed)
+{
+    char buf[8192];
+    return edge_exchange(e, data, len, timeout_ms, buf, sizeof buf, closed);
 }
 
 /* kcat -J would mix binary payloads into the lines: ask for partition, offset, key and the

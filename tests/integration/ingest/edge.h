@@ -22,15 +22,22 @@ typedef struct edge {
     char topic[256];
     char brokers[256];
     unsigned port;
-    char *dir;  /* scratch directory for request and response files */
-    bool https; /* set when the args name --tls-cert; curl then uses -k */
+    char *dir;        /* scratch directory for request and response files */
+    char creds[4200]; /* with edge_start_auth: the credentials file (rewrite it, then reload) */
+    bool https;       /* set when the args name --tls-cert; curl then uses -k */
 } edge;
 
 /* Loads the config from `args` (NULL-terminated flags, e.g. "--max-body-bytes=64k") on top of
  * --brokers, --topic-prefix and --listen=127.0.0.1:0, starts the edge and waits until it is
  * ready. Fails the test on any error. */
 void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args);
+/* The same with `--auth-file` naming a file of the scratch directory that holds `creds` (the
+ * text of a credentials file); e->creds is its path. */
+void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
+                     const char *const *args);
 void edge_stop(edge *e);
+/* A socket connected to the edge (fails the test if it cannot connect). */
+int edge_dial(edge *e);
 
 typedef struct edge_resp {
     int status; /* 0 when no HTTP answer came */
@@ -53,6 +60,10 @@ const char *edge_file(edge *e, const char *name, const void *data, size_t len);
  * passes. Returns the HTTP status of the first answer, 0 if none; *closed tells whether the
  * server closed the connection. */
 int edge_raw(edge *e, const char *data, size_t len, long timeout_ms, bool *closed);
+/* The same, with the answer's bytes (up to cap - 1, NUL-terminated) in resp; closed may be
+ * NULL. timeout_ms is scaled (PR_TEST_TIMEOUT_SCALE). */
+int edge_exchange(edge *e, const char *data, size_t len, long timeout_ms, char *resp, size_t cap,
+                  bool *closed);
 
 /* Every record of the raw topic as kcat -J objects (key, partition, offset, headers array). */
 json_t *edge_consume(edge *e);

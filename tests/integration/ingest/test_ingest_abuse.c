@@ -38,47 +38,9 @@ static size_t count_records(edge *e)
     return n;
 }
 
-static int dial(edge *e)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)e->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
 static void send_all(int fd, const char *data, size_t len)
 {
     assert_int_equal(send(fd, data, len, MSG_NOSIGNAL), (ssize_t)len);
-}
-
-/* Sends a request on a new connection and reads the answer until the server closes or
- * timeout_ms passes (requests carry "Connection: close"). Returns the status, 0 if none. */
-static int exchange(edge *e, const char *req, size_t len, char *resp, size_t cap, long timeout_ms)
-{
-    int fd = dial(e);
-    size_t got = 0;
-    send_all(fd, req, len);
-    long long deadline = ts_now_ms() + timeout_ms;
-    while (got < cap - 1) {
-        long long left = deadline - ts_now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        if (poll(&pfd, 1, (int)left) <= 0)
-            break;
-        ssize_t r = recv(fd, resp + got, cap - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    resp[got] = '\0';
-    return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
 }
 
 /* A PUT of body to path with extra header lines (each ending in \r\n); returns the status. */
@@ -91,7 +53,7 @@ static int put_with(edge *e, const char *path, const char *headers, const char *
                      "%zu\r\n\r\n%s",
                      path, headers, strlen(body), body);
     assert_true(n > 0 && n < (int)sizeof req);
-    return exchange(e, req, (size_t)n, resp, cap, 20000);
+    return edge_exchange(e, req, (size_t)n, 20000, resp, cap, NULL);
 }
 
 static void md5_hex(const char *text, char out[33])
@@ -176,7 +138,7 @@ static void test_query_with_more_arguments_than_the_pool_holds_is_answered_and_f
 
     /* clients that send and leave at once */
     for (int i = 0; i < 50; i++) {
-        int fd = dial(&e);
+        int fd = edge_dial(&e);
         send_all(fd, req, len);
         close(fd);
     }
@@ -205,14 +167,8 @@ static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void *
 {
     (void)state;
     edge e;
-    char *dir = ts_mkdtemp("ireplay");
-    char creds[4200], af[4300];
-    snprintf(creds, sizeof creds, "%s/creds", dir);
-    const char *text = "alice:s3cret:00562b043615\n";
-    assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
-    snprintf(af, sizeof af, "--auth-file=%s", creds);
-    const char *args[] = {af, "--auth-scheme=digest", NULL};
-    edge_start(&e, ts_brokers(), "ireplay", args);
+    const char *args[] = {"--auth-scheme=digest", NULL};
+    edge_start_auth(&e, ts_brokers(), "ireplay", "alice:s3cret:00562b043615\n", args);
     char nonce[256], first[256], h1[2048], h[2048], resp[8192];
 
     /* the phone's request succeeds; its Authorization is captured */
@@ -242,8 +198,6 @@ static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void *
     /* only the phone's three uploads are on the topic */
     assert_int_equal(count_records(&e), 3);
     edge_stop(&e);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 /* 64 connections that each announce the largest body (4 MiB) and send 2 bytes: before the fix
@@ -259,7 +213,7 @@ static void test_bodies_announced_but_not_sent_do_not_starve_phones(void **state
     const char *head = "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n"
                        "\r\nab";
     for (int i = 0; i < 64; i++) {
-        fd[i] = dial(&e);
+        fd[i] = edge_dial(&e);
         send_all(fd[i], head, strlen(head));
     }
     /* every attacker's bytes have reached the edge once its received-bytes count says so */
@@ -311,26 +265,27 @@ static void test_conflicting_body_framing_gets_400(void **state)
     const char *two_lengths =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nContent-Length: 5\r\n\r\nabcde";
-    int st = exchange(&e, two_lengths, strlen(two_lengths), resp, sizeof resp, 20000);
+    int st = edge_exchange(&e, two_lengths, strlen(two_lengths), 20000, resp, sizeof resp, NULL);
     expect_answer(st, resp, 400, "conflicting content-length");
 
     const char *length_and_chunked =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-    st = exchange(&e, length_and_chunked, strlen(length_and_chunked), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, length_and_chunked, strlen(length_and_chunked), 20000, resp, sizeof resp,
+                       NULL);
     expect_answer(st, resp, 400, "content-length with transfer-encoding");
 
     const char *other_coding =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-    st = exchange(&e, other_coding, strlen(other_coding), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, other_coding, strlen(other_coding), 20000, resp, sizeof resp, NULL);
     expect_answer(st, resp, 400, "unsupported transfer-encoding");
 
     /* the same Content-Length twice is one length */
     const char *same_twice =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" UA1
         "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
-    st = exchange(&e, same_twice, strlen(same_twice), resp, sizeof resp, 20000);
+    st = edge_exchange(&e, same_twice, strlen(same_twice), 20000, resp, sizeof resp, NULL);
     assert_int_equal(st, 200);
     assert_int_equal(count_records(&e), 1);
     edge_stop(&e);
@@ -376,7 +331,7 @@ static void test_more_header_lines_than_the_pool_holds_get_an_answer(void **stat
         n += (size_t)snprintf(req + n, cap - n, "X-A: b\r\n");
     n += (size_t)snprintf(req + n, cap - n, "Content-Length: 3\r\n\r\nabc");
     for (int i = 0; i < 20; i++) {
-        int fd = dial(&e);
+        int fd = edge_dial(&e);
         send_all(fd, req, n);
         close(fd);
     }

@@ -32,6 +32,17 @@ static void expect_reason(const edge_resp *r, int status, const char *line)
     assert_string_equal(r->body, want);
 }
 
+/* Uploads `file` with curl options `before` and `after` around its --data-binary, to path;
+ * the answer (in *r) must be `status` with the one-line `reason`. */
+static void upload_expect(edge *e, edge_resp *r, const char *before, const char *file,
+                          const char *after, const char *path, int status, const char *reason)
+{
+    char opts[8192];
+    snprintf(opts, sizeof opts, "%s --data-binary @'%s' %s", before, file, after);
+    edge_curl(e, opts, path, r);
+    expect_reason(r, status, reason);
+}
+
 static size_t count_records(edge *e)
 {
     json_t *recs = edge_consume(e);
@@ -59,36 +70,25 @@ static void test_bad_uploads_get_their_status_and_publish_nothing(void **state)
     const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
 
     /* identity */
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' -A 'curl'", small);
-    edge_curl(&e, opts, "/r/report.xml", &r);
-    expect_reason(&r, 400, "no phone identity");
+    upload_expect(&e, &r, "-X PUT", small, "-A 'curl'", "/r/report.xml", 400, "no phone identity");
     assert_int_equal(strlen(r.request_id), 36);
 
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/00562b043616.xml", &r);
-    expect_reason(&r, 403, "mac mismatch");
+    upload_expect(&e, &r, "-X PUT", small, UA, "/r/00562b043616.xml", 403, "mac mismatch");
 
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' -A 'curl'", small);
-    edge_curl(&e, opts, "/r/001122334455.xml", &r);
-    expect_reason(&r, 403, "mac not allowed");
+    upload_expect(&e, &r, "-X PUT", small, "-A 'curl'", "/r/001122334455.xml", 403,
+                  "mac not allowed");
 
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/report.xml?mac=zz", &r);
-    expect_reason(&r, 400, "invalid mac in query");
+    upload_expect(&e, &r, "-X POST", small, UA, "/r/report.xml?mac=zz", 400,
+                  "invalid mac in query");
 
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/00562b043615/00562b043699.xml", &r);
-    expect_reason(&r, 400, "ambiguous mac in path");
+    upload_expect(&e, &r, "-X PUT", small, UA, "/r/00562b043615/00562b043699.xml", 400,
+                  "ambiguous mac in path");
 
     /* size: announced, then discovered while reading a chunked body */
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, big_file);
-    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-    expect_reason(&r, 413, "body too large");
+    upload_expect(&e, &r, "-X PUT", big_file, UA, "/r/00562b043615.xml", 413, "body too large");
 
-    snprintf(opts, sizeof opts, "-X PUT -H 'Transfer-Encoding: chunked' --data-binary @'%s' " UA,
-             big_file);
-    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-    expect_reason(&r, 413, "body too large");
+    upload_expect(&e, &r, "-X PUT -H 'Transfer-Encoding: chunked'", big_file, UA,
+                  "/r/00562b043615.xml", 413, "body too large");
 
     /* far past the limit the edge stops reading: no answer, and certainly no 2xx */
     snprintf(opts, sizeof opts, "-X PUT -H 'Transfer-Encoding: chunked' --data-binary @'%s' " UA,
@@ -102,13 +102,9 @@ static void test_bad_uploads_get_their_status_and_publish_nothing(void **state)
     assert_string_equal(r.allow, "PUT, POST");
     edge_curl(&e, UA, "/r/00562b043615.xml", &r);
     expect_reason(&r, 405, "method not allowed");
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s'", small);
-    edge_curl(&e, opts, "/metrics", &r);
-    expect_reason(&r, 405, "method not allowed");
+    upload_expect(&e, &r, "-X POST", small, "", "/metrics", 405, "method not allowed");
     assert_string_equal(r.allow, "GET, HEAD");
-    snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/x/00562b043615.xml", &r);
-    expect_reason(&r, 404, "not found");
+    upload_expect(&e, &r, "-X PUT", small, UA, "/x/00562b043615.xml", 404, "not found");
 
     /* bytes that are not (good) HTTP */
     bool closed;
@@ -163,14 +159,8 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
 {
     (void)state;
     edge e;
-    char *dir = ts_mkdtemp("ibadauth");
-    char creds[4200], af[4300];
-    snprintf(creds, sizeof creds, "%s/creds", dir);
-    const char *text = "alice:s3cret:00562b043615\n";
-    assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
-    snprintf(af, sizeof af, "--auth-file=%s", creds);
-    const char *args[] = {af, "--auth-scheme=digest", NULL};
-    edge_start(&e, ts_brokers(), "ibadauth", args);
+    const char *args[] = {"--auth-scheme=digest", NULL};
+    edge_start_auth(&e, ts_brokers(), "ibadauth", "alice:s3cret:00562b043615\n", args);
     const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
     char opts[8192];
     edge_resp r;
@@ -180,42 +170,22 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
     expect_reason(&r, 401, "authentication required");
     assert_true(strncmp(r.www_authenticate, "Digest ", 7) == 0);
 
-    snprintf(opts, sizeof opts, "--digest -u alice:wrong -X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-    expect_reason(&r, 401, "authentication required");
+    upload_expect(&e, &r, "--digest -u alice:wrong -X PUT", small, UA, "/r/00562b043615.xml", 401,
+                  "authentication required");
 
-    snprintf(opts, sizeof opts, "--digest -u mallory:s3cret -X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-    expect_reason(&r, 401, "authentication required");
+    upload_expect(&e, &r, "--digest -u mallory:s3cret -X PUT", small, UA, "/r/00562b043615.xml",
+                  401, "authentication required");
 
     /* Basic credentials do not answer a Digest challenge */
-    snprintf(opts, sizeof opts, "--basic -u alice:s3cret -X PUT --data-binary @'%s' " UA, small);
-    edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-    expect_reason(&r, 401, "authentication required");
+    upload_expect(&e, &r, "--basic -u alice:s3cret -X PUT", small, UA, "/r/00562b043615.xml", 401,
+                  "authentication required");
 
     /* good credentials, but alice is bound to another phone */
-    snprintf(opts, sizeof opts, "--digest -u alice:s3cret -X PUT --data-binary @'%s' -A 'x'",
-             small);
-    edge_curl(&e, opts, "/r/001122334455.xml", &r);
-    expect_reason(&r, 403, "mac not allowed for this user");
+    upload_expect(&e, &r, "--digest -u alice:s3cret -X PUT", small, "-A 'x'", "/r/001122334455.xml",
+                  403, "mac not allowed for this user");
 
     assert_int_equal(count_records(&e), 0);
     edge_stop(&e);
-    ts_rmtree(dir);
-    free(dir);
-}
-
-static int dial(edge *e)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)e->port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_true(fd >= 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
 }
 
 /* Waits up to ms for fd to become readable; reads what is there into buf (NUL-terminated).
@@ -239,7 +209,7 @@ static void assert_trickle_is_cut(const char *tag, const char *const *args, cons
 {
     edge e;
     edge_start(&e, ts_brokers(), tag, args);
-    int fd = dial(&e);
+    int fd = edge_dial(&e);
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
     char buf[1024];
     bool closed = false;
@@ -290,7 +260,7 @@ static void test_connections_over_the_per_ip_limit_are_closed(void **state)
     edge_start(&e, ts_brokers(), "iperip", args);
     int fd[3];
     for (int i = 0; i < 3; i++)
-        fd[i] = dial(&e);
+        fd[i] = edge_dial(&e);
     /* the server closes whichever of the three it accepted last */
     int closed = 0;
     char buf[256];
@@ -312,7 +282,7 @@ static void test_full_inflight_budget_gives_503_with_retry_after(void **state)
     const char *args[] = {"--max-body-bytes=1k", "--max-inflight-bytes=1k", NULL};
     edge_start(&e, ts_brokers(), "ibudget", args);
     /* A sends 950 of its 1000 bytes: the budget holds its body buffer (1000 bytes) */
-    int fd = dial(&e);
+    int fd = edge_dial(&e);
     const char *head =
         "PUT /r/00562b043615.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
     assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
@@ -371,9 +341,7 @@ static void test_body_kafka_cannot_hold_gets_413_not_503(void **state)
         const char *f = edge_file(&e, "big", body, n);
         char opts[8192];
         edge_resp r;
-        snprintf(opts, sizeof opts, "-X PUT --data-binary @'%s' " UA, f);
-        edge_curl(&e, opts, "/r/00562b043615.xml", &r);
-        expect_reason(&r, 413, "body too large");
+        upload_expect(&e, &r, "-X PUT", f, UA, "/r/00562b043615.xml", 413, "body too large");
         assert_string_equal(r.retry_after, "");
         /* the edge still takes what fits */
         const char *small = edge_file(&e, "small", "<flat-profile/>", 15);

@@ -25,6 +25,21 @@ typedef struct sent {
     const char *method, *path, *kind, *source, *content_type, *auth_user;
 } sent;
 
+/* Uploads s->file with s->method to s->path, with its Content-Type when s names one, the
+ * phones' User-Agent and the curl options `extra`; expects 200 and keeps the request id. */
+static void upload(edge *e, sent *s, const char *extra)
+{
+    char opts[8192], ct[160] = "";
+    edge_resp r;
+    if (s->content_type)
+        snprintf(ct, sizeof ct, "-H 'Content-Type: %s'", s->content_type);
+    snprintf(opts, sizeof opts, "-X %s --data-binary @'%s' %s %s -H 'User-Agent: " UA "'",
+             s->method, s->file, ct, extra);
+    edge_curl(e, opts, s->path, &r);
+    assert_int_equal(r.status, 200);
+    snprintf(s->id, sizeof s->id, "%s", r.request_id);
+}
+
 static void expect_on_topic(edge *e, const sent *s, size_t n)
 {
     json_t *recs = edge_consume(e);
@@ -99,13 +114,7 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
                   "path",
                   "application/x-www-form-urlencoded",
                   NULL};
-    snprintf(opts, sizeof opts,
-             "-X POST --data-binary @'%s' -H 'Content-Type: application/x-www-form-urlencoded' "
-             "-H 'User-Agent: " UA "'",
-             s[1].file);
-    edge_curl(&e, opts, s[1].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[1].id, r.request_id);
+    upload(&e, &s[1], "");
 
     /* an encrypted (binary) status report, identified by the User-Agent only */
     s[2] = (sent){"",
@@ -116,35 +125,21 @@ static void test_put_and_post_reports_arrive_byte_for_byte(void **state)
                   "user-agent",
                   "application/octet-stream",
                   NULL};
-    snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' -H 'Content-Type: application/octet-stream' "
-             "-H 'User-Agent: " UA "'",
-             s[2].file);
-    edge_curl(&e, opts, s[2].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[2].id, r.request_id);
+    upload(&e, &s[2], "");
 
     /* a chunked upload, MAC in the colon form */
     s[3] = (sent){"",     PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml",
                   "PUT",  "/r/00:56:2b:04:36:15/full.xml",
                   "full", "path",
                   NULL,   NULL};
-    snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' -H 'Transfer-Encoding: chunked' -H 'User-Agent: " UA "'",
-             s[3].file);
-    edge_curl(&e, opts, s[3].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[3].id, r.request_id);
+    upload(&e, &s[3], "-H 'Transfer-Encoding: chunked'");
 
     /* an empty body is published too (the decoder dead-letters it as `empty`) */
     s[4] = (sent){"",     edge_file(&e, "empty", "", 0),
                   "POST", "/r/report?mac=00562B043615",
                   "full", "query",
                   NULL,   NULL};
-    snprintf(opts, sizeof opts, "-X POST --data-binary @'%s' -H 'User-Agent: " UA "'", s[4].file);
-    edge_curl(&e, opts, s[4].path, &r);
-    assert_int_equal(r.status, 200);
-    strcpy(s[4].id, r.request_id);
+    upload(&e, &s[4], "");
 
     expect_on_topic(&e, s, 5);
 
@@ -169,16 +164,11 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     const char *schemes[] = {"basic", "digest"};
     for (int i = 0; i < 2; i++) {
         edge e;
-        char creds[4200], scheme[64];
-        char *dir = ts_mkdtemp("icreds");
-        snprintf(creds, sizeof creds, "%s/creds", dir);
+        char scheme[64];
         const char *text = "alice:s3cret:" MAC "\nbob:{md5-ha1}fc1d444e26b700081c0a5d08a6cc200f\n";
-        assert_int_equal(ts_write_file(creds, text, strlen(text)), 0);
-        char af[4300];
-        snprintf(af, sizeof af, "--auth-file=%s", creds);
         snprintf(scheme, sizeof scheme, "--auth-scheme=%s", schemes[i]);
-        const char *args[] = {af, scheme, NULL};
-        edge_start(&e, ts_brokers(), "iauth", args);
+        const char *args[] = {scheme, NULL};
+        edge_start_auth(&e, ts_brokers(), "iauth", text, args);
         sent s[2];
         memset(s, 0, sizeof s);
         char opts[8192];
@@ -202,8 +192,6 @@ static void test_authenticated_uploads_carry_the_user(void **state)
         strcpy(s[1].id, r.request_id);
         expect_on_topic(&e, s, 2);
         edge_stop(&e);
-        ts_rmtree(dir);
-        free(dir);
     }
 }
 
@@ -211,13 +199,8 @@ static void test_reload_swaps_the_credentials_file(void **state)
 {
     (void)state;
     edge e;
-    char *dir = ts_mkdtemp("ireload");
-    char creds[4200], af[4300];
-    snprintf(creds, sizeof creds, "%s/creds", dir);
-    assert_int_equal(ts_write_file(creds, "alice:old\n", 10), 0);
-    snprintf(af, sizeof af, "--auth-file=%s", creds);
-    const char *args[] = {af, "--auth-scheme=basic", NULL};
-    edge_start(&e, ts_brokers(), "ireload", args);
+    const char *args[] = {"--auth-scheme=basic", NULL};
+    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", args);
     const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char old_opts[8192], new_opts[8192];
     edge_resp r;
@@ -226,7 +209,7 @@ static void test_reload_swaps_the_credentials_file(void **state)
     edge_curl(&e, old_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 200);
 
-    assert_int_equal(ts_write_file(creds, "alice:new\n", 10), 0);
+    assert_int_equal(ts_write_file(e.creds, "alice:new\n", 10), 0);
     ingest_reload(e.r);
     edge_curl(&e, old_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 401);
@@ -234,13 +217,11 @@ static void test_reload_swaps_the_credentials_file(void **state)
     assert_int_equal(r.status, 200);
 
     /* a broken file is refused and the last good credentials stay */
-    assert_int_equal(ts_write_file(creds, "alice\n", 6), 0);
+    assert_int_equal(ts_write_file(e.creds, "alice\n", 6), 0);
     ingest_reload(e.r);
     edge_curl(&e, new_opts, "/r/x.xml", &r);
     assert_int_equal(r.status, 200);
     edge_stop(&e);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 /* The 200 comes from the delivery report: a kafka.* pass-through that would suppress the

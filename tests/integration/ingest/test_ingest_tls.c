@@ -48,18 +48,27 @@ static void make_pki(const char *d)
                "-out fake.pem -days 2 -extfile leaf.ext");
 }
 
-static void test_client_certificate_identifies_the_phone(void **state)
+/* A PKI in a fresh directory (returned; the caller removes it) and an HTTPS edge with its
+ * server certificate; with client_ca the edge asks phones for certificates of its CA. */
+static char *start_tls_edge(edge *e, const char *tag, bool client_ca)
 {
-    (void)state;
-    char *d = ts_mkdtemp("itls");
+    char *d = ts_mkdtemp(tag);
+    assert_non_null(d);
     make_pki(d);
     char cert[4300], key[4300], ca[4300];
     snprintf(cert, sizeof cert, "--tls-cert=%s/server.pem", d);
     snprintf(key, sizeof key, "--tls-key=%s/server.key", d);
     snprintf(ca, sizeof ca, "--tls-client-ca=%s/ca.pem", d);
-    const char *args[] = {cert, key, ca, NULL};
+    const char *args[] = {cert, key, client_ca ? ca : NULL, NULL};
+    edge_start(e, ts_brokers(), tag, args);
+    return d;
+}
+
+static void test_client_certificate_identifies_the_phone(void **state)
+{
+    (void)state;
     edge e;
-    edge_start(&e, ts_brokers(), "itls", args);
+    char *d = start_tls_edge(&e, "itls", true);
     const char *body = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char opts[16384];
     edge_resp r;
@@ -110,14 +119,8 @@ static void test_client_certificate_identifies_the_phone(void **state)
 static void test_https_without_client_ca_serves_uploads(void **state)
 {
     (void)state;
-    char *d = ts_mkdtemp("itls2");
-    make_pki(d);
-    char cert[4300], key[4300];
-    snprintf(cert, sizeof cert, "--tls-cert=%s/server.pem", d);
-    snprintf(key, sizeof key, "--tls-key=%s/server.key", d);
-    const char *args[] = {cert, key, NULL};
     edge e;
-    edge_start(&e, ts_brokers(), "itls2", args);
+    char *d = start_tls_edge(&e, "itls2", false);
     const char *body = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char opts[8192];
     edge_resp r;

@@ -23,154 +23,75 @@
 #
 # Needs PHONEREPORT_TEST_BROKERS (tests/kafka/broker.sh run -- ...): fails without it. Runs its
 # own PostgreSQL server (tests/pg/pg.sh start), as it halts it.
-# Knobs: PR_MS_PHONES (150), PR_MS_DURATION_S (60), PR_MS_RATE (60), PR_MS_KEEP=1.
+# Knobs: PR_MS_PHONES (150), PR_MS_DURATION_S (60 x PR_TEST_TIMEOUT_SCALE), PR_MS_RATE (60),
+# PR_MS_KEEP=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../../support/timeout.sh"
+. "$here/../../support/pipeline.sh"
 
 bin=${1:?usage: multisink.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
 sim=${2:?usage: multisink.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
 pgsh="$here/../../pg/pg.sh"
-brokers=${PHONEREPORT_TEST_BROKERS:-}
-if [ -z "$brokers" ]; then
-    echo "multisink: FAIL: PHONEREPORT_TEST_BROKERS is not set; run through scripts/test.sh" >&2
-    exit 1
-fi
-py=${PR_PYTHON:-python3}
+pl_init multisink "${PR_MS_KEEP:-0}"
+pl_require_brokers
+py=$pl_py
 phones=${PR_MS_PHONES:-150}
-duration=${PR_MS_DURATION_S:-60}
+duration=${PR_MS_DURATION_S:-$(pr_scaled 60)} # spans the steps, whose waits are scaled too
 rate=${PR_MS_RATE:-60}
-seed=$((RANDOM * 32768 + RANDOM))
-prefix="ms-$$-$(date +%s%N | tail -c 10)."
-work=$(mktemp -d "${TMPDIR:-/tmp}/pr-multisink-XXXXXX")
-pgdir=""
 
-declare -A pids=() ports=()
-cleanup() {
-    local rc=$?
-    for name in "${!pids[@]}"; do
-        kill -CONT "${pids[$name]}" 2>/dev/null || true
-        kill -TERM "${pids[$name]}" 2>/dev/null || true
-    done
-    for name in "${!pids[@]}"; do
-        local p=${pids[$name]} i
-        for i in $(seq 1 "$(pr_scaled 100)"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    if [ "$rc" -ne 0 ] && [ -n "$pgdir" ]; then
-        { echo "offsets:"; psql -X -A "$store" -c "TABLE offsets ORDER BY 1, 2";
-          echo "partition_owner:"; psql -X -A "$store" -c "TABLE partition_owner ORDER BY 1, 2";
-          echo "mismatching phones:"; for mac in $(awk '/^MISMATCH/ {print $2}' "$work"/verify-*.log 2>/dev/null | sort -u); do
-              psql -X -A "$store" -c "SELECT mac, part, version, updated_at FROM phones WHERE mac = '$mac'"
-              kcat -C -b "$brokers" -t "${prefix}config" -o beginning -e -q -f '%p %o %k\n' 2>/dev/null | grep "$mac"
-          done; } >"$work/store-dump.txt" 2>&1 || true
-    fi
-    [ -z "$pgdir" ] || "$pgsh" stop "$pgdir" >/dev/null 2>&1 || true
-    if [ "$rc" -ne 0 ]; then
-        echo "multisink: FAILED (exit $rc); seed $seed, prefix $prefix; log tails:" >&2
-        for f in "$work"/*.log; do
-            [ -f "$f" ] || continue
-            echo "----- $(basename "$f")" >&2
-            tail -n 15 "$f" >&2
-        done
-    fi
-    if [ "${PR_MS_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-        echo "multisink: work directory kept: $work" >&2
-    else
-        rm -rf "$work"
-    fi
-    exit "$rc"
+declare -A ports=()
+pl_on_failure() { # what the store holds, for the log (the server is still up)
+    { echo "offsets:"; psql -X -A "$pgurl" -c "TABLE offsets ORDER BY 1, 2";
+      echo "partition_owner:"; psql -X -A "$pgurl" -c "TABLE partition_owner ORDER BY 1, 2";
+      echo "mismatching phones:"; for mac in $(awk '/^MISMATCH/ {print $2}' "$work"/verify-*.log 2>/dev/null | sort -u); do
+          psql -X -A "$pgurl" -c "SELECT mac, part, version, updated_at FROM phones WHERE mac = '$mac'"
+          kcat -C -b "$brokers" -t "${prefix}config" -o beginning -e -q -f '%p %o %k\n' 2>/dev/null | grep "$mac"
+      done; } >"$work/store-dump.txt" 2>&1
 }
-trap cleanup EXIT
-
-fail() { echo "multisink: FAIL: $*" >&2; exit 1; }
-step() { echo "multisink: $(date +%T) $*" >&2; }
-free_port() {
-    "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-check_alive() {
-    local name
-    for name in "${!pids[@]}"; do
-        [ "$name" = play ] && continue
-        kill -0 "${pids[$name]}" 2>/dev/null || fail "$name exited unexpectedly (see $name.log)"
-    done
-}
-wait_until() { # DEADLINE_S DESCRIPTION CMD...
-    local limit what=$2 end
-    limit=$(pr_scaled "$1")
-    shift 2
-    end=$((SECONDS + limit))
-    until "$@"; do
-        check_alive
-        [ $SECONDS -lt $end ] || fail "timed out after ${limit}s waiting for $what"
-        sleep 0.5
-    done
-}
-http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
-http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true; }
-metric() { # SINK NAME: the sum of a metric's samples (0 when absent)
-    curl -fsS --max-time 5 "http://127.0.0.1:${ports[$1]}/metrics" 2>/dev/null |
-        awk -v n="$2" '$1 == n || index($1, n "{") == 1 { s += $2; f = 1 }
-                       END { printf "%d\n", f ? s : 0 }'
-}
+metric() { pl_metric "${ports[$1]}" "$2"; } # SINK NAME
 phones_at_least() { [ "$(metric s3 phonereport_sink_phones)" -ge "$1" ]; }
 
 step "PostgreSQL"
-out=$("$pgsh" start) || fail "pg.sh start"
-eval "$out"
-pgdir=$PR_PG_DIR
-store=$PHONEREPORT_TEST_PG
-common=(--brokers "$brokers" --topic-prefix "$prefix" --log-level info)
-ingest_port=$(free_port)
+pl_pg_start
+pl_roles "$bin" --log-level info
+ingest_port=$(pl_free_port)
 "$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
     --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
 
 start_sink() { # NAME [extra options]
     local name=$1
     shift
-    [ -n "${ports[$name]:-}" ] || ports[$name]=$(free_port)
-    "$bin" sink "${common[@]}" --api-listen "127.0.0.1:${ports[$name]}" --sink-store "$store" \
-        --sink-group "${prefix}sink" --kafka.session.timeout.ms=6000 \
-        --kafka.heartbeat.interval.ms=1000 "$@" >>"$work/$name.log" 2>&1 &
-    pids[$name]=$!
+    [ -n "${ports[$name]:-}" ] || ports[$name]=$(pl_free_port)
+    pl_sink "$name" "${ports[$name]}" --sink-store "$pgurl" --kafka.session.timeout.ms=6000 \
+        --kafka.heartbeat.interval.ms=1000 "$@"
 }
 
-step "ingest, decoder, three sinks on $store"
-"$bin" ingest "${common[@]}" --listen "127.0.0.1:$ingest_port" >>"$work/ingest.log" 2>&1 &
-pids[ingest]=$!
-"$bin" decode "${common[@]}" --decoder-keystore "$work/keystore.json" \
-    --decoder-group "${prefix}decoder" --decoder-transactional-id "${prefix}decoder-1" \
-    >>"$work/decoder.log" 2>&1 &
-pids[decoder]=$!
+step "ingest, decoder, three sinks on $pgurl"
+pl_ingest ingest "$ingest_port"
+pl_decoder decoder 1 --decoder-keystore "$work/keystore.json"
 start_sink s1
 # s2 keeps its batches open long: when it is stopped it most likely holds one.
 start_sink s2 --sink-batch-time 2s
 start_sink s3
-wait_until 120 "ingest /readyz" http_ok "http://127.0.0.1:$ingest_port/readyz"
+pl_wait_until 120 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
 for s in s1 s2 s3; do
-    wait_until 120 "$s /healthz" http_ok "http://127.0.0.1:${ports[$s]}/healthz"
+    pl_wait_until 120 "$s /healthz" pl_http_ok "http://127.0.0.1:${ports[$s]}/healthz"
 done
 
 step "playing $phones phones for ${duration}s at <= ${rate}/s"
-"$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" --seed "$seed" \
-    --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 --method mixed \
-    --encrypt mixed --workers 8 --expect-out "$work/expect.json" \
-    --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" \
-    >"$work/play.log" 2>&1 &
-play_pid=$!
-pids[play]=$play_pid
+pl_spawn play "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" \
+    --seed "$seed" --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 \
+    --method mixed --encrypt mixed --workers 8 --expect-out "$work/expect.json" \
+    --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl"
 
-wait_until 120 "the sinks to hold $((phones / 4)) phones" phones_at_least $((phones / 4))
+pl_wait_until 120 "the sinks to hold $((phones / 4)) phones" phones_at_least $((phones / 4))
 step "kill -9 of s1 ($(metric s3 phonereport_sink_phones) phones held)"
-kill -KILL "${pids[s1]}"
-wait "${pids[s1]}" 2>/dev/null || true
-unset "pids[s1]"
+pl_kill9 s1
 sleep "$(pr_scaled 3)"
 step "a fourth sink"
 start_sink s4
-wait_until 120 "s4 /healthz" http_ok "http://127.0.0.1:${ports[s4]}/healthz"
-wait_until 60 "s4 to be assigned partitions" http_ok "http://127.0.0.1:${ports[s4]}/readyz"
+pl_wait_until 120 "s4 /healthz" pl_http_ok "http://127.0.0.1:${ports[s4]}/healthz"
+pl_wait_until 60 "s4 to be assigned partitions" pl_http_ok "http://127.0.0.1:${ports[s4]}/readyz"
 
 step "SIGSTOP of s2 past the session time-out"
 kill -STOP "${pids[s2]}"
@@ -183,20 +104,19 @@ step "PostgreSQL halted"
 "$pgsh" halt "$pgdir" || fail "pg.sh halt"
 down_seen=0
 for _ in $(seq 1 40); do
-    if [ "$(http_code "http://127.0.0.1:${ports[s3]}/readyz")" = 503 ]; then down_seen=1; break; fi
+    if [ "$(pl_http_code "http://127.0.0.1:${ports[s3]}/readyz")" = 503 ]; then down_seen=1; break; fi
     sleep 0.25
 done
 [ "$down_seen" = 1 ] || fail "s3's /readyz did not fail while PostgreSQL was down"
-http_ok "http://127.0.0.1:${ports[s3]}/healthz" || fail "s3's /healthz failed during the outage"
+pl_http_ok "http://127.0.0.1:${ports[s3]}/healthz" || fail "s3's /healthz failed during the outage"
 sleep 2
 step "PostgreSQL started again"
 "$pgsh" start "$pgdir" >/dev/null || fail "pg.sh start (again)"
-kill -0 "$play_pid" 2>/dev/null || fail "the fleet finished before the outage ended: not mid-run"
+kill -0 "${pids[play]}" 2>/dev/null || fail "the fleet finished before the outage ended: not mid-run"
 
 step "waiting for the fleet"
 play_rc=0
-wait "$play_pid" || play_rc=$?
-unset "pids[play]"
+pl_wait play || play_rc=$?
 [ "$play_rc" = 0 ] || { cat "$work/play.log" >&2; fail "phonereport-sim play: reports not acknowledged"; }
 cat "$work/play.log" >&2
 
@@ -241,11 +161,11 @@ errors=0
 for s in s2 s3 s4; do
     errors=$((errors + $(metric "$s" phonereport_sink_store_errors_total)))
     [ "$(metric "$s" phonereport_sink_store_up)" = 1 ] || fail "$s: phonereport_sink_store_up is not 1"
-    http_ok "http://127.0.0.1:${ports[$s]}/readyz" || fail "$s is not ready after the outage"
+    pl_http_ok "http://127.0.0.1:${ports[$s]}/readyz" || fail "$s is not ready after the outage"
 done
 [ "$errors" -ge 1 ] || fail "no sink counted the PostgreSQL outage (phonereport_sink_store_errors_total)"
 
-bytes=$(psql -X -A -t "$store" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+bytes=$(psql -X -A -t "$pgurl" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'") ||
     fail "psql"
 held=$(metric s3 phonereport_sink_phones)
@@ -253,29 +173,16 @@ echo "multisink: store $bytes bytes for $held phones: $((bytes / (held > 0 ? hel
     "(tables, indexes and TOAST; this fleet's profiles)" >&2
 
 step "a store with a newer schema is refused (exit 78)"
-psql -X -q "$store" -c "CREATE DATABASE future" >/dev/null || fail "psql create database"
-future=${store%/*}/future
+psql -X -q "$pgurl" -c "CREATE DATABASE future" >/dev/null || fail "psql create database"
+future=${pgurl%/*}/future
 psql -X -q "$future" -c "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
     INSERT INTO meta VALUES('schema', '99')" >/dev/null || fail "psql meta"
 st=0
-"$bin" sink "${common[@]}" --api-listen 127.0.0.1:0 --sink-store "$future" \
+"$bin" sink "${PL_COMMON[@]}" --api-listen 127.0.0.1:0 --sink-store "$future" \
     >"$work/future.log" 2>&1 || st=$?
 [ "$st" = 78 ] || { cat "$work/future.log" >&2; fail "a newer schema gave exit $st, not 78"; }
 grep -q 'newer than this phonereport knows' "$work/future.log" || fail "no clear message for a newer schema"
 
 step "stopping (SIGTERM)"
-for name in ingest decoder s2 s3 s4; do kill -TERM "${pids[$name]}"; done
-for name in ingest decoder s2 s3 s4; do
-    p=${pids[$name]}
-    end=$((SECONDS + $(pr_scaled 60)))
-    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.2; done
-    kill -0 "$p" 2>/dev/null && fail "$name did not stop within $(pr_scaled 60)s of SIGTERM"
-    st=0
-    wait "$p" || st=$?
-    unset "pids[$name]"
-    [ "$st" = 0 ] || fail "$name exited with status $st after SIGTERM (see $name.log)"
-    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work/$name.log"; then
-        fail "sanitizer report in $name.log"
-    fi
-done
+pl_stop ingest decoder s2 s3 s4
 step "PASS"

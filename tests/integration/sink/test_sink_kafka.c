@@ -34,6 +34,7 @@
 #include "kafka.h"
 #include "metrics.h"
 #include "sink.h"
+#include "signals.h"
 #include "sink_internal.h"
 #include "testsupport.h"
 
@@ -358,9 +359,6 @@ static char *dump_store(const char *data_dir)
         {"SELECT mac, version, complete, model, firmware, first_seen, updated_at, status_at,"
          " report_id, digest, nparams, state_bytes FROM phones ORDER BY mac",
          12, 9},
-        {"SELECT mac, n.name, value, access FROM params p JOIN phones ON phones.id = p.phone"
-         " JOIN names n ON n.id = p.name ORDER BY mac, n.name",
-         4, -1},
         {"SELECT mac, s.report_id, received_at, body FROM status s JOIN phones ON id = phone"
          " ORDER BY mac",
          4, -1},
@@ -399,6 +397,24 @@ static char *dump_store(const char *data_dir)
         sink_stmt_free(s);
         fputs("--\n", out);
     }
+    /* every phone's configuration document, as the API reads it */
+    sink_stmt *s = sink_store_prepare(st, "SELECT mac FROM phones ORDER BY mac");
+    assert_non_null(s);
+    json_t *macs = json_array();
+    while (sink_step(s) == SINK_ROW)
+        json_array_append_new(macs, json_string(sink_col_text(s, 0)));
+    sink_stmt_free(s);
+    for (size_t i = 0; i < json_array_size(macs); i++) {
+        json_t *doc = NULL;
+        assert_int_equal(sink_query_config(st, json_string_value(json_array_get(macs, i)), &doc,
+                                           err, sizeof err),
+                         PR_OK);
+        char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+        fprintf(out, "%s\n", text);
+        free(text);
+        json_decref(doc);
+    }
+    json_decref(macs);
     sink_store_close(st);
     fclose(out);
     return buf;
@@ -560,8 +576,12 @@ static void set_str(char **field, const char *v)
     *field = v ? strdup(v) : NULL;
 }
 
-static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
-                         const char *profiles_dir, const char *group)
+/* The next inproc_start's sink-batch-time (0: the default). */
+static long long next_batch_ms;
+
+/* outbox_max < 0: the default. */
+static void inproc_start_bounded(inproc *ip, const char *prefix, const char *data_dir,
+                                 const char *profiles_dir, const char *group, long long outbox_max)
 {
     char err[512];
     memset(ip, 0, sizeof *ip);
@@ -583,6 +603,13 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
     set_str(&ip->cfg->profiles_dir, profiles_dir);
     set_str(&ip->cfg->group, group);
     ip->cfg->batch_max = 64;
+    if (outbox_max >= 0)
+        ip->cfg->outbox_max = outbox_max;
+    if (next_batch_ms) { /* and no profile poll, which commits the open batch too */
+        ip->cfg->batch_ms = next_batch_ms;
+        ip->cfg->profiles_poll_ms = 3600000;
+    }
+    next_batch_ms = 0;
     pr_errlist errs = {0};
     pr_status checked = sink_cfg_check(ip->cfg, &ip->common, &errs);
     pr_errlist_print(&errs, NULL, stderr);
@@ -593,6 +620,12 @@ static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
         fail_msg("sink_new: %s", err);
     if (sink_start(ip->snk, err, sizeof err) != PR_OK)
         fail_msg("sink_start: %s", err);
+}
+
+static void inproc_start(inproc *ip, const char *prefix, const char *data_dir,
+                         const char *profiles_dir, const char *group)
+{
+    inproc_start_bounded(ip, prefix, data_dir, profiles_dir, group, -1);
 }
 
 static void inproc_stop(inproc *ip)
@@ -1037,16 +1070,240 @@ static void test_baselines_and_identical_reports_publish_no_change(void **state)
     free(prefix);
 }
 
+/* Makes the store refuse any phone row for mac (a trigger), as a bug, a constraint or a value
+ * the store refuses would: the store itself stays healthy. */
+static void store_refuse_mac(const char *where, const char *mac)
+{
+    char sql[1024], err[512];
+    sink_store *st = NULL;
+    assert_int_equal(sink_store_open(where, false, NULL, &st, err, sizeof err), PR_OK);
+    if (on_pg()) {
+        snprintf(sql, sizeof sql,
+                 "CREATE FUNCTION refuse_mac() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF NEW.mac = '%s' THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+                 "RETURN NEW; END $$; CREATE TRIGGER refuse_mac BEFORE INSERT OR UPDATE ON phones "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse_mac()",
+                 mac);
+        assert_int_equal(ts_pg_exec(where, sql), 0);
+    } else {
+        snprintf(sql, sizeof sql,
+                 "CREATE TRIGGER refuse_mac BEFORE INSERT ON phones WHEN NEW.mac = '%s' "
+                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+                 mac);
+        assert_int_equal(sqlite3_exec(sink_store_db(st), sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    sink_store_close(st);
+}
+
+/* Before: any apply error was taken for a store outage; the batch rolled back and was read
+ * again for ever, so one record the store refuses stopped every partition (the wait below
+ * timed out with the good phones' records unapplied). Now it is retried alone, skipped into
+ * phonereport.sink-dlq (coordinates, error, value), counted, and the rest is applied. */
+static void test_record_failing_on_a_healthy_store_is_skipped_into_the_sink_dlq(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkpoison");
+    char *dir = ts_mkdtemp("sink-poison");
+    char data[4200], topic[256];
+    const char *bad = "00562b0bad01";
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    store_refuse_mac(data, bad);
+    producer_open(&pr, prefix);
+    json_t *params = json_pack("{ss}", "Display_Name_1_", "Alice");
+    int good = 12;
+    for (int i = 0; i < good; i++) {
+        char mac[13], rid[16];
+        snprintf(mac, sizeof mac, "00562b0c%04x", (unsigned)i);
+        snprintf(rid, sizeof rid, "g%d", i);
+        char *v = full_report(mac, rid, "2026-11-24T10:00:00.000Z", params);
+        produce(&pr, pr.topic_config, mac, v);
+        free(v);
+        if (i == good / 2) {
+            char *p = full_report(bad, "bad", "2026-11-24T10:00:00.000Z", params);
+            produce(&pr, pr.topic_config, bad, p);
+            free(p);
+        }
+    }
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    inproc ip;
+    inproc_start(&ip, prefix, data, NULL, "sink-poison");
+    unsigned port = sink_api_port(ip.snk);
+    wait_applied(data, good + 1); /* every offset stored, the outbox (sink-dlq record) empty */
+    assert_int_equal(metric_value(port, "\nphonereport_sink_poison_total "), 1);
+    char *body = NULL, url[64];
+    for (int i = 0; i < good; i++) {
+        snprintf(url, sizeof url, "/v1/phones/00562b0c%04x", (unsigned)i);
+        assert_int_equal(http_get(port, url, &body), 200);
+        free(body);
+    }
+    snprintf(url, sizeof url, "/v1/phones/%s", bad);
+    assert_int_equal(http_get(port, url, &body), 404);
+    free(body);
+    inproc_stop(&ip);
+    producer_close(&pr);
+
+    pr_topic_name(prefix, PR_TOPIC_SINK_DLQ, topic, sizeof topic);
+    json_t *dlq = read_topic(topic, 1);
+    assert_int_equal(json_array_size(dlq), 1);
+    json_t *r = json_array_get(dlq, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "key")), bad);
+    validate_records(dlq, "sink-dlq", dir);
+    json_t *v = json_loads(json_string_value(json_object_get(r, "value")), 0, NULL);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(v, "mac")), bad);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "source"), "topic")),
+                        pr.topic_config);
+    assert_true(strstr(json_string_value(json_object_get(v, "detail")), "refused by the test"));
+    json_t *orig = json_loads(json_string_value(json_object_get(v, "value")), 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(orig, "report_id")), "bad");
+    json_decref(orig);
+    json_decref(v);
+    json_decref(dlq);
+    json_decref(params);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
+/* Waits until /readyz answers want. */
+static void wait_readyz(unsigned port, int want)
+{
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    int code = 0;
+    while (ts_now_ms() < deadline) {
+        char *body = NULL;
+        code = http_get(port, "/readyz", &body);
+        free(body);
+        if (code == want)
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("/readyz answers %d, wanted %d", code, want);
+}
+
+/* Before: a fatal producer error ended the publisher thread while /readyz stayed 200, the
+ * role never reported a failure (run.c exits 0) and the consumer filled the outbox without
+ * end. Now the sink is not ready, reports failed (the process exits 70) and asks the process
+ * to stop, and the outbox bound pauses consumption: the records stay in Kafka. */
+static void test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consumption(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkdead");
+    char *dir = ts_mkdtemp("sink-dead");
+    char data[4200];
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    producer_open(&pr, prefix);
+    json_t *params = json_pack("{ss}", "Display_Name_1_", "Alice");
+    char *first = full_report("00562b0d0000", "first", "2026-11-24T10:00:00.000Z", params);
+    produce(&pr, pr.topic_config, "00562b0d0000", first);
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    inproc ip;
+    long long bound = 20;
+    inproc_start_bounded(&ip, prefix, data, NULL, "sink-dead", bound);
+    unsigned port = sink_api_port(ip.snk);
+    wait_applied(data, 1);
+    wait_readyz(port, 200);
+    assert_false(sink_failed(ip.snk));
+
+    sink_outbox_inject_fatal(sink_outbox_of(ip.snk), "injected by the test");
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    while (!sink_failed(ip.snk) && ts_now_ms() < deadline)
+        usleep(20 * 1000);
+    assert_true(sink_failed(ip.snk));
+    assert_true(sink_role.failed(ip.snk)); /* run.c: exit 70 */
+    assert_true(pr_signals_stop_requested());
+    wait_readyz(port, 503);
+    assert_false(sink_ready(ip.snk));
+
+    /* Nothing is published any more: the outbox fills to its bound and consumption pauses. */
+    int more = 300;
+    for (int i = 1; i <= more; i++) {
+        char mac[13];
+        snprintf(mac, sizeof mac, "00562b0d%04x", (unsigned)i);
+        char *v = full_report(mac, "r", "2026-11-24T10:00:01.000Z", params);
+        produce(&pr, pr.topic_config, mac, v);
+        free(v);
+    }
+    assert_int_equal(rd_kafka_flush(pr.rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    deadline = ts_deadline_ms(DEADLINE_MS);
+    while (metric_value(port, "\nphonereport_sink_outbox_paused ") != 1 && ts_now_ms() < deadline)
+        usleep(50 * 1000);
+    assert_int_equal(metric_value(port, "\nphonereport_sink_outbox_paused "), 1);
+    long long applied = committed_records(data), rows = outbox_rows(data);
+    /* Paused at the bound (plus at most the record that crossed it), far before the end. */
+    assert_true(rows >= bound);
+    assert_true(rows <= bound + 4);
+    assert_true(applied < 1 + more);
+    inproc_stop(&ip);
+    producer_close(&pr);
+    json_decref(params);
+    free(first);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
+/* Group commit: on an idle sink a lone report commits as soon as the input is drained, not when
+ * the batch's time (here the longest allowed, 60 s) runs out; the wait below (40 s, a bound, not
+ * a measure) fails before that time. */
+static void test_a_lone_report_commits_without_waiting_for_the_batch_time(void **state)
+{
+    (void)state;
+    char *prefix = ts_unique_prefix("sinkgc");
+    char *dir = ts_mkdtemp("sink-gc");
+    char data[4200], *body = NULL;
+    producer pr;
+    store_where(data, sizeof data, dir, "data");
+    producer_open(&pr, prefix);
+    inproc ip;
+    next_batch_ms = 60000;
+    inproc_start(&ip, prefix, data, NULL, "sink-gc");
+    unsigned port = sink_api_port(ip.snk);
+    long long deadline = ts_deadline_ms(DEADLINE_MS);
+    while (http_get(port, "/readyz", &body) != 200 && ts_now_ms() < deadline) {
+        free(body);
+        usleep(50 * 1000);
+    }
+    free(body);
+    json_t *params = json_pack("{ss}", "A", "1");
+    char *r1 = full_report("00562b0c0001", "r1", "2026-11-24T10:00:00.000Z", params);
+    produce(&pr, pr.topic_config, "00562b0c0001", r1);
+    producer_close(&pr);
+    deadline = ts_now_ms() + 40000;
+    while (committed_records(data) < 1 && ts_now_ms() < deadline)
+        usleep(20 * 1000);
+    assert_int_equal(committed_records(data), 1);
+    assert_int_equal(http_get(port, "/v1/phones/00562b0c0001", &body), 200);
+    free(body);
+    inproc_stop(&ip);
+    json_decref(params);
+    free(r1);
+    ts_rmtree(dir);
+    free(dir);
+    free(prefix);
+}
+
 int main(void)
 {
     ts_brokers();
+    if (getenv("PR_TEST_FILTER")) /* one test by name, for a quick loop */
+        cmocka_set_test_filter(getenv("PR_TEST_FILTER"));
     if (on_pg())
-        ts_pg(); /* fails (never skips) without the server */
+        ts_pg();                  /* fails (never skips) without the server */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sink_rebuilds_state_and_publishes_changes_and_drift),
         cmocka_unit_test(test_sink_killed_mid_batch_resumes_without_loss_or_double_apply),
         cmocka_unit_test(test_state_record_the_topic_refuses_is_counted_once_not_retried),
         cmocka_unit_test(test_baselines_and_identical_reports_publish_no_change),
+        cmocka_unit_test(test_a_lone_report_commits_without_waiting_for_the_batch_time),
+        cmocka_unit_test(test_record_failing_on_a_healthy_store_is_skipped_into_the_sink_dlq),
+        /* last: it asks the process to stop (pr_signals_request_stop), as run.c needs */
+        cmocka_unit_test(
+            test_dead_publisher_fails_the_sink_and_the_outbox_bound_pauses_consumption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,7 +42,7 @@ typedef struct fixture {
 static pr_cfg_result load(fixture *f, int argc, char **argv, char **envp)
 {
     memset(f, 0, sizeof *f);
-    f->sec = (pr_cfg_section){"demo", demo_table, &f->cfg};
+    f->sec = (pr_cfg_section){"demo", demo_table, &f->cfg, NULL};
     FILE *out = open_memstream(&f->out, &f->outlen);
     FILE *err = open_memstream(&f->err, &f->errlen);
     pr_cfg_result r =

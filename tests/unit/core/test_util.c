@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -105,6 +107,35 @@ static void test_cond_wait_times_out_on_the_monotonic_clock(void **state)
     pthread_cond_destroy(&cv);
 }
 
+/* A test that fails half-way never reaches its ts_rmtree (cmocka's fail jumps past it): the
+ * directories ts_mkdtemp made are removed when the test process exits all the same. */
+static void test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit(void **state)
+{
+    (void)state;
+    char *tmp = ts_mkdtemp("tmpdir"), cmd[4300], *out = NULL;
+    assert_non_null(tmp);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* a test process whose test failed before its clean-up */
+        setenv("TMPDIR", tmp, 1);
+        char *dir = ts_mkdtemp("failed"), path[4200];
+        snprintf(path, sizeof path, "%s/f", dir ? dir : "/nonexistent");
+        int rc = dir && ts_write_file(path, "x", 1) == 0 ? 1 : 2;
+        free(dir);
+        exit(rc);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    snprintf(cmd, sizeof cmd, "ls -A '%s'", tmp);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    assert_string_equal(out ? out : "", ""); /* nothing left in the child's TMPDIR */
+    free(out);
+    ts_rmtree(tmp);
+    free(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_hex_round_trips_and_refuses_non_hex),
         cmocka_unit_test(test_file_read_is_bounded_and_names_the_file),
         cmocka_unit_test(test_cond_wait_times_out_on_the_monotonic_clock),
+        cmocka_unit_test(test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

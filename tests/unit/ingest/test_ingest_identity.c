@@ -9,13 +9,24 @@
 
 #include "ingest_int.h"
 
-static ingest_identity_order default_order(void)
+/* What ingest_identity_resolve makes of `in` with the sources in `order` (a setting's text). */
+typedef struct resolved {
+    ingest_identity_outcome rc;
+    char mac[13];
+    pr_mac_source src;
+    char reason[64];
+} resolved;
+
+#define DEFAULT_ORDER "cert,path,query,user-agent"
+
+static resolved resolve(const char *order, ingest_identity_input in)
 {
     ingest_identity_order o;
     char err[128];
-    assert_int_equal(ingest_identity_order_parse("cert,path,query,user-agent", &o, err, sizeof err),
-                     PR_OK);
-    return o;
+    resolved r = {0};
+    assert_int_equal(ingest_identity_order_parse(order, &o, err, sizeof err), PR_OK);
+    r.rc = ingest_identity_resolve(&o, &in, r.mac, &r.src, r.reason, sizeof r.reason);
+    return r;
 }
 
 static const char *UA = "Cisco-CP-8841-3PCC/11.0 (00562b043615)";
@@ -74,117 +85,87 @@ static void test_path_all_zero_mac_is_ignored(void **state)
 static void test_first_source_in_order_names_the_source(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {
-        .path = "/r/00562b043615.xml", .query_mac = "00562B043615", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_string_equal(mac, "00562b043615");
-    assert_int_equal(src, PR_MAC_SRC_PATH);
+    resolved r = resolve(DEFAULT_ORDER, (ingest_identity_input){.path = "/r/00562b043615.xml",
+                                                                .query_mac = "00562B043615",
+                                                                .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_string_equal(r.mac, "00562b043615");
+    assert_int_equal(r.src, PR_MAC_SRC_PATH);
 }
 
 static void test_user_agent_alone_identifies_the_phone(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/report.xml", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_string_equal(mac, "00562b043615");
-    assert_int_equal(src, PR_MAC_SRC_USER_AGENT);
+    resolved r =
+        resolve(DEFAULT_ORDER, (ingest_identity_input){.path = "/report.xml", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_string_equal(r.mac, "00562b043615");
+    assert_int_equal(r.src, PR_MAC_SRC_USER_AGENT);
 }
 
 static void test_query_identifies_the_phone(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/report.xml", .query_mac = "00-56-2B-04-36-15"};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_string_equal(mac, "00562b043615");
-    assert_int_equal(src, PR_MAC_SRC_QUERY);
+    resolved r = resolve(DEFAULT_ORDER, (ingest_identity_input){.path = "/report.xml",
+                                                                .query_mac = "00-56-2B-04-36-15"});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_string_equal(r.mac, "00562b043615");
+    assert_int_equal(r.src, PR_MAC_SRC_QUERY);
 }
 
 static void test_disagreeing_sources_are_a_mismatch(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/r/00562b043616.xml", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_MISMATCH);
-    assert_string_equal(reason, "mac mismatch");
+    resolved r = resolve(DEFAULT_ORDER,
+                         (ingest_identity_input){.path = "/r/00562b043616.xml", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_MISMATCH);
+    assert_string_equal(r.reason, "mac mismatch");
 }
 
 static void test_sources_left_out_of_the_order_are_not_consulted(void **state)
 {
     (void)state;
-    ingest_identity_order o;
-    char err[128];
-    assert_int_equal(ingest_identity_order_parse("user-agent", &o, err, sizeof err), PR_OK);
-    ingest_identity_input in = {.path = "/r/00562b043616.xml", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_string_equal(mac, "00562b043615");
-    assert_int_equal(src, PR_MAC_SRC_USER_AGENT);
+    resolved r = resolve("user-agent",
+                         (ingest_identity_input){.path = "/r/00562b043616.xml", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_string_equal(r.mac, "00562b043615");
+    assert_int_equal(r.src, PR_MAC_SRC_USER_AGENT);
 }
 
 static void test_order_decides_the_source_name(void **state)
 {
     (void)state;
-    ingest_identity_order o;
-    char err[128];
-    assert_int_equal(ingest_identity_order_parse("user-agent , path", &o, err, sizeof err), PR_OK);
-    ingest_identity_input in = {.path = "/r/00562b043615.xml", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_int_equal(src, PR_MAC_SRC_USER_AGENT);
+    resolved r = resolve("user-agent , path",
+                         (ingest_identity_input){.path = "/r/00562b043615.xml", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_int_equal(r.src, PR_MAC_SRC_USER_AGENT);
 }
 
 static void test_no_source_is_no_identity(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/report.xml", .user_agent = "curl/7.88"};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_NONE);
-    assert_string_equal(reason, "no phone identity");
+    resolved r = resolve(DEFAULT_ORDER,
+                         (ingest_identity_input){.path = "/report.xml", .user_agent = "curl/7.88"});
+    assert_int_equal(r.rc, INGEST_ID_NONE);
+    assert_string_equal(r.reason, "no phone identity");
 }
 
 static void test_bad_query_mac_is_invalid(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.path = "/report.xml", .query_mac = "nope", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_INVALID);
+    resolved r = resolve(
+        DEFAULT_ORDER,
+        (ingest_identity_input){.path = "/report.xml", .query_mac = "nope", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_INVALID);
 }
 
 static void test_cert_mac_comes_first_by_default(void **state)
 {
     (void)state;
-    ingest_identity_order o = default_order();
-    ingest_identity_input in = {.cert_mac = "00562b043615", .user_agent = UA};
-    char mac[13], reason[64];
-    pr_mac_source src;
-    assert_int_equal(ingest_identity_resolve(&o, &in, mac, &src, reason, sizeof reason),
-                     INGEST_ID_OK);
-    assert_int_equal(src, PR_MAC_SRC_CERT);
+    resolved r = resolve(DEFAULT_ORDER,
+                         (ingest_identity_input){.cert_mac = "00562b043615", .user_agent = UA});
+    assert_int_equal(r.rc, INGEST_ID_OK);
+    assert_int_equal(r.src, PR_MAC_SRC_CERT);
 }
 
 static void test_order_rejects_unknown_and_repeated_sources(void **state)

@@ -134,7 +134,7 @@ static size_t candidates(fx *f, const char *seen_before, const char *checked_bef
 {
     char err[256];
     size_t n = 0;
-    sink_rb_policy p = {"2026-11-24T18:00:00.000Z", seen_before, checked_before, 5062, NULL};
+    sink_rb_policy p = {"2026-11-24T18:00:00.000Z", seen_before, checked_before, 5062, NULL, NULL};
     if (sink_rebaseline_candidates(f->st, &p, max, out, &n, err, sizeof err) != PR_OK)
         fail_msg("candidates: %s", err);
     return n;
@@ -235,7 +235,7 @@ static void test_a_phone_without_an_address_is_no_candidate(void **state)
     char err[256];
     apply_owned(f->st, NULL, ev_status(MAC1, "s", "2026-11-24T17:59:00.000Z", "{}"), true);
     assert_int_equal(candidates(f, NULL, "2026-11-24T17:00:00.000Z", t, 2), 0);
-    sink_rb_policy p = {"2026-11-24T18:00:00.000Z", NULL, NULL, 5060, NULL};
+    sink_rb_policy p = {"2026-11-24T18:00:00.000Z", NULL, NULL, 5060, NULL, NULL};
     assert_int_equal(sink_rebaseline_target(f->st, &p, MAC1, t, err, sizeof err), PR_EINVAL);
     assert_int_equal(sink_rebaseline_target(f->st, &p, MAC2, t, err, sizeof err), PR_ENOTFOUND);
 }

@@ -53,23 +53,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The stored value of a parameter, or NULL (static buffer). */
+/* The stored value of a parameter, or NULL (static buffer): from the phone's document. */
 static const char *param(fx *f, const char *mac, const char *name)
 {
     static char buf[512];
     const char *v = NULL;
-    sink_stmt *s =
-        sink_store_prepare(f->st, "SELECT value FROM params JOIN phones ON phones.id = params.phone"
-                                  " JOIN names ON names.id = params.name WHERE mac = ?1"
-                                  " AND names.name = ?2");
-    assert_non_null(s);
-    sink_bind_text(s, 1, mac);
-    sink_bind_text(s, 2, name);
-    if (sink_step(s) == SINK_ROW) {
-        snprintf(buf, sizeof buf, "%s", sink_col_text(s, 0));
+    json_t *o = NULL;
+    char err[256];
+    if (sink_query_config(f->st, mac, &o, err, sizeof err) != PR_OK)
+        return NULL;
+    const char *s = json_string_value(json_object_get(json_object_get(o, "params"), name));
+    if (s) {
+        snprintf(buf, sizeof buf, "%s", s);
         v = buf;
     }
-    sink_stmt_free(s);
+    json_decref(o);
     return v;
 }
 
@@ -1256,6 +1254,202 @@ static void test_config_check_reports_every_problem(void **state)
     free(buf);
 }
 
+/* Applies a record as if it came from partition part (the consumer sets it). */
+static void apply_in_part(fx *f, sink_store *st, char *text, int32_t part)
+{
+    sink_event ev;
+    sink_apply_result res;
+    char reason[64], err[256], key[PR_MAC_LEN + 1];
+    assert_int_equal(sink_event_load(NULL, text, strlen(text), false, ev_key(text, key), PR_MAC_LEN,
+                                     &ev, reason, sizeof reason, err, sizeof err),
+                     PR_OK);
+    ev.partition = part;
+    assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_apply(st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(st, err, sizeof err), PR_OK);
+    sink_event_release(&ev);
+    free(text);
+}
+
+/* Two sinks sharing a PostgreSQL store each ask only their own partitions' phones for a report
+ * (before, every sink asked every phone: N NOTIFYs per phone for N sinks). SQLite has one
+ * sink, which owns every phone. */
+static void test_rebaseline_candidates_are_the_owned_partitions_phones(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    sink_store *other = NULL;
+    apply_in_part(f, f->st,
+                  ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                  0);
+    apply_in_part(f, f->st,
+                  ev_config(MAC2, "delta", "r2", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                  1);
+    assert_int_equal(sink_store_open(f->where, false, "normal", &other, err, sizeof err), PR_OK);
+    sink_rb_target out[8];
+    size_t n = 0;
+    sink_rb_policy p0 = {
+        "2026-11-24T18:00:00.000Z", NULL, "2026-11-24T18:00:00.000Z", 5060, NULL, "{0}"};
+    sink_rb_policy p1 = p0;
+    p1.parts = "{1}";
+    assert_int_equal(sink_rebaseline_candidates(f->st, &p0, 8, out, &n, err, sizeof err), PR_OK);
+    if (sinktest_pg()) {
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].mac, MAC);
+    } else {
+        assert_int_equal(n, 2);
+    }
+    assert_int_equal(sink_rebaseline_candidates(other, &p1, 8, out, &n, err, sizeof err), PR_OK);
+    if (sinktest_pg()) {
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].mac, MAC2);
+    } else {
+        assert_int_equal(n, 2);
+    }
+    sink_store_close(other);
+}
+
+/* A drift recompute costs two statements per phone (its document and its drift rows) plus one
+ * per transition, whatever the profile's size (before: two per intended parameter and phone, so
+ * a partition assignment on a shared store held the consumer thread for minutes). */
+static void test_drift_recompute_costs_two_statements_per_phone(void **state)
+{
+    fx *f = *state;
+    char prof[4096];
+    size_t o = (size_t)snprintf(prof, sizeof prof, "<flat-profile>");
+    for (int i = 0; i < 40; i++)
+        o += (size_t)snprintf(prof + o, sizeof prof - o, "<P%d>v%d</P%d>", i, i, i);
+    snprintf(prof + o, sizeof prof - o, "</flat-profile>");
+    for (int i = 0; i < 50; i++) {
+        char mac[13];
+        snprintf(mac, sizeof mac, "0056%08x", 0x2b200000u + (unsigned)i);
+        apply_owned(f->st, f->pf,
+                    ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z",
+                              "{\"P0\":\"v0\",\"P1\":\"other\"}", NULL),
+                    false);
+    }
+    write_profile(f, "default.xml", prof);
+    long long before = sink_store_statements(f->st);
+    assert_int_equal(rescan(f), 50); /* P1 drifts on every phone */
+    long long used = sink_store_statements(f->st) - before;
+    /* per phone: document, drift rows, the drift row written and its outbox record; plus the
+     * phone listing and the transaction's begin and commit */
+    if (used > 50 * 4 + 8)
+        fail_msg("%lld statements for 50 phones", used);
+    before = sink_store_statements(f->st);
+    write_profile(f, "default.xml", prof); /* touched, same content: no transition */
+    assert_int_equal(rescan(f), 0);
+    used = sink_store_statements(f->st) - before;
+    if (used > 50 * 2 + 8)
+        fail_msg("%lld statements for 50 phones without a transition", used);
+}
+
+/* What a restart means for drift: SQLite remembers the applied profile files and recomputes
+ * only what changed meanwhile; a shared PostgreSQL store keeps no list (each sink reads its own
+ * profiles directory), so every start recomputes the drift of the sink's phones, which writes
+ * nothing when nothing changed: no transition is published twice. */
+static void test_a_restart_publishes_no_drift_transition_twice(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    write_profile(f, "default.xml", "<flat-profile><A>d</A></flat-profile>");
+    rescan(f);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL),
+                false);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_profiles_save(f->st, f->pf, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    long long records = q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6");
+    assert_int_equal(records, 1);
+
+    /* the start: load what was applied, scan, recompute (a shared store: every phone, as the
+     * consumer does on its first assignment) */
+    sink_profiles *again = sink_profiles_new(f->profiles);
+    sink_profiles_delta d = {0};
+    unsigned transitions = 0;
+    assert_int_equal(sink_store_profiles_load(f->st, again), PR_OK);
+    bool changed = sink_profiles_scan(again, &d);
+    assert_true(changed == sinktest_pg());
+    if (sinktest_pg())
+        d.all = true;
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_drift_profiles_changed(f->st, again, &d, "2026-11-24T18:00:00.000Z", NULL,
+                                                 true, &transitions, err, sizeof err),
+                     PR_OK);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(transitions, 0);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), records);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
+    sink_profiles_delta_release(&d);
+    sink_profiles_free(again);
+}
+
+/* PostgreSQL: the writer's writes are pipelined, so a batch costs a round trip per read, not
+ * per statement; a write that fails in the pipeline fails the commit, and nothing of the
+ * transaction stays. SQLite runs every statement at once (no round trips to save). */
+static void test_pipelined_writes_save_round_trips_and_fail_the_commit(void **state)
+{
+    fx *f = *state;
+    char err[256], reason[64];
+    sink_store_set_pipeline(f->st, true);
+    assert_int_equal(sink_store_index_configure(f->st, NULL, err, sizeof err), PR_OK);
+    long long s0 = sink_store_statements(f->st), r0 = sink_store_round_trips(f->st);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    for (int i = 0; i < 40; i++) {
+        char mac[13];
+        sink_event ev;
+        sink_apply_result res;
+        snprintf(mac, sizeof mac, "0056%08x", 0x2b300000u + (unsigned)i);
+        char *t = ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z",
+                            "{\"A\":\"1\",\"B\":\"2\",\"Proxy_1_\":\"sip.example.com\"}", NULL);
+        assert_int_equal(sink_event_load(NULL, t, strlen(t), false, mac, PR_MAC_LEN, &ev, reason,
+                                         sizeof reason, err, sizeof err),
+                         PR_OK);
+        assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
+        assert_int_equal(sink_store_offset_put(f->st, "x.config", 0, i + 1, err, sizeof err),
+                         PR_OK);
+        sink_event_release(&ev);
+        free(t);
+    }
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    long long stmts = sink_store_statements(f->st) - s0, trips = sink_store_round_trips(f->st) - r0;
+    if (sinktest_pg() && trips * 10 > stmts * 6)
+        fail_msg("%lld round trips for %lld statements", trips, stmts);
+    if (!sinktest_pg())
+        assert_int_equal(trips, stmts);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones"), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex"), 40);
+
+    /* Two drift rows with the same key: the second write fails, at once (SQLite) or at the
+     * commit (PostgreSQL); the transaction is rolled back either way. */
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    assert_int_equal(sink_store_offset_put(f->st, "x.config", 0, 99, err, sizeof err), PR_OK);
+    pr_status rc = PR_OK;
+    for (int k = 0; k < 2 && rc == PR_OK; k++) {
+        sink_stmt *s = sink_store_stmt(f->st, Q_DRIFT_INSERT);
+        assert_non_null(s);
+        sink_bind_int64(s, 1, 1);
+        sink_bind_text(s, 2, "A");
+        sink_bind_text(s, 3, "x");
+        sink_bind_text(s, 4, "y");
+        sink_bind_text(s, 5, "2026-11-24T17:00:00.000Z");
+        sink_bind_int64(s, 6, 1);
+        rc = sink_exec_stmt(s, "drift", err, sizeof err);
+    }
+    assert_int_equal(rc == PR_OK, sinktest_pg()); /* PostgreSQL: queued, not yet run */
+    if (rc == PR_OK)
+        assert_int_not_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    sink_store_rollback(f->st);
+    assert_int_equal(sink_store_offset_get(f->st, "x.config", 0), 40);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift WHERE param = 'A'"), 0);
+    /* and the connection goes on */
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
+                false);
+    assert_string_equal(param(f, MAC, "A"), "1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1310,6 +1504,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_sink_that_lost_its_partition_cannot_commit, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_rebaseline_candidates_are_the_owned_partitions_phones,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drift_recompute_costs_two_statements_per_phone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_restart_publishes_no_drift_transition_twice, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_writes_save_round_trips_and_fail_the_commit,
+                                        setup, teardown),
     };
     /* The first two count rows written through SQLite's own counter (PostgreSQL has none per
      * connection that is current at once); a shared PostgreSQL store keeps no list of applied
