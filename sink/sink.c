@@ -36,6 +36,12 @@ struct sink {
     sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
 };
 
+/* /readyz: a dead publisher (a fatal producer error) is not ready, for good. */
+static const char *publisher_ready(void *ctx)
+{
+    return sink_outbox_failed(ctx) ? "the publisher stopped on a fatal producer error" : NULL;
+}
+
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                    sink **out, char *err, size_t errlen)
 {
@@ -101,6 +107,8 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
                         .auth_window_ms = c->api_auth_window_ms};
     if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
+    if (r->ob && (rc = sink_api_add_ready_check(r->api, publisher_ready, r->ob)) != PR_OK)
+        return pr_err(rc, err, errlen, "too many readiness checks");
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
         return rc;
     if (r->loop && (rc = sink_loop_start(r->loop, err, errlen)) != PR_OK)

@@ -2,7 +2,8 @@
  * test_sink_fleet.c - fleet search, summaries and export over real HTTP (curl as the client)
  * on a store of five phones filled through the apply path, with times relative to now so that
  * the last-seen buckets hold still: every /v1/phones filter alone and combined with paging,
- * /v1/fleet's counts, /v1/params/{name}'s value distribution, CSV and NDJSON export, and the
+ * /v1/fleet's counts, /v1/params/{name}'s value distribution, CSV and NDJSON export (CSV cells
+ * that would start a spreadsheet formula neutralised), and the
  * bad-input catalogue (unknown names, malformed filters, huge limits: 400 with a reason).
  */
 #include "apitest.h"
@@ -41,8 +42,8 @@ static char *ev(const char *mac, const char *kind, long long ago_s, const char *
 
 static int setup(void **state)
 {
-    fx *f = apitest_new("fleet",
-                        "<flat-profile><Proxy_1_>sip1.example.com</Proxy_1_></flat-profile>");
+    fx *f =
+        apitest_new("fleet", "<flat-profile><Proxy_1_>sip1.example.com</Proxy_1_></flat-profile>");
     apply_owned(f->st, f->pf,
                 ev(A, "full", 600, "CP-8832-3PCC", "12.0.1",
                    "{\"Display_Name_1_\":\"Alice\",\"Dial_Plan_1_\":\"(*xx)\","
@@ -263,6 +264,56 @@ static void test_the_list_exports_as_csv_and_ndjson(void **state)
     free(body);
 }
 
+/* A CSV cell that would start a spreadsheet formula gets a leading ' (OWASP): every text column
+ * a record can set (model and firmware come from the phone's User-Agent, the report id from
+ * the record), for each of = + - @ tab and CR. NDJSON carries the values as they are. */
+static void test_csv_cells_that_would_start_a_formula_are_neutralised(void **state)
+{
+    fx *f = *state;
+    static const char starts[] = "=+-@\t\r";
+    char mac[PR_MAC_LEN + 1], model[64], firmware[64], report[64], want[256];
+    for (int i = 0; starts[i]; i++) {
+        snprintf(mac, sizeof mac, "00562b0000f%x", (unsigned)i & 0xfu);
+        snprintf(model, sizeof model, "%cSUM(1+1)", starts[i]);
+        snprintf(firmware, sizeof firmware, "%ccmd|'/Ccalc'!A0", starts[i]);
+        snprintf(report, sizeof report, "%cHYPERLINK(\"x\")", starts[i]);
+        char *text = ev(mac, "full", 60, model, firmware, "{\"A\":\"1\"}");
+        json_t *o = json_loads(text, 0, NULL);
+        assert_non_null(o);
+        json_object_set_new(o, "report_id", json_string(report));
+        free(text);
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        apply_owned(f->st, f->pf, text, false);
+    }
+    char *body = NULL;
+    assert_int_equal(get(f, "/v1/phones?format=csv&model=CP-8832-3PCC", NULL, &body, NULL), 200);
+    /* a '-' inside a cell is nothing */
+    assert_non_null(strstr(body, "\r\n" A ",CP-8832-3PCC,12.0.1,"));
+    free(body);
+    assert_int_equal(get(f, "/v1/phones?format=csv&after=00562b0000ef", NULL, &body, NULL), 200);
+    char *line = body;
+    for (int i = 0; starts[i]; i++) {
+        snprintf(want, sizeof want,
+                 "00562b0000f%x,\"'%cSUM(1+1)\",\"'%ccmd|'/Ccalc'!A0\",1,true,1,0,", (unsigned)i,
+                 starts[i], starts[i]);
+        line = strstr(line, "\r\n");
+        assert_non_null(line);
+        line += 2;
+        if (strncmp(line, want, strlen(want)) != 0)
+            fail_msg("row %d: %.80s (wanted %s)", i, line, want);
+        snprintf(want, sizeof want, ",\"'%cHYPERLINK(\"\"x\"\")\"\r\n", starts[i]);
+        if (!strstr(line, want))
+            fail_msg("row %d: no report id %s in %.200s", i, want, line);
+    }
+    free(body);
+    assert_int_equal(
+        get(f, "/v1/phones?format=ndjson&after=00562b0000ef&limit=1", NULL, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"model\":\"=SUM(1+1)\""));
+    assert_non_null(strstr(body, "\"firmware\":\"=cmd|'/Ccalc'!A0\""));
+    free(body);
+}
+
 static void test_bad_filters_get_a_clear_400(void **state)
 {
     fx *f = *state;
@@ -304,6 +355,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_parameters_values_most_common_first_and_paged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_list_exports_as_csv_and_ndjson, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_cells_that_would_start_a_formula_are_neutralised,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_filters_get_a_clear_400, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
