@@ -173,6 +173,11 @@ unsigned sink_api_port(const sink *r)
     return r ? sink_api_bound_port(r->api) : 0;
 }
 
+bool sink_api_asks_credentials(const sink *r)
+{
+    return r && r->cfg->api_tokens;
+}
+
 void sink_reload(sink *r)
 {
     if (!r)
