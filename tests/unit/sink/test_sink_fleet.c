@@ -332,6 +332,12 @@ static void test_bad_filters_get_a_clear_400(void **state)
     expect_400(f, "/v1/phones?seen_before=2026-13-01", "seen_before");
     expect_400(f, "/v1/phones?seen_before=2026-11-01T10:00:00", "seen_before");
     expect_400(f, "/v1/phones?seen_after=99999999999d", "seen_after");
+    /* not a real date, a space before the year (read as year 26 before), signs */
+    expect_400(f, "/v1/phones?seen_after=2026-02-31", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=2025-02-29", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=%20026-01-01", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=+026-01-01", "seen_after");
+    expect_400(f, "/v1/phones?seen_before=2026-01-01T-1:00:00Z", "seen_before");
     expect_400(f, "/v1/phones?limit=1001", "limit");
     expect_400(f, "/v1/phones?limit=99999999999999999999", "limit");
     expect_400(f, "/v1/phones?format=csv&limit=1000001", "limit");
