@@ -45,7 +45,7 @@
 #include "log.h"
 
 #define REALM_MAX  159 /* longest challenge realm answered */
-#define MAX_ROUNDS 2 /* challenge rounds answered per target (a stale nonce gets a second) */
+#define MAX_ROUNDS 2   /* challenge rounds answered per target (a stale nonce gets a second) */
 
 struct pr_sipnotify {
     su_home_t home[1];
@@ -389,8 +389,8 @@ static int answer_challenge(sip_job *j, sip_t const *sip, int status, const char
                 continue;
             }
             snprintf(realm_seen, sizeof realm_seen, "%s", realm);
-            if (s->credentials && s->credentials(s->credentials_ctx, j->t, realm, j->uri_user,
-                                                 user, sizeof user, pass, sizeof pass) == PR_OK) {
+            if (s->credentials && s->credentials(s->credentials_ctx, j->t, realm, j->uri_user, user,
+                                                 sizeof user, pass, sizeof pass) == PR_OK) {
                 chosen = au;
                 chosen_class = classes[l];
             }

@@ -117,7 +117,7 @@ static pr_status read_tls(sink_api *a, const sink_api_opts *o, char *err, size_t
 
 static void make_metrics(sink_api *a, pr_metrics *metrics)
 {
-    static const char *const codes[9] = {"200", "400", "404",   "405", "500",
+    static const char *const codes[9] = {"200",   "400", "404", "405", "500",
                                          "other", "401", "403", "429"};
     a->g_phones = pr_metrics_gauge(metrics, "phonereport_sink_phones", "Phones in the store", "");
     a->g_drifted = pr_metrics_gauge(metrics, "phonereport_sink_drifted_params",
@@ -162,7 +162,8 @@ pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomi
     a->ready = ready;
     a->rebaseline = o->rebaseline;
     a->st_max = (size_t)threads;
-    if (!(a->where = strdup(o->data_dir)) || !(a->st_free = calloc(a->st_max, sizeof *a->st_free))) {
+    if (!(a->where = strdup(o->data_dir)) ||
+        !(a->st_free = calloc(a->st_max, sizeof *a->st_free))) {
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
         goto fail;
     }
@@ -197,9 +198,9 @@ pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomi
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)idle_s,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit(o->max_connections, threads),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)or_default(o->max_connections_per_ip, 64),
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard, MHD_OPTION_NOTIFY_COMPLETED,
-        api_guard_completed, a->guard, MHD_OPTION_URI_LOG_CALLBACK, api_raw_uri, a,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, a->guard,
+        MHD_OPTION_NOTIFY_COMPLETED, api_guard_completed, a->guard, MHD_OPTION_URI_LOG_CALLBACK,
+        api_raw_uri, a, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (!a->d) {
         rc = pr_err(PR_EFATAL, err, errlen, "cannot listen on %s%s", listen,
                     o->tls_cert ? " (in use, or bad TLS files?)" : "");

@@ -91,12 +91,12 @@ pr_status api_guard_new(const api_guard_opts *o, pr_metrics *metrics, api_guard 
                                   "API connections cut for taking longer than api-header-timeout "
                                   "to send a request's line and headers",
                                   "");
-    g->c_failed = pr_metrics_counter(metrics, "phonereport_sink_api_auth_failures_total",
-                                     "API requests with credentials the token file does not hold",
-                                     "");
-    g->c_locked = pr_metrics_counter(metrics, "phonereport_sink_api_auth_lockouts_total",
-                                     "Client addresses locked out after too many failed logins",
-                                     "");
+    g->c_failed =
+        pr_metrics_counter(metrics, "phonereport_sink_api_auth_failures_total",
+                           "API requests with credentials the token file does not hold", "");
+    g->c_locked =
+        pr_metrics_counter(metrics, "phonereport_sink_api_auth_lockouts_total",
+                           "Client addresses locked out after too many failed logins", "");
     g->run = true;
     if (pthread_create(&g->thr, NULL, watch_main, g) != 0) {
         api_guard_free(g);
@@ -192,8 +192,8 @@ void api_guard_remote(struct MHD_Connection *c, char *buf, size_t len)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    socklen_t sl = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                   : sizeof(struct sockaddr_in);
+    socklen_t sl =
+        sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (!sa || getnameinfo(sa, sl, buf, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
         snprintf(buf, len, "?");
 }
@@ -257,8 +257,8 @@ void api_guard_failed(api_guard *g, const char *remote, const char *method, cons
     if (locked) {
         pr_counter_inc(g->c_locked);
         PR_LOG(PR_LOG_WARN, "sink", "api login failures: address locked out",
-               json_pack("{ss sI sI}", "remote", remote, "failures", (json_int_t)count,
-                         "for_ms", (json_int_t)g->o.fail_window_ms));
+               json_pack("{ss sI sI}", "remote", remote, "failures", (json_int_t)count, "for_ms",
+                         (json_int_t)g->o.fail_window_ms));
     } else if (log_first) {
         PR_LOG(PR_LOG_WARN, "sink", "api login failed",
                json_pack("{ss ss ss}", "remote", remote, "method", method, "path", path));

@@ -176,10 +176,7 @@ static bool date_ok(const char *v, int *y, int *mo, int *d)
 static int parse_age(const char *v, size_t n, char out[32])
 {
     long long k = strtoll(v, NULL, 10);
-    long long unit = v[n - 1] == 's'   ? 1
-                     : v[n - 1] == 'm' ? 60
-                     : v[n - 1] == 'h' ? 3600
-                                       : 86400;
+    long long unit = v[n - 1] == 's' ? 1 : v[n - 1] == 'm' ? 60 : v[n - 1] == 'h' ? 3600 : 86400;
     if (k > 36500LL * 86400 / unit)
         return -1;
     sink_fleet_time_ago(k * unit, out, 32);

@@ -104,9 +104,9 @@ typedef struct api_request {
 } api_request;
 /* MHD_OPTION_URI_LOG_CALLBACK: the request's api_request (freed by api_guard_completed). */
 void *api_raw_uri(void *cls, const char *uri, struct MHD_Connection *c);
-enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url,
-                           const char *method, const char *version, const char *upload_data,
-                           size_t *upload_data_size, void **con_cls);
+enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *upload_data, size_t *upload_data_size,
+                           void **con_cls);
 
 /* ---- api_guard.c: header time-out and failed logins per address ---------------------- */
 

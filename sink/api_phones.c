@@ -241,9 +241,8 @@ static enum MHD_Result send_export(sink_api *a, sink_store *st, struct MHD_Conne
         stream_free(es);
         return api_answer(a, c, rc, NULL, err);
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, export_read, es,
-                                          stream_free);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                               export_read, es, stream_free);
     if (!r) {
         stream_free(es);
         return MHD_NO;

@@ -174,8 +174,8 @@ static enum MHD_Result drift_route(sink_api *a, sink_store *st, struct MHD_Conne
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "limit: expected 1..%d", API_LIMIT_MAX);
     if (mv && pr_mac_parse(mv, strlen(mv), mac, err, sizeof err) != PR_OK)
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "mac: %s", err);
-    pr_status rc = sink_query_drift(st, mv ? mac : NULL, api_arg(c, "after"), (int)limit, &doc,
-                                    err, sizeof err);
+    pr_status rc = sink_query_drift(st, mv ? mac : NULL, api_arg(c, "after"), (int)limit, &doc, err,
+                                    sizeof err);
     return api_answer(a, c, rc, doc, err);
 }
 
@@ -251,8 +251,8 @@ static bool hidden_bytes(struct MHD_Connection *c, const api_request *q, const c
 }
 
 /* The one Authorization header (NULL when none); *why when it is ambiguous. */
-static const char *authorization(struct MHD_Connection *c, const api_request *q,
-                                 const char *method, const char *version, const char **why)
+static const char *authorization(struct MHD_Connection *c, const api_request *q, const char *method,
+                                 const char *version, const char **why)
 {
     header_sum h = {0, 0};
     *why = NULL;
@@ -289,9 +289,8 @@ static enum MHD_Result locked_out(sink_api *a, struct MHD_Connection *c, long lo
 }
 
 /* Who may do this: NULL to go on, else the answer already queued in *res. */
-static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q,
-                    const char *method, const char *version, const char *url, bool safe,
-                    enum MHD_Result *res)
+static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q, const char *method,
+                    const char *version, const char *url, bool safe, enum MHD_Result *res)
 {
     const char *why = NULL, *h = authorization(c, q, method, version, &why);
     char who[72], remote[64];
@@ -324,8 +323,8 @@ static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q,
     return false;
 }
 
-static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection *c,
-                             const char *url, const char *method, bool safe)
+static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection *c, const char *url,
+                             const char *method, bool safe)
 {
     static const char rr[] = "/report-request";
     size_t ulen = strlen(url);
@@ -347,9 +346,9 @@ static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection 
     return api_send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
 }
 
-enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url,
-                           const char *method, const char *version, const char *upload_data,
-                           size_t *upload_data_size, void **con_cls)
+enum MHD_Result api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                           const char *version, const char *upload_data, size_t *upload_data_size,
+                           void **con_cls)
 {
     sink_api *a = cls;
     enum MHD_Result res;

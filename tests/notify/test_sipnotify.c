@@ -5,9 +5,9 @@
  * a challenging phone played here (a UDP socket that answers each NOTIFY with the 401 the
  * test gives, and 200 or 401 once it carries credentials): only a challenge whose whole realm
  * has credentials is answered (realms of 158, 159, 160 and 4,000 characters), the one of two
- * challenges that has credentials is picked, and a refusal after credentials says so. Phones that never answer are
- * a bound UDP socket nobody reads; unreachable ones a port nobody listens on. (What phones
- * answer is tested against SIPp in test_notify.sh.)
+ * challenges that has credentials is picked, and a refusal after credentials says so. Phones that
+ * never answer are a bound UDP socket nobody reads; unreachable ones a port nobody listens on.
+ * (What phones answer is tested against SIPp in test_notify.sh.)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -215,8 +215,7 @@ static void *challenger_main(void *arg)
             atomic_fetch_add(&ch->authorized, 1);
         bool ok = auth && !ch->refuse_credentials;
         len = (size_t)snprintf(out, sizeof out, "SIP/2.0 %s\r\n%s%sContent-Length: 0\r\n\r\n",
-                               ok ? "200 OK" : "401 Unauthorized", copied,
-                               ok ? "" : ch->challenge);
+                               ok ? "200 OK" : "401 Unauthorized", copied, ok ? "" : ch->challenge);
         sendto(ch->fd, out, len, 0, (struct sockaddr *)&from, fl);
     }
     return NULL;
@@ -296,7 +295,8 @@ static char *repeat(char c, size_t n)
 static char *challenge_for(const char *realm)
 {
     char *h = NULL;
-    assert_true(asprintf(&h, "WWW-Authenticate: Digest realm=\"%s\", nonce=\"n1\", algorithm=MD5\r\n",
+    assert_true(asprintf(&h,
+                         "WWW-Authenticate: Digest realm=\"%s\", nonce=\"n1\", algorithm=MD5\r\n",
                          realm) > 0);
     return h;
 }

@@ -18,8 +18,8 @@ typedef apitest fx;
 
 static int setup(void **state)
 {
-    fx *f = apitest_new(
-        "api", "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>");
+    fx *f =
+        apitest_new("api", "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>");
     /* MAC's baseline, then a full report that changes its four values (four changes). */
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
@@ -345,8 +345,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_requests_get_json_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changes_after_the_largest_sequence_number_is_empty,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

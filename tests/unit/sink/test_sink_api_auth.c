@@ -323,7 +323,11 @@ static void test_https_with_the_edge_kind_of_options(void **state)
     char cert[4300], key[4300];
     snprintf(cert, sizeof cert, "%s/api.pem", f->dir);
     snprintf(key, sizeof key, "%s/api.key", f->dir);
-    sink_api_opts o = {.listen = "127.0.0.1:0", .data_dir = f->data, .tokens = f->tokens, .tls_cert = cert, .tls_key = key};
+    sink_api_opts o = {.listen = "127.0.0.1:0",
+                       .data_dir = f->data,
+                       .tokens = f->tokens,
+                       .tls_cert = cert,
+                       .tls_key = key};
     sink_api *a = NULL;
     if (sink_api_start_opts(&o, f->m, NULL, &a, err, sizeof err) != PR_OK)
         fail_msg("api: %s", err);
