@@ -283,15 +283,6 @@ static one_result notify_once(challenger *ch, const char *realm)
     return res;
 }
 
-static char *repeat(char c, size_t n)
-{
-    char *s = malloc(n + 1);
-    assert_non_null(s);
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
 static char *challenge_for(const char *realm)
 {
     char *h = NULL;
@@ -306,7 +297,7 @@ static void only_a_whole_realm_with_credentials_is_answered(void **state)
     (void)state;
     static const size_t lens[] = {158, 159};
     for (size_t i = 0; i < 2; i++) {
-        char *realm = repeat('r', lens[i]), *h = challenge_for(realm);
+        char *realm = ts_repeat('r', lens[i]), *h = challenge_for(realm);
         challenger ch;
         challenger_start(&ch, h, false);
         one_result res = notify_once(&ch, realm);
@@ -319,10 +310,10 @@ static void only_a_whole_realm_with_credentials_is_answered(void **state)
         free(h);
     }
     /* credentials limited to a 159-character realm R; the phone challenges with R and more */
-    char *limited = repeat('r', 159);
+    char *limited = ts_repeat('r', 159);
     static const size_t longer[] = {160, 4000};
     for (size_t i = 0; i < 2; i++) {
-        char *realm = repeat('r', longer[i]), *h = challenge_for(realm);
+        char *realm = ts_repeat('r', longer[i]), *h = challenge_for(realm);
         challenger ch;
         challenger_start(&ch, h, false);
         one_result res = notify_once(&ch, limited);

@@ -418,15 +418,6 @@ static void test_report_request_endpoint(void **state)
     pr_metrics_free(m);
 }
 
-static char *repeat(char c, size_t n)
-{
-    char *s = malloc(n + 1);
-    assert_non_null(s);
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
 /* The re-baseline answers a challenge only with credentials for its whole realm (issue 23.3):
  * credentials for a realm of 158 or 159 characters answer it; credentials for the first 159
  * characters of a 160- or 4,000-character realm do not (the realm is never cut: it is refused,
@@ -440,7 +431,7 @@ static void test_the_rebaseline_answers_only_the_whole_realm_of_its_credentials(
     snprintf(creds, sizeof creds, "%s/creds.json", f->dir);
     pr_metrics *m = pr_metrics_new();
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
-        char *realm = repeat('r', lens[i]);
+        char *realm = ts_repeat('r', lens[i]);
         int port = start_sim(f, realm, simcreds);
         json_t *sc = json_load_file(simcreds, 0, NULL);
         json_t *line = json_object_get(json_object_get(sc, "users"), "4081000000");
