@@ -188,8 +188,10 @@ static void embedded_stop(embedded *eb)
     eb->rk = NULL;
 }
 
+/* api_credentials: the API asks for them (--api-tokens); else it answers anyone who reaches
+ * it, which the sink allows beyond loopback only with --api-insecure-no-auth. */
 static void print_banner(const run_cfg *rc, bool embedded_broker, const char *brokers,
-                         unsigned ingest_port, unsigned api_port)
+                         unsigned ingest_port, unsigned api_port, bool api_credentials)
 {
     char host[256] = "localhost", url[512];
     if (gethostname(host, sizeof host) != 0)
@@ -209,10 +211,15 @@ static void print_banner(const run_cfg *rc, bool embedded_broker, const char *br
         printf("  Kafka:  %s\n", brokers);
     printf("  Phones: report to %s/$MA/... (HTTP PUT or POST)\n", url);
     printf("  Query:  http://127.0.0.1:%u/ (console) and /v1/phones; metrics: /metrics on both "
-           "ports\n          The API listens on loopback without credentials unless --api-listen "
-           "says\n          otherwise; beyond loopback it needs --api-tokens FILE (README, "
-           "\"Access control\").\n\n",
+           "ports\n",
            api_port);
+    if (api_credentials)
+        printf("          The API asks for a token or password from --api-tokens (README, "
+               "\"Access control\");\n          the probes, /metrics and the console's page stay "
+               "open.\n\n");
+    else
+        printf("          The API answers without credentials: keep --api-listen on loopback, or "
+               "give\n          --api-tokens FILE (README, \"Access control\").\n\n");
     printf("Put these upload options in the phones' cfg.xml (phonereport rule --help for more):\n");
     fflush(stdout);
     char *rargv[] = {"rule", "--url", url, "--delta", "--status", NULL};
@@ -350,7 +357,8 @@ static int compose(int argc, char **argv, const pr_role *const *which, size_t n,
            json_pack("{sssbsisi}", "brokers", common.brokers, "embedded", use_embedded,
                      "ingest_port", (int)ingest_port, "api_port", (int)api_port));
     if (is_run)
-        print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port);
+        print_banner(&rcfg, use_embedded, common.brokers, ingest_port, api_port,
+                     snk && sink_api_asks_credentials(snk));
 
     bool notified = false; /* systemd's READY=1 (Type=notify units in packaging/) */
     bool failed = false;

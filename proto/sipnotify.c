@@ -19,6 +19,8 @@
 #include "sipnotify.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,8 @@
 
 #include "log.h"
 
-#define MAX_ROUNDS 2 /* challenge rounds answered per target (a stale nonce gets a second) */
+#define REALM_MAX  159 /* longest challenge realm answered */
+#define MAX_ROUNDS 2   /* challenge rounds answered per target (a stale nonce gets a second) */
 
 struct pr_sipnotify {
     su_home_t home[1];
@@ -336,43 +339,61 @@ static int from_network(nta_outgoing_t *orq, sip_t const *sip)
     return yes;
 }
 
-/* Answers a 401/407: asks the caller for each Digest realm's credentials. 1 if the NOTIFY
- * can be sent again, 0 if not (the result is set). */
+/* A challenge's realm, unquoted, whole: -1 when it is longer than REALM_MAX (a realm is never
+ * cut, since credentials limited to a realm must not answer a longer one). */
+static int challenge_realm(char const *qrealm, char realm[REALM_MAX + 1])
+{
+    size_t rl = strlen(qrealm);
+    if (rl >= 2 && qrealm[0] == '"' && qrealm[rl - 1] == '"') {
+        qrealm++;
+        rl -= 2;
+    }
+    if (rl > REALM_MAX)
+        return -1;
+    memcpy(realm, qrealm, rl);
+    realm[rl] = '\0';
+    return 0;
+}
+
+static bool is_stale(msg_auth_t const *au)
+{
+    char const *v = msg_header_find_param(au->au_common, "stale=");
+    return v && su_casematch(v, "true");
+}
+
+/* Answers a 401/407: the first Digest challenge whose realm the caller has credentials for
+ * is answered (the others are left out: a challenge without credentials would keep Sofia
+ * from sending any). After credentials were sent, another challenge that is not stale means
+ * they were refused. 1 if the NOTIFY can be sent again, 0 if not (the result is set). */
 static int answer_challenge(sip_job *j, sip_t const *sip, int status, const char *phrase)
 {
     pr_sipnotify *s = j->s;
     msg_auth_t const *lists[2] = {sip->sip_www_authenticate, sip->sip_proxy_authenticate};
     msg_hclass_t *classes[2] = {sip_authorization_class, sip_proxy_authorization_class};
-    int digest = 0, have = 0;
-    char realm_seen[160] = "";
+    int digest = 0, too_long = 0, stale = 0;
+    char realm_seen[REALM_MAX + 1] = "";
+    msg_auth_t const *chosen = NULL;
+    msg_hclass_t *chosen_class = NULL;
+    char user[256] = "", pass[256] = "";
 
-    for (int l = 0; l < 2; l++) {
-        if (lists[l] && auc_challenge(&j->auc, j->home, lists[l], classes[l]) < 0) {
-            /* Sofia's Digest client computes MD5 and MD5-sess only (no RFC 8760 SHA-256) */
-            char const *alg = msg_header_find_param(lists[l]->au_common, "algorithm=");
-            job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status,
-                       "%d %s: cannot answer this challenge (algorithm %s; MD5 is supported)",
-                       status, phrase, alg ? alg : "MD5");
-            return 0;
-        }
-        for (msg_auth_t const *au = lists[l]; au; au = au->au_next) {
+    for (int l = 0; l < 2 && !chosen; l++) {
+        for (msg_auth_t const *au = lists[l]; au && !chosen; au = au->au_next) {
             char const *qrealm = msg_header_find_param(au->au_common, "realm=");
-            char realm[160], user[256] = "", pass[256] = "";
+            char realm[REALM_MAX + 1];
             if (!au->au_scheme || !su_casematch(au->au_scheme, "Digest") || !qrealm)
                 continue;
             digest++;
-            size_t rl = strlen(qrealm);
-            if (rl >= 2 && qrealm[0] == '"' && qrealm[rl - 1] == '"')
-                snprintf(realm, sizeof realm, "%.*s", (int)(rl - 2), qrealm + 1);
-            else
-                snprintf(realm, sizeof realm, "%s", qrealm);
-            snprintf(realm_seen, sizeof realm_seen, "%s", realm);
-            if (!s->credentials || s->credentials(s->credentials_ctx, j->t, realm, j->uri_user,
-                                                  user, sizeof user, pass, sizeof pass) != PR_OK)
+            stale += is_stale(au);
+            if (challenge_realm(qrealm, realm) != 0) {
+                too_long++;
                 continue;
-            if (auc_all_credentials(&j->auc, au->au_scheme, qrealm, user, pass) > 0)
-                have++;
-            memset(pass, 0, sizeof pass);
+            }
+            snprintf(realm_seen, sizeof realm_seen, "%s", realm);
+            if (s->credentials && s->credentials(s->credentials_ctx, j->t, realm, j->uri_user, user,
+                                                 sizeof user, pass, sizeof pass) == PR_OK) {
+                chosen = au;
+                chosen_class = classes[l];
+            }
         }
     }
     if (!digest) {
@@ -380,14 +401,41 @@ static int answer_challenge(sip_job *j, sip_t const *sip, int status, const char
                    phrase);
         return 0;
     }
-    if (!have) {
-        job_finish(j, PR_SIPNOTIFY_REFUSED, status,
-                   "%d %s: no credentials for realm \"%s\" (see --credentials)", status, phrase,
-                   realm_seen);
+    if (j->r.challenged && !stale) {
+        OPENSSL_cleanse(pass, sizeof pass);
+        job_finish(j, PR_SIPNOTIFY_REFUSED, status, "%d %s: credentials refused", status, phrase);
         return 0;
     }
-    j->r.challenged = true;
-    return 1;
+    if (!chosen) {
+        if (too_long && !*realm_seen)
+            job_finish(j, PR_SIPNOTIFY_REFUSED, status,
+                       "%d %s: the challenge's realm is longer than %d characters (refused)",
+                       status, phrase, REALM_MAX);
+        else
+            job_finish(j, PR_SIPNOTIFY_REFUSED, status,
+                       "%d %s: no credentials for realm \"%.60s%s\" (see --credentials)", status,
+                       phrase, realm_seen, strlen(realm_seen) > 60 ? "..." : "");
+        return 0;
+    }
+    int ok = 0;
+    msg_header_t *one = msg_header_dup_one(j->home, (msg_header_t const *)chosen);
+    if (!one || auc_challenge(&j->auc, j->home, (msg_auth_t const *)one, chosen_class) < 0) {
+        /* Sofia's Digest client computes MD5 and MD5-sess only (no RFC 8760 SHA-256) */
+        char const *alg = msg_header_find_param(chosen->au_common, "algorithm=");
+        job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status,
+                   "%d %s: cannot answer this challenge (algorithm %s; MD5 is supported)", status,
+                   phrase, alg ? alg : "MD5");
+    } else if (auc_all_credentials(&j->auc, chosen->au_scheme,
+                                   msg_header_find_param(chosen->au_common, "realm="), user,
+                                   pass) <= 0) {
+        job_finish(j, PR_SIPNOTIFY_BAD_RESPONSE, status, "%d %s: cannot answer the challenge",
+                   status, phrase);
+    } else {
+        j->r.challenged = true;
+        ok = 1;
+    }
+    OPENSSL_cleanse(pass, sizeof pass);
+    return ok;
 }
 
 static int on_response(sip_job *j, nta_outgoing_t *orq, sip_t const *sip)

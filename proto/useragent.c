@@ -10,7 +10,9 @@
  *   - a trailing `(<MAC>)` group gives the MAC (any shape pr_mac_parse accepts).
  * Anything else yields nothing: a field that is not plainly there stays empty (no guessing,
  * e.g. `sip88xx.11-3-2MPP0001-609` is not turned into a model or a firmware). A field that
- * does not fit its buffer is left empty rather than truncated.
+ * does not fit its buffer is left empty rather than truncated. Model and firmware are visible
+ * ASCII only: a product token with a control character in it yields neither (they are shown by
+ * the console and exported to spreadsheets; the export neutralises formulas, sink/api_phones.c).
  */
 #include "useragent.h"
 

@@ -30,6 +30,28 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "PEM certificate (chain) for HTTPS on the API port"},
     {"api-tls-key", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tls_key), 0, 0,
      "PEM private key for HTTPS on the API port"},
+    {"api-threads", PR_CFG_INT, "4", offsetof(sink_cfg, api_threads), 1, 256,
+     "threads serving the API (each with its own read-only store connection): a slow export "
+     "holds one of them"},
+    {"api-max-connections", PR_CFG_INT, "1024", offsetof(sink_cfg, api_max_connections), 8, 1000000,
+     "simultaneous API connections in total (kept below the descriptor limit); beyond, new "
+     "ones are closed at once"},
+    {"api-max-connections-per-ip", PR_CFG_INT, "64", offsetof(sink_cfg, api_max_connections_per_ip),
+     1, 1000000,
+     "simultaneous API connections from one client address; beyond, new ones are closed at "
+     "once"},
+    {"api-connection-timeout", PR_CFG_MS, "30s", offsetof(sink_cfg, api_connection_timeout_ms),
+     1000, 3600000, "idle time after which an API connection is closed"},
+    {"api-header-timeout", PR_CFG_MS, "10s", offsetof(sink_cfg, api_header_timeout_ms), 1000,
+     3600000,
+     "longest wait for a request's line and headers, also between keep-alive requests (cuts "
+     "clients that trickle them)"},
+    {"api-auth-max-failures", PR_CFG_INT, "10", offsetof(sink_cfg, api_auth_max_failures), 1,
+     1000000,
+     "failed API logins from one address within api-auth-window after which it gets 429 for "
+     "a window"},
+    {"api-auth-window", PR_CFG_MS, "60s", offsetof(sink_cfg, api_auth_window_ms), 1000, 86400000,
+     "the window of api-auth-max-failures, and how long a lock-out lasts"},
     {"data-dir", PR_CFG_STR, "./phonereport-data", offsetof(sink_cfg, data_dir), 0, 0,
      "directory of the sink's SQLite store (created if missing)"},
     {"sink-store", PR_CFG_STR, "sqlite", offsetof(sink_cfg, store), 0, 0,

@@ -394,8 +394,6 @@ static void *consume(void *arg)
             }
             sink_loop_backpressure(l);
         }
-        if (sink_outbox_failed(l->ob)) /* nothing can be published: not ready, for good */
-            atomic_store(l->ready, 0);
         int timeout = 100;
         if (sink_store_in_txn(l->st)) {
             long long left = l->batch_start_ms + l->cfg->batch_ms - now;

@@ -36,6 +36,12 @@ struct sink {
     sink_parts owned;       /* partitions assigned to this sink (the loop sets, all read) */
 };
 
+/* /readyz: a dead publisher (a fatal producer error) is not ready, for good. */
+static const char *publisher_ready(void *ctx)
+{
+    return sink_outbox_failed(ctx) ? "the publisher stopped on a fatal producer error" : NULL;
+}
+
 pr_status sink_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_metrics *metrics,
                    sink **out, char *err, size_t errlen)
 {
@@ -85,10 +91,24 @@ pr_status sink_start(sink *r, char *err, size_t errlen)
     pr_status rc;
     if (r->ob && (rc = sink_outbox_ensure_topics(r->ob, err, errlen)) != PR_OK)
         return rc;
-    sink_api_opts ao = {r->cfg->api_listen,   sink_cfg_store(r->cfg), r->cfg->api_tokens,
-                        r->cfg->api_tls_cert, r->cfg->api_tls_key,    r->rb};
+    const sink_cfg *c = r->cfg;
+    sink_api_opts ao = {.listen = c->api_listen,
+                        .data_dir = sink_cfg_store(c),
+                        .tokens = c->api_tokens,
+                        .tls_cert = c->api_tls_cert,
+                        .tls_key = c->api_tls_key,
+                        .rebaseline = r->rb,
+                        .threads = c->api_threads,
+                        .max_connections = c->api_max_connections,
+                        .max_connections_per_ip = c->api_max_connections_per_ip,
+                        .connection_timeout_ms = c->api_connection_timeout_ms,
+                        .header_timeout_ms = c->api_header_timeout_ms,
+                        .auth_fail_max = c->api_auth_max_failures,
+                        .auth_window_ms = c->api_auth_window_ms};
     if ((rc = sink_api_start_opts(&ao, r->metrics, &r->ready, &r->api, err, errlen)) != PR_OK)
         return rc;
+    if (r->ob && (rc = sink_api_add_ready_check(r->api, publisher_ready, r->ob)) != PR_OK)
+        return pr_err(rc, err, errlen, "too many readiness checks");
     if (r->ob && (rc = sink_outbox_start(r->ob, err, errlen)) != PR_OK)
         return rc;
     if (r->loop && (rc = sink_loop_start(r->loop, err, errlen)) != PR_OK)
@@ -151,6 +171,11 @@ sink_outbox *sink_outbox_of(sink *r)
 unsigned sink_api_port(const sink *r)
 {
     return r ? sink_api_bound_port(r->api) : 0;
+}
+
+bool sink_api_asks_credentials(const sink *r)
+{
+    return r && r->cfg->api_tokens;
 }
 
 void sink_reload(sink *r)

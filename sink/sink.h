@@ -46,6 +46,8 @@ bool sink_failed(const sink *r);
 
 /* The TCP port of the query API (the bound one when configured as 0). */
 unsigned sink_api_port(const sink *r);
+/* Whether the query API asks for credentials (--api-tokens), for `run`'s banner. */
+bool sink_api_asks_credentials(const sink *r);
 
 /* Re-reads what the role reads from files (SIGHUP). Called from the main thread. */
 void sink_reload(sink *r);

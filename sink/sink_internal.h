@@ -74,6 +74,10 @@ struct sink_cfg {
     char *api_tokens;                 /* token file; NULL = no credentials asked */
     bool api_insecure_no_auth;        /* allow no credentials on a non-loopback address */
     char *api_tls_cert, *api_tls_key; /* PEM files; NULL = plain HTTP */
+    /* query API limits (api.c, api_guard.c) */
+    long long api_threads, api_max_connections, api_max_connections_per_ip;
+    long long api_connection_timeout_ms, api_header_timeout_ms;
+    long long api_auth_max_failures, api_auth_window_ms;
     /* re-baseline: NOTIFYs to phones whose state is incomplete or stale (rebaseline.c) */
     char *rebaseline_credentials; /* notify credentials file; NULL = re-baseline off */
     char *rebaseline_proxy;       /* outbound proxy: NOTIFY to the line's AOR; NULL = direct */
@@ -657,57 +661,9 @@ pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *er
 void sink_rebaseline_stop(sink_rebaseline *rb);
 void sink_rebaseline_free(sink_rebaseline *rb); /* NULL is a no-op */
 
-/* ---- api.c: the query API -------------------------------------------------------------- */
+/* ---- api.c, api_console.c, api_auth.c: the query API (sink_api.h) --------------------- */
 
-typedef struct sink_api sink_api;
-/* Binds host:port and starts MHD's thread. Opens its own read-only store on data_dir.
- * `ready` (may be NULL) is read for /healthz. */
-pr_status sink_api_start(const char *listen, const char *data_dir, pr_metrics *metrics,
-                         atomic_int *ready, sink_api **out, char *err, size_t errlen);
-unsigned sink_api_bound_port(const sink_api *a);
-/* What sink_api_start_opts adds: access control and TLS. */
-typedef struct sink_api_opts {
-    const char *listen, *data_dir;
-    const char *tokens;             /* token file (api_auth.c); NULL = no credentials asked */
-    const char *tls_cert, *tls_key; /* PEM files; NULL = plain HTTP */
-    sink_rebaseline *rebaseline;    /* POST /v1/phones/{mac}/report-request; NULL = 503 */
-} sink_api_opts;
-pr_status sink_api_start_opts(const sink_api_opts *o, pr_metrics *metrics, atomic_int *ready,
-                              sink_api **out, char *err, size_t errlen);
-/* Re-reads the token file (SIGHUP, main thread); a bad file keeps the tokens in force. */
-void sink_api_reload(sink_api *a);
-
-/* ---- api_console.c: the console's files (generated console_assets.c) ---------------- */
-
-typedef struct sink_console_file {
-    const char *url, *type;
-    const unsigned char *data;
-    size_t len;
-} sink_console_file;
-extern const sink_console_file sink_console_files[]; /* ends with a NULL url */
-/* The file served at url ("/", "/console/app.js", ...), or NULL. */
-const sink_console_file *sink_console_find(const char *url);
-struct MHD_Connection;
-/* Queues the file with its type and the console's security headers; MHD_YES or MHD_NO. */
-int sink_console_send(struct MHD_Connection *c, const sink_console_file *f);
-
-/* ---- api_auth.c: who may use the query API ----------------------------------------- */
-
-typedef enum sink_access { SINK_ACCESS_NONE, SINK_ACCESS_READ, SINK_ACCESS_ADMIN } sink_access;
-typedef struct sink_auth sink_auth;
-/* path NULL: no credentials asked (every request is admin). PR_EINVAL for a bad file. */
-pr_status sink_auth_new(const char *path, sink_auth **out, char *err, size_t errlen);
-/* Parses the file and forgets it (configuration checks). */
-pr_status sink_auth_check_file(const char *path, char *err, size_t errlen);
-bool sink_auth_required(const sink_auth *a);
-pr_status sink_auth_reload(sink_auth *a, char *err, size_t errlen);
-/* The access an Authorization header value (NULL when absent) grants; *who gets the token's
- * name (never the secret). Any thread. */
-sink_access sink_auth_check(sink_auth *a, const char *authorization, char *who, size_t wholen);
-void sink_auth_free(sink_auth *a); /* NULL is a no-op */
-/* Whether host:port resolves to a loopback address (127/8, ::1). */
-bool sink_listen_is_loopback(const char *listen);
-void sink_api_stop(sink_api *a); /* NULL is a no-op */
+#include "sink_api.h"
 
 /* ---- outbox.c: the publisher of phonereport.state/.changes/.drift ------------------- */
 

@@ -49,6 +49,12 @@
     });
   }
 
+  /* A lookup by a name the API or a phone chose: own properties only, so that a parameter
+     named constructor, toString or valueOf never finds Object.prototype's functions. */
+  function own(obj, key) {
+    return obj && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+  }
+
   /* h('a', {href: '#/', class: 'x'}, 'text', child...) */
   function h(tag, attrs) {
     var el = document.createElement(tag);
@@ -160,7 +166,7 @@
             return { label: v, count: m.count, href: m.value === null ? null : '#/phones?firmware=' + enc(m.value) };
           }), 'chart-firmware')),
           card('Last seen', bars(f.last_seen.map(function (b) {
-            return { label: ages[b.within] || b.within, count: b.count, href: '#/phones?' + seenHref[b.within] };
+            return { label: own(ages, b.within) || b.within, count: b.count, href: '#/phones?' + own(seenHref, b.within) };
           }), 'chart-seen')),
           card('Most drifted parameters', bars(f.drift_by_param.map(function (d) {
             return { label: d.param, count: d.count, href: '#/params/' + enc(d.param) };
@@ -325,8 +331,8 @@
     ]).then(function (r) {
       var p = r[0], cfg = r[1], st = r[2], changes = r[3], drift = r[4].drift;
       mac = p.mac;
-      var drifted = {};
-      drift.forEach(function (d) { drifted[d.param] = d; });
+      var drifted = new Map();
+      drift.forEach(function (d) { drifted.set(d.param, d); });
       var summary = h('dl', { class: 'summary', id: 'phone-summary' },
         h('dt', { text: 'Model' }), h('dd', { text: p.model || '—' }),
         h('dt', { text: 'Firmware' }), h('dd', { text: p.firmware || '—' }),
@@ -341,10 +347,10 @@
       var filter = h('input', { id: 'config-filter', placeholder: 'filter by name or value', 'aria-label': 'filter the configuration' });
       var names = Object.keys(cfg.params).sort();
       var rows = names.map(function (n) {
-        var d = drifted[n];
+        var d = drifted.get(n);
         return h('tr', { class: d ? 'drifted' : null, data: { param: n } },
           h('td', { class: 'mono', text: n }), h('td', { class: 'value', text: cfg.params[n] }),
-          h('td', { text: cfg.access[n] || '' }),
+          h('td', { text: own(cfg.access, n) || '' }),
           h('td', { class: 'value', text: d ? 'intended: ' + (d.intended === null ? '—' : d.intended) : '' }));
       });
       filter.addEventListener('input', function () {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_cli.sh - the phonereport command line: usage and version, --help of every role, bad
 # configuration reported all at once with exit 78 before anything listens, --print-config
-# with secrets masked, and a clean SIGTERM of `run` on the embedded broker.
+# with secrets masked, and a clean SIGTERM of `run` on the embedded broker (its banner with and
+# without --api-tokens).
 #   test_cli.sh PATH/TO/phonereport
 set -uo pipefail
 . "$(dirname "$0")/../support/timeout.sh"
@@ -103,26 +104,39 @@ expect_exit 75 "sink with an unreachable store" "$B" sink --brokers 127.0.0.1:1 
     --api-listen 127.0.0.1:0 --sink-store 'postgresql://pr:hunter3@127.0.0.1:1/db?connect_timeout=2'
 grep -q hunter3 /tmp/pr-cli-err.$$ && no "a log line shows the store's password" || ok
 
-# run on the embedded broker starts, answers /healthz, and stops cleanly on SIGTERM.
-dir=$(mktemp -d)
-( cd "$dir" && exec "$B" run --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 ) >"$dir/out" 2>"$dir/err" &
-pid=$!
-port=""
-for _ in $(seq 1 "$(pr_scaled 200)"); do
-    port=$(sed -n 's/.*"msg":"started".*"ingest_port":\([0-9]*\).*/\1/p' "$dir/err" | head -1)
-    [ -n "$port" ] && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.1
-done
-if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null; then ok; else no "run did not serve /healthz"; fi
+# run on the embedded broker starts, answers /healthz, and stops cleanly on SIGTERM; its
+# banner says whether the API asks for credentials.
+run_and_stop() { # extra run arguments...
+    dir=$(mktemp -d)
+    ( cd "$dir" && exec "$B" run --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 "$@" ) >"$dir/out" 2>"$dir/err" &
+    pid=$!
+    port=""
+    for _ in $(seq 1 "$(pr_scaled 200)"); do
+        port=$(sed -n 's/.*"msg":"started".*"ingest_port":\([0-9]*\).*/\1/p' "$dir/err" | head -1)
+        [ -n "$port" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null; then ok; else no "run did not serve /healthz"; fi
+    kill -TERM $pid
+    for _ in $(seq 1 "$(pr_scaled 300)"); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $pid 2>/dev/null; then no "run did not stop within $(pr_scaled 30) s of SIGTERM"; kill -KILL $pid; fi
+    wait $pid; rc=$?
+    [ "$rc" -eq 0 ] && ok || no "run exited $rc after SIGTERM"
+    grep -q '"msg":"stopped"' "$dir/err" && ok || no "run did not log its clean stop"
+}
+run_and_stop
 grep -q "keeps NOTHING across restarts" "$dir/out" && ok || no "run does not warn about the embedded broker"
 grep -q "<Report_Rule" "$dir/out" && ok || no "run does not print the Report_Rule snippet"
-kill -TERM $pid
-for _ in $(seq 1 "$(pr_scaled 300)"); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $pid 2>/dev/null; then no "run did not stop within $(pr_scaled 30) s of SIGTERM"; kill -KILL $pid; fi
-wait $pid; rc=$?
-[ "$rc" -eq 0 ] && ok || no "run exited $rc after SIGTERM"
-grep -q '"msg":"stopped"' "$dir/err" && ok || no "run did not log its clean stop"
-rm -rf "$dir" /tmp/pr-cli-out.$$ /tmp/pr-cli-err.$$
+grep -q "The API answers without credentials" "$dir/out" && ok || no "run without --api-tokens does not say its API is open"
+rm -rf "$dir"
+tokens=$(mktemp)
+echo "ops:admin:a-long-random-secret-0123456789" >"$tokens"
+chmod 600 "$tokens"
+run_and_stop --api-tokens "$tokens"
+grep -q "without credentials" "$dir/out" && no "run with --api-tokens says its API has no credentials" || ok
+grep -q "The API asks for a token or password from --api-tokens" "$dir/out" && ok || no "run with --api-tokens does not say so"
+rm -rf "$dir" "$tokens"
+rm -f /tmp/pr-cli-out.$$ /tmp/pr-cli-err.$$
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     if (sink_store_open(data, false, "normal", &st, err, sizeof err) != PR_OK ||
         load_fleet(st, pf, argv[2], err, sizeof err) != PR_OK)
         goto out;
-    sink_api_opts o = {"127.0.0.1:0", data, argv[3], NULL, NULL, NULL};
+    sink_api_opts o = {.listen = "127.0.0.1:0", .data_dir = data, .tokens = argv[3]};
     if (sink_api_start_opts(&o, m, &ready, &api, err, sizeof err) != PR_OK)
         goto out;
     printf("%u\n", sink_api_bound_port(api));

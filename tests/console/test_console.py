@@ -6,7 +6,8 @@ defines (console_fixture: the sink's apply path, API and console, no Kafka).
 Checks: without a token the login prompt shows and no data; a wrong token is refused; the
 overview shows the fleet's counts; a search by a parameter's value (exact and prefix) finds
 the right phones; a phone's page shows a change after a delta is applied; drift appears
-after a profile change; a parameter's value distribution; no horizontal overflow at 1280x800
+after a profile change; parameters named constructor, toString, hasOwnProperty and valueOf
+show as plain parameters (no native function, not drifted); a parameter's value distribution; no horizontal overflow at 1280x800
 and at a phone's 390x844; no script or CSP error in the browser's console. Screenshots go to
 --out (the ctest build directory). Chromium and chromedriver are killed on every exit path
 (finally, SIGTERM, and by process id: never by name).
@@ -286,6 +287,21 @@ def main():
         check("Registration_State_1_" not in driver.find_element(By.ID, "status").text,
               "an odd phone shows a status")
         shot("console-phone.png")
+
+        # 5b. Parameters named like Object.prototype's members are plain parameters: no
+        # native function in the access column, not drifted.
+        odd = mac(4)
+        names = ["constructor", "toString", "hasOwnProperty", "valueOf"]
+        fx.command("delta %s %s" % (odd, json.dumps({n: "v-" + n for n in names})))
+        go("/phone/" + odd)
+        visible("#config-table")
+        for n in names:
+            tr = driver.find_element(By.CSS_SELECTOR, f"#config-table tr[data-param={n}]")
+            cells = [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+            check(cells[1] == "v-" + n, f"{n}: value {cells[1]!r}")
+            check(cells[2] == "" and "function" not in tr.text, f"{n}: access {cells[2]!r}")
+            check("drifted" not in (tr.get_attribute("class") or ""), f"{n} shown as drifted")
+            check(cells[3] == "", f"{n}: intended {cells[3]!r}")
 
         # 6. Drift appears after a profile change.
         changed = mac(1)

@@ -70,6 +70,7 @@ typedef struct sip_sim {
     sim_line *lines;
     size_t n;
     const char *url, *profile;
+    const char *realm; /* of the challenges (--realm) */
     uint64_t seed;
     sim_base base;
     CURL *curl;
@@ -110,7 +111,7 @@ static void event_line(const sim_line *l, const char *result, long status, const
 }
 
 /* 1 if an Authorization header answers one of the line's recent nonces with its password. */
-static int digest_ok(const sim_line *l, sip_t const *sip)
+static int digest_ok(const sip_sim *s, const sim_line *l, sip_t const *sip)
 {
     int ok = 0;
     su_home_t *home = su_home_new(sizeof *home);
@@ -125,7 +126,7 @@ static int digest_ok(const sim_line *l, sip_t const *sip)
             auth_digest_response_get(home, ar, au->au_params) < 0)
             continue;
         if (!ar->ar_username || strcmp(ar->ar_username, l->user) != 0 || !ar->ar_realm ||
-            strcmp(ar->ar_realm, REALM) != 0 || !ar->ar_nonce || !ar->ar_response)
+            strcmp(ar->ar_realm, s->realm) != 0 || !ar->ar_nonce || !ar->ar_response)
             continue;
         int known = 0;
         for (unsigned i = 0; i < MAX_NONCES; i++)
@@ -197,19 +198,20 @@ static int on_request(sip_sim *s, nta_leg_t *leg, nta_incoming_t *irq, sip_t con
     }
     if (!sip->sip_authorization) {
         unsigned char raw[16];
-        char *nonce = l->nonces[l->next_nonce++ % MAX_NONCES];
-        char challenge[160];
+        char *nonce = l->nonces[l->next_nonce++ % MAX_NONCES], *challenge = NULL;
         if (RAND_bytes(raw, sizeof raw) != 1)
             return 500;
         sim_hex(raw, sizeof raw, nonce);
-        snprintf(challenge, sizeof challenge,
-                 "Digest realm=\"" REALM "\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"", nonce);
+        if (asprintf(&challenge, "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"",
+                     s->realm, nonce) < 0)
+            return 500;
         nta_incoming_treply(irq, SIP_401_UNAUTHORIZED, SIPTAG_WWW_AUTHENTICATE_STR(challenge),
                             TAG_END());
+        free(challenge);
         event_line(l, "challenged", 0, NULL);
         return 0;
     }
-    if (!digest_ok(l, sip)) {
+    if (!digest_ok(s, l, sip)) {
         nta_incoming_treply(irq, 403, "Wrong credentials", TAG_END());
         event_line(l, "refused", 0, "the digest does not check out");
         return 0;
@@ -231,17 +233,18 @@ static void usage(FILE *f)
 "usage: phonereport-sim sip --url URL [--listen HOST:PORT] [--phones N] [--seed S]\n"
 "                           [--encrypt MODE] [--method MODE] [--port-file FILE]\n"
 "                           [--credentials-out FILE] [--count N] [--profile FILE]\n"
-"                           [--expect-out FILE]\n"
+"                           [--expect-out FILE] [--realm REALM]\n"
 "\n"
 "Phones behind one UDP port (--listen, default 127.0.0.1:0) answering SIP NOTIFY with\n"
 "Event: report as a Cisco MPP phone at Report_To_Server \"On Request\" does: 401 Digest\n"
-"challenge (realm \"" REALM "\"), then, for the right line credentials, 200 and an upload of\n"
-"the phone's full report to URL/<mac>/full.xml (encrypted and PUT/POST as `play` and\n"
-"`keys` with the same --phones/--seed/--encrypt/--method). A NOTIFY is for the phone whose\n"
+"challenge (realm \"" REALM "\" or --realm), then, for the right line credentials, 200 and\n"
+"an upload of the phone's full report to URL/<mac>/full.xml (encrypted and PUT/POST as\n"
+"`play` and `keys` with the same --phones/--seed/--encrypt/--method). A NOTIFY is for the phone whose\n"
 "User_ID_1_ (4081000000 + index) or MAC is the Request-URI's user part; without a user part\n"
 "only a one-phone fleet answers. Wrong credentials: 403; unknown user: 404; other event: 489.\n"
 "\n"
 "  --port-file FILE        write the bound UDP port there once listening\n"
+"  --realm REALM           the challenges' realm (up to 8,000 characters, no '\"' or '\\')\n"
 "  --credentials-out FILE  write `phonereport notify --credentials` for the fleet\n"
 "                          (\"phones\" by MAC and \"users\" by User_ID_1_, mode 0600)\n"
 "  --count N               exit 0 after N reports were uploaded (default: run until a signal)\n"
@@ -328,6 +331,7 @@ int sim_sip_main(int argc, char **argv)
         O_COUNT,
         O_PROFILE,
         O_EXPECT,
+        O_REALM,
         O_HELP
     };
     static const struct option opts[] = {
@@ -342,6 +346,7 @@ int sim_sip_main(int argc, char **argv)
         {"count", required_argument, NULL, O_COUNT},
         {"profile", required_argument, NULL, O_PROFILE},
         {"expect-out", required_argument, NULL, O_EXPECT},
+        {"realm", required_argument, NULL, O_REALM},
         {"help", no_argument, NULL, O_HELP},
         {0},
     };
@@ -358,6 +363,7 @@ int sim_sip_main(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.seed = 1;
     s.profile = PHONESIM_DEFAULT_PROFILE;
+    s.realm = REALM;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -381,6 +387,10 @@ int sim_sip_main(int argc, char **argv)
             break;
         case O_PROFILE: s.profile = optarg; break;
         case O_EXPECT: expect_out = optarg; break;
+        case O_REALM:
+            s.realm = optarg;
+            bad |= strlen(optarg) > 8000 || strpbrk(optarg, "\"\\") != NULL;
+            break;
         case O_HELP: usage(stdout); return SIM_EXIT_OK;
         default: bad = 1;
         }
@@ -391,8 +401,8 @@ int sim_sip_main(int argc, char **argv)
         return SIM_EXIT_USAGE;
     }
     if (bad) {
-        fprintf(stderr, "phonereport-sim: sip: invalid --phones, --seed, --encrypt, --method or "
-                        "--count (see --help)\n");
+        fprintf(stderr, "phonereport-sim: sip: invalid --phones, --seed, --encrypt, --method, "
+                        "--count or --realm (see --help)\n");
         return SIM_EXIT_USAGE;
     }
     size_t ulen = strlen(s.url);

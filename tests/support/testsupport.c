@@ -13,6 +13,16 @@
 #include <time.h>
 #include <unistd.h>
 
+char *ts_repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s)
+        abort();
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
 char *ts_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

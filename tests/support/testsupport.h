@@ -10,6 +10,8 @@
 
 /* Reads a whole file; NULL if it cannot. *len gets the size. Caller frees. */
 char *ts_read_file(const char *path, size_t *len);
+/* n copies of c as a string (malloc'd; aborts the test process when out of memory). */
+char *ts_repeat(char c, size_t n);
 /* Writes len bytes; 0 or -1. */
 int ts_write_file(const char *path, const void *buf, size_t len);
 /* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path. A directory the test does not

@@ -94,10 +94,28 @@ static void test_useragent_leaves_oversized_fields_empty(void **state)
     expect(ua, PR_ENOTFOUND, "", "", "");
 }
 
+/* Model and firmware are only ever visible ASCII (they reach the console, the exports and
+ * spreadsheets): a product token holding a control character gives neither (the MAC group
+ * still counts); white space (tab, CR) ends the firmware token. A formula-looking firmware is
+ * kept as text: the CSV export neutralises it (sink/api_phones.c). */
+static void test_useragent_drops_a_product_with_control_characters(void **state)
+{
+    (void)state;
+    expect("Cisco-CP-8832-3PCC/12.0\x01x (00562b043615)", PR_OK, "", "", "00562b043615");
+    expect("Cisco-CP-8832-3PCC/12.0\x1b[31m (00562b043615)", PR_OK, "", "", "00562b043615");
+    expect("Cisco-CP-8832-3PCC/12.0\x7f", PR_ENOTFOUND, "", "", "");
+    expect("Cisco-CP\x02-8832-3PCC/12.0", PR_ENOTFOUND, "", "", "");
+    expect("Cisco-CP-8832-3PCC/12.0\t=1+1", PR_OK, "CP-8832-3PCC", "12.0", "");
+    expect("Cisco-CP-8832-3PCC/12.0\r\nX: y", PR_OK, "CP-8832-3PCC", "12.0", "");
+    expect("Cisco-CP-8832-3PCC/=cmd|'/Ccalc'!A0 (00562b043615)", PR_OK, "CP-8832-3PCC",
+           "=cmd|'/Ccalc'!A0", "00562b043615");
+}
+
 PR_TEST_MAIN(cmocka_unit_test(test_useragent_reads_the_default_cisco_shape),
              cmocka_unit_test(test_useragent_accepts_long_firmware_and_upper_case_mac),
              cmocka_unit_test(test_useragent_takes_only_the_mac_from_a_changed_template),
              cmocka_unit_test(test_useragent_reads_product_without_mac),
              cmocka_unit_test(test_useragent_returns_not_found_for_unknown_shapes),
              cmocka_unit_test(test_useragent_refuses_a_bad_mac_but_keeps_the_product),
-             cmocka_unit_test(test_useragent_leaves_oversized_fields_empty))
+             cmocka_unit_test(test_useragent_leaves_oversized_fields_empty),
+             cmocka_unit_test(test_useragent_drops_a_product_with_control_characters))

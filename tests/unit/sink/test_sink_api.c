@@ -4,42 +4,22 @@
  * pagination and filters, the XML round trip, and the bad-input catalogue (unknown MAC 404,
  * malformed MAC 400, bad or unknown query parameters 400, wrong method 405, unknown path 404).
  */
-#include "sinktest.h"
+#include "apitest.h"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-#include "metrics.h"
+#include "log.h"
 
 #define MAC  "00562b043615"
 #define MAC2 "00562b043616"
 
-typedef struct fx {
-    char *dir, *where;
-    sink_store *st;
-    sink_profiles *pf;
-    sink_api *api;
-    pr_metrics *m;
-    atomic_int ready;
-    unsigned port;
-} fx;
+typedef apitest fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
-    f->dir = ts_mkdtemp("sink-api");
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    mkdir(path, 0700);
-    snprintf(path, sizeof path, "%s/profiles/default.xml", f->dir);
-    const char *prof = "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>";
-    ts_write_file(path, prof, strlen(prof));
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    f->pf = sink_profiles_new(path);
-    sink_profiles_scan(f->pf, NULL);
-    snprintf(path, sizeof path, "%s/data", f->dir);
-    f->where = sinktest_where(path, "api");
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
+    fx *f =
+        apitest_new("api", "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>");
     /* MAC's baseline, then a full report that changes its four values (four changes). */
     apply_owned(f->st, f->pf,
                 ev_config(MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
@@ -59,80 +39,30 @@ static int setup(void **state)
                 false);
     apply_owned(f->st, f->pf,
                 ev_status(MAC2, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"), true);
-    f->m = pr_metrics_new();
-    f->ready = 1;
-    if (sink_api_start("127.0.0.1:0", f->where, f->m, &f->ready, &f->api, err, sizeof err) != PR_OK)
-        fail_msg("api: %s", err);
-    f->port = sink_api_bound_port(f->api);
-    assert_true(f->port > 0);
+    apitest_serve(f, NULL);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    sink_api_stop(f->api);
-    sink_store_close(f->st);
-    sink_profiles_free(f->pf);
-    pr_metrics_free(f->m);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->where);
-    free(f);
+    apitest_free(*state);
     return 0;
 }
 
-/* Runs curl; returns the HTTP status, body in *body (caller frees, may be NULL). */
 static int http(fx *f, const char *method, const char *path, char **body, char **ctype)
 {
-    char cmd[1024], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "curl -sS -g -X %s %s -w '\\n%%{http_code} %%{content_type}' 'http://127.0.0.1:%u%s'",
-             method, strcmp(method, "HEAD") == 0 ? "-I" : "", f->port, path);
-    assert_int_equal(ts_run(cmd, &out), 0);
-    assert_non_null(out);
-    char *nl = strrchr(out, '\n');
-    assert_non_null(nl);
-    *nl = '\0';
-    int code = atoi(nl + 1);
-    char *sp = strchr(nl + 1, ' ');
-    if (ctype)
-        *ctype = strdup(sp ? sp + 1 : "");
-    if (body)
-        *body = strdup(out);
-    free(out);
-    return code;
+    return apitest_curl(f->port, method, path, NULL, body, ctype, NULL);
 }
 
 static json_t *get_json(fx *f, const char *path, int want_code)
 {
-    char *body = NULL, *ctype = NULL;
-    int code = http(f, "GET", path, &body, &ctype);
-    if (code != want_code)
-        fail_msg("GET %s: %d %s", path, code, body);
-    assert_non_null(strstr(ctype, "application/json"));
-    json_t *doc = json_loads(body, 0, NULL);
-    if (!doc)
-        fail_msg("GET %s: not JSON: %s", path, body);
-    free(body);
-    free(ctype);
-    return doc;
+    return apitest_json(f->port, path, want_code);
 }
 
 static void expect_error(fx *f, const char *method, const char *path, int want_code)
 {
-    char *body = NULL, *ctype = NULL;
-    int code = http(f, method, path, &body, &ctype);
-    if (code != want_code)
-        fail_msg("%s %s: %d (wanted %d) %s", method, path, code, want_code, body);
-    json_t *doc = json_loads(body, 0, NULL);
-    assert_non_null(doc);
-    assert_true(json_is_string(json_object_get(doc, "error")));
-    assert_int_equal(json_object_size(doc), 1);
-    json_decref(doc);
-    free(body);
-    free(ctype);
+    apitest_expect_error(f->port, method, path, want_code, NULL);
 }
 
 static void test_config_answers_exactly_the_documented_shape(void **state)
@@ -340,6 +270,9 @@ static void test_bad_requests_get_json_errors(void **state)
     expect_error(f, "GET", "/v1/phones/" MAC "/config?fmt=xml", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/changes?after=-1", 400);
     expect_error(f, "GET", "/v1/phones/" MAC "/changes?limit=99999999999999999999", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/changes?after=9223372036854775808", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/changes?after=%2B1", 400);
+    expect_error(f, "GET", "/v1/phones/" MAC "/changes?after=%201", 400);
     expect_error(f, "GET", "/v1/drift?after=nonsense", 400);
     expect_error(f, "GET", "/v1/drift?mac=12", 400);
     expect_error(f, "POST", "/v1/phones", 405);
@@ -353,6 +286,47 @@ static void test_bad_requests_get_json_errors(void **state)
     assert_int_equal(ts_run(cmd, &out), 0);
     assert_non_null(strcasestr(out, "Allow: GET, HEAD"));
     free(out);
+}
+
+/* The largest sequence number is a cursor like any other (nothing comes after it). */
+static void test_changes_after_the_largest_sequence_number_is_empty(void **state)
+{
+    fx *f = *state;
+    json_t *doc = get_json(f, "/v1/phones/" MAC "/changes?after=9223372036854775807", 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "changes")), 0);
+    assert_true(json_is_null(json_object_get(doc, "next")));
+    json_decref(doc);
+}
+
+/* While the store fails, every request gets its 500 but the log gets a line per 10 s, not
+ * one per request (a drop of the table the route reads stands in for the outage). */
+static void test_a_failing_store_is_logged_once_not_per_request(void **state)
+{
+    fx *f = *state;
+    char log[4300], err[256];
+    snprintf(log, sizeof log, "%s/log", f->dir);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    pr_log_set_fd(fd);
+    assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
+    sink_stmt *s = sink_store_prepare(f->st, "DROP TABLE drift");
+    if (!s)
+        fail_msg("prepare: %s", sink_store_errmsg(f->st));
+    assert_int_equal(sink_step(s), SINK_DONE);
+    sink_stmt_free(s);
+    assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
+    for (int i = 0; i < 20; i++)
+        expect_error(f, "GET", "/v1/drift", 500);
+    pr_log_set_fd(2);
+    close(fd);
+    char *text = ts_read_file(log, NULL);
+    assert_non_null(text);
+    int lines = 0;
+    for (char *p = text; (p = strstr(p, "query failed")); p++)
+        lines++;
+    if (lines < 1 || lines > 2)
+        fail_msg("%d log lines for 20 failed requests:\n%s", lines, text);
+    free(text);
 }
 
 int main(void)
@@ -369,6 +343,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests_get_json_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changes_after_the_largest_sequence_number_is_empty,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

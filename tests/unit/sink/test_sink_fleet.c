@@ -2,14 +2,16 @@
  * test_sink_fleet.c - fleet search, summaries and export over real HTTP (curl as the client)
  * on a store of five phones filled through the apply path, with times relative to now so that
  * the last-seen buckets hold still: every /v1/phones filter alone and combined with paging,
- * /v1/fleet's counts, /v1/params/{name}'s value distribution, CSV and NDJSON export, and the
+ * /v1/fleet's counts, /v1/params/{name}'s value distribution, CSV and NDJSON export (CSV cells
+ * that would start a spreadsheet formula neutralised), and the
  * bad-input catalogue (unknown names, malformed filters, huge limits: 400 with a reason).
  */
-#include "sinktest.h"
+#include "apitest.h"
 
-#include <sys/stat.h>
-
-#include "metrics.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define A "00562b000001"
 #define B "00562b000002"
@@ -17,14 +19,7 @@
 #define D "00562b000004"
 #define E "00562b000005"
 
-typedef struct fx {
-    char *dir, *where;
-    sink_store *st;
-    sink_profiles *pf;
-    sink_api *api;
-    pr_metrics *m;
-    unsigned port;
-} fx;
+typedef apitest fx;
 
 static char *ev(const char *mac, const char *kind, long long ago_s, const char *model,
                 const char *firmware, const char *params_json)
@@ -47,21 +42,8 @@ static char *ev(const char *mac, const char *kind, long long ago_s, const char *
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
-    f->dir = ts_mkdtemp("sink-fleet");
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    mkdir(path, 0700);
-    snprintf(path, sizeof path, "%s/profiles/default.xml", f->dir);
-    const char *prof = "<flat-profile><Proxy_1_>sip1.example.com</Proxy_1_></flat-profile>";
-    ts_write_file(path, prof, strlen(prof));
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    f->pf = sink_profiles_new(path);
-    sink_profiles_scan(f->pf, NULL);
-    snprintf(path, sizeof path, "%s/data", f->dir);
-    f->where = sinktest_where(path, "fleet");
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
+    fx *f =
+        apitest_new("fleet", "<flat-profile><Proxy_1_>sip1.example.com</Proxy_1_></flat-profile>");
     apply_owned(f->st, f->pf,
                 ev(A, "full", 600, "CP-8832-3PCC", "12.0.1",
                    "{\"Display_Name_1_\":\"Alice\",\"Dial_Plan_1_\":\"(*xx)\","
@@ -83,59 +65,26 @@ static int setup(void **state)
                 ev(E, "full", 20 * 3600, "CP-8832-3PCC", "12.0.2",
                    "{\"Display_Name_1_\":\"Eve, \\\"E\\\"\",\"Proxy_1_\":\"sip1.example.org\"}"),
                 false);
-    f->m = pr_metrics_new();
-    if (sink_api_start("127.0.0.1:0", f->where, f->m, NULL, &f->api, err, sizeof err) != PR_OK)
-        fail_msg("api: %s", err);
-    f->port = sink_api_bound_port(f->api);
+    apitest_serve(f, NULL);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    sink_api_stop(f->api);
-    sink_store_close(f->st);
-    sink_profiles_free(f->pf);
-    pr_metrics_free(f->m);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->where);
-    free(f);
+    apitest_free(*state);
     return 0;
 }
 
 /* GET path (already URL-encoded) with extra curl arguments; status, body, content type. */
 static int get(fx *f, const char *path, const char *extra, char **body, char **ctype)
 {
-    char cmd[2048], *out = NULL;
-    snprintf(cmd, sizeof cmd,
-             "curl -sS -g %s -w '\\n%%{http_code} %%{content_type}' 'http://127.0.0.1:%u%s'",
-             extra ? extra : "", f->port, path);
-    assert_int_equal(ts_run(cmd, &out), 0);
-    char *nl = strrchr(out, '\n');
-    assert_non_null(nl);
-    *nl = '\0';
-    int code = atoi(nl + 1);
-    char *sp = strchr(nl + 1, ' ');
-    if (ctype)
-        *ctype = strdup(sp ? sp + 1 : "");
-    *body = strdup(out);
-    free(out);
-    return code;
+    return apitest_curl(f->port, "GET", path, extra, body, ctype, NULL);
 }
 
 static json_t *get_json(fx *f, const char *path)
 {
-    char *body = NULL;
-    int code = get(f, path, NULL, &body, NULL);
-    if (code != 200)
-        fail_msg("GET %s: %d %s", path, code, body);
-    json_t *doc = json_loads(body, 0, NULL);
-    if (!doc)
-        fail_msg("GET %s: not JSON: %s", path, body);
-    free(body);
-    return doc;
+    return apitest_json(f->port, path, 200);
 }
 
 /* The MACs /v1/phones answers, comma-separated, and the next cursor ("" when none). */
@@ -163,15 +112,7 @@ static void expect_macs(fx *f, const char *query, const char *want, const char *
 
 static void expect_400(fx *f, const char *path, const char *reason)
 {
-    char *body = NULL;
-    int code = get(f, path, NULL, &body, NULL);
-    if (code != 400 || !strstr(body, reason))
-        fail_msg("GET %s: %d %s (wanted 400 naming '%s')", path, code, body, reason);
-    json_t *doc = json_loads(body, 0, NULL);
-    assert_non_null(doc);
-    assert_true(json_is_string(json_object_get(doc, "error")));
-    json_decref(doc);
-    free(body);
+    apitest_expect_error(f->port, "GET", path, 400, reason);
 }
 
 static void test_each_filter_alone_and_combined_with_paging(void **state)
@@ -323,6 +264,56 @@ static void test_the_list_exports_as_csv_and_ndjson(void **state)
     free(body);
 }
 
+/* A CSV cell that would start a spreadsheet formula gets a leading ' (OWASP): every text column
+ * a record can set (model and firmware come from the phone's User-Agent, the report id from
+ * the record), for each of = + - @ tab and CR. NDJSON carries the values as they are. */
+static void test_csv_cells_that_would_start_a_formula_are_neutralised(void **state)
+{
+    fx *f = *state;
+    static const char starts[] = "=+-@\t\r";
+    char mac[PR_MAC_LEN + 1], model[64], firmware[64], report[64], want[256];
+    for (int i = 0; starts[i]; i++) {
+        snprintf(mac, sizeof mac, "00562b0000f%x", (unsigned)i & 0xfu);
+        snprintf(model, sizeof model, "%cSUM(1+1)", starts[i]);
+        snprintf(firmware, sizeof firmware, "%ccmd|'/Ccalc'!A0", starts[i]);
+        snprintf(report, sizeof report, "%cHYPERLINK(\"x\")", starts[i]);
+        char *text = ev(mac, "full", 60, model, firmware, "{\"A\":\"1\"}");
+        json_t *o = json_loads(text, 0, NULL);
+        assert_non_null(o);
+        json_object_set_new(o, "report_id", json_string(report));
+        free(text);
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        apply_owned(f->st, f->pf, text, false);
+    }
+    char *body = NULL;
+    assert_int_equal(get(f, "/v1/phones?format=csv&model=CP-8832-3PCC", NULL, &body, NULL), 200);
+    /* a '-' inside a cell is nothing */
+    assert_non_null(strstr(body, "\r\n" A ",CP-8832-3PCC,12.0.1,"));
+    free(body);
+    assert_int_equal(get(f, "/v1/phones?format=csv&after=00562b0000ef", NULL, &body, NULL), 200);
+    char *line = body;
+    for (int i = 0; starts[i]; i++) {
+        snprintf(want, sizeof want,
+                 "00562b0000f%x,\"'%cSUM(1+1)\",\"'%ccmd|'/Ccalc'!A0\",1,true,1,0,", (unsigned)i,
+                 starts[i], starts[i]);
+        line = strstr(line, "\r\n");
+        assert_non_null(line);
+        line += 2;
+        if (strncmp(line, want, strlen(want)) != 0)
+            fail_msg("row %d: %.80s (wanted %s)", i, line, want);
+        snprintf(want, sizeof want, ",\"'%cHYPERLINK(\"\"x\"\")\"\r\n", starts[i]);
+        if (!strstr(line, want))
+            fail_msg("row %d: no report id %s in %.200s", i, want, line);
+    }
+    free(body);
+    assert_int_equal(
+        get(f, "/v1/phones?format=ndjson&after=00562b0000ef&limit=1", NULL, &body, NULL), 200);
+    assert_non_null(strstr(body, "\"model\":\"=SUM(1+1)\""));
+    assert_non_null(strstr(body, "\"firmware\":\"=cmd|'/Ccalc'!A0\""));
+    free(body);
+}
+
 static void test_bad_filters_get_a_clear_400(void **state)
 {
     fx *f = *state;
@@ -341,6 +332,12 @@ static void test_bad_filters_get_a_clear_400(void **state)
     expect_400(f, "/v1/phones?seen_before=2026-13-01", "seen_before");
     expect_400(f, "/v1/phones?seen_before=2026-11-01T10:00:00", "seen_before");
     expect_400(f, "/v1/phones?seen_after=99999999999d", "seen_after");
+    /* not a real date, a space before the year (read as year 26 before), signs */
+    expect_400(f, "/v1/phones?seen_after=2026-02-31", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=2025-02-29", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=%20026-01-01", "seen_after");
+    expect_400(f, "/v1/phones?seen_after=+026-01-01", "seen_after");
+    expect_400(f, "/v1/phones?seen_before=2026-01-01T-1:00:00Z", "seen_before");
     expect_400(f, "/v1/phones?limit=1001", "limit");
     expect_400(f, "/v1/phones?limit=99999999999999999999", "limit");
     expect_400(f, "/v1/phones?format=csv&limit=1000001", "limit");
@@ -364,6 +361,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_parameters_values_most_common_first_and_paged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_list_exports_as_csv_and_ndjson, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_cells_that_would_start_a_formula_are_neutralised,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_filters_get_a_clear_400, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

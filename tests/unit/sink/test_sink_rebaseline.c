@@ -4,7 +4,8 @@
  * served as "remote"), the re-baseline candidates (incomplete phones, phones not seen for a
  * while, the per-phone interval, phones skipped for lack of a full-report rule) and
  * POST /v1/phones/{mac}/report-request over HTTP against `phonereport-sim sip` as the phone
- * (a Digest challenge, then 200), with the result in the summary and the metric; and
+ * (a Digest challenge, then 200), with the result in the summary and the metric; only the
+ * whole realm its credentials name is answered (realms of 158, 159, 160, 4,000 characters); and
  * `phonereport notify --mac` resolving the phone through this API.
  */
 #include "sinktest.h"
@@ -30,7 +31,8 @@ extern char **environ;
 typedef struct fx {
     char *dir, data[4200];
     sink_store *st;
-    pid_t sim; /* phonereport-sim sip, stopped by teardown whatever happened */
+    pid_t sim;    /* phonereport-sim sip, stopped by teardown whatever happened */
+    sink_cfg cfg; /* the re-baseline's (it keeps a pointer) */
 } fx;
 
 static int setup(void **state)
@@ -258,13 +260,13 @@ static int http(unsigned port, const char *method, const char *path, char **body
     return code;
 }
 
-static void test_report_request_endpoint(void **state)
+/* Starts one simulated phone (User_ID_1_ 4081000000, challenging with realm, NULL: its
+ * default) that writes its credentials to creds; returns its UDP port. */
+static int start_sim(fx *f, const char *realm, const char *creds)
 {
-    fx *f = *state;
-    char err[256], portfile[4300], creds[4300], port[16], path[64], *body = NULL;
+    char portfile[4300];
     snprintf(portfile, sizeof portfile, "%s/sim.port", f->dir);
-    snprintf(creds, sizeof creds, "%s/creds.json", f->dir);
-    /* One simulated phone: User_ID_1_ 4081000000, its credentials written by the simulator. */
+    unlink(portfile);
     char *argv[] = {PR_BINARY_DIR "/phonereport-sim",
                     "sip",
                     "--url",
@@ -274,7 +276,9 @@ static void test_report_request_endpoint(void **state)
                     "--port-file",
                     portfile,
                     "--credentials-out",
-                    creds,
+                    (char *)creds,
+                    realm ? "--realm" : NULL,
+                    (char *)realm,
                     NULL};
     assert_int_equal(posix_spawn(&f->sim, argv[0], NULL, NULL, argv, environ), 0);
     long long end = ts_deadline_ms(10000);
@@ -286,8 +290,66 @@ static void test_report_request_endpoint(void **state)
             fail_msg("phonereport-sim sip did not start");
         usleep(20000);
     }
-    snprintf(port, sizeof port, "%s", text);
+    int port = atoi(text);
     free(text);
+    return port;
+}
+
+static void stop_sim(fx *f)
+{
+    kill(f->sim, SIGTERM);
+    waitpid(f->sim, NULL, 0);
+    f->sim = 0;
+}
+
+/* The re-baseline thread and the API over it (rb and api to stop and free). */
+static unsigned start_rebaseline(fx *f, char *creds, int sim_port, pr_metrics *m,
+                                 sink_rebaseline **rb, sink_api **api)
+{
+    char err[256];
+    sink_cfg *cfg = &f->cfg;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->data_dir = f->data;
+    cfg->sync = "normal";
+    cfg->rebaseline_credentials = creds;
+    cfg->rebaseline_sip_port = sim_port;
+    cfg->rebaseline_rate = 10;
+    cfg->rebaseline_interval_ms = 3600000;
+    cfg->rebaseline_timeout_ms = 5000;
+    if (sink_rebaseline_new(cfg, m, rb, err, sizeof err) != PR_OK)
+        fail_msg("rebaseline: %s", err);
+    assert_int_equal(sink_rebaseline_start(*rb, err, sizeof err), PR_OK);
+    sink_api_opts o = {.listen = "127.0.0.1:0", .data_dir = f->data, .rebaseline = *rb};
+    if (sink_api_start_opts(&o, m, NULL, api, err, sizeof err) != PR_OK)
+        fail_msg("api: %s", err);
+    return sink_api_bound_port(*api);
+}
+
+/* The phone's summary once it holds a report_request result (caller frees). */
+static json_t *wait_report_request(unsigned ap, const char *mac)
+{
+    char path[64], *body = NULL;
+    snprintf(path, sizeof path, "/v1/phones/%s", mac);
+    long long end = ts_deadline_ms(15000);
+    for (;;) {
+        assert_int_equal(http(ap, "GET", path, &body), 200);
+        json_t *doc = json_loads(body, 0, NULL);
+        free(body);
+        if (json_is_object(json_object_get(doc, "report_request")))
+            return doc;
+        json_decref(doc);
+        if (ts_now_ms() > end)
+            fail_msg("no report_request result for %s after 15 s", mac);
+        usleep(50000);
+    }
+}
+
+static void test_report_request_endpoint(void **state)
+{
+    fx *f = *state;
+    char creds[4300], port[16], path[64], *body = NULL;
+    snprintf(creds, sizeof creds, "%s/creds.json", f->dir);
+    snprintf(port, sizeof port, "%d", start_sim(f, NULL, creds));
 
     /* MAC1 reported from 127.0.0.1 (complete: the background scan leaves it alone); MAC2
      * only through a status report without an address. */
@@ -298,24 +360,10 @@ static void test_report_request_endpoint(void **state)
                 false);
     apply_owned(f->st, NULL, ev_status(MAC2, "s", "2026-11-24T17:00:00.000Z", "{}"), true);
 
-    sink_cfg cfg = {0};
-    cfg.data_dir = f->data;
-    cfg.sync = "normal";
-    cfg.rebaseline_credentials = creds;
-    cfg.rebaseline_sip_port = atoi(port);
-    cfg.rebaseline_rate = 10;
-    cfg.rebaseline_interval_ms = 3600000;
-    cfg.rebaseline_timeout_ms = 5000;
     pr_metrics *m = pr_metrics_new();
     sink_rebaseline *rb = NULL;
     sink_api *api = NULL;
-    if (sink_rebaseline_new(&cfg, m, &rb, err, sizeof err) != PR_OK)
-        fail_msg("rebaseline: %s", err);
-    assert_int_equal(sink_rebaseline_start(rb, err, sizeof err), PR_OK);
-    sink_api_opts o = {"127.0.0.1:0", f->data, NULL, NULL, NULL, rb};
-    if (sink_api_start_opts(&o, m, NULL, &api, err, sizeof err) != PR_OK)
-        fail_msg("api: %s", err);
-    unsigned ap = sink_api_bound_port(api);
+    unsigned ap = start_rebaseline(f, creds, atoi(port), m, &rb, &api);
 
     assert_int_equal(http(ap, "POST", "/v1/phones/" MAC3 "/report-request", NULL), 404);
     assert_int_equal(http(ap, "POST", "/v1/phones/zz/report-request", NULL), 400);
@@ -327,21 +375,8 @@ static void test_report_request_endpoint(void **state)
     free(body);
 
     /* The phone challenges, the credentials answer, it accepts: the summary says so. */
-    snprintf(path, sizeof path, "/v1/phones/%s", MAC1);
-    end = ts_deadline_ms(15000);
-    json_t *rr = NULL, *doc = NULL;
-    for (;;) {
-        assert_int_equal(http(ap, "GET", path, &body), 200);
-        doc = json_loads(body, 0, NULL);
-        free(body);
-        rr = json_object_get(doc, "report_request");
-        if (json_is_object(rr))
-            break;
-        json_decref(doc);
-        if (ts_now_ms() > end)
-            fail_msg("no report_request result after 15 s");
-        usleep(50000);
-    }
+    json_t *doc = wait_report_request(ap, MAC1);
+    json_t *rr = json_object_get(doc, "report_request");
     assert_string_equal(json_string_value(json_object_get(rr, "outcome")), "accepted");
     assert_int_equal(json_integer_value(json_object_get(rr, "status")), 200);
     assert_true(json_is_true(json_object_get(rr, "challenged")));
@@ -383,6 +418,65 @@ static void test_report_request_endpoint(void **state)
     pr_metrics_free(m);
 }
 
+/* The re-baseline answers a challenge only with credentials for its whole realm (issue 23.3):
+ * credentials for a realm of 158 or 159 characters answer it; credentials for the first 159
+ * characters of a 160- or 4,000-character realm do not (the realm is never cut: it is refused,
+ * and nothing the phone could attack offline is sent). */
+static void test_the_rebaseline_answers_only_the_whole_realm_of_its_credentials(void **state)
+{
+    fx *f = *state;
+    static const size_t lens[] = {158, 159, 160, 4000};
+    char creds[4300], simcreds[4300], mac[PR_MAC_LEN + 1], *body = NULL;
+    snprintf(simcreds, sizeof simcreds, "%s/sim-creds.json", f->dir);
+    snprintf(creds, sizeof creds, "%s/creds.json", f->dir);
+    pr_metrics *m = pr_metrics_new();
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        char *realm = ts_repeat('r', lens[i]);
+        int port = start_sim(f, realm, simcreds);
+        json_t *sc = json_load_file(simcreds, 0, NULL);
+        json_t *line = json_object_get(json_object_get(sc, "users"), "4081000000");
+        assert_non_null(line);
+        realm[lens[i] > 159 ? 159 : lens[i]] = '\0'; /* the realm the credentials name */
+        json_t *dc = json_pack("{s{ss sO ss}}", "default", "user", "4081000000", "password",
+                               json_object_get(line, "password"), "realm", realm);
+        assert_int_equal(json_dump_file(dc, creds, 0), 0);
+        chmod(creds, 0600);
+        json_decref(dc);
+        json_decref(sc);
+        snprintf(mac, sizeof mac, "00562b0000a%x", (unsigned)i & 0xfu);
+        apply_owned(f->st, NULL,
+                    with_remote(ev_config(mac, "full", "r1", "2026-11-24T17:00:00.000Z",
+                                          "{\"User_ID_1_\":\"4081000000\"}", NULL),
+                                "127.0.0.1"),
+                    false);
+        sink_rebaseline *rb = NULL;
+        sink_api *api = NULL;
+        unsigned ap = start_rebaseline(f, creds, port, m, &rb, &api);
+        char path[64];
+        snprintf(path, sizeof path, "/v1/phones/%s/report-request", mac);
+        assert_int_equal(http(ap, "POST", path, &body), 202);
+        free(body);
+        json_t *doc = wait_report_request(ap, mac);
+        json_t *rr = json_object_get(doc, "report_request");
+        const char *outcome = json_string_value(json_object_get(rr, "outcome"));
+        if (lens[i] <= 159) {
+            if (strcmp(outcome, "accepted") != 0)
+                fail_msg("realm of %zu: %s", lens[i], json_dumps(rr, JSON_COMPACT));
+        } else {
+            const char *reason = json_string_value(json_object_get(rr, "reason"));
+            if (strcmp(outcome, "refused") != 0 || !reason || !strstr(reason, "longer than 159"))
+                fail_msg("realm of %zu answered: %s", lens[i], json_dumps(rr, JSON_COMPACT));
+            assert_int_equal(json_integer_value(json_object_get(rr, "status")), 401);
+        }
+        json_decref(doc);
+        sink_api_stop(api);
+        sink_rebaseline_free(rb);
+        stop_sim(f);
+        free(realm);
+    }
+    pr_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +489,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_phone_without_an_address_is_no_candidate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_report_request_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_the_rebaseline_answers_only_the_whole_realm_of_its_credentials, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
