@@ -5,6 +5,8 @@
  *                                                             (api_phones.c)
  *   GET /v1/phones/{mac}                                      summary of one phone
  *   GET /v1/phones/{mac}/config[?format=json|xml]             current configuration
+ *   GET /v1/phones/{mac}/config?at=, /diff?from=&to=           history (api_history.c)
+ *   GET /v1/diff?a=&b=&only=                                  two phones compared
  *   GET /v1/phones/{mac}/status                               latest status report
  *   GET /v1/phones/{mac}/changes?limit=&after=                change history, oldest first
  *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
@@ -80,7 +82,8 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
     json_t *doc = NULL;
     pr_status rc;
     static const char *const none[] = {NULL};
-    static const char *const fmt_only[] = {"format", NULL};
+    static const char *const fmt_only[] = {"format", "at", NULL};
+    static const char *const diff[] = {"from", "to", "format", NULL};
     static const char *const page[] = {"limit", "after", NULL};
     const char *const *allowed;
 
@@ -90,6 +93,8 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
         allowed = fmt_only;
     else if (strcmp(sub, "changes") == 0)
         allowed = page;
+    else if (strcmp(sub, "diff") == 0)
+        allowed = diff;
     else
         return api_send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
     if (pr_mac_parse(rest, maclen, mac, err, sizeof err) != PR_OK)
@@ -97,6 +102,10 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
     if ((bad = api_arg_unknown(c, allowed)))
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", bad);
 
+    if (sub && strcmp(sub, "config") == 0 && api_arg(c, "at"))
+        return api_history_config(a, st, c, mac);
+    if (sub && strcmp(sub, "diff") == 0)
+        return api_history_diff(a, st, c, mac);
     if (!sub) {
         rc = sink_query_phone(st, mac, &doc, err, sizeof err);
     } else if (strcmp(sub, "config") == 0) {
@@ -340,6 +349,8 @@ static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection 
         return phone_route(a, st, c, url + 11);
     if (strcmp(url, "/v1/drift") == 0)
         return drift_route(a, st, c);
+    if (strcmp(url, "/v1/diff") == 0)
+        return api_history_compare(a, st, c);
     if (strcmp(url, "/v1/fleet") == 0)
         return fleet_route(a, st, c);
     if (strncmp(url, "/v1/params/", 11) == 0)

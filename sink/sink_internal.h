@@ -230,6 +230,11 @@ typedef enum sink_sql {
     Q_OWNER_CHECK,
     Q_REBASE_CANDIDATES,
     Q_REBASE_RESULT,
+    Q_HIST_HORIZON_PUT,
+    Q_HIST_HORIZON_GET,
+    Q_HIST_PHONE,
+    Q_HIST_REPORTS,
+    Q_HIST_UNDO,
     Q__COUNT
 } sink_sql;
 
@@ -548,6 +553,55 @@ pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
                                   char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen);
 /* Counters for /metrics. */
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
+
+/* A document's params and access objects (borrowed) as new objects in name order (the order
+ * the API and the XML export show). */
+pr_status sink_query_doc_order(json_t *p, json_t *a, json_t **params, json_t **access, char *err,
+                               size_t errlen);
+/* The flat-profile XML of params/access (borrowed; written in their order) under comment. */
+pr_status sink_query_xml_render(const char *comment, json_t *params, json_t *access, char **out,
+                                size_t *len, char *err, size_t errlen);
+
+/* ---- history.c: a phone's configuration at an earlier point, and diffs --------------- */
+
+/* A point in a phone's history: a version (> 0), or a time in the store's RFC 3339 form
+ * (version 0; at "" = now). */
+typedef struct sink_hist_point {
+    int64_t version;
+    char at[32];
+} sink_hist_point;
+
+/* A configuration rebuilt at a point. */
+typedef struct sink_hist_doc {
+    int64_t version;         /* the version shown (the content it kept until valid_until) */
+    int64_t current;         /* the phone's version now */
+    char valid_until[32];    /* the time of the next kept change after the point; "" = none */
+    json_t *params, *access; /* name order; access: the current one (not in the history) */
+    /* PR_ENOTFOUND with gone: the kept history does not reach the point; the oldest time and
+     * version it can serve. */
+    bool gone;
+    char oldest_at[32];
+    int64_t oldest_version;
+} sink_hist_doc;
+
+/* The configuration of mac at pt: the current document with the kept changes after pt undone,
+ * in one read snapshot. PR_ENOTFOUND: unknown phone, no configuration report yet, a time
+ * before its first report, or (d->gone) before the kept history; PR_EINVAL: a version the
+ * phone has not reached (err says which). Release d in every case. */
+pr_status sink_history_doc(sink_store *st, const char *mac, const sink_hist_point *pt,
+                           sink_hist_doc *d, char *err, size_t errlen);
+void sink_hist_doc_release(sink_hist_doc *d);
+/* The differences from (op, oa) to (np, na), borrowed: an array of
+ * {"change":"added|removed|changed|same","name","old","new","access","old_access"} in name
+ * order; values that are both masked (a run of asterisks) are equal, so a secret is never
+ * told apart; with_access: an access difference alone is a change; all: equal ones too. NULL
+ * when out of memory. */
+json_t *sink_history_diff(json_t *op, json_t *oa, json_t *np, json_t *na, bool with_access,
+                          bool all);
+/* The writer, before pruning a phone's changes to keep rows: records how far its history will
+ * then reach (Q_HIST_HORIZON_PUT), in the caller's transaction. */
+pr_status sink_history_horizon(sink_store *st, int64_t phone, long long keep, char *err,
+                               size_t errlen);
 
 /* ---- fleet.c: fleet search and summaries ------------------------------------------- */
 

@@ -140,6 +140,20 @@ static const char *const sql_text[Q__COUNT] = {
                         " report_requested_at = coalesce(?3, report_requested_at),"
                         " report_request = ?4 WHERE mac = ?1",
     /* Partition ownership: PostgreSQL only (pg_text). */
+    /* History (history.c). Before Q_CHANGE_PRUNE (same ?1, ?2): the report it is about to cut
+     * at, the newest one to go, becomes the phone's horizon (no row: nothing goes). */
+    [Q_HIST_HORIZON_PUT] = "INSERT INTO history_horizon(phone, at, version) SELECT phone, at,"
+                           " version FROM reports WHERE id = (SELECT report FROM changes"
+                           " WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"
+                           " ON CONFLICT(phone) DO UPDATE SET at = excluded.at,"
+                           " version = excluded.version",
+    [Q_HIST_HORIZON_GET] = "SELECT at, version FROM history_horizon WHERE phone = ?1",
+    [Q_HIST_PHONE] = "SELECT id, version, first_seen FROM phones WHERE mac = ?1",
+    /* The kept reports, newest first (read until the point asked for). */
+    [Q_HIST_REPORTS] = "SELECT id, version, at FROM reports WHERE phone = ?1 ORDER BY id DESC",
+    /* The changes of the reports from ?2 on, newest first: undone in that order. */
+    [Q_HIST_UNDO] = "SELECT n.name, c.old FROM changes c JOIN names n ON n.id = c.param"
+                    " WHERE c.phone = ?1 AND c.report >= ?2 ORDER BY c.id DESC",
 };
 
 /* PostgreSQL's own texts where the dialects differ. ?3 of the listings is the owned partitions

@@ -35,6 +35,9 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS changes(id INTEGER PRIMARY KEY, phone INTEGER NOT NULL,"
     " report INTEGER NOT NULL, param INTEGER NOT NULL, old TEXT, new TEXT);"
     "CREATE INDEX IF NOT EXISTS changes_by_phone ON changes(phone, id);"
+    /* how far a phone's kept history reaches (history.c): the newest pruned report */
+    "CREATE TABLE IF NOT EXISTS history_horizon(phone INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+    " version INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS drift(phone INTEGER NOT NULL, param TEXT NOT NULL,"
     " intended TEXT, actual TEXT, since TEXT NOT NULL, version INTEGER NOT NULL,"
     " PRIMARY KEY(phone, param)) WITHOUT ROWID;"
