@@ -14,6 +14,7 @@
  *   GET /v1/params/{name}?limit=&offset=                      a parameter's values, counted
  *   POST /v1/phones/{mac}/report-request                      ask the phone for a report now
  *                                                             (rebaseline.c; 202, queued)
+ *   POST /v1/phones/{mac}/resync                              ask it to resync (remediate.c)
  *   GET /metrics, /healthz, /readyz                           open: no credentials asked
  *   GET /, /console/app.js, /console/app.css                  the console (api_console.c), open
  *
@@ -192,7 +193,7 @@ static enum MHD_Result drift_route(sink_api *a, sink_store *st, struct MHD_Conne
  * shows later as the summary's report_request. 503 when re-baseline is not configured, 404
  * for an unknown phone, 409 when the sink knows no address for it. */
 static enum MHD_Result report_request_route(sink_api *a, sink_store *st, struct MHD_Connection *c,
-                                            const char *macp, size_t maclen)
+                                            const char *macp, size_t maclen, bool resync)
 {
     char mac[PR_MAC_LEN + 1], err[256] = "";
     json_t *doc = NULL;
@@ -209,9 +210,12 @@ static enum MHD_Result report_request_route(sink_api *a, sink_store *st, struct 
     if (!known)
         return api_send_error(a, c, MHD_HTTP_CONFLICT,
                               "the sink knows no address for this phone (no report carried one)");
-    if (sink_rebaseline_request(a->rebaseline, mac, err, sizeof err) != PR_OK)
+    if ((resync ? sink_rebaseline_resync : sink_rebaseline_request)(a->rebaseline, mac, err,
+                                                                    sizeof err) != PR_OK)
         return api_send_error(a, c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
-    return api_send_json(a, c, MHD_HTTP_ACCEPTED, json_pack("{ss sb}", "mac", mac, "queued", 1));
+    return api_send_json(
+        a, c, MHD_HTTP_ACCEPTED,
+        json_pack("{ss sb ss}", "mac", mac, "queued", 1, "event", resync ? "resync" : "report"));
 }
 
 /* Sees the request target before MHD decodes it. A %00 would decode to a NUL and cut the path
@@ -336,11 +340,13 @@ static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q,
 static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection *c,
                              const char *url, const char *method, bool safe)
 {
-    static const char rr[] = "/report-request";
+    static const char rr[] = "/report-request", rs[] = "/resync";
     size_t ulen = strlen(url);
-    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strncmp(url, "/v1/phones/", 11) == 0 &&
-        ulen > 11 + sizeof rr - 1 && strcmp(url + ulen - (sizeof rr - 1), rr) == 0)
-        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rr - 1));
+    bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strncmp(url, "/v1/phones/", 11) == 0;
+    if (post && ulen > 11 + sizeof rr - 1 && strcmp(url + ulen - (sizeof rr - 1), rr) == 0)
+        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rr - 1), false);
+    if (post && ulen > 11 + sizeof rs - 1 && strcmp(url + ulen - (sizeof rs - 1), rs) == 0)
+        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rs - 1), true);
     if (!safe)
         return api_send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)

@@ -272,6 +272,9 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
         rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     else if (!(*out = phone_summary(mac, &p, np, nd)))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_t *rem = NULL; /* the last resync (remediate.c), or null */
+    if (rc == PR_OK && (rc = sink_remediate_summary(st, p.id, &rem, err, errlen)) == PR_OK)
+        json_object_set_new(*out, "remediation", rem ? rem : json_null());
     phone_doc_release(&p);
     return rc;
 }

@@ -82,6 +82,10 @@ struct sink_cfg {
     char *rebaseline_proxy;       /* outbound proxy: NOTIFY to the line's AOR; NULL = direct */
     long long rebaseline_sip_port, rebaseline_rate, rebaseline_interval_ms, rebaseline_after_ms,
         rebaseline_timeout_ms;
+    /* remediation of open drift (remediate.c) */
+    char *remediate_drift; /* "off" or "resync" */
+    long long remediate_after_ms, remediate_interval_ms;
+    char *remediate_ignore; /* names and globs, comma separated; NULL = none */
 };
 
 /* What sink_store_open takes: the PostgreSQL connection string, or the SQLite data-dir. */
@@ -235,6 +239,9 @@ typedef enum sink_sql {
     Q_HIST_PHONE,
     Q_HIST_REPORTS,
     Q_HIST_UNDO,
+    Q_REMEDIATE_CANDIDATES,
+    Q_REMEDIATE_RECORD,
+    Q_REMEDIATE_GET,
     Q__COUNT
 } sink_sql;
 
@@ -678,9 +685,40 @@ void sink_rebaseline_set_owned(sink_rebaseline *rb, sink_parts *owned);
 pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen);
 /* Queues a request for mac (any thread); PR_ETRANSIENT when the queue is full. */
 pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen);
+/* The same for a resync (Event: resync, remediate.c). */
+pr_status sink_rebaseline_resync(sink_rebaseline *rb, const char *mac, char *err, size_t errlen);
 /* Ends the thread (a NOTIFY in flight is waited for, up to rebaseline-timeout). */
 void sink_rebaseline_stop(sink_rebaseline *rb);
 void sink_rebaseline_free(sink_rebaseline *rb); /* NULL is a no-op */
+
+/* ---- remediate.c: a resync for phones whose drift stays open ------------------------ */
+
+typedef struct sink_remediate sink_remediate;
+struct pr_sipnotify_opts;
+/* The remediate-* settings: PR_EINVAL with a message (configuration checks). */
+pr_status sink_remediate_check(const sink_cfg *cfg, char *err, size_t errlen);
+/* Its counters (phonereport_sink_remediations_total{outcome}); made by sink_rebaseline_new. */
+pr_status sink_remediate_new(const sink_cfg *cfg, pr_metrics *metrics, sink_remediate **out,
+                             char *err, size_t errlen);
+void sink_remediate_free(sink_remediate *r); /* NULL is a no-op */
+/* The re-baseline thread: binds the resync sender (o as the report sender's, Event: resync)
+ * and, at its end, frees it. */
+pr_status sink_remediate_thread_start(sink_remediate *r, const struct pr_sipnotify_opts *o,
+                                      char *err, size_t errlen);
+void sink_remediate_thread_end(sink_remediate *r);
+/* One round, on the re-baseline thread's connection st: the phones asked through the API
+ * (queued[0..nq)) and, with scan and remediate-drift resync, the candidates; returns the
+ * NOTIFYs to send (the caller waits for the fleet-wide rate, then sink_remediate_send), and
+ * sink_remediate_record writes the round's outcomes in one transaction. */
+size_t sink_remediate_prepare(sink_remediate *r, sink_store *st, const sink_rb_policy *p, bool scan,
+                              char (*queued)[PR_MAC_LEN + 1], size_t nq);
+void sink_remediate_send(sink_remediate *r);
+void sink_remediate_record(sink_remediate *r, sink_store *st);
+/* The phone's last resync for the API (*out NULL: never asked): its result, attempted_at,
+ * "drift" open or resolved (the phone's drift now), open_drift (how many parameters) and
+ * reported_since (a configuration report came after it). */
+pr_status sink_remediate_summary(sink_store *st, int64_t phone, json_t **out, char *err,
+                                 size_t errlen);
 
 /* ---- api.c: the query API -------------------------------------------------------------- */
 
@@ -790,5 +828,8 @@ void sink_loop_free(sink_loop *l); /* NULL is a no-op */
 
 /* Now as RFC 3339 UTC with milliseconds, e.g. 2026-11-24T17:26:00.123Z (buf >= 25). */
 void sink_now_rfc3339(char *buf, size_t len);
+/* The same for a time in milliseconds since the epoch (>= 0), and the wall clock in them. */
+void sink_time_rfc3339(long long unix_ms, char *buf, size_t len);
+long long sink_real_ms(void);
 
 #endif

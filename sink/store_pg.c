@@ -82,6 +82,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS changes_by_phone ON changes(phone, id);"
     "CREATE TABLE IF NOT EXISTS history_horizon(phone BIGINT PRIMARY KEY, at TEXT NOT NULL,"
     " version BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS remediations(phone BIGINT PRIMARY KEY,"
+    " attempted_at TEXT NOT NULL, result TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS drift(phone BIGINT NOT NULL, param TEXT NOT NULL,"
     " intended TEXT, actual TEXT, since TEXT NOT NULL, version BIGINT NOT NULL,"
     " PRIMARY KEY(phone, param));"
