@@ -374,6 +374,18 @@ static void test_two_phones_compare_refuses_bad_input(void **state)
     apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=" MAC2 "&format=xml", 400, "format");
 }
 
+/* Without re-baseline (no SIP sender) a resync cannot be asked: 503; and the summary says
+ * no resync was ever asked. */
+static void test_resync_without_rebaseline_is_unavailable(void **state)
+{
+    fx *f = *state;
+    apitest_expect_error(f->port, "POST", "/v1/phones/" MAC "/resync", 503, "not configured");
+    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/resync", 404, "no such resource");
+    json_t *doc = get(f, "/v1/phones/" MAC, 200);
+    assert_true(json_is_null(json_object_get(doc, "remediation")));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_diff_refuses_bad_input),
         cmocka_unit_test(test_two_phones_compare_masked_values_as_masked),
         cmocka_unit_test(test_two_phones_compare_refuses_bad_input),
+        cmocka_unit_test(test_resync_without_rebaseline_is_unavailable),
     };
     /* one store for every test: they only read it */
     return cmocka_run_group_tests(tests, setup, teardown);
