@@ -43,12 +43,16 @@ struct sink_remediate {
     size_t n;
 };
 
-/* Splits a comma-separated list of names and globs into v (pointers into spec). */
+/* Splits a comma-separated list of names and globs into v (pointers into spec, blanks around
+ * each trimmed); -1 for an empty entry or more than max. */
 static int split(char *spec, char **v, size_t max, size_t *n)
 {
+    char *tok = spec;
     *n = 0;
-    for (char *save = NULL, *tok = strtok_r(spec, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
+    for (;;) {
+        char *comma = strchr(tok, ',');
+        if (comma)
+            *comma = '\0';
         while (*tok == ' ')
             tok++;
         size_t len = strlen(tok);
@@ -57,8 +61,10 @@ static int split(char *spec, char **v, size_t max, size_t *n)
         if (!len || *n == max)
             return -1;
         v[(*n)++] = tok;
+        if (!comma)
+            return 0;
+        tok = comma + 1;
     }
-    return 0;
 }
 
 pr_status sink_remediate_check(const sink_cfg *cfg, char *err, size_t errlen)
