@@ -37,7 +37,7 @@
 
 #define QUEUE_MAX  256
 #define BATCH_MAX  256
-#define N_OUTCOMES 7 /* the six of sipnotify.h, then "skipped" */
+#define N_OUTCOMES SINK_NOTIFY_OUTCOMES /* the six of sipnotify.h, then "skipped" */
 
 struct sink_rebaseline {
     const sink_cfg *cfg;
@@ -345,10 +345,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
         return; /* stopped before sending: considered again at the next start */
     rfc3339(real_ms(), now, sizeof now);
     count(rb, (int)r->outcome);
-    rb->results[i] = json_pack(
-        "{ss so ss ss ss ss sb}", "outcome", pr_sipnotify_outcome_name(r->outcome), "status",
-        r->status ? json_integer(r->status) : json_null(), "reason", r->reason, "at", now,
-        "trigger", rb->targets[i].trigger, "target", t->uri, "challenged", r->challenged);
+    rb->results[i] = sink_notify_result_new(r, now, rb->targets[i].trigger, t->uri);
     PR_LOG(
         r->outcome == PR_SIPNOTIFY_ACCEPTED ? PR_LOG_INFO : PR_LOG_WARN, "sink", "report requested",
         json_pack("{ss ss ss si ss}", "mac", t->mac, "target", t->uri, "outcome",
@@ -523,8 +520,6 @@ static void *run(void *arg)
 pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_rebaseline **out,
                               char *err, size_t errlen)
 {
-    static const char *const names[N_OUTCOMES] = {
-        "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
     pr_status rc;
     char e[400];
     sink_rebaseline *rb = calloc(1, sizeof *rb);
@@ -543,15 +538,10 @@ pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_reb
         goto fail;
     if ((rc = sink_remediate_new(cfg, metrics, &rb->rem, err, errlen)) != PR_OK)
         goto fail;
-    for (int i = 0; i < N_OUTCOMES; i++) {
-        char labels[48];
-        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
-        rb->c_outcome[i] = pr_metrics_counter(
-            metrics, "phonereport_sink_report_requests_total",
-            "Phones asked for a report by SIP NOTIFY (re-baseline), by outcome; skipped: not "
-            "asked (no full-report rule, no address)",
-            labels);
-    }
+    sink_notify_counters(metrics, "phonereport_sink_report_requests_total",
+                         "Phones asked for a report by SIP NOTIFY (re-baseline), by outcome; "
+                         "skipped: not asked (no full-report rule, no address)",
+                         rb->c_outcome);
     *out = rb;
     return PR_OK;
 fail:

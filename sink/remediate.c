@@ -26,7 +26,6 @@
 #define SCAN_ROWS    4096 /* drift rows read per round at most */
 #define PARAMS_SHOWN 16   /* drifted parameters named in a result */
 #define IGNORE_MAX   64
-#define N_OUTCOMES   7 /* the six of sipnotify.h, then "skipped" */
 
 struct sink_remediate {
     const sink_cfg *cfg;
@@ -35,7 +34,7 @@ struct sink_remediate {
     char *ignore[IGNORE_MAX];
     size_t nignore;
     pr_sipnotify *sip; /* the re-baseline thread's */
-    pr_counter *c_outcome[N_OUTCOMES];
+    pr_counter *c_outcome[SINK_NOTIFY_OUTCOMES];
     /* one round */
     sink_rb_target t[ROUND_MAX];
     json_t *params[ROUND_MAX]; /* the drifted parameters that triggered it (NULL: API) */
@@ -90,11 +89,29 @@ pr_status sink_remediate_check(const sink_cfg *cfg, char *err, size_t errlen)
     return PR_OK;
 }
 
+json_t *sink_notify_result_new(const struct pr_sipnotify_result *r, const char *now,
+                               const char *trigger, const char *target)
+{
+    return json_pack("{ss so ss ss ss ss sb}", "outcome", pr_sipnotify_outcome_name(r->outcome),
+                     "status", r->status ? json_integer(r->status) : json_null(), "reason",
+                     r->reason, "at", now, "trigger", trigger, "target", target, "challenged",
+                     r->challenged);
+}
+
+void sink_notify_counters(pr_metrics *m, const char *name, const char *help, pr_counter **out)
+{
+    static const char *const names[SINK_NOTIFY_OUTCOMES] = {
+        "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
+    for (int i = 0; i < SINK_NOTIFY_OUTCOMES; i++) {
+        char labels[48];
+        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
+        out[i] = pr_metrics_counter(m, name, help, labels);
+    }
+}
+
 pr_status sink_remediate_new(const sink_cfg *cfg, pr_metrics *metrics, sink_remediate **out,
                              char *err, size_t errlen)
 {
-    static const char *const names[N_OUTCOMES] = {
-        "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
     sink_remediate *r = calloc(1, sizeof *r);
     *out = NULL;
     if (!r)
@@ -106,15 +123,11 @@ pr_status sink_remediate_new(const sink_cfg *cfg, pr_metrics *metrics, sink_reme
         sink_remediate_free(r);
         return pr_err(PR_EINVAL, err, errlen, "remediate-ignore: malformed");
     }
-    for (int i = 0; i < N_OUTCOMES; i++) {
-        char labels[48];
-        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
-        r->c_outcome[i] = pr_metrics_counter(
-            metrics, "phonereport_sink_remediations_total",
-            "Phones asked to resync (SIP NOTIFY, Event: resync) for open drift or through the "
-            "API, by outcome; skipped: not asked (no address, only ignored parameters drift)",
-            labels);
-    }
+    sink_notify_counters(
+        metrics, "phonereport_sink_remediations_total",
+        "Phones asked to resync (SIP NOTIFY, Event: resync) for open drift or through the API, "
+        "by outcome; skipped: not asked (no address, only ignored parameters drift)",
+        r->c_outcome);
     *out = r;
     return PR_OK;
 }
@@ -262,7 +275,7 @@ size_t sink_remediate_prepare(sink_remediate *r, sink_store *st, const sink_rb_p
 
 static void count(sink_remediate *r, int outcome)
 {
-    if (outcome >= 0 && outcome < N_OUTCOMES)
+    if (outcome >= 0 && outcome < SINK_NOTIFY_OUTCOMES)
         pr_counter_inc(r->c_outcome[outcome]);
 }
 
@@ -273,10 +286,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
     char now[32];
     sink_now_rfc3339(now, sizeof now);
     count(r, (int)res->outcome);
-    r->result[i] = json_pack(
-        "{ss so ss ss ss ss sb}", "outcome", pr_sipnotify_outcome_name(res->outcome), "status",
-        res->status ? json_integer(res->status) : json_null(), "reason", res->reason, "at", now,
-        "trigger", r->t[i].trigger, "target", t->uri, "challenged", res->challenged);
+    r->result[i] = sink_notify_result_new(res, now, r->t[i].trigger, t->uri);
     PR_LOG(res->outcome == PR_SIPNOTIFY_ACCEPTED ? PR_LOG_INFO : PR_LOG_WARN, "sink",
            "resync requested",
            json_pack("{ss ss ss ss si}", "mac", t->mac, "trigger", r->t[i].trigger, "target",
@@ -312,7 +322,7 @@ void sink_remediate_record(sink_remediate *r, sink_store *st)
         if (*r->t[i].skipped) {
             res = json_pack("{ss ss ss}", "skipped", r->t[i].skipped, "at", now, "trigger",
                             r->t[i].trigger);
-            count(r, N_OUTCOMES - 1);
+            count(r, SINK_NOTIFY_SKIPPED);
         }
         if (!res) /* not sent: stopped meanwhile, asked again later */
             continue;

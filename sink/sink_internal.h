@@ -695,6 +695,16 @@ void sink_rebaseline_free(sink_rebaseline *rb); /* NULL is a no-op */
 
 typedef struct sink_remediate sink_remediate;
 struct pr_sipnotify_opts;
+struct pr_sipnotify_result;
+/* What the re-baseline and the remediation keep of a NOTIFY's outcome (report_request,
+ * remediation): {"outcome","status","reason","at","trigger","target","challenged"}. */
+json_t *sink_notify_result_new(const struct pr_sipnotify_result *r, const char *now,
+                               const char *trigger, const char *target);
+/* The NOTIFY outcomes a metric counts, sipnotify.h's then "skipped" (SINK_NOTIFY_SKIPPED). */
+#define SINK_NOTIFY_OUTCOMES 7
+#define SINK_NOTIFY_SKIPPED  6
+/* One counter per outcome of the metric name, in out[SINK_NOTIFY_OUTCOMES]. */
+void sink_notify_counters(pr_metrics *m, const char *name, const char *help, pr_counter **out);
 /* The remediate-* settings: PR_EINVAL with a message (configuration checks). */
 pr_status sink_remediate_check(const sink_cfg *cfg, char *err, size_t errlen);
 /* Its counters (phonereport_sink_remediations_total{outcome}); made by sink_rebaseline_new. */

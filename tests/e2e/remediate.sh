@@ -79,10 +79,7 @@ pl_wait_until 60 "sink /readyz" pl_http_ok "$api/readyz"
 
 step "booting the phones with a delta only"
 while IFS=$'\t' read -r mac user rule _; do
-    body="<flat-profile><User_ID_1_>$user</User_ID_1_><Report_Rule>$rule</Report_Rule></flat-profile>"
-    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X PUT \
-        -A "Cisco-CP-8832-3PCC/11.3.1 ($mac)" --data-binary "$body" "$edge/$mac/delta.xml")
-    [ "${code:0:1}" = 2 ] || fail "the edge answered $code to $mac's delta"
+    pl_boot_delta "$edge" "$mac" "$user" "$rule"
 done <"$work/boot.tsv"
 
 # Re-baseline, drift, resync, the profile applied, the drift resolved (honouring phones);
