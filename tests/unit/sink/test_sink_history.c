@@ -78,6 +78,18 @@ static json_t *get(fx *f, const char *path, int code)
     return apitest_json(f->port, path, code);
 }
 
+/* GET path (curl's extra arguments may be NULL): asserts the status and, when type is given,
+ * the content type; returns the body (caller frees). */
+static char *get_text(fx *f, const char *path, const char *extra, int code, const char *type)
+{
+    char *body = NULL, *ctype = NULL;
+    int got = apitest_curl(f->port, "GET", path, extra, &body, &ctype, NULL);
+    if (got != code || (type && !strstr(ctype, type)))
+        fail_msg("GET %s: %d %s (wanted %d %s)", path, got, ctype, code, type ? type : "");
+    free(ctype);
+    return body;
+}
+
 static const char *str(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -142,17 +154,13 @@ static void test_config_at_a_time_names_the_version_it_shows(void **state)
 static void test_config_at_as_xml_is_the_flat_profile_of_that_version(void **state)
 {
     fx *f = *state;
-    char *body = NULL, *ctype = NULL;
-    int code = apitest_curl(f->port, "GET", "/v1/phones/" MAC "/config?at=version=1&format=xml",
-                            NULL, &body, &ctype, NULL);
-    assert_int_equal(code, 200);
-    assert_non_null(strstr(ctype, "application/xml"));
+    char *body = get_text(f, "/v1/phones/" MAC "/config?at=version=1&format=xml", NULL, 200,
+                          "application/xml");
     assert_non_null(strstr(body, "<B>2</B>"));
     assert_non_null(strstr(body, "<A ua=\"rw\">1</A>"));
     assert_null(strstr(body, "<C"));
     assert_non_null(strstr(body, "version 1"));
     free(body);
-    free(ctype);
     apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/config?at=version=1&format=yaml", 400,
                          "format");
 }
@@ -192,10 +200,8 @@ static void test_a_point_before_the_kept_history_is_gone(void **state)
     fx *f = *state;
     /* at version 64 the prune kept 3 change rows: the reports of versions 62..64; version 61
      * is the newest pruned, its state (X=61) the oldest one still known */
-    char *body = NULL, *oldest = x_at(61);
-    int code = apitest_curl(f->port, "GET", "/v1/phones/" MAC3 "/config?at=version=60", NULL, &body,
-                            NULL, NULL);
-    assert_int_equal(code, 410);
+    char *oldest = x_at(61);
+    char *body = get_text(f, "/v1/phones/" MAC3 "/config?at=version=60", NULL, 410, NULL);
     json_t *doc = json_loads(body, 0, NULL);
     assert_non_null(doc);
     assert_non_null(strstr(str(doc, "error"), "sink-changes-keep"));
@@ -203,9 +209,7 @@ static void test_a_point_before_the_kept_history_is_gone(void **state)
     assert_int_equal(num(doc, "oldest_version"), 61);
     json_decref(doc);
     free(body);
-    code = apitest_curl(f->port, "GET", "/v1/phones/" MAC3 "/config?at=2026-11-25T00:02:00Z", NULL,
-                        &body, NULL, NULL);
-    assert_int_equal(code, 410);
+    body = get_text(f, "/v1/phones/" MAC3 "/config?at=2026-11-25T00:02:00Z", NULL, 410, NULL);
     assert_non_null(strstr(body, oldest));
     free(body);
 
@@ -225,10 +229,7 @@ static void test_a_point_before_the_kept_history_is_gone(void **state)
     apitest_expect_error(f->port, "GET", "/v1/phones/" MAC3 "/config?at=version=71", 400,
                          "version 70");
     /* the diff from a point the history lost is gone too */
-    code = apitest_curl(f->port, "GET", "/v1/phones/" MAC3 "/diff?from=version=2", NULL, &body,
-                        NULL, NULL);
-    assert_int_equal(code, 410);
-    free(body);
+    free(get_text(f, "/v1/phones/" MAC3 "/diff?from=version=2", NULL, 410, NULL));
     free(oldest);
 }
 
@@ -276,11 +277,8 @@ static void test_diff_of_two_versions_lists_added_removed_changed(void **state)
 static void test_diff_as_csv_neutralises_formulas_and_as_ndjson(void **state)
 {
     fx *f = *state;
-    char *body = NULL, *ctype = NULL;
-    int code = apitest_curl(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1&format=csv",
-                            NULL, &body, &ctype, NULL);
-    assert_int_equal(code, 200);
-    assert_non_null(strstr(ctype, "text/csv"));
+    char *body =
+        get_text(f, "/v1/phones/" MAC "/diff?from=version=1&format=csv", NULL, 200, "text/csv");
     const char *want = "change,name,old,new,access,old_access\r\n"
                        "changed,A,1,3,rw,rw\r\n"
                        "removed,B,2,,,\r\n"
@@ -288,11 +286,8 @@ static void test_diff_as_csv_neutralises_formulas_and_as_ndjson(void **state)
     if (strcmp(body, want) != 0)
         fail_msg("CSV:\n%s\nwanted:\n%s", body, want);
     free(body);
-    free(ctype);
-    code = apitest_curl(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1",
-                        "-H 'Accept: application/x-ndjson'", &body, &ctype, NULL);
-    assert_int_equal(code, 200);
-    assert_non_null(strstr(ctype, "application/x-ndjson"));
+    body = get_text(f, "/v1/phones/" MAC "/diff?from=version=1",
+                    "-H 'Accept: application/x-ndjson'", 200, "application/x-ndjson");
     int lines = 0;
     for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"), lines++) {
         json_t *row = json_loads(line, 0, NULL);
@@ -302,7 +297,6 @@ static void test_diff_as_csv_neutralises_formulas_and_as_ndjson(void **state)
     }
     assert_int_equal(lines, 3);
     free(body);
-    free(ctype);
 }
 
 static void test_diff_refuses_bad_input(void **state)
@@ -348,10 +342,7 @@ static void test_two_phones_compare_masked_values_as_masked(void **state)
     assert_string_equal(str(entry(same, 1), "old"), "****");
     assert_string_equal(str(entry(same, 1), "new"), "********");
     json_decref(doc);
-    char *body = NULL;
-    int code = apitest_curl(f->port, "GET", "/v1/diff?a=" MAC "&b=" MAC2 "&format=csv", NULL, &body,
-                            NULL, NULL);
-    assert_int_equal(code, 200);
+    char *body = get_text(f, "/v1/diff?a=" MAC "&b=" MAC2 "&format=csv", NULL, 200, "text/csv");
     assert_string_equal(body, "change,name,old,new,access,old_access\r\n"
                               "changed,A,3,3,na,rw\r\n"
                               "added,D,,d,,\r\n");
