@@ -114,12 +114,14 @@ static void expect_config(fx *f, const char *path, long long version, const char
     json_decref(doc);
 }
 
+/* MAC's parameters at versions 1, 2 and 3 (4 is 3 again), as compact sorted JSON */
+static const char v1[] = "{\"A\":\"1\",\"B\":\"2\",\"P\":\"****\"}";
+static const char v2[] = "{\"A\":\"3\",\"B\":\"2\",\"P\":\"****\"}";
+static const char v3[] = "{\"A\":\"3\",\"C\":\"=SUM(1,2)\",\"P\":\"****\"}";
+
 static void test_config_at_a_version_undoes_the_later_changes(void **state)
 {
     fx *f = *state;
-    const char *v1 = "{\"A\":\"1\",\"B\":\"2\",\"P\":\"****\"}";
-    const char *v2 = "{\"A\":\"3\",\"B\":\"2\",\"P\":\"****\"}";
-    const char *v3 = "{\"A\":\"3\",\"C\":\"=SUM(1,2)\",\"P\":\"****\"}";
     expect_config(f, "/v1/phones/" MAC "/config?at=version=1", 1, v1);
     expect_config(f, "/v1/phones/" MAC "/config?at=version=2", 2, v2);
     expect_config(f, "/v1/phones/" MAC "/config?at=version=3", 3, v3);
@@ -136,9 +138,6 @@ static void test_config_at_a_version_undoes_the_later_changes(void **state)
 static void test_config_at_a_time_names_the_version_it_shows(void **state)
 {
     fx *f = *state;
-    const char *v1 = "{\"A\":\"1\",\"B\":\"2\",\"P\":\"****\"}";
-    const char *v2 = "{\"A\":\"3\",\"B\":\"2\",\"P\":\"****\"}";
-    const char *v3 = "{\"A\":\"3\",\"C\":\"=SUM(1,2)\",\"P\":\"****\"}";
     expect_config(f, "/v1/phones/" MAC "/config?at=2026-11-24T10:30:00Z", 1, v1);
     expect_config(f, "/v1/phones/" MAC "/config?at=" T1, 1, v1);
     expect_config(f, "/v1/phones/" MAC "/config?at=2026-11-24T11:59:59.999Z", 2, v2);
