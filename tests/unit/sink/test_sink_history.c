@@ -164,33 +164,39 @@ static void test_config_at_as_xml_is_the_flat_profile_of_that_version(void **sta
                          "format");
 }
 
+/* A catalogue of refusals: each GET gets the status and {"error"} naming the reason. */
+typedef struct refusal {
+    const char *path;
+    int code;
+    const char *reason;
+} refusal;
+
+static void expect_refusals(fx *f, const refusal *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        apitest_expect_error(f->port, "GET", r[i].path, r[i].code, r[i].reason);
+}
+
 static void test_config_at_refuses_bad_points(void **state)
 {
     fx *f = *state;
     const char *bad[] = {"version=0",        "version=",  "version=-1", "version=x",
                          "version=1e3",      "yesterday", "2026-13-01", "2026-11-24T25:00:00Z",
-                         "2026-11-24 10:00", "-2h",       "2h30m",      ""};
+                         "2026-11-24+10:00", "-2h",       "2h30m",      ""};
     char path[256];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(path, sizeof path, "/v1/phones/" MAC "/config?at=%s", bad[i]);
-        if (!*bad[i]) /* an empty value */
-            snprintf(path, sizeof path, "/v1/phones/" MAC "/config?at=");
-        for (char *p = path; *p; p++)
-            if (*p == ' ')
-                *p = '+';
         apitest_expect_error(f->port, "GET", path, 400, "at: expected");
     }
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/config?at=version=5", 400,
-                         "version 4 (expected 1..4)");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/config?at=2026-11-24T09:59:59Z", 404,
-                         "before the phone's first report");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MACU "/config?at=version=1", 404,
-                         "unknown phone");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MACS "/config?at=version=1", 404,
-                         "no configuration report");
-    apitest_expect_error(f->port, "GET", "/v1/phones/zz/config?at=version=1", 400, "malformed MAC");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/config?at=1h&since=1", 400,
-                         "unknown query parameter");
+    static const refusal r[] = {
+        {"/v1/phones/" MAC "/config?at=version=5", 400, "version 4 (expected 1..4)"},
+        {"/v1/phones/" MAC "/config?at=2026-11-24T09:59:59Z", 404, "before the phone's first"},
+        {"/v1/phones/" MACU "/config?at=version=1", 404, "unknown phone"},
+        {"/v1/phones/" MACS "/config?at=version=1", 404, "no configuration report"},
+        {"/v1/phones/zz/config?at=version=1", 400, "malformed MAC"},
+        {"/v1/phones/" MAC "/config?at=1h&since=1", 400, "unknown query parameter"},
+    };
+    expect_refusals(f, r, sizeof r / sizeof *r);
 }
 
 /* 410 with the oldest point served, and that point served exactly. */
@@ -300,22 +306,17 @@ static void test_diff_as_csv_neutralises_formulas_and_as_ndjson(void **state)
 
 static void test_diff_refuses_bad_input(void **state)
 {
-    fx *f = *state;
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff", 400, "from: required");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=soon", 400,
-                         "from: expected");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1&to=version=9", 400,
-                         "expected 1..4");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1&to=x", 400,
-                         "to: expected");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=2020-01-01", 404,
-                         "first report");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MACU "/diff?from=version=1", 404,
-                         "unknown phone");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1&format=xml", 400,
-                         "format");
-    apitest_expect_error(f->port, "GET", "/v1/phones/" MAC "/diff?from=version=1&limit=2", 400,
-                         "unknown query parameter");
+    static const refusal r[] = {
+        {"/v1/phones/" MAC "/diff", 400, "from: required"},
+        {"/v1/phones/" MAC "/diff?from=soon", 400, "from: expected"},
+        {"/v1/phones/" MAC "/diff?from=version=1&to=version=9", 400, "expected 1..4"},
+        {"/v1/phones/" MAC "/diff?from=version=1&to=x", 400, "to: expected"},
+        {"/v1/phones/" MAC "/diff?from=2020-01-01", 404, "first report"},
+        {"/v1/phones/" MACU "/diff?from=version=1", 404, "unknown phone"},
+        {"/v1/phones/" MAC "/diff?from=version=1&format=xml", 400, "format"},
+        {"/v1/phones/" MAC "/diff?from=version=1&limit=2", 400, "unknown query parameter"},
+    };
+    expect_refusals(*state, r, sizeof r / sizeof *r);
 }
 
 static void test_two_phones_compare_masked_values_as_masked(void **state)
@@ -350,18 +351,17 @@ static void test_two_phones_compare_masked_values_as_masked(void **state)
 
 static void test_two_phones_compare_refuses_bad_input(void **state)
 {
-    fx *f = *state;
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC, 400, "b: required");
-    apitest_expect_error(f->port, "GET", "/v1/diff?b=" MAC, 400, "a: required");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=xyz", 400, "b:");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=" MACU, 404, "unknown phone");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MACS "&b=" MAC, 404,
-                         "no configuration report");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=" MAC2 "&only=some", 400,
-                         "only: expected");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=" MAC2 "&c=1", 400,
-                         "unknown query parameter");
-    apitest_expect_error(f->port, "GET", "/v1/diff?a=" MAC "&b=" MAC2 "&format=xml", 400, "format");
+    static const refusal r[] = {
+        {"/v1/diff?a=" MAC, 400, "b: required"},
+        {"/v1/diff?b=" MAC, 400, "a: required"},
+        {"/v1/diff?a=" MAC "&b=xyz", 400, "b:"},
+        {"/v1/diff?a=" MAC "&b=" MACU, 404, "unknown phone"},
+        {"/v1/diff?a=" MACS "&b=" MAC, 404, "no configuration report"},
+        {"/v1/diff?a=" MAC "&b=" MAC2 "&only=some", 400, "only: expected"},
+        {"/v1/diff?a=" MAC "&b=" MAC2 "&c=1", 400, "unknown query parameter"},
+        {"/v1/diff?a=" MAC "&b=" MAC2 "&format=xml", 400, "format"},
+    };
+    expect_refusals(*state, r, sizeof r / sizeof *r);
 }
 
 /* Without re-baseline (no SIP sender) a resync cannot be asked: 503; and the summary says
