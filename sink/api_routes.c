@@ -23,8 +23,8 @@
  * holding a NUL: the edge refuses ambiguous identities the same way); 401 without valid
  * credentials (when api-tokens is set; api_auth.c); 429 for an address with too many failed
  * logins in the window (api_guard.c); 403 for an action (any method but GET/HEAD) without an
- * admin token; 404 for an unknown phone or path; 405 for any method but GET/HEAD (the one
- * action excepted).
+ * admin token; 404 for an unknown phone or path; 405 for any method but GET/HEAD (the two
+ * actions excepted); 410 for a point before the kept history (api_history.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
