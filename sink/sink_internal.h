@@ -23,7 +23,8 @@
  *             in store_doc.c; offsets, outbox, names, ownership in store_rows.c.
  *   rebaseline.c  with rebaseline-credentials: one thread sends SIP NOTIFYs to phones whose
  *             state is incomplete or stale and writes only their re-baseline columns, on its
- *             own connection, in small transactions (busy timeout, as the publisher).
+ *             own connection, in small transactions (busy timeout, as the publisher);
+ *             remediate.c's resyncs for open drift run on the same thread, within its rate.
  * Every thread owns its own connection (SQLite WAL: readers never block the writer).
  *
  * Ownership: functions borrow their arguments unless the name says _new (caller frees) or the
