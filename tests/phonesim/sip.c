@@ -217,7 +217,9 @@ static int resync(sip_sim *s, sim_line *l, char *detail, size_t len)
     }
     if (pr_flatprofile_parse((const char *)body.data, body.len, NULL, &fp, &why, err, sizeof err) !=
         PR_OK) {
-        snprintf(detail, len, "%s: %s", url, err);
+        size_t n = (size_t)snprintf(detail, len, "%s", url); /* url then err, each as fits */
+        if (n + 2 < len)
+            snprintf(detail + n, len - n, ": %s", err);
         goto out;
     }
     if (!l->applied && !(l->applied = json_object()))
