@@ -95,6 +95,15 @@ enum MHD_Result api_phones_route(sink_api *a, sink_store *st, struct MHD_Connect
  * a ' (a spreadsheet would run it as a formula). */
 void api_csv_field(pr_buf *b, const char *v);
 
+/* ---- api_history.c: a phone's configuration at a point, diffs ------------------------ */
+
+/* GET /v1/phones/{mac}/config?at=, /v1/phones/{mac}/diff, /v1/diff (mac: normalised). */
+enum MHD_Result api_history_config(sink_api *a, sink_store *st, struct MHD_Connection *c,
+                                   const char *mac);
+enum MHD_Result api_history_diff(sink_api *a, sink_store *st, struct MHD_Connection *c,
+                                 const char *mac);
+enum MHD_Result api_history_compare(sink_api *a, sink_store *st, struct MHD_Connection *c);
+
 /* ---- api_routes.c: the router ---------------------------------------------------------- */
 
 /* What is known of a request before MHD decodes its target (its con_cls). */

@@ -5,6 +5,8 @@
  *                                                             (api_phones.c)
  *   GET /v1/phones/{mac}                                      summary of one phone
  *   GET /v1/phones/{mac}/config[?format=json|xml]             current configuration
+ *   GET /v1/phones/{mac}/config?at=, /diff?from=&to=           history (api_history.c)
+ *   GET /v1/diff?a=&b=&only=                                  two phones compared
  *   GET /v1/phones/{mac}/status                               latest status report
  *   GET /v1/phones/{mac}/changes?limit=&after=                change history, oldest first
  *   GET /v1/drift?mac=&limit=&after=                          currently drifted parameters
@@ -12,6 +14,7 @@
  *   GET /v1/params/{name}?limit=&offset=                      a parameter's values, counted
  *   POST /v1/phones/{mac}/report-request                      ask the phone for a report now
  *                                                             (rebaseline.c; 202, queued)
+ *   POST /v1/phones/{mac}/resync                              ask it to resync (remediate.c)
  *   GET /metrics, /healthz, /readyz                           open: no credentials asked
  *   GET /, /console/app.js, /console/app.css                  the console (api_console.c), open
  *
@@ -20,8 +23,8 @@
  * holding a NUL: the edge refuses ambiguous identities the same way); 401 without valid
  * credentials (when api-tokens is set; api_auth.c); 429 for an address with too many failed
  * logins in the window (api_guard.c); 403 for an action (any method but GET/HEAD) without an
- * admin token; 404 for an unknown phone or path; 405 for any method but GET/HEAD (the one
- * action excepted).
+ * admin token; 404 for an unknown phone or path; 405 for any method but GET/HEAD (the two
+ * actions excepted); 410 for a point before the kept history (api_history.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +83,8 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
     json_t *doc = NULL;
     pr_status rc;
     static const char *const none[] = {NULL};
-    static const char *const fmt_only[] = {"format", NULL};
+    static const char *const fmt_only[] = {"format", "at", NULL};
+    static const char *const diff[] = {"from", "to", "format", NULL};
     static const char *const page[] = {"limit", "after", NULL};
     const char *const *allowed;
 
@@ -90,6 +94,8 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
         allowed = fmt_only;
     else if (strcmp(sub, "changes") == 0)
         allowed = page;
+    else if (strcmp(sub, "diff") == 0)
+        allowed = diff;
     else
         return api_send_error(a, c, MHD_HTTP_NOT_FOUND, "no such resource");
     if (pr_mac_parse(rest, maclen, mac, err, sizeof err) != PR_OK)
@@ -97,6 +103,10 @@ static enum MHD_Result phone_route(sink_api *a, sink_store *st, struct MHD_Conne
     if ((bad = api_arg_unknown(c, allowed)))
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "unknown query parameter '%s'", bad);
 
+    if (sub && strcmp(sub, "config") == 0 && api_arg(c, "at"))
+        return api_history_config(a, st, c, mac);
+    if (sub && strcmp(sub, "diff") == 0)
+        return api_history_diff(a, st, c, mac);
     if (!sub) {
         rc = sink_query_phone(st, mac, &doc, err, sizeof err);
     } else if (strcmp(sub, "config") == 0) {
@@ -183,7 +193,7 @@ static enum MHD_Result drift_route(sink_api *a, sink_store *st, struct MHD_Conne
  * shows later as the summary's report_request. 503 when re-baseline is not configured, 404
  * for an unknown phone, 409 when the sink knows no address for it. */
 static enum MHD_Result report_request_route(sink_api *a, sink_store *st, struct MHD_Connection *c,
-                                            const char *macp, size_t maclen)
+                                            const char *macp, size_t maclen, bool resync)
 {
     char mac[PR_MAC_LEN + 1], err[256] = "";
     json_t *doc = NULL;
@@ -200,9 +210,12 @@ static enum MHD_Result report_request_route(sink_api *a, sink_store *st, struct 
     if (!known)
         return api_send_error(a, c, MHD_HTTP_CONFLICT,
                               "the sink knows no address for this phone (no report carried one)");
-    if (sink_rebaseline_request(a->rebaseline, mac, err, sizeof err) != PR_OK)
+    if ((resync ? sink_rebaseline_resync : sink_rebaseline_request)(a->rebaseline, mac, err,
+                                                                    sizeof err) != PR_OK)
         return api_send_error(a, c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
-    return api_send_json(a, c, MHD_HTTP_ACCEPTED, json_pack("{ss sb}", "mac", mac, "queued", 1));
+    return api_send_json(
+        a, c, MHD_HTTP_ACCEPTED,
+        json_pack("{ss sb ss}", "mac", mac, "queued", 1, "event", resync ? "resync" : "report"));
 }
 
 /* Sees the request target before MHD decodes it. A %00 would decode to a NUL and cut the path
@@ -326,11 +339,13 @@ static bool refused(sink_api *a, struct MHD_Connection *c, const api_request *q,
 static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection *c, const char *url,
                              const char *method, bool safe)
 {
-    static const char rr[] = "/report-request";
+    static const char rr[] = "/report-request", rs[] = "/resync";
     size_t ulen = strlen(url);
-    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strncmp(url, "/v1/phones/", 11) == 0 &&
-        ulen > 11 + sizeof rr - 1 && strcmp(url + ulen - (sizeof rr - 1), rr) == 0)
-        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rr - 1));
+    bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strncmp(url, "/v1/phones/", 11) == 0;
+    if (post && ulen > 11 + sizeof rr - 1 && strcmp(url + ulen - (sizeof rr - 1), rr) == 0)
+        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rr - 1), false);
+    if (post && ulen > 11 + sizeof rs - 1 && strcmp(url + ulen - (sizeof rs - 1), rs) == 0)
+        return report_request_route(a, st, c, url + 11, ulen - 11 - (sizeof rs - 1), true);
     if (!safe)
         return api_send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method %s not allowed", method);
     if (strcmp(url, "/v1/phones") == 0 || strcmp(url, "/v1/phones/") == 0)
@@ -339,6 +354,8 @@ static enum MHD_Result route(sink_api *a, sink_store *st, struct MHD_Connection 
         return phone_route(a, st, c, url + 11);
     if (strcmp(url, "/v1/drift") == 0)
         return drift_route(a, st, c);
+    if (strcmp(url, "/v1/diff") == 0)
+        return api_history_compare(a, st, c);
     if (strcmp(url, "/v1/fleet") == 0)
         return fleet_route(a, st, c);
     if (strncmp(url, "/v1/params/", 11) == 0)

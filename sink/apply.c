@@ -443,6 +443,8 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
     /* Prune the change history now and then (every 64 reports), so that a delta does not
      * pay for the history on every apply. */
     if (opts && opts->changes_keep > 0 && ph->version % 64 == 0) {
+        if ((rc = sink_history_horizon(st, ph->id, opts->changes_keep, err, errlen)) != PR_OK)
+            goto out;
         if (!(s = sink_store_stmt(st, Q_CHANGE_PRUNE))) {
             rc = sqlfail(st, err, errlen, "prune");
             goto out;

@@ -114,6 +114,16 @@ static const pr_cfg_entry sink_cfg_table[] = {
      "incomplete ones"},
     {"rebaseline-timeout", PR_CFG_MS, "10s", offsetof(sink_cfg, rebaseline_timeout_ms), 100, 120000,
      "time for a phone to answer a NOTIFY, challenge round included"},
+    {"remediate-drift", PR_CFG_STR, "off", offsetof(sink_cfg, remediate_drift), 0, 0,
+     "what the sink does about open drift: off (alert only), or resync (a SIP NOTIFY with "
+     "Event: resync, through the re-baseline thread and its rate, so that the phone fetches "
+     "its profile again; needs rebaseline-credentials and profiles-dir)"},
+    {"remediate-after", PR_CFG_MS, "10m", offsetof(sink_cfg, remediate_after_ms), 0,
+     366LL * 86400 * 1000, "how long a drift stays open before its phone is asked to resync"},
+    {"remediate-interval", PR_CFG_MS, "1h", offsetof(sink_cfg, remediate_interval_ms), 1000,
+     31LL * 86400 * 1000, "least time between two resyncs of one phone (drift or API)"},
+    {"remediate-ignore", PR_CFG_STR, NULL, offsetof(sink_cfg, remediate_ignore), 0, 0,
+     "parameters (names and globs, comma separated) whose drift never triggers a resync"},
     {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
 };
 
@@ -241,6 +251,10 @@ pr_status sink_cfg_check(const sink_cfg *cfg, const pr_common_cfg *common, pr_er
     if (cfg->rebaseline_proxy &&
         pr_sipnotify_check_uri(cfg->rebaseline_proxy, err, sizeof err) != PR_OK) {
         pr_errlist_add(errs, "rebaseline-proxy: %s", err);
+        bad++;
+    }
+    if (sink_remediate_check(cfg, err, sizeof err) != PR_OK) {
+        pr_errlist_add(errs, "%s", err);
         bad++;
     }
     if (cfg->sync && strcmp(cfg->sync, "full") != 0 && strcmp(cfg->sync, "normal") != 0) {

@@ -115,17 +115,12 @@ static const char **sorted_names(json_t *o, size_t *n)
     return names;
 }
 
-/* params and access objects of a phone (name order), from its document. */
-static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t **access,
-                             char *err, size_t errlen)
+pr_status sink_query_doc_order(json_t *p, json_t *a, json_t **params, json_t **access, char *err,
+                               size_t errlen)
 {
-    json_t *p = NULL, *a = NULL;
     size_t n = 0;
     const char **names = NULL;
-    pr_status rc = sink_store_doc_get(st, id, &p, &a, err, errlen);
-    *params = *access = NULL;
-    if (rc != PR_OK)
-        return rc;
+    pr_status rc = PR_OK;
     *params = json_object();
     *access = json_object();
     if (!*params || !*access || !(names = sorted_names(p, &n))) {
@@ -142,13 +137,25 @@ static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t
     }
 out:
     free(names);
-    json_decref(p);
-    json_decref(a);
     if (rc != PR_OK) {
         json_decref(*params);
         json_decref(*access);
         *params = *access = NULL;
     }
+    return rc;
+}
+
+/* params and access objects of a phone (name order), from its document. */
+static pr_status params_load(sink_store *st, int64_t id, json_t **params, json_t **access,
+                             char *err, size_t errlen)
+{
+    json_t *p = NULL, *a = NULL;
+    pr_status rc = sink_store_doc_get(st, id, &p, &a, err, errlen);
+    *params = *access = NULL;
+    if (rc == PR_OK)
+        rc = sink_query_doc_order(p, a, params, access, err, errlen);
+    json_decref(p);
+    json_decref(a);
     return rc;
 }
 
@@ -176,41 +183,46 @@ pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char 
     return rc;
 }
 
+pr_status sink_query_xml_render(const char *comment, json_t *params, json_t *access, char **out,
+                                size_t *len, char *err, size_t errlen)
+{
+    pr_flatprofile_writer *w = pr_flatprofile_writer_new(comment);
+    const char *name;
+    json_t *jv;
+    pr_status rc = PR_OK;
+    *out = NULL;
+    if (!w)
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_object_foreach(params, name, jv)
+    {
+        if (pr_flatprofile_writer_add(w, name, json_string_value(jv),
+                                      json_string_value(json_object_get(access, name))) != PR_OK) {
+            pr_flatprofile_writer_free(w);
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        }
+    }
+    if (pr_flatprofile_writer_finish(w, out, len, NULL) != PR_OK)
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    return rc;
+}
+
 /* The flat-profile XML of a phone (the writer in proto/ decides what XML can carry). */
 pr_status sink_query_config_xml(sink_store *st, const char *mac, char **out, size_t *len, char *err,
                                 size_t errlen)
 {
     phone_doc p;
     json_t *params = NULL, *access = NULL;
-    pr_flatprofile_writer *w = NULL;
     char comment[96];
-    const char *name;
-    json_t *jv;
     pr_status rc = phone_load(st, mac, 0, &p, NULL, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) != PR_OK)
-        goto out;
-    snprintf(comment, sizeof comment, "phonereport: %s version %lld", mac, (long long)p.version);
-    if (!(w = pr_flatprofile_writer_new(comment))) {
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-        goto out;
+    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
+        snprintf(comment, sizeof comment, "phonereport: %s version %lld", mac,
+                 (long long)p.version);
+        /* params_load's objects keep the name order */
+        rc = sink_query_xml_render(comment, params, access, out, len, err, errlen);
     }
-    json_object_foreach(params, name, jv) /* params_load's objects keep the name order */
-    {
-        if (pr_flatprofile_writer_add(w, name, json_string_value(jv),
-                                      json_string_value(json_object_get(access, name))) != PR_OK) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-    }
-    rc = pr_flatprofile_writer_finish(w, out, len, NULL);
-    w = NULL;
-    if (rc != PR_OK)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-out:
-    pr_flatprofile_writer_free(w);
     json_decref(params);
     json_decref(access);
     phone_doc_release(&p);
@@ -260,6 +272,9 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
         rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
     else if (!(*out = phone_summary(mac, &p, np, nd)))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    json_t *rem = NULL; /* the last resync (remediate.c), or null */
+    if (rc == PR_OK && (rc = sink_remediate_summary(st, p.id, &rem, err, errlen)) == PR_OK)
+        json_object_set_new(*out, "remediation", rem ? rem : json_null());
     phone_doc_release(&p);
     return rc;
 }

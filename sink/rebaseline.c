@@ -37,7 +37,7 @@
 
 #define QUEUE_MAX  256
 #define BATCH_MAX  256
-#define N_OUTCOMES 7 /* the six of sipnotify.h, then "skipped" */
+#define N_OUTCOMES SINK_NOTIFY_OUTCOMES /* the six of sipnotify.h, then "skipped" */
 
 struct sink_rebaseline {
     const sink_cfg *cfg;
@@ -53,7 +53,9 @@ struct sink_rebaseline {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char queue[QUEUE_MAX][PR_MAC_LEN + 1]; /* under mu */
+    bool qresync[QUEUE_MAX];               /* the entry asks for a resync (remediate.c) */
     size_t qlen;
+    sink_remediate *rem; /* resyncs: their sender, candidates and outcomes */
     pr_counter *c_outcome[N_OUTCOMES];
     /* one round */
     sink_rb_target targets[BATCH_MAX + QUEUE_MAX];
@@ -343,10 +345,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
         return; /* stopped before sending: considered again at the next start */
     rfc3339(real_ms(), now, sizeof now);
     count(rb, (int)r->outcome);
-    rb->results[i] = json_pack(
-        "{ss so ss ss ss ss sb}", "outcome", pr_sipnotify_outcome_name(r->outcome), "status",
-        r->status ? json_integer(r->status) : json_null(), "reason", r->reason, "at", now,
-        "trigger", rb->targets[i].trigger, "target", t->uri, "challenged", r->challenged);
+    rb->results[i] = sink_notify_result_new(r, now, rb->targets[i].trigger, t->uri);
     PR_LOG(
         r->outcome == PR_SIPNOTIFY_ACCEPTED ? PR_LOG_INFO : PR_LOG_WARN, "sink", "report requested",
         json_pack("{ss ss ss si ss}", "mac", t->mac, "target", t->uri, "outcome",
@@ -418,20 +417,25 @@ static void *run(void *arg)
         .credentials_ctx = rb,
     };
     pr_status rc = pr_sipnotify_new(&o, &rb->sip, err, sizeof err);
+    if (rc == PR_OK)
+        rc = sink_remediate_thread_start(rb->rem, &o, err, sizeof err);
     pthread_mutex_lock(&rb->mu);
     rb->init = rc == PR_OK ? 1 : -1;
     snprintf(rb->init_err, sizeof rb->init_err, "%s", rc == PR_OK ? "" : err);
     pthread_cond_broadcast(&rb->cv);
     pthread_mutex_unlock(&rb->mu);
-    if (rc != PR_OK)
+    if (rc != PR_OK) {
+        pr_sipnotify_free(rb->sip);
+        rb->sip = NULL;
         return NULL;
+    }
     tl_self = rb;
     scan_ms = scan_ms < 200 ? 200 : scan_ms > 5000 ? 5000 : scan_ms;
     per_round = per_round ? per_round : 1;
     while (!atomic_load(&rb->stop)) {
         char now[32], seen[32], checked[32];
-        char queued[QUEUE_MAX][PR_MAC_LEN + 1];
-        size_t nq = 0, n = 0;
+        char queued[QUEUE_MAX][PR_MAC_LEN + 1], resync[QUEUE_MAX][PR_MAC_LEN + 1];
+        size_t nq = 0, nr = 0, n = 0;
         long long t = real_ms();
         rfc3339(t, now, sizeof now);
         rfc3339(t - cfg->rebaseline_after_ms, seen, sizeof seen);
@@ -448,8 +452,8 @@ static void *run(void *arg)
             p.parts = parts; /* a shared store: only the phones of this sink's partitions */
         }
         pthread_mutex_lock(&rb->mu);
-        nq = rb->qlen;
-        memcpy(queued, rb->queue, nq * sizeof queued[0]);
+        for (size_t i = 0; i < rb->qlen; i++)
+            memcpy(rb->qresync[i] ? resync[nr++] : queued[nq++], rb->queue[i], sizeof queued[0]);
         rb->qlen = 0;
         pthread_mutex_unlock(&rb->mu);
         /* Requests through the API first: no interval, no rule check (an operator asked). */
@@ -461,8 +465,8 @@ static void *run(void *arg)
                 PR_LOG(PR_LOG_WARN, "sink", "report request dropped",
                        json_pack("{ss ss}", "mac", queued[i], "error", err));
         }
-        bool full_batch = false;
-        if (mono_ms() >= next_scan) {
+        bool full_batch = false, scanned = mono_ms() >= next_scan;
+        if (scanned) {
             size_t got = 0;
             if (sink_rebaseline_candidates(rb->st, &p, per_round, &rb->targets[n], &got, err,
                                            sizeof err) != PR_OK)
@@ -492,9 +496,20 @@ static void *run(void *arg)
         }
         if (n > 0)
             record_round(rb, n);
+        /* Resyncs (remediate.c), within the same fleet-wide rate. */
+        size_t nsync = sink_remediate_prepare(rb->rem, rb->st, &p, scanned, resync, nr);
+        if (nsync > 0) {
+            nap(rb, next_send, false);
+            if (atomic_load(&rb->stop))
+                break;
+            next_send = mono_ms() + (long long)nsync * gap;
+            sink_remediate_send(rb->rem);
+        }
+        sink_remediate_record(rb->rem, rb->st);
         if (!full_batch)
             nap(rb, next_scan, true);
     }
+    sink_remediate_thread_end(rb->rem);
     pr_sipnotify_free(rb->sip);
     rb->sip = NULL;
     return NULL;
@@ -505,8 +520,6 @@ static void *run(void *arg)
 pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_rebaseline **out,
                               char *err, size_t errlen)
 {
-    static const char *const names[N_OUTCOMES] = {
-        "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
     pr_status rc;
     char e[400];
     sink_rebaseline *rb = calloc(1, sizeof *rb);
@@ -523,15 +536,12 @@ pr_status sink_rebaseline_new(const sink_cfg *cfg, pr_metrics *metrics, sink_reb
     if ((rc = sink_store_open(sink_cfg_store(cfg), false, cfg->sync, &rb->st, err, errlen)) !=
         PR_OK)
         goto fail;
-    for (int i = 0; i < N_OUTCOMES; i++) {
-        char labels[48];
-        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
-        rb->c_outcome[i] = pr_metrics_counter(
-            metrics, "phonereport_sink_report_requests_total",
-            "Phones asked for a report by SIP NOTIFY (re-baseline), by outcome; skipped: not "
-            "asked (no full-report rule, no address)",
-            labels);
-    }
+    if ((rc = sink_remediate_new(cfg, metrics, &rb->rem, err, errlen)) != PR_OK)
+        goto fail;
+    sink_notify_counters(metrics, "phonereport_sink_report_requests_total",
+                         "Phones asked for a report by SIP NOTIFY (re-baseline), by outcome; "
+                         "skipped: not asked (no full-report rule, no address)",
+                         rb->c_outcome);
     *out = rb;
     return PR_OK;
 fail:
@@ -568,20 +578,33 @@ pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen)
     return PR_OK;
 }
 
-pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen)
+static pr_status enqueue(sink_rebaseline *rb, const char *mac, bool resync, char *err,
+                         size_t errlen)
 {
     pr_status rc = PR_OK;
     pthread_mutex_lock(&rb->mu);
     bool queued = false;
     for (size_t i = 0; i < rb->qlen; i++)
-        queued |= strcmp(rb->queue[i], mac) == 0;
+        queued |= strcmp(rb->queue[i], mac) == 0 && rb->qresync[i] == resync;
     if (!queued && rb->qlen == QUEUE_MAX)
         rc = pr_err(PR_ETRANSIENT, err, errlen, "%d requests are waiting already", QUEUE_MAX);
-    else if (!queued)
+    else if (!queued) {
+        rb->qresync[rb->qlen] = resync;
         snprintf(rb->queue[rb->qlen++], PR_MAC_LEN + 1, "%s", mac);
+    }
     pthread_cond_signal(&rb->cv);
     pthread_mutex_unlock(&rb->mu);
     return rc;
+}
+
+pr_status sink_rebaseline_request(sink_rebaseline *rb, const char *mac, char *err, size_t errlen)
+{
+    return enqueue(rb, mac, false, err, errlen);
+}
+
+pr_status sink_rebaseline_resync(sink_rebaseline *rb, const char *mac, char *err, size_t errlen)
+{
+    return enqueue(rb, mac, true, err, errlen);
 }
 
 void sink_rebaseline_stop(sink_rebaseline *rb)
@@ -601,6 +624,7 @@ void sink_rebaseline_free(sink_rebaseline *rb)
     if (!rb)
         return;
     sink_rebaseline_stop(rb);
+    sink_remediate_free(rb->rem);
     pr_sipcreds_free(rb->creds);
     sink_store_close(rb->st);
     pthread_mutex_destroy(&rb->mu);

@@ -139,6 +139,33 @@ static const char *const sql_text[Q__COUNT] = {
                         " report_requested_at = coalesce(?3, report_requested_at),"
                         " report_request = ?4 WHERE mac = ?1",
     /* Partition ownership: PostgreSQL only (pg_text). */
+    /* History (history.c). Before Q_CHANGE_PRUNE (same ?1, ?2): the report it is about to cut
+     * at, the newest one to go, becomes the phone's horizon (no row: nothing goes). */
+    [Q_HIST_HORIZON_PUT] = "INSERT INTO history_horizon(phone, at, version) SELECT phone, at,"
+                           " version FROM reports WHERE id = (SELECT report FROM changes"
+                           " WHERE phone = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"
+                           " ON CONFLICT(phone) DO UPDATE SET at = excluded.at,"
+                           " version = excluded.version",
+    [Q_HIST_HORIZON_GET] = "SELECT at, version FROM history_horizon WHERE phone = ?1",
+    [Q_HIST_PHONE] = "SELECT id, version, first_seen FROM phones WHERE mac = ?1",
+    /* The kept reports, newest first (read until the point asked for). */
+    [Q_HIST_REPORTS] = "SELECT id, version, at FROM reports WHERE phone = ?1 ORDER BY id DESC",
+    /* The changes of the reports from ?2 on, newest first: undone in that order. */
+    [Q_HIST_UNDO] = "SELECT n.name, c.old FROM changes c JOIN names n ON n.id = c.param"
+                    " WHERE c.phone = ?1 AND c.report >= ?2 ORDER BY c.id DESC",
+    /* Remediation (remediate.c): drifted parameters open since ?1 or earlier of phones not
+     * asked to resync since ?2, the least recently asked first (a row per parameter). */
+    [Q_REMEDIATE_CANDIDATES] = "SELECT p.mac, d.param FROM drift d JOIN phones p ON p.id = d.phone"
+                               " LEFT JOIN remediations r ON r.phone = p.id WHERE d.since <= ?1"
+                               " AND (r.attempted_at IS NULL OR r.attempted_at < ?2)"
+                               " ORDER BY coalesce(r.attempted_at, ''), p.id, d.param LIMIT ?3",
+    [Q_REMEDIATE_RECORD] = "INSERT INTO remediations(phone, attempted_at, result) SELECT id, ?2,"
+                           " ?3 FROM phones WHERE mac = ?1 ON CONFLICT(phone) DO UPDATE SET"
+                           " attempted_at = excluded.attempted_at, result = excluded.result",
+    /* The last resync, the phone's last configuration report and its open drift now. */
+    [Q_REMEDIATE_GET] = "SELECT r.attempted_at, r.result, p.updated_at, (SELECT count(*) FROM"
+                        " drift WHERE phone = p.id) FROM remediations r JOIN phones p"
+                        " ON p.id = r.phone WHERE p.id = ?1",
 };
 
 /* PostgreSQL's own texts where the dialects differ. ?3 of the listings is the owned partitions
@@ -183,6 +210,12 @@ static const char *const pg_text[Q__COUNT] = {
     [Q_OUTBOX_STATE_DELETE] = "DELETE FROM outbox_state WHERE phone = (SELECT phone FROM"
                               " outbox_state WHERE phone = ?1 AND version <= ?2"
                               " FOR UPDATE SKIP LOCKED)",
+    [Q_REMEDIATE_CANDIDATES] =
+        "SELECT p.mac, d.param FROM drift d JOIN phones p ON p.id = d.phone"
+        " LEFT JOIN remediations r ON r.phone = p.id WHERE d.since <= ?1::text"
+        " AND (r.attempted_at IS NULL OR r.attempted_at < ?2::text)"
+        " AND (?4::int[] IS NULL OR p.part = ANY(?4::int[]))"
+        " ORDER BY coalesce(r.attempted_at, ''), p.id, d.param LIMIT ?3",
     /* The new owner of a partition raises its epoch; the old owner's next commit sees it. */
     [Q_OWNER_CLAIM] = "INSERT INTO partition_owner(topic, partition, epoch, owner)"
                       " VALUES(?1, ?2, 1, ?3) ON CONFLICT(topic, partition) DO UPDATE"

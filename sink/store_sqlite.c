@@ -35,6 +35,12 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS changes(id INTEGER PRIMARY KEY, phone INTEGER NOT NULL,"
     " report INTEGER NOT NULL, param INTEGER NOT NULL, old TEXT, new TEXT);"
     "CREATE INDEX IF NOT EXISTS changes_by_phone ON changes(phone, id);"
+    /* how far a phone's kept history reaches (history.c): the newest pruned report */
+    "CREATE TABLE IF NOT EXISTS history_horizon(phone INTEGER PRIMARY KEY, at TEXT NOT NULL,"
+    " version INTEGER NOT NULL);"
+    /* the last resync asked of a phone (remediate.c): when, and its outcome as JSON text */
+    "CREATE TABLE IF NOT EXISTS remediations(phone INTEGER PRIMARY KEY,"
+    " attempted_at TEXT NOT NULL, result TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS drift(phone INTEGER NOT NULL, param TEXT NOT NULL,"
     " intended TEXT, actual TEXT, since TEXT NOT NULL, version INTEGER NOT NULL,"
     " PRIMARY KEY(phone, param)) WITHOUT ROWID;"

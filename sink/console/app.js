@@ -6,7 +6,8 @@
  *
  *   #/                      fleet overview (/v1/fleet)
  *   #/phones?<filters>      phone search and paging (/v1/phones, the same query string)
- *   #/phone/<mac>           one phone: summary, open drift, configuration, status, history
+ *   #/phone/<mac>           one phone: summary, open drift, configuration, status, history;
+ *                           history.js adds operations, versions, diffs and comparison
  *   #/drift?after=          drift across the fleet (/v1/drift)
  *   #/params[/<name>]       a parameter's values across the fleet (/v1/params/<name>)
  */
@@ -45,6 +46,20 @@
           throw err;
         }
         return body;
+      });
+    });
+  }
+
+  /* POST path (an action: admin); resolves with the Response, or throws as api() does. */
+  function post(path) {
+    var headers = {};
+    if (token()) headers.Authorization = 'Bearer ' + token();
+    return fetch(path, { method: 'POST', headers: headers, cache: 'no-store' }).then(function (r) {
+      if (r.ok) return r;
+      return r.json().catch(function () { return {}; }).then(function (b) {
+        var err = new Error(b && b.error ? b.error : 'HTTP ' + r.status);
+        err.status = r.status;
+        throw err;
       });
     });
   }
@@ -402,6 +417,15 @@
           card('Latest status' + (st ? ' · ' + ago(st.received_at) : ''), st ? tableWrap(['Field', 'Value'], statusRows(st.status, '', []), 'status-table')
             : h('p', { class: 'muted', text: 'No status report from this phone yet.' }), 'status'),
           card('Change history', timeline, 'history')));
+      /* history.js: operations, configuration at a version, diffs, comparison */
+      var versions = [p.version];
+      groups.forEach(function (g) { versions.push(g.version, g.version - 1); });
+      versions = versions.filter(function (v, i) { return v >= 1 && versions.indexOf(v) === i; })
+        .sort(function (a, b) { return b - a; });
+      if (window.phonereportHistory) {
+        window.phonereportHistory({ h: h, api: api, post: post, when: when, card: card,
+          tableWrap: tableWrap, enc: enc }, view, p, versions);
+      }
     });
   }
 

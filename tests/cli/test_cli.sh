@@ -45,6 +45,14 @@ expect_exit 78 "sink bad sync" "$B" sink --brokers 127.0.0.1:1 --sink-sync maybe
 expect_err "'maybe' is not full or normal" "sink bad sync"
 expect_exit 78 "sink bad store" "$B" sink --brokers 127.0.0.1:1 --sink-store mysql://db
 expect_err "'mysql://db' is neither sqlite nor a postgresql:// connection string" "sink bad store"
+expect_exit 78 "sink remediation without its parts" "$B" sink --brokers 127.0.0.1:1 \
+    --remediate-drift resync
+expect_err "remediate-drift resync needs rebaseline-credentials" "sink remediation needs"
+expect_exit 78 "sink remediation ignore list" "$B" sink --brokers 127.0.0.1:1 \
+    --remediate-ignore 'A,,B'
+expect_err "remediate-ignore: expected up to 64 names or globs" "sink remediation ignore list"
+expect_exit 78 "sink bad remediation mode" "$B" sink --brokers 127.0.0.1:1 --remediate-drift fix
+expect_err "'fix' is not off or resync" "sink bad remediation mode"
 PHONEREPORT_SINK_BATCH_MAX=0 expect_exit 78 "bad env value" "$B" sink --brokers 127.0.0.1:1
 expect_err "env PHONEREPORT_SINK_BATCH_MAX" "bad env value names the variable"
 expect_exit 78 "run bad partitions" "$B" run --embedded-partitions 0

@@ -11,7 +11,11 @@
  *
  * Each command answers "ok" or "error <reason>" on stdout.
  *
- *   console_fixture <dir> <fleet.json> <tokens>   (<dir>/profiles may hold profiles)
+ *   console_fixture <dir> <fleet.json> <tokens> [<notify-credentials> <proxy>]
+ *
+ * (<dir>/profiles may hold profiles.) With notify credentials, the re-baseline thread runs
+ * too (the console's "request a report" and "resync" are queued, and their NOTIFYs go to the
+ * phones' address of record through <proxy>, a sip: URI).
  *
  * fleet.json: [{"mac","model","firmware","kind":"full|delta","ago_s",
  *               "params":{...},"access":{...},"status":{...}|absent}, ...]
@@ -182,8 +186,11 @@ int main(int argc, char **argv)
     pr_metrics *m = pr_metrics_new();
     atomic_int ready = 1;
     int rc = 1;
-    if (argc != 4) {
-        fprintf(stderr, "usage: console_fixture <dir> <fleet.json> <tokens>\n");
+    sink_rebaseline *rb = NULL;
+    sink_cfg cfg = {0};
+    if (argc != 4 && argc != 6) {
+        fprintf(stderr, "usage: console_fixture <dir> <fleet.json> <tokens> "
+                        "[<notify-credentials> <proxy>]\n");
         return 64;
     }
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
@@ -195,7 +202,22 @@ int main(int argc, char **argv)
     if (sink_store_open(data, false, "normal", &st, err, sizeof err) != PR_OK ||
         load_fleet(st, pf, argv[2], err, sizeof err) != PR_OK)
         goto out;
-    sink_api_opts o = {.listen = "127.0.0.1:0", .data_dir = data, .tokens = argv[3]};
+    if (argc == 6) {
+        cfg.data_dir = data;
+        cfg.sync = "normal";
+        cfg.rebaseline_credentials = argv[4];
+        cfg.rebaseline_proxy = argv[5];
+        cfg.rebaseline_sip_port = 5060;
+        cfg.rebaseline_rate = 10;
+        cfg.rebaseline_interval_ms = 3600000;
+        cfg.rebaseline_timeout_ms = 1000;
+        cfg.remediate_interval_ms = 3600000;
+        if (sink_rebaseline_new(&cfg, m, &rb, err, sizeof err) != PR_OK ||
+            sink_rebaseline_start(rb, err, sizeof err) != PR_OK)
+            goto out;
+    }
+    sink_api_opts o = {
+        .listen = "127.0.0.1:0", .data_dir = data, .tokens = argv[3], .rebaseline = rb};
     if (sink_api_start_opts(&o, m, &ready, &api, err, sizeof err) != PR_OK)
         goto out;
     printf("%u\n", sink_api_bound_port(api));
@@ -241,6 +263,7 @@ out:
     if (rc)
         fprintf(stderr, "console_fixture: %s\n", err);
     sink_api_stop(api);
+    sink_rebaseline_free(rb);
     sink_store_close(st);
     sink_profiles_free(pf);
     pr_metrics_free(m);

@@ -7,7 +7,10 @@ Checks: without a token the login prompt shows and no data; a wrong token is ref
 overview shows the fleet's counts; a search by a parameter's value (exact and prefix) finds
 the right phones; a phone's page shows a change after a delta is applied; drift appears
 after a profile change; parameters named constructor, toString, hasOwnProperty and valueOf
-show as plain parameters (no native function, not drifted); a parameter's value distribution; no horizontal overflow at 1280x800
+show as plain parameters (no native function, not drifted); a phone's remote address, its
+configuration at an earlier version, the diff of two versions, the comparison with another
+phone, and the admin actions (refused with a read token; queued with an admin token, their
+outcome shown as the last report request and resync); a parameter's value distribution; no horizontal overflow at 1280x800
 and at a phone's 390x844; no script or CSP error in the browser's console. Screenshots go to
 --out (the ctest build directory). Chromium and chromedriver are killed on every exit path
 (finally, SIGTERM, and by process id: never by name).
@@ -32,6 +35,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 TOKEN = "console-test-read-token-0123456789"
+ADMIN = "console-test-admin-token-0123456789"
 MODELS = ["CP-8832-3PCC", "CP-8841-3PCC", "CP-8845-3PCC", "CP-7841-3PCC", "CP-8851-3PCC"]
 FIRMWARE = ["12.0.1", "12.0.2", "11.3.7"]
 AGES = [300, 7200, 20 * 3600, 3 * 86400, 10 * 86400, 45 * 86400]
@@ -107,8 +111,8 @@ class Procs:
 
 
 class Fixture:
-    def __init__(self, exe, work, fleet_path, tokens, procs):
-        self.p = subprocess.Popen([exe, work, fleet_path, tokens], stdin=subprocess.PIPE,
+    def __init__(self, exe, work, fleet_path, tokens, procs, extra):
+        self.p = subprocess.Popen([exe, work, fleet_path, tokens] + extra, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, preexec_fn=pdeathsig)
         procs.popen.append(self.p)
         line = self.p.stdout.readline()
@@ -149,12 +153,18 @@ def main():
         with open(os.path.join(work, "fleet.json"), "w") as f:
             json.dump(phones, f)
         with open(os.path.join(work, "tokens"), "w") as f:
-            f.write(f"console:read:{TOKEN}\n")
+            f.write(f"console:read:{TOKEN}\nconsole-admin:admin:{ADMIN}\n")
+        # the re-baseline thread: NOTIFYs through a proxy on a closed loopback port (their
+        # outcome, unreachable or timeout, is what the console shows)
+        with open(os.path.join(work, "notify.json"), "w") as f:
+            json.dump({"default": {"user": "admin", "password": "notify-secret"}}, f)
+        os.chmod(os.path.join(work, "notify.json"), 0o600)
         os.makedirs(os.path.join(work, "profiles"))
         with open(os.path.join(work, "profiles", "default.xml"), "w") as f:
             f.write("<flat-profile><Proxy_1_>sip1.example.com</Proxy_1_></flat-profile>")
         fx = Fixture(args.fixture, work, os.path.join(work, "fleet.json"),
-                     os.path.join(work, "tokens"), procs)
+                     os.path.join(work, "tokens"), procs,
+                     [os.path.join(work, "notify.json"), f"sip:127.0.0.1:{free_port()}"])
         base = f"http://127.0.0.1:{fx.port}"
 
         dport = free_port()
@@ -287,6 +297,64 @@ def main():
         check("Registration_State_1_" not in driver.find_element(By.ID, "status").text,
               "an odd phone shows a status")
         shot("console-phone.png")
+
+        # 5a. History: the remote address, the configuration at version 1 (before the delta),
+        # the diff of versions 1 and 2, the comparison with another phone.
+        check(driver.find_element(By.ID, "phone-remote").text == "192.0.2.10",
+              f"remote: {driver.find_element(By.ID, 'phone-remote').text!r}")
+        versions = [o.get_attribute("value") for o in
+                    driver.find_elements(By.CSS_SELECTOR, "#version-picker option")]
+        check(versions == ["2", "1"], f"version picker: {versions}")
+        driver.find_element(By.CSS_SELECTOR, "#version-picker option[value='1']").click()
+        visible("#version-shown[data-version='1']")
+        cell = driver.find_element(
+            By.CSS_SELECTOR, "#version-config-table tr[data-param=Display_Name_1_] td.value")
+        check(cell.text == "User 3", f"version 1: {cell.text!r}")
+        driver.find_element(By.CSS_SELECTOR, "#diff-from option[value='1']").click()
+        driver.find_element(By.CSS_SELECTOR, "#diff-to option[value='2']").click()
+        driver.find_element(By.ID, "diff-show").click()
+        tr = visible("#version-diff-table tr.diff-row[data-param=Display_Name_1_]")
+        check(tr.get_attribute("data-change") == "changed" and
+              tr.find_element(By.CSS_SELECTOR, ".old").text == "User 3" and
+              tr.find_element(By.CSS_SELECTOR, ".new").text == "Reception desk",
+              f"diff row: {tr.text!r}")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#version-diff-table tr.diff-row")) == 1,
+              "the diff of versions 1 and 2 has one row")
+        driver.find_element(By.ID, "compare-mac").send_keys(mac(15))
+        driver.find_element(By.ID, "compare-show").click()
+        visible("#compare-table tr.compare-row[data-param=User_ID_1_]")
+        compared = {tr.get_attribute("data-param"): tr.get_attribute("data-change") for tr in
+                    driver.find_elements(By.CSS_SELECTOR, "#compare-table tr.compare-row")}
+        # mac(3) and mac(15): both on sip2 with G711u; their names and IDs differ
+        check(compared == {"Display_Name_1_": "changed", "User_ID_1_": "changed"},
+              f"compared with {mac(15)}: {compared}")
+        no_overflow("phone history at 1280x800")
+        shot("console-phone-history.png")
+
+        # 5b'. The admin actions: a read token is refused (403); an admin token queues them
+        # and their outcomes show as the last report request and resync.
+        driver.find_element(By.ID, "resync").click()
+        res = wait.until(lambda d: d.find_element(By.ID, "action-result")
+                         if "403" in d.find_element(By.ID, "action-result").text else None)
+        check("admin" in res.text, f"resync with a read token: {res.text!r}")
+        driver.execute_script("sessionStorage.setItem('phonereport.token', arguments[0])", ADMIN)
+        driver.refresh()
+        visible("#phone-ops")
+        check("never asked" in driver.find_element(By.ID, "phone-remediation").text,
+              "a resync before any was asked")
+        for button in ("resync", "request-report"):
+            driver.find_element(By.ID, button).click()
+            wait.until(lambda d: "queued (202)" in d.find_element(By.ID, "action-result").text)
+
+        def outcomes_shown(d):
+            d.refresh()
+            rem = visible("#phone-remediation").text
+            rr = d.find_element(By.ID, "phone-report-request").text
+            return ("api" in rem and "drift" in rem and "never" not in rem and "api" in rr)
+        WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            outcomes_shown)
+        driver.execute_script("document.getElementById('phone-ops').scrollIntoView()")
+        shot("console-phone-operations.png")
 
         # 5b. Parameters named like Object.prototype's members are plain parameters: no
         # native function in the access column, not drifted.

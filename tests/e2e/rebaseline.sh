@@ -63,10 +63,7 @@ for mac, c in sorted(phones.items()):
 print(f"02ee00000001\t5550001\t[--delta]{sys.argv[2]}/$MA/delta.xml [--status]{sys.argv[2]}/$MA/status.xml")
 PY
 while IFS=$'\t' read -r mac user rule; do
-    body="<flat-profile><User_ID_1_>$user</User_ID_1_><Report_Rule>$rule</Report_Rule></flat-profile>"
-    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X PUT \
-        -A "Cisco-CP-8832-3PCC/11.3.1 ($mac)" --data-binary "$body" "$edge/$mac/delta.xml")
-    [ "${code:0:1}" = 2 ] || fail "the edge answered $code to $mac's delta"
+    pl_boot_delta "$edge" "$mac" "$user" "$rule"
 done <"$work/boot.tsv"
 
 # The sink asks every simulated phone; they upload; the state becomes complete and exact.

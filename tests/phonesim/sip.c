@@ -9,6 +9,12 @@
  * gives it: 4081000000 + index) or its MAC; without a user part only a one-phone fleet
  * answers. Wrong credentials get 403, an unknown user 404, another event 489.
  *
+ * `Event: resync` (with --resync-url) is a Cisco MPP phone's resync: after the same Digest
+ * round the phone fetches its profile (URL/<mac>.xml, a flat profile), applies the values of
+ * the parameters it has, and uploads its full report, which then carries them. A phone named
+ * by --ignore-resync answers the resync with 200 and does nothing (a phone whose resync is
+ * broken: the sink's drift stays open).
+ *
  * DESIGN: SIP parsing, transactions and retransmissions are Sofia-SIP's (nta, one default
  * leg); the digest is checked with Sofia's auth_digest helpers (SIPp checks the other side of
  * it independently in tests/notify). The upload is made synchronously from the SIP callback,
@@ -21,12 +27,15 @@
 
 #include "phonesim.h"
 
+#include "flatprofile.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -57,6 +66,8 @@ static void on_signal(int sig)
 
 typedef struct sim_line {
     sim_phone id;
+    json_t *applied; /* {name: value} applied by resyncs (owned), NULL = none */
+    bool ignore_resync;
     char user[24];     /* User_ID_1_ */
     char password[64]; /* the line's SIP password */
     char nonces[MAX_NONCES][33];
@@ -69,7 +80,7 @@ typedef struct sip_sim {
     nta_leg_t *leg;
     sim_line *lines;
     size_t n;
-    const char *url, *profile;
+    const char *url, *profile, *resync_url;
     const char *realm; /* of the challenges (--realm) */
     uint64_t seed;
     sim_base base;
@@ -98,9 +109,12 @@ static sim_line *find_line(sip_sim *s, const char *user)
 
 static void event_line(const sim_line *l, const char *result, long status, const char *detail)
 {
-    json_t *o = json_pack("{s:s s:s s:s s:I s:s}", "mac", l ? l->id.mac : "", "user",
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_t *o = json_pack("{s:s s:s s:s s:I s:s s:I}", "mac", l ? l->id.mac : "", "user",
                           l ? l->user : "", "result", result, "upload_status", (json_int_t)status,
-                          "detail", detail ? detail : "");
+                          "detail", detail ? detail : "", "at_ms",
+                          (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     char *t = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (t) {
         printf("%s\n", t);
@@ -153,8 +167,17 @@ static long upload_full(sip_sim *s, const sim_line *l)
     sim_values v = sim_values_new(&s->base);
 
     sim_rng_seed(&rng, s->seed ^ 0xa5a5a5a5ULL, (uint64_t)l->id.index + 1);
-    if (!v || sim_phone_profile(&s->base, &l->id, s->url, &rng, v) != 0 ||
-        sim_render_full(&s->base, v, &plain) != 0 || sim_encrypt(&l->id, &plain, &body) != 0)
+    if (!v || sim_phone_profile(&s->base, &l->id, s->url, &rng, v) != 0)
+        goto out;
+    const char *name;
+    json_t *jv;
+    json_object_foreach(l->applied, name, jv)
+    {
+        size_t k = sim_base_find(&s->base, name);
+        if (k != (size_t)-1 && sim_values_set(&s->base, v, k, json_string_value(jv)) != 0)
+            goto out;
+    }
+    if (sim_render_full(&s->base, v, &plain) != 0 || sim_encrypt(&l->id, &plain, &body) != 0)
         goto out;
     snprintf(url, sizeof url, "%s/%s/full.xml", s->url, l->id.mac);
     snprintf(ua, sizeof ua, "Cisco-CP-8832-3PCC/11.3.1 (%s)", l->id.mac);
@@ -177,6 +200,43 @@ out:
     return status;
 }
 
+/* A resync: the phone's profile from --resync-url applied to the parameters it has. 0, or -1
+ * (detail says why). */
+static int resync(sip_sim *s, sim_line *l, char *detail, size_t len)
+{
+    char url[2048], err[256];
+    sim_buf body = {0};
+    pr_flat_profile fp;
+    pr_xml_error why;
+    int rc = -1;
+    memset(&fp, 0, sizeof fp);
+    snprintf(url, sizeof url, "%s/%s.xml", s->resync_url, l->id.mac);
+    long status = sim_http_get(s->curl, url, &body);
+    if (status != 200) {
+        snprintf(detail, len, "GET %s: %ld", url, status);
+        goto out;
+    }
+    if (pr_flatprofile_parse((const char *)body.data, body.len, NULL, &fp, &why, err, sizeof err) !=
+        PR_OK) {
+        size_t n = (size_t)snprintf(detail, len, "%s", url); /* url then err, each as fits */
+        if (n + 2 < len)
+            snprintf(detail + n, len - n, ": %s", err);
+        goto out;
+    }
+    if (!l->applied && !(l->applied = json_object()))
+        goto out;
+    for (size_t i = 0; i < fp.len; i++)
+        if (sim_base_find(&s->base, fp.params[i].name) != (size_t)-1 &&
+            json_object_set_new(l->applied, fp.params[i].name, json_string(fp.params[i].value)) !=
+                0)
+            goto out;
+    rc = 0;
+out:
+    pr_flatprofile_release(&fp);
+    sim_buf_release(&body);
+    return rc;
+}
+
 static int on_request(sip_sim *s, nta_leg_t *leg, nta_incoming_t *irq, sip_t const *sip)
 {
     (void)leg;
@@ -190,10 +250,13 @@ static int on_request(sip_sim *s, nta_leg_t *leg, nta_incoming_t *irq, sip_t con
         event_line(NULL, "unknown_user", 0, ru && ru->url_user ? ru->url_user : "(no user)");
         return 404;
     }
-    if (!sip->sip_event || !sip->sip_event->o_type ||
-        !su_casematch(sip->sip_event->o_type, "report")) {
-        event_line(l, "bad_event", 0, sip->sip_event ? sip->sip_event->o_type : "(none)");
-        nta_incoming_treply(irq, 489, "Bad Event", SIPTAG_ALLOW_EVENTS_STR("report"), TAG_END());
+    const char *ev = sip->sip_event ? sip->sip_event->o_type : NULL;
+    bool is_resync = ev && s->resync_url && su_casematch(ev, "resync");
+    if (!ev || (!su_casematch(ev, "report") && !is_resync)) {
+        event_line(l, "bad_event", 0, ev ? ev : "(none)");
+        nta_incoming_treply(irq, 489, "Bad Event",
+                            SIPTAG_ALLOW_EVENTS_STR(s->resync_url ? "report, resync" : "report"),
+                            TAG_END());
         return 0;
     }
     if (!sip->sip_authorization) {
@@ -217,12 +280,24 @@ static int on_request(sip_sim *s, nta_leg_t *leg, nta_incoming_t *irq, sip_t con
         return 0;
     }
     nta_incoming_treply(irq, SIP_200_OK, TAG_END());
+    char detail[2200] = "";
+    if (is_resync && l->ignore_resync) {
+        event_line(l, "resync_ignored", 0, NULL);
+        return 0;
+    }
+    if (is_resync && resync(s, l, detail, sizeof detail) != 0) {
+        s->failed = 1;
+        event_line(l, "resync_failed", 0, detail);
+        return 0;
+    }
     long status = upload_full(s, l);
     if (status >= 200 && status < 300)
         s->uploads++;
     else
         s->failed = 1;
-    event_line(l, status >= 200 && status < 300 ? "uploaded" : "upload_failed", status, NULL);
+    event_line(
+        l, status >= 200 && status < 300 ? (is_resync ? "resynced" : "uploaded") : "upload_failed",
+        status, NULL);
     return 0;
 }
 
@@ -233,7 +308,8 @@ static void usage(FILE *f)
 "usage: phonereport-sim sip --url URL [--listen HOST:PORT] [--phones N] [--seed S]\n"
 "                           [--encrypt MODE] [--method MODE] [--port-file FILE]\n"
 "                           [--credentials-out FILE] [--count N] [--profile FILE]\n"
-"                           [--expect-out FILE] [--realm REALM]\n"
+"                           [--expect-out FILE] [--realm REALM] [--resync-url URL]\n"
+"                           [--ignore-resync MAC|INDEX]\n"
 "\n"
 "Phones behind one UDP port (--listen, default 127.0.0.1:0) answering SIP NOTIFY with\n"
 "Event: report as a Cisco MPP phone at Report_To_Server \"On Request\" does: 401 Digest\n"
@@ -250,7 +326,13 @@ static void usage(FILE *f)
 "  --count N               exit 0 after N reports were uploaded (default: run until a signal)\n"
 "  --expect-out FILE       write {mac: {param: value}} of each phone's full report, the\n"
 "                          state `phonereport-sim verify --expect` checks after the uploads\n"
-"One JSON line per NOTIFY on stdout. Exit 0, 1 if an upload failed, 64 for bad options.\n");
+"  --resync-url URL        also honour Event: resync: fetch URL/<mac>.xml (a flat profile),\n"
+"                          apply the values of the parameters the phone has, upload the\n"
+"                          full report (which then carries them)\n"
+"  --ignore-resync MAC|INDEX  that phone (by MAC or index from 0) answers a resync 200\n"
+"                          and does nothing (repeatable, up to 16)\n"
+"One JSON line per NOTIFY on stdout (result, at_ms). Exit 0, 1 if an upload or a resync\n"
+"failed, 64 for bad options.\n");
     /* clang-format on */
 }
 
@@ -332,6 +414,8 @@ int sim_sip_main(int argc, char **argv)
         O_PROFILE,
         O_EXPECT,
         O_REALM,
+        O_RESYNC,
+        O_IGNORE,
         O_HELP
     };
     static const struct option opts[] = {
@@ -347,6 +431,8 @@ int sim_sip_main(int argc, char **argv)
         {"profile", required_argument, NULL, O_PROFILE},
         {"expect-out", required_argument, NULL, O_EXPECT},
         {"realm", required_argument, NULL, O_REALM},
+        {"resync-url", required_argument, NULL, O_RESYNC},
+        {"ignore-resync", required_argument, NULL, O_IGNORE},
         {"help", no_argument, NULL, O_HELP},
         {0},
     };
@@ -359,6 +445,9 @@ int sim_sip_main(int argc, char **argv)
     char *base_url = NULL, *e, err[512], bind[300];
     int opt, bad = 0, rc = SIM_EXIT_FAIL;
     bool base_loaded = false;
+    const char *ignore[16];
+    size_t nignore = 0;
+    char idx[24];
 
     memset(&s, 0, sizeof s);
     s.seed = 1;
@@ -390,6 +479,13 @@ int sim_sip_main(int argc, char **argv)
         case O_REALM:
             s.realm = optarg;
             bad |= strlen(optarg) > 8000 || strpbrk(optarg, "\"\\") != NULL;
+            break;
+        case O_RESYNC: s.resync_url = optarg; break;
+        case O_IGNORE:
+            if (nignore == sizeof ignore / sizeof *ignore)
+                bad = 1;
+            else
+                ignore[nignore++] = optarg;
             break;
         case O_HELP: usage(stdout); return SIM_EXIT_OK;
         default: bad = 1;
@@ -427,6 +523,10 @@ int sim_sip_main(int argc, char **argv)
         snprintf(s.lines[i].user, sizeof s.lines[i].user, "%llu",
                  4081000000ULL + (unsigned long long)ids[i].index);
         line_password(s.seed, &ids[i], s.lines[i].password, sizeof s.lines[i].password);
+        snprintf(idx, sizeof idx, "%zu", ids[i].index);
+        for (size_t k = 0; k < nignore; k++)
+            s.lines[i].ignore_resync |=
+                strcasecmp(ignore[k], ids[i].mac) == 0 || strcmp(ignore[k], idx) == 0;
     }
     if (creds_out && write_credentials(creds_out, s.lines, s.n) != 0) {
         fprintf(stderr, "phonereport-sim: cannot write %s\n", creds_out);
@@ -475,6 +575,8 @@ out:
         curl_easy_cleanup(s.curl);
     if (base_loaded)
         sim_base_release(&s.base);
+    for (size_t i = 0; s.lines && i < s.n; i++)
+        json_decref(s.lines[i].applied);
     free(s.lines);
     free(ids);
     free(base_url);

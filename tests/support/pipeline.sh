@@ -209,6 +209,16 @@ pl_stop() { # NAME...: SIGTERM; each must stop in time, with status 0 and a clea
     done
 }
 
+# pl_boot_delta EDGE MAC USER RULE: a phone's first report through the edge, a delta with its
+# line (User_ID_1_) and Report_Rule (the re-baseline then asks it for its full report).
+pl_boot_delta() {
+    local body code
+    body="<flat-profile><User_ID_1_>$3</User_ID_1_><Report_Rule>$4</Report_Rule></flat-profile>"
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X PUT \
+        -A "Cisco-CP-8832-3PCC/11.3.1 ($2)" --data-binary "$body" "$1/$2/delta.xml")
+    [ "${code:0:1}" = 2 ] || fail "the edge answered $code to $2's delta"
+}
+
 pl_http_ok() { curl -fsS -o /dev/null --max-time 5 "$1" 2>/dev/null; }
 pl_http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true; }
 

@@ -56,10 +56,10 @@ static inline const char *ev_key(const char *text, char key[PR_MAC_LEN + 1])
     return key;
 }
 
-/* Parses and applies one record value (keyed by its mac) in its own transaction; asserts
- * success. */
-static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *pf,
-                                           const char *text, bool status_topic)
+/* Parses and applies one record value (keyed by its mac) in its own transaction, keeping
+ * keep change rows per phone; asserts success. */
+static inline sink_apply_result apply_text_keep(sink_store *st, const sink_profiles *pf,
+                                                const char *text, bool status_topic, long long keep)
 {
     sink_event ev;
     sink_apply_result res;
@@ -69,13 +69,19 @@ static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *
     if (rc != PR_OK)
         fail_msg("event rejected: %s %s", reason, err);
     assert_int_equal(sink_store_begin(st, err, sizeof err), PR_OK);
-    sink_apply_opts opts = {.changes_keep = 1000};
+    sink_apply_opts opts = {.changes_keep = keep};
     rc = sink_apply(st, pf, &opts, &ev, &res, err, sizeof err);
     if (rc != PR_OK)
         fail_msg("apply: %s", err);
     assert_int_equal(sink_store_commit(st, err, sizeof err), PR_OK);
     sink_event_release(&ev);
     return res;
+}
+
+static inline sink_apply_result apply_text(sink_store *st, const sink_profiles *pf,
+                                           const char *text, bool status_topic)
+{
+    return apply_text_keep(st, pf, text, status_topic, 1000);
 }
 
 static inline void apply_owned(sink_store *st, const sink_profiles *pf, char *text,

@@ -370,6 +370,11 @@ static void test_report_request_endpoint(void **state)
     assert_int_equal(http(ap, "POST", "/v1/phones/" MAC2 "/report-request", &body), 409);
     assert_non_null(strstr(body, "no address"));
     free(body);
+    /* resync (remediate.c): the same refusals */
+    assert_int_equal(http(ap, "POST", "/v1/phones/" MAC3 "/resync", NULL), 404);
+    assert_int_equal(http(ap, "POST", "/v1/phones/zz/resync", NULL), 400);
+    assert_int_equal(http(ap, "POST", "/v1/phones/" MAC2 "/resync", &body), 409);
+    free(body);
     assert_int_equal(http(ap, "POST", "/v1/phones/" MAC1 "/report-request", &body), 202);
     assert_non_null(strstr(body, "\"queued\":true"));
     free(body);

@@ -138,6 +138,10 @@ static void test_every_phone_reads_exactly_as_the_old_release_answered(void **st
                 continue;
             snprintf(path, sizeof path, "/v1/phones/%s%s", mac, docs[i][1]);
             json_t *got = api_get(f, path);
+            if (i == 0) { /* what this release adds to the summary: no resync was ever asked */
+                assert_true(json_is_null(json_object_get(got, "remediation")));
+                json_object_del(got, "remediation");
+            }
             expect_same(path, w, got);
             json_decref(got);
         }
