@@ -18,6 +18,10 @@
 typedef struct sink_pg sink_pg;
 typedef struct sink_pg_stmt sink_pg_stmt;
 
+/* The schema (store_pg_schema.c): what a new store is made of (idempotent: IF NOT EXISTS), and
+ * the upgrade from schema 1. */
+extern const char sink_pg_schema_sql[];
+extern const char sink_pg_migrate_2_sql[];
 /* Connects; a writable connection creates or upgrades the schema (sink_store_open's codes). */
 pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char *err,
                        size_t errlen);
