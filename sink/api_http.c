@@ -80,6 +80,8 @@ enum MHD_Result api_answer(sink_api *a, struct MHD_Connection *c, pr_status rc, 
     if (rc == PR_EINVAL)
         return api_send_error(a, c, MHD_HTTP_BAD_REQUEST, "%s", err);
     api_store_failed(a, err);
+    if (rc == PR_ETRANSIENT) /* the store is out of reach: a client or a probe retries */
+        return api_send_error(a, c, MHD_HTTP_SERVICE_UNAVAILABLE, "the store is unavailable");
     return api_send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 }
 

@@ -33,7 +33,7 @@
 
 static pr_status sql_fail(sink_store *st, char *err, size_t errlen)
 {
-    return pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+    return pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
 }
 
 /* Upper bound of the strings that start with prefix: no UTF-8 text holds the byte 0xff. */

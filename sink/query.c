@@ -15,7 +15,7 @@
 static pr_status prep(sink_store *st, sink_sql q, sink_stmt **s, char *err, size_t errlen)
 {
     if (!(*s = sink_store_stmt(st, q)))
-        return pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        return pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     return PR_OK;
 }
 
@@ -86,7 +86,7 @@ static pr_status phone_load(sink_store *st, const char *mac, int64_t id, phone_d
     } else if (r == SINK_DONE) {
         rc = PR_ENOTFOUND;
     } else {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     }
     sink_stmt_free(s);
     return rc;
@@ -269,7 +269,7 @@ pr_status sink_query_phone(sink_store *st, const char *mac, json_t **out, char *
         return rc;
     if (count_of(st, Q_DOC_PHONE_PARAMS, p.id, &np) != PR_OK ||
         count_of(st, Q_DOC_PHONE_DRIFT, p.id, &nd) != PR_OK)
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     else if (!(*out = phone_summary(mac, &p, np, nd)))
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     json_t *rem = NULL; /* the last resync (remediate.c), or null */
@@ -294,7 +294,7 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
     if (r == SINK_DONE) {
         rc = pr_err(PR_ENOTFOUND, err, errlen, "no status report from this phone yet");
     } else if (r != SINK_ROW) {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     } else {
         json_t *body = json_loads(sink_col_text(s, 2), 0, NULL);
         *out = json_pack("{ss so so so}", "mac", mac, "report_id", col_json_str(s, 0),
@@ -395,7 +395,7 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
         n++;
     }
     if (r != SINK_ROW && r != SINK_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
         goto out;
     }
     *out = json_pack("{so so}", "drift", list, "next",

@@ -359,7 +359,7 @@ pr_status sink_remediate_summary(sink_store *st, int64_t phone, json_t **out, ch
     pr_status rc = PR_OK;
     *out = NULL;
     if (!s)
-        return pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        return pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     sink_bind_int64(s, 1, phone);
     int r = sink_step(s);
     if (r == SINK_ROW) {
@@ -381,7 +381,7 @@ pr_status sink_remediate_summary(sink_store *st, int64_t phone, json_t **out, ch
             *out = o;
         }
     } else if (r != SINK_DONE) {
-        rc = pr_err(PR_EFATAL, err, errlen, "store: %s", sink_store_errmsg(st));
+        rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     }
     sink_stmt_free(s);
     return rc;

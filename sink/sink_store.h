@@ -103,6 +103,10 @@ sink_dialect sink_store_dialect(const sink_store *st);
 sqlite3 *sink_store_db(sink_store *st);
 /* The last error of the store's connection (never NULL). */
 const char *sink_store_errmsg(sink_store *st);
+/* What the last failure of st was: PR_ETRANSIENT when the store is out of reach (PostgreSQL:
+ * no working connection; SQLite: busy, locked, I/O error, full, cannot open), else PR_EFATAL
+ * (a statement the store refuses). The API answers the first 503, the second 500. */
+pr_status sink_store_failure(sink_store *st);
 /* The portable SQL text of q (?N placeholders; store_sql.c's table). */
 const char *sink_store_sql(sink_sql q);
 

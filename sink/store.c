@@ -42,6 +42,20 @@ const char *sink_store_errmsg(sink_store *st)
     return st->dialect == SINK_DIALECT_PG ? sink_pg_errmsg(st->pg) : sqlite3_errmsg(st->db);
 }
 
+pr_status sink_store_failure(sink_store *st)
+{
+    if (st->dialect == SINK_DIALECT_PG)
+        return sink_pg_connected(st->pg) ? PR_EFATAL : PR_ETRANSIENT;
+    switch (sqlite3_errcode(st->db) & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN: return PR_ETRANSIENT;
+    default: return PR_EFATAL;
+    }
+}
+
 /* s prepared once per connection from sql (PostgreSQL: under `name`), else reset. */
 static sink_stmt *stmt_cached(sink_store *st, sink_stmt *s, const char *sql, const char *name)
 {

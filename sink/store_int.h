@@ -27,6 +27,8 @@ pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char 
                        size_t errlen);
 void sink_pg_close(sink_pg *c); /* NULL is a no-op */
 const char *sink_pg_errmsg(sink_pg *c);
+/* Whether the connection works (false: lost, given up, or never made). */
+bool sink_pg_connected(const sink_pg *c);
 /* A statement over the portable text sql (?N rewritten to $N). `name` non-NULL: prepared once
  * per connection under that name; NULL: sent with its text each time. NULL on error. */
 sink_pg_stmt *sink_pg_stmt_new(sink_pg *c, const char *sql, const char *name);

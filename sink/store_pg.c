@@ -67,6 +67,11 @@ static void set_msg(sink_pg *c, const char *what, const char *detail)
         c->msg[--n] = '\0';
 }
 
+bool sink_pg_connected(const sink_pg *c)
+{
+    return c && c->conn && PQstatus(c->conn) == CONNECTION_OK;
+}
+
 const char *sink_pg_errmsg(sink_pg *c)
 {
     return c && c->msg[0] ? c->msg : "postgresql: no error";
