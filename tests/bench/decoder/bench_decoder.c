@@ -17,32 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../bench_util.h"
 #include "decoder_int.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 /* A bare expat parse: the parser with element and text handlers that do nothing. */
 static void XMLCALL nop_start(void *ud, const XML_Char *n, const XML_Char **a)
@@ -150,26 +126,26 @@ static double measure_profile(profile *pf, const decoder_opts *opts, double secs
     long n_expat = 0, n_dec = 0, n_fp = 0;
     int rounds = 6;
     for (int r = 0; r < rounds; r++) {
-        double t0 = now_s(), end = t0 + secs / rounds;
-        while (now_s() < end) {
+        double t0 = bench_now_s(), end = t0 + secs / rounds;
+        while (bench_now_s() < end) {
             for (int i = 0; i < 20; i++)
                 bare_expat(xml, len);
             n_expat += 20;
         }
-        t_expat += now_s() - t0;
-        t0 = now_s();
+        t_expat += bench_now_s() - t0;
+        t0 = bench_now_s();
         end = t0 + secs / rounds;
-        while (now_s() < end) {
+        while (bench_now_s() < end) {
             for (int i = 0; i < 20; i++) {
                 decoder_report_decode(&pf->rec, opts, &out, err, sizeof err);
                 decoder_output_release(&out);
             }
             n_dec += 20;
         }
-        t_dec += now_s() - t0;
-        t0 = now_s();
+        t_dec += bench_now_s() - t0;
+        t0 = bench_now_s();
         end = t0 + secs / rounds;
-        while (now_s() < end) {
+        while (bench_now_s() < end) {
             for (int i = 0; i < 20; i++) {
                 pr_flat_profile fp;
                 pr_xml_error why;
@@ -179,7 +155,7 @@ static double measure_profile(profile *pf, const decoder_opts *opts, double secs
             }
             n_fp += 20;
         }
-        t_fp += now_s() - t0;
+        t_fp += bench_now_s() - t0;
     }
     double mb = (double)len / 1e6;
     double e_rate = (double)n_expat / t_expat, d_rate = (double)n_dec / t_dec;
@@ -206,7 +182,7 @@ int main(int argc, char **argv)
     double secs = argc > 1 ? atof(argv[1]) : 3.0;
     const char *path = argc > 2 ? argv[2] : PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml";
     profile pf[2] = {{.name = path}, {.name = "synthetic 1,800-parameter profile"}};
-    pf[0].xml = read_all(path, &pf[0].len);
+    pf[0].xml = bench_read_file(path, &pf[0].len);
     if (!pf[0].xml) {
         fprintf(stderr, "cannot read %s\n", path);
         return 1;

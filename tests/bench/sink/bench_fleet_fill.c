@@ -20,38 +20,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "../bench_util.h"
 #include "flatprofile.h"
 #include "sink_internal.h"
 
 #define BATCH 500
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n >= 0 && (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
 
 /* The event of phone i's first full report. */
 static char *event_of(int i, json_t *params, json_t *access)
@@ -93,7 +66,7 @@ int main(int argc, char **argv)
     pr_xml_error why;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/samples/cisco-8832-mpp-full-profile.xml", PR_DATA_DIR);
-    char *xml = read_all(path, &len);
+    char *xml = bench_read_file(path, &len);
     pr_flat_profile fp;
     if (!xml || pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err) != PR_OK) {
         fprintf(stderr, "cannot read %s: %s\n", path, xml ? err : "missing");
@@ -113,7 +86,7 @@ int main(int argc, char **argv)
     }
     sink_apply_opts opts = {.changes_keep = 1000};
     sink_apply_result res;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int i0 = 0; i0 < phones; i0 += BATCH) {
         int n = phones - i0 < BATCH ? phones - i0 : BATCH;
         if (sink_store_begin(st, err, sizeof err) != PR_OK) {
@@ -139,7 +112,7 @@ int main(int argc, char **argv)
         }
         if ((i0 / BATCH) % 20 == 19)
             fprintf(stderr, "bench_fleet_fill: %d phones (%.0f/s)\n", i0 + n,
-                    (i0 + n) / (now_s() - t0));
+                    (i0 + n) / (bench_now_s() - t0));
     }
     /* The bench measures the API: nothing left for the publisher to catch up on. */
     sink_stmt *del[2] = {sink_store_prepare(st, "DELETE FROM outbox"),
@@ -151,7 +124,7 @@ int main(int argc, char **argv)
         }
         sink_stmt_free(del[i]);
     }
-    printf("bench_fleet_fill: %d phones in %.1f s\n", phones, now_s() - t0);
+    printf("bench_fleet_fill: %d phones in %.1f s\n", phones, bench_now_s() - t0);
     sink_store_close(st);
     json_decref(params);
     json_decref(access);

@@ -33,37 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bench_util.h"
 #include "flatprofile.h"
 #include "sink_internal.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = (size_t)n;
-    }
-    return buf;
-}
 
 static void mac_of(int i, char mac[13])
 {
@@ -128,7 +100,7 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
         PGconn *c = PQconnectdb(pg);
         PQclear(PQexec(c, "DROP TABLE IF EXISTS bare_docs;"
                           "CREATE TABLE bare_docs(phone BIGINT PRIMARY KEY, doc JSONB NOT NULL)"));
-        t0 = now_s();
+        t0 = bench_now_s();
         for (int i = 0; i < phones; i++) {
             char id[16];
             snprintf(id, sizeof id, "%d", i + 1);
@@ -140,7 +112,7 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
             if (i % batch == batch - 1 || i == phones - 1)
                 PQclear(PQexec(c, "COMMIT"));
         }
-        t = now_s() - t0;
+        t = bench_now_s() - t0;
         PQclear(PQexec(c, "DROP TABLE bare_docs"));
         PQfinish(c);
     } else {
@@ -153,7 +125,7 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
                      "CREATE TABLE docs(phone INTEGER PRIMARY KEY, doc BLOB NOT NULL);",
                      NULL, NULL, NULL);
         sqlite3_prepare_v2(db, "INSERT INTO docs VALUES(?1, ?2)", -1, &ins, NULL);
-        t0 = now_s();
+        t0 = bench_now_s();
         for (int i = 0; i < phones; i++) {
             if (i % batch == 0)
                 sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -164,7 +136,7 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
             if (i % batch == batch - 1 || i == phones - 1)
                 sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         }
-        t = now_s() - t0;
+        t = bench_now_s() - t0;
         sqlite3_finalize(ins);
         sqlite3_close(db);
     }
@@ -211,7 +183,7 @@ int main(int argc, char **argv)
     sink_store *st = NULL;
     if (phones < 1 || deltas < 1 || batch < 1 || !mkdtemp(dir))
         return 64;
-    char *xml = read_all(PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml", &len);
+    char *xml = bench_read_file(PR_DATA_DIR "/samples/cisco-8832-mpp-full-profile.xml", &len);
     if (!xml || pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err) != PR_OK) {
         fprintf(stderr, "cannot read the 8832 profile: %s\n", xml ? err : "missing");
         return 1;
@@ -264,7 +236,7 @@ int main(int argc, char **argv)
             sink_event *evs = calloc((size_t)n, sizeof *evs);
             /* Parse and prepare (the parse thread's work in the sink), then apply a durable
              * transaction of them (the writer's), timed apart. */
-            t0 = now_s();
+            t0 = bench_now_s();
             for (int k = 0; k < n; k++) {
                 const char *text = fulls[round * phones + i0 + k];
                 if (sink_event_load(round ? st : NULL, text, strlen(text), false, key_of(text),
@@ -274,8 +246,8 @@ int main(int argc, char **argv)
                     return 1;
                 }
             }
-            *tp += now_s() - t0;
-            t0 = now_s();
+            *tp += bench_now_s() - t0;
+            t0 = bench_now_s();
             sink_store_begin(st, err, sizeof err);
             for (int k = 0; k < n; k++) {
                 if (sink_apply(st, NULL, &opts, &evs[k], &res, err, sizeof err) != PR_OK ||
@@ -287,7 +259,7 @@ int main(int argc, char **argv)
                                       sizeof err);
             }
             sink_store_commit(st, err, sizeof err);
-            *ta += now_s() - t0;
+            *ta += bench_now_s() - t0;
             for (int k = 0; k < n; k++)
                 sink_event_release(&evs[k]);
             free(evs);
@@ -369,16 +341,16 @@ int main(int argc, char **argv)
     unsigned long long upserts = 0, changes = 0;
     /* Parsing is timed apart: in the sink it runs on the parse thread, beside the writer. */
     sink_event *evs = calloc((size_t)deltas, sizeof *evs);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int d = 0; d < deltas; d++)
         if (sink_event_load(NULL, texts[d], strlen(texts[d]), false, key_of(texts[d]), PR_MAC_LEN,
                             &evs[d], reason, sizeof reason, err, sizeof err) != PR_OK) {
             fprintf(stderr, "parse: %s %s\n", reason, err);
             return 1;
         }
-    double t_parse = now_s() - t0;
+    double t_parse = bench_now_s() - t0;
     long long ds0 = sink_store_statements(st), dr0 = sink_store_round_trips(st);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sink_store_begin(st, err, sizeof err);
@@ -392,7 +364,7 @@ int main(int argc, char **argv)
         if (d % batch == batch - 1 || d == deltas - 1)
             sink_store_commit(st, err, sizeof err);
     }
-    double t_sink = now_s() - t0;
+    double t_sink = bench_now_s() - t0;
     for (int d = 0; d < deltas; d++)
         sink_event_release(&evs[d]);
     free(evs);
@@ -430,7 +402,7 @@ int main(int argc, char **argv)
         }
     sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
     /* The rows of each delta, the same deltas per transaction as above. */
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0)
             sqlite3_exec(bare, "BEGIN", NULL, NULL, NULL);
@@ -444,7 +416,7 @@ int main(int argc, char **argv)
         if (d % batch == batch - 1 || d == deltas - 1)
             sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
     }
-    double t_bare = now_s() - t0;
+    double t_bare = bench_now_s() - t0;
     printf("  bare SQLite upsert loop of the same %zu rows, %d commits: %.0f rows/s\n", nrows,
            (deltas + batch - 1) / batch, (double)nrows / t_bare);
     printf("  ratio writer/bare (params upserted per second): %.2f; the writer takes %.1fx the "
