@@ -86,7 +86,7 @@ pr_status api_guard_new(const api_guard_opts *o, pr_metrics *metrics, api_guard 
     g->o = *o;
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->fail_mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
+    pr_cond_init_mono(&g->cv); /* pr_cond_wait_ms waits on the monotonic clock */
     g->c_cut = pr_metrics_counter(metrics, "phonereport_sink_api_header_timeouts_total",
                                   "API connections cut for taking longer than api-header-timeout "
                                   "to send a request's line and headers",

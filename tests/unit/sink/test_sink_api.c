@@ -6,6 +6,7 @@
  */
 #include "apitest.h"
 
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -329,6 +330,30 @@ static void test_a_failing_store_is_logged_once_not_per_request(void **state)
     free(text);
 }
 
+/* An idle API costs next to no CPU. Before: the header watchdog waited on a condition
+ * variable on the wall clock with a deadline on the monotonic one, so every wait ended at once
+ * and the thread spun a core whenever the API ran (seen in the boot storm: 70% of the sink's
+ * CPU). A bound on resources, not on time: a spinning thread takes about 1 s of CPU per second,
+ * an idle API almost none, under any sanitizer or load. */
+static void test_an_idle_api_does_not_spin(void **state)
+{
+    (void)state;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    long long t0 = ts_now_ms();
+    usleep(1000 * 1000);
+    getrusage(RUSAGE_SELF, &r1);
+    long long wall = ts_now_ms() - t0;
+    long long cpu =
+        (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) *
+            1000LL +
+        (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) /
+            1000;
+    printf("idle API: %lld ms of CPU in %lld ms\n", cpu, wall);
+    if (cpu * 4 > wall)
+        fail_msg("an idle API took %lld ms of CPU in %lld ms", cpu, wall);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +372,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_an_idle_api_does_not_spin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
