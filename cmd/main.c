@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "jarena.h"
 #include "status.h"
 
 typedef struct command {
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    pr_jarena_install(); /* before any jansson call (the sink parses its events in arenas) */
     if (argc < 2) {
         usage(stderr);
         return 64; /* EX_USAGE */

@@ -1,45 +1,14 @@
 /* events_state.c - builders of phonereport.state/.changes/.drift values (events_state.h). */
 #include "events_state.h"
 
+#include <string.h>
+
 #include "contract.h"
 #include "jsonw.h"
 
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
-}
-
-json_t *pr_state_event_new(const pr_state_info *info, json_t *params, json_t *access)
-{
-    json_t *o = NULL;
-    if (!params || !access)
-        goto out;
-    o = json_pack("{ss ss sI sb s,o s,o s,o s,o s,o s,o}", "schema", PR_SCHEMA_STATE, "mac",
-                  info->mac, "version", (json_int_t)info->version, "complete", info->complete,
-                  "model", str_or_null(info->model), "firmware", str_or_null(info->firmware),
-                  "first_seen", str_or_null(info->first_seen), "updated_at",
-                  str_or_null(info->updated_at), "status_at", str_or_null(info->status_at),
-                  "report_id", str_or_null(info->report_id));
-    if (!o)
-        goto out;
-    if (json_object_set_new(o, "params", params) != 0) {
-        params = NULL;
-        goto fail;
-    }
-    params = NULL;
-    if (json_object_set_new(o, "access", access) != 0) {
-        access = NULL;
-        goto fail;
-    }
-    access = NULL;
-    return o;
-fail:
-    json_decref(o);
-    o = NULL;
-out:
-    json_decref(params);
-    json_decref(access);
-    return o;
 }
 
 static void member(pr_jsonw *w, const char *key, const char *s)
@@ -49,6 +18,46 @@ static void member(pr_jsonw *w, const char *key, const char *s)
         pr_jsonw_strz(w, s);
     else
         pr_jsonw_null(w);
+}
+
+char *pr_state_event_text(const pr_state_info *info, const pr_state_param *params, size_t n,
+                          size_t *len)
+{
+    pr_jsonw w;
+    size_t hint = 1024;
+    for (size_t i = 0; i < n; i++)
+        hint += 2 * strlen(params[i].name) + params[i].vlen + 16;
+    pr_jsonw_init(&w, hint);
+    pr_jsonw_obj_begin(&w);
+    member(&w, "schema", PR_SCHEMA_STATE);
+    member(&w, "mac", info->mac);
+    pr_jsonw_keyz(&w, "version");
+    pr_jsonw_int(&w, info->version);
+    pr_jsonw_keyz(&w, "complete");
+    pr_jsonw_bool(&w, info->complete);
+    member(&w, "model", info->model);
+    member(&w, "firmware", info->firmware);
+    member(&w, "first_seen", info->first_seen);
+    member(&w, "updated_at", info->updated_at);
+    member(&w, "status_at", info->status_at);
+    member(&w, "report_id", info->report_id);
+    pr_jsonw_keyz(&w, "params");
+    pr_jsonw_obj_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        pr_jsonw_keyz(&w, params[i].name);
+        pr_jsonw_str(&w, params[i].value, params[i].vlen);
+    }
+    pr_jsonw_obj_end(&w);
+    pr_jsonw_keyz(&w, "access");
+    pr_jsonw_obj_begin(&w);
+    for (size_t i = 0; i < n; i++)
+        if (params[i].access) {
+            pr_jsonw_keyz(&w, params[i].name);
+            pr_jsonw_strz(&w, params[i].access);
+        }
+    pr_jsonw_obj_end(&w);
+    pr_jsonw_obj_end(&w);
+    return pr_jsonw_finish(&w, len);
 }
 
 char *pr_change_event_text(const char *mac, const char *param, const char *old_value,

@@ -30,9 +30,17 @@ typedef struct pr_state_info {
     const char *report_id;  /* of the last configuration report, or NULL */
 } pr_state_info;
 
-/* {"schema":"phonereport.state/1","mac",...,"params":{},"access":{}}; params and access
- * (objects of strings) are stolen. */
-json_t *pr_state_event_new(const pr_state_info *info, json_t *params, json_t *access);
+/* One parameter of a state record: its value (vlen bytes) and access (NULL: none). */
+typedef struct pr_state_param {
+    const char *name, *value, *access;
+    size_t vlen;
+} pr_state_param;
+
+/* {"schema":"phonereport.state/1","mac",...,"params":{},"access":{}} as compact JSON text
+ * (malloc'd, *len its length; jsonw.h's streaming writer, no tree: the sink renders one per
+ * changed phone), the n params in the order given. NULL when out of memory. */
+char *pr_state_event_text(const pr_state_info *info, const pr_state_param *params, size_t n,
+                          size_t *len);
 
 /* {"schema":"phonereport.changes/1","mac","param","old","new","at","report_id","via",
  * "version"} as compact JSON text (malloc'd; written by jsonw.h's streaming writer, no tree:

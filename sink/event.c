@@ -70,6 +70,16 @@ static int opt_string(json_t *o, const char *name, const char **out)
     return 0;
 }
 
+static void drop_tree(sink_event *ev)
+{
+    if (ev->arena)
+        pr_jarena_free(ev->arena); /* every json_t of the tree with it */
+    else
+        json_decref(ev->root);
+    ev->arena = NULL;
+    ev->root = NULL;
+}
+
 pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const char *key,
                            size_t keylen, sink_event *ev, char *reason, size_t reasonlen, char *err,
                            size_t errlen)
@@ -81,7 +91,12 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
     ev->is_status = status_topic;
     if (!buf || len == 0)
         BAD("empty", "empty record value");
+    /* The tree lives in an arena of its own: parsed once, read, dropped whole (jarena.h). */
+    if ((ev->arena = pr_jarena_new()))
+        pr_jarena_enter(ev->arena);
     ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (ev->arena)
+        pr_jarena_leave();
     if (!ev->root)
         BAD("bad_json", "not JSON: %s (column %d)", jerr.text, jerr.column);
     if (!json_is_object(ev->root))
@@ -161,10 +176,8 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
     if (keylen != PR_MAC_LEN || memcmp(key, ev->mac, PR_MAC_LEN) != 0)
         BAD("key", "record key differs from the event's mac");
 out:
-    if (st != PR_OK) {
-        json_decref(ev->root);
-        ev->root = NULL;
-    }
+    if (st != PR_OK)
+        drop_tree(ev);
     return st;
 }
 
@@ -172,7 +185,7 @@ void sink_event_release(sink_event *ev)
 {
     if (!ev)
         return;
-    json_decref(ev->root);
+    drop_tree(ev);
     free(ev->status_text);
     memset(ev, 0, sizeof *ev);
 }

@@ -149,13 +149,12 @@ static int digest_span(EVP_MD_CTX *md, char tag, const span *s)
     return s->p && s->len ? (EVP_DigestUpdate(md, s->p, s->len) == 1 ? 0 : -1) : 0;
 }
 
-bool sink_event_digest(const char *buf, size_t len, unsigned char digest[32])
+/* The SHA-256 of the exact bytes of a record's params and access members. */
+static bool spans_digest(const span *params, const span *access, unsigned char digest[32])
 {
-    span params, access;
-    EVP_MD_CTX *md = NULL;
-    bool ok = find_members(buf, len, &params, &access) && (md = EVP_MD_CTX_new()) &&
-              EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-              digest_span(md, 'p', &params) == 0 && digest_span(md, 'a', &access) == 0 &&
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+              digest_span(md, 'p', params) == 0 && digest_span(md, 'a', access) == 0 &&
               EVP_DigestFinal_ex(md, digest, NULL) == 1;
     EVP_MD_CTX_free(md);
     return ok;
@@ -170,7 +169,8 @@ static char *envelope(const char *buf, size_t len, const span *params, const spa
         first = access;
         second = params;
     }
-    char *out = malloc(len + 5), *o = out;
+    size_t taken = params->len + (second ? access->len : 0), n = len - taken + (second ? 4 : 2);
+    char *out = malloc(n + 1), *o = out; /* the envelope only: a few hundred bytes */
     if (!out)
         return NULL;
     const char *p = buf;
@@ -215,12 +215,12 @@ long long sink_param_weight(const char *name, const char *value, const char *acc
     return w;
 }
 
-pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen)
+/* What the writer needs from the event that the event alone decides; digest: the record's
+ * (spans_digest), NULL when it has none. PR_EFATAL only when out of memory. */
+static pr_status prepare(sink_event *ev, const unsigned char *digest, char *err, size_t errlen)
 {
     const char *name;
     json_t *jv;
-    if (ev->prepared)
-        return PR_OK;
     if (ev->is_status) { /* the stored body, serialised here rather than by the writer */
         if (!(ev->status_text = json_dumps(ev->status, JSON_COMPACT)))
             return pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -233,7 +233,9 @@ pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *
         json_t *ja = ev->access ? json_object_get(ev->access, name) : NULL;
         ev->weight += sink_param_weight(name, json_string_value(jv), json_string_value(ja));
     }
-    ev->has_digest = ev->kind == PR_KIND_FULL && sink_event_digest(buf, len, ev->digest);
+    ev->has_digest = ev->kind == PR_KIND_FULL && digest;
+    if (ev->has_digest)
+        memcpy(ev->digest, digest, sizeof ev->digest);
     ev->prepared = true;
     return PR_OK;
 }
@@ -243,14 +245,16 @@ pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool 
                           size_t reasonlen, char *err, size_t errlen)
 {
     span params, access;
+    unsigned char digest[32];
     pr_status rc;
-    if (!status_topic && lookup && buf && find_members(buf, len, &params, &access)) {
-        unsigned char digest[32], stored[32];
+    bool digested = !status_topic && buf && find_members(buf, len, &params, &access) &&
+                    spans_digest(&params, &access, digest);
+    if (digested && lookup) {
+        unsigned char stored[32];
         size_t elen = 0;
         char *env = envelope(buf, len, &params, &access, &elen);
-        if (env && sink_event_digest(buf, len, digest) &&
-            sink_event_parse(env, elen, false, key, keylen, ev, reason, reasonlen, err, errlen) ==
-                PR_OK) {
+        if (env && sink_event_parse(env, elen, false, key, keylen, ev, reason, reasonlen, err,
+                                    errlen) == PR_OK) {
             if (ev->kind == PR_KIND_FULL && !ev->kind_unknown &&
                 sink_store_phone_digest(lookup, ev->mac, stored) == PR_OK &&
                 memcmp(stored, digest, sizeof digest) == 0) {
@@ -269,7 +273,7 @@ pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool 
     if ((rc = sink_event_parse(buf, len, status_topic, key, keylen, ev, reason, reasonlen, err,
                                errlen)) != PR_OK)
         return rc;
-    if ((rc = sink_event_prepare(ev, buf, len, err, errlen)) != PR_OK) {
+    if ((rc = prepare(ev, digested ? digest : NULL, err, errlen)) != PR_OK) {
         snprintf(reason, reasonlen, "internal");
         sink_event_release(ev);
     }

@@ -334,17 +334,14 @@ static int send_rows(sink_outbox *ob)
 /* The phone's state record as text (caller frees) and its MAC, inside the caller's snapshot;
  * *version is raised to the rendered version. NULL if the phone cannot be rendered. */
 static char *render_state(sink_outbox *ob, int64_t phone, int64_t *version,
-                          char mac[PR_MAC_LEN + 1])
+                          char mac[PR_MAC_LEN + 1], size_t *len)
 {
-    json_t *doc = NULL;
-    char err[256];
-    if (sink_query_state_record(ob->st, phone, &doc, mac, err, sizeof err) != PR_OK)
+    char err[256], *text = NULL;
+    int64_t v = 0;
+    if (sink_query_state_text(ob->st, phone, &text, len, &v, mac, err, sizeof err) != PR_OK)
         return NULL;
-    int64_t v = (int64_t)json_integer_value(json_object_get(doc, "version"));
     if (v > *version)
         *version = v;
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
     return text;
 }
 
@@ -380,10 +377,11 @@ static int send_states(sink_outbox *ob)
     }
     for (int i = 0; i < n; i++) {
         char mac[PR_MAC_LEN + 1];
-        char *text = render_state(ob, phones[i], &versions[i], mac);
+        size_t len = 0;
+        char *text = render_state(ob, phones[i], &versions[i], mac, &len);
         if (!text)
             continue;
-        if (produce(ob, PR_TOPIC_STATE, mac, text, strlen(text),
+        if (produce(ob, PR_TOPIC_STATE, mac, text, len,
                     (sent){true, false, false, phones[i], versions[i]}) != -1)
             sent_n++;
         free(text);
@@ -409,7 +407,8 @@ static int send_solo(sink_outbox *ob)
             remember(ob, &ob->solo, s); /* later */
             return 0;
         }
-        text = render_state(ob, s.id, &s.version, mac);
+        size_t len = 0;
+        text = render_state(ob, s.id, &s.version, mac, &len);
         sink_store_read_end(ob->st);
         key = mac;
     } else {

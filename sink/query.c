@@ -410,21 +410,39 @@ out:
     return rc;
 }
 
-pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
-                                  char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen)
+static int param_by_name(const void *a, const void *b)
+{
+    return strcmp(((const pr_state_param *)a)->name, ((const pr_state_param *)b)->name);
+}
+
+pr_status sink_query_state_text(sink_store *st, int64_t phone, char **out, size_t *len,
+                                int64_t *version, char mac_out[PR_MAC_LEN + 1], char *err,
+                                size_t errlen)
 {
     phone_doc p;
-    json_t *params = NULL, *access = NULL;
+    sink_doc d = {0};
+    pr_state_param *ps = NULL;
     pr_status rc = phone_load(st, NULL, phone, &p, mac_out, err, errlen);
     *out = NULL;
     if (rc != PR_OK)
         return rc;
-    if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
-        pr_state_info info = {mac_out,      p.version,    p.complete,  p.model,    p.firmware,
-                              p.first_seen, p.updated_at, p.status_at, p.report_id};
-        if (!(*out = pr_state_event_new(&info, params, access)))
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if ((rc = sink_store_doc_load(st, p.id, &d, err, errlen)) != PR_OK)
+        goto out;
+    if (!(ps = malloc((d.n + 1) * sizeof *ps))) {
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        goto out;
     }
+    for (size_t i = 0; i < d.n; i++)
+        ps[i] = (pr_state_param){d.e[i].name, d.e[i].value, d.e[i].access, d.e[i].vlen};
+    qsort(ps, d.n, sizeof *ps, param_by_name); /* byte order, as the API shows them */
+    pr_state_info info = {mac_out,      p.version,    p.complete,  p.model,    p.firmware,
+                          p.first_seen, p.updated_at, p.status_at, p.report_id};
+    if (!(*out = pr_state_event_text(&info, ps, d.n, len)))
+        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    *version = p.version;
+out:
+    free(ps);
+    sink_doc_release(&d);
     phone_doc_release(&p);
     return rc;
 }

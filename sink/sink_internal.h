@@ -44,6 +44,7 @@
 #include "contract.h"
 #include "doc.h"
 #include "flatprofile.h"
+#include "jarena.h"
 #include "mac.h"
 #include "metrics.h"
 #include "sink.h"
@@ -96,7 +97,8 @@ const char *sink_cfg_store(const sink_cfg *cfg);
 /* ---- event.c: the phonereport.config/1 and .status/1 records we consume ------------- */
 
 typedef struct sink_event {
-    json_t *root; /* owned */
+    json_t *root;     /* owned: in arena when there is one (borrow only, see jarena.h) */
+    pr_jarena *arena; /* owned; NULL: root is on the heap (pr_jarena_install not called) */
     bool is_status;
     pr_kind kind;      /* FULL or DELTA for config, STATUS for status */
     bool kind_unknown; /* config of kind "unknown": applied as a delta */
@@ -109,9 +111,9 @@ typedef struct sink_event {
     json_t *params;          /* borrowed; config only: object of strings */
     json_t *access;          /* borrowed; config only: object of strings, may be NULL */
     json_t *status;          /* borrowed; status only: object */
-    /* Filled by sink_event_prepare / sink_event_load (any thread, before the apply). */
+    /* Filled by sink_event_load (any thread, before the apply). */
     bool prepared;
-    bool has_digest; /* full: digest holds sink_event_digest of the record */
+    bool has_digest; /* full: digest holds the record's digest (sink_event_load) */
     unsigned char digest[32];
     long long weight;  /* the carried parameters' bytes in a state record */
     char *status_text; /* status: the status object as compact JSON (owned) */
@@ -136,17 +138,11 @@ pr_status sink_event_parse(const char *buf, size_t len, bool status_topic, const
                            size_t errlen);
 void sink_event_release(sink_event *ev);
 
-/* fastpath.c: what the writer needs from an event that the event alone decides (a full report's
- * digest, the parameters' weight in a state record, a status body as text), computed off
- * the writer thread from the parsed event and its record value buf. sink_apply takes
- * prepared events only. PR_EFATAL only when out of memory. */
-pr_status sink_event_prepare(sink_event *ev, const char *buf, size_t len, char *err, size_t errlen);
-
-/* fastpath.c: the SHA-256 of the exact bytes of a record's params and access members; false
- * when the record's top-level members cannot be told by a plain scan (then no digest). */
-bool sink_event_digest(const char *buf, size_t len, unsigned char digest[32]);
-/* sink_event_parse + sink_event_prepare, except that a full report whose digest equals the
- * one `lookup` (a connection the calling thread owns; NULL = never) holds for the phone is
+/* fastpath.c: sink_event_parse, then what the writer needs from the event that the event alone
+ * decides (a full report's digest: the SHA-256 of the exact bytes of its params and access
+ * members; the parameters' weight in a state record; a status body as text), off the writer
+ * thread. sink_apply takes events loaded here only. Except that a full report whose digest equals
+ * the one `lookup` (a connection the calling thread owns; NULL = never) holds for the phone is
  * parsed without its parameters (ev->lazy, see fastpath.c). */
 pr_status sink_event_load(sink_store *lookup, const char *buf, size_t len, bool status_topic,
                           const char *key, size_t keylen, sink_event *ev, char *reason,
@@ -163,7 +159,7 @@ typedef struct sink_parse_job {
     const char *payload, *key;
     size_t len, keylen;
     bool is_status;
-    /* Out: sink_event_parse + sink_event_prepare. ev is the caller's to release. */
+    /* Out: sink_event_load. ev is the caller's to release. */
     pr_status rc;
     sink_event ev;
     char reason[32], err[512];
@@ -313,9 +309,12 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
 /* mac NULL = every phone; after = "mac/param" cursor or NULL. */
 pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, int limit,
                            json_t **out, char *err, size_t errlen);
-/* The phonereport.state/1 record of a phone by row id; *mac_out gets its MAC. */
-pr_status sink_query_state_record(sink_store *st, int64_t phone, json_t **out,
-                                  char mac_out[PR_MAC_LEN + 1], char *err, size_t errlen);
+/* The phonereport.state/1 record of a phone by row id as compact JSON text (*out malloc'd,
+ * *len), rendered from its compact document without a JSON tree; *version gets the phone's
+ * version, *mac_out its MAC. PR_ENOTFOUND: no such phone. */
+pr_status sink_query_state_text(sink_store *st, int64_t phone, char **out, size_t *len,
+                                int64_t *version, char mac_out[PR_MAC_LEN + 1], char *err,
+                                size_t errlen);
 /* Counters for /metrics. */
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
 

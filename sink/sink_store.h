@@ -227,6 +227,10 @@ pr_status sink_store_outbox_put_texts(sink_store *st, pr_topic topic, int32_t pa
  * references; empty objects for a phone without one). PR_EFATAL with err. */
 pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, json_t **access,
                              char *err, size_t errlen);
+/* The same document in compact form (owned; empty for a phone without one). PR_EFATAL with
+ * err, also for a document that cannot be read. */
+pr_status sink_store_doc_load(sink_store *st, int64_t phone, sink_doc *out, char *err,
+                              size_t errlen);
 /* The writer: the phone's document as of its version in compact form: from memory when this
  * connection remembered it at that version (sink_store_doc_remember), else read into *tmp
  * (the caller releases tmp either way). *doc is valid until the next remember or rollback. */

@@ -125,8 +125,8 @@ static pr_status doc_of_row(sink_store *st, sink_stmt *s, int i, sink_doc *out, 
     return rc;
 }
 
-/* The phone's configs row into *out (an empty document when it has none). */
-static pr_status doc_read(sink_store *st, int64_t phone, sink_doc *out, char *err, size_t errlen)
+pr_status sink_store_doc_load(sink_store *st, int64_t phone, sink_doc *out, char *err,
+                              size_t errlen)
 {
     sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET);
     pr_status rc = PR_OK;
@@ -176,7 +176,7 @@ pr_status sink_store_doc_get(sink_store *st, int64_t phone, json_t **params, jso
         return rc;
     }
     sink_doc d;
-    pr_status rc = doc_read(st, phone, &d, err, errlen);
+    pr_status rc = sink_store_doc_load(st, phone, &d, err, errlen);
     if (rc == PR_OK && sink_doc_to_json(&d, params, access) != PR_OK)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
     sink_doc_release(&d);
@@ -273,7 +273,7 @@ pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, si
         return PR_OK;
     }
     *doc = tmp;
-    return doc_read(st, phone, tmp, err, errlen);
+    return sink_store_doc_load(st, phone, tmp, err, errlen);
 }
 
 /* ---- the parameter index ---------------------------------------------------------------- */

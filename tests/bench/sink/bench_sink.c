@@ -172,6 +172,7 @@ static const char *key_of(const char *text)
 
 int main(int argc, char **argv)
 {
+    pr_jarena_install(); /* events parse in arenas, as in the binary */
     int phones = argc > 1 ? atoi(argv[1]) : 200;
     int deltas = argc > 2 ? atoi(argv[2]) : 20000;
     int batch = argc > 3 ? atoi(argv[3]) : 100;

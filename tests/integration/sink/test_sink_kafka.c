@@ -1335,6 +1335,7 @@ static void test_a_lone_report_commits_without_waiting_for_the_batch_time(void *
 
 int main(void)
 {
+    pr_jarena_install(); /* events parse in arenas, as in the binary */
     ts_brokers();
     if (getenv("PR_TEST_FILTER")) /* one test by name, for a quick loop */
         cmocka_set_test_filter(getenv("PR_TEST_FILTER"));

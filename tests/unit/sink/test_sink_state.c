@@ -1149,10 +1149,16 @@ static void test_emitted_records_match_their_schemas(void **state)
     snprintf(path, sizeof path, "%s/drift.jsonl", f->dir);
     dump_lines(drift, path);
     assert_int_equal(ts_validate_schema("drift", path), 0);
-    json_t *st = NULL;
-    assert_int_equal(sink_query_state_record(f->st, 1, &st, mac, err, sizeof err), PR_OK);
+    char *s = NULL;
+    size_t slen = 0;
+    int64_t version = 0;
+    assert_int_equal(sink_query_state_text(f->st, 1, &s, &slen, &version, mac, err, sizeof err),
+                     PR_OK);
     assert_string_equal(mac, MAC);
-    char *s = json_dumps(st, JSON_COMPACT);
+    assert_int_equal(slen, strlen(s));
+    json_t *st = json_loads(s, 0, NULL);
+    assert_non_null(st);
+    assert_int_equal(json_integer_value(json_object_get(st, "version")), version);
     snprintf(path, sizeof path, "%s/state.json", f->dir);
     ts_write_file(path, s, strlen(s));
     assert_int_equal(ts_validate_schema("state", path), 0);
@@ -1166,6 +1172,55 @@ static void test_emitted_records_match_their_schemas(void **state)
     json_decref(st);
     json_decref(changes);
     json_decref(drift);
+}
+
+/* The state record is written from the compact document by the streaming writer; the API's
+ * config answer is built from the same document through jansson: both must say the same. */
+static void test_the_state_record_says_what_the_api_says(void **state)
+{
+    fx *f = *state;
+    char err[256], mac[PR_MAC_LEN + 1], *text = NULL;
+    size_t len = 0;
+    int64_t version = 0;
+    apply_owned(
+        f->st, f->pf,
+        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                  "{\"Zeta\":\"z\",\"Quote\":\"a \\\"b\\\" c\\\\d\",\"Ctl\":\"\\u0001\\t\\n\","
+                  "\"Uni\":\"caf\u00e9 \u20ac \U0001F600\",\"Empty\":\"\",\"a_lower\":\"1\","
+                  "\"Proxy_1_\":\"sip.example.com\"}",
+                  "{\"Proxy_1_\":\"na\",\"Zeta\":\"rw\"}"),
+        false);
+    apply_owned(f->st, f->pf,
+                ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"Zeta\":\"y\"}", NULL),
+                false);
+    assert_int_equal(sink_query_state_text(f->st, 1, &text, &len, &version, mac, err, sizeof err),
+                     PR_OK);
+    json_error_t jerr;
+    json_t *state_rec = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *cfg = NULL;
+    if (!state_rec)
+        fail_msg("state record is not JSON: %s: %s", jerr.text, text);
+    assert_int_equal(sink_query_config(f->st, MAC, &cfg, err, sizeof err), PR_OK);
+    assert_true(json_equal(json_object_get(state_rec, "params"), json_object_get(cfg, "params")));
+    assert_true(json_equal(json_object_get(state_rec, "access"), json_object_get(cfg, "access")));
+    assert_int_equal(json_object_size(json_object_get(state_rec, "params")), 7);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(state_rec, "params"), "Zeta")), "y");
+    assert_int_equal(version, 2);
+    assert_int_equal(json_integer_value(json_object_get(state_rec, "version")), 2);
+    assert_true(json_is_true(json_object_get(state_rec, "complete")));
+    assert_string_equal(json_string_value(json_object_get(state_rec, "report_id")), "r2");
+    assert_string_equal(json_string_value(json_object_get(state_rec, "mac")), MAC);
+    /* params in byte order, as the API shows them */
+    const char *prev = "", *name;
+    json_t *v;
+    json_object_foreach(json_object_get(state_rec, "params"), name, v)
+    {
+        assert_true(strcmp(prev, name) < 0);
+        prev = name;
+    }
+    free(text);
+    json_decref(state_rec);
+    json_decref(cfg);
 }
 
 static void test_config_xml_feeds_back_into_the_same_params(void **state)
@@ -1452,6 +1507,7 @@ static void test_pipelined_writes_save_round_trips_and_fail_the_commit(void **st
 
 int main(void)
 {
+    pr_jarena_install(); /* events parse in arenas, as in the binary */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_report_sets_params_and_completes_the_phone, setup,
                                         teardown),
@@ -1493,6 +1549,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_rescans_only_profiles_changed_meanwhile, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_state_record_says_what_the_api_says, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_config_xml_omits_names_that_would_inject_markup, setup,
