@@ -5,7 +5,8 @@
  * jansson takes one process-wide pair of allocation functions (json_set_alloc_funcs).
  * pr_jarena_install() sets a pair that is exactly malloc/free except on a thread inside
  * pr_jarena_enter/leave: there every jansson allocation is carved from the arena and every
- * jansson free is a no-op. The arena's memory goes back in one piece with pr_jarena_free().
+ * jansson free is a no-op. The arena's memory goes back in one piece with pr_jarena_free(),
+ * to a pool of at most 16 MiB that the next arenas take their chunks from.
  *
  * Ownership: a tree parsed inside the window belongs to the arena. Borrow from it only (read,
  * iterate); never json_decref it, json_incref any part of it or set a part into another

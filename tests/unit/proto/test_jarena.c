@@ -2,8 +2,9 @@
  * test_jarena.c - jansson trees parsed in an arena (proto/jarena.c): before the install there
  * is no arena; a tree parsed inside a window equals the same text parsed on the heap (large
  * values, hash tables that grow, nesting); jansson outside a window still allocates and frees
- * on the heap (json_dumps freed with free()); a failed parse and an arena freed on another
- * thread leave nothing behind (the Debug build's leak checker sees every chunk).
+ * on the heap (json_dumps freed with free()); a failed parse goes with its arena, an arena
+ * may be freed on another thread, and chunks taken again from the pool read as new (the
+ * Debug build's address sanitizer watches every chunk).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,7 +76,7 @@ static void test_a_tree_parsed_in_an_arena_equals_the_heap_parse(void **state)
     free(text);
 }
 
-static void test_a_failed_parse_in_an_arena_leaves_nothing(void **state)
+static void test_a_failed_parse_in_an_arena_goes_with_it(void **state)
 {
     (void)state;
     char *text = object_text(500, 10);
@@ -117,7 +118,26 @@ static void test_an_arena_may_be_freed_on_another_thread(void **state)
     free(text);
 }
 
+/* Many arenas one after another: each takes chunks the previous ones gave back. */
+static void test_chunks_from_the_pool_serve_new_arenas(void **state)
+{
+    (void)state;
+    char *text = object_text(3000, 10);
+    json_t *heap = json_loads(text, 0, NULL);
+    for (int i = 0; i < 20; i++) {
+        pr_jarena *a = pr_jarena_new();
+        pr_jarena_enter(a);
+        json_t *in = json_loads(text, 0, NULL);
+        pr_jarena_leave();
+        assert_true(json_equal(in, heap));
+        pr_jarena_free(a);
+    }
+    json_decref(heap);
+    free(text);
+}
+
 PR_TEST_MAIN(cmocka_unit_test(test_no_arena_before_the_install),
              cmocka_unit_test(test_a_tree_parsed_in_an_arena_equals_the_heap_parse),
-             cmocka_unit_test(test_a_failed_parse_in_an_arena_leaves_nothing),
-             cmocka_unit_test(test_an_arena_may_be_freed_on_another_thread))
+             cmocka_unit_test(test_a_failed_parse_in_an_arena_goes_with_it),
+             cmocka_unit_test(test_an_arena_may_be_freed_on_another_thread),
+             cmocka_unit_test(test_chunks_from_the_pool_serve_new_arenas))
