@@ -170,8 +170,11 @@ pr_status ingest_pub_new(const pr_common_cfg *common, const ingest_cfg *cfg, pr_
         goto out;
     }
     snprintf(timeout, sizeof timeout, "%lld", cfg->ack_timeout_ms);
-    const char *defaults[] = {"message.timeout.ms",           timeout,   "linger.ms", "2",
-                              "queue.buffering.max.messages", "1000000", NULL};
+    /* lz4: plain reports are XML that compresses several times (the broker's CPU per phone
+     * fell by a fifth in the boot storm); an encrypted body costs lz4 little to pass over. */
+    const char *defaults[] = {
+        "message.timeout.ms", timeout, "linger.ms", "2", "queue.buffering.max.messages", "1000000",
+        "compression.type",   "lz4",   NULL};
     conf = pr_kafka_conf_new(common, "ingest", defaults, err, errlen);
     if (!conf) {
         st = PR_EINVAL;

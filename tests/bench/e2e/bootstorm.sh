@@ -42,7 +42,8 @@
 # built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_PLAY_S
 # (play's --duration-s, default max(10, PHONES/100): the phones boot in its first tenth, and
 # play stops sending at its end), BOOTSTORM_TIMEOUT_S (per round, default 1800), PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation, the full JIT
-# of a production broker), BOOTSTORM_KEEP=1 keeps the work directory and logs.
+# of a production broker), BOOTSTORM_ROLE_ARGS (options every role gets, e.g.
+# "--kafka.compression.type lz4"), BOOTSTORM_KEEP=1 keeps the work directory and logs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -125,7 +126,8 @@ step "work $work; $phones phones; store $store, $nsinks sink(s); starting Kafka"
 PR_KAFKA_HEAP=${PR_KAFKA_HEAP:-1g} pl_kafka_start
 ingest_port=$(pl_free_port)
 dec_port=$(pl_free_port)
-pl_roles "$bin" --log-level warn
+# shellcheck disable=SC2086 # BOOTSTORM_ROLE_ARGS: words on purpose
+pl_roles "$bin" --log-level warn ${BOOTSTORM_ROLE_ARGS:-}
 
 pl_ingest ingest "$ingest_port"
 pl_decoder decoder 1

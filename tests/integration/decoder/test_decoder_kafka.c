@@ -451,8 +451,9 @@ static void test_decoder_reload_applies_a_new_keystore(void **state)
     free(prefix);
 }
 
-/* <prefix>config created with `partitions` partitions and max.message.bytes 20000, so that
- * the broker refuses a full 8832 event (about 30 KB) produced to it; with raw_partitions > 0,
+/* <prefix>config created with `partitions` partitions and max.message.bytes 8000, so that
+ * the broker refuses a full 8832 event (about 30 KB, 13.5 KB after the decoder's lz4)
+ * produced to it; with raw_partitions > 0,
  * <prefix>raw too, with that many partitions. */
 static void small_config_topic(const char *prefix, int partitions, int raw_partitions)
 {
@@ -461,7 +462,7 @@ static void small_config_topic(const char *prefix, int partitions, int raw_parti
     snprintf(raw, sizeof raw, "%sraw", prefix);
     rd_kafka_t *rk = producer();
     const char *names[] = {topic}, *raws[] = {raw};
-    const char *configs[] = {"max.message.bytes", "20000", NULL};
+    const char *configs[] = {"max.message.bytes", "8000", NULL};
     assert_int_equal(pr_kafka_ensure_topics(rk, names, 1, partitions, configs, ts_timeout_ms(30000),
                                             err, sizeof err),
                      PR_OK);
