@@ -25,8 +25,11 @@
 # each sink, the PostgreSQL server (the postmaster and every backend) and the simulator
 # (play), from the start of the round until the sink is at rest; with the decoder alone's
 # too. What a carrier sizes a larger fleet from: CPU seconds scale with the phones booted.
-# Last, bench_decoder of the same build (one core, no Kafka): the decoder alone's records per
-# CPU second against its events/s, what Kafka costs the decoder per record.
+# From those CPU seconds, the rate the machine's cores allow: with every process as measured,
+# and if the sinks cost nothing (the other processes alone bound the end-to-end rate; the
+# decoder alone had every core to itself). Last, bench_decoder of the same build (one core,
+# no Kafka): the decoder alone's records per CPU second against its events/s, what Kafka
+# costs the decoder per record.
 #
 # A benchmark, not a test (not in ctest). Every process it starts is stopped on every exit
 # path (EXIT/INT/TERM trap: tests/support/pipeline.sh).
@@ -41,9 +44,11 @@
 # Environment: PHONEREPORT_BIN, PHONEREPORT_SIM (default: a Release build in build-bench-e2e/,
 # built if missing), BOOTSTORM_WORKERS (play's connections, default 32), BOOTSTORM_PLAY_S
 # (play's --duration-s, default max(10, PHONES/100): the phones boot in its first tenth, and
-# play stops sending at its end), BOOTSTORM_TIMEOUT_S (per round, default 1800), PR_KAFKA_JVM_OPTS (default -XX:+TieredCompilation, the full JIT
-# of a production broker), BOOTSTORM_ROLE_ARGS (options every role gets, e.g.
-# "--kafka.compression.type lz4"), BOOTSTORM_KEEP=1 keeps the work directory and logs.
+# play stops sending at its end), BOOTSTORM_TIMEOUT_S (per round, default 1800),
+# BOOTSTORM_WARMUP (phones of another fleet booted first, default 500), PR_KAFKA_JVM_OPTS
+# (default -XX:+TieredCompilation, the full JIT of a production broker), BOOTSTORM_ROLE_ARGS
+# (options every role gets, e.g. "--kafka.compression.type none"), BOOTSTORM_KEEP=1 keeps the
+# work directory and logs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -78,6 +83,7 @@ if [ "$store" = sqlite ] && [ "$nsinks" != 1 ]; then
 fi
 workers=${BOOTSTORM_WORKERS:-32}
 timeout_s=${BOOTSTORM_TIMEOUT_S:-1800}
+warm=${BOOTSTORM_WARMUP:-500}
 play_s=${BOOTSTORM_PLAY_S:-$((phones / 100 > 10 ? phones / 100 : 10))}
 export PR_KAFKA_JVM_OPTS=${PR_KAFKA_JVM_OPTS:--XX:+TieredCompilation}
 
@@ -272,13 +278,15 @@ round() {
     sleep 1.2
 }
 
-# A few phones of another fleet first, so that every client has its producer id, transaction
-# coordinator and partitions before the storm (not part of the figures).
-step "warm-up: 5 phones of another fleet"
-play $((seed + 1)) 5 warmup || fail "warm-up: uploads not acknowledged (play-warmup.log)"
+# Phones of another fleet first, so that every client has its producer id, transaction
+# coordinator and partitions, and the broker's JIT has compiled its hot paths, before the storm
+# (not part of the figures): a carrier's broker is warm when its phones reboot. With 5 phones
+# the broker still spent twice the CPU per phone in round 1 as in round 2.
+step "warm-up: $warm phones of another fleet"
+play $((seed + 1)) "$warm" warmup || fail "warm-up: uploads not acknowledged (play-warmup.log)"
 pl_run verify "$sim" verify --api "http://127.0.0.1:$api_port" --expect "$work/expect-warmup.json" \
     --timeout-s 300 >"$work/verify-warmup.log" 2>&1 || fail "warm-up: verify failed"
-pl_wait_until 300 "the warm-up to be applied" applied_ge 10
+pl_wait_until 300 "the warm-up to be applied" applied_ge $((2 * warm))
 
 round 1
 round 2
@@ -291,7 +299,7 @@ pl_wait sampler || true
 
 # The decoder alone: stop the pipeline, then a fresh decoder over the same raw records.
 pl_stop $(for i in $(seq 1 "$nsinks"); do echo "sink$i"; done) decoder
-step "decoder alone over the $((4 * phones + 10)) raw records"
+step "decoder alone over the $((4 * phones + 2 * warm)) raw records"
 pl_start decoder_alone "$bin" decode "${PL_COMMON[@]}" --decoder-group "${prefix}decoder-alone" \
     --decoder-transactional-id "${prefix}decoder-alone-1" --metrics-listen "127.0.0.1:$dec_port"
 decoded() { metric "$dec_port" phonereport_decoder_records_total; }
@@ -299,20 +307,20 @@ decoded_ge() { [ "$(decoded)" -ge "$1" ]; }
 pl_wait_until 120 "the decoder to start" decoded_ge 1
 d0=$(now)
 n0=$(decoded)
-pl_wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 10))
+pl_wait_until "$timeout_s" "the decoder to decode every raw record" decoded_ge $((4 * phones + 2 * warm))
 d1=$(now)
 pl_cpu decoder_alone="${pids[decoder_alone]}" >"$work/cpu-alone"
 pl_stop decoder_alone
 step "bench_decoder (one core, no Kafka) on the same build"
 "$bench_dec" 3 >"$work/bench-decoder" 2>&1 || { cat "$work/bench-decoder" >&2; fail "bench_decoder failed"; }
 
-python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" "$store" "$nsinks" <<'PY'
+python3 - "$work" "$phones" "$d0" "$d1" "$n0" "$unchanged" "$unparsed" "$store" "$nsinks" "$warm" <<'PY'
 import os, sys
 work, phones = sys.argv[1], int(sys.argv[2])
 store, nsinks = sys.argv[8], sys.argv[9]
 d0, d1, n0 = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 unchanged, unparsed = int(sys.argv[6]), int(sys.argv[7])
-total = 4 * phones + 10  # both rounds and the warm-up
+total = 4 * phones + 2 * int(sys.argv[10])  # both rounds and the warm-up
 r = {n: open(f"{work}/round{n}").read().split() for n in (1, 2)}
 dec = (total - n0) / 2 / (d1 - d0)  # phones/s: two records a phone
 peak, rest = {}, {}
@@ -343,6 +351,15 @@ for n in ("1", "2"):
     per = lambda s: f"{1000 * s / phones:.2f}"
     print("    CPU s per 1,000 phones: " + ", ".join(f"{k} {per(v)}" for k, v in used.items())
           + f"; all {per(sum(used.values()))}")
+    # What the machine's cores allow: every process shares them (the decoder alone had them
+    # to itself), so these bound the end-to-end rate whatever the sink does.
+    cores = os.cpu_count() or 1
+    others = sum(v for k, v in used.items() if not k.startswith("sink"))
+    cap_all = cores * phones / max(sum(used.values()), 1e-9)
+    cap_free = cores * phones / max(others, 1e-9)
+    print(f"    CPU bound on {cores} cores: {cap_all:.0f} phones/s with every process as measured"
+          f" (ratio {cap_all / dec:.2f}); {cap_free:.0f} phones/s (ratio {cap_free / dec:.2f})"
+          f" if the sink{'s' if nsinks != '1' else ''} cost nothing")
 alone = float(open(f"{work}/cpu-alone").read().split()[1])
 print(f"  decoder alone (fresh group, same raw records): {dec:.1f} phones/s,"
       f" {1000 * alone / (total / 2):.2f} CPU s per 1,000 phones (start-up included)")
