@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 char *ts_repeat(char c, size_t n)
 {
@@ -23,33 +24,67 @@ char *ts_repeat(char c, size_t n)
     return s;
 }
 
-char *ts_read_file(const char *path, size_t *len)
+/* Reads src to its end through rd (bytes read, 0 at the end, < 0 on error) into a
+ * NUL-terminated buffer; NULL on an error. */
+static char *read_all(void *src, long (*rd)(void *src, char *buf, size_t n), size_t *len)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
+    long r;
+    do {
         if (n + 65536 + 1 > cap) {
             cap = (n + 65536 + 1) * 2;
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf);
-                fclose(f);
                 return NULL;
             }
             buf = nb;
         }
-        size_t r = fread(buf + n, 1, 65536, f);
-        n += r;
-        if (r == 0)
-            break;
+        r = rd(src, buf + n, 65536);
+        n += r > 0 ? (size_t)r : 0;
+    } while (r > 0);
+    if (r < 0) {
+        free(buf);
+        return NULL;
     }
-    fclose(f);
     buf[n] = '\0';
     if (len)
         *len = n;
+    return buf;
+}
+
+static long read_stdio(void *src, char *buf, size_t n)
+{
+    size_t r = fread(buf, 1, n, src);
+    return r == 0 && ferror((FILE *)src) ? -1 : (long)r;
+}
+
+static long read_gz(void *src, char *buf, size_t n)
+{
+    return gzread(src, buf, (unsigned)n);
+}
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = read_all(f, read_stdio, len);
+    fclose(f);
+    return buf;
+}
+
+char *ts_read_gzfile(const char *path, size_t *len)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = read_all(f, read_gz, len);
+    if (gzclose(f) != Z_OK) {
+        free(buf);
+        buf = NULL;
+    }
     return buf;
 }
 

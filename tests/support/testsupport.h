@@ -10,6 +10,8 @@
 
 /* Reads a whole file; NULL if it cannot. *len gets the size. Caller frees. */
 char *ts_read_file(const char *path, size_t *len);
+/* The same for a gzip file (gunzipped; a fixture kept compressed, e.g. an SQL dump). */
+char *ts_read_gzfile(const char *path, size_t *len);
 /* n copies of c as a string (malloc'd; aborts the test process when out of memory). */
 char *ts_repeat(char c, size_t n);
 /* Writes len bytes; 0 or -1. */

@@ -32,8 +32,9 @@ static void load_fixture(fx *f, const char *data)
 {
     char path[4300];
     char sqlpath[4300];
-    snprintf(sqlpath, sizeof sqlpath, "%s/%s", f->fixture, sinktest_pg() ? "pg.sql" : "sqlite.sql");
-    char *sql = ts_read_file(sqlpath, NULL);
+    snprintf(sqlpath, sizeof sqlpath, "%s/%s", f->fixture,
+             sinktest_pg() ? "pg.sql.gz" : "sqlite.sql.gz");
+    char *sql = ts_read_gzfile(sqlpath, NULL);
     assert_non_null(sql);
     if (sinktest_pg()) {
         assert_int_equal(ts_pg_exec(f->where, sql), 0);
