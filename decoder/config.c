@@ -57,17 +57,7 @@ static const pr_cfg_entry decoder_cfg_table[] = {
     {0},
 };
 
-decoder_cfg *decoder_cfg_new(void)
-{
-    return calloc(1, sizeof(decoder_cfg));
-}
-
-pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
-{
-    pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table,
-                        cfg, NULL};
-    return s;
-}
+PR_ROLE_CFG(decoder, "decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table)
 
 pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs)
 {
@@ -98,12 +88,6 @@ pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common,
         st = PR_EINVAL;
     }
     return st;
-}
-
-void decoder_cfg_free(decoder_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(decoder_cfg_section(cfg));
 }
 
 /* Options of the pure transforms from the config; keystore is set by the caller. */

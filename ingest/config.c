@@ -80,22 +80,7 @@ static const pr_cfg_entry ingest_cfg_table[] = {
     {0},
 };
 
-ingest_cfg *ingest_cfg_new(void)
-{
-    return calloc(1, sizeof(ingest_cfg));
-}
-
-pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
-{
-    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg, NULL};
-    return s;
-}
-
-void ingest_cfg_free(ingest_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(ingest_cfg_section(cfg));
-}
+PR_ROLE_CFG(ingest, "ingest (HTTP edge)", ingest_cfg_table)
 
 static int file_readable(const char *path)
 {

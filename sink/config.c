@@ -132,22 +132,7 @@ const char *sink_cfg_store(const sink_cfg *cfg)
     return sink_store_is_pg(cfg->store) ? cfg->store : cfg->data_dir;
 }
 
-sink_cfg *sink_cfg_new(void)
-{
-    return calloc(1, sizeof(sink_cfg));
-}
-
-pr_cfg_section sink_cfg_section(sink_cfg *cfg)
-{
-    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg, NULL};
-    return s;
-}
-
-void sink_cfg_free(sink_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(sink_cfg_section(cfg));
-}
+PR_ROLE_CFG(sink, "sink (state, drift, query API)", sink_cfg_table)
 
 /* A directory that exists, or whose parent exists so that we can create it. */
 static int dir_usable(const char *path)
