@@ -4,7 +4,7 @@
  * committed with the state, and the records it emits checked against the JSON Schemas with the
  * independent validator.
  */
-#include "sinktest.h"
+#include "apitest.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,39 +17,17 @@
 #define MAC  "00562b043615"
 #define MAC2 "00562b043616"
 
-typedef struct fx {
-    char *dir, *profiles, *where;
-    sink_store *st;
-    sink_profiles *pf;
-} fx;
+typedef apitest fx; /* the API itself is not served here */
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
-    f->dir = ts_mkdtemp("sink-state");
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    mkdir(path, 0700);
-    f->profiles = strdup(path);
-    snprintf(path, sizeof path, "%s/data", f->dir);
-    f->where = sinktest_where(path, "state");
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
-    f->pf = sink_profiles_new(f->profiles);
-    *state = f;
+    *state = apitest_new("sink-state", NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    sink_store_close(f->st);
-    sink_profiles_free(f->pf);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->profiles);
-    free(f->where);
-    free(f);
+    apitest_free(*state);
     return 0;
 }
 
