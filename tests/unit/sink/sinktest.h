@@ -91,6 +91,14 @@ static inline void apply_owned(sink_store *st, const sink_profiles *pf, char *te
     free(text);
 }
 
+/* Applies a phonereport.config/1 record (ev_config's fields) in its own transaction. */
+static inline void apply_config(sink_store *st, const sink_profiles *pf, const char *mac,
+                                const char *kind, const char *report_id, const char *at,
+                                const char *params_json, const char *access_json)
+{
+    apply_owned(st, pf, ev_config(mac, kind, report_id, at, params_json, access_json), false);
+}
+
 /* One integer from a query (e.g. "SELECT count(*) FROM outbox"). */
 static inline long long q_int(sink_store *st, const char *sql)
 {

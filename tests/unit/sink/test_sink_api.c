@@ -22,22 +22,16 @@ static int setup(void **state)
     fx *f =
         apitest_new("api", "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>");
     /* MAC's baseline, then a full report that changes its four values (four changes). */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
-                          "{\"Display_Name_1_\":\"Bob\",\"Admin_Passwd\":\"***\","
-                          "\"Dial_Plan_1_\":\"(xx)\",\"Empty\":\"e\"}",
-                          NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
-                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"}",
-                          "{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}"),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z",
-                          "{\"Display_Name_1_\":\"Mallory\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
+                 "{\"Display_Name_1_\":\"Bob\",\"Admin_Passwd\":\"***\","
+                 "\"Dial_Plan_1_\":\"(xx)\",\"Empty\":\"e\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
+                 "\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"}",
+                 "{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}");
+    apply_config(f->st, f->pf, MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"Display_Name_1_\":\"Mallory\"}", NULL);
     apply_owned(f->st, f->pf,
                 ev_status(MAC2, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"), true);
     apitest_serve(f, NULL);
@@ -118,13 +112,11 @@ static void test_config_xml_is_well_formed_whatever_the_store_holds(void **state
     fx *f = *state;
     const char *mac3 = "00562b043617";
     char *body = NULL, *ctype = NULL, path[64];
-    apply_owned(f->st, f->pf,
-                ev_config(mac3, "full", "r3", "2026-11-24T17:03:00.000Z",
-                          "{\"Ctl\":\"a\\u0001b\",\"NonChar\":\"\\ufffe\",\"Space\\u2000\":\"1\","
-                          "\"Times\\u00d7\":\"1\",\"Comb\\u0301\":\"1\",\"x:A\":\"1\","
-                          "\"Ua\":\"1\",\"Ok\":\"fine & <dandy>\\r\\n\\t\\\"'\"}",
-                          "{\"Ok\":\"rw\",\"Ua\":\"\\u0001\"}"),
-                false);
+    apply_config(f->st, f->pf, mac3, "full", "r3", "2026-11-24T17:03:00.000Z",
+                 "{\"Ctl\":\"a\\u0001b\",\"NonChar\":\"\\ufffe\",\"Space\\u2000\":\"1\","
+                 "\"Times\\u00d7\":\"1\",\"Comb\\u0301\":\"1\",\"x:A\":\"1\","
+                 "\"Ua\":\"1\",\"Ok\":\"fine & <dandy>\\r\\n\\t\\\"'\"}",
+                 "{\"Ok\":\"rw\",\"Ua\":\"\\u0001\"}");
     snprintf(path, sizeof path, "/v1/phones/%s/config?format=xml", mac3);
     assert_int_equal(http(f, "GET", path, &body, &ctype), 200);
     char *parsed = ts_xml_parse(body, strlen(body));

@@ -75,10 +75,8 @@ static ssize_t read_within(int fd, char *buf, size_t len, int ms)
 static int setup(void **state)
 {
     apitest *f = apitest_new("limits", NULL);
-    apply_owned(f->st, f->pf,
-                ev_config("00562b043615", "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, "00562b043615", "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Display_Name_1_\":\"Alice\"}", NULL);
     *state = f;
     return 0;
 }

@@ -22,7 +22,7 @@ static void report(apitest *f, const char *mac, long long ago_s, const char *par
 {
     char at[32];
     sink_fleet_time_ago(ago_s, at, sizeof at);
-    apply_owned(f->st, f->pf, ev_config(mac, "full", "r", at, params, NULL), false);
+    apply_config(f->st, f->pf, mac, "full", "r", at, params, NULL);
 }
 
 static int setup(void **state)

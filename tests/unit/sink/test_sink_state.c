@@ -107,10 +107,8 @@ static unsigned rescan(fx *f)
 static void test_full_report_sets_params_and_completes_the_phone(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}");
     json_t *doc = config_doc(f, MAC);
     json_t *want = json_loads("{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,"
                               "\"model\":\"CP-8832-3PCC\",\"firmware\":\"12.0.1\","
@@ -125,23 +123,20 @@ static void test_full_report_sets_params_and_completes_the_phone(void **state)
 static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     json_t *doc = config_doc(f, MAC);
     assert_false(json_is_true(json_object_get(doc, "complete")));
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
     json_decref(doc);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     doc = config_doc(f, MAC);
     assert_true(json_is_true(json_object_get(doc, "complete")));
     json_decref(doc);
     /* A later delta does not make it incomplete again. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"A\":\"2\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"A\":\"2\"}",
+                 NULL);
     doc = config_doc(f, MAC);
     assert_true(json_is_true(json_object_get(doc, "complete")));
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 3);
@@ -151,10 +146,8 @@ static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
 static void test_delta_upserts_only_what_it_carries(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL);
     sink_apply_result res;
     char *t = ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"20\",\"D\":\"\"}",
                         NULL);
@@ -178,13 +171,10 @@ static void test_delta_upserts_only_what_it_carries(void **state)
 static void test_full_report_removes_vanished_params_as_changes_to_null(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_null(param(f, MAC, "B"));
     json_t *changes = outbox(f, PR_TOPIC_CHANGES);
     assert_int_equal(json_array_size(changes), 1); /* the first report is the baseline */
@@ -202,16 +192,12 @@ static void test_full_report_removes_vanished_params_as_changes_to_null(void **s
 static void test_report_of_unknown_kind_is_applied_as_a_delta(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "unknown", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "unknown", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"9\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "unknown", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "unknown", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"9\"}",
+                 NULL);
     assert_string_equal(param(f, MAC, "A"), "9");
     assert_string_equal(param(f, MAC, "B"), "2"); /* nothing removed */
     json_t *doc = config_doc(f, MAC2);
@@ -332,8 +318,7 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     }
     char *ps = json_dumps(p, JSON_COMPACT), *as = json_dumps(a, JSON_COMPACT);
     char *rps = json_dumps(rp, JSON_COMPACT), *ras = json_dumps(ra, JSON_COMPACT);
-    apply_owned(f->st, f->pf, ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", ps, as),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", ps, as);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     long long drift_records = q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6");
 
@@ -426,9 +411,8 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
                                      sizeof reason, err, sizeof err),
                      PR_OK);
     assert_true(ev.lazy);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r6", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r6", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}",
+                 NULL);
     assert_int_equal(q_int(f->st, "SELECT digest IS NULL FROM phones"), 1);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
@@ -611,12 +595,9 @@ static void test_source_fields_do_not_depend_on_topic_interleaving(void **state)
     char err[256];
     /* MAC: status (later) applied before the config report; MAC2: the other way round. */
     apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     apply_owned(f->st, f->pf, ev_status(MAC2, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
     json_t *a = NULL, *b = NULL;
     assert_int_equal(sink_query_phone(f->st, MAC, &a, err, sizeof err), PR_OK);
@@ -882,10 +863,8 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
     fx *f = *state;
     write_profile(f, MAC ".xml", "<flat-profile><A>1</A><B>x</B><Gone>z</Gone></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"wrong\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"wrong\"}", NULL);
     json_t *d = outbox(f, PR_TOPIC_DRIFT);
     assert_int_equal(json_array_size(d), 1);
     json_t *want = json_loads("{\"schema\":\"phonereport.drift/1\",\"mac\":\"" MAC "\","
@@ -897,20 +876,15 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
     json_decref(want);
     json_decref(d);
     /* Still drifted (another wrong value, then the same full report again): no record. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"wronger\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"wronger\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"B\":\"wronger\"}", NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"wronger\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 1);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     /* Fixed: one resolved record. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r4", "2026-11-24T17:03:00.000Z", "{\"B\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r4", "2026-11-24T17:03:00.000Z", "{\"B\":\"x\"}",
+                 NULL);
     d = outbox(f, PR_TOPIC_DRIFT);
     assert_int_equal(json_array_size(d), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "state")),
@@ -933,23 +907,17 @@ static void test_masked_values_are_never_compared(void **state)
     write_profile(f, MAC ".xml",
                   "<flat-profile><Password>secret</Password><Admin>*****</Admin></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Password\":\"********\",\"Admin\":\"other\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Password\":\"********\",\"Admin\":\"other\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 0);
     /* Unmasked and different: drifts. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"Password\":\"guess\"}", NULL),
-        false);
+    apply_config(f->st, f->pf, MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"Password\":\"guess\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     /* Masked again: not comparable any more, so the drift resolves. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"Password\":\"**\"}", NULL),
-        false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:02:00.000Z",
+                 "{\"Password\":\"**\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
 }
 
@@ -964,27 +932,20 @@ static void test_phone_profile_overrides_default_per_parameter(void **state)
     assert_string_equal(sink_profiles_intended(f->pf, MAC, "B"), "own");
     assert_string_equal(sink_profiles_intended(f->pf, MAC2, "B"), "d");
     assert_null(sink_profiles_intended(f->pf, MAC2, "C"));
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"d\",\"B\":\"d\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"d\",\"B\":\"d\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"d\",\"B\":\"d\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"d\",\"B\":\"d\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1); /* MAC's B only */
 }
 
 static void test_profile_reload_recomputes_drift(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_int_equal(rescan(f), 0); /* empty directory: nothing intended */
     write_profile(f, "default.xml", "<flat-profile><A>9</A></flat-profile>");
     assert_int_equal(rescan(f), 2); /* both phones drift on A */
@@ -1106,17 +1067,13 @@ static void test_emitted_records_match_their_schemas(void **state)
     char path[4300], err[256], mac[PR_MAC_LEN + 1];
     write_profile(f, "default.xml", "<flat-profile><A>1</A><B>x</B></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"B\":\"y\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
-                          "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"B\":\"y\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}");
     apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:02:00.000Z", "{}"), true);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r3", "2026-11-24T17:03:00.000Z", "{\"C\":\"d\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:03:00.000Z", "{\"C\":\"d\"}",
+                 NULL);
     json_t *changes = outbox(f, PR_TOPIC_CHANGES), *drift = outbox(f, PR_TOPIC_DRIFT);
     /* B removed by the full report (A and C were unknown before it: no change), C by r3. */
     assert_int_equal(json_array_size(changes), 2);
@@ -1146,22 +1103,32 @@ static void test_emitted_records_match_their_schemas(void **state)
     json_decref(drift);
 }
 
-static void test_config_xml_feeds_back_into_the_same_params(void **state)
+/* Applies a full report of MAC with params_json (and access_json), then reads its
+ * configuration back as XML (?format=xml) and parses that: the XML text (caller frees) and fp. */
+static char *full_report_as_xml(fx *f, const char *params_json, const char *access_json,
+                                pr_flat_profile *fp)
 {
-    fx *f = *state;
     char err[256];
     char *xml = NULL;
     size_t len = 0;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice & <Bob> \\\"q\\\"\",\"Empty\":\"\","
-                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|0|00)\",\"Odd.Name-x__y\":\"a'b\"}",
-                          "{\"Display_Name_1_\":\"rw\",\"Empty\":\"na\"}"),
-                false);
-    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
-    pr_flat_profile fp;
     pr_xml_error why;
-    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", params_json,
+                 access_json);
+    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
+    if (pr_flatprofile_parse(xml, len, NULL, fp, &why, err, sizeof err) != PR_OK)
+        fail_msg("the XML does not parse: %s", err);
+    return xml;
+}
+
+static void test_config_xml_feeds_back_into_the_same_params(void **state)
+{
+    fx *f = *state;
+    pr_flat_profile fp;
+    char *xml =
+        full_report_as_xml(f,
+                           "{\"Display_Name_1_\":\"Alice & <Bob> \\\"q\\\"\",\"Empty\":\"\","
+                           "\"Dial_Plan_1_\":\"(*xx|[3469]11|0|00)\",\"Odd.Name-x__y\":\"a'b\"}",
+                           "{\"Display_Name_1_\":\"rw\",\"Empty\":\"na\"}", &fp);
     json_t *doc = config_doc(f, MAC);
     json_t *params = json_object_get(doc, "params"), *access = json_object_get(doc, "access");
     assert_int_equal(fp.len, json_object_size(params));
@@ -1182,19 +1149,9 @@ static void test_config_xml_feeds_back_into_the_same_params(void **state)
 static void test_config_xml_omits_names_that_would_inject_markup(void **state)
 {
     fx *f = *state;
-    char err[256];
-    char *xml = NULL;
-    size_t len = 0;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\","
-                          "\"Admin_Passwd>pwn</Admin_Passwd><X\":\"\"}",
-                          NULL),
-                false);
-    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
     pr_flat_profile fp;
-    pr_xml_error why;
-    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    char *xml = full_report_as_xml(
+        f, "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd>pwn</Admin_Passwd><X\":\"\"}", NULL, &fp);
     assert_int_equal(fp.len, 1);
     assert_string_equal(fp.params[0].name, "Display_Name_1_");
     assert_string_equal(fp.params[0].value, "Alice");
@@ -1301,10 +1258,8 @@ static void test_drift_recompute_costs_two_statements_per_phone(void **state)
     for (int i = 0; i < 50; i++) {
         char mac[13];
         snprintf(mac, sizeof mac, "0056%08x", 0x2b200000u + (unsigned)i);
-        apply_owned(f->st, f->pf,
-                    ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z",
-                              "{\"P0\":\"v0\",\"P1\":\"other\"}", NULL),
-                    false);
+        apply_config(f->st, f->pf, mac, "full", "r", "2026-11-24T17:00:00.000Z",
+                     "{\"P0\":\"v0\",\"P1\":\"other\"}", NULL);
     }
     write_profile(f, "default.xml", prof);
     long long before = sink_store_statements(f->st);
@@ -1332,9 +1287,8 @@ static void test_a_restart_publishes_no_drift_transition_twice(void **state)
     char err[256];
     write_profile(f, "default.xml", "<flat-profile><A>d</A></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}",
+                 NULL);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_store_profiles_save(f->st, f->pf, err, sizeof err), PR_OK);
     assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
@@ -1422,9 +1376,8 @@ static void test_pipelined_writes_save_round_trips_and_fail_the_commit(void **st
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 0), 40);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift WHERE param = 'A'"), 0);
     /* and the connection goes on */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_string_equal(param(f, MAC, "A"), "1");
 }
 
