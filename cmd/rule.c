@@ -76,35 +76,42 @@ typedef struct rule_cfg {
     long long period, delay;
 } rule_cfg;
 
+#define PR_CFG_STRUCT rule_cfg
 static const pr_cfg_entry rule_table[] = {
-    {"url", PR_CFG_STR, NULL, offsetof(rule_cfg, url), 0, 0,
-     "the edge's base URL, http:// or https:// without query, e.g. https://edge.example.net/r; "
-     "each rule uploads to BASE/$MA/<kind>.xml ($MA: the phone's lower-case MAC)"},
-    {"full", PR_CFG_BOOL, "false", offsetof(rule_cfg, full), 0, 0,
-     "a rule for the full configuration report (the default when no kind is given)"},
-    {"delta", PR_CFG_BOOL, "false", offsetof(rule_cfg, delta), 0, 0,
-     "a rule for the parameters changed since the previous report"},
-    {"status", PR_CFG_BOOL, "false", offsetof(rule_cfg, status), 0, 0,
-     "a rule for the status report (a phone holds at most two rules, in the flags' order)"},
-    {"key", PR_CFG_SECRET, NULL, offsetof(rule_cfg, key), 0, 0,
-     "encrypt uploads with AES-256-CBC (openssl enc) under this passphrase (the decoder needs "
-     "it too); without it, phones with IKM_HTTP_Encrypt_Content use RFC 8188"},
-    {"uid", PR_CFG_STR, NULL, offsetof(rule_cfg, uid), 0, 0,
-     "user the phone answers the edge's HTTP Basic/Digest challenge with (with --pwd)"},
-    {"pwd", PR_CFG_SECRET, NULL, offsetof(rule_cfg, pwd), 0, 0, "password for --uid"},
-    {"method", PR_CFG_STR, "POST", offsetof(rule_cfg, method), 0, 0,
-     "PUT or POST (POST is the phone's default)"},
-    {"when", PR_CFG_STR, "On Local Change", offsetof(rule_cfg, when), 0, 0,
-     "\"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or \"Periodically\" (also "
-     "on-request, on-local-change, periodically)"},
-    {"period", PR_CFG_INT, "3600", offsetof(rule_cfg, period), PERIOD_MIN, PERIOD_MAX,
-     "seconds between periodic uploads (above 259200, the 8800 guide's maximum, a warning)"},
-    {"delay", PR_CFG_INT, "60", offsetof(rule_cfg, delay), DELAY_MIN, DELAY_MAX,
-     "seconds a phone batches local changes before uploading"},
-    {"check", PR_CFG_STR, NULL, offsetof(rule_cfg, check), 0, 0,
-     "report problems in this profile's upload options instead, one line each (exit 1 if any)"},
-    {NULL, 0, NULL, 0, 0, 0, NULL},
+    PR_CFG_OPT(
+        "url", PR_CFG_STR, NULL, url,
+        "the edge's base URL, http:// or https:// without query, e.g. https://edge.example.net/r; "
+        "each rule uploads to BASE/$MA/<kind>.xml ($MA: the phone's lower-case MAC)"),
+    PR_CFG_OPT("full", PR_CFG_BOOL, "false", full,
+               "a rule for the full configuration report (the default when no kind is given)"),
+    PR_CFG_OPT("delta", PR_CFG_BOOL, "false", delta,
+               "a rule for the parameters changed since the previous report"),
+    PR_CFG_OPT(
+        "status", PR_CFG_BOOL, "false", status,
+        "a rule for the status report (a phone holds at most two rules, in the flags' order)"),
+    PR_CFG_OPT(
+        "key", PR_CFG_SECRET, NULL, key,
+        "encrypt uploads with AES-256-CBC (openssl enc) under this passphrase (the decoder needs "
+        "it too); without it, phones with IKM_HTTP_Encrypt_Content use RFC 8188"),
+    PR_CFG_OPT("uid", PR_CFG_STR, NULL, uid,
+               "user the phone answers the edge's HTTP Basic/Digest challenge with (with --pwd)"),
+    PR_CFG_OPT("pwd", PR_CFG_SECRET, NULL, pwd, "password for --uid"),
+    PR_CFG_OPT("method", PR_CFG_STR, "POST", method, "PUT or POST (POST is the phone's default)"),
+    PR_CFG_OPT(
+        "when", PR_CFG_STR, "On Local Change", when,
+        "\"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or \"Periodically\" (also "
+        "on-request, on-local-change, periodically)"),
+    PR_CFG_NUM(
+        "period", PR_CFG_INT, "3600", period, PERIOD_MIN, PERIOD_MAX,
+        "seconds between periodic uploads (above 259200, the 8800 guide's maximum, a warning)"),
+    PR_CFG_NUM("delay", PR_CFG_INT, "60", delay, DELAY_MIN, DELAY_MAX,
+               "seconds a phone batches local changes before uploading"),
+    PR_CFG_OPT(
+        "check", PR_CFG_STR, NULL, check,
+        "report problems in this profile's upload options instead, one line each (exit 1 if any)"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
 #define ABOUT                                                                                      \
     "Prints the cfg.xml elements (inside <flat-profile>) that make Cisco MPP phones upload\n"      \
