@@ -403,29 +403,22 @@ typedef struct check_ctx {
     int problems;
 } check_ctx;
 
-static void problem(check_ctx *c, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void problem(check_ctx *c, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s: %s: ", c->file, param);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    c->problems++;
-}
+/* What --check says about a parameter: a problem (counted: exit 1) or only a warning. */
+typedef enum check_severity { PROBLEM, WARNING } check_severity;
 
-static void warning(check_ctx *c, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void warning(check_ctx *c, const char *param, const char *fmt, ...)
+/* One line "<file>: <param>: [warning: ]<message>" on stdout. */
+static void note(check_ctx *c, check_severity sev, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void note(check_ctx *c, check_severity sev, const char *param, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("%s: %s: warning: ", c->file, param);
+    printf("%s: %s: %s", c->file, param, sev == WARNING ? "warning: " : "");
     vprintf(fmt, ap);
     putchar('\n');
     va_end(ap);
+    if (sev == PROBLEM)
+        c->problems++;
 }
 
 /* Checks a number of seconds; returns the value or -1. */
@@ -433,11 +426,12 @@ static long check_seconds(check_ctx *c, const pr_fp_param *p, long min, long max
 {
     long v;
     if (parse_seconds(p->value, &v) != 0) {
-        problem(c, p->name, "'%.40s' is not a number of seconds (%ld..%ld)", p->value, min, max);
+        note(c, PROBLEM, p->name, "'%.40s' is not a number of seconds (%ld..%ld)", p->value, min,
+             max);
         return -1;
     }
     if (v < min || v > max) {
-        problem(c, p->name, "%ld is out of range %ld..%ld", v, min, max);
+        note(c, PROBLEM, p->name, "%ld is out of range %ld..%ld", v, min, max);
         return -1;
     }
     return v;
@@ -479,7 +473,7 @@ static int check(const char *file)
     } else {
         pr_report_rules rules;
         if (pr_rules_parse(p->value, &rules, err, sizeof err) != PR_OK) {
-            problem(&c, p->name, "%s", err);
+            note(&c, PROBLEM, p->name, "%s", err);
         } else if (rules.n == 0) {
             SUMMARY("Report_Rule empty (reporting disabled)");
         } else {
@@ -488,8 +482,8 @@ static int check(const char *file)
                 const pr_report_rule *r = &rules.rule[i];
                 SUMMARY("%s%s", i ? ", " : "", pr_kind_name(r->kind));
                 if (!r->uid != !r->pwd)
-                    warning(&c, p->name, "rule %zu has %s without %s", i + 1,
-                            r->uid ? "--uid" : "--pwd", r->uid ? "--pwd" : "--uid");
+                    note(&c, WARNING, p->name, "rule %zu has %s without %s", i + 1,
+                         r->uid ? "--uid" : "--pwd", r->uid ? "--pwd" : "--uid");
             }
             SUMMARY(")");
         }
@@ -498,7 +492,7 @@ static int check(const char *file)
 
     p = pr_flatprofile_find(&fp, "HTTP_Report_Method");
     if (p && strcmp(p->value, "PUT") != 0 && strcmp(p->value, "POST") != 0)
-        problem(&c, p->name, "unknown method '%.40s' (PUT or POST)", p->value);
+        note(&c, PROBLEM, p->name, "unknown method '%.40s' (PUT or POST)", p->value);
     else
         SUMMARY(", HTTP_Report_Method %s", p ? p->value : "absent");
 
@@ -511,10 +505,10 @@ static int check(const char *file)
             if (strcmp(p->value, ok[k]) == 0)
                 break;
         if (k == nk)
-            problem(&c, p->name,
-                    "unknown value '%.40s' (On Request, On Local Change, Periodically or Never "
-                    "Report)",
-                    p->value);
+            note(&c, PROBLEM, p->name,
+                 "unknown value '%.40s' (On Request, On Local Change, Periodically or Never "
+                 "Report)",
+                 p->value);
         else
             SUMMARY(", Report_To_Server %s", p->value);
     } else {
@@ -525,9 +519,9 @@ static int check(const char *file)
     if (p) {
         long v = check_seconds(&c, p, PERIOD_MIN, PERIOD_MAX);
         if (v > PERIOD_DOC_MAX_8800)
-            warning(&c, p->name,
-                    "%ld is above %ld, the maximum the 8800 administration guide documents", v,
-                    PERIOD_DOC_MAX_8800);
+            note(&c, WARNING, p->name,
+                 "%ld is above %ld, the maximum the 8800 administration guide documents", v,
+                 PERIOD_DOC_MAX_8800);
         if (v >= 0)
             SUMMARY(", Periodic_Upload_To_Server %ld", v);
     } else {

@@ -60,22 +60,10 @@ typedef struct binds {
     bool oom;
 } binds;
 
-static int bind_str(binds *b, const char *s)
+/* The next text parameter, s (owned; NULL binds NULL); ok false means s could not be made. */
+static int bind_text(binds *b, char *s, bool ok)
 {
-    char *d = s ? strdup(s) : NULL;
-    if ((s && !d) || b->n >= 64) {
-        free(d);
-        b->oom = true;
-        return 0;
-    }
-    b->v[b->n].is_int = false;
-    b->v[b->n].s = d;
-    return ++b->n;
-}
-
-static int bind_owned(binds *b, char *s)
-{
-    if (!s || b->n >= 64) {
+    if (!ok || b->n >= 64) {
         free(s);
         b->oom = true;
         return 0;
@@ -83,6 +71,18 @@ static int bind_owned(binds *b, char *s)
     b->v[b->n].is_int = false;
     b->v[b->n].s = s;
     return ++b->n;
+}
+
+static int bind_str(binds *b, const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    return bind_text(b, d, !s || d);
+}
+
+/* s is owned; NULL (prefix_end out of memory) fails. */
+static int bind_owned(binds *b, char *s)
+{
+    return bind_text(b, s, s != NULL);
 }
 
 static int bind_int(binds *b, long long i)

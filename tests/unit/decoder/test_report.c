@@ -185,6 +185,17 @@ static void assert_delta_params(json_t *v, const char *encryption)
     assert_string_equal(str_at(v, "access", "Ringer_Volume"), "rw");
 }
 
+/* body (then freed) decodes to the delta sample's event, encrypted as encryption says. */
+static void assert_decodes_to_the_delta(char *body, size_t len, const char *encryption)
+{
+    pr_topic t;
+    json_t *v = decode("delta", NULL, body, len, &t);
+    free(body);
+    assert_int_equal(t, PR_TOPIC_CONFIG);
+    assert_delta_params(v, encryption);
+    json_decref(v);
+}
+
 static void test_report_decodes_the_delta_and_the_three_encrypted_fixtures(void **state)
 {
     (void)state;
@@ -268,14 +279,9 @@ static void test_report_decrypts_aes128gcm_whose_salt_looks_like_xml(void **stat
              PR_PYTHON, PR_DATA_DIR, tmpdir);
     assert_int_equal(ts_run(cmd, NULL), 0);
     size_t len;
-    pr_topic t;
     char *body = file_in_tmp("xml-salt.aes128gcm", &len);
     assert_memory_equal(body, "<?xml version=1.", 16);
-    json_t *v = decode("delta", NULL, body, len, &t);
-    assert_int_equal(t, PR_TOPIC_CONFIG);
-    assert_delta_params(v, "aes128gcm");
-    json_decref(v);
-    free(body);
+    assert_decodes_to_the_delta(body, len, "aes128gcm");
 }
 
 static void test_report_dead_letters_broken_openssl_bodies(void **state)
@@ -504,12 +510,7 @@ static void test_report_dead_letters_gzip_bombs_and_corrupt_gzip(void **state)
                      0);
     size_t len;
     char *enc = file_in_tmp("gz.enc", &len);
-    pr_topic t;
-    json_t *v = decode("delta", NULL, enc, len, &t);
-    assert_int_equal(t, PR_TOPIC_CONFIG);
-    assert_delta_params(v, "openssl-aes-256-cbc");
-    json_decref(v);
-    free(enc);
+    assert_decodes_to_the_delta(enc, len, "openssl-aes-256-cbc");
 }
 
 /* Runs last: everything emitted above, validated against the topic schemas. */
