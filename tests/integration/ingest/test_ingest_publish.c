@@ -185,6 +185,14 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     }
 }
 
+/* An upload with the curl options opts gets status. */
+static void expect_answer(edge *e, const char *opts, int status)
+{
+    edge_resp r;
+    edge_curl(e, opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, status);
+}
+
 static void test_reload_swaps_the_credentials_file(void **state)
 {
     (void)state;
@@ -193,24 +201,19 @@ static void test_reload_swaps_the_credentials_file(void **state)
     edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", args);
     const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char old_opts[8192], new_opts[8192];
-    edge_resp r;
     snprintf(old_opts, sizeof old_opts, "-u alice:old -X PUT --data-binary @'%s' -A '" UA "'", f);
     snprintf(new_opts, sizeof new_opts, "-u alice:new -X PUT --data-binary @'%s' -A '" UA "'", f);
-    edge_curl(&e, old_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, old_opts, 200);
 
     assert_int_equal(ts_write_file(e.creds, "alice:new\n", 10), 0);
     ingest_reload(e.r);
-    edge_curl(&e, old_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 401);
-    edge_curl(&e, new_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, old_opts, 401);
+    expect_answer(&e, new_opts, 200);
 
     /* a broken file is refused and the last good credentials stay */
     assert_int_equal(ts_write_file(e.creds, "alice\n", 6), 0);
     ingest_reload(e.r);
-    edge_curl(&e, new_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, new_opts, 200);
     edge_stop(&e);
 }
 

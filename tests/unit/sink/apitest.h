@@ -100,6 +100,15 @@ static inline void apitest_free(apitest *f)
     free(f);
 }
 
+/* The cmocka teardown of a test whose state is an apitest; APITEST names a test with its setup
+ * (a function that makes the apitest) and this teardown. */
+static inline int apitest_teardown(void **state)
+{
+    apitest_free(*state);
+    return 0;
+}
+#define APITEST(test, setup) cmocka_unit_test_setup_teardown(test, setup, apitest_teardown)
+
 /*
  * curl METHOD http://127.0.0.1:port PATH (already URL-encoded) with extra curl arguments (may
  * be NULL, e.g. "-H 'Authorization: ...'"). Returns the status; the body, content type and

@@ -39,12 +39,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    apitest_free(*state);
-    return 0;
-}
-
 static int http(fx *f, const char *method, const char *path, char **body, char **ctype)
 {
     return apitest_curl(f->port, method, path, NULL, body, ctype, NULL);
@@ -349,22 +343,16 @@ static void test_an_idle_api_does_not_spin(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_answers_exactly_the_documented_shape, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_round_trips_through_the_flatprofile_parser,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_is_well_formed_whatever_the_store_holds,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phones_list_filters_and_paginates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phone_status_changes_and_drift_documents, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_requests_get_json_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changes_after_the_largest_sequence_number_is_empty,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_an_idle_api_does_not_spin, setup, teardown),
+        APITEST(test_config_answers_exactly_the_documented_shape, setup),
+        APITEST(test_config_xml_round_trips_through_the_flatprofile_parser, setup),
+        APITEST(test_config_xml_is_well_formed_whatever_the_store_holds, setup),
+        APITEST(test_phones_list_filters_and_paginates, setup),
+        APITEST(test_phone_status_changes_and_drift_documents, setup),
+        APITEST(test_health_and_metrics, setup),
+        APITEST(test_bad_requests_get_json_errors, setup),
+        APITEST(test_changes_after_the_largest_sequence_number_is_empty, setup),
+        APITEST(test_a_failing_store_is_logged_once_not_per_request, setup),
+        APITEST(test_an_idle_api_does_not_spin, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

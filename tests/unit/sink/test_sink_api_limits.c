@@ -81,12 +81,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    apitest_free(*state);
-    return 0;
-}
-
 static void test_slow_connections_from_one_address_leave_the_port_to_others(void **state)
 {
     apitest *f = *state;
@@ -390,22 +384,15 @@ static void test_an_ambiguous_authorization_is_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest sqlite[] = {
-        cmocka_unit_test_setup_teardown(
-            test_slow_connections_from_one_address_leave_the_port_to_others, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_connection_trickling_its_headers_is_cut, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_failed_logins_are_logged_and_lock_the_address_out,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_an_ambiguous_authorization_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_an_export_streams_while_the_api_answers, setup_big,
-                                        teardown),
+        APITEST(test_slow_connections_from_one_address_leave_the_port_to_others, setup),
+        APITEST(test_a_connection_trickling_its_headers_is_cut, setup),
+        APITEST(test_failed_logins_are_logged_and_lock_the_address_out, setup),
+        APITEST(test_an_ambiguous_authorization_is_refused, setup),
+        APITEST(test_an_export_streams_while_the_api_answers, setup_big),
     };
     const struct CMUnitTest pg[] = {
-        cmocka_unit_test_setup_teardown(test_a_blocked_export_does_not_block_the_probes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_failed_logins_are_logged_and_lock_the_address_out,
-                                        setup, teardown),
+        APITEST(test_a_blocked_export_does_not_block_the_probes, setup),
+        APITEST(test_failed_logins_are_logged_and_lock_the_address_out, setup),
     };
     if (sinktest_pg())
         return cmocka_run_group_tests(pg, NULL, NULL);

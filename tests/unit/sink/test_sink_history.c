@@ -60,12 +60,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    apitest_free(*state);
-    return 0;
-}
-
 static json_t *get(fx *f, const char *path, int code)
 {
     return apitest_json(f->port, path, code);
@@ -385,5 +379,5 @@ int main(void)
         cmocka_unit_test(test_resync_without_rebaseline_is_unavailable),
     };
     /* one store for every test: they only read it */
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, apitest_teardown);
 }

@@ -37,12 +37,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    apitest_free(*state);
-    return 0;
-}
-
 static sink_cfg remediate_cfg(const char *mode, const char *ignore)
 {
     sink_cfg cfg = {0};
@@ -154,8 +148,8 @@ static void test_settings_are_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_candidates_after_interval_and_ignore, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_off_asks_only_what_the_api_queues, setup, teardown),
+        APITEST(test_candidates_after_interval_and_ignore, setup),
+        APITEST(test_off_asks_only_what_the_api_queues, setup),
         cmocka_unit_test(test_settings_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
