@@ -53,11 +53,23 @@ static void metrics_init(decoder *r)
                              NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
 }
 
+/* One of the decoder's Kafka clients: its conf from common and defs, then the loop's callbacks
+ * (hooks), into *out. PR_EINVAL when librdkafka refuses the configuration. */
+static pr_status new_client(const pr_common_cfg *common, rd_kafka_type_t type,
+                            const char *const *defs, void (*hooks)(rd_kafka_conf_t *, decoder *),
+                            decoder *r, rd_kafka_t **out, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = pr_kafka_conf_new(common, COMP, defs, err, errlen);
+    if (!conf)
+        return PR_EINVAL;
+    hooks(conf, r);
+    return pr_kafka_new(type, &conf, out, err, errlen);
+}
+
 pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_metrics *metrics,
                       decoder **out, char *err, size_t errlen)
 {
     pr_status st = PR_OK;
-    rd_kafka_conf_t *conf = NULL;
     decoder *r = calloc(1, sizeof *r);
     const char *prefix = common->topic_prefix ? common->topic_prefix : PR_TOPIC_PREFIX_DEFAULT;
 
@@ -100,25 +112,15 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
                            "auto.offset.reset",
                            "earliest",
                            NULL};
-    conf = pr_kafka_conf_new(common, "decoder", cdefs, err, errlen);
-    if (!conf) {
-        st = PR_EINVAL;
-        goto fail;
-    }
-    decoder_loop_conf(conf, r);
-    if ((st = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &r->consumer, err, errlen)) != PR_OK)
+    if ((st = new_client(common, RD_KAFKA_CONSUMER, cdefs, decoder_loop_conf, r, &r->consumer, err,
+                         errlen)) != PR_OK)
         goto fail;
     rd_kafka_poll_set_consumer(r->consumer);
 
     const char *pdefs[] = {"transactional.id",   r->txn_id, "partitioner", "murmur2_random",
                            "enable.idempotence", "true",    NULL};
-    conf = pr_kafka_conf_new(common, "decoder", pdefs, err, errlen);
-    if (!conf) {
-        st = PR_EINVAL;
-        goto fail;
-    }
-    decoder_loop_producer_conf(conf, r);
-    if ((st = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &r->producer, err, errlen)) != PR_OK)
+    if ((st = new_client(common, RD_KAFKA_PRODUCER, pdefs, decoder_loop_producer_conf, r,
+                         &r->producer, err, errlen)) != PR_OK)
         goto fail;
     *out = r;
     return PR_OK;

@@ -221,26 +221,28 @@ int ts_run(const char *cmd, char **out)
     return WEXITSTATUS(st);
 }
 
+/* The value of the variable name, or exit 1 saying why it is needed: a failure, never a skip. */
+static const char *required_env(const char *name, const char *why)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "%s is not set: %s\n", name, why);
+        exit(1);
+    }
+    return v;
+}
+
 const char *ts_brokers(void)
 {
-    const char *b = getenv("PHONEREPORT_TEST_BROKERS");
-    if (!b || !*b) {
-        fprintf(stderr, "PHONEREPORT_TEST_BROKERS is not set: integration tests need the real "
-                        "broker; run them through scripts/test.sh\n");
-        exit(1); /* a failure, never a skip */
-    }
-    return b;
+    return required_env("PHONEREPORT_TEST_BROKERS",
+                        "integration tests need the real broker; run them through scripts/test.sh");
 }
 
 const char *ts_pg(void)
 {
-    const char *c = getenv("PHONEREPORT_TEST_PG");
-    if (!c || !*c) {
-        fprintf(stderr, "PHONEREPORT_TEST_PG is not set: these tests need the real PostgreSQL "
-                        "server; run them through scripts/test.sh (tests/pg/pg.sh run)\n");
-        exit(1); /* a failure, never a skip */
-    }
-    return c;
+    return required_env("PHONEREPORT_TEST_PG",
+                        "these tests need the real PostgreSQL server; run them through "
+                        "scripts/test.sh (tests/pg/pg.sh run)");
 }
 
 int ts_pg_exec(const char *conninfo, const char *sql)
