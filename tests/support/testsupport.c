@@ -189,6 +189,19 @@ void ts_rmtree(const char *path)
         made_forget(path);
 }
 
+int ts_tmpdir_setup(void **state)
+{
+    *state = ts_mkdtemp("test");
+    return *state ? 0 : -1;
+}
+
+int ts_tmpdir_teardown(void **state)
+{
+    ts_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
 int ts_run(const char *cmd, char **out)
 {
     FILE *p = popen(cmd, "r");

@@ -21,6 +21,10 @@ int ts_write_file(const char *path, const void *buf, size_t len);
 char *ts_mkdtemp(const char *tag);
 /* rm -rf path (tests only). */
 void ts_rmtree(const char *path);
+/* A cmocka setup and teardown: *state is a new temporary directory (its path, a char *), removed
+ * after the test however it ended. TS_TMPDIR_TEST (testmain.h) names a test with both. */
+int ts_tmpdir_setup(void **state);
+int ts_tmpdir_teardown(void **state);
 
 /* Runs `sh -c cmd`, returns its exit status (or -1), stdout captured into *out (malloc'd,
  * may be NULL). */
