@@ -81,8 +81,11 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
 }
 
 void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
-                     const char *const *args)
+                     const char *scheme)
 {
+    char flag[64];
+    snprintf(flag, sizeof flag, "--auth-scheme=%s", scheme);
+    const char *args[] = {flag, NULL};
     edge_begin(e, brokers, tag);
     snprintf(e->creds, sizeof e->creds, "%s/creds", e->dir);
     assert_int_equal(ts_write_file(e->creds, creds, strlen(creds)), 0);

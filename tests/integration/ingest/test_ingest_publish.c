@@ -166,11 +166,8 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     const char *schemes[] = {"basic", "digest"};
     for (int i = 0; i < 2; i++) {
         edge e;
-        char scheme[64];
         const char *text = "alice:s3cret:" MAC "\nbob:{md5-ha1}fc1d444e26b700081c0a5d08a6cc200f\n";
-        snprintf(scheme, sizeof scheme, "--auth-scheme=%s", schemes[i]);
-        const char *args[] = {scheme, NULL};
-        edge_start_auth(&e, ts_brokers(), "iauth", text, args);
+        edge_start_auth(&e, ts_brokers(), "iauth", text, schemes[i]);
         const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
         sent s[2] = {{"", f, "PUT", "/r/" MAC ".xml", "full", "path", NULL, "alice"},
                      {"", f, "POST", "/r/" MAC "-delta.xml", "delta", "path", NULL, "bob"}};
@@ -197,8 +194,7 @@ static void test_reload_swaps_the_credentials_file(void **state)
 {
     (void)state;
     edge e;
-    const char *args[] = {"--auth-scheme=basic", NULL};
-    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", args);
+    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", "basic");
     const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char old_opts[8192], new_opts[8192];
     snprintf(old_opts, sizeof old_opts, "-u alice:old -X PUT --data-binary @'%s' -A '" UA "'", f);
