@@ -140,14 +140,10 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     if (f && f->type != type)
         return NULL; /* same name, other type: a programming error */
     if (!f) {
-        if (m->len == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 32;
-            family **n = realloc(m->fams, cap * sizeof *n);
-            if (!n)
-                return NULL;
-            m->fams = n;
-            m->cap = cap;
-        }
+        family **n = pr_grow(m->fams, &m->cap, m->len, sizeof *n, 32);
+        if (!n)
+            return NULL;
+        m->fams = n;
         f = calloc(1, sizeof *f);
         if (!f)
             return NULL;
@@ -165,14 +161,10 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     for (size_t j = 0; j < f->len; j++)
         if (strcmp(f->items[j]->labels, labels) == 0)
             return f->items[j];
-    if (f->len == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        metric **n = realloc(f->items, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        f->items = n;
-        f->cap = cap;
-    }
+    metric **items = pr_grow(f->items, &f->cap, f->len, sizeof *items, 8);
+    if (!items)
+        return NULL;
+    f->items = items;
     metric *it = calloc(1, sizeof *it);
     if (!it)
         return NULL;
