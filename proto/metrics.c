@@ -178,26 +178,29 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     return it;
 }
 
-pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
-                               const char *labels)
+/* lookup() under the lock, for the types that need nothing more when created; NULL m: NULL. */
+static metric *lookup_locked(pr_metrics *m, const char *name, const char *help, const char *labels,
+                             mtype type)
 {
     bool created;
     if (!m)
         return NULL;
     pthread_mutex_lock(&m->lock);
-    metric *it = lookup(m, name, help, labels, M_COUNTER, &created);
+    metric *it = lookup(m, name, help, labels, type, &created);
     pthread_mutex_unlock(&m->lock);
+    return it;
+}
+
+pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
+                               const char *labels)
+{
+    metric *it = lookup_locked(m, name, help, labels, M_COUNTER);
     return it ? &it->u.c : NULL;
 }
 
 pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels)
 {
-    bool created;
-    if (!m)
-        return NULL;
-    pthread_mutex_lock(&m->lock);
-    metric *it = lookup(m, name, help, labels, M_GAUGE, &created);
-    pthread_mutex_unlock(&m->lock);
+    metric *it = lookup_locked(m, name, help, labels, M_GAUGE);
     return it ? &it->u.g : NULL;
 }
 
