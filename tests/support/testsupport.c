@@ -258,6 +258,15 @@ const char *ts_pg(void)
                         "scripts/test.sh (tests/pg/pg.sh run)");
 }
 
+pr_status ts_cfg_check(const pr_role *role, const void *cfg, const pr_common_cfg *common)
+{
+    pr_errlist errs = {0};
+    pr_status st = role->cfg_check(cfg, common, &errs);
+    pr_errlist_print(&errs, NULL, stderr);
+    pr_errlist_release(&errs);
+    return st;
+}
+
 int ts_pg_exec(const char *conninfo, const char *sql)
 {
     PGconn *c = PQconnectdb(conninfo);

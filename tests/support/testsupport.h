@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "role.h"
+
 /* Reads a whole file; NULL if it cannot. *len gets the size. Caller frees. */
 char *ts_read_file(const char *path, size_t *len);
 /* The same for a gzip file (gunzipped; a fixture kept compressed, e.g. an SQL dump). */
@@ -44,6 +46,10 @@ const char *ts_pg(void);
 char *ts_pg_schema_new(const char *tag);
 /* Runs one SQL text on conninfo; 0 on success. */
 int ts_pg_exec(const char *conninfo, const char *sql);
+
+/* A role's cross-field checks (role->cfg_check) on a loaded config, every problem printed on
+ * stderr; the checks' status. */
+pr_status ts_cfg_check(const pr_role *role, const void *cfg, const pr_common_cfg *common);
 
 /* A topic prefix unique to this process and call, e.g. "t1234-5-". Caller frees. */
 char *ts_unique_prefix(const char *tag);

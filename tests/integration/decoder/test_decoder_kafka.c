@@ -305,11 +305,7 @@ static void inproc_start_linger(inproc *ip, const char *prefix, const char *txn,
     assert_int_equal(
         pr_cfg_load(&ip->sec, 1, &ip->common, 17, argv, envp, "test", "", stdout, stderr),
         PR_CFG_OK);
-    pr_errlist errs = {0};
-    pr_status checked = decoder_cfg_check(ip->cfg, &ip->common, &errs);
-    pr_errlist_print(&errs, NULL, stderr);
-    pr_errlist_release(&errs);
-    assert_int_equal(checked, PR_OK);
+    assert_int_equal(ts_cfg_check(&decoder_role, ip->cfg, &ip->common), PR_OK);
     ip->m = pr_metrics_new();
     char err[512];
     assert_int_equal(decoder_new(&ip->common, ip->cfg, ip->m, &ip->d, err, sizeof err), PR_OK);
