@@ -112,6 +112,16 @@ static inline long long q_int(sink_store *st, const char *sql)
     return v;
 }
 
+/* Runs one statement that returns no rows (DROP, LOCK, UPDATE ...); asserts it ran. */
+static inline void q_exec(sink_store *st, const char *sql)
+{
+    sink_stmt *s = sink_store_prepare(st, sql);
+    if (!s)
+        fail_msg("prepare %s: %s", sql, sink_store_errmsg(st));
+    assert_int_equal(sink_step(s), SINK_DONE);
+    sink_stmt_free(s);
+}
+
 /* The tests run on both stores: PR_SINK_TEST_STORE=postgres gives each fixture a new schema on
  * the test PostgreSQL server (ts_pg), anything else the SQLite store in dir. */
 static inline bool sinktest_pg(void)

@@ -258,11 +258,7 @@ static void test_a_blocked_export_does_not_block_the_probes(void **state)
     char err[256], buf[4096];
     apitest_serve(f, NULL);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
-    sink_stmt *s = sink_store_prepare(f->st, "LOCK TABLE phones IN ACCESS EXCLUSIVE MODE");
-    if (!s)
-        fail_msg("prepare: %s", sink_store_errmsg(f->st));
-    assert_int_equal(sink_step(s), SINK_DONE);
-    sink_stmt_free(s);
+    q_exec(f->st, "LOCK TABLE phones IN ACCESS EXCLUSIVE MODE");
     int fd = raw_connect(f->port, NULL, 0);
     const char *req = "GET /v1/phones?format=ndjson HTTP/1.0\r\n\r\n";
     raw_send(fd, req, strlen(req));

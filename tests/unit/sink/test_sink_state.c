@@ -659,10 +659,7 @@ static void test_offset_read_failure_is_not_taken_for_no_offset(void **state)
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), 8);
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 3), -1);
     /* The cached statement now fails (its table is gone), as on an I/O error. */
-    sink_stmt *drop = sink_store_prepare(f->st, "DROP TABLE offsets");
-    assert_non_null(drop);
-    assert_int_equal(sink_step(drop), SINK_DONE);
-    sink_stmt_free(drop);
+    q_exec(f->st, "DROP TABLE offsets");
     assert_true(sink_store_offset_get(f->st, "x.config", 2) < -1);
 }
 
@@ -672,10 +669,7 @@ static void test_a_store_with_a_newer_schema_is_refused(void **state)
 {
     fx *f = *state;
     char err[256] = "";
-    sink_stmt *s = sink_store_prepare(f->st, "UPDATE meta SET value = '99' WHERE key = 'schema'");
-    assert_non_null(s);
-    assert_int_equal(sink_step(s), SINK_DONE);
-    sink_stmt_free(s);
+    q_exec(f->st, "UPDATE meta SET value = '99' WHERE key = 'schema'");
     char *where = strdup(f->where);
     sink_store_close(f->st);
     f->st = NULL;
