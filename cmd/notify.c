@@ -143,14 +143,6 @@ void notify_print_line(const char *mac, const char *target, const char *result, 
 
 /* ---- SIP ------------------------------------------------------------------------------- */
 
-static pr_status credentials_cb(void *ctx, const pr_sipnotify_target *t, const char *realm,
-                                const char *uri_user, char *user, size_t userlen, char *password,
-                                size_t passlen)
-{
-    notify_run *r = ctx;
-    return pr_sipcreds_lookup(r->creds, t->mac, uri_user, realm, user, userlen, password, passlen);
-}
-
 static void result_cb(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *res)
 {
     notify_run *r = ctx;
@@ -284,8 +276,8 @@ int notify_main(int argc, char **argv)
         .deadline_ms = cfg.timeout,
         .tcp = cfg.tcp,
         .stop_requested = pr_signals_stop_requested,
-        .credentials = credentials_cb,
-        .credentials_ctx = &r,
+        .credentials = pr_sipcreds_answer,
+        .credentials_ctx = r.creds,
     };
     if (cfg.from && pr_sipnotify_check_uri(cfg.from, err, sizeof err) != PR_OK) {
         fprintf(stderr, PROG ": --from: %s\n", err);

@@ -322,14 +322,6 @@ static bool stop_requested(void)
     return tl_self && atomic_load(&tl_self->stop);
 }
 
-static pr_status credentials(void *ctx, const pr_sipnotify_target *t, const char *realm,
-                             const char *uri_user, char *user, size_t userlen, char *password,
-                             size_t passlen)
-{
-    sink_rebaseline *rb = ctx;
-    return pr_sipcreds_lookup(rb->creds, t->mac, uri_user, realm, user, userlen, password, passlen);
-}
-
 static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *r)
 {
     sink_rebaseline *rb = ctx;
@@ -407,8 +399,8 @@ static void *run(void *arg)
         .rate = (double)cfg->rebaseline_rate,
         .deadline_ms = cfg->rebaseline_timeout_ms,
         .stop_requested = stop_requested,
-        .credentials = credentials,
-        .credentials_ctx = rb,
+        .credentials = pr_sipcreds_answer,
+        .credentials_ctx = rb->creds,
     };
     pr_status rc = pr_sipnotify_new(&o, &rb->sip, err, sizeof err);
     if (rc == PR_OK)
