@@ -23,24 +23,21 @@ void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r);
 static void metrics_init(decoder *r)
 {
     pr_metrics *m = r->metrics;
-    char labels[96];
     r->m_records =
         pr_metrics_counter(m, "phonereport_decoder_records_total",
                            "Raw records decoded (including retries after an abort)", NULL);
-    for (int t = PR_TOPIC_CONFIG; t <= PR_TOPIC_DLQ; t++) {
-        snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
-        r->m_events[t] = pr_metrics_counter(m, "phonereport_decoder_events_total",
-                                            "Outputs committed, by topic", labels);
-    }
-    for (int d = 0; d < PR_DLQ_REASON__COUNT; d++) {
-        snprintf(labels, sizeof labels, "reason=\"%s\"", pr_dlq_reason_name((pr_dlq_reason)d));
-        r->m_dlq[d] = pr_metrics_counter(m, "phonereport_decoder_dlq_total",
-                                         "Dead letters committed, by reason", labels);
-    }
-    r->m_committed = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
-                                        "Kafka transactions, by outcome", "result=\"committed\"");
-    r->m_aborted = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
-                                      "Kafka transactions, by outcome", "result=\"aborted\"");
+    for (int t = PR_TOPIC_CONFIG; t <= PR_TOPIC_DLQ; t++)
+        r->m_events[t] = pr_metrics_counter_by(m, "phonereport_decoder_events_total",
+                                               "Outputs committed, by topic", "topic",
+                                               pr_topic_suffix((pr_topic)t));
+    for (int d = 0; d < PR_DLQ_REASON__COUNT; d++)
+        r->m_dlq[d] = pr_metrics_counter_by(m, "phonereport_decoder_dlq_total",
+                                            "Dead letters committed, by reason", "reason",
+                                            pr_dlq_reason_name((pr_dlq_reason)d));
+    r->m_committed = pr_metrics_counter_by(m, "phonereport_decoder_transactions_total",
+                                           "Kafka transactions, by outcome", "result", "committed");
+    r->m_aborted = pr_metrics_counter_by(m, "phonereport_decoder_transactions_total",
+                                         "Kafka transactions, by outcome", "result", "aborted");
     r->m_refused = pr_metrics_counter(
         m, "phonereport_decoder_outputs_refused_total",
         "Outputs the broker refused as too large (the batch is aborted; a record refused even "

@@ -198,6 +198,14 @@ pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help
     return it ? &it->u.c : NULL;
 }
 
+pr_counter *pr_metrics_counter_by(pr_metrics *m, const char *name, const char *help,
+                                  const char *label, const char *value)
+{
+    char labels[256];
+    snprintf(labels, sizeof labels, "%s=\"%s\"", label, value);
+    return pr_metrics_counter(m, name, help, labels);
+}
+
 pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels)
 {
     metric *it = lookup_locked(m, name, help, labels, M_GAUGE);

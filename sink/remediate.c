@@ -102,11 +102,8 @@ void sink_notify_counters(pr_metrics *m, const char *name, const char *help, pr_
 {
     static const char *const names[SINK_NOTIFY_OUTCOMES] = {
         "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
-    for (int i = 0; i < SINK_NOTIFY_OUTCOMES; i++) {
-        char labels[48];
-        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
-        out[i] = pr_metrics_counter(m, name, help, labels);
-    }
+    for (int i = 0; i < SINK_NOTIFY_OUTCOMES; i++)
+        out[i] = pr_metrics_counter_by(m, name, help, "outcome", names[i]);
 }
 
 void sink_notify_count(pr_counter *const *counters, int outcome)
