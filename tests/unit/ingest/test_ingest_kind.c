@@ -43,20 +43,17 @@ static void test_the_kind_of_a_path_follows_the_globs(void **state)
 static void test_prefixes_accept_the_paths_under_them(void **state)
 {
     (void)state;
-    static const struct {
-        const char *path;
-        bool match;
-    } c[] = {{"/r/00562b043615.xml", true},
-             {"/r", true},
-             {"/upload/x", true},
-             {"/x/00562b043615.xml", false},
-             {"/", false}};
+    static const char *const under[] = {"/r/00562b043615.xml", "/r", "/upload/x"};
+    static const char *const outside[] = {"/x/00562b043615.xml", "/"};
     ingest_prefixes p;
     char err[128];
     assert_int_equal(ingest_prefixes_parse("/r/, /upload", &p, err, sizeof err), PR_OK);
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
-        if (ingest_prefixes_match(&p, c[i].path) != c[i].match)
-            fail_msg("\"/r/, /upload\" %s %s", c[i].match ? "refuses" : "accepts", c[i].path);
+    for (size_t i = 0; i < sizeof under / sizeof under[0]; i++)
+        if (!ingest_prefixes_match(&p, under[i]))
+            fail_msg("\"/r/, /upload\" refuses %s", under[i]);
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
+        if (ingest_prefixes_match(&p, outside[i]))
+            fail_msg("\"/r/, /upload\" accepts %s", outside[i]);
     ingest_prefixes_release(&p);
 }
 
