@@ -42,63 +42,64 @@
 
 #define EXIT_USAGE 64
 
-/* clang-format off */
+#define PR_CFG_STRUCT notify_cfg
 static const pr_cfg_entry notify_cfg_table[] = {
-    {"target", PR_CFG_STR, NULL, offsetof(notify_cfg, target), 0, 0,
-     "notify this SIP URI: sip:[user@]host[:port][;transport=tcp]"},
-    {"mac", PR_CFG_STR, NULL, offsetof(notify_cfg, mac), 0, 0,
-     "notify this phone at its last address known to the sink (needs --api)"},
-    {"all", PR_CFG_BOOL, "false", offsetof(notify_cfg, all), 0, 0,
-     "notify every phone the sink lists, narrowed by the filters below (needs --api)"},
-    {"api", PR_CFG_STR, NULL, offsetof(notify_cfg, api), 0, 0,
-     "the sink's query API, e.g. http://127.0.0.1:8081 (for --mac and --all)"},
-    {"api-token-file", PR_CFG_STR, NULL, offsetof(notify_cfg, api_token_file), 0, 0,
-     "file holding the token for a sink started with --api-tokens (its first line; sent as "
-     "Authorization: Bearer, never logged)"},
-    {"api-token", PR_CFG_SECRET, NULL, offsetof(notify_cfg, api_token), 0, 0,
-     "the token itself, for the environment (PHONEREPORT_NOTIFY_API_TOKEN): on the command "
-     "line other users see it in ps; --api-token-file wins"},
-    {"incomplete", PR_CFG_BOOL, "false", offsetof(notify_cfg, incomplete), 0, 0,
-     "--all: only phones whose state is incomplete (no full report yet)"},
-    {"model", PR_CFG_STR, NULL, offsetof(notify_cfg, model), 0, 0,
-     "--all: only phones of this model, e.g. CP-8841-3PCC"},
-    {"drifted", PR_CFG_BOOL, "false", offsetof(notify_cfg, drifted), 0, 0,
-     "--all: only phones with drifted parameters"},
-    {"not-seen-for", PR_CFG_MS, "0", offsetof(notify_cfg, not_seen_for), 0, 0,
-     "--all: only phones whose last report is older than this (e.g. 24h); 0 = any"},
-    {"sip-port", PR_CFG_INT, "5060", offsetof(notify_cfg, sip_port), 1, 65535,
-     "the phones' SIP port (the sink knows their address, not their SIP port)"},
-    {"proxy", PR_CFG_STR, NULL, offsetof(notify_cfg, proxy), 0, 0,
-     "outbound proxy sip:host[:port]; with --mac/--all the NOTIFY goes to the line's AOR"},
-    {"line", PR_CFG_INT, "1", offsetof(notify_cfg, line), 1, 16,
-     "--proxy: the line whose User_ID_n_@Proxy_n_ is the address of record"},
-    {"event", PR_CFG_STR, "report", offsetof(notify_cfg, event), 0, 0,
-     "Event header: report (upload a report), or e.g. resync, reboot_now, prt-gen"},
-    {"subscription-state", PR_CFG_STR, "terminated", offsetof(notify_cfg, subscription_state),
-     0, 0, "Subscription-State header (RFC 6665: every NOTIFY has one); \"\" omits it"},
-    {"credentials", PR_CFG_STR, NULL, offsetof(notify_cfg, credentials), 0, 0,
-     "JSON file of Digest credentials per MAC, per SIP user or default (see README)"},
-    {"concurrency", PR_CFG_INT, "16", offsetof(notify_cfg, concurrency), 1, 1024,
-     "phones notified at once"},
-    {"rate", PR_CFG_INT, "20", offsetof(notify_cfg, rate), 0, 10000,
-     "new NOTIFYs per second; 0 = no limit but --concurrency"},
-    {"t1", PR_CFG_MS, "500ms", offsetof(notify_cfg, t1), 10, 10000,
-     "RFC 3261 T1: UDP retransmits at T1, 2*T1, ...; no answer after 64*T1 = timeout"},
-    {"timeout", PR_CFG_MS, "0", offsetof(notify_cfg, timeout), 0, 3600000,
-     "deadline per phone, challenge round included; 0 = 3*64*T1"},
-    {"bind", PR_CFG_STR, NULL, offsetof(notify_cfg, bind), 0, 0,
-     "local address the NOTIFYs leave from (any port); default all IPv4 addresses"},
-    {"tcp", PR_CFG_BOOL, "false", offsetof(notify_cfg, tcp), 0, 0,
-     "also open TCP (needed for targets with ;transport=tcp)"},
-    {"from", PR_CFG_STR, NULL, offsetof(notify_cfg, from), 0, 0,
-     "From URI; default sip:phonereport@<local address>"},
-    {"api-timeout", PR_CFG_MS, "10s", offsetof(notify_cfg, api_timeout), 100, 600000,
-     "time limit of each request to the sink's API"},
-    {"log-level", PR_CFG_STR, "info", offsetof(notify_cfg, log_level), 0, 0,
-     "debug|info|warn|error (JSON lines on stderr)"},
-    {NULL, 0, NULL, 0, 0, 0, NULL},
+    PR_CFG_OPT("target", PR_CFG_STR, NULL, target,
+               "notify this SIP URI: sip:[user@]host[:port][;transport=tcp]"),
+    PR_CFG_OPT("mac", PR_CFG_STR, NULL, mac,
+               "notify this phone at its last address known to the sink (needs --api)"),
+    PR_CFG_OPT("all", PR_CFG_BOOL, "false", all,
+               "notify every phone the sink lists, narrowed by the filters below (needs --api)"),
+    PR_CFG_OPT("api", PR_CFG_STR, NULL, api,
+               "the sink's query API, e.g. http://127.0.0.1:8081 (for --mac and --all)"),
+    PR_CFG_OPT(
+        "api-token-file", PR_CFG_STR, NULL, api_token_file,
+        "file holding the token for a sink started with --api-tokens (its first line; sent as "
+        "Authorization: Bearer, never logged)"),
+    PR_CFG_OPT(
+        "api-token", PR_CFG_SECRET, NULL, api_token,
+        "the token itself, for the environment (PHONEREPORT_NOTIFY_API_TOKEN): on the command "
+        "line other users see it in ps; --api-token-file wins"),
+    PR_CFG_OPT("incomplete", PR_CFG_BOOL, "false", incomplete,
+               "--all: only phones whose state is incomplete (no full report yet)"),
+    PR_CFG_OPT("model", PR_CFG_STR, NULL, model,
+               "--all: only phones of this model, e.g. CP-8841-3PCC"),
+    PR_CFG_OPT("drifted", PR_CFG_BOOL, "false", drifted,
+               "--all: only phones with drifted parameters"),
+    PR_CFG_OPT("not-seen-for", PR_CFG_MS, "0", not_seen_for,
+               "--all: only phones whose last report is older than this (e.g. 24h); 0 = any"),
+    PR_CFG_NUM("sip-port", PR_CFG_INT, "5060", sip_port, 1, 65535,
+               "the phones' SIP port (the sink knows their address, not their SIP port)"),
+    PR_CFG_OPT(
+        "proxy", PR_CFG_STR, NULL, proxy,
+        "outbound proxy sip:host[:port]; with --mac/--all the NOTIFY goes to the line's AOR"),
+    PR_CFG_NUM("line", PR_CFG_INT, "1", line, 1, 16,
+               "--proxy: the line whose User_ID_n_@Proxy_n_ is the address of record"),
+    PR_CFG_OPT("event", PR_CFG_STR, "report", event,
+               "Event header: report (upload a report), or e.g. resync, reboot_now, prt-gen"),
+    PR_CFG_OPT("subscription-state", PR_CFG_STR, "terminated", subscription_state,
+               "Subscription-State header (RFC 6665: every NOTIFY has one); \"\" omits it"),
+    PR_CFG_OPT("credentials", PR_CFG_STR, NULL, credentials,
+               "JSON file of Digest credentials per MAC, per SIP user or default (see README)"),
+    PR_CFG_NUM("concurrency", PR_CFG_INT, "16", concurrency, 1, 1024, "phones notified at once"),
+    PR_CFG_NUM("rate", PR_CFG_INT, "20", rate, 0, 10000,
+               "new NOTIFYs per second; 0 = no limit but --concurrency"),
+    PR_CFG_NUM("t1", PR_CFG_MS, "500ms", t1, 10, 10000,
+               "RFC 3261 T1: UDP retransmits at T1, 2*T1, ...; no answer after 64*T1 = timeout"),
+    PR_CFG_NUM("timeout", PR_CFG_MS, "0", timeout, 0, 3600000,
+               "deadline per phone, challenge round included; 0 = 3*64*T1"),
+    PR_CFG_OPT("bind", PR_CFG_STR, NULL, bind,
+               "local address the NOTIFYs leave from (any port); default all IPv4 addresses"),
+    PR_CFG_OPT("tcp", PR_CFG_BOOL, "false", tcp,
+               "also open TCP (needed for targets with ;transport=tcp)"),
+    PR_CFG_OPT("from", PR_CFG_STR, NULL, from, "From URI; default sip:phonereport@<local address>"),
+    PR_CFG_NUM("api-timeout", PR_CFG_MS, "10s", api_timeout, 100, 600000,
+               "time limit of each request to the sink's API"),
+    PR_CFG_OPT("log-level", PR_CFG_STR, "info", log_level,
+               "debug|info|warn|error (JSON lines on stderr)"),
+    PR_CFG_END,
 };
-/* clang-format on */
+#undef PR_CFG_STRUCT
 
 static const char ABOUT[] =
     "Asks Cisco MPP phones for a report now: sends each an out-of-dialog SIP NOTIFY\n"
@@ -141,14 +142,6 @@ void notify_print_line(const char *mac, const char *target, const char *result, 
 }
 
 /* ---- SIP ------------------------------------------------------------------------------- */
-
-static pr_status credentials_cb(void *ctx, const pr_sipnotify_target *t, const char *realm,
-                                const char *uri_user, char *user, size_t userlen, char *password,
-                                size_t passlen)
-{
-    notify_run *r = ctx;
-    return pr_sipcreds_lookup(r->creds, t->mac, uri_user, realm, user, userlen, password, passlen);
-}
 
 static void result_cb(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *res)
 {
@@ -283,8 +276,8 @@ int notify_main(int argc, char **argv)
         .deadline_ms = cfg.timeout,
         .tcp = cfg.tcp,
         .stop_requested = pr_signals_stop_requested,
-        .credentials = credentials_cb,
-        .credentials_ctx = &r,
+        .credentials = pr_sipcreds_answer,
+        .credentials_ctx = r.creds,
     };
     if (cfg.from && pr_sipnotify_check_uri(cfg.from, err, sizeof err) != PR_OK) {
         fprintf(stderr, PROG ": --from: %s\n", err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "log.h"
 #include "notify_int.h"
 #include "sipnotify.h"
@@ -19,14 +20,10 @@
 
 entry *notify_entries_add(entries *e)
 {
-    if (e->len == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 16;
-        entry *n = realloc(e->v, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        e->v = n;
-        e->cap = cap;
-    }
+    entry *n = pr_grow(e->v, &e->cap, e->len, sizeof *n, 16);
+    if (!n)
+        return NULL;
+    e->v = n;
     memset(&e->v[e->len], 0, sizeof e->v[0]);
     return &e->v[e->len++];
 }

@@ -76,35 +76,42 @@ typedef struct rule_cfg {
     long long period, delay;
 } rule_cfg;
 
+#define PR_CFG_STRUCT rule_cfg
 static const pr_cfg_entry rule_table[] = {
-    {"url", PR_CFG_STR, NULL, offsetof(rule_cfg, url), 0, 0,
-     "the edge's base URL, http:// or https:// without query, e.g. https://edge.example.net/r; "
-     "each rule uploads to BASE/$MA/<kind>.xml ($MA: the phone's lower-case MAC)"},
-    {"full", PR_CFG_BOOL, "false", offsetof(rule_cfg, full), 0, 0,
-     "a rule for the full configuration report (the default when no kind is given)"},
-    {"delta", PR_CFG_BOOL, "false", offsetof(rule_cfg, delta), 0, 0,
-     "a rule for the parameters changed since the previous report"},
-    {"status", PR_CFG_BOOL, "false", offsetof(rule_cfg, status), 0, 0,
-     "a rule for the status report (a phone holds at most two rules, in the flags' order)"},
-    {"key", PR_CFG_SECRET, NULL, offsetof(rule_cfg, key), 0, 0,
-     "encrypt uploads with AES-256-CBC (openssl enc) under this passphrase (the decoder needs "
-     "it too); without it, phones with IKM_HTTP_Encrypt_Content use RFC 8188"},
-    {"uid", PR_CFG_STR, NULL, offsetof(rule_cfg, uid), 0, 0,
-     "user the phone answers the edge's HTTP Basic/Digest challenge with (with --pwd)"},
-    {"pwd", PR_CFG_SECRET, NULL, offsetof(rule_cfg, pwd), 0, 0, "password for --uid"},
-    {"method", PR_CFG_STR, "POST", offsetof(rule_cfg, method), 0, 0,
-     "PUT or POST (POST is the phone's default)"},
-    {"when", PR_CFG_STR, "On Local Change", offsetof(rule_cfg, when), 0, 0,
-     "\"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or \"Periodically\" (also "
-     "on-request, on-local-change, periodically)"},
-    {"period", PR_CFG_INT, "3600", offsetof(rule_cfg, period), PERIOD_MIN, PERIOD_MAX,
-     "seconds between periodic uploads (above 259200, the 8800 guide's maximum, a warning)"},
-    {"delay", PR_CFG_INT, "60", offsetof(rule_cfg, delay), DELAY_MIN, DELAY_MAX,
-     "seconds a phone batches local changes before uploading"},
-    {"check", PR_CFG_STR, NULL, offsetof(rule_cfg, check), 0, 0,
-     "report problems in this profile's upload options instead, one line each (exit 1 if any)"},
-    {NULL, 0, NULL, 0, 0, 0, NULL},
+    PR_CFG_OPT(
+        "url", PR_CFG_STR, NULL, url,
+        "the edge's base URL, http:// or https:// without query, e.g. https://edge.example.net/r; "
+        "each rule uploads to BASE/$MA/<kind>.xml ($MA: the phone's lower-case MAC)"),
+    PR_CFG_OPT("full", PR_CFG_BOOL, "false", full,
+               "a rule for the full configuration report (the default when no kind is given)"),
+    PR_CFG_OPT("delta", PR_CFG_BOOL, "false", delta,
+               "a rule for the parameters changed since the previous report"),
+    PR_CFG_OPT(
+        "status", PR_CFG_BOOL, "false", status,
+        "a rule for the status report (a phone holds at most two rules, in the flags' order)"),
+    PR_CFG_OPT(
+        "key", PR_CFG_SECRET, NULL, key,
+        "encrypt uploads with AES-256-CBC (openssl enc) under this passphrase (the decoder needs "
+        "it too); without it, phones with IKM_HTTP_Encrypt_Content use RFC 8188"),
+    PR_CFG_OPT("uid", PR_CFG_STR, NULL, uid,
+               "user the phone answers the edge's HTTP Basic/Digest challenge with (with --pwd)"),
+    PR_CFG_OPT("pwd", PR_CFG_SECRET, NULL, pwd, "password for --uid"),
+    PR_CFG_OPT("method", PR_CFG_STR, "POST", method, "PUT or POST (POST is the phone's default)"),
+    PR_CFG_OPT(
+        "when", PR_CFG_STR, "On Local Change", when,
+        "\"On Request\" (SIP NOTIFY and restart), \"On Local Change\" or \"Periodically\" (also "
+        "on-request, on-local-change, periodically)"),
+    PR_CFG_NUM(
+        "period", PR_CFG_INT, "3600", period, PERIOD_MIN, PERIOD_MAX,
+        "seconds between periodic uploads (above 259200, the 8800 guide's maximum, a warning)"),
+    PR_CFG_NUM("delay", PR_CFG_INT, "60", delay, DELAY_MIN, DELAY_MAX,
+               "seconds a phone batches local changes before uploading"),
+    PR_CFG_OPT(
+        "check", PR_CFG_STR, NULL, check,
+        "report problems in this profile's upload options instead, one line each (exit 1 if any)"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
 #define ABOUT                                                                                      \
     "Prints the cfg.xml elements (inside <flat-profile>) that make Cisco MPP phones upload\n"      \
@@ -396,29 +403,22 @@ typedef struct check_ctx {
     int problems;
 } check_ctx;
 
-static void problem(check_ctx *c, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void problem(check_ctx *c, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s: %s: ", c->file, param);
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    c->problems++;
-}
+/* What --check says about a parameter: a problem (counted: exit 1) or only a warning. */
+typedef enum check_severity { PROBLEM, WARNING } check_severity;
 
-static void warning(check_ctx *c, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void warning(check_ctx *c, const char *param, const char *fmt, ...)
+/* One line "<file>: <param>: [warning: ]<message>" on stdout. */
+static void note(check_ctx *c, check_severity sev, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void note(check_ctx *c, check_severity sev, const char *param, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("%s: %s: warning: ", c->file, param);
+    printf("%s: %s: %s", c->file, param, sev == WARNING ? "warning: " : "");
     vprintf(fmt, ap);
     putchar('\n');
     va_end(ap);
+    if (sev == PROBLEM)
+        c->problems++;
 }
 
 /* Checks a number of seconds; returns the value or -1. */
@@ -426,11 +426,12 @@ static long check_seconds(check_ctx *c, const pr_fp_param *p, long min, long max
 {
     long v;
     if (parse_seconds(p->value, &v) != 0) {
-        problem(c, p->name, "'%.40s' is not a number of seconds (%ld..%ld)", p->value, min, max);
+        note(c, PROBLEM, p->name, "'%.40s' is not a number of seconds (%ld..%ld)", p->value, min,
+             max);
         return -1;
     }
     if (v < min || v > max) {
-        problem(c, p->name, "%ld is out of range %ld..%ld", v, min, max);
+        note(c, PROBLEM, p->name, "%ld is out of range %ld..%ld", v, min, max);
         return -1;
     }
     return v;
@@ -472,7 +473,7 @@ static int check(const char *file)
     } else {
         pr_report_rules rules;
         if (pr_rules_parse(p->value, &rules, err, sizeof err) != PR_OK) {
-            problem(&c, p->name, "%s", err);
+            note(&c, PROBLEM, p->name, "%s", err);
         } else if (rules.n == 0) {
             SUMMARY("Report_Rule empty (reporting disabled)");
         } else {
@@ -481,8 +482,8 @@ static int check(const char *file)
                 const pr_report_rule *r = &rules.rule[i];
                 SUMMARY("%s%s", i ? ", " : "", pr_kind_name(r->kind));
                 if (!r->uid != !r->pwd)
-                    warning(&c, p->name, "rule %zu has %s without %s", i + 1,
-                            r->uid ? "--uid" : "--pwd", r->uid ? "--pwd" : "--uid");
+                    note(&c, WARNING, p->name, "rule %zu has %s without %s", i + 1,
+                         r->uid ? "--uid" : "--pwd", r->uid ? "--pwd" : "--uid");
             }
             SUMMARY(")");
         }
@@ -491,7 +492,7 @@ static int check(const char *file)
 
     p = pr_flatprofile_find(&fp, "HTTP_Report_Method");
     if (p && strcmp(p->value, "PUT") != 0 && strcmp(p->value, "POST") != 0)
-        problem(&c, p->name, "unknown method '%.40s' (PUT or POST)", p->value);
+        note(&c, PROBLEM, p->name, "unknown method '%.40s' (PUT or POST)", p->value);
     else
         SUMMARY(", HTTP_Report_Method %s", p ? p->value : "absent");
 
@@ -504,10 +505,10 @@ static int check(const char *file)
             if (strcmp(p->value, ok[k]) == 0)
                 break;
         if (k == nk)
-            problem(&c, p->name,
-                    "unknown value '%.40s' (On Request, On Local Change, Periodically or Never "
-                    "Report)",
-                    p->value);
+            note(&c, PROBLEM, p->name,
+                 "unknown value '%.40s' (On Request, On Local Change, Periodically or Never "
+                 "Report)",
+                 p->value);
         else
             SUMMARY(", Report_To_Server %s", p->value);
     } else {
@@ -518,9 +519,9 @@ static int check(const char *file)
     if (p) {
         long v = check_seconds(&c, p, PERIOD_MIN, PERIOD_MAX);
         if (v > PERIOD_DOC_MAX_8800)
-            warning(&c, p->name,
-                    "%ld is above %ld, the maximum the 8800 administration guide documents", v,
-                    PERIOD_DOC_MAX_8800);
+            note(&c, WARNING, p->name,
+                 "%ld is above %ld, the maximum the 8800 administration guide documents", v,
+                 PERIOD_DOC_MAX_8800);
         if (v >= 0)
             SUMMARY(", Periodic_Upload_To_Server %ld", v);
     } else {

@@ -20,54 +20,47 @@
 #define KIB 1024LL
 #define MIB (1024LL * 1024LL)
 
+#define PR_CFG_STRUCT decoder_cfg
 static const pr_cfg_entry decoder_cfg_table[] = {
-    {"decoder-group", PR_CFG_STR, "phonereport-decoder", offsetof(decoder_cfg, group), 0, 0,
-     "consumer group of the decoders on <topic-prefix>raw"},
-    {"decoder-transactional-id", PR_CFG_STR, NULL, offsetof(decoder_cfg, transactional_id), 0, 0,
-     "transactional.id: unique per running decoder, stable across its restarts "
-     "(default <decoder-group>-<hostname>)"},
-    {"decoder-keystore", PR_CFG_STR, NULL, offsetof(decoder_cfg, keystore), 0, 0,
-     "JSON file of openssl passwords and RFC 8188 IKMs by MAC, default and key id "
-     "(re-read on SIGHUP; keep it mode 0600)"},
-    {"decoder-openssl-digests", PR_CFG_STR, "md5,sha256", offsetof(decoder_cfg, digests), 0, 0,
-     "EVP_BytesToKey digests to try for openssl enc bodies, in order (md5, sha256)"},
-    {"decoder-batch-max", PR_CFG_INT, "500", offsetof(decoder_cfg, batch_max), 1, 100000,
-     "records per Kafka transaction at most"},
-    {"decoder-batch-ms", PR_CFG_MS, "200ms", offsetof(decoder_cfg, batch_ms), 1, 60000,
-     "longest a transaction stays open while records keep coming"},
-    {"decoder-batch-linger-ms", PR_CFG_MS, "0ms", offsetof(decoder_cfg, batch_linger), 0, 60000,
-     "a transaction whose input is drained commits once it has been open this long (0: at "
-     "once, group commit: batches form only under load)"},
-    {"decoder-txn-timeout", PR_CFG_MS, "30s", offsetof(decoder_cfg, txn_timeout), 1000, 600000,
-     "time allowed to init, commit or abort a transaction"},
-    {"decoder-max-body-bytes", PR_CFG_BYTES, "4m", offsetof(decoder_cfg, max_body), 1024, 256 * MIB,
-     "largest raw body or plaintext decoded (larger: dead letter too_large)"},
-    {"decoder-max-inflated-bytes", PR_CFG_BYTES, "16m", offsetof(decoder_cfg, max_inflated), 1024,
-     1024 * MIB, "largest gunzipped report (larger: too_large, e.g. a gzip bomb)"},
-    {"decoder-xml-max-depth", PR_CFG_INT, "64", offsetof(decoder_cfg, xml_depth), 2, 10000,
-     "deepest XML element nesting (deeper: xml_limits)"},
-    {"decoder-xml-max-elements", PR_CFG_INT, "100000", offsetof(decoder_cfg, xml_elements), 1,
-     100000000, "most XML elements in one report (more: xml_limits)"},
-    {"decoder-xml-max-value-bytes", PR_CFG_BYTES, "64k", offsetof(decoder_cfg, xml_value), 64,
-     64 * MIB, "longest XML text or attribute value (longer: xml_limits)"},
-    {"decoder-max-event-bytes", PR_CFG_BYTES, "900k", offsetof(decoder_cfg, max_event), 4 * KIB,
-     64 * MIB, "largest event produced; keep below the topics' max.message.bytes"},
-    {"decoder-dlq-max-payload-bytes", PR_CFG_BYTES, "256k", offsetof(decoder_cfg, max_dlq_payload),
-     0, 48 * MIB, "raw bytes kept (base64) in a dead letter; the rest is cut"},
-    {0},
+    PR_CFG_OPT("decoder-group", PR_CFG_STR, "phonereport-decoder", group,
+               "consumer group of the decoders on <topic-prefix>raw"),
+    PR_CFG_OPT("decoder-transactional-id", PR_CFG_STR, NULL, transactional_id,
+               "transactional.id: unique per running decoder, stable across its restarts "
+               "(default <decoder-group>-<hostname>)"),
+    PR_CFG_OPT("decoder-keystore", PR_CFG_STR, NULL, keystore,
+               "JSON file of openssl passwords and RFC 8188 IKMs by MAC, default and key id "
+               "(re-read on SIGHUP; keep it mode 0600)"),
+    PR_CFG_OPT("decoder-openssl-digests", PR_CFG_STR, "md5,sha256", digests,
+               "EVP_BytesToKey digests to try for openssl enc bodies, in order (md5, sha256)"),
+    PR_CFG_NUM("decoder-batch-max", PR_CFG_INT, "500", batch_max, 1, 100000,
+               "records per Kafka transaction at most"),
+    PR_CFG_NUM("decoder-batch-ms", PR_CFG_MS, "200ms", batch_ms, 1, 60000,
+               "longest a transaction stays open while records keep coming"),
+    PR_CFG_NUM(
+        "decoder-batch-linger-ms", PR_CFG_MS, "0ms", batch_linger, 0, 60000,
+        "a transaction whose input is drained commits once it has been open this long (0: at "
+        "once, group commit: batches form only under load)"),
+    PR_CFG_NUM("decoder-txn-timeout", PR_CFG_MS, "30s", txn_timeout, 1000, 600000,
+               "time allowed to init, commit or abort a transaction"),
+    PR_CFG_NUM("decoder-max-body-bytes", PR_CFG_BYTES, "4m", max_body, 1024, 256 * MIB,
+               "largest raw body or plaintext decoded (larger: dead letter too_large)"),
+    PR_CFG_NUM("decoder-max-inflated-bytes", PR_CFG_BYTES, "16m", max_inflated, 1024, 1024 * MIB,
+               "largest gunzipped report (larger: too_large, e.g. a gzip bomb)"),
+    PR_CFG_NUM("decoder-xml-max-depth", PR_CFG_INT, "64", xml_depth, 2, 10000,
+               "deepest XML element nesting (deeper: xml_limits)"),
+    PR_CFG_NUM("decoder-xml-max-elements", PR_CFG_INT, "100000", xml_elements, 1, 100000000,
+               "most XML elements in one report (more: xml_limits)"),
+    PR_CFG_NUM("decoder-xml-max-value-bytes", PR_CFG_BYTES, "64k", xml_value, 64, 64 * MIB,
+               "longest XML text or attribute value (longer: xml_limits)"),
+    PR_CFG_NUM("decoder-max-event-bytes", PR_CFG_BYTES, "900k", max_event, 4 * KIB, 64 * MIB,
+               "largest event produced; keep below the topics' max.message.bytes"),
+    PR_CFG_NUM("decoder-dlq-max-payload-bytes", PR_CFG_BYTES, "256k", max_dlq_payload, 0, 48 * MIB,
+               "raw bytes kept (base64) in a dead letter; the rest is cut"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
-decoder_cfg *decoder_cfg_new(void)
-{
-    return calloc(1, sizeof(decoder_cfg));
-}
-
-pr_cfg_section decoder_cfg_section(decoder_cfg *cfg)
-{
-    pr_cfg_section s = {"decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table,
-                        cfg, NULL};
-    return s;
-}
+PR_ROLE_CFG(decoder, "decoder (decrypt and parse raw reports, transactional)", decoder_cfg_table)
 
 pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common, pr_errlist *errs)
 {
@@ -98,12 +91,6 @@ pr_status decoder_cfg_check(const decoder_cfg *cfg, const pr_common_cfg *common,
         st = PR_EINVAL;
     }
     return st;
-}
-
-void decoder_cfg_free(decoder_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(decoder_cfg_section(cfg));
 }
 
 /* Options of the pure transforms from the config; keystore is set by the caller. */

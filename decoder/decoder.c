@@ -23,24 +23,21 @@ void decoder_loop_producer_conf(rd_kafka_conf_t *conf, decoder *r);
 static void metrics_init(decoder *r)
 {
     pr_metrics *m = r->metrics;
-    char labels[96];
     r->m_records =
         pr_metrics_counter(m, "phonereport_decoder_records_total",
                            "Raw records decoded (including retries after an abort)", NULL);
-    for (int t = PR_TOPIC_CONFIG; t <= PR_TOPIC_DLQ; t++) {
-        snprintf(labels, sizeof labels, "topic=\"%s\"", pr_topic_suffix((pr_topic)t));
-        r->m_events[t] = pr_metrics_counter(m, "phonereport_decoder_events_total",
-                                            "Outputs committed, by topic", labels);
-    }
-    for (int d = 0; d < PR_DLQ_REASON__COUNT; d++) {
-        snprintf(labels, sizeof labels, "reason=\"%s\"", pr_dlq_reason_name((pr_dlq_reason)d));
-        r->m_dlq[d] = pr_metrics_counter(m, "phonereport_decoder_dlq_total",
-                                         "Dead letters committed, by reason", labels);
-    }
-    r->m_committed = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
-                                        "Kafka transactions, by outcome", "result=\"committed\"");
-    r->m_aborted = pr_metrics_counter(m, "phonereport_decoder_transactions_total",
-                                      "Kafka transactions, by outcome", "result=\"aborted\"");
+    for (int t = PR_TOPIC_CONFIG; t <= PR_TOPIC_DLQ; t++)
+        r->m_events[t] = pr_metrics_counter_by(m, "phonereport_decoder_events_total",
+                                               "Outputs committed, by topic", "topic",
+                                               pr_topic_suffix((pr_topic)t));
+    for (int d = 0; d < PR_DLQ_REASON__COUNT; d++)
+        r->m_dlq[d] = pr_metrics_counter_by(m, "phonereport_decoder_dlq_total",
+                                            "Dead letters committed, by reason", "reason",
+                                            pr_dlq_reason_name((pr_dlq_reason)d));
+    r->m_committed = pr_metrics_counter_by(m, "phonereport_decoder_transactions_total",
+                                           "Kafka transactions, by outcome", "result", "committed");
+    r->m_aborted = pr_metrics_counter_by(m, "phonereport_decoder_transactions_total",
+                                         "Kafka transactions, by outcome", "result", "aborted");
     r->m_refused = pr_metrics_counter(
         m, "phonereport_decoder_outputs_refused_total",
         "Outputs the broker refused as too large (the batch is aborted; a record refused even "
@@ -53,11 +50,23 @@ static void metrics_init(decoder *r)
                              NULL, pr_metrics_latency_buckets, pr_metrics_latency_buckets_len);
 }
 
+/* One of the decoder's Kafka clients: its conf from common and defs, then the loop's callbacks
+ * (hooks), into *out. PR_EINVAL when librdkafka refuses the configuration. */
+static pr_status new_client(const pr_common_cfg *common, rd_kafka_type_t type,
+                            const char *const *defs, void (*hooks)(rd_kafka_conf_t *, decoder *),
+                            decoder *r, rd_kafka_t **out, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = pr_kafka_conf_new(common, COMP, defs, err, errlen);
+    if (!conf)
+        return PR_EINVAL;
+    hooks(conf, r);
+    return pr_kafka_new(type, &conf, out, err, errlen);
+}
+
 pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_metrics *metrics,
                       decoder **out, char *err, size_t errlen)
 {
     pr_status st = PR_OK;
-    rd_kafka_conf_t *conf = NULL;
     decoder *r = calloc(1, sizeof *r);
     const char *prefix = common->topic_prefix ? common->topic_prefix : PR_TOPIC_PREFIX_DEFAULT;
 
@@ -100,13 +109,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
                            "auto.offset.reset",
                            "earliest",
                            NULL};
-    conf = pr_kafka_conf_new(common, "decoder", cdefs, err, errlen);
-    if (!conf) {
-        st = PR_EINVAL;
-        goto fail;
-    }
-    decoder_loop_conf(conf, r);
-    if ((st = pr_kafka_new(RD_KAFKA_CONSUMER, &conf, &r->consumer, err, errlen)) != PR_OK)
+    if ((st = new_client(common, RD_KAFKA_CONSUMER, cdefs, decoder_loop_conf, r, &r->consumer, err,
+                         errlen)) != PR_OK)
         goto fail;
     rd_kafka_poll_set_consumer(r->consumer);
 
@@ -121,13 +125,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
                            "compression.type",
                            "lz4",
                            NULL};
-    conf = pr_kafka_conf_new(common, "decoder", pdefs, err, errlen);
-    if (!conf) {
-        st = PR_EINVAL;
-        goto fail;
-    }
-    decoder_loop_producer_conf(conf, r);
-    if ((st = pr_kafka_new(RD_KAFKA_PRODUCER, &conf, &r->producer, err, errlen)) != PR_OK)
+    if ((st = new_client(common, RD_KAFKA_PRODUCER, pdefs, decoder_loop_producer_conf, r,
+                         &r->producer, err, errlen)) != PR_OK)
         goto fail;
     *out = r;
     return PR_OK;

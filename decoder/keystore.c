@@ -209,6 +209,19 @@ static int phone_cmp(const void *a, const void *b)
     return strcmp(((const ks_phone *)a)->mac, ((const ks_phone *)b)->mac);
 }
 
+/* A zeroed array for the members of the object v (the keystore's member `name`), one more than
+ * it has; NULL with *rc and err when v is not an object or memory is short. */
+static void *member_array(json_t *v, const char *name, size_t elem, pr_status *rc, char *err,
+                          size_t errlen)
+{
+    void *a = NULL;
+    if (!json_is_object(v))
+        *rc = pr_err(PR_EINVAL, err, errlen, "keystore %s: must be an object", name);
+    else if (!(a = calloc(json_object_size(v) + 1, elem)))
+        *rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    return a;
+}
+
 static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t errlen)
 {
     const char *k;
@@ -224,11 +237,9 @@ static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t err
         } else if (strcmp(k, "phones") == 0) {
             const char *mk;
             json_t *mv;
-            if (!json_is_object(v))
-                return pr_err(PR_EINVAL, err, errlen, "keystore phones: must be an object");
-            ks->phones = calloc(json_object_size(v) + 1, sizeof *ks->phones);
-            if (!ks->phones)
-                return pr_err(PR_EFATAL, err, errlen, "out of memory");
+            pr_status rc;
+            if (!(ks->phones = member_array(v, "phones", sizeof *ks->phones, &rc, err, errlen)))
+                return rc;
             json_object_foreach(v, mk, mv)
             {
                 ks_phone *p = &ks->phones[ks->nphones];
@@ -248,11 +259,9 @@ static pr_status build(json_t *root, decoder_keystore *ks, char *err, size_t err
         } else if (strcmp(k, "key_ids") == 0) {
             const char *ik;
             json_t *iv;
-            if (!json_is_object(v))
-                return pr_err(PR_EINVAL, err, errlen, "keystore key_ids: must be an object");
-            ks->keyids = calloc(json_object_size(v) + 1, sizeof *ks->keyids);
-            if (!ks->keyids)
-                return pr_err(PR_EFATAL, err, errlen, "out of memory");
+            pr_status rc;
+            if (!(ks->keyids = member_array(v, "key_ids", sizeof *ks->keyids, &rc, err, errlen)))
+                return rc;
             json_object_foreach(v, ik, iv)
             {
                 ks_keyid *e = &ks->keyids[ks->nkeyids];

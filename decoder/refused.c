@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 
+#include "buf.h"
 #include "decoder_int.h"
 
 void decoder_refused_release(decoder_refused *m)
@@ -30,14 +31,10 @@ long decoder_refused_find(const decoder_refused *m, int32_t partition, int64_t o
 
 long decoder_refused_add(decoder_refused *m, int32_t partition, int64_t offset, size_t len)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        decoder_refused_entry *e = realloc(m->e, cap * sizeof *e);
-        if (!e)
-            return -1;
-        m->e = e;
-        m->cap = cap;
-    }
+    decoder_refused_entry *e = pr_grow(m->e, &m->cap, m->n, sizeof *e, 16);
+    if (!e)
+        return -1;
+    m->e = e;
     m->e[m->n] = (decoder_refused_entry){partition, offset, len, false};
     return (long)m->n++;
 }

@@ -5,11 +5,7 @@
 #include "decoder.h"
 
 PR_ROLE_HOOKS(decoder)
-
-static bool failed(const void *r)
-{
-    return decoder_failed(r);
-}
+PR_ROLE_HOOK_FAILED(decoder)
 
 const pr_role decoder_role = {
     .name = "decoder",
@@ -18,6 +14,6 @@ const pr_role decoder_role = {
     .about = "Consumes <prefix>raw, decrypts and parses each report and produces a JSON event to\n"
              "<prefix>config or <prefix>status, or a record to <prefix>dlq, in Kafka transactions.",
     PR_ROLE_HOOKS_INIT(decoder),
-    .failed = failed,
+    .failed = decoder_hook_failed,
     .port = NULL,
 };

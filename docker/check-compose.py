@@ -52,7 +52,7 @@ def read(rel):
 def config_names(*files):
     names = set()
     for rel in files:
-        names |= set(re.findall(r'(?:\{|E\()\s*"([a-z][a-z0-9.-]*)",\s*PR_CFG_', read(rel)))
+        names |= set(re.findall(r'(?:\{|PR_CFG_(?:OPT|NUM)\()\s*"([a-z][a-z0-9.-]*)",\s*PR_CFG_', read(rel)))
     return names
 
 

@@ -82,27 +82,29 @@ static pr_status parse_line(const char *line, size_t len, ingest_cred *c, char *
     const char *s = rest;
     c->type = INGEST_SECRET_PLAIN;
     if (slen && *s == '{') {
-        if (slen >= 8 && strncmp(s, "{sha256}", 8) == 0) {
-            if (slen - 8 != 64) {
-                return pr_err(PR_EINVAL, err, errlen, "{sha256} needs 64 hex digits");
-            }
-            c->type = INGEST_SECRET_SHA256;
-            s += 8;
-            slen -= 8;
-        } else if (slen >= 9 && strncmp(s, "{md5-ha1}", 9) == 0) {
-            if (slen - 9 != 32) {
-                return pr_err(PR_EINVAL, err, errlen, "{md5-ha1} needs 32 hex digits");
-            }
-            c->type = INGEST_SECRET_MD5_HA1;
-            s += 9;
-            slen -= 9;
-        } else if (slen >= 7 && strncmp(s, "{plain}", 7) == 0) {
-            s += 7;
-            slen -= 7;
-        } else {
+        /* {scheme}secret: the schemes, and the hex digits of a hash */
+        static const struct {
+            const char *prefix;
+            ingest_secret_type type;
+            size_t hex;
+        } schemes[] = {{"{sha256}", INGEST_SECRET_SHA256, 64},
+                       {"{md5-ha1}", INGEST_SECRET_MD5_HA1, 32},
+                       {"{plain}", INGEST_SECRET_PLAIN, 0}};
+        size_t i = 0, n = 0;
+        for (; i < sizeof schemes / sizeof schemes[0]; i++) {
+            n = strlen(schemes[i].prefix);
+            if (slen >= n && strncmp(s, schemes[i].prefix, n) == 0)
+                break;
+        }
+        if (i == sizeof schemes / sizeof schemes[0])
             return pr_err(PR_EINVAL, err, errlen,
                           "unknown {scheme} (use {plain}, {sha256} or {md5-ha1})");
-        }
+        if (schemes[i].hex && slen - n != schemes[i].hex)
+            return pr_err(PR_EINVAL, err, errlen, "%s needs %zu hex digits", schemes[i].prefix,
+                          schemes[i].hex);
+        c->type = schemes[i].type;
+        s += n;
+        slen -= n;
     }
     if (slen == 0) {
         return pr_err(PR_EINVAL, err, errlen, "empty password");

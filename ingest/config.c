@@ -15,87 +15,72 @@
 #include "ingest_int.h"
 #include "listen.h"
 
-#define E(name, type, def, field, min, max, help)                                                  \
-    {                                                                                              \
-        name, type, def, offsetof(struct ingest_cfg, field), min, max, help                        \
-    }
-
+#define PR_CFG_STRUCT struct ingest_cfg
 static const pr_cfg_entry ingest_cfg_table[] = {
-    E("listen", PR_CFG_STR, "0.0.0.0:8080", listen, 0, 0,
-      "address the phones reach: host:port, [v6]:port or :port (port 0 = any free port)"),
-    E("upload-prefixes", PR_CFG_STR, "/", upload_prefixes, 0, 0,
-      "comma-separated URL path prefixes that accept PUT/POST uploads"),
-    E("max-body-bytes", PR_CFG_BYTES, "4m", max_body_bytes, 1, 1LL << 30,
-      "largest report body; larger ones get 413"),
-    E("max-inflight-bytes", PR_CFG_BYTES, "256m", max_inflight_bytes, 1024, 1LL << 40,
-      "bytes of bodies being received or waiting for Kafka's ack; beyond, 503"),
-    E("max-inflight-bytes-per-ip", PR_CFG_BYTES, "0", max_inflight_bytes_per_ip, 0, 1LL << 40,
-      "the part of max-inflight-bytes one client address may hold; beyond, 503 (0 = an "
-      "eighth, at least max-body-bytes)"),
-    E("max-header-bytes", PR_CFG_BYTES, "32k", max_header_bytes, 4096, 1LL << 24,
-      "memory per connection for the request line and headers (libmicrohttpd pool)"),
-    E("identity-order", PR_CFG_STR, "cert,path,query,user-agent", identity_order, 0, 0,
-      "where the phone's MAC is looked for, first found names the source; all must agree"),
-    E("allow-macs", PR_CFG_STR, NULL, allow_macs, 0, 0,
-      "comma-separated MACs or hex prefixes (OUI, e.g. 00562b) allowed to upload; unset = all"),
-    E("kind-status-pattern", PR_CFG_STR, "*status*", kind_status_pattern, 0, 0,
-      "comma-separated globs on the URL path that make a report a status report"),
-    E("kind-delta-pattern", PR_CFG_STR, "*delta*", kind_delta_pattern, 0, 0,
-      "comma-separated globs on the URL path that make a report a delta"),
-    E("kind-full-pattern", PR_CFG_STR, "*", kind_full_pattern, 0, 0,
-      "comma-separated globs for full reports (checked last); other paths are `unknown`"),
-    E("auth-file", PR_CFG_STR, NULL, auth_file, 0, 0,
-      "credentials file (user:password[:mac] per line, see README); unset = no auth"),
-    E("auth-scheme", PR_CFG_STR, "digest", auth_scheme, 0, 0,
-      "HTTP authentication challenge sent to phones: basic|digest"),
-    E("auth-realm", PR_CFG_STR, "phonereport", auth_realm, 0, 0, "authentication realm"),
-    E("tls-cert", PR_CFG_STR, NULL, tls_cert, 0, 0, "PEM certificate (chain) for HTTPS"),
-    E("tls-key", PR_CFG_STR, NULL, tls_key, 0, 0, "PEM private key for HTTPS"),
-    E("tls-client-ca", PR_CFG_STR, NULL, tls_client_ca, 0, 0,
-      "PEM CA: request and verify phones' client certificates (the `cert` identity source)"),
-    E("tls-client-cert-optional", PR_CFG_BOOL, "false", tls_client_optional, 0, 0,
-      "with tls-client-ca, also accept phones that present no certificate"),
-    E("connection-timeout", PR_CFG_MS, "30s", connection_timeout_ms, 1000, 3600000,
-      "idle time after which a connection is closed (cuts slow clients)"),
-    E("upload-timeout", PR_CFG_MS, "120s", request_timeout_ms, 1000, 3600000,
-      "longest time to receive one upload (cuts clients that trickle a body)"),
-    E("header-timeout", PR_CFG_MS, "30s", header_timeout_ms, 1000, 3600000,
-      "longest wait for a request's line and headers, also between keep-alive requests "
-      "(cuts clients that trickle headers)"),
-    E("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
-      "simultaneous connections in total"),
-    E("max-connections-per-ip", PR_CFG_INT, "0", max_connections_per_ip, 0, 1000000,
-      "simultaneous connections per client address (0 = no limit)"),
-    E("threads", PR_CFG_INT, "0", threads, 0, 1024, "HTTP threads (0 = one per CPU)"),
-    E("ack-timeout", PR_CFG_MS, "10s", ack_timeout_ms, 100, 900000,
-      "longest wait for Kafka's ack before answering 503 (message.timeout.ms)"),
-    E("ingest-shutdown-timeout", PR_CFG_MS, "10s", shutdown_timeout_ms, 0, 600000,
-      "on stop, how long to wait for reports still waiting for Kafka"),
-    E("retry-after", PR_CFG_MS, "5s", retry_after_ms, 1000, 86400000,
-      "Retry-After sent with 503 answers"),
-    E("raw-partitions", PR_CFG_INT, "0", raw_partitions, 0, 100000,
-      "partitions when ingest creates the raw topic (0 = broker default)"),
-    E("ingest-probe-interval", PR_CFG_MS, "1s", ready_probe_ms, 100, 60000,
-      "how often Kafka reachability is probed for /readyz"),
-    {0},
+    PR_CFG_OPT("listen", PR_CFG_STR, "0.0.0.0:8080", listen,
+               "address the phones reach: host:port, [v6]:port or :port (port 0 = any free port)"),
+    PR_CFG_OPT("upload-prefixes", PR_CFG_STR, "/", upload_prefixes,
+               "comma-separated URL path prefixes that accept PUT/POST uploads"),
+    PR_CFG_NUM("max-body-bytes", PR_CFG_BYTES, "4m", max_body_bytes, 1, 1LL << 30,
+               "largest report body; larger ones get 413"),
+    PR_CFG_NUM("max-inflight-bytes", PR_CFG_BYTES, "256m", max_inflight_bytes, 1024, 1LL << 40,
+               "bytes of bodies being received or waiting for Kafka's ack; beyond, 503"),
+    PR_CFG_NUM("max-inflight-bytes-per-ip", PR_CFG_BYTES, "0", max_inflight_bytes_per_ip, 0,
+               1LL << 40,
+               "the part of max-inflight-bytes one client address may hold; beyond, 503 (0 = an "
+               "eighth, at least max-body-bytes)"),
+    PR_CFG_NUM("max-header-bytes", PR_CFG_BYTES, "32k", max_header_bytes, 4096, 1LL << 24,
+               "memory per connection for the request line and headers (libmicrohttpd pool)"),
+    PR_CFG_OPT("identity-order", PR_CFG_STR, "cert,path,query,user-agent", identity_order,
+               "where the phone's MAC is looked for, first found names the source; all must agree"),
+    PR_CFG_OPT(
+        "allow-macs", PR_CFG_STR, NULL, allow_macs,
+        "comma-separated MACs or hex prefixes (OUI, e.g. 00562b) allowed to upload; unset = all"),
+    PR_CFG_OPT("kind-status-pattern", PR_CFG_STR, "*status*", kind_status_pattern,
+               "comma-separated globs on the URL path that make a report a status report"),
+    PR_CFG_OPT("kind-delta-pattern", PR_CFG_STR, "*delta*", kind_delta_pattern,
+               "comma-separated globs on the URL path that make a report a delta"),
+    PR_CFG_OPT("kind-full-pattern", PR_CFG_STR, "*", kind_full_pattern,
+               "comma-separated globs for full reports (checked last); other paths are `unknown`"),
+    PR_CFG_OPT("auth-file", PR_CFG_STR, NULL, auth_file,
+               "credentials file (user:password[:mac] per line, see README); unset = no auth"),
+    PR_CFG_OPT("auth-scheme", PR_CFG_STR, "digest", auth_scheme,
+               "HTTP authentication challenge sent to phones: basic|digest"),
+    PR_CFG_OPT("auth-realm", PR_CFG_STR, "phonereport", auth_realm, "authentication realm"),
+    PR_CFG_OPT("tls-cert", PR_CFG_STR, NULL, tls_cert, "PEM certificate (chain) for HTTPS"),
+    PR_CFG_OPT("tls-key", PR_CFG_STR, NULL, tls_key, "PEM private key for HTTPS"),
+    PR_CFG_OPT(
+        "tls-client-ca", PR_CFG_STR, NULL, tls_client_ca,
+        "PEM CA: request and verify phones' client certificates (the `cert` identity source)"),
+    PR_CFG_OPT("tls-client-cert-optional", PR_CFG_BOOL, "false", tls_client_optional,
+               "with tls-client-ca, also accept phones that present no certificate"),
+    PR_CFG_NUM("connection-timeout", PR_CFG_MS, "30s", connection_timeout_ms, 1000, 3600000,
+               "idle time after which a connection is closed (cuts slow clients)"),
+    PR_CFG_NUM("upload-timeout", PR_CFG_MS, "120s", request_timeout_ms, 1000, 3600000,
+               "longest time to receive one upload (cuts clients that trickle a body)"),
+    PR_CFG_NUM("header-timeout", PR_CFG_MS, "30s", header_timeout_ms, 1000, 3600000,
+               "longest wait for a request's line and headers, also between keep-alive requests "
+               "(cuts clients that trickle headers)"),
+    PR_CFG_NUM("max-connections", PR_CFG_INT, "4096", max_connections, 1, 1000000,
+               "simultaneous connections in total"),
+    PR_CFG_NUM("max-connections-per-ip", PR_CFG_INT, "0", max_connections_per_ip, 0, 1000000,
+               "simultaneous connections per client address (0 = no limit)"),
+    PR_CFG_NUM("threads", PR_CFG_INT, "0", threads, 0, 1024, "HTTP threads (0 = one per CPU)"),
+    PR_CFG_NUM("ack-timeout", PR_CFG_MS, "10s", ack_timeout_ms, 100, 900000,
+               "longest wait for Kafka's ack before answering 503 (message.timeout.ms)"),
+    PR_CFG_NUM("ingest-shutdown-timeout", PR_CFG_MS, "10s", shutdown_timeout_ms, 0, 600000,
+               "on stop, how long to wait for reports still waiting for Kafka"),
+    PR_CFG_NUM("retry-after", PR_CFG_MS, "5s", retry_after_ms, 1000, 86400000,
+               "Retry-After sent with 503 answers"),
+    PR_CFG_NUM("raw-partitions", PR_CFG_INT, "0", raw_partitions, 0, 100000,
+               "partitions when ingest creates the raw topic (0 = broker default)"),
+    PR_CFG_NUM("ingest-probe-interval", PR_CFG_MS, "1s", ready_probe_ms, 100, 60000,
+               "how often Kafka reachability is probed for /readyz"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
-ingest_cfg *ingest_cfg_new(void)
-{
-    return calloc(1, sizeof(ingest_cfg));
-}
-
-pr_cfg_section ingest_cfg_section(ingest_cfg *cfg)
-{
-    pr_cfg_section s = {"ingest (HTTP edge)", ingest_cfg_table, cfg, NULL};
-    return s;
-}
-
-void ingest_cfg_free(ingest_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(ingest_cfg_section(cfg));
-}
+PR_ROLE_CFG(ingest, "ingest (HTTP edge)", ingest_cfg_table)
 
 static int file_readable(const char *path)
 {

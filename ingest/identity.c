@@ -18,13 +18,22 @@
 #include "ingest_int.h"
 #include "useragent.h"
 
+/* out (outsize bytes) zeroed, then s split into its comma-separated items (ingest_list_split). */
+static pr_status zero_and_split(void *out, size_t outsize, const char *s, char ***items, size_t *n,
+                                char *err, size_t errlen)
+{
+    memset(out, 0, outsize);
+    *items = NULL;
+    *n = 0;
+    return ingest_list_split(s, items, n, err, errlen);
+}
+
 pr_status ingest_identity_order_parse(const char *s, ingest_identity_order *out, char *err,
                                       size_t errlen)
 {
-    char **items = NULL;
-    size_t n = 0;
-    memset(out, 0, sizeof *out);
-    pr_status rc = ingest_list_split(s, &items, &n, err, errlen);
+    char **items;
+    size_t n;
+    pr_status rc = zero_and_split(out, sizeof *out, s, &items, &n, err, errlen);
     if (rc != PR_OK)
         return rc;
     if (n == 0) {
@@ -181,10 +190,9 @@ ingest_identity_outcome ingest_identity_resolve(const ingest_identity_order *ord
 
 pr_status ingest_allow_parse(const char *s, ingest_allow *out, char *err, size_t errlen)
 {
-    char **items = NULL;
-    size_t n = 0;
-    memset(out, 0, sizeof *out);
-    pr_status rc = ingest_list_split(s, &items, &n, err, errlen);
+    char **items;
+    size_t n;
+    pr_status rc = zero_and_split(out, sizeof *out, s, &items, &n, err, errlen);
     if (rc != PR_OK)
         return rc;
     if (n == 0) {

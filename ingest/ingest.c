@@ -47,12 +47,9 @@ static void stats_init(ingest *r)
         [INGEST_U_TIMEOUT] = "timeout",         [INGEST_U_KAFKA_ERROR] = "kafka_error",
         [INGEST_U_SHUTDOWN] = "shutting_down",
     };
-    for (int i = 0; i < INGEST_U__COUNT; i++) {
-        char labels[64];
-        snprintf(labels, sizeof labels, "reason=\"%s\"", reasons[i]);
-        s->unavailable[i] = pr_metrics_counter(m, "phonereport_ingest_unavailable_total",
-                                               "503 answers, by reason", labels);
-    }
+    for (int i = 0; i < INGEST_U__COUNT; i++)
+        s->unavailable[i] = pr_metrics_counter_by(m, "phonereport_ingest_unavailable_total",
+                                                  "503 answers, by reason", "reason", reasons[i]);
     const char *ah = "failed authentications, by reason";
     s->auth_missing =
         pr_metrics_counter(m, "phonereport_ingest_auth_failures_total", ah, "reason=\"missing\"");

@@ -5,11 +5,7 @@
 #include "ingest.h"
 
 PR_ROLE_HOOKS(ingest)
-
-static unsigned port(const void *r)
-{
-    return ingest_port(r);
-}
+PR_ROLE_HOOK_PORT(ingest, ingest_port)
 
 const pr_role ingest_role = {
     .name = "ingest",
@@ -20,5 +16,5 @@ const pr_role ingest_role = {
         "acknowledged (200) only after Kafka has it; 503 with Retry-After otherwise.",
     PR_ROLE_HOOKS_INIT(ingest),
     .failed = NULL,
-    .port = port,
+    .port = ingest_hook_port,
 };

@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +81,17 @@ void pr_buf_release(pr_buf *b)
 {
     free(b->p);
     *b = (pr_buf){0};
+}
+
+void *pr_grow(void *v, size_t *cap, size_t len, size_t elem, size_t first)
+{
+    if (len < *cap)
+        return v;
+    size_t ncap = *cap ? *cap * 2 : first;
+    if (ncap < *cap || ncap > SIZE_MAX / elem)
+        return NULL;
+    void *n = realloc(v, ncap * elem);
+    if (n)
+        *cap = ncap;
+    return n;
 }

@@ -1,7 +1,7 @@
 /*
- * buf.h - the one growable text buffer: append bytes, strings or printf output; always
- * NUL-terminated; an allocation failure is remembered (`oom`) and later appends do nothing, so
- * a writer appends freely and checks once at the end.
+ * buf.h - the one growable text buffer (and pr_grow, the growth of any array): append bytes,
+ * strings or printf output; always NUL-terminated; an allocation failure is remembered (`oom`) and
+ * later appends do nothing, so a writer appends freely and checks once at the end.
  *
  * Ownership: the buffer owns p; pr_buf_release() frees it, pr_buf_steal() hands it over.
  */
@@ -27,5 +27,13 @@ void pr_buf_printf(pr_buf *b, const char *fmt, ...) __attribute__((format(printf
  * is empty afterwards. */
 char *pr_buf_steal(pr_buf *b, size_t *len);
 void pr_buf_release(pr_buf *b);
+
+/*
+ * Room for one more element in the array v of *cap elements of elem bytes, len of them used:
+ * v itself while len < *cap, else v grown (to twice *cap, or first elements the first time)
+ * with *cap updated. NULL when out of memory; v is then unchanged and still the caller's.
+ *   entry *n = pr_grow(e->v, &e->cap, e->len, sizeof *n, 16);
+ */
+void *pr_grow(void *v, size_t *cap, size_t len, size_t elem, size_t first);
 
 #endif

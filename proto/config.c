@@ -21,15 +21,17 @@
 
 extern char **environ;
 
+#define PR_CFG_STRUCT pr_common_cfg
 const pr_cfg_entry pr_common_cfg_table[] = {
-    {"brokers", PR_CFG_STR, NULL, offsetof(pr_common_cfg, brokers), 0, 0,
-     "Kafka bootstrap servers, host:port[,host:port] (run: empty = embedded broker)"},
-    {"topic-prefix", PR_CFG_STR, "phonereport.", offsetof(pr_common_cfg, topic_prefix), 0, 0,
-     "prefix of every topic name"},
-    {"log-level", PR_CFG_STR, "info", offsetof(pr_common_cfg, log_level), 0, 0,
-     "debug|info|warn|error (JSON lines on stderr)"},
-    {NULL, 0, NULL, 0, 0, 0, NULL},
+    PR_CFG_OPT("brokers", PR_CFG_STR, NULL, brokers,
+               "Kafka bootstrap servers, host:port[,host:port] (run: empty = embedded broker)"),
+    PR_CFG_OPT("topic-prefix", PR_CFG_STR, "phonereport.", topic_prefix,
+               "prefix of every topic name"),
+    PR_CFG_OPT("log-level", PR_CFG_STR, "info", log_level,
+               "debug|info|warn|error (JSON lines on stderr)"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
 /* One entry with the struct it writes to. */
 typedef struct slot {

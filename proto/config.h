@@ -41,6 +41,26 @@ typedef struct pr_cfg_entry {
     const char *help;   /* one line for --help */
 } pr_cfg_entry;
 
+/*
+ * The rows of a table, for the fields of the struct its file names first
+ * (`#define PR_CFG_STRUCT sink_cfg` ... `#undef PR_CFG_STRUCT`):
+ *   PR_CFG_OPT("name", PR_CFG_STR, "default", field, "help")           no bounds
+ *   PR_CFG_NUM("name", PR_CFG_MS, "default", field, min, max, "help")   a number in [min, max]
+ *   PR_CFG_END                                                          the end of the table
+ */
+#define PR_CFG_OPT(name, type, def, field, help)                                                   \
+    {                                                                                              \
+        name, type, def, offsetof(PR_CFG_STRUCT, field), 0, 0, help                                \
+    }
+#define PR_CFG_NUM(name, type, def, field, min, max, help)                                         \
+    {                                                                                              \
+        name, type, def, offsetof(PR_CFG_STRUCT, field), min, max, help                            \
+    }
+#define PR_CFG_END                                                                                 \
+    {                                                                                              \
+        NULL, 0, NULL, 0, 0, 0, NULL                                                               \
+    }
+
 typedef struct pr_cfg_section {
     const char *title;         /* heading in --help, e.g. "ingest (HTTP edge)" */
     const pr_cfg_entry *table; /* terminated by an entry whose name is NULL */

@@ -140,14 +140,10 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     if (f && f->type != type)
         return NULL; /* same name, other type: a programming error */
     if (!f) {
-        if (m->len == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 32;
-            family **n = realloc(m->fams, cap * sizeof *n);
-            if (!n)
-                return NULL;
-            m->fams = n;
-            m->cap = cap;
-        }
+        family **n = pr_grow(m->fams, &m->cap, m->len, sizeof *n, 32);
+        if (!n)
+            return NULL;
+        m->fams = n;
         f = calloc(1, sizeof *f);
         if (!f)
             return NULL;
@@ -165,14 +161,10 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     for (size_t j = 0; j < f->len; j++)
         if (strcmp(f->items[j]->labels, labels) == 0)
             return f->items[j];
-    if (f->len == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        metric **n = realloc(f->items, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        f->items = n;
-        f->cap = cap;
-    }
+    metric **items = pr_grow(f->items, &f->cap, f->len, sizeof *items, 8);
+    if (!items)
+        return NULL;
+    f->items = items;
     metric *it = calloc(1, sizeof *it);
     if (!it)
         return NULL;
@@ -186,26 +178,37 @@ static metric *lookup(pr_metrics *m, const char *name, const char *help, const c
     return it;
 }
 
-pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
-                               const char *labels)
+/* lookup() under the lock, for the types that need nothing more when created; NULL m: NULL. */
+static metric *lookup_locked(pr_metrics *m, const char *name, const char *help, const char *labels,
+                             mtype type)
 {
     bool created;
     if (!m)
         return NULL;
     pthread_mutex_lock(&m->lock);
-    metric *it = lookup(m, name, help, labels, M_COUNTER, &created);
+    metric *it = lookup(m, name, help, labels, type, &created);
     pthread_mutex_unlock(&m->lock);
+    return it;
+}
+
+pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
+                               const char *labels)
+{
+    metric *it = lookup_locked(m, name, help, labels, M_COUNTER);
     return it ? &it->u.c : NULL;
+}
+
+pr_counter *pr_metrics_counter_by(pr_metrics *m, const char *name, const char *help,
+                                  const char *label, const char *value)
+{
+    char labels[256];
+    snprintf(labels, sizeof labels, "%s=\"%s\"", label, value);
+    return pr_metrics_counter(m, name, help, labels);
 }
 
 pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels)
 {
-    bool created;
-    if (!m)
-        return NULL;
-    pthread_mutex_lock(&m->lock);
-    metric *it = lookup(m, name, help, labels, M_GAUGE, &created);
-    pthread_mutex_unlock(&m->lock);
+    metric *it = lookup_locked(m, name, help, labels, M_GAUGE);
     return it ? &it->u.g : NULL;
 }
 

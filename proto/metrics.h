@@ -26,6 +26,9 @@ void pr_metrics_free(pr_metrics *m); /* NULL is a no-op */
  * only on allocation failure; updating a NULL handle is a no-op. */
 pr_counter *pr_metrics_counter(pr_metrics *m, const char *name, const char *help,
                                const char *labels);
+/* The series of a counter with one label: label="value" (a name without quotes or '\\'). */
+pr_counter *pr_metrics_counter_by(pr_metrics *m, const char *name, const char *help,
+                                  const char *label, const char *value);
 pr_gauge *pr_metrics_gauge(pr_metrics *m, const char *name, const char *help, const char *labels);
 /* `bounds` are the upper bounds of the buckets, ascending, without +Inf (copied). */
 pr_histogram *pr_metrics_histogram(pr_metrics *m, const char *name, const char *help,

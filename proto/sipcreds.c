@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mac.h"
+#include "sipnotify.h"
 
 struct pr_sipcreds {
     json_t *def;    /* borrowed from root, or NULL */
@@ -182,4 +183,11 @@ pr_status pr_sipcreds_lookup(const pr_sipcreds *c, const char *mac, const char *
     if (st == PR_ENOTFOUND && c->def)
         st = use_entry(c->def, uu, realm, user, userlen, password, passlen);
     return st;
+}
+
+pr_status pr_sipcreds_answer(void *ctx, const pr_sipnotify_target *t, const char *realm,
+                             const char *uri_user, char *user, size_t userlen, char *password,
+                             size_t passlen)
+{
+    return pr_sipcreds_lookup(ctx, t->mac, uri_user, realm, user, userlen, password, passlen);
 }

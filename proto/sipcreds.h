@@ -39,4 +39,11 @@ pr_status pr_sipcreds_lookup(const pr_sipcreds *c, const char *mac, const char *
                              const char *realm, char *user, size_t userlen, char *password,
                              size_t passlen);
 
+/* pr_sipnotify's credentials callback (pr_sipnotify_credentials_fn) over a loaded file: ctx is
+ * the pr_sipcreds, the target's MAC and the URI's user part choose the entry. */
+struct pr_sipnotify_target;
+pr_status pr_sipcreds_answer(void *ctx, const struct pr_sipnotify_target *t, const char *realm,
+                             const char *uri_user, char *user, size_t userlen, char *password,
+                             size_t passlen);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 const char *pr_status_name(pr_status st)
 {
     switch (st) {
@@ -48,16 +50,12 @@ void pr_errlist_add(pr_errlist *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (e->len == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 8;
-        char **n = realloc(e->msg, cap * sizeof *n);
-        if (!n) {
-            e->lost++;
-            return;
-        }
-        e->msg = n;
-        e->cap = cap;
+    char **n = pr_grow(e->msg, &e->cap, e->len, sizeof *n, 8);
+    if (!n) {
+        e->lost++;
+        return;
     }
+    e->msg = n;
     if (!(d = strdup(buf))) {
         e->lost++;
         return;

@@ -124,12 +124,10 @@ static void make_metrics(sink_api *a, pr_metrics *metrics)
                                     "Parameters currently drifted from the intended profile", "");
     a->g_outbox = pr_metrics_gauge(metrics, "phonereport_sink_outbox_pending",
                                    "Output records written but not yet confirmed by Kafka", "");
-    for (int i = 0; i < 9; i++) {
-        char labels[32];
-        snprintf(labels, sizeof labels, "code=\"%s\"", codes[i]);
-        a->c_requests[i] = pr_metrics_counter(metrics, "phonereport_sink_api_requests_total",
-                                              "Query API responses by status code", labels);
-    }
+    for (int i = 0; i < 9; i++)
+        a->c_requests[i] =
+            pr_metrics_counter_by(metrics, "phonereport_sink_api_requests_total",
+                                  "Query API responses by status code", "code", codes[i]);
     a->c_export_failed =
         pr_metrics_counter(metrics, "phonereport_sink_api_exports_failed_total",
                            "Exports cut short by a store error after their first page", "");

@@ -16,138 +16,137 @@
 #include "sipcreds.h"
 #include "sipnotify.h"
 
+#define PR_CFG_STRUCT sink_cfg
 static const pr_cfg_entry sink_cfg_table[] = {
-    {"api-listen", PR_CFG_STR, "127.0.0.1:8081", offsetof(sink_cfg, api_listen), 0, 0,
-     "query API and console address host:port (port 0 = any free port); beyond loopback it "
-     "needs api-tokens"},
-    {"api-tokens", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tokens), 0, 0,
-     "file of API tokens, name:role:secret per line (role read|admin; secret may be "
-     "{sha256}hex); re-read on SIGHUP"},
-    {"api-insecure-no-auth", PR_CFG_BOOL, "false", offsetof(sink_cfg, api_insecure_no_auth), 0, 0,
-     "serve the API without credentials on a non-loopback address (phone configurations to "
-     "anyone)"},
-    {"api-tls-cert", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tls_cert), 0, 0,
-     "PEM certificate (chain) for HTTPS on the API port"},
-    {"api-tls-key", PR_CFG_STR, NULL, offsetof(sink_cfg, api_tls_key), 0, 0,
-     "PEM private key for HTTPS on the API port"},
-    {"api-threads", PR_CFG_INT, "4", offsetof(sink_cfg, api_threads), 1, 256,
-     "threads serving the API (each with its own read-only store connection): a slow export "
-     "holds one of them"},
-    {"api-max-connections", PR_CFG_INT, "1024", offsetof(sink_cfg, api_max_connections), 8, 1000000,
-     "simultaneous API connections in total (kept below the descriptor limit); beyond, new "
-     "ones are closed at once"},
-    {"api-max-connections-per-ip", PR_CFG_INT, "64", offsetof(sink_cfg, api_max_connections_per_ip),
-     1, 1000000,
-     "simultaneous API connections from one client address; beyond, new ones are closed at "
-     "once"},
-    {"api-connection-timeout", PR_CFG_MS, "30s", offsetof(sink_cfg, api_connection_timeout_ms),
-     1000, 3600000, "idle time after which an API connection is closed"},
-    {"api-header-timeout", PR_CFG_MS, "10s", offsetof(sink_cfg, api_header_timeout_ms), 1000,
-     3600000,
-     "longest wait for a request's line and headers, also between keep-alive requests (cuts "
-     "clients that trickle them)"},
-    {"api-auth-max-failures", PR_CFG_INT, "10", offsetof(sink_cfg, api_auth_max_failures), 1,
-     1000000,
-     "failed API logins from one address within api-auth-window after which it gets 429 for "
-     "a window"},
-    {"api-auth-window", PR_CFG_MS, "60s", offsetof(sink_cfg, api_auth_window_ms), 1000, 86400000,
-     "the window of api-auth-max-failures, and how long a lock-out lasts"},
-    {"data-dir", PR_CFG_STR, "./phonereport-data", offsetof(sink_cfg, data_dir), 0, 0,
-     "directory of the sink's SQLite store (created if missing)"},
-    {"sink-store", PR_CFG_STR, "sqlite", offsetof(sink_cfg, store), 0, 0,
-     "where the sink keeps its state: sqlite (one sink, in data-dir) or a PostgreSQL "
-     "connection string postgresql://user@host:port/db (libpq's PG* variables apply) shared by "
-     "several sinks of one sink-group"},
-    {"profiles-dir", PR_CFG_STR, NULL, offsetof(sink_cfg, profiles_dir), 0, 0,
-     "intended profiles (<mac>.xml, default.xml) for drift; unset = no drift detection"},
-    {"profiles-poll", PR_CFG_MS, "5s", offsetof(sink_cfg, profiles_poll_ms), 100, 3600000,
-     "how often the profiles directory is checked for changes (also on SIGHUP)"},
-    {"sink-group", PR_CFG_STR, "phonereport-sink", offsetof(sink_cfg, group), 0, 0,
-     "consumer group of the sink"},
-    {"sink-batch-max", PR_CFG_INT, "1000", offsetof(sink_cfg, batch_max), 1, 1000000,
-     "most records applied in one SQLite transaction"},
-    {"sink-batch-time", PR_CFG_MS, "200ms", offsetof(sink_cfg, batch_ms), 1, 60000,
-     "longest time a batch stays open before it is committed"},
-    {"sink-changes-keep", PR_CFG_INT, "1000", offsetof(sink_cfg, changes_keep), 0, 100000000,
-     "change rows kept per phone in the store for /changes (0 = all)"},
-    {"sink-topic-partitions", PR_CFG_INT, "0", offsetof(sink_cfg, state_partitions), 0, 100000,
-     "partitions of the state/changes/drift topics when the sink creates them (0 = broker "
-     "default)"},
-    {"sink-sync", PR_CFG_STR, "full", offsetof(sink_cfg, sync), 0, 0,
-     "SQLite synchronous mode: full (durable on power loss) or normal"},
-    {"sink-max-params", PR_CFG_INT, "10000", offsetof(sink_cfg, max_params), 0, 10000000,
-     "most parameters one phone may hold; a report that would exceed it is refused (counted "
-     "as invalid, reason too_large) and the phone keeps its state (0 = no bound)"},
-    {"sink-max-state-bytes", PR_CFG_BYTES, "2m", offsetof(sink_cfg, max_state_bytes), 0, 1000000000,
-     "largest state record one phone may have (its parameters as JSON); a report that would "
-     "exceed it is refused like one over sink-max-params; also the state topic's "
-     "max.message.bytes when the sink creates it (0 = no bound)"},
-    {"sink-index-params", PR_CFG_STR, SINK_INDEX_DEFAULT, offsetof(sink_cfg, index_params), 0, 0,
-     "parameters whose values fleet search finds through an index (names and globs, comma "
-     "separated; none = no index); others are found by a scan bounded in time that answers "
-     "\"indexed\": false. A change rebuilds the index at start-up"},
-    {"sink-parse-threads", PR_CFG_INT, "1", offsetof(sink_cfg, parse_threads), 0, 16,
-     "threads that parse and digest events beside the thread that writes the store (0 = the "
-     "writer parses)"},
-    {"sink-outbox-max", PR_CFG_INT, "1000000", offsetof(sink_cfg, outbox_max), 0, 1000000000,
-     "outbox rows (records not yet confirmed by Kafka) at which the sink pauses consumption "
-     "until the publisher catches up (0 = no bound)"},
-    {"sink-poison-retries", PR_CFG_INT, "3", offsetof(sink_cfg, poison_retries), 1, 100,
-     "times a record that fails on a store that answers is retried alone before it is "
-     "skipped into the sink-dlq topic (counted, logged)"},
-    {"rebaseline-credentials", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_credentials), 0, 0,
-     "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
-     "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
-     "rebaseline-after); unset = the sink sends none"},
-    {"rebaseline-sip-port", PR_CFG_INT, "5060", offsetof(sink_cfg, rebaseline_sip_port), 1, 65535,
-     "the phones' SIP port: NOTIFYs go to sip:[User_ID_1_@]<last remote address>:<port>"},
-    {"rebaseline-proxy", PR_CFG_STR, NULL, offsetof(sink_cfg, rebaseline_proxy), 0, 0,
-     "outbound proxy sip:host[:port]: NOTIFYs go instead to the line's address of record "
-     "User_ID_1_@Proxy_1_ through it"},
-    {"rebaseline-rate", PR_CFG_INT, "10", offsetof(sink_cfg, rebaseline_rate), 1, 1000,
-     "most NOTIFYs per second, fleet-wide"},
-    {"rebaseline-interval", PR_CFG_MS, "1h", offsetof(sink_cfg, rebaseline_interval_ms), 100,
-     31LL * 86400 * 1000, "least time between two requests to one phone"},
-    {"rebaseline-after", PR_CFG_MS, "0", offsetof(sink_cfg, rebaseline_after_ms), 0,
-     366LL * 86400 * 1000,
-     "also ask phones not seen (no configuration or status report) for this long; 0 = only "
-     "incomplete ones"},
-    {"rebaseline-timeout", PR_CFG_MS, "10s", offsetof(sink_cfg, rebaseline_timeout_ms), 100, 120000,
-     "time for a phone to answer a NOTIFY, challenge round included"},
-    {"remediate-drift", PR_CFG_STR, "off", offsetof(sink_cfg, remediate_drift), 0, 0,
-     "what the sink does about open drift: off (alert only), or resync (a SIP NOTIFY with "
-     "Event: resync, through the re-baseline thread and its rate, so that the phone fetches "
-     "its profile again; needs rebaseline-credentials and profiles-dir)"},
-    {"remediate-after", PR_CFG_MS, "10m", offsetof(sink_cfg, remediate_after_ms), 0,
-     366LL * 86400 * 1000, "how long a drift stays open before its phone is asked to resync"},
-    {"remediate-interval", PR_CFG_MS, "1h", offsetof(sink_cfg, remediate_interval_ms), 1000,
-     31LL * 86400 * 1000, "least time between two resyncs of one phone (drift or API)"},
-    {"remediate-ignore", PR_CFG_STR, NULL, offsetof(sink_cfg, remediate_ignore), 0, 0,
-     "parameters (names and globs, comma separated) whose drift never triggers a resync"},
-    {NULL, PR_CFG_STR, NULL, 0, 0, 0, NULL},
+    PR_CFG_OPT(
+        "api-listen", PR_CFG_STR, "127.0.0.1:8081", api_listen,
+        "query API and console address host:port (port 0 = any free port); beyond loopback it "
+        "needs api-tokens"),
+    PR_CFG_OPT("api-tokens", PR_CFG_STR, NULL, api_tokens,
+               "file of API tokens, name:role:secret per line (role read|admin; secret may be "
+               "{sha256}hex); re-read on SIGHUP"),
+    PR_CFG_OPT(
+        "api-insecure-no-auth", PR_CFG_BOOL, "false", api_insecure_no_auth,
+        "serve the API without credentials on a non-loopback address (phone configurations to "
+        "anyone)"),
+    PR_CFG_OPT("api-tls-cert", PR_CFG_STR, NULL, api_tls_cert,
+               "PEM certificate (chain) for HTTPS on the API port"),
+    PR_CFG_OPT("api-tls-key", PR_CFG_STR, NULL, api_tls_key,
+               "PEM private key for HTTPS on the API port"),
+    PR_CFG_NUM(
+        "api-threads", PR_CFG_INT, "4", api_threads, 1, 256,
+        "threads serving the API (each with its own read-only store connection): a slow export "
+        "holds one of them"),
+    PR_CFG_NUM(
+        "api-max-connections", PR_CFG_INT, "1024", api_max_connections, 8, 1000000,
+        "simultaneous API connections in total (kept below the descriptor limit); beyond, new "
+        "ones are closed at once"),
+    PR_CFG_NUM(
+        "api-max-connections-per-ip", PR_CFG_INT, "64", api_max_connections_per_ip, 1, 1000000,
+        "simultaneous API connections from one client address; beyond, new ones are closed at "
+        "once"),
+    PR_CFG_NUM("api-connection-timeout", PR_CFG_MS, "30s", api_connection_timeout_ms, 1000, 3600000,
+               "idle time after which an API connection is closed"),
+    PR_CFG_NUM(
+        "api-header-timeout", PR_CFG_MS, "10s", api_header_timeout_ms, 1000, 3600000,
+        "longest wait for a request's line and headers, also between keep-alive requests (cuts "
+        "clients that trickle them)"),
+    PR_CFG_NUM(
+        "api-auth-max-failures", PR_CFG_INT, "10", api_auth_max_failures, 1, 1000000,
+        "failed API logins from one address within api-auth-window after which it gets 429 for "
+        "a window"),
+    PR_CFG_NUM("api-auth-window", PR_CFG_MS, "60s", api_auth_window_ms, 1000, 86400000,
+               "the window of api-auth-max-failures, and how long a lock-out lasts"),
+    PR_CFG_OPT("data-dir", PR_CFG_STR, "./phonereport-data", data_dir,
+               "directory of the sink's SQLite store (created if missing)"),
+    PR_CFG_OPT(
+        "sink-store", PR_CFG_STR, "sqlite", store,
+        "where the sink keeps its state: sqlite (one sink, in data-dir) or a PostgreSQL "
+        "connection string postgresql://user@host:port/db (libpq's PG* variables apply) shared by "
+        "several sinks of one sink-group"),
+    PR_CFG_OPT("profiles-dir", PR_CFG_STR, NULL, profiles_dir,
+               "intended profiles (<mac>.xml, default.xml) for drift; unset = no drift detection"),
+    PR_CFG_NUM("profiles-poll", PR_CFG_MS, "5s", profiles_poll_ms, 100, 3600000,
+               "how often the profiles directory is checked for changes (also on SIGHUP)"),
+    PR_CFG_OPT("sink-group", PR_CFG_STR, "phonereport-sink", group, "consumer group of the sink"),
+    PR_CFG_NUM("sink-batch-max", PR_CFG_INT, "1000", batch_max, 1, 1000000,
+               "most records applied in one SQLite transaction"),
+    PR_CFG_NUM("sink-batch-time", PR_CFG_MS, "200ms", batch_ms, 1, 60000,
+               "longest time a batch stays open before it is committed"),
+    PR_CFG_NUM("sink-changes-keep", PR_CFG_INT, "1000", changes_keep, 0, 100000000,
+               "change rows kept per phone in the store for /changes (0 = all)"),
+    PR_CFG_NUM(
+        "sink-topic-partitions", PR_CFG_INT, "0", state_partitions, 0, 100000,
+        "partitions of the state/changes/drift topics when the sink creates them (0 = broker "
+        "default)"),
+    PR_CFG_OPT("sink-sync", PR_CFG_STR, "full", sync,
+               "SQLite synchronous mode: full (durable on power loss) or normal"),
+    PR_CFG_NUM(
+        "sink-max-params", PR_CFG_INT, "10000", max_params, 0, 10000000,
+        "most parameters one phone may hold; a report that would exceed it is refused (counted "
+        "as invalid, reason too_large) and the phone keeps its state (0 = no bound)"),
+    PR_CFG_NUM(
+        "sink-max-state-bytes", PR_CFG_BYTES, "2m", max_state_bytes, 0, 1000000000,
+        "largest state record one phone may have (its parameters as JSON); a report that would "
+        "exceed it is refused like one over sink-max-params; also the state topic's "
+        "max.message.bytes when the sink creates it (0 = no bound)"),
+    PR_CFG_OPT(
+        "sink-index-params", PR_CFG_STR, SINK_INDEX_DEFAULT, index_params,
+        "parameters whose values fleet search finds through an index (names and globs, comma "
+        "separated; none = no index); others are found by a scan bounded in time that answers "
+        "\"indexed\": false. A change rebuilds the index at start-up"),
+    PR_CFG_NUM(
+        "sink-parse-threads", PR_CFG_INT, "1", parse_threads, 0, 16,
+        "threads that parse and digest events beside the thread that writes the store (0 = the "
+        "writer parses)"),
+    PR_CFG_NUM(
+        "sink-outbox-max", PR_CFG_INT, "1000000", outbox_max, 0, 1000000000,
+        "outbox rows (records not yet confirmed by Kafka) at which the sink pauses consumption "
+        "until the publisher catches up (0 = no bound)"),
+    PR_CFG_NUM("sink-poison-retries", PR_CFG_INT, "3", poison_retries, 1, 100,
+               "times a record that fails on a store that answers is retried alone before it is "
+               "skipped into the sink-dlq topic (counted, logged)"),
+    PR_CFG_OPT(
+        "rebaseline-credentials", PR_CFG_STR, NULL, rebaseline_credentials,
+        "re-baseline on: Digest credentials file (as phonereport notify --credentials) for SIP "
+        "NOTIFYs (Event: report) to phones whose state is incomplete (or not seen for "
+        "rebaseline-after); unset = the sink sends none"),
+    PR_CFG_NUM("rebaseline-sip-port", PR_CFG_INT, "5060", rebaseline_sip_port, 1, 65535,
+               "the phones' SIP port: NOTIFYs go to sip:[User_ID_1_@]<last remote address>:<port>"),
+    PR_CFG_OPT("rebaseline-proxy", PR_CFG_STR, NULL, rebaseline_proxy,
+               "outbound proxy sip:host[:port]: NOTIFYs go instead to the line's address of record "
+               "User_ID_1_@Proxy_1_ through it"),
+    PR_CFG_NUM("rebaseline-rate", PR_CFG_INT, "10", rebaseline_rate, 1, 1000,
+               "most NOTIFYs per second, fleet-wide"),
+    PR_CFG_NUM("rebaseline-interval", PR_CFG_MS, "1h", rebaseline_interval_ms, 100,
+               31LL * 86400 * 1000, "least time between two requests to one phone"),
+    PR_CFG_NUM(
+        "rebaseline-after", PR_CFG_MS, "0", rebaseline_after_ms, 0, 366LL * 86400 * 1000,
+        "also ask phones not seen (no configuration or status report) for this long; 0 = only "
+        "incomplete ones"),
+    PR_CFG_NUM("rebaseline-timeout", PR_CFG_MS, "10s", rebaseline_timeout_ms, 100, 120000,
+               "time for a phone to answer a NOTIFY, challenge round included"),
+    PR_CFG_OPT(
+        "remediate-drift", PR_CFG_STR, "off", remediate_drift,
+        "what the sink does about open drift: off (alert only), or resync (a SIP NOTIFY with "
+        "Event: resync, through the re-baseline thread and its rate, so that the phone fetches "
+        "its profile again; needs rebaseline-credentials and profiles-dir)"),
+    PR_CFG_NUM("remediate-after", PR_CFG_MS, "10m", remediate_after_ms, 0, 366LL * 86400 * 1000,
+               "how long a drift stays open before its phone is asked to resync"),
+    PR_CFG_NUM("remediate-interval", PR_CFG_MS, "1h", remediate_interval_ms, 1000,
+               31LL * 86400 * 1000, "least time between two resyncs of one phone (drift or API)"),
+    PR_CFG_OPT("remediate-ignore", PR_CFG_STR, NULL, remediate_ignore,
+               "parameters (names and globs, comma separated) whose drift never triggers a resync"),
+    PR_CFG_END,
 };
+#undef PR_CFG_STRUCT
 
 const char *sink_cfg_store(const sink_cfg *cfg)
 {
     return sink_store_is_pg(cfg->store) ? cfg->store : cfg->data_dir;
 }
 
-sink_cfg *sink_cfg_new(void)
-{
-    return calloc(1, sizeof(sink_cfg));
-}
-
-pr_cfg_section sink_cfg_section(sink_cfg *cfg)
-{
-    pr_cfg_section s = {"sink (state, drift, query API)", sink_cfg_table, cfg, NULL};
-    return s;
-}
-
-void sink_cfg_free(sink_cfg *cfg)
-{
-    if (cfg)
-        pr_cfg_section_free(sink_cfg_section(cfg));
-}
+PR_ROLE_CFG(sink, "sink (state, drift, query API)", sink_cfg_table)
 
 /* A directory that exists, or whose parent exists so that we can create it. */
 static int dir_usable(const char *path)

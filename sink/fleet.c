@@ -60,22 +60,10 @@ typedef struct binds {
     bool oom;
 } binds;
 
-static int bind_str(binds *b, const char *s)
+/* The next text parameter, s (owned; NULL binds NULL); ok false means s could not be made. */
+static int bind_text(binds *b, char *s, bool ok)
 {
-    char *d = s ? strdup(s) : NULL;
-    if ((s && !d) || b->n >= 64) {
-        free(d);
-        b->oom = true;
-        return 0;
-    }
-    b->v[b->n].is_int = false;
-    b->v[b->n].s = d;
-    return ++b->n;
-}
-
-static int bind_owned(binds *b, char *s)
-{
-    if (!s || b->n >= 64) {
+    if (!ok || b->n >= 64) {
         free(s);
         b->oom = true;
         return 0;
@@ -83,6 +71,18 @@ static int bind_owned(binds *b, char *s)
     b->v[b->n].is_int = false;
     b->v[b->n].s = s;
     return ++b->n;
+}
+
+static int bind_str(binds *b, const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    return bind_text(b, d, !s || d);
+}
+
+/* s is owned; NULL (prefix_end out of memory) fails. */
+static int bind_owned(binds *b, char *s)
+{
+    return bind_text(b, s, s != NULL);
 }
 
 static int bind_int(binds *b, long long i)
@@ -217,6 +217,51 @@ static json_t *col_str(sink_stmt *s, int i)
     return v && *v ? json_string(v) : json_null();
 }
 
+/* One page of a list: a new array *list (the caller's, on failure too) of at most limit rows of
+ * s, each the object row(s, ctx) makes; *n the rows taken, *more whether a row follows them (a
+ * next page). Errors as the statement failed: on a scan bounded in time (!indexed), scan_fail. */
+static pr_status page_rows(sink_store *st, sink_stmt *s, int limit, bool indexed,
+                           json_t *(*row)(sink_stmt *s, void *ctx), void *ctx, json_t **list,
+                           int *n, bool *more, char *err, size_t errlen)
+{
+    int r = SINK_DONE;
+    *n = 0;
+    if (!(*list = json_array()))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    while ((r = sink_step(s)) == SINK_ROW && *n < limit) {
+        json_t *o = row(s, ctx);
+        if (!o || json_array_append_new(*list, o) != 0)
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        (*n)++;
+    }
+    if (r != SINK_ROW && r != SINK_DONE)
+        return indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
+    *more = *n == limit && r == SINK_ROW;
+    return PR_OK;
+}
+
+/* A row of the phones' list; ctx is the MAC buffer that keeps the last one (the next page). */
+static json_t *phone_row(sink_stmt *s, void *ctx)
+{
+    char *last = ctx;
+    snprintf(last, PR_MAC_LEN + 1, "%s", sink_col_text(s, 0));
+    return json_pack("{ss sI sb so so so so so so sI sI so so}", "mac", last, "version",
+                     (json_int_t)sink_col_int64(s, 1), "complete", (int)sink_col_int64(s, 2) != 0,
+                     "model", col_str(s, 3), "firmware", col_str(s, 4), "first_seen", col_str(s, 5),
+                     "updated_at", col_str(s, 6), "status_at", col_str(s, 7), "report_id",
+                     col_str(s, 8), "params", (json_int_t)sink_col_int64(s, 9), "drifted",
+                     (json_int_t)sink_col_int64(s, 10), "last_seen", col_str(s, 11), "remote",
+                     col_str(s, 12));
+}
+
+/* A row of a parameter's values: {"value": v, "count": n}. */
+static json_t *value_row(sink_stmt *s, void *ctx)
+{
+    (void)ctx;
+    return json_pack("{ss sI}", "value", sink_col_text(s, 0), "count",
+                     (json_int_t)sink_col_int64(s, 1));
+}
+
 pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t **out, char *err,
                             size_t errlen)
 {
@@ -225,7 +270,8 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
     sink_stmt *s = NULL;
     json_t *list = NULL;
     char last[PR_MAC_LEN + 1] = "";
-    int n = 0, r = SINK_DONE;
+    int n = 0;
+    bool more = false;
     pr_status rc = PR_OK;
     bool indexed = true;
     *out = NULL;
@@ -274,32 +320,11 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
     binds_apply(&b, s);
     if (!indexed)
         sink_store_scan_bound(st, SINK_SCAN_MS);
-    if (!(list = json_array())) {
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if ((rc = page_rows(st, s, f->limit, indexed, phone_row, last, &list, &n, &more, err,
+                        errlen)) != PR_OK)
         goto out;
-    }
-    while ((r = sink_step(s)) == SINK_ROW && n < f->limit) {
-        snprintf(last, sizeof last, "%s", sink_col_text(s, 0));
-        json_t *o = json_pack(
-            "{ss sI sb so so so so so so sI sI so so}", "mac", last, "version",
-            (json_int_t)sink_col_int64(s, 1), "complete", (int)sink_col_int64(s, 2) != 0, "model",
-            col_str(s, 3), "firmware", col_str(s, 4), "first_seen", col_str(s, 5), "updated_at",
-            col_str(s, 6), "status_at", col_str(s, 7), "report_id", col_str(s, 8), "params",
-            (json_int_t)sink_col_int64(s, 9), "drifted", (json_int_t)sink_col_int64(s, 10),
-            "last_seen", col_str(s, 11), "remote", col_str(s, 12));
-        if (!o || json_array_append_new(list, o) != 0) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-        n++;
-    }
-    if (r != SINK_ROW && r != SINK_DONE) {
-        rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
-        goto out;
-    }
-    *out = json_pack("{so so sb}", "phones", list, "next",
-                     n == f->limit && r == SINK_ROW ? json_string(last) : json_null(), "indexed",
-                     indexed);
+    *out = json_pack("{so so sb}", "phones", list, "next", more ? json_string(last) : json_null(),
+                     "indexed", indexed);
     list = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -452,7 +477,8 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     sink_stmt *s = NULL;
     json_t *values = NULL;
     int64_t id = 0, phones = 0, distinct = 0;
-    int n = 0, r = SINK_DONE;
+    int n = 0;
+    bool more = false;
     pr_buf q = {0};
     bool indexed = sink_store_indexed(st, name);
     pr_status rc;
@@ -495,27 +521,12 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     sink_bind_int64(s, 2, limit + 1);
     sink_bind_int64(s, 3, offset);
     sink_bind_int64(s, 4, id);
-    if (!(values = json_array())) {
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if ((rc = page_rows(st, s, limit, indexed, value_row, NULL, &values, &n, &more, err, errlen)) !=
+        PR_OK)
         goto out;
-    }
-    while ((r = sink_step(s)) == SINK_ROW && n < limit) {
-        json_t *o = json_pack("{ss sI}", "value", sink_col_text(s, 0), "count",
-                              (json_int_t)sink_col_int64(s, 1));
-        if (!o || json_array_append_new(values, o) != 0) {
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
-            goto out;
-        }
-        n++;
-    }
-    if (r != SINK_ROW && r != SINK_DONE) {
-        rc = indexed ? sql_fail(st, err, errlen) : scan_fail(st, err, errlen);
-        goto out;
-    }
     *out = json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones, "distinct",
                      (json_int_t)distinct, "values", values, "next",
-                     n == limit && r == SINK_ROW ? json_integer(offset + n) : json_null(),
-                     "indexed", indexed);
+                     more ? json_integer(offset + n) : json_null(), "indexed", indexed);
     values = NULL;
     if (!*out)
         rc = pr_err(PR_EFATAL, err, errlen, "out of memory");

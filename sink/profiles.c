@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "log.h"
 #include "sink_internal.h"
 #include "file.h"
@@ -106,16 +107,12 @@ static void delta_add(sink_profiles_delta *d, const char *mac)
         d->all = true;
         return;
     }
-    if (d->len == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        void *n = realloc(d->macs, cap * sizeof *d->macs);
-        if (!n) {
-            d->all = true; /* cannot list them: recompute everything */
-            return;
-        }
-        d->macs = n;
-        d->cap = cap;
+    void *n = pr_grow(d->macs, &d->cap, d->len, sizeof *d->macs, 16);
+    if (!n) {
+        d->all = true; /* cannot list them: recompute everything */
+        return;
     }
+    d->macs = n;
     memcpy(d->macs[d->len++], mac, PR_MAC_LEN + 1);
 }
 
@@ -198,14 +195,10 @@ bool sink_profiles_scan(sink_profiles *p, sink_profiles_delta *d)
         if (f && f->seen)
             continue; /* two spellings of one MAC: the first one read wins */
         if (!f) {
-            if (p->len == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 16;
-                profile_file *n = realloc(p->files, cap * sizeof *n);
-                if (!n)
-                    continue;
-                p->files = n;
-                p->cap = cap;
-            }
+            profile_file *n = pr_grow(p->files, &p->cap, p->len, sizeof *n, 16);
+            if (!n)
+                continue;
+            p->files = n;
             f = &p->files[p->len++];
             memset(f, 0, sizeof *f);
             memcpy(f->mac, mac, sizeof mac);

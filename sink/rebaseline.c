@@ -322,20 +322,6 @@ static bool stop_requested(void)
     return tl_self && atomic_load(&tl_self->stop);
 }
 
-static pr_status credentials(void *ctx, const pr_sipnotify_target *t, const char *realm,
-                             const char *uri_user, char *user, size_t userlen, char *password,
-                             size_t passlen)
-{
-    sink_rebaseline *rb = ctx;
-    return pr_sipcreds_lookup(rb->creds, t->mac, uri_user, realm, user, userlen, password, passlen);
-}
-
-static void count(sink_rebaseline *rb, int outcome)
-{
-    if (outcome >= 0 && outcome < N_OUTCOMES)
-        pr_counter_inc(rb->c_outcome[outcome]);
-}
-
 static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *r)
 {
     sink_rebaseline *rb = ctx;
@@ -344,7 +330,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
     if (r->outcome == PR_SIPNOTIFY_NOT_SENT && atomic_load(&rb->stop))
         return; /* stopped before sending: considered again at the next start */
     rfc3339(real_ms(), now, sizeof now);
-    count(rb, (int)r->outcome);
+    sink_notify_count(rb->c_outcome, (int)r->outcome);
     rb->results[i] = sink_notify_result_new(r, now, rb->targets[i].trigger, t->uri);
     PR_LOG(
         r->outcome == PR_SIPNOTIFY_ACCEPTED ? PR_LOG_INFO : PR_LOG_WARN, "sink", "report requested",
@@ -380,7 +366,7 @@ static void record_round(sink_rebaseline *rb, size_t n)
         rb->results[i] = NULL;
         if (*t->skipped) {
             res = json_pack("{ss ss ss}", "skipped", t->skipped, "at", now, "trigger", t->trigger);
-            count(rb, N_OUTCOMES - 1);
+            sink_notify_count(rb->c_outcome, N_OUTCOMES - 1);
         }
         if (res)
             rc = sink_rebaseline_record(rb->st, t, now, !*t->skipped, res, err, sizeof err);
@@ -413,8 +399,8 @@ static void *run(void *arg)
         .rate = (double)cfg->rebaseline_rate,
         .deadline_ms = cfg->rebaseline_timeout_ms,
         .stop_requested = stop_requested,
-        .credentials = credentials,
-        .credentials_ctx = rb,
+        .credentials = pr_sipcreds_answer,
+        .credentials_ctx = rb->creds,
     };
     pr_status rc = pr_sipnotify_new(&o, &rb->sip, err, sizeof err);
     if (rc == PR_OK)

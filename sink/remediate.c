@@ -102,11 +102,14 @@ void sink_notify_counters(pr_metrics *m, const char *name, const char *help, pr_
 {
     static const char *const names[SINK_NOTIFY_OUTCOMES] = {
         "accepted", "refused", "timeout", "unreachable", "bad_response", "not_sent", "skipped"};
-    for (int i = 0; i < SINK_NOTIFY_OUTCOMES; i++) {
-        char labels[48];
-        snprintf(labels, sizeof labels, "outcome=\"%s\"", names[i]);
-        out[i] = pr_metrics_counter(m, name, help, labels);
-    }
+    for (int i = 0; i < SINK_NOTIFY_OUTCOMES; i++)
+        out[i] = pr_metrics_counter_by(m, name, help, "outcome", names[i]);
+}
+
+void sink_notify_count(pr_counter *const *counters, int outcome)
+{
+    if (outcome >= 0 && outcome < SINK_NOTIFY_OUTCOMES)
+        pr_counter_inc(counters[outcome]);
 }
 
 pr_status sink_remediate_new(const sink_cfg *cfg, pr_metrics *metrics, sink_remediate **out,
@@ -273,19 +276,13 @@ size_t sink_remediate_prepare(sink_remediate *r, sink_store *st, const sink_rb_p
     return sends;
 }
 
-static void count(sink_remediate *r, int outcome)
-{
-    if (outcome >= 0 && outcome < SINK_NOTIFY_OUTCOMES)
-        pr_counter_inc(r->c_outcome[outcome]);
-}
-
 static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *res)
 {
     sink_remediate *r = ctx;
     size_t i = (size_t)(uintptr_t)t->opaque;
     char now[32];
     sink_now_rfc3339(now, sizeof now);
-    count(r, (int)res->outcome);
+    sink_notify_count(r->c_outcome, (int)res->outcome);
     r->result[i] = sink_notify_result_new(res, now, r->t[i].trigger, t->uri);
     PR_LOG(res->outcome == PR_SIPNOTIFY_ACCEPTED ? PR_LOG_INFO : PR_LOG_WARN, "sink",
            "resync requested",
@@ -322,7 +319,7 @@ void sink_remediate_record(sink_remediate *r, sink_store *st)
         if (*r->t[i].skipped) {
             res = json_pack("{ss ss ss}", "skipped", r->t[i].skipped, "at", now, "trigger",
                             r->t[i].trigger);
-            count(r, SINK_NOTIFY_SKIPPED);
+            sink_notify_count(r->c_outcome, SINK_NOTIFY_SKIPPED);
         }
         if (!res) /* not sent: stopped meanwhile, asked again later */
             continue;

@@ -5,16 +5,8 @@
 #include "sink.h"
 
 PR_ROLE_HOOKS(sink)
-
-static bool failed(const void *r)
-{
-    return sink_failed(r);
-}
-
-static unsigned port(const void *r)
-{
-    return sink_api_port(r);
-}
+PR_ROLE_HOOK_FAILED(sink)
+PR_ROLE_HOOK_PORT(sink, sink_api_port)
 
 const pr_role sink_role = {
     .name = "sink",
@@ -24,6 +16,6 @@ const pr_role sink_role = {
         "Rebuilds every phone's current configuration from <prefix>config and <prefix>status in\n"
         "SQLite or PostgreSQL, publishes state, changes and drift, and serves the query API.",
     PR_ROLE_HOOKS_INIT(sink),
-    .failed = failed,
-    .port = port,
+    .failed = sink_hook_failed,
+    .port = sink_hook_port,
 };

@@ -15,8 +15,10 @@ json_t *sink_notify_result_new(const struct pr_sipnotify_result *r, const char *
 /* The NOTIFY outcomes a metric counts, sipnotify.h's then "skipped" (SINK_NOTIFY_SKIPPED). */
 #define SINK_NOTIFY_OUTCOMES 7
 #define SINK_NOTIFY_SKIPPED  6
-/* One counter per outcome of the metric name, in out[SINK_NOTIFY_OUTCOMES]. */
+/* One counter per outcome of the metric name, in out[SINK_NOTIFY_OUTCOMES]; sink_notify_count
+ * counts one outcome (one out of range is not counted). */
 void sink_notify_counters(pr_metrics *m, const char *name, const char *help, pr_counter **out);
+void sink_notify_count(pr_counter *const *counters, int outcome);
 /* The remediate-* settings: PR_EINVAL with a message (configuration checks). */
 pr_status sink_remediate_check(const sink_cfg *cfg, char *err, size_t errlen);
 /* Its counters (phonereport_sink_remediations_total{outcome}); made by sink_rebaseline_new. */

@@ -25,11 +25,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../support/pipeline.sh"
 
-bin=${1:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-sim=${2:?usage: e2e.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-pl_init e2e "${PR_E2E_KEEP:-0}"
-pl_require_brokers
-py=$pl_py
+pl_test e2e "${PR_E2E_KEEP:-0}" "$@"
 
 phones=${PR_E2E_PHONES:-300}
 duration=${PR_E2E_DURATION_S:-30}
@@ -38,8 +34,7 @@ rate=${PR_E2E_RATE:-150}
 sink_phones() { pl_metric "$api_port" phonereport_sink_phones; }
 sink_has_at_least() { [ "$(sink_phones)" -ge "$1" ]; }
 
-ingest_port=$(pl_free_port)
-api_port=$(pl_free_port)
+pl_addresses
 auth_port=$(pl_free_port)
 auth_password="pw-$seed"
 (umask 077 && printf 'phone:%s\n' "$auth_password" >"$work/ingest-auth.creds")
@@ -51,8 +46,7 @@ start_decoder() { # N
 start_sink() { pl_sink sink "$api_port" --data-dir "$work/sink-data"; }
 
 step "work $work, prefix $prefix, seed $seed, $phones phones for ${duration}s at <= ${rate}/s"
-"$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
-    --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
+pl_sim_keys "$sim" "$phones" mixed
 
 step "starting ingest (:$ingest_port), ingest with Digest auth (:$auth_port), two decoders," \
     "sink (:$api_port)"
@@ -62,13 +56,12 @@ pl_ingest ingest_auth "$auth_port" --auth-file "$work/ingest-auth.creds" --auth-
 start_decoder 1
 start_decoder 2
 start_sink
-pl_wait_until 120 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
-pl_wait_until 120 "the auth ingest's /readyz" pl_http_ok "http://127.0.0.1:$auth_port/readyz"
-pl_wait_until 120 "sink /healthz" pl_http_ok "http://127.0.0.1:$api_port/healthz"
+pl_wait_ready 120 "http://127.0.0.1:$ingest_port/readyz" "http://127.0.0.1:$auth_port/readyz"
+pl_wait_until 120 "sink /healthz" pl_http_ok "$api/healthz"
 
 step "playing the fleet"
 # shellcheck disable=SC2086 # PR_E2E_PLAY_ARGS is a list of arguments
-pl_spawn play "$sim" play --url "http://127.0.0.1:$ingest_port/r" --phones "$phones" \
+pl_spawn play "$sim" play --url "$edge" --phones "$phones" \
     --seed "$seed" --duration-s "$duration" --rate "$rate" --deltas 4 --status-every-s 8 \
     --method mixed --encrypt mixed --workers 16 --expect-out "$work/expect.json" \
     --stats-out "$work/play-stats.json" --journal-out "$work/journal.jsonl" ${PR_E2E_PLAY_ARGS:-}

@@ -20,36 +20,22 @@
 set -euo pipefail
 . "$(dirname "$0")/../support/pipeline.sh"
 
-bin=${1:?usage: rebaseline.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-sim=${2:?usage: rebaseline.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-pl_init rebaseline
-pl_require_brokers
-py=$pl_py
+pl_test rebaseline 0 "$@"
 phones=${PR_REBASELINE_PHONES:-8}
-ingest_port=$(pl_free_port)
-api_port=$(pl_free_port)
-api="http://127.0.0.1:$api_port"
-edge="http://127.0.0.1:$ingest_port/r"
+pl_addresses
 pl_roles "$bin" --log-level info
 
 step "work $work, prefix $prefix, $phones phones (seed $seed)"
-"$sim" keys --phones "$phones" --seed "$seed" --encrypt none \
-    --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
+pl_sim_keys "$sim" "$phones" none
 # The phones: answer NOTIFYs on one UDP port, upload their full report to the edge.
-pl_start sim "$sim" sip --url "$edge" --phones "$phones" --seed "$seed" --encrypt none \
-    --method mixed --port-file "$work/sim.port" --credentials-out "$work/creds.json" \
-    --expect-out "$work/expect.json"
-sim_port_known() { [ -s "$work/sim.port" ]; }
-pl_wait_until 20 "the simulator's port" sim_port_known
-sim_port=$(cat "$work/sim.port")
+pl_sim_sip "$sim" "$edge" "$phones" --expect-out "$work/expect.json"
 
 pl_ingest ingest "$ingest_port"
 pl_decoder decoder 1 --decoder-keystore "$work/keystore.json"
 pl_sink sink "$api_port" --data-dir "$work/sink-data" \
     --rebaseline-credentials "$work/creds.json" --rebaseline-sip-port "$sim_port" \
     --rebaseline-interval 3s --rebaseline-rate 20 --rebaseline-timeout 3s
-pl_wait_until 60 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
-pl_wait_until 60 "sink /readyz" pl_http_ok "$api/readyz"
+pl_wait_ready 60 "http://127.0.0.1:$ingest_port/readyz" "$api/readyz"
 
 # Each phone's first report is a delta: its line and a Report_Rule with a full-report URL
 # (what the simulator uploads on a NOTIFY). One more phone, not simulated, reports rules
@@ -96,19 +82,13 @@ d, _ = get("/v1/phones/02ee00000001")
 if d["complete"] or (d.get("report_request") or {}).get("skipped") != "no full-report rule" \
         or d.get("report_requested_at") is not None:
     problems.append(f"the phone without a full-report rule: {d}")
-with urllib.request.urlopen(api + "/metrics", timeout=10) as r:
-    metrics = r.read().decode()
-def metric(outcome):
-    for line in metrics.splitlines():
-        if line.startswith(f'phonereport_sink_report_requests_total{{outcome="{outcome}"}}'):
-            return float(line.split()[-1])
-    return 0
-if metric("accepted") < len(expect) or metric("skipped") < 1:
-    problems.append(f"metrics: accepted {metric('accepted')}, skipped {metric('skipped')}")
 for p in problems:
     print("rebaseline: " + p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
+requests() { pl_metric "$api_port" phonereport_sink_report_requests_total "outcome=\"$1\""; }
+[ "$(requests accepted)" -ge "$phones" ] && [ "$(requests skipped)" -ge 1 ] ||
+    fail "metrics: accepted $(requests accepted), skipped $(requests skipped)"
 
 step "stopping the roles (SIGTERM)"
 pl_stop ingest decoder sink

@@ -24,32 +24,20 @@
 set -euo pipefail
 . "$(dirname "$0")/../support/pipeline.sh"
 
-bin=${1:?usage: remediate.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-sim=${2:?usage: remediate.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-pl_init remediate "${PR_KEEP:-0}"
-pl_require_brokers
-py=$pl_py
+pl_test remediate "${PR_KEEP:-0}" "$@"
 phones=4 # index 0 ignores resync, index 3 drifts only on an ignored parameter
 interval=4
-ingest_port=$(pl_free_port)
-api_port=$(pl_free_port)
+pl_addresses
 profiles_port=$(pl_free_port)
-api="http://127.0.0.1:$api_port"
-edge="http://127.0.0.1:$ingest_port/r"
 pl_roles "$bin" --log-level info
 
 step "work $work, prefix $prefix, $phones phones (seed $seed)"
-"$sim" keys --phones "$phones" --seed "$seed" --encrypt none \
-    --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
+pl_sim_keys "$sim" "$phones" none
 mkdir -p "$work/profiles"
 pl_start profiles "$py" -m http.server --bind 127.0.0.1 --directory "$work/profiles" \
     "$profiles_port"
-pl_start sim "$sim" sip --url "$edge" --phones "$phones" --seed "$seed" --encrypt none \
-    --method mixed --port-file "$work/sim.port" --credentials-out "$work/creds.json" \
-    --resync-url "http://127.0.0.1:$profiles_port" --ignore-resync 0
-sim_port_known() { [ -s "$work/sim.port" ] && [ -s "$work/creds.json" ]; }
-pl_wait_until 20 "the simulator's port" sim_port_known
-sim_port=$(cat "$work/sim.port")
+pl_sim_sip "$sim" "$edge" "$phones" --resync-url "http://127.0.0.1:$profiles_port" \
+    --ignore-resync 0
 
 # The profiles: Station_Name differs from what each phone reports (SEP<MAC>); the fourth
 # phone's profile differs only in Text_Logo, which --remediate-ignore names (by a glob).
@@ -74,8 +62,7 @@ pl_sink sink "$api_port" --data-dir "$work/sink-data" --profiles-dir "$work/prof
     --rebaseline-interval 3s --rebaseline-rate 20 --rebaseline-timeout 3s \
     --remediate-drift resync --remediate-after 1s --remediate-interval "${interval}s" \
     --remediate-ignore 'Text_*,Dial_Plan_*'
-pl_wait_until 60 "ingest /readyz" pl_http_ok "http://127.0.0.1:$ingest_port/readyz"
-pl_wait_until 60 "sink /readyz" pl_http_ok "$api/readyz"
+pl_wait_ready 60 "http://127.0.0.1:$ingest_port/readyz" "$api/readyz"
 
 step "booting the phones with a delta only"
 while IFS=$'\t' read -r mac user rule _; do
@@ -165,19 +152,13 @@ for line in open(boot):
             problems.append(f"{mac}: resynced for an ignored parameter: {mine}")
         if not rem or "every drifted parameter is in remediate-ignore" not in rem.get("skipped", ""):
             problems.append(f"{mac}: remediation {rem}")
-with urllib.request.urlopen(api + "/metrics", timeout=10) as r:
-    metrics = r.read().decode()
-def metric(outcome):
-    for line in metrics.splitlines():
-        if line.startswith(f'phonereport_sink_remediations_total{{outcome="{outcome}"}}'):
-            return float(line.split()[-1])
-    return 0
-if metric("accepted") < 4 or metric("skipped") < 1:
-    problems.append(f"metrics: accepted {metric('accepted')}, skipped {metric('skipped')}")
 for p in problems:
     print("remediate: " + p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
+remediations() { pl_metric "$api_port" phonereport_sink_remediations_total "outcome=\"$1\""; }
+[ "$(remediations accepted)" -ge 4 ] && [ "$(remediations skipped)" -ge 1 ] ||
+    fail "metrics: accepted $(remediations accepted), skipped $(remediations skipped)"
 
 step "stopping the roles (SIGTERM)"
 pl_stop ingest decoder sink

@@ -4,9 +4,7 @@
 # everything; a broker that cannot start fails with its log tail and leaves nothing behind.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-. "$here/../support/service.sh"
+. "$here/../support/service.sh" # fail, svc_start_two
 svc_start_two "$here/broker.sh" PHONEREPORT_TEST_BROKERS PR_KAFKA_DIR
 ba=$addr_a da=$dir_a bb=$addr_b db=$dir_b
 case "$ba" in 127.0.0.1:*) ;; *) fail "not on loopback: $ba" ;; esac

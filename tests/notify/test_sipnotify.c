@@ -294,39 +294,46 @@ static char *challenge_for(const char *realm)
     return h;
 }
 
+/* One NOTIFY to a phone that challenges with a realm of realm_len 'r's (*realm, caller frees),
+ * answered with the credentials for cred_realm (NULL: for that realm). */
+static one_result notify_challenged(challenger *ch, size_t realm_len, const char *cred_realm,
+                                    char **realm)
+{
+    char *h = challenge_for(*realm = ts_repeat('r', realm_len));
+    challenger_start(ch, h, false);
+    one_result res = notify_once(ch, cred_realm ? cred_realm : *realm);
+    challenger_stop(ch);
+    free(h);
+    return res;
+}
+
 static void only_a_whole_realm_with_credentials_is_answered(void **state)
 {
     (void)state;
     static const size_t lens[] = {158, 159};
     for (size_t i = 0; i < 2; i++) {
-        char *realm = ts_repeat('r', lens[i]), *h = challenge_for(realm);
         challenger ch;
-        challenger_start(&ch, h, false);
-        one_result res = notify_once(&ch, realm);
-        challenger_stop(&ch);
+        char *realm;
+        one_result res = notify_challenged(&ch, lens[i], NULL, &realm);
         if (res.r.outcome != PR_SIPNOTIFY_ACCEPTED)
             fail_msg("realm of %zu: %s", lens[i], res.r.reason);
         assert_int_equal(atomic_load(&ch.authorized), 1);
         assert_non_null(strstr(ch.authorization, realm));
         free(realm);
-        free(h);
     }
     /* credentials limited to a 159-character realm R; the phone challenges with R and more */
     char *limited = ts_repeat('r', 159);
     static const size_t longer[] = {160, 4000};
     for (size_t i = 0; i < 2; i++) {
-        char *realm = ts_repeat('r', longer[i]), *h = challenge_for(realm);
         challenger ch;
-        challenger_start(&ch, h, false);
-        one_result res = notify_once(&ch, limited);
-        challenger_stop(&ch);
+        char *realm;
+        one_result res = notify_challenged(&ch, longer[i], limited, &realm);
         if (atomic_load(&ch.authorized) != 0)
             fail_msg("credentials for a 159-character realm answered one of %zu", longer[i]);
         assert_int_equal(res.r.outcome, PR_SIPNOTIFY_REFUSED);
         assert_int_equal(res.r.status, 401);
         assert_non_null(strstr(res.r.reason, "longer than 159"));
         free(realm);
-        free(h);
     }
     free(limited);
 }

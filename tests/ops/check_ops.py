@@ -5,7 +5,7 @@
   docker/alerts.test.yml: each alert fires on the series it is meant for, and not before);
 - promtool check config docker/prometheus.yml (its rule_files pointed at the repository copy);
 - every phonereport_* metric the alerts and the Grafana dashboard use is one the code
-  registers (pr_metrics_counter/gauge/histogram in the roles' sources);
+  registers (pr_metrics_counter/counter_by/gauge/histogram in the roles' sources);
 - the dashboard is JSON whose panels use the provisioned Prometheus data source.
 
 usage: check_ops.py <repository root> <promtool>
@@ -54,7 +54,7 @@ with tempfile.TemporaryDirectory() as tmp:
 registered = set()
 for src in glob.glob(os.path.join(top, "*", "*.c")):
     text = open(src, encoding="utf-8").read()
-    for m in re.finditer(r'pr_metrics_(?:counter|gauge|histogram)\(\s*[^,]+,\s*"([a-z_]+)"', text):
+    for m in re.finditer(r'pr_metrics_(?:counter|counter_by|gauge|histogram)\(\s*[^,]+,\s*"([a-z_]+)"', text):
         registered.add(m.group(1))
 if len(registered) < 20:
     problems.append(f"found only {len(registered)} registered metrics: the pattern is stale")

@@ -5,9 +5,7 @@
 # leaves nothing behind.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-. "$here/../support/service.sh"
+. "$here/../support/service.sh" # fail, svc_start_two
 svc_start_two "$here/pg.sh" PHONEREPORT_TEST_PG PR_PG_DIR
 ua=$addr_a da=$dir_a ub=$addr_b db=$dir_b
 case "$ua" in postgresql://phonereport@127.0.0.1:*) ;; *) fail "not on loopback: $ua" ;; esac

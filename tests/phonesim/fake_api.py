@@ -12,9 +12,8 @@ sink's coming "remote" field):
       "next" = the last MAC when more follow, else null; 400 for an unknown parameter.
 Binds 127.0.0.1 port 0 and writes the port to PORTFILE. Every request line is appended to
 PORTFILE.log, so a test can check what was asked."""
-import http.server
+import fakeserve
 import json
-import os
 import sys
 import urllib.parse
 
@@ -24,7 +23,7 @@ page_max = int(sys.argv[4]) if len(sys.argv) > 4 else 2
 log_path = sys.argv[2] + ".log"
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(fakeserve.QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def answer(self, code, doc):
@@ -67,13 +66,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(200, dict(phones[parts[3]], mac=parts[3]))
         return self.answer(404, {"error": "not found"})
 
-    def log_message(self, *args):
-        pass
 
-
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-tmp = sys.argv[2] + ".tmp"
-with open(tmp, "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(tmp, sys.argv[2])
-srv.serve_forever()
+fakeserve.serve(Handler, sys.argv[2])

@@ -7,8 +7,7 @@ X-Request-Id, on a keep-alive connection.
 Binds 127.0.0.1 port 0 and writes the port to PORTFILE. Every upload is appended to
 PORTFILE.log as "<request id> <path>", so a test can compare what was answered with what the
 simulator says it got."""
-import http.server
-import os
+import fakeserve
 import sys
 import threading
 import time
@@ -19,7 +18,7 @@ log_path = sys.argv[1] + ".log"
 log_lock = threading.Lock()
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
+class Handler(fakeserve.QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def read_body(self):
@@ -46,13 +45,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_PUT = upload
     do_POST = upload
 
-    def log_message(self, *args):
-        pass
 
-
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-tmp = sys.argv[1] + ".tmp"
-with open(tmp, "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(tmp, sys.argv[1])
-srv.serve_forever()
+fakeserve.serve(Handler, sys.argv[1])

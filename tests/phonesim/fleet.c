@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "flatprofile.h"
+#include "hex.h"
 
 const char *sim_enc_name(sim_enc e)
 {
@@ -216,7 +217,7 @@ void sim_phone_identity(uint64_t seed, size_t index, sim_enc_mode enc, sim_metho
     b[3] = (unsigned char)(serial >> 16);
     b[4] = (unsigned char)(serial >> 8);
     b[5] = (unsigned char)serial;
-    sim_hex(b, 6, p->mac);
+    pr_hex_encode(b, 6, p->mac);
 
     sim_rng_seed(&r, seed, (uint64_t)index + 1);
     switch (enc) {
@@ -253,7 +254,7 @@ void sim_phone_identity(uint64_t seed, size_t index, sim_enc_mode enc, sim_metho
         p->ikm_encoding = "hex";
         for (size_t i = 0; i < p->ikm_len; i++)
             p->ikm[i] = (unsigned char)sim_rng_next(&r);
-        sim_hex(p->ikm, p->ikm_len, p->ikm_text);
+        pr_hex_encode(p->ikm, p->ikm_len, p->ikm_text);
         break;
     }
 }

@@ -56,7 +56,6 @@ void sim_sleep_ms(long long ms, const volatile int *stop);
 
 /* Base64url without padding (for IKMs written to the keystore). out needs 4*n/3+4 bytes. */
 void sim_b64url(const unsigned char *in, size_t n, char *out);
-void sim_hex(const unsigned char *in, size_t n, char *out); /* out needs 2n+1 */
 
 /* Writes buf to path atomically (temp file + rename). 0 or -1 with errno. */
 int sim_write_file(const char *path, const char *buf, size_t len);

@@ -28,6 +28,7 @@
 #include "phonesim.h"
 
 #include "flatprofile.h"
+#include "hex.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -264,7 +265,7 @@ static int on_request(sip_sim *s, nta_leg_t *leg, nta_incoming_t *irq, sip_t con
         char *nonce = l->nonces[l->next_nonce++ % MAX_NONCES], *challenge = NULL;
         if (RAND_bytes(raw, sizeof raw) != 1)
             return 500;
-        sim_hex(raw, sizeof raw, nonce);
+        pr_hex_encode(raw, sizeof raw, nonce);
         if (asprintf(&challenge, "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"",
                      s->realm, nonce) < 0)
             return 500;

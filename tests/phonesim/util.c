@@ -143,16 +143,6 @@ void sim_b64url(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-void sim_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int sim_write_file(const char *path, const char *buf, size_t len)
 {
     size_t plen = strlen(path);

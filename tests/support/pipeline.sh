@@ -21,6 +21,8 @@
 #   pl_ingest NAME PORT ARGS..., pl_decoder NAME ID ARGS..., pl_sink NAME PORT ARGS...
 #                           one role on 127.0.0.1:PORT (decoder: its own transactional id,
 #                           the shared group; sink: the shared group)
+#   pl_addresses            ingest_port, api_port (free ports), edge (http://127.0.0.1:
+#                           $ingest_port/r, where phones upload), api (http://127.0.0.1:$api_port)
 #   pl_start NAME CMD...    any watched process;  pl_spawn NAME CMD... an unwatched one
 #   pl_run NAME CMD...      runs CMD as a child the traps can interrupt and returns its status
 #   pl_wait NAME            waits for an unwatched process, returns its status
@@ -28,6 +30,12 @@
 #                           by PR_TEST_TIMEOUT_SCALE) or at once when a watched process died
 #   pl_kill9 NAME           kill -9 and forget;   pl_stop NAME...  SIGTERM, exit status 0 and
 #                           no sanitizer report required of each
+#   pl_test NAME KEEP "$@"  bin, sim and py from a ctest pipeline test's arguments, pl_init,
+#                           pl_require_brokers
+#   pl_sim_keys SIM N ENCRYPT  the simulated fleet's keys, $work/keystore.json (the decoders')
+#   pl_sim_sip SIM EDGE N ARGS...  `phonereport-sim sip`: N phones answering NOTIFYs on one UDP
+#                           port of 127.0.0.1 ($sim_port once it is up), $work/creds.json
+#   pl_wait_ready S URL...  each URL (a /readyz) answers 200 within S seconds
 #   pl_free_port, pl_http_ok URL, pl_http_code URL, pl_metric PORT NAME [LABEL],
 #   pl_kcat_dump TOPIC, pl_kcat_count TOPIC, pl_cpu NAME=PID...  (CPU seconds from /proc)
 #   fail MSG, step MSG      "NAME: FAIL: MSG" and exit 1;  "NAME: HH:MM:SS MSG"
@@ -84,6 +92,18 @@ pl_cleanup() {
     exit "$rc"
 }
 
+# pl_test NAME KEEP "$@": the start of a pipeline test that ctest runs as
+# `NAME.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY`: sets bin and sim (and py), pl_init NAME
+# KEEP, pl_require_brokers.
+pl_test() {
+    local usage="usage: $1.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY"
+    bin=${3:?$usage}
+    sim=${4:?$usage}
+    py=$pl_py
+    pl_init "$1" "$2"
+    pl_require_brokers
+}
+
 pl_require_brokers() {
     brokers=${PHONEREPORT_TEST_BROKERS:-}
     [ -n "$brokers" ] || fail "PHONEREPORT_TEST_BROKERS is not set; run through" \
@@ -122,6 +142,13 @@ pl_roles() { # BIN ARGS...
     PL_COMMON=(--brokers "$brokers" --topic-prefix "$prefix" "$@")
 }
 
+pl_addresses() { # ingest_port and api_port (free), edge (the uploads' base URL) and api
+    ingest_port=$(pl_free_port)
+    api_port=$(pl_free_port)
+    edge="http://127.0.0.1:$ingest_port/r"
+    api="http://127.0.0.1:$api_port"
+}
+
 pl_start() { # NAME CMD...: a watched process
     pl_spawn "$@"
     pl_watched[$1]=1
@@ -150,6 +177,24 @@ pl_sink() { # NAME PORT ARGS...
         --sink-group "${prefix}sink" "$@"
 }
 
+pl_sim_keys() { # SIM N ENCRYPT
+    "$1" keys --phones "$2" --seed "$seed" --encrypt "$3" --keystore-out "$work/keystore.json" ||
+        fail "phonereport-sim keys"
+}
+pl_sim_sip() { # SIM EDGE N ARGS...
+    local sim=$1 edge=$2 n=$3
+    shift 3
+    pl_start sim "$sim" sip --url "$edge" --phones "$n" --seed "$seed" --encrypt none \
+        --method mixed --port-file "$work/sim.port" --credentials-out "$work/creds.json" "$@"
+    pl_wait_until 20 "the simulator's port" pl_sim_sip_up
+    sim_port=$(cat "$work/sim.port")
+}
+pl_sim_sip_up() { [ -s "$work/sim.port" ] && [ -s "$work/creds.json" ]; }
+pl_wait_ready() { # S URL...
+    local s=$1 url
+    shift
+    for url; do pl_wait_until "$s" "$url" pl_http_ok "$url"; done
+}
 pl_wait() { # NAME: the status of an unwatched process, which is then forgotten
     local st=0
     wait "${pids[$1]}" || st=$?

@@ -39,6 +39,9 @@ svc_run() {
     exit $rc
 }
 
+# fail MSG: for the scripts' own tests, "FAIL: MSG" and exit 1.
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
 # svc_start_two SCRIPT ADDR_VAR DIR_VAR: the scripts' own tests start two servers at once
 # (SCRIPT start, twice in parallel); sets addr_a dir_a addr_b dir_b from what each printed,
 # and a trap that stops both. Fails (exit 1) if either does not start.
@@ -47,13 +50,13 @@ svc_start_two() {
     a=$(mktemp) b=$(mktemp)
     "$script" start >"$a" & pa=$!
     "$script" start >"$b" & pb=$!
-    wait $pa || { echo "FAIL: first server did not start" >&2; exit 1; }
-    wait $pb || { echo "FAIL: second server did not start" >&2; exit 1; }
+    wait $pa || fail "first server did not start"
+    wait $pb || fail "second server did not start"
     addr_a=$(sed -n "s/^$key=//p" "$a") dir_a=$(sed -n "s/^$dkey=//p" "$a")
     addr_b=$(sed -n "s/^$key=//p" "$b") dir_b=$(sed -n "s/^$dkey=//p" "$b")
     rm -f "$a" "$b"
     svc_script=$script
     trap '"$svc_script" stop "$dir_a" || true; "$svc_script" stop "$dir_b" || true' EXIT
-    [ "$addr_a" != "$addr_b" ] || { echo "FAIL: both servers got $addr_a" >&2; exit 1; }
-    [ "$dir_a" != "$dir_b" ] || { echo "FAIL: both servers got directory $dir_a" >&2; exit 1; }
+    [ "$addr_a" != "$addr_b" ] || fail "both servers got $addr_a"
+    [ "$dir_a" != "$dir_b" ] || fail "both servers got directory $dir_a"
 }

@@ -16,4 +16,8 @@
         return cmocka_run_group_tests(tests_, NULL, NULL);                                         \
     }
 
+/* A test whose *state is a temporary directory of its own (ts_tmpdir_setup, testsupport.h). */
+#define TS_TMPDIR_TEST(test)                                                                       \
+    cmocka_unit_test_setup_teardown(test, ts_tmpdir_setup, ts_tmpdir_teardown)
+
 #endif

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 char *ts_repeat(char c, size_t n)
 {
@@ -23,33 +24,67 @@ char *ts_repeat(char c, size_t n)
     return s;
 }
 
-char *ts_read_file(const char *path, size_t *len)
+/* Reads src to its end through rd (bytes read, 0 at the end, < 0 on error) into a
+ * NUL-terminated buffer; NULL on an error. */
+static char *read_all(void *src, long (*rd)(void *src, char *buf, size_t n), size_t *len)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
+    long r;
+    do {
         if (n + 65536 + 1 > cap) {
             cap = (n + 65536 + 1) * 2;
             char *nb = realloc(buf, cap);
             if (!nb) {
                 free(buf);
-                fclose(f);
                 return NULL;
             }
             buf = nb;
         }
-        size_t r = fread(buf + n, 1, 65536, f);
-        n += r;
-        if (r == 0)
-            break;
+        r = rd(src, buf + n, 65536);
+        n += r > 0 ? (size_t)r : 0;
+    } while (r > 0);
+    if (r < 0) {
+        free(buf);
+        return NULL;
     }
-    fclose(f);
     buf[n] = '\0';
     if (len)
         *len = n;
+    return buf;
+}
+
+static long read_stdio(void *src, char *buf, size_t n)
+{
+    size_t r = fread(buf, 1, n, src);
+    return r == 0 && ferror((FILE *)src) ? -1 : (long)r;
+}
+
+static long read_gz(void *src, char *buf, size_t n)
+{
+    return gzread(src, buf, (unsigned)n);
+}
+
+char *ts_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = read_all(f, read_stdio, len);
+    fclose(f);
+    return buf;
+}
+
+char *ts_read_gzfile(const char *path, size_t *len)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = read_all(f, read_gz, len);
+    if (gzclose(f) != Z_OK) {
+        free(buf);
+        buf = NULL;
+    }
     return buf;
 }
 
@@ -154,6 +189,19 @@ void ts_rmtree(const char *path)
         made_forget(path);
 }
 
+int ts_tmpdir_setup(void **state)
+{
+    *state = ts_mkdtemp("test");
+    return *state ? 0 : -1;
+}
+
+int ts_tmpdir_teardown(void **state)
+{
+    ts_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
 int ts_run(const char *cmd, char **out)
 {
     FILE *p = popen(cmd, "r");
@@ -186,26 +234,37 @@ int ts_run(const char *cmd, char **out)
     return WEXITSTATUS(st);
 }
 
+/* The value of the variable name, or exit 1 saying why it is needed: a failure, never a skip. */
+static const char *required_env(const char *name, const char *why)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "%s is not set: %s\n", name, why);
+        exit(1);
+    }
+    return v;
+}
+
 const char *ts_brokers(void)
 {
-    const char *b = getenv("PHONEREPORT_TEST_BROKERS");
-    if (!b || !*b) {
-        fprintf(stderr, "PHONEREPORT_TEST_BROKERS is not set: integration tests need the real "
-                        "broker; run them through scripts/test.sh\n");
-        exit(1); /* a failure, never a skip */
-    }
-    return b;
+    return required_env("PHONEREPORT_TEST_BROKERS",
+                        "integration tests need the real broker; run them through scripts/test.sh");
 }
 
 const char *ts_pg(void)
 {
-    const char *c = getenv("PHONEREPORT_TEST_PG");
-    if (!c || !*c) {
-        fprintf(stderr, "PHONEREPORT_TEST_PG is not set: these tests need the real PostgreSQL "
-                        "server; run them through scripts/test.sh (tests/pg/pg.sh run)\n");
-        exit(1); /* a failure, never a skip */
-    }
-    return c;
+    return required_env("PHONEREPORT_TEST_PG",
+                        "these tests need the real PostgreSQL server; run them through "
+                        "scripts/test.sh (tests/pg/pg.sh run)");
+}
+
+pr_status ts_cfg_check(const pr_role *role, const void *cfg, const pr_common_cfg *common)
+{
+    pr_errlist errs = {0};
+    pr_status st = role->cfg_check(cfg, common, &errs);
+    pr_errlist_print(&errs, NULL, stderr);
+    pr_errlist_release(&errs);
+    return st;
 }
 
 int ts_pg_exec(const char *conninfo, const char *sql)

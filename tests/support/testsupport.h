@@ -8,8 +8,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "role.h"
+
 /* Reads a whole file; NULL if it cannot. *len gets the size. Caller frees. */
 char *ts_read_file(const char *path, size_t *len);
+/* The same for a gzip file (gunzipped; a fixture kept compressed, e.g. an SQL dump). */
+char *ts_read_gzfile(const char *path, size_t *len);
 /* n copies of c as a string (malloc'd; aborts the test process when out of memory). */
 char *ts_repeat(char c, size_t n);
 /* Writes len bytes; 0 or -1. */
@@ -19,6 +23,10 @@ int ts_write_file(const char *path, const void *buf, size_t len);
 char *ts_mkdtemp(const char *tag);
 /* rm -rf path (tests only). */
 void ts_rmtree(const char *path);
+/* A cmocka setup and teardown: *state is a new temporary directory (its path, a char *), removed
+ * after the test however it ended. TS_TMPDIR_TEST (testmain.h) names a test with both. */
+int ts_tmpdir_setup(void **state);
+int ts_tmpdir_teardown(void **state);
 
 /* Runs `sh -c cmd`, returns its exit status (or -1), stdout captured into *out (malloc'd,
  * may be NULL). */
@@ -38,6 +46,10 @@ const char *ts_pg(void);
 char *ts_pg_schema_new(const char *tag);
 /* Runs one SQL text on conninfo; 0 on success. */
 int ts_pg_exec(const char *conninfo, const char *sql);
+
+/* A role's cross-field checks (role->cfg_check) on a loaded config, every problem printed on
+ * stderr; the checks' status. */
+pr_status ts_cfg_check(const pr_role *role, const void *cfg, const pr_common_cfg *common);
 
 /* A topic prefix unique to this process and call, e.g. "t1234-5-". Caller frees. */
 char *ts_unique_prefix(const char *tag);

@@ -96,21 +96,35 @@ typedef struct profile {
     size_t out_bytes;
 } profile;
 
-/* N of each, no clock (callgrind). */
-static void count_profile(profile *pf, const decoder_opts *opts, long count)
+/* The three measured jobs on one profile: the bare expat parse, the XML -> JSON event, the
+ * flat-profile parse alone. */
+enum { JOB_EXPAT, JOB_DECODE, JOB_FLATPROFILE, JOBS };
+
+static void run_job(int job, profile *pf, const decoder_opts *opts)
 {
     decoder_output out;
+    pr_flat_profile fp;
+    pr_xml_error why;
     char err[256];
-    for (long i = 0; i < count; i++) {
-        pr_flat_profile fp;
-        pr_xml_error why;
-        bare_expat(pf->xml, pf->len);
+    switch (job) {
+    case JOB_EXPAT: bare_expat(pf->xml, pf->len); break;
+    case JOB_DECODE:
         decoder_report_decode(&pf->rec, opts, &out, err, sizeof err);
         decoder_output_release(&out);
+        break;
+    default:
         memset(&fp, 0, sizeof fp);
         pr_flatprofile_parse(pf->xml, pf->len, &opts->limits, &fp, &why, err, sizeof err);
         pr_flatprofile_release(&fp);
     }
+}
+
+/* N of each, no clock (callgrind). */
+static void count_profile(profile *pf, const decoder_opts *opts, long count)
+{
+    for (long i = 0; i < count; i++)
+        for (int job = 0; job < JOBS; job++)
+            run_job(job, pf, opts);
     printf("%s: %ld of each done; event: %zu bytes of JSON\n", pf->name, count, pf->out_bytes);
 }
 
@@ -118,45 +132,23 @@ static void count_profile(profile *pf, const decoder_opts *opts, long count)
  * flat-profile parse alone (no event) shows where the time goes. Returns the ratio. */
 static double measure_profile(profile *pf, const decoder_opts *opts, double secs)
 {
-    decoder_output out;
-    char err[256];
-    const char *xml = pf->xml;
     size_t len = pf->len;
-    double t_expat = 0, t_dec = 0, t_fp = 0;
-    long n_expat = 0, n_dec = 0, n_fp = 0;
+    double t[JOBS] = {0};
+    long n[JOBS] = {0};
     int rounds = 6;
     for (int r = 0; r < rounds; r++) {
-        double t0 = bench_now_s(), end = t0 + secs / rounds;
-        while (bench_now_s() < end) {
-            for (int i = 0; i < 20; i++)
-                bare_expat(xml, len);
-            n_expat += 20;
-        }
-        t_expat += bench_now_s() - t0;
-        t0 = bench_now_s();
-        end = t0 + secs / rounds;
-        while (bench_now_s() < end) {
-            for (int i = 0; i < 20; i++) {
-                decoder_report_decode(&pf->rec, opts, &out, err, sizeof err);
-                decoder_output_release(&out);
+        for (int job = 0; job < JOBS; job++) {
+            double t0 = bench_now_s(), end = t0 + secs / rounds;
+            while (bench_now_s() < end) {
+                for (int i = 0; i < 20; i++)
+                    run_job(job, pf, opts);
+                n[job] += 20;
             }
-            n_dec += 20;
+            t[job] += bench_now_s() - t0;
         }
-        t_dec += bench_now_s() - t0;
-        t0 = bench_now_s();
-        end = t0 + secs / rounds;
-        while (bench_now_s() < end) {
-            for (int i = 0; i < 20; i++) {
-                pr_flat_profile fp;
-                pr_xml_error why;
-                memset(&fp, 0, sizeof fp);
-                pr_flatprofile_parse(xml, len, &opts->limits, &fp, &why, err, sizeof err);
-                pr_flatprofile_release(&fp);
-            }
-            n_fp += 20;
-        }
-        t_fp += bench_now_s() - t0;
     }
+    double t_expat = t[JOB_EXPAT], t_dec = t[JOB_DECODE], t_fp = t[JOB_FLATPROFILE];
+    long n_expat = n[JOB_EXPAT], n_dec = n[JOB_DECODE], n_fp = n[JOB_FLATPROFILE];
     double mb = (double)len / 1e6;
     double e_rate = (double)n_expat / t_expat, d_rate = (double)n_dec / t_dec;
     double f_rate = (double)n_fp / t_fp;

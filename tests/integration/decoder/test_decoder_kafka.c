@@ -305,11 +305,7 @@ static void inproc_start_linger(inproc *ip, const char *prefix, const char *txn,
     assert_int_equal(
         pr_cfg_load(&ip->sec, 1, &ip->common, 17, argv, envp, "test", "", stdout, stderr),
         PR_CFG_OK);
-    pr_errlist errs = {0};
-    pr_status checked = decoder_cfg_check(ip->cfg, &ip->common, &errs);
-    pr_errlist_print(&errs, NULL, stderr);
-    pr_errlist_release(&errs);
-    assert_int_equal(checked, PR_OK);
+    assert_int_equal(ts_cfg_check(&decoder_role, ip->cfg, &ip->common), PR_OK);
     ip->m = pr_metrics_new();
     char err[512];
     assert_int_equal(decoder_new(&ip->common, ip->cfg, ip->m, &ip->d, err, sizeof err), PR_OK);
@@ -543,6 +539,31 @@ static void print_txn_counters(pr_metrics *m, size_t got)
     free(text);
 }
 
+/* The set-up of the tests where X's output is refused: a small config topic (one partition,
+ * raw_partitions raw ones), a decoder whose batches hold 1000 records for 8 s (so that X and Y
+ * share a transaction), ready, and X (the 8832 full profile) on raw partition 0. Returns the
+ * test's deadline, ms (scaled) from the decoder's start. */
+static long long start_x_in_a_long_batch(inproc *ip, const char *prefix, const char *txn,
+                                         int raw_partitions, long long ms)
+{
+    small_config_topic(prefix, 1, raw_partitions);
+    inproc_start_batch(ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
+    long long deadline = ts_deadline_ms(ms);
+    await_ready(ip->d, deadline);
+    produce_to_partition(prefix, 0, 0);
+    return deadline;
+}
+
+/* Their end: Y (a small delta) on raw partition y_partition, then one output each for X (its
+ * dead letter) and Y once the decoder stops. */
+static void produce_y_and_stop(inproc *ip, const char *prefix, int y_partition)
+{
+    produce_to_partition(prefix, 1, y_partition);
+    size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
+    print_txn_counters(ip->m, got);
+    stop_expecting(ip, prefix, got, 1, 1);
+}
+
 /* A record whose produce fails at once because the open transaction already needs an abort
  * (here: a too-large output of another partition was refused by the broker) is the first of
  * its partition in the batch: the abort must rewind its partition too, or it is never
@@ -552,13 +573,8 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
 {
     (void)state;
     char txn[128], *prefix = unique_names("decrew", txn);
-    small_config_topic(prefix, 1, 2);
     inproc ip;
-    /* One long batch, so that X and Y share a transaction. */
-    inproc_start_batch(&ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
-    long long deadline = ts_deadline_ms(60000);
-    await_ready(ip.d, deadline);
-    produce_to_partition(prefix, 0, 0); /* X: the 8832 full profile */
+    long long deadline = start_x_in_a_long_batch(&ip, prefix, txn, 2, 60000);
     while (!decoded_some(ip.m) && ts_now_ms() < deadline)
         usleep(50 * 1000);
     assert_true(decoded_some(ip.m));
@@ -568,10 +584,7 @@ static void test_decoder_rewinds_the_partition_of_a_record_whose_produce_aborts(
            ts_now_ms() < deadline)
         usleep(50 * 1000);
     assert_true(counted_some(ip.m, "phonereport_decoder_outputs_refused_total"));
-    produce_to_partition(prefix, 1, 1); /* Y: a small delta */
-    size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
-    print_txn_counters(ip.m, got);
-    stop_expecting(&ip, prefix, got, 1, 1);
+    produce_y_and_stop(&ip, prefix, 1); /* Y: a small delta */
     inproc_free(&ip);
     free(prefix);
 }
@@ -604,14 +617,10 @@ static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_abor
 {
     (void)state;
     char txn[128], *prefix = unique_names("decdlab", txn);
-    small_config_topic(prefix, 1, 0);
     inproc ip;
     /* Long batches: each abort comes at the batch's commit, and Y must arrive while the
      * dead letter's transaction is still open. */
-    inproc_start_batch(&ip, prefix, txn, "phonereport-decoder", keystore, "1000", "8s");
-    long long deadline = ts_deadline_ms(90000);
-    await_ready(ip.d, deadline);
-    produce_to_partition(prefix, 0, 0); /* X: the 8832 full profile */
+    long long deadline = start_x_in_a_long_batch(&ip, prefix, txn, 0, 90000);
     /* Refused in its batch, then alone: confirmed; the next batch dead-letters it. */
     while (count_uncommitted(prefix, PR_TOPIC_DLQ) == 0 && ts_now_ms() < deadline)
         usleep(100 * 1000);
@@ -619,10 +628,7 @@ static void test_decoder_remembers_a_refusal_whose_delivered_dead_letter_is_abor
     assert_int_equal(count_uncommitted(prefix, PR_TOPIC_DLQ), 1);
     if (count_all(prefix) != 0) /* the load delayed us past the commit: Y is not aborted */
         printf("note: the dead letter committed before Y was produced\n");
-    produce_to_partition(prefix, 1, 0); /* Y: a small delta, to the same config partition */
-    size_t got = wait_outputs(prefix, 2, ts_deadline_ms(60000));
-    print_txn_counters(ip.m, got);
-    stop_expecting(&ip, prefix, got, 1, 1);
+    produce_y_and_stop(&ip, prefix, 0); /* Y: a small delta, to the same config partition */
     assert_int_equal(count_with(prefix, PR_TOPIC_DLQ, "reason", "too_large"), 1);
     inproc_free(&ip);
     free(prefix);

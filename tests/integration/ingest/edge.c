@@ -55,11 +55,7 @@ static void edge_run(edge *e, const char *brokers, const char *auth_file, const 
     e->sec = ingest_cfg_section(e->cfg);
     assert_int_equal(
         pr_cfg_load(&e->sec, 1, &e->common, argc, argv, envp, "t", "t", stdout, stderr), PR_CFG_OK);
-    pr_errlist errs = {0};
-    pr_status checked = ingest_cfg_check(e->cfg, &e->common, &errs);
-    pr_errlist_print(&errs, NULL, stderr);
-    pr_errlist_release(&errs);
-    assert_int_equal(checked, PR_OK);
+    assert_int_equal(ts_cfg_check(&ingest_role, e->cfg, &e->common), PR_OK);
     pr_log_set_level_name(getenv("PR_TEST_LOG") ? getenv("PR_TEST_LOG") : "warn");
     e->metrics = pr_metrics_new();
     char err[512] = "";
@@ -81,8 +77,11 @@ void edge_start(edge *e, const char *brokers, const char *tag, const char *const
 }
 
 void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
-                     const char *const *args)
+                     const char *scheme)
 {
+    char flag[64];
+    snprintf(flag, sizeof flag, "--auth-scheme=%s", scheme);
+    const char *args[] = {flag, NULL};
     edge_begin(e, brokers, tag);
     snprintf(e->creds, sizeof e->creds, "%s/creds", e->dir);
     assert_int_equal(ts_write_file(e->creds, creds, strlen(creds)), 0);

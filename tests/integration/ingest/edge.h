@@ -31,10 +31,10 @@ typedef struct edge {
  * --brokers, --topic-prefix and --listen=127.0.0.1:0, starts the edge and waits until it is
  * ready. Fails the test on any error. */
 void edge_start(edge *e, const char *brokers, const char *tag, const char *const *args);
-/* The same with `--auth-file` naming a file of the scratch directory that holds `creds` (the
- * text of a credentials file); e->creds is its path. */
+/* An edge with `--auth-file` naming a file of the scratch directory that holds `creds` (the
+ * text of a credentials file; e->creds is its path) and --auth-scheme=scheme (basic, digest). */
 void edge_start_auth(edge *e, const char *brokers, const char *tag, const char *creds,
-                     const char *const *args);
+                     const char *scheme);
 void edge_stop(edge *e);
 /* A socket connected to the edge (fails the test if it cannot connect). */
 int edge_dial(edge *e);

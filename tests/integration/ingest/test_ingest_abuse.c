@@ -169,8 +169,7 @@ static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void *
 {
     (void)state;
     edge e;
-    const char *args[] = {"--auth-scheme=digest", NULL};
-    edge_start_auth(&e, ts_brokers(), "ireplay", "alice:s3cret:00562b043615\n", args);
+    edge_start_auth(&e, ts_brokers(), "ireplay", "alice:s3cret:00562b043615\n", "digest");
     char nonce[256], first[256], h1[2048], h[2048], resp[8192];
 
     /* the phone's request succeeds; its Authorization is captured */

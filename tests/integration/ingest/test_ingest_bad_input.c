@@ -161,8 +161,7 @@ static void test_bad_or_missing_credentials_get_401_and_publish_nothing(void **s
 {
     (void)state;
     edge e;
-    const char *args[] = {"--auth-scheme=digest", NULL};
-    edge_start_auth(&e, ts_brokers(), "ibadauth", "alice:s3cret:00562b043615\n", args);
+    edge_start_auth(&e, ts_brokers(), "ibadauth", "alice:s3cret:00562b043615\n", "digest");
     const char *small = edge_file(&e, "small", "<flat-profile/>", 15);
     char opts[8192];
     edge_resp r;

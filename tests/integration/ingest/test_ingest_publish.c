@@ -166,63 +166,50 @@ static void test_authenticated_uploads_carry_the_user(void **state)
     const char *schemes[] = {"basic", "digest"};
     for (int i = 0; i < 2; i++) {
         edge e;
-        char scheme[64];
         const char *text = "alice:s3cret:" MAC "\nbob:{md5-ha1}fc1d444e26b700081c0a5d08a6cc200f\n";
-        snprintf(scheme, sizeof scheme, "--auth-scheme=%s", schemes[i]);
-        const char *args[] = {scheme, NULL};
-        edge_start_auth(&e, ts_brokers(), "iauth", text, args);
-        sent s[2];
-        memset(s, 0, sizeof s);
-        char opts[8192];
-        edge_resp r;
+        edge_start_auth(&e, ts_brokers(), "iauth", text, schemes[i]);
         const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
-        s[0] = (sent){"", f, "PUT", "/r/" MAC ".xml", "full", "path", NULL, "alice"};
-        snprintf(opts, sizeof opts,
-                 "--%s -u alice:s3cret -X PUT --data-binary @'%s' "
-                 "-H 'User-Agent: " UA "'",
-                 schemes[i], f);
-        edge_curl(&e, opts, s[0].path, &r);
-        assert_int_equal(r.status, 200);
-        strcpy(s[0].id, r.request_id);
-        s[1] = (sent){"", f, "POST", "/r/" MAC "-delta.xml", "delta", "path", NULL, "bob"};
-        snprintf(opts, sizeof opts,
-                 "--%s -u bob:hunter2 -X POST --data-binary @'%s' "
-                 "-H 'User-Agent: " UA "'",
-                 schemes[i], f);
-        edge_curl(&e, opts, s[1].path, &r);
-        assert_int_equal(r.status, 200);
-        strcpy(s[1].id, r.request_id);
+        sent s[2] = {{"", f, "PUT", "/r/" MAC ".xml", "full", "path", NULL, "alice"},
+                     {"", f, "POST", "/r/" MAC "-delta.xml", "delta", "path", NULL, "bob"}};
+        const char *password[2] = {"s3cret", "hunter2"};
+        for (int k = 0; k < 2; k++) {
+            char creds[128];
+            snprintf(creds, sizeof creds, "--%s -u %s:%s", schemes[i], s[k].auth_user, password[k]);
+            upload(&e, &s[k], creds);
+        }
         expect_on_topic(&e, s, 2);
         edge_stop(&e);
     }
+}
+
+/* An upload with the curl options opts gets status. */
+static void expect_answer(edge *e, const char *opts, int status)
+{
+    edge_resp r;
+    edge_curl(e, opts, "/r/x.xml", &r);
+    assert_int_equal(r.status, status);
 }
 
 static void test_reload_swaps_the_credentials_file(void **state)
 {
     (void)state;
     edge e;
-    const char *args[] = {"--auth-scheme=basic", NULL};
-    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", args);
+    edge_start_auth(&e, ts_brokers(), "ireload", "alice:old\n", "basic");
     const char *f = edge_file(&e, "body.xml", "<flat-profile/>", 15);
     char old_opts[8192], new_opts[8192];
-    edge_resp r;
     snprintf(old_opts, sizeof old_opts, "-u alice:old -X PUT --data-binary @'%s' -A '" UA "'", f);
     snprintf(new_opts, sizeof new_opts, "-u alice:new -X PUT --data-binary @'%s' -A '" UA "'", f);
-    edge_curl(&e, old_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, old_opts, 200);
 
     assert_int_equal(ts_write_file(e.creds, "alice:new\n", 10), 0);
     ingest_reload(e.r);
-    edge_curl(&e, old_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 401);
-    edge_curl(&e, new_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, old_opts, 401);
+    expect_answer(&e, new_opts, 200);
 
     /* a broken file is refused and the last good credentials stay */
     assert_int_equal(ts_write_file(e.creds, "alice\n", 6), 0);
     ingest_reload(e.r);
-    edge_curl(&e, new_opts, "/r/x.xml", &r);
-    assert_int_equal(r.status, 200);
+    expect_answer(&e, new_opts, 200);
     edge_stop(&e);
 }
 

@@ -66,43 +66,51 @@ static char *start_tls_edge(edge *e, const char *tag, bool client_ca)
     return d;
 }
 
+/* Uploads a small report with METHOD to path over HTTPS, with User-Agent ua and, when cert
+ * names one of d's keys ("phone", "fake"), that client certificate. */
+static void tls_upload(edge *e, const char *d, const char *cert, const char *method,
+                       const char *path, const char *ua, edge_resp *r)
+{
+    char opts[16384], with_cert[8700] = "";
+    const char *body = edge_file(e, "body.xml", "<flat-profile/>", 15);
+    if (cert)
+        snprintf(with_cert, sizeof with_cert, "--cert '%s/%s.pem' --key '%s/%s.key'", d, cert, d,
+                 cert);
+    snprintf(opts, sizeof opts, "%s -X %s --data-binary @'%s' -A '%s'", with_cert, method, body,
+             ua);
+    edge_curl(e, opts, path, r);
+}
+
+/* Stops the edge and removes the certificates' directory. */
+static void stop_tls_edge(edge *e, char *d)
+{
+    edge_stop(e);
+    ts_rmtree(d);
+    free(d);
+}
+
 static void test_client_certificate_identifies_the_phone(void **state)
 {
     (void)state;
     edge e;
-    char *d = start_tls_edge(&e, "itls", true);
-    const char *body = edge_file(&e, "body.xml", "<flat-profile/>", 15);
-    char opts[16384];
     edge_resp r;
-
-    snprintf(opts, sizeof opts,
-             "--cert '%s/phone.pem' --key '%s/phone.key' -X PUT --data-binary @'%s' -A x", d, d,
-             body);
-    edge_curl(&e, opts, "/upload/report.xml", &r);
+    char *d = start_tls_edge(&e, "itls", true);
+    tls_upload(&e, d, "phone", "PUT", "/upload/report.xml", "x", &r);
     assert_int_equal(r.status, 200);
     char id[64];
     snprintf(id, sizeof id, "%s", r.request_id);
 
-    snprintf(opts, sizeof opts,
-             "--cert '%s/phone.pem' --key '%s/phone.key' -X PUT --data-binary @'%s' "
-             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043616)'",
-             d, d, body);
-    edge_curl(&e, opts, "/upload/report.xml", &r);
+    tls_upload(&e, d, "phone", "PUT", "/upload/report.xml",
+               "Cisco-CP-8841-3PCC/11.0 (00562b043616)", &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "mac mismatch\n");
 
-    snprintf(opts, sizeof opts,
-             "-X PUT --data-binary @'%s' "
-             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'",
-             body);
-    edge_curl(&e, opts, "/upload/report.xml", &r);
+    tls_upload(&e, d, NULL, "PUT", "/upload/report.xml", "Cisco-CP-8841-3PCC/11.0 (00562b043615)",
+               &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "client certificate required\n");
 
-    snprintf(opts, sizeof opts,
-             "--cert '%s/fake.pem' --key '%s/fake.key' -X PUT --data-binary @'%s' -A x", d, d,
-             body);
-    edge_curl(&e, opts, "/upload/report.xml", &r);
+    tls_upload(&e, d, "fake", "PUT", "/upload/report.xml", "x", &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(r.body, "client certificate not trusted\n");
 
@@ -113,31 +121,21 @@ static void test_client_certificate_identifies_the_phone(void **state)
     assert_string_equal(json_string_value(json_object_get(rec, "key")), "00562b043615");
     assert_string_equal(edge_header(rec, "pr-mac-source"), "cert");
     json_decref(recs);
-    edge_stop(&e);
-    ts_rmtree(d);
-    free(d);
+    stop_tls_edge(&e, d);
 }
 
 static void test_https_without_client_ca_serves_uploads(void **state)
 {
     (void)state;
     edge e;
-    char *d = start_tls_edge(&e, "itls2", false);
-    const char *body = edge_file(&e, "body.xml", "<flat-profile/>", 15);
-    char opts[8192];
     edge_resp r;
-    snprintf(opts, sizeof opts,
-             "-X POST --data-binary @'%s' "
-             "-A 'Cisco-CP-8841-3PCC/11.0 (00562b043615)'",
-             body);
-    edge_curl(&e, opts, "/r/status.xml", &r);
+    char *d = start_tls_edge(&e, "itls2", false);
+    tls_upload(&e, d, NULL, "POST", "/r/status.xml", "Cisco-CP-8841-3PCC/11.0 (00562b043615)", &r);
     assert_int_equal(r.status, 200);
     json_t *recs = edge_consume(&e);
     assert_non_null(edge_find(recs, r.request_id));
     json_decref(recs);
-    edge_stop(&e);
-    ts_rmtree(d);
-    free(d);
+    stop_tls_edge(&e, d);
 }
 
 PR_TEST_MAIN(cmocka_unit_test(test_client_certificate_identifies_the_phone),

@@ -29,12 +29,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../support/pipeline.sh"
 
-bin=${1:?usage: multisink.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
-sim=${2:?usage: multisink.sh PHONEREPORT_BINARY PHONEREPORT_SIM_BINARY}
 pgsh="$here/../../pg/pg.sh"
-pl_init multisink "${PR_MS_KEEP:-0}"
-pl_require_brokers
-py=$pl_py
+pl_test multisink "${PR_MS_KEEP:-0}" "$@"
 phones=${PR_MS_PHONES:-150}
 duration=${PR_MS_DURATION_S:-$(pr_scaled 60)} # spans the steps, whose waits are scaled too
 rate=${PR_MS_RATE:-60}
@@ -55,8 +51,7 @@ step "PostgreSQL"
 pl_pg_start
 pl_roles "$bin" --log-level info
 ingest_port=$(pl_free_port)
-"$sim" keys --phones "$phones" --seed "$seed" --encrypt mixed \
-    --keystore-out "$work/keystore.json" || fail "phonereport-sim keys"
+pl_sim_keys "$sim" "$phones" mixed
 
 start_sink() { # NAME [extra options]
     local name=$1

@@ -610,11 +610,7 @@ static void inproc_start_bounded(inproc *ip, const char *prefix, const char *dat
         ip->cfg->profiles_poll_ms = 3600000;
     }
     next_batch_ms = 0;
-    pr_errlist errs = {0};
-    pr_status checked = sink_cfg_check(ip->cfg, &ip->common, &errs);
-    pr_errlist_print(&errs, NULL, stderr);
-    pr_errlist_release(&errs);
-    assert_int_equal(checked, PR_OK);
+    assert_int_equal(ts_cfg_check(&sink_role, ip->cfg, &ip->common), PR_OK);
     ip->metrics = pr_metrics_new();
     if (sink_new(&ip->common, ip->cfg, ip->metrics, &ip->snk, err, sizeof err) != PR_OK)
         fail_msg("sink_new: %s", err);
@@ -1261,7 +1257,7 @@ static void test_a_full_outbox_pauses_consumption_and_resumes_once_published(voi
     store_where(data, sizeof data, dir, "data");
     producer_open(&pr, prefix);
     json_t *params = json_pack("{ss}", "Display_Name_1_", "Alice");
-    int burst = 100; /* 10 times the bound: several pauses, each resumed */
+    int burst = 100;                  /* 10 times the bound: several pauses, each resumed */
     for (int i = 0; i < burst; i++) { /* all in Kafka before the sink starts: big batches */
         char mac[13];
         snprintf(mac, sizeof mac, "00562b0e%04x", (unsigned)i);

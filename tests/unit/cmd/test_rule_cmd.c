@@ -384,8 +384,7 @@ static char *write_profile(const char *dir, const char *name, const char *body)
 
 static void test_rule_cmd_check_reports_each_problem_on_one_line(void **state)
 {
-    (void)state;
-    char *dir = ts_mkdtemp("rulecmd");
+    const char *dir = *state;
     char *path =
         write_profile(dir, "bad.xml",
                       "<?xml version=\"1.0\"?>\n<flat-profile>\n"
@@ -432,14 +431,11 @@ static void test_rule_cmd_check_reports_each_problem_on_one_line(void **state)
     assert_contains(r.out, "Report_Rule: at column 42: a third rule");
     run_free(&r);
     free(path);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 static void test_rule_cmd_check_accepts_never_report_and_warns_without_failing(void **state)
 {
-    (void)state;
-    char *dir = ts_mkdtemp("rulecmd");
+    const char *dir = *state;
     char *path = write_profile(
         dir, "ok.xml",
         "<env><flat-profile>\n"
@@ -463,18 +459,15 @@ static void test_rule_cmd_check_accepts_never_report_and_warns_without_failing(v
     assert_int_equal(count_lines(r.out), 3);
     run_free(&r);
     free(path);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 static void test_rule_cmd_check_accepts_what_the_generator_prints(void **state)
 {
-    (void)state;
     run_result g = run("--url", "https://edge.example.net/r", "--delta", "--status", "--key",
                        "my key", "--uid", "u", "--pwd", "p", "--when", "periodically", "--period",
                        "86400", "--delay", "30", NULL);
     assert_int_equal(g.rc, 0);
-    char *dir = ts_mkdtemp("rulecmd");
+    const char *dir = *state;
     size_t n = strlen(g.out) + 64;
     char *doc = malloc(n);
     assert_non_null(doc);
@@ -489,20 +482,17 @@ static void test_rule_cmd_check_accepts_what_the_generator_prints(void **state)
     run_free(&g);
     free(doc);
     free(path);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 static void test_rule_cmd_check_exits_78_when_the_file_is_unusable(void **state)
 {
-    (void)state;
     run_result r = run("--check", "/nonexistent/profile.xml", NULL);
     assert_int_equal(r.rc, PR_EXIT_CONFIG);
     assert_string_equal(r.out, "");
     assert_contains(r.err, "cannot open /nonexistent/profile.xml: No such file or directory");
     run_free(&r);
 
-    char *dir = ts_mkdtemp("rulecmd");
+    const char *dir = *state;
     const char *bodies[][2] = {
         {"not XML at all", "XML not well-formed"},
         {"<!DOCTYPE x [<!ENTITY a \"b\">]><flat-profile/>", "DOCTYPE"},
@@ -520,8 +510,6 @@ static void test_rule_cmd_check_exits_78_when_the_file_is_unusable(void **state)
         run_free(&r);
         free(path);
     }
-    ts_rmtree(dir);
-    free(dir);
 
     r = run("--check", SAMPLE_8832, "--delta", NULL);
     assert_int_equal(r.rc, PR_EXIT_CONFIG);
@@ -548,7 +536,7 @@ PR_TEST_MAIN(
     cmocka_unit_test(test_rule_cmd_warns_about_macros_in_the_key_and_kind_words_in_the_url),
     cmocka_unit_test(test_rule_cmd_help_explains_the_flags),
     cmocka_unit_test(test_rule_cmd_check_accepts_the_real_8832_profile),
-    cmocka_unit_test(test_rule_cmd_check_reports_each_problem_on_one_line),
-    cmocka_unit_test(test_rule_cmd_check_accepts_never_report_and_warns_without_failing),
-    cmocka_unit_test(test_rule_cmd_check_accepts_what_the_generator_prints),
-    cmocka_unit_test(test_rule_cmd_check_exits_78_when_the_file_is_unusable))
+    TS_TMPDIR_TEST(test_rule_cmd_check_reports_each_problem_on_one_line),
+    TS_TMPDIR_TEST(test_rule_cmd_check_accepts_never_report_and_warns_without_failing),
+    TS_TMPDIR_TEST(test_rule_cmd_check_accepts_what_the_generator_prints),
+    TS_TMPDIR_TEST(test_rule_cmd_check_exits_78_when_the_file_is_unusable))

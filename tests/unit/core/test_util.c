@@ -50,6 +50,27 @@ static void test_buf_after_a_failed_append_yields_nothing(void **state)
     assert_null(b.p);
 }
 
+static void test_grow_doubles_and_keeps_the_array_on_overflow(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t cap = 0, len = 0;
+    for (int i = 0; i < 100; i++) {
+        int *n = pr_grow(v, &cap, len, sizeof *n, 4);
+        assert_non_null(n);
+        v = n;
+        v[len++] = i;
+    }
+    assert_int_equal(cap, 128);                              /* 4, 8, ..., 128 */
+    assert_ptr_equal(pr_grow(v, &cap, 99, sizeof *v, 4), v); /* room left: the same array */
+    /* an element count whose bytes do not fit in size_t: NULL, the array and cap untouched */
+    assert_null(pr_grow(v, &cap, cap, SIZE_MAX / 200, 4));
+    assert_int_equal(cap, 128);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(v[i], i);
+    free(v);
+}
+
 static void test_hex_round_trips_and_refuses_non_hex(void **state)
 {
     (void)state;
@@ -140,6 +161,7 @@ static void test_mkdtemp_dirs_left_by_a_failed_test_go_at_exit(void **state)
 
 PR_TEST_MAIN(cmocka_unit_test(test_buf_appends_and_grows_past_its_first_size),
              cmocka_unit_test(test_buf_after_a_failed_append_yields_nothing),
+             cmocka_unit_test(test_grow_doubles_and_keeps_the_array_on_overflow),
              cmocka_unit_test(test_hex_round_trips_and_refuses_non_hex),
              cmocka_unit_test(test_file_read_is_bounded_and_names_the_file),
              cmocka_unit_test(test_cond_wait_times_out_on_the_monotonic_clock),

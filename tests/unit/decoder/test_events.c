@@ -150,7 +150,6 @@ static void test_events_config_repeated_values_each_keep_their_own_value(void **
 
 static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **state)
 {
-    (void)state;
     unsigned char payload[1000];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (unsigned char)(i * 7);
@@ -174,7 +173,7 @@ static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **st
     assert_int_equal(json_integer_value(json_object_get(ev, "payload_bytes")), 1000);
     assert_true(json_is_true(json_object_get(ev, "payload_truncated")));
     /* The base64 decodes, with the command line, to the first 100 bytes. */
-    char *dir = ts_mkdtemp("dec-events");
+    const char *dir = *state;
     char path[1024], out[1024];
     snprintf(path, sizeof path, "%s/b64", dir);
     snprintf(out, sizeof out, "%s/bin", dir);
@@ -192,14 +191,11 @@ static void test_events_dead_letter_keeps_headers_and_cuts_the_payload(void **st
     assert_int_equal(ts_validate_schema("dlq", path), 0);
     free(dlq);
     json_decref(ev);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 static void test_keystore_readable_by_others_is_warned_about_without_secrets(void **state)
 {
-    (void)state;
-    char *dir = ts_mkdtemp("dec-kswarn");
+    const char *dir = *state;
     char path[1024], logpath[1024], err[256];
     snprintf(path, sizeof path, "%s/keys.json", dir);
     snprintf(logpath, sizeof logpath, "%s/log", dir);
@@ -226,12 +222,10 @@ static void test_keystore_readable_by_others_is_warned_about_without_secrets(voi
     assert_non_null(strstr(log, "0644"));
     assert_null(strstr(log, "s3cret"));
     free(log);
-    ts_rmtree(dir);
-    free(dir);
 }
 
 PR_TEST_MAIN(cmocka_unit_test(test_events_format_received_at_as_rfc3339_milliseconds),
              cmocka_unit_test(test_events_config_keeps_utf8_from_the_profile_intact),
              cmocka_unit_test(test_events_config_repeated_values_each_keep_their_own_value),
-             cmocka_unit_test(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
-             cmocka_unit_test(test_keystore_readable_by_others_is_warned_about_without_secrets))
+             TS_TMPDIR_TEST(test_events_dead_letter_keeps_headers_and_cuts_the_payload),
+             TS_TMPDIR_TEST(test_keystore_readable_by_others_is_warned_about_without_secrets))

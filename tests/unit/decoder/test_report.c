@@ -140,14 +140,23 @@ static const char *str_at(json_t *v, const char *a, const char *b)
     return json_string_value(b ? json_object_get(o, b) : o);
 }
 
+/* The event a sample of tests/data/samples decodes to (as a report of kind, with the
+ * Content-Encoding ce or none), asserting the topic it goes to. */
+static json_t *decode_sample(const char *file, const char *kind, const char *ce, pr_topic want)
+{
+    size_t len;
+    pr_topic t;
+    char *body = dt_sample(file, &len);
+    json_t *v = decode(kind, ce, body, len, &t);
+    free(body);
+    assert_int_equal(t, want);
+    return v;
+}
+
 static void test_report_decodes_the_real_8832_profile(void **state)
 {
     (void)state;
-    size_t len;
-    pr_topic t;
-    char *xml = dt_sample("cisco-8832-mpp-full-profile.xml", &len);
-    json_t *v = decode("full", NULL, xml, len, &t);
-    assert_int_equal(t, PR_TOPIC_CONFIG);
+    json_t *v = decode_sample("cisco-8832-mpp-full-profile.xml", "full", NULL, PR_TOPIC_CONFIG);
     assert_string_equal(str_at(v, "schema", NULL), "phonereport.config/1");
     assert_string_equal(str_at(v, "kind", NULL), "full");
     assert_string_equal(str_at(v, "mac", NULL), "00562b043615");
@@ -162,7 +171,6 @@ static void test_report_decodes_the_real_8832_profile(void **state)
     assert_int_equal(json_object_size(json_object_get(v, "params")), 565);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "raw"), "offset")), 77);
     json_decref(v);
-    free(xml);
 }
 
 static void assert_delta_params(json_t *v, const char *encryption)
@@ -175,6 +183,17 @@ static void assert_delta_params(json_t *v, const char *encryption)
                         "fnc=blf+sd+cp;sub=1002@pbx.example.com;nme=Front & Back");
     assert_string_equal(str_at(v, "params", "Primary_NTP_Server"), "");
     assert_string_equal(str_at(v, "access", "Ringer_Volume"), "rw");
+}
+
+/* body (then freed) decodes to the delta sample's event, encrypted as encryption says. */
+static void assert_decodes_to_the_delta(char *body, size_t len, const char *encryption)
+{
+    pr_topic t;
+    json_t *v = decode("delta", NULL, body, len, &t);
+    free(body);
+    assert_int_equal(t, PR_TOPIC_CONFIG);
+    assert_delta_params(v, encryption);
+    json_decref(v);
 }
 
 static void test_report_decodes_the_delta_and_the_three_encrypted_fixtures(void **state)
@@ -191,25 +210,16 @@ static void test_report_decodes_the_delta_and_the_three_encrypted_fixtures(void 
         {"synthetic-delta-report.xml.aes128gcm", NULL, "aes128gcm"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        size_t len;
-        pr_topic t;
-        char *body = dt_sample(c[i].file, &len);
-        json_t *v = decode("delta", c[i].ce, body, len, &t);
-        assert_int_equal(t, PR_TOPIC_CONFIG);
+        json_t *v = decode_sample(c[i].file, "delta", c[i].ce, PR_TOPIC_CONFIG);
         assert_delta_params(v, c[i].enc);
         json_decref(v);
-        free(body);
     }
 }
 
 static void test_report_decodes_the_status_sample(void **state)
 {
     (void)state;
-    size_t len;
-    pr_topic t;
-    char *xml = dt_sample("synthetic-status-report-GUESS.xml", &len);
-    json_t *v = decode("status", NULL, xml, len, &t);
-    assert_int_equal(t, PR_TOPIC_STATUS);
+    json_t *v = decode_sample("synthetic-status-report-GUESS.xml", "status", NULL, PR_TOPIC_STATUS);
     assert_string_equal(str_at(v, "schema", NULL), "phonereport.status/1");
     json_t *fp =
         json_object_get(json_object_get(json_object_get(v, "status"), "status"), "flat-profile");
@@ -222,7 +232,6 @@ static void test_report_decodes_the_status_sample(void **state)
     assert_string_equal(str_at(fp, "Operational_VLAN_ID", "@group"), "Info/Phone_Status");
     assert_null(json_object_get(json_object_get(fp, "Operational_VLAN_ID"), "#text"));
     json_decref(v);
-    free(xml);
 }
 
 static void test_report_treats_a_status_looking_body_as_status(void **state)
@@ -270,14 +279,9 @@ static void test_report_decrypts_aes128gcm_whose_salt_looks_like_xml(void **stat
              PR_PYTHON, PR_DATA_DIR, tmpdir);
     assert_int_equal(ts_run(cmd, NULL), 0);
     size_t len;
-    pr_topic t;
     char *body = file_in_tmp("xml-salt.aes128gcm", &len);
     assert_memory_equal(body, "<?xml version=1.", 16);
-    json_t *v = decode("delta", NULL, body, len, &t);
-    assert_int_equal(t, PR_TOPIC_CONFIG);
-    assert_delta_params(v, "aes128gcm");
-    json_decref(v);
-    free(body);
+    assert_decodes_to_the_delta(body, len, "aes128gcm");
 }
 
 static void test_report_dead_letters_broken_openssl_bodies(void **state)
@@ -506,12 +510,7 @@ static void test_report_dead_letters_gzip_bombs_and_corrupt_gzip(void **state)
                      0);
     size_t len;
     char *enc = file_in_tmp("gz.enc", &len);
-    pr_topic t;
-    json_t *v = decode("delta", NULL, enc, len, &t);
-    assert_int_equal(t, PR_TOPIC_CONFIG);
-    assert_delta_params(v, "openssl-aes-256-cbc");
-    json_decref(v);
-    free(enc);
+    assert_decodes_to_the_delta(enc, len, "openssl-aes-256-cbc");
 }
 
 /* Runs last: everything emitted above, validated against the topic schemas. */

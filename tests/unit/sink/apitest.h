@@ -1,7 +1,8 @@
-/* apitest.h - the one fixture of the sink-API tests (test_sink_api, test_sink_fleet,
- * test_sink_api_auth, test_sink_api_limits, test_sink_rebaseline): a store in a temporary
- * directory (or a new PostgreSQL schema, sinktest.h) with optional intended profiles, the API
- * served over it on a free loopback port, and curl as the independent HTTP client. */
+/* apitest.h - the one fixture of the sink's store and API tests (test_sink_state,
+ * test_sink_upgrade, test_sink_api, test_sink_fleet, test_sink_api_limits, test_sink_history,
+ * test_sink_remediate): a store in a temporary directory (or a new PostgreSQL schema, sinktest.h)
+ * with optional intended profiles, the API served over it on a free loopback port, and curl as the
+ * independent HTTP client. */
 #ifndef APITEST_H
 #define APITEST_H
 
@@ -11,8 +12,9 @@
 #include "sinktest.h"
 
 typedef struct apitest {
-    char *dir, *where;
-    sink_store *st; /* the fixture's own read-write connection */
+    char *dir, *profiles, *data; /* the temporary directory, its profiles/ and data/ */
+    char *where;                 /* the store: data, or a PostgreSQL schema */
+    sink_store *st;              /* the fixture's own read-write connection */
     sink_profiles *pf;
     sink_api *api;
     pr_metrics *m;
@@ -20,29 +22,47 @@ typedef struct apitest {
     unsigned port;
 } apitest;
 
-/* A new store (tag names the directory and the PostgreSQL schema); default_profile, when
- * given, is the profiles directory's default.xml. */
-static inline apitest *apitest_new(const char *tag, const char *default_profile)
+/* The fixture before its store opens: the temporary directory (tag names it and the
+ * PostgreSQL schema), its profiles directory (default_profile, when given, is its default.xml)
+ * and where the store is to be; apitest_open opens it. A test that loads an old store first
+ * (test_sink_upgrade) writes it there in between. */
+static inline apitest *apitest_prepare(const char *tag, const char *default_profile)
 {
     apitest *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
+    char path[4200];
     assert_non_null(f);
     f->dir = ts_mkdtemp(tag);
     snprintf(path, sizeof path, "%s/profiles", f->dir);
     mkdir(path, 0700);
+    f->profiles = strdup(path);
     if (default_profile) {
         char file[4300];
         snprintf(file, sizeof file, "%s/default.xml", path);
         ts_write_file(file, default_profile, strlen(default_profile));
     }
-    f->pf = sink_profiles_new(path);
-    sink_profiles_scan(f->pf, NULL);
     snprintf(path, sizeof path, "%s/data", f->dir);
+    f->data = strdup(path);
     f->where = sinktest_where(path, tag);
+    return f;
+}
+
+/* Opens (and upgrades) the store, reads the profiles. */
+static inline void apitest_open(apitest *f)
+{
+    char err[256];
+    f->pf = sink_profiles_new(f->profiles);
+    sink_profiles_scan(f->pf, NULL);
     if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
     f->m = pr_metrics_new();
     f->ready = 1;
+}
+
+/* A new store with its profiles, not yet served (apitest_serve). */
+static inline apitest *apitest_new(const char *tag, const char *default_profile)
+{
+    apitest *f = apitest_prepare(tag, default_profile);
+    apitest_open(f);
     return f;
 }
 
@@ -74,9 +94,20 @@ static inline void apitest_free(apitest *f)
     pr_metrics_free(f->m);
     ts_rmtree(f->dir);
     free(f->dir);
+    free(f->profiles);
+    free(f->data);
     free(f->where);
     free(f);
 }
+
+/* The cmocka teardown of a test whose state is an apitest; APITEST names a test with its setup
+ * (a function that makes the apitest) and this teardown. */
+static inline int apitest_teardown(void **state)
+{
+    apitest_free(*state);
+    return 0;
+}
+#define APITEST(test, setup) cmocka_unit_test_setup_teardown(test, setup, apitest_teardown)
 
 /*
  * curl METHOD http://127.0.0.1:port PATH (already URL-encoded) with extra curl arguments (may

@@ -91,6 +91,14 @@ static inline void apply_owned(sink_store *st, const sink_profiles *pf, char *te
     free(text);
 }
 
+/* Applies a phonereport.config/1 record (ev_config's fields) in its own transaction. */
+static inline void apply_config(sink_store *st, const sink_profiles *pf, const char *mac,
+                                const char *kind, const char *report_id, const char *at,
+                                const char *params_json, const char *access_json)
+{
+    apply_owned(st, pf, ev_config(mac, kind, report_id, at, params_json, access_json), false);
+}
+
 /* One integer from a query (e.g. "SELECT count(*) FROM outbox"). */
 static inline long long q_int(sink_store *st, const char *sql)
 {
@@ -102,6 +110,16 @@ static inline long long q_int(sink_store *st, const char *sql)
         v = (long long)sink_col_int64(s, 0);
     sink_stmt_free(s);
     return v;
+}
+
+/* Runs one statement that returns no rows (DROP, LOCK, UPDATE ...); asserts it ran. */
+static inline void q_exec(sink_store *st, const char *sql)
+{
+    sink_stmt *s = sink_store_prepare(st, sql);
+    if (!s)
+        fail_msg("prepare %s: %s", sql, sink_store_errmsg(st));
+    assert_int_equal(sink_step(s), SINK_DONE);
+    sink_stmt_free(s);
 }
 
 /* The tests run on both stores: PR_SINK_TEST_STORE=postgres gives each fixture a new schema on

@@ -22,32 +22,20 @@ static int setup(void **state)
     fx *f =
         apitest_new("api", "<flat-profile><Display_Name_1_>Alice</Display_Name_1_></flat-profile>");
     /* MAC's baseline, then a full report that changes its four values (four changes). */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
-                          "{\"Display_Name_1_\":\"Bob\",\"Admin_Passwd\":\"***\","
-                          "\"Dial_Plan_1_\":\"(xx)\",\"Empty\":\"e\"}",
-                          NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
-                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"}",
-                          "{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}"),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z",
-                          "{\"Display_Name_1_\":\"Mallory\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r0", "2026-11-24T16:59:00.000Z",
+                 "{\"Display_Name_1_\":\"Bob\",\"Admin_Passwd\":\"***\","
+                 "\"Dial_Plan_1_\":\"(xx)\",\"Empty\":\"e\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd\":\"****\","
+                 "\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"}",
+                 "{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}");
+    apply_config(f->st, f->pf, MAC2, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"Display_Name_1_\":\"Mallory\"}", NULL);
     apply_owned(f->st, f->pf,
                 ev_status(MAC2, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"), true);
     apitest_serve(f, NULL);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apitest_free(*state);
     return 0;
 }
 
@@ -118,13 +106,11 @@ static void test_config_xml_is_well_formed_whatever_the_store_holds(void **state
     fx *f = *state;
     const char *mac3 = "00562b043617";
     char *body = NULL, *ctype = NULL, path[64];
-    apply_owned(f->st, f->pf,
-                ev_config(mac3, "full", "r3", "2026-11-24T17:03:00.000Z",
-                          "{\"Ctl\":\"a\\u0001b\",\"NonChar\":\"\\ufffe\",\"Space\\u2000\":\"1\","
-                          "\"Times\\u00d7\":\"1\",\"Comb\\u0301\":\"1\",\"x:A\":\"1\","
-                          "\"Ua\":\"1\",\"Ok\":\"fine & <dandy>\\r\\n\\t\\\"'\"}",
-                          "{\"Ok\":\"rw\",\"Ua\":\"\\u0001\"}"),
-                false);
+    apply_config(f->st, f->pf, mac3, "full", "r3", "2026-11-24T17:03:00.000Z",
+                 "{\"Ctl\":\"a\\u0001b\",\"NonChar\":\"\\ufffe\",\"Space\\u2000\":\"1\","
+                 "\"Times\\u00d7\":\"1\",\"Comb\\u0301\":\"1\",\"x:A\":\"1\","
+                 "\"Ua\":\"1\",\"Ok\":\"fine & <dandy>\\r\\n\\t\\\"'\"}",
+                 "{\"Ok\":\"rw\",\"Ua\":\"\\u0001\"}");
     snprintf(path, sizeof path, "/v1/phones/%s/config?format=xml", mac3);
     assert_int_equal(http(f, "GET", path, &body, &ctype), 200);
     char *parsed = ts_xml_parse(body, strlen(body));
@@ -310,11 +296,7 @@ static void test_a_failing_store_is_logged_once_not_per_request(void **state)
     assert_true(fd >= 0);
     pr_log_set_fd(fd);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
-    sink_stmt *s = sink_store_prepare(f->st, "DROP TABLE drift");
-    if (!s)
-        fail_msg("prepare: %s", sink_store_errmsg(f->st));
-    assert_int_equal(sink_step(s), SINK_DONE);
-    sink_stmt_free(s);
+    q_exec(f->st, "DROP TABLE drift");
     assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
     for (int i = 0; i < 20; i++)
         expect_error(f, "GET", "/v1/drift", 500);
@@ -357,22 +339,16 @@ static void test_an_idle_api_does_not_spin(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_config_answers_exactly_the_documented_shape, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_round_trips_through_the_flatprofile_parser,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_is_well_formed_whatever_the_store_holds,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phones_list_filters_and_paginates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phone_status_changes_and_drift_documents, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_requests_get_json_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_changes_after_the_largest_sequence_number_is_empty,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_failing_store_is_logged_once_not_per_request, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_an_idle_api_does_not_spin, setup, teardown),
+        APITEST(test_config_answers_exactly_the_documented_shape, setup),
+        APITEST(test_config_xml_round_trips_through_the_flatprofile_parser, setup),
+        APITEST(test_config_xml_is_well_formed_whatever_the_store_holds, setup),
+        APITEST(test_phones_list_filters_and_paginates, setup),
+        APITEST(test_phone_status_changes_and_drift_documents, setup),
+        APITEST(test_health_and_metrics, setup),
+        APITEST(test_bad_requests_get_json_errors, setup),
+        APITEST(test_changes_after_the_largest_sequence_number_is_empty, setup),
+        APITEST(test_a_failing_store_is_logged_once_not_per_request, setup),
+        APITEST(test_an_idle_api_does_not_spin, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

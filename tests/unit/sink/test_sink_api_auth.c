@@ -61,10 +61,8 @@ static int setup(void **state)
     if (sink_store_open(f->data, false, "normal", &st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
     sink_profiles *pf = sink_profiles_new(NULL);
-    apply_owned(st, pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\"}", NULL),
-                false);
+    apply_config(st, pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Display_Name_1_\":\"Alice\"}", NULL);
     apply_owned(st, pf, ev_status(MAC, "s1", "2026-11-24T17:02:00.000Z", "{\"Uptime\":\"12\"}"),
                 true);
     sink_store_close(st);

@@ -75,17 +75,9 @@ static ssize_t read_within(int fd, char *buf, size_t len, int ms)
 static int setup(void **state)
 {
     apitest *f = apitest_new("limits", NULL);
-    apply_owned(f->st, f->pf,
-                ev_config("00562b043615", "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, "00562b043615", "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Display_Name_1_\":\"Alice\"}", NULL);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apitest_free(*state);
     return 0;
 }
 
@@ -266,11 +258,7 @@ static void test_a_blocked_export_does_not_block_the_probes(void **state)
     char err[256], buf[4096];
     apitest_serve(f, NULL);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
-    sink_stmt *s = sink_store_prepare(f->st, "LOCK TABLE phones IN ACCESS EXCLUSIVE MODE");
-    if (!s)
-        fail_msg("prepare: %s", sink_store_errmsg(f->st));
-    assert_int_equal(sink_step(s), SINK_DONE);
-    sink_stmt_free(s);
+    q_exec(f->st, "LOCK TABLE phones IN ACCESS EXCLUSIVE MODE");
     int fd = raw_connect(f->port, NULL, 0);
     const char *req = "GET /v1/phones?format=ndjson HTTP/1.0\r\n\r\n";
     raw_send(fd, req, strlen(req));
@@ -392,22 +380,15 @@ static void test_an_ambiguous_authorization_is_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest sqlite[] = {
-        cmocka_unit_test_setup_teardown(
-            test_slow_connections_from_one_address_leave_the_port_to_others, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_connection_trickling_its_headers_is_cut, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_failed_logins_are_logged_and_lock_the_address_out,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_an_ambiguous_authorization_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_an_export_streams_while_the_api_answers, setup_big,
-                                        teardown),
+        APITEST(test_slow_connections_from_one_address_leave_the_port_to_others, setup),
+        APITEST(test_a_connection_trickling_its_headers_is_cut, setup),
+        APITEST(test_failed_logins_are_logged_and_lock_the_address_out, setup),
+        APITEST(test_an_ambiguous_authorization_is_refused, setup),
+        APITEST(test_an_export_streams_while_the_api_answers, setup_big),
     };
     const struct CMUnitTest pg[] = {
-        cmocka_unit_test_setup_teardown(test_a_blocked_export_does_not_block_the_probes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_failed_logins_are_logged_and_lock_the_address_out,
-                                        setup, teardown),
+        APITEST(test_a_blocked_export_does_not_block_the_probes, setup),
+        APITEST(test_failed_logins_are_logged_and_lock_the_address_out, setup),
     };
     if (sinktest_pg())
         return cmocka_run_group_tests(pg, NULL, NULL);

@@ -70,12 +70,6 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    apitest_free(*state);
-    return 0;
-}
-
 /* GET path (already URL-encoded) with extra curl arguments; status, body, content type. */
 static int get(fx *f, const char *path, const char *extra, char **body, char **ctype)
 {
@@ -355,15 +349,12 @@ static void test_bad_filters_get_a_clear_400(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_each_filter_alone_and_combined_with_paging, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_the_fleet_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_parameters_values_most_common_first_and_paged, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_the_list_exports_as_csv_and_ndjson, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv_cells_that_would_start_a_formula_are_neutralised,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_filters_get_a_clear_400, setup, teardown),
+        APITEST(test_each_filter_alone_and_combined_with_paging, setup),
+        APITEST(test_the_fleet_counts, setup),
+        APITEST(test_a_parameters_values_most_common_first_and_paged, setup),
+        APITEST(test_the_list_exports_as_csv_and_ndjson, setup),
+        APITEST(test_csv_cells_that_would_start_a_formula_are_neutralised, setup),
+        APITEST(test_bad_filters_get_a_clear_400, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,26 +33,19 @@ static char *x_at(int i)
 static int setup(void **state)
 {
     fx *f = apitest_new("hist", NULL);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", T1, "{\"A\":\"1\",\"B\":\"2\",\"P\":\"****\"}",
-                          "{\"A\":\"rw\"}"),
-                false);
-    apply_owned(f->st, f->pf, ev_config(MAC, "delta", "r2", T2, "{\"A\":\"3\"}", "{\"A\":\"rw\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", T1, "{\"A\":\"1\",\"B\":\"2\",\"P\":\"****\"}",
+                 "{\"A\":\"rw\"}");
+    apply_config(f->st, f->pf, MAC, "delta", "r2", T2, "{\"A\":\"3\"}", "{\"A\":\"rw\"}");
     /* B goes, C comes (changes to and from null) */
-    apply_owned(f->st, f->pf, ev_config(MAC, "full", "r3", T3, v3_params, "{\"A\":\"rw\"}"), false);
-    apply_owned(f->st, f->pf, ev_config(MAC, "full", "r4", T4, v3_params, "{\"A\":\"rw\"}"), false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "q1", T1,
-                          "{\"A\":\"3\",\"C\":\"=SUM(1,2)\",\"P\":\"********\",\"D\":\"d\"}",
-                          "{\"A\":\"na\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r3", T3, v3_params, "{\"A\":\"rw\"}");
+    apply_config(f->st, f->pf, MAC, "full", "r4", T4, v3_params, "{\"A\":\"rw\"}");
+    apply_config(f->st, f->pf, MAC2, "full", "q1", T1,
+                 "{\"A\":\"3\",\"C\":\"=SUM(1,2)\",\"P\":\"********\",\"D\":\"d\"}",
+                 "{\"A\":\"na\"}");
     apply_owned(f->st, f->pf, ev_status(MACS, "s1", T1, "{\"Uptime\":\"1\"}"), true);
     /* MAC3: X is the version's number from version 2 on; pruned to 3 rows at version 64 */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC3, "full", "x1", "2026-11-25T00:01:00.000Z",
-                          "{\"X\":\"1\",\"Y\":\"y\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC3, "full", "x1", "2026-11-25T00:01:00.000Z",
+                 "{\"X\":\"1\",\"Y\":\"y\"}", NULL);
     for (int v = 2; v <= 70; v++) {
         char id[16], params[64], *at = x_at(v);
         snprintf(id, sizeof id, "x%d", v);
@@ -64,12 +57,6 @@ static int setup(void **state)
     }
     apitest_serve(f, NULL);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apitest_free(*state);
     return 0;
 }
 
@@ -392,5 +379,5 @@ int main(void)
         cmocka_unit_test(test_resync_without_rebaseline_is_unavailable),
     };
     /* one store for every test: they only read it */
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, apitest_teardown);
 }

@@ -87,8 +87,7 @@ static void test_the_last_remote_address_is_stored_with_every_report(void **stat
 {
     fx *f = *state;
     const char *params = "{\"A\":\"1\"}";
-    apply_owned(f->st, NULL,
-                ev_config(MAC1, "full", "r1", "2026-11-24T17:00:00.000Z", params, NULL), false);
+    apply_config(f->st, NULL, MAC1, "full", "r1", "2026-11-24T17:00:00.000Z", params, NULL);
     json_t *doc = summary(f, MAC1);
     assert_string_equal(json_string_value(json_object_get(doc, "remote")), "192.0.2.1");
     assert_true(json_is_null(json_object_get(doc, "report_request")));
@@ -121,8 +120,7 @@ static void test_unchanged_report_updates_the_address(void **state)
 {
     fx *f = *state;
     const char *params = "{\"A\":\"1\",\"B\":\"2\"}";
-    apply_owned(f->st, NULL,
-                ev_config(MAC1, "full", "r1", "2026-11-24T17:00:00.000Z", params, NULL), false);
+    apply_config(f->st, NULL, MAC1, "full", "r1", "2026-11-24T17:00:00.000Z", params, NULL);
     char *text = with_remote(
         ev_config(MAC1, "full", "r2", "2026-11-24T17:05:00.000Z", params, NULL), "198.51.100.9");
     sink_apply_result res = apply_text(f->st, NULL, text, false);
@@ -156,23 +154,17 @@ static void test_candidates_are_incomplete_or_unseen_phones_at_most_once_per_int
     sink_rb_target t[8];
     char err[256];
     /* MAC1: incomplete (a delta first), with a full-report rule and a line. */
-    apply_owned(f->st, NULL,
-                ev_config(MAC1, "delta", "r1", "2026-11-24T17:59:00.000Z",
-                          "{\"Report_Rule\":\"" FULL_RULE "\",\"User_ID_1_\":\"1001\"}", NULL),
-                false);
+    apply_config(f->st, NULL, MAC1, "delta", "r1", "2026-11-24T17:59:00.000Z",
+                 "{\"Report_Rule\":\"" FULL_RULE "\",\"User_ID_1_\":\"1001\"}", NULL);
     /* MAC2: complete and seen recently. */
-    apply_owned(f->st, NULL,
-                ev_config(MAC2, "full", "r2", "2026-11-24T17:59:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, NULL, MAC2, "full", "r2", "2026-11-24T17:59:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     /* MAC3: incomplete, but its rules send only deltas and status. */
-    apply_owned(f->st, NULL,
-                ev_config(MAC3, "delta", "r3", "2026-11-24T17:59:00.000Z",
-                          "{\"Report_Rule\":\"" DELTA_RULE "\"}", NULL),
-                false);
+    apply_config(f->st, NULL, MAC3, "delta", "r3", "2026-11-24T17:59:00.000Z",
+                 "{\"Report_Rule\":\"" DELTA_RULE "\"}", NULL);
     /* MAC4: complete, last seen long ago (a later status report counts as seen). */
-    apply_owned(f->st, NULL,
-                ev_config(MAC4, "full", "r4", "2026-11-20T10:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, NULL, MAC4, "full", "r4", "2026-11-20T10:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
 
     size_t n = candidates(f, NULL, "2026-11-24T17:00:00.000Z", t, 8);
     assert_int_equal(n, 2);

@@ -22,7 +22,7 @@ static void report(apitest *f, const char *mac, long long ago_s, const char *par
 {
     char at[32];
     sink_fleet_time_ago(ago_s, at, sizeof at);
-    apply_owned(f->st, f->pf, ev_config(mac, "full", "r", at, params, NULL), false);
+    apply_config(f->st, f->pf, mac, "full", "r", at, params, NULL);
 }
 
 static int setup(void **state)
@@ -34,12 +34,6 @@ static int setup(void **state)
     report(f, MACD, 7200, "{\"Station_Name\":\"Intended\",\"Text_Logo\":\"Logo\"}");
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 3);
     *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apitest_free(*state);
     return 0;
 }
 
@@ -154,8 +148,8 @@ static void test_settings_are_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_candidates_after_interval_and_ignore, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_off_asks_only_what_the_api_queues, setup, teardown),
+        APITEST(test_candidates_after_interval_and_ignore, setup),
+        APITEST(test_off_asks_only_what_the_api_queues, setup),
         cmocka_unit_test(test_settings_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

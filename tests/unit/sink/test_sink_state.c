@@ -4,7 +4,7 @@
  * committed with the state, and the records it emits checked against the JSON Schemas with the
  * independent validator.
  */
-#include "sinktest.h"
+#include "apitest.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,39 +17,11 @@
 #define MAC  "00562b043615"
 #define MAC2 "00562b043616"
 
-typedef struct fx {
-    char *dir, *profiles, *where;
-    sink_store *st;
-    sink_profiles *pf;
-} fx;
+typedef apitest fx; /* the API itself is not served here */
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
-    f->dir = ts_mkdtemp("sink-state");
-    snprintf(path, sizeof path, "%s/profiles", f->dir);
-    mkdir(path, 0700);
-    f->profiles = strdup(path);
-    snprintf(path, sizeof path, "%s/data", f->dir);
-    f->where = sinktest_where(path, "state");
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
-    f->pf = sink_profiles_new(f->profiles);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sink_store_close(f->st);
-    sink_profiles_free(f->pf);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->profiles);
-    free(f->where);
-    free(f);
+    *state = apitest_new("sink-state", NULL);
     return 0;
 }
 
@@ -129,10 +101,8 @@ static unsigned rescan(fx *f)
 static void test_full_report_sets_params_and_completes_the_phone(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}");
     json_t *doc = config_doc(f, MAC);
     json_t *want = json_loads("{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,"
                               "\"model\":\"CP-8832-3PCC\",\"firmware\":\"12.0.1\","
@@ -147,23 +117,20 @@ static void test_full_report_sets_params_and_completes_the_phone(void **state)
 static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     json_t *doc = config_doc(f, MAC);
     assert_false(json_is_true(json_object_get(doc, "complete")));
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
     json_decref(doc);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     doc = config_doc(f, MAC);
     assert_true(json_is_true(json_object_get(doc, "complete")));
     json_decref(doc);
     /* A later delta does not make it incomplete again. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"A\":\"2\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"A\":\"2\"}",
+                 NULL);
     doc = config_doc(f, MAC);
     assert_true(json_is_true(json_object_get(doc, "complete")));
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 3);
@@ -173,10 +140,8 @@ static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
 static void test_delta_upserts_only_what_it_carries(void **state)
 {
     fx *f = *state;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\",\"C\":\"3\"}", NULL);
     sink_apply_result res;
     char *t = ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"20\",\"D\":\"\"}",
                         NULL);
@@ -200,13 +165,10 @@ static void test_delta_upserts_only_what_it_carries(void **state)
 static void test_full_report_removes_vanished_params_as_changes_to_null(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_null(param(f, MAC, "B"));
     json_t *changes = outbox(f, PR_TOPIC_CHANGES);
     assert_int_equal(json_array_size(changes), 1); /* the first report is the baseline */
@@ -224,16 +186,12 @@ static void test_full_report_removes_vanished_params_as_changes_to_null(void **s
 static void test_report_of_unknown_kind_is_applied_as_a_delta(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "unknown", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "unknown", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"9\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "unknown", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "unknown", "r2", "2026-11-24T17:01:00.000Z", "{\"A\":\"9\"}",
+                 NULL);
     assert_string_equal(param(f, MAC, "A"), "9");
     assert_string_equal(param(f, MAC, "B"), "2"); /* nothing removed */
     json_t *doc = config_doc(f, MAC2);
@@ -354,8 +312,7 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
     }
     char *ps = json_dumps(p, JSON_COMPACT), *as = json_dumps(a, JSON_COMPACT);
     char *rps = json_dumps(rp, JSON_COMPACT), *ras = json_dumps(ra, JSON_COMPACT);
-    apply_owned(f->st, f->pf, ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", ps, as),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", ps, as);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     long long drift_records = q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6");
 
@@ -448,9 +405,8 @@ static void test_identical_full_report_touches_only_the_phone_row(void **state)
                                      sizeof reason, err, sizeof err),
                      PR_OK);
     assert_true(ev.lazy);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r6", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r6", "2026-11-24T17:08:00.000Z", "{\"P1\":\"x\"}",
+                 NULL);
     assert_int_equal(q_int(f->st, "SELECT digest IS NULL FROM phones"), 1);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_apply(f->st, f->pf, NULL, &ev, &res, err, sizeof err), PR_OK);
@@ -633,12 +589,9 @@ static void test_source_fields_do_not_depend_on_topic_interleaving(void **state)
     char err[256];
     /* MAC: status (later) applied before the config report; MAC2: the other way round. */
     apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     apply_owned(f->st, f->pf, ev_status(MAC2, "s", "2026-11-24T17:05:00.000Z", "{}"), true);
     json_t *a = NULL, *b = NULL;
     assert_int_equal(sink_query_phone(f->st, MAC, &a, err, sizeof err), PR_OK);
@@ -706,10 +659,7 @@ static void test_offset_read_failure_is_not_taken_for_no_offset(void **state)
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 2), 8);
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 3), -1);
     /* The cached statement now fails (its table is gone), as on an I/O error. */
-    sink_stmt *drop = sink_store_prepare(f->st, "DROP TABLE offsets");
-    assert_non_null(drop);
-    assert_int_equal(sink_step(drop), SINK_DONE);
-    sink_stmt_free(drop);
+    q_exec(f->st, "DROP TABLE offsets");
     assert_true(sink_store_offset_get(f->st, "x.config", 2) < -1);
 }
 
@@ -719,10 +669,7 @@ static void test_a_store_with_a_newer_schema_is_refused(void **state)
 {
     fx *f = *state;
     char err[256] = "";
-    sink_stmt *s = sink_store_prepare(f->st, "UPDATE meta SET value = '99' WHERE key = 'schema'");
-    assert_non_null(s);
-    assert_int_equal(sink_step(s), SINK_DONE);
-    sink_stmt_free(s);
+    q_exec(f->st, "UPDATE meta SET value = '99' WHERE key = 'schema'");
     char *where = strdup(f->where);
     sink_store_close(f->st);
     f->st = NULL;
@@ -904,10 +851,8 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
     fx *f = *state;
     write_profile(f, MAC ".xml", "<flat-profile><A>1</A><B>x</B><Gone>z</Gone></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"wrong\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"wrong\"}", NULL);
     json_t *d = outbox(f, PR_TOPIC_DRIFT);
     assert_int_equal(json_array_size(d), 1);
     json_t *want = json_loads("{\"schema\":\"phonereport.drift/1\",\"mac\":\"" MAC "\","
@@ -919,20 +864,15 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
     json_decref(want);
     json_decref(d);
     /* Still drifted (another wrong value, then the same full report again): no record. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"B\":\"wronger\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
-                          "{\"A\":\"1\",\"B\":\"wronger\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"B\":\"wronger\"}", NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r3", "2026-11-24T17:02:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"wronger\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 1);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     /* Fixed: one resolved record. */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r4", "2026-11-24T17:03:00.000Z", "{\"B\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r4", "2026-11-24T17:03:00.000Z", "{\"B\":\"x\"}",
+                 NULL);
     d = outbox(f, PR_TOPIC_DRIFT);
     assert_int_equal(json_array_size(d), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(d, 1), "state")),
@@ -955,23 +895,17 @@ static void test_masked_values_are_never_compared(void **state)
     write_profile(f, MAC ".xml",
                   "<flat-profile><Password>secret</Password><Admin>*****</Admin></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Password\":\"********\",\"Admin\":\"other\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"Password\":\"********\",\"Admin\":\"other\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM outbox WHERE topic = 6"), 0);
     /* Unmasked and different: drifts. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r2", "2026-11-24T17:01:00.000Z", "{\"Password\":\"guess\"}", NULL),
-        false);
+    apply_config(f->st, f->pf, MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"Password\":\"guess\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1);
     /* Masked again: not comparable any more, so the drift resolves. */
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "delta", "r3", "2026-11-24T17:02:00.000Z", "{\"Password\":\"**\"}", NULL),
-        false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:02:00.000Z",
+                 "{\"Password\":\"**\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 0);
 }
 
@@ -986,27 +920,20 @@ static void test_phone_profile_overrides_default_per_parameter(void **state)
     assert_string_equal(sink_profiles_intended(f->pf, MAC, "B"), "own");
     assert_string_equal(sink_profiles_intended(f->pf, MAC2, "B"), "d");
     assert_null(sink_profiles_intended(f->pf, MAC2, "C"));
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"d\",\"B\":\"d\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"A\":\"d\",\"B\":\"d\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"d\",\"B\":\"d\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"d\",\"B\":\"d\"}", NULL);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 1); /* MAC's B only */
 }
 
 static void test_profile_reload_recomputes_drift(void **state)
 {
     fx *f = *state;
-    apply_owned(
-        f->st, f->pf,
-        ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\",\"B\":\"2\"}", NULL),
-        false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
+                 "{\"A\":\"1\",\"B\":\"2\"}", NULL);
+    apply_config(f->st, f->pf, MAC2, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_int_equal(rescan(f), 0); /* empty directory: nothing intended */
     write_profile(f, "default.xml", "<flat-profile><A>9</A></flat-profile>");
     assert_int_equal(rescan(f), 2); /* both phones drift on A */
@@ -1128,17 +1055,13 @@ static void test_emitted_records_match_their_schemas(void **state)
     char path[4300], err[256], mac[PR_MAC_LEN + 1];
     write_profile(f, "default.xml", "<flat-profile><A>1</A><B>x</B></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"B\":\"y\"}", NULL),
-                false);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
-                          "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}"),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r1", "2026-11-24T17:00:00.000Z", "{\"B\":\"y\"}",
+                 NULL);
+    apply_config(f->st, f->pf, MAC, "full", "r2", "2026-11-24T17:01:00.000Z",
+                 "{\"A\":\"1\",\"C\":\"c\"}", "{\"A\":\"rw\"}");
     apply_owned(f->st, f->pf, ev_status(MAC, "s", "2026-11-24T17:02:00.000Z", "{}"), true);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "delta", "r3", "2026-11-24T17:03:00.000Z", "{\"C\":\"d\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "delta", "r3", "2026-11-24T17:03:00.000Z", "{\"C\":\"d\"}",
+                 NULL);
     json_t *changes = outbox(f, PR_TOPIC_CHANGES), *drift = outbox(f, PR_TOPIC_DRIFT);
     /* B removed by the full report (A and C were unknown before it: no change), C by r3. */
     assert_int_equal(json_array_size(changes), 2);
@@ -1223,22 +1146,32 @@ static void test_the_state_record_says_what_the_api_says(void **state)
     json_decref(cfg);
 }
 
-static void test_config_xml_feeds_back_into_the_same_params(void **state)
+/* Applies a full report of MAC with params_json (and access_json), then reads its
+ * configuration back as XML (?format=xml) and parses that: the XML text (caller frees) and fp. */
+static char *full_report_as_xml(fx *f, const char *params_json, const char *access_json,
+                                pr_flat_profile *fp)
 {
-    fx *f = *state;
     char err[256];
     char *xml = NULL;
     size_t len = 0;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice & <Bob> \\\"q\\\"\",\"Empty\":\"\","
-                          "\"Dial_Plan_1_\":\"(*xx|[3469]11|0|00)\",\"Odd.Name-x__y\":\"a'b\"}",
-                          "{\"Display_Name_1_\":\"rw\",\"Empty\":\"na\"}"),
-                false);
-    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
-    pr_flat_profile fp;
     pr_xml_error why;
-    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", params_json,
+                 access_json);
+    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
+    if (pr_flatprofile_parse(xml, len, NULL, fp, &why, err, sizeof err) != PR_OK)
+        fail_msg("the XML does not parse: %s", err);
+    return xml;
+}
+
+static void test_config_xml_feeds_back_into_the_same_params(void **state)
+{
+    fx *f = *state;
+    pr_flat_profile fp;
+    char *xml =
+        full_report_as_xml(f,
+                           "{\"Display_Name_1_\":\"Alice & <Bob> \\\"q\\\"\",\"Empty\":\"\","
+                           "\"Dial_Plan_1_\":\"(*xx|[3469]11|0|00)\",\"Odd.Name-x__y\":\"a'b\"}",
+                           "{\"Display_Name_1_\":\"rw\",\"Empty\":\"na\"}", &fp);
     json_t *doc = config_doc(f, MAC);
     json_t *params = json_object_get(doc, "params"), *access = json_object_get(doc, "access");
     assert_int_equal(fp.len, json_object_size(params));
@@ -1259,19 +1192,9 @@ static void test_config_xml_feeds_back_into_the_same_params(void **state)
 static void test_config_xml_omits_names_that_would_inject_markup(void **state)
 {
     fx *f = *state;
-    char err[256];
-    char *xml = NULL;
-    size_t len = 0;
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
-                          "{\"Display_Name_1_\":\"Alice\","
-                          "\"Admin_Passwd>pwn</Admin_Passwd><X\":\"\"}",
-                          NULL),
-                false);
-    assert_int_equal(sink_query_config_xml(f->st, MAC, &xml, &len, err, sizeof err), PR_OK);
     pr_flat_profile fp;
-    pr_xml_error why;
-    assert_int_equal(pr_flatprofile_parse(xml, len, NULL, &fp, &why, err, sizeof err), PR_OK);
+    char *xml = full_report_as_xml(
+        f, "{\"Display_Name_1_\":\"Alice\",\"Admin_Passwd>pwn</Admin_Passwd><X\":\"\"}", NULL, &fp);
     assert_int_equal(fp.len, 1);
     assert_string_equal(fp.params[0].name, "Display_Name_1_");
     assert_string_equal(fp.params[0].value, "Alice");
@@ -1378,10 +1301,8 @@ static void test_drift_recompute_costs_two_statements_per_phone(void **state)
     for (int i = 0; i < 50; i++) {
         char mac[13];
         snprintf(mac, sizeof mac, "0056%08x", 0x2b200000u + (unsigned)i);
-        apply_owned(f->st, f->pf,
-                    ev_config(mac, "full", "r", "2026-11-24T17:00:00.000Z",
-                              "{\"P0\":\"v0\",\"P1\":\"other\"}", NULL),
-                    false);
+        apply_config(f->st, f->pf, mac, "full", "r", "2026-11-24T17:00:00.000Z",
+                     "{\"P0\":\"v0\",\"P1\":\"other\"}", NULL);
     }
     write_profile(f, "default.xml", prof);
     long long before = sink_store_statements(f->st);
@@ -1409,9 +1330,8 @@ static void test_a_restart_publishes_no_drift_transition_twice(void **state)
     char err[256];
     write_profile(f, "default.xml", "<flat-profile><A>d</A></flat-profile>");
     rescan(f);
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"x\"}",
+                 NULL);
     assert_int_equal(sink_store_begin(f->st, err, sizeof err), PR_OK);
     assert_int_equal(sink_store_profiles_save(f->st, f->pf, err, sizeof err), PR_OK);
     assert_int_equal(sink_store_commit(f->st, err, sizeof err), PR_OK);
@@ -1499,9 +1419,8 @@ static void test_pipelined_writes_save_round_trips_and_fail_the_commit(void **st
     assert_int_equal(sink_store_offset_get(f->st, "x.config", 0), 40);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift WHERE param = 'A'"), 0);
     /* and the connection goes on */
-    apply_owned(f->st, f->pf,
-                ev_config(MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}", NULL),
-                false);
+    apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z", "{\"A\":\"1\"}",
+                 NULL);
     assert_string_equal(param(f, MAC, "A"), "1");
 }
 
@@ -1509,67 +1428,41 @@ int main(void)
 {
     pr_jarena_install(); /* events parse in arenas, as in the binary */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_full_report_sets_params_and_completes_the_phone, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_first_report_delta_leaves_the_phone_incomplete, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_delta_upserts_only_what_it_carries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_report_removes_vanished_params_as_changes_to_null,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_first_report_is_a_baseline_and_emits_no_change, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_identical_full_report_touches_only_the_phone_row,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fast_path_only_for_plain_identical_members, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_report_beyond_the_bounds_is_refused_and_the_state_kept,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_replaces_the_latest_status_without_a_version,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_source_fields_do_not_depend_on_topic_interleaving,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_change_history_is_pruned_by_whole_reports, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_report_of_unknown_kind_is_applied_as_a_delta, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_phone_is_not_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offsets_commit_and_roll_back_with_the_state, setup,
-                                        teardown),
+        APITEST(test_full_report_sets_params_and_completes_the_phone, setup),
+        APITEST(test_first_report_delta_leaves_the_phone_incomplete, setup),
+        APITEST(test_delta_upserts_only_what_it_carries, setup),
+        APITEST(test_full_report_removes_vanished_params_as_changes_to_null, setup),
+        APITEST(test_first_report_is_a_baseline_and_emits_no_change, setup),
+        APITEST(test_identical_full_report_touches_only_the_phone_row, setup),
+        APITEST(test_fast_path_only_for_plain_identical_members, setup),
+        APITEST(test_report_beyond_the_bounds_is_refused_and_the_state_kept, setup),
+        APITEST(test_status_replaces_the_latest_status_without_a_version, setup),
+        APITEST(test_source_fields_do_not_depend_on_topic_interleaving, setup),
+        APITEST(test_change_history_is_pruned_by_whole_reports, setup),
+        APITEST(test_report_of_unknown_kind_is_applied_as_a_delta, setup),
+        APITEST(test_unknown_phone_is_not_found, setup),
+        APITEST(test_offsets_commit_and_roll_back_with_the_state, setup),
         cmocka_unit_test(test_events_that_violate_the_contract_are_rejected),
         cmocka_unit_test(test_events_without_a_record_key_are_rejected),
         cmocka_unit_test(test_received_at_must_be_a_utc_timestamp_with_milliseconds),
-        cmocka_unit_test_setup_teardown(test_drift_emits_transitions_only_never_repeats, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_masked_values_are_never_compared, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_phone_profile_overrides_default_per_parameter, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_profile_reload_recomputes_drift, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_profile_change_pages_through_every_phone,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restart_rescans_only_profiles_changed_meanwhile, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_emitted_records_match_their_schemas, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_the_state_record_says_what_the_api_says, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_feeds_back_into_the_same_params, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_config_xml_omits_names_that_would_inject_markup, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_offset_read_failure_is_not_taken_for_no_offset, setup,
-                                        teardown),
+        APITEST(test_drift_emits_transitions_only_never_repeats, setup),
+        APITEST(test_masked_values_are_never_compared, setup),
+        APITEST(test_phone_profile_overrides_default_per_parameter, setup),
+        APITEST(test_profile_reload_recomputes_drift, setup),
+        APITEST(test_default_profile_change_pages_through_every_phone, setup),
+        APITEST(test_restart_rescans_only_profiles_changed_meanwhile, setup),
+        APITEST(test_emitted_records_match_their_schemas, setup),
+        APITEST(test_the_state_record_says_what_the_api_says, setup),
+        APITEST(test_config_xml_feeds_back_into_the_same_params, setup),
+        APITEST(test_config_xml_omits_names_that_would_inject_markup, setup),
+        APITEST(test_offset_read_failure_is_not_taken_for_no_offset, setup),
         cmocka_unit_test(test_config_check_reports_every_problem),
-        cmocka_unit_test_setup_teardown(test_a_store_with_a_newer_schema_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_sink_that_lost_its_partition_cannot_commit, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_rebaseline_candidates_are_the_owned_partitions_phones,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_drift_recompute_costs_two_statements_per_phone, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_restart_publishes_no_drift_transition_twice, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_pipelined_writes_save_round_trips_and_fail_the_commit,
-                                        setup, teardown),
+        APITEST(test_a_store_with_a_newer_schema_is_refused, setup),
+        APITEST(test_a_sink_that_lost_its_partition_cannot_commit, setup),
+        APITEST(test_rebaseline_candidates_are_the_owned_partitions_phones, setup),
+        APITEST(test_drift_recompute_costs_two_statements_per_phone, setup),
+        APITEST(test_a_restart_publishes_no_drift_transition_twice, setup),
+        APITEST(test_pipelined_writes_save_round_trips_and_fail_the_commit, setup),
     };
     /* The first two count rows written through SQLite's own counter (PostgreSQL has none per
      * connection that is current at once); a shared PostgreSQL store keeps no list of applied

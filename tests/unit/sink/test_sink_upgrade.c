@@ -8,7 +8,7 @@
  * Then the upgraded store goes on: a delta applies, and the parameter index built at start-up
  * answers an indexed search while an unindexed one says so.
  */
-#include "sinktest.h"
+#include "apitest.h"
 
 #include <sys/stat.h>
 
@@ -19,28 +19,23 @@
 
 typedef struct fx {
     const char *fixture; /* the folder of the store's SQL */
-    char *dir, *where;
-    sink_store *st;
-    sink_api *api;
-    pr_metrics *m;
-    atomic_int ready;
+    apitest *a;
     json_t *expected;
 } fx;
 
-/* The old release's store, from its SQL dump. */
-static void load_fixture(fx *f, const char *data)
+/* The old release's store, from its SQL dump, where the fixture's store is to be. */
+static void load_fixture(fx *f)
 {
     char path[4300];
-    char sqlpath[4300];
-    snprintf(sqlpath, sizeof sqlpath, "%s/%s", f->fixture, sinktest_pg() ? "pg.sql" : "sqlite.sql");
-    char *sql = ts_read_file(sqlpath, NULL);
+    snprintf(path, sizeof path, "%s/%s", f->fixture, sinktest_pg() ? "pg.sql.gz" : "sqlite.sql.gz");
+    char *sql = ts_read_gzfile(path, NULL);
     assert_non_null(sql);
     if (sinktest_pg()) {
-        assert_int_equal(ts_pg_exec(f->where, sql), 0);
+        assert_int_equal(ts_pg_exec(f->a->where, sql), 0);
     } else {
         sqlite3 *db = NULL;
-        mkdir(data, 0700);
-        snprintf(path, sizeof path, "%s/sink.db", data);
+        mkdir(f->a->data, 0700);
+        snprintf(path, sizeof path, "%s/sink.db", f->a->data);
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
@@ -51,21 +46,16 @@ static void load_fixture(fx *f, const char *data)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    char err[256], path[4200];
+    char err[256];
+    assert_non_null(f);
     f->fixture = *state ? *state : FIXTURE; /* the prestate: which fixture */
-    f->dir = ts_mkdtemp("sink-upgrade");
-    snprintf(path, sizeof path, "%s/data", f->dir);
-    f->where = sinktest_where(path, "upgrade");
-    load_fixture(f, path);
+    f->a = apitest_prepare("sink-upgrade", NULL);
+    load_fixture(f);
     /* as the sink starts: open (upgrade), then the parameter index for the default set */
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
-    if (sink_store_index_configure(f->st, NULL, err, sizeof err) != PR_OK)
+    apitest_open(f->a);
+    if (sink_store_index_configure(f->a->st, NULL, err, sizeof err) != PR_OK)
         fail_msg("index: %s", err);
-    f->m = pr_metrics_new();
-    f->ready = 1;
-    if (sink_api_start("127.0.0.1:0", f->where, f->m, &f->ready, &f->api, err, sizeof err) != PR_OK)
-        fail_msg("api: %s", err);
+    apitest_serve(f->a, NULL);
     /* both fixtures come from the same events, and both releases answered the same */
     f->expected = json_load_file(FIXTURE "/expected.json", 0, NULL);
     assert_non_null(f->expected);
@@ -76,30 +66,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    sink_api_stop(f->api);
-    sink_store_close(f->st);
-    pr_metrics_free(f->m);
+    apitest_free(f->a);
     json_decref(f->expected);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->where);
     free(f);
     return 0;
 }
 
-/* GET path on the API (curl); the body as JSON, asserting 200. */
+/* GET path on the API; the body as JSON, asserting 200. */
 static json_t *api_get(fx *f, const char *path)
 {
-    char cmd[1200], *out = NULL;
-    snprintf(cmd, sizeof cmd, "curl -sS -g --fail-with-body 'http://127.0.0.1:%u%s'",
-             sink_api_bound_port(f->api), path);
-    if (ts_run(cmd, &out) != 0)
-        fail_msg("GET %s: %s", path, out ? out : "");
-    json_t *doc = json_loads(out, 0, NULL);
-    if (!doc)
-        fail_msg("GET %s: not JSON: %s", path, out);
-    free(out);
-    return doc;
+    return apitest_json(f->a->port, path, 200);
 }
 
 static void expect_same(const char *what, json_t *want, json_t *got)
@@ -120,11 +96,11 @@ static void test_every_phone_reads_exactly_as_the_old_release_answered(void **st
     json_t *want;
     char path[200];
     int phones = 0;
-    assert_int_equal(q_int(f->st, "SELECT value FROM meta WHERE key = 'schema'"),
+    assert_int_equal(q_int(f->a->st, "SELECT value FROM meta WHERE key = 'schema'"),
                      sinktest_pg() ? 2 : 6);
     if (!sinktest_pg()) /* every document re-encoded (doc.c's blob starts with 0xD6) */
-        assert_int_equal(q_int(f->st, "SELECT count(*) FROM configs WHERE hex(substr(doc, 1, 1))"
-                                      " <> 'D6'"),
+        assert_int_equal(q_int(f->a->st, "SELECT count(*) FROM configs WHERE hex(substr(doc, 1, 1))"
+                                         " <> 'D6'"),
                          0);
     json_object_foreach(f->expected, mac, want)
     {
@@ -163,7 +139,7 @@ static void test_the_upgraded_store_goes_on_with_its_index(void **state)
     /* a delta on the upgraded document: one change from the value the old store held */
     char *delta = ev_config("00562b000003", "delta", "c3", "2026-11-24T17:10:00.000Z",
                             "{\"Proxy_1_\":\"sip3.example.com\"}", NULL);
-    sink_apply_result res = apply_text(f->st, NULL, delta, false);
+    sink_apply_result res = apply_text(f->a->st, NULL, delta, false);
     free(delta);
     assert_int_equal(res.changes, 1);
     assert_int_equal(res.version, 3);
@@ -181,7 +157,7 @@ static void test_the_upgraded_store_goes_on_with_its_index(void **state)
     doc = api_get(f, "/v1/phones?param.Proxy_1_=sip2.example.com");
     assert_int_equal(json_array_size(json_object_get(doc, "phones")), 0);
     json_decref(doc);
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM pindex WHERE name = 'Proxy_1_'"), 2);
+    assert_int_equal(q_int(f->a->st, "SELECT count(*) FROM pindex WHERE name = 'Proxy_1_'"), 2);
     /* New_Param is not: found by a scan of the documents, which says so */
     doc = api_get(f, "/v1/phones?param.New_Param=x%20%22q%22%20%5C%20%C3%A9");
     assert_int_equal(json_array_size(json_object_get(doc, "phones")), 1);
