@@ -137,21 +137,16 @@ fail:
 
 pr_status decoder_start(decoder *r, char *err, size_t errlen)
 {
-    if (r->started)
+    if (r->thread.started)
         return PR_OK;
-    if (pthread_create(&r->thread, NULL, decoder_loop_run, r) != 0)
-        return pr_err(PR_EFATAL, err, errlen, "cannot start the decoder thread");
-    r->started = true;
-    return PR_OK;
+    return pr_thread_start(&r->thread, decoder_loop_run, r, "decoder", err, errlen);
 }
 
 void decoder_stop(decoder *r)
 {
-    if (!r || !r->started)
+    if (!r || !r->thread.started)
         return;
-    atomic_store(&r->stop, true);
-    pthread_join(r->thread, NULL);
-    r->started = false;
+    pr_thread_stop(&r->thread, NULL, NULL);
     if (r->producer)
         rd_kafka_flush(r->producer, 5000);
 }
@@ -198,6 +193,6 @@ void decoder_reload(decoder *r)
     r->ks_pending = ks;
     atomic_store(&r->ks_changed, true);
     pthread_mutex_unlock(&r->ks_lock);
-    if (!r->started) /* no loop thread to hand it over to */
+    if (!r->thread.started) /* no loop thread to hand it over to */
         decoder_take_pending_keystore(r);
 }

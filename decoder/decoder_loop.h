@@ -11,6 +11,7 @@
 
 #include "decoder.h"
 #include "decoder_int.h"
+#include "thread.h"
 
 struct decoder {
     const pr_common_cfg *common;
@@ -21,9 +22,7 @@ struct decoder {
 
     rd_kafka_t *consumer; /* rk of the consumer group on raw */
     rd_kafka_t *producer; /* the transactional producer */
-    pthread_t thread;
-    bool started;
-    atomic_bool stop;
+    pr_thread thread;
     atomic_bool ready;
     atomic_bool fatal;
 

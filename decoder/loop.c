@@ -55,7 +55,7 @@ static void go_fatal(decoder *r, const char *what, const char *why)
         PR_LOG(PR_LOG_ERROR, COMP, "fatal Kafka error: the decoder stops",
                json_pack("{ssss}", "during", what, "error", why));
     atomic_store(&r->ready, false);
-    atomic_store(&r->stop, true);
+    atomic_store(&r->thread.stop, true);
     pr_signals_request_stop();
 }
 
@@ -129,7 +129,7 @@ static long long call_now(void *ctx)
 
 static bool call_stopping(void *ctx)
 {
-    return atomic_load(&((txn_call *)ctx)->r->stop);
+    return pr_thread_stopping(&((txn_call *)ctx)->r->thread);
 }
 
 static decoder_try call_settle(txn_call *c, rd_kafka_error_t *error)
@@ -582,7 +582,7 @@ void decoder_loop_conf(rd_kafka_conf_t *conf, decoder *r)
 
 static int init_transactions(decoder *r)
 {
-    while (!atomic_load(&r->stop)) {
+    while (!pr_thread_stopping(&r->thread)) {
         /* A timed-out init_transactions is retriable and resumes where it stopped. */
         rd_kafka_error_t *error = rd_kafka_init_transactions(r->producer, call_slice(r));
         if (!error)
@@ -631,7 +631,7 @@ void *decoder_loop_run(void *arg)
     PR_LOG(PR_LOG_INFO, COMP, "consuming",
            json_pack("{ssss}", "topic", r->topic[PR_TOPIC_RAW], "transactional_id", r->txn_id));
 
-    while (!atomic_load(&r->stop)) {
+    while (!pr_thread_stopping(&r->thread)) {
         decoder_take_pending_keystore(r);
         /* Group commit: while a batch is open, only what the consumer holds already is taken
          * (no wait); once nothing is waiting the batch commits (after decoder-batch-linger-ms,

@@ -363,7 +363,7 @@ static void *consume(void *arg)
     long long next_scan = 0, next_lag = 0;
     if (sink_store_profiles_load(l->st, l->pf) != PR_OK)
         PR_LOG(PR_LOG_WARN, "sink", "applied profile list unreadable: recomputing all drift", NULL);
-    while (!atomic_load(&l->stop)) {
+    while (!pr_thread_stopping(&l->thread)) {
         long long now = pr_mono_ms();
         if (l->store_down) {
             /* Keep polling (rebalances are served here, and the group must see us poll) and
@@ -481,10 +481,7 @@ pr_status sink_loop_start(sink_loop *l, char *err, size_t errlen)
     rd_kafka_topic_partition_list_destroy(topics);
     if (e)
         return pr_err(PR_EFATAL, err, errlen, "subscribe: %s", rd_kafka_err2str(e));
-    if (pthread_create(&l->thread, NULL, consume, l) != 0)
-        return pr_err(PR_EFATAL, err, errlen, "cannot start the consumer thread");
-    l->started = true;
-    return PR_OK;
+    return pr_thread_start(&l->thread, consume, l, "consumer", err, errlen);
 }
 
 void sink_loop_request_reload(sink_loop *l)
@@ -495,11 +492,8 @@ void sink_loop_request_reload(sink_loop *l)
 
 void sink_loop_stop(sink_loop *l)
 {
-    if (!l || !l->started)
-        return;
-    atomic_store(&l->stop, 1);
-    pthread_join(l->thread, NULL);
-    l->started = false;
+    if (l)
+        pr_thread_stop(&l->thread, NULL, NULL);
 }
 
 void sink_loop_free(sink_loop *l)

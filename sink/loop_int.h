@@ -18,6 +18,7 @@
 
 #include "kafka.h"
 #include "sink_internal.h"
+#include "thread.h"
 
 #define MAX_REASONS 16
 #define POLL_MAX    32 /* records polled, parsed and applied per round */
@@ -63,9 +64,8 @@ struct sink_loop {
     int64_t outbox_rows;      /* the outbox's rows when last counted */
     long long outbox_added;   /* rows (at most) this loop wrote since: counted again at the bound */
     char topic_config[256], topic_status[256];
-    pthread_t thread;
-    bool started;
-    atomic_int stop, reload;
+    pr_thread thread;
+    atomic_int reload;
     bool rebalanced; /* set by the rebalance callback (this thread) */
     sink_parse_pool *parser;
     sink_parse_job jobs[POLL_MAX];

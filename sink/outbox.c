@@ -37,6 +37,7 @@
 #include "log.h"
 #include "signals.h"
 #include "sink_internal.h"
+#include "thread.h"
 #include "clock.h"
 
 #define PAGE              500
@@ -64,12 +65,10 @@ struct sink_outbox {
     rd_kafka_t *rk;
     sink_store *st;
     char topics[PR_TOPIC__COUNT][256];
-    pthread_t thread;
-    bool started;
+    pr_thread thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool wake;
-    atomic_int stop;
     atomic_bool dead; /* the producer failed for good: the thread has ended */
     /* Publisher-thread state. */
     int64_t cursor, state_cursor, rewind_to;
@@ -491,7 +490,7 @@ static void *publisher(void *arg)
     sink_outbox *ob = arg;
     long long drain_deadline = 0;
     for (;;) {
-        if (atomic_load(&ob->stop) && !drain_deadline)
+        if (pr_thread_stopping(&ob->thread) && !drain_deadline)
             drain_deadline = pr_mono_ms() + DRAIN_MS;
         /* New partitions: their rows left by the previous owner have any id, so read again
          * from the start (rows already sent repeat byte for byte at most). */
@@ -532,7 +531,7 @@ static void *publisher(void *arg)
         if (n == 0 && ob->in_flight + ob->states_in_flight == 0) {
             long long until = pr_mono_ms() + 200;
             pthread_mutex_lock(&ob->mu);
-            while (!ob->wake && !atomic_load(&ob->stop))
+            while (!ob->wake && !pr_thread_stopping(&ob->thread))
                 if (pr_cond_wait_ms(&ob->cv, &ob->mu, until - pr_mono_ms()) != 0)
                     break;
             ob->wake = false;
@@ -547,10 +546,7 @@ static void *publisher(void *arg)
 
 pr_status sink_outbox_start(sink_outbox *ob, char *err, size_t errlen)
 {
-    if (pthread_create(&ob->thread, NULL, publisher, ob) != 0)
-        return pr_err(PR_EFATAL, err, errlen, "cannot start the publisher thread");
-    ob->started = true;
-    return PR_OK;
+    return pr_thread_start(&ob->thread, publisher, ob, "publisher", err, errlen);
 }
 
 bool sink_outbox_failed(const sink_outbox *ob)
@@ -579,14 +575,15 @@ void sink_outbox_wake(sink_outbox *ob)
     pthread_mutex_unlock(&ob->mu);
 }
 
+static void wake_hook(void *ob)
+{
+    sink_outbox_wake(ob);
+}
+
 void sink_outbox_stop(sink_outbox *ob)
 {
-    if (!ob || !ob->started)
-        return;
-    atomic_store(&ob->stop, 1);
-    sink_outbox_wake(ob);
-    pthread_join(ob->thread, NULL);
-    ob->started = false;
+    if (ob)
+        pr_thread_stop(&ob->thread, wake_hook, ob);
 }
 
 void sink_outbox_free(sink_outbox *ob)

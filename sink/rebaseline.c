@@ -34,6 +34,7 @@
 #include "sink_internal.h"
 #include "sipcreds.h"
 #include "sipnotify.h"
+#include "thread.h"
 
 #define QUEUE_MAX  256
 #define BATCH_MAX  256
@@ -47,9 +48,7 @@ struct sink_rebaseline {
     char init_err[512];
     sink_store *st;    /* the thread's connection */
     sink_parts *owned; /* the sink's partitions (a shared store); NULL = every phone */
-    pthread_t thread;
-    bool started;
-    atomic_int stop;
+    pr_thread thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char queue[QUEUE_MAX][PR_MAC_LEN + 1]; /* under mu */
@@ -319,7 +318,7 @@ static _Thread_local sink_rebaseline *tl_self; /* for the stop hook, which has n
 
 static bool stop_requested(void)
 {
-    return tl_self && atomic_load(&tl_self->stop);
+    return tl_self && pr_thread_stopping(&tl_self->thread);
 }
 
 static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotify_result *r)
@@ -327,7 +326,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
     sink_rebaseline *rb = ctx;
     size_t i = (size_t)(uintptr_t)t->opaque;
     char now[32];
-    if (r->outcome == PR_SIPNOTIFY_NOT_SENT && atomic_load(&rb->stop))
+    if (r->outcome == PR_SIPNOTIFY_NOT_SENT && pr_thread_stopping(&rb->thread))
         return; /* stopped before sending: considered again at the next start */
     rfc3339(real_ms(), now, sizeof now);
     sink_notify_count(rb->c_outcome, (int)r->outcome);
@@ -342,7 +341,7 @@ static void on_result(void *ctx, const pr_sipnotify_target *t, const pr_sipnotif
 static void nap(sink_rebaseline *rb, long long deadline, bool any)
 {
     pthread_mutex_lock(&rb->mu);
-    while (!atomic_load(&rb->stop) && !(any && rb->qlen > 0) && mono_ms() < deadline) {
+    while (!pr_thread_stopping(&rb->thread) && !(any && rb->qlen > 0) && mono_ms() < deadline) {
         struct timespec ts;
         long long left = deadline - mono_ms();
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -418,7 +417,7 @@ static void *run(void *arg)
     tl_self = rb;
     scan_ms = scan_ms < 200 ? 200 : scan_ms > 5000 ? 5000 : scan_ms;
     per_round = per_round ? per_round : 1;
-    while (!atomic_load(&rb->stop)) {
+    while (!pr_thread_stopping(&rb->thread)) {
         char now[32], seen[32], checked[32];
         char queued[QUEUE_MAX][PR_MAC_LEN + 1], resync[QUEUE_MAX][PR_MAC_LEN + 1];
         size_t nq = 0, nr = 0, n = 0;
@@ -473,7 +472,7 @@ static void *run(void *arg)
         }
         if (ns > 0) {
             nap(rb, next_send, false);
-            if (atomic_load(&rb->stop))
+            if (pr_thread_stopping(&rb->thread))
                 break;
             next_send = mono_ms() + (long long)ns * gap;
             if (pr_sipnotify_send(rb->sip, st, ns, on_result, rb, err, sizeof err) != PR_OK)
@@ -486,7 +485,7 @@ static void *run(void *arg)
         size_t nsync = sink_remediate_prepare(rb->rem, rb->st, &p, scanned, resync, nr);
         if (nsync > 0) {
             nap(rb, next_send, false);
-            if (atomic_load(&rb->stop))
+            if (pr_thread_stopping(&rb->thread))
                 break;
             next_send = mono_ms() + (long long)nsync * gap;
             sink_remediate_send(rb->rem);
@@ -542,17 +541,16 @@ void sink_rebaseline_set_owned(sink_rebaseline *rb, sink_parts *owned)
 
 pr_status sink_rebaseline_start(sink_rebaseline *rb, char *err, size_t errlen)
 {
-    if (pthread_create(&rb->thread, NULL, run, rb) != 0)
-        return pr_err(PR_EFATAL, err, errlen, "cannot start the re-baseline thread");
-    rb->started = true;
+    pr_status rc = pr_thread_start(&rb->thread, run, rb, "re-baseline", err, errlen);
+    if (rc != PR_OK)
+        return rc;
     pthread_mutex_lock(&rb->mu);
     while (rb->init == 0)
         pthread_cond_wait(&rb->cv, &rb->mu);
     int init = rb->init;
     pthread_mutex_unlock(&rb->mu);
     if (init < 0) {
-        pthread_join(rb->thread, NULL);
-        rb->started = false;
+        pr_thread_join(&rb->thread);
         return pr_err(PR_EFATAL, err, errlen, "rebaseline: %s", rb->init_err);
     }
     PR_LOG(PR_LOG_INFO, "sink", "re-baseline on",
@@ -593,16 +591,18 @@ pr_status sink_rebaseline_resync(sink_rebaseline *rb, const char *mac, char *err
     return enqueue(rb, mac, true, err, errlen);
 }
 
-void sink_rebaseline_stop(sink_rebaseline *rb)
+static void wake_hook(void *arg)
 {
-    if (!rb || !rb->started)
-        return;
+    sink_rebaseline *rb = arg;
     pthread_mutex_lock(&rb->mu);
-    atomic_store(&rb->stop, 1);
     pthread_cond_signal(&rb->cv);
     pthread_mutex_unlock(&rb->mu);
-    pthread_join(rb->thread, NULL);
-    rb->started = false;
+}
+
+void sink_rebaseline_stop(sink_rebaseline *rb)
+{
+    if (rb)
+        pr_thread_stop(&rb->thread, wake_hook, rb);
 }
 
 void sink_rebaseline_free(sink_rebaseline *rb)
