@@ -75,16 +75,37 @@ static void phone_row_release(phone_row *ph)
     free(ph->source_at);
 }
 
-static char *dup_text(sink_stmt *s, int i)
+
+static char *dup_or_null(const char *v)
 {
-    const char *v = sink_col_text(s, i);
     return v ? strdup(v) : NULL;
 }
 
-/* The stored phone, or ph->exists false. */
+/* The stored phone, or ph->exists false: what the writer knows of it in this transaction
+ * (store_batch.c: a prefetched row, or what it wrote), else its row. */
 static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                            size_t errlen)
 {
+    sink_phone_info k;
+    if (sink_store_phone_known(st, ev->mac, &k)) {
+        if (!k.exists)
+            return PR_OK;
+        ph->exists = true;
+        ph->id = k.id;
+        ph->version = k.version;
+        ph->complete = k.complete;
+        ph->has_digest = k.has_digest;
+        memcpy(ph->digest, k.digest, sizeof ph->digest);
+        ph->nparams = k.nparams;
+        ph->weight = k.weight;
+        ph->model = dup_or_null(k.model);
+        ph->firmware = dup_or_null(k.firmware);
+        ph->source_at = dup_or_null(k.source_at);
+        if ((k.model && !ph->model) || (k.firmware && !ph->firmware) ||
+            (k.source_at && !ph->source_at))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        return PR_OK;
+    }
     sink_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     int rc;
     if (!s)
@@ -96,9 +117,9 @@ static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, 
         ph->id = sink_col_int64(s, 0);
         ph->version = sink_col_int64(s, 1);
         ph->complete = (int)sink_col_int64(s, 2) != 0;
-        ph->model = dup_text(s, 4);
-        ph->firmware = dup_text(s, 5);
-        ph->source_at = dup_text(s, 6);
+        ph->model = dup_or_null(sink_col_text(s, 4));
+        ph->firmware = dup_or_null(sink_col_text(s, 5));
+        ph->source_at = dup_or_null(sink_col_text(s, 6));
         size_t dlen = 0;
         const void *d = sink_col_blob(s, 7, &dlen);
         ph->has_digest = d && dlen == sizeof ph->digest;
@@ -112,19 +133,67 @@ static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, 
     return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
 }
 
+/* The writer's phone row after its update (the rule of SOURCE_COLS, store_sql.c: the latest
+ * received_at that names a model or firmware sets them), told to the store. */
+static void phone_learn(sink_store *st, const sink_event *ev, phone_row *ph)
+{
+    bool newer = !ph->source_at || strcmp(ev->received_at, ph->source_at) >= 0;
+    if (newer && (ev->model || ev->firmware)) {
+        char *m = ev->model ? strdup(ev->model) : ph->model;
+        char *f = ev->firmware ? strdup(ev->firmware) : ph->firmware;
+        char *at = strdup(ev->received_at);
+        if (!m || !f || !at) { /* not known then: its next report reads the row */
+            if (m != ph->model)
+                free(m);
+            if (f != ph->firmware)
+                free(f);
+            free(at);
+            return;
+        }
+        if (m != ph->model)
+            free(ph->model);
+        if (f != ph->firmware)
+            free(ph->firmware);
+        free(ph->source_at);
+        ph->model = m;
+        ph->firmware = f;
+        ph->source_at = at;
+    }
+    sink_phone_info k = {.id = ph->id,
+                         .version = ph->version,
+                         .exists = true,
+                         .complete = ph->complete,
+                         .has_digest = ph->has_digest,
+                         .model = ph->model,
+                         .firmware = ph->firmware,
+                         .source_at = ph->source_at,
+                         .nparams = ph->nparams,
+                         .weight = ph->weight};
+    memcpy(k.digest, ph->digest, sizeof k.digest);
+    sink_store_phone_learn(st, ev->mac, &k);
+}
+
 static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                               size_t errlen)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_PHONE_INSERT);
+    /* an id the batch's prefetch reserved: a pipelined write, no answer to wait for */
+    int64_t id = sink_store_phone_id_take(st, ev->mac);
+    sink_stmt *s = sink_store_stmt(st, id ? Q_PHONE_INSERT_ID : Q_PHONE_INSERT);
     if (!s)
         return sqlfail(st, err, errlen, "phone insert");
     sink_bind_text(s, 1, ev->mac);
     sink_bind_text(s, 2, ev->received_at);
     sink_bind_int64(s, 3, ev->partition);
+    if (id)
+        sink_bind_int64(s, 4, id);
     int rc = sink_step(s);
     if (rc == SINK_ROW)
         ph->id = sink_col_int64(s, 0);
     sink_reset(s);
+    if (id && rc == SINK_DONE) {
+        ph->id = id;
+        rc = SINK_ROW;
+    }
     if (rc != SINK_ROW)
         return sqlfail(st, err, errlen, "phone insert");
     ph->exists = true;
@@ -143,17 +212,24 @@ static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *
     if (n == 0)
         return PR_OK;
     if (!ph->report) {
-        if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
+        int64_t id = sink_store_report_id_take(st); /* reserved: no RETURNING to wait for */
+        if (!(s = sink_store_stmt(st, id ? Q_REPORT_INSERT_ID : Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
         sink_bind_int64(s, 1, ph->id);
         sink_bind_int64(s, 2, ph->version);
         sink_bind_text(s, 3, ev->report_id);
         sink_bind_text(s, 4, ev->received_at);
         sink_bind_text(s, 5, pr_kind_name(ev->kind));
+        if (id)
+            sink_bind_int64(s, 6, id);
         rc = sink_step(s);
         if (rc == SINK_ROW)
             ph->report = sink_col_int64(s, 0);
         sink_reset(s);
+        if (id && rc == SINK_DONE) {
+            ph->report = id;
+            rc = SINK_ROW;
+        }
         if (rc != SINK_ROW)
             return sqlfail(st, err, errlen, "report");
     }
@@ -436,6 +512,9 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
                                                                         : NULL;
     if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
         goto out;
+    if (digest && digest != ph->digest)
+        memcpy(ph->digest, digest, sizeof ph->digest);
+    ph->has_digest = digest != NULL;
     res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
     if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
         goto out;
@@ -508,6 +587,8 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
     }
     rc = apply_config(st, pf, opts, ev, &ph, res, err, errlen);
 out:
+    if (rc == PR_OK)
+        phone_learn(st, ev, &ph);
     phone_row_release(&ph);
     return rc;
 }

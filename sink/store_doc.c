@@ -45,6 +45,25 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
     memset(out, 0, sizeof *out);
     if (!(out->e = malloc((json_object_size(params) + 1) * sizeof *out->e)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    /* PostgreSQL: the names this connection does not know, in one statement (then every
+     * name is known, or not in the store: no statement a name below) */
+    bool batch = st->dialect == SINK_DIALECT_PG;
+    if (batch) {
+        const char **names = malloc((json_object_size(params) + 1) * sizeof *names);
+        size_t n = 0;
+        json_object_foreach((json_t *)params, name, jv)
+        {
+            if (names && !sink_store_name_cached(st, name))
+                names[n++] = name;
+        }
+        rc = names ? sink_store_names_resolve(st, names, n, create, err, errlen)
+                   : pr_err(PR_EFATAL, err, errlen, "out of memory");
+        free(names);
+        if (rc != PR_OK) {
+            sink_doc_release(out);
+            return rc;
+        }
+    }
     json_object_foreach((json_t *)params, name, jv)
     {
         sink_doc_entry *e = &out->e[out->n];
@@ -55,7 +74,12 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
         } else {
             a = json_string_value(json_object_get(access, name));
         }
-        rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
+        if (batch && !sink_store_name_cached(st, name))
+            rc = create ? pr_err(PR_EFATAL, err, errlen, "names: '%s' neither found nor inserted",
+                                 name)
+                        : PR_ENOTFOUND;
+        else
+            rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
         if (rc == PR_ENOTFOUND) { /* not interned yet: after the bounds (sink_store_doc_intern) */
             e->id = SINK_DOC_ID_NEW + (int64_t)out->n;
             e->name = name;
@@ -80,6 +104,17 @@ pr_status sink_store_doc_intern(sink_store *st, sink_doc *d, char *err, size_t e
 {
     pr_status rc = PR_OK;
     bool any = false;
+    if (st->dialect == SINK_DIALECT_PG) { /* the new names in one statement */
+        const char **names = malloc((d->n + 1) * sizeof *names);
+        size_t n = 0;
+        if (!names)
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        for (size_t i = 0; i < d->n; i++)
+            if (d->e[i].id >= SINK_DOC_ID_NEW)
+                names[n++] = d->e[i].name;
+        rc = sink_store_names_resolve(st, names, n, true, err, errlen);
+        free(names);
+    }
     for (size_t i = 0; i < d->n && rc == PR_OK; i++)
         if (d->e[i].id >= SINK_DOC_ID_NEW) {
             rc = sink_store_name_intern(st, d->e[i].name, true, &d->e[i].id, &d->e[i].name, err,

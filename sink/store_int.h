@@ -98,6 +98,28 @@ typedef struct doc_slot {
     sink_doc doc;
 } doc_slot;
 
+/* store_batch.c: a phone row the writer knows within the transaction (PostgreSQL). */
+typedef struct known_phone {
+    char mac[PR_MAC_LEN + 1]; /* "": empty slot */
+    bool have;                /* info is the row (else: only a reserved id) */
+    int64_t new_id;           /* reserved for a phone not in the store, 0: none */
+    sink_phone_info info;     /* model, firmware, source_at owned */
+} known_phone;
+#define KNOWN_OFFSETS 64
+typedef struct known_offset {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+} known_offset;
+typedef struct sink_known {
+    known_phone *phones; /* open addressing by mac, cap a power of two */
+    size_t cap, n;
+    int64_t *report_ids; /* reserved, taken from head */
+    size_t nreport, report_head, report_cap;
+    known_offset offsets[KNOWN_OFFSETS];
+    size_t noffsets;
+} sink_known;
+
 struct sink_store {
     sink_dialect dialect;
     sqlite3 *db;
@@ -121,6 +143,7 @@ struct sink_store {
         const char *name, *value; /* borrowed until sink_store_index_flush */
     } ipend[SINK_ROWS_MAX];       /* index entries waiting to be written */
     size_t nipend;
+    sink_known known; /* store_batch.c */
 };
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
@@ -147,6 +170,23 @@ void sink_sqlite_functions(sqlite3 *db);
 /* ---- store_rows.c -------------------------------------------------------------------- */
 
 void sink_store_names_clear(sink_store *st);
+
+/* Remembers name -> id (the interned copy, or NULL when out of memory). */
+const char *sink_store_names_add(sink_store *st, const char *name, int64_t id);
+
+/* ---- store_batch.c ------------------------------------------------------------------- */
+
+/* Forgets what the writer knew in the transaction (commit, rollback, close). */
+void sink_store_known_clear(sink_store *st, bool release);
+/* The offset this transaction wrote or read for topic/partition: true with *next. */
+bool sink_store_known_offset(sink_store *st, const char *topic, int32_t partition, int64_t *next);
+void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition,
+                                 int64_t next);
+/* PostgreSQL: the names of names[0..n) that this connection does not know, read (and with
+ * create, interned) in one statement. A name still unknown afterwards is not in the store
+ * (only without create). */
+pr_status sink_store_names_resolve(sink_store *st, const char *const *names, size_t n, bool create,
+                                   char *err, size_t errlen);
 
 /* ---- store_doc.c --------------------------------------------------------------------- */
 

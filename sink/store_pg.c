@@ -393,9 +393,10 @@ long long sink_pg_round_trips(const sink_pg *c)
     return c->round_trips;
 }
 
-/* Reads the results of the queued writes (one sync: one round trip) and leaves pipeline
- * mode; false with c->msg set at the first that failed (the transaction is then aborted). */
-static bool drain(sink_pg *c)
+/* Reads the results of the queued statements (one sync: one round trip) and leaves pipeline
+ * mode; false with c->msg set at the first that failed (the transaction is then aborted).
+ * last non-NULL: the result of the last one queued (a read riding the sync) is kept there. */
+static bool drain_keep(sink_pg *c, PGresult **last)
 {
     bool ok = true;
     if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF)
@@ -426,8 +427,15 @@ static bool drain(sink_pg *c)
             set_msg(c, "postgresql",
                     t == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r));
             ok = false;
+        } else if (last && left == 1 && !*last) {
+            *last = r;
+            continue;
         }
         PQclear(r);
+    }
+    if (!ok && last) {
+        PQclear(*last);
+        *last = NULL;
     }
     /* what is left up to the sync (after an error: aborted queries) */
     for (int nulls = 0; c->conn && nulls <= c->pending + 1;) {
@@ -454,30 +462,53 @@ static bool drain(sink_pg *c)
     return ok;
 }
 
+static bool drain(sink_pg *c)
+{
+    return drain_keep(c, NULL);
+}
+
 pr_status sink_pg_flush(sink_pg *c, char *err, size_t errlen)
 {
     return drain(c) ? PR_OK : pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
 }
 
 /* Queues a prepared write (the statement is prepared already). */
-static int queue_write(sink_pg_stmt *s)
+/* Queues the prepared statement s, or (s NULL) the text sql without parameters. */
+static bool queue(sink_pg *c, sink_pg_stmt *s, const char *sql)
 {
-    sink_pg *c = s->c;
     if (c->pending >= PIPELINE_MAX && !drain(c))
-        return SINK_ERROR;
+        return false;
     if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->conn) != 1) {
         set_msg(c, "postgresql pipeline", PQerrorMessage(c->conn));
-        return SINK_ERROR;
+        return false;
     }
-    const char *const *vals = (const char *const *)s->vals;
-    if (PQsendQueryPrepared(c->conn, s->name, s->nparams, vals, s->lens, NULL, 0) != 1) {
+    int sent = s ? PQsendQueryPrepared(c->conn, s->name, s->nparams,
+                                       (const char *const *)s->vals, s->lens, NULL, 0)
+                 : PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (sent != 1) {
         set_msg(c, "postgresql", PQerrorMessage(c->conn));
-        return SINK_ERROR;
+        return false;
     }
     c->pending++;
+    return true;
+}
+
+static int queue_write(sink_pg_stmt *s)
+{
+    if (!queue(s->c, s, NULL))
+        return SINK_ERROR;
     s->nrows = 0;
     s->row = 0;
     return SINK_DONE;
+}
+
+/* COMMIT behind the queued writes: one sync answers them all. */
+static PGresult *commit_queued(sink_pg *c)
+{
+    PGresult *r = NULL;
+    if (!queue(c, NULL, "COMMIT") || !drain_keep(c, &r))
+        return NULL;
+    return r;
 }
 
 pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
@@ -486,7 +517,26 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
     bool end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
     if (begin && !connect_now(c))
         return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
-    if (c->conn && !drain(c) && strcmp(sql, "ROLLBACK") != 0) {
+    /* The writer's BEGIN is queued ahead of the batch's first statement (its failure fails
+     * that statement), and its COMMIT rides the sync of the writes before it. */
+    if (begin && c->pipeline && !c->txn && c->pending == 0) {
+        if (!queue(c, NULL, sql))
+            return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
+        c->txn = true;
+        return PR_OK;
+    }
+    bool commit = strcmp(sql, "COMMIT") == 0;
+    PGresult *r = NULL;
+    if (commit && c->conn && c->pending > 0 && !(r = commit_queued(c))) {
+        char msg[sizeof c->msg]; /* the transaction failed: end it */
+        memcpy(msg, c->msg, sizeof msg);
+        if (c->conn)
+            PQclear(run(c, "ROLLBACK"));
+        c->txn = false;
+        memcpy(c->msg, msg, sizeof msg);
+        return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
+    }
+    if (!r && c->conn && !drain(c) && strcmp(sql, "ROLLBACK") != 0) {
         if (strcmp(sql, "COMMIT") == 0) { /* the transaction failed: end it */
             char msg[sizeof c->msg];
             memcpy(msg, c->msg, sizeof msg);
@@ -496,7 +546,8 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
         }
         return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
     }
-    PGresult *r = run(c, sql);
+    if (!r)
+        r = run(c, sql);
     if (begin && r)
         c->txn = true;
     if (end)
@@ -612,7 +663,10 @@ int sink_pg_step(sink_pg_stmt *s)
         if (!c->txn && !connect_now(c))
             return SINK_ERROR;
         bool queue = c->pipeline && c->txn && s->write && s->name[0];
-        if ((!queue || s->prepared_gen != c->gen) && !drain(c))
+        /* a read after queued writes is queued behind them: one sync answers them all */
+        bool ride = c->pipeline && c->txn && !s->write && s->name[0] && c->pending > 0 &&
+                    s->prepared_gen == c->gen;
+        if (((!queue && !ride) || s->prepared_gen != c->gen) && !drain(c))
             return SINK_ERROR;
         if (s->name[0] && s->prepared_gen != c->gen) {
             c->round_trips++;
@@ -633,12 +687,17 @@ int sink_pg_step(sink_pg_stmt *s)
         }
         if (queue)
             return queue_write(s);
-        c->round_trips++;
         const char *const *vals = (const char *const *)s->vals;
-        s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams, vals,
-                                                             s->lens, NULL, 0)
-                                       : PQsendQueryParams(c->conn, s->sql, s->nparams, s->types,
-                                                           vals, s->lens, NULL, 0));
+        if (ride) {
+            if (queue_write(s) != SINK_DONE || !drain_keep(c, &s->res))
+                return SINK_ERROR;
+        } else {
+            c->round_trips++;
+            s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams,
+                                                                 vals, s->lens, NULL, 0)
+                                           : PQsendQueryParams(c->conn, s->sql, s->nparams,
+                                                               s->types, vals, s->lens, NULL, 0));
+        }
         ExecStatusType t = PQresultStatus(s->res);
         if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
             set_msg(c, "postgresql",
