@@ -9,6 +9,9 @@
  *   per record (so that creating a phone and a report's row are pipelined writes, not
  *   INSERT ... RETURNING), and the writer tells what it writes to a phone row
  *   (sink_store_phone_learn), so a phone's next report in the transaction reads nothing;
+ * - the documents: the first one the writer's memory lacks (store_doc.c) is fetched with
+ *   those of every other phone the transaction read and did not write yet, in one statement
+ *   (an unchanged report needs none, so a batch of them fetches none);
  * - the applied offsets: the ones the transaction wrote or read are kept;
  * - the parameter names: the names of a report that this connection does not know are read,
  *   or interned, in one statement (sink_store_names_resolve) instead of one or two a name.
@@ -133,8 +136,25 @@ void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_in
     known_phone *p = batching(st) ? slot_make(&st->known, mac) : NULL;
     if (p && in->exists)
         p->new_id = 0;
-    if (p)
+    if (p) {
         info_set(p, in);
+        p->learned = true;
+    }
+}
+
+size_t sink_store_known_docs_wanted(sink_store *st, int64_t *ids, int64_t *versions, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; batching(st) && i < st->known.cap && n < max; i++) {
+        known_phone *p = &st->known.phones[i];
+        if (!p->mac[0] || !p->have || p->learned || p->doc_tried || !p->info.exists ||
+            p->info.nparams <= 0)
+            continue;
+        p->doc_tried = true;
+        ids[n] = p->info.id;
+        versions[n++] = p->info.version;
+    }
+    return n;
 }
 
 int64_t sink_store_phone_id_take(sink_store *st, const char *mac)

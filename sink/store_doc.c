@@ -298,14 +298,59 @@ void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t t
         s->version = to;
 }
 
+/* PostgreSQL, a miss of the writer's memory: the documents of the phones the transaction read
+ * and did not write yet (store_batch.c) in one statement, remembered at their versions (their
+ * rows are locked: nobody else writes them before the commit). */
+static pr_status docs_fetch(sink_store *st, char *err, size_t errlen)
+{
+    enum { MANY = 256 };
+    int64_t ids[MANY], versions[MANY];
+    char list[MANY * 21 + 3];
+    pr_status rc = PR_OK;
+    size_t n = sink_store_known_docs_wanted(st, ids, versions, MANY), len = 0;
+    if (n < 2) /* the one asked for: read alone */
+        return PR_OK;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, sizeof list - len, "%c%lld", i ? ',' : '{',
+                                (long long)ids[i]);
+    snprintf(list + len, sizeof list - len, "}");
+    sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET_MANY);
+    if (!s)
+        return doc_fail(st, err, errlen, "read");
+    sink_bind_text(s, 1, list);
+    int r = SINK_DONE;
+    while (rc == PR_OK && (r = sink_step(s)) == SINK_ROW) {
+        int64_t phone = sink_col_int64(s, 0);
+        sink_doc d;
+        size_t i = 0;
+        while (i < n && ids[i] != phone)
+            i++;
+        if (i == n || doc_of_row(st, s, 1, &d, err, errlen) != PR_OK)
+            continue; /* unreadable: its own read says so */
+        sink_store_doc_remember(st, phone, versions[i], &d);
+    }
+    if (rc == PR_OK && r != SINK_DONE)
+        rc = doc_fail(st, err, errlen, "read");
+    sink_reset(s);
+    return rc;
+}
+
 pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, sink_doc *tmp,
                               const sink_doc **doc, char *err, size_t errlen)
 {
-    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
     memset(tmp, 0, sizeof *tmp);
-    if (s && s->phone == phone && s->version == version) {
-        *doc = &s->doc;
-        return PR_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
+        if (s && s->phone == phone && s->version == version) {
+            *doc = &s->doc;
+            return PR_OK;
+        }
+        pr_status rc = pass == 0 && st->dialect == SINK_DIALECT_PG ? docs_fetch(st, err, errlen)
+                                                                   : PR_OK;
+        if (rc != PR_OK)
+            return rc;
+        if (pass == 0 && st->dialect != SINK_DIALECT_PG)
+            break;
     }
     *doc = tmp;
     return doc_read(st, phone, tmp, err, errlen);

@@ -102,6 +102,8 @@ typedef struct doc_slot {
 typedef struct known_phone {
     char mac[PR_MAC_LEN + 1]; /* "": empty slot */
     bool have;                /* info is the row (else: only a reserved id) */
+    bool learned;             /* the writer wrote the row in this transaction */
+    bool doc_tried;           /* its document was fetched with the others (or needs none) */
     int64_t new_id;           /* reserved for a phone not in the store, 0: none */
     sink_phone_info info;     /* model, firmware, source_at owned */
 } known_phone;
@@ -182,6 +184,10 @@ void sink_store_known_clear(sink_store *st, bool release);
 bool sink_store_known_offset(sink_store *st, const char *topic, int32_t partition, int64_t *next);
 void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition,
                                  int64_t next);
+/* The phones whose documents a first miss of the writer's memory fetches with it: the rows
+ * this transaction read and did not write yet, with parameters, not fetched before (marked
+ * fetched now); up to max into ids[] and versions[]. */
+size_t sink_store_known_docs_wanted(sink_store *st, int64_t *ids, int64_t *versions, size_t max);
 /* PostgreSQL: the names of names[0..n) that this connection does not know, read (and with
  * create, interned) in one statement. A name still unknown afterwards is not in the store
  * (only without create). */

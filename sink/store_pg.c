@@ -26,7 +26,9 @@
 #include "store_int.h"
 
 #define PG_SCHEMA     2
-#define PIPELINE_MAX  256 /* queued writes before their results are read */
+/* Queued statements before their results are read: their answers (a few bytes each) stay
+ * far below what the sockets buffer, so the server never blocks on us while we send. */
+#define PIPELINE_MAX  1024
 #define PG_MAX_PARAMS 128 /* the multi-row inserts: up to 16 rows of 5 (store_sql.c) */
 
 struct sink_pg {

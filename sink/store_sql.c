@@ -238,6 +238,9 @@ static const char *const pg_text[Q__COUNT] = {
         "  WHERE NOT EXISTS (SELECT 1 FROM got g WHERE g.mac = w.mac)"
         " UNION ALL SELECT 2, NULL, nextval(pg_get_serial_sequence('reports', 'id')), NULL, NULL,"
         "  NULL, NULL, NULL, NULL, NULL, NULL FROM generate_series(1, ?2::int)",
+    /* The documents of the phones ?1 (bigint[]) in one statement (store_doc.c). */
+    [Q_CONFIG_GET_MANY] = "SELECT phone, params::text, access::text FROM configs"
+                          " WHERE phone = ANY(?1::bigint[])",
     /* With the ids reserved by Q_PHONE_PREFETCH: pipelined writes, no RETURNING to wait for. */
     [Q_PHONE_INSERT_ID] = "INSERT INTO phones(id, mac, first_seen, part) VALUES(?4, ?1, ?2, ?3)",
     [Q_REPORT_INSERT_ID] = "INSERT INTO reports(id, phone, version, report_id, at, via)"
