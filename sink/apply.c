@@ -133,32 +133,9 @@ static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, 
     return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
 }
 
-/* The writer's phone row after its update (the rule of SOURCE_COLS, store_sql.c: the latest
- * received_at that names a model or firmware sets them), told to the store. */
-static void phone_learn(sink_store *st, const sink_event *ev, phone_row *ph)
+/* The phone row as the writer just wrote it, told to the store (store_batch.c). */
+static void phone_learn(sink_store *st, const sink_event *ev, const phone_row *ph)
 {
-    bool newer = !ph->source_at || strcmp(ev->received_at, ph->source_at) >= 0;
-    if (newer && (ev->model || ev->firmware)) {
-        char *m = ev->model ? strdup(ev->model) : ph->model;
-        char *f = ev->firmware ? strdup(ev->firmware) : ph->firmware;
-        char *at = strdup(ev->received_at);
-        if (!m || !f || !at) { /* not known then: its next report reads the row */
-            if (m != ph->model)
-                free(m);
-            if (f != ph->firmware)
-                free(f);
-            free(at);
-            return;
-        }
-        if (m != ph->model)
-            free(ph->model);
-        if (f != ph->firmware)
-            free(ph->firmware);
-        free(ph->source_at);
-        ph->model = m;
-        ph->firmware = f;
-        ph->source_at = at;
-    }
     sink_phone_info k = {.id = ph->id,
                          .version = ph->version,
                          .exists = true,
@@ -170,7 +147,7 @@ static void phone_learn(sink_store *st, const sink_event *ev, phone_row *ph)
                          .nparams = ph->nparams,
                          .weight = ph->weight};
     memcpy(k.digest, ph->digest, sizeof k.digest);
-    sink_store_phone_learn(st, ev->mac, &k);
+    sink_store_phone_learn(st, ev->mac, &k, ev->model, ev->firmware, ev->received_at);
 }
 
 static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
@@ -324,7 +301,7 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     pr_status rc = PR_OK;
     size_t *order = NULL;
     if (ev->kind != PR_KIND_FULL && pf && sink_profiles_count(pf) > 0 &&
-        (rc = sink_drift_rows_load(st, ph->id, &drift_rows, err, errlen)) != PR_OK)
+        (rc = sink_drift_rows_load(st, ph->id, ev->mac, &drift_rows, err, errlen)) != PR_OK)
         return rc;
     for (size_t i = 0; i < diff->nremoved && rc == PR_OK; i++)
         rc = param_changed(st, pf, ev, ph, ref, NULL, diff->removed[i], diff->removed[i]->value,
@@ -348,7 +325,10 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     if (rc == PR_OK && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
         rc = sink_store_index_flush(st, err, errlen);
     free(order);
-    json_decref(drift_rows);
+    if (rc == PR_OK) /* as written: the phone's next report in the transaction reads none */
+        sink_store_drift_keep(st, ev->mac, drift_rows);
+    else
+        json_decref(drift_rows);
     return rc;
 }
 

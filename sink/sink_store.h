@@ -74,6 +74,7 @@ typedef enum sink_sql {
     Q_REPORT_INSERT_ID,
     Q_NAME_RESOLVE,
     Q_CONFIG_GET_MANY,
+    Q_DRIFT_ROWS_MANY,
     Q__COUNT
 } sink_sql;
 
@@ -190,8 +191,18 @@ pr_status sink_store_prefetch(sink_store *st, const char *const *macs, size_t n,
 /* What the writer knows of the phone (*out borrows the store's copy until the next call of
  * this family): true when known, out->exists false for a phone the store does not have. */
 bool sink_store_phone_known(sink_store *st, const char *mac, sink_phone_info *out);
-/* The phone row as the writer just wrote it (copied). */
-void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_info *in);
+/* The phone row as the writer just wrote it (copied), before the model, firmware and their
+ * time of a report received at `at` were applied to it (the rule of the phone updates). */
+void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_info *in,
+                            const char *model, const char *firmware, const char *at);
+/* The drift rows of phone (of that mac) as {param: [intended, actual]} (caller decrefs):
+ * PostgreSQL, the first read of a transaction fetches, in one statement, those of every
+ * phone it read and did not write yet. PR_EFATAL with err. */
+pr_status sink_store_drift_rows(sink_store *st, int64_t phone, const char *mac, json_t **rows,
+                                char *err, size_t errlen);
+/* The phone's drift rows as the writer left them (stolen): its next report in the
+ * transaction takes them instead of reading them. */
+void sink_store_drift_keep(sink_store *st, const char *mac, json_t *rows);
 /* An id reserved for a new phone of that mac, or a report id; 0: none reserved. */
 int64_t sink_store_phone_id_take(sink_store *st, const char *mac);
 int64_t sink_store_report_id_take(sink_store *st);

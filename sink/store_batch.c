@@ -44,6 +44,7 @@ void sink_store_known_clear(sink_store *st, bool release)
     for (size_t i = 0; i < k->cap && k->n; i++)
         if (k->phones[i].mac[0]) {
             info_release(&k->phones[i].info);
+            json_decref(k->phones[i].drift);
             memset(&k->phones[i], 0, sizeof k->phones[i]);
         }
     k->n = 0;
@@ -131,31 +132,146 @@ bool sink_store_phone_known(sink_store *st, const char *mac, sink_phone_info *ou
     return true;
 }
 
-void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_info *in)
+void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_info *in,
+                            const char *model, const char *firmware, const char *at)
 {
     known_phone *p = batching(st) ? slot_make(&st->known, mac) : NULL;
-    if (p && in->exists)
-        p->new_id = 0;
-    if (p) {
-        info_set(p, in);
-        p->learned = true;
+    if (!p)
+        return;
+    /* SOURCE_COLS (store_sql.c): the latest received_at that names a model or firmware sets
+     * them (the times are the contract's fixed-width UTC text, so strcmp orders them as the
+     * server does) */
+    sink_phone_info now = *in;
+    if ((model || firmware) && (!in->source_at || strcmp(at, in->source_at) >= 0)) {
+        now.model = model ? model : in->model;
+        now.firmware = firmware ? firmware : in->firmware;
+        now.source_at = at;
     }
+    p->new_id = 0;
+    info_set(p, &now);
+    p->learned = true;
 }
 
-size_t sink_store_known_docs_wanted(sink_store *st, int64_t *ids, int64_t *versions, size_t max)
+size_t sink_store_known_wanted(sink_store *st, known_what what, int64_t *ids, int64_t *versions,
+                               known_phone **slots, size_t max, char *list)
 {
-    size_t n = 0;
+    size_t n = 0, len = 0;
     for (size_t i = 0; batching(st) && i < st->known.cap && n < max; i++) {
         known_phone *p = &st->known.phones[i];
-        if (!p->mac[0] || !p->have || p->learned || p->doc_tried || !p->info.exists ||
-            p->info.nparams <= 0)
+        bool *tried = what == KNOWN_DOC ? &p->doc_tried : &p->drift_tried;
+        if (!p->mac[0] || !p->have || p->learned || *tried || !p->info.exists ||
+            (what == KNOWN_DOC && p->info.nparams <= 0))
             continue;
-        p->doc_tried = true;
+        *tried = true;
         ids[n] = p->info.id;
-        versions[n++] = p->info.version;
+        versions[n] = p->info.version;
+        if (slots)
+            slots[n] = p;
+        len += (size_t)snprintf(list + len, KNOWN_LIST_MAX(max) - len, "%c%lld", n ? ',' : '{',
+                                (long long)ids[n]);
+        n++;
     }
+    snprintf(list + len, KNOWN_LIST_MAX(max) - len, "%s", n ? "}" : "{}");
     return n;
 }
+
+/* ---- drift rows ------------------------------------------------------------------------ */
+
+/* The current row of a drift statement (param, intended, actual) into rows. */
+static bool drift_row(sink_stmt *s, json_t *rows)
+{
+    const char *i = sink_col_text(s, 1), *a = sink_col_text(s, 2);
+    return json_object_set_new(rows, sink_col_text(s, 0),
+                               json_pack("[oo]", i ? json_string(i) : json_null(),
+                                         a ? json_string(a) : json_null())) == 0;
+}
+
+/* The drift rows of the phones the transaction read and did not write yet, in one statement,
+ * kept with them until the writer takes them. */
+static pr_status drift_fetch(sink_store *st)
+{
+    enum { MANY = 256 };
+    int64_t ids[MANY], versions[MANY];
+    char list[KNOWN_LIST_MAX(MANY)];
+    known_phone *of[MANY];
+    size_t n = sink_store_known_wanted(st, KNOWN_DRIFT, ids, versions, of, MANY, list);
+    if (n < 2) /* the one asked for: read alone */
+        return PR_OK;
+    for (size_t j = 0; j < n; j++)
+        if (!(of[j]->drift = json_object()))
+            of[j] = NULL; /* read alone then */
+    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_ROWS_MANY);
+    int r = s ? SINK_DONE : SINK_ERROR;
+    if (s) {
+        sink_bind_text(s, 1, list);
+        while ((r = sink_step(s)) == SINK_ROW) {
+            int64_t phone = sink_col_int64(s, 3);
+            size_t j = 0;
+            while (j < n && ids[j] != phone)
+                j++;
+            if (j < n && of[j] && !drift_row(s, of[j]->drift)) {
+                r = SINK_ERROR;
+                break;
+            }
+        }
+        sink_reset(s);
+    }
+    if (r != SINK_DONE) /* none of them is known then */
+        for (size_t j = 0; j < n; j++)
+            if (of[j]) {
+                json_decref(of[j]->drift);
+                of[j]->drift = NULL;
+            }
+    return r == SINK_DONE ? PR_OK : PR_EFATAL;
+}
+
+pr_status sink_store_drift_rows(sink_store *st, int64_t phone, const char *mac, json_t **rows,
+                                char *err, size_t errlen)
+{
+    known_phone *p = batching(st) ? slot_of(&st->known, mac) : NULL;
+    if (p && !p->mac[0])
+        p = NULL;
+    *rows = NULL;
+    if (p && !p->drift_tried && !p->learned && drift_fetch(st) != PR_OK)
+        return pr_err(PR_EFATAL, err, errlen, "drift rows: %s", sink_store_errmsg(st));
+    if (p && p->drift) { /* taken once: the writer changes them */
+        *rows = p->drift;
+        p->drift = NULL;
+        return PR_OK;
+    }
+    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_ROWS);
+    int r = SINK_ERROR;
+    if (!(*rows = json_object()))
+        return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    if (s) {
+        sink_bind_int64(s, 1, phone);
+        while ((r = sink_step(s)) == SINK_ROW)
+            if (!drift_row(s, *rows)) {
+                r = SINK_ERROR;
+                break;
+            }
+        sink_reset(s);
+    }
+    if (r == SINK_DONE)
+        return PR_OK;
+    json_decref(*rows);
+    *rows = NULL;
+    return pr_err(PR_EFATAL, err, errlen, "drift rows: %s", sink_store_errmsg(st));
+}
+
+void sink_store_drift_keep(sink_store *st, const char *mac, json_t *rows)
+{
+    known_phone *p = batching(st) && rows ? slot_make(&st->known, mac) : NULL;
+    if (!p) {
+        json_decref(rows);
+        return;
+    }
+    json_decref(p->drift);
+    p->drift = rows;
+    p->drift_tried = true;
+}
+
+/* ---- reserved ids ---------------------------------------------------------------------- */
 
 int64_t sink_store_phone_id_take(sink_store *st, const char *mac)
 {

@@ -305,15 +305,11 @@ static pr_status docs_fetch(sink_store *st, char *err, size_t errlen)
 {
     enum { MANY = 256 };
     int64_t ids[MANY], versions[MANY];
-    char list[MANY * 21 + 3];
+    char list[KNOWN_LIST_MAX(MANY)];
     pr_status rc = PR_OK;
-    size_t n = sink_store_known_docs_wanted(st, ids, versions, MANY), len = 0;
+    size_t n = sink_store_known_wanted(st, KNOWN_DOC, ids, versions, NULL, MANY, list);
     if (n < 2) /* the one asked for: read alone */
         return PR_OK;
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(list + len, sizeof list - len, "%c%lld", i ? ',' : '{',
-                                (long long)ids[i]);
-    snprintf(list + len, sizeof list - len, "}");
     sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET_MANY);
     if (!s)
         return doc_fail(st, err, errlen, "read");

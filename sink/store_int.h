@@ -22,6 +22,13 @@ typedef struct sink_pg_stmt sink_pg_stmt;
  * the upgrade from schema 1. */
 extern const char sink_pg_schema_sql[];
 extern const char sink_pg_migrate_2_sql[];
+#define SINK_PG_SCHEMA 2
+/* Creates the schema or upgrades it to SINK_PG_SCHEMA, in one transaction (store_pg_schema.c). */
+pr_status sink_pg_schema(sink_pg *c, char *err, size_t errlen);
+/* For it: a statement without parameters or result (false: sink_pg_errmsg says why), and the
+ * schema version in meta (0 when none; *missing: no meta table, the transaction aborted). */
+bool sink_pg_run(sink_pg *c, const char *sql);
+int sink_pg_schema_version(sink_pg *c, bool *missing);
 /* Connects; a writable connection creates or upgrades the schema (sink_store_open's codes). */
 pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char *err,
                        size_t errlen);
@@ -104,6 +111,8 @@ typedef struct known_phone {
     bool have;                /* info is the row (else: only a reserved id) */
     bool learned;             /* the writer wrote the row in this transaction */
     bool doc_tried;           /* its document was fetched with the others (or needs none) */
+    bool drift_tried;         /* its drift rows were (drift: until the writer takes them) */
+    json_t *drift;
     int64_t new_id;           /* reserved for a phone not in the store, 0: none */
     sink_phone_info info;     /* model, firmware, source_at owned */
 } known_phone;
@@ -184,10 +193,14 @@ void sink_store_known_clear(sink_store *st, bool release);
 bool sink_store_known_offset(sink_store *st, const char *topic, int32_t partition, int64_t *next);
 void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition,
                                  int64_t next);
-/* The phones whose documents a first miss of the writer's memory fetches with it: the rows
- * this transaction read and did not write yet, with parameters, not fetched before (marked
- * fetched now); up to max into ids[] and versions[]. */
-size_t sink_store_known_docs_wanted(sink_store *st, int64_t *ids, int64_t *versions, size_t max);
+/* The phones whose documents (or drift rows) a first read fetches with it: the rows this
+ * transaction read and did not write yet (for documents: with parameters), not fetched
+ * before (marked fetched now); up to max into ids[] and versions[], and as a PostgreSQL
+ * bigint[] literal into list (room for max ids). */
+typedef enum known_what { KNOWN_DOC, KNOWN_DRIFT } known_what;
+#define KNOWN_LIST_MAX(max) ((max) * 21 + 3)
+size_t sink_store_known_wanted(sink_store *st, known_what what, int64_t *ids, int64_t *versions,
+                               known_phone **slots, size_t max, char *list);
 /* PostgreSQL: the names of names[0..n) that this connection does not know, read (and with
  * create, interned) in one statement. A name still unknown afterwards is not in the store
  * (only without create). */

@@ -241,6 +241,8 @@ static const char *const pg_text[Q__COUNT] = {
     /* The documents of the phones ?1 (bigint[]) in one statement (store_doc.c). */
     [Q_CONFIG_GET_MANY] = "SELECT phone, params::text, access::text FROM configs"
                           " WHERE phone = ANY(?1::bigint[])",
+    [Q_DRIFT_ROWS_MANY] = "SELECT param, intended, actual, phone FROM drift"
+                          " WHERE phone = ANY(?1::bigint[])",
     /* With the ids reserved by Q_PHONE_PREFETCH: pipelined writes, no RETURNING to wait for. */
     [Q_PHONE_INSERT_ID] = "INSERT INTO phones(id, mac, first_seen, part) VALUES(?4, ?1, ?2, ?3)",
     [Q_REPORT_INSERT_ID] = "INSERT INTO reports(id, phone, version, report_id, at, via)"

@@ -18,8 +18,9 @@
 #define SLACK 3
 
 typedef struct fx {
-    char *where;
+    char *where, *dir;
     sink_store *st;
+    sink_profiles *pf; /* intends another value for the parameters the deltas change */
     json_t *params, *access; /* the 8832 profile */
     int64_t offset;
 } fx;
@@ -56,6 +57,20 @@ static int setup(void **state)
         if (fp.params[i].ua[0])
             json_object_set_new(f->access, fp.params[i].name, json_string(fp.params[i].ua));
     }
+    /* the drift of every phone: intended values for the first parameters (the deltas') */
+    char path[4200], profile[1024];
+    size_t n = (size_t)snprintf(profile, sizeof profile, "<flat-profile>");
+    for (size_t i = 0; i < 8; i++)
+        n += (size_t)snprintf(profile + n, sizeof profile - n, "<%s>intended</%s>",
+                              fp.params[i].name, fp.params[i].name);
+    snprintf(profile + n, sizeof profile - n, "</flat-profile>");
+    f->dir = ts_mkdtemp("pg-batch");
+    snprintf(path, sizeof path, "%s/default.xml", f->dir);
+    assert_int_equal(ts_write_file(path, profile, strlen(profile)), 0);
+    f->pf = sink_profiles_new(f->dir);
+    sink_profiles_delta d = {0};
+    assert_true(sink_profiles_scan(f->pf, &d));
+    sink_profiles_delta_release(&d);
     pr_flatprofile_release(&fp);
     free(xml);
     f->where = ts_pg_schema_new("pgbatch");
@@ -69,6 +84,9 @@ static int teardown(void **state)
 {
     fx *f = *state;
     sink_store_close(f->st);
+    sink_profiles_free(f->pf);
+    ts_rmtree(f->dir);
+    free(f->dir);
     json_decref(f->params);
     json_decref(f->access);
     free(f->where);
@@ -76,7 +94,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A config record of phone i: a full report of the profile, or a delta of k parameters. */
+/* A config record of phone i: a full report of the profile (k < 0: with its first parameter
+ * changed), or a delta of k parameters. */
 static char *report(fx *f, int i, int seq, int k)
 {
     char mac[PR_MAC_LEN + 1], rid[40], at[40];
@@ -84,20 +103,20 @@ static char *report(fx *f, int i, int seq, int k)
     snprintf(rid, sizeof rid, "r-%d", seq);
     snprintf(at, sizeof at, "2026-11-24T%02d:%02d:%02d.%03dZ", 10 + seq / 3600000,
              (seq / 60000) % 60, (seq / 1000) % 60, seq % 1000);
-    json_t *params = k ? json_object() : json_incref(f->params);
+    json_t *params = k > 0 ? json_object() : k < 0 ? json_copy(f->params) : json_incref(f->params);
     const char *name;
     json_t *v;
-    int n = 0;
+    int n = 0, want = k < 0 ? 1 : k;
     json_object_foreach(f->params, name, v)
     {
-        if (!k || n >= k)
+        if (!k || n >= want)
             break;
         char value[48];
-        snprintf(value, sizeof value, "delta-%d-%d", seq, n++);
+        snprintf(value, sizeof value, "%s-%d-%d", k < 0 ? "full" : "delta", seq, n++);
         json_object_set_new(params, name, json_string(value));
     }
     json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} so sO}", "schema", PR_SCHEMA_CONFIG, "mac",
-                          mac, "kind", k ? "delta" : "full", "report_id", rid, "received_at", at,
+                          mac, "kind", k > 0 ? "delta" : "full", "report_id", rid, "received_at", at,
                           "encryption", "none", "source", "model", "CP-8832-3PCC", "firmware",
                           "12.0.1", "params", params, "access", f->access);
     char *text = json_dumps(o, JSON_COMPACT);
@@ -130,7 +149,7 @@ static long long txn(fx *f, sink_store *st, const int *phones, int n, int k,
         sink_apply_result res;
         int64_t next = sink_store_offset_get(st, "t.config", 0);
         assert_true(next == -1 || next == f->offset);
-        if (sink_apply(st, NULL, &opts, &evs[i], &res, err, sizeof err) != PR_OK)
+        if (sink_apply(st, f->pf, &opts, &evs[i], &res, err, sizeof err) != PR_OK)
             fail_msg("apply: %s", err);
         if (changes)
             *changes += res.changes;
@@ -191,11 +210,19 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
     sink_store *fresh = open_writer(f);
     check(f, fresh, "deltas, documents not remembered", 0, 100, 1, 2, NULL);
     sink_store_close(fresh);
+    fresh = open_writer(f);
+    check(f, fresh, "changed full reports, documents not remembered", 0, 100, 1, -1, NULL);
+    sink_store_close(fresh);
+    /* every phone drifted on the 8 parameters, with the last value reported */
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 210 * 8);
+    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift d JOIN phones p ON p.id = d.phone"
+                                  " WHERE p.mac = '00562c000064' AND d.actual LIKE 'full-%'"),
+                     1);
 
     /* what was written: every phone at its version, the deltas' values in its document */
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones"), 210);
-    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c000064'"), 6);
-    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c0003e8'"), 6);
+    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c000064'"), 7);
+    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c0003e8'"), 7);
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones p JOIN configs c ON c.phone = p.id"
                                   " WHERE c.params ? 'Station_Name'"),
                      210);
@@ -208,7 +235,7 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
     int64_t id = q_int(f->st, "SELECT id FROM phones WHERE mac = '00562c000064'");
     assert_int_equal(sink_store_doc_get(f->st, id, &params, &access, err, sizeof err), PR_OK);
     const char *first = json_object_iter_key(json_object_iter(f->params));
-    assert_non_null(strstr(json_string_value(json_object_get(params, first)), "delta-"));
+    assert_non_null(strstr(json_string_value(json_object_get(params, first)), "full-"));
     assert_int_equal(json_object_size(params), json_object_size(f->params));
     json_decref(params);
     json_decref(access);
