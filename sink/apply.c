@@ -75,7 +75,6 @@ static void phone_row_release(phone_row *ph)
     free(ph->source_at);
 }
 
-
 static char *dup_or_null(const char *v)
 {
     return v ? strdup(v) : NULL;

@@ -419,8 +419,7 @@ bool sink_store_known_offset(sink_store *st, const char *topic, int32_t partitio
     return o != NULL;
 }
 
-void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition,
-                                 int64_t next)
+void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition, int64_t next)
 {
     if (!batching(st))
         return;

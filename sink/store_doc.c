@@ -341,8 +341,8 @@ pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, si
             *doc = &s->doc;
             return PR_OK;
         }
-        pr_status rc = pass == 0 && st->dialect == SINK_DIALECT_PG ? docs_fetch(st, err, errlen)
-                                                                   : PR_OK;
+        pr_status rc =
+            pass == 0 && st->dialect == SINK_DIALECT_PG ? docs_fetch(st, err, errlen) : PR_OK;
         if (rc != PR_OK)
             return rc;
         if (pass == 0 && st->dialect != SINK_DIALECT_PG)

@@ -113,8 +113,8 @@ typedef struct known_phone {
     bool doc_tried;           /* its document was fetched with the others (or needs none) */
     bool drift_tried;         /* its drift rows were (drift: until the writer takes them) */
     json_t *drift;
-    int64_t new_id;           /* reserved for a phone not in the store, 0: none */
-    sink_phone_info info;     /* model, firmware, source_at owned */
+    int64_t new_id;       /* reserved for a phone not in the store, 0: none */
+    sink_phone_info info; /* model, firmware, source_at owned */
 } known_phone;
 #define KNOWN_OFFSETS 64
 typedef struct known_offset {
@@ -198,7 +198,7 @@ void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t part
  * before (marked fetched now); up to max into ids[] and versions[], and as a PostgreSQL
  * bigint[] literal into list (room for max ids). */
 typedef enum known_what { KNOWN_DOC, KNOWN_DRIFT } known_what;
-#define KNOWN_LIST_MAX(max) ((max) * 21 + 3)
+#define KNOWN_LIST_MAX(max) ((max)*21 + 3)
 size_t sink_store_known_wanted(sink_store *st, known_what what, int64_t *ids, int64_t *versions,
                                known_phone **slots, size_t max, char *list);
 /* PostgreSQL: the names of names[0..n) that this connection does not know, read (and with

@@ -277,8 +277,8 @@ bool sink_pg_run(sink_pg *c, const char *sql)
 int sink_pg_schema_version(sink_pg *c, bool *missing)
 {
     PGresult *r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
-    int v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0))
-                                                                      : 0;
+    int v =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
     *missing = PQresultStatus(r) != PGRES_TUPLES_OK;
     PQclear(r);
     return v;
@@ -423,8 +423,8 @@ static bool queue(sink_pg *c, sink_pg_stmt *s, const char *sql)
         set_msg(c, "postgresql pipeline", PQerrorMessage(c->conn));
         return false;
     }
-    int sent = s ? PQsendQueryPrepared(c->conn, s->name, s->nparams,
-                                       (const char *const *)s->vals, s->lens, NULL, 0)
+    int sent = s ? PQsendQueryPrepared(c->conn, s->name, s->nparams, (const char *const *)s->vals,
+                                       s->lens, NULL, 0)
                  : PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
     if (sent != 1) {
         set_msg(c, "postgresql", PQerrorMessage(c->conn));
@@ -468,8 +468,8 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
     }
     bool commit = strcmp(sql, "COMMIT") == 0;
     PGresult *r = NULL;
-    bool ok = !c->conn || (commit && c->pending > 0 ? (r = commit_queued(c)) != NULL
-                                                    : drain(c, NULL));
+    bool ok =
+        !c->conn || (commit && c->pending > 0 ? (r = commit_queued(c)) != NULL : drain(c, NULL));
     if (!ok && strcmp(sql, "ROLLBACK") != 0) {
         if (commit) { /* the transaction failed: end it */
             char msg[sizeof c->msg];
@@ -627,8 +627,8 @@ int sink_pg_step(sink_pg_stmt *s)
                 return SINK_ERROR;
         } else {
             c->round_trips++;
-            s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams,
-                                                                 vals, s->lens, NULL, 0)
+            s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams, vals,
+                                                                 s->lens, NULL, 0)
                                            : PQsendQueryParams(c->conn, s->sql, s->nparams,
                                                                s->types, vals, s->lens, NULL, 0));
         }

@@ -195,7 +195,8 @@ static void names_read(sink_store *st, sink_sql q, int64_t id)
     while (sink_step(s) == SINK_ROW) {
         int64_t got = sink_col_int64(s, 0);
         const char *name = sink_col_text(s, 1);
-        if (name && sink_store_names_add(st, name, got) && q == Q_NAME_LIST && got > st->byid_loaded)
+        if (name && sink_store_names_add(st, name, got) && q == Q_NAME_LIST &&
+            got > st->byid_loaded)
             st->byid_loaded = got;
     }
     sink_reset(s);

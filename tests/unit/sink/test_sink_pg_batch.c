@@ -20,7 +20,7 @@
 typedef struct fx {
     char *where, *dir;
     sink_store *st;
-    sink_profiles *pf; /* intends another value for the parameters the deltas change */
+    sink_profiles *pf;       /* intends another value for the parameters the deltas change */
     json_t *params, *access; /* the 8832 profile */
     int64_t offset;
 } fx;
@@ -116,8 +116,8 @@ static char *report(fx *f, int i, int seq, int k)
         json_object_set_new(params, name, json_string(value));
     }
     json_t *o = json_pack("{ss ss ss ss ss ss s{ss ss} so sO}", "schema", PR_SCHEMA_CONFIG, "mac",
-                          mac, "kind", k > 0 ? "delta" : "full", "report_id", rid, "received_at", at,
-                          "encryption", "none", "source", "model", "CP-8832-3PCC", "firmware",
+                          mac, "kind", k > 0 ? "delta" : "full", "report_id", rid, "received_at",
+                          at, "encryption", "none", "source", "model", "CP-8832-3PCC", "firmware",
                           "12.0.1", "params", params, "access", f->access);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -126,8 +126,7 @@ static char *report(fx *f, int i, int seq, int k)
 
 /* One transaction of the reports of phones[0..n) (a phone may come twice), k parameters a
  * delta (0: full reports); returns its round trips. */
-static long long txn(fx *f, sink_store *st, const int *phones, int n, int k,
-                     unsigned *changes)
+static long long txn(fx *f, sink_store *st, const int *phones, int n, int k, unsigned *changes)
 {
     char err[256], reason[64], key[PR_MAC_LEN + 1];
     sink_event *evs = calloc((size_t)n, sizeof *evs);
@@ -135,8 +134,8 @@ static long long txn(fx *f, sink_store *st, const int *phones, int n, int k,
     sink_apply_opts opts = {.changes_keep = 1000};
     for (int i = 0; i < n; i++) {
         char *text = report(f, phones[i], (int)f->offset + i, k);
-        if (sink_event_load(NULL, text, strlen(text), false, ev_key(text, key), PR_MAC_LEN,
-                            &evs[i], reason, sizeof reason, err, sizeof err) != PR_OK)
+        if (sink_event_load(NULL, text, strlen(text), false, ev_key(text, key), PR_MAC_LEN, &evs[i],
+                            reason, sizeof reason, err, sizeof err) != PR_OK)
             fail_msg("event: %s %s", reason, err);
         free(text);
         macs[i] = evs[i].mac;
@@ -226,8 +225,7 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
     assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones p JOIN configs c ON c.phone = p.id"
                                   " WHERE c.params ? 'Station_Name'"),
                      210);
-    assert_int_equal(q_int(f->st, "SELECT next FROM offsets WHERE topic = 't.config'"),
-                     f->offset);
+    assert_int_equal(q_int(f->st, "SELECT next FROM offsets WHERE topic = 't.config'"), f->offset);
     assert_int_equal(q_int(f->st, "SELECT count(DISTINCT id) FROM reports"),
                      q_int(f->st, "SELECT count(*) FROM reports"));
     json_t *params = NULL, *access = NULL;
