@@ -456,16 +456,17 @@ static void *consume(void *arg)
             sink_parse_start(l->parser, jobs, n);
             bool failed = false, fenced = false, alone = false;
             l->failed_at.active = false;
-            pr_status pr = l->shared ? prefetch(l, msgs, n) : PR_OK;
-            if (pr != PR_OK) {
-                failed = true;
-                fenced = pr == PR_ENOTFOUND;
-            }
-            for (i = 0; i < n && pr == PR_OK; i++) {
-                sink_parse_wait(l->parser, &jobs[i], l->st);
-                alone = l->batch_n == 0;
-                l->failed_at.active = false;
-                pr_status hr = handle(l, msgs[i], &jobs[i]);
+            for (i = 0; i < n; i++) {
+                /* a shared store: the round's phone rows (again after a commit in it) */
+                pr_status hr = l->shared && (i == 0 || !sink_store_in_txn(l->st))
+                                   ? prefetch(l, msgs + i, n - i)
+                                   : PR_OK;
+                if (hr == PR_OK) {
+                    sink_parse_wait(l->parser, &jobs[i], l->st);
+                    alone = l->batch_n == 0;
+                    l->failed_at.active = false;
+                    hr = handle(l, msgs[i], &jobs[i]);
+                }
                 if (hr != PR_OK) {
                     failed = true;
                     fenced = hr == PR_ENOTFOUND;

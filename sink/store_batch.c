@@ -61,20 +61,12 @@ void sink_store_known_clear(sink_store *st, bool release)
 
 /* ---- phones ---------------------------------------------------------------------------- */
 
-static size_t mac_hash(const char *mac)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *mac; mac++)
-        h = (h ^ (unsigned char)*mac) * 1099511628211ULL;
-    return (size_t)h;
-}
-
 /* The slot of mac: its own, or the empty one where it goes (NULL: no table). */
 static known_phone *slot_of(const sink_known *k, const char *mac)
 {
     if (!k->cap)
         return NULL;
-    for (size_t i = mac_hash(mac) & (k->cap - 1);; i = (i + 1) & (k->cap - 1))
+    for (size_t i = sink_store_hash(mac) & (k->cap - 1);; i = (i + 1) & (k->cap - 1))
         if (!k->phones[i].mac[0] || strcmp(k->phones[i].mac, mac) == 0)
             return &k->phones[i];
 }

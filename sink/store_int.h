@@ -182,6 +182,8 @@ void sink_sqlite_functions(sqlite3 *db);
 
 void sink_store_names_clear(sink_store *st);
 
+/* FNV-1a of a string (the names' and the known phones' tables). */
+size_t sink_store_hash(const char *s);
 /* Remembers name -> id (the interned copy, or NULL when out of memory). */
 const char *sink_store_names_add(sink_store *st, const char *name, int64_t id);
 

@@ -29,7 +29,7 @@ void sink_store_names_clear(sink_store *st)
     st->names_dirty = false;
 }
 
-static size_t name_hash(const char *s)
+size_t sink_store_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++)
@@ -41,7 +41,7 @@ static name_slot *names_slot(const sink_store *st, const char *name)
 {
     if (!st->ncap)
         return NULL;
-    for (size_t i = name_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
+    for (size_t i = sink_store_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
         if (!st->names[i].name)
             return NULL;
         if (strcmp(st->names[i].name, name) == 0)
@@ -109,7 +109,7 @@ const char *sink_store_names_add(sink_store *st, const char *name, int64_t id)
         for (size_t i = 0; i < oldcap; i++) {
             if (!old[i].name)
                 continue;
-            size_t j = name_hash(old[i].name) & (cap - 1);
+            size_t j = sink_store_hash(old[i].name) & (cap - 1);
             while (n[j].name)
                 j = (j + 1) & (cap - 1);
             n[j] = old[i];
@@ -123,7 +123,7 @@ const char *sink_store_names_add(sink_store *st, const char *name, int64_t id)
         free(copy);
         return NULL;
     }
-    size_t i = name_hash(name) & (st->ncap - 1);
+    size_t i = sink_store_hash(name) & (st->ncap - 1);
     while (st->names[i].name)
         i = (i + 1) & (st->ncap - 1);
     st->names[i].name = copy;
