@@ -263,6 +263,10 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
         return PR_OK;
     }
     j->ev.partition = rkm->partition;
+    l->last.active = true;
+    snprintf(l->last.topic, sizeof l->last.topic, "%s", topic);
+    l->last.partition = rkm->partition;
+    l->last.offset = rkm->offset;
     if (j->rc == PR_OK && sink_loop_poison_due(l, topic, rkm->partition, rkm->offset)) {
         if ((rc = sink_loop_poison_skip(l, rkm, j->ev.mac, err, sizeof err)) != PR_OK)
             return rc;
@@ -306,7 +310,6 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
             return rc;
         }
     }
-    sink_loop_suspect_clear(l, topic, rkm->partition, rkm->offset);
     if ((rc = sink_store_offset_put(l->st, topic, rkm->partition, rkm->offset + 1, err,
                                     sizeof err)) != PR_OK)
         return rc;
@@ -488,6 +491,9 @@ static void *consume(void *arg)
                 rd_kafka_message_destroy(msgs[i]);
             }
             if (failed) {
+                long batch_n = l->batch_n;
+                char why[512];
+                snprintf(why, sizeof why, "%s", sink_store_errmsg(l->st));
                 sink_store_rollback(l->st);
                 sink_loop_claims_unchecked(l);
                 l->batch_n = 0;
@@ -501,10 +507,15 @@ static void *consume(void *arg)
                     sink_loop_rewind(l);
                 } else if (l->failed_at.active && sink_store_ping(l->st)) {
                     sink_loop_suspect(l, alone); /* a poison record, or a passing fault */
+                } else if (batch_n > 0 && sink_store_ping(l->st)) {
+                    /* a read before any record (the round's phone rows) failed on a write
+                     * of the records before */
+                    sink_loop_unnamed_failure(l, batch_n, why);
                 } else {
                     /* an outage: sink_loop_store_recover re-reads from stored offsets */
                     sink_loop_store_failed(l);
                 }
+                l->last.active = false;
                 continue;
             }
         }
