@@ -149,10 +149,22 @@ static void phone_learn(sink_store *st, const sink_event *ev, const phone_row *p
     sink_store_phone_learn(st, ev->mac, &k, ev->model, ev->firmware, ev->received_at);
 }
 
+/* Steps an insert that returns its row's id, or, with an id the batch's prefetch reserved,
+ * is only queued (a pipelined write, no answer to wait for): *id either way. */
+static bool insert_id(sink_stmt *s, int64_t reserved, int64_t *id)
+{
+    int rc = sink_step(s);
+    if (rc == SINK_ROW)
+        *id = sink_col_int64(s, 0);
+    else if (reserved && rc == SINK_DONE)
+        *id = reserved;
+    sink_reset(s);
+    return rc == SINK_ROW || (reserved && rc == SINK_DONE);
+}
+
 static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                               size_t errlen)
 {
-    /* an id the batch's prefetch reserved: a pipelined write, no answer to wait for */
     int64_t id = sink_store_phone_id_take(st, ev->mac);
     sink_stmt *s = sink_store_stmt(st, id ? Q_PHONE_INSERT_ID : Q_PHONE_INSERT);
     if (!s)
@@ -162,15 +174,7 @@ static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *p
     sink_bind_int64(s, 3, ev->partition);
     if (id)
         sink_bind_int64(s, 4, id);
-    int rc = sink_step(s);
-    if (rc == SINK_ROW)
-        ph->id = sink_col_int64(s, 0);
-    sink_reset(s);
-    if (id && rc == SINK_DONE) {
-        ph->id = id;
-        rc = SINK_ROW;
-    }
-    if (rc != SINK_ROW)
+    if (!insert_id(s, id, &ph->id))
         return sqlfail(st, err, errlen, "phone insert");
     ph->exists = true;
     return PR_OK;
@@ -188,7 +192,7 @@ static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *
     if (n == 0)
         return PR_OK;
     if (!ph->report) {
-        int64_t id = sink_store_report_id_take(st); /* reserved: no RETURNING to wait for */
+        int64_t id = sink_store_report_id_take(st);
         if (!(s = sink_store_stmt(st, id ? Q_REPORT_INSERT_ID : Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
         sink_bind_int64(s, 1, ph->id);
@@ -198,15 +202,7 @@ static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *
         sink_bind_text(s, 5, pr_kind_name(ev->kind));
         if (id)
             sink_bind_int64(s, 6, id);
-        rc = sink_step(s);
-        if (rc == SINK_ROW)
-            ph->report = sink_col_int64(s, 0);
-        sink_reset(s);
-        if (id && rc == SINK_DONE) {
-            ph->report = id;
-            rc = SINK_ROW;
-        }
-        if (rc != SINK_ROW)
+        if (!insert_id(s, id, &ph->report))
             return sqlfail(st, err, errlen, "report");
     }
     if (!(s = sink_store_stmt_rows(st, SINK_ROWS_CHANGES, n)))
