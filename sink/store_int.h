@@ -2,11 +2,13 @@
  * store_int.h - what the store's files share: store.c (the portable statement layer and
  * transactions), store_sql.c (every SQL text), store_sqlite.c (the SQLite schema and its
  * upgrades), store_rows.c (names, offsets, outbox, ownership, profile files), store_doc.c
- * (a phone's configuration document and the parameter index) and store_pg.c (PostgreSQL over
- * libpq). Not for the other modules: they use sink_internal.h's statement layer.
+ * (a phone's configuration document and the parameter index), store_batch.c (what the writer
+ * knows within a transaction, so that a PostgreSQL batch costs a few round trips) and
+ * store_pg.c (PostgreSQL over libpq; its schema store_pg_schema.c). Not for the other
+ * modules: they use sink_internal.h's statement layer.
  *
- * Layers: store_doc.c and store_rows.c use store.c's statement layer; store.c uses
- * store_sql.c's texts, store_sqlite.c and store_pg.c; none calls back up.
+ * Layers: store_doc.c, store_rows.c and store_batch.c use store.c's statement layer; store.c
+ * uses store_sql.c's texts, store_sqlite.c and store_pg.c; none calls back up.
  */
 #ifndef SINK_STORE_INT_H
 #define SINK_STORE_INT_H
