@@ -75,16 +75,36 @@ static void phone_row_release(phone_row *ph)
     free(ph->source_at);
 }
 
-static char *dup_text(sink_stmt *s, int i)
+static char *dup_or_null(const char *v)
 {
-    const char *v = sink_col_text(s, i);
     return v ? strdup(v) : NULL;
 }
 
-/* The stored phone, or ph->exists false. */
+/* The stored phone, or ph->exists false: what the writer knows of it in this transaction
+ * (store_batch.c: a prefetched row, or what it wrote), else its row. */
 static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                            size_t errlen)
 {
+    sink_phone_info k;
+    if (sink_store_phone_known(st, ev->mac, &k)) {
+        if (!k.exists)
+            return PR_OK;
+        ph->exists = true;
+        ph->id = k.id;
+        ph->version = k.version;
+        ph->complete = k.complete;
+        ph->has_digest = k.has_digest;
+        memcpy(ph->digest, k.digest, sizeof ph->digest);
+        ph->nparams = k.nparams;
+        ph->weight = k.weight;
+        ph->model = dup_or_null(k.model);
+        ph->firmware = dup_or_null(k.firmware);
+        ph->source_at = dup_or_null(k.source_at);
+        if ((k.model && !ph->model) || (k.firmware && !ph->firmware) ||
+            (k.source_at && !ph->source_at))
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        return PR_OK;
+    }
     sink_stmt *s = sink_store_stmt(st, Q_PHONE_GET);
     int rc;
     if (!s)
@@ -96,9 +116,9 @@ static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, 
         ph->id = sink_col_int64(s, 0);
         ph->version = sink_col_int64(s, 1);
         ph->complete = (int)sink_col_int64(s, 2) != 0;
-        ph->model = dup_text(s, 4);
-        ph->firmware = dup_text(s, 5);
-        ph->source_at = dup_text(s, 6);
+        ph->model = dup_or_null(sink_col_text(s, 4));
+        ph->firmware = dup_or_null(sink_col_text(s, 5));
+        ph->source_at = dup_or_null(sink_col_text(s, 6));
         size_t dlen = 0;
         const void *d = sink_col_blob(s, 7, &dlen);
         ph->has_digest = d && dlen == sizeof ph->digest;
@@ -112,20 +132,49 @@ static pr_status phone_get(sink_store *st, const sink_event *ev, phone_row *ph, 
     return rc == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, "phone");
 }
 
+/* The phone row as the writer just wrote it, told to the store (store_batch.c). */
+static void phone_learn(sink_store *st, const sink_event *ev, const phone_row *ph)
+{
+    sink_phone_info k = {.id = ph->id,
+                         .version = ph->version,
+                         .exists = true,
+                         .complete = ph->complete,
+                         .has_digest = ph->has_digest,
+                         .model = ph->model,
+                         .firmware = ph->firmware,
+                         .source_at = ph->source_at,
+                         .nparams = ph->nparams,
+                         .weight = ph->weight};
+    memcpy(k.digest, ph->digest, sizeof k.digest);
+    sink_store_phone_learn(st, ev->mac, &k, ev->model, ev->firmware, ev->received_at);
+}
+
+/* Steps an insert that returns its row's id, or, with an id the batch's prefetch reserved,
+ * is only queued (a pipelined write, no answer to wait for): *id either way. */
+static bool insert_id(sink_stmt *s, int64_t reserved, int64_t *id)
+{
+    int rc = sink_step(s);
+    if (rc == SINK_ROW)
+        *id = sink_col_int64(s, 0);
+    else if (reserved && rc == SINK_DONE)
+        *id = reserved;
+    sink_reset(s);
+    return rc == SINK_ROW || (reserved && rc == SINK_DONE);
+}
+
 static pr_status phone_create(sink_store *st, const sink_event *ev, phone_row *ph, char *err,
                               size_t errlen)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_PHONE_INSERT);
+    int64_t id = sink_store_phone_id_take(st, ev->mac);
+    sink_stmt *s = sink_store_stmt(st, id ? Q_PHONE_INSERT_ID : Q_PHONE_INSERT);
     if (!s)
         return sqlfail(st, err, errlen, "phone insert");
     sink_bind_text(s, 1, ev->mac);
     sink_bind_text(s, 2, ev->received_at);
     sink_bind_int64(s, 3, ev->partition);
-    int rc = sink_step(s);
-    if (rc == SINK_ROW)
-        ph->id = sink_col_int64(s, 0);
-    sink_reset(s);
-    if (rc != SINK_ROW)
+    if (id)
+        sink_bind_int64(s, 4, id);
+    if (!insert_id(s, id, &ph->id))
         return sqlfail(st, err, errlen, "phone insert");
     ph->exists = true;
     return PR_OK;
@@ -143,18 +192,17 @@ static pr_status flush_changes(sink_store *st, const sink_event *ev, phone_row *
     if (n == 0)
         return PR_OK;
     if (!ph->report) {
-        if (!(s = sink_store_stmt(st, Q_REPORT_INSERT)))
+        int64_t id = sink_store_report_id_take(st);
+        if (!(s = sink_store_stmt(st, id ? Q_REPORT_INSERT_ID : Q_REPORT_INSERT)))
             return sqlfail(st, err, errlen, "report");
         sink_bind_int64(s, 1, ph->id);
         sink_bind_int64(s, 2, ph->version);
         sink_bind_text(s, 3, ev->report_id);
         sink_bind_text(s, 4, ev->received_at);
         sink_bind_text(s, 5, pr_kind_name(ev->kind));
-        rc = sink_step(s);
-        if (rc == SINK_ROW)
-            ph->report = sink_col_int64(s, 0);
-        sink_reset(s);
-        if (rc != SINK_ROW)
+        if (id)
+            sink_bind_int64(s, 6, id);
+        if (!insert_id(s, id, &ph->report))
             return sqlfail(st, err, errlen, "report");
     }
     if (!(s = sink_store_stmt_rows(st, SINK_ROWS_CHANGES, n)))
@@ -248,7 +296,7 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     pr_status rc = PR_OK;
     size_t *order = NULL;
     if (ev->kind != PR_KIND_FULL && pf && sink_profiles_count(pf) > 0 &&
-        (rc = sink_drift_rows_load(st, ph->id, &drift_rows, err, errlen)) != PR_OK)
+        (rc = sink_drift_rows_load(st, ph->id, ev->mac, &drift_rows, err, errlen)) != PR_OK)
         return rc;
     for (size_t i = 0; i < diff->nremoved && rc == PR_OK; i++)
         rc = param_changed(st, pf, ev, ph, ref, NULL, diff->removed[i], diff->removed[i]->value,
@@ -272,7 +320,10 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     if (rc == PR_OK && (rc = flush_changes(st, ev, ph, err, errlen)) == PR_OK)
         rc = sink_store_index_flush(st, err, errlen);
     free(order);
-    json_decref(drift_rows);
+    if (rc == PR_OK) /* as written: the phone's next report in the transaction reads none */
+        sink_store_drift_keep(st, ev->mac, drift_rows);
+    else
+        json_decref(drift_rows);
     return rc;
 }
 
@@ -436,6 +487,9 @@ static pr_status apply_config(sink_store *st, const sink_profiles *pf, const sin
                                                                         : NULL;
     if ((rc = phone_update(st, ev, ph, digest, err, errlen)) != PR_OK)
         goto out;
+    if (digest && digest != ph->digest)
+        memcpy(ph->digest, digest, sizeof ph->digest);
+    ph->has_digest = digest != NULL;
     res->published = created || res->upserts > 0 || was_complete != ph->complete || source_changed;
     if (res->published && (rc = mark_state(st, ph, err, errlen)) != PR_OK)
         goto out;
@@ -508,6 +562,8 @@ pr_status sink_apply(sink_store *st, const sink_profiles *pf, const sink_apply_o
     }
     rc = apply_config(st, pf, opts, ev, &ph, res, err, errlen);
 out:
+    if (rc == PR_OK)
+        phone_learn(st, ev, &ph);
     phone_row_release(&ph);
     return rc;
 }

@@ -32,33 +32,10 @@ static bool eq(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, char *err,
-                               size_t errlen)
+pr_status sink_drift_rows_load(sink_store *st, int64_t phone, const char *mac, json_t **rows,
+                               char *err, size_t errlen)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_DRIFT_ROWS);
-    int r;
-    if (!(*rows = json_object()))
-        return pr_err(PR_EFATAL, err, errlen, "out of memory");
-    if (!s) {
-        json_decref(*rows);
-        *rows = NULL;
-        return sqlfail(st, err, errlen, "rows");
-    }
-    sink_bind_int64(s, 1, phone);
-    while ((r = sink_step(s)) == SINK_ROW) {
-        const char *i = sink_col_text(s, 1), *a = sink_col_text(s, 2);
-        if (json_object_set_new(*rows, sink_col_text(s, 0),
-                                json_pack("[oo]", i ? json_string(i) : json_null(),
-                                          a ? json_string(a) : json_null())) != 0)
-            r = SINK_ERROR;
-    }
-    sink_reset(s);
-    if (r != SINK_DONE) {
-        json_decref(*rows);
-        *rows = NULL;
-        return sqlfail(st, err, errlen, "rows");
-    }
-    return PR_OK;
+    return sink_store_drift_rows(st, phone, mac, rows, err, errlen);
 }
 
 pr_status sink_drift_decide(sink_store *st, const sink_phone_ref *ph, json_t *rows,
@@ -152,7 +129,7 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
     pr_status rc = PR_OK;
 
     if (fresh ? !(w.rows = json_object())
-              : (rc = sink_drift_rows_load(st, ph->id, &w.rows, err, errlen)) != PR_OK)
+              : (rc = sink_drift_rows_load(st, ph->id, ph->mac, &w.rows, err, errlen)) != PR_OK)
         return fresh ? pr_err(PR_EFATAL, err, errlen, "out of memory") : rc;
     if (pf && sink_profiles_each(pf, ph->mac, walk_intended, &w) != 0) {
         rc = w.status;
@@ -176,7 +153,10 @@ pr_status sink_drift_phone(sink_store *st, const sink_profiles *pf, const sink_p
     }
 out:
     json_decref(stale);
-    json_decref(w.rows);
+    if (rc == PR_OK) /* as written: the phone's next report in the transaction reads none */
+        sink_store_drift_keep(st, ph->mac, w.rows);
+    else
+        json_decref(w.rows);
     return rc;
 }
 

@@ -175,6 +175,65 @@ fail:
     return rc;
 }
 
+/* The batch's transaction, begun when none is open. */
+static pr_status batch_open(sink_loop *l, char *err, size_t errlen)
+{
+    if (sink_store_in_txn(l->st))
+        return PR_OK;
+    pr_status rc = sink_store_begin(l->st, err, errlen);
+    if (rc == PR_OK)
+        l->batch_start_ms = pr_mono_ms();
+    return rc;
+}
+
+/* Shared store: lock the partition's owner row for the rest of the transaction and check
+ * that no other sink claimed it since; a newer claim rolls the whole batch back. */
+static pr_status fence(sink_loop *l, const char *topic, int32_t partition, struct claim *c)
+{
+    char err[512] = "";
+    if (c->checked)
+        return PR_OK;
+    pr_status rc = sink_store_partition_fence(l->st, topic, partition, c->epoch, err, sizeof err);
+    if (rc == PR_ENOTFOUND) {
+        PR_LOG(PR_LOG_WARN, "sink", "fenced: another sink owns the partition now",
+               json_pack("{ss si ss}", "topic", topic, "partition", (int)partition, "detail", err));
+        c->epoch = -1;
+        return PR_ENOTFOUND;
+    }
+    if (rc == PR_OK)
+        c->checked = true;
+    return rc;
+}
+
+/* A shared store: before the round is applied, its partitions are fenced and the phone rows
+ * of its records read in one statement (store_batch.c), so that the round trips of a batch do
+ * not grow with its reports. The record keys are the phones' macs (a record whose key is not
+ * its event's mac is refused later). */
+static pr_status prefetch(sink_loop *l, rd_kafka_message_t **msgs, size_t n)
+{
+    const char *macs[POLL_MAX];
+    char keys[POLL_MAX][PR_MAC_LEN + 1], err[512] = "";
+    size_t m = 0;
+    pr_status rc = PR_OK;
+    for (size_t i = 0; i < n && rc == PR_OK; i++) {
+        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+        struct claim *c = sink_loop_claim_find(l, topic, msgs[i]->partition);
+        if (!c || c->epoch <= 0) /* not ours, or not claimed yet: handle() decides */
+            continue;
+        if ((rc = batch_open(l, err, sizeof err)) == PR_OK)
+            rc = fence(l, topic, msgs[i]->partition, c);
+        if (rc == PR_OK && msgs[i]->key && msgs[i]->key_len == PR_MAC_LEN) {
+            memcpy(keys[m], msgs[i]->key, PR_MAC_LEN);
+            keys[m][PR_MAC_LEN] = '\0';
+            macs[m] = keys[m];
+            m++;
+        }
+    }
+    if (rc == PR_OK && (rc = sink_store_prefetch(l->st, macs, m, err, sizeof err)) != PR_OK)
+        PR_LOG(PR_LOG_WARN, "sink", "batch prefetch failed", json_pack("{ss}", "error", err));
+    return rc;
+}
+
 /* Applies one parsed record inside the open batch. Returns non-OK only for store failures;
  * when the apply itself failed, l->failed_at says which record and why. */
 static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j)
@@ -190,26 +249,9 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
         return PR_OK;
     if (c->epoch == 0) /* not claimed yet: the store was down */
         return PR_ETRANSIENT;
-    if (!sink_store_in_txn(l->st)) {
-        if ((rc = sink_store_begin(l->st, err, sizeof err)) != PR_OK)
-            return rc;
-        l->batch_start_ms = pr_mono_ms();
-    }
-    /* Shared store: lock the partition's owner row for the rest of the transaction and check
-     * that no other sink claimed it since; a newer claim rolls the whole batch back. */
-    if (!c->checked) {
-        rc = sink_store_partition_fence(l->st, topic, rkm->partition, c->epoch, err, sizeof err);
-        if (rc == PR_ENOTFOUND) {
-            PR_LOG(PR_LOG_WARN, "sink", "fenced: another sink owns the partition now",
-                   json_pack("{ss si ss}", "topic", topic, "partition", (int)rkm->partition,
-                             "detail", err));
-            c->epoch = -1;
-            return PR_ENOTFOUND;
-        }
-        if (rc != PR_OK)
-            return rc;
-        c->checked = true;
-    }
+    if ((rc = batch_open(l, err, sizeof err)) != PR_OK ||
+        (rc = fence(l, topic, rkm->partition, c)) != PR_OK)
+        return rc;
     int64_t next = sink_store_offset_get(l->st, topic, rkm->partition);
     if (next < -1) { /* unknown whether this record was applied: treat as a store failure */
         PR_LOG(PR_LOG_ERROR, "sink", "stored offset unreadable",
@@ -221,6 +263,10 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
         return PR_OK;
     }
     j->ev.partition = rkm->partition;
+    l->last.active = true;
+    snprintf(l->last.topic, sizeof l->last.topic, "%s", topic);
+    l->last.partition = rkm->partition;
+    l->last.offset = rkm->offset;
     if (j->rc == PR_OK && sink_loop_poison_due(l, topic, rkm->partition, rkm->offset)) {
         if ((rc = sink_loop_poison_skip(l, rkm, j->ev.mac, err, sizeof err)) != PR_OK)
             return rc;
@@ -264,7 +310,6 @@ static pr_status handle(sink_loop *l, rd_kafka_message_t *rkm, sink_parse_job *j
             return rc;
         }
     }
-    sink_loop_suspect_clear(l, topic, rkm->partition, rkm->offset);
     if ((rc = sink_store_offset_put(l->st, topic, rkm->partition, rkm->offset + 1, err,
                                     sizeof err)) != PR_OK)
         return rc;
@@ -413,11 +458,18 @@ static void *consume(void *arg)
             }
             sink_parse_start(l->parser, jobs, n);
             bool failed = false, fenced = false, alone = false;
+            l->failed_at.active = false;
             for (i = 0; i < n; i++) {
-                sink_parse_wait(l->parser, &jobs[i], l->st);
-                alone = l->batch_n == 0;
-                l->failed_at.active = false;
-                pr_status hr = handle(l, msgs[i], &jobs[i]);
+                /* a shared store: the round's phone rows (again after a commit in it) */
+                pr_status hr = l->shared && (i == 0 || !sink_store_in_txn(l->st))
+                                   ? prefetch(l, msgs + i, n - i)
+                                   : PR_OK;
+                if (hr == PR_OK) {
+                    sink_parse_wait(l->parser, &jobs[i], l->st);
+                    alone = l->batch_n == 0;
+                    l->failed_at.active = false;
+                    hr = handle(l, msgs[i], &jobs[i]);
+                }
                 if (hr != PR_OK) {
                     failed = true;
                     fenced = hr == PR_ENOTFOUND;
@@ -439,6 +491,9 @@ static void *consume(void *arg)
                 rd_kafka_message_destroy(msgs[i]);
             }
             if (failed) {
+                long batch_n = l->batch_n;
+                char why[512];
+                snprintf(why, sizeof why, "%s", sink_store_errmsg(l->st));
                 sink_store_rollback(l->st);
                 sink_loop_claims_unchecked(l);
                 l->batch_n = 0;
@@ -452,10 +507,15 @@ static void *consume(void *arg)
                     sink_loop_rewind(l);
                 } else if (l->failed_at.active && sink_store_ping(l->st)) {
                     sink_loop_suspect(l, alone); /* a poison record, or a passing fault */
+                } else if (batch_n > 0 && sink_store_ping(l->st)) {
+                    /* a read before any record (the round's phone rows) failed on a write
+                     * of the records before */
+                    sink_loop_unnamed_failure(l, batch_n, why);
                 } else {
                     /* an outage: sink_loop_store_recover re-reads from stored offsets */
                     sink_loop_store_failed(l);
                 }
+                l->last.active = false;
                 continue;
             }
         }

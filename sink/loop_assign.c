@@ -194,14 +194,24 @@ pr_status sink_loop_batch_commit(sink_loop *l)
     long long t0 = pr_mono_ms();
     sink_loop_claims_unchecked(l);
     if (sink_store_commit(l->st, err, sizeof err) != PR_OK) {
+        long n = l->batch_n;
         PR_LOG(PR_LOG_ERROR, "sink", "batch commit failed; re-reading from stored offsets",
                json_pack("{ss}", "error", err));
         sink_store_rollback(l->st);
         l->batch_n = 0;
         sink_loop_drop_offsets(l);
-        sink_loop_store_failed(l);
+        if (n > 0 && sink_store_ping(l->st)) /* the store refused one of its records */
+            sink_loop_unnamed_failure(l, n, err);
+        else
+            sink_loop_store_failed(l);
+        l->last.active = false;
         return PR_ETRANSIENT;
     }
+    /* the batch's last record (alone while there is a suspect) is applied or skipped */
+    if (l->last.active)
+        sink_loop_suspect_clear(l, l->last.topic, l->last.partition, l->last.offset);
+    l->last.active = false;
+    l->solo = l->solo > l->batch_n ? l->solo - l->batch_n : 0;
     pr_histogram_observe(l->h_commit, (double)(pr_mono_ms() - t0) / 1000.0);
     pr_counter_inc(l->c_batches);
     if (l->batch_offsets && l->batch_offsets->cnt > 0)
@@ -215,7 +225,7 @@ pr_status sink_loop_batch_commit(sink_loop *l)
 /* Whether the open batch has reached its size or its time. */
 bool sink_loop_batch_due(sink_loop *l)
 {
-    long long max = l->suspect.active ? 1 : l->cfg->batch_max;
+    long long max = l->suspect.active || l->solo > 0 ? 1 : l->cfg->batch_max;
     return sink_store_in_txn(l->st) &&
            (l->batch_n >= max || pr_mono_ms() - l->batch_start_ms >= l->cfg->batch_ms);
 }

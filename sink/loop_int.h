@@ -60,9 +60,13 @@ struct sink_loop {
         char error[512];
     } suspect;
     struct suspect failed_at; /* the record handle() failed to apply (active: it did) */
-    bool paused;              /* consumption paused: the outbox is at sink-outbox-max */
-    int64_t outbox_rows;      /* the outbox's rows when last counted */
-    long long outbox_added;   /* rows (at most) this loop wrote since: counted again at the bound */
+    struct suspect last;      /* the record handle() applied last in the open batch */
+    /* Records still to commit one per transaction: a batch failed on a store that answers
+     * without naming its record (a pipelined write fails at a later read or at COMMIT). */
+    long solo;
+    bool paused;            /* consumption paused: the outbox is at sink-outbox-max */
+    int64_t outbox_rows;    /* the outbox's rows when last counted */
+    long long outbox_added; /* rows (at most) this loop wrote since: counted again at the bound */
     char topic_config[256], topic_status[256];
     pr_thread thread;
     atomic_int reload;
@@ -133,5 +137,9 @@ pr_status sink_loop_poison_skip(sink_loop *l, const rd_kafka_message_t *rkm, con
                                 char *err, size_t errlen);
 /* The record at these coordinates was applied or skipped: the suspect (if it) is cleared. */
 void sink_loop_suspect_clear(sink_loop *l, const char *topic, int32_t partition, int64_t offset);
+/* A batch of n records failed on a store that answers without naming its record (its
+ * COMMIT, or a read after pipelined writes): one record alone is the suspect; more are
+ * committed one per transaction from now on until the one that fails alone is found. */
+void sink_loop_unnamed_failure(sink_loop *l, long n, const char *error);
 
 #endif

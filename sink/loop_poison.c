@@ -12,6 +12,10 @@
  * transaction as the record's offset, so the skip, its evidence and the offset commit
  * together; phonereport_sink_poison_total counts it and one log line names it. A store that
  * cannot write even that transaction is down, and nothing is skipped.
+ *
+ * On PostgreSQL the writes are pipelined: a write the store refuses fails the batch at a later
+ * read or at COMMIT, which names no record. A batch of one names its record (the suspect);
+ * a larger one is read again one record per transaction, so that the record is found.
  */
 #include <stdio.h>
 #include <string.h>
@@ -81,4 +85,20 @@ void sink_loop_suspect_clear(sink_loop *l, const char *topic, int32_t partition,
 {
     if (same(&l->suspect, topic, partition, offset))
         memset(&l->suspect, 0, sizeof l->suspect);
+}
+
+void sink_loop_unnamed_failure(sink_loop *l, long n, const char *error)
+{
+    if (n <= 1 && l->last.active) {
+        l->failed_at = l->last;
+        snprintf(l->failed_at.error, sizeof l->failed_at.error, "%s", error);
+        sink_loop_suspect(l, true);
+        return;
+    }
+    l->solo = n > l->solo ? n : l->solo;
+    PR_LOG(PR_LOG_WARN, "sink",
+           "batch failed on a store that answers: its records commit one per transaction until "
+           "the one that fails is found",
+           json_pack("{sI ss}", "records", (json_int_t)n, "error", error));
+    sink_loop_hold(l, 250);
 }

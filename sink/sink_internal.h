@@ -237,9 +237,10 @@ typedef struct sink_phone_ref {
     int32_t part;   /* the phone's partition (its outbox rows carry it) */
 } sink_phone_ref;
 
-/* The phone's drift rows as {param: [intended, actual]} (one statement; caller decrefs). */
-pr_status sink_drift_rows_load(sink_store *st, int64_t phone, json_t **rows, char *err,
-                               size_t errlen);
+/* The phone's drift rows as {param: [intended, actual]} (sink_store_drift_rows; caller
+ * decrefs). */
+pr_status sink_drift_rows_load(sink_store *st, int64_t phone, const char *mac, json_t **rows,
+                               char *err, size_t errlen);
 /*
  * Decides one parameter (inside the caller's transaction) against rows (the phone's drift
  * rows, kept current): drifted when both values are known, neither is masked, and they

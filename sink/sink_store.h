@@ -69,6 +69,12 @@ typedef enum sink_sql {
     Q_REMEDIATE_CANDIDATES,
     Q_REMEDIATE_RECORD,
     Q_REMEDIATE_GET,
+    Q_PHONE_PREFETCH,  /* PostgreSQL only (store_batch.c) */
+    Q_PHONE_INSERT_ID, /* PostgreSQL only: a reserved id */
+    Q_REPORT_INSERT_ID,
+    Q_NAME_RESOLVE,
+    Q_CONFIG_GET_MANY,
+    Q_DRIFT_ROWS_MANY,
     Q__COUNT
 } sink_sql;
 
@@ -163,6 +169,43 @@ bool sink_store_ping(sink_store *st);
 void sink_store_wal_report(sink_store *st, atomic_long *frames);
 /* A PASSIVE checkpoint (never waits for the writer or readers). */
 void sink_store_checkpoint(sink_store *st);
+/*
+ * What the writer knows within a transaction (store_batch.c; PostgreSQL, where a read is a
+ * round trip: SQLite knows nothing and reads as before). A batch's phone rows are read, and
+ * locked, in one statement (sink_store_prefetch, with the macs of the batch's records), with
+ * an id reserved for each phone the store does not have and one report id per record; what
+ * the writer then writes to a phone row it tells the store (sink_store_phone_learn), so a
+ * phone's next report in the transaction reads nothing. Forgotten at commit and rollback.
+ */
+typedef struct sink_phone_info {
+    int64_t id, version;
+    bool exists, complete, has_digest;
+    unsigned char digest[32];
+    const char *model, *firmware, *source_at; /* borrowed (learn copies them) */
+    long long nparams, weight;
+} sink_phone_info;
+/* Reads the phone rows of macs[0..n) (FOR UPDATE) in one statement, inside the caller's
+ * transaction; a no-op outside one and on SQLite. PR_ETRANSIENT/PR_EFATAL with err. */
+pr_status sink_store_prefetch(sink_store *st, const char *const *macs, size_t n, char *err,
+                              size_t errlen);
+/* What the writer knows of the phone (*out borrows the store's copy until the next call of
+ * this family): true when known, out->exists false for a phone the store does not have. */
+bool sink_store_phone_known(sink_store *st, const char *mac, sink_phone_info *out);
+/* The phone row as the writer just wrote it (copied), before the model, firmware and their
+ * time of a report received at `at` were applied to it (the rule of the phone updates). */
+void sink_store_phone_learn(sink_store *st, const char *mac, const sink_phone_info *in,
+                            const char *model, const char *firmware, const char *at);
+/* The drift rows of phone (of that mac) as {param: [intended, actual]} (caller decrefs):
+ * PostgreSQL, the first read of a transaction fetches, in one statement, those of every
+ * phone it read and did not write yet. PR_EFATAL with err. */
+pr_status sink_store_drift_rows(sink_store *st, int64_t phone, const char *mac, json_t **rows,
+                                char *err, size_t errlen);
+/* The phone's drift rows as the writer left them (stolen): its next report in the
+ * transaction takes them instead of reading them. */
+void sink_store_drift_keep(sink_store *st, const char *mac, json_t *rows);
+/* An id reserved for a new phone of that mac, or a report id; 0: none reserved. */
+int64_t sink_store_phone_id_take(sink_store *st, const char *mac);
+int64_t sink_store_report_id_take(sink_store *st);
 /* The digest stored with a complete phone (PR_ENOTFOUND: none, or no such phone). */
 pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32]);
 /* One outbox row's key and value (copies, caller frees; both NULL when the row is gone). */

@@ -356,6 +356,7 @@ void sink_store_close(sink_store *st)
     sink_store_names_clear(st);
     sink_index_set_release(&st->index);
     sink_store_docs_clear(st);
+    sink_store_known_clear(st, true);
     free(st->docs);
     for (int i = 0; i < Q__COUNT; i++) {
         sqlite3_finalize(st->stmt[i].lite);
@@ -401,6 +402,7 @@ pr_status sink_store_commit(sink_store *st, char *err, size_t errlen)
 {
     /* Statements must not hold read cursors open across COMMIT. */
     reset_all(st);
+    sink_store_known_clear(st, false);
     st->statements++;
     if (st->dialect == SINK_DIALECT_PG) {
         if (sink_pg_exec(st->pg, "COMMIT", err, errlen) != PR_OK) {
@@ -425,6 +427,7 @@ void sink_store_rollback(sink_store *st)
         sink_store_names_clear(st);
     st->nipend = 0;
     sink_store_docs_clear(st);
+    sink_store_known_clear(st, false);
     reset_all(st);
     if (st->dialect == SINK_DIALECT_PG) {
         if (sink_pg_in_txn(st->pg))

@@ -45,6 +45,25 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
     memset(out, 0, sizeof *out);
     if (!(out->e = malloc((json_object_size(params) + 1) * sizeof *out->e)))
         return pr_err(PR_EFATAL, err, errlen, "out of memory");
+    /* PostgreSQL: the names this connection does not know, in one statement (then every
+     * name is known, or not in the store: no statement a name below) */
+    bool batch = st->dialect == SINK_DIALECT_PG;
+    if (batch) {
+        const char **names = malloc((json_object_size(params) + 1) * sizeof *names);
+        size_t n = 0;
+        json_object_foreach((json_t *)params, name, jv)
+        {
+            if (names && !sink_store_name_cached(st, name))
+                names[n++] = name;
+        }
+        rc = names ? sink_store_names_resolve(st, names, n, create, err, errlen)
+                   : pr_err(PR_EFATAL, err, errlen, "out of memory");
+        free(names);
+        if (rc != PR_OK) {
+            sink_doc_release(out);
+            return rc;
+        }
+    }
     json_object_foreach((json_t *)params, name, jv)
     {
         sink_doc_entry *e = &out->e[out->n];
@@ -55,7 +74,12 @@ pr_status sink_store_doc_of_json(sink_store *st, const json_t *params, const jso
         } else {
             a = json_string_value(json_object_get(access, name));
         }
-        rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
+        if (batch && !sink_store_name_cached(st, name))
+            rc = create ? pr_err(PR_EFATAL, err, errlen, "names: '%s' neither found nor inserted",
+                                 name)
+                        : PR_ENOTFOUND;
+        else
+            rc = sink_store_name_intern(st, name, create, &e->id, &e->name, err, errlen);
         if (rc == PR_ENOTFOUND) { /* not interned yet: after the bounds (sink_store_doc_intern) */
             e->id = SINK_DOC_ID_NEW + (int64_t)out->n;
             e->name = name;
@@ -80,6 +104,17 @@ pr_status sink_store_doc_intern(sink_store *st, sink_doc *d, char *err, size_t e
 {
     pr_status rc = PR_OK;
     bool any = false;
+    if (st->dialect == SINK_DIALECT_PG) { /* the new names in one statement */
+        const char **names = malloc((d->n + 1) * sizeof *names);
+        size_t n = 0;
+        if (!names)
+            return pr_err(PR_EFATAL, err, errlen, "out of memory");
+        for (size_t i = 0; i < d->n; i++)
+            if (d->e[i].id >= SINK_DOC_ID_NEW)
+                names[n++] = d->e[i].name;
+        rc = sink_store_names_resolve(st, names, n, true, err, errlen);
+        free(names);
+    }
     for (size_t i = 0; i < d->n && rc == PR_OK; i++)
         if (d->e[i].id >= SINK_DOC_ID_NEW) {
             rc = sink_store_name_intern(st, d->e[i].name, true, &d->e[i].id, &d->e[i].name, err,
@@ -263,14 +298,55 @@ void sink_store_doc_moved(sink_store *st, int64_t phone, int64_t from, int64_t t
         s->version = to;
 }
 
+/* PostgreSQL, a miss of the writer's memory: the documents of the phones the transaction read
+ * and did not write yet (store_batch.c) in one statement, remembered at their versions (their
+ * rows are locked: nobody else writes them before the commit). */
+static pr_status docs_fetch(sink_store *st, char *err, size_t errlen)
+{
+    enum { MANY = 256 };
+    int64_t ids[MANY], versions[MANY];
+    char list[KNOWN_LIST_MAX(MANY)];
+    pr_status rc = PR_OK;
+    size_t n = sink_store_known_wanted(st, KNOWN_DOC, ids, versions, NULL, MANY, list);
+    if (n < 2) /* the one asked for: read alone */
+        return PR_OK;
+    sink_stmt *s = sink_store_stmt(st, Q_CONFIG_GET_MANY);
+    if (!s)
+        return doc_fail(st, err, errlen, "read");
+    sink_bind_text(s, 1, list);
+    int r = SINK_DONE;
+    while (rc == PR_OK && (r = sink_step(s)) == SINK_ROW) {
+        int64_t phone = sink_col_int64(s, 0);
+        sink_doc d;
+        size_t i = 0;
+        while (i < n && ids[i] != phone)
+            i++;
+        if (i == n || doc_of_row(st, s, 1, &d, err, errlen) != PR_OK)
+            continue; /* unreadable: its own read says so */
+        sink_store_doc_remember(st, phone, versions[i], &d);
+    }
+    if (rc == PR_OK && r != SINK_DONE)
+        rc = doc_fail(st, err, errlen, "read");
+    sink_reset(s);
+    return rc;
+}
+
 pr_status sink_store_doc_read(sink_store *st, int64_t phone, int64_t version, sink_doc *tmp,
                               const sink_doc **doc, char *err, size_t errlen)
 {
-    doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
     memset(tmp, 0, sizeof *tmp);
-    if (s && s->phone == phone && s->version == version) {
-        *doc = &s->doc;
-        return PR_OK;
+    for (int pass = 0; pass < 2; pass++) {
+        doc_slot *s = st->docs ? &st->docs[(uint64_t)phone % SINK_DOC_SLOTS] : NULL;
+        if (s && s->phone == phone && s->version == version) {
+            *doc = &s->doc;
+            return PR_OK;
+        }
+        pr_status rc =
+            pass == 0 && st->dialect == SINK_DIALECT_PG ? docs_fetch(st, err, errlen) : PR_OK;
+        if (rc != PR_OK)
+            return rc;
+        if (pass == 0 && st->dialect != SINK_DIALECT_PG)
+            break;
     }
     *doc = tmp;
     return sink_store_doc_load(st, phone, tmp, err, errlen);

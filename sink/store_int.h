@@ -2,11 +2,13 @@
  * store_int.h - what the store's files share: store.c (the portable statement layer and
  * transactions), store_sql.c (every SQL text), store_sqlite.c (the SQLite schema and its
  * upgrades), store_rows.c (names, offsets, outbox, ownership, profile files), store_doc.c
- * (a phone's configuration document and the parameter index) and store_pg.c (PostgreSQL over
- * libpq). Not for the other modules: they use sink_internal.h's statement layer.
+ * (a phone's configuration document and the parameter index), store_batch.c (what the writer
+ * knows within a transaction, so that a PostgreSQL batch costs a few round trips) and
+ * store_pg.c (PostgreSQL over libpq; its schema store_pg_schema.c). Not for the other
+ * modules: they use sink_internal.h's statement layer.
  *
- * Layers: store_doc.c and store_rows.c use store.c's statement layer; store.c uses
- * store_sql.c's texts, store_sqlite.c and store_pg.c; none calls back up.
+ * Layers: store_doc.c, store_rows.c and store_batch.c use store.c's statement layer; store.c
+ * uses store_sql.c's texts, store_sqlite.c and store_pg.c; none calls back up.
  */
 #ifndef SINK_STORE_INT_H
 #define SINK_STORE_INT_H
@@ -22,6 +24,13 @@ typedef struct sink_pg_stmt sink_pg_stmt;
  * the upgrade from schema 1. */
 extern const char sink_pg_schema_sql[];
 extern const char sink_pg_migrate_2_sql[];
+#define SINK_PG_SCHEMA 2
+/* Creates the schema or upgrades it to SINK_PG_SCHEMA, in one transaction (store_pg_schema.c). */
+pr_status sink_pg_schema(sink_pg *c, char *err, size_t errlen);
+/* For it: a statement without parameters or result (false: sink_pg_errmsg says why), and the
+ * schema version in meta (0 when none; *missing: no meta table, the transaction aborted). */
+bool sink_pg_run(sink_pg *c, const char *sql);
+int sink_pg_schema_version(sink_pg *c, bool *missing);
 /* Connects; a writable connection creates or upgrades the schema (sink_store_open's codes). */
 pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char *err,
                        size_t errlen);
@@ -98,6 +107,32 @@ typedef struct doc_slot {
     sink_doc doc;
 } doc_slot;
 
+/* store_batch.c: a phone row the writer knows within the transaction (PostgreSQL). */
+typedef struct known_phone {
+    char mac[PR_MAC_LEN + 1]; /* "": empty slot */
+    bool have;                /* info is the row (else: only a reserved id) */
+    bool learned;             /* the writer wrote the row in this transaction */
+    bool doc_tried;           /* its document was fetched with the others (or needs none) */
+    bool drift_tried;         /* its drift rows were (drift: until the writer takes them) */
+    json_t *drift;
+    int64_t new_id;       /* reserved for a phone not in the store, 0: none */
+    sink_phone_info info; /* model, firmware, source_at owned */
+} known_phone;
+#define KNOWN_OFFSETS 64
+typedef struct known_offset {
+    char *topic;
+    int32_t partition;
+    int64_t next;
+} known_offset;
+typedef struct sink_known {
+    known_phone *phones; /* open addressing by mac, cap a power of two */
+    size_t cap, n;
+    int64_t *report_ids; /* reserved, taken from head */
+    size_t nreport, report_head, report_cap;
+    known_offset offsets[KNOWN_OFFSETS];
+    size_t noffsets;
+} sink_known;
+
 struct sink_store {
     sink_dialect dialect;
     sqlite3 *db;
@@ -121,6 +156,7 @@ struct sink_store {
         const char *name, *value; /* borrowed until sink_store_index_flush */
     } ipend[SINK_ROWS_MAX];       /* index entries waiting to be written */
     size_t nipend;
+    sink_known known; /* store_batch.c */
 };
 
 /* ---- store_sql.c --------------------------------------------------------------------- */
@@ -147,6 +183,33 @@ void sink_sqlite_functions(sqlite3 *db);
 /* ---- store_rows.c -------------------------------------------------------------------- */
 
 void sink_store_names_clear(sink_store *st);
+
+/* FNV-1a of a string (the names' and the known phones' tables). */
+size_t sink_store_hash(const char *s);
+/* Remembers name -> id (the interned copy, or NULL when out of memory). */
+const char *sink_store_names_add(sink_store *st, const char *name, int64_t id);
+
+/* ---- store_batch.c ------------------------------------------------------------------- */
+
+/* Forgets what the writer knew in the transaction (commit, rollback, close). */
+void sink_store_known_clear(sink_store *st, bool release);
+/* The offset this transaction wrote or read for topic/partition: true with *next. */
+bool sink_store_known_offset(sink_store *st, const char *topic, int32_t partition, int64_t *next);
+void sink_store_known_offset_put(sink_store *st, const char *topic, int32_t partition,
+                                 int64_t next);
+/* The phones whose documents (or drift rows) a first read fetches with it: the rows this
+ * transaction read and did not write yet (for documents: with parameters), not fetched
+ * before (marked fetched now); up to max into ids[] and versions[], and as a PostgreSQL
+ * bigint[] literal into list (room for max ids). */
+typedef enum known_what { KNOWN_DOC, KNOWN_DRIFT } known_what;
+#define KNOWN_LIST_MAX(max) ((max)*21 + 3)
+size_t sink_store_known_wanted(sink_store *st, known_what what, int64_t *ids, int64_t *versions,
+                               known_phone **slots, size_t max, char *list);
+/* PostgreSQL: the names of names[0..n) that this connection does not know, read (and with
+ * create, interned) in one statement. A name still unknown afterwards is not in the store
+ * (only without create). */
+pr_status sink_store_names_resolve(sink_store *st, const char *const *names, size_t n, bool create,
+                                   char *err, size_t errlen);
 
 /* ---- store_doc.c --------------------------------------------------------------------- */
 

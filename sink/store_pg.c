@@ -9,9 +9,7 @@
  * value travels in text form (bytea as \x hex). A lost connection is re-opened by the next
  * statement or BEGIN outside a transaction (never inside one: the statements after it would
  * run on their own), and the prepared statements are prepared again on the new one.
- *
- * The schema is created under an advisory lock (sinks starting together) and versioned in
- * meta('schema'); a newer schema than PG_SCHEMA is refused (PR_EINVAL: exit 78).
+ * The schema is store_pg_schema.c's.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -25,8 +23,9 @@
 #include "log.h"
 #include "store_int.h"
 
-#define PG_SCHEMA     2
-#define PIPELINE_MAX  256 /* queued writes before their results are read */
+/* Queued statements before their results are read: their answers (a few bytes each) stay
+ * far below what the sockets buffer, so the server never blocks on us while we send. */
+#define PIPELINE_MAX  1024
 #define PG_MAX_PARAMS 128 /* the multi-row inserts: up to 16 rows of 5 (store_sql.c) */
 
 struct sink_pg {
@@ -268,70 +267,21 @@ bool sink_pg_ping(sink_pg *c)
     return r != NULL;
 }
 
-static pr_status schema(sink_pg *c, char *err, size_t errlen)
+bool sink_pg_run(sink_pg *c, const char *sql)
 {
-    PGresult *r;
-    pr_status rc = PR_OK;
-    int v = 0;
-    if (!(r = run(c, "BEGIN"))) {
-        return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
-    }
+    PGresult *r = run(c, sql);
     PQclear(r);
-    /* sinks that start together: one creates, the others wait and find it made */
-    if (!(r = run(c, "SELECT pg_advisory_xact_lock(7301202611)"))) {
-        rc = pr_err(PR_EFATAL, err, errlen, "%s", c->msg);
-        goto out;
-    }
+    return r != NULL;
+}
+
+int sink_pg_schema_version(sink_pg *c, bool *missing)
+{
+    PGresult *r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
+    int v =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    *missing = PQresultStatus(r) != PGRES_TUPLES_OK;
     PQclear(r);
-    r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        v = atoi(PQgetvalue(r, 0, 0));
-    bool missing = PQresultStatus(r) != PGRES_TUPLES_OK;
-    PQclear(r);
-    if (missing) { /* no meta table yet: the failed SELECT aborted the transaction */
-        static const char *const again[] = {"ROLLBACK", "BEGIN",
-                                            "SELECT pg_advisory_xact_lock(7301202611)"};
-        for (size_t i = 0; i < sizeof again / sizeof again[0]; i++) {
-            if (!(r = run(c, again[i]))) {
-                rc = pr_err(i == 0 ? PR_EFATAL : PR_ETRANSIENT, err, errlen, "schema: %s: %s",
-                            again[i], c->msg);
-                goto out;
-            }
-            PQclear(r);
-        }
-    }
-    if (v > PG_SCHEMA) {
-        rc = pr_err(PR_EINVAL, err, errlen,
-                    "the PostgreSQL store's schema is version %d, newer than this phonereport "
-                    "knows (%d): run a newer phonereport",
-                    v, PG_SCHEMA);
-        goto out;
-    }
-    if (v == PG_SCHEMA) { /* made: no DDL, whose locks would wait for (and deadlock with)
-                           * the running sinks' writes */
-        if (!(r = run(c, "COMMIT")))
-            rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", c->msg);
-        PQclear(r);
-        return rc;
-    }
-    if (v == 1 && !(r = run(c, sink_pg_migrate_2_sql))) {
-        rc = pr_err(PR_EFATAL, err, errlen, "schema upgrade 1 to 2: %s", c->msg);
-        goto out;
-    }
-    if (v == 1)
-        PQclear(r);
-    if (!(r = run(c, sink_pg_schema_sql))) {
-        rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", c->msg);
-        goto out;
-    }
-    PQclear(r);
-    if (!(r = run(c, "COMMIT")))
-        rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", c->msg);
-    PQclear(r);
-    return rc;
-out:
-    PQclear(run(c, "ROLLBACK"));
-    return rc;
+    return v;
 }
 
 pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char *err, size_t errlen)
@@ -350,18 +300,15 @@ pr_status sink_pg_open(const char *conninfo, bool readonly, sink_pg **out, char 
         goto out;
     }
     if (!readonly)
-        rc = schema(c, err, errlen);
+        rc = sink_pg_schema(c, err, errlen);
     else { /* the API's connection: the schema must be there and known */
-        PGresult *r = exec_bounded(c, "SELECT value FROM meta WHERE key = 'schema'");
-        int v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                    ? atoi(PQgetvalue(r, 0, 0))
-                    : 0;
-        PQclear(r);
-        if (v > PG_SCHEMA)
+        bool missing;
+        int v = sink_pg_schema_version(c, &missing);
+        if (v > SINK_PG_SCHEMA)
             rc = pr_err(PR_EINVAL, err, errlen,
                         "the PostgreSQL store's schema is version %d, newer than this "
                         "phonereport knows (%d)",
-                        v, PG_SCHEMA);
+                        v, SINK_PG_SCHEMA);
     }
 out:
     if (rc != PR_OK)
@@ -393,9 +340,10 @@ long long sink_pg_round_trips(const sink_pg *c)
     return c->round_trips;
 }
 
-/* Reads the results of the queued writes (one sync: one round trip) and leaves pipeline
- * mode; false with c->msg set at the first that failed (the transaction is then aborted). */
-static bool drain(sink_pg *c)
+/* Reads the results of the queued statements (one sync: one round trip) and leaves pipeline
+ * mode; false with c->msg set at the first that failed (the transaction is then aborted).
+ * last non-NULL: the result of the last one queued (a read riding the sync) is kept there. */
+static bool drain(sink_pg *c, PGresult **last)
 {
     bool ok = true;
     if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF)
@@ -426,8 +374,15 @@ static bool drain(sink_pg *c)
             set_msg(c, "postgresql",
                     t == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r));
             ok = false;
+        } else if (last && left == 1 && !*last) {
+            *last = r;
+            continue;
         }
         PQclear(r);
+    }
+    if (!ok && last) {
+        PQclear(*last);
+        *last = NULL;
     }
     /* what is left up to the sync (after an error: aborted queries) */
     for (int nulls = 0; c->conn && nulls <= c->pending + 1;) {
@@ -456,28 +411,45 @@ static bool drain(sink_pg *c)
 
 pr_status sink_pg_flush(sink_pg *c, char *err, size_t errlen)
 {
-    return drain(c) ? PR_OK : pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
+    return drain(c, NULL) ? PR_OK : pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
 }
 
-/* Queues a prepared write (the statement is prepared already). */
-static int queue_write(sink_pg_stmt *s)
+/* Queues the prepared statement s, or (s NULL) the text sql without parameters. */
+static bool queue(sink_pg *c, sink_pg_stmt *s, const char *sql)
 {
-    sink_pg *c = s->c;
-    if (c->pending >= PIPELINE_MAX && !drain(c))
-        return SINK_ERROR;
+    if (c->pending >= PIPELINE_MAX && !drain(c, NULL))
+        return false;
     if (PQpipelineStatus(c->conn) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->conn) != 1) {
         set_msg(c, "postgresql pipeline", PQerrorMessage(c->conn));
-        return SINK_ERROR;
+        return false;
     }
-    const char *const *vals = (const char *const *)s->vals;
-    if (PQsendQueryPrepared(c->conn, s->name, s->nparams, vals, s->lens, NULL, 0) != 1) {
+    int sent = s ? PQsendQueryPrepared(c->conn, s->name, s->nparams, (const char *const *)s->vals,
+                                       s->lens, NULL, 0)
+                 : PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (sent != 1) {
         set_msg(c, "postgresql", PQerrorMessage(c->conn));
-        return SINK_ERROR;
+        return false;
     }
     c->pending++;
+    return true;
+}
+
+static int queue_write(sink_pg_stmt *s)
+{
+    if (!queue(s->c, s, NULL))
+        return SINK_ERROR;
     s->nrows = 0;
     s->row = 0;
     return SINK_DONE;
+}
+
+/* COMMIT behind the queued writes: one sync answers them all. */
+static PGresult *commit_queued(sink_pg *c)
+{
+    PGresult *r = NULL;
+    if (!queue(c, NULL, "COMMIT") || !drain(c, &r))
+        return NULL;
+    return r;
 }
 
 pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
@@ -486,8 +458,20 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
     bool end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
     if (begin && !connect_now(c))
         return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
-    if (c->conn && !drain(c) && strcmp(sql, "ROLLBACK") != 0) {
-        if (strcmp(sql, "COMMIT") == 0) { /* the transaction failed: end it */
+    /* The writer's BEGIN is queued ahead of the batch's first statement (its failure fails
+     * that statement), and its COMMIT rides the sync of the writes before it. */
+    if (begin && c->pipeline && !c->txn && c->pending == 0) {
+        if (!queue(c, NULL, sql))
+            return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
+        c->txn = true;
+        return PR_OK;
+    }
+    bool commit = strcmp(sql, "COMMIT") == 0;
+    PGresult *r = NULL;
+    bool ok =
+        !c->conn || (commit && c->pending > 0 ? (r = commit_queued(c)) != NULL : drain(c, NULL));
+    if (!ok && strcmp(sql, "ROLLBACK") != 0) {
+        if (commit) { /* the transaction failed: end it */
             char msg[sizeof c->msg];
             memcpy(msg, c->msg, sizeof msg);
             PQclear(run(c, "ROLLBACK"));
@@ -496,7 +480,8 @@ pr_status sink_pg_exec(sink_pg *c, const char *sql, char *err, size_t errlen)
         }
         return pr_err(PR_ETRANSIENT, err, errlen, "%s", c->msg);
     }
-    PGresult *r = run(c, sql);
+    if (!r)
+        r = run(c, sql);
     if (begin && r)
         c->txn = true;
     if (end)
@@ -612,7 +597,10 @@ int sink_pg_step(sink_pg_stmt *s)
         if (!c->txn && !connect_now(c))
             return SINK_ERROR;
         bool queue = c->pipeline && c->txn && s->write && s->name[0];
-        if ((!queue || s->prepared_gen != c->gen) && !drain(c))
+        /* a read after queued writes is queued behind them: one sync answers them all */
+        bool ride = c->pipeline && c->txn && !s->write && s->name[0] && c->pending > 0 &&
+                    s->prepared_gen == c->gen;
+        if (((!queue && !ride) || s->prepared_gen != c->gen) && !drain(c, NULL))
             return SINK_ERROR;
         if (s->name[0] && s->prepared_gen != c->gen) {
             c->round_trips++;
@@ -633,12 +621,17 @@ int sink_pg_step(sink_pg_stmt *s)
         }
         if (queue)
             return queue_write(s);
-        c->round_trips++;
         const char *const *vals = (const char *const *)s->vals;
-        s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams, vals,
-                                                             s->lens, NULL, 0)
-                                       : PQsendQueryParams(c->conn, s->sql, s->nparams, s->types,
-                                                           vals, s->lens, NULL, 0));
+        if (ride) {
+            if (queue_write(s) != SINK_DONE || !drain(c, &s->res))
+                return SINK_ERROR;
+        } else {
+            c->round_trips++;
+            s->res = collect(c, s->name[0] ? PQsendQueryPrepared(c->conn, s->name, s->nparams, vals,
+                                                                 s->lens, NULL, 0)
+                                           : PQsendQueryParams(c->conn, s->sql, s->nparams,
+                                                               s->types, vals, s->lens, NULL, 0));
+        }
         ExecStatusType t = PQresultStatus(s->res);
         if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
             set_msg(c, "postgresql",

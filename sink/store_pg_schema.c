@@ -1,6 +1,8 @@
 /*
- * store_pg_schema.c - the PostgreSQL store's schema (store_pg.c creates and upgrades it):
- * what a new store is made of, and each upgrade from an older schema.
+ * store_pg_schema.c - the PostgreSQL store's schema: what a new store is made of, each
+ * upgrade from an older schema, and how a writer's connection creates or upgrades it (under
+ * an advisory lock, so that sinks starting together agree; versioned in meta('schema'); a
+ * newer schema than SINK_PG_SCHEMA is refused: PR_EINVAL, exit 78).
  */
 #include "store_int.h"
 
@@ -68,3 +70,53 @@ const char sink_pg_migrate_2_sql[] =
     "DROP TABLE params;"
     "DELETE FROM meta WHERE key = 'index_params';"
     "UPDATE meta SET value = '2' WHERE key = 'schema';";
+
+pr_status sink_pg_schema(sink_pg *c, char *err, size_t errlen)
+{
+    static const char lock[] = "SELECT pg_advisory_xact_lock(7301202611)";
+    pr_status rc = PR_OK;
+    bool missing = false;
+    if (!sink_pg_run(c, "BEGIN"))
+        return pr_err(PR_ETRANSIENT, err, errlen, "%s", sink_pg_errmsg(c));
+    /* sinks that start together: one creates, the others wait and find it made */
+    if (!sink_pg_run(c, lock)) {
+        rc = pr_err(PR_EFATAL, err, errlen, "%s", sink_pg_errmsg(c));
+        goto out;
+    }
+    int v = sink_pg_schema_version(c, &missing);
+    if (missing) { /* no meta table yet: the failed SELECT aborted the transaction */
+        static const char *const again[] = {"ROLLBACK", "BEGIN", lock};
+        for (size_t i = 0; i < sizeof again / sizeof again[0]; i++)
+            if (!sink_pg_run(c, again[i])) {
+                rc = pr_err(i == 0 ? PR_EFATAL : PR_ETRANSIENT, err, errlen, "schema: %s: %s",
+                            again[i], sink_pg_errmsg(c));
+                goto out;
+            }
+    }
+    if (v > SINK_PG_SCHEMA) {
+        rc = pr_err(PR_EINVAL, err, errlen,
+                    "the PostgreSQL store's schema is version %d, newer than this phonereport "
+                    "knows (%d): run a newer phonereport",
+                    v, SINK_PG_SCHEMA);
+        goto out;
+    }
+    if (v == SINK_PG_SCHEMA) /* made: no DDL, whose locks would wait for (and deadlock with)
+                              * the running sinks' writes */
+        return sink_pg_run(c, "COMMIT")
+                   ? PR_OK
+                   : pr_err(PR_EFATAL, err, errlen, "schema: %s", sink_pg_errmsg(c));
+    if (v == 1 && !sink_pg_run(c, sink_pg_migrate_2_sql)) {
+        rc = pr_err(PR_EFATAL, err, errlen, "schema upgrade 1 to 2: %s", sink_pg_errmsg(c));
+        goto out;
+    }
+    if (!sink_pg_run(c, sink_pg_schema_sql)) {
+        rc = pr_err(PR_EFATAL, err, errlen, "schema: %s", sink_pg_errmsg(c));
+        goto out;
+    }
+    return sink_pg_run(c, "COMMIT")
+               ? PR_OK
+               : pr_err(PR_EFATAL, err, errlen, "schema: %s", sink_pg_errmsg(c));
+out:
+    sink_pg_run(c, "ROLLBACK");
+    return rc;
+}

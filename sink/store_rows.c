@@ -29,7 +29,7 @@ void sink_store_names_clear(sink_store *st)
     st->names_dirty = false;
 }
 
-static size_t name_hash(const char *s)
+size_t sink_store_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *s; s++)
@@ -41,7 +41,7 @@ static name_slot *names_slot(const sink_store *st, const char *name)
 {
     if (!st->ncap)
         return NULL;
-    for (size_t i = name_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
+    for (size_t i = sink_store_hash(name) & (st->ncap - 1);; i = (i + 1) & (st->ncap - 1)) {
         if (!st->names[i].name)
             return NULL;
         if (strcmp(st->names[i].name, name) == 0)
@@ -95,8 +95,7 @@ static bool byid_put(sink_store *st, int64_t id, const char *name)
     return true;
 }
 
-/* Remembers name -> id; the interned copy, or NULL when out of memory. */
-static const char *names_add(sink_store *st, const char *name, int64_t id)
+const char *sink_store_names_add(sink_store *st, const char *name, int64_t id)
 {
     name_slot *have = names_slot(st, name);
     if (have)
@@ -110,7 +109,7 @@ static const char *names_add(sink_store *st, const char *name, int64_t id)
         for (size_t i = 0; i < oldcap; i++) {
             if (!old[i].name)
                 continue;
-            size_t j = name_hash(old[i].name) & (cap - 1);
+            size_t j = sink_store_hash(old[i].name) & (cap - 1);
             while (n[j].name)
                 j = (j + 1) & (cap - 1);
             n[j] = old[i];
@@ -124,7 +123,7 @@ static const char *names_add(sink_store *st, const char *name, int64_t id)
         free(copy);
         return NULL;
     }
-    size_t i = name_hash(name) & (st->ncap - 1);
+    size_t i = sink_store_hash(name) & (st->ncap - 1);
     while (st->names[i].name)
         i = (i + 1) & (st->ncap - 1);
     st->names[i].name = copy;
@@ -172,7 +171,7 @@ pr_status sink_store_name_intern(sink_store *st, const char *name, bool create, 
         if (r != SINK_ROW)
             return pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st));
         st->names_dirty = st->names_dirty || inserted;
-        if (!(*interned = names_add(st, name, *id)))
+        if (!(*interned = sink_store_names_add(st, name, *id)))
             return pr_err(PR_EFATAL, err, errlen, "out of memory");
         return PR_OK;
     }
@@ -196,7 +195,8 @@ static void names_read(sink_store *st, sink_sql q, int64_t id)
     while (sink_step(s) == SINK_ROW) {
         int64_t got = sink_col_int64(s, 0);
         const char *name = sink_col_text(s, 1);
-        if (name && names_add(st, name, got) && q == Q_NAME_LIST && got > st->byid_loaded)
+        if (name && sink_store_names_add(st, name, got) && q == Q_NAME_LIST &&
+            got > st->byid_loaded)
             st->byid_loaded = got;
     }
     sink_reset(s);
@@ -215,6 +215,13 @@ const char *sink_store_name_of(sink_store *st, int64_t id)
 
 pr_status sink_store_phone_digest(sink_store *st, const char *mac, unsigned char digest[32])
 {
+    sink_phone_info k;
+    if (sink_store_phone_known(st, mac, &k)) { /* the writer's transaction knows the row */
+        if (!k.exists || !k.complete || !k.has_digest)
+            return PR_ENOTFOUND;
+        memcpy(digest, k.digest, 32);
+        return PR_OK;
+    }
     sink_stmt *s = sink_store_stmt(st, Q_PHONE_DIGEST);
     pr_status rc = PR_ENOTFOUND;
     size_t n = 0;
@@ -270,8 +277,10 @@ pr_status sink_store_outbox_count(sink_store *st, int64_t *n)
 
 int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partition)
 {
-    sink_stmt *s = sink_store_stmt(st, Q_OFFSET_GET);
     int64_t next = -1;
+    if (sink_store_known_offset(st, topic, partition, &next))
+        return next;
+    sink_stmt *s = sink_store_stmt(st, Q_OFFSET_GET);
     if (!s)
         return -2;
     sink_bind_text(s, 1, topic);
@@ -282,6 +291,8 @@ int64_t sink_store_offset_get(sink_store *st, const char *topic, int32_t partiti
     else if (r != SINK_DONE)
         next = -2;
     sink_reset(s);
+    if (next >= -1)
+        sink_store_known_offset_put(st, topic, partition, next);
     return next;
 }
 
@@ -294,7 +305,10 @@ pr_status sink_store_offset_put(sink_store *st, const char *topic, int32_t parti
     sink_bind_text(s, 1, topic);
     sink_bind_int64(s, 2, partition);
     sink_bind_int64(s, 3, next);
-    return sink_exec_stmt(s, "offset store", err, errlen);
+    pr_status rc = sink_exec_stmt(s, "offset store", err, errlen);
+    if (rc == PR_OK)
+        sink_store_known_offset_put(st, topic, partition, next);
+    return rc;
 }
 
 pr_status sink_store_partition_claim(sink_store *st, const char *topic, int32_t partition,

@@ -223,6 +223,38 @@ static const char *const pg_text[Q__COUNT] = {
                       " RETURNING epoch",
     [Q_OWNER_CHECK] = "SELECT epoch FROM partition_owner WHERE topic = ?1 AND partition = ?2"
                       " FOR UPDATE",
+    /* A batch's phones in one statement (store_batch.c), ?1 their macs (text[]), ?2 its
+     * records: kind 0 a phone row (Q_PHONE_GET's columns after kind and mac), locked in mac
+     * order; kind 1 an id reserved for a mac the store does not have; kind 2 a report id. */
+    [Q_PHONE_PREFETCH] =
+        "WITH want AS (SELECT DISTINCT unnest(?1::text[]) AS mac),"
+        " got AS (SELECT p.mac, p.id, p.version, p.complete, p.model, p.firmware, p.source_at,"
+        "  p.digest, p.nparams, p.state_bytes FROM phones p JOIN want w ON w.mac = p.mac"
+        "  ORDER BY p.mac FOR UPDATE OF p)"
+        " SELECT 0, mac, id, version, complete, model, firmware, source_at, digest, nparams,"
+        "  state_bytes FROM got"
+        " UNION ALL SELECT 1, w.mac, nextval(pg_get_serial_sequence('phones', 'id')), NULL, NULL,"
+        "  NULL, NULL, NULL, NULL, NULL, NULL FROM want w"
+        "  WHERE NOT EXISTS (SELECT 1 FROM got g WHERE g.mac = w.mac)"
+        " UNION ALL SELECT 2, NULL, nextval(pg_get_serial_sequence('reports', 'id')), NULL, NULL,"
+        "  NULL, NULL, NULL, NULL, NULL, NULL FROM generate_series(1, ?2::int)",
+    /* The documents of the phones ?1 (bigint[]) in one statement (store_doc.c). */
+    [Q_CONFIG_GET_MANY] = "SELECT phone, params::text, access::text FROM configs"
+                          " WHERE phone = ANY(?1::bigint[])",
+    [Q_DRIFT_ROWS_MANY] = "SELECT param, intended, actual, phone FROM drift"
+                          " WHERE phone = ANY(?1::bigint[])",
+    /* With the ids reserved by Q_PHONE_PREFETCH: pipelined writes, no RETURNING to wait for. */
+    [Q_PHONE_INSERT_ID] = "INSERT INTO phones(id, mac, first_seen, part) VALUES(?4, ?1, ?2, ?3)",
+    [Q_REPORT_INSERT_ID] = "INSERT INTO reports(id, phone, version, report_id, at, via)"
+                           " VALUES(?6, ?1, ?2, ?3, ?4, ?5)",
+    /* The ids of the names ?1 (text[]), interned first when ?2 <> 0; the third column says
+     * which were inserted (store_batch.c). A name another sink inserts meanwhile is in
+     * neither part: read on a second pass. */
+    [Q_NAME_RESOLVE] = "WITH want AS (SELECT DISTINCT unnest(?1::text[]) AS name),"
+                       " ins AS (INSERT INTO names(name) SELECT name FROM want WHERE ?2::int <> 0"
+                       "  ORDER BY name ON CONFLICT(name) DO NOTHING RETURNING id, name)"
+                       " SELECT n.id, n.name, 0 FROM names n JOIN want w ON w.name = n.name"
+                       " UNION ALL SELECT id, name, 1 FROM ins",
 };
 
 /* Multi-row inserts: the writer puts a report's change rows and their outbox records in one
