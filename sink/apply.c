@@ -327,45 +327,35 @@ static pr_status diff_docs(sink_store *st, const sink_profiles *pf, const sink_e
     return rc;
 }
 
+static pr_status step_done(sink_store *st, sink_stmt *s, char *err, size_t errlen, const char *what)
+{
+    int r = sink_step(s);
+    sink_reset(s);
+    return r == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, what);
+}
+
 static pr_status apply_status(sink_store *st, const sink_event *ev, const phone_row *ph, char *err,
                               size_t errlen)
 {
-    pr_status rc = PR_OK;
-    const char *body = ev->status_text;
+    pr_status rc;
     sink_stmt *s = sink_store_stmt(st, Q_STATUS_PUT);
-    if (!s) {
-        rc = sqlfail(st, err, errlen, "status");
-        goto out;
-    }
+    if (!s)
+        return sqlfail(st, err, errlen, "status");
     sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, ev->report_id);
     sink_bind_text(s, 3, ev->received_at);
-    sink_bind_text(s, 4, body);
-    int r = sink_step(s);
-    sink_reset(s);
-    if (r != SINK_DONE || !(s = sink_store_stmt(st, Q_PHONE_UPDATE_STATUS))) {
-        rc = sqlfail(st, err, errlen, "status");
-        goto out;
-    }
+    sink_bind_text(s, 4, ev->status_text);
+    if ((rc = step_done(st, s, err, errlen, "status")) != PR_OK)
+        return rc;
+    if (!(s = sink_store_stmt(st, Q_PHONE_UPDATE_STATUS)))
+        return sqlfail(st, err, errlen, "status");
     sink_bind_int64(s, 1, ph->id);
     sink_bind_text(s, 2, ev->model);
     sink_bind_text(s, 3, ev->firmware);
     sink_bind_text(s, 4, ev->received_at);
     sink_bind_text(s, 5, ev->remote);
     sink_bind_int64(s, 6, ev->partition);
-    r = sink_step(s);
-    sink_reset(s);
-    if (r != SINK_DONE)
-        rc = sqlfail(st, err, errlen, "status");
-out:
-    return rc;
-}
-
-static pr_status step_done(sink_store *st, sink_stmt *s, char *err, size_t errlen, const char *what)
-{
-    int r = sink_step(s);
-    sink_reset(s);
-    return r == SINK_DONE ? PR_OK : sqlfail(st, err, errlen, what);
+    return step_done(st, s, err, errlen, "status");
 }
 
 /* Whether the report's model or firmware replaces a different stored one (the rule of

@@ -323,11 +323,10 @@ pr_status sink_fleet_phones(sink_store *st, const sink_fleet_filter *f, json_t *
     if ((rc = page_rows(st, s, f->limit, indexed, phone_row, last, &list, &n, &more, err,
                         errlen)) != PR_OK)
         goto out;
-    *out = json_pack("{so so sb}", "phones", list, "next", more ? json_string(last) : json_null(),
-                     "indexed", indexed);
+    rc = sink_answer(json_pack("{so so sb}", "phones", list, "next",
+                               more ? json_string(last) : json_null(), "indexed", indexed),
+                     out, err, errlen);
     list = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
     sink_stmt_free(s);
@@ -454,14 +453,14 @@ pr_status sink_fleet_summary(sink_store *st, json_t **out, char *err, size_t err
     }
     json_array_append_new(
         seen, json_pack("{ss sI}", "within", "older", "count", (json_int_t)(total - prev)));
-    *out = json_pack("{sI s{sIsI} s{sIsI} sI so so so so}", "phones", (json_int_t)total, "complete",
-                     "true", (json_int_t)complete, "false", (json_int_t)(total - complete),
-                     "drifted", "true", (json_int_t)drifted, "false", (json_int_t)(total - drifted),
-                     "drifted_params", (json_int_t)drift_rows, "models", models, "firmware",
-                     firmware, "drift_by_param", drift, "last_seen", seen);
+    rc = sink_answer(json_pack("{sI s{sIsI} s{sIsI} sI so so so so}", "phones", (json_int_t)total,
+                               "complete", "true", (json_int_t)complete, "false",
+                               (json_int_t)(total - complete), "drifted", "true",
+                               (json_int_t)drifted, "false", (json_int_t)(total - drifted),
+                               "drifted_params", (json_int_t)drift_rows, "models", models,
+                               "firmware", firmware, "drift_by_param", drift, "last_seen", seen),
+                     out, err, errlen);
     models = firmware = drift = seen = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     sink_stmt_free(s);
     json_decref(models);
@@ -524,12 +523,11 @@ pr_status sink_fleet_param_values(sink_store *st, const char *name, long long of
     if ((rc = page_rows(st, s, limit, indexed, value_row, NULL, &values, &n, &more, err, errlen)) !=
         PR_OK)
         goto out;
-    *out = json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones, "distinct",
-                     (json_int_t)distinct, "values", values, "next",
-                     more ? json_integer(offset + n) : json_null(), "indexed", indexed);
+    rc = sink_answer(json_pack("{ss sI sI so so sb}", "param", name, "phones", (json_int_t)phones,
+                               "distinct", (json_int_t)distinct, "values", values, "next",
+                               more ? json_integer(offset + n) : json_null(), "indexed", indexed),
+                     out, err, errlen);
     values = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     if (!indexed)
         sink_store_scan_bound(st, 0);

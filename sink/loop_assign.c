@@ -272,6 +272,16 @@ void sink_loop_rewind(sink_loop *l)
         sink_loop_store_failed(l);
 }
 
+/* A stored offset outside the partition's records: which partition, the offset, the edge. */
+static void log_offset_gap(pr_log_level level, const char *msg,
+                           const rd_kafka_topic_partition_t *tp, int64_t stored,
+                           const char *edge_name, int64_t edge)
+{
+    PR_LOG(level, "sink", msg,
+           json_pack("{ss si sI sI}", "topic", tp->topic, "partition", (int)tp->partition, "stored",
+                     (json_int_t)stored, edge_name, (json_int_t)edge));
+}
+
 void sink_loop_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                             rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -297,22 +307,18 @@ void sink_loop_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                      * and created again (or an embedded broker restarted). Its records are
                      * new ones: read it from the beginning. */
                     char err[256];
-                    PR_LOG(PR_LOG_WARN, "sink",
-                           "stored offset is past the end of the partition (topic recreated?): "
-                           "reading it from the beginning",
-                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
-                                     (int)tp->partition, "stored", (json_int_t)next, "end",
-                                     (json_int_t)hi));
+                    log_offset_gap(PR_LOG_WARN,
+                                   "stored offset is past the end of the partition (topic "
+                                   "recreated?): reading it from the beginning",
+                                   tp, next, "end", hi);
                     if (sink_store_offset_put(l->st, tp->topic, tp->partition, lo, err,
                                               sizeof err) == PR_OK)
                         next = lo;
                 } else if (next < lo) {
-                    PR_LOG(PR_LOG_ERROR, "sink",
-                           "records were deleted before the sink applied them (retention): "
-                           "the state misses them",
-                           json_pack("{ss si sI sI}", "topic", tp->topic, "partition",
-                                     (int)tp->partition, "stored", (json_int_t)next, "start",
-                                     (json_int_t)lo));
+                    log_offset_gap(PR_LOG_ERROR,
+                                   "records were deleted before the sink applied them "
+                                   "(retention): the state misses them",
+                                   tp, next, "start", lo);
                 }
             }
             tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "kafka.h"
 #include "log.h"
 #include "signals.h"
@@ -109,14 +110,10 @@ static void log_refusal(const char *topic, const char *key, rd_kafka_resp_err_t 
 
 static bool list_add(id_list *l, sent s)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        sent *n = realloc(l->v, cap * sizeof *n);
-        if (!n)
-            return false;
-        l->v = n;
-        l->cap = cap;
-    }
+    sent *n = pr_grow(l->v, &l->cap, l->len, sizeof *n, 256);
+    if (!n)
+        return false;
+    l->v = n;
     l->v[l->len++] = s;
     return true;
 }

@@ -173,11 +173,11 @@ pr_status sink_query_config(sink_store *st, const char *mac, json_t **out, char 
     if (rc != PR_OK)
         return rc;
     if ((rc = params_load(st, p.id, &params, &access, err, errlen)) == PR_OK) {
-        *out = json_pack("{ss sI sb so so so so}", "mac", mac, "version", (json_int_t)p.version,
-                         "complete", p.complete, "model", str_or_null(p.model), "firmware",
-                         str_or_null(p.firmware), "params", params, "access", access);
-        if (!*out)
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        rc = sink_answer(json_pack("{ss sI sb so so so so}", "mac", mac, "version",
+                                   (json_int_t)p.version, "complete", p.complete, "model",
+                                   str_or_null(p.model), "firmware", str_or_null(p.firmware),
+                                   "params", params, "access", access),
+                         out, err, errlen);
     }
     phone_doc_release(&p);
     return rc;
@@ -297,10 +297,10 @@ pr_status sink_query_status(sink_store *st, const char *mac, json_t **out, char 
         rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
     } else {
         json_t *body = json_loads(sink_col_text(s, 2), 0, NULL);
-        *out = json_pack("{ss so so so}", "mac", mac, "report_id", col_json_str(s, 0),
-                         "received_at", col_json_str(s, 1), "status", body ? body : json_object());
-        if (!*out)
-            rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
+        rc = sink_answer(json_pack("{ss so so so}", "mac", mac, "report_id", col_json_str(s, 0),
+                                   "received_at", col_json_str(s, 1), "status",
+                                   body ? body : json_object()),
+                         out, err, errlen);
     }
 out:
     sink_stmt_free(s);
@@ -341,12 +341,11 @@ pr_status sink_query_changes(sink_store *st, const char *mac, int64_t after, int
     }
     /* One more row than asked for means there is a next page. */
     bool more = list && n == limit && r == SINK_ROW;
-    *out = list ? json_pack("{ss so so}", "mac", mac, "changes", list, "next",
-                            more ? json_integer(last) : json_null())
-                : NULL;
+    rc = sink_answer(list ? json_pack("{ss so so}", "mac", mac, "changes", list, "next",
+                                      more ? json_integer(last) : json_null())
+                          : NULL,
+                     out, err, errlen);
     list = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     json_decref(list);
     sink_stmt_free(s);
@@ -398,11 +397,11 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
         rc = pr_err(sink_store_failure(st), err, errlen, "store: %s", sink_store_errmsg(st));
         goto out;
     }
-    *out = json_pack("{so so}", "drift", list, "next",
-                     n == limit && r == SINK_ROW && cursor ? json_string(cursor) : json_null());
+    rc = sink_answer(
+        json_pack("{so so}", "drift", list, "next",
+                  n == limit && r == SINK_ROW && cursor ? json_string(cursor) : json_null()),
+        out, err, errlen);
     list = NULL;
-    if (!*out)
-        rc = pr_err(PR_EFATAL, err, errlen, "out of memory");
 out:
     free(cursor);
     json_decref(list);

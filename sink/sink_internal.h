@@ -316,6 +316,13 @@ pr_status sink_query_drift(sink_store *st, const char *mac, const char *after, i
 pr_status sink_query_state_text(sink_store *st, int64_t phone, char **out, size_t *len,
                                 int64_t *version, char mac_out[PR_MAC_LEN + 1], char *err,
                                 size_t errlen);
+/* A query's answer: *out = answer, PR_EFATAL ("out of memory") when it is NULL (a json_pack
+ * that failed: its stolen references are released with it). */
+static inline pr_status sink_answer(json_t *answer, json_t **out, char *err, size_t errlen)
+{
+    *out = answer;
+    return answer ? PR_OK : pr_err(PR_EFATAL, err, errlen, "out of memory");
+}
 /* Counters for /metrics. */
 pr_status sink_query_counts(sink_store *st, int64_t *phones, int64_t *drifted, int64_t *outbox);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "store_int.h"
 
 static bool batching(const sink_store *st)
@@ -316,14 +317,10 @@ static bool prefetched(sink_store *st, sink_stmt *s)
     int kind = (int)sink_col_int64(s, 0);
     const char *mac = sink_col_text(s, 1);
     if (kind == 2) {
-        if (k->nreport == k->report_cap) {
-            size_t cap = k->report_cap ? k->report_cap * 2 : 64;
-            int64_t *n = realloc(k->report_ids, cap * sizeof *n);
-            if (!n)
-                return false;
-            k->report_ids = n;
-            k->report_cap = cap;
-        }
+        int64_t *n = pr_grow(k->report_ids, &k->report_cap, k->nreport, sizeof *n, 64);
+        if (!n)
+            return false;
+        k->report_ids = n;
         k->report_ids[k->nreport++] = sink_col_int64(s, 2);
         return true;
     }

@@ -335,6 +335,13 @@ API_PID=$!
 for _ in $(seq 1 100); do [ -s "$T/api.port" ] && break; sleep 0.05; done
 API="http://127.0.0.1:$(cat "$T/api.port")"
 
+# mac_case STATUS LABEL MAC CHECK: notify --mac MAC against the test's API and SIPp exits STATUS,
+# and CHECK holds on the JSON lines it printed
+mac_case() {
+    expect_exit "$1" "$2" notify --mac "$3" --api "$API" --sip-port "$SIPP_PORT"
+    expect_json "$2" "$4"
+}
+
 expect_exit 0 "--mac with a known address" notify --mac 02:00:00:00:00:01 --api "$API" \
     --sip-port "$SIPP_PORT" --credentials "$T/default.json"
 expect_json "--mac with a known address" \
@@ -342,25 +349,13 @@ expect_json "--mac with a known address" \
 # credentials by MAC (the Request-URI has no user part here)
 expect_exit 0 "credentials by MAC" notify --mac 020000000001 --api "$API" \
     --sip-port "$SIPP_PORT" --credentials "$T/bymac.json"
-expect_exit 1 "--mac unknown to the sink" notify --mac 02000000000f --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac unknown to the sink" 'lines[0]["result"] == "unknown_phone" and lines[0]["target"] is None and "does not know" in lines[0]["reason"]'
-expect_exit 1 "--mac without an address" notify --mac 020000000003 --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac without an address" 'lines[0]["result"] == "no_address"'
-expect_exit 1 "--mac with a null address" notify --mac 020000000004 --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac with a null address" 'lines[0]["result"] == "no_address"'
+mac_case 1 "--mac unknown to the sink" 02000000000f 'lines[0]["result"] == "unknown_phone" and lines[0]["target"] is None and "does not know" in lines[0]["reason"]'
+mac_case 1 "--mac without an address" 020000000003 'lines[0]["result"] == "no_address"'
+mac_case 1 "--mac with a null address" 020000000004 'lines[0]["result"] == "no_address"'
 # an IPv6 remote becomes a bracketed host (and this IPv4-only sender has no transport for it)
-expect_exit 1 "--mac with an IPv6 address" notify --mac 020000000006 --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac with an IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::7]:$SIPP_PORT' and lines[0]['result'] == 'unreachable'"
-expect_exit 1 "--mac with a bare IPv6 address" notify --mac 020000000007 --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac with a bare IPv6 address" "lines[0]['target'] == 'sip:[2001:db8::9]:$SIPP_PORT'"
-expect_exit 1 "--mac with a malformed address" notify --mac 020000000008 --api "$API" \
-    --sip-port "$SIPP_PORT"
-expect_json "--mac with a malformed address" 'lines[0]["result"] == "no_address" and "malformed" in lines[0]["reason"]'
+mac_case 1 "--mac with an IPv6 address" 020000000006 "lines[0]['target'] == 'sip:[2001:db8::7]:$SIPP_PORT' and lines[0]['result'] == 'unreachable'"
+mac_case 1 "--mac with a bare IPv6 address" 020000000007 "lines[0]['target'] == 'sip:[2001:db8::9]:$SIPP_PORT'"
+mac_case 1 "--mac with a malformed address" 020000000008 'lines[0]["result"] == "no_address" and "malformed" in lines[0]["reason"]'
 expect_exit 1 "API unreachable" notify --mac 020000000001 --api "http://127.0.0.1:$(free_udp_port)" \
     --api-timeout 2s
 expect_json "API unreachable" 'lines[0]["result"] == "api_error"'

@@ -15,6 +15,20 @@
 #include "sink_internal.h"
 #include "testsupport.h"
 
+/* Asserts that got is the JSON value of the text want (as values: member order aside). */
+static inline void assert_json_equals(const json_t *got, const char *want)
+{
+    json_error_t e;
+    json_t *w = json_loads(want, 0, &e);
+    if (!w)
+        fail_msg("the expected value is not JSON: %s", e.text);
+    if (!json_equal(got, w)) {
+        char *text = got ? json_dumps(got, JSON_COMPACT) : NULL;
+        fail_msg("got %s\nwant %s", text ? text : "NULL", want);
+    }
+    json_decref(w);
+}
+
 /* A phonereport.config/1 value; params_json like {"A":"1"}, access_json may be NULL. */
 static inline char *ev_config(const char *mac, const char *kind, const char *report_id,
                               const char *at, const char *params_json, const char *access_json)

@@ -58,15 +58,13 @@ static void test_config_answers_exactly_the_documented_shape(void **state)
 {
     fx *f = *state;
     json_t *doc = get_json(f, "/v1/phones/" MAC "/config", 200);
-    json_t *want = json_loads(
+    assert_json_equals(
+        doc,
         "{\"mac\":\"" MAC "\",\"version\":2,\"complete\":true,\"model\":\"CP-8832-3PCC\","
         "\"firmware\":\"12.0.1\",\"params\":{\"Display_Name_1_\":\"Alice\","
         "\"Admin_Passwd\":\"****\",\"Dial_Plan_1_\":\"(*xx|[3469]11|<:1>xx.)\",\"Empty\":\"\"},"
-        "\"access\":{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}}",
-        0, NULL);
-    assert_true(json_equal(doc, want));
+        "\"access\":{\"Display_Name_1_\":\"rw\",\"Admin_Passwd\":\"na\"}}");
     json_decref(doc);
-    json_decref(want);
     /* The colon form of the MAC names the same phone; ?format=json is the default. */
     doc = get_json(f, "/v1/phones/00:56:2B:04:36:15/config?format=json", 200);
     assert_string_equal(json_string_value(json_object_get(doc, "mac")), MAC);

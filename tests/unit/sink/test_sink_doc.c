@@ -5,7 +5,7 @@
  * report removing names); the JSON texts written for PostgreSQL. Then through the store (both
  * stores): the weight kept incrementally equals the weight of the document the API shows.
  */
-#include "sinktest.h"
+#include "apitest.h"
 
 /* A small name table for the decoder: ids 1..NAMES (0 and the rest are unknown). */
 #define NAMES 80000
@@ -342,31 +342,11 @@ static void test_json_texts_for_postgresql(void **state)
 
 /* ---- through the store ------------------------------------------------------------------ */
 
-typedef struct fx {
-    char *dir, *where;
-    sink_store *st;
-} fx;
+typedef apitest fx; /* the store only: no API is served */
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    char err[256];
-    f->dir = ts_mkdtemp("sink-doc");
-    f->where = sinktest_where(f->dir, "doc");
-    if (sink_store_open(f->where, false, "normal", &f->st, err, sizeof err) != PR_OK)
-        fail_msg("open: %s", err);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    sink_store_close(f->st);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f->where);
-    free(f);
+    *state = apitest_new("sink-doc", NULL);
     return 0;
 }
 
@@ -468,10 +448,8 @@ int main(void)
         cmocka_unit_test(test_full_report_removes_the_names_it_lacks),
         cmocka_unit_test(test_deltas_in_a_row_keep_every_value),
         cmocka_unit_test(test_json_texts_for_postgresql),
-        cmocka_unit_test_setup_teardown(test_weight_kept_from_the_phone_row_is_the_documents, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_report_of_many_changes_writes_every_one, setup,
-                                        teardown),
+        APITEST(test_weight_kept_from_the_phone_row_is_the_documents, setup),
+        APITEST(test_a_report_of_many_changes_writes_every_one, setup),
     };
     return sinktest_run("sink_doc", tests, sizeof tests / sizeof tests[0], NULL);
 }

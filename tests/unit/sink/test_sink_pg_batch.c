@@ -12,15 +12,13 @@
  * offset, then COMMIT.
  */
 #include "flatprofile.h"
-#include "sinktest.h"
+#include "apitest.h"
 
 /* Transactions of 10 and 100 reports may differ by this many round trips at most. */
 #define SLACK 3
 
 typedef struct fx {
-    char *where, *dir;
-    sink_store *st;
-    sink_profiles *pf;       /* intends another value for the parameters the deltas change */
+    apitest *t;              /* the store (a writer's connection) and the profiles, no API */
     json_t *params, *access; /* the 8832 profile */
     int64_t offset;
 } fx;
@@ -34,7 +32,7 @@ static sink_store *open_writer(fx *f)
 {
     char err[256];
     sink_store *st = NULL;
-    if (sink_store_open(f->where, false, "full", &st, err, sizeof err) != PR_OK)
+    if (sink_store_open(f->t->where, false, "full", &st, err, sizeof err) != PR_OK)
         fail_msg("open: %s", err);
     sink_store_set_pipeline(st, true); /* as the sink's writer */
     return st;
@@ -58,24 +56,22 @@ static int setup(void **state)
             json_object_set_new(f->access, fp.params[i].name, json_string(fp.params[i].ua));
     }
     /* the drift of every phone: intended values for the first parameters (the deltas') */
-    char path[4200], profile[1024];
+    char profile[1024];
     size_t n = (size_t)snprintf(profile, sizeof profile, "<flat-profile>");
     for (size_t i = 0; i < 8; i++)
         n += (size_t)snprintf(profile + n, sizeof profile - n, "<%s>intended</%s>",
                               fp.params[i].name, fp.params[i].name);
     snprintf(profile + n, sizeof profile - n, "</flat-profile>");
-    f->dir = ts_mkdtemp("pg-batch");
-    snprintf(path, sizeof path, "%s/default.xml", f->dir);
-    assert_int_equal(ts_write_file(path, profile, strlen(profile)), 0);
-    f->pf = sink_profiles_new(f->dir);
+    /* the default profile intends another value for the parameters the deltas change */
+    f->t = apitest_prepare("pgbatch", profile);
+    f->t->pf = sink_profiles_new(f->t->profiles);
     sink_profiles_delta d = {0};
-    assert_true(sink_profiles_scan(f->pf, &d));
+    assert_true(sink_profiles_scan(f->t->pf, &d));
     sink_profiles_delta_release(&d);
     pr_flatprofile_release(&fp);
     free(xml);
-    f->where = ts_pg_schema_new("pgbatch");
-    f->st = open_writer(f);
-    assert_int_equal(sink_store_index_configure(f->st, NULL, err, sizeof err), PR_OK);
+    f->t->st = open_writer(f);
+    assert_int_equal(sink_store_index_configure(f->t->st, NULL, err, sizeof err), PR_OK);
     *state = f;
     return 0;
 }
@@ -83,13 +79,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx *f = *state;
-    sink_store_close(f->st);
-    sink_profiles_free(f->pf);
-    ts_rmtree(f->dir);
-    free(f->dir);
+    apitest_free(f->t);
     json_decref(f->params);
     json_decref(f->access);
-    free(f->where);
     free(f);
     return 0;
 }
@@ -148,7 +140,7 @@ static long long txn(fx *f, sink_store *st, const int *phones, int n, int k, uns
         sink_apply_result res;
         int64_t next = sink_store_offset_get(st, "t.config", 0);
         assert_true(next == -1 || next == f->offset);
-        if (sink_apply(st, f->pf, &opts, &evs[i], &res, err, sizeof err) != PR_OK)
+        if (sink_apply(st, f->t->pf, &opts, &evs[i], &res, err, sizeof err) != PR_OK)
             fail_msg("apply: %s", err);
         if (changes)
             *changes += res.changes;
@@ -199,12 +191,12 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
 {
     fx *f = *state;
     unsigned changes = 0;
-    check(f, f->st, "first full reports", 0, 100, 1, 0, NULL);
-    check(f, f->st, "unchanged full reports", 0, 100, 1, 0, NULL);
-    check(f, f->st, "deltas of 8 parameters", 0, 100, 1, 8, &changes);
+    check(f, f->t->st, "first full reports", 0, 100, 1, 0, NULL);
+    check(f, f->t->st, "unchanged full reports", 0, 100, 1, 0, NULL);
+    check(f, f->t->st, "deltas of 8 parameters", 0, 100, 1, 8, &changes);
     assert_int_equal(changes, 110 * 8);
     /* twice each in the transaction: the second reads nothing */
-    check(f, f->st, "deltas, each phone twice", 0, 100, 2, 3, NULL);
+    check(f, f->t->st, "deltas, each phone twice", 0, 100, 2, 3, NULL);
     /* a writer that remembers no document (a restart): the documents are fetched together */
     sink_store *fresh = open_writer(f);
     check(f, fresh, "deltas, documents not remembered", 0, 100, 1, 2, NULL);
@@ -213,25 +205,27 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
     check(f, fresh, "changed full reports, documents not remembered", 0, 100, 1, -1, NULL);
     sink_store_close(fresh);
     /* every phone drifted on the 8 parameters, with the last value reported */
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift"), 210 * 8);
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM drift d JOIN phones p ON p.id = d.phone"
-                                  " WHERE p.mac = '00562c000064' AND d.actual LIKE 'full-%'"),
+    assert_int_equal(q_int(f->t->st, "SELECT count(*) FROM drift"), 210 * 8);
+    assert_int_equal(q_int(f->t->st, "SELECT count(*) FROM drift d JOIN phones p ON p.id = d.phone"
+                                     " WHERE p.mac = '00562c000064' AND d.actual LIKE 'full-%'"),
                      1);
 
     /* what was written: every phone at its version, the deltas' values in its document */
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones"), 210);
-    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c000064'"), 7);
-    assert_int_equal(q_int(f->st, "SELECT version FROM phones WHERE mac = '00562c0003e8'"), 7);
-    assert_int_equal(q_int(f->st, "SELECT count(*) FROM phones p JOIN configs c ON c.phone = p.id"
-                                  " WHERE c.params ? 'Station_Name'"),
+    assert_int_equal(q_int(f->t->st, "SELECT count(*) FROM phones"), 210);
+    assert_int_equal(q_int(f->t->st, "SELECT version FROM phones WHERE mac = '00562c000064'"), 7);
+    assert_int_equal(q_int(f->t->st, "SELECT version FROM phones WHERE mac = '00562c0003e8'"), 7);
+    assert_int_equal(q_int(f->t->st,
+                           "SELECT count(*) FROM phones p JOIN configs c ON c.phone = p.id"
+                           " WHERE c.params ? 'Station_Name'"),
                      210);
-    assert_int_equal(q_int(f->st, "SELECT next FROM offsets WHERE topic = 't.config'"), f->offset);
-    assert_int_equal(q_int(f->st, "SELECT count(DISTINCT id) FROM reports"),
-                     q_int(f->st, "SELECT count(*) FROM reports"));
+    assert_int_equal(q_int(f->t->st, "SELECT next FROM offsets WHERE topic = 't.config'"),
+                     f->offset);
+    assert_int_equal(q_int(f->t->st, "SELECT count(DISTINCT id) FROM reports"),
+                     q_int(f->t->st, "SELECT count(*) FROM reports"));
     json_t *params = NULL, *access = NULL;
     char err[256];
-    int64_t id = q_int(f->st, "SELECT id FROM phones WHERE mac = '00562c000064'");
-    assert_int_equal(sink_store_doc_get(f->st, id, &params, &access, err, sizeof err), PR_OK);
+    int64_t id = q_int(f->t->st, "SELECT id FROM phones WHERE mac = '00562c000064'");
+    assert_int_equal(sink_store_doc_get(f->t->st, id, &params, &access, err, sizeof err), PR_OK);
     const char *first = json_object_iter_key(json_object_iter(f->params));
     assert_non_null(strstr(json_string_value(json_object_get(params, first)), "full-"));
     assert_int_equal(json_object_size(params), json_object_size(f->params));

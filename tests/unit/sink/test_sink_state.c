@@ -104,14 +104,11 @@ static void test_full_report_sets_params_and_completes_the_phone(void **state)
     apply_config(f->st, f->pf, MAC, "full", "r1", "2026-11-24T17:00:00.000Z",
                  "{\"A\":\"1\",\"B\":\"two\"}", "{\"A\":\"na\",\"B\":\"rw\"}");
     json_t *doc = config_doc(f, MAC);
-    json_t *want = json_loads("{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,"
-                              "\"model\":\"CP-8832-3PCC\",\"firmware\":\"12.0.1\","
-                              "\"params\":{\"A\":\"1\",\"B\":\"two\"},"
-                              "\"access\":{\"A\":\"na\",\"B\":\"rw\"}}",
-                              0, NULL);
-    assert_true(json_equal(doc, want));
+    assert_json_equals(doc, "{\"mac\":\"" MAC "\",\"version\":1,\"complete\":true,"
+                            "\"model\":\"CP-8832-3PCC\",\"firmware\":\"12.0.1\","
+                            "\"params\":{\"A\":\"1\",\"B\":\"two\"},"
+                            "\"access\":{\"A\":\"na\",\"B\":\"rw\"}}");
     json_decref(doc);
-    json_decref(want);
 }
 
 static void test_first_report_delta_leaves_the_phone_incomplete(void **state)
@@ -173,13 +170,10 @@ static void test_full_report_removes_vanished_params_as_changes_to_null(void **s
     json_t *changes = outbox(f, PR_TOPIC_CHANGES);
     assert_int_equal(json_array_size(changes), 1); /* the first report is the baseline */
     json_t *last = json_array_get(changes, 0);
-    json_t *want = json_loads("{\"schema\":\"phonereport.changes/1\",\"mac\":\"" MAC "\","
-                              "\"param\":\"B\",\"old\":\"2\",\"new\":null,"
-                              "\"at\":\"2026-11-24T17:01:00.000Z\",\"report_id\":\"r2\","
-                              "\"via\":\"full\",\"version\":2}",
-                              0, NULL);
-    assert_true(json_equal(last, want));
-    json_decref(want);
+    assert_json_equals(last, "{\"schema\":\"phonereport.changes/1\",\"mac\":\"" MAC "\","
+                             "\"param\":\"B\",\"old\":\"2\",\"new\":null,"
+                             "\"at\":\"2026-11-24T17:01:00.000Z\",\"report_id\":\"r2\","
+                             "\"via\":\"full\",\"version\":2}");
     json_decref(changes);
 }
 
@@ -566,13 +560,10 @@ static void test_status_replaces_the_latest_status_without_a_version(void **stat
     apply_owned(f->st, f->pf,
                 ev_status(MAC, "s2", "2026-11-24T17:05:00.000Z", "{\"Uptime\":\"2\"}"), true);
     assert_int_equal(sink_query_status(f->st, MAC, &doc, err, sizeof err), PR_OK);
-    json_t *want = json_loads("{\"mac\":\"" MAC "\",\"report_id\":\"s2\","
-                              "\"received_at\":\"2026-11-24T17:05:00.000Z\","
-                              "\"status\":{\"Uptime\":\"2\"}}",
-                              0, NULL);
-    assert_true(json_equal(doc, want));
+    assert_json_equals(doc, "{\"mac\":\"" MAC "\",\"report_id\":\"s2\","
+                            "\"received_at\":\"2026-11-24T17:05:00.000Z\","
+                            "\"status\":{\"Uptime\":\"2\"}}");
     json_decref(doc);
-    json_decref(want);
     doc = config_doc(f, MAC);
     assert_int_equal(json_integer_value(json_object_get(doc, "version")), 0);
     assert_false(json_is_true(json_object_get(doc, "complete")));
@@ -855,13 +846,11 @@ static void test_drift_emits_transitions_only_never_repeats(void **state)
                  "{\"A\":\"1\",\"B\":\"wrong\"}", NULL);
     json_t *d = outbox(f, PR_TOPIC_DRIFT);
     assert_int_equal(json_array_size(d), 1);
-    json_t *want = json_loads("{\"schema\":\"phonereport.drift/1\",\"mac\":\"" MAC "\","
-                              "\"param\":\"B\",\"intended\":\"x\",\"actual\":\"wrong\","
-                              "\"state\":\"drifted\",\"since\":\"2026-11-24T17:00:00.000Z\","
-                              "\"version\":1}",
-                              0, NULL);
-    assert_true(json_equal(json_array_get(d, 0), want));
-    json_decref(want);
+    assert_json_equals(json_array_get(d, 0),
+                       "{\"schema\":\"phonereport.drift/1\",\"mac\":\"" MAC "\","
+                       "\"param\":\"B\",\"intended\":\"x\",\"actual\":\"wrong\","
+                       "\"state\":\"drifted\",\"since\":\"2026-11-24T17:00:00.000Z\","
+                       "\"version\":1}");
     json_decref(d);
     /* Still drifted (another wrong value, then the same full report again): no record. */
     apply_config(f->st, f->pf, MAC, "delta", "r2", "2026-11-24T17:01:00.000Z",
