@@ -199,6 +199,15 @@ static bool session(sink_pg *c)
     long st = PQntuples(t) == 1 ? atol(PQgetvalue(t, 0, 0)) : 0;
     PQclear(t);
     c->answer_ms = st > 0 ? st + (st / 2 > PG_ANSWER_MARGIN_MS ? st / 2 : PG_ANSWER_MARGIN_MS) : 0;
+    /* A document is 10-30 KB of jsonb, compressed by TOAST on every write: lz4 where the server
+     * has it (PostgreSQL 14 and later, built with it) and nobody chose otherwise; pglz made
+     * the server's CPU the bound of a boot storm (first full reports 807 -> 1,348/s in
+     * bench_sink, documents 12% larger). */
+    if (!(t = run(c, "SELECT set_config('default_toast_compression', 'lz4', false) FROM "
+                     "pg_settings WHERE name = 'default_toast_compression' AND source = "
+                     "'default' AND 'lz4' = ANY(enumvals)")))
+        return false;
+    PQclear(t);
     if (c->readonly)
         snprintf(sql, sizeof sql, "SET default_transaction_read_only = on");
     else /* a sink stopped inside a transaction (SIGSTOP, a hung host) must not hold its row

@@ -210,8 +210,14 @@ static void test_round_trips_do_not_grow_with_the_reports(void **state)
                                      " WHERE p.mac = '00562c000064' AND d.actual LIKE 'full-%'"),
                      1);
 
-    /* what was written: every phone at its version, the deltas' values in its document */
+    /* what was written: every phone at its version, the deltas' values in its document, each
+     * document TOAST-compressed with lz4 where the server has it (store_pg.c) */
     assert_int_equal(q_int(f->t->st, "SELECT count(*) FROM phones"), 210);
+    if (q_int(f->t->st, "SELECT count(*) FROM pg_settings WHERE name = "
+                        "'default_toast_compression' AND 'lz4' = ANY(enumvals)") == 1)
+        assert_int_equal(q_int(f->t->st, "SELECT count(*) FROM configs WHERE "
+                                         "pg_column_compression(params) = 'lz4'"),
+                         210);
     assert_int_equal(q_int(f->t->st, "SELECT version FROM phones WHERE mac = '00562c000064'"), 7);
     assert_int_equal(q_int(f->t->st, "SELECT version FROM phones WHERE mac = '00562c0003e8'"), 7);
     assert_int_equal(q_int(f->t->st,
