@@ -70,7 +70,8 @@ struct sink_outbox {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool wake;
-    atomic_bool dead; /* the producer failed for good: the thread has ended */
+    atomic_bool dead;     /* the producer failed for good: the thread has ended */
+    char render_err[256]; /* the last error a state record could not be rendered with */
     /* Publisher-thread state. */
     int64_t cursor, state_cursor, rewind_to;
     long in_flight, states_in_flight;
@@ -334,8 +335,15 @@ static char *render_state(sink_outbox *ob, int64_t phone, int64_t *version,
 {
     char err[256], *text = NULL;
     int64_t v = 0;
-    if (sink_query_state_text(ob->st, phone, &text, len, &v, mac, err, sizeof err) != PR_OK)
+    if (sink_query_state_text(ob->st, phone, &text, len, &v, mac, err, sizeof err) != PR_OK) {
+        /* retried on the next pass; said once per distinct error, not once per phone */
+        if (strcmp(err, ob->render_err) != 0) {
+            PR_LOG(PR_LOG_ERROR, "sink", "a state record cannot be rendered: retried later",
+                   json_pack("{ss}", "error", err));
+            snprintf(ob->render_err, sizeof ob->render_err, "%s", err);
+        }
         return NULL;
+    }
     if (v > *version)
         *version = v;
     return text;

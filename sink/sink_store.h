@@ -73,6 +73,7 @@ typedef enum sink_sql {
     Q_PHONE_INSERT_ID, /* PostgreSQL only: a reserved id */
     Q_REPORT_INSERT_ID,
     Q_NAME_RESOLVE,
+    Q_NAME_LOOKUP,
     Q_CONFIG_GET_MANY,
     Q_DRIFT_ROWS_MANY,
     Q__COUNT

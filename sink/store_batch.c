@@ -447,7 +447,7 @@ pr_status sink_store_names_resolve(sink_store *st, const char *const *names, siz
         if (m == 0)
             break;
         char *array = text_array(want, m);
-        sink_stmt *s = array ? sink_store_stmt(st, Q_NAME_RESOLVE) : NULL;
+        sink_stmt *s = array ? sink_store_stmt(st, create ? Q_NAME_RESOLVE : Q_NAME_LOOKUP) : NULL;
         if (!s) {
             rc = array ? pr_err(PR_EFATAL, err, errlen, "names: %s", sink_store_errmsg(st))
                        : pr_err(PR_EFATAL, err, errlen, "out of memory");
@@ -455,7 +455,8 @@ pr_status sink_store_names_resolve(sink_store *st, const char *const *names, siz
             break;
         }
         sink_bind_text(s, 1, array);
-        sink_bind_int64(s, 2, create);
+        if (create)
+            sink_bind_int64(s, 2, 1);
         int r;
         while ((r = sink_step(s)) == SINK_ROW) {
             const char *name = sink_col_text(s, 1);

@@ -255,6 +255,9 @@ static const char *const pg_text[Q__COUNT] = {
                        "  ORDER BY name ON CONFLICT(name) DO NOTHING RETURNING id, name)"
                        " SELECT n.id, n.name, 0 FROM names n JOIN want w ON w.name = n.name"
                        " UNION ALL SELECT id, name, 1 FROM ins",
+    /* The same without interning: a statement a read-only snapshot may run (an INSERT in a
+     * CTE is refused there even when it inserts nothing). */
+    [Q_NAME_LOOKUP] = "SELECT id, name, 0 FROM names WHERE name = ANY(?1::text[])",
 };
 
 /* Multi-row inserts: the writer puts a report's change rows and their outbox records in one
