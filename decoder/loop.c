@@ -55,7 +55,7 @@ static void go_fatal(decoder *r, const char *what, const char *why)
         PR_LOG(PR_LOG_ERROR, COMP, "fatal Kafka error: the decoder stops",
                json_pack("{ssss}", "during", what, "error", why));
     atomic_store(&r->ready, false);
-    atomic_store(&r->thread.stop, true);
+    pr_thread_request_stop(&r->thread);
     pr_signals_request_stop();
 }
 

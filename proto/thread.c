@@ -14,7 +14,7 @@ void pr_thread_stop(pr_thread *t, void (*wake)(void *), void *arg)
 {
     if (!t->started)
         return;
-    atomic_store(&t->stop, true);
+    pr_thread_request_stop(t);
     if (wake)
         wake(arg);
     pr_thread_join(t);

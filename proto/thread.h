@@ -33,6 +33,12 @@ void pr_thread_stop(pr_thread *t, void (*wake)(void *), void *arg);
 /* Joins a thread that ends by itself (its start-up failed), without raising the flag. */
 void pr_thread_join(pr_thread *t);
 
+/* The thread itself gives up (a fatal error): it ends at its next pr_thread_stopping check. */
+static inline void pr_thread_request_stop(pr_thread *t)
+{
+    atomic_store(&t->stop, true);
+}
+
 static inline bool pr_thread_stopping(pr_thread *t)
 {
     return atomic_load(&t->stop);

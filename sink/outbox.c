@@ -405,13 +405,13 @@ static int send_solo(sink_outbox *ob)
     sent s = ob->solo.v[--ob->solo.len];
     s.solo = true;
     char *text = NULL, *key = NULL;
+    size_t len = 0;
     pr_topic t = PR_TOPIC_STATE;
     if (s.is_state) {
         if (sink_store_read_begin(ob->st, err, sizeof err) != PR_OK) {
             remember(ob, &ob->solo, s); /* later */
             return 0;
         }
-        size_t len = 0;
         text = render_state(ob, s.id, &s.version, mac, &len);
         sink_store_read_end(ob->st);
         key = mac;
@@ -421,8 +421,9 @@ static int send_solo(sink_outbox *ob)
             remember(ob, &ob->solo, s); /* later */
             return 0;
         }
+        len = text ? strlen(text) : 0;
     }
-    int r = text && key ? produce(ob, t, key, text, strlen(text), s) : -2;
+    int r = text && key ? produce(ob, t, key, text, len, s) : -2;
     if (r == 0)
         ob->solo_in_flight = true;
     else if (r == -1)
