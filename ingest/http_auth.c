@@ -49,12 +49,11 @@ ingest_auth_result ingest_http_authenticate(ingest *r, req *q, struct MHD_Connec
         user = MHD_digest_auth_get_username(conn);
         const ingest_cred *c = user ? ingest_auth_find(r->auth, user) : NULL;
         missing = user == NULL;
-        char nonce[INGEST_NONCE_MAX + 1];
-        unsigned long long nc = 0;
+        ingest_digest_ids id;
         /* nc 0 or an ambiguous header never reaches libmicrohttpd (see nonce.c) */
         if (c && !ingest_digest_nonce_nc(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                      MHD_HTTP_HEADER_AUTHORIZATION),
-                                         nonce, sizeof nonce, &nc))
+                                         &id))
             c = NULL;
         if (c) {
             int v = MHD_NO;
@@ -67,7 +66,7 @@ ingest_auth_result ingest_http_authenticate(ingest *r, req *q, struct MHD_Connec
                                                   INGEST_NONCE_TIMEOUT_S, MHD_DIGEST_ALG_MD5);
             stale = v == MHD_INVALID_NONCE;
             if (v == MHD_YES) {
-                switch (ingest_nonces_use(r->nonces, nonce, nc, pr_mono_ms())) {
+                switch (ingest_nonces_use(r->nonces, id.nonce, id.cnonce, id.nc, pr_mono_ms())) {
                 case INGEST_NONCE_OK: ok = true; break;
                 case INGEST_NONCE_UNKNOWN: stale = true; break;
                 case INGEST_NONCE_REPLAY: replay = true; break;

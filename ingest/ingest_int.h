@@ -186,6 +186,7 @@ bool ingest_auth_check_password(const ingest_cred *c, const char *realm, const c
 #define INGEST_NONCE_MAX       128  /* longest nonce tracked (libmicrohttpd's own bound) */
 #define INGEST_NONCE_SLOTS     4096 /* as many as libmicrohttpd's own nonce table (http.c) */
 #define INGEST_NONCE_TIMEOUT_S 300  /* a nonce's life */
+#define INGEST_NONCE_CLIENTS   4    /* client nonces (cnonce) counted per nonce */
 
 typedef struct ingest_nonces ingest_nonces;
 typedef enum ingest_nonce_verdict {
@@ -200,17 +201,22 @@ pr_status ingest_nonces_new(size_t slots, long long ttl_ms, ingest_nonces **out,
 void ingest_nonces_free(ingest_nonces *t); /* NULL is a no-op */
 /* Records a nonce just sent in a challenge (count 0: nothing accepted yet). */
 void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms);
-/* Called once the Digest response was verified; thread-safe. */
-ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, unsigned long long nc,
-                                       long long now_ms);
+/* Called once the Digest response was verified; thread-safe. The count is that of the
+ * client nonce: two clients given the same nonce each count from 1. */
+ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, const char *cnonce,
+                                       unsigned long long nc, long long now_ms);
 /* The first value of `key` in a "Digest k=v, k=\"v\"" header, read as libmicrohttpd 0.9.75
  * reads it, into out. Returns how many times the key appears (0, 1, 2...); 0 also when the
  * header is not Digest, is malformed, or the value does not fit. */
 int ingest_digest_param(const char *header, const char *key, char *out, size_t cap);
-/* nonce and nc of a Digest Authorization header: true if each appears exactly once, the
- * nonce fits, and nc is 1 to 16 hex digits with a value above 0. */
-bool ingest_digest_nonce_nc(const char *header, char *nonce, size_t noncecap,
-                            unsigned long long *nc);
+typedef struct ingest_digest_ids {
+    char nonce[INGEST_NONCE_MAX + 1];
+    char cnonce[INGEST_NONCE_MAX + 1]; /* libmicrohttpd's bound too */
+    unsigned long long nc;
+} ingest_digest_ids;
+/* nonce, cnonce and nc of a Digest Authorization header: true if each appears exactly once,
+ * the nonces fit and are not empty, and nc is 1 to 16 hex digits with a value above 0. */
+bool ingest_digest_nonce_nc(const char *header, ingest_digest_ids *id);
 
 /* ------------------------------------------------------------------ limits.c */
 

@@ -11,6 +11,11 @@
  * libmicrohttpd also resets a nonce's count when it issues the same nonce again (it derives a
  * nonce from the second, the method and the URL, so a second challenge within that second, e.g.
  * to a replayed request, repeats it): the table here keeps the count of a nonce it knows.
+ * That same nonce also reaches a second client (a phone that retries an upload within the
+ * second it was challenged, with a handle that forgot the first nonce), which rightly starts
+ * at nc=1: so counts are kept per client nonce (cnonce) of a nonce, up to INGEST_NONCE_CLIENTS
+ * of them. A replay cannot pick a new cnonce (the response covers it), so it meets its count.
+ * The cnonce is kept as a 64-bit hash: a collision can only refuse an honest client.
  *
  * Memory is bounded: a fixed table of slots indexed by a hash of the nonce. A nonce gets a
  * slot when the edge issues it (the 401 challenge) and loses it when a newer nonce takes the
@@ -24,10 +29,15 @@
 
 #include "ingest_int.h"
 
+typedef struct nonce_client {
+    unsigned long long cnonce;  /* hash of the client nonce */
+    unsigned long long highest; /* highest nc accepted; 0 = slot unused */
+} nonce_client;
+
 typedef struct nonce_slot {
     char nonce[INGEST_NONCE_MAX + 1]; /* "" = free */
-    unsigned long long highest;       /* highest nc accepted; 0 = none yet */
     long long issued_ms;
+    nonce_client client[INGEST_NONCE_CLIENTS];
 } nonce_slot;
 
 struct ingest_nonces {
@@ -62,12 +72,17 @@ void ingest_nonces_free(ingest_nonces *t)
     free(t);
 }
 
+static unsigned long long fnv1a(const char *text)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
 static size_t slot_of(const ingest_nonces *t, const char *nonce)
 {
-    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)nonce; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % t->n);
+    return (size_t)(fnv1a(nonce) % t->n);
 }
 
 void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms)
@@ -80,27 +95,42 @@ void ingest_nonces_issue(ingest_nonces *t, const char *nonce, long long now_ms)
      * second issues the same nonce again, which must not reset its count */
     if (strcmp(s->nonce, nonce) != 0 || now_ms - s->issued_ms > t->ttl_ms) {
         strcpy(s->nonce, nonce);
-        s->highest = 0;
         s->issued_ms = now_ms;
+        memset(s->client, 0, sizeof s->client);
     }
     pthread_mutex_unlock(&t->mu);
 }
 
-ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, unsigned long long nc,
-                                       long long now_ms)
+ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, const char *cnonce,
+                                       unsigned long long nc, long long now_ms)
 {
-    ingest_nonce_verdict v;
-    if (strlen(nonce) > INGEST_NONCE_MAX || nc == 0)
-        return nc == 0 ? INGEST_NONCE_REPLAY : INGEST_NONCE_UNKNOWN;
+    ingest_nonce_verdict v = INGEST_NONCE_UNKNOWN;
+    if (nc == 0)
+        return INGEST_NONCE_REPLAY;
+    if (strlen(nonce) > INGEST_NONCE_MAX)
+        return INGEST_NONCE_UNKNOWN;
+    unsigned long long ch = fnv1a(cnonce);
     pthread_mutex_lock(&t->mu);
     nonce_slot *s = &t->slot[slot_of(t, nonce)];
-    if (strcmp(s->nonce, nonce) != 0 || now_ms - s->issued_ms > t->ttl_ms) {
-        v = INGEST_NONCE_UNKNOWN;
-    } else if (nc <= s->highest) {
-        v = INGEST_NONCE_REPLAY;
-    } else {
-        s->highest = nc;
-        v = INGEST_NONCE_OK;
+    if (strcmp(s->nonce, nonce) == 0 && now_ms - s->issued_ms <= t->ttl_ms) {
+        nonce_client *c = NULL, *free_client = NULL;
+        for (size_t i = 0; i < INGEST_NONCE_CLIENTS && !c; i++) {
+            if (s->client[i].highest == 0)
+                free_client = free_client ? free_client : &s->client[i];
+            else if (s->client[i].cnonce == ch)
+                c = &s->client[i];
+        }
+        if (!c && free_client) {
+            c = free_client;
+            c->cnonce = ch;
+        }
+        /* no room for one more client of this nonce: stale, so it is challenged again */
+        if (c && nc <= c->highest) {
+            v = INGEST_NONCE_REPLAY;
+        } else if (c) {
+            c->highest = nc;
+            v = INGEST_NONCE_OK;
+        }
     }
     pthread_mutex_unlock(&t->mu);
     return v;
@@ -161,18 +191,17 @@ int ingest_digest_param(const char *header, const char *key, char *out, size_t c
     return seen;
 }
 
-bool ingest_digest_nonce_nc(const char *header, char *nonce, size_t noncecap,
-                            unsigned long long *nc)
+bool ingest_digest_nonce_nc(const char *header, ingest_digest_ids *id)
 {
     char ncs[17];
-    *nc = 0;
-    if (ingest_digest_param(header, "nonce", nonce, noncecap) != 1 || !nonce[0] ||
-        strlen(nonce) > INGEST_NONCE_MAX ||
-        ingest_digest_param(header, "nc", ncs, sizeof ncs) != 1 || !ncs[0])
+    id->nc = 0;
+    if (ingest_digest_param(header, "nonce", id->nonce, sizeof id->nonce) != 1 || !id->nonce[0] ||
+        ingest_digest_param(header, "cnonce", id->cnonce, sizeof id->cnonce) != 1 ||
+        !id->cnonce[0] || ingest_digest_param(header, "nc", ncs, sizeof ncs) != 1 || !ncs[0])
         return false;
     for (const char *c = ncs; *c; c++)
         if (!isxdigit((unsigned char)*c))
             return false;
-    *nc = strtoull(ncs, NULL, 16);
-    return *nc != 0;
+    id->nc = strtoull(ncs, NULL, 16);
+    return id->nc != 0;
 }

@@ -69,22 +69,28 @@ static void md5_hex(const char *text, char out[33])
 
 #define DIGEST_PATH "/r/00562b043615.xml"
 
-/* The Authorization line (with \r\n) of alice for nonce and nc (RFC 2617, MD5, qop=auth); a
- * NULL response_hex computes the right response. */
-static void digest_header(const char *nonce, unsigned nc, const char *response_hex, char *out,
-                          size_t cap)
+/* The Authorization line (with \r\n) of alice for nonce, client nonce and nc (RFC 2617, MD5,
+ * qop=auth); a NULL response_hex computes the right response. */
+static void digest_header_of(const char *nonce, const char *cnonce, unsigned nc,
+                             const char *response_hex, char *out, size_t cap)
 {
     char ha1[33], ha2[33], resp[33], text[1024], ncs[9];
     snprintf(ncs, sizeof ncs, "%08x", nc);
     md5_hex("alice:phonereport:s3cret", ha1);
     md5_hex("PUT:" DIGEST_PATH, ha2);
-    snprintf(text, sizeof text, "%s:%s:%s:0a4f113b:auth:%s", ha1, nonce, ncs, ha2);
+    snprintf(text, sizeof text, "%s:%s:%s:%s:auth:%s", ha1, nonce, ncs, cnonce, ha2);
     md5_hex(text, resp);
     snprintf(out, cap,
              "Authorization: Digest username=\"alice\", realm=\"phonereport\", nonce=\"%s\", "
-             "uri=\"" DIGEST_PATH "\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"0a4f113b\", "
+             "uri=\"" DIGEST_PATH "\", algorithm=MD5, qop=auth, nc=%s, cnonce=\"%s\", "
              "response=\"%s\", opaque=\"phonereport\"\r\n",
-             nonce, ncs, response_hex ? response_hex : resp);
+             nonce, ncs, cnonce, response_hex ? response_hex : resp);
+}
+
+static void digest_header(const char *nonce, unsigned nc, const char *response_hex, char *out,
+                          size_t cap)
+{
+    digest_header_of(nonce, "0a4f113b", nc, response_hex, out, cap);
 }
 
 /* The nonce of a 401 to an upload without credentials. libmicrohttpd derives it from the
@@ -198,6 +204,43 @@ static void test_replayed_or_out_of_order_digest_nonce_counts_are_refused(void *
 
     /* only the phone's three uploads are on the topic */
     assert_int_equal(count_records(&e), 3);
+    edge_stop(&e);
+}
+
+/* libmicrohttpd gives every challenge to one URL within one second the same nonce. A phone
+ * that retries an upload at once (after a 503, with a handle that forgot the nonce) is
+ * challenged again, gets the nonce it used already and, with a new client nonce, rightly sends
+ * nc=1. Before the fix the edge counted per nonce only and answered that 401 without stale,
+ * so the phone gave up (e2e_pipeline failed now and then with "nonce count replayed"). */
+static void test_a_second_client_given_the_same_nonce_counts_from_one(void **state)
+{
+    (void)state;
+    edge e;
+    edge_start_auth(&e, ts_brokers(), "isame", "alice:s3cret:00562b043615\n", "digest");
+    char nonce[256], again[256], cnonce[16], h1[2048], h2[2048], resp[8192];
+    /* the first client's upload, then a challenge to the second: until both fall in one second
+     * (a second challenge also resets libmicrohttpd's own count of that nonce) */
+    int uploads = 0;
+    long long deadline = ts_now_ms() + 10000;
+    do {
+        fresh_nonce(&e, nonce, sizeof nonce, NULL);
+        snprintf(cnonce, sizeof cnonce, "c1%06d", uploads);
+        digest_header_of(nonce, cnonce, 1, NULL, h1, sizeof h1);
+        assert_int_equal(put_with(&e, DIGEST_PATH, h1, "first", resp, sizeof resp), 200);
+        uploads++;
+        fresh_nonce(&e, again, sizeof again, NULL);
+    } while (strcmp(nonce, again) != 0 && ts_now_ms() < deadline);
+    assert_string_equal(nonce, again);
+
+    digest_header_of(nonce, "c2000000", 1, NULL, h2, sizeof h2);
+    int st = put_with(&e, DIGEST_PATH, h2, "second", resp, sizeof resp);
+    if (st != 200)
+        fail_msg("a second client on the same nonce at nc=1 got %d, expected 200", st);
+    /* neither header can be replayed, even after one more challenge reset libmicrohttpd's count */
+    fresh_nonce(&e, again, sizeof again, NULL);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h1, "replay-1", resp, sizeof resp), 401);
+    assert_int_equal(put_with(&e, DIGEST_PATH, h2, "replay-2", resp, sizeof resp), 401);
+    assert_int_equal(count_records(&e), uploads + 1);
     edge_stop(&e);
 }
 
@@ -434,4 +477,5 @@ PR_TEST_MAIN(
     cmocka_unit_test(test_ambiguous_or_cut_identities_are_refused),
     cmocka_unit_test(test_bodies_announced_but_not_sent_do_not_starve_phones),
     cmocka_unit_test(test_replayed_or_out_of_order_digest_nonce_counts_are_refused),
+    cmocka_unit_test(test_a_second_client_given_the_same_nonce_counts_from_one),
     cmocka_unit_test(test_query_with_more_arguments_than_the_pool_holds_is_answered_and_freed))
