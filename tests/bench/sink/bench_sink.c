@@ -26,10 +26,19 @@
  *    SQLite params table, same batch size, same durability: rows/s. The ratio says what
  *    validation, the document's read-merge-write, history, outbox and drift cost on top of
  *    the bare write of the rows.
+ *
+ * SQLite checkpoints: the sink's writer never checkpoints its WAL (its publisher thread does,
+ * on its own connection, once the WAL holds 1,000 pages: outbox.c). Here the writer's WAL is
+ * checkpointed the same way, so that it is timed as in the sink. Each bare loop runs twice:
+ * as plain SQLite does it (the committing connection checkpoints at 1,000 pages itself) and
+ * with the same checkpoint thread as the writer; the ratio is given to both. The pages each
+ * transaction appends to the WAL are printed for every SQLite pass.
  */
 #include <libpq-fe.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +49,81 @@
 #include "../bench_util.h"
 #include "flatprofile.h"
 #include "sink_internal.h"
+#include "thread.h"
+
+/* A SQLite database's WAL as the sink treats it: the writing connection's WAL hook (which
+ * replaces SQLite's autocheckpoint) notes the WAL's size and the pages each commit appended;
+ * a thread with a connection of its own runs a PASSIVE checkpoint once the WAL holds
+ * WAL_CHECKPOINT_FRAMES pages and grew since its last attempt (outbox.c, checkpoint()), or,
+ * SQLite's own way, the hook checkpoints inline at the same size. */
+#define WAL_CHECKPOINT_FRAMES 1000
+
+typedef struct wal_watch {
+    bool inline_checkpoint;      /* SQLite's own way: the committing connection checkpoints */
+    atomic_long frames;          /* the WAL's size after the last commit */
+    long long commits, appended; /* the writer's commits and the pages they appended */
+    long last;
+    sqlite3 *ckpt; /* the checkpoint thread's connection */
+    pr_thread thread;
+} wal_watch;
+
+static int wal_noted(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    wal_watch *w = arg;
+    /* a WAL that was checkpointed restarts from its first frame */
+    w->appended += frames > w->last ? frames - w->last : frames;
+    w->commits++;
+    w->last = frames;
+    atomic_store(&w->frames, (long)frames);
+    if (w->inline_checkpoint && frames >= WAL_CHECKPOINT_FRAMES) /* sqlite3WalDefaultHook */
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static void *checkpointer(void *arg)
+{
+    wal_watch *w = arg;
+    long tried = 0;
+    while (!pr_thread_stopping(&w->thread)) {
+        long frames = atomic_load(&w->frames);
+        if (frames >= WAL_CHECKPOINT_FRAMES && frames != tried) {
+            tried = frames;
+            sqlite3_wal_checkpoint_v2(w->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        }
+        usleep(2000); /* the publisher's loop polls Kafka about this often */
+    }
+    return NULL;
+}
+
+/* thread: checkpoints on a thread of its own (the sink's way), else inline (SQLite's). */
+static void wal_watch_start(wal_watch *w, sqlite3 *db, const char *path, bool thread)
+{
+    char err[128];
+    memset(w, 0, sizeof *w);
+    w->inline_checkpoint = !thread;
+    sqlite3_wal_hook(db, wal_noted, w);
+    if (!thread)
+        return;
+    if (sqlite3_open(path, &w->ckpt) != SQLITE_OK ||
+        pr_thread_start(&w->thread, checkpointer, w, "checkpoint", err, sizeof err) != PR_OK) {
+        fprintf(stderr, "cannot start the checkpoint thread for %s\n", path);
+        exit(1);
+    }
+}
+
+static void wal_watch_stop(wal_watch *w)
+{
+    pr_thread_stop(&w->thread, NULL, NULL);
+    sqlite3_close(w->ckpt); /* NULL: a no-op */
+}
+
+/* The pages appended per commit since the last call, and the counters reset. */
+static double wal_pages_per_commit(wal_watch *w)
+{
+    double v = w->commits ? (double)w->appended / (double)w->commits : 0;
+    w->appended = w->commits = 0;
+    return v;
+}
 
 static void mac_of(int i, char mac[13])
 {
@@ -94,12 +178,13 @@ static void report_sizes(sqlite3 *db, int phones, const char *title)
 /* The bare baseline of first-full: each document inserted as one row, `batch` per durable
  * transaction, on a fresh table of the same kind of store. Returns documents per second. */
 static double bare_documents(const char *dir, const char *pg, json_t *params, json_t *access,
-                             int phones, int batch)
+                             int phones, int batch, bool thread, double *wal_pages)
 {
     json_t *doc = json_pack("{sOsO}", "params", params, "access", access);
     char *text = json_dumps(doc, JSON_COMPACT), path[4200];
     double t0, t = 0;
     json_decref(doc);
+    *wal_pages = 0;
     if (pg) {
         PGconn *c = PQconnectdb(pg);
         /* the documents compressed as the sink's connections compress them (store_pg.c) */
@@ -126,13 +211,15 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
     } else {
         sqlite3 *db = NULL;
         sqlite3_stmt *ins = NULL;
-        snprintf(path, sizeof path, "%s/bare-docs.db", dir);
+        snprintf(path, sizeof path, "%s/bare-docs-%s.db", dir, thread ? "thread" : "inline");
         sqlite3_open(path, &db);
         sqlite3_exec(db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE docs(phone INTEGER PRIMARY KEY, doc BLOB NOT NULL);",
                      NULL, NULL, NULL);
         sqlite3_prepare_v2(db, "INSERT INTO docs VALUES(?1, ?2)", -1, &ins, NULL);
+        wal_watch w;
+        wal_watch_start(&w, db, path, thread);
         t0 = bench_now_s();
         for (int i = 0; i < phones; i++) {
             if (i % batch == 0)
@@ -145,6 +232,8 @@ static double bare_documents(const char *dir, const char *pg, json_t *params, js
                 sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         }
         t = bench_now_s() - t0;
+        *wal_pages = wal_pages_per_commit(&w);
+        wal_watch_stop(&w);
         sqlite3_finalize(ins);
         sqlite3_close(db);
     }
@@ -176,6 +265,68 @@ static const char *key_of(const char *text)
 {
     const char *m = strstr(text, "\"mac\":\"");
     return m ? m + 7 : "";
+}
+
+/* The rows of the deltas: delta d upserts rows start[d] .. start[d + 1] - 1. */
+typedef struct delta_rows {
+    int *phone;
+    const char **name;
+    char **value;
+    size_t *start;
+    int deltas;
+} delta_rows;
+
+/* The bare baseline of the deltas: a params table of (phone, name) -> value filled with every
+ * phone's profile, then each delta's rows as plain upserts, `batch` deltas per durable
+ * transaction. Returns the seconds of the upserts. */
+static double bare_upserts(const char *path, const pr_flat_profile *fp, int phones, int batch,
+                           const delta_rows *dr, bool thread, double *wal_pages)
+{
+    sqlite3 *bare = NULL;
+    sqlite3_stmt *up = NULL;
+    sqlite3_open(path, &bare);
+    sqlite3_exec(bare,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                 "CREATE TABLE params(phone INTEGER NOT NULL, name TEXT NOT NULL,"
+                 " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;",
+                 NULL, NULL, NULL);
+    sqlite3_exec(bare, "BEGIN", NULL, NULL, NULL);
+    sqlite3_prepare_v2(bare,
+                       "INSERT INTO params VALUES(?1, ?2, ?3, NULL) ON CONFLICT(phone, name)"
+                       " DO UPDATE SET value = excluded.value",
+                       -1, &up, NULL);
+    for (int i = 0; i < phones; i++)
+        for (size_t j = 0; j < fp->len; j++) {
+            sqlite3_bind_int(up, 1, i + 1);
+            sqlite3_bind_text(up, 2, fp->params[j].name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 3, fp->params[j].value, -1, SQLITE_STATIC);
+            sqlite3_step(up);
+            sqlite3_reset(up);
+        }
+    sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
+    sqlite3_exec(bare, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    wal_watch w;
+    wal_watch_start(&w, bare, path, thread);
+    double t0 = bench_now_s();
+    for (int d = 0; d < dr->deltas; d++) {
+        if (d % batch == 0)
+            sqlite3_exec(bare, "BEGIN", NULL, NULL, NULL);
+        for (size_t r = dr->start[d]; r < dr->start[d + 1]; r++) {
+            sqlite3_bind_int(up, 1, dr->phone[r]);
+            sqlite3_bind_text(up, 2, dr->name[r], -1, SQLITE_STATIC);
+            sqlite3_bind_text(up, 3, dr->value[r], -1, SQLITE_STATIC);
+            sqlite3_step(up);
+            sqlite3_reset(up);
+        }
+        if (d % batch == batch - 1 || d == dr->deltas - 1)
+            sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
+    }
+    double t = bench_now_s() - t0;
+    *wal_pages = wal_pages_per_commit(&w);
+    wal_watch_stop(&w);
+    sqlite3_finalize(up);
+    sqlite3_close(bare);
+    return t;
 }
 
 int main(int argc, char **argv)
@@ -236,6 +387,10 @@ int main(int argc, char **argv)
     double t0 = 0, t_parse_full = 0, t_full = 0, t_parse_same = 0, t_same = 0;
     sqlite3 *db = sink_store_db(st);
     long long rows0 = 0, rows1 = 0, stmts[2] = {0}, trips[2] = {0};
+    double wal_pages[2] = {0}, bare_full_pages = 0, bare_full_t_pages = 0, delta_pages = 0;
+    wal_watch ww;
+    if (db)
+        wal_watch_start(&ww, db, sqlite3_db_filename(db, "main"), true);
     for (int round = 0; round < 2; round++) {
         if (round == 1) {
             if (db)
@@ -290,20 +445,35 @@ int main(int argc, char **argv)
         }
         stmts[round] = sink_store_statements(st) - s0;
         trips[round] = sink_store_round_trips(st) - r0;
+        wal_pages[round] = db ? wal_pages_per_commit(&ww) : 0;
     }
     rows1 = db ? sqlite3_total_changes64(db) : 0;
     int txns = (phones + batch - 1) / batch;
-    double bare_full = bare_documents(dir, pg, params, access, phones, batch);
+    /* PostgreSQL: one bare loop (the server checkpoints on its own) */
+    double bare_full =
+        bare_documents(dir, pg, params, access, phones, batch, false, &bare_full_pages);
+    double bare_full_t =
+        pg ? 0 : bare_documents(dir, pg, params, access, phones, batch, true, &bare_full_t_pages);
     printf("\nfirst-full: %d first full reports (%zu params each), %d per durable transaction:\n"
            "  parse thread (validate + digest): %.1f reports/s\n"
            "  writer thread: %.1f reports/s, %.0f params/s; %.1f statements, %.1f round trips "
-           "per transaction (%.3f per report)\n"
-           "  bare loop of the same documents, one row each: %.1f documents/s; ratio writer/bare "
-           "%.2f\n",
+           "per transaction (%.3f per report)\n",
            phones, fp.len, batch, phones / t_parse_full, phones / t_full,
            (double)phones * (double)fp.len / t_full, (double)stmts[0] / txns,
-           (double)trips[0] / txns, (double)trips[0] / phones, bare_full,
-           (phones / t_full) / bare_full);
+           (double)trips[0] / txns, (double)trips[0] / phones);
+    if (pg) {
+        printf("  bare loop of the same documents, one row each: %.1f documents/s; ratio "
+               "writer/bare %.2f\n",
+               bare_full, (phones / t_full) / bare_full);
+    } else {
+        printf("  bare loop of the same documents, one row each, checkpoints inline (SQLite's "
+               "default): %.1f documents/s; ratio writer/bare %.2f\n"
+               "  the same bare loop, checkpoints on a thread (as the sink's writer): %.1f "
+               "documents/s; ratio writer/bare %.2f\n"
+               "  WAL pages appended per transaction: writer %.1f, bare loop %.1f / %.1f\n",
+               bare_full, (phones / t_full) / bare_full, bare_full_t,
+               (phones / t_full) / bare_full_t, wal_pages[0], bare_full_pages, bare_full_t_pages);
+    }
     printf("unchanged-full: the same %d full reports again:\n"
            "  parse thread (validate + digest): %.1f reports/s\n"
            "  writer thread: %.1f reports/s; %.1f statements, %.1f round trips per transaction "
@@ -311,8 +481,9 @@ int main(int argc, char **argv)
            phones, phones / t_parse_same, phones / t_same, (double)stmts[1] / txns,
            (double)trips[1] / txns, (double)trips[1] / phones);
     if (db)
-        printf(", %.1f rows written per report (phone row + offset)",
-               (double)(rows1 - rows0) / phones);
+        printf(", %.1f rows written per report (phone row + offset), %.1f WAL pages per "
+               "transaction",
+               (double)(rows1 - rows0) / phones, wal_pages[1]);
     printf("\n");
     if (db) {
         sqlite3_exec(db, "DELETE FROM outbox; DELETE FROM outbox_state; VACUUM;", NULL, NULL, NULL);
@@ -376,6 +547,8 @@ int main(int argc, char **argv)
         }
     double t_parse = bench_now_s() - t0;
     long long ds0 = sink_store_statements(st), dr0 = sink_store_round_trips(st);
+    if (db)
+        wal_pages_per_commit(&ww); /* the clean-up above is not counted */
     t0 = bench_now_s();
     for (int d = 0; d < deltas; d++) {
         if (d % batch == 0) {
@@ -401,6 +574,8 @@ int main(int argc, char **argv)
             sink_store_commit(st, err, sizeof err);
     }
     double t_sink = bench_now_s() - t0;
+    if (db)
+        delta_pages = wal_pages_per_commit(&ww);
     for (int d = 0; d < deltas; d++)
         sink_event_release(&evs[d]);
     free(evs);
@@ -414,55 +589,30 @@ int main(int argc, char **argv)
            (double)(sink_store_round_trips(st) - dr0) / ((deltas + batch - 1) / batch),
            (double)(sink_store_round_trips(st) - dr0) / deltas);
 
-    /* 3. bare SQLite upserts of the same rows, same batch of reports, same durability. */
-    sqlite3 *bare = NULL;
-    snprintf(path, sizeof path, "%s/bare.db", dir);
-    sqlite3_open(path, &bare);
-    sqlite3_exec(bare,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                 "CREATE TABLE params(phone INTEGER NOT NULL, name TEXT NOT NULL,"
-                 " value TEXT NOT NULL, access TEXT, PRIMARY KEY(phone, name)) WITHOUT ROWID;",
-                 NULL, NULL, NULL);
-    sqlite3_stmt *up = NULL;
-    sqlite3_exec(bare, "BEGIN", NULL, NULL, NULL);
-    sqlite3_prepare_v2(bare,
-                       "INSERT INTO params VALUES(?1, ?2, ?3, NULL) ON CONFLICT(phone, name)"
-                       " DO UPDATE SET value = excluded.value",
-                       -1, &up, NULL);
-    for (int i = 0; i < phones; i++)
-        for (size_t j = 0; j < fp.len; j++) {
-            sqlite3_bind_int(up, 1, i + 1);
-            sqlite3_bind_text(up, 2, fp.params[j].name, -1, SQLITE_STATIC);
-            sqlite3_bind_text(up, 3, fp.params[j].value, -1, SQLITE_STATIC);
-            sqlite3_step(up);
-            sqlite3_reset(up);
-        }
-    sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
-    /* The rows of each delta, the same deltas per transaction as above. */
-    t0 = bench_now_s();
-    for (int d = 0; d < deltas; d++) {
-        if (d % batch == 0)
-            sqlite3_exec(bare, "BEGIN", NULL, NULL, NULL);
-        for (size_t r = row_start[d]; r < row_start[d + 1]; r++) {
-            sqlite3_bind_int(up, 1, rows_phone[r]);
-            sqlite3_bind_text(up, 2, rows_name[r], -1, SQLITE_STATIC);
-            sqlite3_bind_text(up, 3, rows_value[r], -1, SQLITE_STATIC);
-            sqlite3_step(up);
-            sqlite3_reset(up);
-        }
-        if (d % batch == batch - 1 || d == deltas - 1)
-            sqlite3_exec(bare, "COMMIT", NULL, NULL, NULL);
+    /* 3. bare SQLite upserts of the same rows, same batch of reports, same durability:
+     * checkpoints inline (SQLite's default), then on a thread (as the writer's) */
+    delta_rows dr = {rows_phone, rows_name, rows_value, row_start, deltas};
+    double bare_pages[2] = {0}, t_bare[2];
+    for (int thread = 0; thread < 2; thread++) {
+        snprintf(path, sizeof path, "%s/bare-%d.db", dir, thread);
+        t_bare[thread] = bare_upserts(path, &fp, phones, batch, &dr, thread, &bare_pages[thread]);
+        printf("  bare SQLite upsert loop of the same %zu rows, %d commits, checkpoints %s: "
+               "%.0f rows/s; ratio writer/bare (params upserted per second) %.2f\n",
+               nrows, (deltas + batch - 1) / batch,
+               thread ? "on a thread (as the writer's)" : "inline (SQLite's default)",
+               (double)nrows / t_bare[thread],
+               ((double)upserts / t_sink) / ((double)nrows / t_bare[thread]));
     }
-    double t_bare = bench_now_s() - t0;
-    printf("  bare SQLite upsert loop of the same %zu rows, %d commits: %.0f rows/s\n", nrows,
-           (deltas + batch - 1) / batch, (double)nrows / t_bare);
-    printf("  ratio writer/bare (params upserted per second): %.2f; the writer takes %.1fx the "
-           "time, writing per row also a change row and an outbox record, per report the "
-           "document, the phone row, the state marker and the offset\n",
-           ((double)upserts / t_sink) / ((double)nrows / t_bare), t_sink / t_bare);
-    sqlite3_finalize(up);
-    sqlite3_close(bare);
+    if (db)
+        printf("  WAL pages appended per transaction: writer %.1f, bare loop %.1f / %.1f\n",
+               delta_pages, bare_pages[0], bare_pages[1]);
+    printf("  the writer takes %.1fx / %.1fx the time, writing per row also a change row and an "
+           "outbox record, per report the document, the phone row, the state marker and the "
+           "offset\n",
+           t_sink / t_bare[0], t_sink / t_bare[1]);
     printf("\nstore: %s (removed)\n", dir);
+    if (db)
+        wal_watch_stop(&ww);
     sink_store_close(st);
     sink_store_close(lookup);
     for (int d = 0; d < deltas; d++)
