@@ -158,6 +158,9 @@ void decoder_free(decoder *r)
     decoder_stop(r);
     if (r->consumer)
         rd_kafka_destroy(r->consumer);
+    for (int t = 0; t < PR_TOPIC__COUNT; t++)
+        if (r->out_rkt[t]) /* before their producer goes */
+            rd_kafka_topic_destroy(r->out_rkt[t]);
     if (r->producer)
         rd_kafka_destroy(r->producer);
     decoder_keystore_free(r->ks);
