@@ -108,6 +108,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
                            "false",
                            "auto.offset.reset",
                            "earliest",
+                           "fetch.wait.max.ms",
+                           PR_KAFKA_FETCH_WAIT_MS,
                            NULL};
     if ((st = new_client(common, RD_KAFKA_CONSUMER, cdefs, decoder_loop_conf, r, &r->consumer, err,
                          errlen)) != PR_OK)
