@@ -108,6 +108,8 @@ pr_status decoder_new(const pr_common_cfg *common, const decoder_cfg *cfg, pr_me
                            "false",
                            "auto.offset.reset",
                            "earliest",
+                           "fetch.wait.max.ms",
+                           PR_KAFKA_FETCH_WAIT_MS,
                            NULL};
     if ((st = new_client(common, RD_KAFKA_CONSUMER, cdefs, decoder_loop_conf, r, &r->consumer, err,
                          errlen)) != PR_OK)
@@ -158,6 +160,9 @@ void decoder_free(decoder *r)
     decoder_stop(r);
     if (r->consumer)
         rd_kafka_destroy(r->consumer);
+    for (int t = 0; t < PR_TOPIC__COUNT; t++)
+        if (r->out_rkt[t]) /* before their producer goes */
+            rd_kafka_topic_destroy(r->out_rkt[t]);
     if (r->producer)
         rd_kafka_destroy(r->producer);
     decoder_keystore_free(r->ks);

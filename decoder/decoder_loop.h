@@ -22,6 +22,9 @@ struct decoder {
 
     rd_kafka_t *consumer; /* rk of the consumer group on raw */
     rd_kafka_t *producer; /* the transactional producer */
+    /* The producer's handles of config, status and dlq, with their metadata before the first
+     * record (warm_outputs in loop.c); NULL: produced by name. */
+    rd_kafka_topic_t *out_rkt[PR_TOPIC__COUNT];
     pr_thread thread;
     atomic_bool ready;
     atomic_bool fatal;

@@ -377,8 +377,13 @@ static int produce(decoder *r, decoder_output *out, const rd_kafka_message_t *rk
     /* rd_kafka_produceva rather than the producev macros: those use GNU statement
      * expressions, which -Wpedantic refuses under clang. */
     rd_kafka_vu_t vus[5];
-    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-    vus[0].u.cstr = r->topic[out->topic];
+    if (r->out_rkt[out->topic]) {
+        vus[0].vtype = RD_KAFKA_VTYPE_RKT;
+        vus[0].u.rkt = r->out_rkt[out->topic];
+    } else {
+        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+        vus[0].u.cstr = r->topic[out->topic];
+    }
     vus[1].vtype = RD_KAFKA_VTYPE_KEY;
     vus[1].u.mem.ptr = (void *)(uintptr_t)key;
     vus[1].u.mem.size = keylen;
@@ -611,6 +616,28 @@ static void ensure_topics(decoder *r)
                json_pack("{ss}", "error", err));
 }
 
+/* Gives the producer its output topics' metadata before the first record is consumed.
+ * librdkafka asks for the metadata of a topic that a produce call names for the first time
+ * only in its once-a-second topic scan, so the first output of each topic waited up to a
+ * second (the first reports after a start all showed about a second late); a topic handle
+ * made beforehand and one metadata request for the producer's known topics avoid that.
+ * Best effort: a topic the broker does not report yet is asked for again by that scan. */
+static void warm_outputs(decoder *r)
+{
+    const pr_topic outs[] = {PR_TOPIC_CONFIG, PR_TOPIC_STATUS, PR_TOPIC_DLQ};
+    const struct rd_kafka_metadata *md = NULL;
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        if (!r->out_rkt[outs[i]])
+            r->out_rkt[outs[i]] = rd_kafka_topic_new(r->producer, r->topic[outs[i]], NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(r->producer, 0, NULL, &md, call_slice(r));
+    if (err)
+        PR_LOG(PR_LOG_WARN, COMP,
+               "no metadata for the output topics yet: their first outputs may wait a second",
+               json_pack("{ss}", "error", rd_kafka_err2str(err)));
+    else
+        rd_kafka_metadata_destroy(md);
+}
+
 void *decoder_loop_run(void *arg)
 {
     decoder *r = arg;
@@ -619,6 +646,7 @@ void *decoder_loop_run(void *arg)
     ensure_topics(r);
     if (init_transactions(r) != 0)
         goto out;
+    warm_outputs(r);
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, r->topic[PR_TOPIC_RAW], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(r->consumer, sub);

@@ -12,6 +12,17 @@
 #include "status.h"
 
 /*
+ * fetch.wait.max.ms of the pipeline's consumers (librdkafka's default is 500). librdkafka has
+ * one fetch in flight per broker, and a partition that becomes fetchable while it waits joins
+ * only the next one: right after an assignment the partitions start one by one (each after its
+ * own offset look-up), the first fetch holds only the first of them and, when that one gets no
+ * record, the records of the others waited the whole 500 ms (at the decoder, then again at
+ * the sink: the first reports after a start). An idle consumer asks 10 times a second instead
+ * of twice; a record that arrives ends the wait at once either way.
+ */
+#define PR_KAFKA_FETCH_WAIT_MS "100"
+
+/*
  * Returns a new conf with bootstrap.servers = common->brokers, every kafka.* pass-through
  * applied, the log callback routed to pr_log (component `component`) and `defaults`
  * (NULL-terminated key/value pairs, applied before the pass-through so users can override

@@ -78,6 +78,8 @@ pr_status sink_loop_new(const pr_common_cfg *common, const sink_cfg *cfg, pr_met
                               "earliest",
                               "enable.partition.eof",
                               "false",
+                              "fetch.wait.max.ms",
+                              PR_KAFKA_FETCH_WAIT_MS,
                               NULL};
     rd_kafka_conf_t *conf = NULL;
     pr_status rc = PR_OK;

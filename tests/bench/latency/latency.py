@@ -1,7 +1,8 @@
 """latency.py - the client of latency.sh: one small full report per new phone at a steady
 rate, each followed until GET /v1/phones/{mac} answers 200; prints p50 and p99 (ms) of the
 reports after the warm-up (--warmup, default 20: the first reports after the pipeline's start
-took about 1 s each when measured; their latency is printed apart)."""
+wait for the start of new consumer groups on new topics, up to ~250 ms, ~1 s before the fixes
+that README's "Benchmarks" describes; their latency is printed apart)."""
 import argparse
 import threading
 import time
