@@ -66,6 +66,9 @@ struct sink_outbox {
     rd_kafka_t *rk;
     sink_store *st;
     char topics[PR_TOPIC__COUNT][256];
+    /* handles of the output topics, made once they exist (sink_outbox_ensure_topics), so that
+     * the first record of each does not wait for librdkafka's topic scan */
+    rd_kafka_topic_t *rkt[PR_TOPIC__COUNT];
     pr_thread thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -258,7 +261,20 @@ pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
     pr_status rc = pr_kafka_ensure_topics(ob->rk, state, 1, parts, compact, 15000, err, errlen);
     if (rc == PR_OK)
         rc = pr_kafka_ensure_topics(ob->rk, others, 3, parts, NULL, 15000, err, errlen);
-    return rc;
+    if (rc != PR_OK)
+        return rc;
+    /* librdkafka asks for the metadata of a topic that a produce call names for the first time
+     * only in its once-a-second topic scan (the decoder's warm_outputs says more): handles
+     * now and one metadata request, so that the first records are not held a second. Best
+     * effort: a topic not in the answer is asked for again by that scan. */
+    const pr_topic outs[] = {PR_TOPIC_STATE, PR_TOPIC_CHANGES, PR_TOPIC_DRIFT, PR_TOPIC_SINK_DLQ};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        if (!ob->rkt[outs[i]])
+            ob->rkt[outs[i]] = rd_kafka_topic_new(ob->rk, ob->topics[outs[i]], NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(ob->rk, 0, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    return PR_OK;
 }
 
 /* Produces one record: 0; -1 when the local queue is full or the producer fails for now
@@ -271,8 +287,13 @@ static int produce(sink_outbox *ob, pr_topic t, const char *key, const char *val
     if (!op)
         return -1;
     *op = s;
+    /* by handle: made by sink_outbox_ensure_topics, or here (the publisher's thread only) */
+    if (!ob->rkt[t] && !(ob->rkt[t] = rd_kafka_topic_new(ob->rk, ob->topics[t], NULL))) {
+        free(op);
+        return -1;
+    }
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        ob->rk, RD_KAFKA_V_TOPIC(ob->topics[t]), RD_KAFKA_V_KEY(key, strlen(key)),
+        ob->rk, RD_KAFKA_V_RKT(ob->rkt[t]), RD_KAFKA_V_KEY(key, strlen(key)),
         RD_KAFKA_V_VALUE((void *)(uintptr_t)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
     if (e) {
@@ -602,6 +623,9 @@ void sink_outbox_free(sink_outbox *ob)
          * delivery reports, which free each record's opaque. */
         rd_kafka_purge(ob->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(ob->rk, 0);
+        for (int t = 0; t < PR_TOPIC__COUNT; t++)
+            if (ob->rkt[t]) /* before their producer goes */
+                rd_kafka_topic_destroy(ob->rkt[t]);
         rd_kafka_destroy(ob->rk);
     }
     sink_store_close(ob->st);
