@@ -616,26 +616,25 @@ static void ensure_topics(decoder *r)
                json_pack("{ss}", "error", err));
 }
 
-/* Gives the producer its output topics' metadata before the first record is consumed.
- * librdkafka asks for the metadata of a topic that a produce call names for the first time
- * only in its once-a-second topic scan, so the first output of each topic waited up to a
- * second (the first reports after a start all showed about a second late); a topic handle
- * made beforehand and one metadata request for the producer's known topics avoid that.
- * Best effort: a topic the broker does not report yet is asked for again by that scan. */
+/* The producer's handles of its output topics, with their metadata, before the first record
+ * is consumed (pr_kafka_topic_handles: else the first output of each topic waited up to a
+ * second, and the first reports after a start all showed about a second late). */
 static void warm_outputs(decoder *r)
 {
     const pr_topic outs[] = {PR_TOPIC_CONFIG, PR_TOPIC_STATUS, PR_TOPIC_DLQ};
-    const struct rd_kafka_metadata *md = NULL;
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
-        if (!r->out_rkt[outs[i]])
-            r->out_rkt[outs[i]] = rd_kafka_topic_new(r->producer, r->topic[outs[i]], NULL);
-    rd_kafka_resp_err_t err = rd_kafka_metadata(r->producer, 0, NULL, &md, call_slice(r));
+    const char *names[3];
+    rd_kafka_topic_t *rkt[3];
+    for (size_t i = 0; i < 3; i++) {
+        names[i] = r->topic[outs[i]];
+        rkt[i] = r->out_rkt[outs[i]]; /* kept when set (a run after a fenced one) */
+    }
+    rd_kafka_resp_err_t err = pr_kafka_topic_handles(r->producer, names, 3, rkt, call_slice(r));
+    for (size_t i = 0; i < 3; i++)
+        r->out_rkt[outs[i]] = rkt[i];
     if (err)
         PR_LOG(PR_LOG_WARN, COMP,
                "no metadata for the output topics yet: their first outputs may wait a second",
                json_pack("{ss}", "error", rd_kafka_err2str(err)));
-    else
-        rd_kafka_metadata_destroy(md);
 }
 
 void *decoder_loop_run(void *arg)

@@ -92,6 +92,19 @@ static bool all_exist(rd_kafka_t *rk, const char *const *names, size_t n, int ti
     return found == n;
 }
 
+rd_kafka_resp_err_t pr_kafka_topic_handles(rd_kafka_t *rk, const char *const *names, size_t n,
+                                           rd_kafka_topic_t **out, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!out[i])
+            out[i] = rd_kafka_topic_new(rk, names[i], NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (!err)
+        rd_kafka_metadata_destroy(md);
+    return err;
+}
+
 pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_t n, int partitions,
                                  const char *const *configs, int timeout_ms, char *err,
                                  size_t errlen)

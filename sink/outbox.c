@@ -263,17 +263,17 @@ pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
         rc = pr_kafka_ensure_topics(ob->rk, others, 3, parts, NULL, 15000, err, errlen);
     if (rc != PR_OK)
         return rc;
-    /* librdkafka asks for the metadata of a topic that a produce call names for the first time
-     * only in its once-a-second topic scan (the decoder's warm_outputs says more): handles
-     * now and one metadata request, so that the first records are not held a second. Best
-     * effort: a topic not in the answer is asked for again by that scan. */
+    /* handles and metadata now, so that the first records are not held a second (kafka.h) */
     const pr_topic outs[] = {PR_TOPIC_STATE, PR_TOPIC_CHANGES, PR_TOPIC_DRIFT, PR_TOPIC_SINK_DLQ};
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
-        if (!ob->rkt[outs[i]])
-            ob->rkt[outs[i]] = rd_kafka_topic_new(ob->rk, ob->topics[outs[i]], NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(ob->rk, 0, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        rd_kafka_metadata_destroy(md);
+    const char *names[4];
+    rd_kafka_topic_t *rkt[4];
+    for (size_t i = 0; i < 4; i++) {
+        names[i] = ob->topics[outs[i]];
+        rkt[i] = ob->rkt[outs[i]];
+    }
+    pr_kafka_topic_handles(ob->rk, names, 4, rkt, 5000); /* best effort */
+    for (size_t i = 0; i < 4; i++)
+        ob->rkt[outs[i]] = rkt[i];
     return PR_OK;
 }
 
