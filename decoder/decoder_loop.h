@@ -71,6 +71,11 @@ struct decoder {
     pr_histogram *m_latency;
 };
 
+/* Start-up of the loop's clients (topics.c): the topics created where missing (logged, not
+ * fatal), and the producer's handles of its output topics with their metadata (after
+ * init_transactions); each call waits at most timeout_ms. */
+void decoder_topics_ensure(decoder *r, int timeout_ms);
+void decoder_outputs_warm(decoder *r, int timeout_ms);
 /* Thread body of loop.c. */
 void *decoder_loop_run(void *arg);
 /* Swaps a reloaded keystore in (the loop thread, or decoder_reload before the loop runs). */

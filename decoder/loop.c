@@ -605,47 +605,15 @@ static int init_transactions(decoder *r)
     return -1;
 }
 
-static void ensure_topics(decoder *r)
-{
-    const char *names[] = {r->topic[PR_TOPIC_RAW], r->topic[PR_TOPIC_CONFIG],
-                           r->topic[PR_TOPIC_STATUS], r->topic[PR_TOPIC_DLQ]};
-    char err[512];
-    if (pr_kafka_ensure_topics(r->producer, names, 4, 0, NULL, call_slice(r), err, sizeof err) !=
-        PR_OK)
-        PR_LOG(PR_LOG_WARN, COMP, "could not create the topics (they may exist already)",
-               json_pack("{ss}", "error", err));
-}
-
-/* The producer's handles of its output topics, with their metadata, before the first record
- * is consumed (pr_kafka_topic_handles: else the first output of each topic waited up to a
- * second, and the first reports after a start all showed about a second late). */
-static void warm_outputs(decoder *r)
-{
-    const pr_topic outs[] = {PR_TOPIC_CONFIG, PR_TOPIC_STATUS, PR_TOPIC_DLQ};
-    const char *names[3];
-    rd_kafka_topic_t *rkt[3];
-    for (size_t i = 0; i < 3; i++) {
-        names[i] = r->topic[outs[i]];
-        rkt[i] = r->out_rkt[outs[i]]; /* kept when set (a run after a fenced one) */
-    }
-    rd_kafka_resp_err_t err = pr_kafka_topic_handles(r->producer, names, 3, rkt, call_slice(r));
-    for (size_t i = 0; i < 3; i++)
-        r->out_rkt[outs[i]] = rkt[i];
-    if (err)
-        PR_LOG(PR_LOG_WARN, COMP,
-               "no metadata for the output topics yet: their first outputs may wait a second",
-               json_pack("{ss}", "error", rd_kafka_err2str(err)));
-}
-
 void *decoder_loop_run(void *arg)
 {
     decoder *r = arg;
     rd_kafka_topic_partition_list_t *sub = NULL;
 
-    ensure_topics(r);
+    decoder_topics_ensure(r, call_slice(r));
     if (init_transactions(r) != 0)
         goto out;
-    warm_outputs(r);
+    decoder_outputs_warm(r, call_slice(r));
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, r->topic[PR_TOPIC_RAW], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(r->consumer, sub);
