@@ -17,13 +17,13 @@ struct decoder {
     const pr_common_cfg *common;
     const decoder_cfg *cfg;
     pr_metrics *metrics;
-    char topic[PR_TOPIC__COUNT][256];
+    char topic[PR_TOPIC__COUNT][PR_TOPIC_NAME_CAP];
     char txn_id[256];
 
     rd_kafka_t *consumer; /* rk of the consumer group on raw */
     rd_kafka_t *producer; /* the transactional producer */
     /* The producer's handles of config, status and dlq, with their metadata before the first
-     * record (warm_outputs in loop.c); NULL: produced by name. */
+     * record (decoder_outputs_warm, topics.c); NULL: produced by name. */
     rd_kafka_topic_t *out_rkt[PR_TOPIC__COUNT];
     pr_thread thread;
     atomic_bool ready;

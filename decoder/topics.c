@@ -27,15 +27,9 @@ void decoder_topics_ensure(decoder *r, int timeout_ms)
 void decoder_outputs_warm(decoder *r, int timeout_ms)
 {
     const pr_topic outs[] = {PR_TOPIC_CONFIG, PR_TOPIC_STATUS, PR_TOPIC_DLQ};
-    const char *names[3];
-    rd_kafka_topic_t *rkt[3];
-    for (size_t i = 0; i < 3; i++) {
-        names[i] = r->topic[outs[i]];
-        rkt[i] = r->out_rkt[outs[i]]; /* kept when set (a run after a fenced one) */
-    }
-    rd_kafka_resp_err_t err = pr_kafka_topic_handles(r->producer, names, 3, rkt, timeout_ms);
-    for (size_t i = 0; i < 3; i++)
-        r->out_rkt[outs[i]] = rkt[i];
+    /* handles already made (a run after a fenced one) are kept */
+    rd_kafka_resp_err_t err =
+        pr_kafka_topic_handles(r->producer, outs, 3, r->topic, r->out_rkt, timeout_ms);
     if (err)
         PR_LOG(PR_LOG_WARN, COMP,
                "no metadata for the output topics yet: their first outputs may wait a second",

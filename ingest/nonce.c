@@ -113,24 +113,19 @@ ingest_nonce_verdict ingest_nonces_use(ingest_nonces *t, const char *nonce, cons
     pthread_mutex_lock(&t->mu);
     nonce_slot *s = &t->slot[slot_of(t, nonce)];
     if (strcmp(s->nonce, nonce) == 0 && now_ms - s->issued_ms <= t->ttl_ms) {
-        nonce_client *c = NULL, *free_client = NULL;
-        for (size_t i = 0; i < INGEST_NONCE_CLIENTS && !c; i++) {
-            if (s->client[i].highest == 0)
-                free_client = free_client ? free_client : &s->client[i];
-            else if (s->client[i].cnonce == ch)
+        /* clients take the slots in order and lose them only all together (a new nonce): the
+         * first slot that is free or holds this client nonce is the one */
+        nonce_client *c = NULL;
+        for (size_t i = 0; i < INGEST_NONCE_CLIENTS && !c; i++)
+            if (s->client[i].highest == 0 || s->client[i].cnonce == ch)
                 c = &s->client[i];
-        }
-        if (!c && free_client) {
-            c = free_client;
-            c->cnonce = ch;
-        }
-        /* no room for one more client of this nonce: stale, so it is challenged again */
         if (c && nc <= c->highest) {
             v = INGEST_NONCE_REPLAY;
         } else if (c) {
+            c->cnonce = ch;
             c->highest = nc;
             v = INGEST_NONCE_OK;
-        }
+        } /* else no room for one more client of this nonce: stale, it is challenged again */
     }
     pthread_mutex_unlock(&t->mu);
     return v;

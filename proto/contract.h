@@ -23,6 +23,9 @@ typedef enum pr_topic {
     PR_TOPIC__COUNT
 } pr_topic;
 
+/* Room for a topic's full name (prefix + suffix) in the roles' tables of names. */
+#define PR_TOPIC_NAME_CAP 256
+
 /* "raw", "config", ... */
 const char *pr_topic_suffix(pr_topic t);
 

@@ -92,13 +92,14 @@ static bool all_exist(rd_kafka_t *rk, const char *const *names, size_t n, int ti
     return found == n;
 }
 
-rd_kafka_resp_err_t pr_kafka_topic_handles(rd_kafka_t *rk, const char *const *names, size_t n,
-                                           rd_kafka_topic_t **out, int timeout_ms)
+rd_kafka_resp_err_t pr_kafka_topic_handles(rd_kafka_t *rk, const pr_topic *which, size_t n,
+                                           char (*names)[PR_TOPIC_NAME_CAP],
+                                           rd_kafka_topic_t **handles, int timeout_ms)
 {
     const struct rd_kafka_metadata *md = NULL;
     for (size_t i = 0; i < n; i++)
-        if (!out[i])
-            out[i] = rd_kafka_topic_new(rk, names[i], NULL);
+        if (!handles[which[i]])
+            handles[which[i]] = rd_kafka_topic_new(rk, names[which[i]], NULL);
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
     if (!err)
         rd_kafka_metadata_destroy(md);

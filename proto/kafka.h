@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "contract.h"
 #include "status.h"
 
 /*
@@ -50,16 +51,18 @@ pr_status pr_kafka_ensure_topics(rd_kafka_t *rk, const char *const *names, size_
                                  size_t errlen);
 
 /*
- * Makes the producer's handles of topics it will produce to (out[i] for names[i]; an out[i]
- * already set is kept) and asks once for their metadata. librdkafka asks for the metadata of a
- * topic that a produce call names for the first time only in its once-a-second topic scan, so
- * the first record to each such topic waited up to a second (the first reports after a start).
- * Best effort: a topic not in the answer is asked for again by that scan. Returns the
- * metadata request's error (RD_KAFKA_RESP_ERR_NO_ERROR on success); the caller destroys every
- * handle before its producer.
+ * Makes the producer's handles of the topics which[0..n-1] it will produce to (handles[t] for
+ * names[t], both indexed by pr_topic; a handle already set is kept) and asks once for their
+ * metadata. librdkafka asks for the metadata of a topic that a produce call names for the
+ * first time only in its once-a-second topic scan, so the first record to each such topic
+ * waited up to a second (the first reports after a start). Best effort: a topic not in the
+ * answer is asked for again by that scan. Returns the metadata request's error
+ * (RD_KAFKA_RESP_ERR_NO_ERROR on success); the caller destroys every handle before its
+ * producer.
  */
-rd_kafka_resp_err_t pr_kafka_topic_handles(rd_kafka_t *rk, const char *const *names, size_t n,
-                                           rd_kafka_topic_t **out, int timeout_ms);
+rd_kafka_resp_err_t pr_kafka_topic_handles(rd_kafka_t *rk, const pr_topic *which, size_t n,
+                                           char (*names)[PR_TOPIC_NAME_CAP],
+                                           rd_kafka_topic_t **handles, int timeout_ms);
 
 /* Looks a header value up as a NUL-terminated copy in buf ("" if absent); returns buf. */
 const char *pr_kafka_header(const rd_kafka_message_t *rkm, const char *name, char *buf, size_t len);

@@ -65,7 +65,7 @@ struct sink_outbox {
     const sink_cfg *cfg;
     rd_kafka_t *rk;
     sink_store *st;
-    char topics[PR_TOPIC__COUNT][256];
+    char topics[PR_TOPIC__COUNT][PR_TOPIC_NAME_CAP];
     /* handles of the output topics, made once they exist (sink_outbox_ensure_topics), so that
      * the first record of each does not wait for librdkafka's topic scan */
     rd_kafka_topic_t *rkt[PR_TOPIC__COUNT];
@@ -265,15 +265,7 @@ pr_status sink_outbox_ensure_topics(sink_outbox *ob, char *err, size_t errlen)
         return rc;
     /* handles and metadata now, so that the first records are not held a second (kafka.h) */
     const pr_topic outs[] = {PR_TOPIC_STATE, PR_TOPIC_CHANGES, PR_TOPIC_DRIFT, PR_TOPIC_SINK_DLQ};
-    const char *names[4];
-    rd_kafka_topic_t *rkt[4];
-    for (size_t i = 0; i < 4; i++) {
-        names[i] = ob->topics[outs[i]];
-        rkt[i] = ob->rkt[outs[i]];
-    }
-    pr_kafka_topic_handles(ob->rk, names, 4, rkt, 5000); /* best effort */
-    for (size_t i = 0; i < 4; i++)
-        ob->rkt[outs[i]] = rkt[i];
+    pr_kafka_topic_handles(ob->rk, outs, 4, ob->topics, ob->rkt, 5000); /* best effort */
     return PR_OK;
 }
 
